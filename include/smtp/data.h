@@ -1,0 +1,143 @@
+/**
+ * @file data.h
+ * @brief Message data framing: dot-stuffing for DATA (RFC 5321 4.5.2),
+ *        end-of-data detection on raw bytes (SECURITY.md §1), and BDAT
+ *        chunk framing (RFC 3030).
+ */
+#ifndef SMTP_DATA_H
+#define SMTP_DATA_H
+
+#include <smtp/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Longest text line, CRLF included (RFC 5321 4.5.3.1.6). */
+#define SMTP_TEXT_LINE_MAX 1000
+
+/** @brief What the un-stuffer saw in the message so far (bit flags). */
+typedef enum smtp_data_seen {
+  SMTP_DATA_SEEN_BARE_CR = 1u << 0,   /**< A CR not followed by LF. */
+  SMTP_DATA_SEEN_BARE_LF = 1u << 1,   /**< An LF not preceded by CR. */
+  SMTP_DATA_SEEN_NUL = 1u << 2,       /**< A NUL octet. */
+  SMTP_DATA_SEEN_8BIT = 1u << 3,      /**< An octet >= 0x80. */
+  SMTP_DATA_SEEN_LONG_LINE = 1u << 4  /**< A line over 1000 octets incl. CRLF. */
+} smtp_data_seen;
+
+/**
+ * @brief State of the DATA decoder. Zero-initialise it (or call
+ *        smtp_unstuffer_reset()) before the first byte of each message.
+ */
+typedef struct smtp_unstuffer {
+  unsigned int state; /**< Internal. */
+  unsigned int seen;  /**< ::smtp_data_seen bits accumulated over the message. */
+  uint64_t line_len;  /**< Internal: octets of the current line so far. */
+  uint64_t total;     /**< Unstuffed octets delivered so far (the terminator excluded). */
+} smtp_unstuffer;
+
+/** @brief Reset @p d for a new message. */
+SMTP_API void smtp_unstuffer_reset(smtp_unstuffer *d);
+
+/**
+ * @brief Decode DATA in place.
+ *
+ * Reads @p *len raw wire bytes of @p buf and writes the unstuffed message
+ * bytes to the start of @p buf (output never outruns input). The message
+ * starts at a line start. End of data is recognised only at CRLF "." CRLF
+ * on the raw bytes (the CRLF before the dot belongs to the message); no
+ * other sequence ends data. A "." at the start of a line (after CRLF) is
+ * removed. Bare CR, bare LF, NUL, 8-bit octets and long lines are passed
+ * through unchanged and reported in smtp_unstuffer::seen for the caller's
+ * policy. State is kept across calls, so the input may be split anywhere;
+ * bytes that might start the terminator are held back internally (at most
+ * 4) and released when the next call shows they are not.
+ *
+ * @param buf in: raw bytes; out: unstuffed bytes.
+ * @param len in: bytes in @p buf; out: unstuffed bytes written.
+ * @param consumed set to raw bytes consumed: all of them, or, when the end of
+ *        data was found, up to and including the final CRLF (the rest is the
+ *        next command).
+ * @return 0 (more data expected), 1 (end of data found), or
+ *         ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_unstuff(smtp_unstuffer *d, char *buf, size_t *len, size_t *consumed);
+
+/** @brief Options of the dot-stuffing encoder (bit flags). */
+typedef enum smtp_stuffer_flags {
+  SMTP_STUFF_ALLOW_LONG_LINES = 1u << 0, /**< Do not refuse lines over 1000 octets. */
+  SMTP_STUFF_REFUSE_BARE = 1u << 1       /**< Refuse bare CR/LF instead of normalising to CRLF. */
+} smtp_stuffer_flags;
+
+/** @brief State of the DATA encoder; zero-initialise or smtp_stuffer_init(). */
+typedef struct smtp_stuffer {
+  unsigned int state;  /**< Internal. */
+  unsigned int flags;  /**< ::smtp_stuffer_flags */
+  unsigned int seen;   /**< ::smtp_data_seen bits of the input so far. */
+  uint64_t line_len;   /**< Internal. */
+} smtp_stuffer;
+
+/** @brief Initialise an encoder with ::smtp_stuffer_flags. */
+SMTP_API void smtp_stuffer_init(smtp_stuffer *e, unsigned int flags);
+
+/**
+ * @brief Worst-case output of smtp_stuff() for @p n input bytes: every byte a
+ *        bare LF that becomes CRLF plus a stuffed dot ("\n." -> "\r\n..").
+ */
+#define SMTP_STUFF_MAX_OUTPUT(n) (2 * (n) + 2)
+/** @brief Output smtp_stuff_finish() may need: CRLF "." CRLF plus a pending CR's LF. */
+#define SMTP_STUFF_FINISH_MAX 6
+
+/**
+ * @brief Dot-stuff message bytes for DATA.
+ *
+ * Every line, the first included, that starts with "." gets another "."
+ * (RFC 5321 4.5.2). Bare CR and bare LF become CRLF (unless
+ * ::SMTP_STUFF_REFUSE_BARE), even across chunk splits. Converts as much as
+ * fits in @p out.
+ * @param consumed set to input bytes consumed.
+ * @return bytes written, or ::SMTP_ERR_NUL, ::SMTP_ERR_LINE_TOO_LONG,
+ *         ::SMTP_ERR_BARE_CR / ::SMTP_ERR_BARE_LF (with ::SMTP_STUFF_REFUSE_BARE),
+ *         ::SMTP_ERR_INVALID_ARGUMENT. After an error the encoder stays failed.
+ */
+SMTP_API smtp_ssize smtp_stuff(smtp_stuffer *e, const char *in, size_t inlen,
+                               size_t *consumed, char *out, size_t outcap);
+
+/**
+ * @brief End the message: CRLF if the body did not end with one, then "." CRLF.
+ * @return bytes written, or ::SMTP_ERR_BUFFER_TOO_SMALL (needs at most
+ *         ::SMTP_STUFF_FINISH_MAX).
+ */
+SMTP_API smtp_ssize smtp_stuff_finish(smtp_stuffer *e, char *out, size_t outcap);
+
+/**
+ * @brief Scan a whole body in memory: ::smtp_data_seen bits (8-bit, NUL, bare
+ *        CR/LF, long lines), e.g. to choose BODY= before MAIL.
+ */
+SMTP_API unsigned int smtp_data_scan(const char *body, size_t len);
+
+/**
+ * @brief Format a BDAT command line: "BDAT <size>[ LAST]" CRLF (RFC 3030 2).
+ * @return bytes written or ::SMTP_ERR_BUFFER_TOO_SMALL.
+ */
+SMTP_API smtp_ssize smtp_bdat_format(char *buf, size_t buflen, uint64_t size, int last);
+
+/**
+ * @brief Parse BDAT arguments: chunk-size [SP "LAST"] (RFC 3030 2; LAST any case).
+ *
+ * chunk-size is 1*DIGIT; leading zeros allowed; overflow is an error.
+ * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX or ::SMTP_ERR_OVERFLOW.
+ */
+SMTP_API int smtp_bdat_parse(const char *args, size_t len, uint64_t *size, int *last);
+
+/**
+ * @brief Parse a decimal number of 1-20 digits into 64 bits, digits only.
+ * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX or ::SMTP_ERR_OVERFLOW.
+ */
+SMTP_API int smtp_parse_u64(const char *s, size_t len, uint64_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMTP_DATA_H */

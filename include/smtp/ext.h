@@ -1,0 +1,156 @@
+/**
+ * @file ext.h
+ * @brief SMTP service extensions: parsing an EHLO reply into capabilities,
+ *        building an EHLO reply from a server configuration (RFC 5321 4.1.1.1,
+ *        2.2), and the IANA registry of extensions.
+ */
+#ifndef SMTP_EXT_H
+#define SMTP_EXT_H
+
+#include <smtp/common.h>
+#include <smtp/reply.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief Extensions libsmtp understands (bit flags). */
+typedef enum smtp_ext_flag {
+  SMTP_EXT_PIPELINING = 1u << 0,          /**< RFC 2920 */
+  SMTP_EXT_SIZE = 1u << 1,                /**< RFC 1870 */
+  SMTP_EXT_8BITMIME = 1u << 2,            /**< RFC 6152 */
+  SMTP_EXT_BINARYMIME = 1u << 3,          /**< RFC 3030 */
+  SMTP_EXT_CHUNKING = 1u << 4,            /**< RFC 3030 */
+  SMTP_EXT_SMTPUTF8 = 1u << 5,            /**< RFC 6531 */
+  SMTP_EXT_ENHANCEDSTATUSCODES = 1u << 6, /**< RFC 2034 */
+  SMTP_EXT_DSN = 1u << 7,                 /**< RFC 3461 */
+  SMTP_EXT_STARTTLS = 1u << 8,            /**< RFC 3207 */
+  SMTP_EXT_AUTH = 1u << 9,                /**< RFC 4954 */
+  SMTP_EXT_REQUIRETLS = 1u << 10,         /**< RFC 8689 */
+  SMTP_EXT_LIMITS = 1u << 11,             /**< RFC 9422 */
+  SMTP_EXT_DELIVERBY = 1u << 12,          /**< RFC 2852 */
+  SMTP_EXT_MT_PRIORITY = 1u << 13,        /**< RFC 6710 */
+  SMTP_EXT_FUTURERELEASE = 1u << 14,      /**< RFC 4865 */
+  SMTP_EXT_ETRN = 1u << 15,               /**< RFC 1985 */
+  SMTP_EXT_VRFY = 1u << 16,               /**< RFC 5321 (keyword listed by some servers) */
+  SMTP_EXT_EXPN = 1u << 17,               /**< RFC 5321 */
+  SMTP_EXT_HELP = 1u << 18                /**< RFC 5321 */
+} smtp_ext_flag;
+
+/** @brief SASL mechanisms libsmtp knows (bit flags). */
+typedef enum smtp_sasl_mech {
+  SMTP_SASL_PLAIN = 1u << 0,          /**< RFC 4616 */
+  SMTP_SASL_LOGIN = 1u << 1,          /**< draft-murchison-sasl-login */
+  SMTP_SASL_CRAM_MD5 = 1u << 2,       /**< RFC 2195 */
+  SMTP_SASL_XOAUTH2 = 1u << 3,        /**< Google/Microsoft XOAUTH2 */
+  SMTP_SASL_OAUTHBEARER = 1u << 4,    /**< RFC 7628 */
+  SMTP_SASL_SCRAM_SHA_1 = 1u << 5,    /**< RFC 5802 */
+  SMTP_SASL_SCRAM_SHA_256 = 1u << 6,  /**< RFC 7677 */
+  SMTP_SASL_EXTERNAL = 1u << 7        /**< RFC 4422 Appendix A */
+} smtp_sasl_mech;
+
+/**
+ * @brief Map a SASL mechanism name (case-insensitive) to its ::smtp_sasl_mech flag.
+ * @return the flag, or 0 when unknown.
+ */
+SMTP_API unsigned int smtp_sasl_mech_from_name(const char *name, size_t len);
+
+/** @brief The canonical name of one ::smtp_sasl_mech flag, or NULL. */
+SMTP_API const char *smtp_sasl_mech_name(unsigned int mech);
+
+/** Most EHLO keywords kept by smtp_capabilities (the rest are dropped, counted). */
+#define SMTP_CAPS_MAX_KEYWORDS 48
+
+/** @brief One EHLO keyword line: keyword and its parameters (spans into the reply). */
+typedef struct smtp_ext_keyword {
+  smtp_span keyword; /**< The ehlo-keyword as sent. */
+  smtp_span params;  /**< Text after the keyword and one SP (may be empty). */
+} smtp_ext_keyword;
+
+/**
+ * @brief A server's capabilities, parsed from its EHLO/LHLO reply.
+ *
+ * Spans point into the smtp_reply that was parsed and are valid as long as it is.
+ */
+typedef struct smtp_capabilities {
+  unsigned int flags;        /**< ::smtp_ext_flag bits. */
+  uint64_t size_max;         /**< SIZE value; 0 when absent or unlimited. */
+  int size_has_value;        /**< 1 when SIZE carried a number. */
+  unsigned int auth_mechs;   /**< ::smtp_sasl_mech bits of the AUTH line(s). */
+  unsigned int limits_rcptmax;  /**< LIMITS RCPTMAX=, 0 when absent. */
+  unsigned int limits_mailmax;  /**< LIMITS MAILMAX=, 0 when absent. */
+  unsigned int limits_rcptdomainmax; /**< LIMITS RCPTDOMAINMAX=, 0 when absent. */
+  smtp_span greeting;        /**< The first line (domain and greeting text): never a keyword. */
+  size_t nkeywords;          /**< Keywords stored in @ref keywords. */
+  size_t ndropped;           /**< Keyword lines beyond ::SMTP_CAPS_MAX_KEYWORDS. */
+  smtp_ext_keyword keywords[SMTP_CAPS_MAX_KEYWORDS]; /**< Every keyword, known or not, in order. */
+} smtp_capabilities;
+
+/**
+ * @brief Parse a 250 EHLO/LHLO reply.
+ *
+ * The first line is the greeting, never a keyword (RFC 5321 4.1.1.1).
+ * Keywords are matched case-insensitively. A SIZE value that does not fit
+ * in 64 bits, or is not all digits, leaves SIZE unset. Malformed keyword
+ * lines are skipped (kept out of @ref smtp_capabilities::keywords).
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL, or not a 250 reply).
+ */
+SMTP_API int smtp_capabilities_parse(const smtp_reply *reply, smtp_capabilities *caps);
+
+/**
+ * @brief Find a keyword (case-insensitive) in parsed capabilities.
+ * @return the entry, or NULL.
+ */
+SMTP_API const smtp_ext_keyword *smtp_capabilities_find(const smtp_capabilities *caps,
+                                                        const char *keyword);
+
+/** @brief What a server offers, for building its EHLO reply. */
+typedef struct smtp_ehlo_config {
+  unsigned int flags;         /**< ::smtp_ext_flag bits to advertise. */
+  uint64_t size_max;          /**< SIZE value (0: "SIZE" without a value = no fixed limit). */
+  unsigned int auth_mechs;    /**< ::smtp_sasl_mech bits for the AUTH line. */
+  unsigned int limits_rcptmax;/**< RCPTMAX for LIMITS (0: omitted). */
+  unsigned int limits_mailmax;/**< MAILMAX for LIMITS (0: omitted). */
+  const char *const *extra;   /**< Extra keyword lines (validated), or NULL. */
+  size_t nextra;              /**< Number of entries in @ref extra. */
+} smtp_ehlo_config;
+
+/**
+ * @brief Build a complete 250 EHLO/LHLO reply (CRLF-terminated lines).
+ * @param domain the server's name for the first line (validated as a Domain
+ *        or address literal).
+ * @param greeting optional text after the domain on the first line, or NULL.
+ * @return bytes written, ::SMTP_ERR_BUFFER_TOO_SMALL, ::SMTP_ERR_SYNTAX (bad domain or
+ *         extra keyword), ::SMTP_ERR_BAD_CHAR, ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API smtp_ssize smtp_ehlo_reply_build(char *buf, size_t buflen, const char *domain,
+                                          const char *greeting, const smtp_ehlo_config *cfg);
+
+/** @brief An entry of the IANA SMTP Service Extensions registry. */
+typedef struct smtp_ext_info {
+  const char *keyword;     /**< EHLO keyword, upper case. */
+  const char *description; /**< The registry's description. */
+  const char *reference;   /**< e.g. "RFC 1870" (may be "" when none). */
+  const char *verbs;       /**< SMTP verbs it adds, space-separated ("" if none). */
+  const char *mail_params; /**< MAIL parameters it adds, space-separated ("" if none). */
+  const char *rcpt_params; /**< RCPT parameters it adds, space-separated ("" if none). */
+  unsigned int flag;       /**< The ::smtp_ext_flag when libsmtp implements it, else 0. */
+} smtp_ext_info;
+
+/**
+ * @brief Look up an EHLO keyword (case-insensitive) in the compiled-in IANA registry.
+ * @return the entry, or NULL when not registered.
+ */
+SMTP_API const smtp_ext_info *smtp_ext_lookup(const char *keyword, size_t len);
+
+/**
+ * @brief The whole registry table.
+ * @param count set to the number of entries.
+ */
+SMTP_API const smtp_ext_info *smtp_ext_registry(size_t *count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMTP_EXT_H */

@@ -1,0 +1,226 @@
+/**
+ * @file reply.h
+ * @brief SMTP replies: reply codes (RFC 5321 4.2), enhanced status codes
+ *        (RFC 3463, RFC 5248, RFC 2034), an incremental reply parser, a
+ *        formatter, and the table of default replies per situation.
+ */
+#ifndef SMTP_REPLY_H
+#define SMTP_REPLY_H
+
+#include <smtp/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief Reply classes by first digit (RFC 5321 4.2.1). */
+typedef enum smtp_reply_class {
+  SMTP_REPLY_INVALID = 0,              /**< Not a valid reply code (outside 200..599). */
+  SMTP_REPLY_POSITIVE_COMPLETION = 2,  /**< 2yz */
+  SMTP_REPLY_POSITIVE_INTERMEDIATE = 3,/**< 3yz */
+  SMTP_REPLY_TRANSIENT_NEGATIVE = 4,   /**< 4yz */
+  SMTP_REPLY_PERMANENT_NEGATIVE = 5    /**< 5yz */
+} smtp_reply_class;
+
+/**
+ * @brief Classify a reply code.
+ * @return the ::smtp_reply_class of @p code: its first digit when the code is
+ *         within 200..599 and its second digit is 0..5, else ::SMTP_REPLY_INVALID.
+ */
+SMTP_API int smtp_reply_code_class(int code);
+
+/** @brief An enhanced status code class.subject.detail (RFC 3463 2). */
+typedef struct smtp_enhanced_code {
+  int cls;     /**< 2, 4 or 5. */
+  int subject; /**< 0..999 */
+  int detail;  /**< 0..999 */
+} smtp_enhanced_code;
+
+/**
+ * @brief Parse an enhanced status code at the start of @p s.
+ *
+ * Grammar (RFC 3463 2, RFC 2034 4): class "." subject "." detail, class
+ * one of 2, 4, 5; subject and detail 1 to 3 digits without a leading zero
+ * unless the value is 0. It must be followed by a space or the end of @p s.
+ * @param consumed set to the length of the code (without the space); may be NULL.
+ * @return ::SMTP_OK or ::SMTP_ERR_ENHANCED_CODE / ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_enhanced_code_parse(const char *s, size_t len, smtp_enhanced_code *out,
+                                      size_t *consumed);
+
+/**
+ * @brief Format @p code as "c.s.d" plus a terminating NUL.
+ * @return the length written (without the NUL), or ::SMTP_ERR_BUFFER_TOO_SMALL /
+ *         ::SMTP_ERR_ENHANCED_CODE (values out of range).
+ */
+SMTP_API smtp_ssize smtp_enhanced_code_format(const smtp_enhanced_code *code, char *buf,
+                                              size_t buflen);
+
+/**
+ * @brief The IANA registry's title for an enhanced code (RFC 5248), e.g.
+ *        "Bad destination mailbox address" for X.1.1.
+ * @return a static string, or NULL when the subject.detail is not registered.
+ */
+SMTP_API const char *smtp_enhanced_code_title(int subject, int detail);
+
+/**
+ * @brief A complete reply as parsed. Every span points into the parser and
+ *        stays valid until the next smtp_reply_parser_feed() or
+ *        smtp_reply_parser_reset() on it.
+ */
+typedef struct smtp_reply {
+  int code;                    /**< The three-digit reply code. */
+  int has_enhanced;            /**< 1 when the first line carried an enhanced code. */
+  smtp_enhanced_code enhanced; /**< Valid when has_enhanced. */
+  size_t nlines;               /**< Number of lines (at least 1). */
+  const smtp_span *lines;      /**< Text of each line after "NNN-"/"NNN " and after the
+                                    enhanced code when that line carried one. */
+} smtp_reply;
+
+/** @brief Incremental reply parser (opaque). */
+typedef struct smtp_reply_parser smtp_reply_parser;
+
+/** Default bound on one reply line, CRLF included (RFC 5321 4.5.3.1.5). */
+#define SMTP_REPLY_LINE_MAX 512
+/** Default bound on the lines of one reply. */
+#define SMTP_REPLY_LINES_MAX 100
+
+/**
+ * @brief Create a reply parser.
+ * @param mem allocator, or NULL for smtp_mem_default(); copied.
+ * @param max_line longest accepted line including CRLF (0: ::SMTP_REPLY_LINE_MAX).
+ * @param max_lines most lines in one reply (0: ::SMTP_REPLY_LINES_MAX).
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT or ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_reply_parser_new(smtp_reply_parser **out, const smtp_mem *mem,
+                                   size_t max_line, size_t max_lines);
+
+/** @brief Free a parser; NULL does nothing. */
+SMTP_API void smtp_reply_parser_del(smtp_reply_parser *p);
+
+/**
+ * @brief Feed received bytes; stops right after the end of a complete reply.
+ *
+ * Lines end only at CRLF. Each line is three digits then a space, a
+ * hyphen or the end of the line; a hyphen continues the reply; every line
+ * must carry the same code. When ENHANCEDSTATUSCODES is enabled with
+ * smtp_reply_parser_set_enhanced(), an enhanced code at the start of a line's
+ * text whose class equals the reply's first digit is recognised and taken
+ * out of that line's text; one whose class differs is left in the text.
+ *
+ * @return bytes consumed (>= 0); check smtp_reply_parser_done() to learn whether a
+ *         reply is complete. Errors (sticky until reset): ::SMTP_ERR_REPLY_SYNTAX,
+ *         ::SMTP_ERR_REPLY_CODE_MISMATCH, ::SMTP_ERR_REPLY_TOO_LONG,
+ *         ::SMTP_ERR_REPLY_TOO_MANY_LINES, ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API smtp_ssize smtp_reply_parser_feed(smtp_reply_parser *p, const char *data, size_t len);
+
+/** @brief 1 when a complete reply is available, else 0. */
+SMTP_API int smtp_reply_parser_done(const smtp_reply_parser *p);
+
+/**
+ * @brief The complete reply, or NULL when none is complete.
+ * Valid until the next feed or reset.
+ */
+SMTP_API const smtp_reply *smtp_reply_parser_reply(const smtp_reply_parser *p);
+
+/** @brief Forget the current reply (and any sticky error) and start afresh. */
+SMTP_API void smtp_reply_parser_reset(smtp_reply_parser *p);
+
+/** @brief Turn recognition of enhanced codes on (1) or off (0). Default off. */
+SMTP_API void smtp_reply_parser_set_enhanced(smtp_reply_parser *p, int on);
+
+/**
+ * @brief Format a reply.
+ *
+ * @p text holds one or more lines separated by LF (no CR); each becomes a
+ * reply line "code-" ... "code " with @p enhanced (when not NULL) repeated
+ * on every line (RFC 2034). A text line that would make a reply line longer
+ * than 512 octets (CRLF included) is split. Empty @p text gives "code" plus
+ * the enhanced code, if any.
+ * @return bytes written, ::SMTP_ERR_BUFFER_TOO_SMALL, ::SMTP_ERR_BAD_CHAR (CR, NUL
+ *         or another control except LF and HTAB in @p text), ::SMTP_ERR_INVALID_ARGUMENT
+ *         (code outside 200..599 or enhanced class not equal to the code's first digit).
+ */
+SMTP_API smtp_ssize smtp_reply_format(char *buf, size_t buflen, int code,
+                                      const smtp_enhanced_code *enhanced, const char *text,
+                                      size_t textlen);
+
+/**
+ * @brief Situations with a default reply (code, enhanced code, text).
+ *
+ * Checked against the IANA enhanced status code registry by a test.
+ */
+typedef enum smtp_status_id {
+  SMTP_STATUS_GREETING = 0,       /**< 220 */
+  SMTP_STATUS_GREETING_REFUSED,   /**< 554 5.3.2 No SMTP service here */
+  SMTP_STATUS_HELO_OK,            /**< 250 */
+  SMTP_STATUS_OK,                 /**< 250 2.0.0 OK */
+  SMTP_STATUS_MAIL_OK,            /**< 250 2.1.0 Sender OK */
+  SMTP_STATUS_RCPT_OK,            /**< 250 2.1.5 Recipient OK */
+  SMTP_STATUS_DATA_START,         /**< 354 End data with <CR><LF>.<CR><LF> */
+  SMTP_STATUS_DATA_OK,            /**< 250 2.0.0 Message accepted */
+  SMTP_STATUS_RSET_OK,            /**< 250 2.0.0 Reset */
+  SMTP_STATUS_NOOP_OK,            /**< 250 2.0.0 OK */
+  SMTP_STATUS_QUIT,               /**< 221 2.0.0 Bye */
+  SMTP_STATUS_VRFY_CANNOT,        /**< 252 2.5.0 Cannot VRFY user */
+  SMTP_STATUS_EXPN_REFUSED,       /**< 502 5.5.1 EXPN not available (RFC 5321 3.5.2: 502 or 252) */
+  SMTP_STATUS_HELP,               /**< 214 2.0.0 */
+  SMTP_STATUS_STARTTLS_GO,        /**< 220 2.0.0 Ready to start TLS */
+  SMTP_STATUS_TLS_NOT_AVAILABLE,  /**< 454 4.7.0 TLS not available */
+  SMTP_STATUS_AUTH_OK,            /**< 235 2.7.0 Authentication successful */
+  SMTP_STATUS_AUTH_FAILED,        /**< 535 5.7.8 Authentication credentials invalid */
+  SMTP_STATUS_AUTH_CANCELLED,     /**< 501 5.7.0 Authentication cancelled */
+  SMTP_STATUS_AUTH_BAD_BASE64,    /**< 501 5.5.2 Cannot decode response */
+  SMTP_STATUS_AUTH_MECH_UNKNOWN,  /**< 504 5.5.4 Unrecognized authentication type */
+  SMTP_STATUS_AUTH_TOO_WEAK,      /**< 534 5.7.9 Authentication mechanism is too weak */
+  SMTP_STATUS_AUTH_TEMP,          /**< 454 4.7.0 Temporary authentication failure */
+  SMTP_STATUS_AUTH_REQUIRED,      /**< 530 5.7.0 Authentication required */
+  SMTP_STATUS_ENCRYPTION_REQUIRED,/**< 530 5.7.0 Must issue a STARTTLS command first */
+  SMTP_STATUS_AUTH_ENCRYPTION_REQUIRED, /**< 538 5.7.11 Encryption required for requested authentication mechanism */
+  SMTP_STATUS_SYNTAX_ERROR,       /**< 500 5.5.2 Syntax error, command unrecognized */
+  SMTP_STATUS_LINE_TOO_LONG,      /**< 500 5.5.6 Line too long */
+  SMTP_STATUS_PARAM_SYNTAX,       /**< 501 5.5.4 Syntax error in parameters or arguments */
+  SMTP_STATUS_BAD_ADDRESS_SYNTAX, /**< 501 5.1.3 Bad address syntax */
+  SMTP_STATUS_BAD_SENDER_SYNTAX,  /**< 501 5.1.7 Bad sender address syntax */
+  SMTP_STATUS_NOT_IMPLEMENTED,    /**< 502 5.5.1 Command not implemented */
+  SMTP_STATUS_BAD_SEQUENCE,       /**< 503 5.5.1 Bad sequence of commands */
+  SMTP_STATUS_PARAM_NOT_IMPLEMENTED, /**< 504 5.5.4 Command parameter not implemented */
+  SMTP_STATUS_PARAM_UNKNOWN,      /**< 555 5.5.4 MAIL/RCPT parameters not recognized */
+  SMTP_STATUS_MAILBOX_UNKNOWN,    /**< 550 5.1.1 Mailbox unknown */
+  SMTP_STATUS_MAILBOX_TEMPFAIL,   /**< 450 4.2.0 Mailbox temporarily unavailable */
+  SMTP_STATUS_MAILBOX_NAME_INVALID, /**< 553 5.1.3 Mailbox name not allowed */
+  SMTP_STATUS_TOO_MANY_RCPTS,     /**< 452 4.5.3 Too many recipients */
+  SMTP_STATUS_SIZE_EXCEEDED,      /**< 552 5.3.4 Message size exceeds fixed limit */
+  SMTP_STATUS_STORAGE_TEMP,       /**< 452 4.3.1 Insufficient system storage */
+  SMTP_STATUS_NO_VALID_RCPTS,     /**< 554 5.5.1 No valid recipients */
+  SMTP_STATUS_NEEDS_SMTPUTF8,     /**< 553 5.6.7 Address requires SMTPUTF8 */
+  SMTP_STATUS_BARE_LINE_END,      /**< 550 5.6.11 Bare CR or LF in message (RFC 5321bis) */
+  SMTP_STATUS_DATA_REFUSED,       /**< 554 5.6.0 Message content refused */
+  SMTP_STATUS_NULL_BYTE,          /**< 554 5.6.0 Message contains NUL */
+  SMTP_STATUS_REQUIRETLS_NEEDS_TLS, /**< 530 5.7.10 REQUIRETLS needs a TLS session */
+  SMTP_STATUS_TIMEOUT,            /**< 421 4.4.2 Timeout, closing connection */
+  SMTP_STATUS_SHUTDOWN,           /**< 421 4.3.2 Service shutting down */
+  SMTP_STATUS_TOO_MANY_ERRORS,    /**< 421 4.7.0 Too many errors */
+  SMTP_STATUS_LOCAL_ERROR,        /**< 451 4.3.0 Local error in processing */
+  SMTP_STATUS_COUNT               /**< Number of entries (not a situation). */
+} smtp_status_id;
+
+/** @brief A default reply. */
+typedef struct smtp_status {
+  int code;                    /**< Reply code. */
+  smtp_enhanced_code enhanced; /**< Enhanced code ({0,0,0} when the reply has none). */
+  const char *text;            /**< Static text, never NULL. */
+} smtp_status;
+
+/**
+ * @brief The default reply for a situation.
+ * @return a static entry, or NULL when @p id is out of range.
+ */
+SMTP_API const smtp_status *smtp_status_default(int id);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMTP_REPLY_H */

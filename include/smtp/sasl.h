@@ -1,0 +1,62 @@
+/**
+ * @file sasl.h
+ * @brief Base64 (RFC 4648 4, strict) and the messages of SASL PLAIN
+ *        (RFC 4616) and LOGIN used by AUTH (RFC 4954).
+ */
+#ifndef SMTP_SASL_H
+#define SMTP_SASL_H
+
+#include <smtp/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief Base64 length of @p n bytes (padded). */
+#define SMTP_BASE64_ENCODED_LEN(n) ((((n) + 2) / 3) * 4)
+/** @brief Upper bound of the decoded length of @p n base64 characters. */
+#define SMTP_BASE64_DECODED_MAX(n) (((n) / 4) * 3)
+
+/**
+ * @brief Encode @p len bytes as padded base64 (no line breaks, no NUL).
+ * @return bytes written or ::SMTP_ERR_BUFFER_TOO_SMALL.
+ */
+SMTP_API smtp_ssize smtp_base64_encode(const void *in, size_t len, char *out, size_t outcap);
+
+/**
+ * @brief Decode strict base64: alphabet of RFC 4648 4 only, length a
+ *        multiple of 4, "=" only as final padding, unused bits zero, no
+ *        whitespace. Empty input decodes to nothing.
+ * @return bytes written, ::SMTP_ERR_BASE64 or ::SMTP_ERR_BUFFER_TOO_SMALL.
+ */
+SMTP_API smtp_ssize smtp_base64_decode(const char *in, size_t len, void *out, size_t outcap);
+
+/**
+ * @brief Build a PLAIN message: [authzid] NUL authcid NUL passwd (RFC 4616 2), not encoded.
+ * @param authzid may be NULL or "" for none.
+ * @return bytes written, ::SMTP_ERR_BUFFER_TOO_SMALL, ::SMTP_ERR_BAD_CHAR (NUL impossible
+ *         in C strings; CR/LF allowed), ::SMTP_ERR_UTF8, ::SMTP_ERR_INVALID_ARGUMENT
+ *         (empty authcid or passwd, fields over 255 octets).
+ */
+SMTP_API smtp_ssize smtp_sasl_plain_encode(const char *authzid, const char *authcid,
+                                           const char *passwd, char *out, size_t outcap);
+
+/** @brief The three fields of a decoded PLAIN message (spans into the message). */
+typedef struct smtp_sasl_plain {
+  smtp_span authzid; /**< Authorization identity; empty when absent. */
+  smtp_span authcid; /**< Authentication identity (never empty). */
+  smtp_span passwd;  /**< Password (never empty). */
+} smtp_sasl_plain;
+
+/**
+ * @brief Split a decoded PLAIN message: exactly two NULs, non-empty authcid and
+ *        passwd, each field at most 255 octets of valid UTF-8 (RFC 4616 2).
+ * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX, ::SMTP_ERR_UTF8, ::SMTP_ERR_TOO_LONG.
+ */
+SMTP_API int smtp_sasl_plain_decode(const char *msg, size_t len, smtp_sasl_plain *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMTP_SASL_H */

@@ -1,0 +1,16 @@
+/**
+ * @file smtp.h
+ * @brief Umbrella header: includes every public libsmtp header.
+ */
+#ifndef SMTP_SMTP_H
+#define SMTP_SMTP_H
+
+#include <smtp/version.h>
+#include <smtp/common.h>
+#include <smtp/reply.h>
+#include <smtp/address.h>
+#include <smtp/ext.h>
+#include <smtp/data.h>
+#include <smtp/sasl.h>
+
+#endif /* SMTP_SMTP_H */

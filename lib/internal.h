@@ -1,0 +1,21 @@
+/* Internal helpers shared by the files in lib/. Not installed. */
+#ifndef SMTP_INTERNAL_H
+#define SMTP_INTERNAL_H
+
+#include <smtp/common.h>
+
+/* Allocation through a session's copied allocator hook. */
+void *smtp__malloc(const smtp_mem *mem, size_t size);
+void *smtp__calloc(const smtp_mem *mem, size_t nmemb, size_t size);
+void *smtp__realloc(const smtp_mem *mem, void *ptr, size_t size);
+void smtp__free(const smtp_mem *mem, void *ptr);
+
+/* ASCII helpers that never depend on the locale. */
+static inline int smtp__lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+static inline int smtp__is_digit(int c) { return c >= '0' && c <= '9'; }
+static inline int smtp__is_alpha(int c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+int smtp__casecmp(const char *a, size_t alen, const char *b, size_t blen);
+
+#define SMTP__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

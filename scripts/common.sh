@@ -1,0 +1,47 @@
+# Sourced by scripts/demo and scripts/test: installs missing Debian packages
+# (as root) or prints the apt-get line, then configures and builds build/.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+# Build and test dependencies. Interop peers come from Debian too (loopback only).
+SMTP_BUILD_PKGS="gcc g++ meson ninja-build pkg-config libcmocka-dev libmbedtls-dev"
+SMTP_TEST_PKGS="swaks curl socat python3 python3-aiosmtpd postfix doxygen clang"
+
+missing_pkgs() {
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || printf '%s ' "$p"
+  done
+}
+
+ensure_pkgs() {
+  miss=$(missing_pkgs "$@")
+  [ -z "$miss" ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing: $miss"
+    export DEBIAN_FRONTEND=noninteractive
+    # Postfix is needed only for smtp-source/smtp-sink: no configuration, no daemon.
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections 2>/dev/null || true
+    rcd_created=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; rcd_created=1
+    fi
+    (apt-get install -y -q --no-install-recommends $miss >/tmp/libsmtp-apt.log 2>&1 ||
+      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends $miss >/tmp/libsmtp-apt.log 2>&1; }) ||
+      { echo "apt-get failed, see /tmp/libsmtp-apt.log" >&2; tail -5 /tmp/libsmtp-apt.log >&2; [ $rcd_created = 1 ] && rm -f /usr/sbin/policy-rc.d; return 1; }
+    [ $rcd_created = 1 ] && rm -f /usr/sbin/policy-rc.d
+  else
+    echo "missing packages; run as root:" >&2
+    echo "  apt-get install -y $miss" >&2
+    return 1
+  fi
+}
+
+build_dir=${BUILD_DIR:-build}
+
+configure_build() {
+  if [ ! -f "$build_dir/build.ninja" ]; then
+    meson setup "$build_dir" "$@" >/dev/null
+  fi
+  ninja -C "$build_dir" >/dev/null || ninja -C "$build_dir"
+}
