@@ -177,6 +177,22 @@ SMTP_API const char *smtp_version_string(void);
  */
 SMTP_API int smtp_version_check(unsigned int major, unsigned int minor);
 
+
+/**
+ * @brief Facts about an established TLS session, handed to a session by
+ *        the transport (smtp_server_session_tls_started(),
+ *        smtp_client_session_tls_started()).
+ *
+ * The strings are only read during that call; sessions copy what they keep.
+ */
+typedef struct smtp_tls_info {
+  const char *protocol;  /**< e.g. "TLSv1.3"; may be NULL. */
+  const char *cipher;    /**< IANA/mbedTLS cipher-suite name; may be NULL. */
+  const char *sni;       /**< Server: the SNI the client sent (untrusted bytes); may be NULL. */
+  int peer_verified;     /**< 1 when the peer's certificate chain and name verified. */
+  int has_peer_cert;     /**< 1 when the peer presented a certificate. */
+} smtp_tls_info;
+
 #ifdef __cplusplus
 }
 #endif
