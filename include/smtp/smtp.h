@@ -12,5 +12,7 @@
 #include <smtp/ext.h>
 #include <smtp/data.h>
 #include <smtp/sasl.h>
+#include <smtp/io.h>
+#include <smtp/tls.h>
 
 #endif /* SMTP_SMTP_H */
