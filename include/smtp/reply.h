@@ -90,7 +90,17 @@ typedef struct smtp_reply_parser smtp_reply_parser;
  * @param mem allocator, or NULL for smtp_mem_default(); copied.
  * @param max_line longest accepted line including CRLF (0: ::SMTP_REPLY_LINE_MAX).
  * @param max_lines most lines in one reply (0: ::SMTP_REPLY_LINES_MAX).
- * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT or ::SMTP_ERR_NOMEM.
+ *
+ * @p max_line must be 5..65536 and @p max_lines at most 65536. A whole reply
+ * (codes, text and CRLFs of all its lines) is bounded by the larger of 8192
+ * octets and 8 * @p max_line, but never more than @p max_line * @p max_lines;
+ * a longer reply gives ::SMTP_ERR_REPLY_TOO_LONG. The parser makes one
+ * allocation through @p mem, here, of about that bound plus the line table;
+ * feeding never allocates.
+ * @param out set to the new parser, or to NULL on failure; free it with
+ *        smtp_reply_parser_del().
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out, an allocator
+ *         without malloc/free, limits out of range) or ::SMTP_ERR_NOMEM.
  */
 SMTP_API int smtp_reply_parser_new(smtp_reply_parser **out, const smtp_mem *mem,
                                    size_t max_line, size_t max_lines);
@@ -106,7 +116,19 @@ SMTP_API void smtp_reply_parser_del(smtp_reply_parser *p);
  * must carry the same code. When ENHANCEDSTATUSCODES is enabled with
  * smtp_reply_parser_set_enhanced(), an enhanced code at the start of a line's
  * text whose class equals the reply's first digit is recognised and taken
- * out of that line's text; one whose class differs is left in the text.
+ * out of that line's text, with the one space after it; one whose class
+ * differs, or a malformed one ("5.01.1"), is left in the text. The reply's
+ * enhanced code is the first line's.
+ *
+ * Text may hold HTAB, printable ASCII and octets >= 0x80 (RFC 5321 4.2,
+ * RFC 6531 3.7.4); a bare LF, a CR not followed by LF, NUL, DEL or another
+ * control is ::SMTP_ERR_REPLY_SYNTAX. "NNN " with empty text is accepted.
+ *
+ * Feeding stops right after the CRLF that completes a reply, so pipelined
+ * replies (RFC 2920) are taken one at a time: when the return value is less
+ * than @p len, read the reply and feed the rest. A feed with @p len > 0 after
+ * a complete reply starts the next reply (the previous reply and its spans
+ * are gone); a feed with @p len == 0 changes nothing and returns 0.
  *
  * @return bytes consumed (>= 0); check smtp_reply_parser_done() to learn whether a
  *         reply is complete. Errors (sticky until reset): ::SMTP_ERR_REPLY_SYNTAX,
@@ -137,7 +159,11 @@ SMTP_API void smtp_reply_parser_set_enhanced(smtp_reply_parser *p, int on);
  * reply line "code-" ... "code " with @p enhanced (when not NULL) repeated
  * on every line (RFC 2034). A text line that would make a reply line longer
  * than 512 octets (CRLF included) is split. Empty @p text gives "code" plus
- * the enhanced code, if any.
+ * the enhanced code, if any. A text line that is empty gives "code-" (or
+ * "code-c.s.d") on a line of its own. A split keeps every byte of the text
+ * (the pieces concatenate to the original line) and avoids cutting a UTF-8
+ * sequence. The output is not NUL-terminated. Codes whose second digit is
+ * above 5 are refused like codes outside 200..599 (RFC 5321 4.2).
  * @return bytes written, ::SMTP_ERR_BUFFER_TOO_SMALL, ::SMTP_ERR_BAD_CHAR (CR, NUL
  *         or another control except LF and HTAB in @p text), ::SMTP_ERR_INVALID_ARGUMENT
  *         (code outside 200..599 or enhanced class not equal to the code's first digit).
@@ -195,7 +221,7 @@ typedef enum smtp_status_id {
   SMTP_STATUS_STORAGE_TEMP,       /**< 452 4.3.1 Insufficient system storage */
   SMTP_STATUS_NO_VALID_RCPTS,     /**< 554 5.5.1 No valid recipients */
   SMTP_STATUS_NEEDS_SMTPUTF8,     /**< 553 5.6.7 Address requires SMTPUTF8 */
-  SMTP_STATUS_BARE_LINE_END,      /**< 550 5.6.11 Bare CR or LF in message (RFC 5321bis) */
+  SMTP_STATUS_BARE_LINE_END,      /**< 550 5.6.0 Bare CR or LF in message (X.6.11 is not registered with IANA) */
   SMTP_STATUS_DATA_REFUSED,       /**< 554 5.6.0 Message content refused */
   SMTP_STATUS_NULL_BYTE,          /**< 554 5.6.0 Message contains NUL */
   SMTP_STATUS_REQUIRETLS_NEEDS_TLS, /**< 530 5.7.10 REQUIRETLS needs a TLS session */
