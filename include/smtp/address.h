@@ -28,7 +28,10 @@ extern "C" {
 /** @brief Parse flags. */
 typedef enum smtp_parse_flags {
   SMTP_PARSE_UTF8 = 1u << 0,          /**< Allow UTF-8 per RFC 6531 (SMTPUTF8 was given). */
-  SMTP_PARSE_SPACE_AFTER_COLON = 1u << 1 /**< Accept "MAIL FROM: <a>" (outside the ABNF, common). */
+  SMTP_PARSE_SPACE_AFTER_COLON = 1u << 1, /**< Accept "MAIL FROM: <a>" (outside the ABNF, common). */
+  SMTP_PARSE_EMPTY_QUOTED = 1u << 2       /**< Accept the empty Quoted-string `""` as a Local-part
+                                               (valid in RFC 5321, refused by default per Erratum
+                                               5414 and RFC 5321bis 4.1.2). */
 } smtp_parse_flags;
 
 /** @brief Command verbs (RFC 5321 4.1.1 and the extensions). */
