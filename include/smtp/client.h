@@ -1,0 +1,570 @@
+/**
+ * @file client.h
+ * @brief The SMTP/LMTP client session: a callback-driven (or event-polled),
+ *        sans-I/O state machine that sends mail (RFC 5321, RFC 2033 and the
+ *        extensions PIPELINING, SIZE, 8BITMIME, SMTPUTF8, CHUNKING,
+ *        BINARYMIME, DSN, STARTTLS, AUTH, REQUIRETLS, LIMITS,
+ *        ENHANCEDSTATUSCODES).
+ *
+ * The session never reads a socket or a clock. The transport (the
+ * application's own loop, or the library's driver) moves bytes:
+ *
+ * - server bytes in: smtp_client_session_mem_recv();
+ * - client bytes out: smtp_client_session_mem_send() peeks at pending
+ *   output (a pointer into the session's buffer), the transport writes
+ *   some of it and reports that with smtp_client_session_mem_consume().
+ *   A reply is only accepted for a command whose bytes were consumed
+ *   (RFC 2920 3.1 / SECURITY.md §6: a reply that arrives before its
+ *   command was sent is a protocol error), so consume right after writing.
+ * - smtp_client_session_want_read() / _want_write() / _want_tls() tell the
+ *   loop what to wait for; both want_read and want_write being 0 means the
+ *   session is over and the connection can be closed.
+ * - smtp_client_session_timeout_ms() is the RFC 5321 4.5.3.2 deadline for
+ *   what the session waits for now; on expiry call
+ *   smtp_client_session_on_timeout(). On EOF call
+ *   smtp_client_session_connection_lost().
+ *
+ * @code
+ *   smtp_client_session *c;
+ *   if (smtp_client_session_new(&c, cbs, app, opts, NULL) != SMTP_OK) return;
+ *   smtp_client_session_submit(c, txn);   // sent once the session is ready
+ *   smtp_client_session_quit(c);          // QUIT after the last transaction
+ *   while (smtp_client_session_want_read(c) || smtp_client_session_want_write(c)) {
+ *     const char *out;
+ *     smtp_ssize n = smtp_client_session_mem_send(c, &out);
+ *     if (n > 0) { size_t w = write_all_you_can(fd, out, n);
+ *                  smtp_client_session_mem_consume(c, w); continue; }
+ *     if (smtp_client_session_want_tls(c)) { handshake(); smtp_client_session_tls_started(c, &info); continue; }
+ *     char buf[4096];
+ *     ssize_t r = read_with_deadline(fd, buf, sizeof buf, smtp_client_session_timeout_ms(c));
+ *     if (r == TIMED_OUT) { smtp_client_session_on_timeout(c); break; }
+ *     if (r == 0) { smtp_client_session_connection_lost(c); break; }
+ *     for (size_t off = 0; off < (size_t)r;) {
+ *       smtp_ssize k = smtp_client_session_mem_recv(c, buf + off, (size_t)r - off);
+ *       if (k < 0) goto done;   // fatal: SMTP_ERR_PROTOCOL, ...
+ *       off += (size_t)k;       // k < r - off only after a pause / in event mode
+ *     }
+ *   }
+ *   done: smtp_client_session_del(c);
+ * @endcode
+ *
+ * @section client_order Order of events
+ *
+ * Events reach the application either through the callback set for them
+ * or, when none is set, through the generic event callback, or (a session
+ * created with NULL callbacks: "event mode") through
+ * smtp_client_session_next_event(). They always come in this order:
+ *
+ * 1. ::SMTP_CLIENT_EVENT_GREETING (the 220; a 554 greeting is followed by
+ *    QUIT and ::SMTP_CLIENT_EVENT_CLOSED).
+ * 2. ::SMTP_CLIENT_EVENT_CAPABILITIES after EHLO/LHLO (or HELO, with no
+ *    extensions).
+ * 3. With STARTTLS: ::SMTP_CLIENT_EVENT_STARTTLS (handshake now), then,
+ *    after smtp_client_session_tls_started(), ::SMTP_CLIENT_EVENT_CAPABILITIES
+ *    again: only this second list counts (RFC 3207 4.2).
+ * 4. With credentials: ::SMTP_CLIENT_EVENT_AUTH (success or the failure).
+ * 5. ::SMTP_CLIENT_EVENT_READY: the session can run transactions.
+ * 6. Per transaction, in wire order: ::SMTP_CLIENT_EVENT_MAIL, one
+ *    ::SMTP_CLIENT_EVENT_RCPT per recipient (index order),
+ *    ::SMTP_CLIENT_EVENT_BODY_START when the body is wanted (push it or let
+ *    the read callback be called; after a LIMITS split it comes once per
+ *    part and the body is wanted again from its first byte),
+ *    ::SMTP_CLIENT_EVENT_DATA (SMTP: once; LMTP: once per accepted
+ *    recipient, index order), then ::SMTP_CLIENT_EVENT_TXN_DONE. A
+ *    transaction refused locally (size, 8BITMIME, SMTPUTF8, REQUIRETLS)
+ *    gets only ::SMTP_CLIENT_EVENT_TXN_DONE, and nothing is sent for it.
+ * 7. ::SMTP_CLIENT_EVENT_CLOSED exactly once, last: error 0 after a 221
+ *    to QUIT, else the reason (421, protocol error, timeout, TLS policy, ...).
+ *    A transaction still open at that point gets its
+ *    ::SMTP_CLIENT_EVENT_TXN_DONE first (a temporary failure when the
+ *    connection was lost or the server said 421).
+ */
+#ifndef SMTP_CLIENT_H
+#define SMTP_CLIENT_H
+
+#include <smtp/common.h>
+#include <smtp/reply.h>
+#include <smtp/ext.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief A client session (opaque). */
+typedef struct smtp_client_session smtp_client_session;
+/** @brief The application's callbacks (opaque; copied by the session). */
+typedef struct smtp_client_callbacks smtp_client_callbacks;
+/** @brief Session options (opaque; copied by the session). */
+typedef struct smtp_client_options smtp_client_options;
+/** @brief A mail transaction being built or sent (opaque). */
+typedef struct smtp_client_txn smtp_client_txn;
+
+/** "No recipient": the index of events that are not about one recipient. */
+#define SMTP_CLIENT_NO_INDEX ((size_t)-1)
+
+/** @brief Kinds of ::smtp_client_event. */
+typedef enum smtp_client_event_type {
+  SMTP_CLIENT_EVENT_NONE = 0,     /**< No event (smtp_client_session_next_event() found none). */
+  SMTP_CLIENT_EVENT_GREETING = 1, /**< The server's greeting: @ref smtp_client_event::reply. */
+  SMTP_CLIENT_EVENT_CAPABILITIES = 2, /**< EHLO/LHLO/HELO done: @ref smtp_client_event::caps. */
+  SMTP_CLIENT_EVENT_STARTTLS = 3, /**< 220 to STARTTLS: the transport must start the TLS handshake now. */
+  SMTP_CLIENT_EVENT_AUTH = 4,     /**< AUTH finished: @ref smtp_client_event::error is 0 or an SMTP_ERR_AUTH_*. */
+  SMTP_CLIENT_EVENT_READY = 5,    /**< Greeting, EHLO, STARTTLS and AUTH done: transactions may run. */
+  SMTP_CLIENT_EVENT_MAIL = 6,     /**< Reply to MAIL FROM. */
+  SMTP_CLIENT_EVENT_RCPT = 7,     /**< Reply to RCPT TO for recipient @ref smtp_client_event::index. */
+  SMTP_CLIENT_EVENT_BODY_START = 8, /**< The body is wanted from its first byte (push it, or it is read). */
+  SMTP_CLIENT_EVENT_DATA = 9,     /**< Reply to DATA/BDAT or after the data (LMTP: per recipient). */
+  SMTP_CLIENT_EVENT_TXN_DONE = 10,/**< The transaction is over: @ref smtp_client_event::result. */
+  SMTP_CLIENT_EVENT_CLOSED = 11   /**< The session is over: @ref smtp_client_event::error (0 after QUIT). */
+} smtp_client_event_type;
+
+/** @brief Outcome of a whole transaction (all LIMITS parts together). */
+typedef struct smtp_client_txn_result {
+  int status;        /**< ::SMTP_OK when the message was delivered to at least one recipient;
+                          else ::SMTP_ERR_REJECTED (permanent), ::SMTP_ERR_TEMPFAIL (4xx, 421,
+                          lost connection, timeout) or the local error that stopped it
+                          (::SMTP_ERR_MESSAGE_TOO_BIG, ::SMTP_ERR_NEEDS_8BITMIME, ...). */
+  size_t nrcpt;      /**< Recipients in the transaction. */
+  size_t naccepted;  /**< Recipients whose RCPT got a 2xx. */
+  size_t ndelivered; /**< Recipients the message was delivered to (final 2xx). */
+} smtp_client_txn_result;
+
+/**
+ * @brief One event. Pointers inside stay valid until the next call of
+ *        smtp_client_session_mem_recv() (or, for callbacks, until the callback returns).
+ */
+typedef struct smtp_client_event {
+  int type;                        /**< ::smtp_client_event_type */
+  int error;                       /**< 0, or an ::smtp_error explaining a failure. */
+  size_t index;                    /**< Recipient index, or ::SMTP_CLIENT_NO_INDEX. */
+  unsigned int part;               /**< Transaction part (0 unless split per LIMITS RCPTMAX). */
+  const smtp_reply *reply;         /**< The server's reply, NULL when the event is local. */
+  const smtp_capabilities *caps;   /**< CAPABILITIES only; valid until the next EHLO. */
+  smtp_client_txn *txn;            /**< The transaction concerned, or NULL. */
+  smtp_client_txn_result result;   /**< TXN_DONE only. */
+} smtp_client_event;
+
+/* ------------------------------------------------------------------ */
+/** @name Callbacks
+ * Every callback gets the session first and the user_data last. Return 0
+ * to go on, ::SMTP_ERR_PAUSE to make smtp_client_session_mem_recv() return
+ * right after the current reply, or any other negative value to fail the
+ * session with ::SMTP_ERR_CALLBACK_FAILURE.
+ * @{ */
+
+/** @brief The greeting reply (220, 554, 421, ...). */
+typedef int (*smtp_client_greeting_cb)(smtp_client_session *c, const smtp_reply *reply,
+                                       void *user_data);
+/** @brief Capabilities after EHLO/LHLO (flags 0 after HELO); again after TLS. */
+typedef int (*smtp_client_capabilities_cb)(smtp_client_session *c, const smtp_capabilities *caps,
+                                           void *user_data);
+/** @brief The server said 220 to STARTTLS: start the TLS handshake now, then
+ *         call smtp_client_session_tls_started() (or _tls_failed()). */
+typedef int (*smtp_client_starttls_cb)(smtp_client_session *c, void *user_data);
+/** @brief AUTH result: @p result 0, ::SMTP_ERR_AUTH_FAILED (535),
+ *         ::SMTP_ERR_AUTH_TOO_WEAK (534), ::SMTP_ERR_AUTH_TEMP (454),
+ *         ::SMTP_ERR_AUTH_UNAVAILABLE, ::SMTP_ERR_PLAINTEXT_AUTH, ::SMTP_ERR_REJECTED,
+ *         ::SMTP_ERR_TEMPFAIL; @p reply NULL for a local failure. */
+typedef int (*smtp_client_auth_cb)(smtp_client_session *c, int result, const smtp_reply *reply,
+                                   void *user_data);
+/** @brief Reply to MAIL FROM. */
+typedef int (*smtp_client_mail_cb)(smtp_client_session *c, smtp_client_txn *txn,
+                                   const smtp_reply *reply, void *user_data);
+/** @brief Reply to RCPT TO for recipient @p index (as added to the transaction).
+ *  251 and 551 (RFC 5321 3.4) are reported like any reply; the session never
+ *  re-routes by itself (RFC 5321 7.4). */
+typedef int (*smtp_client_rcpt_cb)(smtp_client_session *c, smtp_client_txn *txn, size_t index,
+                                   const smtp_reply *reply, void *user_data);
+/** @brief The body is wanted from its first byte (part @p part). */
+typedef int (*smtp_client_body_start_cb)(smtp_client_session *c, smtp_client_txn *txn,
+                                         unsigned int part, void *user_data);
+/** @brief Reply about the message: refusal of DATA/BDAT, or the final reply
+ *  (@p index is ::SMTP_CLIENT_NO_INDEX for SMTP; the recipient for LMTP). */
+typedef int (*smtp_client_data_cb)(smtp_client_session *c, smtp_client_txn *txn, size_t index,
+                                   const smtp_reply *reply, void *user_data);
+/** @brief The transaction is over; @p txn may be reused or freed from here on. */
+typedef int (*smtp_client_txn_done_cb)(smtp_client_session *c, smtp_client_txn *txn,
+                                       const smtp_client_txn_result *result, void *user_data);
+/** @brief The session is over (@p error 0 after QUIT). */
+typedef int (*smtp_client_closed_cb)(smtp_client_session *c, int error, void *user_data);
+/** @brief Generic: gets every event that has no dedicated callback set. */
+typedef int (*smtp_client_event_cb)(smtp_client_session *c, const smtp_client_event *ev,
+                                    void *user_data);
+/**
+ * @brief Pull body bytes (a transaction with ::SMTP_CLIENT_BODY_READ).
+ *
+ * Fill up to @p len bytes of @p buf. Set @p *eof to 1 with (or after) the
+ * last bytes. Return the number of bytes, ::SMTP_ERR_WOULDBLOCK when none
+ * is available now (call smtp_client_session_resume_body() later), or
+ * another negative ::smtp_error to abort: after DATA's 354 the session then
+ * ends without sending the terminator, so nothing is delivered
+ * (SECURITY.md §1). Called from smtp_client_session_mem_send().
+ */
+typedef smtp_ssize (*smtp_client_read_body_cb)(smtp_client_session *c, smtp_client_txn *txn,
+                                               char *buf, size_t len, int *eof, void *user_data);
+/**
+ * @brief Protocol trace: one line without CRLF. @p direction 'C' for what the
+ *        client queues, 'S' for what the server sent. AUTH data is replaced by
+ *        "<redacted>"; message data is summarised, not shown.
+ */
+typedef void (*smtp_client_trace_cb)(smtp_client_session *c, int direction, const char *line,
+                                     size_t len, void *user_data);
+/** @} */
+
+/**
+ * @brief Allocate an empty callbacks object.
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out), ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_client_callbacks_new(smtp_client_callbacks **out);
+/** @brief Free a callbacks object; NULL does nothing. */
+SMTP_API void smtp_client_callbacks_del(smtp_client_callbacks *cbs);
+/** @brief Set the greeting callback. */
+SMTP_API void smtp_client_callbacks_set_greeting(smtp_client_callbacks *cbs, smtp_client_greeting_cb cb);
+/** @brief Set the capabilities callback. */
+SMTP_API void smtp_client_callbacks_set_capabilities(smtp_client_callbacks *cbs, smtp_client_capabilities_cb cb);
+/** @brief Set the STARTTLS callback (handshake point). */
+SMTP_API void smtp_client_callbacks_set_starttls(smtp_client_callbacks *cbs, smtp_client_starttls_cb cb);
+/** @brief Set the AUTH result callback. */
+SMTP_API void smtp_client_callbacks_set_auth(smtp_client_callbacks *cbs, smtp_client_auth_cb cb);
+/** @brief Set the MAIL reply callback. */
+SMTP_API void smtp_client_callbacks_set_mail(smtp_client_callbacks *cbs, smtp_client_mail_cb cb);
+/** @brief Set the per-recipient RCPT reply callback. */
+SMTP_API void smtp_client_callbacks_set_rcpt(smtp_client_callbacks *cbs, smtp_client_rcpt_cb cb);
+/** @brief Set the body-start callback. */
+SMTP_API void smtp_client_callbacks_set_body_start(smtp_client_callbacks *cbs, smtp_client_body_start_cb cb);
+/** @brief Set the data reply callback (SMTP: one; LMTP: per recipient). */
+SMTP_API void smtp_client_callbacks_set_data(smtp_client_callbacks *cbs, smtp_client_data_cb cb);
+/** @brief Set the transaction-done callback. */
+SMTP_API void smtp_client_callbacks_set_txn_done(smtp_client_callbacks *cbs, smtp_client_txn_done_cb cb);
+/** @brief Set the session-closed callback. */
+SMTP_API void smtp_client_callbacks_set_closed(smtp_client_callbacks *cbs, smtp_client_closed_cb cb);
+/** @brief Set the generic event callback (events without a dedicated callback). */
+SMTP_API void smtp_client_callbacks_set_event(smtp_client_callbacks *cbs, smtp_client_event_cb cb);
+/** @brief Set the body read (pull) callback. */
+SMTP_API void smtp_client_callbacks_set_read_body(smtp_client_callbacks *cbs, smtp_client_read_body_cb cb);
+/** @brief Set the trace callback. */
+SMTP_API void smtp_client_callbacks_set_trace(smtp_client_callbacks *cbs, smtp_client_trace_cb cb);
+
+/* ------------------------------------------------------------------ */
+/** @name Options
+ * @{ */
+
+/** @brief STARTTLS policy (RFC 3207, SECURITY.md §2). */
+typedef enum smtp_client_starttls_policy {
+  SMTP_CLIENT_STARTTLS_OPPORTUNISTIC = 0, /**< STARTTLS when offered; go on in clear text when not
+                                               offered or refused (not after a failed handshake). */
+  SMTP_CLIENT_STARTTLS_REQUIRED = 1,      /**< Any failure ends the session before AUTH or MAIL. */
+  SMTP_CLIENT_STARTTLS_OFF = 2            /**< Never STARTTLS (e.g. implicit TLS, or tests). */
+} smtp_client_starttls_policy;
+
+/** Default size of the output buffer. */
+#define SMTP_CLIENT_OUTPUT_DEFAULT 16384
+/** Smallest output buffer accepted. */
+#define SMTP_CLIENT_OUTPUT_MIN 4096
+
+/**
+ * @brief Allocate options with the defaults: EHLO name "localhost", SMTP,
+ *        opportunistic STARTTLS, no credentials, no plaintext AUTH, every
+ *        extension used when offered, reply bounds of reply.h, 16 KiB output.
+ * @param mem allocator or NULL; copied.
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_client_options_new(smtp_client_options **out, const smtp_mem *mem);
+/** @brief Free options; NULL does nothing. */
+SMTP_API void smtp_client_options_del(smtp_client_options *opt);
+/**
+ * @brief The EHLO/HELO/LHLO argument: a Domain or an address literal (RFC 5321 4.1.1.1).
+ * @return ::SMTP_OK, ::SMTP_ERR_BAD_CHAR (CR, LF, NUL, controls), ::SMTP_ERR_SYNTAX and the
+ *         other errors of smtp_parse_ehlo_arg(), ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_client_options_set_ehlo_name(smtp_client_options *opt, const char *name);
+/** @brief Speak LMTP (RFC 2033): LHLO, per-recipient replies after the data. */
+SMTP_API void smtp_client_options_set_lmtp(smtp_client_options *opt, int on);
+/** @brief Set the ::smtp_client_starttls_policy. @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
+SMTP_API int smtp_client_options_set_starttls(smtp_client_options *opt, int policy);
+/**
+ * @brief Password credentials: the session authenticates after EHLO (and TLS).
+ * @param authzid authorization identity or NULL; @param user authentication identity;
+ * @param password the password. Each at most 255 octets of UTF-8 without controls.
+ * @return ::SMTP_OK, ::SMTP_ERR_BAD_CHAR, ::SMTP_ERR_UTF8, ::SMTP_ERR_TOO_LONG,
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL or empty user/password), ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_client_options_set_credentials(smtp_client_options *opt, const char *authzid,
+                                                 const char *user, const char *password);
+/**
+ * @brief An OAuth 2.0 bearer token for OAUTHBEARER (RFC 7628) / XOAUTH2.
+ * @param token printable ASCII (RFC 6750 b64token), at most 8192 octets.
+ * @return as smtp_client_options_set_credentials().
+ */
+SMTP_API int smtp_client_options_set_oauth_token(smtp_client_options *opt, const char *user,
+                                                 const char *token);
+/**
+ * @brief Force one mechanism (a single ::smtp_sasl_mech bit), or 0 for the
+ *        strongest both sides have: SCRAM-SHA-256 > OAUTHBEARER > XOAUTH2 (with a
+ *        token) > CRAM-MD5 > PLAIN > LOGIN.
+ * @return ::SMTP_OK, ::SMTP_ERR_UNSUPPORTED (not implemented or not in this build),
+ *         ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_client_options_set_auth_mechanism(smtp_client_options *opt, unsigned int mech);
+/** @brief Allow credentials without TLS (default off: ::SMTP_ERR_PLAINTEXT_AUTH). */
+SMTP_API void smtp_client_options_set_allow_plaintext_auth(smtp_client_options *opt, int on);
+/**
+ * @brief Never use these extensions even when offered: any of
+ *        ::SMTP_EXT_PIPELINING, ::SMTP_EXT_CHUNKING, ::SMTP_EXT_8BITMIME,
+ *        ::SMTP_EXT_SIZE, ::SMTP_EXT_DSN, ::SMTP_EXT_SMTPUTF8, ::SMTP_EXT_BINARYMIME.
+ */
+SMTP_API void smtp_client_options_set_disabled_extensions(smtp_client_options *opt, unsigned int ext_flags);
+/** @brief Send SMTPUTF8 with every MAIL; fail when the server lacks it (RFC 6531). */
+SMTP_API void smtp_client_options_set_require_smtputf8(smtp_client_options *opt, int on);
+/** @brief REQUIRETLS (RFC 8689) on every MAIL; fail unless TLS is up and offered. */
+SMTP_API void smtp_client_options_set_requiretls(smtp_client_options *opt, int on);
+/**
+ * @brief Bounds on server replies: longest line incl. CRLF and most lines.
+ * @param max_line 0 for ::SMTP_REPLY_LINE_MAX, else 64..65536.
+ * @param max_lines 0 for ::SMTP_REPLY_LINES_MAX, else 1..10000.
+ * @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_client_options_set_reply_limits(smtp_client_options *opt, size_t max_line,
+                                                  size_t max_lines);
+/** @brief Output buffer size (::SMTP_CLIENT_OUTPUT_MIN..16 MiB). @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
+SMTP_API int smtp_client_options_set_output_buffer(smtp_client_options *opt, size_t bytes);
+/**
+ * @brief Random bytes for SCRAM nonces. Without it SCRAM-SHA-256 is never
+ *        chosen (the library reads no random device itself).
+ * @param fn fills @p len bytes, returns 0 on success.
+ */
+SMTP_API void smtp_client_options_set_random(smtp_client_options *opt,
+                                             int (*fn)(void *buf, size_t len, void *user_data),
+                                             void *user_data);
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Transactions
+ * A transaction is built by the application, handed to the session with
+ * smtp_client_session_submit(), and owned by the application again after
+ * its ::SMTP_CLIENT_EVENT_TXN_DONE. smtp_client_txn_reset() keeps the
+ * memory, so reusing one object costs no allocation in the steady state.
+ * Every input is validated when it is set: nothing invalid can reach the wire.
+ * @{ */
+
+/** @brief DSN NOTIFY values (RFC 3461 4.1), bit flags. */
+typedef enum smtp_dsn_notify {
+  SMTP_DSN_NOTIFY_DEFAULT = 0,   /**< No NOTIFY parameter. */
+  SMTP_DSN_NOTIFY_NEVER = 1u << 0, /**< NEVER (alone). */
+  SMTP_DSN_NOTIFY_SUCCESS = 1u << 1, /**< SUCCESS */
+  SMTP_DSN_NOTIFY_FAILURE = 1u << 2, /**< FAILURE */
+  SMTP_DSN_NOTIFY_DELAY = 1u << 3    /**< DELAY */
+} smtp_dsn_notify;
+
+/** @brief DSN RET values (RFC 3461 4.3). */
+typedef enum smtp_dsn_ret {
+  SMTP_DSN_RET_DEFAULT = 0, /**< No RET parameter. */
+  SMTP_DSN_RET_FULL = 1,    /**< RET=FULL */
+  SMTP_DSN_RET_HDRS = 2     /**< RET=HDRS */
+} smtp_dsn_ret;
+
+/** @brief What the body is (RFC 6152, RFC 3030). */
+typedef enum smtp_client_body_type {
+  SMTP_CLIENT_BODY_AUTO = 0,  /**< Scan a memory body; a streamed body is declared 8BITMIME
+                                   when the server offers it, else 7BIT. */
+  SMTP_CLIENT_BODY_7BIT = 1,  /**< 7-bit text: an 8-bit octet is an error. */
+  SMTP_CLIENT_BODY_8BITMIME = 2, /**< BODY=8BITMIME (fails without 8BITMIME). */
+  SMTP_CLIENT_BODY_BINARYMIME = 3 /**< BODY=BINARYMIME with BDAT, sent unchanged (fails without
+                                       BINARYMIME + CHUNKING). */
+} smtp_client_body_type;
+
+/** @brief Where the body comes from. */
+typedef enum smtp_client_body_source {
+  SMTP_CLIENT_BODY_NONE = 0,   /**< Not set yet. */
+  SMTP_CLIENT_BODY_MEMORY = 1, /**< smtp_client_txn_set_body(). */
+  SMTP_CLIENT_BODY_READ = 2,   /**< The read_body callback pulls it. */
+  SMTP_CLIENT_BODY_PUSH = 3    /**< The application pushes it with smtp_client_session_body_push(). */
+} smtp_client_body_source;
+
+/**
+ * @brief Allocate an empty transaction.
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_client_txn_new(smtp_client_txn **out, const smtp_mem *mem);
+/** @brief Free a transaction (it must not be submitted); NULL does nothing. */
+SMTP_API void smtp_client_txn_del(smtp_client_txn *t);
+/** @brief Empty the transaction and keep its memory. @return ::SMTP_OK or
+ *         ::SMTP_ERR_INVALID_STATE while submitted. */
+SMTP_API int smtp_client_txn_reset(smtp_client_txn *t);
+/**
+ * @brief The reverse-path: a Mailbox (RFC 5321 4.1.2) without or with angle
+ *        brackets, or an empty string for the null path "<>".
+ * @return ::SMTP_OK, ::SMTP_ERR_BAD_CHAR (CR, LF, NUL, controls), ::SMTP_ERR_SYNTAX,
+ *         ::SMTP_ERR_PATH_TOO_LONG and the other errors of smtp_parse_mailbox(),
+ *         ::SMTP_ERR_INVALID_STATE (submitted), ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_client_txn_set_from(smtp_client_txn *t, const char *addr, size_t len);
+/**
+ * @brief Add a recipient (a Mailbox, or "Postmaster").
+ * @param notify ::smtp_dsn_notify bits (NEVER alone).
+ * @param orcpt original recipient for ORCPT=rfc822;... (xtext-encoded by the
+ *        library, RFC 3461 4.2), or NULL.
+ * @return the recipient's index (>= 0), or the errors of smtp_client_txn_set_from(),
+ *         ::SMTP_ERR_INVALID_ARGUMENT (bad @p notify), ::SMTP_ERR_LIMIT (over 100000).
+ */
+SMTP_API smtp_ssize smtp_client_txn_add_rcpt(smtp_client_txn *t, const char *addr, size_t len,
+                                             unsigned int notify, const char *orcpt,
+                                             size_t orcpt_len);
+/**
+ * @brief DSN parameters of MAIL (RFC 3461 4.3, 4.4), sent only when the
+ *        server offers DSN.
+ * @param ret ::smtp_dsn_ret. @param envid printable ASCII (at most 100), or NULL.
+ * @return ::SMTP_OK, ::SMTP_ERR_BAD_CHAR, ::SMTP_ERR_TOO_LONG, ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_client_txn_set_dsn(smtp_client_txn *t, int ret, const char *envid, size_t len);
+/** @brief Size hint for SIZE= (RFC 1870) when the body is not in memory. */
+SMTP_API int smtp_client_txn_set_size(smtp_client_txn *t, uint64_t size);
+/** @brief The ::smtp_client_body_type. @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
+SMTP_API int smtp_client_txn_set_body_type(smtp_client_txn *t, int type);
+/**
+ * @brief The body in memory: not copied, it must stay valid until TXN_DONE.
+ *        Bare CR and bare LF become CRLF; a final CRLF is added when missing;
+ *        a NUL or a line over 1000 octets refuses the transaction before MAIL
+ *        (except BINARYMIME).
+ */
+SMTP_API int smtp_client_txn_set_body(smtp_client_txn *t, const char *data, size_t len);
+/** @brief Take the body from the read_body callback (::SMTP_CLIENT_BODY_READ) or from
+ *         smtp_client_session_body_push() (::SMTP_CLIENT_BODY_PUSH). */
+SMTP_API int smtp_client_txn_set_body_source(smtp_client_txn *t, int source);
+/** @brief REQUIRETLS for this transaction (RFC 8689). */
+SMTP_API int smtp_client_txn_set_requiretls(smtp_client_txn *t, int on);
+/** @brief Number of recipients. */
+SMTP_API size_t smtp_client_txn_rcpt_count(const smtp_client_txn *t);
+/**
+ * @brief Results of recipient @p index after the transaction: the RCPT reply
+ *        code and the final (data) reply code, 0 when none arrived.
+ * @return ::SMTP_OK or ::SMTP_ERR_NOT_FOUND.
+ */
+SMTP_API int smtp_client_txn_rcpt_result(const smtp_client_txn *t, size_t index, int *rcpt_code,
+                                         int *data_code);
+/** @brief The recipient's address as given (without brackets); NULL when out of range.
+ *  Valid until the transaction is reset. @param len set to its length. */
+SMTP_API const char *smtp_client_txn_rcpt_address(const smtp_client_txn *t, size_t index,
+                                                  size_t *len);
+/** @} */
+
+/* ------------------------------------------------------------------ */
+/** @name Session
+ * @{ */
+
+/**
+ * @brief Create a client session; it waits for the greeting.
+ * @param callbacks copied; NULL selects event mode (smtp_client_session_next_event()).
+ * @param options copied; NULL for the defaults.
+ * @param mem allocator or NULL; copied. All memory is allocated here.
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_client_session_new(smtp_client_session **out,
+                                     const smtp_client_callbacks *callbacks, void *user_data,
+                                     const smtp_client_options *options, const smtp_mem *mem);
+/** @brief Free a session; NULL does nothing. A submitted transaction is released. */
+SMTP_API void smtp_client_session_del(smtp_client_session *c);
+
+/**
+ * @brief Feed bytes received from the server.
+ * @return bytes consumed: all of them, or fewer when a callback paused or in
+ *         event mode after a reply that queued events (call again with the rest
+ *         after draining smtp_client_session_next_event()). Errors:
+ *         ::SMTP_ERR_PROTOCOL (malformed reply, reply before its command was
+ *         sent, bytes after 220 to STARTTLS), ::SMTP_ERR_CALLBACK_FAILURE,
+ *         ::SMTP_ERR_CLOSED, ::SMTP_ERR_INVALID_STATE (event mode: undrained
+ *         events), ::SMTP_ERR_INVALID_ARGUMENT. Fatal errors are sticky.
+ */
+SMTP_API smtp_ssize smtp_client_session_mem_recv(smtp_client_session *c, const char *data,
+                                                 size_t len);
+/**
+ * @brief Peek at output to send: @p *data points into the session's buffer,
+ *        valid until the next call on the session. May call read_body.
+ * @return the number of bytes (0: nothing now), or a fatal error.
+ */
+SMTP_API smtp_ssize smtp_client_session_mem_send(smtp_client_session *c, const char **data);
+/** @brief Report @p n bytes of the peeked output as written.
+ *  @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT (more than pending). */
+SMTP_API int smtp_client_session_mem_consume(smtp_client_session *c, size_t n);
+/** @brief 1 when the session waits for server bytes. */
+SMTP_API int smtp_client_session_want_read(const smtp_client_session *c);
+/** @brief 1 when there is (or may be, after a body read) output to send. */
+SMTP_API int smtp_client_session_want_write(const smtp_client_session *c);
+/** @brief 1 between the 220 to STARTTLS and smtp_client_session_tls_started(). */
+SMTP_API int smtp_client_session_want_tls(const smtp_client_session *c);
+/**
+ * @brief TLS is up (after ::SMTP_CLIENT_EVENT_STARTTLS, or at once for implicit
+ *        TLS before any byte): the session forgets the earlier capabilities and
+ *        sends EHLO again (RFC 3207 4.2).
+ * @param info may be NULL; only read during the call.
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_STATE.
+ */
+SMTP_API int smtp_client_session_tls_started(smtp_client_session *c, const smtp_tls_info *info);
+/** @brief The TLS handshake failed: the session ends with @p error (no plaintext retry). */
+SMTP_API int smtp_client_session_tls_failed(smtp_client_session *c, int error);
+/** @brief 1 when TLS is up. */
+SMTP_API int smtp_client_session_tls_active(const smtp_client_session *c);
+/**
+ * @brief The deadline for the current wait in milliseconds (RFC 5321
+ *        4.5.3.2): greeting, MAIL, RCPT and other commands 5 min, DATA
+ *        initiation 2 min, each data block 3 min, the final reply 10 min; -1 when
+ *        the session waits for nothing. Re-arm the timer whenever a call moved
+ *        bytes.
+ */
+SMTP_API int smtp_client_session_timeout_ms(const smtp_client_session *c);
+/** @brief The deadline passed: an open transaction fails temporarily and the
+ *  session ends with ::SMTP_ERR_TIMEOUT. @return ::SMTP_OK. */
+SMTP_API int smtp_client_session_on_timeout(smtp_client_session *c);
+/** @brief The connection ended (EOF or error). After QUIT this is the normal
+ *  end; otherwise an open transaction fails temporarily (also after its data,
+ *  SECURITY.md §6) and the session ends with ::SMTP_ERR_CONNECTION_LOST. */
+SMTP_API int smtp_client_session_connection_lost(smtp_client_session *c);
+
+/**
+ * @brief Hand a transaction to the session; it starts when the session is
+ *        ready and the previous one is done. The session keeps a reference
+ *        until ::SMTP_CLIENT_EVENT_TXN_DONE.
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (no reverse-path set, no recipient,
+ *         no body source), ::SMTP_ERR_INVALID_STATE (a transaction is already
+ *         queued, QUIT requested, or @p t submitted elsewhere), ::SMTP_ERR_CLOSED.
+ */
+SMTP_API int smtp_client_session_submit(smtp_client_session *c, smtp_client_txn *t);
+/**
+ * @brief Push body bytes (::SMTP_CLIENT_BODY_PUSH) once BODY_START came.
+ * @param last 1 with the final bytes (or with @p len 0 afterwards).
+ * @return bytes taken (possibly fewer than @p len: push the rest after output
+ *         drained), ::SMTP_ERR_WOULDBLOCK (not wanted now), ::SMTP_ERR_NUL,
+ *         ::SMTP_ERR_LINE_TOO_LONG, ::SMTP_ERR_NEEDS_8BITMIME (the session then
+ *         ends without sending the terminator), ::SMTP_ERR_INVALID_STATE.
+ */
+SMTP_API smtp_ssize smtp_client_session_body_push(smtp_client_session *c, const char *data,
+                                                  size_t len, int last);
+/** @brief 1 when smtp_client_session_body_push() would take bytes now. */
+SMTP_API int smtp_client_session_want_body(const smtp_client_session *c);
+/** @brief The read_body callback returned ::SMTP_ERR_WOULDBLOCK and has data again. */
+SMTP_API int smtp_client_session_resume_body(smtp_client_session *c);
+/** @brief Send QUIT once the submitted transaction (if any) is done.
+ *  @return ::SMTP_OK or ::SMTP_ERR_CLOSED. */
+SMTP_API int smtp_client_session_quit(smtp_client_session *c);
+/**
+ * @brief Next queued event (event mode). @p ev's pointers stay valid until
+ *        the next smtp_client_session_mem_recv().
+ * @return 1 when an event was stored, 0 when none is queued.
+ */
+SMTP_API int smtp_client_session_next_event(smtp_client_session *c, smtp_client_event *ev);
+/** @brief The capabilities of the last EHLO/LHLO (NULL before); valid until
+ *  the next EHLO. */
+SMTP_API const smtp_capabilities *smtp_client_session_capabilities(const smtp_client_session *c);
+/** @brief The error the session ended with: 0 while open or after a clean QUIT. */
+SMTP_API int smtp_client_session_error(const smtp_client_session *c);
+/** @brief 1 once the session is over (CLOSED event delivered). */
+SMTP_API int smtp_client_session_is_closed(const smtp_client_session *c);
+/** @brief The mechanism AUTH used (a ::smtp_sasl_mech bit), 0 when none. */
+SMTP_API unsigned int smtp_client_session_auth_mechanism(const smtp_client_session *c);
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMTP_CLIENT_H */
