@@ -399,71 +399,81 @@ smtp_ssize smtp_stuff(smtp_stuffer *e, const char *in, size_t inlen, size_t *con
       phase = S_TEXT;
       /* fall through */
     default: { /* S_TEXT */
-      const unsigned char *lim, *s;
-      size_t n;
+      const unsigned char *s;
+      size_t take, n;
       unsigned sn = 0;
+      int budget_cut = 0;
       if (p == end) goto out;
-      /* Plain bytes are copied one for one: scan no further than fits. */
-      lim = p + (((size_t)(oend - o) < (size_t)(end - p)) ? (size_t)(oend - o)
-                                                          : (size_t)(end - p));
-      s = scan_crlf(p, lim, &sn);
+      /* Plain bytes are copied one for one: scan no further than fits in
+       * the output, nor (unless allowed) past the line's 998 content octets. */
+      take = (size_t)(oend - o) < (size_t)(end - p) ? (size_t)(oend - o) : (size_t)(end - p);
+      if (!allow_long) {
+        uint64_t budget = line_len >= S_MAX_CONTENT ? 0 : S_MAX_CONTENT - line_len;
+        if ((uint64_t)take > budget) {
+          take = (size_t)budget;
+          budget_cut = 1;
+        }
+      }
+      s = scan_crlf(p, p + take, &sn);
       if (SMTP__UNLIKELY(sn & SMTP_DATA_SEEN_NUL)) {
-        /* NUL is never sent (RFC 5321 4.5.2 "text"; SECURITY.md §1). */
+        /* Stop at the NUL; the bits are those of the bytes before it. */
         s = memchr(p, 0, (size_t)(s - p));
         sn = 0;
         (void)scan_crlf(p, s, &sn);
-        e->seen |= sn | SMTP_DATA_SEEN_NUL;
-        n = (size_t)(s - p);
-      } else {
-        e->seen |= sn;
-        n = (size_t)(s - p);
       }
-      if (SMTP__UNLIKELY(line_len + n > S_MAX_CONTENT)) {
-        e->seen |= SMTP_DATA_SEEN_LONG_LINE;
-        if (!allow_long) {
-          /* Copy what still fits in the line, then fail on the next byte. */
-          size_t ok = line_len >= S_MAX_CONTENT ? 0 : (size_t)(S_MAX_CONTENT - line_len);
-          memcpy(o, p, ok);
-          o += ok;
-          p += ok;
-          *consumed = (size_t)(p - (const unsigned char *)in);
-          e->line_len = line_len + ok;
-          return s_fail(e, SMTP_ERR_LINE_TOO_LONG);
-        }
-      }
+      n = (size_t)(s - p);
       memcpy(o, p, n);
       o += n;
       p += n;
       line_len += n;
-      if (p == end || o == oend) {
-        phase = S_TEXT;
-        goto out;
-      }
-      if (*p == 0) {
-        *consumed = (size_t)(p - (const unsigned char *)in);
-        e->line_len = line_len;
-        return s_fail(e, SMTP_ERR_NUL);
-      }
-      if (p == lim) {
-        phase = S_TEXT;
-        continue;
-      }
+      e->seen |= sn;
+      if (line_len > S_MAX_CONTENT) e->seen |= SMTP_DATA_SEEN_LONG_LINE;
+      phase = S_TEXT;
+      if (p == end) goto out;
       if (*p == '\r') {
+        if (end - p >= 3 && oend - o >= 2 && p[1] == '\n' && p[2] != '.') {
+          /* Fast path: CRLF followed by an ordinary line start. */
+          o[0] = '\r';
+          o[1] = '\n';
+          o += 2;
+          p += 2;
+          line_len = 0;
+          continue;
+        }
         p++;
         phase = S_CR;
         continue;
       }
-      /* Bare LF: normalised to CRLF, or refused. */
-      e->seen |= SMTP_DATA_SEEN_BARE_LF;
-      if (refuse_bare) {
+      if (*p == '\n') {
+        /* Bare LF: normalised to CRLF, or refused. */
+        if (o == oend) goto out;
+        e->seen |= SMTP_DATA_SEEN_BARE_LF;
+        if (refuse_bare) {
+          *consumed = (size_t)(p - (const unsigned char *)in);
+          e->line_len = line_len;
+          return s_fail(e, SMTP_ERR_BARE_LF);
+        }
+        p++;
+        *o++ = '\r';
+        phase = S_OWE_LF;
+        continue;
+      }
+      if (budget_cut && n == take) {
+        /* The 999th content octet: the line would exceed 1000 octets with
+         * its CRLF (RFC 5321 4.5.3.1.6). */
+        e->seen |= SMTP_DATA_SEEN_LONG_LINE;
         *consumed = (size_t)(p - (const unsigned char *)in);
         e->line_len = line_len;
-        return s_fail(e, SMTP_ERR_BARE_LF);
+        return s_fail(e, SMTP_ERR_LINE_TOO_LONG);
       }
-      p++;
-      *o++ = '\r';
-      phase = S_OWE_LF;
-      continue;
+      if (*p == 0) {
+        /* NUL is never sent (RFC 5321 4.5.2 "text"; SECURITY.md §1). */
+        e->seen |= SMTP_DATA_SEEN_NUL;
+        *consumed = (size_t)(p - (const unsigned char *)in);
+        e->line_len = line_len;
+        return s_fail(e, SMTP_ERR_NUL);
+      }
+      continue; /* the output is full (the loop ends) */
     }
     }
   }
