@@ -75,9 +75,10 @@ typedef struct smtp_ext_keyword {
 typedef struct smtp_capabilities {
   unsigned int flags;        /**< ::smtp_ext_flag bits. */
   uint64_t size_max;         /**< SIZE value; 0 when absent or unlimited. */
-  int size_has_value;        /**< 1 when SIZE carried a number. */
+  int size_has_value;        /**< 1 when SIZE carried a non-zero number (a fixed limit);
+                                  "SIZE 0" means no fixed limit, like bare "SIZE" (RFC 1870 4). */
   unsigned int auth_mechs;   /**< ::smtp_sasl_mech bits of the AUTH line(s). */
-  unsigned int limits_rcptmax;  /**< LIMITS RCPTMAX=, 0 when absent. */
+  unsigned int limits_rcptmax;  /**< LIMITS RCPTMAX=, 0 when absent or invalid (RFC 9422). */
   unsigned int limits_mailmax;  /**< LIMITS MAILMAX=, 0 when absent. */
   unsigned int limits_rcptdomainmax; /**< LIMITS RCPTDOMAINMAX=, 0 when absent. */
   smtp_span greeting;        /**< The first line (domain and greeting text): never a keyword. */
@@ -91,9 +92,18 @@ typedef struct smtp_capabilities {
  *
  * The first line is the greeting, never a keyword (RFC 5321 4.1.1.1).
  * Keywords are matched case-insensitively. A SIZE value that does not fit
- * in 64 bits, or is not all digits, leaves SIZE unset. Malformed keyword
- * lines are skipped (kept out of @ref smtp_capabilities::keywords).
- * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL, or not a 250 reply).
+ * in 64 bits, or is not all digits, leaves SIZE unset (the line is still
+ * listed in @ref smtp_capabilities::keywords); the first SIZE line counts.
+ * AUTH mechanisms of several AUTH lines add up; unknown names are ignored.
+ * LIMITS values (RCPTMAX, MAILMAX, RCPTDOMAINMAX) must be digits, non-zero
+ * and fit an unsigned int (more lenient than RFC 9422's six digits);
+ * others are ignored. Lines that are not ehlo-lines are skipped (kept out
+ * of @ref smtp_capabilities::keywords). Tolerated: "=" instead of SP after
+ * the keyword (the obsolete "AUTH=PLAIN LOGIN" form) and runs of SP between
+ * parameters. Keyword lines past ::SMTP_CAPS_MAX_KEYWORDS are counted in
+ * @ref smtp_capabilities::ndropped and not listed, but still set flags and
+ * values. @p caps is zeroed first, also on error.
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL, no lines, or not a 250 reply).
  */
 SMTP_API int smtp_capabilities_parse(const smtp_reply *reply, smtp_capabilities *caps);
 
@@ -104,24 +114,45 @@ SMTP_API int smtp_capabilities_parse(const smtp_reply *reply, smtp_capabilities 
 SMTP_API const smtp_ext_keyword *smtp_capabilities_find(const smtp_capabilities *caps,
                                                         const char *keyword);
 
-/** @brief What a server offers, for building its EHLO reply. */
+/**
+ * @brief What a server offers, for building its EHLO reply.
+ *
+ * SMTP_EXT_AUTH needs at least one mechanism in @ref smtp_ehlo_config::auth_mechs. The AUTH
+ * and LIMITS lines are sent only when their flag is set. SMTP_EXT_FUTURERELEASE
+ * is refused in @ref smtp_ehlo_config::flags because its EHLO line needs two parameters
+ * (RFC 4865 3): send it as an @ref smtp_ehlo_config::extra line.
+ */
 typedef struct smtp_ehlo_config {
   unsigned int flags;         /**< ::smtp_ext_flag bits to advertise. */
   uint64_t size_max;          /**< SIZE value (0: "SIZE" without a value = no fixed limit). */
   unsigned int auth_mechs;    /**< ::smtp_sasl_mech bits for the AUTH line. */
-  unsigned int limits_rcptmax;/**< RCPTMAX for LIMITS (0: omitted). */
-  unsigned int limits_mailmax;/**< MAILMAX for LIMITS (0: omitted). */
-  const char *const *extra;   /**< Extra keyword lines (validated), or NULL. */
+  unsigned int limits_rcptmax;/**< RCPTMAX for LIMITS (0: omitted; at most 999999, RFC 9422). */
+  unsigned int limits_mailmax;/**< MAILMAX for LIMITS (0: omitted; at most 999999, RFC 9422). */
+  const char *const *extra;   /**< Extra lines, each an ehlo-line (keyword, then single SPs
+                                   between params of octets 33-126), or NULL. Read during the call. */
   size_t nextra;              /**< Number of entries in @ref extra. */
 } smtp_ehlo_config;
 
 /**
  * @brief Build a complete 250 EHLO/LHLO reply (CRLF-terminated lines).
- * @param domain the server's name for the first line (validated as a Domain
- *        or address literal).
- * @param greeting optional text after the domain on the first line, or NULL.
- * @return bytes written, ::SMTP_ERR_BUFFER_TOO_SMALL, ::SMTP_ERR_SYNTAX (bad domain or
- *         extra keyword), ::SMTP_ERR_BAD_CHAR, ::SMTP_ERR_INVALID_ARGUMENT.
+ *
+ * Lines: domain [SP greeting], then the flags' keywords in the order of
+ * ::smtp_ext_flag (AUTH mechanisms strongest first: EXTERNAL, SCRAM-SHA-256,
+ * SCRAM-SHA-1, OAUTHBEARER, XOAUTH2, CRAM-MD5, PLAIN, LOGIN), then the extra
+ * lines; "250-" on every line but the last, "250 " on it. No NUL is written.
+ * @param buf output; nothing is written past @p buflen.
+ * @param buflen size of @p buf.
+ * @param domain the server's name for the first line (validated as an ASCII
+ *        Domain or address literal, at most 255 octets).
+ * @param greeting optional text after the domain on the first line (printable
+ *        ASCII and SP), or NULL or "" for none.
+ * @param cfg what to advertise, or NULL for nothing.
+ * @return bytes written, ::SMTP_ERR_BUFFER_TOO_SMALL, ::SMTP_ERR_SYNTAX (bad domain,
+ *         greeting or extra line), ::SMTP_ERR_BAD_CHAR (CR, LF, another control or DEL
+ *         in any string), ::SMTP_ERR_TOO_LONG (a line over 512 octets with CRLF,
+ *         RFC 5321 4.5.3.1.5), ::SMTP_ERR_INVALID_ARGUMENT (NULL domain, unknown flag
+ *         or mechanism bits, AUTH without mechanisms, FUTURERELEASE in flags, a LIMITS
+ *         value over 999999, NULL extra entries).
  */
 SMTP_API smtp_ssize smtp_ehlo_reply_build(char *buf, size_t buflen, const char *domain,
                                           const char *greeting, const smtp_ehlo_config *cfg);
@@ -139,13 +170,20 @@ typedef struct smtp_ext_info {
 
 /**
  * @brief Look up an EHLO keyword (case-insensitive) in the compiled-in IANA registry.
- * @return the entry, or NULL when not registered.
+ *
+ * The table is generated from the IANA XML by tools/gen_ext_registry.py. The
+ * registry's verb and parameter columns hold only references, so verbs and
+ * MAIL/RCPT parameters are filled in for the extensions libsmtp implements.
+ * @param keyword the keyword (need not be NUL-terminated).
+ * @param len its length in octets.
+ * @return the entry (static), or NULL when not registered or @p keyword is NULL.
  */
 SMTP_API const smtp_ext_info *smtp_ext_lookup(const char *keyword, size_t len);
 
 /**
- * @brief The whole registry table.
- * @param count set to the number of entries.
+ * @brief The whole registry table, sorted by keyword (case-insensitively).
+ * @param count set to the number of entries; may be NULL.
+ * @return the static table.
  */
 SMTP_API const smtp_ext_info *smtp_ext_registry(size_t *count);
 

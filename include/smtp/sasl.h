@@ -19,7 +19,9 @@ extern "C" {
 
 /**
  * @brief Encode @p len bytes as padded base64 (no line breaks, no NUL).
- * @return bytes written or ::SMTP_ERR_BUFFER_TOO_SMALL.
+ * @return bytes written (::SMTP_BASE64_ENCODED_LEN(@p len)), ::SMTP_ERR_BUFFER_TOO_SMALL,
+ *         ::SMTP_ERR_INVALID_ARGUMENT (@p in NULL with @p len > 0, @p out NULL with
+ *         @p outcap > 0).
  */
 SMTP_API smtp_ssize smtp_base64_encode(const void *in, size_t len, char *out, size_t outcap);
 
@@ -27,16 +29,27 @@ SMTP_API smtp_ssize smtp_base64_encode(const void *in, size_t len, char *out, si
  * @brief Decode strict base64: alphabet of RFC 4648 4 only, length a
  *        multiple of 4, "=" only as final padding, unused bits zero, no
  *        whitespace. Empty input decodes to nothing.
- * @return bytes written, ::SMTP_ERR_BASE64 or ::SMTP_ERR_BUFFER_TOO_SMALL.
+ * The whole input is validated before the buffer size is checked, so an
+ * invalid string gives ::SMTP_ERR_BASE64 whatever @p outcap is; the exact
+ * decoded length must fit (not ::SMTP_BASE64_DECODED_MAX).
+ * @return bytes written, ::SMTP_ERR_BASE64, ::SMTP_ERR_BUFFER_TOO_SMALL or
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL pointers with non-zero lengths).
  */
 SMTP_API smtp_ssize smtp_base64_decode(const char *in, size_t len, void *out, size_t outcap);
 
 /**
  * @brief Build a PLAIN message: [authzid] NUL authcid NUL passwd (RFC 4616 2), not encoded.
- * @param authzid may be NULL or "" for none.
- * @return bytes written, ::SMTP_ERR_BUFFER_TOO_SMALL, ::SMTP_ERR_BAD_CHAR (NUL impossible
- *         in C strings; CR/LF allowed), ::SMTP_ERR_UTF8, ::SMTP_ERR_INVALID_ARGUMENT
- *         (empty authcid or passwd, fields over 255 octets).
+ * @param authzid authorization identity, NULL or "" for none.
+ * @param authcid authentication identity (NUL-terminated, not empty).
+ * @param passwd password (NUL-terminated, not empty).
+ * @param out output buffer (the message holds NULs: use the returned length).
+ * @param outcap size of @p out.
+ * Fields are C strings, so they cannot hold NUL; CR and LF are allowed (RFC 4616
+ * SAFE is any UTF-8 character but NUL): the message is base64-encoded before it
+ * goes on the wire.
+ * @return bytes written, ::SMTP_ERR_BUFFER_TOO_SMALL, ::SMTP_ERR_UTF8 (a field is not
+ *         valid UTF-8), ::SMTP_ERR_INVALID_ARGUMENT (NULL or empty authcid or passwd,
+ *         fields over 255 octets, @p out NULL with @p outcap > 0).
  */
 SMTP_API smtp_ssize smtp_sasl_plain_encode(const char *authzid, const char *authcid,
                                            const char *passwd, char *out, size_t outcap);
@@ -51,7 +64,10 @@ typedef struct smtp_sasl_plain {
 /**
  * @brief Split a decoded PLAIN message: exactly two NULs, non-empty authcid and
  *        passwd, each field at most 255 octets of valid UTF-8 (RFC 4616 2).
- * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX, ::SMTP_ERR_UTF8, ::SMTP_ERR_TOO_LONG.
+ * The spans point into @p msg and live as long as it does; @p out is zeroed on error.
+ * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX (NUL count, empty authcid or passwd, empty
+ *         message), ::SMTP_ERR_TOO_LONG, ::SMTP_ERR_UTF8, ::SMTP_ERR_INVALID_ARGUMENT
+ *         (@p out NULL, @p msg NULL with @p len > 0).
  */
 SMTP_API int smtp_sasl_plain_decode(const char *msg, size_t len, smtp_sasl_plain *out);
 
