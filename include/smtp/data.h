@@ -49,17 +49,28 @@ SMTP_API void smtp_unstuffer_reset(smtp_unstuffer *d);
  * other sequence ends data. A "." at the start of a line (after CRLF) is
  * removed. Bare CR, bare LF, NUL, 8-bit octets and long lines are passed
  * through unchanged and reported in smtp_unstuffer::seen for the caller's
- * policy. State is kept across calls, so the input may be split anywhere;
- * bytes that might start the terminator are held back internally (at most
- * 4) and released when the next call shows they are not.
+ * policy. State is kept across calls, so the input may be split anywhere
+ * and the concatenated output is the same.
  *
+ * Held-back bytes: a dot at a line start is dropped at once (RFC 5321
+ * 4.5.2), and a CR right after it is held back until the next byte shows
+ * whether it ends data. If a call ends there and the next byte is not LF,
+ * that CR is message data; to keep output within input in place, the
+ * decoder then delivers the rest of the message one byte late (one byte is
+ * kept in @p d) until the next dropped dot or the end of data, where it
+ * catches up. So at most one byte of data is ever held between calls, and
+ * none is lost. Bytes after the terminator are never examined.
+ *
+ * @param d decoder state, zero-initialised for each message.
  * @param buf in: raw bytes; out: unstuffed bytes.
  * @param len in: bytes in @p buf; out: unstuffed bytes written.
  * @param consumed set to raw bytes consumed: all of them, or, when the end of
  *        data was found, up to and including the final CRLF (the rest is the
  *        next command).
- * @return 0 (more data expected), 1 (end of data found), or
- *         ::SMTP_ERR_INVALID_ARGUMENT.
+ * @return 0 (more data expected), 1 (end of data found; further calls
+ *         return 1 and consume nothing until smtp_unstuffer_reset()), or
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL @p d / @p len / @p consumed, NULL
+ *         @p buf with a non-zero length, or a corrupted state).
  */
 SMTP_API int smtp_unstuff(smtp_unstuffer *d, char *buf, size_t *len, size_t *consumed);
 
@@ -93,26 +104,49 @@ SMTP_API void smtp_stuffer_init(smtp_stuffer *e, unsigned int flags);
  *
  * Every line, the first included, that starts with "." gets another "."
  * (RFC 5321 4.5.2). Bare CR and bare LF become CRLF (unless
- * ::SMTP_STUFF_REFUSE_BARE), even across chunk splits. Converts as much as
- * fits in @p out.
- * @param consumed set to input bytes consumed.
+ * ::SMTP_STUFF_REFUSE_BARE), even across chunk splits: a CR at the end of
+ * @p in stays pending until the next byte (or smtp_stuff_finish()) decides.
+ * Lines longer than 1000 octets with CRLF (the stuffing dot not counted,
+ * RFC 5321 4.5.3.1.6) are refused unless ::SMTP_STUFF_ALLOW_LONG_LINES.
+ * Converts as much as fits in @p out and never writes past @p outcap; any
+ * @p outcap >= 1 makes progress (a two-byte output may be split across
+ * calls), and an @p outcap of SMTP_STUFF_MAX_OUTPUT(@p inlen) always takes
+ * all the input.
+ * @param e encoder state from smtp_stuffer_init().
+ * @param in message bytes (not NUL-terminated); may be NULL when @p inlen is 0.
+ * @param inlen bytes in @p in.
+ * @param out where the wire bytes go; owned by the caller.
+ * @param outcap room in @p out.
+ * @param consumed set to input bytes consumed; on error, the offset of the
+ *        offending byte (bytes before it were converted into @p out, but
+ *        the message must be abandoned: close without the terminator,
+ *        SECURITY.md §1).
  * @return bytes written, or ::SMTP_ERR_NUL, ::SMTP_ERR_LINE_TOO_LONG,
  *         ::SMTP_ERR_BARE_CR / ::SMTP_ERR_BARE_LF (with ::SMTP_STUFF_REFUSE_BARE),
- *         ::SMTP_ERR_INVALID_ARGUMENT. After an error the encoder stays failed.
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL pointers),
+ *         ::SMTP_ERR_INVALID_STATE (after smtp_stuff_finish()). After an
+ *         error the encoder stays failed and returns the same error.
  */
 SMTP_API smtp_ssize smtp_stuff(smtp_stuffer *e, const char *in, size_t inlen,
                                size_t *consumed, char *out, size_t outcap);
 
 /**
  * @brief End the message: CRLF if the body did not end with one, then "." CRLF.
+ * A pending CR is a bare CR: it becomes CRLF, or ::SMTP_ERR_BARE_CR with
+ * ::SMTP_STUFF_REFUSE_BARE. An empty body gives just "." CRLF.
  * @return bytes written, or ::SMTP_ERR_BUFFER_TOO_SMALL (needs at most
- *         ::SMTP_STUFF_FINISH_MAX).
+ *         ::SMTP_STUFF_FINISH_MAX; not sticky, call again), the encoder's
+ *         sticky error, ::SMTP_ERR_BARE_CR, ::SMTP_ERR_INVALID_STATE (called
+ *         twice) or ::SMTP_ERR_INVALID_ARGUMENT.
  */
 SMTP_API smtp_ssize smtp_stuff_finish(smtp_stuffer *e, char *out, size_t outcap);
 
 /**
  * @brief Scan a whole body in memory: ::smtp_data_seen bits (8-bit, NUL, bare
  *        CR/LF, long lines), e.g. to choose BODY= before MAIL.
+ *
+ * Lines end only at CRLF; a last line without CRLF is measured as if
+ * smtp_stuff_finish() added one. @p body NULL gives 0.
  */
 SMTP_API unsigned int smtp_data_scan(const char *body, size_t len);
 
@@ -125,14 +159,26 @@ SMTP_API smtp_ssize smtp_bdat_format(char *buf, size_t buflen, uint64_t size, in
 /**
  * @brief Parse BDAT arguments: chunk-size [SP "LAST"] (RFC 3030 2; LAST any case).
  *
- * chunk-size is 1*DIGIT; leading zeros allowed; overflow is an error.
- * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX or ::SMTP_ERR_OVERFLOW.
+ * @p args is the text after "BDAT" SP, without CRLF. chunk-size is
+ * 1*DIGIT; leading zeros allowed; overflow is an error. Exactly one SP
+ * before "LAST"; nothing else may follow.
+ * @param args the arguments (not NUL-terminated).
+ * @param len bytes in @p args.
+ * @param size set to the chunk size on success.
+ * @param last set to 1 with LAST, else 0; may be NULL.
+ * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX, ::SMTP_ERR_OVERFLOW or
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL @p size, or NULL @p args with a
+ *         non-zero length). Outputs are untouched on error.
  */
 SMTP_API int smtp_bdat_parse(const char *args, size_t len, uint64_t *size, int *last);
 
 /**
  * @brief Parse a decimal number of 1-20 digits into 64 bits, digits only.
- * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX or ::SMTP_ERR_OVERFLOW.
+ *
+ * No sign, space or other character is accepted (::SMTP_ERR_SYNTAX); more
+ * than 20 digits, or a value over UINT64_MAX, is ::SMTP_ERR_OVERFLOW.
+ * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX, ::SMTP_ERR_OVERFLOW or
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out).
  */
 SMTP_API int smtp_parse_u64(const char *s, size_t len, uint64_t *out);
 
