@@ -33,4 +33,9 @@ int smtp__io_close(smtp_io *io);
  * EAGAIN/EWOULDBLOCK -> SMTP_ERR_WOULDBLOCK, anything else SMTP_ERR_IO. */
 smtp_ssize smtp__io_errno(int err);
 
+/* --- tls_mbedtls.c / tls_none.c --- */
+
+/* The own private key as PEM, NUL-terminated (tests, demos). */
+int smtp__tls_export_key_pem(const smtp_tls_config *cfg, char *buf, size_t len);
+
 #endif
