@@ -1,0 +1,111 @@
+/* libFuzzer target: command line -> verb -> MAIL/RCPT arguments ->
+ * esmtp parameters, and EHLO/HELO arguments (RFC 5321 4.1.1, 4.1.2).
+ *
+ * Input layout: byte 0 holds the smtp_parse_flags (low 3 bits), the rest
+ * is one command line without CRLF. Checked invariants: every span lies
+ * inside the input; accepted text obeys the limits of RFC 5321 4.5.3.1
+ * and holds no CR, LF or NUL; non-ASCII only with SMTP_PARSE_UTF8 and then
+ * valid UTF-8; a path's address re-parses as the same mailbox. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <smtp/address.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(x) \
+  do { \
+    if (!(x)) abort(); \
+  } while (0)
+
+static const char *g_base;
+static size_t g_len;
+
+static void inside(smtp_span s) {
+  if (s.len == 0) {
+    CHECK(s.ptr == NULL || (s.ptr >= g_base && s.ptr <= g_base + g_len));
+    return;
+  }
+  CHECK(s.ptr >= g_base && s.ptr + s.len <= g_base + g_len);
+}
+
+static void clean(smtp_span s, unsigned flags) {
+  for (size_t i = 0; i < s.len; i++) {
+    unsigned char c = (unsigned char)s.ptr[i];
+    CHECK(c != 0 && c != '\r' && c != '\n');
+    if (!(flags & SMTP_PARSE_UTF8)) CHECK(c < 0x80);
+  }
+  CHECK(smtp_utf8_validate(s.ptr, s.len) == SMTP_OK);
+}
+
+static void check_path(const smtp_path *p, unsigned flags) {
+  inside(p->raw);
+  inside(p->address);
+  inside(p->route);
+  inside(p->mailbox.local);
+  inside(p->mailbox.domain);
+  CHECK(p->raw.len >= 2 && p->raw.len <= SMTP_PATH_MAX);
+  CHECK(p->raw.ptr[0] == '<' && p->raw.ptr[p->raw.len - 1] == '>');
+  clean(p->raw, flags);
+  if (p->is_null || p->is_postmaster) {
+    CHECK(p->mailbox.local.len == 0 && p->mailbox.domain.len == 0);
+    return;
+  }
+  CHECK(p->mailbox.local.len >= 1 && p->mailbox.local.len <= SMTP_LOCAL_PART_MAX);
+  if (p->mailbox.domain_kind == SMTP_DOMAIN_NAME) CHECK(p->mailbox.domain.len <= SMTP_DOMAIN_MAX);
+  smtp_mailbox again;
+  CHECK(smtp_parse_mailbox(p->address.ptr, p->address.len, flags, &again) == SMTP_OK);
+  CHECK(again.local.ptr == p->mailbox.local.ptr && again.local.len == p->mailbox.local.len);
+  CHECK(again.domain.len == p->mailbox.domain.len);
+  CHECK(again.domain_kind == p->mailbox.domain_kind);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  smtp_command cmd;
+  unsigned flags;
+  int rc;
+  if (size < 1) return 0;
+  flags = data[0] & 7u;
+  g_base = (const char *)data + 1;
+  g_len = size - 1;
+  rc = smtp_parse_command(g_base, g_len, &cmd);
+  if (rc != SMTP_OK) return 0;
+  CHECK(g_len <= SMTP_COMMAND_LINE_MAX - 2);
+  inside(cmd.verb_text);
+  inside(cmd.args);
+  CHECK(cmd.verb_text.ptr == g_base && cmd.verb_text.len >= 1);
+  for (size_t i = 0; i < g_len; i++) CHECK(data[1 + i] != 0 && data[1 + i] != '\r' && data[1 + i] != '\n');
+  if (cmd.verb == SMTP_VERB_MAIL || cmd.verb == SMTP_VERB_RCPT) {
+    smtp_path path;
+    smtp_span params, rest;
+    smtp_param prm;
+    int n = 0;
+    rc = smtp_parse_mail_rcpt_args(cmd.args.ptr, cmd.args.len, cmd.verb == SMTP_VERB_RCPT,
+                                   flags, &path, &params);
+    if (rc != SMTP_OK) return 0;
+    check_path(&path, flags);
+    CHECK(cmd.verb == SMTP_VERB_MAIL ? !path.is_postmaster : !path.is_null);
+    inside(params);
+    rest = params;
+    while ((rc = smtp_param_next(&rest, flags, &prm)) == 1) {
+      inside(prm.keyword);
+      inside(prm.value);
+      inside(rest);
+      CHECK(prm.keyword.len >= 1);
+      CHECK(prm.has_value ? prm.value.len >= 1 : prm.value.len == 0);
+      clean(prm.value, flags);
+      CHECK(++n <= SMTP_COMMAND_LINE_MAX);
+    }
+    CHECK(rc == 0 || rc == SMTP_ERR_PARAM);
+  } else if (cmd.verb == SMTP_VERB_EHLO || cmd.verb == SMTP_VERB_HELO ||
+             cmd.verb == SMTP_VERB_LHLO) {
+    int kind = -1;
+    if (smtp_parse_ehlo_arg(cmd.args.ptr, cmd.args.len, flags, &kind) == SMTP_OK) {
+      clean(cmd.args, flags);
+      CHECK(kind >= SMTP_DOMAIN_NAME && kind <= SMTP_DOMAIN_GENERAL);
+    }
+  }
+  return 0;
+}
