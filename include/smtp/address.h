@@ -66,7 +66,9 @@ typedef struct smtp_command {
  * @brief Split a command line (without its CRLF) into verb and arguments.
  *
  * The verb is 1-16 letters/digits (RFC 5321 4.1.1: case-insensitive); it
- * ends at SP or the end of line.
+ * ends at SP or the end of line. The args span starts after that one SP and
+ * is not examined further (it may be empty or begin with another SP; the
+ * argument parsers below decide). Both spans point into @p line.
  * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX (empty, bad verb character, no SP after the
  *         verb), ::SMTP_ERR_BAD_CHAR (CR, LF or NUL anywhere), ::SMTP_ERR_TOO_LONG
  *         (over 510 octets), ::SMTP_ERR_INVALID_ARGUMENT.
@@ -102,6 +104,14 @@ typedef struct smtp_path {
 
 /**
  * @brief Parse a Mailbox (no angle brackets) that is the whole of @p s.
+ *
+ * The first octet that does not fit the grammar picks the error: a control
+ * gives ::SMTP_ERR_BAD_CHAR, non-ASCII without ::SMTP_PARSE_UTF8
+ * ::SMTP_ERR_NEEDS_SMTPUTF8, invalid UTF-8 ::SMTP_ERR_UTF8. A label over 63
+ * octets is ::SMTP_ERR_SYNTAX. Leading zeros in IPv4 literals ("[001.2.3.4]")
+ * are accepted (Snum = 1*3DIGIT). U-labels are checked as UTF-8 LDH labels
+ * only; full IDNA2008 validation is the application's. On error @p out is
+ * zeroed; on success its spans point into @p s.
  * @param flags ::smtp_parse_flags
  * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX, ::SMTP_ERR_LOCAL_PART_TOO_LONG,
  *         ::SMTP_ERR_DOMAIN_TOO_LONG, ::SMTP_ERR_ADDRESS_LITERAL,
@@ -131,6 +141,8 @@ SMTP_API int smtp_parse_forward_path(const char *s, size_t len, unsigned flags,
  * @param is_rcpt 0 for MAIL, 1 for RCPT.
  * @param params set to the parameter text after the path (may be empty); walk it
  *        with smtp_param_next().
+ * Spaces after the path are allowed before the parameters and at the end;
+ * a control octet in the parameter text gives ::SMTP_ERR_BAD_CHAR.
  * @return as smtp_parse_reverse_path(); ::SMTP_ERR_SYNTAX for a missing "FROM:"/"TO:".
  */
 SMTP_API int smtp_parse_mail_rcpt_args(const char *args, size_t len, int is_rcpt,
@@ -165,6 +177,8 @@ typedef struct smtp_param {
 
 /**
  * @brief Take the next parameter from @p rest (SP-separated), advancing it.
+ *
+ * Leading and trailing SPs are skipped. @p rest is left unchanged on error.
  * @return 1 when a parameter was stored in @p out, 0 at the end, or
  *         ::SMTP_ERR_PARAM on malformed text.
  */
@@ -173,7 +187,9 @@ SMTP_API int smtp_param_next(smtp_span *rest, unsigned flags, smtp_param *out);
 /**
  * @brief Decode xtext (RFC 3461 4): "+" HEXCHAR HEXCHAR (upper-case hex) or
  *        printable ASCII except "+" and "=".
- * @param outlen set to the decoded length.
+ * Decoded octets may be anything (NUL, CR, ...): validate them against their
+ * own grammar before use.
+ * @param outlen set to the decoded length; may be NULL.
  * @return ::SMTP_OK, ::SMTP_ERR_XTEXT or ::SMTP_ERR_BUFFER_TOO_SMALL (the output is at
  *         most @p len bytes).
  */
@@ -188,7 +204,7 @@ SMTP_API smtp_ssize smtp_xtext_encode(const char *in, size_t len, char *out, siz
 
 /**
  * @brief Validate UTF-8: shortest form only, no surrogates, nothing above U+10FFFF.
- * @return ::SMTP_OK or ::SMTP_ERR_UTF8.
+ * @return ::SMTP_OK, ::SMTP_ERR_UTF8, or ::SMTP_ERR_INVALID_ARGUMENT (NULL with len > 0).
  */
 SMTP_API int smtp_utf8_validate(const char *s, size_t len);
 
