@@ -402,7 +402,7 @@ smtp_ssize smtp_stuff(smtp_stuffer *e, const char *in, size_t inlen, size_t *con
       const unsigned char *s;
       size_t take, n;
       unsigned sn = 0;
-      int budget_cut = 0;
+      int budget_cut = 0, nul_stop = 0;
       if (p == end) goto out;
       /* Plain bytes are copied one for one: scan no further than fits in
        * the output, nor (unless allowed) past the line's 998 content octets. */
@@ -418,6 +418,7 @@ smtp_ssize smtp_stuff(smtp_stuffer *e, const char *in, size_t inlen, size_t *con
       if (SMTP__UNLIKELY(sn & SMTP_DATA_SEEN_NUL)) {
         /* Stop at the NUL; the bits are those of the bytes before it. */
         s = memchr(p, 0, (size_t)(s - p));
+        nul_stop = 1;
         sn = 0;
         (void)scan_crlf(p, s, &sn);
       }
@@ -466,14 +467,14 @@ smtp_ssize smtp_stuff(smtp_stuffer *e, const char *in, size_t inlen, size_t *con
         e->line_len = line_len;
         return s_fail(e, SMTP_ERR_LINE_TOO_LONG);
       }
-      if (*p == 0) {
+      if (nul_stop) {
         /* NUL is never sent (RFC 5321 4.5.2 "text"; SECURITY.md §1). */
         e->seen |= SMTP_DATA_SEEN_NUL;
         *consumed = (size_t)(p - (const unsigned char *)in);
         e->line_len = line_len;
         return s_fail(e, SMTP_ERR_NUL);
       }
-      continue; /* the output is full (the loop ends) */
+      continue; /* the output is full: the next call looks at *p */
     }
     }
   }

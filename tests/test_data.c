@@ -671,6 +671,14 @@ static void test_stuff_line_limit(void **state) {
   assert_int_equal(r.err_at, 998);
   assert_int_equal(r.seen, SMTP_DATA_SEEN_LONG_LINE);
   free(r.out);
+  /* A NUL as the 999th octet: the line limit is hit first, whatever the
+   * output room (found by fuzz_stuff). */
+  in[998] = '\0';
+  r = stuff_all_ways("NUL at 999", in, 1001, 0);
+  assert_int_equal(r.err, SMTP_ERR_LINE_TOO_LONG);
+  assert_int_equal(r.err_at, 998);
+  free(r.out);
+  in[998] = 'q';
   r = stuff_all_ways("999 allowed", in, 1001, SMTP_STUFF_ALLOW_LONG_LINES);
   assert_int_equal(r.err, 0);
   assert_int_equal(r.outlen, 1004);
