@@ -1,0 +1,701 @@
+/**
+ * @file server.h
+ * @brief The server session: a callback-driven, sans-I/O SMTP (RFC 5321) and
+ *        LMTP (RFC 2033) server state machine.
+ *
+ * The session never reads a socket, a clock or a file. The transport hands
+ * it the bytes it received (smtp_server_session_mem_recv()), takes the bytes
+ * it must send (smtp_server_session_mem_send() and
+ * smtp_server_session_mem_consume()), measures time against
+ * smtp_server_session_timeout_ms(), and performs the TLS handshake when
+ * smtp_server_session_want_tls() says so. The application learns about the
+ * conversation through callbacks and answers each event at once or later.
+ *
+ * @section server_order Callback order
+ *
+ * Callbacks fire only from inside smtp_server_session_mem_recv(),
+ * smtp_server_session_mem_send(), smtp_server_session_mem_consume(),
+ * smtp_server_session_reply() (and its AUTH variants) and
+ * smtp_server_session_tls_started(); never from another thread and never
+ * nested, except that the trace callback fires from inside any of them.
+ *
+ *  1. connect: once, on the first mem_send() or mem_recv(). Its answer is the
+ *     greeting (default 220; 554 or 521 refuse service, after which every
+ *     command but QUIT gets 503 or 521; 421 closes).
+ *  2. For each complete command line, in the order received (RFC 2920):
+ *     trace (SMTP_SERVER_TRACE_IN), then at most one of ehlo (HELO, EHLO,
+ *     LHLO), mail, rcpt, data_start (DATA), rset, vrfy, expn, help, noop,
+ *     quit, starttls, auth / auth_step, unknown_command. A command refused by
+ *     the session itself (sequence, syntax, limits, policy) fires no event
+ *     callback; its reply goes out at once.
+ *  3. The next command is not looked at until the previous one has its
+ *     reply: a callback that returns ::SMTP_ERR_DEFERRED stops the session
+ *     until smtp_server_session_reply(); the unconsumed bytes stay with the
+ *     caller (mem_recv() returns fewer bytes than given).
+ *  4. DATA accepted with 354: data_chunk zero or more times with unstuffed
+ *     message bytes, then data_end once (SMTP) or once per accepted
+ *     recipient in RCPT order (LMTP, RFC 2033 4.2).
+ *  5. BDAT (RFC 3030): the first BDAT of a transaction fires data_start,
+ *     then every chunk's bytes go to data_chunk as they arrive (counted,
+ *     never scanned); BDAT ... LAST ends with data_end as in 4.
+ *  6. AUTH: auth (PLAIN and LOGIN, once the credentials are complete) or
+ *     auth_step (every other mechanism, once per client response).
+ *  7. STARTTLS answered 220: nothing more until
+ *     smtp_server_session_tls_started(); every byte received in between is
+ *     discarded.
+ *  8. trace (SMTP_SERVER_TRACE_OUT) for every reply line as it is queued.
+ *
+ * @section server_answers Answering
+ *
+ * An event callback returns:
+ * - 0: accepted; the reply is the one set with smtp_server_session_reply()
+ *   inside the callback, or the default for the event;
+ * - ::SMTP_ERR_CALLBACK_REFUSED: refused with the event's default refusal
+ *   (given with each callback type) unless a reply was set;
+ * - ::SMTP_ERR_DEFERRED: the application answers later with
+ *   smtp_server_session_reply() (or, for AUTH steps,
+ *   smtp_server_session_auth_challenge() / smtp_server_session_auth_accept());
+ * - ::SMTP_ERR_PAUSE (data_chunk only): stop mem_recv() now; the chunk was
+ *   taken;
+ * - ::SMTP_ERR_CALLBACK_FAILURE or any other value: fatal; the session is
+ *   unusable and every later call returns ::SMTP_ERR_CALLBACK_FAILURE.
+ *
+ * The effect of a command (a new reverse-path, one more recipient, the
+ * start of DATA, a successful AUTH) takes place when and only when its
+ * answer is positive: 2yz (354 for DATA, 235 for AUTH).
+ *
+ * @section server_loop A blocking drive loop
+ *
+ * @code
+ * smtp_server_session *s;
+ * char in[4096]; size_t have = 0;
+ * if (smtp_server_session_new(&s, cbs, app, opts, NULL) != 0) return -1;
+ * for (;;) {
+ *   const char *out;
+ *   smtp_ssize n;
+ *   while ((n = smtp_server_session_mem_send(s, &out)) > 0) {
+ *     ssize_t w = write(fd, out, (size_t)n);
+ *     if (w <= 0) goto done;
+ *     smtp_server_session_mem_consume(s, (size_t)w);
+ *   }
+ *   if (n < 0 || smtp_server_session_want_close(s)) break;
+ *   if (smtp_server_session_want_tls(s)) { start_tls(fd); smtp_server_session_tls_started(s, &info); continue; }
+ *   if (have > 0 && smtp_server_session_want_read(s)) {   // retry what was left
+ *     n = smtp_server_session_mem_recv(s, in, have);
+ *     if (n < 0) break;
+ *     memmove(in, in + n, have - (size_t)n); have -= (size_t)n;
+ *     if (n > 0) continue;
+ *   }
+ *   if (!smtp_server_session_want_read(s)) continue;       // a deferred answer is pending
+ *   ssize_t r = read(fd, in + have, sizeof in - have);  // with smtp_server_session_timeout_ms()
+ *   if (r <= 0) break;
+ *   have += (size_t)r;
+ * }
+ * done:
+ * smtp_server_session_del(s);
+ * @endcode
+ */
+#ifndef SMTP_SERVER_H
+#define SMTP_SERVER_H
+
+#include <smtp/common.h>
+#include <smtp/address.h>
+#include <smtp/data.h>
+#include <smtp/ext.h>
+#include <smtp/reply.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief A server session (opaque). One per connection. */
+typedef struct smtp_server_session smtp_server_session;
+
+/** @brief The set of callbacks a session calls (opaque; copied by the session). */
+typedef struct smtp_server_callbacks smtp_server_callbacks;
+
+/** @brief Session options (opaque; copied by the session). */
+typedef struct smtp_server_options smtp_server_options;
+
+/* ------------------------------------------------------------------------ */
+/** @name Event descriptions handed to callbacks
+ *  Every span points into the session or into the bytes given to
+ *  smtp_server_session_mem_recv() and is valid only during the callback.
+ *  Copy what you keep. New fields are only ever appended.
+ *  @{ */
+
+/** @brief HELO, EHLO or LHLO (RFC 5321 4.1.1.1, RFC 2033 4.1). */
+typedef struct smtp_server_helo {
+  int verb;        /**< ::SMTP_VERB_HELO, ::SMTP_VERB_EHLO or ::SMTP_VERB_LHLO. */
+  smtp_span name;  /**< The argument as sent: a Domain or an address literal (validated). */
+  int name_kind;   /**< ::smtp_domain_kind of @ref name. */
+} smtp_server_helo;
+
+/** @brief BODY= values (RFC 6152, RFC 3030). */
+typedef enum smtp_server_body {
+  SMTP_SERVER_BODY_NONE = 0,      /**< No BODY parameter. */
+  SMTP_SERVER_BODY_7BIT = 1,      /**< BODY=7BIT */
+  SMTP_SERVER_BODY_8BITMIME = 2,  /**< BODY=8BITMIME (RFC 6152) */
+  SMTP_SERVER_BODY_BINARYMIME = 3 /**< BODY=BINARYMIME (RFC 3030; BDAT only) */
+} smtp_server_body;
+
+/** @brief RET= values (RFC 3461 4.3). */
+typedef enum smtp_server_dsn_ret {
+  SMTP_SERVER_RET_NONE = 0, /**< No RET parameter. */
+  SMTP_SERVER_RET_FULL = 1, /**< RET=FULL */
+  SMTP_SERVER_RET_HDRS = 2  /**< RET=HDRS */
+} smtp_server_dsn_ret;
+
+/** @brief NOTIFY= bits (RFC 3461 4.1). 0 means the parameter was absent. */
+typedef enum smtp_server_dsn_notify {
+  SMTP_SERVER_NOTIFY_NEVER = 1u << 0,   /**< NOTIFY=NEVER */
+  SMTP_SERVER_NOTIFY_SUCCESS = 1u << 1, /**< SUCCESS */
+  SMTP_SERVER_NOTIFY_FAILURE = 1u << 2, /**< FAILURE */
+  SMTP_SERVER_NOTIFY_DELAY = 1u << 3    /**< DELAY */
+} smtp_server_dsn_notify;
+
+/** @brief MAIL FROM (RFC 5321 4.1.1.2) with its parameters, decoded and validated. */
+typedef struct smtp_server_mail {
+  const smtp_path *path; /**< The reverse-path; path->is_null for "<>". */
+  smtp_span params;      /**< All parameter text as sent (already checked). */
+  uint64_t size;         /**< SIZE= value (RFC 1870), when @ref has_size. */
+  int has_size;          /**< 1 when SIZE= was given. */
+  int body;              /**< ::smtp_server_body */
+  int smtputf8;          /**< 1 with the SMTPUTF8 parameter (RFC 6531 3.4). */
+  int requiretls;        /**< 1 with REQUIRETLS (RFC 8689 4; only accepted under TLS). */
+  int ret;               /**< ::smtp_server_dsn_ret (RFC 3461 4.3). */
+  smtp_span envid;       /**< ENVID, xtext-decoded, printable ASCII (RFC 3461 4.4). */
+  int has_envid;         /**< 1 when ENVID= was given. */
+  smtp_span auth;        /**< AUTH= value xtext-decoded (RFC 4954 5), e.g. "<>" or a mailbox. */
+  int has_auth;          /**< 1 when AUTH= was given. */
+} smtp_server_mail;
+
+/** @brief RCPT TO (RFC 5321 4.1.1.3) with its parameters. */
+typedef struct smtp_server_rcpt {
+  const smtp_path *path; /**< The forward-path; path->is_postmaster for "<Postmaster>". */
+  smtp_span params;      /**< All parameter text as sent. */
+  unsigned int notify;   /**< ::smtp_server_dsn_notify bits; 0 when absent (RFC 3461 4.1). */
+  smtp_span orcpt_type;  /**< ORCPT addr-type, e.g. "rfc822" (RFC 3461 4.2). */
+  smtp_span orcpt;       /**< ORCPT address, xtext-decoded and validated. */
+  int has_orcpt;         /**< 1 when ORCPT= was given. */
+  unsigned int index;    /**< The index this recipient gets when accepted: the number of
+                              recipients accepted so far in this transaction. LMTP data_end
+                              reports the same index. */
+} smtp_server_rcpt;
+
+/** @brief End of message data (after CRLF "." CRLF, or after BDAT ... LAST). */
+typedef struct smtp_server_data_end {
+  uint64_t size;      /**< Message octets received: unstuffed for DATA, chunk octets for BDAT. */
+  unsigned int seen;  /**< ::smtp_data_seen bits (DATA only; BDAT content is never scanned). */
+  int refused;        /**< 0, or why the session refuses the message itself and already chose
+                           the reply: ::SMTP_ERR_MESSAGE_TOO_BIG (552 5.3.4),
+                           ::SMTP_ERR_BARE_LF / ::SMTP_ERR_BARE_CR (550 5.6.0),
+                           ::SMTP_ERR_NUL (554 5.6.0), ::SMTP_ERR_CALLBACK_REFUSED (a
+                           data_chunk callback refused: 451 4.3.0). When non-zero the
+                           callback's return value and answer are ignored: discard the
+                           message. */
+  int rcpt_index;     /**< LMTP: the recipient this reply is for (see smtp_server_rcpt::index);
+                           SMTP: -1. */
+  int bdat;           /**< 1 when the message came by BDAT. */
+} smtp_server_data_end;
+
+/** @brief Credentials of a PLAIN (RFC 4616) or LOGIN exchange, decoded. */
+typedef struct smtp_server_auth {
+  unsigned int mech;  /**< ::SMTP_SASL_PLAIN or ::SMTP_SASL_LOGIN. */
+  smtp_span authzid;  /**< Authorization identity; empty when none. With the default
+                           ::SMTP_SERVER_AUTHZID_SAME policy it is empty or equal to authcid. */
+  smtp_span authcid;  /**< Authentication identity (user name), UTF-8. */
+  smtp_span password; /**< Password. Never log it. */
+} smtp_server_auth;
+
+/** @brief One step of another SASL mechanism (SCRAM, XOAUTH2, ...). */
+typedef struct smtp_server_auth_step {
+  unsigned int mech;     /**< ::smtp_sasl_mech flag. */
+  const char *mech_name; /**< Its canonical name (static string). */
+  unsigned int step;     /**< 0 for the AUTH command itself, then 1, 2, ... per client line. */
+  smtp_span response;    /**< The client's response, base64-decoded (may be empty). */
+  int has_response;      /**< 0 at step 0 when AUTH carried no initial response. */
+} smtp_server_auth_step;
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Callbacks
+ *  Session first, user_data last. Unset callbacks take the default answer.
+ *  @{ */
+
+/** @brief Connection start; the answer is the greeting. Default:
+ *  "220 <hostname> ESMTP Service ready" (LMTP: "LMTP"). */
+typedef int (*smtp_server_on_connect)(smtp_server_session *s, void *user_data);
+/** @brief HELO/EHLO/LHLO with a valid argument. A 2yz answer always sends
+ *  the session's own reply (the extension list for EHLO/LHLO); refuse with
+ *  e.g. 550. ::SMTP_ERR_CALLBACK_REFUSED gives 550 5.7.1. */
+typedef int (*smtp_server_on_ehlo)(smtp_server_session *s, const smtp_server_helo *helo,
+                                   void *user_data);
+/** @brief MAIL FROM accepted by the session's checks. Default 250 2.1.0;
+ *  ::SMTP_ERR_CALLBACK_REFUSED gives 550 5.7.1. */
+typedef int (*smtp_server_on_mail)(smtp_server_session *s, const smtp_server_mail *mail,
+                                   void *user_data);
+/** @brief RCPT TO accepted by the session's checks (including the recipient
+ *  limit). Default 250 2.1.5; ::SMTP_ERR_CALLBACK_REFUSED gives 550 5.1.1.
+ *  RFC 5321 4.5.1: accept <Postmaster>. */
+typedef int (*smtp_server_on_rcpt)(smtp_server_session *s, const smtp_server_rcpt *rcpt,
+                                   void *user_data);
+/** @brief DATA (or the first BDAT) of a transaction with recipients. Default
+ *  354 for DATA, nothing for BDAT; ::SMTP_ERR_CALLBACK_REFUSED gives 554 5.6.0.
+ *  smtp_server_session_flags() tells DATA from BDAT. */
+typedef int (*smtp_server_on_data_start)(smtp_server_session *s, void *user_data);
+/** @brief Message bytes, unstuffed (DATA) or raw (BDAT), in order; @p data is
+ *  valid during the call only. Return 0, ::SMTP_ERR_PAUSE, or
+ *  ::SMTP_ERR_CALLBACK_REFUSED (the message will be refused with 451 4.3.0
+ *  at its end; no more chunks come). No answer is given here. */
+typedef int (*smtp_server_on_data_chunk)(smtp_server_session *s, const char *data, size_t len,
+                                         void *user_data);
+/** @brief End of the message. Default 250 2.0.0; ::SMTP_ERR_CALLBACK_REFUSED
+ *  gives 554 5.6.0. LMTP: once per accepted recipient (rcpt_index). */
+typedef int (*smtp_server_on_data_end)(smtp_server_session *s, const smtp_server_data_end *end,
+                                       void *user_data);
+/** @brief RSET (RFC 5321 4.1.1.5); the transaction is reset on a 2yz answer (the default). */
+typedef int (*smtp_server_on_rset)(smtp_server_session *s, void *user_data);
+/** @brief VRFY with its argument (RFC 5321 3.5.3). Default 252 2.5.0. */
+typedef int (*smtp_server_on_vrfy)(smtp_server_session *s, const char *arg, size_t len,
+                                   void *user_data);
+/** @brief EXPN with its argument (RFC 5321 3.5.2). Default 502 5.5.1. */
+typedef int (*smtp_server_on_expn)(smtp_server_session *s, const char *arg, size_t len,
+                                   void *user_data);
+/** @brief HELP with its optional argument. Default 214 2.0.0. */
+typedef int (*smtp_server_on_help)(smtp_server_session *s, const char *arg, size_t len,
+                                   void *user_data);
+/** @brief NOOP (RFC 5321 4.1.1.9). Default 250 2.0.0. */
+typedef int (*smtp_server_on_noop)(smtp_server_session *s, void *user_data);
+/** @brief QUIT. Default "221 2.0.0 <hostname> Bye"; the session closes after
+ *  any answer. */
+typedef int (*smtp_server_on_quit)(smtp_server_session *s, void *user_data);
+/** @brief A verb the session does not implement (XCLIENT, ETRN, ...), or a
+ *  syntactically valid line with an unknown verb. Default 500 5.5.2 (502 5.5.1
+ *  for ETRN); counts as an error unless answered 2yz/3yz. */
+typedef int (*smtp_server_on_unknown_command)(smtp_server_session *s, const smtp_command *cmd,
+                                              void *user_data);
+/** @brief PLAIN or LOGIN credentials. 0 accepts (235 2.7.0);
+ *  ::SMTP_ERR_CALLBACK_REFUSED gives 535 5.7.8. */
+typedef int (*smtp_server_on_auth)(smtp_server_session *s, const smtp_server_auth *auth,
+                                   void *user_data);
+/** @brief A step of a mechanism other than PLAIN/LOGIN (or of PLAIN/LOGIN when
+ *  no auth callback is set). Answer with smtp_server_session_auth_challenge()
+ *  (another step follows), smtp_server_session_auth_accept() (235), or a
+ *  failure through smtp_server_session_reply() / ::SMTP_ERR_CALLBACK_REFUSED
+ *  (535 5.7.8). Returning 0 without an answer is refused with 454 4.7.0. */
+typedef int (*smtp_server_on_auth_step)(smtp_server_session *s,
+                                        const smtp_server_auth_step *step, void *user_data);
+/** @brief STARTTLS about to be accepted (default 220 2.0.0). Refuse with
+ *  454 4.7.0 (::SMTP_ERR_CALLBACK_REFUSED). Do not defer this one unless your
+ *  transport discards the bytes it holds when smtp_server_session_want_tls()
+ *  becomes 1 (RFC 3207 5; SECURITY.md 2). */
+typedef int (*smtp_server_on_starttls)(smtp_server_session *s, void *user_data);
+
+/** @brief Direction of a trace line. */
+typedef enum smtp_server_trace_dir {
+  SMTP_SERVER_TRACE_IN = 0, /**< A command line from the client (without CRLF). */
+  SMTP_SERVER_TRACE_OUT = 1 /**< A reply line to the client (without CRLF). */
+} smtp_server_trace_dir;
+
+/** @brief Protocol trace: one line at a time, without CRLF; message data is
+ *  not traced. AUTH initial responses and SASL client lines appear as "***"
+ *  (redacted). The return value is ignored. */
+typedef int (*smtp_server_on_trace)(smtp_server_session *s, int dir, const char *line,
+                                    size_t len, void *user_data);
+
+/**
+ * @brief Allocate an empty callbacks object.
+ * @param mem allocator, or NULL for smtp_mem_default(); kept for _del().
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out), ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_server_callbacks_new(smtp_server_callbacks **out, const smtp_mem *mem);
+/** @brief Free a callbacks object; NULL does nothing. */
+SMTP_API void smtp_server_callbacks_del(smtp_server_callbacks *cb);
+/** @brief Set the connect (greeting) callback. */
+SMTP_API void smtp_server_callbacks_set_connect(smtp_server_callbacks *cb, smtp_server_on_connect f);
+/** @brief Set the HELO/EHLO/LHLO callback. */
+SMTP_API void smtp_server_callbacks_set_ehlo(smtp_server_callbacks *cb, smtp_server_on_ehlo f);
+/** @brief Set the MAIL callback. */
+SMTP_API void smtp_server_callbacks_set_mail(smtp_server_callbacks *cb, smtp_server_on_mail f);
+/** @brief Set the RCPT callback. */
+SMTP_API void smtp_server_callbacks_set_rcpt(smtp_server_callbacks *cb, smtp_server_on_rcpt f);
+/** @brief Set the data start callback (DATA and first BDAT). */
+SMTP_API void smtp_server_callbacks_set_data_start(smtp_server_callbacks *cb,
+                                                   smtp_server_on_data_start f);
+/** @brief Set the data chunk callback. */
+SMTP_API void smtp_server_callbacks_set_data_chunk(smtp_server_callbacks *cb,
+                                                   smtp_server_on_data_chunk f);
+/** @brief Set the data end callback. */
+SMTP_API void smtp_server_callbacks_set_data_end(smtp_server_callbacks *cb,
+                                                 smtp_server_on_data_end f);
+/** @brief Set the RSET callback. */
+SMTP_API void smtp_server_callbacks_set_rset(smtp_server_callbacks *cb, smtp_server_on_rset f);
+/** @brief Set the VRFY callback. */
+SMTP_API void smtp_server_callbacks_set_vrfy(smtp_server_callbacks *cb, smtp_server_on_vrfy f);
+/** @brief Set the EXPN callback. */
+SMTP_API void smtp_server_callbacks_set_expn(smtp_server_callbacks *cb, smtp_server_on_expn f);
+/** @brief Set the HELP callback. */
+SMTP_API void smtp_server_callbacks_set_help(smtp_server_callbacks *cb, smtp_server_on_help f);
+/** @brief Set the NOOP callback. */
+SMTP_API void smtp_server_callbacks_set_noop(smtp_server_callbacks *cb, smtp_server_on_noop f);
+/** @brief Set the QUIT callback. */
+SMTP_API void smtp_server_callbacks_set_quit(smtp_server_callbacks *cb, smtp_server_on_quit f);
+/** @brief Set the unknown-command callback. */
+SMTP_API void smtp_server_callbacks_set_unknown_command(smtp_server_callbacks *cb,
+                                                        smtp_server_on_unknown_command f);
+/** @brief Set the PLAIN/LOGIN credentials callback (enables those mechanisms). */
+SMTP_API void smtp_server_callbacks_set_auth(smtp_server_callbacks *cb, smtp_server_on_auth f);
+/** @brief Set the SASL step callback (enables the other mechanisms set with
+ *  smtp_server_options_set_auth_mechs()). */
+SMTP_API void smtp_server_callbacks_set_auth_step(smtp_server_callbacks *cb,
+                                                  smtp_server_on_auth_step f);
+/** @brief Set the STARTTLS callback. */
+SMTP_API void smtp_server_callbacks_set_starttls(smtp_server_callbacks *cb,
+                                                 smtp_server_on_starttls f);
+/** @brief Set the trace callback. */
+SMTP_API void smtp_server_callbacks_set_trace(smtp_server_callbacks *cb, smtp_server_on_trace f);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Options
+ *  Every setter returns ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT (NULL object
+ *  or a value out of range; the option is then unchanged).
+ *  @{ */
+
+/** @brief Bare CR / bare LF policy for message data (SECURITY.md 1). */
+typedef enum smtp_server_bare_policy {
+  /** Default: a message holding a bare CR or LF is refused after its end
+   *  with 550 5.6.0; the session goes on. */
+  SMTP_SERVER_BARE_REJECT = 0,
+  /** Accept such messages; the bytes are passed on unchanged. Risky: a
+   *  downstream hop may read them as line ends. End of data is still only
+   *  CRLF "." CRLF. Command lines always need CRLF whatever the policy. */
+  SMTP_SERVER_BARE_ACCEPT = 1
+} smtp_server_bare_policy;
+
+/** @brief Authorization identity policy for PLAIN (RFC 4616 2). */
+typedef enum smtp_server_authzid_policy {
+  /** Default: an authzid other than empty or the authcid itself is refused
+   *  (535 5.7.8) before the auth callback runs. */
+  SMTP_SERVER_AUTHZID_SAME = 0,
+  /** Pass any authzid to the auth callback, which decides. */
+  SMTP_SERVER_AUTHZID_ANY = 1
+} smtp_server_authzid_policy;
+
+/** Default extensions: PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES,
+ *  CHUNKING, BINARYMIME, SMTPUTF8, LIMITS. STARTTLS and AUTH are added by
+ *  the session when TLS / an auth callback is available. */
+#define SMTP_SERVER_DEFAULT_EXTENSIONS                                                    \
+  (SMTP_EXT_PIPELINING | SMTP_EXT_SIZE | SMTP_EXT_8BITMIME | SMTP_EXT_ENHANCEDSTATUSCODES | \
+   SMTP_EXT_CHUNKING | SMTP_EXT_BINARYMIME | SMTP_EXT_SMTPUTF8 | SMTP_EXT_LIMITS)
+
+/**
+ * @brief Allocate options holding the defaults.
+ * @param mem allocator, or NULL for smtp_mem_default(); kept for _del().
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_server_options_new(smtp_server_options **out, const smtp_mem *mem);
+/** @brief Free options; NULL does nothing. */
+SMTP_API void smtp_server_options_del(smtp_server_options *o);
+/** @brief The server's name in the greeting, EHLO reply and 221/421 (a Domain
+ *  or address literal, at most 255 octets; copied). Default "localhost". */
+SMTP_API int smtp_server_options_set_hostname(smtp_server_options *o, const char *hostname);
+/** @brief Longest command line including CRLF, 512..65536. Default 512
+ *  (RFC 5321 4.5.3.1.4). MAIL and RCPT get the extra room their extensions
+ *  need (RFC 5321 4.5.3.1.4; RFC 1870, 3461, 4954, 6531 say how much). */
+SMTP_API int smtp_server_options_set_max_command_line(smtp_server_options *o, size_t n);
+/** @brief Input buffer size, 1024..65536 (default 2048): bounds SASL lines
+ *  (RFC 4954 4: longer gives 500 5.5.6) and the size of DATA chunks. */
+SMTP_API int smtp_server_options_set_input_buffer(smtp_server_options *o, size_t n);
+/** @brief Output buffer size, 1024..65536 (default 2048). The session stops
+ *  reading commands while more than half of it is pending (backpressure);
+ *  one reply may be at most half of it. */
+SMTP_API int smtp_server_options_set_output_buffer(smtp_server_options *o, size_t n);
+/** @brief Recipients per transaction, 1..100000 (default 100; RFC 5321 4.5.3.1.8);
+ *  past it 452 4.5.3 (4.5.3.1.10). Advertised as LIMITS RCPTMAX. */
+SMTP_API int smtp_server_options_set_max_recipients(smtp_server_options *o, unsigned int n);
+/** @brief Transactions per session (0 = unlimited, the default); past it
+ *  MAIL gets 452 4.5.3. Advertised as LIMITS MAILMAX (RFC 9422). */
+SMTP_API int smtp_server_options_set_max_transactions(smtp_server_options *o, unsigned int n);
+/** @brief Erroneous commands before "421 4.7.0" and close (default 20; 0 =
+ *  unlimited). Counted: replies 500, 501, 502, 503, 504, 555 to commands. */
+SMTP_API int smtp_server_options_set_max_errors(smtp_server_options *o, unsigned int n);
+/** @brief Failed AUTH exchanges before "421 4.7.0" and close (default 5; 0 = unlimited). */
+SMTP_API int smtp_server_options_set_max_auth_failures(smtp_server_options *o, unsigned int n);
+/** @brief Message size limit in octets (0 = none, the default; advertised as
+ *  "SIZE" without a value). Larger: SIZE= refused at MAIL, and data counted,
+ *  discarded and refused after its end with 552 5.3.4 (RFC 1870 6). */
+SMTP_API int smtp_server_options_set_max_message_size(smtp_server_options *o, uint64_t n);
+/** @brief Extensions to offer (::smtp_ext_flag bits; default
+ *  ::SMTP_SERVER_DEFAULT_EXTENSIONS). Accepted: PIPELINING, SIZE, 8BITMIME,
+ *  BINARYMIME, CHUNKING, SMTPUTF8, ENHANCEDSTATUSCODES, DSN, REQUIRETLS,
+ *  LIMITS, VRFY, EXPN, HELP; STARTTLS and AUTH bits are ignored (see
+ *  smtp_server_options_set_tls_available() and the auth callbacks); others
+ *  are ::SMTP_ERR_INVALID_ARGUMENT. BINARYMIME needs CHUNKING; REQUIRETLS is
+ *  only offered under TLS. */
+SMTP_API int smtp_server_options_set_extensions(smtp_server_options *o, unsigned int flags);
+/** @brief SASL mechanisms to offer (::smtp_sasl_mech bits; default PLAIN |
+ *  LOGIN). PLAIN and LOGIN need the auth (or auth_step) callback, the others
+ *  the auth_step callback; mechanisms without a handler are not offered. */
+SMTP_API int smtp_server_options_set_auth_mechs(smtp_server_options *o, unsigned int mechs);
+/** @brief Speak LMTP (RFC 2033): LHLO instead of HELO/EHLO, one reply per
+ *  recipient after the data. Default 0. */
+SMTP_API int smtp_server_options_set_lmtp(smtp_server_options *o, int on);
+/** @brief The transport can do TLS: STARTTLS is offered (RFC 3207). Default 0. */
+SMTP_API int smtp_server_options_set_tls_available(smtp_server_options *o, int on);
+/** @brief Offer and accept AUTH without TLS. Default 0 (RFC 4954 4 advice:
+ *  without TLS, AUTH is not offered and gets 538 5.7.11). Risky. */
+SMTP_API int smtp_server_options_set_allow_plaintext_auth(smtp_server_options *o, int on);
+/** @brief MAIL is refused with 530 5.7.0 until TLS is up. Default 0. */
+SMTP_API int smtp_server_options_set_require_tls(smtp_server_options *o, int on);
+/** @brief MAIL is refused with 530 5.7.0 until the client authenticated. Default 0. */
+SMTP_API int smtp_server_options_set_require_auth(smtp_server_options *o, int on);
+/** @brief ::smtp_server_bare_policy. Default ::SMTP_SERVER_BARE_REJECT. */
+SMTP_API int smtp_server_options_set_bare_line_end(smtp_server_options *o, int policy);
+/** @brief Refuse messages holding NUL (554 5.6.0; RFC 5321 4.5.2 text). Default 1. */
+SMTP_API int smtp_server_options_set_reject_nul(smtp_server_options *o, int on);
+/** @brief ::smtp_server_authzid_policy. Default ::SMTP_SERVER_AUTHZID_SAME. */
+SMTP_API int smtp_server_options_set_authzid_policy(smtp_server_options *o, int policy);
+/** @brief Accept "MAIL FROM: <a>" (a space after the colon, outside the
+ *  RFC 5321 ABNF but common). Default 0. */
+SMTP_API int smtp_server_options_set_lenient_space_after_colon(smtp_server_options *o, int on);
+/** @brief Deadline while waiting for a command, ms (default 300000, RFC 5321 4.5.3.2.7). */
+SMTP_API int smtp_server_options_set_command_timeout(smtp_server_options *o, int ms);
+/** @brief Deadline per block of message data, ms (default 180000, RFC 5321 4.5.3.2.5). */
+SMTP_API int smtp_server_options_set_data_timeout(smtp_server_options *o, int ms);
+/** @brief Deadline for the application to answer the end of data, ms
+ *  (default 600000, the client's wait of RFC 5321 4.5.3.2.6). */
+SMTP_API int smtp_server_options_set_data_end_timeout(smtp_server_options *o, int ms);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Session
+ *  @{ */
+
+/**
+ * @brief Create a session. Makes one allocation, sized by the options; the
+ *        session allocates nothing more until smtp_server_session_del().
+ * @param out set to the session, or NULL on failure.
+ * @param callbacks copied; NULL means no callbacks (every default answer).
+ * @param user_data passed to every callback.
+ * @param options copied; NULL means the defaults.
+ * @param mem allocator, or NULL for smtp_mem_default(); copied.
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out, an incomplete
+ *         allocator), ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_server_session_new(smtp_server_session **out,
+                                     const smtp_server_callbacks *callbacks, void *user_data,
+                                     const smtp_server_options *options, const smtp_mem *mem);
+
+/** @brief Free a session; NULL does nothing. No callback fires. */
+SMTP_API void smtp_server_session_del(smtp_server_session *s);
+
+/**
+ * @brief Give the session bytes received from the client.
+ *
+ * Processes complete command lines, message data and BDAT chunks and fires
+ * callbacks. It may take fewer bytes than given: when a callback deferred
+ * its answer or paused, when more than half of the output buffer is
+ * pending (backpressure), when the session closed, or during an LMTP reply
+ * sequence. Keep the rest and give it again later (when
+ * smtp_server_session_want_read() is 1). Between a 220 reply to STARTTLS
+ * and smtp_server_session_tls_started() every byte is taken and discarded
+ * (RFC 3207 5, SECURITY.md 2). An incomplete line is copied into the
+ * session (bounded; an over-long line is discarded up to its CRLF and gets
+ * 500 5.5.6). @p len 0 only resumes pending work.
+ *
+ * @return bytes taken (0..@p len); ::SMTP_ERR_INVALID_ARGUMENT (NULL @p s, or
+ *         NULL @p data with @p len > 0, or a call from inside a callback);
+ *         ::SMTP_ERR_CLOSED when the session no longer reads (after QUIT,
+ *         421, timeout or shutdown) and @p len > 0; ::SMTP_ERR_CALLBACK_FAILURE
+ *         (sticky) after a callback failed.
+ */
+SMTP_API smtp_ssize smtp_server_session_mem_recv(smtp_server_session *s, const char *data,
+                                                 size_t len);
+
+/**
+ * @brief Peek at the bytes waiting to be sent.
+ *
+ * The first call produces the greeting (firing the connect callback).
+ * @param data set to the pending bytes (inside the session's buffer), valid
+ *        until the next call of any function on @p s other than the
+ *        read-only queries (want_*, is_closed, timeout_ms, accessors).
+ * @return the number of pending bytes (0 when none),
+ *         ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_CALLBACK_FAILURE.
+ */
+SMTP_API smtp_ssize smtp_server_session_mem_send(smtp_server_session *s, const char **data);
+
+/**
+ * @brief Mark @p n pending bytes as sent. May resume pending work (an LMTP
+ *        reply sequence) and fire callbacks.
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (@p n larger than what is
+ *         pending), ::SMTP_ERR_CALLBACK_FAILURE.
+ */
+SMTP_API int smtp_server_session_mem_consume(smtp_server_session *s, size_t n);
+
+/** @brief 1 when mem_recv() would take bytes now. */
+SMTP_API int smtp_server_session_want_read(const smtp_server_session *s);
+/** @brief 1 when output is pending (or the greeting is still to be produced). */
+SMTP_API int smtp_server_session_want_write(const smtp_server_session *s);
+/** @brief 1 once the 220 reply to STARTTLS has been entirely consumed: the
+ *  transport must run the TLS handshake now and then call
+ *  smtp_server_session_tls_started(). Bytes it still holds from before must
+ *  be dropped, never fed to TLS or to the session. */
+SMTP_API int smtp_server_session_want_tls(const smtp_server_session *s);
+/** @brief 1 when the session no longer reads (QUIT answered, 421, fatal error). */
+SMTP_API int smtp_server_session_is_closed(const smtp_server_session *s);
+/** @brief 1 when the session is closed and all its output was consumed: close
+ *  the connection now. */
+SMTP_API int smtp_server_session_want_close(const smtp_server_session *s);
+
+/**
+ * @brief TLS is established (after want_tls, or before the greeting for
+ *        implicit TLS, RFC 8314). All earlier state is forgotten (EHLO,
+ *        AUTH, the transaction; RFC 3207 4.2); the strings of @p info are
+ *        copied (up to 63 octets each).
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_INVALID_STATE (not
+ *         expected now).
+ */
+SMTP_API int smtp_server_session_tls_started(smtp_server_session *s, const smtp_tls_info *info);
+
+/**
+ * @brief The deadline of the current wait in milliseconds (RFC 5321 4.5.3.2):
+ *        the command timeout while waiting for a command line (however slowly
+ *        it arrives), the data timeout per block of message data, the
+ *        data-end timeout while the application has not answered the end of
+ *        data. -1 when closed.
+ *
+ * A new deadline starts each time smtp_server_session_deadline_seq()
+ * changes; the transport measures from then, not from the last byte.
+ */
+SMTP_API int smtp_server_session_timeout_ms(const smtp_server_session *s);
+/** @brief A counter that changes whenever a new deadline starts (a reply
+ *  completed a command, a block of message data arrived, TLS started). */
+SMTP_API unsigned int smtp_server_session_deadline_seq(const smtp_server_session *s);
+/**
+ * @brief The deadline passed: queue "421 4.4.2 <hostname> Timeout, closing
+ *        connection" and close (a deferred answer is dropped).
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_CLOSED (already closed).
+ */
+SMTP_API int smtp_server_session_timeout(smtp_server_session *s);
+/**
+ * @brief Shut down: queue "421 4.3.2 <hostname> Service shutting down" and close.
+ * @return as smtp_server_session_timeout().
+ */
+SMTP_API int smtp_server_session_shutdown(smtp_server_session *s);
+
+/**
+ * @brief Answer the current event.
+ *
+ * Inside an event callback it sets that event's answer (return 0 after it).
+ * After a callback returned ::SMTP_ERR_DEFERRED it sends the answer and lets
+ * the session go on (fire the next LMTP data_end; give it the bytes it did
+ * not take).
+ *
+ * @param code 200..559 (RFC 5321 4.2); 354 only for DATA, 334 never (use
+ *        smtp_server_session_auth_challenge()); 421 closes the session.
+ * @param enhanced "class.subject.detail" (RFC 3463) whose class is the first
+ *        digit of @p code, or NULL for a default; sent only when
+ *        ENHANCEDSTATUSCODES is offered (RFC 2034), never on 3yz replies.
+ * @param text reply text, lines separated by LF (each becomes a reply line),
+ *        or NULL for the event's default text. No CR, NUL or other controls.
+ * @return ::SMTP_OK; ::SMTP_ERR_INVALID_STATE (no event waits for an answer;
+ *         inside data_chunk or trace), ::SMTP_ERR_INVALID_ARGUMENT (code,
+ *         enhanced code or their combination not allowed for this event),
+ *         ::SMTP_ERR_BAD_CHAR (a control in @p text), ::SMTP_ERR_TOO_LONG (the
+ *         formatted reply exceeds half the output buffer), ::SMTP_ERR_CLOSED,
+ *         ::SMTP_ERR_CALLBACK_FAILURE (a callback fired by the resumed work failed).
+ *         On error nothing is sent and the event still waits.
+ */
+SMTP_API int smtp_server_session_reply(smtp_server_session *s, int code, const char *enhanced,
+                                       const char *text);
+
+/**
+ * @brief Send a SASL challenge ("334 " + base64 of @p data) in answer to an
+ *        auth_step; the client's next line fires auth_step again.
+ * @return as smtp_server_session_reply(); ::SMTP_ERR_INVALID_STATE outside an AUTH step.
+ */
+SMTP_API int smtp_server_session_auth_challenge(smtp_server_session *s, const void *data,
+                                                size_t len);
+/**
+ * @brief Accept an AUTH exchange (235 2.7.0) as @p identity (1..255 octets of
+ *        UTF-8 without controls; copied). For auth_step, and also allowed
+ *        in answer to the auth callback to set an identity other than authcid.
+ * @return as smtp_server_session_auth_challenge().
+ */
+SMTP_API int smtp_server_session_auth_accept(smtp_server_session *s, const char *identity,
+                                             size_t len);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Accessors (for use inside callbacks and after)
+ *  @{ */
+
+/** @brief Session flag bits (smtp_server_session_flags()). */
+typedef enum smtp_server_flag {
+  SMTP_SERVER_FLAG_HELO = 1u << 0,        /**< HELO, EHLO or LHLO was accepted. */
+  SMTP_SERVER_FLAG_EHLO = 1u << 1,        /**< ... and it was EHLO or LHLO (extensions on). */
+  SMTP_SERVER_FLAG_TLS = 1u << 2,         /**< TLS is up. */
+  SMTP_SERVER_FLAG_AUTH = 1u << 3,        /**< The client authenticated. */
+  SMTP_SERVER_FLAG_LMTP = 1u << 4,        /**< LMTP mode. */
+  SMTP_SERVER_FLAG_MAIL = 1u << 5,        /**< A transaction is open (MAIL accepted). */
+  SMTP_SERVER_FLAG_SMTPUTF8 = 1u << 6,    /**< The transaction has SMTPUTF8. */
+  SMTP_SERVER_FLAG_BDAT = 1u << 7,        /**< The transaction's data comes by BDAT. */
+  SMTP_SERVER_FLAG_REQUIRETLS = 1u << 8,  /**< The transaction has REQUIRETLS. */
+  SMTP_SERVER_FLAG_8BITMIME = 1u << 9,    /**< BODY=8BITMIME. */
+  SMTP_SERVER_FLAG_BINARYMIME = 1u << 10  /**< BODY=BINARYMIME. */
+} smtp_server_flag;
+
+/** @brief ::smtp_server_flag bits describing the session now (0 for NULL). */
+SMTP_API unsigned int smtp_server_session_flags(const smtp_server_session *s);
+/** @brief The user_data given to smtp_server_session_new(). */
+SMTP_API void *smtp_server_session_user_data(const smtp_server_session *s);
+/**
+ * @brief The accepted reverse-path address (without angle brackets and
+ *        source route; "" for the null path), NUL-terminated.
+ * @param len set to its length; may be NULL.
+ * @return NULL outside a transaction. Valid until the transaction ends.
+ */
+SMTP_API const char *smtp_server_session_reverse_path(const smtp_server_session *s, size_t *len);
+/** @brief Recipients accepted in the current transaction. */
+SMTP_API unsigned int smtp_server_session_rcpt_count(const smtp_server_session *s);
+/** @brief Transactions started (MAIL accepted) in this session. */
+SMTP_API unsigned int smtp_server_session_transaction_count(const smtp_server_session *s);
+/**
+ * @brief The accepted HELO/EHLO/LHLO argument, NUL-terminated; NULL before.
+ * @param len set to its length; may be NULL.
+ */
+SMTP_API const char *smtp_server_session_helo_name(const smtp_server_session *s, size_t *len);
+/**
+ * @brief The authenticated identity, NUL-terminated; NULL when not authenticated.
+ * @param len set to its length; may be NULL.
+ */
+SMTP_API const char *smtp_server_session_auth_user(const smtp_server_session *s, size_t *len);
+/**
+ * @brief Facts about the TLS session (strings owned by the session, valid
+ *        until it is deleted or TLS restarts).
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_INVALID_STATE (no TLS).
+ */
+SMTP_API int smtp_server_session_tls_info(const smtp_server_session *s, smtp_tls_info *out);
+/**
+ * @brief The "with" protocol name for a Received header field: SMTP, ESMTP,
+ *        ESMTPA, ESMTPS, ESMTPSA (RFC 3848), LMTP... and UTF8SMTP...
+ *        (RFC 6531 3.7.3) when the transaction has SMTPUTF8.
+ * @return a static string, never NULL.
+ */
+SMTP_API const char *smtp_server_session_received_protocol(const smtp_server_session *s);
+/** @brief Octets of message data received so far in the current message. */
+SMTP_API uint64_t smtp_server_session_message_size(const smtp_server_session *s);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMTP_SERVER_H */

@@ -1,0 +1,1841 @@
+/* The server session: command sequencing (RFC 5321 4.1.4, 4.3.2), replies,
+ * pipelining (RFC 2920), message data (RFC 5321 4.1.1.4, 4.5.2; RFC 3030),
+ * limits (RFC 5321 4.5.3), STARTTLS points (RFC 3207), LMTP (RFC 2033).
+ * AUTH (RFC 4954) lives in server_auth.c.
+ *
+ * Shape: bytes in through mem_recv(), which walks a small state machine
+ * (command line / over-long line discard / DATA / BDAT chunk); each
+ * complete command fires at most one event callback and produces exactly
+ * one reply, whose effect (new reverse-path, one more recipient, ...) is
+ * applied only when the answer is positive (finish() -> apply()). A
+ * deferred answer stops input until smtp_server_session_reply(); the caller
+ * keeps the bytes that were not taken, so the session never buffers a
+ * pipeline. One allocation per session; nothing is allocated afterwards. */
+#include <string.h>
+
+#include "server_impl.h"
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers.                                                            */
+
+typedef struct sbuf {
+  char *p;
+  size_t cap, len;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n) {
+  if (b->len + n >= b->cap) n = b->cap - 1 - b->len; /* truncate, keep NUL room */
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+static void sb_u64(sbuf *b, uint64_t v) {
+  char t[24];
+  size_t i = sizeof t;
+  do {
+    t[--i] = (char)('0' + (int)(v % 10));
+    v /= 10;
+  } while (v);
+  sb_put(b, t + i, sizeof t - i);
+}
+
+static int is_error_code(int code) {
+  return code == 500 || code == 501 || code == 502 || code == 503 || code == 504 || code == 555;
+}
+
+static size_t out_pending(const smtp_server_session *s) { return s->out_end - s->out_start; }
+
+/* Backpressure (RFC 2920 3.1 lets the server stop reading): no new command
+ * is taken while more than reply_max bytes wait to be sent, so the next
+ * reply always fits. */
+static int out_full(const smtp_server_session *s) { return out_pending(s) > s->out_cap - s->reply_max; }
+
+void smtp__srv_set_fatal(smtp_server_session *s, int err) {
+  if (!s->fatal) s->fatal = err;
+  s->closed = 1;
+  s->deferred = 0;
+}
+
+void smtp__srv_trace(smtp_server_session *s, int dir, const char *line, size_t len) {
+  if (!s->cb.trace) return;
+  s->in_any_cb++;
+  (void)s->cb.trace(s, dir, line, len, s->user_data);
+  s->in_any_cb--;
+}
+
+static void trace_out(smtp_server_session *s, const char *p, size_t n) {
+  size_t i = 0;
+  if (!s->cb.trace) return;
+  while (i < n) {
+    const char *e = memchr(p + i, '\r', n - i);
+    size_t l = e ? (size_t)(e - (p + i)) : n - i;
+    smtp__srv_trace(s, SMTP_SERVER_TRACE_OUT, p + i, l);
+    i += l + 2;
+  }
+}
+
+static int enhanced_on(const smtp_server_session *s) {
+  /* RFC 2034 3: every reply carries the code, except the greeting and the
+   * positive replies to HELO/EHLO (handled by their callers). */
+  return (s->opt.extensions & SMTP_EXT_ENHANCEDSTATUSCODES) != 0;
+}
+
+static void out_compact(smtp_server_session *s) {
+  if (s->out_start == 0) return;
+  if (s->out_end > s->out_start)
+    memmove(s->out, s->out + s->out_start, s->out_end - s->out_start);
+  s->out_end -= s->out_start;
+  s->out_start = 0;
+}
+
+/* Queue one formatted reply of at most @p max octets. */
+int smtp__srv_emit(smtp_server_session *s, int code, const smtp_enhanced_code *enh,
+                   const char *text, size_t textlen, size_t max) {
+  smtp_enhanced_code def;
+  const smtp_enhanced_code *e = NULL;
+  size_t room;
+  smtp_ssize n;
+  out_compact(s);
+  room = s->out_cap - s->out_end;
+  if (room > max) room = max;
+  if (enhanced_on(s) && code / 100 != 3) {
+    if (enh && enh->cls) {
+      e = enh;
+    } else {
+      def.cls = code / 100;
+      def.subject = 0;
+      def.detail = 0;
+      e = &def;
+    }
+  }
+  n = smtp_reply_format(s->out + s->out_end, room, code, e, text ? text : "", text ? textlen : 0);
+  if (n < 0) return n == SMTP_ERR_BUFFER_TOO_SMALL ? SMTP_ERR_TOO_LONG : (int)n;
+  trace_out(s, s->out + s->out_end, (size_t)n);
+  s->out_end += (size_t)n;
+  return SMTP_OK;
+}
+
+/* Session-made replies: small, always fit (the output keeps reply_max free
+ * before any command is taken; a closing 421 may use the rest). */
+static void emit_sys(smtp_server_session *s, int code, const smtp_enhanced_code *enh,
+                     const char *text) {
+  if (smtp__srv_emit(s, code, enh, text, strlen(text), s->out_cap) != SMTP_OK)
+    smtp__srv_set_fatal(s, SMTP_ERR_CALLBACK_FAILURE); /* cannot happen: bounded texts */
+}
+
+/* A closing 421: sent when it fits (a client that reads nothing may have
+ * filled the output), the session closes either way. */
+static void close_421(smtp_server_session *s, int id) {
+  const smtp_status *st = smtp_status_default(id);
+  char t[SRV_NAME_MAX + 80];
+  sbuf b = {t, sizeof t, 0};
+  t[0] = '\0';
+  sb_str(&b, s->opt.hostname);
+  sb_str(&b, " ");
+  sb_str(&b, st->text);
+  (void)smtp__srv_emit(s, st->code, &st->enhanced, t, b.len, s->out_cap);
+  s->closed = 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Transaction state.                                                        */
+
+static void reset_transaction(smtp_server_session *s) {
+  s->in_mail = 0;
+  s->rpath_len = 0;
+  s->rpath[0] = '\0';
+  s->tflags = 0;
+  s->rcpts = 0;
+  s->bdat_failed = 0;
+  s->msg_size = 0;
+  s->msg_refused = 0;
+}
+
+static void reset_session(smtp_server_session *s) {
+  reset_transaction(s);
+  s->helo_verb = 0;
+  s->helo_len = 0;
+  s->helo_name[0] = '\0';
+  s->offered = 0;
+  s->authed = 0;
+  s->user_len = 0;
+  s->user[0] = '\0';
+  smtp__srv_auth_reset(s);
+}
+
+static unsigned int compute_offered(const smtp_server_session *s) {
+  unsigned int f = s->opt.extensions;
+  if (!(f & SMTP_EXT_CHUNKING)) f &= ~(unsigned)SMTP_EXT_BINARYMIME; /* RFC 3030 3 */
+  if (!s->tls) f &= ~(unsigned)SMTP_EXT_REQUIRETLS;                  /* RFC 8689 4 */
+  f &= ~(unsigned)(SMTP_EXT_STARTTLS | SMTP_EXT_AUTH);
+  if (s->opt.tls_available && !s->tls) f |= SMTP_EXT_STARTTLS; /* RFC 3207 4 */
+  if (smtp__srv_auth_usable(s)) f |= SMTP_EXT_AUTH;
+  return f;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Answers and their effects.                                                */
+
+static void begin_eod(smtp_server_session *s);
+static void progress(smtp_server_session *s);
+
+/* The HELO/EHLO/LHLO positive reply (RFC 5321 4.1.1.1). */
+static int emit_helo_ok(smtp_server_session *s) {
+  if (s->p_verb == SMTP_VERB_HELO) {
+    return smtp__srv_emit(s, 250, NULL, s->opt.hostname, strlen(s->opt.hostname), s->reply_max);
+  } else {
+    smtp_ehlo_config cfg;
+    smtp_ssize n;
+    unsigned int off;
+    memset(&cfg, 0, sizeof cfg);
+    /* Offer as if this EHLO were accepted. */
+    off = compute_offered(s);
+    cfg.flags = off;
+    cfg.size_max = s->opt.max_size;
+    cfg.auth_mechs = smtp__srv_auth_offered(s);
+    if (!(off & SMTP_EXT_AUTH) || cfg.auth_mechs == 0) {
+      cfg.flags &= ~(unsigned)SMTP_EXT_AUTH;
+      cfg.auth_mechs = 0;
+    }
+    cfg.limits_rcptmax = s->opt.max_rcpt;
+    cfg.limits_mailmax = s->opt.max_transactions;
+    out_compact(s);
+    n = smtp_ehlo_reply_build(s->out + s->out_end,
+                              s->out_cap - s->out_end < s->reply_max ? s->out_cap - s->out_end
+                                                                     : s->reply_max,
+                              s->opt.hostname, NULL, &cfg);
+    if (n < 0) return (int)n;
+    trace_out(s, s->out + s->out_end, (size_t)n);
+    s->out_end += (size_t)n;
+    return SMTP_OK;
+  }
+}
+
+/* Apply the effect of the answer @p code to the current event. */
+static void apply(smtp_server_session *s, int code) {
+  int op = s->op;
+  int cls = code / 100;
+  int counted_auth = 0;
+  s->op = SRV_OP_NONE;
+  switch (op) {
+  case SRV_OP_GREETING:
+    if (cls != 2 && code != 421) s->refused_greeting = code; /* RFC 5321 3.1, RFC 7504 */
+    break;
+  case SRV_OP_HELO:
+    if (cls == 2) {
+      /* RFC 5321 4.1.4: an accepted EHLO resets like RSET. */
+      reset_transaction(s);
+      s->helo_verb = s->p_verb;
+      memcpy(s->helo_name, s->p_name, s->p_name_len);
+      s->helo_len = s->p_name_len;
+      s->helo_name[s->helo_len] = '\0';
+      s->offered = s->p_verb == SMTP_VERB_HELO ? 0 : compute_offered(s);
+    }
+    break;
+  case SRV_OP_MAIL:
+    if (cls == 2) {
+      reset_transaction(s);
+      s->in_mail = 1;
+      memcpy(s->rpath, s->p_name, s->p_name_len);
+      s->rpath_len = s->p_name_len;
+      s->rpath[s->rpath_len] = '\0';
+      s->tflags = s->p_flags;
+      s->transactions++;
+    }
+    break;
+  case SRV_OP_RCPT:
+    if (cls == 2) s->rcpts++;
+    break;
+  case SRV_OP_DATA:
+    if (code == 354) {
+      s->mode = SRV_M_DATA;
+      smtp_unstuffer_reset(&s->un);
+      s->msg_size = 0;
+      s->msg_refused = 0;
+    }
+    break;
+  case SRV_OP_BDAT:
+    /* The first BDAT's data_start answer: accept (2yz/3yz, nothing sent)
+     * or refuse (the reply was sent; the chunk is still consumed,
+     * RFC 3030 2). */
+    s->tflags |= SMTP_SERVER_FLAG_BDAT;
+    if (cls == 2 || cls == 3) {
+      s->bdat_deliver = 1;
+    } else {
+      s->bdat_deliver = 0;
+      if (s->bdat_last)
+        reset_transaction(s);
+      else
+        s->bdat_failed = 1;
+    }
+    if (s->bdat_left > 0) s->mode = SRV_M_BDAT;
+    else if (s->bdat_deliver) {
+      /* BDAT 0 [LAST]: the chunk is complete already. */
+      s->op = SRV_OP_NONE;
+      if (s->bdat_last) {
+        begin_eod(s);
+      } else {
+        char t[64];
+        sbuf b = {t, sizeof t, 0};
+        t[0] = '\0';
+        sb_str(&b, "0 octets received");
+        emit_sys(s, 250, NULL, t);
+      }
+    }
+    break;
+  case SRV_OP_DATA_END:
+    s->eod_index++;
+    break;
+  case SRV_OP_RSET:
+    if (cls == 2) reset_transaction(s);
+    break;
+  case SRV_OP_QUIT:
+    s->closed = 1;
+    break;
+  case SRV_OP_STARTTLS:
+    if (cls == 2) {
+      /* RFC 3207 4.2 / SECURITY.md 2: nothing received before the handshake
+       * is ever executed. */
+      s->starttls_pending = 1;
+      s->in_len = 0;
+      s->mode = SRV_M_LINE;
+    }
+    break;
+  case SRV_OP_AUTH:
+    if (s->auth_exchange) counted_auth = 1;
+    smtp__srv_auth_complete(s, code);
+    break;
+  default:
+    break;
+  }
+  if (code == 421) {
+    s->closed = 1; /* RFC 5321 3.8 */
+    return;
+  }
+  if (!counted_auth && is_error_code(code) && op != SRV_OP_DATA_END) {
+    s->errors++;
+    if (s->opt.max_errors && s->errors >= s->opt.max_errors && !s->closed)
+      close_421(s, SMTP_STATUS_TOO_MANY_ERRORS);
+  }
+  if (counted_auth && code / 100 != 2 && code != 334 && s->opt.max_auth_failures &&
+      s->auth_failures >= s->opt.max_auth_failures && !s->closed)
+    close_421(s, SMTP_STATUS_TOO_MANY_ERRORS);
+  if (s->mode == SRV_M_LINE) s->seq++; /* the wait for the next command begins */
+}
+
+/* Send the answer to the current event and apply it. */
+int smtp__srv_finish(smtp_server_session *s, int code, const smtp_enhanced_code *enh,
+                     const char *text, size_t textlen) {
+  int r;
+  if (s->op == SRV_OP_HELO && code / 100 == 2) {
+    r = emit_helo_ok(s);
+  } else if (s->op == SRV_OP_BDAT && (code / 100 == 2 || code / 100 == 3)) {
+    r = SMTP_OK; /* BDAT: accepting the data start sends nothing */
+  } else if (s->op == SRV_OP_GREETING) {
+    /* RFC 2034 3: no enhanced code on the greeting. */
+    unsigned int ext = s->opt.extensions;
+    s->opt.extensions &= ~(unsigned)SMTP_EXT_ENHANCEDSTATUSCODES;
+    r = smtp__srv_emit(s, code, NULL, text, textlen, s->reply_max);
+    s->opt.extensions = ext;
+  } else {
+    r = smtp__srv_emit(s, code, enh, text, textlen, s->reply_max);
+  }
+  if (r != SMTP_OK) return r;
+  apply(s, code);
+  return SMTP_OK;
+}
+
+int smtp__srv_finish_status(smtp_server_session *s, int id) {
+  const smtp_status *st = smtp_status_default(id);
+  return smtp__srv_finish(s, st->code, &st->enhanced, st->text, strlen(st->text));
+}
+
+/* Default positive answer of each event. */
+static int finish_default(smtp_server_session *s) {
+  switch (s->op) {
+  case SRV_OP_GREETING: {
+    char t[SRV_NAME_MAX + 64];
+    sbuf b = {t, sizeof t, 0};
+    t[0] = '\0';
+    sb_str(&b, s->opt.hostname);
+    sb_str(&b, s->opt.lmtp ? " LMTP " : " ESMTP ");
+    sb_str(&b, smtp_status_default(SMTP_STATUS_GREETING)->text);
+    return smtp__srv_finish(s, 220, NULL, t, b.len);
+  }
+  case SRV_OP_HELO: return smtp__srv_finish(s, 250, NULL, NULL, 0);
+  case SRV_OP_MAIL: return smtp__srv_finish_status(s, SMTP_STATUS_MAIL_OK);
+  case SRV_OP_RCPT: return smtp__srv_finish_status(s, SMTP_STATUS_RCPT_OK);
+  case SRV_OP_DATA: return smtp__srv_finish_status(s, SMTP_STATUS_DATA_START);
+  case SRV_OP_BDAT: return smtp__srv_finish(s, 250, NULL, NULL, 0);
+  case SRV_OP_DATA_END: return smtp__srv_finish_status(s, SMTP_STATUS_DATA_OK);
+  case SRV_OP_RSET: return smtp__srv_finish_status(s, SMTP_STATUS_RSET_OK);
+  case SRV_OP_VRFY: return smtp__srv_finish_status(s, SMTP_STATUS_VRFY_CANNOT);
+  case SRV_OP_EXPN: return smtp__srv_finish_status(s, SMTP_STATUS_EXPN_REFUSED);
+  case SRV_OP_HELP: return smtp__srv_finish_status(s, SMTP_STATUS_HELP);
+  case SRV_OP_NOOP: return smtp__srv_finish_status(s, SMTP_STATUS_NOOP_OK);
+  case SRV_OP_QUIT: {
+    const smtp_status *st = smtp_status_default(SMTP_STATUS_QUIT);
+    char t[SRV_NAME_MAX + 32];
+    sbuf b = {t, sizeof t, 0};
+    t[0] = '\0';
+    sb_str(&b, s->opt.hostname);
+    sb_str(&b, " ");
+    sb_str(&b, st->text);
+    return smtp__srv_finish(s, st->code, &st->enhanced, t, b.len);
+  }
+  case SRV_OP_STARTTLS: return smtp__srv_finish_status(s, SMTP_STATUS_STARTTLS_GO);
+  case SRV_OP_AUTH:
+    /* PLAIN/LOGIN accepted; auth_step returning 0 without an answer is a
+     * temporary failure. */
+    return smtp__srv_finish_status(s, s->auth_builtin ? SMTP_STATUS_AUTH_OK : SMTP_STATUS_AUTH_TEMP);
+  case SRV_OP_UNKNOWN:
+  default: return smtp__srv_finish_status(s, SMTP_STATUS_SYNTAX_ERROR);
+  }
+}
+
+/* Default refusal (::SMTP_ERR_CALLBACK_REFUSED) of each event. */
+static int finish_refused(smtp_server_session *s) {
+  static const smtp_enhanced_code e571 = {5, 7, 1};
+  switch (s->op) {
+  case SRV_OP_GREETING: return smtp__srv_finish_status(s, SMTP_STATUS_GREETING_REFUSED);
+  case SRV_OP_RCPT:
+  case SRV_OP_VRFY: return smtp__srv_finish_status(s, SMTP_STATUS_MAILBOX_UNKNOWN);
+  case SRV_OP_DATA:
+  case SRV_OP_BDAT:
+  case SRV_OP_DATA_END: return smtp__srv_finish_status(s, SMTP_STATUS_DATA_REFUSED);
+  case SRV_OP_STARTTLS: return smtp__srv_finish_status(s, SMTP_STATUS_TLS_NOT_AVAILABLE);
+  case SRV_OP_AUTH: return smtp__srv_finish_status(s, SMTP_STATUS_AUTH_FAILED);
+  case SRV_OP_EXPN: return smtp__srv_finish_status(s, SMTP_STATUS_EXPN_REFUSED);
+  case SRV_OP_UNKNOWN: return smtp__srv_finish_status(s, SMTP_STATUS_SYNTAX_ERROR);
+  case SRV_OP_QUIT: return finish_default(s);
+  default: return smtp__srv_finish(s, 550, &e571, "Refused", 7);
+  }
+}
+
+/* What to do after an event callback returned @p rv. */
+int smtp__srv_after_cb(smtp_server_session *s, int rv) {
+  if (s->fatal) return s->fatal;
+  if (s->answered) {
+    s->answered = 0;
+    if (rv == 0 || rv == SMTP_ERR_DEFERRED || rv == SMTP_ERR_CALLBACK_REFUSED) return SMTP_OK;
+    smtp__srv_set_fatal(s, SMTP_ERR_CALLBACK_FAILURE);
+    return s->fatal;
+  }
+  switch (rv) {
+  case 0: return finish_default(s);
+  case SMTP_ERR_CALLBACK_REFUSED: return finish_refused(s);
+  case SMTP_ERR_DEFERRED: s->deferred = 1; return SMTP_OK;
+  default: smtp__srv_set_fatal(s, SMTP_ERR_CALLBACK_FAILURE); return s->fatal;
+  }
+}
+
+#define CALL_EVENT(s, opcode, field, ...)                                 \
+  do {                                                                   \
+    int rv_ = 0;                                                         \
+    (s)->op = (opcode);                                                  \
+    (s)->answered = 0;                                                   \
+    if ((s)->cb.field) {                                                 \
+      (s)->in_cb = 1;                                                    \
+      (s)->in_any_cb++;                                                  \
+      rv_ = (s)->cb.field((s), __VA_ARGS__);                             \
+      (s)->in_any_cb--;                                                  \
+      (s)->in_cb = 0;                                                    \
+    }                                                                    \
+    (void)smtp__srv_after_cb((s), rv_);                                  \
+  } while (0)
+
+#define CALL_EVENT0(s, opcode, field)                                     \
+  do {                                                                   \
+    int rv_ = 0;                                                         \
+    (s)->op = (opcode);                                                  \
+    (s)->answered = 0;                                                   \
+    if ((s)->cb.field) {                                                 \
+      (s)->in_cb = 1;                                                    \
+      (s)->in_any_cb++;                                                  \
+      rv_ = (s)->cb.field((s), (s)->user_data);                          \
+      (s)->in_any_cb--;                                                  \
+      (s)->in_cb = 0;                                                    \
+    }                                                                    \
+    (void)smtp__srv_after_cb((s), rv_);                                  \
+  } while (0)
+
+/* A reply the session makes for a command without asking the application. */
+static void refuse(smtp_server_session *s, int op, int status_id) {
+  s->op = op;
+  (void)smtp__srv_finish_status(s, status_id);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Greeting.                                                                 */
+
+static void start(smtp_server_session *s) {
+  if (s->started || s->fatal) return;
+  s->started = 1;
+  s->seq++;
+  CALL_EVENT0(s, SRV_OP_GREETING, connect);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Message data.                                                             */
+
+static void msg_check_seen(smtp_server_session *s) {
+  unsigned int seen = s->un.seen;
+  if (s->msg_refused) return;
+  /* SECURITY.md 1: bare CR / LF refused by default (RFC 5321 2.3.8). */
+  if (s->opt.bare_policy == SMTP_SERVER_BARE_REJECT) {
+    if (seen & SMTP_DATA_SEEN_BARE_LF) {
+      s->msg_refused = SMTP_ERR_BARE_LF;
+      return;
+    }
+    if (seen & SMTP_DATA_SEEN_BARE_CR) {
+      s->msg_refused = SMTP_ERR_BARE_CR;
+      return;
+    }
+  }
+  if (s->opt.reject_nul && (seen & SMTP_DATA_SEEN_NUL)) s->msg_refused = SMTP_ERR_NUL;
+}
+
+/* Count and hand on message bytes (SECURITY.md 4: oversize data is counted
+ * and discarded, never buffered). */
+static void deliver(smtp_server_session *s, const char *p, size_t n) {
+  int rv;
+  s->msg_size += n;
+  if (s->msg_refused) return;
+  if (s->opt.max_size && s->msg_size > s->opt.max_size) {
+    s->msg_refused = SMTP_ERR_MESSAGE_TOO_BIG; /* RFC 1870 6.3 */
+    return;
+  }
+  if (n == 0 || !s->cb.data_chunk) return;
+  s->in_any_cb++;
+  rv = s->cb.data_chunk(s, p, n, s->user_data);
+  s->in_any_cb--;
+  if (rv == 0) return;
+  if (rv == SMTP_ERR_PAUSE) s->paused = 1;
+  else if (rv == SMTP_ERR_CALLBACK_REFUSED) s->msg_refused = SMTP_ERR_CALLBACK_REFUSED;
+  else smtp__srv_set_fatal(s, SMTP_ERR_CALLBACK_FAILURE);
+}
+
+static void begin_eod(smtp_server_session *s) {
+  s->mode = SRV_M_LINE;
+  s->eod = 1;
+  s->eod_index = 0;
+  s->eod_count = s->opt.lmtp ? s->rcpts : 1; /* RFC 2033 4.2 */
+  if (s->eod_count == 0) s->eod_count = 1;
+}
+
+static int refused_status(int why) {
+  switch (why) {
+  case SMTP_ERR_MESSAGE_TOO_BIG: return SMTP_STATUS_SIZE_EXCEEDED;
+  case SMTP_ERR_BARE_LF:
+  case SMTP_ERR_BARE_CR: return SMTP_STATUS_BARE_LINE_END;
+  case SMTP_ERR_NUL: return SMTP_STATUS_NULL_BYTE;
+  default: return SMTP_STATUS_LOCAL_ERROR;
+  }
+}
+
+/* Fire data_end for the next recipient (or the message) and reply. */
+static void eod_step(smtp_server_session *s) {
+  smtp_server_data_end info;
+  memset(&info, 0, sizeof info);
+  info.size = s->msg_size;
+  info.seen = (s->tflags & SMTP_SERVER_FLAG_BDAT) ? 0 : s->un.seen;
+  info.refused = s->msg_refused;
+  info.rcpt_index = s->opt.lmtp ? (int)s->eod_index : -1;
+  info.bdat = (s->tflags & SMTP_SERVER_FLAG_BDAT) ? 1 : 0;
+  if (s->msg_refused) {
+    if (s->cb.data_end) {
+      s->in_any_cb++;
+      (void)s->cb.data_end(s, &info, s->user_data);
+      s->in_any_cb--;
+    }
+    s->op = SRV_OP_DATA_END;
+    (void)smtp__srv_finish_status(s, refused_status(s->msg_refused));
+    return;
+  }
+  CALL_EVENT(s, SRV_OP_DATA_END, data_end, &info, s->user_data);
+}
+
+/* Resume work that does not need input: the end-of-data reply sequence. */
+static void progress(smtp_server_session *s) {
+  while (s->eod && !s->fatal && !s->deferred && !s->in_any_cb && !s->paused) {
+    if (s->closed) {
+      s->eod = 0;
+      break;
+    }
+    if (s->eod_index >= s->eod_count) {
+      /* RFC 5321 4.1.1.4: the transaction ends with the reply to the data. */
+      s->eod = 0;
+      reset_transaction(s);
+      s->seq++;
+      break;
+    }
+    if (out_full(s)) break;
+    eod_step(s);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Commands.                                                                 */
+
+static int is_ascii_printable(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if (c < 0x20 || c > 0x7e) return 0;
+  }
+  return 1;
+}
+
+static int span_ieq(smtp_span a, const char *b) {
+  return smtp__casecmp(a.ptr, a.len, b, strlen(b)) == 0;
+}
+
+static void cmd_helo(smtp_server_session *s, const smtp_command *c) {
+  smtp_server_helo info;
+  unsigned flags = (s->opt.extensions & SMTP_EXT_SMTPUTF8) ? SMTP_PARSE_UTF8 : 0;
+  int kind = SMTP_DOMAIN_NAME;
+  s->op = SRV_OP_HELO;
+  if (c->args.len == 0 || c->args.len > SRV_NAME_MAX ||
+      smtp_parse_ehlo_arg(c->args.ptr, c->args.len, flags, &kind) != SMTP_OK) {
+    /* RFC 5321 4.1.4: a refused EHLO leaves the state unchanged. CLI.md:
+     * neither a domain nor an address literal: 501 5.5.2. */
+    static const smtp_enhanced_code e552 = {5, 5, 2};
+    (void)smtp__srv_finish(s, 501, &e552, "Invalid domain name", 19);
+    return;
+  }
+  s->p_verb = c->verb;
+  memcpy(s->p_name, c->args.ptr, c->args.len);
+  s->p_name_len = c->args.len;
+  s->p_name[s->p_name_len] = '\0';
+  info.verb = c->verb;
+  info.name = c->args;
+  info.name_kind = kind;
+  CALL_EVENT(s, SRV_OP_HELO, ehlo, &info, s->user_data);
+}
+
+/* Parameters of MAIL (RFC 5321 4.1.1.2 and the extensions). Returns a
+ * status id to refuse with, or -1 when all is well. */
+static int mail_params(smtp_server_session *s, smtp_span rest, smtp_server_mail *m,
+                       unsigned pflags) {
+  smtp_param prm;
+  unsigned seen = 0;
+  size_t used = 0;
+  int r;
+  enum { P_SIZE = 1, P_BODY = 2, P_UTF8 = 4, P_RET = 8, P_ENVID = 16, P_RTLS = 32, P_AUTH = 64 };
+  while ((r = smtp_param_next(&rest, pflags, &prm)) == 1) {
+    unsigned bit;
+    if (span_ieq(prm.keyword, "SIZE") && (s->offered & SMTP_EXT_SIZE)) {
+      /* RFC 1870 6: digits only, overflow-checked (SECURITY.md 4). */
+      uint64_t v;
+      bit = P_SIZE;
+      if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
+      r = smtp_parse_u64(prm.value.ptr, prm.value.len, &v);
+      if (r == SMTP_ERR_OVERFLOW) return SMTP_STATUS_SIZE_EXCEEDED;
+      if (r != SMTP_OK) return SMTP_STATUS_PARAM_SYNTAX;
+      if (s->opt.max_size && v > s->opt.max_size) return SMTP_STATUS_SIZE_EXCEEDED;
+      m->size = v;
+      m->has_size = 1;
+    } else if (span_ieq(prm.keyword, "BODY") &&
+               (s->offered & (SMTP_EXT_8BITMIME | SMTP_EXT_BINARYMIME))) {
+      bit = P_BODY;
+      if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
+      if (span_ieq(prm.value, "7BIT")) m->body = SMTP_SERVER_BODY_7BIT;
+      else if (span_ieq(prm.value, "8BITMIME") && (s->offered & SMTP_EXT_8BITMIME))
+        m->body = SMTP_SERVER_BODY_8BITMIME; /* RFC 6152 */
+      else if (span_ieq(prm.value, "BINARYMIME") && (s->offered & SMTP_EXT_BINARYMIME))
+        m->body = SMTP_SERVER_BODY_BINARYMIME; /* RFC 3030 3 */
+      else return SMTP_STATUS_PARAM_SYNTAX;
+    } else if (span_ieq(prm.keyword, "SMTPUTF8") && (s->offered & SMTP_EXT_SMTPUTF8)) {
+      bit = P_UTF8; /* RFC 6531 3.4: no value */
+      if (prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
+      m->smtputf8 = 1;
+    } else if (span_ieq(prm.keyword, "RET") && (s->offered & SMTP_EXT_DSN)) {
+      bit = P_RET; /* RFC 3461 4.3 */
+      if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
+      if (span_ieq(prm.value, "FULL")) m->ret = SMTP_SERVER_RET_FULL;
+      else if (span_ieq(prm.value, "HDRS")) m->ret = SMTP_SERVER_RET_HDRS;
+      else return SMTP_STATUS_PARAM_SYNTAX;
+    } else if (span_ieq(prm.keyword, "ENVID") && (s->offered & SMTP_EXT_DSN)) {
+      /* RFC 3461 4.4: xtext of printable ASCII, at most 100 characters. */
+      size_t dl;
+      bit = P_ENVID;
+      if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
+      if (smtp_xtext_decode(prm.value.ptr, prm.value.len, s->scratch + used,
+                            s->scratch_cap - used, &dl) != SMTP_OK ||
+          dl == 0 || dl > 100 || !is_ascii_printable(s->scratch + used, dl))
+        return SMTP_STATUS_PARAM_SYNTAX;
+      m->envid.ptr = s->scratch + used;
+      m->envid.len = dl;
+      m->has_envid = 1;
+      used += dl;
+    } else if (span_ieq(prm.keyword, "REQUIRETLS") &&
+               (s->opt.extensions & SMTP_EXT_REQUIRETLS) && s->helo_verb != SMTP_VERB_HELO) {
+      bit = P_RTLS; /* RFC 8689 4: only over TLS */
+      if (prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
+      if (!s->tls) return SMTP_STATUS_REQUIRETLS_NEEDS_TLS;
+      m->requiretls = 1;
+    } else if (span_ieq(prm.keyword, "AUTH") && (s->offered & SMTP_EXT_AUTH)) {
+      /* RFC 4954 5: AUTH=xtext(mailbox) or AUTH=<> */
+      size_t dl;
+      bit = P_AUTH;
+      if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
+      if (smtp_xtext_decode(prm.value.ptr, prm.value.len, s->scratch + used,
+                            s->scratch_cap - used, &dl) != SMTP_OK ||
+          dl == 0)
+        return SMTP_STATUS_PARAM_SYNTAX;
+      /* SECURITY.md 3: decoded values are validated again. */
+      for (size_t i = 0; i < dl; i++) {
+        unsigned char ch = (unsigned char)s->scratch[used + i];
+        if (ch < 0x20 || ch == 0x7f) return SMTP_STATUS_PARAM_SYNTAX;
+      }
+      if (smtp_utf8_validate(s->scratch + used, dl) != SMTP_OK) return SMTP_STATUS_PARAM_SYNTAX;
+      m->auth.ptr = s->scratch + used;
+      m->auth.len = dl;
+      m->has_auth = 1;
+      used += dl;
+    } else {
+      return SMTP_STATUS_PARAM_UNKNOWN; /* RFC 5321 4.1.1.11: 555 */
+    }
+    /* RFC 3461 4.5 and generally: a parameter given twice is an error. */
+    if (seen & bit) return SMTP_STATUS_PARAM_SYNTAX;
+    seen |= bit;
+  }
+  if (r < 0) return SMTP_STATUS_PARAM_SYNTAX;
+  return -1;
+}
+
+static void cmd_mail(smtp_server_session *s, const smtp_command *c) {
+  smtp_path path;
+  smtp_span params;
+  smtp_server_mail m;
+  unsigned flags = 0;
+  int r, st;
+  s->op = SRV_OP_MAIL;
+  /* RFC 5321 4.1.4: EHLO/HELO first; no MAIL inside a transaction. */
+  if (!s->helo_verb || s->in_mail) {
+    refuse(s, SRV_OP_MAIL, SMTP_STATUS_BAD_SEQUENCE);
+    return;
+  }
+  if (s->opt.require_tls && !s->tls) {
+    refuse(s, SRV_OP_MAIL, SMTP_STATUS_ENCRYPTION_REQUIRED); /* RFC 3207 4 */
+    return;
+  }
+  if (s->opt.require_auth && !s->authed) {
+    refuse(s, SRV_OP_MAIL, SMTP_STATUS_AUTH_REQUIRED); /* RFC 4954 6 */
+    return;
+  }
+  if (s->opt.max_transactions && s->transactions >= s->opt.max_transactions) {
+    static const smtp_enhanced_code e453 = {4, 5, 3};
+    (void)smtp__srv_finish(s, 452, &e453, "Too many transactions in this session", 37);
+    return;
+  }
+  if (s->opt.lenient_colon) flags |= SMTP_PARSE_SPACE_AFTER_COLON;
+  if (s->offered & SMTP_EXT_SMTPUTF8) flags |= SMTP_PARSE_UTF8;
+  r = smtp_parse_mail_rcpt_args(c->args.ptr, c->args.len, 0, flags, &path, &params);
+  if (r == SMTP_ERR_NEEDS_SMTPUTF8) {
+    refuse(s, SRV_OP_MAIL, SMTP_STATUS_NEEDS_SMTPUTF8);
+    return;
+  }
+  if (r != SMTP_OK) {
+    refuse(s, SRV_OP_MAIL, SMTP_STATUS_BAD_SENDER_SYNTAX);
+    return;
+  }
+  memset(&m, 0, sizeof m);
+  m.path = &path;
+  m.params = params;
+  st = mail_params(s, params, &m, flags & SMTP_PARSE_UTF8);
+  if (st >= 0) {
+    refuse(s, SRV_OP_MAIL, st);
+    return;
+  }
+  /* RFC 6531 3.4: non-ASCII addresses only with the SMTPUTF8 parameter. */
+  if (path.mailbox.utf8 && !m.smtputf8) {
+    refuse(s, SRV_OP_MAIL, SMTP_STATUS_NEEDS_SMTPUTF8);
+    return;
+  }
+  if (path.address.len > SMTP_PATH_MAX) {
+    refuse(s, SRV_OP_MAIL, SMTP_STATUS_BAD_SENDER_SYNTAX);
+    return;
+  }
+  memcpy(s->p_name, path.address.ptr, path.address.len);
+  s->p_name_len = path.address.len;
+  s->p_name[s->p_name_len] = '\0';
+  s->p_flags = 0;
+  if (m.smtputf8) s->p_flags |= SMTP_SERVER_FLAG_SMTPUTF8;
+  if (m.requiretls) s->p_flags |= SMTP_SERVER_FLAG_REQUIRETLS;
+  if (m.body == SMTP_SERVER_BODY_8BITMIME) s->p_flags |= SMTP_SERVER_FLAG_8BITMIME;
+  if (m.body == SMTP_SERVER_BODY_BINARYMIME) s->p_flags |= SMTP_SERVER_FLAG_BINARYMIME;
+  CALL_EVENT(s, SRV_OP_MAIL, mail, &m, s->user_data);
+}
+
+/* NOTIFY="NEVER" / 1#( "SUCCESS" / "FAILURE" / "DELAY" ) (RFC 3461 4.1). */
+static int parse_notify(smtp_span v, unsigned int *out) {
+  size_t i = 0;
+  unsigned int bits = 0;
+  while (i <= v.len) {
+    size_t j = i;
+    smtp_span w;
+    unsigned int b;
+    while (j < v.len && v.ptr[j] != ',') j++;
+    w.ptr = v.ptr + i;
+    w.len = j - i;
+    if (span_ieq(w, "NEVER")) b = SMTP_SERVER_NOTIFY_NEVER;
+    else if (span_ieq(w, "SUCCESS")) b = SMTP_SERVER_NOTIFY_SUCCESS;
+    else if (span_ieq(w, "FAILURE")) b = SMTP_SERVER_NOTIFY_FAILURE;
+    else if (span_ieq(w, "DELAY")) b = SMTP_SERVER_NOTIFY_DELAY;
+    else return -1;
+    if (bits & b) return -1;
+    bits |= b;
+    i = j + 1;
+  }
+  if ((bits & SMTP_SERVER_NOTIFY_NEVER) && bits != SMTP_SERVER_NOTIFY_NEVER) return -1;
+  *out = bits;
+  return 0;
+}
+
+static int rcpt_params(smtp_server_session *s, smtp_span rest, smtp_server_rcpt *rc,
+                       unsigned pflags) {
+  smtp_param prm;
+  unsigned seen = 0;
+  int r;
+  while ((r = smtp_param_next(&rest, pflags, &prm)) == 1) {
+    unsigned bit;
+    if (span_ieq(prm.keyword, "NOTIFY") && (s->offered & SMTP_EXT_DSN)) {
+      bit = 1;
+      if (!prm.has_value || parse_notify(prm.value, &rc->notify) != 0)
+        return SMTP_STATUS_PARAM_SYNTAX;
+    } else if (span_ieq(prm.keyword, "ORCPT") && (s->offered & SMTP_EXT_DSN)) {
+      /* RFC 3461 4.2: addr-type ";" xtext; decoded: printable ASCII (or
+       * UTF-8 for the utf-8 addr-type, RFC 6533). */
+      size_t k = 0, dl;
+      bit = 2;
+      if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
+      while (k < prm.value.len && prm.value.ptr[k] != ';') k++;
+      if (k == 0 || k >= prm.value.len - 1 || k > 64) return SMTP_STATUS_PARAM_SYNTAX;
+      for (size_t i = 0; i < k; i++) {
+        char ch = prm.value.ptr[i];
+        if (!smtp__is_alpha(ch) && !smtp__is_digit(ch) && ch != '-')
+          return SMTP_STATUS_PARAM_SYNTAX;
+      }
+      if (smtp_xtext_decode(prm.value.ptr + k + 1, prm.value.len - k - 1, s->scratch,
+                            s->scratch_cap, &dl) != SMTP_OK ||
+          dl == 0 || dl > 500)
+        return SMTP_STATUS_PARAM_SYNTAX;
+      rc->orcpt_type.ptr = prm.value.ptr;
+      rc->orcpt_type.len = k;
+      if (!is_ascii_printable(s->scratch, dl)) {
+        size_t i;
+        if (!span_ieq(rc->orcpt_type, "utf-8") || smtp_utf8_validate(s->scratch, dl) != SMTP_OK)
+          return SMTP_STATUS_PARAM_SYNTAX;
+        for (i = 0; i < dl; i++) {
+          unsigned char ch = (unsigned char)s->scratch[i];
+          if (ch < 0x20 || ch == 0x7f) return SMTP_STATUS_PARAM_SYNTAX;
+        }
+      }
+      rc->orcpt.ptr = s->scratch;
+      rc->orcpt.len = dl;
+      rc->has_orcpt = 1;
+    } else {
+      return SMTP_STATUS_PARAM_UNKNOWN;
+    }
+    if (seen & bit) return SMTP_STATUS_PARAM_SYNTAX;
+    seen |= bit;
+  }
+  if (r < 0) return SMTP_STATUS_PARAM_SYNTAX;
+  return -1;
+}
+
+static void cmd_rcpt(smtp_server_session *s, const smtp_command *c) {
+  smtp_path path;
+  smtp_span params;
+  smtp_server_rcpt rc;
+  unsigned flags = 0;
+  int r, st;
+  s->op = SRV_OP_RCPT;
+  if (!s->in_mail || (s->tflags & SMTP_SERVER_FLAG_BDAT)) {
+    refuse(s, SRV_OP_RCPT, SMTP_STATUS_BAD_SEQUENCE); /* RFC 5321 4.1.4 */
+    return;
+  }
+  if (s->rcpts >= s->opt.max_rcpt) {
+    refuse(s, SRV_OP_RCPT, SMTP_STATUS_TOO_MANY_RCPTS); /* RFC 5321 4.5.3.1.10 */
+    return;
+  }
+  if (s->opt.lenient_colon) flags |= SMTP_PARSE_SPACE_AFTER_COLON;
+  if (s->tflags & SMTP_SERVER_FLAG_SMTPUTF8) flags |= SMTP_PARSE_UTF8;
+  r = smtp_parse_mail_rcpt_args(c->args.ptr, c->args.len, 1, flags, &path, &params);
+  if (r == SMTP_ERR_NEEDS_SMTPUTF8 ||
+      (r == SMTP_OK && path.mailbox.utf8 && !(s->tflags & SMTP_SERVER_FLAG_SMTPUTF8))) {
+    refuse(s, SRV_OP_RCPT, SMTP_STATUS_NEEDS_SMTPUTF8); /* RFC 6531 3.5 */
+    return;
+  }
+  if (r != SMTP_OK) {
+    refuse(s, SRV_OP_RCPT, SMTP_STATUS_BAD_ADDRESS_SYNTAX);
+    return;
+  }
+  memset(&rc, 0, sizeof rc);
+  rc.path = &path;
+  rc.params = params;
+  rc.index = s->rcpts;
+  st = rcpt_params(s, params, &rc, flags & SMTP_PARSE_UTF8);
+  if (st >= 0) {
+    refuse(s, SRV_OP_RCPT, st);
+    return;
+  }
+  CALL_EVENT(s, SRV_OP_RCPT, rcpt, &rc, s->user_data);
+}
+
+static void no_rcpts(smtp_server_session *s, int op) {
+  /* RFC 2033 4.2: LMTP wants 503; RFC 5321 3.3 allows 503 or 554. */
+  refuse(s, op, s->opt.lmtp ? SMTP_STATUS_BAD_SEQUENCE : SMTP_STATUS_NO_VALID_RCPTS);
+}
+
+static void cmd_data(smtp_server_session *s, const smtp_command *c) {
+  s->op = SRV_OP_DATA;
+  if (c->args.len) {
+    refuse(s, SRV_OP_DATA, SMTP_STATUS_PARAM_SYNTAX); /* RFC 5321 4.3.2 */
+    return;
+  }
+  if (!s->in_mail || (s->tflags & SMTP_SERVER_FLAG_BDAT) ||
+      (s->tflags & SMTP_SERVER_FLAG_BINARYMIME)) {
+    /* RFC 3030 2 and 3: no DATA after BDAT, none with BINARYMIME. */
+    refuse(s, SRV_OP_DATA, SMTP_STATUS_BAD_SEQUENCE);
+    return;
+  }
+  if (s->rcpts == 0) {
+    no_rcpts(s, SRV_OP_DATA);
+    return;
+  }
+  s->msg_size = 0;
+  s->msg_refused = 0;
+  CALL_EVENT0(s, SRV_OP_DATA, data_start);
+}
+
+/* A BDAT refused before its data: reply now, then consume and drop the
+ * chunk (RFC 3030 2; SECURITY.md 1: a refused BDAT still consumes its bytes). */
+static void bdat_refuse(smtp_server_session *s, int status_id) {
+  refuse(s, SRV_OP_BDAT, status_id);
+  s->bdat_deliver = 0;
+  if (s->bdat_left > 0 && !s->closed) s->mode = SRV_M_BDAT;
+}
+
+static void cmd_bdat(smtp_server_session *s, const smtp_command *c) {
+  uint64_t size;
+  int last, r;
+  s->op = SRV_OP_BDAT;
+  r = smtp_bdat_parse(c->args.ptr, c->args.len, &size, &last);
+  if (r != SMTP_OK) {
+    /* The chunk size is unknown: nothing can be skipped (RFC 3030 2 note). */
+    refuse(s, SRV_OP_BDAT, SMTP_STATUS_PARAM_SYNTAX);
+    return;
+  }
+  s->bdat_left = size;
+  s->bdat_size = size;
+  s->bdat_last = last;
+  s->bdat_deliver = 0;
+  if (!(s->offered & SMTP_EXT_CHUNKING)) {
+    bdat_refuse(s, SMTP_STATUS_NOT_IMPLEMENTED);
+    return;
+  }
+  if (!s->in_mail || s->bdat_failed) {
+    bdat_refuse(s, SMTP_STATUS_BAD_SEQUENCE);
+    return;
+  }
+  if (s->rcpts == 0) {
+    bdat_refuse(s, s->opt.lmtp ? SMTP_STATUS_BAD_SEQUENCE : SMTP_STATUS_NO_VALID_RCPTS);
+    return;
+  }
+  if (s->opt.max_size && (size > s->opt.max_size || s->msg_size > s->opt.max_size - size)) {
+    /* RFC 1870 6.3 / RFC 3030 2: refused, the chunk is still read. */
+    if (s->tflags & SMTP_SERVER_FLAG_BDAT) {
+      /* The application saw the start: tell it at the end. */
+      s->msg_refused = SMTP_ERR_MESSAGE_TOO_BIG;
+    } else {
+      bdat_refuse(s, SMTP_STATUS_SIZE_EXCEEDED);
+      if (last) reset_transaction(s);
+      else s->bdat_failed = 1;
+      return;
+    }
+  }
+  if (!(s->tflags & SMTP_SERVER_FLAG_BDAT)) {
+    s->msg_size = 0;
+    s->msg_refused = 0;
+    CALL_EVENT0(s, SRV_OP_BDAT, data_start);
+    return;
+  }
+  s->bdat_deliver = 1;
+  if (size > 0) {
+    s->mode = SRV_M_BDAT;
+  } else if (last) {
+    begin_eod(s);
+  } else {
+    emit_sys(s, 250, NULL, "0 octets received");
+    s->seq++;
+  }
+}
+
+/* The end of one BDAT chunk's bytes. */
+static void bdat_chunk_end(smtp_server_session *s) {
+  s->mode = SRV_M_LINE;
+  if (!s->bdat_deliver) {
+    s->seq++; /* refused earlier; its reply is out already */
+    return;
+  }
+  if (s->bdat_last) {
+    begin_eod(s);
+    return;
+  }
+  if (s->msg_refused) {
+    /* Fail this chunk; the transaction is failed (RFC 3030 2). */
+    s->op = SRV_OP_BDAT;
+    s->bdat_failed = 1;
+    (void)smtp__srv_finish_status(s, refused_status(s->msg_refused));
+    return;
+  }
+  {
+    char t[64];
+    sbuf b = {t, sizeof t, 0};
+    t[0] = '\0';
+    sb_u64(&b, s->bdat_size);
+    sb_str(&b, " octets received");
+    emit_sys(s, 250, NULL, t);
+    s->seq++;
+  }
+}
+
+static void cmd_simple(smtp_server_session *s, const smtp_command *c) {
+  switch (c->verb) {
+  case SMTP_VERB_RSET:
+    if (c->args.len) {
+      refuse(s, SRV_OP_RSET, SMTP_STATUS_PARAM_SYNTAX);
+      return;
+    }
+    CALL_EVENT0(s, SRV_OP_RSET, rset);
+    return;
+  case SMTP_VERB_NOOP: CALL_EVENT0(s, SRV_OP_NOOP, noop); return; /* NOOP [SP String] */
+  case SMTP_VERB_QUIT:
+    if (c->args.len) {
+      refuse(s, SRV_OP_QUIT, SMTP_STATUS_PARAM_SYNTAX);
+      return;
+    }
+    CALL_EVENT0(s, SRV_OP_QUIT, quit);
+    return;
+  case SMTP_VERB_VRFY:
+    if (!c->args.len) {
+      refuse(s, SRV_OP_VRFY, SMTP_STATUS_PARAM_SYNTAX);
+      return;
+    }
+    CALL_EVENT(s, SRV_OP_VRFY, vrfy, c->args.ptr, c->args.len, s->user_data);
+    return;
+  case SMTP_VERB_EXPN:
+    if (!c->args.len) {
+      refuse(s, SRV_OP_EXPN, SMTP_STATUS_PARAM_SYNTAX);
+      return;
+    }
+    CALL_EVENT(s, SRV_OP_EXPN, expn, c->args.ptr, c->args.len, s->user_data);
+    return;
+  case SMTP_VERB_HELP:
+    CALL_EVENT(s, SRV_OP_HELP, help, c->args.ptr, c->args.len, s->user_data);
+    return;
+  default: return;
+  }
+}
+
+static void cmd_starttls(smtp_server_session *s, const smtp_command *c) {
+  s->op = SRV_OP_STARTTLS;
+  if (!s->opt.tls_available) {
+    refuse(s, SRV_OP_STARTTLS, SMTP_STATUS_NOT_IMPLEMENTED);
+    return;
+  }
+  if (c->args.len) {
+    refuse(s, SRV_OP_STARTTLS, SMTP_STATUS_PARAM_SYNTAX); /* RFC 3207 4 */
+    return;
+  }
+  /* RFC 3207 4: only offered after EHLO, once, outside a transaction. */
+  if (s->tls || s->helo_verb == 0 || s->helo_verb == SMTP_VERB_HELO || s->in_mail) {
+    refuse(s, SRV_OP_STARTTLS, SMTP_STATUS_BAD_SEQUENCE);
+    return;
+  }
+  CALL_EVENT0(s, SRV_OP_STARTTLS, starttls);
+}
+
+static void cmd_unknown(smtp_server_session *s, const smtp_command *c) {
+  s->op = SRV_OP_UNKNOWN;
+  s->answered = 0;
+  if (s->cb.unknown_command) {
+    int rv;
+    s->in_cb = 1;
+    s->in_any_cb++;
+    rv = s->cb.unknown_command(s, c, s->user_data);
+    s->in_any_cb--;
+    s->in_cb = 0;
+    if (!s->answered && (rv == 0 || rv == SMTP_ERR_CALLBACK_REFUSED) &&
+        c->verb == SMTP_VERB_ETRN) {
+      (void)smtp__srv_finish_status(s, SMTP_STATUS_NOT_IMPLEMENTED);
+      return;
+    }
+    (void)smtp__srv_after_cb(s, rv);
+    return;
+  }
+  (void)smtp__srv_finish_status(
+      s, c->verb == SMTP_VERB_ETRN ? SMTP_STATUS_NOT_IMPLEMENTED : SMTP_STATUS_SYNTAX_ERROR);
+}
+
+/* Lines longer than their limit (RFC 5321 4.5.3.1.4, 4.5.3.1.9): 500, and the
+ * line is never run (SECURITY.md 4). */
+static void line_too_long(smtp_server_session *s) {
+  if (s->auth_active) {
+    smtp__srv_trace(s, SMTP_SERVER_TRACE_IN, "***", 3);
+    smtp__srv_auth_abort(s, SMTP_STATUS_LINE_TOO_LONG); /* RFC 4954 4: 500 5.5.6 */
+    return;
+  }
+  refuse(s, SRV_OP_NONE, SMTP_STATUS_LINE_TOO_LONG);
+}
+
+static void process_line(smtp_server_session *s, const char *line, size_t len) {
+  smtp_command c;
+  int r;
+  size_t limit;
+  if (s->auth_active) {
+    smtp__srv_trace(s, SMTP_SERVER_TRACE_IN, "***", 3); /* SASL data is never traced */
+    (void)smtp__srv_auth_line(s, line, len);
+    return;
+  }
+  /* smtp_parse_command() caps lines at 510 octets; longer MAIL/RCPT lines
+   * are legal with extensions, so split off the verb ourselves then. */
+  if (len > SMTP_COMMAND_LINE_MAX - 2) {
+    size_t v = 0;
+    while (v < len && v < 17 && line[v] != ' ') v++;
+    r = smtp_parse_command(line, v, &c);
+    if (r == SMTP_OK) {
+      if (v >= len || line[v] != ' ') r = SMTP_ERR_SYNTAX;
+      else if (memchr(line, '\r', len) || memchr(line, '\n', len) || memchr(line, '\0', len))
+        r = SMTP_ERR_BAD_CHAR;
+      c.args.ptr = line + v + 1;
+      c.args.len = len - v - 1;
+    }
+  } else {
+    r = smtp_parse_command(line, len, &c);
+  }
+  if (r == SMTP_OK && c.verb == SMTP_VERB_AUTH) {
+    /* Redacted: the initial response is a credential. */
+    size_t m = 0;
+    while (m < c.args.len && c.args.ptr[m] != ' ') m++;
+    if (s->cb.trace) {
+      char t[64];
+      sbuf b = {t, sizeof t, 0};
+      t[0] = '\0';
+      sb_put(&b, line, (size_t)(c.args.ptr - line) + (m < 40 ? m : 40));
+      if (m < c.args.len) sb_str(&b, " ***");
+      smtp__srv_trace(s, SMTP_SERVER_TRACE_IN, t, b.len);
+    }
+  } else {
+    smtp__srv_trace(s, SMTP_SERVER_TRACE_IN, line, len);
+  }
+  if (s->refused_greeting) {
+    /* RFC 5321 3.1: after 554 only QUIT; RFC 7504 3: 521 to the rest. */
+    if (r == SMTP_OK && c.verb == SMTP_VERB_QUIT) {
+      CALL_EVENT0(s, SRV_OP_QUIT, quit);
+    } else if (s->refused_greeting == 521) {
+      static const smtp_enhanced_code e532 = {5, 3, 2};
+      s->op = SRV_OP_NONE;
+      (void)smtp__srv_finish(s, 521, &e532, "Host does not accept mail", 25);
+    } else {
+      refuse(s, SRV_OP_NONE, SMTP_STATUS_BAD_SEQUENCE);
+    }
+    return;
+  }
+  if (r != SMTP_OK) {
+    /* SECURITY.md 1: a bare CR/LF or NUL inside a command line makes the
+     * whole line an error; never two commands out of one line. */
+    refuse(s, SRV_OP_NONE, SMTP_STATUS_SYNTAX_ERROR);
+    return;
+  }
+  limit = s->opt.max_command_line;
+  if (c.verb == SMTP_VERB_MAIL) limit = s->mail_line_max;
+  else if (c.verb == SMTP_VERB_RCPT) limit = s->rcpt_line_max;
+  else if (c.verb == SMTP_VERB_AUTH) limit = s->in_cap;
+  if (len + 2 > limit) {
+    refuse(s, SRV_OP_NONE, SMTP_STATUS_LINE_TOO_LONG);
+    return;
+  }
+  if (s->opt.lmtp) {
+    if (c.verb == SMTP_VERB_HELO || c.verb == SMTP_VERB_EHLO) {
+      /* RFC 2033 4.1: no positive reply to HELO/EHLO in LMTP; 500. */
+      static const smtp_enhanced_code e551 = {5, 5, 1};
+      s->op = SRV_OP_NONE;
+      (void)smtp__srv_finish(s, 500, &e551, "This is LMTP: use LHLO", 22);
+      return;
+    }
+  } else if (c.verb == SMTP_VERB_LHLO) {
+    c.verb = SMTP_VERB_UNKNOWN;
+  }
+  switch (c.verb) {
+  case SMTP_VERB_HELO:
+  case SMTP_VERB_EHLO:
+  case SMTP_VERB_LHLO: cmd_helo(s, &c); break;
+  case SMTP_VERB_MAIL: cmd_mail(s, &c); break;
+  case SMTP_VERB_RCPT: cmd_rcpt(s, &c); break;
+  case SMTP_VERB_DATA: cmd_data(s, &c); break;
+  case SMTP_VERB_BDAT: cmd_bdat(s, &c); break;
+  case SMTP_VERB_RSET:
+  case SMTP_VERB_NOOP:
+  case SMTP_VERB_QUIT:
+  case SMTP_VERB_VRFY:
+  case SMTP_VERB_EXPN:
+  case SMTP_VERB_HELP: cmd_simple(s, &c); break;
+  case SMTP_VERB_STARTTLS: cmd_starttls(s, &c); break;
+  case SMTP_VERB_AUTH: (void)smtp__srv_auth_command(s, c.args.ptr, c.args.len); break;
+  default: cmd_unknown(s, &c); break;
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Input steps. Each takes bytes from p[0..n) and returns how many.          */
+
+/* Command lines end only at CRLF (RFC 5321 2.3.8; SECURITY.md 1). A complete
+ * line inside the caller's bytes is used in place; only a line that
+ * straddles two calls is copied. Any line longer than the input buffer is
+ * discarded up to its CRLF and answered 500. */
+static size_t step_line(smtp_server_session *s, const char *p, size_t n) {
+  size_t i = 0;
+  for (;;) {
+    const char *q = memchr(p + i, '\n', n - i);
+    size_t j;
+    char prev;
+    if (!q) break;
+    j = (size_t)(q - p);
+    prev = j > 0 ? p[j - 1] : (s->in_len ? s->in[s->in_len - 1] : 0);
+    if (prev != '\r') {
+      i = j + 1;
+      continue;
+    }
+    if (s->in_len == 0) {
+      if (j + 1 > s->in_cap) line_too_long(s);
+      else process_line(s, p, j - 1);
+    } else {
+      size_t total = s->in_len + j + 1;
+      if (total > s->in_cap) {
+        s->in_len = 0;
+        line_too_long(s);
+      } else {
+        memcpy(s->in + s->in_len, p, j + 1);
+        s->in_len = 0;
+        process_line(s, s->in, total - 2);
+      }
+    }
+    return j + 1;
+  }
+  if (s->in_len + n >= s->in_cap) {
+    /* SECURITY.md 1/4: the tail of an over-long line is never a new line. */
+    s->in_len = 0;
+    s->mode = SRV_M_DISCARD;
+    s->discard_cr = n > 0 && p[n - 1] == '\r';
+    return n;
+  }
+  memcpy(s->in + s->in_len, p, n);
+  s->in_len += n;
+  return n;
+}
+
+static size_t step_discard(smtp_server_session *s, const char *p, size_t n) {
+  size_t i = 0;
+  for (;;) {
+    const char *q = memchr(p + i, '\n', n - i);
+    size_t j;
+    if (!q) break;
+    j = (size_t)(q - p);
+    if (j > 0 ? p[j - 1] == '\r' : s->discard_cr) {
+      s->mode = SRV_M_LINE;
+      line_too_long(s);
+      return j + 1;
+    }
+    i = j + 1;
+  }
+  if (n) s->discard_cr = p[n - 1] == '\r';
+  return n;
+}
+
+/* DATA (RFC 5321 4.1.1.4, 4.5.2): the bytes are copied into the work
+ * buffer and unstuffed in place; end of data only at CRLF "." CRLF on the
+ * raw bytes (smtp_unstuff). */
+static size_t step_data(smtp_server_session *s, const char *p, size_t n) {
+  size_t take = n < s->in_cap ? n : s->in_cap;
+  size_t outlen = take, used = 0;
+  int r;
+  memcpy(s->in, p, take);
+  r = smtp_unstuff(&s->un, s->in, &outlen, &used);
+  if (r < 0) {
+    smtp__srv_set_fatal(s, SMTP_ERR_CALLBACK_FAILURE);
+    return 0;
+  }
+  s->data_block = 1;
+  msg_check_seen(s);
+  deliver(s, s->in, outlen);
+  if (r == 1 && !s->fatal) begin_eod(s);
+  return used;
+}
+
+/* BDAT chunk bytes: counted, never scanned (RFC 3030 2; SECURITY.md 1),
+ * handed on in place. */
+static size_t step_bdat(smtp_server_session *s, const char *p, size_t n) {
+  size_t take = n;
+  if ((uint64_t)take > s->bdat_left) take = (size_t)s->bdat_left;
+  s->data_block = 1;
+  if (s->bdat_deliver) deliver(s, p, take);
+  s->bdat_left -= take;
+  if (s->bdat_left == 0 && !s->fatal) bdat_chunk_end(s);
+  return take;
+}
+
+static int blocked(const smtp_server_session *s) {
+  return s->closed || s->fatal || s->deferred || s->paused || s->eod || s->starttls_pending ||
+         !s->started || (s->mode != SRV_M_DATA && s->mode != SRV_M_BDAT && out_full(s));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API: objects.                                                      */
+
+static int mem_ok(const smtp_mem *m) { return m && m->malloc && m->free; }
+
+int smtp_server_callbacks_new(smtp_server_callbacks **out, const smtp_mem *mem) {
+  smtp_server_callbacks *cb;
+  if (!out) return SMTP_ERR_INVALID_ARGUMENT;
+  *out = NULL;
+  if (!mem) mem = smtp_mem_default();
+  if (!mem_ok(mem)) return SMTP_ERR_INVALID_ARGUMENT;
+  cb = smtp__malloc(mem, sizeof *cb);
+  if (!cb) return SMTP_ERR_NOMEM;
+  memset(cb, 0, sizeof *cb);
+  cb->mem = *mem;
+  *out = cb;
+  return SMTP_OK;
+}
+
+void smtp_server_callbacks_del(smtp_server_callbacks *cb) {
+  smtp_mem m;
+  if (!cb) return;
+  m = cb->mem;
+  smtp__free(&m, cb);
+}
+
+#define CB_SETTER(name, type)                                                     \
+  void smtp_server_callbacks_set_##name(smtp_server_callbacks *cb, type f) {      \
+    if (cb) cb->name = f;                                                         \
+  }
+CB_SETTER(connect, smtp_server_on_connect)
+CB_SETTER(ehlo, smtp_server_on_ehlo)
+CB_SETTER(mail, smtp_server_on_mail)
+CB_SETTER(rcpt, smtp_server_on_rcpt)
+CB_SETTER(data_start, smtp_server_on_data_start)
+CB_SETTER(data_chunk, smtp_server_on_data_chunk)
+CB_SETTER(data_end, smtp_server_on_data_end)
+CB_SETTER(rset, smtp_server_on_rset)
+CB_SETTER(vrfy, smtp_server_on_vrfy)
+CB_SETTER(expn, smtp_server_on_expn)
+CB_SETTER(help, smtp_server_on_help)
+CB_SETTER(noop, smtp_server_on_noop)
+CB_SETTER(quit, smtp_server_on_quit)
+CB_SETTER(unknown_command, smtp_server_on_unknown_command)
+CB_SETTER(auth, smtp_server_on_auth)
+CB_SETTER(auth_step, smtp_server_on_auth_step)
+CB_SETTER(starttls, smtp_server_on_starttls)
+CB_SETTER(trace, smtp_server_on_trace)
+
+static void options_defaults(struct smtp_server_options *o) {
+  memset(o, 0, sizeof *o);
+  memcpy(o->hostname, "localhost", 10);
+  o->max_command_line = SMTP_COMMAND_LINE_MAX;
+  o->input_buffer = 2048;
+  o->output_buffer = 2048;
+  o->max_rcpt = 100;
+  o->max_errors = 20;
+  o->max_auth_failures = 5;
+  o->extensions = SMTP_SERVER_DEFAULT_EXTENSIONS;
+  o->auth_mechs = SMTP_SASL_PLAIN | SMTP_SASL_LOGIN;
+  o->reject_nul = 1;
+  o->command_timeout = 300000;
+  o->data_timeout = 180000;
+  o->data_end_timeout = 600000;
+}
+
+int smtp_server_options_new(smtp_server_options **out, const smtp_mem *mem) {
+  smtp_server_options *o;
+  if (!out) return SMTP_ERR_INVALID_ARGUMENT;
+  *out = NULL;
+  if (!mem) mem = smtp_mem_default();
+  if (!mem_ok(mem)) return SMTP_ERR_INVALID_ARGUMENT;
+  o = smtp__malloc(mem, sizeof *o);
+  if (!o) return SMTP_ERR_NOMEM;
+  options_defaults(o);
+  o->mem = *mem;
+  *out = o;
+  return SMTP_OK;
+}
+
+void smtp_server_options_del(smtp_server_options *o) {
+  smtp_mem m;
+  if (!o) return;
+  m = o->mem;
+  smtp__free(&m, o);
+}
+
+int smtp_server_options_set_hostname(smtp_server_options *o, const char *h) {
+  size_t n;
+  if (!o || !h) return SMTP_ERR_INVALID_ARGUMENT;
+  n = strlen(h);
+  if (n == 0 || n > SRV_NAME_MAX || smtp_parse_ehlo_arg(h, n, 0, NULL) != SMTP_OK)
+    return SMTP_ERR_INVALID_ARGUMENT;
+  memcpy(o->hostname, h, n + 1);
+  return SMTP_OK;
+}
+
+#define OPT_RANGE(name, field, type, lo, hi)                                   \
+  int smtp_server_options_set_##name(smtp_server_options *o, type v) {         \
+    if (!o || v < (lo) || v > (hi)) return SMTP_ERR_INVALID_ARGUMENT;          \
+    o->field = v;                                                              \
+    return SMTP_OK;                                                            \
+  }
+OPT_RANGE(max_command_line, max_command_line, size_t, 512, 65536)
+OPT_RANGE(input_buffer, input_buffer, size_t, 1024, 65536)
+OPT_RANGE(output_buffer, output_buffer, size_t, 1024, 65536)
+OPT_RANGE(max_recipients, max_rcpt, unsigned int, 1u, 100000u)
+#define OPT_MAX(name, field, hi)                                               \
+  int smtp_server_options_set_##name(smtp_server_options *o, unsigned int v) { \
+    if (!o || v > (hi)) return SMTP_ERR_INVALID_ARGUMENT;                      \
+    o->field = v;                                                              \
+    return SMTP_OK;                                                            \
+  }
+OPT_MAX(max_transactions, max_transactions, 1000000000u)
+OPT_MAX(max_errors, max_errors, 1000000000u)
+OPT_MAX(max_auth_failures, max_auth_failures, 1000000000u)
+OPT_RANGE(lmtp, lmtp, int, 0, 1)
+OPT_RANGE(tls_available, tls_available, int, 0, 1)
+OPT_RANGE(allow_plaintext_auth, allow_plaintext_auth, int, 0, 1)
+OPT_RANGE(require_tls, require_tls, int, 0, 1)
+OPT_RANGE(require_auth, require_auth, int, 0, 1)
+OPT_RANGE(bare_line_end, bare_policy, int, 0, 1)
+OPT_RANGE(reject_nul, reject_nul, int, 0, 1)
+OPT_RANGE(authzid_policy, authzid_policy, int, 0, 1)
+OPT_RANGE(lenient_space_after_colon, lenient_colon, int, 0, 1)
+OPT_RANGE(command_timeout, command_timeout, int, 1, 86400000)
+OPT_RANGE(data_timeout, data_timeout, int, 1, 86400000)
+OPT_RANGE(data_end_timeout, data_end_timeout, int, 1, 86400000)
+
+int smtp_server_options_set_max_message_size(smtp_server_options *o, uint64_t n) {
+  if (!o) return SMTP_ERR_INVALID_ARGUMENT;
+  o->max_size = n;
+  return SMTP_OK;
+}
+
+int smtp_server_options_set_extensions(smtp_server_options *o, unsigned int flags) {
+  const unsigned int ok = SMTP_EXT_PIPELINING | SMTP_EXT_SIZE | SMTP_EXT_8BITMIME |
+                          SMTP_EXT_BINARYMIME | SMTP_EXT_CHUNKING | SMTP_EXT_SMTPUTF8 |
+                          SMTP_EXT_ENHANCEDSTATUSCODES | SMTP_EXT_DSN | SMTP_EXT_REQUIRETLS |
+                          SMTP_EXT_LIMITS | SMTP_EXT_VRFY | SMTP_EXT_EXPN | SMTP_EXT_HELP |
+                          SMTP_EXT_STARTTLS | SMTP_EXT_AUTH;
+  if (!o || (flags & ~ok)) return SMTP_ERR_INVALID_ARGUMENT;
+  o->extensions = flags & ~(unsigned)(SMTP_EXT_STARTTLS | SMTP_EXT_AUTH);
+  return SMTP_OK;
+}
+
+int smtp_server_options_set_auth_mechs(smtp_server_options *o, unsigned int mechs) {
+  const unsigned int all = SMTP_SASL_PLAIN | SMTP_SASL_LOGIN | SMTP_SASL_CRAM_MD5 |
+                           SMTP_SASL_XOAUTH2 | SMTP_SASL_OAUTHBEARER | SMTP_SASL_SCRAM_SHA_1 |
+                           SMTP_SASL_SCRAM_SHA_256 | SMTP_SASL_EXTERNAL;
+  if (!o || (mechs & ~all)) return SMTP_ERR_INVALID_ARGUMENT;
+  o->auth_mechs = mechs;
+  return SMTP_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API: the session.                                                  */
+
+int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbacks *callbacks,
+                            void *user_data, const smtp_server_options *options,
+                            const smtp_mem *mem) {
+  struct smtp_server_options opt;
+  smtp_server_session *s;
+  size_t mail_extra = 0, rcpt_extra = 0, in_cap, total;
+  char *base;
+  if (!out) return SMTP_ERR_INVALID_ARGUMENT;
+  *out = NULL;
+  if (!mem) mem = smtp_mem_default();
+  if (!mem_ok(mem)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (options) opt = *options;
+  else options_defaults(&opt);
+  /* Extra MAIL/RCPT line room per extension ("Message Length Added"):
+   * RFC 1870 (26), RFC 3030 (16), RFC 3461 5.4 (ENVID 100 + RET 8 with
+   * keywords; ORCPT/NOTIFY 530), RFC 4954 5 (500), RFC 6531 3.4 (10),
+   * RFC 8689 (11). */
+  if (opt.extensions & SMTP_EXT_SIZE) mail_extra += 26;
+  if (opt.extensions & (SMTP_EXT_8BITMIME | SMTP_EXT_BINARYMIME)) mail_extra += 16;
+  if (opt.extensions & SMTP_EXT_DSN) {
+    mail_extra += 124;
+    rcpt_extra += 530;
+  }
+  if (opt.extensions & SMTP_EXT_SMTPUTF8) mail_extra += 10;
+  if (opt.extensions & SMTP_EXT_REQUIRETLS) mail_extra += 11;
+  if (callbacks && (callbacks->auth || callbacks->auth_step)) mail_extra += 500;
+  in_cap = opt.input_buffer;
+  if (in_cap < opt.max_command_line + mail_extra) in_cap = opt.max_command_line + mail_extra;
+  if (in_cap < opt.max_command_line + rcpt_extra) in_cap = opt.max_command_line + rcpt_extra;
+  total = sizeof *s + 2 * in_cap + opt.output_buffer;
+  base = smtp__malloc(mem, total);
+  if (!base) return SMTP_ERR_NOMEM;
+  s = (smtp_server_session *)(void *)base;
+  memset(s, 0, sizeof *s);
+  s->mem = *mem;
+  if (callbacks) s->cb = *callbacks;
+  s->opt = opt;
+  s->user_data = user_data;
+  s->in = base + sizeof *s;
+  s->in_cap = in_cap;
+  s->scratch = s->in + in_cap;
+  s->scratch_cap = in_cap;
+  s->out = s->scratch + in_cap;
+  s->out_cap = opt.output_buffer;
+  s->reply_max = s->out_cap / 2;
+  s->mail_line_max = opt.max_command_line + mail_extra;
+  s->rcpt_line_max = opt.max_command_line + rcpt_extra;
+  s->mode = SRV_M_LINE;
+  *out = s;
+  return SMTP_OK;
+}
+
+void smtp_server_session_del(smtp_server_session *s) {
+  smtp_mem m;
+  if (!s) return;
+  m = s->mem;
+  smtp__free(&m, s);
+}
+
+smtp_ssize smtp_server_session_mem_recv(smtp_server_session *s, const char *data, size_t len) {
+  size_t off = 0;
+  if (!s || (!data && len) || s->in_any_cb) return SMTP_ERR_INVALID_ARGUMENT;
+  if (s->fatal) return s->fatal;
+  s->paused = 0;
+  start(s);
+  progress(s);
+  if (s->fatal) return s->fatal;
+  if (s->starttls_pending) return (smtp_ssize)len; /* RFC 3207 5: discard */
+  if (s->closed) return len ? SMTP_ERR_CLOSED : 0;
+  s->data_block = 0;
+  while (off < len && !blocked(s)) {
+    size_t n;
+    switch (s->mode) {
+    case SRV_M_DISCARD: n = step_discard(s, data + off, len - off); break;
+    case SRV_M_DATA: n = step_data(s, data + off, len - off); break;
+    case SRV_M_BDAT: n = step_bdat(s, data + off, len - off); break;
+    default: n = step_line(s, data + off, len - off); break;
+    }
+    off += n;
+    if (s->eod) progress(s);
+  }
+  if (s->data_block) s->seq++; /* RFC 5321 4.5.3.2.5: per data block */
+  if (s->fatal) return s->fatal;
+  /* SECURITY.md 2: whatever followed STARTTLS in this buffer is dropped. */
+  if (s->starttls_pending) off = len;
+  return (smtp_ssize)off;
+}
+
+smtp_ssize smtp_server_session_mem_send(smtp_server_session *s, const char **data) {
+  if (!s || !data) return SMTP_ERR_INVALID_ARGUMENT;
+  *data = s->out + s->out_start;
+  if (s->fatal && out_pending(s) == 0) return s->fatal;
+  if (!s->in_any_cb) {
+    s->paused = 0;
+    start(s);
+    progress(s);
+  }
+  *data = s->out + s->out_start;
+  return (smtp_ssize)out_pending(s);
+}
+
+int smtp_server_session_mem_consume(smtp_server_session *s, size_t n) {
+  if (!s || n > out_pending(s)) return SMTP_ERR_INVALID_ARGUMENT;
+  s->out_start += n;
+  if (s->out_start == s->out_end) s->out_start = s->out_end = 0;
+  if (!s->in_any_cb) {
+    s->paused = 0;
+    progress(s);
+  }
+  return s->fatal ? s->fatal : SMTP_OK;
+}
+
+int smtp_server_session_want_read(const smtp_server_session *s) {
+  if (!s || s->closed || s->fatal || s->deferred || s->eod || s->starttls_pending) return 0;
+  if (!s->started) return 1;
+  return s->mode == SRV_M_DATA || s->mode == SRV_M_BDAT || !out_full(s);
+}
+
+int smtp_server_session_want_write(const smtp_server_session *s) {
+  if (!s) return 0;
+  return out_pending(s) > 0 || (!s->started && !s->fatal);
+}
+
+int smtp_server_session_want_tls(const smtp_server_session *s) {
+  return s && s->starttls_pending && !s->fatal && out_pending(s) == 0;
+}
+
+int smtp_server_session_is_closed(const smtp_server_session *s) {
+  return !s || s->closed || s->fatal;
+}
+
+int smtp_server_session_want_close(const smtp_server_session *s) {
+  return !s || ((s->closed || s->fatal) && out_pending(s) == 0);
+}
+
+static void copy_str(char *dst, const char *src) {
+  size_t i = 0;
+  if (src) {
+    /* SNI and the like are untrusted bytes (SECURITY.md 2): keep printable ASCII. */
+    for (; src[i] && i < SRV_TLS_STR - 1; i++) {
+      unsigned char c = (unsigned char)src[i];
+      dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+  }
+  dst[i] = '\0';
+}
+
+int smtp_server_session_tls_started(smtp_server_session *s, const smtp_tls_info *info) {
+  if (!s || !info) return SMTP_ERR_INVALID_ARGUMENT;
+  if (s->fatal || s->closed) return SMTP_ERR_INVALID_STATE;
+  if (!(s->starttls_pending && out_pending(s) == 0) && s->started)
+    return SMTP_ERR_INVALID_STATE;
+  if (s->tls) return SMTP_ERR_INVALID_STATE;
+  /* RFC 3207 4.2: forget everything learnt before the handshake. */
+  reset_session(s);
+  s->starttls_pending = 0;
+  s->in_len = 0;
+  s->mode = SRV_M_LINE;
+  s->tls = 1;
+  copy_str(s->tls_protocol, info->protocol);
+  copy_str(s->tls_cipher, info->cipher);
+  copy_str(s->tls_sni, info->sni);
+  s->tls_verified = info->peer_verified ? 1 : 0;
+  s->tls_has_cert = info->has_peer_cert ? 1 : 0;
+  s->seq++;
+  return SMTP_OK;
+}
+
+int smtp_server_session_timeout_ms(const smtp_server_session *s) {
+  if (!s || s->closed || s->fatal) return -1;
+  if (s->deferred && s->op == SRV_OP_DATA_END) return s->opt.data_end_timeout;
+  if (s->eod) return s->opt.data_end_timeout;
+  if (s->mode == SRV_M_DATA || s->mode == SRV_M_BDAT) return s->opt.data_timeout;
+  return s->opt.command_timeout;
+}
+
+unsigned int smtp_server_session_deadline_seq(const smtp_server_session *s) {
+  return s ? s->seq : 0;
+}
+
+static int close_with(smtp_server_session *s, int id) {
+  if (!s) return SMTP_ERR_INVALID_ARGUMENT;
+  if (s->closed || s->fatal) return SMTP_ERR_CLOSED;
+  s->started = 1;
+  s->deferred = 0;
+  s->op = SRV_OP_NONE;
+  s->eod = 0;
+  s->starttls_pending = 0;
+  close_421(s, id);
+  s->closed = 1;
+  return SMTP_OK;
+}
+
+int smtp_server_session_timeout(smtp_server_session *s) { return close_with(s, SMTP_STATUS_TIMEOUT); }
+
+int smtp_server_session_shutdown(smtp_server_session *s) { return close_with(s, SMTP_STATUS_SHUTDOWN); }
+
+/* The default reply of an event, to borrow its text and enhanced code. */
+static int default_status(int op, int code) {
+  int ok = code / 100 == 2;
+  switch (op) {
+  case SRV_OP_GREETING: return ok ? SMTP_STATUS_GREETING : SMTP_STATUS_GREETING_REFUSED;
+  case SRV_OP_HELO: return SMTP_STATUS_HELO_OK;
+  case SRV_OP_MAIL: return SMTP_STATUS_MAIL_OK;
+  case SRV_OP_RCPT: return ok ? SMTP_STATUS_RCPT_OK : code == 450 ? SMTP_STATUS_MAILBOX_TEMPFAIL
+                                                                   : SMTP_STATUS_MAILBOX_UNKNOWN;
+  case SRV_OP_DATA: return SMTP_STATUS_DATA_START;
+  case SRV_OP_DATA_END: return ok ? SMTP_STATUS_DATA_OK : SMTP_STATUS_DATA_REFUSED;
+  case SRV_OP_RSET: return SMTP_STATUS_RSET_OK;
+  case SRV_OP_VRFY: return SMTP_STATUS_VRFY_CANNOT;
+  case SRV_OP_EXPN: return SMTP_STATUS_EXPN_REFUSED;
+  case SRV_OP_HELP: return SMTP_STATUS_HELP;
+  case SRV_OP_NOOP: return SMTP_STATUS_NOOP_OK;
+  case SRV_OP_QUIT: return SMTP_STATUS_QUIT;
+  case SRV_OP_STARTTLS: return ok ? SMTP_STATUS_STARTTLS_GO : SMTP_STATUS_TLS_NOT_AVAILABLE;
+  case SRV_OP_AUTH: return ok ? SMTP_STATUS_AUTH_OK : code == 454 ? SMTP_STATUS_AUTH_TEMP
+                                                                  : SMTP_STATUS_AUTH_FAILED;
+  default: return SMTP_STATUS_SYNTAX_ERROR;
+  }
+}
+
+static const char *default_text(int code) {
+  switch (code / 100) {
+  case 2: return "OK";
+  case 3: return "Go ahead";
+  case 4: return "Try again later";
+  default: return "Refused";
+  }
+}
+
+/* Which answers each event takes. */
+static int code_ok_for_op(int op, int code) {
+  int cls = code / 100;
+  if (code < 200 || code > 559 || (code / 10) % 10 > 5) return 0;
+  if (code == 334) return 0;
+  switch (op) {
+  case SRV_OP_DATA: return code == 354 || cls == 4 || cls == 5;
+  case SRV_OP_BDAT: return cls != 3 || code == 354;
+  case SRV_OP_AUTH: return code == 235 || cls == 4 || cls == 5;
+  default: return cls != 3;
+  }
+}
+
+/* Whether an answer may be given now: inside the event's callback (once),
+ * or after it deferred (from outside any callback). */
+int smtp__srv_answer_begin(smtp_server_session *s) {
+  if (!s) return SMTP_ERR_INVALID_ARGUMENT;
+  if (s->fatal) return s->fatal;
+  if (s->closed && !s->in_cb) return SMTP_ERR_CLOSED;
+  if (!((s->in_cb && !s->answered) || (s->deferred && !s->in_any_cb))) return SMTP_ERR_INVALID_STATE;
+  return SMTP_OK;
+}
+
+int smtp__srv_answer_end(smtp_server_session *s) {
+  if (s->in_cb) {
+    s->answered = 1;
+    return SMTP_OK;
+  }
+  s->deferred = 0;
+  progress(s);
+  return s->fatal ? s->fatal : SMTP_OK;
+}
+
+void smtp__srv_apply(smtp_server_session *s, int code) { apply(s, code); }
+
+char *smtp__srv_out_reserve(smtp_server_session *s, size_t need) {
+  out_compact(s);
+  if (need > s->reply_max || s->out_cap - s->out_end < need) return NULL;
+  return s->out + s->out_end;
+}
+
+void smtp__srv_out_commit(smtp_server_session *s, size_t n) {
+  trace_out(s, s->out + s->out_end, n);
+  s->out_end += n;
+}
+
+int smtp_server_session_reply(smtp_server_session *s, int code, const char *enhanced,
+                              const char *text) {
+  smtp_enhanced_code e, *pe = NULL;
+  int r = smtp__srv_answer_begin(s);
+  if (r != SMTP_OK) return r;
+  if (s->op == SRV_OP_AUTH && code == 235 && s->auth_builtin == 0)
+    return SMTP_ERR_INVALID_ARGUMENT; /* use smtp_server_session_auth_accept() */
+  if (!code_ok_for_op(s->op, code)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (enhanced) {
+    size_t used = 0;
+    if (smtp_enhanced_code_parse(enhanced, strlen(enhanced), &e, &used) != SMTP_OK ||
+        used != strlen(enhanced) || e.cls != code / 100)
+      return SMTP_ERR_INVALID_ARGUMENT;
+    pe = &e;
+  }
+  if (!text || !pe) {
+    /* Defaults: the event's own reply when the code matches, else generic. */
+    const smtp_status *st = smtp_status_default(default_status(s->op, code));
+    if (!text) text = st->code == code ? st->text : default_text(code);
+    if (!pe && st->code == code && st->enhanced.cls) {
+      e = st->enhanced;
+      pe = &e;
+    }
+  }
+  {
+    /* Room for the reply and a closing 421 (too many errors). */
+    size_t max = s->reply_max > 128 ? s->reply_max - 96 : s->reply_max;
+    size_t save = s->reply_max;
+    s->reply_max = max;
+    r = smtp__srv_finish(s, code, pe, text, strlen(text));
+    s->reply_max = save;
+  }
+  if (r != SMTP_OK) return r;
+  return smtp__srv_answer_end(s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Accessors.                                                                */
+
+unsigned int smtp_server_session_flags(const smtp_server_session *s) {
+  unsigned int f = 0;
+  if (!s) return 0;
+  if (s->helo_verb) f |= SMTP_SERVER_FLAG_HELO;
+  if (s->helo_verb == SMTP_VERB_EHLO || s->helo_verb == SMTP_VERB_LHLO) f |= SMTP_SERVER_FLAG_EHLO;
+  if (s->tls) f |= SMTP_SERVER_FLAG_TLS;
+  if (s->authed) f |= SMTP_SERVER_FLAG_AUTH;
+  if (s->opt.lmtp) f |= SMTP_SERVER_FLAG_LMTP;
+  if (s->in_mail) f |= SMTP_SERVER_FLAG_MAIL | s->tflags;
+  /* During the first BDAT's data_start the flag is not yet committed. */
+  if (s->op == SRV_OP_BDAT) f |= SMTP_SERVER_FLAG_BDAT;
+  return f;
+}
+
+void *smtp_server_session_user_data(const smtp_server_session *s) { return s ? s->user_data : NULL; }
+
+const char *smtp_server_session_reverse_path(const smtp_server_session *s, size_t *len) {
+  if (len) *len = 0;
+  if (!s || !s->in_mail) return NULL;
+  if (len) *len = s->rpath_len;
+  return s->rpath;
+}
+
+unsigned int smtp_server_session_rcpt_count(const smtp_server_session *s) {
+  return s ? s->rcpts : 0;
+}
+
+unsigned int smtp_server_session_transaction_count(const smtp_server_session *s) {
+  return s ? s->transactions : 0;
+}
+
+const char *smtp_server_session_helo_name(const smtp_server_session *s, size_t *len) {
+  if (len) *len = 0;
+  if (!s || !s->helo_verb) return NULL;
+  if (len) *len = s->helo_len;
+  return s->helo_name;
+}
+
+const char *smtp_server_session_auth_user(const smtp_server_session *s, size_t *len) {
+  if (len) *len = 0;
+  if (!s || !s->authed) return NULL;
+  if (len) *len = s->user_len;
+  return s->user;
+}
+
+int smtp_server_session_tls_info(const smtp_server_session *s, smtp_tls_info *out) {
+  if (!s || !out) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!s->tls) return SMTP_ERR_INVALID_STATE;
+  out->protocol = s->tls_protocol;
+  out->cipher = s->tls_cipher;
+  out->sni = s->tls_sni;
+  out->peer_verified = s->tls_verified;
+  out->has_peer_cert = s->tls_has_cert;
+  return SMTP_OK;
+}
+
+const char *smtp_server_session_received_protocol(const smtp_server_session *s) {
+  /* RFC 3848 (ESMTP[S][A], LMTP[S][A]) and RFC 6531 3.7.3 (UTF8SMTP...). */
+  static const char *const names[2][2][4] = {
+      {{"ESMTP", "ESMTPA", "ESMTPS", "ESMTPSA"}, {"LMTP", "LMTPA", "LMTPS", "LMTPSA"}},
+      {{"UTF8SMTP", "UTF8SMTPA", "UTF8SMTPS", "UTF8SMTPSA"},
+       {"UTF8LMTP", "UTF8LMTPA", "UTF8LMTPS", "UTF8LMTPSA"}}};
+  int utf8, lmtp, idx;
+  if (!s) return "SMTP";
+  lmtp = s->opt.lmtp ? 1 : 0;
+  utf8 = (s->in_mail && (s->tflags & SMTP_SERVER_FLAG_SMTPUTF8)) ? 1 : 0;
+  if (!lmtp && !utf8 && s->helo_verb == SMTP_VERB_HELO && !s->tls && !s->authed) return "SMTP";
+  idx = (s->tls ? 2 : 0) + (s->authed ? 1 : 0);
+  return names[utf8][lmtp][idx];
+}
+
+uint64_t smtp_server_session_message_size(const smtp_server_session *s) {
+  return s ? s->msg_size : 0;
+}
