@@ -1,0 +1,2254 @@
+/* The SMTP/LMTP client session (include/smtp/client.h): a sans-I/O state
+ * machine. Shape:
+ *
+ *   - Every command the session writes is recorded in a ring of expected
+ *     replies (kind, recipient index, and the output offset where its bytes
+ *     end). Replies are matched to the ring in order (RFC 2920 3.1); a reply
+ *     whose command has not been consumed by the transport yet, or that
+ *     arrives with nothing outstanding, is a protocol error (SECURITY.md §6),
+ *     except 421, which the server may send at any time (RFC 5321 3.8).
+ *   - Reply handlers only change state; produce() writes whatever the state
+ *     calls for into the one output buffer, as far as it fits: single
+ *     commands (EHLO, STARTTLS, AUTH, RSET, QUIT), the transaction's MAIL,
+ *     RCPTs and DATA (all at once with PIPELINING, else one at a time), and
+ *     the body, dot-stuffed (DATA) or framed in BDAT chunks (CHUNKING).
+ *   - Events go to a callback or, in event mode, to a small queue.
+ *
+ * All memory is allocated in smtp_client_session_new(): the session with its
+ * output and staging buffers, and the reply parser. Transactions belong to
+ * the application (smtp_client_txn_*) and grow only while being built. */
+#include <string.h>
+
+#include <smtp/address.h>
+#include <smtp/client.h>
+#include <smtp/data.h>
+#include <smtp/sasl.h>
+
+#include "client_auth.h"
+#include "internal.h"
+
+/* ------------------------------------------------------------------ */
+/* Limits and timeouts                                                  */
+
+/* RFC 5321 4.5.3.2: client timeouts. */
+#define TMO_GREETING (5 * 60 * 1000)
+#define TMO_MAIL (5 * 60 * 1000)
+#define TMO_RCPT (5 * 60 * 1000)
+#define TMO_DATA_INIT (2 * 60 * 1000)
+#define TMO_DATA_BLOCK (3 * 60 * 1000)
+#define TMO_DATA_FINAL (10 * 60 * 1000)
+#define TMO_OTHER (5 * 60 * 1000)
+
+#define RING_CAP 128u          /* commands outstanding at once */
+#define EVQ_CAP 32u            /* queued events (event mode) */
+#define LINE_CAP 12288u        /* longest AUTH line (RFC 4954 4) */
+#define SASL_RAW_CAP 9216u     /* un-encoded SASL message */
+#define CAPS_TEXT_CAP 8192u    /* copy of the EHLO reply text */
+#define STAGE_CAP 4096u        /* body bytes read through read_body */
+#define BDAT_HDR_RESERVE 32u   /* "BDAT " 20 digits " LAST" CRLF fits */
+#define TOKEN_MAX 8192u
+#define RCPT_MAX 100000u
+#define ENVID_MAX 100u         /* RFC 3461 4.4 */
+#define ORCPT_MAX 500u         /* RFC 3461 4.2 (encoded) */
+
+/* ------------------------------------------------------------------ */
+/* Callbacks and options objects                                        */
+
+struct smtp_client_callbacks {
+  smtp_client_greeting_cb greeting;
+  smtp_client_capabilities_cb capabilities;
+  smtp_client_starttls_cb starttls;
+  smtp_client_auth_cb auth;
+  smtp_client_mail_cb mail;
+  smtp_client_rcpt_cb rcpt;
+  smtp_client_body_start_cb body_start;
+  smtp_client_data_cb data;
+  smtp_client_txn_done_cb txn_done;
+  smtp_client_closed_cb closed;
+  smtp_client_event_cb event;
+  smtp_client_read_body_cb read_body;
+  smtp_client_trace_cb trace;
+};
+
+int smtp_client_callbacks_new(smtp_client_callbacks **out) {
+  if (!out) return SMTP_ERR_INVALID_ARGUMENT;
+  *out = smtp__calloc(NULL, 1, sizeof **out);
+  return *out ? SMTP_OK : SMTP_ERR_NOMEM;
+}
+void smtp_client_callbacks_del(smtp_client_callbacks *cbs) { smtp__free(NULL, cbs); }
+
+#define CB_SETTER(name, type)                                                        \
+  void smtp_client_callbacks_set_##name(smtp_client_callbacks *cbs, type cb) {       \
+    if (cbs) cbs->name = cb;                                                         \
+  }
+CB_SETTER(greeting, smtp_client_greeting_cb)
+CB_SETTER(capabilities, smtp_client_capabilities_cb)
+CB_SETTER(starttls, smtp_client_starttls_cb)
+CB_SETTER(auth, smtp_client_auth_cb)
+CB_SETTER(mail, smtp_client_mail_cb)
+CB_SETTER(rcpt, smtp_client_rcpt_cb)
+CB_SETTER(body_start, smtp_client_body_start_cb)
+CB_SETTER(data, smtp_client_data_cb)
+CB_SETTER(txn_done, smtp_client_txn_done_cb)
+CB_SETTER(closed, smtp_client_closed_cb)
+CB_SETTER(event, smtp_client_event_cb)
+CB_SETTER(read_body, smtp_client_read_body_cb)
+CB_SETTER(trace, smtp_client_trace_cb)
+
+struct smtp_client_options {
+  smtp_mem mem;
+  char ehlo[SMTP_DOMAIN_MAX + 1];
+  int lmtp, starttls, allow_plain, require_utf8, requiretls;
+  unsigned int disabled, mech;
+  size_t max_line, max_lines, out_cap;
+  char authzid[256], user[256], pass[256];
+  int have_password, have_token;
+  char *token; /* allocated, NUL-terminated */
+  int (*random)(void *buf, size_t len, void *user_data);
+  void *random_ud;
+};
+
+int smtp_client_options_new(smtp_client_options **out, const smtp_mem *mem) {
+  smtp_client_options *o;
+  if (!out) return SMTP_ERR_INVALID_ARGUMENT;
+  *out = NULL;
+  if (!mem) mem = smtp_mem_default();
+  o = smtp__calloc(mem, 1, sizeof *o);
+  if (!o) return SMTP_ERR_NOMEM;
+  o->mem = *mem;
+  memcpy(o->ehlo, "localhost", 10);
+  o->out_cap = SMTP_CLIENT_OUTPUT_DEFAULT;
+  *out = o;
+  return SMTP_OK;
+}
+
+void smtp_client_options_del(smtp_client_options *opt) {
+  smtp_mem mem;
+  if (!opt) return;
+  mem = opt->mem;
+  if (opt->token) {
+    smtp__wipe(opt->token, strlen(opt->token));
+    smtp__free(&mem, opt->token);
+  }
+  smtp__wipe(opt->pass, sizeof opt->pass);
+  smtp__free(&mem, opt);
+}
+
+/* Controls (C0, DEL) are never allowed in a value the client puts on the
+ * wire (SECURITY.md §3). */
+static int has_ctl(const char *s, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch < 0x20 || ch == 0x7f) return 1;
+  }
+  return 0;
+}
+
+int smtp_client_options_set_ehlo_name(smtp_client_options *opt, const char *name) {
+  size_t n;
+  int rc;
+  if (!opt || !name) return SMTP_ERR_INVALID_ARGUMENT;
+  n = strlen(name);
+  if (has_ctl(name, n)) return SMTP_ERR_BAD_CHAR;
+  if (n == 0) return SMTP_ERR_SYNTAX;
+  if (n > SMTP_DOMAIN_MAX) return SMTP_ERR_DOMAIN_TOO_LONG;
+  rc = smtp_parse_ehlo_arg(name, n, 0, NULL);
+  if (rc != SMTP_OK) return rc;
+  memcpy(opt->ehlo, name, n + 1);
+  return SMTP_OK;
+}
+
+void smtp_client_options_set_lmtp(smtp_client_options *opt, int on) {
+  if (opt) opt->lmtp = on ? 1 : 0;
+}
+
+int smtp_client_options_set_starttls(smtp_client_options *opt, int policy) {
+  if (!opt || policy < SMTP_CLIENT_STARTTLS_OPPORTUNISTIC || policy > SMTP_CLIENT_STARTTLS_OFF)
+    return SMTP_ERR_INVALID_ARGUMENT;
+  opt->starttls = policy;
+  return SMTP_OK;
+}
+
+/* An identity or password: UTF-8, no controls, 1..255 octets. */
+static int check_cred(const char *s, size_t *len, int may_be_empty) {
+  size_t n = s ? strlen(s) : 0;
+  *len = n;
+  if (!s) return may_be_empty ? SMTP_OK : SMTP_ERR_INVALID_ARGUMENT;
+  if (n == 0) return may_be_empty ? SMTP_OK : SMTP_ERR_INVALID_ARGUMENT;
+  if (has_ctl(s, n)) return SMTP_ERR_BAD_CHAR;
+  if (n > 255) return SMTP_ERR_TOO_LONG;
+  if (smtp_utf8_validate(s, n) != SMTP_OK) return SMTP_ERR_UTF8;
+  return SMTP_OK;
+}
+
+int smtp_client_options_set_credentials(smtp_client_options *opt, const char *authzid,
+                                        const char *user, const char *password) {
+  size_t zl, ul, pl;
+  int rc;
+  if (!opt) return SMTP_ERR_INVALID_ARGUMENT;
+  if ((rc = check_cred(authzid, &zl, 1)) != SMTP_OK) return rc;
+  if ((rc = check_cred(user, &ul, 0)) != SMTP_OK) return rc;
+  if ((rc = check_cred(password, &pl, 0)) != SMTP_OK) return rc;
+  memcpy(opt->authzid, authzid ? authzid : "", zl + 1);
+  memcpy(opt->user, user, ul + 1);
+  memcpy(opt->pass, password, pl + 1);
+  opt->have_password = 1;
+  return SMTP_OK;
+}
+
+int smtp_client_options_set_oauth_token(smtp_client_options *opt, const char *user,
+                                        const char *token) {
+  size_t ul, tl, i;
+  int rc;
+  char *copy;
+  if (!opt || !token) return SMTP_ERR_INVALID_ARGUMENT;
+  if ((rc = check_cred(user, &ul, 1)) != SMTP_OK) return rc;
+  tl = strlen(token);
+  if (tl == 0) return SMTP_ERR_INVALID_ARGUMENT;
+  if (tl > TOKEN_MAX) return SMTP_ERR_TOO_LONG;
+  /* RFC 6750 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
+  for (i = 0; i < tl; i++) {
+    unsigned char ch = (unsigned char)token[i];
+    if (ch < 0x21 || ch > 0x7e) return SMTP_ERR_BAD_CHAR;
+  }
+  copy = smtp__malloc(&opt->mem, tl + 1);
+  if (!copy) return SMTP_ERR_NOMEM;
+  memcpy(copy, token, tl + 1);
+  if (opt->token) smtp__free(&opt->mem, opt->token);
+  opt->token = copy;
+  if (!opt->have_password) memcpy(opt->user, user ? user : "", ul + 1);
+  opt->have_token = 1;
+  return SMTP_OK;
+}
+
+int smtp_client_options_set_auth_mechanism(smtp_client_options *opt, unsigned int mech) {
+  if (!opt) return SMTP_ERR_INVALID_ARGUMENT;
+  if (mech == 0) {
+    opt->mech = 0;
+    return SMTP_OK;
+  }
+  if (mech & (mech - 1)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!(smtp__sasl_client_supported(1, 1, 1) & mech)) return SMTP_ERR_UNSUPPORTED;
+  opt->mech = mech;
+  return SMTP_OK;
+}
+
+void smtp_client_options_set_allow_plaintext_auth(smtp_client_options *opt, int on) {
+  if (opt) opt->allow_plain = on ? 1 : 0;
+}
+void smtp_client_options_set_disabled_extensions(smtp_client_options *opt, unsigned int f) {
+  if (opt) opt->disabled = f;
+}
+void smtp_client_options_set_require_smtputf8(smtp_client_options *opt, int on) {
+  if (opt) opt->require_utf8 = on ? 1 : 0;
+}
+void smtp_client_options_set_requiretls(smtp_client_options *opt, int on) {
+  if (opt) opt->requiretls = on ? 1 : 0;
+}
+int smtp_client_options_set_reply_limits(smtp_client_options *opt, size_t max_line,
+                                         size_t max_lines) {
+  if (!opt) return SMTP_ERR_INVALID_ARGUMENT;
+  if (max_line && (max_line < 64 || max_line > 65536)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (max_lines > 10000) return SMTP_ERR_INVALID_ARGUMENT;
+  opt->max_line = max_line;
+  opt->max_lines = max_lines;
+  return SMTP_OK;
+}
+int smtp_client_options_set_output_buffer(smtp_client_options *opt, size_t bytes) {
+  if (!opt || bytes < SMTP_CLIENT_OUTPUT_MIN || bytes > (16u << 20)) return SMTP_ERR_INVALID_ARGUMENT;
+  opt->out_cap = bytes;
+  return SMTP_OK;
+}
+void smtp_client_options_set_random(smtp_client_options *opt,
+                                    int (*fn)(void *buf, size_t len, void *user_data),
+                                    void *user_data) {
+  if (!opt) return;
+  opt->random = fn;
+  opt->random_ud = user_data;
+}
+
+/* ------------------------------------------------------------------ */
+/* Transactions                                                         */
+
+typedef struct txn_rcpt {
+  size_t addr_off, addr_len;
+  size_t orcpt_off, orcpt_len;
+  int has_orcpt;
+  unsigned int notify;
+  int rcpt_code, data_code;
+  int accepted;
+} txn_rcpt;
+
+struct smtp_client_txn {
+  smtp_mem mem;
+  char *buf;
+  size_t buf_len, buf_cap;
+  txn_rcpt *rcpts;
+  size_t nrcpt, rcpt_cap;
+  int has_from;
+  size_t from_off, from_len;
+  int utf8;        /* some address needs SMTPUTF8 */
+  int ret;
+  int has_envid;
+  size_t envid_off, envid_len;
+  uint64_t size_hint;
+  int has_size;
+  int body_type;
+  int body_source;
+  const char *body;
+  size_t body_len;
+  int requiretls;
+  smtp_client_session *owner; /* set while submitted */
+};
+
+int smtp_client_txn_new(smtp_client_txn **out, const smtp_mem *mem) {
+  smtp_client_txn *t;
+  if (!out) return SMTP_ERR_INVALID_ARGUMENT;
+  *out = NULL;
+  if (!mem) mem = smtp_mem_default();
+  t = smtp__calloc(mem, 1, sizeof *t);
+  if (!t) return SMTP_ERR_NOMEM;
+  t->mem = *mem;
+  *out = t;
+  return SMTP_OK;
+}
+
+void smtp_client_txn_del(smtp_client_txn *t) {
+  smtp_mem mem;
+  if (!t) return;
+  mem = t->mem;
+  smtp__free(&mem, t->buf);
+  smtp__free(&mem, t->rcpts);
+  smtp__free(&mem, t);
+}
+
+int smtp_client_txn_reset(smtp_client_txn *t) {
+  if (!t) return SMTP_ERR_INVALID_ARGUMENT;
+  if (t->owner) return SMTP_ERR_INVALID_STATE;
+  t->buf_len = 0;
+  t->nrcpt = 0;
+  t->has_from = 0;
+  t->utf8 = 0;
+  t->ret = 0;
+  t->has_envid = 0;
+  t->has_size = 0;
+  t->size_hint = 0;
+  t->body_type = 0;
+  t->body_source = 0;
+  t->body = NULL;
+  t->body_len = 0;
+  t->requiretls = 0;
+  return SMTP_OK;
+}
+
+static int txn_store(smtp_client_txn *t, const char *s, size_t n, size_t *off) {
+  if (n > t->buf_cap - t->buf_len) {
+    size_t cap = t->buf_cap ? t->buf_cap : 256;
+    char *nb;
+    while (cap - t->buf_len < n) cap *= 2;
+    nb = smtp__realloc(&t->mem, t->buf, cap);
+    if (!nb) return SMTP_ERR_NOMEM;
+    t->buf = nb;
+    t->buf_cap = cap;
+  }
+  if (n) memcpy(t->buf + t->buf_len, s, n);
+  *off = t->buf_len;
+  t->buf_len += n;
+  return SMTP_OK;
+}
+
+/* Validate a mailbox given by the application (RFC 5321 4.1.2, RFC 6531
+ * 3.3); strips one pair of angle brackets. Sets *utf8 when non-ASCII. */
+static int check_address(const char **addr, size_t *len, int allow_postmaster, int *utf8) {
+  const char *a = *addr;
+  size_t n = *len;
+  smtp_mailbox mb;
+  int rc;
+  if (has_ctl(a, n)) return SMTP_ERR_BAD_CHAR;
+  if (n >= 2 && a[0] == '<' && a[n - 1] == '>') {
+    a++;
+    n -= 2;
+  }
+  if (n + 2 > SMTP_PATH_MAX) return SMTP_ERR_PATH_TOO_LONG;
+  *utf8 = 0;
+  if (allow_postmaster && smtp__casecmp(a, n, "postmaster", 10) == 0) {
+    *addr = a;
+    *len = n;
+    return SMTP_OK; /* RFC 5321 4.1.1.3: "<Postmaster>" */
+  }
+  if (n == 0) return SMTP_ERR_SYNTAX;
+  rc = smtp_parse_mailbox(a, n, SMTP_PARSE_UTF8, &mb);
+  if (rc != SMTP_OK) return rc;
+  *utf8 = mb.utf8 ? 1 : 0;
+  *addr = a;
+  *len = n;
+  return SMTP_OK;
+}
+
+int smtp_client_txn_set_from(smtp_client_txn *t, const char *addr, size_t len) {
+  int utf8 = 0, rc;
+  size_t off;
+  if (!t || (!addr && len)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (t->owner) return SMTP_ERR_INVALID_STATE;
+  if (!addr) addr = "";
+  if (len == 2 && addr[0] == '<' && addr[1] == '>') len = 0;
+  if (len) {
+    rc = check_address(&addr, &len, 0, &utf8);
+    if (rc != SMTP_OK) return rc;
+  }
+  rc = txn_store(t, addr, len, &off);
+  if (rc != SMTP_OK) return rc;
+  t->from_off = off;
+  t->from_len = len;
+  t->has_from = 1;
+  if (utf8) t->utf8 = 1;
+  return SMTP_OK;
+}
+
+smtp_ssize smtp_client_txn_add_rcpt(smtp_client_txn *t, const char *addr, size_t len,
+                                    unsigned int notify, const char *orcpt, size_t orcpt_len) {
+  int utf8 = 0, rc;
+  size_t off, ooff = 0;
+  txn_rcpt *r;
+  if (!t || !addr || (!orcpt && orcpt_len)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (t->owner) return SMTP_ERR_INVALID_STATE;
+  if (notify & ~0xfu) return SMTP_ERR_INVALID_ARGUMENT;
+  if ((notify & SMTP_DSN_NOTIFY_NEVER) && (notify & ~(unsigned)SMTP_DSN_NOTIFY_NEVER))
+    return SMTP_ERR_INVALID_ARGUMENT; /* RFC 3461 4.1: NEVER stands alone */
+  rc = check_address(&addr, &len, 1, &utf8);
+  if (rc != SMTP_OK) return rc;
+  if (orcpt) {
+    /* The original recipient travels xtext-encoded (RFC 3461 4.2); its
+     * decoded form must still be a sane address string. */
+    if (has_ctl(orcpt, orcpt_len)) return SMTP_ERR_BAD_CHAR;
+    if (orcpt_len == 0 || orcpt_len * 3 > ORCPT_MAX) return SMTP_ERR_TOO_LONG;
+    if (smtp_utf8_validate(orcpt, orcpt_len) != SMTP_OK) return SMTP_ERR_UTF8;
+  }
+  if (t->nrcpt >= RCPT_MAX) return SMTP_ERR_LIMIT;
+  if (t->nrcpt == t->rcpt_cap) {
+    size_t cap = t->rcpt_cap ? t->rcpt_cap * 2 : 8;
+    txn_rcpt *nr = smtp__realloc(&t->mem, t->rcpts, cap * sizeof *nr);
+    if (!nr) return SMTP_ERR_NOMEM;
+    t->rcpts = nr;
+    t->rcpt_cap = cap;
+  }
+  rc = txn_store(t, addr, len, &off);
+  if (rc != SMTP_OK) return rc;
+  if (orcpt) {
+    rc = txn_store(t, orcpt, orcpt_len, &ooff);
+    if (rc != SMTP_OK) return rc;
+  }
+  r = &t->rcpts[t->nrcpt];
+  memset(r, 0, sizeof *r);
+  r->addr_off = off;
+  r->addr_len = len;
+  r->has_orcpt = orcpt != NULL;
+  r->orcpt_off = ooff;
+  r->orcpt_len = orcpt_len;
+  r->notify = notify;
+  if (utf8) t->utf8 = 1;
+  return (smtp_ssize)t->nrcpt++;
+}
+
+int smtp_client_txn_set_dsn(smtp_client_txn *t, int ret, const char *envid, size_t len) {
+  size_t off, i;
+  int rc;
+  if (!t || ret < 0 || ret > SMTP_DSN_RET_HDRS || (!envid && len)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (t->owner) return SMTP_ERR_INVALID_STATE;
+  if (envid) {
+    /* RFC 3461 4.4: printable US-ASCII, at most 100 characters. */
+    for (i = 0; i < len; i++) {
+      unsigned char ch = (unsigned char)envid[i];
+      if (ch < 0x20 || ch > 0x7e) return SMTP_ERR_BAD_CHAR;
+    }
+    if (len == 0) return SMTP_ERR_INVALID_ARGUMENT;
+    if (len > ENVID_MAX) return SMTP_ERR_TOO_LONG;
+    rc = txn_store(t, envid, len, &off);
+    if (rc != SMTP_OK) return rc;
+    t->envid_off = off;
+    t->envid_len = len;
+    t->has_envid = 1;
+  } else {
+    t->has_envid = 0;
+  }
+  t->ret = ret;
+  return SMTP_OK;
+}
+
+int smtp_client_txn_set_size(smtp_client_txn *t, uint64_t size) {
+  if (!t) return SMTP_ERR_INVALID_ARGUMENT;
+  if (t->owner) return SMTP_ERR_INVALID_STATE;
+  t->size_hint = size;
+  t->has_size = 1;
+  return SMTP_OK;
+}
+
+int smtp_client_txn_set_body_type(smtp_client_txn *t, int type) {
+  if (!t || type < SMTP_CLIENT_BODY_AUTO || type > SMTP_CLIENT_BODY_BINARYMIME)
+    return SMTP_ERR_INVALID_ARGUMENT;
+  if (t->owner) return SMTP_ERR_INVALID_STATE;
+  t->body_type = type;
+  return SMTP_OK;
+}
+
+int smtp_client_txn_set_body(smtp_client_txn *t, const char *data, size_t len) {
+  if (!t || (!data && len)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (t->owner) return SMTP_ERR_INVALID_STATE;
+  t->body = data ? data : "";
+  t->body_len = len;
+  t->body_source = SMTP_CLIENT_BODY_MEMORY;
+  return SMTP_OK;
+}
+
+int smtp_client_txn_set_body_source(smtp_client_txn *t, int source) {
+  if (!t || (source != SMTP_CLIENT_BODY_READ && source != SMTP_CLIENT_BODY_PUSH))
+    return SMTP_ERR_INVALID_ARGUMENT;
+  if (t->owner) return SMTP_ERR_INVALID_STATE;
+  t->body_source = source;
+  t->body = NULL;
+  t->body_len = 0;
+  return SMTP_OK;
+}
+
+int smtp_client_txn_set_requiretls(smtp_client_txn *t, int on) {
+  if (!t) return SMTP_ERR_INVALID_ARGUMENT;
+  if (t->owner) return SMTP_ERR_INVALID_STATE;
+  t->requiretls = on ? 1 : 0;
+  return SMTP_OK;
+}
+
+size_t smtp_client_txn_rcpt_count(const smtp_client_txn *t) { return t ? t->nrcpt : 0; }
+
+int smtp_client_txn_rcpt_result(const smtp_client_txn *t, size_t index, int *rcpt_code,
+                                int *data_code) {
+  if (!t || index >= t->nrcpt) return SMTP_ERR_NOT_FOUND;
+  if (rcpt_code) *rcpt_code = t->rcpts[index].rcpt_code;
+  if (data_code) *data_code = t->rcpts[index].data_code;
+  return SMTP_OK;
+}
+
+const char *smtp_client_txn_rcpt_address(const smtp_client_txn *t, size_t index, size_t *len) {
+  if (!t || index >= t->nrcpt) return NULL;
+  if (len) *len = t->rcpts[index].addr_len;
+  return t->buf + t->rcpts[index].addr_off;
+}
+
+/* ------------------------------------------------------------------ */
+/* The session                                                          */
+
+enum kind {
+  K_GREETING, K_EHLO, K_HELO, K_STARTTLS, K_AUTH, K_MAIL, K_RCPT, K_DATA, K_DATA_END,
+  K_BDAT, K_BDAT_LAST, K_RSET, K_QUIT
+};
+
+typedef struct pend {
+  int kind;
+  size_t index;   /* K_RCPT: recipient; K_DATA_END/K_BDAT_LAST: replies left */
+  uint64_t end;   /* output offset just after the command's bytes */
+} pend;
+
+enum phase {
+  PH_GREETING, PH_EHLO, PH_STARTTLS, PH_TLS, PH_AUTH, PH_READY, PH_TXN, PH_QUIT, PH_CLOSED
+};
+
+/* Single commands produce() owes (bit flags). */
+#define T_EHLO 1u
+#define T_HELO 2u
+#define T_STARTTLS 4u
+#define T_LINE 8u   /* c->line: AUTH and its responses */
+#define T_RSET 16u
+#define T_QUIT 32u
+#define T_DOT 64u   /* ".\r\n" after an unexpected 354 (RFC 2920 3.1 example) */
+
+enum body_phase { B_NONE, B_WAIT, B_SEND, B_DONE };
+
+struct smtp_client_session {
+  smtp_mem mem;
+  smtp_client_callbacks cb;
+  int event_mode;
+  void *ud;
+  smtp_client_options opt; /* token points into tail */
+  smtp__sasl_creds creds;
+  smtp_reply_parser *rp;
+
+  /* output */
+  char *out;
+  size_t out_cap, out_head, out_ready, out_tail;
+  uint64_t produced, consumed;
+
+  /* state */
+  int phase;
+  unsigned int todo;
+  int error;        /* sticky: set when the session ended */
+  int end_error;    /* reason to report once QUIT is answered */
+  int closed_sent;
+  int paused;
+  int tls_active, tls_wanted;
+  int recv_started;
+  int helo_mode;
+  int ehlo_sent_after_tls;
+  unsigned int ext; /* usable extensions: offered minus disabled */
+  int quit_requested;
+
+  pend ring[RING_CAP];
+  size_t ring_head, ring_count;
+
+  /* capabilities (copied from the EHLO reply) */
+  int have_caps;
+  smtp_capabilities caps;
+  smtp_reply caps_reply;
+  smtp_span caps_lines[SMTP_CAPS_MAX_KEYWORDS + 1];
+  char caps_text[CAPS_TEXT_CAP];
+
+  /* AUTH */
+  smtp__sasl_client sasl;
+  unsigned int auth_mech;
+  int auth_cancelled;
+  char line[LINE_CAP];
+  size_t line_len;
+  int line_redact; /* trace only the verb */
+  char sasl_raw[SASL_RAW_CAP];
+
+  /* transaction */
+  smtp_client_txn *txn;
+  int txn_active;
+  unsigned int part, nparts;
+  size_t part_first, part_end, rcpt_next;
+  size_t part_replies, part_accepted, lmtp_next;
+  int mail_emitted, data_emitted, mail_ok, part_failed_code;
+  int part_done;
+  int use_bdat, use_8bit, use_binary, use_utf8, use_size, use_requiretls, use_dsn;
+  int allow_8bit_stream;
+  uint64_t size_value;
+  size_t naccepted, ndelivered;
+  int any_temp, any_perm, local_error;
+  int body_phase;
+  int bdat_failed;
+  smtp_stuffer st;
+  int norm_cr;          /* BDAT normaliser: a CR is pending */
+  uint64_t norm_line;   /* BDAT normaliser: octets of the current line */
+  int norm_started;     /* BDAT normaliser: some byte was seen */
+  uint64_t body_off;    /* memory body: next byte */
+  uint64_t body_total;  /* octets taken from the source */
+  int src_eof;
+  int read_blocked;
+  int chunk_open;
+  size_t chunk_hdr_pos, chunk_len;
+  char *stage;
+  size_t stage_off, stage_len;
+
+  /* events */
+  smtp_client_event evq[EVQ_CAP];
+  size_t evq_head, evq_count;
+};
+
+/* ---------------- helpers ---------------- */
+
+static size_t ring_index(const smtp_client_session *c, size_t i) {
+  return (c->ring_head + i) % RING_CAP;
+}
+
+static int ring_push(smtp_client_session *c, int kind, size_t index) {
+  pend *p;
+  if (c->ring_count == RING_CAP) return 0;
+  p = &c->ring[ring_index(c, c->ring_count)];
+  p->kind = kind;
+  p->index = index;
+  p->end = c->produced;
+  c->ring_count++;
+  return 1;
+}
+
+static pend *ring_front(smtp_client_session *c) {
+  return c->ring_count ? &c->ring[c->ring_head] : NULL;
+}
+
+static void ring_pop(smtp_client_session *c) {
+  if (!c->ring_count) return;
+  c->ring_head = (c->ring_head + 1) % RING_CAP;
+  c->ring_count--;
+}
+
+static int ring_has(const smtp_client_session *c, int kind) {
+  size_t i;
+  for (i = 0; i < c->ring_count; i++)
+    if (c->ring[ring_index(c, i)].kind == kind) return 1;
+  return 0;
+}
+
+static void trace(smtp_client_session *c, int dir, const char *s, size_t n) {
+  if (c->cb.trace) c->cb.trace(c, dir, s, n, c->ud);
+}
+
+static void trace_reply(smtp_client_session *c, const smtp_reply *r) {
+  char buf[600];
+  size_t i;
+  if (!c->cb.trace) return;
+  for (i = 0; i < r->nlines; i++) {
+    size_t n = 0, tl = r->lines[i].len;
+    buf[n++] = (char)('0' + r->code / 100);
+    buf[n++] = (char)('0' + r->code / 10 % 10);
+    buf[n++] = (char)('0' + r->code % 10);
+    buf[n++] = i + 1 < r->nlines ? '-' : ' ';
+    if (i == 0 && r->has_enhanced) {
+      smtp_ssize k = smtp_enhanced_code_format(&r->enhanced, buf + n, sizeof buf - n);
+      if (k > 0) {
+        n += (size_t)k;
+        buf[n++] = ' ';
+      }
+    }
+    if (tl > sizeof buf - n) tl = sizeof buf - n;
+    if (tl) memcpy(buf + n, r->lines[i].ptr, tl);
+    n += tl;
+    c->cb.trace(c, 'S', buf, n, c->ud);
+  }
+}
+
+static size_t out_pending(const smtp_client_session *c) { return c->out_ready - c->out_head; }
+
+static void out_compact(smtp_client_session *c) {
+  size_t shift = c->out_head;
+  if (shift == 0) return;
+  if (c->out_tail > shift) memmove(c->out, c->out + shift, c->out_tail - shift);
+  c->out_head = 0;
+  c->out_ready -= shift;
+  c->out_tail -= shift;
+  if (c->chunk_open) c->chunk_hdr_pos -= shift;
+}
+
+/* Room for @p n more bytes at the tail (compacting when that helps). */
+static int out_room(smtp_client_session *c, size_t n) {
+  if (c->out_cap - c->out_tail >= n) return 1;
+  if (c->out_head) out_compact(c);
+  return c->out_cap - c->out_tail >= n;
+}
+
+/* Append finished bytes (only when no BDAT chunk is open). */
+static void out_put(smtp_client_session *c, const char *s, size_t n) {
+  memcpy(c->out + c->out_tail, s, n);
+  c->out_tail += n;
+  c->out_ready = c->out_tail;
+  c->produced += n;
+}
+
+/* Queue one command line (without CRLF) and its expected reply. */
+static int emit_line(smtp_client_session *c, int kind, size_t index, const char *s, size_t n,
+                     size_t trace_len) {
+  if (c->ring_count == RING_CAP || !out_room(c, n + 2)) return 0;
+  trace(c, 'C', s, trace_len);
+  out_put(c, s, n);
+  out_put(c, "\r\n", 2);
+  ring_push(c, kind, index);
+  return 1;
+}
+
+/* ---------------- events ---------------- */
+
+static int cb_result(smtp_client_session *c, int rc) {
+  if (rc == 0) return 0;
+  if (rc == SMTP_ERR_PAUSE) {
+    c->paused = 1;
+    return 0;
+  }
+  return SMTP_ERR_CALLBACK_FAILURE;
+}
+
+static void set_fatal(smtp_client_session *c, int err);
+
+/* Deliver one event: its dedicated callback, else the generic one, else the
+ * queue (event mode). Returns 0 or SMTP_ERR_CALLBACK_FAILURE. */
+static int emit(smtp_client_session *c, const smtp_client_event *ev) {
+  int rc = 0, handled = 1;
+  const smtp_client_callbacks *cb = &c->cb;
+  if (c->error == SMTP_ERR_CALLBACK_FAILURE) return SMTP_ERR_CALLBACK_FAILURE;
+  if (c->event_mode) {
+    if (c->evq_count == EVQ_CAP) return 0; /* cannot happen: recv pauses per reply */
+    c->evq[(c->evq_head + c->evq_count) % EVQ_CAP] = *ev;
+    c->evq_count++;
+    c->paused = 1;
+    return 0;
+  }
+  switch (ev->type) {
+  case SMTP_CLIENT_EVENT_GREETING:
+    if (cb->greeting) rc = cb->greeting(c, ev->reply, c->ud); else handled = 0;
+    break;
+  case SMTP_CLIENT_EVENT_CAPABILITIES:
+    if (cb->capabilities) rc = cb->capabilities(c, ev->caps, c->ud); else handled = 0;
+    break;
+  case SMTP_CLIENT_EVENT_STARTTLS:
+    if (cb->starttls) rc = cb->starttls(c, c->ud); else handled = 0;
+    break;
+  case SMTP_CLIENT_EVENT_AUTH:
+    if (cb->auth) rc = cb->auth(c, ev->error, ev->reply, c->ud); else handled = 0;
+    break;
+  case SMTP_CLIENT_EVENT_MAIL:
+    if (cb->mail) rc = cb->mail(c, ev->txn, ev->reply, c->ud); else handled = 0;
+    break;
+  case SMTP_CLIENT_EVENT_RCPT:
+    if (cb->rcpt) rc = cb->rcpt(c, ev->txn, ev->index, ev->reply, c->ud); else handled = 0;
+    break;
+  case SMTP_CLIENT_EVENT_BODY_START:
+    if (cb->body_start) rc = cb->body_start(c, ev->txn, ev->part, c->ud); else handled = 0;
+    break;
+  case SMTP_CLIENT_EVENT_DATA:
+    if (cb->data) rc = cb->data(c, ev->txn, ev->index, ev->reply, c->ud); else handled = 0;
+    break;
+  case SMTP_CLIENT_EVENT_TXN_DONE:
+    if (cb->txn_done) rc = cb->txn_done(c, ev->txn, &ev->result, c->ud); else handled = 0;
+    break;
+  case SMTP_CLIENT_EVENT_CLOSED:
+    if (cb->closed) rc = cb->closed(c, ev->error, c->ud); else handled = 0;
+    break;
+  default:
+    handled = 0;
+  }
+  if (!handled && cb->event) rc = cb->event(c, ev, c->ud);
+  rc = cb_result(c, rc);
+  if (rc) set_fatal(c, rc);
+  return rc;
+}
+
+static void ev_init(smtp_client_event *ev, int type) {
+  memset(ev, 0, sizeof *ev);
+  ev->type = type;
+  ev->index = SMTP_CLIENT_NO_INDEX;
+}
+
+static int emit_simple(smtp_client_session *c, int type, int error, const smtp_reply *r) {
+  smtp_client_event ev;
+  ev_init(&ev, type);
+  ev.error = error;
+  ev.reply = r;
+  ev.txn = c->txn_active ? c->txn : NULL;
+  ev.part = c->part;
+  return emit(c, &ev);
+}
+
+/* ---------------- ending ---------------- */
+
+static int class_of(int code) { return code / 100; }
+
+/* The transaction (active or only queued) is over. */
+static void txn_finish(smtp_client_session *c, int status_override) {
+  smtp_client_event ev;
+  smtp_client_txn *t = c->txn;
+  if (!t) return;
+  ev_init(&ev, SMTP_CLIENT_EVENT_TXN_DONE);
+  ev.txn = t;
+  ev.part = c->part;
+  ev.result.nrcpt = t->nrcpt;
+  ev.result.naccepted = c->txn_active ? c->naccepted : 0;
+  ev.result.ndelivered = c->txn_active ? c->ndelivered : 0;
+  if (ev.result.ndelivered > 0) ev.result.status = SMTP_OK;
+  else if (status_override) ev.result.status = status_override;
+  else if (c->local_error) ev.result.status = c->local_error;
+  else if (c->any_temp) ev.result.status = SMTP_ERR_TEMPFAIL;
+  else ev.result.status = SMTP_ERR_REJECTED;
+  ev.error = ev.result.status;
+  t->owner = NULL;
+  c->txn = NULL;
+  c->txn_active = 0;
+  c->body_phase = B_NONE;
+  c->chunk_open = 0;
+  if (c->phase == PH_TXN) c->phase = PH_READY;
+  emit(c, &ev);
+}
+
+/* Map a session-ending error to what an open transaction reports. */
+static int txn_status_for(int err) {
+  switch (err) {
+  case SMTP_ERR_CONNECTION_LOST:
+  case SMTP_ERR_TIMEOUT:
+  case SMTP_ERR_SERVICE_UNAVAILABLE:
+  case SMTP_ERR_EOF:
+  case 0:
+    return SMTP_ERR_TEMPFAIL;
+  default:
+    return err;
+  }
+}
+
+/* The session is over now (no more bytes either way). */
+static void session_end(smtp_client_session *c, int err) {
+  if (c->phase == PH_CLOSED) return;
+  if (c->txn) txn_finish(c, txn_status_for(err));
+  c->phase = PH_CLOSED;
+  c->error = err;
+  c->todo = 0;
+  c->out_head = c->out_ready = c->out_tail = 0;
+  c->ring_count = 0;
+  c->tls_wanted = 0;
+  c->body_phase = B_NONE;
+  if (!c->closed_sent && err != SMTP_ERR_CALLBACK_FAILURE) {
+    c->closed_sent = 1;
+    emit_simple(c, SMTP_CLIENT_EVENT_CLOSED, err, NULL);
+  }
+  c->closed_sent = 1;
+}
+
+static void set_fatal(smtp_client_session *c, int err) {
+  if (c->phase == PH_CLOSED) {
+    if (!c->error) c->error = err;
+    return;
+  }
+  c->closed_sent = 1; /* a failing application gets no more events */
+  c->phase = PH_CLOSED;
+  c->error = err;
+  c->todo = 0;
+  c->ring_count = 0;
+  c->out_head = c->out_ready = c->out_tail = 0;
+  if (c->txn) {
+    c->txn->owner = NULL;
+    c->txn = NULL;
+  }
+  c->txn_active = 0;
+}
+
+/* End politely: fail what is open, send QUIT, report @p err after its reply. */
+static void fail_quit(smtp_client_session *c, int err) {
+  if (c->phase == PH_CLOSED || c->phase == PH_QUIT) return;
+  c->end_error = err;
+  if (c->txn) txn_finish(c, err);
+  c->todo = T_QUIT;
+  c->phase = PH_QUIT;
+  c->tls_wanted = 0;
+}
+
+/* ---------------- session object ---------------- */
+
+int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbacks *callbacks,
+                            void *user_data, const smtp_client_options *options,
+                            const smtp_mem *mem) {
+  smtp_client_session *c;
+  smtp_client_options defaults;
+  const smtp_client_options *o = options;
+  size_t tok_len = 0, total;
+  int rc;
+  if (!out) return SMTP_ERR_INVALID_ARGUMENT;
+  *out = NULL;
+  if (!mem) mem = smtp_mem_default();
+  if (!o) {
+    memset(&defaults, 0, sizeof defaults);
+    memcpy(defaults.ehlo, "localhost", 10);
+    defaults.out_cap = SMTP_CLIENT_OUTPUT_DEFAULT;
+    o = &defaults;
+  }
+  if (o->have_token && o->token) tok_len = strlen(o->token) + 1;
+  total = sizeof *c + o->out_cap + STAGE_CAP + tok_len;
+  c = smtp__malloc(mem, total);
+  if (!c) return SMTP_ERR_NOMEM;
+  memset(c, 0, sizeof *c);
+  c->mem = *mem;
+  if (callbacks) c->cb = *callbacks;
+  else c->event_mode = 1;
+  c->ud = user_data;
+  c->opt = *o;
+  c->opt.token = NULL;
+  c->out = (char *)(c + 1);
+  c->out_cap = o->out_cap;
+  c->stage = c->out + c->out_cap;
+  if (tok_len) {
+    c->opt.token = c->stage + STAGE_CAP;
+    memcpy(c->opt.token, o->token, tok_len);
+  }
+  rc = smtp_reply_parser_new(&c->rp, mem, o->max_line, o->max_lines);
+  if (rc != SMTP_OK) {
+    smtp__free(mem, c);
+    return rc;
+  }
+  c->creds.authzid = c->opt.authzid;
+  c->creds.authzid_len = strlen(c->opt.authzid);
+  c->creds.user = c->opt.user;
+  c->creds.user_len = strlen(c->opt.user);
+  if (c->opt.have_password) {
+    c->creds.pass = c->opt.pass;
+    c->creds.pass_len = strlen(c->opt.pass);
+  }
+  if (c->opt.token) {
+    c->creds.token = c->opt.token;
+    c->creds.token_len = tok_len - 1;
+  }
+  c->phase = PH_GREETING;
+  ring_push(c, K_GREETING, 0); /* the greeting needs no command */
+  *out = c;
+  return SMTP_OK;
+}
+
+void smtp_client_session_del(smtp_client_session *c) {
+  smtp_mem mem;
+  if (!c) return;
+  mem = c->mem;
+  if (c->txn) c->txn->owner = NULL;
+  smtp_reply_parser_del(c->rp);
+  smtp__sasl_client_wipe(&c->sasl);
+  smtp__wipe(c->opt.pass, sizeof c->opt.pass);
+  smtp__wipe(c->line, sizeof c->line);
+  smtp__wipe(c->sasl_raw, sizeof c->sasl_raw);
+  if (c->opt.token) smtp__wipe(c->opt.token, c->creds.token_len);
+  smtp__free(&mem, c);
+}
+
+/* ---------------- capabilities ---------------- */
+
+static int store_caps(smtp_client_session *c, const smtp_reply *r) {
+  size_t i, used = 0, n = r->nlines;
+  if (n > SMTP_CAPS_MAX_KEYWORDS + 1) n = SMTP_CAPS_MAX_KEYWORDS + 1;
+  for (i = 0; i < n; i++) {
+    size_t l = r->lines[i].len;
+    if (l > CAPS_TEXT_CAP - used) break;
+    if (l) memcpy(c->caps_text + used, r->lines[i].ptr, l);
+    c->caps_lines[i].ptr = c->caps_text + used;
+    c->caps_lines[i].len = l;
+    used += l;
+  }
+  c->caps_reply = *r;
+  c->caps_reply.nlines = i;
+  c->caps_reply.lines = c->caps_lines;
+  if (smtp_capabilities_parse(&c->caps_reply, &c->caps) != SMTP_OK) return SMTP_ERR_PROTOCOL;
+  c->caps.ndropped += r->nlines - i;
+  c->have_caps = 1;
+  return SMTP_OK;
+}
+
+static void caps_clear(smtp_client_session *c) {
+  memset(&c->caps, 0, sizeof c->caps);
+  c->have_caps = 0;
+  c->ext = 0;
+}
+
+/* ---------------- AUTH ---------------- */
+
+static void ready(smtp_client_session *c) {
+  c->phase = PH_READY;
+  emit_simple(c, SMTP_CLIENT_EVENT_READY, 0, NULL);
+}
+
+static void auth_fail(smtp_client_session *c, int err, const smtp_reply *r) {
+  emit_simple(c, SMTP_CLIENT_EVENT_AUTH, err, r);
+  if (c->phase != PH_CLOSED) fail_quit(c, err);
+}
+
+/* Put "<prefix>" + base64(raw) into c->line. */
+static int line_b64(smtp_client_session *c, const char *prefix, const char *raw, size_t n) {
+  size_t pl = strlen(prefix);
+  smtp_ssize k;
+  if (pl > LINE_CAP) return SMTP_ERR_TOO_LONG;
+  memcpy(c->line, prefix, pl);
+  if (n == 0 && pl) {
+    /* RFC 4954 4: an empty initial response is sent as "=". */
+    if (pl + 1 > LINE_CAP) return SMTP_ERR_TOO_LONG;
+    c->line[pl] = '=';
+    c->line_len = pl + 1;
+    return SMTP_OK;
+  }
+  k = smtp_base64_encode(raw, n, c->line + pl, LINE_CAP - pl);
+  if (k < 0) return SMTP_ERR_TOO_LONG;
+  c->line_len = pl + (size_t)k;
+  return SMTP_OK;
+}
+
+static void start_auth(smtp_client_session *c) {
+  unsigned int supported, mech, offered;
+  char nonce[32];
+  size_t nonce_len = 0, rawlen = 0;
+  int has_ir = 0, rc;
+  char prefix[40];
+  const char *name;
+
+  offered = c->caps.auth_mechs;
+  if (!(c->ext & SMTP_EXT_AUTH)) {
+    auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
+    return;
+  }
+  /* RFC 4954 4 / SECURITY.md §2: no credentials in clear text unless allowed. */
+  if (!c->tls_active && !c->opt.allow_plain) {
+    auth_fail(c, SMTP_ERR_PLAINTEXT_AUTH, NULL);
+    return;
+  }
+  supported = smtp__sasl_client_supported(c->opt.have_password, c->opt.have_token,
+                                          c->opt.random != NULL);
+  if (c->opt.mech) mech = (offered & supported & c->opt.mech) ? c->opt.mech : 0;
+  else mech = smtp__sasl_client_choose(offered, supported);
+  if (!mech) {
+    auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
+    return;
+  }
+  if (mech == SMTP_SASL_SCRAM_SHA_256) {
+    unsigned char rnd[18];
+    smtp_ssize k;
+    if (!c->opt.random || c->opt.random(rnd, sizeof rnd, c->opt.random_ud) != 0) {
+      auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
+      return;
+    }
+    k = smtp_base64_encode(rnd, sizeof rnd, nonce, sizeof nonce);
+    nonce_len = k > 0 ? (size_t)k : 0;
+  }
+  rc = smtp__sasl_client_start(&c->sasl, mech, &c->creds, nonce, nonce_len, c->sasl_raw,
+                               sizeof c->sasl_raw, &rawlen, &has_ir);
+  if (rc != SMTP_OK) {
+    auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
+    return;
+  }
+  name = smtp_sasl_mech_name(mech);
+  if (!name) name = "PLAIN";
+  c->auth_mech = mech;
+  if (has_ir) {
+    size_t nl = strlen(name);
+    memcpy(prefix, "AUTH ", 5);
+    memcpy(prefix + 5, name, nl);
+    prefix[5 + nl] = ' ';
+    prefix[6 + nl] = 0;
+    rc = line_b64(c, prefix, c->sasl_raw, rawlen);
+    c->line_redact = (int)(6 + nl);
+  } else {
+    size_t nl = strlen(name);
+    memcpy(c->line, "AUTH ", 5);
+    memcpy(c->line + 5, name, nl);
+    c->line_len = 5 + nl;
+    c->line_redact = -1;
+    rc = SMTP_OK;
+  }
+  smtp__wipe(c->sasl_raw, rawlen);
+  if (rc != SMTP_OK) {
+    auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
+    return;
+  }
+  c->auth_cancelled = 0;
+  c->phase = PH_AUTH;
+  c->todo |= T_LINE;
+}
+
+static void after_tls_decision(smtp_client_session *c) {
+  if (c->opt.have_password || c->opt.have_token) start_auth(c);
+  else ready(c);
+}
+
+/* After the capabilities are known: STARTTLS, AUTH or ready. */
+static void after_ehlo(smtp_client_session *c) {
+  if (!c->tls_active && c->opt.starttls != SMTP_CLIENT_STARTTLS_OFF) {
+    if (c->caps.flags & SMTP_EXT_STARTTLS) {
+      c->todo |= T_STARTTLS;
+      c->phase = PH_STARTTLS;
+      return;
+    }
+    if (c->opt.starttls == SMTP_CLIENT_STARTTLS_REQUIRED) {
+      fail_quit(c, SMTP_ERR_TLS_REQUIRED);
+      return;
+    }
+  }
+  after_tls_decision(c);
+}
+
+/* ---------------- transactions ---------------- */
+
+static void part_reset(smtp_client_session *c) {
+  c->rcpt_next = c->part_first;
+  c->part_replies = 0;
+  c->part_accepted = 0;
+  c->lmtp_next = c->part_first;
+  c->mail_emitted = c->data_emitted = 0;
+  c->mail_ok = 0;
+  c->part_failed_code = 0;
+  c->part_done = 0;
+  c->body_phase = B_NONE;
+  c->bdat_failed = 0;
+  c->chunk_open = 0;
+  c->body_off = 0;
+  c->body_total = 0;
+  c->src_eof = 0;
+  c->read_blocked = 0;
+  c->stage_off = c->stage_len = 0;
+  c->norm_cr = 0;
+  c->norm_line = 0;
+  c->norm_started = 0;
+  smtp_stuffer_init(&c->st, 0);
+}
+
+/* Decide how to send the queued transaction, or refuse it locally before
+ * a byte of it is written. Returns 0 or the local error. */
+static int txn_plan(smtp_client_session *c) {
+  smtp_client_txn *t = c->txn;
+  unsigned int x = c->ext;
+  int type = t->body_type;
+  int want_requiretls = t->requiretls || c->opt.requiretls;
+  uint64_t size = 0;
+  int have_size = 0;
+
+  c->use_bdat = c->use_8bit = c->use_binary = c->use_utf8 = c->use_size = 0;
+  c->use_requiretls = c->use_dsn = 0;
+  c->allow_8bit_stream = 0;
+  if (t->body_source == SMTP_CLIENT_BODY_READ && !c->cb.read_body) return SMTP_ERR_INVALID_ARGUMENT;
+  /* RFC 8689 4.1: REQUIRETLS only over TLS and only when offered. */
+  if (want_requiretls) {
+    if (!c->tls_active) return SMTP_ERR_TLS_REQUIRED;
+    if (!(x & SMTP_EXT_REQUIRETLS)) return SMTP_ERR_UNSUPPORTED;
+    c->use_requiretls = 1;
+  }
+  /* RFC 6531 3.4: non-ASCII addresses need SMTPUTF8. */
+  if (t->utf8 || c->opt.require_utf8) {
+    if (!(x & SMTP_EXT_SMTPUTF8)) return SMTP_ERR_NEEDS_SMTPUTF8;
+    c->use_utf8 = 1;
+  }
+  if (type == SMTP_CLIENT_BODY_BINARYMIME) {
+    /* RFC 3030 3: BINARYMIME needs CHUNKING, the body goes in BDAT. */
+    if (!(x & SMTP_EXT_BINARYMIME) || !(x & SMTP_EXT_CHUNKING)) return SMTP_ERR_NEEDS_BINARYMIME;
+    c->use_binary = 1;
+    c->use_bdat = 1;
+  } else {
+    if (t->body_source == SMTP_CLIENT_BODY_MEMORY) {
+      unsigned int seen = smtp_data_scan(t->body, t->body_len);
+      if (seen & SMTP_DATA_SEEN_NUL) return SMTP_ERR_NUL;
+      if (seen & SMTP_DATA_SEEN_LONG_LINE) return SMTP_ERR_LINE_TOO_LONG;
+      if (seen & SMTP_DATA_SEEN_8BIT) {
+        if (type == SMTP_CLIENT_BODY_7BIT) return SMTP_ERR_NEEDS_8BITMIME;
+        if (!(x & SMTP_EXT_8BITMIME)) return SMTP_ERR_NEEDS_8BITMIME;
+        c->use_8bit = 1;
+      }
+    }
+    if (type == SMTP_CLIENT_BODY_8BITMIME) {
+      if (!(x & SMTP_EXT_8BITMIME)) return SMTP_ERR_NEEDS_8BITMIME;
+      c->use_8bit = 1;
+    }
+    if (type == SMTP_CLIENT_BODY_AUTO && t->body_source != SMTP_CLIENT_BODY_MEMORY &&
+        (x & SMTP_EXT_8BITMIME))
+      c->use_8bit = 1; /* unknown content: 8BITMIME covers 7-bit too (RFC 6152 3) */
+    c->allow_8bit_stream = c->use_8bit;
+    if (x & SMTP_EXT_CHUNKING) c->use_bdat = 1;
+  }
+  /* RFC 1870 4: declare SIZE, refuse locally what the server cannot take. */
+  if (t->body_source == SMTP_CLIENT_BODY_MEMORY) {
+    size = t->body_len;
+    have_size = 1;
+  } else if (t->has_size) {
+    size = t->size_hint;
+    have_size = 1;
+  }
+  if (have_size && (x & SMTP_EXT_SIZE)) {
+    if (c->caps.size_has_value && c->caps.size_max > 0 && size > c->caps.size_max)
+      return SMTP_ERR_MESSAGE_TOO_BIG;
+    c->use_size = 1;
+    c->size_value = size;
+  }
+  if (x & SMTP_EXT_DSN) c->use_dsn = 1;
+  /* RFC 9422: LIMITS RCPTMAX splits the recipients over transactions. */
+  c->nparts = 1;
+  if (c->caps.limits_rcptmax && t->nrcpt > c->caps.limits_rcptmax)
+    c->nparts = (unsigned int)((t->nrcpt + c->caps.limits_rcptmax - 1) / c->caps.limits_rcptmax);
+  return SMTP_OK;
+}
+
+static void part_bounds(smtp_client_session *c) {
+  size_t per = c->nparts > 1 ? c->caps.limits_rcptmax : c->txn->nrcpt;
+  c->part_first = (size_t)c->part * per;
+  c->part_end = c->part_first + per;
+  if (c->part_end > c->txn->nrcpt) c->part_end = c->txn->nrcpt;
+}
+
+static void txn_start(smtp_client_session *c) {
+  int rc;
+  size_t i;
+  for (i = 0; i < c->txn->nrcpt; i++) {
+    c->txn->rcpts[i].rcpt_code = c->txn->rcpts[i].data_code = 0;
+    c->txn->rcpts[i].accepted = 0;
+  }
+  c->naccepted = c->ndelivered = 0;
+  c->any_temp = c->any_perm = 0;
+  c->local_error = 0;
+  c->part = 0;
+  rc = txn_plan(c);
+  if (rc != SMTP_OK) {
+    c->local_error = rc;
+    txn_finish(c, rc);
+    return;
+  }
+  c->txn_active = 1;
+  c->phase = PH_TXN;
+  part_bounds(c);
+  part_reset(c);
+}
+
+static void note_code(smtp_client_session *c, int code) {
+  if (class_of(code) == 4) c->any_temp = 1;
+  else if (class_of(code) == 5) c->any_perm = 1;
+}
+
+/* This part is over; @p need_rset when the server may hold transaction state. */
+static void part_over(smtp_client_session *c, int need_rset) {
+  c->part_done = 1;
+  c->body_phase = B_NONE;
+  c->chunk_open = 0;
+  if (need_rset) c->todo |= T_RSET;
+}
+
+static void body_start(smtp_client_session *c) {
+  smtp_client_event ev;
+  c->body_phase = B_SEND;
+  ev_init(&ev, SMTP_CLIENT_EVENT_BODY_START);
+  ev.txn = c->txn;
+  ev.part = c->part;
+  emit(c, &ev);
+}
+
+/* Append to a command buffer; past its end only the length grows, so the
+ * caller sees the overflow and refuses the line. */
+static void bput(char *buf, size_t cap, size_t *n, const char *s, size_t l) {
+  if (*n <= cap && l <= cap - *n) memcpy(buf + *n, s, l);
+  *n += l;
+}
+
+/* Format MAIL FROM with its parameters into @p buf. */
+static size_t fmt_mail(smtp_client_session *c, char *buf, size_t cap) {
+  smtp_client_txn *t = c->txn;
+  size_t n = 0;
+  char num[24];
+  int k;
+#define PUT(s, l) bput(buf, cap, &n, (s), (l))
+#define PUTS(s) PUT((s), strlen(s))
+  PUTS("MAIL FROM:<");
+  PUT(t->buf + t->from_off, t->from_len);
+  PUTS(">");
+  if (c->use_size) {
+    uint64_t v = c->size_value;
+    k = 0;
+    do { num[k++] = (char)('0' + v % 10); v /= 10; } while (v);
+    PUTS(" SIZE=");
+    while (k) PUT(&num[--k], 1);
+  }
+  if (c->use_binary) PUTS(" BODY=BINARYMIME");
+  else if (c->use_8bit) PUTS(" BODY=8BITMIME");
+  if (c->use_utf8) PUTS(" SMTPUTF8");
+  if (c->use_requiretls) PUTS(" REQUIRETLS");
+  if (c->use_dsn) {
+    if (t->ret == SMTP_DSN_RET_FULL) PUTS(" RET=FULL");
+    else if (t->ret == SMTP_DSN_RET_HDRS) PUTS(" RET=HDRS");
+    if (t->has_envid) {
+      PUTS(" ENVID=");
+      if (n < cap) {
+        smtp_ssize x = smtp_xtext_encode(t->buf + t->envid_off, t->envid_len, buf + n, cap - n);
+        n += x > 0 ? (size_t)x : cap;
+      }
+    }
+  }
+  return n;
+}
+
+static size_t fmt_rcpt(smtp_client_session *c, size_t i, char *buf, size_t cap) {
+  smtp_client_txn *t = c->txn;
+  const txn_rcpt *r = &t->rcpts[i];
+  size_t n = 0;
+  PUTS("RCPT TO:<");
+  PUT(t->buf + r->addr_off, r->addr_len);
+  PUTS(">");
+  if (c->use_dsn) {
+    if (r->notify) {
+      int first = 1;
+      PUTS(" NOTIFY=");
+      if (r->notify & SMTP_DSN_NOTIFY_NEVER) PUTS("NEVER");
+      if (r->notify & SMTP_DSN_NOTIFY_SUCCESS) { PUTS(first ? "SUCCESS" : ",SUCCESS"); first = 0; }
+      if (r->notify & SMTP_DSN_NOTIFY_FAILURE) { PUTS(first ? "FAILURE" : ",FAILURE"); first = 0; }
+      if (r->notify & SMTP_DSN_NOTIFY_DELAY) { PUTS(first ? "DELAY" : ",DELAY"); first = 0; }
+    }
+    if (r->has_orcpt) {
+      PUTS(" ORCPT=rfc822;");
+      if (n < cap) {
+        smtp_ssize x = smtp_xtext_encode(t->buf + r->orcpt_off, r->orcpt_len, buf + n, cap - n);
+        n += x > 0 ? (size_t)x : cap;
+      }
+    }
+  }
+#undef PUT
+#undef PUTS
+  return n;
+}
+
+/* ---------------- body ---------------- */
+
+static void body_abort(smtp_client_session *c, int err) {
+  /* SECURITY.md §1: an invalid body after 354 ends the session without the
+   * terminator, so nothing is delivered. */
+  c->local_error = err;
+  session_end(c, err);
+}
+
+/* BDAT (non-binary) line-end normalisation: bare CR / bare LF -> CRLF, NUL
+ * and lines over 1000 octets refused, 8-bit noted. No dot-stuffing: BDAT
+ * data is counted, never scanned for a terminator (RFC 3030 2). */
+static int norm_bdat(smtp_client_session *c, const char *in, size_t inlen, size_t *consumed,
+                     char *out, size_t cap, size_t *outlen) {
+  size_t i = 0, o = 0;
+  for (; i < inlen; i++) {
+    unsigned char ch = (unsigned char)in[i];
+    if (cap - o < 3) break;
+    c->norm_started = 1;
+    if (c->norm_cr) {
+      c->norm_cr = 0;
+      out[o++] = '\r';
+      out[o++] = '\n';
+      c->norm_line = 0;
+      if (ch == '\n') continue;
+    }
+    if (ch == '\r') {
+      c->norm_cr = 1;
+      continue;
+    }
+    if (ch == '\n') {
+      out[o++] = '\r';
+      out[o++] = '\n';
+      c->norm_line = 0;
+      continue;
+    }
+    if (ch == 0) return SMTP_ERR_NUL;
+    if (ch >= 0x80 && !c->allow_8bit_stream) return SMTP_ERR_NEEDS_8BITMIME;
+    if (++c->norm_line > SMTP_TEXT_LINE_MAX - 2) return SMTP_ERR_LINE_TOO_LONG;
+    out[o++] = (char)ch;
+  }
+  *consumed = i;
+  *outlen = o;
+  return SMTP_OK;
+}
+
+static void chunk_close(smtp_client_session *c, int last) {
+  char hdr[BDAT_HDR_RESERVE + 8];
+  smtp_ssize h;
+  size_t data_at;
+  if (!c->chunk_open) return;
+  if (c->chunk_len == 0 && !last) {
+    c->out_tail = c->chunk_hdr_pos;
+    c->chunk_open = 0;
+    return;
+  }
+  h = smtp_bdat_format(hdr, sizeof hdr, c->chunk_len, last);
+  if (h <= 2) h = 0;
+  data_at = c->chunk_hdr_pos + BDAT_HDR_RESERVE;
+  memmove(c->out + c->chunk_hdr_pos + (size_t)h, c->out + data_at, c->chunk_len);
+  memcpy(c->out + c->chunk_hdr_pos, hdr, (size_t)h);
+  trace(c, 'C', hdr, (size_t)h - 2);
+  c->out_tail = c->chunk_hdr_pos + (size_t)h + c->chunk_len;
+  c->out_ready = c->out_tail;
+  c->produced += (size_t)h + c->chunk_len;
+  c->chunk_open = 0;
+  ring_push(c, last ? K_BDAT_LAST : K_BDAT, last && c->opt.lmtp ? c->part_accepted : 1);
+  if (last) c->body_phase = B_DONE;
+}
+
+/* Convert body bytes into the output. Returns bytes of @p src consumed, or a
+ * negative error (the session has then ended). At @p eof with everything
+ * consumed, the message is finished. */
+static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len, int eof) {
+  size_t used = 0;
+  for (;;) {
+    if (c->body_phase != B_SEND) return (smtp_ssize)used;
+    if (!c->use_bdat) {
+      size_t room, consumed = 0;
+      smtp_ssize n;
+      if (used == len) {
+        char fin[SMTP_STUFF_FINISH_MAX];
+        smtp_ssize f;
+        char note[64];
+        int nl;
+        if (!eof) return (smtp_ssize)used;
+        if (c->ring_count == RING_CAP || !out_room(c, SMTP_STUFF_FINISH_MAX)) return (smtp_ssize)used;
+        f = smtp_stuff_finish(&c->st, fin, sizeof fin);
+        if (f < 0) {
+          body_abort(c, (int)f);
+          return f;
+        }
+        out_put(c, fin, (size_t)f);
+        nl = 0;
+        {
+          /* trace a summary, never the content */
+          uint64_t v = c->body_total;
+          char num[24];
+          int k = 0;
+          do { num[k++] = (char)('0' + v % 10); v /= 10; } while (v);
+          memcpy(note, "<message: ", 10);
+          nl = 10;
+          while (k) note[nl++] = num[--k];
+          memcpy(note + nl, " octets>", 8);
+          nl += 8;
+        }
+        trace(c, 'C', note, (size_t)nl);
+        trace(c, 'C', ".", 1);
+        ring_push(c, K_DATA_END, c->opt.lmtp ? c->part_accepted : 1);
+        c->body_phase = B_DONE;
+        return (smtp_ssize)used;
+      }
+      if (!out_room(c, 16)) return (smtp_ssize)used;
+      room = c->out_cap - c->out_tail;
+      n = smtp_stuff(&c->st, src + used, len - used, &consumed, c->out + c->out_tail, room);
+      if (n < 0) {
+        body_abort(c, (int)n);
+        return n;
+      }
+      if ((c->st.seen & SMTP_DATA_SEEN_8BIT) && !c->allow_8bit_stream) {
+        body_abort(c, SMTP_ERR_NEEDS_8BITMIME);
+        return SMTP_ERR_NEEDS_8BITMIME;
+      }
+      c->out_tail += (size_t)n;
+      c->out_ready = c->out_tail;
+      c->produced += (uint64_t)n;
+      used += consumed;
+      c->body_total += consumed;
+      if (consumed == 0 && n == 0) return (smtp_ssize)used;
+    } else {
+      size_t consumed = 0, outlen = 0, room;
+      if (!c->chunk_open) {
+        /* Without PIPELINING each BDAT waits for the previous reply. */
+        if (!(c->ext & SMTP_EXT_PIPELINING) && ring_has(c, K_BDAT)) return (smtp_ssize)used;
+        if (c->ring_count == RING_CAP) return (smtp_ssize)used;
+        if (!out_room(c, BDAT_HDR_RESERVE + 64)) return (smtp_ssize)used;
+        c->chunk_open = 1;
+        c->chunk_hdr_pos = c->out_tail;
+        c->chunk_len = 0;
+        c->out_tail += BDAT_HDR_RESERVE;
+      }
+      if (used == len) {
+        if (!eof) return (smtp_ssize)used;
+        if (!c->use_binary) {
+          /* finish: a pending CR, and a final CRLF when missing */
+          if (c->out_cap - c->out_tail < 2) {
+            chunk_close(c, 0);
+            continue;
+          }
+          if (c->norm_cr || c->norm_line > 0) {
+            c->out[c->out_tail++] = '\r';
+            c->out[c->out_tail++] = '\n';
+            c->chunk_len += 2;
+            c->norm_cr = 0;
+            c->norm_line = 0;
+          }
+        }
+        chunk_close(c, 1);
+        return (smtp_ssize)used;
+      }
+      room = c->out_cap - c->out_tail;
+      if (c->use_binary) {
+        consumed = len - used < room ? len - used : room;
+        memcpy(c->out + c->out_tail, src + used, consumed);
+        outlen = consumed;
+      } else {
+        int rc = norm_bdat(c, src + used, len - used, &consumed, c->out + c->out_tail, room,
+                           &outlen);
+        if (rc != SMTP_OK) {
+          body_abort(c, rc);
+          return rc;
+        }
+      }
+      c->out_tail += outlen;
+      c->chunk_len += outlen;
+      used += consumed;
+      c->body_total += consumed;
+      if (consumed == 0) chunk_close(c, 0); /* full: send what we have */
+    }
+  }
+}
+
+/* Pull body bytes from memory or the read callback as far as output room allows. */
+static void body_pump(smtp_client_session *c, int allow_read) {
+  smtp_client_txn *t = c->txn;
+  while (c->body_phase == B_SEND && c->phase == PH_TXN) {
+    smtp_ssize n;
+    if (t->body_source == SMTP_CLIENT_BODY_MEMORY) {
+      size_t off = (size_t)c->body_off;
+      n = body_feed(c, t->body + off, t->body_len - off, 1);
+      if (n < 0) return;
+      c->body_off += (uint64_t)n;
+      return;
+    }
+    if (t->body_source == SMTP_CLIENT_BODY_PUSH) {
+      if (c->src_eof) body_feed(c, "", 0, 1); /* the pushed end could not be written yet */
+      return;
+    }
+    if (t->body_source != SMTP_CLIENT_BODY_READ) return;
+    if (c->stage_off < c->stage_len || c->src_eof) {
+      n = body_feed(c, c->stage + c->stage_off, c->stage_len - c->stage_off, c->src_eof);
+      if (n < 0) return;
+      c->stage_off += (size_t)n;
+      if (c->stage_off < c->stage_len || c->src_eof) return; /* output full, or finished */
+    }
+    if (!allow_read || c->read_blocked) return;
+    {
+      int eof = 0;
+      smtp_ssize r = c->cb.read_body(c, t, c->stage, STAGE_CAP, &eof, c->ud);
+      if (r == SMTP_ERR_WOULDBLOCK || r == SMTP_ERR_DEFERRED) {
+        c->read_blocked = 1;
+        return;
+      }
+      if (r < 0 || (size_t)r > STAGE_CAP) {
+        body_abort(c, r < 0 ? (int)r : SMTP_ERR_CALLBACK_FAILURE);
+        return;
+      }
+      c->stage_off = 0;
+      c->stage_len = (size_t)r;
+      if (eof) c->src_eof = 1;
+      if (r == 0 && !eof) {
+        c->read_blocked = 1; /* treat "nothing" as would-block */
+        return;
+      }
+    }
+  }
+}
+
+/* ---------------- producing output ---------------- */
+
+static void produce_txn(smtp_client_session *c) {
+  char buf[2048];
+  size_t n;
+  int pipelining = (c->ext & SMTP_EXT_PIPELINING) != 0;
+  if (c->part_done) return;
+  if (!c->mail_emitted) {
+    if (c->ring_count) return; /* after RSET/earlier replies */
+    n = fmt_mail(c, buf, sizeof buf);
+    if (n > sizeof buf || !emit_line(c, K_MAIL, 0, buf, n, n)) return;
+    c->mail_emitted = 1;
+  }
+  while (c->rcpt_next < c->part_end) {
+    if (!pipelining && (c->ring_count || !c->mail_ok)) return;
+    n = fmt_rcpt(c, c->rcpt_next, buf, sizeof buf);
+    if (n > sizeof buf || !emit_line(c, K_RCPT, c->rcpt_next, buf, n, n)) return;
+    c->rcpt_next++;
+  }
+  if (!c->data_emitted && !c->use_bdat) {
+    /* RFC 2920 3.1: DATA ends the pipelined group; without PIPELINING only
+     * after a recipient was accepted. */
+    if (!pipelining && (c->ring_count || c->part_accepted == 0)) return;
+    if (!emit_line(c, K_DATA, 0, "DATA", 4, 4)) return;
+    c->data_emitted = 1;
+    c->body_phase = B_WAIT;
+  }
+}
+
+static void produce(smtp_client_session *c, int allow_read) {
+  for (;;) {
+    unsigned int before = c->todo;
+    int phase = c->phase;
+    if (c->phase == PH_CLOSED || c->error) return;
+    if (c->todo & T_EHLO) {
+      char buf[SMTP_DOMAIN_MAX + 8];
+      size_t n = strlen(c->opt.ehlo);
+      memcpy(buf, c->opt.lmtp ? "LHLO " : "EHLO ", 5);
+      memcpy(buf + 5, c->opt.ehlo, n);
+      if (!emit_line(c, K_EHLO, 0, buf, n + 5, n + 5)) return;
+      c->todo &= ~T_EHLO;
+    }
+    if (c->todo & T_HELO) {
+      char buf[SMTP_DOMAIN_MAX + 8];
+      size_t n = strlen(c->opt.ehlo);
+      memcpy(buf, "HELO ", 5);
+      memcpy(buf + 5, c->opt.ehlo, n);
+      if (!emit_line(c, K_HELO, 0, buf, n + 5, n + 5)) return;
+      c->todo &= ~T_HELO;
+    }
+    if (c->todo & T_STARTTLS) {
+      if (!emit_line(c, K_STARTTLS, 0, "STARTTLS", 8, 8)) return;
+      c->todo &= ~T_STARTTLS;
+    }
+    if (c->todo & T_LINE) {
+      size_t tl = c->line_redact < 0 ? c->line_len : (size_t)c->line_redact;
+      if (c->line_len + 2 > c->out_cap) {
+        auth_fail(c, SMTP_ERR_TOO_LONG, NULL);
+        continue;
+      }
+      if (c->ring_count == RING_CAP || !out_room(c, c->line_len + 2)) return;
+      if (c->line_redact >= 0) {
+        char red[64];
+        size_t k = tl < 40 ? tl : 40;
+        memcpy(red, c->line, k);
+        memcpy(red + k, "<redacted>", 10);
+        trace(c, 'C', red, k + 10);
+      } else {
+        trace(c, 'C', c->line, c->line_len);
+      }
+      out_put(c, c->line, c->line_len);
+      out_put(c, "\r\n", 2);
+      ring_push(c, K_AUTH, 0);
+      smtp__wipe(c->line, c->line_len);
+      c->todo &= ~T_LINE;
+    }
+    if (c->todo & T_DOT) {
+      if (c->ring_count == RING_CAP || !out_room(c, 3)) return;
+      trace(c, 'C', ".", 1);
+      out_put(c, ".\r\n", 3);
+      ring_push(c, K_DATA_END, 1);
+      c->todo &= ~T_DOT;
+    }
+    if (c->todo & T_RSET) {
+      if (!emit_line(c, K_RSET, 0, "RSET", 4, 4)) return;
+      c->todo &= ~T_RSET;
+    }
+    if (c->todo & T_QUIT) {
+      if (!emit_line(c, K_QUIT, 0, "QUIT", 4, 4)) return;
+      c->todo &= ~T_QUIT;
+      c->phase = PH_QUIT;
+    }
+    if (c->phase == PH_TXN && c->txn_active) {
+      if (c->part_done) {
+        if (c->ring_count) return;
+        if (c->part + 1 < c->nparts) {
+          c->part++;
+          part_bounds(c);
+          part_reset(c);
+        } else {
+          txn_finish(c, 0);
+        }
+        continue;
+      }
+      produce_txn(c);
+      if (c->body_phase == B_SEND) body_pump(c, allow_read);
+      return;
+    }
+    if (c->phase == PH_READY && c->ring_count == 0) {
+      if (c->txn) {
+        txn_start(c);
+        continue;
+      }
+      if (c->quit_requested) {
+        c->todo |= T_QUIT;
+        continue;
+      }
+    }
+    if (before == c->todo && phase == c->phase) return;
+  }
+}
+
+/* ---------------- replies ---------------- */
+
+static int is_2xx(int code) { return class_of(code) == 2; }
+
+static int handle_reply(smtp_client_session *c, const smtp_reply *r, size_t rest);
+
+/* Dispatch the reply to the oldest outstanding command. */
+static int on_reply(smtp_client_session *c, const smtp_reply *r, size_t rest) {
+  pend *p = ring_front(c);
+  trace_reply(c, r);
+  if (smtp_reply_code_class(r->code) == SMTP_REPLY_INVALID) return SMTP_ERR_PROTOCOL;
+  if (!p || p->end > c->consumed) {
+    /* Unsolicited, or ahead of its command: only 421 may do that (RFC 5321
+     * 3.8); anything else is a protocol error (SECURITY.md §6). */
+    if (r->code == 421) {
+      if (c->phase == PH_QUIT) {
+        session_end(c, c->end_error);
+        return SMTP_OK;
+      }
+      session_end(c, SMTP_ERR_SERVICE_UNAVAILABLE);
+      return SMTP_OK;
+    }
+    return SMTP_ERR_PROTOCOL;
+  }
+  return handle_reply(c, r, rest);
+}
+
+static int handle_421(smtp_client_session *c, const smtp_reply *r) {
+  (void)r;
+  session_end(c, c->phase == PH_QUIT ? c->end_error : SMTP_ERR_SERVICE_UNAVAILABLE);
+  return SMTP_OK;
+}
+
+static int handle_reply(smtp_client_session *c, const smtp_reply *r, size_t rest) {
+  pend *p = ring_front(c);
+  int kind = p->kind;
+  size_t index = p->index;
+  int code = r->code;
+  smtp_client_event ev;
+
+  /* Multi-reply entries stay until their last reply. */
+  if ((kind == K_DATA_END || kind == K_BDAT_LAST) && index > 1) p->index--;
+  else ring_pop(c);
+
+  switch (kind) {
+  case K_GREETING:
+    emit_simple(c, SMTP_CLIENT_EVENT_GREETING, code == 220 ? 0 : SMTP_ERR_REJECTED, r);
+    if (c->phase == PH_CLOSED) return SMTP_OK;
+    if (code == 220) {
+      /* RFC 5321 4.3.2 CONNECTION ESTABLISHMENT: S: 220, E: 554 */
+      c->phase = PH_EHLO;
+      c->todo |= T_EHLO;
+    } else if (code == 421) {
+      return handle_421(c, r);
+    } else if (class_of(code) == 5 || class_of(code) == 4) {
+      /* RFC 5321 3.1: after 554 the client sends QUIT and closes; other
+       * refusals (outside the RFC) are treated alike. */
+      fail_quit(c, class_of(code) == 4 ? SMTP_ERR_TEMPFAIL : SMTP_ERR_REJECTED);
+    } else {
+      session_end(c, SMTP_ERR_PROTOCOL);
+    }
+    return SMTP_OK;
+
+  case K_EHLO:
+  case K_HELO:
+    if (code == 421) return handle_421(c, r);
+    if (code == 250) {
+      if (kind == K_EHLO) {
+        if (store_caps(c, r) != SMTP_OK) return SMTP_ERR_PROTOCOL;
+        c->ext = c->caps.flags & ~c->opt.disabled;
+        if (!c->caps.auth_mechs) c->ext &= ~(unsigned)SMTP_EXT_AUTH;
+        smtp_reply_parser_set_enhanced(c->rp, (c->ext & SMTP_EXT_ENHANCEDSTATUSCODES) != 0);
+      } else {
+        caps_clear(c);
+        c->helo_mode = 1;
+        c->have_caps = 1;
+      }
+      ev_init(&ev, SMTP_CLIENT_EVENT_CAPABILITIES);
+      ev.reply = r;
+      ev.caps = &c->caps;
+      emit(c, &ev);
+      if (c->phase == PH_CLOSED) return SMTP_OK;
+      after_ehlo(c);
+      return SMTP_OK;
+    }
+    /* RFC 5321 4.1.4 / 3.2: fall back to HELO on "command not recognized"
+     * only (500, 502); never for LMTP (RFC 2033 4.1). */
+    if (kind == K_EHLO && (code == 500 || code == 502) && !c->opt.lmtp) {
+      c->todo |= T_HELO;
+      return SMTP_OK;
+    }
+    fail_quit(c, class_of(code) == 4 ? SMTP_ERR_TEMPFAIL : SMTP_ERR_REJECTED);
+    return SMTP_OK;
+
+  case K_STARTTLS:
+    if (code == 421) return handle_421(c, r);
+    if (code == 220) {
+      /* RFC 3207 4.2, SECURITY.md §2: nothing may follow the 220 before the
+       * handshake; such bytes would be injected into the TLS session. */
+      if (rest) return SMTP_ERR_PROTOCOL;
+      c->phase = PH_TLS;
+      c->tls_wanted = 1;
+      emit_simple(c, SMTP_CLIENT_EVENT_STARTTLS, 0, r);
+      return SMTP_OK;
+    }
+    if (c->opt.starttls == SMTP_CLIENT_STARTTLS_REQUIRED) {
+      fail_quit(c, SMTP_ERR_TLS_REQUIRED);
+      return SMTP_OK;
+    }
+    after_tls_decision(c); /* opportunistic: go on in clear text */
+    return SMTP_OK;
+
+  case K_AUTH:
+    if (code == 334 && !c->auth_cancelled) {
+      /* RFC 4954 4: a base64 challenge; answer it. */
+      const smtp_span *l = &r->lines[0];
+      smtp_ssize dn;
+      size_t rawlen = 0;
+      int rc;
+      char chal[600];
+      if (r->nlines != 1) return SMTP_ERR_PROTOCOL;
+      dn = smtp_base64_decode(l->ptr, l->len, chal, sizeof chal);
+      if (dn < 0) {
+        rc = 1; /* undecodable challenge: cancel */
+      } else {
+        rc = smtp__sasl_client_step(&c->sasl, &c->creds, chal, (size_t)dn, c->sasl_raw,
+                                    sizeof c->sasl_raw, &rawlen);
+      }
+      if (rc == 0) {
+        rc = line_b64(c, "", c->sasl_raw, rawlen);
+        smtp__wipe(c->sasl_raw, rawlen);
+        if (rc != SMTP_OK) rc = 1;
+        c->line_redact = 0;
+      }
+      if (rc != 0) {
+        /* RFC 4954 4: "*" cancels; the server answers 501. */
+        c->line[0] = '*';
+        c->line_len = 1;
+        c->line_redact = -1;
+        c->auth_cancelled = 1;
+      }
+      c->todo |= T_LINE;
+      return SMTP_OK;
+    }
+    if (code == 421) {
+      emit_simple(c, SMTP_CLIENT_EVENT_AUTH, SMTP_ERR_AUTH_TEMP, r);
+      return handle_421(c, r);
+    }
+    if (code == 235 && !c->auth_cancelled && smtp__sasl_client_success_ok(&c->sasl)) {
+      smtp__sasl_client_wipe(&c->sasl);
+      emit_simple(c, SMTP_CLIENT_EVENT_AUTH, 0, r);
+      if (c->phase != PH_CLOSED) ready(c);
+      return SMTP_OK;
+    }
+    smtp__sasl_client_wipe(&c->sasl);
+    {
+      int err;
+      if (code == 535) err = SMTP_ERR_AUTH_FAILED;
+      else if (code == 534) err = SMTP_ERR_AUTH_TOO_WEAK;
+      else if (code == 454) err = SMTP_ERR_AUTH_TEMP;
+      else if (is_2xx(code)) err = SMTP_ERR_AUTH_FAILED; /* unverified server (SCRAM) */
+      else if (class_of(code) == 4) err = SMTP_ERR_TEMPFAIL;
+      else if (c->auth_cancelled) err = SMTP_ERR_AUTH_FAILED;
+      else err = SMTP_ERR_REJECTED;
+      auth_fail(c, err, r);
+    }
+    return SMTP_OK;
+
+  case K_MAIL:
+    ev_init(&ev, SMTP_CLIENT_EVENT_MAIL);
+    ev.reply = r;
+    ev.txn = c->txn;
+    ev.part = c->part;
+    emit(c, &ev);
+    if (!c->txn_active) return SMTP_OK;
+    if (code == 421) return handle_421(c, r);
+    note_code(c, is_2xx(code) ? 200 : code);
+    c->mail_ok = is_2xx(code);
+    if (!c->mail_ok && !(c->ext & SMTP_EXT_PIPELINING)) part_over(c, 1);
+    else if (!c->mail_ok && c->use_bdat && !ring_has(c, K_RCPT)) part_over(c, 1);
+    return SMTP_OK;
+
+  case K_RCPT: {
+    txn_rcpt *rc_ = &c->txn->rcpts[index];
+    rc_->rcpt_code = code;
+    /* RFC 5321 3.4 / 7.4: 251 is a success and 551 a refusal, reported as
+     * they are; the client never follows the forward-path they name. */
+    if (is_2xx(code) && c->mail_ok) {
+      rc_->accepted = 1;
+      c->part_accepted++;
+      c->naccepted++;
+    } else {
+      note_code(c, code);
+    }
+    c->part_replies++;
+    ev_init(&ev, SMTP_CLIENT_EVENT_RCPT);
+    ev.reply = r;
+    ev.txn = c->txn;
+    ev.index = index;
+    ev.part = c->part;
+    emit(c, &ev);
+    if (!c->txn_active) return SMTP_OK;
+    if (code == 421) return handle_421(c, r);
+    if (c->part_replies == c->part_end - c->part_first) {
+      if (c->use_bdat) {
+        if (c->mail_ok && c->part_accepted) body_start(c);
+        else part_over(c, 1);
+      } else if (!(c->ext & SMTP_EXT_PIPELINING) && c->part_accepted == 0) {
+        part_over(c, 1); /* no DATA was sent */
+      }
+    }
+    return SMTP_OK;
+  }
+
+  case K_DATA:
+    if (code == 354) {
+      if (c->mail_ok && c->part_accepted) {
+        body_start(c);
+      } else {
+        /* RFC 2920 3.1: DATA accepted with no valid recipient: send an empty
+         * message's terminator only; its reply must be a failure. */
+        c->body_phase = B_DONE;
+        c->todo |= T_DOT;
+      }
+      return SMTP_OK;
+    }
+    ev_init(&ev, SMTP_CLIENT_EVENT_DATA);
+    ev.reply = r;
+    ev.txn = c->txn;
+    ev.part = c->part;
+    emit(c, &ev);
+    if (!c->txn_active) return SMTP_OK;
+    if (code == 421) return handle_421(c, r);
+    note_code(c, is_2xx(code) ? 554 : code); /* a 2xx to DATA is not a 354 */
+    part_over(c, 1);
+    return SMTP_OK;
+
+  case K_BDAT:
+    if (c->bdat_failed) return SMTP_OK; /* RFC 3030 2: chunks after a failure are discarded */
+    if (is_2xx(code)) return SMTP_OK;
+    ev_init(&ev, SMTP_CLIENT_EVENT_DATA);
+    ev.reply = r;
+    ev.txn = c->txn;
+    ev.part = c->part;
+    emit(c, &ev);
+    if (!c->txn_active) return SMTP_OK;
+    if (code == 421) return handle_421(c, r);
+    note_code(c, code);
+    c->bdat_failed = 1;
+    /* RFC 3030 2: no more chunks after a failed BDAT. */
+    c->body_phase = B_DONE;
+    if (c->chunk_open) {
+      c->out_tail = c->chunk_hdr_pos;
+      c->chunk_open = 0;
+    }
+    c->part_done = 1;
+    c->todo |= T_RSET;
+    return SMTP_OK;
+
+  case K_DATA_END:
+  case K_BDAT_LAST: {
+    size_t who = SMTP_CLIENT_NO_INDEX;
+    int nothing_accepted = !(c->mail_ok && c->part_accepted);
+    if (kind == K_BDAT_LAST && c->bdat_failed) return SMTP_OK;
+    if (c->opt.lmtp && !nothing_accepted) {
+      /* RFC 2033 4.2: one reply per accepted recipient, in RCPT order. */
+      while (c->lmtp_next < c->part_end && !c->txn->rcpts[c->lmtp_next].accepted) c->lmtp_next++;
+      if (c->lmtp_next < c->part_end) who = c->lmtp_next++;
+    }
+    if (!nothing_accepted) {
+      if (who != SMTP_CLIENT_NO_INDEX) {
+        c->txn->rcpts[who].data_code = code;
+        if (is_2xx(code)) c->ndelivered++;
+      } else {
+        size_t i;
+        for (i = c->part_first; i < c->part_end; i++)
+          if (c->txn->rcpts[i].accepted) c->txn->rcpts[i].data_code = code;
+        if (is_2xx(code)) c->ndelivered += c->part_accepted;
+      }
+      note_code(c, code);
+    }
+    ev_init(&ev, SMTP_CLIENT_EVENT_DATA);
+    ev.reply = r;
+    ev.txn = c->txn;
+    ev.index = who;
+    ev.part = c->part;
+    emit(c, &ev);
+    if (!c->txn_active) return SMTP_OK;
+    if (code == 421) return handle_421(c, r);
+    if (!ring_has(c, kind)) part_over(c, nothing_accepted);
+    return SMTP_OK;
+  }
+
+  case K_RSET:
+    if (code == 421) return handle_421(c, r);
+    if (!is_2xx(code)) fail_quit(c, SMTP_ERR_PROTOCOL);
+    return SMTP_OK;
+
+  case K_QUIT:
+    /* RFC 5321 4.1.1.10: 221, then the server closes. Any reply ends it. */
+    session_end(c, c->end_error);
+    return SMTP_OK;
+  }
+  (void)rest;
+  return SMTP_OK;
+}
+
+smtp_ssize smtp_client_session_mem_recv(smtp_client_session *c, const char *data, size_t len) {
+  size_t off = 0;
+  if (!c || (!data && len)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (c->phase == PH_CLOSED)
+    return (c->error == SMTP_ERR_PROTOCOL || c->error == SMTP_ERR_CALLBACK_FAILURE)
+               ? c->error
+               : SMTP_ERR_CLOSED;
+  if (c->event_mode && c->evq_count) return SMTP_ERR_INVALID_STATE;
+  if (len && c->phase == PH_TLS) {
+    /* SECURITY.md §2: bytes between 220 and the handshake. */
+    set_fatal(c, SMTP_ERR_PROTOCOL);
+    return SMTP_ERR_PROTOCOL;
+  }
+  c->paused = 0;
+  if (len) c->recv_started = 1;
+  while (off < len) {
+    smtp_ssize n = smtp_reply_parser_feed(c->rp, data + off, len - off);
+    const smtp_reply *r;
+    int rc;
+    if (n < 0) {
+      /* SECURITY.md §6: malformed, mixed codes, too long: never a success. */
+      session_end(c, SMTP_ERR_PROTOCOL);
+      c->error = SMTP_ERR_PROTOCOL;
+      return SMTP_ERR_PROTOCOL;
+    }
+    off += (size_t)n;
+    r = smtp_reply_parser_reply(c->rp);
+    if (!r) {
+      if (n == 0) break;
+      continue;
+    }
+    rc = on_reply(c, r, len - off);
+    if (rc == SMTP_ERR_PROTOCOL) {
+      session_end(c, SMTP_ERR_PROTOCOL);
+      c->error = SMTP_ERR_PROTOCOL;
+      return SMTP_ERR_PROTOCOL;
+    }
+    if (c->error == SMTP_ERR_CALLBACK_FAILURE) return SMTP_ERR_CALLBACK_FAILURE;
+    if (c->phase == PH_CLOSED) {
+      /* The session is over; trailing bytes are ignored. */
+      off = len;
+      break;
+    }
+    if (c->phase == PH_TLS) break;
+    produce(c, 0);
+    if (c->error == SMTP_ERR_CALLBACK_FAILURE) return SMTP_ERR_CALLBACK_FAILURE;
+    if (c->paused) break;
+  }
+  produce(c, 0);
+  if (c->error == SMTP_ERR_CALLBACK_FAILURE) return SMTP_ERR_CALLBACK_FAILURE;
+  return (smtp_ssize)off;
+}
+
+smtp_ssize smtp_client_session_mem_send(smtp_client_session *c, const char **data) {
+  if (!c || !data) return SMTP_ERR_INVALID_ARGUMENT;
+  *data = NULL;
+  if (c->error == SMTP_ERR_CALLBACK_FAILURE) return SMTP_ERR_CALLBACK_FAILURE;
+  produce(c, 1);
+  if (c->error == SMTP_ERR_CALLBACK_FAILURE) return SMTP_ERR_CALLBACK_FAILURE;
+  if (c->chunk_open && c->chunk_len > 0) chunk_close(c, 0);
+  *data = c->out + c->out_head;
+  return (smtp_ssize)out_pending(c);
+}
+
+int smtp_client_session_mem_consume(smtp_client_session *c, size_t n) {
+  if (!c || n > out_pending(c)) return SMTP_ERR_INVALID_ARGUMENT;
+  c->out_head += n;
+  c->consumed += n;
+  if (c->out_head == c->out_tail && !c->chunk_open) c->out_head = c->out_ready = c->out_tail = 0;
+  else if (c->out_head == c->out_ready && !c->chunk_open) out_compact(c);
+  return SMTP_OK;
+}
+
+int smtp_client_session_want_read(const smtp_client_session *c) {
+  if (!c || c->phase == PH_CLOSED || c->phase == PH_TLS) return 0;
+  return c->ring_count > 0;
+}
+
+int smtp_client_session_want_write(const smtp_client_session *c) {
+  if (!c || c->phase == PH_CLOSED) return 0;
+  if (out_pending(c) > 0 || (c->chunk_open && c->chunk_len)) return 1;
+  if (c->todo) return 1;
+  if (c->body_phase == B_SEND && c->txn && c->txn->body_source != SMTP_CLIENT_BODY_PUSH &&
+      !c->read_blocked)
+    return 1;
+  return 0;
+}
+
+int smtp_client_session_want_tls(const smtp_client_session *c) {
+  return c && c->phase == PH_TLS && c->tls_wanted;
+}
+
+int smtp_client_session_tls_started(smtp_client_session *c, const smtp_tls_info *info) {
+  (void)info;
+  if (!c) return SMTP_ERR_INVALID_ARGUMENT;
+  if (c->phase == PH_GREETING && !c->recv_started && c->produced == 0 && !c->tls_active) {
+    c->tls_active = 1; /* implicit TLS (RFC 8314): before any byte */
+    return SMTP_OK;
+  }
+  if (c->phase != PH_TLS) return SMTP_ERR_INVALID_STATE;
+  /* RFC 3207 4.2: forget everything learnt before TLS, EHLO again. */
+  c->tls_active = 1;
+  c->tls_wanted = 0;
+  smtp_reply_parser_reset(c->rp);
+  smtp_reply_parser_set_enhanced(c->rp, 0);
+  caps_clear(c);
+  c->helo_mode = 0;
+  c->phase = PH_EHLO;
+  c->todo |= T_EHLO;
+  produce(c, 0);
+  return SMTP_OK;
+}
+
+int smtp_client_session_tls_failed(smtp_client_session *c, int error) {
+  if (!c) return SMTP_ERR_INVALID_ARGUMENT;
+  if (c->phase == PH_CLOSED) return SMTP_OK;
+  /* SECURITY.md §2: no plaintext retry on this connection. */
+  session_end(c, error < 0 ? error : SMTP_ERR_TLS_HANDSHAKE);
+  return SMTP_OK;
+}
+
+int smtp_client_session_tls_active(const smtp_client_session *c) { return c ? c->tls_active : 0; }
+
+int smtp_client_session_timeout_ms(const smtp_client_session *c) {
+  const pend *p;
+  if (!c || c->phase == PH_CLOSED) return -1;
+  if (c->phase == PH_TLS) return TMO_OTHER;
+  if ((c->body_phase == B_SEND || c->body_phase == B_DONE) && out_pending(c))
+    return TMO_DATA_BLOCK; /* message data still being written */
+  if (c->ring_count == 0) return out_pending(c) ? TMO_OTHER : -1;
+  p = &c->ring[c->ring_head];
+  switch (p->kind) {
+  case K_GREETING: return TMO_GREETING;
+  case K_MAIL: return TMO_MAIL;
+  case K_RCPT: return TMO_RCPT;
+  case K_DATA: return TMO_DATA_INIT;
+  case K_DATA_END:
+  case K_BDAT_LAST: return TMO_DATA_FINAL;
+  case K_BDAT: return TMO_DATA_BLOCK;
+  default: return TMO_OTHER;
+  }
+}
+
+int smtp_client_session_on_timeout(smtp_client_session *c) {
+  if (!c) return SMTP_ERR_INVALID_ARGUMENT;
+  session_end(c, SMTP_ERR_TIMEOUT);
+  return SMTP_OK;
+}
+
+int smtp_client_session_connection_lost(smtp_client_session *c) {
+  if (!c) return SMTP_ERR_INVALID_ARGUMENT;
+  if (c->phase == PH_CLOSED) return SMTP_OK;
+  if (c->phase == PH_QUIT && !c->txn) {
+    session_end(c, c->end_error);
+    return SMTP_OK;
+  }
+  session_end(c, SMTP_ERR_CONNECTION_LOST);
+  return SMTP_OK;
+}
+
+int smtp_client_session_submit(smtp_client_session *c, smtp_client_txn *t) {
+  if (!c || !t) return SMTP_ERR_INVALID_ARGUMENT;
+  if (c->phase == PH_CLOSED) return SMTP_ERR_CLOSED;
+  if (c->txn || c->quit_requested || t->owner) return SMTP_ERR_INVALID_STATE;
+  if (!t->has_from || t->nrcpt == 0 || t->body_source == SMTP_CLIENT_BODY_NONE)
+    return SMTP_ERR_INVALID_ARGUMENT;
+  if (t->body_source == SMTP_CLIENT_BODY_READ && !c->cb.read_body) return SMTP_ERR_INVALID_ARGUMENT;
+  t->owner = c;
+  c->txn = t;
+  c->txn_active = 0;
+  produce(c, 0);
+  return SMTP_OK;
+}
+
+smtp_ssize smtp_client_session_body_push(smtp_client_session *c, const char *data, size_t len,
+                                         int last) {
+  smtp_ssize n;
+  if (!c || (!data && len)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (c->phase == PH_CLOSED) return SMTP_ERR_CLOSED;
+  if (!c->txn || c->txn->body_source != SMTP_CLIENT_BODY_PUSH) return SMTP_ERR_INVALID_STATE;
+  if (c->body_phase != B_SEND || c->phase != PH_TXN) return SMTP_ERR_WOULDBLOCK;
+  if (c->src_eof) return SMTP_ERR_INVALID_STATE; /* the last bytes were pushed already */
+  n = body_feed(c, data ? data : "", len, last ? 1 : 0);
+  if (n < 0) return n;
+  if (last && (size_t)n == len) c->src_eof = 1; /* finished now or by produce() later */
+  if (n == 0 && len) return SMTP_ERR_WOULDBLOCK;
+  return n;
+}
+
+int smtp_client_session_want_body(const smtp_client_session *c) {
+  return c && c->phase == PH_TXN && c->body_phase == B_SEND && c->txn &&
+         c->txn->body_source == SMTP_CLIENT_BODY_PUSH;
+}
+
+int smtp_client_session_resume_body(smtp_client_session *c) {
+  if (!c) return SMTP_ERR_INVALID_ARGUMENT;
+  c->read_blocked = 0;
+  return SMTP_OK;
+}
+
+int smtp_client_session_quit(smtp_client_session *c) {
+  if (!c) return SMTP_ERR_INVALID_ARGUMENT;
+  if (c->phase == PH_CLOSED) return SMTP_ERR_CLOSED;
+  c->quit_requested = 1;
+  produce(c, 0);
+  return SMTP_OK;
+}
+
+int smtp_client_session_next_event(smtp_client_session *c, smtp_client_event *ev) {
+  if (!c || !ev) return 0;
+  if (!c->evq_count) {
+    ev_init(ev, SMTP_CLIENT_EVENT_NONE);
+    return 0;
+  }
+  *ev = c->evq[c->evq_head];
+  c->evq_head = (c->evq_head + 1) % EVQ_CAP;
+  c->evq_count--;
+  return 1;
+}
+
+const smtp_capabilities *smtp_client_session_capabilities(const smtp_client_session *c) {
+  return c && c->have_caps ? &c->caps : NULL;
+}
+
+int smtp_client_session_error(const smtp_client_session *c) { return c ? c->error : 0; }
+
+int smtp_client_session_is_closed(const smtp_client_session *c) {
+  return c ? c->phase == PH_CLOSED : 1;
+}
+
+unsigned int smtp_client_session_auth_mechanism(const smtp_client_session *c) {
+  return c ? c->auth_mech : 0;
+}

@@ -1,0 +1,347 @@
+/* SASL client mechanisms (see client_auth.h). Each mechanism is a small
+ * step function over un-encoded messages:
+ *
+ *   PLAIN        RFC 4616 2: initial response [authzid] NUL authcid NUL passwd.
+ *   LOGIN        draft-murchison-sasl-login: user, then password, one per 334.
+ *   XOAUTH2      "user=" u ^A "auth=Bearer " token ^A ^A; after an error
+ *                challenge an empty response lets the server finish.
+ *   OAUTHBEARER  RFC 7628 3.1: gs2-header "n,a=" saslname "," ^A "auth=Bearer "
+ *                token ^A ^A; after an error challenge the client sends ^A
+ *                (RFC 7628 3.2.3).
+ *   SCRAM-SHA-256 RFC 5802 3 and RFC 7677: client-first, client-final with
+ *                proof, server signature verified before success counts.
+ *   CRAM-MD5     RFC 2195 2: user SP hex(HMAC-MD5(password, challenge)).
+ *
+ * Deviation: passwords are used as given (no SASLprep, RFC 5802 2.2 /
+ * RFC 4013); ASCII passwords are unaffected. */
+#include <string.h>
+
+#include <smtp/ext.h>
+#include <smtp/sasl.h>
+
+#include "client_auth.h"
+#include "internal.h"
+
+unsigned int smtp__sasl_client_supported(int have_password, int have_token, int have_random) {
+  unsigned int m = 0;
+  if (have_password) {
+    m |= SMTP_SASL_PLAIN | SMTP_SASL_LOGIN;
+    if (smtp__hash_available()) {
+      m |= SMTP_SASL_CRAM_MD5;
+      if (have_random) m |= SMTP_SASL_SCRAM_SHA_256;
+    }
+  }
+  if (have_token) m |= SMTP_SASL_OAUTHBEARER | SMTP_SASL_XOAUTH2;
+  return m;
+}
+
+unsigned int smtp__sasl_client_choose(unsigned int offered, unsigned int supported) {
+  static const unsigned int order[] = {SMTP_SASL_SCRAM_SHA_256, SMTP_SASL_OAUTHBEARER,
+                                       SMTP_SASL_XOAUTH2,       SMTP_SASL_CRAM_MD5,
+                                       SMTP_SASL_PLAIN,         SMTP_SASL_LOGIN};
+  size_t i;
+  for (i = 0; i < SMTP__ARRAY_LEN(order); i++)
+    if (offered & supported & order[i]) return order[i];
+  return 0;
+}
+
+typedef struct {
+  char *p;
+  size_t cap, len;
+  int overflow;
+} sbuf;
+
+static void put(sbuf *b, const void *d, size_t n) {
+  if (b->overflow || n > b->cap - b->len) {
+    b->overflow = 1;
+    return;
+  }
+  memcpy(b->p + b->len, d, n);
+  b->len += n;
+}
+static void puts_(sbuf *b, const char *s) { put(b, s, strlen(s)); }
+
+/* saslname (RFC 5802 5.1, RFC 7628 3.1): "," -> "=2C", "=" -> "=3D". */
+static void put_saslname(sbuf *b, const char *s, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (s[i] == ',') puts_(b, "=2C");
+    else if (s[i] == '=') puts_(b, "=3D");
+    else put(b, s + i, 1);
+  }
+}
+
+int smtp__sasl_client_start(smtp__sasl_client *s, unsigned int mech, const smtp__sasl_creds *cr,
+                            const char *nonce, size_t nonce_len, char *out, size_t cap,
+                            size_t *outlen, int *has_ir) {
+  sbuf b = {out, cap, 0, 0};
+  memset(s, 0, sizeof *s);
+  s->mech = mech;
+  *has_ir = 0;
+  *outlen = 0;
+  switch (mech) {
+  case SMTP_SASL_PLAIN: {
+    /* RFC 4954 4: the initial response saves a round trip. */
+    char authz[256], user[256], pass[256];
+    smtp_ssize n;
+    if (!cr->user || !cr->pass || cr->authzid_len > 255 || cr->user_len > 255 ||
+        cr->pass_len > 255)
+      return SMTP_ERR_INVALID_ARGUMENT;
+    memcpy(authz, cr->authzid ? cr->authzid : "", cr->authzid_len);
+    authz[cr->authzid_len] = 0;
+    memcpy(user, cr->user, cr->user_len);
+    user[cr->user_len] = 0;
+    memcpy(pass, cr->pass, cr->pass_len);
+    pass[cr->pass_len] = 0;
+    n = smtp_sasl_plain_encode(authz, user, pass, out, cap);
+    smtp__wipe(pass, sizeof pass);
+    if (n < 0) return (int)n;
+    *outlen = (size_t)n;
+    *has_ir = 1;
+    return SMTP_OK;
+  }
+  case SMTP_SASL_LOGIN:
+  case SMTP_SASL_CRAM_MD5:
+    if (!cr->user || !cr->pass) return SMTP_ERR_INVALID_ARGUMENT;
+    if (mech == SMTP_SASL_CRAM_MD5 && !smtp__hash_available()) return SMTP_ERR_UNSUPPORTED;
+    return SMTP_OK; /* the server speaks first */
+  case SMTP_SASL_XOAUTH2:
+    if (!cr->token) return SMTP_ERR_INVALID_ARGUMENT;
+    puts_(&b, "user=");
+    if (cr->user) put(&b, cr->user, cr->user_len);
+    puts_(&b, "\001auth=Bearer ");
+    put(&b, cr->token, cr->token_len);
+    puts_(&b, "\001\001");
+    break;
+  case SMTP_SASL_OAUTHBEARER:
+    if (!cr->token) return SMTP_ERR_INVALID_ARGUMENT;
+    puts_(&b, "n,");
+    if (cr->user && cr->user_len) {
+      puts_(&b, "a=");
+      put_saslname(&b, cr->user, cr->user_len);
+    }
+    puts_(&b, ",\001auth=Bearer ");
+    put(&b, cr->token, cr->token_len);
+    puts_(&b, "\001\001");
+    break;
+  case SMTP_SASL_SCRAM_SHA_256: {
+    sbuf g = {s->gs2, sizeof s->gs2, 0, 0};
+    sbuf a = {s->authmsg, sizeof s->authmsg, 0, 0};
+    size_t i;
+    if (!smtp__hash_available()) return SMTP_ERR_UNSUPPORTED;
+    if (!cr->user || !cr->pass || !nonce || nonce_len == 0 || nonce_len > sizeof s->nonce)
+      return SMTP_ERR_INVALID_ARGUMENT;
+    for (i = 0; i < nonce_len; i++)
+      if (nonce[i] <= 0x20 || nonce[i] >= 0x7f || nonce[i] == ',') return SMTP_ERR_INVALID_ARGUMENT;
+    memcpy(s->nonce, nonce, nonce_len);
+    s->nonce_len = nonce_len;
+    /* gs2-header = "n," [ "a=" saslname ] "," (no channel binding). */
+    puts_(&g, "n,");
+    if (cr->authzid && cr->authzid_len) {
+      puts_(&g, "a=");
+      put_saslname(&g, cr->authzid, cr->authzid_len);
+    }
+    puts_(&g, ",");
+    /* client-first-message-bare = "n=" saslname ",r=" c-nonce */
+    puts_(&a, "n=");
+    put_saslname(&a, cr->user, cr->user_len);
+    puts_(&a, ",r=");
+    put(&a, nonce, nonce_len);
+    if (g.overflow || a.overflow) return SMTP_ERR_BUFFER_TOO_SMALL;
+    s->gs2_len = g.len;
+    s->authmsg_len = a.len;
+    put(&b, s->gs2, s->gs2_len);
+    put(&b, s->authmsg, s->authmsg_len);
+    break;
+  }
+  default:
+    return SMTP_ERR_UNSUPPORTED;
+  }
+  if (b.overflow) return SMTP_ERR_BUFFER_TOO_SMALL;
+  *outlen = b.len;
+  *has_ir = 1;
+  return SMTP_OK;
+}
+
+/* Find attribute @p name ("r", "s", ...) in a comma-separated SCRAM message. */
+static int scram_attr(const char *m, size_t len, char name, const char **val, size_t *vlen) {
+  size_t i = 0;
+  while (i < len) {
+    size_t j = i;
+    while (j < len && m[j] != ',') j++;
+    if (j - i >= 2 && m[i] == name && m[i + 1] == '=') {
+      *val = m + i + 2;
+      *vlen = j - i - 2;
+      return 1;
+    }
+    i = j + 1;
+  }
+  return 0;
+}
+
+static int scram_server_first(smtp__sasl_client *s, const smtp__sasl_creds *cr, const char *chal,
+                              size_t clen, char *out, size_t cap, size_t *outlen) {
+  const char *r, *salt64, *it;
+  size_t rlen, slen, itlen, i;
+  unsigned char salt[128], salted[SMTP__SHA256_LEN], ckey[SMTP__SHA256_LEN],
+      stored[SMTP__SHA256_LEN], csig[SMTP__SHA256_LEN], skey[SMTP__SHA256_LEN];
+  uint32_t iter = 0;
+  smtp_ssize n;
+  char b64[64];
+  sbuf a, b = {out, cap, 0, 0};
+  size_t cfwp_at;
+  int rc = SMTP_OK;
+
+  /* server-first-message = [reserved-mext ","] nonce "," salt "," iteration-count */
+  if (clen >= 2 && chal[0] == 'm' && chal[1] == '=') return 1; /* mandatory extension: unsupported */
+  if (memchr(chal, 0, clen)) return 1;
+  if (!scram_attr(chal, clen, 'r', &r, &rlen) || !scram_attr(chal, clen, 's', &salt64, &slen) ||
+      !scram_attr(chal, clen, 'i', &it, &itlen))
+    return 1;
+  /* The server's nonce must extend ours (RFC 5802 5.1). */
+  if (rlen <= s->nonce_len || memcmp(r, s->nonce, s->nonce_len) != 0) return 1;
+  for (i = 0; i < rlen; i++)
+    if (r[i] <= 0x20 || r[i] >= 0x7f) return 1;
+  if (itlen == 0 || itlen > 9) return 1;
+  for (i = 0; i < itlen; i++) {
+    if (!smtp__is_digit((unsigned char)it[i])) return 1;
+    iter = iter * 10 + (uint32_t)(it[i] - '0');
+  }
+  if (iter < SMTP__SCRAM_MIN_ITER || iter > SMTP__SCRAM_MAX_ITER) return 1;
+  n = smtp_base64_decode(salt64, slen, salt, sizeof salt);
+  if (n <= 0) return 1;
+
+  /* AuthMessage = client-first-message-bare "," server-first-message ","
+   *               client-final-message-without-proof */
+  a.p = s->authmsg;
+  a.cap = sizeof s->authmsg;
+  a.len = s->authmsg_len;
+  a.overflow = 0;
+  put(&a, ",", 1);
+  put(&a, chal, clen);
+  put(&a, ",", 1);
+  cfwp_at = a.len;
+  puts_(&a, "c=");
+  {
+    smtp_ssize g = smtp_base64_encode(s->gs2, s->gs2_len, b64, sizeof b64);
+    if (g < 0) return SMTP_ERR_BUFFER_TOO_SMALL;
+    put(&a, b64, (size_t)g);
+  }
+  puts_(&a, ",r=");
+  put(&a, r, rlen);
+  if (a.overflow) return SMTP_ERR_BUFFER_TOO_SMALL;
+  s->authmsg_len = a.len;
+
+  /* SaltedPassword = Hi(password, salt, i); ClientKey = HMAC(SP, "Client Key");
+   * StoredKey = H(ClientKey); ClientSignature = HMAC(StoredKey, AuthMessage);
+   * ClientProof = ClientKey XOR ClientSignature; ServerKey = HMAC(SP, "Server Key");
+   * ServerSignature = HMAC(ServerKey, AuthMessage). */
+  rc = smtp__pbkdf2_sha256(cr->pass, cr->pass_len, salt, (size_t)n, iter, salted);
+  if (rc == SMTP_OK) rc = smtp__hmac_sha256(salted, sizeof salted, "Client Key", 10, ckey);
+  if (rc == SMTP_OK) rc = smtp__sha256(ckey, sizeof ckey, stored);
+  if (rc == SMTP_OK) rc = smtp__hmac_sha256(stored, sizeof stored, s->authmsg, s->authmsg_len, csig);
+  if (rc == SMTP_OK) rc = smtp__hmac_sha256(salted, sizeof salted, "Server Key", 10, skey);
+  if (rc == SMTP_OK)
+    rc = smtp__hmac_sha256(skey, sizeof skey, s->authmsg, s->authmsg_len, s->server_sig);
+  if (rc == SMTP_OK) {
+    for (i = 0; i < sizeof ckey; i++) ckey[i] ^= csig[i];
+    put(&b, s->authmsg + cfwp_at, s->authmsg_len - cfwp_at);
+    puts_(&b, ",p=");
+    n = smtp_base64_encode(ckey, sizeof ckey, b64, sizeof b64);
+    if (n < 0) rc = SMTP_ERR_BUFFER_TOO_SMALL;
+    else put(&b, b64, (size_t)n);
+    if (b.overflow) rc = SMTP_ERR_BUFFER_TOO_SMALL;
+    *outlen = b.len;
+  }
+  smtp__wipe(salted, sizeof salted);
+  smtp__wipe(ckey, sizeof ckey);
+  smtp__wipe(stored, sizeof stored);
+  smtp__wipe(csig, sizeof csig);
+  smtp__wipe(skey, sizeof skey);
+  return rc;
+}
+
+static int scram_server_final(smtp__sasl_client *s, const char *chal, size_t clen) {
+  unsigned char v[64];
+  smtp_ssize n;
+  size_t i;
+  unsigned char diff = 0;
+  /* server-final-message = (server-error / verifier) ["," extensions] */
+  if (clen < 2 || chal[0] != 'v' || chal[1] != '=') return 1; /* e=... or garbage */
+  i = 2;
+  while (i < clen && chal[i] != ',') i++;
+  n = smtp_base64_decode(chal + 2, i - 2, v, sizeof v);
+  if (n != SMTP__SHA256_LEN) return 1;
+  for (i = 0; i < SMTP__SHA256_LEN; i++) diff |= (unsigned char)(v[i] ^ s->server_sig[i]);
+  if (diff) return 1;
+  s->done = 1;
+  return SMTP_OK;
+}
+
+int smtp__sasl_client_step(smtp__sasl_client *s, const smtp__sasl_creds *cr, const char *chal,
+                           size_t chal_len, char *out, size_t cap, size_t *outlen) {
+  int step = s->step++;
+  *outlen = 0;
+  if (s->failed) return 1;
+  switch (s->mech) {
+  case SMTP_SASL_PLAIN:
+    return 1; /* the initial response was complete: a challenge is unexpected */
+  case SMTP_SASL_LOGIN:
+    if (step == 0) {
+      if (cr->user_len > cap) return SMTP_ERR_BUFFER_TOO_SMALL;
+      memcpy(out, cr->user, cr->user_len);
+      *outlen = cr->user_len;
+      return SMTP_OK;
+    }
+    if (step == 1) {
+      if (cr->pass_len > cap) return SMTP_ERR_BUFFER_TOO_SMALL;
+      memcpy(out, cr->pass, cr->pass_len);
+      *outlen = cr->pass_len;
+      return SMTP_OK;
+    }
+    return 1;
+  case SMTP_SASL_XOAUTH2:
+    /* A 334 here carries an error (JSON); an empty response ends it. */
+    s->failed = 1;
+    return SMTP_OK;
+  case SMTP_SASL_OAUTHBEARER:
+    /* RFC 7628 3.2.3: answer the error challenge with a lone %x01. */
+    s->failed = 1;
+    if (cap < 1) return SMTP_ERR_BUFFER_TOO_SMALL;
+    out[0] = '\001';
+    *outlen = 1;
+    return SMTP_OK;
+  case SMTP_SASL_CRAM_MD5: {
+    unsigned char mac[SMTP__MD5_LEN];
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+    int rc;
+    if (step != 0) return 1;
+    if (cr->user_len + 1 + 2 * SMTP__MD5_LEN > cap) return SMTP_ERR_BUFFER_TOO_SMALL;
+    rc = smtp__hmac_md5(cr->pass, cr->pass_len, chal, chal_len, mac);
+    if (rc != SMTP_OK) return rc;
+    memcpy(out, cr->user, cr->user_len);
+    out[cr->user_len] = ' ';
+    for (i = 0; i < SMTP__MD5_LEN; i++) {
+      out[cr->user_len + 1 + 2 * i] = hex[mac[i] >> 4];
+      out[cr->user_len + 2 + 2 * i] = hex[mac[i] & 15];
+    }
+    *outlen = cr->user_len + 1 + 2 * SMTP__MD5_LEN;
+    smtp__wipe(mac, sizeof mac);
+    return SMTP_OK;
+  }
+  case SMTP_SASL_SCRAM_SHA_256:
+    if (step == 0) return scram_server_first(s, cr, chal, chal_len, out, cap, outlen);
+    if (step == 1) return scram_server_final(s, chal, chal_len); /* empty response */
+    return 1;
+  default:
+    return 1;
+  }
+}
+
+int smtp__sasl_client_success_ok(const smtp__sasl_client *s) {
+  if (s->mech == SMTP_SASL_SCRAM_SHA_256) return s->done;
+  return !s->failed;
+}
+
+void smtp__sasl_client_wipe(smtp__sasl_client *s) { smtp__wipe(s, sizeof *s); }

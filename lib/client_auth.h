@@ -1,0 +1,69 @@
+/* SASL client mechanisms for the client session's AUTH (RFC 4954): PLAIN
+ * (RFC 4616), LOGIN, XOAUTH2, OAUTHBEARER (RFC 7628), SCRAM-SHA-256
+ * (RFC 7677 / RFC 5802) and CRAM-MD5 (RFC 2195). Messages are produced and
+ * taken un-encoded; base64 is the caller's business. No allocation, no
+ * I/O, no randomness (the nonce is given). Not installed. */
+#ifndef SMTP_CLIENT_AUTH_H
+#define SMTP_CLIENT_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hash.h"
+
+/* Credentials, pointers into the session's own copies. */
+typedef struct smtp__sasl_creds {
+  const char *authzid; size_t authzid_len;
+  const char *user; size_t user_len;
+  const char *pass; size_t pass_len;
+  const char *token; size_t token_len;
+} smtp__sasl_creds;
+
+#define SMTP__SCRAM_NONCE_MAX 64
+#define SMTP__SCRAM_AUTHMSG_MAX 2048
+/* Fewest and most SCRAM iterations the client accepts (RFC 7677 4 wants at
+ * least 4096 from servers; the upper bound keeps a hostile server from
+ * making the client spin). */
+#define SMTP__SCRAM_MIN_ITER 4096u
+#define SMTP__SCRAM_MAX_ITER 1000000u
+
+typedef struct smtp__sasl_client {
+  unsigned int mech;  /* one smtp_sasl_mech bit */
+  int step;           /* challenges answered so far */
+  int done;           /* SCRAM: server signature verified */
+  int failed;         /* the exchange can only end in failure now */
+  char gs2[300]; size_t gs2_len;         /* SCRAM gs2-header */
+  char nonce[SMTP__SCRAM_NONCE_MAX]; size_t nonce_len;
+  char authmsg[SMTP__SCRAM_AUTHMSG_MAX]; size_t authmsg_len; /* client-first-bare so far, then all */
+  unsigned char server_sig[SMTP__SHA256_LEN];
+} smtp__sasl_client;
+
+/* Which mechanisms this build and these credentials can run (smtp_sasl_mech bits). */
+unsigned int smtp__sasl_client_supported(int have_password, int have_token, int have_random);
+
+/* The strongest of @p offered & supported: SCRAM-SHA-256 > OAUTHBEARER >
+ * XOAUTH2 > CRAM-MD5 > PLAIN > LOGIN. 0 when none. */
+unsigned int smtp__sasl_client_choose(unsigned int offered, unsigned int supported);
+
+/* Start @p mech. Writes the initial response (un-encoded) to @p out and sets
+ * *has_ir; @p nonce is used by SCRAM only (printable, no ','). Returns 0 or
+ * SMTP_ERR_BUFFER_TOO_SMALL / SMTP_ERR_UNSUPPORTED / SMTP_ERR_INVALID_ARGUMENT. */
+int smtp__sasl_client_start(smtp__sasl_client *s, unsigned int mech, const smtp__sasl_creds *cr,
+                            const char *nonce, size_t nonce_len, char *out, size_t cap,
+                            size_t *outlen, int *has_ir);
+
+/* Answer a (decoded) 334 challenge. Returns 0 with the response in @p out, 1
+ * when the exchange must be cancelled ("*", RFC 4954 4) because the
+ * challenge is unacceptable (SCRAM nonce/iteration/signature failures), or
+ * a negative error. */
+int smtp__sasl_client_step(smtp__sasl_client *s, const smtp__sasl_creds *cr, const char *chal,
+                           size_t chal_len, char *out, size_t cap, size_t *outlen);
+
+/* 1 when a 235 may be believed: always, except SCRAM before the server's
+ * signature was verified (RFC 5802 5: the client authenticates the server). */
+int smtp__sasl_client_success_ok(const smtp__sasl_client *s);
+
+/* Forget every secret. */
+void smtp__sasl_client_wipe(smtp__sasl_client *s);
+
+#endif

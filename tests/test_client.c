@@ -1,0 +1,711 @@
+/* Client session core: greeting, EHLO/HELO, transactions with and without
+ * PIPELINING (RFC 2920), DATA dot-stuffing (RFC 5321 4.5.2), per-recipient
+ * results, RSET, several transactions, QUIT, deadlines (RFC 5321 4.5.3.2),
+ * event mode, body sources. Every transcript runs whole, byte by byte and
+ * at random split points (client_harness.h). */
+#include "client_harness.h"
+
+static const char *const RCPT2[] = {"bob@example.org", "carol@example.org"};
+
+/* ---- setups ---- */
+
+static void setup_basic(harness *h) {
+  h_txn(h, "alice@example.com", RCPT2, 2, "Subject: hi\r\n\r\n.dot line\r\nbye\r\n");
+}
+
+static void setup_one(harness *h) {
+  static const char *const r[] = {"bob@example.org"};
+  h_txn(h, "alice@example.com", r, 1, "hello\r\n");
+}
+
+static void setup_null_path(harness *h) {
+  static const char *const r[] = {"<bob@example.org>"};
+  h_txn(h, "", r, 1, "x\n.y\n");
+}
+
+static void setup_lmtp(harness *h) {
+  static const char *const r[] = {"a@x.org", "b@x.org", "c@x.org"};
+  smtp_client_options_set_lmtp(h->opt, 1);
+  h_txn(h, "s@x.org", r, 3, "m\r\n");
+}
+
+static void setup_no_submit(harness *h) { h->no_submit = 1; h->quit_on_done = 0; }
+
+/* ---- tests ---- */
+
+/* RFC 2920 3.1: MAIL, all RCPTs and DATA in one write; replies in order. */
+static void test_pipelined_transaction(void **state) {
+  (void)state;
+  h_transcript(setup_basic,
+               "S: 220 mx.example.org ESMTP\n"
+               "C: EHLO client.example\n"
+               "S: 250-mx.example.org hello\n"
+               "S: 250-PIPELINING\n"
+               "S: 250-8BITMIME\n"
+               "S: 250 SIZE 1000000\n"
+               "C: MAIL FROM:<alice@example.com> SIZE=31\n"
+               "C: RCPT TO:<bob@example.org>\n"
+               "C: RCPT TO:<carol@example.org>\n"
+               "C: DATA\n"
+               "S: 250 2.1.0 ok\n"
+               "S: 250 2.1.5 ok\n"
+               "S: 550 5.1.1 no such user\n"
+               "S: 354 go ahead\n"
+               "C: Subject: hi\n"
+               "C: \n"
+               "C: ..dot line\n"
+               "C: bye\n"
+               "C: .\n"
+               "S: 250 2.0.0 queued as 1234\n"
+               "C: QUIT\n"
+               "S: 221 2.0.0 bye\n",
+               "GREETING 220\nCAPS 7\nREADY\nMAIL 250\nRCPT 0 250\nRCPT 1 550\nBODY 0\n"
+               "DATA - 250\nDONE 0 1 1\nCLOSED 0\n");
+}
+
+/* Without PIPELINING: one command at a time (RFC 5321 4.1.1). */
+static void test_lockstep_transaction(void **state) {
+  (void)state;
+  h_transcript(setup_basic,
+               "S: 220 mx ESMTP\n"
+               "C: EHLO client.example\n"
+               "S: 250 mx\n"
+               "C: MAIL FROM:<alice@example.com>\n"
+               "S: 250 ok\n"
+               "C: RCPT TO:<bob@example.org>\n"
+               "S: 250 ok\n"
+               "C: RCPT TO:<carol@example.org>\n"
+               "S: 251 User not local; will forward to <c@else.org>\n"
+               "C: DATA\n"
+               "S: 354 go\n"
+               "C: Subject: hi\n"
+               "C: \n"
+               "C: ..dot line\n"
+               "C: bye\n"
+               "C: .\n"
+               "S: 250 ok\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nCAPS 0\nREADY\nMAIL 250\nRCPT 0 250\nRCPT 1 251\nBODY 0\n"
+               "DATA - 250\nDONE 0 2 2\nCLOSED 0\n");
+}
+
+/* Null reverse-path, brackets given by the caller, bare LF normalised,
+ * first-line dot stuffed, final CRLF added (RFC 5321 4.5.2, 4.1.1.2). */
+static void test_null_path_and_normalisation(void **state) {
+  (void)state;
+  h_transcript(setup_null_path,
+               "S: 220 mx\n"
+               "C: EHLO client.example\n"
+               "S: 250 mx\n"
+               "C: MAIL FROM:<>\n"
+               "S: 250 ok\n"
+               "C: RCPT TO:<bob@example.org>\n"
+               "S: 250 ok\n"
+               "C: DATA\n"
+               "S: 354 go\n"
+               "C: x\n"
+               "C: ..y\n"
+               "C: .\n"
+               "S: 250 ok\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nCAPS 0\nREADY\nMAIL 250\nRCPT 0 250\nBODY 0\nDATA - 250\n"
+               "DONE 0 1 1\nCLOSED 0\n");
+}
+
+/* RFC 5321 3.2: HELO only after 500/502 to EHLO. */
+static void test_helo_fallback(void **state) {
+  (void)state;
+  h_transcript(setup_one,
+               "S: 220 old.example\n"
+               "C: EHLO client.example\n"
+               "S: 502 5.5.1 what?\n"
+               "C: HELO client.example\n"
+               "S: 250 old.example\n"
+               "C: MAIL FROM:<alice@example.com>\n"
+               "S: 250 ok\n"
+               "C: RCPT TO:<bob@example.org>\n"
+               "S: 250 ok\n"
+               "C: DATA\n"
+               "S: 354 go\n"
+               "C: hello\n"
+               "C: .\n"
+               "S: 250 ok\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nCAPS 0\nREADY\nMAIL 250\nRCPT 0 250\nBODY 0\nDATA - 250\n"
+               "DONE 0 1 1\nCLOSED 0\n");
+  h_transcript(setup_one,
+               "S: 220 old.example\n"
+               "C: EHLO client.example\n"
+               "S: 500 unrecognised\n"
+               "C: HELO client.example\n"
+               "S: 550 go away\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nDONE -36 0 0\nCLOSED -36\n");
+}
+
+/* Other EHLO refusals do not fall back (RFC 5321 3.2): QUIT and fail. */
+static void test_ehlo_refused(void **state) {
+  (void)state;
+  h_transcript(setup_one,
+               "S: 220 mx\n"
+               "C: EHLO client.example\n"
+               "S: 550 5.7.1 not you\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nDONE -36 0 0\nCLOSED -36\n");
+  h_transcript(setup_one,
+               "S: 220 mx\n"
+               "C: EHLO client.example\n"
+               "S: 451 4.3.0 later\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nDONE -37 0 0\nCLOSED -37\n");
+}
+
+/* RFC 5321 3.1 / 4.3.2: 554 greeting -> QUIT; 421 -> closed; others fail. */
+static void test_greetings(void **state) {
+  (void)state;
+  h_transcript(setup_one,
+               "S: 554 5.3.2 no SMTP service here\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 554\nDONE -36 0 0\nCLOSED -36\n");
+  h_transcript(setup_one, "S: 421 4.3.2 shutting down\n",
+               "GREETING 421\nDONE -37 0 0\nCLOSED -906\n");
+  h_transcript(setup_one, "S: 250 I am not a greeting\n",
+               "GREETING 250\nDONE -903 0 0\nCLOSED -903\n");
+  h_transcript(setup_one,
+               "S: 220-multi\nS: 220 line greeting\nC: EHLO client.example\nS: 221 bye\n"
+               "C: QUIT\nS: 221 bye\n",
+               "GREETING 220\nDONE -36 0 0\nCLOSED -36\n");
+}
+
+/* Multi-line greeting, and the QUIT sequence without a transaction. */
+static void test_quit_only(void **state) {
+  (void)state;
+  h_transcript(setup_no_submit,
+               "S: 220-mx.example.org\n"
+               "S: 220 welcome\n"
+               "C: EHLO client.example\n"
+               "S: 250-mx\n"
+               "S: 250 PIPELINING\n"
+               "QUIT\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nCAPS 1\nREADY\nCLOSED 0\n");
+}
+
+/* Every RCPT refused under PIPELINING: DATA's 554 is consumed, no body,
+ * RSET (RFC 2920 3.1). */
+static void test_all_rcpts_refused_pipelined(void **state) {
+  (void)state;
+  h_transcript(setup_basic,
+               "S: 220 mx\n"
+               "C: EHLO client.example\n"
+               "S: 250-mx\n"
+               "S: 250 PIPELINING\n"
+               "C: MAIL FROM:<alice@example.com>\n"
+               "C: RCPT TO:<bob@example.org>\n"
+               "C: RCPT TO:<carol@example.org>\n"
+               "C: DATA\n"
+               "S: 250 ok\n"
+               "S: 550 no\n"
+               "S: 450 later\n"
+               "S: 554 no valid recipients\n"
+               "C: RSET\n"
+               "S: 250 reset\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nCAPS 1\nREADY\nMAIL 250\nRCPT 0 550\nRCPT 1 450\nDATA - 554\n"
+               "DONE -37 0 0\nCLOSED 0\n");
+  /* A server that says 354 anyway gets only the terminator (RFC 2920 3.1). */
+  h_transcript(setup_basic,
+               "S: 220 mx\n"
+               "C: EHLO client.example\n"
+               "S: 250-mx\n"
+               "S: 250 PIPELINING\n"
+               "C: MAIL FROM:<alice@example.com>\n"
+               "C: RCPT TO:<bob@example.org>\n"
+               "C: RCPT TO:<carol@example.org>\n"
+               "C: DATA\n"
+               "S: 250 ok\n"
+               "S: 550 no\n"
+               "S: 550 no\n"
+               "S: 354 go on\n"
+               "C: .\n"
+               "S: 554 no valid recipients\n"
+               "C: RSET\n"
+               "S: 250 reset\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nCAPS 1\nREADY\nMAIL 250\nRCPT 0 550\nRCPT 1 550\nDATA - 554\n"
+               "DONE -36 0 0\nCLOSED 0\n");
+}
+
+/* Without PIPELINING, refused MAIL or all RCPTs: RSET, no DATA. */
+static void test_refusals_lockstep(void **state) {
+  (void)state;
+  h_transcript(setup_basic,
+               "S: 220 mx\n"
+               "C: EHLO client.example\n"
+               "S: 250 mx\n"
+               "C: MAIL FROM:<alice@example.com>\n"
+               "S: 553 5.1.8 bad sender\n"
+               "C: RSET\n"
+               "S: 250 ok\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nCAPS 0\nREADY\nMAIL 553\nDONE -36 0 0\nCLOSED 0\n");
+  h_transcript(setup_basic,
+               "S: 220 mx\n"
+               "C: EHLO client.example\n"
+               "S: 250 mx\n"
+               "C: MAIL FROM:<alice@example.com>\n"
+               "S: 250 ok\n"
+               "C: RCPT TO:<bob@example.org>\n"
+               "S: 551 User not local; please try <b@else.org>\n"
+               "C: RCPT TO:<carol@example.org>\n"
+               "S: 550 no\n"
+               "C: RSET\n"
+               "S: 250 ok\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nCAPS 0\nREADY\nMAIL 250\nRCPT 0 551\nRCPT 1 550\n"
+               "DONE -36 0 0\nCLOSED 0\n");
+}
+
+/* Final reply refusals: 5xx and 4xx after the data; no RSET needed. */
+static void test_data_refused(void **state) {
+  (void)state;
+  h_transcript(setup_one,
+               "S: 220 mx\n"
+               "C: EHLO client.example\n"
+               "S: 250 mx\n"
+               "C: MAIL FROM:<alice@example.com>\n"
+               "S: 250 ok\n"
+               "C: RCPT TO:<bob@example.org>\n"
+               "S: 250 ok\n"
+               "C: DATA\n"
+               "S: 354 go\n"
+               "C: hello\n"
+               "C: .\n"
+               "S: 452 4.3.1 disk full\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nCAPS 0\nREADY\nMAIL 250\nRCPT 0 250\nBODY 0\nDATA - 452\n"
+               "DONE -37 1 0\nCLOSED 0\n");
+  h_transcript(setup_one,
+               "S: 220 mx\n"
+               "C: EHLO client.example\n"
+               "S: 250 mx\n"
+               "C: MAIL FROM:<alice@example.com>\n"
+               "S: 250 ok\n"
+               "C: RCPT TO:<bob@example.org>\n"
+               "S: 250 ok\n"
+               "C: DATA\n"
+               "S: 503 5.5.1 bad sequence\n"
+               "C: RSET\n"
+               "S: 250 ok\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nCAPS 0\nREADY\nMAIL 250\nRCPT 0 250\nDATA - 503\n"
+               "DONE -36 1 0\nCLOSED 0\n");
+}
+
+/* Several transactions on one connection, the same object reused. */
+static void setup_twice(harness *h) {
+  setup_one(h);
+  h->submit_again = 1;
+}
+static void test_two_transactions(void **state) {
+  (void)state;
+  h_transcript(setup_twice,
+               "S: 220 mx\n"
+               "C: EHLO client.example\n"
+               "S: 250-mx\n"
+               "S: 250 PIPELINING\n"
+               "C: MAIL FROM:<alice@example.com>\n"
+               "C: RCPT TO:<bob@example.org>\n"
+               "C: DATA\n"
+               "S: 250 ok\nS: 550 no\nS: 554 no rcpts\n"
+               "C: RSET\n"
+               "S: 250 ok\n"
+               "C: MAIL FROM:<alice@example.com>\n"
+               "C: RCPT TO:<bob@example.org>\n"
+               "C: DATA\n"
+               "S: 250 ok\nS: 250 ok\nS: 354 go\n"
+               "C: hello\n"
+               "C: .\n"
+               "S: 250 ok\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nCAPS 1\nREADY\nMAIL 250\nRCPT 0 550\nDATA - 554\nDONE -36 0 0\n"
+               "SUBMIT 0\nMAIL 250\nRCPT 0 250\nBODY 0\nDATA - 250\nDONE 0 1 1\nCLOSED 0\n");
+}
+
+/* LMTP (RFC 2033 4.2): LHLO, one reply per accepted recipient after DATA. */
+static void test_lmtp(void **state) {
+  (void)state;
+  h_transcript(setup_lmtp,
+               "S: 220 lmtp ready\n"
+               "C: LHLO client.example\n"
+               "S: 250-lmtp\n"
+               "S: 250-PIPELINING\n"
+               "S: 250 ENHANCEDSTATUSCODES\n"
+               "C: MAIL FROM:<s@x.org>\n"
+               "C: RCPT TO:<a@x.org>\n"
+               "C: RCPT TO:<b@x.org>\n"
+               "C: RCPT TO:<c@x.org>\n"
+               "C: DATA\n"
+               "S: 250 2.1.0 ok\nS: 250 2.1.5 ok\nS: 550 5.1.1 unknown\nS: 250 2.1.5 ok\n"
+               "S: 354 go\n"
+               "C: m\n"
+               "C: .\n"
+               "S: 250 2.0.0 a delivered\n"
+               "S: 452 4.2.2 c over quota\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nCAPS 41\nREADY\nMAIL 250\nRCPT 0 250\nRCPT 1 550\nRCPT 2 250\n"
+               "BODY 0\nDATA 0 250\nDATA 2 452\nDONE 0 2 1\nCLOSED 0\n");
+  /* LMTP never falls back to HELO (RFC 2033 4.1). */
+  h_transcript(setup_lmtp,
+               "S: 220 lmtp\n"
+               "C: LHLO client.example\n"
+               "S: 500 what\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nDONE -36 0 0\nCLOSED -36\n");
+}
+
+/* Lost connection after the data: a temporary failure (SECURITY.md §6). */
+static void test_connection_lost_after_data(void **state) {
+  (void)state;
+  h_transcript(setup_one,
+               "S: 220 mx\n"
+               "C: EHLO client.example\n"
+               "S: 250 mx\n"
+               "C: MAIL FROM:<alice@example.com>\n"
+               "S: 250 ok\n"
+               "C: RCPT TO:<bob@example.org>\n"
+               "S: 250 ok\n"
+               "C: DATA\n"
+               "S: 354 go\n"
+               "C: hello\n"
+               "C: .\n"
+               "LOST\n",
+               "GREETING 220\nCAPS 0\nREADY\nMAIL 250\nRCPT 0 250\nBODY 0\nDONE -37 1 0\n"
+               "CLOSED -907\n");
+  h_transcript(setup_one,
+               "S: 220 mx\n"
+               "C: EHLO client.example\n"
+               "S: 250 mx\n"
+               "C: MAIL FROM:<alice@example.com>\n"
+               "TIMEOUT\n",
+               "GREETING 220\nCAPS 0\nREADY\nDONE -37 0 0\nCLOSED -905\n");
+  /* EOF after QUIT is the normal end. */
+  h_transcript(setup_no_submit,
+               "S: 220 mx\nC: EHLO client.example\nS: 250 mx\nQUIT\nC: QUIT\nLOST\n",
+               "GREETING 220\nCAPS 0\nREADY\nCLOSED 0\n");
+}
+
+/* RFC 5321 4.5.3.2 client timeouts per state. */
+static void test_timeouts(void **state) {
+  (void)state;
+  harness *h = calloc(1, sizeof *h);
+  const char *p;
+  h_start(h, setup_one, FEED_WHOLE, 0);
+  assert_int_equal(smtp_client_session_timeout_ms(h->c), 5 * 60 * 1000); /* greeting */
+  assert_true(smtp_client_session_want_read(h->c));
+  assert_false(smtp_client_session_want_write(h->c));
+  h_feed(h, "220 mx\r\n", 8);
+  assert_int_equal(smtp_client_session_timeout_ms(h->c), 5 * 60 * 1000); /* EHLO */
+  h_feed(h, "250 mx\r\n", 8);
+  assert_int_equal(smtp_client_session_timeout_ms(h->c), 5 * 60 * 1000); /* MAIL */
+  h_feed(h, "250 ok\r\n", 8);
+  assert_int_equal(smtp_client_session_timeout_ms(h->c), 5 * 60 * 1000); /* RCPT */
+  h_feed(h, "250 ok\r\n", 8);
+  assert_int_equal(smtp_client_session_timeout_ms(h->c), 2 * 60 * 1000); /* DATA initiation */
+  /* the body is produced but not yet written: one data block */
+  assert_int_equal(smtp_client_session_mem_recv(h->c, "354 go\r\n", 8), 8);
+  assert_int_equal(smtp_client_session_timeout_ms(h->c), 3 * 60 * 1000);
+  assert_true(smtp_client_session_mem_send(h->c, &p) > 0);
+  h_drain(h);
+  assert_int_equal(smtp_client_session_timeout_ms(h->c), 10 * 60 * 1000); /* final reply */
+  h_feed(h, "250 ok\r\n", 8);
+  h_feed(h, "221 bye\r\n", 9);
+  assert_int_equal(smtp_client_session_timeout_ms(h->c), -1);
+  assert_false(smtp_client_session_want_read(h->c));
+  assert_false(smtp_client_session_want_write(h->c));
+  assert_true(smtp_client_session_is_closed(h->c));
+  h_end(h);
+  free(h);
+}
+
+/* Event mode: no callbacks, events polled in order. */
+static void setup_event_mode(harness *h) {
+  setup_one(h);
+  h->event_mode = 1;
+}
+static void test_event_mode(void **state) {
+  (void)state;
+  h_transcript(setup_event_mode,
+               "S: 220 mx\n"
+               "C: EHLO client.example\n"
+               "S: 250-mx\nS: 250 PIPELINING\n"
+               "C: MAIL FROM:<alice@example.com>\n"
+               "C: RCPT TO:<bob@example.org>\n"
+               "C: DATA\n"
+               "S: 250 ok\nS: 250 ok\nS: 354 go\n"
+               "C: hello\n"
+               "C: .\n"
+               "S: 250 ok\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nCAPS 1\nREADY\nMAIL 250\nRCPT 0 250\nBODY 0\nDATA - 250\n"
+               "DONE 0 1 1\nCLOSED 0\n");
+}
+
+/* Pausing callbacks: mem_recv returns after each reply; the result is the same. */
+static void setup_pause(harness *h) {
+  setup_basic(h);
+  h->pause_on = 1;
+}
+static void test_pause(void **state) {
+  (void)state;
+  h_transcript(setup_pause,
+               "S: 220 mx\n"
+               "C: EHLO client.example\n"
+               "S: 250-mx\nS: 250 PIPELINING\n"
+               "C: MAIL FROM:<alice@example.com>\n"
+               "C: RCPT TO:<bob@example.org>\n"
+               "C: RCPT TO:<carol@example.org>\n"
+               "C: DATA\n"
+               "S: 250 ok\nS: 250 ok\nS: 250 ok\nS: 354 go\n"
+               "C: Subject: hi\nC: \nC: ..dot line\nC: bye\nC: .\n"
+               "S: 250 ok\n"
+               "C: QUIT\n"
+               "S: 221 bye\n",
+               "GREETING 220\nCAPS 1\nREADY\nMAIL 250\nRCPT 0 250\nRCPT 1 250\nBODY 0\n"
+               "DATA - 250\nDONE 0 2 2\nCLOSED 0\n");
+}
+
+/* A failing callback makes the session unusable. */
+static void setup_fail_cb(harness *h) {
+  setup_one(h);
+  h->fail_on_event = SMTP_CLIENT_EVENT_MAIL;
+}
+static void test_callback_failure(void **state) {
+  (void)state;
+  h_transcript(setup_fail_cb,
+               "S: 220 mx\n"
+               "C: EHLO client.example\n"
+               "S: 250 mx\n"
+               "C: MAIL FROM:<alice@example.com>\n"
+               "S: 250 ok\n",
+               "GREETING 220\nCAPS 0\nREADY\nMAIL 250\nRECV -902\nSEND -902\n");
+}
+
+/* Body pulled through the read callback in small pieces, and pushed. */
+static void setup_read(harness *h) {
+  static const char *const r[] = {"bob@example.org"};
+  static const char body[] = ".a\r\nb\n.\n\nlast";
+  h_txn(h, "alice@example.com", r, 1, NULL);
+  assert_int_equal(smtp_client_txn_set_body_source(h->txn, SMTP_CLIENT_BODY_READ), SMTP_OK);
+  h->read_src = body;
+  h->read_len = sizeof body - 1;
+  h->read_chunk = 3;
+}
+static void test_read_body(void **state) {
+  (void)state;
+  h_transcript(setup_read,
+               "S: 220 mx\nC: EHLO client.example\nS: 250 mx\n"
+               "C: MAIL FROM:<alice@example.com>\nS: 250 ok\n"
+               "C: RCPT TO:<bob@example.org>\nS: 250 ok\n"
+               "C: DATA\nS: 354 go\n"
+               "C: ..a\nC: b\nC: ..\nC: \nC: last\nC: .\n"
+               "S: 250 ok\nC: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 0\nREADY\nMAIL 250\nRCPT 0 250\nBODY 0\nDATA - 250\n"
+               "DONE 0 1 1\nCLOSED 0\n");
+}
+
+static void setup_push(harness *h) {
+  static const char *const r[] = {"bob@example.org"};
+  h_txn(h, "alice@example.com", r, 1, NULL);
+  assert_int_equal(smtp_client_txn_set_body_source(h->txn, SMTP_CLIENT_BODY_PUSH), SMTP_OK);
+}
+static void test_push_body(void **state) {
+  (void)state;
+  h_transcript(setup_push,
+               "S: 220 mx\nC: EHLO client.example\nS: 250 mx\n"
+               "PUSH too early\n"
+               "C: MAIL FROM:<alice@example.com>\nS: 250 ok\n"
+               "C: RCPT TO:<bob@example.org>\nS: 250 ok\n"
+               "C: DATA\nS: 354 go\n"
+               "PUSH line one\\r\\n.\n"
+               "PUSH two\\r\n"
+               "PUSHLAST \\n\n"
+               "C: line one\nC: ..two\nC: .\n"
+               "S: 250 ok\nC: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 0\nREADY\nPUSH -7\nMAIL 250\nRCPT 0 250\nBODY 0\n"
+               "DATA - 250\nDONE 0 1 1\nCLOSED 0\n");
+}
+
+/* Submitting: validation of the transaction as a whole. */
+static void test_submit_rules(void **state) {
+  (void)state;
+  smtp_client_session *c;
+  smtp_client_txn *t, *t2;
+  assert_int_equal(smtp_client_session_new(&c, NULL, NULL, NULL, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_txn_new(&t, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_txn_new(&t2, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_session_submit(c, t), SMTP_ERR_INVALID_ARGUMENT); /* empty */
+  assert_int_equal(smtp_client_txn_set_from(t, "a@b.c", 5), SMTP_OK);
+  assert_int_equal(smtp_client_session_submit(c, t), SMTP_ERR_INVALID_ARGUMENT); /* no rcpt */
+  assert_int_equal(smtp_client_txn_add_rcpt(t, "d@e.f", 5, 0, NULL, 0), 0);
+  assert_int_equal(smtp_client_session_submit(c, t), SMTP_ERR_INVALID_ARGUMENT); /* no body */
+  assert_int_equal(smtp_client_txn_set_body_source(t, SMTP_CLIENT_BODY_READ), SMTP_OK);
+  /* event mode has no read callback */
+  assert_int_equal(smtp_client_session_submit(c, t), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_client_txn_set_body(t, "x", 1), SMTP_OK);
+  assert_int_equal(smtp_client_session_submit(c, t), SMTP_OK);
+  /* submitted: frozen */
+  assert_int_equal(smtp_client_txn_reset(t), SMTP_ERR_INVALID_STATE);
+  assert_int_equal(smtp_client_txn_add_rcpt(t, "g@h.i", 5, 0, NULL, 0), SMTP_ERR_INVALID_STATE);
+  assert_int_equal(smtp_client_txn_set_from(t, "a@b.c", 5), SMTP_ERR_INVALID_STATE);
+  assert_int_equal(smtp_client_txn_set_from(t2, "a@b.c", 5), SMTP_OK);
+  assert_int_equal(smtp_client_txn_add_rcpt(t2, "d@e.f", 5, 0, NULL, 0), 0);
+  assert_int_equal(smtp_client_txn_set_body(t2, "x", 1), SMTP_OK);
+  assert_int_equal(smtp_client_session_submit(c, t2), SMTP_ERR_INVALID_STATE); /* one at a time */
+  assert_int_equal(smtp_client_session_submit(c, t), SMTP_ERR_INVALID_STATE);
+  assert_int_equal(smtp_client_txn_rcpt_count(t), 1);
+  size_t l;
+  const char *a = smtp_client_txn_rcpt_address(t, 0, &l);
+  assert_int_equal(l, 5);
+  assert_memory_equal(a, "d@e.f", 5);
+  assert_null(smtp_client_txn_rcpt_address(t, 1, &l));
+  smtp_client_session_del(c); /* releases t */
+  assert_int_equal(smtp_client_txn_reset(t), SMTP_OK);
+  smtp_client_txn_del(t);
+  smtp_client_txn_del(t2);
+  smtp_client_session_del(NULL);
+  smtp_client_txn_del(NULL);
+  smtp_client_options_del(NULL);
+  smtp_client_callbacks_del(NULL);
+}
+
+/* Per-recipient results are kept in the transaction. */
+static void test_rcpt_results(void **state) {
+  (void)state;
+  harness *h = calloc(1, sizeof *h);
+  int rc, dc;
+  h_start(h, setup_basic, FEED_WHOLE, 0);
+  h->quit_on_done = 0;
+  h_run(h,
+        "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 PIPELINING\n"
+        "C: MAIL FROM:<alice@example.com>\nC: RCPT TO:<bob@example.org>\n"
+        "C: RCPT TO:<carol@example.org>\nC: DATA\n"
+        "S: 250 ok\nS: 450 later\nS: 250 ok\nS: 354 go\n"
+        "C: Subject: hi\nC: \nC: ..dot line\nC: bye\nC: .\nS: 250 ok\n");
+  assert_int_equal(smtp_client_txn_rcpt_result(h->txn, 0, &rc, &dc), SMTP_OK);
+  assert_int_equal(rc, 450);
+  assert_int_equal(dc, 0);
+  assert_int_equal(smtp_client_txn_rcpt_result(h->txn, 1, &rc, &dc), SMTP_OK);
+  assert_int_equal(rc, 250);
+  assert_int_equal(dc, 250);
+  assert_int_equal(smtp_client_txn_rcpt_result(h->txn, 2, &rc, &dc), SMTP_ERR_NOT_FOUND);
+  h_end(h);
+  free(h);
+}
+
+/* The trace shows both directions. */
+static void setup_trace(harness *h) {
+  setup_one(h);
+  h->trace = 1;
+}
+static void test_trace(void **state) {
+  (void)state;
+  h_transcript(setup_trace,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 ENHANCEDSTATUSCODES\n"
+               "C: MAIL FROM:<alice@example.com>\nS: 250 2.1.0 ok\n"
+               "C: RCPT TO:<bob@example.org>\nS: 250 2.1.5 ok\n"
+               "C: DATA\nS: 354 go\nC: hello\nC: .\nS: 250 2.0.0 ok\nC: QUIT\nS: 221 2.0.0 bye\n",
+               "TS 220 mx\nGREETING 220\nTC EHLO client.example\nTS 250-mx\n"
+               "TS 250 ENHANCEDSTATUSCODES\nCAPS 40\nREADY\nTC MAIL FROM:<alice@example.com>\n"
+               "TS 250 2.1.0 ok\nMAIL 250\nTC RCPT TO:<bob@example.org>\nTS 250 2.1.5 ok\n"
+               "RCPT 0 250\nTC DATA\nTS 354 go\nBODY 0\nTC <message: 7 octets>\nTC .\n"
+               "TS 250 2.0.0 ok\nDATA - 250\nDONE 0 1 1\nTC QUIT\nTS 221 2.0.0 bye\nCLOSED 0\n");
+}
+
+/* Large pipelined batches: more recipients than the reply ring holds, and a
+ * body bigger than the output buffer, delivered byte-exact. */
+static void test_many_recipients(void **state) {
+  (void)state;
+  harness *h = calloc(1, sizeof *h);
+  fake_server *fs = calloc(1, sizeof *fs);
+  char *body = malloc(200000);
+  size_t i;
+  assert_non_null(h);
+  assert_non_null(fs);
+  h_start(h, NULL, FEED_RANDOM, 42);
+  for (i = 0; i < 199998; i += 100) {
+    memset(body + i, 'a' + (int)(i / 100 % 26), 98);
+    if (i % 700 == 0) body[i] = '.';
+    body[i + 98] = '\r';
+    body[i + 99] = '\n';
+  }
+  assert_int_equal(smtp_client_txn_set_from(h->txn, "a@b.c", 5), SMTP_OK);
+  for (i = 0; i < 300; i++) {
+    char a[64];
+    int n = snprintf(a, sizeof a, "r%zu@example.org", i);
+    assert_int_equal(smtp_client_txn_add_rcpt(h->txn, a, (size_t)n, 0, NULL, 0), (smtp_ssize)i);
+  }
+  assert_int_equal(smtp_client_txn_set_body(h->txn, body, 199998 + 2), SMTP_OK);
+  body[199998] = '\r';
+  body[199999] = '\n';
+  assert_int_equal(smtp_client_session_submit(h->c, h->txn), SMTP_OK);
+  fs->ehlo = "250-mx\r\n250 PIPELINING\r\n";
+  fs->rcpt_fail_every = 3;
+  fs_run(h, fs, "220 mx\r\n");
+  assert_non_null(strstr(h->log, "DONE 0 200 200\nCLOSED 0\n"));
+  assert_int_equal(fs->nrcpt, 300);
+  assert_int_equal(fs->bodylen, 200000);
+  assert_memory_equal(fs->body, body, 200000);
+  h_end(h);
+  free(fs->body);
+  free(fs);
+  free(h);
+  free(body);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_pipelined_transaction),
+      cmocka_unit_test(test_lockstep_transaction),
+      cmocka_unit_test(test_null_path_and_normalisation),
+      cmocka_unit_test(test_helo_fallback),
+      cmocka_unit_test(test_ehlo_refused),
+      cmocka_unit_test(test_greetings),
+      cmocka_unit_test(test_quit_only),
+      cmocka_unit_test(test_all_rcpts_refused_pipelined),
+      cmocka_unit_test(test_refusals_lockstep),
+      cmocka_unit_test(test_data_refused),
+      cmocka_unit_test(test_two_transactions),
+      cmocka_unit_test(test_lmtp),
+      cmocka_unit_test(test_connection_lost_after_data),
+      cmocka_unit_test(test_timeouts),
+      cmocka_unit_test(test_event_mode),
+      cmocka_unit_test(test_pause),
+      cmocka_unit_test(test_callback_failure),
+      cmocka_unit_test(test_read_body),
+      cmocka_unit_test(test_push_body),
+      cmocka_unit_test(test_submit_rules),
+      cmocka_unit_test(test_rcpt_results),
+      cmocka_unit_test(test_trace),
+      cmocka_unit_test(test_many_recipients),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
