@@ -124,6 +124,7 @@ SMTP_API const char *smtp_strerror(int error);
 
 /**
  * @brief Whether @p error is fatal (at or below ::SMTP_ERR_FATAL).
+ * @param error a value returned by any libsmtp function.
  * @return 1 when fatal, 0 otherwise (including 0 and positive values).
  */
 SMTP_API int smtp_is_fatal(int error);
@@ -164,14 +165,26 @@ SMTP_API const smtp_mem *smtp_mem_default(void);
  *
  * A binding compares (smtp_version() >> 16) with the major version it was
  * written for; see also smtp_version_check().
+ * @return (major << 16) | (minor << 8) | patch of the loaded library, which
+ *         may differ from ::SMTP_API_VERSION of the headers a program was
+ *         compiled with.
  */
 SMTP_API unsigned int smtp_version(void);
 
-/** @brief The run-time version as a static string, e.g. "0.1.0". */
+/**
+ * @brief The run-time version as a string.
+ * @return a static NUL-terminated string "major.minor.patch", e.g. "0.1.0";
+ *         never NULL.
+ */
 SMTP_API const char *smtp_version_string(void);
 
 /**
  * @brief Check that the loaded library is ABI-compatible with @p major.@p minor.
+ *
+ * Call it with ::SMTP_API_VERSION_MAJOR and ::SMTP_API_VERSION_MINOR of the
+ * headers a program or binding was written against.
+ * @param major the ABI major version required (must be equal).
+ * @param minor the ABI minor version required (the library's may be higher).
  * @return 0 when the library has the same major version and at least the
  *         given minor version; ::SMTP_ERR_UNSUPPORTED otherwise.
  */

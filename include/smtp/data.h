@@ -36,7 +36,10 @@ typedef struct smtp_unstuffer {
   uint64_t total;     /**< Unstuffed octets delivered so far (the terminator excluded). */
 } smtp_unstuffer;
 
-/** @brief Reset @p d for a new message. */
+/**
+ * @brief Reset @p d for a new message (the same as zero-initialising it).
+ * @param d the decoder state; NULL does nothing.
+ */
 SMTP_API void smtp_unstuffer_reset(smtp_unstuffer *d);
 
 /**
@@ -88,7 +91,12 @@ typedef struct smtp_stuffer {
   uint64_t line_len;   /**< Internal. */
 } smtp_stuffer;
 
-/** @brief Initialise an encoder with ::smtp_stuffer_flags. */
+/**
+ * @brief Initialise an encoder for a new message (also clears a sticky error).
+ * @param e the encoder state, owned by the caller; NULL does nothing.
+ * @param flags ::smtp_stuffer_flags bits (0 for the RFC 5321 defaults:
+ *        normalise bare CR/LF, refuse long lines).
+ */
 SMTP_API void smtp_stuffer_init(smtp_stuffer *e, unsigned int flags);
 
 /**
@@ -134,6 +142,10 @@ SMTP_API smtp_ssize smtp_stuff(smtp_stuffer *e, const char *in, size_t inlen,
  * @brief End the message: CRLF if the body did not end with one, then "." CRLF.
  * A pending CR is a bare CR: it becomes CRLF, or ::SMTP_ERR_BARE_CR with
  * ::SMTP_STUFF_REFUSE_BARE. An empty body gives just "." CRLF.
+ * @param e the encoder state after the last smtp_stuff(); it is finished
+ *        afterwards (smtp_stuffer_init() starts a new message).
+ * @param out where the wire bytes go; owned by the caller.
+ * @param outcap room in @p out; ::SMTP_STUFF_FINISH_MAX always suffices.
  * @return bytes written, or ::SMTP_ERR_BUFFER_TOO_SMALL (needs at most
  *         ::SMTP_STUFF_FINISH_MAX; not sticky, call again), the encoder's
  *         sticky error, ::SMTP_ERR_BARE_CR, ::SMTP_ERR_INVALID_STATE (called
@@ -146,13 +158,22 @@ SMTP_API smtp_ssize smtp_stuff_finish(smtp_stuffer *e, char *out, size_t outcap)
  *        CR/LF, long lines), e.g. to choose BODY= before MAIL.
  *
  * Lines end only at CRLF; a last line without CRLF is measured as if
- * smtp_stuff_finish() added one. @p body NULL gives 0.
+ * smtp_stuff_finish() added one. Reads @p body only during the call.
+ * @param body the whole message (not NUL-terminated); NULL gives 0.
+ * @param len bytes in @p body.
+ * @return the ::smtp_data_seen bits found (0 for a 7-bit body with CRLF line
+ *         ends and no line over 1000 octets). This function cannot fail.
  */
 SMTP_API unsigned int smtp_data_scan(const char *body, size_t len);
 
 /**
- * @brief Format a BDAT command line: "BDAT <size>[ LAST]" CRLF (RFC 3030 2).
- * @return bytes written or ::SMTP_ERR_BUFFER_TOO_SMALL.
+ * @brief Format a BDAT command line: "BDAT " chunk-size [" LAST"] CRLF (RFC 3030 2).
+ * @param buf output buffer, owned by the caller; no NUL is written.
+ * @param buflen size of @p buf; 32 bytes always suffice.
+ * @param size the chunk size in octets (0 is allowed, e.g. for "BDAT 0 LAST").
+ * @param last non-zero to add " LAST".
+ * @return bytes written, ::SMTP_ERR_BUFFER_TOO_SMALL (nothing written), or
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL @p buf with @p buflen > 0).
  */
 SMTP_API smtp_ssize smtp_bdat_format(char *buf, size_t buflen, uint64_t size, int last);
 
@@ -177,8 +198,12 @@ SMTP_API int smtp_bdat_parse(const char *args, size_t len, uint64_t *size, int *
  *
  * No sign, space or other character is accepted (::SMTP_ERR_SYNTAX); more
  * than 20 digits, or a value over UINT64_MAX, is ::SMTP_ERR_OVERFLOW.
+ * @param s the digits (not NUL-terminated); may be NULL when @p len is 0.
+ * @param len bytes in @p s; 0 is ::SMTP_ERR_SYNTAX.
+ * @param out set to the value on success; untouched on error.
  * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX, ::SMTP_ERR_OVERFLOW or
- *         ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out).
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out, or NULL @p s with
+ *         @p len > 0).
  */
 SMTP_API int smtp_parse_u64(const char *s, size_t len, uint64_t *out);
 

@@ -51,11 +51,18 @@ typedef enum smtp_sasl_mech {
 
 /**
  * @brief Map a SASL mechanism name (case-insensitive) to its ::smtp_sasl_mech flag.
- * @return the flag, or 0 when unknown.
+ * @param name the mechanism name, e.g. "SCRAM-SHA-256" (not NUL-terminated).
+ * @param len bytes in @p name.
+ * @return the flag, or 0 when the name is unknown or @p name is NULL.
  */
 SMTP_API unsigned int smtp_sasl_mech_from_name(const char *name, size_t len);
 
-/** @brief The canonical name of one ::smtp_sasl_mech flag, or NULL. */
+/**
+ * @brief The canonical (upper-case) name of one ::smtp_sasl_mech flag.
+ * @param mech exactly one ::smtp_sasl_mech bit.
+ * @return a static string, e.g. "PLAIN", or NULL when @p mech is not exactly
+ *         one known flag.
+ */
 SMTP_API const char *smtp_sasl_mech_name(unsigned int mech);
 
 /** Most EHLO keywords kept by smtp_capabilities (the rest are dropped, counted). */
@@ -103,13 +110,25 @@ typedef struct smtp_capabilities {
  * parameters. Keyword lines past ::SMTP_CAPS_MAX_KEYWORDS are counted in
  * @ref smtp_capabilities::ndropped and not listed, but still set flags and
  * values. @p caps is zeroed first, also on error.
+ * @param reply a complete reply, e.g. from smtp_reply_parser_reply(). The
+ *        spans stored in @p caps point into the same text as its lines and
+ *        are valid exactly as long as those are (for a parser's reply: until
+ *        its next feed or reset). Copy @p caps' flags and numbers freely; copy
+ *        the spans' bytes if they must outlive the reply.
+ * @param caps output, owned by the caller.
  * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL, no lines, or not a 250 reply).
  */
 SMTP_API int smtp_capabilities_parse(const smtp_reply *reply, smtp_capabilities *caps);
 
 /**
  * @brief Find a keyword (case-insensitive) in parsed capabilities.
- * @return the entry, or NULL.
+ *
+ * Only listed keywords are searched (not those counted in
+ * smtp_capabilities::ndropped).
+ * @param caps capabilities from smtp_capabilities_parse().
+ * @param keyword the keyword, a NUL-terminated string, e.g. "SIZE".
+ * @return the entry, inside @p caps (valid as long as @p caps and its
+ *         reply are), or NULL when absent or an argument is NULL.
  */
 SMTP_API const smtp_ext_keyword *smtp_capabilities_find(const smtp_capabilities *caps,
                                                         const char *keyword);

@@ -24,6 +24,7 @@ typedef enum smtp_reply_class {
 
 /**
  * @brief Classify a reply code.
+ * @param code a reply code as an integer, e.g. 250 (any value is accepted).
  * @return the ::smtp_reply_class of @p code: its first digit when the code is
  *         within 200..599 and its second digit is 0..5, else ::SMTP_REPLY_INVALID.
  */
@@ -42,16 +43,29 @@ typedef struct smtp_enhanced_code {
  * Grammar (RFC 3463 2, RFC 2034 4): class "." subject "." detail, class
  * one of 2, 4, 5; subject and detail 1 to 3 digits without a leading zero
  * unless the value is 0. It must be followed by a space or the end of @p s.
- * @param consumed set to the length of the code (without the space); may be NULL.
- * @return ::SMTP_OK or ::SMTP_ERR_ENHANCED_CODE / ::SMTP_ERR_INVALID_ARGUMENT.
+ * Nothing is copied or allocated.
+ * @param s the text to examine, e.g. a reply line's text (not NUL-terminated).
+ * @param len bytes in @p s.
+ * @param out set to the code on success; untouched on error.
+ * @param consumed set to the length of the code (without the space); may be
+ *        NULL. Untouched on error.
+ * @return ::SMTP_OK; ::SMTP_ERR_ENHANCED_CODE (not a well-formed code, class
+ *         not 2/4/5, a fourth digit, a leading zero, or no space after it);
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out, or NULL @p s with
+ *         @p len > 0).
  */
 SMTP_API int smtp_enhanced_code_parse(const char *s, size_t len, smtp_enhanced_code *out,
                                       size_t *consumed);
 
 /**
  * @brief Format @p code as "c.s.d" plus a terminating NUL.
- * @return the length written (without the NUL), or ::SMTP_ERR_BUFFER_TOO_SMALL /
- *         ::SMTP_ERR_ENHANCED_CODE (values out of range).
+ * @param code the code to format (class 2, 4 or 5; subject and detail 0..999).
+ * @param buf output buffer, owned by the caller; at most 12 bytes are needed.
+ * @param buflen size of @p buf; it must hold the text and the NUL.
+ * @return the length written (without the NUL); ::SMTP_ERR_BUFFER_TOO_SMALL
+ *         (nothing written); ::SMTP_ERR_ENHANCED_CODE (values out of range);
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL @p code, or NULL @p buf with
+ *         @p buflen > 0).
  */
 SMTP_API smtp_ssize smtp_enhanced_code_format(const smtp_enhanced_code *code, char *buf,
                                               size_t buflen);
@@ -59,7 +73,10 @@ SMTP_API smtp_ssize smtp_enhanced_code_format(const smtp_enhanced_code *code, ch
 /**
  * @brief The IANA registry's title for an enhanced code (RFC 5248), e.g.
  *        "Bad destination mailbox address" for X.1.1.
- * @return a static string, or NULL when the subject.detail is not registered.
+ * @param subject the subject number (the "1" of X.1.1).
+ * @param detail the detail number (the second "1" of X.1.1).
+ * @return a static NUL-terminated string that lives as long as the program,
+ *         or NULL when subject.detail is not registered (or out of 0..999).
  */
 SMTP_API const char *smtp_enhanced_code_title(int subject, int detail);
 
@@ -105,7 +122,12 @@ typedef struct smtp_reply_parser smtp_reply_parser;
 SMTP_API int smtp_reply_parser_new(smtp_reply_parser **out, const smtp_mem *mem,
                                    size_t max_line, size_t max_lines);
 
-/** @brief Free a parser; NULL does nothing. */
+/**
+ * @brief Free a parser and everything it holds; NULL does nothing.
+ *
+ * Every span of its last reply becomes invalid.
+ * @param p a parser from smtp_reply_parser_new(), or NULL.
+ */
 SMTP_API void smtp_reply_parser_del(smtp_reply_parser *p);
 
 /**
@@ -130,26 +152,58 @@ SMTP_API void smtp_reply_parser_del(smtp_reply_parser *p);
  * a complete reply starts the next reply (the previous reply and its spans
  * are gone); a feed with @p len == 0 changes nothing and returns 0.
  *
+ * The parser copies what it keeps: @p data may be reused as soon as the
+ * call returns, and the reply's spans point into the parser, not into
+ * @p data.
+ *
+ * @param p the parser.
+ * @param data received bytes (not NUL-terminated); may be NULL when @p len is 0.
+ * @param len bytes in @p data.
  * @return bytes consumed (>= 0); check smtp_reply_parser_done() to learn whether a
  *         reply is complete. Errors (sticky until reset): ::SMTP_ERR_REPLY_SYNTAX,
  *         ::SMTP_ERR_REPLY_CODE_MISMATCH, ::SMTP_ERR_REPLY_TOO_LONG,
- *         ::SMTP_ERR_REPLY_TOO_MANY_LINES, ::SMTP_ERR_INVALID_ARGUMENT.
+ *         ::SMTP_ERR_REPLY_TOO_MANY_LINES; once one of these is returned every
+ *         later feed returns it again until smtp_reply_parser_reset().
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL @p p, or NULL @p data with
+ *         @p len > 0) is not sticky.
  */
 SMTP_API smtp_ssize smtp_reply_parser_feed(smtp_reply_parser *p, const char *data, size_t len);
 
-/** @brief 1 when a complete reply is available, else 0. */
+/**
+ * @brief Whether a complete reply is available.
+ * @param p the parser, or NULL.
+ * @return 1 when a complete reply is available; 0 otherwise (more bytes are
+ *         needed, the parser holds a sticky error, or @p p is NULL).
+ */
 SMTP_API int smtp_reply_parser_done(const smtp_reply_parser *p);
 
 /**
- * @brief The complete reply, or NULL when none is complete.
- * Valid until the next feed or reset.
+ * @brief The complete reply.
+ * @param p the parser, or NULL.
+ * @return the reply, owned by the parser, or NULL when none is complete
+ *         (see smtp_reply_parser_done()). The reply and every span in it
+ *         stay valid until the next smtp_reply_parser_feed() with
+ *         @p len > 0, smtp_reply_parser_reset() or smtp_reply_parser_del().
  */
 SMTP_API const smtp_reply *smtp_reply_parser_reply(const smtp_reply_parser *p);
 
-/** @brief Forget the current reply (and any sticky error) and start afresh. */
+/**
+ * @brief Forget the current reply (and any sticky error) and start afresh.
+ *
+ * The previous reply's spans become invalid. The limits and the
+ * enhanced-code setting are kept. Never allocates.
+ * @param p the parser; NULL does nothing.
+ */
 SMTP_API void smtp_reply_parser_reset(smtp_reply_parser *p);
 
-/** @brief Turn recognition of enhanced codes on (1) or off (0). Default off. */
+/**
+ * @brief Turn recognition of enhanced codes on or off (default off).
+ *
+ * Turn it on once the server has advertised ENHANCEDSTATUSCODES (RFC 2034);
+ * it applies to lines that end after this call.
+ * @param p the parser; NULL does nothing.
+ * @param on non-zero to recognise enhanced codes, 0 to leave them in the text.
+ */
 SMTP_API void smtp_reply_parser_set_enhanced(smtp_reply_parser *p, int on);
 
 /**
@@ -164,6 +218,14 @@ SMTP_API void smtp_reply_parser_set_enhanced(smtp_reply_parser *p, int on);
  * (the pieces concatenate to the original line) and avoids cutting a UTF-8
  * sequence. The output is not NUL-terminated. Codes whose second digit is
  * above 5 are refused like codes outside 200..599 (RFC 5321 4.2).
+ * @param buf output buffer, owned by the caller (no NUL is written).
+ * @param buflen size of @p buf.
+ * @param code the reply code, 200..599.
+ * @param enhanced enhanced code for every line, or NULL for none; its class
+ *        must equal the first digit of @p code.
+ * @param text the reply text, lines separated by LF (not NUL-terminated);
+ *        may be NULL when @p textlen is 0.
+ * @param textlen bytes in @p text.
  * @return bytes written, ::SMTP_ERR_BUFFER_TOO_SMALL, ::SMTP_ERR_BAD_CHAR (CR, NUL
  *         or another control except LF and HTAB in @p text), ::SMTP_ERR_INVALID_ARGUMENT
  *         (code outside 200..599 or enhanced class not equal to the code's first digit).
@@ -184,7 +246,7 @@ typedef enum smtp_status_id {
   SMTP_STATUS_OK,                 /**< 250 2.0.0 OK */
   SMTP_STATUS_MAIL_OK,            /**< 250 2.1.0 Sender OK */
   SMTP_STATUS_RCPT_OK,            /**< 250 2.1.5 Recipient OK */
-  SMTP_STATUS_DATA_START,         /**< 354 End data with <CR><LF>.<CR><LF> */
+  SMTP_STATUS_DATA_START,         /**< 354 End data with \<CR>\<LF>.\<CR>\<LF> */
   SMTP_STATUS_DATA_OK,            /**< 250 2.0.0 Message accepted */
   SMTP_STATUS_RSET_OK,            /**< 250 2.0.0 Reset */
   SMTP_STATUS_NOOP_OK,            /**< 250 2.0.0 OK */
@@ -241,7 +303,9 @@ typedef struct smtp_status {
 
 /**
  * @brief The default reply for a situation.
- * @return a static entry, or NULL when @p id is out of range.
+ * @param id an ::smtp_status_id.
+ * @return a static entry that lives as long as the program, or NULL when
+ *         @p id is out of range (negative or at least ::SMTP_STATUS_COUNT).
  */
 SMTP_API const smtp_status *smtp_status_default(int id);
 

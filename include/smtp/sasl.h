@@ -19,7 +19,13 @@ extern "C" {
 
 /**
  * @brief Encode @p len bytes as padded base64 (no line breaks, no NUL).
- * @return bytes written (::SMTP_BASE64_ENCODED_LEN(@p len)), ::SMTP_ERR_BUFFER_TOO_SMALL,
+ * @param in the bytes to encode; may be NULL when @p len is 0.
+ * @param len bytes in @p in.
+ * @param out output buffer, owned by the caller; nothing is written to it
+ *        unless the whole result fits.
+ * @param outcap size of @p out; ::SMTP_BASE64_ENCODED_LEN(@p len) suffices.
+ * @return bytes written (::SMTP_BASE64_ENCODED_LEN(@p len)), ::SMTP_ERR_BUFFER_TOO_SMALL
+ *         (also when the result could not be represented as ::smtp_ssize),
  *         ::SMTP_ERR_INVALID_ARGUMENT (@p in NULL with @p len > 0, @p out NULL with
  *         @p outcap > 0).
  */
@@ -32,6 +38,11 @@ SMTP_API smtp_ssize smtp_base64_encode(const void *in, size_t len, char *out, si
  * The whole input is validated before the buffer size is checked, so an
  * invalid string gives ::SMTP_ERR_BASE64 whatever @p outcap is; the exact
  * decoded length must fit (not ::SMTP_BASE64_DECODED_MAX).
+ * @param in the base64 text (not NUL-terminated); may be NULL when @p len is 0.
+ * @param len characters in @p in.
+ * @param out output buffer, owned by the caller; nothing is written to it
+ *        unless the input is valid and the result fits.
+ * @param outcap size of @p out; ::SMTP_BASE64_DECODED_MAX(@p len) suffices.
  * @return bytes written, ::SMTP_ERR_BASE64, ::SMTP_ERR_BUFFER_TOO_SMALL or
  *         ::SMTP_ERR_INVALID_ARGUMENT (NULL pointers with non-zero lengths).
  */
@@ -64,7 +75,11 @@ typedef struct smtp_sasl_plain {
 /**
  * @brief Split a decoded PLAIN message: exactly two NULs, non-empty authcid and
  *        passwd, each field at most 255 octets of valid UTF-8 (RFC 4616 2).
- * The spans point into @p msg and live as long as it does; @p out is zeroed on error.
+ * Nothing is copied: the spans point into @p msg and live as long as it does.
+ * @param msg the decoded message, e.g. from smtp_base64_decode() (holds NULs;
+ *        not NUL-terminated); may be NULL when @p len is 0.
+ * @param len bytes in @p msg.
+ * @param out set to the three fields; zeroed on error.
  * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX (NUL count, empty authcid or passwd, empty
  *         message), ::SMTP_ERR_TOO_LONG, ::SMTP_ERR_UTF8, ::SMTP_ERR_INVALID_ARGUMENT
  *         (@p out NULL, @p msg NULL with @p len > 0).
