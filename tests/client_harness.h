@@ -4,6 +4,7 @@
  *   "S: text"   a server reply line (CRLF appended); consecutive S lines are
  *               fed together, whole, one byte at a time or at random splits
  *   "R: text"   raw server bytes, C escapes (\r \n \0 \xHH), nothing appended
+ *   "X: text"   raw client bytes (escapes), nothing appended
  *   "C: text"   a line the client must have written (CRLF appended); checked,
  *               byte for byte, before the next server bytes are fed
  *   "TLS"       the transport finished the handshake (tls_started)
@@ -284,7 +285,11 @@ static void h_run(harness *h, const char *script) {
       h->expect[h->explen++] = '\r';
       h->expect[h->explen++] = '\n';
       /* compare when the next step is not another C line */
-      if (!(strncmp(next, "C: ", 3) == 0)) h_check_output(h);
+      if (!(strncmp(next, "C: ", 3) == 0 || strncmp(next, "X: ", 3) == 0)) h_check_output(h);
+    } else if (n >= 3 && memcmp(p, "X: ", 3) == 0) {
+      /* raw client bytes, nothing appended */
+      h->explen += h_unescape(p + 3, n - 3, h->expect + h->explen);
+      if (!(strncmp(next, "C: ", 3) == 0 || strncmp(next, "X: ", 3) == 0)) h_check_output(h);
     } else if (n == 3 && memcmp(p, "TLS", 3) == 0) {
       smtp_tls_info info = {"TLSv1.3", "TLS_AES_128_GCM_SHA256", NULL, 1, 1};
       h_log(h, "TLS %d\n", smtp_client_session_tls_started(h->c, &info));
