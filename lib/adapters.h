@@ -5,6 +5,7 @@
 
 #include <smtp/io.h>
 #include <smtp/tls.h>
+#include <smtp/driver.h>
 
 #include "internal.h"
 
@@ -32,6 +33,34 @@ int smtp__io_close(smtp_io *io);
 /* Map an errno value after a failed read/write/send/recv in one place:
  * EAGAIN/EWOULDBLOCK -> SMTP_ERR_WOULDBLOCK, anything else SMTP_ERR_IO. */
 smtp_ssize smtp__io_errno(int err);
+
+/* --- driver.c: the session seen through a small vtable, so one pump
+ * serves the server and the client session (driver_server.c,
+ * driver_client.c fill it in). --- */
+
+typedef struct smtp__driver_ops {
+  int tls_role; /* SMTP_TLS_SERVER or SMTP_TLS_CLIENT */
+  smtp_ssize (*recv)(void *s, const char *data, size_t len); /* bytes taken */
+  smtp_ssize (*send)(void *s, const char **data);            /* peek */
+  int (*consume)(void *s, size_t n);
+  int (*want_read)(const void *s);
+  int (*want_tls)(const void *s);
+  int (*tls_started)(void *s, const smtp_tls_info *info);
+  int (*tls_failed)(void *s, int error);      /* may be NULL */
+  int (*timeout_ms)(const void *s);            /* -1: none */
+  int (*deadline_seq)(const void *s, unsigned int *seq); /* may be NULL: re-arm on progress */
+  int (*timeout)(void *s);
+  int (*connection_lost)(void *s);             /* may be NULL */
+  int (*is_done)(const void *s);               /* over, all output consumed */
+  int (*error)(const void *s);                 /* may be NULL: the session's end reason */
+} smtp__driver_ops;
+
+int smtp__driver_new(smtp_driver **out, const smtp__driver_ops *ops, void *session,
+                     const smtp_io *io, const smtp_tls_config *tls, const char *hostname,
+                     unsigned int flags, const smtp_mem *mem);
+
+/* Tests: replace the monotonic clock (milliseconds). */
+void smtp__driver_set_clock(smtp_driver *d, int64_t (*now_ms)(void *ud), void *ud);
 
 /* --- tls_mbedtls.c / tls_none.c --- */
 

@@ -68,7 +68,7 @@ static int posix_wait(unsigned int events, int timeout_ms, void *ud) {
       n++;
     }
   }
-  if (n == 0) return 0;
+  /* n == 0: just sleep for the timeout (a driver with only a deadline). */
   /* EINTR: return 0 ("nothing ready") and let the caller re-check its
    * deadline, rather than restarting with a stale timeout. */
   r = poll(fds, n, timeout_ms);

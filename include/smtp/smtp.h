@@ -15,5 +15,6 @@
 #include <smtp/client.h>
 #include <smtp/io.h>
 #include <smtp/tls.h>
+#include <smtp/driver.h>
 
 #endif /* SMTP_SMTP_H */

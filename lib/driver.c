@@ -1,0 +1,582 @@
+/* The driver (driver.h): pumps bytes between an smtp_io transport, an
+ * optional TLS connection and a session seen through smtp__driver_ops, so
+ * one loop serves the server and the client session. It reads the
+ * monotonic clock to enforce the session's deadlines (RFC 5321 4.5.3.2).
+ *
+ * Layers (STYLE.md 11):  session <-> [smtp_tls_conn] <-> smtp_io
+ *
+ * The pump is a loop of small steps, each moving bytes where it can, until
+ * a step makes no progress. Reads from the transport happen only after a
+ * readiness signal (smtp_driver_on_readable(), or the blocking loop's
+ * wait), once per signal, so a blocking descriptor never blocks the pump
+ * unexpectedly; writes are attempted whenever there is output. */
+#include <string.h>
+#include <time.h>
+
+#include "adapters.h"
+
+#define DRV_IN_CAP 16384u     /* plaintext held for the session */
+#define DRV_CIPHER_CAP 16384u /* one transport read of ciphertext */
+#define DRV_MAX_ROUNDS 100000 /* safety bound on one pump */
+#define DRV_HANDSHAKE_MS 300000
+
+enum { TS_NONE = 0, TS_HANDSHAKE = 1, TS_UP = 2 };
+enum { NOTIFY_NONE = 0, NOTIFY_LOST = 1, NOTIFY_TLS_FAILED = 2 };
+
+struct smtp_driver {
+  smtp_mem mem;
+  const smtp__driver_ops *ops;
+  void *s;
+  smtp_io io;
+  const smtp_tls_config *tls_cfg;
+  char *hostname;
+  smtp_tls_conn *tls;
+  int tls_state;
+  int notify_sent; /* close_notify queued */
+  unsigned int flags;
+  int readable;     /* a readiness signal not yet used */
+  int eof;          /* the transport ended */
+  int need_in, need_out;
+  int closing, done, err;
+  int timed_out;
+  int moved; /* bytes moved since the last deadline update */
+  int have_seq;
+  unsigned int seq;
+  int last_tmo;
+  int64_t deadline, linger;
+  int64_t (*clock)(void *ud);
+  void *clock_ud;
+  char errbuf[256];
+  size_t in_len;
+  char in[DRV_IN_CAP];
+  char cbuf[DRV_CIPHER_CAP];
+};
+
+static int64_t mono_ms(void *ud) {
+  struct timespec ts;
+  (void)ud;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now(const smtp_driver *d) { return d->clock(d->clock_ud); }
+
+void smtp__driver_set_clock(smtp_driver *d, int64_t (*now_ms)(void *ud), void *ud) {
+  if (!d) return;
+  d->clock = now_ms ? now_ms : mono_ms;
+  d->clock_ud = ud;
+}
+
+static void set_errtext(smtp_driver *d, int err) {
+  if (d->tls && (err == SMTP_ERR_TLS_HANDSHAKE || err == SMTP_ERR_TLS_VERIFY ||
+                 err == SMTP_ERR_TLS_CLOSED || err == SMTP_ERR_TLS || err == SMTP_ERR_EOF)) {
+    smtp_tls_last_error(d->tls, d->errbuf, sizeof d->errbuf);
+    if (d->errbuf[0]) return;
+  }
+  if (err) {
+    const char *t = smtp_strerror(err);
+    size_t n = strlen(t);
+    if (n >= sizeof d->errbuf) n = sizeof d->errbuf - 1;
+    memcpy(d->errbuf, t, n);
+    d->errbuf[n] = 0;
+  }
+}
+
+/* Send what TLS produced (alerts, records) to the transport. */
+static int flush_tls(smtp_driver *d, int *prog) {
+  const char *p;
+  smtp_ssize n;
+  if (!d->tls) return 0;
+  while ((n = smtp_tls_pending_output(d->tls, &p)) > 0) {
+    smtp_ssize w = smtp__io_send(&d->io, p, (size_t)n);
+    if (w == SMTP_ERR_WOULDBLOCK) {
+      d->need_out = 1;
+      return 0;
+    }
+    if (w < 0) return SMTP_ERR_IO;
+    smtp_tls_consume_output(d->tls, (size_t)w);
+    *prog = 1;
+  }
+  return 0;
+}
+
+/* The driver is over: record why, tell the session where it needs to know. */
+static void finish(smtp_driver *d, int err, int notify) {
+  int prog = 0;
+  if (d->done) return;
+  d->done = 1;
+  if (notify == NOTIFY_TLS_FAILED && d->ops->tls_failed) d->ops->tls_failed(d->s, err);
+  else if (notify == NOTIFY_LOST && d->ops->connection_lost) d->ops->connection_lost(d->s);
+  if (err == 0 && d->ops->error) err = d->ops->error(d->s);
+  if (err == 0 && d->timed_out) err = SMTP_ERR_TIMEOUT;
+  d->err = err;
+  set_errtext(d, err);
+  (void)flush_tls(d, &prog); /* best effort: a pending alert */
+  d->need_in = d->need_out = 0;
+  d->deadline = -1;
+}
+
+/* One read from the transport, only after a readiness signal. */
+static smtp_ssize read_io(smtp_driver *d, char *buf, size_t len, int *prog) {
+  smtp_ssize r;
+  if (len == 0) return 0;
+  if (!d->readable) {
+    d->need_in = 1;
+    return 0;
+  }
+  d->readable = 0;
+  r = smtp__io_recv(&d->io, buf, len);
+  if (r > 0) {
+    *prog = 1;
+    return r;
+  }
+  if (r == SMTP_ERR_WOULDBLOCK) {
+    d->need_in = 1;
+    return 0;
+  }
+  if (r == SMTP_ERR_EOF) {
+    d->eof = 1;
+    *prog = 1;
+  }
+  return r;
+}
+
+static int start_handshake(smtp_driver *d) {
+  int r, tmo;
+  r = smtp_tls_conn_new(&d->tls, d->tls_cfg, d->ops->tls_role == SMTP_TLS_CLIENT ? d->hostname : NULL,
+                        &d->mem);
+  if (r != 0) return r;
+  d->tls_state = TS_HANDSHAKE;
+  d->deadline = -1; /* update_deadline() starts the handshake's deadline */
+  (void)tmo;
+  return 0;
+}
+
+static void step_handshake(smtp_driver *d, int *prog) {
+  smtp_tls_info info;
+  const char *p;
+  int r = smtp_tls_handshake(d->tls);
+  int f = flush_tls(d, prog);
+  if (f < 0) {
+    finish(d, f, NOTIFY_TLS_FAILED);
+    return;
+  }
+  if (r == 0) {
+    d->tls_state = TS_UP;
+    *prog = 1;
+    d->have_seq = 0;
+    d->deadline = -1; /* re-armed from the session's state */
+    smtp_tls_get_info(d->tls, &info);
+    r = d->ops->tls_started(d->s, &info);
+    if (r < 0) finish(d, r, NOTIFY_NONE);
+    return;
+  }
+  if (r != SMTP_ERR_WOULDBLOCK) {
+    finish(d, r == SMTP_ERR_EOF ? SMTP_ERR_TLS_HANDSHAKE : r, NOTIFY_TLS_FAILED);
+    return;
+  }
+  if (smtp_tls_pending_output(d->tls, &p) > 0) return; /* flush first */
+  {
+    size_t space = smtp_tls_feed_space(d->tls);
+    smtp_ssize n = read_io(d, d->cbuf, space < DRV_CIPHER_CAP ? space : DRV_CIPHER_CAP, prog);
+    if (n > 0) smtp_tls_feed(d->tls, d->cbuf, (size_t)n);
+    else if (n == SMTP_ERR_EOF) smtp_tls_feed_eof(d->tls);
+    else if (n < 0) finish(d, SMTP_ERR_IO, NOTIFY_TLS_FAILED);
+  }
+}
+
+static void step_closing(smtp_driver *d, int *prog) {
+  const char *p;
+  if (d->tls_state == TS_UP && !d->notify_sent) {
+    int r = smtp_tls_close_notify(d->tls);
+    if (r == SMTP_ERR_WOULDBLOCK) return; /* flush, then again */
+    d->notify_sent = 1;
+    *prog = 1;
+    if (flush_tls(d, prog) < 0) {
+      finish(d, 0, NOTIFY_NONE); /* the peer is gone: the session ended anyway */
+      return;
+    }
+  }
+  if (d->tls && smtp_tls_pending_output(d->tls, &p) > 0) return;
+  finish(d, 0, NOTIFY_NONE);
+}
+
+static void step_output(smtp_driver *d, int *prog) {
+  const char *p;
+  smtp_ssize n = d->ops->send(d->s, &p), w;
+  if (n < 0) {
+    finish(d, (int)n, NOTIFY_NONE);
+    return;
+  }
+  if (n == 0) return;
+  if (d->tls_state == TS_UP) {
+    w = smtp_tls_write(d->tls, p, (size_t)n);
+    if (w == SMTP_ERR_WOULDBLOCK) {
+      d->need_out = 1;
+      return;
+    }
+    if (w < 0) {
+      finish(d, (int)w, NOTIFY_LOST);
+      return;
+    }
+    if (flush_tls(d, prog) < 0) {
+      finish(d, SMTP_ERR_IO, NOTIFY_LOST);
+      return;
+    }
+  } else {
+    w = smtp__io_send(&d->io, p, (size_t)n);
+    if (w == SMTP_ERR_WOULDBLOCK) {
+      d->need_out = 1;
+      return;
+    }
+    if (w < 0) {
+      finish(d, SMTP_ERR_IO, NOTIFY_LOST);
+      return;
+    }
+  }
+  *prog = 1;
+  d->moved = 1;
+  if (d->ops->consume(d->s, (size_t)w) < 0) finish(d, SMTP_ERR_CALLBACK_FAILURE, NOTIFY_NONE);
+}
+
+/* The session asked for TLS (STARTTLS done): drop held plaintext, start. */
+static void step_starttls(smtp_driver *d, int *prog) {
+  int r;
+  *prog = 1;
+  if (!d->tls_cfg) {
+    finish(d, SMTP_ERR_TLS_UNAVAILABLE, NOTIFY_TLS_FAILED);
+    return;
+  }
+  if (d->in_len > 0) {
+    if (d->ops->tls_role == SMTP_TLS_CLIENT) {
+      /* bytes after the server's 220 and before the handshake: an
+       * injection attempt (SECURITY.md 2, CVE-2021-38371 class) */
+      finish(d, SMTP_ERR_PROTOCOL, NOTIFY_TLS_FAILED);
+      return;
+    }
+    d->in_len = 0; /* server: never execute what was pipelined behind STARTTLS (RFC 3207 5) */
+  }
+  r = start_handshake(d);
+  if (r != 0) finish(d, r, NOTIFY_TLS_FAILED);
+}
+
+/* The transport ended (EOF, TLS close) while the session still reads. */
+static void transport_ended(smtp_driver *d, int err) {
+  if (d->ops->is_done(d->s)) {
+    finish(d, 0, NOTIFY_NONE);
+    return;
+  }
+  if (d->ops->connection_lost) {
+    /* client: the session decides (after QUIT this is the normal end) */
+    finish(d, err == SMTP_ERR_EOF ? 0 : err, NOTIFY_LOST);
+    return;
+  }
+  finish(d, err == SMTP_ERR_EOF ? SMTP_ERR_CONNECTION_LOST : err, NOTIFY_NONE);
+}
+
+static void step_input(smtp_driver *d, int *prog) {
+  smtp_ssize k;
+  if (!d->ops->want_read(d->s)) return;
+  if (d->in_len > 0) {
+    k = d->ops->recv(d->s, d->in, d->in_len);
+    if (k < 0) {
+      finish(d, (int)k, NOTIFY_NONE);
+      return;
+    }
+    if (k > 0) {
+      memmove(d->in, d->in + k, d->in_len - (size_t)k);
+      d->in_len -= (size_t)k;
+      *prog = 1;
+      d->moved = 1;
+    }
+    return; /* the next round reads more, or the session is busy */
+  }
+  if (d->eof && d->tls_state != TS_UP) {
+    transport_ended(d, SMTP_ERR_EOF);
+    return;
+  }
+  if (d->tls_state == TS_UP) {
+    for (;;) {
+      smtp_ssize r = smtp_tls_read(d->tls, d->in, DRV_IN_CAP);
+      if (r > 0) {
+        d->in_len = (size_t)r;
+        *prog = 1;
+        return;
+      }
+      if (r != SMTP_ERR_WOULDBLOCK) {
+        transport_ended(d, (int)r); /* SMTP_ERR_EOF, TLS_CLOSED, TLS */
+        return;
+      }
+      {
+        size_t space = smtp_tls_feed_space(d->tls);
+        smtp_ssize n = read_io(d, d->cbuf, space < DRV_CIPHER_CAP ? space : DRV_CIPHER_CAP, prog);
+        if (n > 0) {
+          smtp_tls_feed(d->tls, d->cbuf, (size_t)n);
+          continue;
+        }
+        if (n == SMTP_ERR_EOF) {
+          smtp_tls_feed_eof(d->tls);
+          continue;
+        }
+        if (n < 0) transport_ended(d, SMTP_ERR_IO);
+        return;
+      }
+    }
+  }
+  k = read_io(d, d->in, DRV_IN_CAP, prog);
+  if (k > 0) d->in_len = (size_t)k;
+  else if (k == SMTP_ERR_EOF) transport_ended(d, SMTP_ERR_EOF);
+  else if (k < 0) transport_ended(d, SMTP_ERR_IO);
+}
+
+static void step(smtp_driver *d, int *prog) {
+  if (d->tls && flush_tls(d, prog) < 0) {
+    finish(d, SMTP_ERR_IO, d->tls_state == TS_HANDSHAKE ? NOTIFY_TLS_FAILED : NOTIFY_LOST);
+    return;
+  }
+  if (d->tls_state == TS_HANDSHAKE) {
+    step_handshake(d, prog);
+    return;
+  }
+  if (d->closing) {
+    step_closing(d, prog);
+    return;
+  }
+  step_output(d, prog);
+  if (d->done) return;
+  if (d->tls_state == TS_NONE && d->ops->want_tls(d->s)) {
+    step_starttls(d, prog);
+    return;
+  }
+  step_input(d, prog);
+  if (d->done) return;
+  if (d->ops->is_done(d->s)) {
+    d->closing = 1;
+    d->linger = now(d) + SMTP_DRIVER_LINGER_MS;
+    *prog = 1;
+  }
+}
+
+static void update_deadline(smtp_driver *d) {
+  int tmo, rearm = 0;
+  if (d->done) {
+    d->deadline = -1;
+    return;
+  }
+  if (d->closing || d->timed_out) {
+    d->deadline = d->linger;
+    return;
+  }
+  tmo = d->ops->timeout_ms(d->s);
+  if (d->tls_state == TS_HANDSHAKE) {
+    /* one deadline for the whole handshake, from its start */
+    if (d->deadline < 0) d->deadline = now(d) + (tmo >= 0 ? tmo : DRV_HANDSHAKE_MS);
+    return;
+  }
+  if (tmo < 0) {
+    d->deadline = -1;
+    d->last_tmo = tmo;
+    d->moved = 0;
+    return;
+  }
+  if (d->ops->deadline_seq) {
+    unsigned int seq = 0;
+    d->ops->deadline_seq(d->s, &seq);
+    if (!d->have_seq || seq != d->seq) rearm = 1;
+    d->seq = seq;
+    d->have_seq = 1;
+  } else if (d->moved) {
+    rearm = 1; /* the client session: re-arm whenever bytes moved */
+  }
+  if (tmo != d->last_tmo || d->deadline < 0) rearm = 1;
+  d->moved = 0;
+  d->last_tmo = tmo;
+  if (rearm) d->deadline = now(d) + tmo;
+}
+
+static void check_deadline(smtp_driver *d) {
+  int64_t t;
+  if (d->done || d->deadline < 0) return;
+  t = now(d);
+  if (t < d->deadline) return;
+  if (d->closing || d->timed_out) {
+    /* could not flush the last bytes in time: give up */
+    finish(d, d->timed_out ? SMTP_ERR_TIMEOUT : 0, NOTIFY_NONE);
+    return;
+  }
+  d->timed_out = 1;
+  if (d->tls_state == TS_HANDSHAKE) {
+    d->ops->timeout(d->s);
+    finish(d, SMTP_ERR_TIMEOUT, NOTIFY_NONE);
+    return;
+  }
+  /* The session queues its 421 (server) or ends (client); the pump sends
+   * what it can within the linger time. */
+  d->ops->timeout(d->s);
+  d->linger = t + SMTP_DRIVER_LINGER_MS;
+  d->deadline = d->linger;
+}
+
+static int pump(smtp_driver *d) {
+  int rounds = 0, prog;
+  if (d->done) return SMTP_ERR_CLOSED;
+  check_deadline(d);
+  do {
+    prog = 0;
+    d->need_in = d->need_out = 0;
+    step(d, &prog);
+  } while (prog && !d->done && ++rounds < DRV_MAX_ROUNDS);
+  if (rounds >= DRV_MAX_ROUNDS) d->need_out = 1; /* come back soon */
+  update_deadline(d);
+  return d->done ? SMTP_ERR_CLOSED : 0;
+}
+
+int smtp__driver_new(smtp_driver **out, const smtp__driver_ops *ops, void *session, const smtp_io *io,
+                     const smtp_tls_config *tls, const char *hostname, unsigned int flags,
+                     const smtp_mem *mem) {
+  smtp_driver *d;
+  smtp_io copy;
+  int r;
+  if (out) *out = NULL;
+  r = smtp__io_copy(&copy, io);
+  if (r != 0) return r; /* a broken adapter cannot even be closed */
+  if (!out || !ops || !session || (flags & ~SMTP_DRIVER_IMPLICIT_TLS) ||
+      ((flags & SMTP_DRIVER_IMPLICIT_TLS) && !tls) ||
+      (tls && smtp_tls_config_role(tls) != ops->tls_role)) {
+    smtp__io_close(&copy);
+    return SMTP_ERR_INVALID_ARGUMENT;
+  }
+  if (!mem) mem = smtp_mem_default();
+  d = smtp__calloc(mem, 1, sizeof *d);
+  if (!d) {
+    smtp__io_close(&copy);
+    return SMTP_ERR_NOMEM;
+  }
+  d->mem = *mem;
+  d->ops = ops;
+  d->s = session;
+  d->io = copy;
+  d->tls_cfg = tls;
+  d->flags = flags;
+  d->deadline = d->linger = -1;
+  d->last_tmo = -2;
+  d->clock = mono_ms;
+  if (hostname) {
+    size_t n = strlen(hostname);
+    d->hostname = smtp__malloc(mem, n + 1);
+    if (!d->hostname) {
+      smtp_driver_del(d);
+      return SMTP_ERR_NOMEM;
+    }
+    memcpy(d->hostname, hostname, n + 1);
+  }
+  if (flags & SMTP_DRIVER_IMPLICIT_TLS) {
+    r = start_handshake(d);
+    if (r != 0) {
+      smtp_driver_del(d);
+      return r;
+    }
+  }
+  *out = d;
+  return SMTP_OK;
+}
+
+void smtp_driver_del(smtp_driver *d) {
+  smtp_mem mem;
+  if (!d) return;
+  mem = d->mem;
+  smtp_tls_conn_del(d->tls);
+  smtp__io_close(&d->io);
+  smtp__free(&mem, d->hostname);
+  smtp__free(&mem, d);
+}
+
+int smtp_driver_pump(smtp_driver *d) {
+  if (!d) return SMTP_ERR_INVALID_ARGUMENT;
+  return pump(d);
+}
+
+int smtp_driver_on_readable(smtp_driver *d) {
+  if (!d) return SMTP_ERR_INVALID_ARGUMENT;
+  d->readable = 1;
+  return pump(d);
+}
+
+int smtp_driver_on_writable(smtp_driver *d) {
+  if (!d) return SMTP_ERR_INVALID_ARGUMENT;
+  return pump(d);
+}
+
+int smtp_driver_on_timer(smtp_driver *d) {
+  if (!d) return SMTP_ERR_INVALID_ARGUMENT;
+  return pump(d); /* pump checks the deadline first */
+}
+
+unsigned int smtp_driver_poll_events(const smtp_driver *d) {
+  unsigned int ev = 0;
+  if (!d || d->done) return 0;
+  if (d->need_in) ev |= SMTP_DRIVER_POLLIN;
+  if (d->need_out) ev |= SMTP_DRIVER_POLLOUT;
+  return ev;
+}
+
+int smtp_driver_next_timeout_ms(const smtp_driver *d) {
+  int64_t left;
+  if (!d || d->done || d->deadline < 0) return -1;
+  left = d->deadline - now(d);
+  if (left <= 0) return 0;
+  return left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+int smtp_driver_is_done(const smtp_driver *d) { return d && d->done ? 1 : 0; }
+
+int smtp_driver_error(const smtp_driver *d) { return d ? d->err : SMTP_ERR_INVALID_ARGUMENT; }
+
+int smtp_driver_tls_info(const smtp_driver *d, smtp_tls_info *info) {
+  if (!d || !info) return SMTP_ERR_INVALID_ARGUMENT;
+  if (d->tls_state != TS_UP) return SMTP_ERR_INVALID_STATE;
+  return smtp_tls_get_info(d->tls, info);
+}
+
+int smtp_driver_last_error(const smtp_driver *d, char *buf, size_t len) {
+  size_t n;
+  if (!d || !buf || len == 0) return SMTP_ERR_INVALID_ARGUMENT;
+  n = strlen(d->errbuf);
+  if (n >= len) n = len - 1;
+  memcpy(buf, d->errbuf, n);
+  buf[n] = 0;
+  return SMTP_OK;
+}
+
+int smtp_driver_run(smtp_driver *d) {
+  if (!d) return SMTP_ERR_INVALID_ARGUMENT;
+  pump(d);
+  while (!d->done) {
+    unsigned int ev = smtp_driver_poll_events(d), want = 0;
+    int tmo = smtp_driver_next_timeout_ms(d);
+    if (ev == 0 && tmo < 0) {
+      /* waiting for an application answer that nobody can give here */
+      finish(d, SMTP_ERR_INVALID_STATE, NOTIFY_NONE);
+      break;
+    }
+    if (ev & SMTP_DRIVER_POLLIN) want |= SMTP_IO_READ;
+    if (ev & SMTP_DRIVER_POLLOUT) want |= SMTP_IO_WRITE;
+    if (d->io.wait) {
+      int w = smtp__io_wait(&d->io, want, tmo);
+      if (w < 0) {
+        finish(d, SMTP_ERR_IO, NOTIFY_LOST);
+        break;
+      }
+      if ((unsigned int)w & SMTP_IO_READ) d->readable = 1;
+    } else if (want & SMTP_IO_READ) {
+      d->readable = 1; /* a blocking recv waits for us */
+    } else if (!(want & SMTP_IO_WRITE) && tmo > 0) {
+      struct timespec ts;
+      ts.tv_sec = tmo / 1000;
+      ts.tv_nsec = (long)(tmo % 1000) * 1000000L;
+      nanosleep(&ts, NULL);
+    }
+    pump(d);
+  }
+  return d->err;
+}

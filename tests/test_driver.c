@@ -1,0 +1,780 @@
+/* The driver (driver.h) over the memory pipe and socketpair(2): byte
+ * pumping, STARTTLS insertion (RFC 3207) with the pipelining rules of
+ * SECURITY.md 2, implicit TLS (RFC 8314), deadlines (RFC 5321 4.5.3.2) on
+ * an injected clock, EOF and TLS close handling, the blocking loop.
+ *
+ * Part 1 drives two small scripted stand-in sessions through the internal
+ * session vtable (smtp__driver_ops), so the driver is tested on its own.
+ * Part 2 (test_driver_sessions.inc, when the real sessions are in the
+ * build) runs the real client and server sessions against each other. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <smtp/driver.h>
+
+#include "adapters.h"
+
+/* ------------------------------------------------------------------ */
+/* A scripted stand-in session (both roles).                          */
+
+typedef struct fake {
+  int role;
+  char out[8192];
+  size_t out_len;
+  char line[1024];
+  size_t line_len;
+  char log[16384]; /* every complete line received, as received */
+  size_t log_len;
+  int greeted, closed, tls_pending, tls_up, implicit, deferred, quit_sent;
+  int err, lost, tls_failed_err, timeouts;
+  unsigned int seq;
+  int tmo;
+  const char *const *script; /* client: commands, one per reply */
+  size_t next;
+  char proto[32];
+  int peer_verified;
+} fake;
+
+static void queue(fake *f, const char *s) {
+  size_t n = strlen(s);
+  assert_true(f->out_len + n <= sizeof f->out);
+  memcpy(f->out + f->out_len, s, n);
+  f->out_len += n;
+}
+
+static void logline(fake *f, const char *l, size_t n) {
+  assert_true(f->log_len + n + 1 <= sizeof f->log);
+  memcpy(f->log + f->log_len, l, n);
+  f->log_len += n;
+  f->log[f->log_len] = 0;
+}
+
+static void client_next(fake *f) {
+  const char *cmd = f->script[f->next];
+  if (!cmd) return;
+  f->next++;
+  queue(f, cmd);
+  queue(f, "\r\n");
+  if (strcmp(cmd, "QUIT") == 0) f->quit_sent = 1;
+}
+
+/* one complete line (without CRLF) */
+static int on_line(fake *f, const char *l, size_t n) {
+  logline(f, l, n);
+  logline(f, "\n", 1);
+  if (f->role == SMTP_TLS_SERVER) {
+    f->seq++;
+    if (n == 8 && memcmp(l, "STARTTLS", 8) == 0 && !f->tls_up) {
+      queue(f, "220 go\r\n");
+      f->tls_pending = 1;
+    } else if (n == 4 && memcmp(l, "QUIT", 4) == 0) {
+      queue(f, "221 bye\r\n");
+      f->closed = 1;
+    } else if (n == 4 && memcmp(l, "SLOW", 4) == 0) {
+      f->deferred = 1; /* the application answers later */
+    } else {
+      queue(f, "250 ");
+      logline(f, "", 0);
+      assert_true(f->out_len + n + 2 <= sizeof f->out);
+      memcpy(f->out + f->out_len, l, n);
+      f->out_len += n;
+      queue(f, "\r\n");
+    }
+    return 0;
+  }
+  /* client: every line is a one-line reply */
+  if (n >= 3 && memcmp(l, "221", 3) == 0) {
+    f->closed = 1;
+    return 0;
+  }
+  if (n >= 6 && memcmp(l, "220 go", 6) == 0) {
+    f->tls_pending = 1;
+    return 1; /* stop: bytes after this reply are an error */
+  }
+  client_next(f);
+  return 0;
+}
+
+static smtp_ssize f_recv(void *s, const char *data, size_t len) {
+  fake *f = s;
+  size_t i = 0;
+  if (f->closed) return len ? SMTP_ERR_CLOSED : 0;
+  if (f->role == SMTP_TLS_SERVER && f->tls_pending) return (smtp_ssize)len; /* discard (RFC 3207 5) */
+  if (f->role == SMTP_TLS_CLIENT && f->tls_pending && len) {
+    f->closed = 1;
+    f->err = SMTP_ERR_PROTOCOL;
+    return SMTP_ERR_PROTOCOL;
+  }
+  while (i < len && !f->deferred && !f->closed && !f->tls_pending) {
+    char c = data[i++];
+    if (f->line_len < sizeof f->line) f->line[f->line_len++] = c;
+    if (c == '\n' && f->line_len >= 2 && f->line[f->line_len - 2] == '\r') {
+      int stop = on_line(f, f->line, f->line_len - 2);
+      f->line_len = 0;
+      if (stop && i < len) {
+        f->closed = 1;
+        f->err = SMTP_ERR_PROTOCOL;
+        return SMTP_ERR_PROTOCOL;
+      }
+    }
+  }
+  return (smtp_ssize)i;
+}
+
+static smtp_ssize f_send(void *s, const char **data) {
+  fake *f = s;
+  if (f->role == SMTP_TLS_SERVER && !f->greeted && (!f->implicit || f->tls_up)) {
+    f->greeted = 1;
+    queue(f, "220 fake ESMTP\r\n");
+  }
+  *data = f->out;
+  return (smtp_ssize)f->out_len;
+}
+
+static int f_consume(void *s, size_t n) {
+  fake *f = s;
+  assert_true(n <= f->out_len);
+  memmove(f->out, f->out + n, f->out_len - n);
+  f->out_len -= n;
+  return 0;
+}
+
+static int f_want_read(const void *s) {
+  const fake *f = s;
+  return !f->closed && !f->deferred && !f->tls_pending;
+}
+
+static int f_want_tls(const void *s) {
+  const fake *f = s;
+  return f->tls_pending && f->out_len == 0;
+}
+
+static int f_tls_started(void *s, const smtp_tls_info *info) {
+  fake *f = s;
+  if (!f->tls_pending && !(f->implicit && !f->tls_up)) return SMTP_ERR_INVALID_STATE;
+  f->tls_pending = 0;
+  f->tls_up = 1;
+  f->seq++;
+  snprintf(f->proto, sizeof f->proto, "%s", info->protocol ? info->protocol : "?");
+  f->peer_verified = info->peer_verified;
+  if (f->role == SMTP_TLS_CLIENT && !f->implicit) client_next(f); /* EHLO again */
+  return 0;
+}
+
+static int f_tls_failed(void *s, int error) {
+  fake *f = s;
+  f->tls_failed_err = error;
+  f->closed = 1;
+  f->err = error;
+  return 0;
+}
+
+static int f_timeout_ms(const void *s) {
+  const fake *f = s;
+  return f->closed ? -1 : f->tmo;
+}
+
+static int f_seq(const void *s, unsigned int *seq) {
+  *seq = ((const fake *)s)->seq;
+  return 0;
+}
+
+static int f_timeout(void *s) {
+  fake *f = s;
+  f->timeouts++;
+  if (f->closed) return SMTP_ERR_CLOSED;
+  if (f->role == SMTP_TLS_SERVER) queue(f, "421 timeout\r\n");
+  else f->err = SMTP_ERR_TIMEOUT;
+  f->closed = 1;
+  f->deferred = 0;
+  return 0;
+}
+
+static int f_lost(void *s) {
+  fake *f = s;
+  f->lost = 1;
+  if (!f->closed && !f->quit_sent) f->err = SMTP_ERR_CONNECTION_LOST;
+  f->closed = 1;
+  return 0;
+}
+
+static int f_is_done(const void *s) {
+  const fake *f = s;
+  return f->closed && f->out_len == 0;
+}
+
+static int f_error(const void *s) { return ((const fake *)s)->err; }
+
+static const smtp__driver_ops server_ops = {SMTP_TLS_SERVER, f_recv, f_send, f_consume, f_want_read,
+                                            f_want_tls, f_tls_started, NULL, f_timeout_ms, f_seq,
+                                            f_timeout, NULL, f_is_done, NULL};
+static const smtp__driver_ops client_ops = {SMTP_TLS_CLIENT, f_recv, f_send, f_consume, f_want_read,
+                                            f_want_tls, f_tls_started, f_tls_failed, f_timeout_ms,
+                                            NULL, f_timeout, f_lost, f_is_done, f_error};
+
+/* The client waits for the greeting before its first command. */
+static int greeted_client_recv_hook;
+
+static void fake_init(fake *f, int role, const char *const *script) {
+  memset(f, 0, sizeof *f);
+  f->role = role;
+  f->tmo = 300000;
+  f->script = script;
+}
+
+/* ------------------------------------------------------------------ */
+
+static smtp_tls_config *srv_cfg, *cli_cfg;
+
+static int setup_all(void **state) {
+  char pem[4096];
+  size_t n;
+  (void)state;
+  if (!smtp_tls_available()) return 0;
+  if (smtp_tls_config_new(&srv_cfg, SMTP_TLS_SERVER, NULL) ||
+      smtp_tls_config_self_signed(srv_cfg, "mx.example.test") ||
+      smtp_tls_config_export_cert(srv_cfg, pem, sizeof pem, &n) ||
+      smtp_tls_config_new(&cli_cfg, SMTP_TLS_CLIENT, NULL) || smtp_tls_config_ca_mem(cli_cfg, pem, n))
+    return -1;
+  return 0;
+}
+
+static int teardown_all(void **state) {
+  (void)state;
+  smtp_tls_config_del(srv_cfg);
+  smtp_tls_config_del(cli_cfg);
+  return 0;
+}
+
+/* Pump two drivers in one thread until both are done. */
+static void run_pair(smtp_driver *a, smtp_driver *b) {
+  for (int i = 0; i < 100000 && !(smtp_driver_is_done(a) && smtp_driver_is_done(b)); i++) {
+    if (!smtp_driver_is_done(a)) smtp_driver_on_readable(a);
+    if (!smtp_driver_is_done(b)) smtp_driver_on_readable(b);
+  }
+  assert_true(smtp_driver_is_done(a));
+  assert_true(smtp_driver_is_done(b));
+}
+
+static const char *const plain_script[] = {"EHLO client.example", "MAIL FROM:<a@example.org>",
+                                           "QUIT", NULL};
+
+static void check_plain(const fake *sv, const fake *cl) {
+  assert_string_equal(sv->log, "EHLO client.example\nMAIL FROM:<a@example.org>\nQUIT\n");
+  assert_string_equal(cl->log, "220 fake ESMTP\n250 EHLO client.example\n250 MAIL FROM:<a@example.org>\n221 bye\n");
+}
+
+static void test_plain(void **state) {
+  (void)state;
+  for (size_t chunk = 0; chunk <= 3; chunk++) {
+    fake sv, cl;
+    smtp_io a, b;
+    smtp_driver *ds, *dc;
+    fake_init(&sv, SMTP_TLS_SERVER, NULL);
+    fake_init(&cl, SMTP_TLS_CLIENT, plain_script);
+    assert_int_equal(smtp_io_pipe_new(&a, &b, chunk ? 5 : 4096, NULL), 0);
+    smtp_io_pipe_set_chunk(&a, chunk);
+    smtp_io_pipe_set_chunk(&b, chunk);
+    assert_int_equal(smtp__driver_new(&ds, &server_ops, &sv, &a, NULL, NULL, 0, NULL), 0);
+    assert_int_equal(smtp__driver_new(&dc, &client_ops, &cl, &b, NULL, NULL, 0, NULL), 0);
+    run_pair(ds, dc);
+    check_plain(&sv, &cl);
+    assert_int_equal(smtp_driver_error(ds), 0);
+    assert_int_equal(smtp_driver_error(dc), 0);
+    assert_int_equal(smtp_driver_poll_events(ds), 0);
+    assert_int_equal(smtp_driver_next_timeout_ms(ds), -1);
+    assert_int_equal(smtp_driver_pump(ds), SMTP_ERR_CLOSED);
+    {
+      smtp_tls_info info;
+      assert_int_equal(smtp_driver_tls_info(ds, &info), SMTP_ERR_INVALID_STATE);
+    }
+    smtp_driver_del(ds);
+    smtp_driver_del(dc);
+  }
+}
+
+static const char *const tls_script[] = {"EHLO client.example", "STARTTLS", "EHLO again.example",
+                                         "MAIL FROM:<a@example.org>", "QUIT", NULL};
+
+static void test_starttls(void **state) {
+  (void)state;
+  if (!smtp_tls_available()) skip();
+  for (size_t chunk = 0; chunk <= 1; chunk++) {
+    fake sv, cl;
+    smtp_io a, b;
+    smtp_driver *ds, *dc;
+    smtp_tls_info info;
+    fake_init(&sv, SMTP_TLS_SERVER, NULL);
+    fake_init(&cl, SMTP_TLS_CLIENT, tls_script);
+    assert_int_equal(smtp_io_pipe_new(&a, &b, chunk ? 100 : 65536, NULL), 0);
+    smtp_io_pipe_set_chunk(&a, chunk * 13);
+    smtp_io_pipe_set_chunk(&b, chunk * 7);
+    assert_int_equal(smtp__driver_new(&ds, &server_ops, &sv, &a, srv_cfg, NULL, 0, NULL), 0);
+    assert_int_equal(smtp__driver_new(&dc, &client_ops, &cl, &b, cli_cfg, "mx.example.test", 0, NULL), 0);
+    run_pair(ds, dc);
+    assert_int_equal(smtp_driver_error(ds), 0);
+    assert_int_equal(smtp_driver_error(dc), 0);
+    assert_int_equal(sv.tls_up, 1);
+    assert_int_equal(cl.tls_up, 1);
+    assert_int_equal(cl.peer_verified, 1);
+    assert_string_equal(sv.log, "EHLO client.example\nSTARTTLS\nEHLO again.example\nMAIL FROM:<a@example.org>\nQUIT\n");
+    assert_string_equal(cl.log, "220 fake ESMTP\n250 EHLO client.example\n220 go\n250 EHLO again.example\n"
+                                "250 MAIL FROM:<a@example.org>\n221 bye\n");
+    assert_int_equal(smtp_driver_tls_info(dc, &info), 0);
+    assert_string_equal(info.protocol, cl.proto);
+    smtp_driver_del(ds);
+    smtp_driver_del(dc);
+  }
+}
+
+static void test_implicit_tls(void **state) {
+  (void)state;
+  if (!smtp_tls_available()) skip();
+  fake sv, cl;
+  smtp_io a, b;
+  smtp_driver *ds, *dc;
+  fake_init(&sv, SMTP_TLS_SERVER, NULL);
+  fake_init(&cl, SMTP_TLS_CLIENT, plain_script);
+  sv.implicit = cl.implicit = 1;
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 65536, NULL), 0);
+  assert_int_equal(smtp__driver_new(&ds, &server_ops, &sv, &a, srv_cfg, NULL, SMTP_DRIVER_IMPLICIT_TLS, NULL), 0);
+  assert_int_equal(smtp__driver_new(&dc, &client_ops, &cl, &b, cli_cfg, "mx.example.test", SMTP_DRIVER_IMPLICIT_TLS, NULL), 0);
+  /* the client speaks first (ClientHello); the server sends no greeting yet */
+  smtp_driver_pump(dc);
+  smtp_driver_pump(ds);
+  assert_true(smtp_io_pipe_pending(&a) > 0);
+  assert_int_equal(sv.greeted, 0);
+  run_pair(ds, dc);
+  check_plain(&sv, &cl);
+  assert_int_equal(sv.tls_up, 1);
+  assert_int_equal(cl.tls_up, 1);
+  assert_int_equal(smtp_driver_error(dc), 0);
+  smtp_driver_del(ds);
+  smtp_driver_del(dc);
+}
+
+/* RFC 3207 5 / SECURITY.md 2 (CVE-2011-0411): a command pipelined behind
+ * STARTTLS is never executed; the bytes are dropped and whatever follows
+ * must be TLS. */
+static void test_server_drops_pipelined_after_starttls(void **state) {
+  (void)state;
+  if (!smtp_tls_available()) skip();
+  fake sv;
+  smtp_io a, b;
+  smtp_driver *ds;
+  char buf[256];
+  static const char evil[] = "EHLO x\r\nSTARTTLS\r\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<v@example.org>\r\n";
+  fake_init(&sv, SMTP_TLS_SERVER, NULL);
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 65536, NULL), 0);
+  assert_int_equal(smtp__driver_new(&ds, &server_ops, &sv, &a, srv_cfg, NULL, 0, NULL), 0);
+  assert_int_equal(smtp__io_send(&b, evil, sizeof evil - 1), (smtp_ssize)(sizeof evil - 1));
+  for (int i = 0; i < 10; i++) smtp_driver_on_readable(ds);
+  assert_string_equal(sv.log, "EHLO x\nSTARTTLS\n");
+  /* the peer sees the greeting, 250, 220, and nothing else */
+  {
+    smtp_ssize n = smtp__io_recv(&b, buf, sizeof buf - 1);
+    assert_true(n > 0);
+    buf[n] = 0;
+    assert_string_equal(buf, "220 fake ESMTP\r\n250 EHLO x\r\n220 go\r\n");
+  }
+  /* plaintext now is a broken handshake, and the session ends */
+  assert_int_equal(smtp__io_send(&b, "QUIT\r\n", 6), 6);
+  for (int i = 0; i < 10 && !smtp_driver_is_done(ds); i++) smtp_driver_on_readable(ds);
+  assert_true(smtp_driver_is_done(ds));
+  assert_int_equal(smtp_driver_error(ds), SMTP_ERR_TLS_HANDSHAKE);
+  assert_string_equal(sv.log, "EHLO x\nSTARTTLS\n");
+  assert_int_equal(sv.tls_up, 0);
+  smtp_driver_last_error(ds, buf, sizeof buf);
+  assert_true(strlen(buf) > 0);
+  smtp_driver_del(ds);
+  smtp__io_close(&b);
+}
+
+/* SECURITY.md 2: bytes after the server's 220 to STARTTLS and before the
+ * handshake are an error for the client (CVE-2021-38371 / 2021-22947). */
+static void test_client_refuses_injected_after_220(void **state) {
+  (void)state;
+  if (!smtp_tls_available()) skip();
+  static const char *const script[] = {"STARTTLS", "MAIL FROM:<a@example.org>", NULL};
+  fake cl;
+  smtp_io a, b;
+  smtp_driver *dc;
+  char buf[256];
+  fake_init(&cl, SMTP_TLS_CLIENT, script);
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 65536, NULL), 0);
+  assert_int_equal(smtp__driver_new(&dc, &client_ops, &cl, &b, cli_cfg, "mx.example.test", 0, NULL), 0);
+  smtp__io_send(&a, "220 hi\r\n", 8);
+  smtp_driver_on_readable(dc);
+  assert_true(smtp__io_recv(&a, buf, sizeof buf) > 0); /* STARTTLS */
+  smtp__io_send(&a, "220 go\r\n250 injected\r\n", 22);
+  for (int i = 0; i < 5 && !smtp_driver_is_done(dc); i++) smtp_driver_on_readable(dc);
+  assert_true(smtp_driver_is_done(dc));
+  assert_int_equal(smtp_driver_error(dc), SMTP_ERR_PROTOCOL);
+  assert_int_equal(cl.tls_up, 0);
+  smtp_driver_del(dc);
+  smtp__io_close(&a);
+}
+
+/* The server's certificate does not verify: the client session learns it
+ * (tls_failed), nothing more is sent in plaintext. */
+static void test_client_verify_failure(void **state) {
+  (void)state;
+  if (!smtp_tls_available()) skip();
+  fake sv, cl;
+  smtp_io a, b;
+  smtp_driver *ds, *dc;
+  char why[256];
+  fake_init(&sv, SMTP_TLS_SERVER, NULL);
+  fake_init(&cl, SMTP_TLS_CLIENT, tls_script);
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 65536, NULL), 0);
+  assert_int_equal(smtp__driver_new(&ds, &server_ops, &sv, &a, srv_cfg, NULL, 0, NULL), 0);
+  assert_int_equal(smtp__driver_new(&dc, &client_ops, &cl, &b, cli_cfg, "wrong.example.test", 0, NULL), 0);
+  run_pair(ds, dc);
+  assert_int_equal(smtp_driver_error(dc), SMTP_ERR_TLS_VERIFY);
+  assert_int_equal(cl.tls_failed_err, SMTP_ERR_TLS_VERIFY);
+  assert_int_not_equal(smtp_driver_error(ds), 0);
+  assert_string_equal(sv.log, "EHLO client.example\nSTARTTLS\n");
+  smtp_driver_last_error(dc, why, sizeof why);
+  assert_non_null(strstr(why, "verif"));
+  smtp_driver_del(ds);
+  smtp_driver_del(dc);
+}
+
+/* A session that asks for TLS without a TLS configuration ends. */
+static void test_starttls_without_config(void **state) {
+  (void)state;
+  fake sv, cl;
+  smtp_io a, b;
+  smtp_driver *ds, *dc;
+  fake_init(&sv, SMTP_TLS_SERVER, NULL);
+  fake_init(&cl, SMTP_TLS_CLIENT, tls_script);
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 65536, NULL), 0);
+  assert_int_equal(smtp__driver_new(&ds, &server_ops, &sv, &a, NULL, NULL, 0, NULL), 0);
+  assert_int_equal(smtp__driver_new(&dc, &client_ops, &cl, &b, NULL, NULL, 0, NULL), 0);
+  run_pair(ds, dc);
+  assert_int_equal(smtp_driver_error(ds), SMTP_ERR_TLS_UNAVAILABLE);
+  assert_int_equal(smtp_driver_error(dc), SMTP_ERR_TLS_UNAVAILABLE);
+  smtp_driver_del(ds);
+  smtp_driver_del(dc);
+}
+
+/* ---- deadlines on an injected clock ---- */
+static int64_t fake_now;
+static int64_t fake_clock(void *ud) {
+  (void)ud;
+  return fake_now;
+}
+
+/* RFC 5321 4.5.3.2.7 / SECURITY.md 7: a client that drips bytes without
+ * ever finishing a command hits the deadline of that command. */
+static void test_timeout_slow_drip(void **state) {
+  (void)state;
+  fake sv;
+  smtp_io a, b;
+  smtp_driver *ds;
+  char buf[256];
+  smtp_ssize n;
+  fake_init(&sv, SMTP_TLS_SERVER, NULL);
+  fake_now = 1000000;
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 65536, NULL), 0);
+  assert_int_equal(smtp__driver_new(&ds, &server_ops, &sv, &a, NULL, NULL, 0, NULL), 0);
+  smtp__driver_set_clock(ds, fake_clock, NULL);
+  smtp_driver_pump(ds);
+  assert_int_equal(smtp_driver_next_timeout_ms(ds), 300000);
+  assert_int_equal(smtp_driver_poll_events(ds), SMTP_DRIVER_POLLIN);
+  smtp__io_recv(&b, buf, sizeof buf); /* greeting */
+  /* a complete command re-arms the deadline */
+  fake_now += 200000;
+  smtp__io_send(&b, "NOOP\r\n", 6);
+  smtp_driver_on_readable(ds);
+  assert_int_equal(smtp_driver_next_timeout_ms(ds), 300000);
+  /* one byte every 100 s: no new deadline */
+  for (int i = 0; i < 2; i++) {
+    fake_now += 100000;
+    smtp__io_send(&b, "X", 1);
+    smtp_driver_on_readable(ds);
+    assert_int_equal(smtp_driver_next_timeout_ms(ds), 300000 - 100000 * (i + 1));
+    assert_false(smtp_driver_is_done(ds));
+  }
+  fake_now += 100000;
+  assert_int_equal(smtp_driver_next_timeout_ms(ds), 0);
+  smtp_driver_on_timer(ds);
+  assert_int_equal(sv.timeouts, 1);
+  assert_true(smtp_driver_is_done(ds));
+  assert_int_equal(smtp_driver_error(ds), SMTP_ERR_TIMEOUT);
+  n = smtp__io_recv(&b, buf, sizeof buf - 1);
+  assert_true(n > 0);
+  buf[n] = 0;
+  assert_string_equal(buf, "250 NOOP\r\n421 timeout\r\n"); /* the 421 went out */
+  smtp_driver_del(ds);
+  smtp__io_close(&b);
+}
+
+/* The 421 cannot be flushed (the peer reads nothing): give up after the
+ * linger time. A handshake that never finishes times out too. */
+static void test_timeout_linger_and_handshake(void **state) {
+  (void)state;
+  fake sv;
+  smtp_io a, b;
+  smtp_driver *ds;
+  static char junk[64];
+  fake_init(&sv, SMTP_TLS_SERVER, NULL);
+  fake_now = 5000;
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 16, NULL), 0);
+  assert_int_equal(smtp__driver_new(&ds, &server_ops, &sv, &a, NULL, NULL, 0, NULL), 0);
+  smtp__driver_set_clock(ds, fake_clock, NULL);
+  smtp_driver_pump(ds);
+  smtp__io_send(&b, "NOOP\r\n", 6); /* the peer never reads: replies pile up */
+  smtp_driver_on_readable(ds);
+  fake_now += 300000;
+  smtp_driver_on_timer(ds);
+  assert_false(smtp_driver_is_done(ds));
+  assert_int_equal(smtp_driver_poll_events(ds), SMTP_DRIVER_POLLOUT);
+  assert_int_equal(smtp_driver_next_timeout_ms(ds), SMTP_DRIVER_LINGER_MS);
+  fake_now += SMTP_DRIVER_LINGER_MS;
+  smtp_driver_on_timer(ds);
+  assert_true(smtp_driver_is_done(ds));
+  assert_int_equal(smtp_driver_error(ds), SMTP_ERR_TIMEOUT);
+  smtp_driver_del(ds);
+  smtp__io_close(&b);
+  (void)junk;
+
+  if (!smtp_tls_available()) return;
+  /* a handshake that never completes: the session's deadline applies */
+  fake_init(&sv, SMTP_TLS_SERVER, NULL);
+  sv.implicit = 1;
+  fake_now = 0;
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 65536, NULL), 0);
+  assert_int_equal(smtp__driver_new(&ds, &server_ops, &sv, &a, srv_cfg, NULL, SMTP_DRIVER_IMPLICIT_TLS, NULL), 0);
+  smtp__driver_set_clock(ds, fake_clock, NULL);
+  smtp_driver_pump(ds);
+  assert_int_equal(smtp_driver_next_timeout_ms(ds), 300000);
+  assert_int_equal(smtp_driver_poll_events(ds), SMTP_DRIVER_POLLIN);
+  smtp__io_send(&b, "\x16\x03\x01", 3); /* the start of a record, then nothing */
+  smtp_driver_on_readable(ds);
+  fake_now += 300000;
+  smtp_driver_on_timer(ds);
+  assert_true(smtp_driver_is_done(ds));
+  assert_int_equal(smtp_driver_error(ds), SMTP_ERR_TIMEOUT);
+  assert_int_equal(sv.greeted, 0);
+  smtp_driver_del(ds);
+  smtp__io_close(&b);
+}
+
+/* The peer vanishes: the server driver ends with CONNECTION_LOST, the
+ * client session is told (connection_lost). */
+static void test_eof(void **state) {
+  (void)state;
+  fake sv, cl;
+  smtp_io a, b;
+  smtp_driver *ds, *dc;
+  char buf[64];
+  fake_init(&sv, SMTP_TLS_SERVER, NULL);
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 4096, NULL), 0);
+  assert_int_equal(smtp__driver_new(&ds, &server_ops, &sv, &a, NULL, NULL, 0, NULL), 0);
+  smtp_driver_pump(ds);
+  smtp__io_send(&b, "EHLO x\r\nMAIL", 12);
+  smtp__io_close(&b);
+  for (int i = 0; i < 5; i++) smtp_driver_on_readable(ds);
+  assert_true(smtp_driver_is_done(ds));
+  /* reading the EOF or writing the reply to the closed peer (EPIPE) */
+  assert_true(smtp_driver_error(ds) == SMTP_ERR_CONNECTION_LOST || smtp_driver_error(ds) == SMTP_ERR_IO);
+  assert_string_equal(sv.log, "EHLO x\n");
+  smtp_driver_del(ds);
+
+  static const char *const script[] = {"EHLO c", "MAIL FROM:<>", NULL};
+  fake_init(&cl, SMTP_TLS_CLIENT, script);
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 4096, NULL), 0);
+  assert_int_equal(smtp__driver_new(&dc, &client_ops, &cl, &b, NULL, NULL, 0, NULL), 0);
+  smtp__io_send(&a, "220 x\r\n", 7);
+  smtp_driver_on_readable(dc);
+  smtp__io_recv(&a, buf, sizeof buf);
+  smtp__io_close(&a);
+  for (int i = 0; i < 5; i++) smtp_driver_on_readable(dc);
+  assert_true(smtp_driver_is_done(dc));
+  assert_int_equal(cl.lost, 1);
+  assert_int_equal(smtp_driver_error(dc), SMTP_ERR_CONNECTION_LOST);
+  smtp_driver_del(dc);
+}
+
+/* A close_notify in the middle of a session ends it: TLS_CLOSED, and
+ * nothing continues in plaintext (SECURITY.md 2, CVE-2020-28018 class). */
+static void test_tls_close_mid_session(void **state) {
+  (void)state;
+  if (!smtp_tls_available()) skip();
+  fake sv;
+  smtp_io a, b;
+  smtp_driver *ds;
+  smtp_tls_conn *raw;
+  int r = SMTP_ERR_WOULDBLOCK;
+  char buf[4096];
+  const char *p;
+  smtp_ssize n;
+  fake_init(&sv, SMTP_TLS_SERVER, NULL);
+  sv.implicit = 1;
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 65536, NULL), 0);
+  assert_int_equal(smtp__driver_new(&ds, &server_ops, &sv, &a, srv_cfg, NULL, SMTP_DRIVER_IMPLICIT_TLS, NULL), 0);
+  assert_int_equal(smtp_tls_conn_new(&raw, cli_cfg, "mx.example.test", NULL), 0);
+  for (int i = 0; i < 50 && r == SMTP_ERR_WOULDBLOCK; i++) {
+    r = smtp_tls_handshake(raw);
+    while ((n = smtp_tls_pending_output(raw, &p)) > 0) {
+      smtp__io_send(&b, p, (size_t)n);
+      smtp_tls_consume_output(raw, (size_t)n);
+    }
+    smtp_driver_on_readable(ds);
+    while ((n = smtp__io_recv(&b, buf, sizeof buf)) > 0) smtp_tls_feed(raw, buf, (size_t)n);
+  }
+  assert_int_equal(r, 0);
+  assert_int_equal(sv.tls_up, 1);
+  assert_int_equal(smtp_tls_close_notify(raw), 0);
+  while ((n = smtp_tls_pending_output(raw, &p)) > 0) {
+    smtp__io_send(&b, p, (size_t)n);
+    smtp_tls_consume_output(raw, (size_t)n);
+  }
+  smtp__io_send(&b, "QUIT\r\n", 6); /* plaintext after close_notify: never read */
+  for (int i = 0; i < 5 && !smtp_driver_is_done(ds); i++) smtp_driver_on_readable(ds);
+  assert_true(smtp_driver_is_done(ds));
+  assert_int_equal(smtp_driver_error(ds), SMTP_ERR_TLS_CLOSED);
+  assert_string_equal(sv.log, "");
+  smtp_tls_conn_del(raw);
+  smtp_driver_del(ds);
+  smtp__io_close(&b);
+}
+
+/* A deferred answer: no events to wait for, no busy loop; pump after the
+ * application answered. */
+static void test_deferred(void **state) {
+  (void)state;
+  fake sv;
+  smtp_io a, b;
+  smtp_driver *ds;
+  char buf[128];
+  smtp_ssize n;
+  fake_init(&sv, SMTP_TLS_SERVER, NULL);
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 4096, NULL), 0);
+  assert_int_equal(smtp__driver_new(&ds, &server_ops, &sv, &a, NULL, NULL, 0, NULL), 0);
+  smtp__io_send(&b, "SLOW\r\nNOOP\r\n", 12);
+  smtp_driver_on_readable(ds);
+  assert_int_equal(smtp_driver_poll_events(ds), 0);
+  assert_string_equal(sv.log, "SLOW\n");
+  sv.deferred = 0;
+  queue(&sv, "250 slow done\r\n");
+  smtp_driver_pump(ds);
+  assert_string_equal(sv.log, "SLOW\nNOOP\n");
+  n = smtp__io_recv(&b, buf, sizeof buf - 1);
+  buf[n] = 0;
+  assert_string_equal(buf, "220 fake ESMTP\r\n250 slow done\r\n250 NOOP\r\n");
+  assert_int_equal(smtp_driver_poll_events(ds), SMTP_DRIVER_POLLIN);
+  smtp_driver_del(ds);
+  smtp__io_close(&b);
+}
+
+/* smtp_driver_run over a socketpair, the server in a child process. */
+static void test_run_blocking(void **state) {
+  (void)state;
+  int sv_[2];
+  pid_t pid;
+  fake cl;
+  smtp_io io;
+  int status;
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv_), 0);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    fake sv;
+    smtp_driver *ds;
+    close(sv_[1]);
+    fake_init(&sv, SMTP_TLS_SERVER, NULL);
+    if (smtp_io_posix_new(&io, sv_[0], sv_[0], SMTP_IO_POSIX_OWN_FD, NULL) != 0) _exit(2);
+    if (smtp__driver_new(&ds, &server_ops, &sv, &io, srv_cfg, NULL, 0, NULL) != 0) _exit(3);
+    int r = smtp_driver_run(ds);
+    smtp_driver_del(ds);
+    _exit(r == 0 && strstr(sv.log, "QUIT") ? 0 : 4);
+  }
+  close(sv_[0]);
+  fake_init(&cl, SMTP_TLS_CLIENT, smtp_tls_available() ? tls_script : plain_script);
+  {
+    smtp_driver *dc;
+    assert_int_equal(smtp_io_posix_new(&io, sv_[1], sv_[1], SMTP_IO_POSIX_OWN_FD, NULL), 0);
+    assert_int_equal(smtp__driver_new(&dc, &client_ops, &cl, &io, cli_cfg, "mx.example.test", 0, NULL), 0);
+    assert_int_equal(smtp_driver_run(dc), 0);
+    smtp_driver_del(dc);
+  }
+  assert_non_null(strstr(cl.log, "221 bye"));
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_args(void **state) {
+  (void)state;
+  fake sv;
+  smtp_io a, b, bad;
+  smtp_driver *d;
+  fake_init(&sv, SMTP_TLS_SERVER, NULL);
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 64, NULL), 0);
+  bad = a;
+  bad.version = 99;
+  assert_int_equal(smtp__driver_new(&d, &server_ops, &sv, &bad, NULL, NULL, 0, NULL), SMTP_ERR_UNSUPPORTED);
+  assert_null(d);
+  /* a rejected driver closes the adapter it was given: the peer sees EOF */
+  assert_int_equal(smtp__driver_new(&d, &server_ops, &sv, &a, NULL, NULL, SMTP_DRIVER_IMPLICIT_TLS, NULL),
+                   SMTP_ERR_INVALID_ARGUMENT);
+  {
+    char c;
+    assert_int_equal(smtp__io_recv(&b, &c, 1), SMTP_ERR_EOF);
+  }
+  smtp__io_close(&b);
+  if (smtp_tls_available()) {
+    assert_int_equal(smtp_io_pipe_new(&a, &b, 64, NULL), 0);
+    assert_int_equal(smtp__driver_new(&d, &server_ops, &sv, &a, cli_cfg, NULL, 0, NULL),
+                     SMTP_ERR_INVALID_ARGUMENT); /* wrong role */
+    smtp__io_close(&b);
+  }
+  assert_int_equal(smtp_driver_pump(NULL), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_driver_poll_events(NULL), 0);
+  assert_int_equal(smtp_driver_next_timeout_ms(NULL), -1);
+  assert_int_equal(smtp_driver_is_done(NULL), 0);
+  assert_int_equal(smtp_driver_run(NULL), SMTP_ERR_INVALID_ARGUMENT);
+  smtp_driver_del(NULL);
+  (void)greeted_client_recv_hook;
+}
+
+#if defined(SMTP_TEST_REAL_SESSIONS)
+#include "test_driver_sessions.inc"
+#endif
+
+int main(void) {
+  signal(SIGPIPE, SIG_IGN);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_plain),
+      cmocka_unit_test(test_starttls),
+      cmocka_unit_test(test_implicit_tls),
+      cmocka_unit_test(test_server_drops_pipelined_after_starttls),
+      cmocka_unit_test(test_client_refuses_injected_after_220),
+      cmocka_unit_test(test_client_verify_failure),
+      cmocka_unit_test(test_starttls_without_config),
+      cmocka_unit_test(test_timeout_slow_drip),
+      cmocka_unit_test(test_timeout_linger_and_handshake),
+      cmocka_unit_test(test_eof),
+      cmocka_unit_test(test_tls_close_mid_session),
+      cmocka_unit_test(test_deferred),
+      cmocka_unit_test(test_run_blocking),
+      cmocka_unit_test(test_args),
+#if defined(SMTP_TEST_REAL_SESSIONS)
+      SMTP_TEST_REAL_SESSIONS_LIST
+#endif
+  };
+  return cmocka_run_group_tests(tests, setup_all, teardown_all);
+}
