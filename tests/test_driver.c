@@ -5,8 +5,7 @@
  *
  * Part 1 drives two small scripted stand-in sessions through the internal
  * session vtable (smtp__driver_ops), so the driver is tested on its own.
- * Part 2 (test_driver_sessions.inc, when the real sessions are in the
- * build) runs the real client and server sessions against each other. */
+ * Part 2 runs the real client and server sessions against each other. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +20,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <smtp/client.h>
 #include <smtp/driver.h>
+#include <smtp/server.h>
 
 #include "adapters.h"
 
@@ -751,9 +752,144 @@ static void test_args(void **state) {
   (void)greeted_client_recv_hook;
 }
 
-#if defined(SMTP_TEST_REAL_SESSIONS)
-#include "test_driver_sessions.inc"
-#endif
+/* ------------------------------------------------------------------ */
+/* Part 2: the real client and server sessions against each other.    */
+
+typedef struct srv_app {
+  char body[8192];
+  size_t body_len;
+  int data_ends;
+} srv_app;
+
+static int app_chunk(smtp_server_session *s, const char *data, size_t len, void *ud) {
+  srv_app *a = ud;
+  (void)s;
+  assert_true(a->body_len + len <= sizeof a->body);
+  memcpy(a->body + a->body_len, data, len);
+  a->body_len += len;
+  return 0;
+}
+
+static int app_end(smtp_server_session *s, const smtp_server_data_end *end, void *ud) {
+  srv_app *a = ud;
+  (void)s;
+  assert_int_equal(end->refused, 0);
+  a->data_ends++;
+  return 0;
+}
+
+typedef struct cli_app {
+  int done;
+  smtp_client_txn_result result;
+  int closed, closed_error;
+} cli_app;
+
+static int app_txn_done(smtp_client_session *c, smtp_client_txn *t, const smtp_client_txn_result *r,
+                        void *ud) {
+  cli_app *a = ud;
+  (void)c;
+  (void)t;
+  a->done++;
+  a->result = *r;
+  return 0;
+}
+
+static int app_closed(smtp_client_session *c, int error, void *ud) {
+  cli_app *a = ud;
+  (void)c;
+  a->closed++;
+  a->closed_error = error;
+  return 0;
+}
+
+static const char real_body[] = "Subject: driver test\r\n\r\n.leading dot\r\nline two\r\n";
+
+/* A client and a server session over the memory pipe: STARTTLS (required
+ * by the client), EHLO again, one message, QUIT; the message arrives byte
+ * for byte (RFC 5321 4.5.2 transparency undone by the server). */
+static void run_real(size_t chunk, unsigned int flags) {
+  smtp_server_callbacks *scb;
+  smtp_server_options *so;
+  smtp_server_session *ss;
+  smtp_client_callbacks *ccb;
+  smtp_client_options *co;
+  smtp_client_session *cs;
+  smtp_client_txn *t;
+  smtp_driver *ds, *dc;
+  smtp_io a, b;
+  srv_app sapp;
+  cli_app capp;
+  smtp_tls_info info;
+  memset(&sapp, 0, sizeof sapp);
+  memset(&capp, 0, sizeof capp);
+  assert_int_equal(smtp_server_callbacks_new(&scb, NULL), 0);
+  smtp_server_callbacks_set_data_chunk(scb, app_chunk);
+  smtp_server_callbacks_set_data_end(scb, app_end);
+  assert_int_equal(smtp_server_options_new(&so, NULL), 0);
+  assert_int_equal(smtp_server_options_set_hostname(so, "mx.example.test"), 0);
+  assert_int_equal(smtp_server_options_set_tls_available(so, 1), 0);
+  assert_int_equal(smtp_server_session_new(&ss, scb, &sapp, so, NULL), 0);
+  assert_int_equal(smtp_client_callbacks_new(&ccb), 0);
+  smtp_client_callbacks_set_txn_done(ccb, app_txn_done);
+  smtp_client_callbacks_set_closed(ccb, app_closed);
+  assert_int_equal(smtp_client_options_new(&co, NULL), 0);
+  assert_int_equal(smtp_client_options_set_ehlo_name(co, "client.example.test"), 0);
+  assert_int_equal(smtp_client_options_set_starttls(co, (flags & SMTP_DRIVER_IMPLICIT_TLS)
+                                                            ? SMTP_CLIENT_STARTTLS_OFF
+                                                            : SMTP_CLIENT_STARTTLS_REQUIRED), 0);
+  assert_int_equal(smtp_client_session_new(&cs, ccb, &capp, co, NULL), 0);
+  assert_int_equal(smtp_client_txn_new(&t, NULL), 0);
+  assert_int_equal(smtp_client_txn_set_from(t, "alice@example.org", 17), 0);
+  assert_int_equal(smtp_client_txn_add_rcpt(t, "bob@example.org", 15, 0, NULL, 0), 0);
+  assert_int_equal(smtp_client_txn_set_body(t, real_body, sizeof real_body - 1), 0);
+  assert_int_equal(smtp_client_session_submit(cs, t), 0);
+  assert_int_equal(smtp_client_session_quit(cs), 0);
+
+  assert_int_equal(smtp_io_pipe_new(&a, &b, chunk ? 64 : 65536, NULL), 0);
+  smtp_io_pipe_set_chunk(&a, chunk);
+  smtp_io_pipe_set_chunk(&b, chunk);
+  assert_int_equal(smtp_driver_new_server(&ds, ss, &a, srv_cfg, flags, NULL), 0);
+  assert_int_equal(smtp_driver_new_client(&dc, cs, &b, cli_cfg, "mx.example.test", flags, NULL), 0);
+  run_pair(ds, dc);
+  assert_int_equal(smtp_driver_error(ds), 0);
+  assert_int_equal(smtp_driver_error(dc), 0);
+  assert_int_equal(capp.done, 1);
+  assert_int_equal(capp.result.status, SMTP_OK);
+  assert_int_equal(capp.result.ndelivered, 1);
+  assert_int_equal(capp.closed, 1);
+  assert_int_equal(capp.closed_error, 0);
+  assert_int_equal(sapp.data_ends, 1);
+  assert_int_equal(sapp.body_len, sizeof real_body - 1);
+  assert_memory_equal(sapp.body, real_body, sizeof real_body - 1);
+  assert_int_equal(smtp_client_session_tls_active(cs), 1);
+  assert_int_equal(smtp_driver_tls_info(dc, &info), 0);
+  assert_int_equal(info.peer_verified, 1);
+  assert_int_equal(smtp_server_session_tls_info(ss, &info), 0);
+  assert_non_null(info.protocol);
+
+  smtp_driver_del(ds);
+  smtp_driver_del(dc);
+  smtp_client_txn_del(t);
+  smtp_client_session_del(cs);
+  smtp_client_options_del(co);
+  smtp_client_callbacks_del(ccb);
+  smtp_server_session_del(ss);
+  smtp_server_options_del(so);
+  smtp_server_callbacks_del(scb);
+}
+
+static void test_real_starttls(void **state) {
+  (void)state;
+  if (!smtp_tls_available()) skip();
+  run_real(0, 0);
+  run_real(3, 0); /* three bytes per read and write */
+}
+
+static void test_real_implicit_tls(void **state) {
+  (void)state;
+  if (!smtp_tls_available()) skip();
+  run_real(0, SMTP_DRIVER_IMPLICIT_TLS);
+}
 
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
@@ -772,9 +908,8 @@ int main(void) {
       cmocka_unit_test(test_deferred),
       cmocka_unit_test(test_run_blocking),
       cmocka_unit_test(test_args),
-#if defined(SMTP_TEST_REAL_SESSIONS)
-      SMTP_TEST_REAL_SESSIONS_LIST
-#endif
+      cmocka_unit_test(test_real_starttls),
+      cmocka_unit_test(test_real_implicit_tls),
   };
   return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
