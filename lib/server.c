@@ -89,6 +89,10 @@ static void out_compact(smtp_server_session *s) {
   s->out_start = 0;
 }
 
+/* "No enhanced code" for smtp__srv_emit(): the greeting and the positive
+ * HELO reply (RFC 2034 3). */
+static const smtp_enhanced_code no_enh = {-1, 0, 0};
+
 /* Queue one formatted reply of at most @p max octets. */
 int smtp__srv_emit(smtp_server_session *s, int code, const smtp_enhanced_code *enh,
                    const char *text, size_t textlen, size_t max) {
@@ -99,8 +103,8 @@ int smtp__srv_emit(smtp_server_session *s, int code, const smtp_enhanced_code *e
   out_compact(s);
   room = s->out_cap - s->out_end;
   if (room > max) room = max;
-  if (enhanced_on(s) && code / 100 != 3) {
-    if (enh && enh->cls) {
+  if (enhanced_on(s) && code / 100 != 3 && !(enh && enh->cls < 0)) {
+    if (enh && enh->cls > 0) {
       e = enh;
     } else {
       def.cls = code / 100;
@@ -183,7 +187,8 @@ static void progress(smtp_server_session *s);
 /* The HELO/EHLO/LHLO positive reply (RFC 5321 4.1.1.1). */
 static int emit_helo_ok(smtp_server_session *s) {
   if (s->p_verb == SMTP_VERB_HELO) {
-    return smtp__srv_emit(s, 250, NULL, s->opt.hostname, strlen(s->opt.hostname), s->reply_max);
+    return smtp__srv_emit(s, 250, &no_enh, s->opt.hostname, strlen(s->opt.hostname),
+                          s->reply_max);
   } else {
     smtp_ehlo_config cfg;
     smtp_ssize n;
@@ -291,7 +296,7 @@ static void apply(smtp_server_session *s, int code) {
     if (cls == 2) reset_transaction(s);
     break;
   case SRV_OP_QUIT:
-    s->closed = 1;
+    if (cls == 2) s->closed = 1; /* RFC 5321 4.1.1.10 */
     break;
   case SRV_OP_STARTTLS:
     if (cls == 2) {
@@ -333,11 +338,7 @@ int smtp__srv_finish(smtp_server_session *s, int code, const smtp_enhanced_code 
   } else if (s->op == SRV_OP_BDAT && (code / 100 == 2 || code / 100 == 3)) {
     r = SMTP_OK; /* BDAT: accepting the data start sends nothing */
   } else if (s->op == SRV_OP_GREETING) {
-    /* RFC 2034 3: no enhanced code on the greeting. */
-    unsigned int ext = s->opt.extensions;
-    s->opt.extensions &= ~(unsigned)SMTP_EXT_ENHANCEDSTATUSCODES;
-    r = smtp__srv_emit(s, code, NULL, text, textlen, s->reply_max);
-    s->opt.extensions = ext;
+    r = smtp__srv_emit(s, code, &no_enh, text, textlen, s->reply_max); /* RFC 2034 3 */
   } else {
     r = smtp__srv_emit(s, code, enh, text, textlen, s->reply_max);
   }
@@ -1345,7 +1346,7 @@ static void options_defaults(struct smtp_server_options *o) {
   memset(o, 0, sizeof *o);
   memcpy(o->hostname, "localhost", 10);
   o->max_command_line = SMTP_COMMAND_LINE_MAX;
-  o->input_buffer = 2048;
+  o->input_buffer = 1280;
   o->output_buffer = 2048;
   o->max_rcpt = 100;
   o->max_errors = 20;
@@ -1455,7 +1456,7 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
                             const smtp_mem *mem) {
   struct smtp_server_options opt;
   smtp_server_session *s;
-  size_t mail_extra = 0, rcpt_extra = 0, in_cap, total;
+  size_t mail_extra = 0, rcpt_extra = 0, in_cap, scratch_cap, total;
   char *base;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
@@ -1479,7 +1480,11 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   in_cap = opt.input_buffer;
   if (in_cap < opt.max_command_line + mail_extra) in_cap = opt.max_command_line + mail_extra;
   if (in_cap < opt.max_command_line + rcpt_extra) in_cap = opt.max_command_line + rcpt_extra;
-  total = sizeof *s + 2 * in_cap + opt.output_buffer;
+  /* Scratch: decoded xtext of one MAIL/RCPT line, or one decoded SASL line. */
+  scratch_cap = in_cap / 4 * 3 + 3;
+  if (scratch_cap < opt.max_command_line + mail_extra) scratch_cap = opt.max_command_line + mail_extra;
+  if (scratch_cap < opt.max_command_line + rcpt_extra) scratch_cap = opt.max_command_line + rcpt_extra;
+  total = sizeof *s + in_cap + scratch_cap + opt.output_buffer;
   base = smtp__malloc(mem, total);
   if (!base) return SMTP_ERR_NOMEM;
   s = (smtp_server_session *)(void *)base;
@@ -1491,8 +1496,8 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   s->in = base + sizeof *s;
   s->in_cap = in_cap;
   s->scratch = s->in + in_cap;
-  s->scratch_cap = in_cap;
-  s->out = s->scratch + in_cap;
+  s->scratch_cap = scratch_cap;
+  s->out = s->scratch + scratch_cap;
   s->out_cap = opt.output_buffer;
   s->reply_max = s->out_cap / 2;
   s->mail_line_max = opt.max_command_line + mail_extra;

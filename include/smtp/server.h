@@ -269,7 +269,7 @@ typedef int (*smtp_server_on_help)(smtp_server_session *s, const char *arg, size
 /** @brief NOOP (RFC 5321 4.1.1.9). Default 250 2.0.0. */
 typedef int (*smtp_server_on_noop)(smtp_server_session *s, void *user_data);
 /** @brief QUIT. Default "221 2.0.0 <hostname> Bye"; the session closes after
- *  any answer. */
+ *  a positive (2yz) answer. */
 typedef int (*smtp_server_on_quit)(smtp_server_session *s, void *user_data);
 /** @brief A verb the session does not implement (XCLIENT, ETRN, ...), or a
  *  syntactically valid line with an unknown verb. Default 500 5.5.2 (502 5.5.1
@@ -407,8 +407,11 @@ SMTP_API int smtp_server_options_set_hostname(smtp_server_options *o, const char
  *  (RFC 5321 4.5.3.1.4). MAIL and RCPT get the extra room their extensions
  *  need (RFC 5321 4.5.3.1.4; RFC 1870, 3461, 4954, 6531 say how much). */
 SMTP_API int smtp_server_options_set_max_command_line(smtp_server_options *o, size_t n);
-/** @brief Input buffer size, 1024..65536 (default 2048): bounds SASL lines
- *  (RFC 4954 4: longer gives 500 5.5.6) and the size of DATA chunks. */
+/** @brief Input buffer size, 1024..65536 (default 1280): bounds SASL lines
+ *  (RFC 4954 4: longer gives 500 5.5.6; the default holds the largest PLAIN
+ *  response of RFC 4616; raise it for XOAUTH2/OAUTHBEARER tokens) and the
+ *  size of DATA chunks. It is raised to fit MAIL/RCPT lines with the
+ *  parameters of the offered extensions. */
 SMTP_API int smtp_server_options_set_input_buffer(smtp_server_options *o, size_t n);
 /** @brief Output buffer size, 1024..65536 (default 2048). The session stops
  *  reading commands while more than half of it is pending (backpressure);
