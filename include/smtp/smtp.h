@@ -12,6 +12,7 @@
 #include <smtp/ext.h>
 #include <smtp/data.h>
 #include <smtp/sasl.h>
+#include <smtp/server.h>
 #include <smtp/client.h>
 #include <smtp/io.h>
 #include <smtp/tls.h>
