@@ -2029,7 +2029,7 @@ smtp_ssize smtp_client_session_mem_recv(smtp_client_session *c, const char *data
   if (c->event_mode && c->evq_count) return SMTP_ERR_INVALID_STATE;
   if (len && c->phase == PH_TLS) {
     /* SECURITY.md §2: bytes between 220 and the handshake. */
-    set_fatal(c, SMTP_ERR_PROTOCOL);
+    session_end(c, SMTP_ERR_PROTOCOL);
     return SMTP_ERR_PROTOCOL;
   }
   c->paused = 0;

@@ -61,12 +61,12 @@ struct harness {
   int new_rc;         /* smtp_client_session_new result */
 };
 
-static uint32_t h_rand(harness *h) {
+static inline uint32_t h_rand(harness *h) {
   h->seed = h->seed * 1103515245u + 12345u;
   return (h->seed >> 16) & 0x7fff;
 }
 
-static void h_log(harness *h, const char *fmt, ...) {
+static inline void h_log(harness *h, const char *fmt, ...) {
   va_list ap;
   int n;
   va_start(ap, fmt);
@@ -76,7 +76,7 @@ static void h_log(harness *h, const char *fmt, ...) {
   if (h->loglen >= sizeof h->log) h->loglen = sizeof h->log - 1;
 }
 
-static void h_log_event(harness *h, const smtp_client_event *ev) {
+static inline void h_log_event(harness *h, const smtp_client_event *ev) {
   int code = ev->reply ? ev->reply->code : 0;
   switch (ev->type) {
   case SMTP_CLIENT_EVENT_GREETING: h_log(h, "GREETING %d\n", code); break;
@@ -102,7 +102,7 @@ static void h_log_event(harness *h, const smtp_client_event *ev) {
   }
 }
 
-static int h_handle(harness *h, const smtp_client_event *ev) {
+static inline int h_handle(harness *h, const smtp_client_event *ev) {
   smtp_client_session *c = h->c;
   h_log_event(h, ev);
   if (ev->type == SMTP_CLIENT_EVENT_TXN_DONE) {
@@ -117,13 +117,13 @@ static int h_handle(harness *h, const smtp_client_event *ev) {
   return h->pause_on ? SMTP_ERR_PAUSE : 0;
 }
 
-static int h_on_event(smtp_client_session *c, const smtp_client_event *ev, void *ud) {
+static inline int h_on_event(smtp_client_session *c, const smtp_client_event *ev, void *ud) {
   harness *h = ud;
   if (!h->c) h->c = c;
   return h_handle(h, ev);
 }
 
-static smtp_ssize h_read_body(smtp_client_session *c, smtp_client_txn *t, char *buf, size_t len,
+static inline smtp_ssize h_read_body(smtp_client_session *c, smtp_client_txn *t, char *buf, size_t len,
                               int *eof, void *ud) {
   harness *h = ud;
   size_t n;
@@ -143,14 +143,14 @@ static smtp_ssize h_read_body(smtp_client_session *c, smtp_client_txn *t, char *
   return (smtp_ssize)n;
 }
 
-static void h_trace(smtp_client_session *c, int dir, const char *line, size_t len, void *ud) {
+static inline void h_trace(smtp_client_session *c, int dir, const char *line, size_t len, void *ud) {
   harness *h = ud;
   (void)c;
   if (h->trace) h_log(h, "T%c %.*s\n", dir, (int)len, line);
 }
 
 /* Collect everything the client wants to write. */
-static void h_drain(harness *h) {
+static inline void h_drain(harness *h) {
   for (int guard = 0; guard < 100000; guard++) {
     const char *p;
     smtp_ssize n = smtp_client_session_mem_send(h->c, &p);
@@ -170,7 +170,7 @@ static void h_drain(harness *h) {
   fail_msg("client output never ends");
 }
 
-static void h_check_output(harness *h) {
+static inline void h_check_output(harness *h) {
   h_drain(h);
   if (h->outlen != h->explen || memcmp(h->out, h->expect, h->explen) != 0) {
     print_error("client output differs (mode %d)\n--- expected ---\n%.*s\n--- got ---\n%.*s\n",
@@ -179,7 +179,7 @@ static void h_check_output(harness *h) {
   }
 }
 
-static size_t h_unescape(const char *s, size_t n, char *out) {
+static inline size_t h_unescape(const char *s, size_t n, char *out) {
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
     if (s[i] == '\\' && i + 1 < n) {
@@ -200,7 +200,7 @@ static size_t h_unescape(const char *s, size_t n, char *out) {
   return o;
 }
 
-static void h_feed(harness *h, const char *data, size_t len) {
+static inline void h_feed(harness *h, const char *data, size_t len) {
   size_t off = 0;
   int spins = 0;
   while (off < len) {
@@ -223,7 +223,7 @@ static void h_feed(harness *h, const char *data, size_t len) {
   }
 }
 
-static void h_events(harness *h) {
+static inline void h_events(harness *h) {
   if (h->event_mode) {
     smtp_client_event ev;
     while (smtp_client_session_next_event(h->c, &ev)) h_handle(h, &ev);
@@ -231,7 +231,7 @@ static void h_events(harness *h) {
 }
 
 /* Create the session (options may have been set by @p setup). */
-static void h_start(harness *h, harness_setup_fn setup, int mode, uint32_t seed) {
+static inline void h_start(harness *h, harness_setup_fn setup, int mode, uint32_t seed) {
   memset(h, 0, sizeof *h);
   h->mode = mode;
   h->seed = seed;
@@ -251,7 +251,7 @@ static void h_start(harness *h, harness_setup_fn setup, int mode, uint32_t seed)
     assert_int_equal(smtp_client_session_submit(h->c, h->txn), SMTP_OK);
 }
 
-static void h_end(harness *h) {
+static inline void h_end(harness *h) {
   smtp_client_session_del(h->c);
   smtp_client_txn_del(h->txn);
   smtp_client_options_del(h->opt);
@@ -260,7 +260,7 @@ static void h_end(harness *h) {
 }
 
 /* Run @p script; returns with h->log filled. */
-static void h_run(harness *h, const char *script) {
+static inline void h_run(harness *h, const char *script) {
   const char *p = script;
   char sbuf[65536];
   size_t slen = 0;
@@ -335,7 +335,7 @@ static void h_run(harness *h, const char *script) {
   h_check_output(h);
 }
 
-static void h_expect_log(harness *h, const char *expected) {
+static inline void h_expect_log(harness *h, const char *expected) {
   if (strcmp(h->log, expected) != 0) {
     print_error("event log differs (mode %d seed %u)\n--- expected ---\n%s--- got ---\n%s",
                 h->mode, h->seed, expected, h->log);
@@ -344,7 +344,7 @@ static void h_expect_log(harness *h, const char *expected) {
 }
 
 /* The whole test: every feeding mode, several random seeds. */
-static void h_transcript(harness_setup_fn setup, const char *script, const char *expected_log) {
+static inline void h_transcript(harness_setup_fn setup, const char *script, const char *expected_log) {
   static const struct { int mode; uint32_t seed; } runs[] = {
       {FEED_WHOLE, 0}, {FEED_BYTES, 0}, {FEED_RANDOM, 1}, {FEED_RANDOM, 7},
       {FEED_RANDOM, 1234}, {FEED_RANDOM, 99991}};
@@ -360,7 +360,7 @@ static void h_transcript(harness_setup_fn setup, const char *script, const char 
 }
 
 /* Common transaction: from, recipients, body. */
-static void h_txn(harness *h, const char *from, const char *const *rcpts, size_t n,
+static inline void h_txn(harness *h, const char *from, const char *const *rcpts, size_t n,
                   const char *body) {
   assert_int_equal(smtp_client_txn_set_from(h->txn, from, strlen(from)), SMTP_OK);
   for (size_t i = 0; i < n; i++)
@@ -397,14 +397,14 @@ typedef struct fake_server {
   int closed;
 } fake_server;
 
-static void fs_reply(fake_server *fs, const char *s) {
+static inline void fs_reply(fake_server *fs, const char *s) {
   size_t n = strlen(s);
   assert_true(fs->rlen + n <= sizeof fs->replies);
   memcpy(fs->replies + fs->rlen, s, n);
   fs->rlen += n;
 }
 
-static void fs_body(fake_server *fs, const char *p, size_t n) {
+static inline void fs_body(fake_server *fs, const char *p, size_t n) {
   if (fs->bodylen + n > fs->bodycap) {
     fs->bodycap = (fs->bodylen + n) * 2 + 1024;
     fs->body = realloc(fs->body, fs->bodycap);
@@ -414,7 +414,7 @@ static void fs_body(fake_server *fs, const char *p, size_t n) {
   fs->bodylen += n;
 }
 
-static void fs_final(fake_server *fs) {
+static inline void fs_final(fake_server *fs) {
   size_t i;
   if (fs->lmtp) {
     for (i = 0; i < fs->ok_in_txn; i++) fs_reply(fs, "250 2.0.0 delivered\r\n");
@@ -424,7 +424,7 @@ static void fs_final(fake_server *fs) {
   fs->rcpt_in_txn = fs->ok_in_txn = 0;
 }
 
-static void fs_command(fake_server *fs, const char *l, size_t n) {
+static inline void fs_command(fake_server *fs, const char *l, size_t n) {
   if (n >= 4 && (strncasecmp(l, "EHLO", 4) == 0 || strncasecmp(l, "LHLO", 4) == 0)) {
     fs_reply(fs, fs->ehlo);
   } else if (n >= 4 && strncasecmp(l, "MAIL", 4) == 0) {
@@ -475,7 +475,7 @@ static void fs_command(fake_server *fs, const char *l, size_t n) {
 }
 
 /* Consume client bytes. */
-static void fs_input(fake_server *fs, const char *p, size_t n) {
+static inline void fs_input(fake_server *fs, const char *p, size_t n) {
   size_t i = 0;
   while (i < n && !fs->closed) {
     if (fs->state == 1) {
@@ -516,7 +516,7 @@ static void fs_input(fake_server *fs, const char *p, size_t n) {
 }
 
 /* Pump until the session ends; replies are fed at random splits. */
-static void fs_run(harness *h, fake_server *fs, const char *greeting) {
+static inline void fs_run(harness *h, fake_server *fs, const char *greeting) {
   fs_reply(fs, greeting);
   for (int rounds = 0; rounds < 1000000; rounds++) {
     size_t before = h->outlen;
