@@ -605,6 +605,8 @@ struct smtp_client_session {
   smtp__sasl_client sasl;
   unsigned int auth_mech;
   int auth_cancelled;
+  int ir_pending;  /* initial response waits for the first 334 */
+  size_t ir_len;
   char line[LINE_CAP];
   size_t line_len;
   int line_redact; /* trace only the verb */
@@ -1093,6 +1095,14 @@ static void start_auth(smtp_client_session *c) {
   name = smtp_sasl_mech_name(mech);
   if (!name) name = "PLAIN";
   c->auth_mech = mech;
+  c->ir_pending = 0;
+  if (has_ir && 5 + strlen(name) + 1 + SMTP_BASE64_ENCODED_LEN(rawlen) + 2 > SMTP_COMMAND_LINE_MAX) {
+    /* RFC 4954 4: an initial response that would make the AUTH line longer
+     * than 512 octets is sent after the server's empty 334 instead. */
+    c->ir_pending = 1;
+    c->ir_len = rawlen;
+    has_ir = 0;
+  }
   if (has_ir) {
     size_t nl = strlen(name);
     memcpy(prefix, "AUTH ", 5);
@@ -1109,7 +1119,7 @@ static void start_auth(smtp_client_session *c) {
     c->line_redact = -1;
     rc = SMTP_OK;
   }
-  smtp__wipe(c->sasl_raw, rawlen);
+  if (!c->ir_pending) smtp__wipe(c->sasl_raw, rawlen);
   if (rc != SMTP_OK) {
     auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
     return;
@@ -1834,7 +1844,12 @@ static int handle_reply(smtp_client_session *c, const smtp_reply *r, size_t rest
       char chal[600];
       if (r->nlines != 1) return SMTP_ERR_PROTOCOL;
       dn = smtp_base64_decode(l->ptr, l->len, chal, sizeof chal);
-      if (dn < 0) {
+      if (c->ir_pending) {
+        /* the initial response, held back for the line limit */
+        c->ir_pending = 0;
+        rawlen = c->ir_len;
+        rc = dn == 0 ? 0 : 1;
+      } else if (dn < 0) {
         rc = 1; /* undecodable challenge: cancel */
       } else {
         rc = smtp__sasl_client_step(&c->sasl, &c->creds, chal, (size_t)dn, c->sasl_raw,
