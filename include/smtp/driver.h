@@ -114,29 +114,40 @@ SMTP_API int smtp_driver_new_client(smtp_driver **out, struct smtp_client_sessio
                                     const char *hostname, unsigned int flags,
                                     const smtp_mem *mem);
 
-/** @brief Free the driver, its TLS connection, and close its I/O adapter.
- *  NULL does nothing. The session is untouched. */
+/**
+ * @brief Free the driver and its TLS connection, and close its I/O
+ *        adapter. The session is untouched.
+ * @param d the driver, or NULL (nothing happens).
+ */
 SMTP_API void smtp_driver_del(smtp_driver *d);
 
 /**
  * @brief Run until the session is over (blocking).
+ * @param d the driver.
  * @return 0 when the session ended normally (QUIT, or the session's own
  *         decision), else the reason: ::SMTP_ERR_TIMEOUT,
- *         ::SMTP_ERR_CONNECTION_LOST, ::SMTP_ERR_IO, an ::SMTP_ERR_TLS_*
- *         code, the session's own fatal error; ::SMTP_ERR_INVALID_STATE
+ *         ::SMTP_ERR_CONNECTION_LOST, ::SMTP_ERR_IO, a TLS error
+ *         (::SMTP_ERR_TLS_HANDSHAKE, ::SMTP_ERR_TLS_VERIFY,
+ *         ::SMTP_ERR_TLS_CLOSED, ::SMTP_ERR_TLS_UNAVAILABLE, ...), the session's own fatal error; ::SMTP_ERR_INVALID_STATE
  *         when the session waits for an application answer that cannot
  *         come (a deferred event in a blocking loop) and has no deadline.
  */
 SMTP_API int smtp_driver_run(smtp_driver *d);
 
-/** @brief smtp_driver_new_server() + smtp_driver_run() + smtp_driver_del().
- *  @return as smtp_driver_new_server(), then as smtp_driver_run(). */
+/**
+ * @brief smtp_driver_new_server() + smtp_driver_run() + smtp_driver_del().
+ * @param session, io, tls, flags, mem  as smtp_driver_new_server().
+ * @return as smtp_driver_new_server(), then as smtp_driver_run().
+ */
 SMTP_API int smtp_driver_run_server(struct smtp_server_session *session, const smtp_io *io,
                                     const smtp_tls_config *tls, unsigned int flags,
                                     const smtp_mem *mem);
 
-/** @brief smtp_driver_new_client() + smtp_driver_run() + smtp_driver_del().
- *  @return as smtp_driver_new_client(), then as smtp_driver_run(). */
+/**
+ * @brief smtp_driver_new_client() + smtp_driver_run() + smtp_driver_del().
+ * @param session, io, tls, hostname, flags, mem  as smtp_driver_new_client().
+ * @return as smtp_driver_new_client(), then as smtp_driver_run().
+ */
 SMTP_API int smtp_driver_run_client(struct smtp_client_session *session, const smtp_io *io,
                                     const smtp_tls_config *tls, const char *hostname,
                                     unsigned int flags, const smtp_mem *mem);
@@ -144,42 +155,69 @@ SMTP_API int smtp_driver_run_client(struct smtp_client_session *session, const s
 /**
  * @brief Move every byte that can move now, without blocking on a
  *        non-blocking adapter, and check the deadline.
+ * @param d the driver.
  * @return 0 while running; ::SMTP_ERR_CLOSED once the driver is done (see
  *         smtp_driver_error()); ::SMTP_ERR_INVALID_ARGUMENT.
  */
 SMTP_API int smtp_driver_pump(smtp_driver *d);
 
-/** @brief The transport is readable: read once, then pump.
- *  @return as smtp_driver_pump(). */
+/**
+ * @brief The transport is readable: read once, then pump.
+ * @param d the driver.
+ * @return as smtp_driver_pump().
+ */
 SMTP_API int smtp_driver_on_readable(smtp_driver *d);
 
-/** @brief The transport is writable: pump. @return as smtp_driver_pump(). */
+/**
+ * @brief The transport is writable: pump.
+ * @param d the driver.
+ * @return as smtp_driver_pump().
+ */
 SMTP_API int smtp_driver_on_writable(smtp_driver *d);
 
-/** @brief Time passed: enforce the deadline, then pump. @return as smtp_driver_pump(). */
+/**
+ * @brief Time passed: enforce the deadline, then pump.
+ * @param d the driver.
+ * @return as smtp_driver_pump().
+ */
 SMTP_API int smtp_driver_on_timer(smtp_driver *d);
 
 /**
- * @brief What to wait for: ::SMTP_DRIVER_POLLIN and/or ::SMTP_DRIVER_POLLOUT.
- *        0 while the session waits for the application (or when done).
+ * @brief What to wait for.
+ * @param d the driver.
+ * @return ::SMTP_DRIVER_POLLIN and/or ::SMTP_DRIVER_POLLOUT; 0 while the
+ *         session waits for the application (or when done, or for NULL).
  */
 SMTP_API unsigned int smtp_driver_poll_events(const smtp_driver *d);
 
 /**
- * @brief Milliseconds until the current deadline (0: due now, call
- *        smtp_driver_on_timer()), or -1 when there is none.
+ * @brief Time left until the current deadline.
+ * @param d the driver.
+ * @return milliseconds (0: due now, call smtp_driver_on_timer()), or -1
+ *         when there is none.
  */
 SMTP_API int smtp_driver_next_timeout_ms(const smtp_driver *d);
 
-/** @brief 1 once the driver is done (the connection can be closed with smtp_driver_del()). */
+/**
+ * @brief Whether the driver is done (the connection can be closed with
+ *        smtp_driver_del()).
+ * @param d the driver.
+ * @return 1 when done, else 0.
+ */
 SMTP_API int smtp_driver_is_done(const smtp_driver *d);
 
-/** @brief Why the driver finished: 0 (normal end, or still running) or an error code as
- *  smtp_driver_run() returns. */
+/**
+ * @brief Why the driver finished.
+ * @param d the driver.
+ * @return 0 (normal end, or still running) or an error code as
+ *         smtp_driver_run() returns; ::SMTP_ERR_INVALID_ARGUMENT for NULL.
+ */
 SMTP_API int smtp_driver_error(const smtp_driver *d);
 
 /**
  * @brief The TLS facts of the connection.
+ * @param d    the driver.
+ * @param info filled in; its strings stay valid until smtp_driver_del().
  * @return 0; ::SMTP_ERR_INVALID_STATE (no TLS established);
  *         ::SMTP_ERR_INVALID_ARGUMENT.
  */
@@ -189,6 +227,9 @@ SMTP_API int smtp_driver_tls_info(const smtp_driver *d, smtp_tls_info *info);
  * @brief A text for the last failure (e.g. the TLS library's reason for a
  *        handshake or verification failure), NUL-terminated, truncated to
  *        @p len; "" when none.
+ * @param d   the driver.
+ * @param buf destination.
+ * @param len size of @p buf.
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT.
  */
 SMTP_API int smtp_driver_last_error(const smtp_driver *d, char *buf, size_t len);

@@ -83,6 +83,7 @@ typedef struct smtp_io {
 
 /**
  * @brief Check that @p io is usable: known version, @c send and @c recv set.
+ * @param io the adapter to check (not modified).
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT when @p io is NULL or a required
  *         function is missing; ::SMTP_ERR_UNSUPPORTED when @c version is 0
  *         or newer than ::SMTP_IO_VERSION.
@@ -117,6 +118,7 @@ SMTP_API int smtp_io_posix_new(smtp_io *io, int rfd, int wfd, unsigned int flags
 
 /**
  * @brief The read descriptor behind a POSIX adapter.
+ * @param io an adapter (may be of any kind).
  * @return the descriptor, or ::SMTP_ERR_INVALID_ARGUMENT when @p io is not
  *         an adapter made by smtp_io_posix_new().
  */
@@ -147,12 +149,15 @@ SMTP_API int smtp_io_pipe_new(smtp_io *a, smtp_io *b, size_t capacity, const smt
  * @brief Limit how many bytes one `send` or `recv` on this pipe end moves
  *        (1 forces byte-at-a-time I/O; 0 removes the limit). Tests use it
  *        to exercise short reads and writes.
+ * @param io           a pipe end made by smtp_io_pipe_new().
+ * @param max_per_call the limit in bytes, or 0 for none.
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT when @p io is not a pipe end.
  */
 SMTP_API int smtp_io_pipe_set_chunk(const smtp_io *io, size_t max_per_call);
 
 /**
  * @brief Bytes waiting to be received on this pipe end.
+ * @param io a pipe end made by smtp_io_pipe_new().
  * @return the count, or ::SMTP_ERR_INVALID_ARGUMENT when @p io is not a
  *         pipe end.
  */
@@ -162,6 +167,7 @@ SMTP_API smtp_ssize smtp_io_pipe_pending(const smtp_io *io);
  * @brief Close only the sending direction of a pipe end (like
  *        shutdown(SHUT_WR)): the peer's `recv` returns ::SMTP_ERR_EOF once
  *        the bytes already sent are read.
+ * @param io a pipe end made by smtp_io_pipe_new().
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT when @p io is not a pipe end.
  */
 SMTP_API int smtp_io_pipe_shutdown(const smtp_io *io);

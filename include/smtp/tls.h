@@ -91,8 +91,9 @@ typedef struct smtp_tls_conn smtp_tls_conn;
 SMTP_API int smtp_tls_available(void);
 
 /**
- * @brief A description of the TLS library in use, e.g. "Mbed TLS 2.28.3";
- *        "none" without TLS. Static string, never NULL.
+ * @brief The TLS library in use.
+ * @return a static string such as "Mbed TLS 2.28.3", or "none" without
+ *         TLS; never NULL.
  */
 SMTP_API const char *smtp_tls_backend(void);
 
@@ -116,16 +117,26 @@ SMTP_API const char *smtp_tls_backend(void);
  */
 SMTP_API int smtp_tls_config_new(smtp_tls_config **out, int role, const smtp_mem *mem);
 
-/** @brief Free a configuration (NULL: nothing). No connection may still use it. */
+/**
+ * @brief Free a configuration. No connection may still use it.
+ * @param cfg the configuration, or NULL (nothing happens).
+ */
 SMTP_API void smtp_tls_config_del(smtp_tls_config *cfg);
 
-/** @brief The role given to smtp_tls_config_new(); ::SMTP_ERR_INVALID_ARGUMENT for NULL. */
+/**
+ * @brief The role given to smtp_tls_config_new().
+ * @param cfg the configuration.
+ * @return ::SMTP_TLS_SERVER or ::SMTP_TLS_CLIENT; ::SMTP_ERR_INVALID_ARGUMENT
+ *         for NULL; ::SMTP_ERR_TLS_UNAVAILABLE.
+ */
 SMTP_API int smtp_tls_config_role(const smtp_tls_config *cfg);
 
 /**
  * @brief Load the own certificate chain (leaf first) and private key from
  *        PEM (or DER) files. Server: required; client: optional (a client
- *        certificate). Calling it again replaces the pair.
+ *        certificate). Only one pair per configuration: a second call (or
+ *        one after smtp_tls_config_self_signed()) fails with
+ *        ::SMTP_ERR_INVALID_STATE.
  * @param cfg       the configuration.
  * @param cert_file path of the chain.
  * @param key_file  path of the key.
@@ -133,7 +144,7 @@ SMTP_API int smtp_tls_config_role(const smtp_tls_config *cfg);
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_NOMEM;
  *         ::SMTP_ERR_TLS_CONFIG (unreadable, unparsable, or the key does not
  *         match the certificate; see smtp_tls_config_last_error());
- *         ::SMTP_ERR_TLS_UNAVAILABLE.
+ *         ::SMTP_ERR_INVALID_STATE; ::SMTP_ERR_TLS_UNAVAILABLE.
  */
 SMTP_API int smtp_tls_config_cert_file(smtp_tls_config *cfg, const char *cert_file,
                                        const char *key_file, const char *password);
@@ -142,6 +153,12 @@ SMTP_API int smtp_tls_config_cert_file(smtp_tls_config *cfg, const char *cert_fi
  * @brief Like smtp_tls_config_cert_file() with the PEM (or DER) bytes in
  *        memory. The bytes are parsed and copied; a terminating NUL is not
  *        required.
+ * @param cfg      the configuration.
+ * @param cert     the chain, leaf first.
+ * @param cert_len its length in bytes.
+ * @param key      the private key.
+ * @param key_len  its length in bytes.
+ * @param password key password, or NULL.
  * @return as smtp_tls_config_cert_file().
  */
 SMTP_API int smtp_tls_config_cert_mem(smtp_tls_config *cfg, const char *cert, size_t cert_len,
@@ -178,6 +195,8 @@ SMTP_API int smtp_tls_config_export_cert(const smtp_tls_config *cfg, char *buf, 
 
 /**
  * @brief Add trust anchors from a PEM file (may hold many certificates).
+ * @param cfg  the configuration.
+ * @param path the file.
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_TLS_CONFIG (unreadable,
  *         or no certificate in it could be parsed); ::SMTP_ERR_TLS_UNAVAILABLE.
  */
@@ -186,12 +205,17 @@ SMTP_API int smtp_tls_config_ca_file(smtp_tls_config *cfg, const char *path);
 /**
  * @brief Add trust anchors from every certificate file in a directory
  *        (e.g. /etc/ssl/certs).
+ * @param cfg  the configuration.
+ * @param path the directory.
  * @return as smtp_tls_config_ca_file().
  */
 SMTP_API int smtp_tls_config_ca_dir(smtp_tls_config *cfg, const char *path);
 
 /**
  * @brief Add trust anchors from PEM (or DER) bytes in memory (copied).
+ * @param cfg the configuration.
+ * @param pem the certificates.
+ * @param len their length in bytes.
  * @return as smtp_tls_config_ca_file().
  */
 SMTP_API int smtp_tls_config_ca_mem(smtp_tls_config *cfg, const char *pem, size_t len);
@@ -200,12 +224,14 @@ SMTP_API int smtp_tls_config_ca_mem(smtp_tls_config *cfg, const char *pem, size_
  * @brief Add the system trust store now (::SMTP_TLS_SYSTEM_CA_FILE, else
  *        other well-known bundle paths). A client that set no CA does this
  *        implicitly on its first connection.
+ * @param cfg the configuration.
  * @return as smtp_tls_config_ca_file().
  */
 SMTP_API int smtp_tls_config_system_ca(smtp_tls_config *cfg);
 
 /**
  * @brief Set how the peer's certificate is checked.
+ * @param cfg  the configuration.
  * @param mode ::SMTP_TLS_VERIFY_NONE, ::SMTP_TLS_VERIFY_OPTIONAL or
  *             ::SMTP_TLS_VERIFY_REQUIRED. On a server, OPTIONAL and REQUIRED
  *             request a client certificate checked against the configured CAs.
@@ -215,6 +241,7 @@ SMTP_API int smtp_tls_config_set_verify(smtp_tls_config *cfg, int mode);
 
 /**
  * @brief Restrict protocol versions.
+ * @param cfg         the configuration.
  * @param min_version ::SMTP_TLS_VERSION_1_2 or ::SMTP_TLS_VERSION_1_3
  *                    (nothing older is ever offered).
  * @param max_version ::SMTP_TLS_VERSION_1_2 or ::SMTP_TLS_VERSION_1_3, or 0
@@ -242,6 +269,9 @@ typedef int (*smtp_tls_sni_callback)(smtp_tls_conn *conn, const char *name, size
 /**
  * @brief Install the SNI callback (server). The SNI name is recorded in
  *        smtp_tls_info::sni whether or not a callback is set.
+ * @param cfg       a server configuration.
+ * @param cb        the callback, or NULL to remove it.
+ * @param user_data passed to @p cb.
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p cfg, client role);
  *         ::SMTP_ERR_TLS_UNAVAILABLE.
  */
@@ -251,6 +281,9 @@ SMTP_API int smtp_tls_config_set_sni_callback(smtp_tls_config *cfg, smtp_tls_sni
 /**
  * @brief The reason of the last failure of a configuration call, as text
  *        (always NUL-terminated, truncated to @p len; "" when none).
+ * @param cfg the configuration.
+ * @param buf destination.
+ * @param len size of @p buf.
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT (NULL, or @p len 0).
  */
 SMTP_API int smtp_tls_config_last_error(const smtp_tls_config *cfg, char *buf, size_t len);
@@ -272,11 +305,15 @@ SMTP_API int smtp_tls_config_last_error(const smtp_tls_config *cfg, char *buf, s
 SMTP_API int smtp_tls_conn_new(smtp_tls_conn **out, const smtp_tls_config *cfg,
                                const char *hostname, const smtp_mem *mem);
 
-/** @brief Free a connection (NULL: nothing). Sends nothing; see smtp_tls_close_notify(). */
+/**
+ * @brief Free a connection. Sends nothing; see smtp_tls_close_notify().
+ * @param conn the connection, or NULL (nothing happens).
+ */
 SMTP_API void smtp_tls_conn_del(smtp_tls_conn *conn);
 
 /**
  * @brief Advance the handshake.
+ * @param conn the connection.
  * @return 0 when the handshake is complete (also on later calls);
  *         ::SMTP_ERR_WOULDBLOCK (feed more ciphertext, or flush pending
  *         output, then call again); ::SMTP_ERR_TLS_HANDSHAKE;
@@ -287,11 +324,18 @@ SMTP_API void smtp_tls_conn_del(smtp_tls_conn *conn);
  */
 SMTP_API int smtp_tls_handshake(smtp_tls_conn *conn);
 
-/** @brief 1 once the handshake is complete, else 0. */
+/**
+ * @brief Whether the connection is usable for application data.
+ * @param conn the connection (NULL gives 0).
+ * @return 1 once the handshake is complete and no error happened, else 0.
+ */
 SMTP_API int smtp_tls_is_established(const smtp_tls_conn *conn);
 
 /**
  * @brief Hand ciphertext from the transport to the connection.
+ * @param conn the connection.
+ * @param data the bytes (copied).
+ * @param len  their number.
  * @return bytes taken (0..len; fewer than @p len when the input buffer is
  *         full: call smtp_tls_read()/smtp_tls_handshake() and feed the
  *         rest later); ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_INVALID_STATE
@@ -299,13 +343,19 @@ SMTP_API int smtp_tls_is_established(const smtp_tls_conn *conn);
  */
 SMTP_API smtp_ssize smtp_tls_feed(smtp_tls_conn *conn, const char *data, size_t len);
 
-/** @brief Free space for smtp_tls_feed(), in bytes (0 for NULL). */
+/**
+ * @brief Free space for smtp_tls_feed().
+ * @param conn the connection.
+ * @return bytes smtp_tls_feed() would take now (0 for NULL or after
+ *         smtp_tls_feed_eof()).
+ */
 SMTP_API size_t smtp_tls_feed_space(const smtp_tls_conn *conn);
 
 /**
  * @brief Tell the connection that the transport ended (no more
  *        ciphertext). Reads then return ::SMTP_ERR_EOF after the buffered
  *        records: a truncation without close_notify.
+ * @param conn the connection.
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT.
  */
 SMTP_API int smtp_tls_feed_eof(smtp_tls_conn *conn);
@@ -321,12 +371,17 @@ SMTP_API smtp_ssize smtp_tls_pending_output(smtp_tls_conn *conn, const char **da
 
 /**
  * @brief Drop @p n bytes of pending output once the transport took them.
+ * @param conn the connection.
+ * @param n    bytes the transport took.
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT (more than is pending).
  */
 SMTP_API int smtp_tls_consume_output(smtp_tls_conn *conn, size_t n);
 
 /**
  * @brief Read decrypted bytes.
+ * @param conn the connection.
+ * @param buf  destination.
+ * @param len  size of @p buf (>= 1).
  * @return bytes read (1..len); ::SMTP_ERR_WOULDBLOCK (feed more); ::SMTP_ERR_TLS_CLOSED
  *         (close_notify or alert); ::SMTP_ERR_EOF (transport ended without
  *         close_notify); ::SMTP_ERR_TLS (other failure, e.g. a bad record
@@ -336,9 +391,11 @@ SMTP_API int smtp_tls_consume_output(smtp_tls_conn *conn, size_t n);
 SMTP_API smtp_ssize smtp_tls_read(smtp_tls_conn *conn, char *buf, size_t len);
 
 /**
- * @brief 1 when decrypted or undecrypted input is still buffered inside
- *        the connection, so smtp_tls_read() may return data without more
- *        input (check before waiting for the transport); else 0.
+ * @brief Whether input is still buffered inside the connection, so
+ *        smtp_tls_read() may return data without more input (check before
+ *        waiting for the transport).
+ * @param conn the connection.
+ * @return 1 when decrypted or undecrypted input is buffered, else 0.
  */
 SMTP_API int smtp_tls_has_pending(const smtp_tls_conn *conn);
 
@@ -348,6 +405,9 @@ SMTP_API int smtp_tls_has_pending(const smtp_tls_conn *conn);
  * After ::SMTP_ERR_WOULDBLOCK, call again with the same data (at least as
  * many bytes as before): the connection remembers the length it started
  * with and finishes that record first.
+ * @param conn the connection.
+ * @param data plaintext.
+ * @param len  its length (>= 1).
  * @return bytes taken (1..len, at most one record);
  *         ::SMTP_ERR_WOULDBLOCK (flush pending output first);
  *         ::SMTP_ERR_TLS_CLOSED; ::SMTP_ERR_TLS; ::SMTP_ERR_INVALID_STATE
@@ -358,6 +418,7 @@ SMTP_API smtp_ssize smtp_tls_write(smtp_tls_conn *conn, const char *data, size_t
 /**
  * @brief Queue a close_notify alert (flush it with
  *        smtp_tls_pending_output()).
+ * @param conn the connection.
  * @return 0; ::SMTP_ERR_WOULDBLOCK (flush first, call again);
  *         ::SMTP_ERR_INVALID_STATE (handshake not complete: nothing sent);
  *         ::SMTP_ERR_INVALID_ARGUMENT.
@@ -369,6 +430,8 @@ SMTP_API int smtp_tls_close_notify(smtp_tls_conn *conn);
  *
  * The strings point into static storage or into @p conn and stay valid
  * until @p conn is deleted.
+ * @param conn the connection.
+ * @param info filled in.
  * @return 0; ::SMTP_ERR_INVALID_STATE before the handshake completed;
  *         ::SMTP_ERR_INVALID_ARGUMENT.
  */
@@ -378,6 +441,9 @@ SMTP_API int smtp_tls_get_info(const smtp_tls_conn *conn, smtp_tls_info *info);
  * @brief The reason of the last failure, as text from the TLS library
  *        (e.g. "certificate verification failed: the CN does not match")
  *        (always NUL-terminated, truncated to @p len; "" when none).
+ * @param conn the connection.
+ * @param buf  destination.
+ * @param len  size of @p buf.
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT (NULL, or @p len 0).
  */
 SMTP_API int smtp_tls_last_error(const smtp_tls_conn *conn, char *buf, size_t len);
@@ -386,6 +452,8 @@ SMTP_API int smtp_tls_last_error(const smtp_tls_conn *conn, char *buf, size_t le
  * @brief From an SNI callback only: present the certificate and key of
  *        @p other (a server configuration with its own certificate) in
  *        this handshake. @p other must outlive @p conn.
+ * @param conn  the connection passed to the callback.
+ * @param other the configuration whose certificate and key to use.
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_INVALID_STATE (not
  *         inside the SNI callback); ::SMTP_ERR_NOT_FOUND (@p other has no
  *         certificate); ::SMTP_ERR_TLS_UNAVAILABLE.
