@@ -365,7 +365,9 @@ static int on_data_end(smtp_server_session *s, const smtp_server_data_end *e, vo
   if (e->rcpt_index <= 0) {
     /* The bytes once per message (LMTP: before the first recipient's end). */
     ds_str(&d, "data ");
-    if (a->data.len) ds_escaped(&d, a->data.p, a->data.len);
+    /* What a refused message delivered depends on the splits: not logged. */
+    if (e->refused) ds_str(&d, "-");
+    else if (a->data.len) ds_escaped(&d, a->data.p, a->data.len);
     tr_log(a, "%s", d.p);
     d.len = 0;
   }
