@@ -607,8 +607,20 @@ static void script_parse(script *sc, const char *text, smtp_server_options *o,
       free(u);
       break;
     case 'E':
+      /* Event lines are compared as logged (escaped); only \{N:c} expands. */
       sc->has_events = 1;
-      ds_str(&sc->events, rest);
+      for (const char *q = rest; *q; q++) {
+        if (q[0] == '\\' && q[1] == '{') {
+          size_t k = 0;
+          q += 2;
+          while (*q >= '0' && *q <= '9') k = k * 10 + (size_t)(*q++ - '0');
+          if (q[0] != ':' || !q[1] || q[2] != '}') abort();
+          for (size_t j = 0; j < k; j++) ds_put(&sc->events, q + 1, 1);
+          q += 2;
+        } else {
+          ds_put(&sc->events, q, 1);
+        }
+      }
       ds_str(&sc->events, "\n");
       break;
     case 'A': {
