@@ -718,6 +718,65 @@ static void test_run_blocking(void **state) {
   assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* ---- allocation failures: NOMEM, the adapter closed, nothing leaked ---- */
+static int fail_at, alloc_count, live_allocs;
+static void *f_malloc(size_t n, void *ud) {
+  (void)ud;
+  if (fail_at && ++alloc_count == fail_at) return NULL;
+  live_allocs++;
+  return test_malloc(n);
+}
+static void f_free(void *p, void *ud) {
+  (void)ud;
+  if (p) live_allocs--;
+  test_free(p);
+}
+static void *f_calloc(size_t n, size_t sz, void *ud) {
+  (void)ud;
+  if (fail_at && ++alloc_count == fail_at) return NULL;
+  live_allocs++;
+  return test_calloc(n, sz);
+}
+static void *f_realloc(void *p, size_t n, void *ud) {
+  (void)ud;
+  if (fail_at && ++alloc_count == fail_at) return NULL;
+  if (!p) live_allocs++;
+  return test_realloc(p, n);
+}
+static const smtp_mem fmem = {NULL, f_malloc, f_free, f_calloc, f_realloc};
+
+static void test_alloc_fail(void **state) {
+  (void)state;
+  int n;
+  for (int implicit = 0; implicit <= (smtp_tls_available() ? 1 : 0); implicit++) {
+    for (n = 1; n < 20; n++) {
+      fake cl;
+      smtp_io a, b;
+      smtp_driver *d = NULL;
+      char c;
+      int r;
+      fake_init(&cl, SMTP_TLS_CLIENT, plain_script);
+      assert_int_equal(smtp_io_pipe_new(&a, &b, 64, NULL), 0);
+      fail_at = n;
+      alloc_count = 0;
+      r = smtp__driver_new(&d, &client_ops, &cl, &b, cli_cfg, "mx.example.test",
+                           implicit ? SMTP_DRIVER_IMPLICIT_TLS : 0, &fmem);
+      fail_at = 0;
+      if (r == 0) {
+        smtp_driver_del(d);
+      } else {
+        assert_int_equal(r, SMTP_ERR_NOMEM);
+        assert_null(d);
+        assert_int_equal(smtp__io_recv(&a, &c, 1), SMTP_ERR_EOF); /* b was closed */
+      }
+      smtp__io_close(&a);
+      assert_int_equal(live_allocs, 0);
+      if (r == 0) break;
+    }
+    assert_true(n > 1 && n < 20);
+  }
+}
+
 static void test_args(void **state) {
   (void)state;
   fake sv;
@@ -885,6 +944,57 @@ static void test_real_starttls(void **state) {
   run_real(3, 0); /* three bytes per read and write */
 }
 
+static int mails_seen;
+static int count_mail(smtp_server_session *s, const smtp_server_mail *m, void *ud) {
+  (void)s;
+  (void)m;
+  (void)ud;
+  mails_seen++;
+  return 0;
+}
+
+/* SECURITY.md 2 with the real server session: MAIL pipelined behind
+ * STARTTLS is never executed, and plaintext after the 220 is not TLS. */
+static void test_real_starttls_injection(void **state) {
+  (void)state;
+  if (!smtp_tls_available()) skip();
+  smtp_server_callbacks *scb;
+  smtp_server_options *so;
+  smtp_server_session *ss;
+  smtp_driver *ds;
+  smtp_io a, b;
+  char buf[2048];
+  smtp_ssize n;
+  static const char evil[] = "EHLO x.example\r\nSTARTTLS\r\nMAIL FROM:<evil@example.org>\r\n";
+  mails_seen = 0;
+  assert_int_equal(smtp_server_callbacks_new(&scb, NULL), 0);
+  smtp_server_callbacks_set_mail(scb, count_mail);
+  assert_int_equal(smtp_server_options_new(&so, NULL), 0);
+  assert_int_equal(smtp_server_options_set_hostname(so, "mx.example.test"), 0);
+  assert_int_equal(smtp_server_options_set_tls_available(so, 1), 0);
+  assert_int_equal(smtp_server_session_new(&ss, scb, NULL, so, NULL), 0);
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 65536, NULL), 0);
+  assert_int_equal(smtp_driver_new_server(&ds, ss, &a, srv_cfg, 0, NULL), 0);
+  smtp_driver_pump(ds);
+  assert_int_equal(smtp__io_send(&b, evil, sizeof evil - 1), (smtp_ssize)(sizeof evil - 1));
+  for (int i = 0; i < 10; i++) smtp_driver_on_readable(ds);
+  n = smtp__io_recv(&b, buf, sizeof buf - 1);
+  assert_true(n > 0);
+  buf[n] = 0;
+  assert_non_null(strstr(buf, "\r\n220 "));       /* the answer to STARTTLS */
+  assert_null(strstr(strstr(buf, "\r\n220 ") + 2, "250")); /* nothing after it */
+  smtp__io_send(&b, "MAIL FROM:<evil2@example.org>\r\n", 31);
+  for (int i = 0; i < 10 && !smtp_driver_is_done(ds); i++) smtp_driver_on_readable(ds);
+  assert_true(smtp_driver_is_done(ds));
+  assert_int_equal(smtp_driver_error(ds), SMTP_ERR_TLS_HANDSHAKE);
+  assert_int_equal(mails_seen, 0);
+  smtp_driver_del(ds);
+  smtp__io_close(&b);
+  smtp_server_session_del(ss);
+  smtp_server_options_del(so);
+  smtp_server_callbacks_del(scb);
+}
+
 static void test_real_implicit_tls(void **state) {
   (void)state;
   if (!smtp_tls_available()) skip();
@@ -908,8 +1018,10 @@ int main(void) {
       cmocka_unit_test(test_deferred),
       cmocka_unit_test(test_run_blocking),
       cmocka_unit_test(test_args),
+      cmocka_unit_test(test_alloc_fail),
       cmocka_unit_test(test_real_starttls),
       cmocka_unit_test(test_real_implicit_tls),
+      cmocka_unit_test(test_real_starttls_injection),
   };
   return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
