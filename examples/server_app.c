@@ -1,0 +1,594 @@
+/* The application logic of examples/smtp-server; see server_app.h. */
+#include "server_app.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------ */
+/* Options.                                                                  */
+
+static void usage(FILE *f) {
+  fputs("usage: smtp-server [options]\n"
+        "  --listen HOST:PORT      listen on TCP (repeatable; default 127.0.0.1:2525)\n"
+        "  --stdio                 serve one session on stdin/stdout, then exit\n"
+        "  --hostname NAME         domain in the greeting and EHLO reply\n"
+        "  --maildir DIR           deliver into DIR (tmp/ then new/)\n"
+        "  --discard               accept and drop messages (default without --maildir)\n"
+        "  --tls-cert FILE --tls-key FILE   PEM certificate chain and key (STARTTLS)\n"
+        "  --tls-self-signed       make a throw-away self-signed certificate\n"
+        "  --implicit-tls          TLS from the first byte\n"
+        "  --auth-file FILE        enable AUTH; FILE holds user:password lines\n"
+        "  --require-auth          refuse MAIL (530 5.7.0) until authenticated\n"
+        "  --require-tls           refuse MAIL (530 5.7.0) until TLS is up\n"
+        "  --allow-plaintext-auth  offer AUTH without TLS\n"
+        "  --lmtp                  speak LMTP (RFC 2033)\n"
+        "  --max-size N            message size limit in octets (default 52428800; 0: none)\n"
+        "  --max-rcpt N            recipients per transaction (default 100)\n"
+        "  --reject ADDR           RCPT for ADDR gets 550 5.1.1 (repeatable)\n"
+        "  --tempfail ADDR         RCPT for ADDR gets 450 4.2.0 (repeatable)\n"
+        "  --trace                 print the protocol transcript to stderr\n"
+        "  --help                  this text\n",
+        f);
+}
+
+static int usage_error(const char *msg, const char *arg) {
+  if (arg) fprintf(stderr, "smtp-server: %s: %s (see --help)\n", msg, arg);
+  else fprintf(stderr, "smtp-server: %s (see --help)\n", msg);
+  return 64;
+}
+
+/* Digits only, no overflow. */
+static int parse_u64(const char *s, uint64_t *out) {
+  uint64_t v = 0;
+  if (!*s) return -1;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9') return -1;
+    if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10) return -1;
+    v = v * 10 + (uint64_t)(*s - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+static int push(const char ***arr, size_t *n, const char *v) {
+  const char **a = realloc((void *)*arr, (*n + 1) * sizeof **arr);
+  if (!a) return -1;
+  a[(*n)++] = v;
+  *arr = a;
+  return 0;
+}
+
+/* An address given on the command line: a Mailbox (no angle brackets),
+ * or "Postmaster". */
+static int valid_addr(const char *a) {
+  smtp_mailbox mb;
+  size_t n = strlen(a);
+  if (n == 0 || n > SMTP_PATH_MAX) return 0;
+  if (strcasecmp(a, "postmaster") == 0) return 1;
+  return smtp_parse_mailbox(a, n, SMTP_PARSE_UTF8, &mb) == SMTP_OK;
+}
+
+int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->max_size = 52428800u;
+  cfg->max_rcpt = 100;
+  if (gethostname(cfg->hostname, sizeof cfg->hostname - 1) != 0 ||
+      smtp_parse_domain(cfg->hostname, strlen(cfg->hostname), 0) != SMTP_OK)
+    snprintf(cfg->hostname, sizeof cfg->hostname, "localhost");
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEEDS_VALUE()                                               \
+  do {                                                              \
+    if (!v) return usage_error("option needs a value", a);          \
+    i++;                                                            \
+  } while (0)
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      return 1;
+    } else if (!strcmp(a, "--listen")) {
+      NEEDS_VALUE();
+      if (cfg->nlisten >= SERVER_APP_MAX_LISTEN) return usage_error("too many --listen", v);
+      if (!strchr(v, ':')) return usage_error("--listen wants HOST:PORT", v);
+      cfg->listen[cfg->nlisten++] = v;
+    } else if (!strcmp(a, "--stdio")) {
+      cfg->stdio = 1;
+    } else if (!strcmp(a, "--hostname")) {
+      NEEDS_VALUE();
+      if (strlen(v) >= sizeof cfg->hostname || smtp_parse_ehlo_arg(v, strlen(v), 0, NULL) != SMTP_OK)
+        return usage_error("bad --hostname", v);
+      snprintf(cfg->hostname, sizeof cfg->hostname, "%s", v);
+    } else if (!strcmp(a, "--maildir")) {
+      NEEDS_VALUE();
+      if (!*v) return usage_error("bad --maildir", v);
+      cfg->maildir = v;
+    } else if (!strcmp(a, "--discard")) {
+      cfg->discard = 1;
+    } else if (!strcmp(a, "--tls-cert")) {
+      NEEDS_VALUE();
+      cfg->tls_cert = v;
+    } else if (!strcmp(a, "--tls-key")) {
+      NEEDS_VALUE();
+      cfg->tls_key = v;
+    } else if (!strcmp(a, "--tls-self-signed")) {
+      cfg->tls_self_signed = 1;
+    } else if (!strcmp(a, "--implicit-tls")) {
+      cfg->implicit_tls = 1;
+    } else if (!strcmp(a, "--auth-file")) {
+      NEEDS_VALUE();
+      cfg->auth_file = v;
+    } else if (!strcmp(a, "--require-auth")) {
+      cfg->require_auth = 1;
+    } else if (!strcmp(a, "--require-tls")) {
+      cfg->require_tls = 1;
+    } else if (!strcmp(a, "--allow-plaintext-auth")) {
+      cfg->allow_plaintext_auth = 1;
+    } else if (!strcmp(a, "--lmtp")) {
+      cfg->lmtp = 1;
+    } else if (!strcmp(a, "--max-size")) {
+      NEEDS_VALUE();
+      if (parse_u64(v, &cfg->max_size) != 0) return usage_error("bad --max-size", v);
+    } else if (!strcmp(a, "--max-rcpt")) {
+      uint64_t n;
+      NEEDS_VALUE();
+      if (parse_u64(v, &n) != 0 || n == 0 || n > 100000) return usage_error("bad --max-rcpt", v);
+      cfg->max_rcpt = (unsigned)n;
+    } else if (!strcmp(a, "--reject") || !strcmp(a, "--tempfail")) {
+      NEEDS_VALUE();
+      if (!valid_addr(v)) return usage_error("bad address", v);
+      if (a[2] == 'r' ? push(&cfg->reject, &cfg->nreject, v) : push(&cfg->tempfail, &cfg->ntempfail, v))
+        return usage_error("out of memory", NULL);
+    } else if (!strcmp(a, "--trace")) {
+      cfg->trace = 1;
+    } else if (a[0] == '-') {
+      return usage_error("unknown option", a);
+    } else {
+      return usage_error("unexpected argument", a);
+    }
+#undef NEEDS_VALUE
+  }
+  if (cfg->stdio && cfg->nlisten) return usage_error("--stdio and --listen exclude each other", NULL);
+  if (!!cfg->tls_cert != !!cfg->tls_key) return usage_error("--tls-cert and --tls-key go together", NULL);
+  if (cfg->maildir && cfg->discard) return usage_error("--maildir and --discard exclude each other", NULL);
+  if (cfg->require_auth && !cfg->auth_file) return usage_error("--require-auth needs --auth-file", NULL);
+  if (cfg->nlisten == 0) cfg->listen[cfg->nlisten++] = "127.0.0.1:2525";
+  return 0;
+}
+
+static int mkdir_one(const char *path) {
+  if (mkdir(path, 0700) == 0 || errno == EEXIST) return 0;
+  return -1;
+}
+
+static int load_users(server_app_config *cfg) {
+  FILE *f = fopen(cfg->auth_file, "r");
+  char line[1024];
+  if (!f) {
+    fprintf(stderr, "smtp-server: cannot read %s: %s\n", cfg->auth_file, strerror(errno));
+    return 1;
+  }
+  while (fgets(line, sizeof line, f)) {
+    char *colon, *end = line + strlen(line);
+    server_app_user *u;
+    while (end > line && (end[-1] == '\n' || end[-1] == '\r')) *--end = '\0';
+    if (!line[0] || line[0] == '#') continue;
+    colon = strchr(line, ':');
+    if (!colon || colon == line) {
+      fprintf(stderr, "smtp-server: %s: malformed line (want user:password)\n", cfg->auth_file);
+      fclose(f);
+      return 1;
+    }
+    *colon = '\0';
+    u = realloc(cfg->users, (cfg->nusers + 1) * sizeof *u);
+    if (!u) {
+      fclose(f);
+      return 1;
+    }
+    cfg->users = u;
+    cfg->users[cfg->nusers].name = strdup(line);
+    cfg->users[cfg->nusers].password = strdup(colon + 1);
+    cfg->nusers++;
+  }
+  fclose(f);
+  return 0;
+}
+
+int server_app_prepare(server_app_config *cfg) {
+  if (cfg->auth_file && load_users(cfg)) return 1;
+  if (cfg->maildir) {
+    static const char *const sub[] = {"tmp", "new", "cur"};
+    char p[4096];
+    if (mkdir_one(cfg->maildir) != 0) {
+      fprintf(stderr, "smtp-server: cannot create %s: %s\n", cfg->maildir, strerror(errno));
+      return 1;
+    }
+    for (size_t i = 0; i < 3; i++) {
+      snprintf(p, sizeof p, "%s/%s", cfg->maildir, sub[i]);
+      if (mkdir_one(p) != 0) {
+        fprintf(stderr, "smtp-server: cannot create %s: %s\n", p, strerror(errno));
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+void server_app_config_free(server_app_config *cfg) {
+  for (size_t i = 0; i < cfg->nusers; i++) {
+    if (cfg->users[i].password) memset(cfg->users[i].password, 0, strlen(cfg->users[i].password));
+    free(cfg->users[i].name);
+    free(cfg->users[i].password);
+  }
+  free(cfg->users);
+  free((void *)cfg->reject);
+  free((void *)cfg->tempfail);
+  memset(cfg, 0, sizeof *cfg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Per connection.                                                           */
+
+struct server_app_conn {
+  const server_app_config *cfg;
+  char peer[64];
+  char **rcpt;          /* accepted recipients, by index */
+  size_t rcpt_cap;
+  int fd;               /* message being written into tmp/, or -1 */
+  char tmp_path[4096];
+  char name[512];       /* unique file name */
+  int result_code;      /* LMTP: the delivery's answer for every recipient */
+  char result_text[600];
+  unsigned long counter;
+};
+
+server_app_conn *server_app_conn_new(const server_app_config *cfg, const char *peer) {
+  server_app_conn *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->cfg = cfg;
+  c->fd = -1;
+  if (peer) snprintf(c->peer, sizeof c->peer, "%s", peer);
+  return c;
+}
+
+static void drop_message(server_app_conn *c) {
+  if (c->fd >= 0) {
+    close(c->fd);
+    unlink(c->tmp_path);
+    c->fd = -1;
+  }
+}
+
+void server_app_conn_del(server_app_conn *c) {
+  if (!c) return;
+  drop_message(c);
+  for (size_t i = 0; i < c->rcpt_cap; i++) free(c->rcpt[i]);
+  free(c->rcpt);
+  free(c);
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static int on_rcpt(smtp_server_session *s, const smtp_server_rcpt *r, void *ud) {
+  server_app_conn *c = ud;
+  char addr[SMTP_PATH_MAX + 1];
+  size_t n = r->path->address.len;
+  if (n > SMTP_PATH_MAX) return SMTP_ERR_CALLBACK_REFUSED;
+  memcpy(addr, r->path->address.ptr, n);
+  addr[n] = '\0';
+  /* CLI.md: whole address, case-insensitive. */
+  for (size_t i = 0; i < c->cfg->nreject; i++)
+    if (strcasecmp(addr, c->cfg->reject[i]) == 0)
+      return smtp_server_session_reply(s, 550, "5.1.1", "Mailbox unknown") == SMTP_OK
+                 ? 0
+                 : SMTP_ERR_CALLBACK_REFUSED;
+  for (size_t i = 0; i < c->cfg->ntempfail; i++)
+    if (strcasecmp(addr, c->cfg->tempfail[i]) == 0)
+      return smtp_server_session_reply(s, 450, "4.2.0", "Mailbox temporarily unavailable") ==
+                     SMTP_OK
+                 ? 0
+                 : SMTP_ERR_CALLBACK_REFUSED;
+  if (r->index >= c->rcpt_cap) {
+    size_t cap = c->rcpt_cap ? c->rcpt_cap * 2 : 8;
+    char **a;
+    while (cap <= r->index) cap *= 2;
+    a = realloc(c->rcpt, cap * sizeof *a);
+    if (!a) return smtp_server_session_reply(s, 452, "4.3.1", "Out of memory") == SMTP_OK ? 0 : -1;
+    memset(a + c->rcpt_cap, 0, (cap - c->rcpt_cap) * sizeof *a);
+    c->rcpt = a;
+    c->rcpt_cap = cap;
+  }
+  free(c->rcpt[r->index]);
+  c->rcpt[r->index] = strdup(addr);
+  if (!c->rcpt[r->index])
+    return smtp_server_session_reply(s, 452, "4.3.1", "Out of memory") == SMTP_OK ? 0 : -1;
+  return 0;
+}
+
+static int on_auth(smtp_server_session *s, const smtp_server_auth *a, void *ud) {
+  server_app_conn *c = ud;
+  (void)s;
+  for (size_t i = 0; i < c->cfg->nusers; i++) {
+    const server_app_user *u = &c->cfg->users[i];
+    size_t pl = strlen(u->password);
+    unsigned diff = 0;
+    if (strlen(u->name) != a->authcid.len || memcmp(u->name, a->authcid.ptr, a->authcid.len))
+      continue;
+    /* Compare the whole password whatever its content (no early exit). */
+    diff = pl != a->password.len;
+    for (size_t k = 0; k < a->password.len; k++)
+      diff |= (unsigned)(unsigned char)a->password.ptr[k] ^
+              (unsigned)(unsigned char)u->password[k < pl ? k : 0];
+    return diff ? SMTP_ERR_CALLBACK_REFUSED : 0;
+  }
+  return SMTP_ERR_CALLBACK_REFUSED;
+}
+
+static int on_trace(smtp_server_session *s, int dir, const char *line, size_t len, void *ud) {
+  (void)s;
+  (void)ud;
+  fprintf(stderr, "%s%.*s\n", dir == SMTP_SERVER_TRACE_IN ? "C: " : "S: ", (int)len, line);
+  return 0;
+}
+
+/* Maildir file name: time.MusecPpidQcounter.host (unique per delivery). */
+static void unique_name(server_app_conn *c) {
+  struct timeval tv;
+  char host[256];
+  size_t i;
+  gettimeofday(&tv, NULL);
+  snprintf(host, sizeof host, "%s", c->cfg->hostname);
+  for (i = 0; host[i]; i++)
+    if (host[i] == '/' || host[i] == ':') host[i] = '_';
+  snprintf(c->name, sizeof c->name, "%lld.M%ldP%ldQ%lu.%s", (long long)tv.tv_sec, (long)tv.tv_usec,
+           (long)getpid(), ++c->counter, host);
+}
+
+/* Return-Path, one Delivered-To per recipient, Received (RFC 5321 4.4), CRLF. */
+static int write_headers(server_app_conn *c, smtp_server_session *s) {
+  char buf[4096];
+  size_t rlen = 0, hlen = 0;
+  const char *rp = smtp_server_session_reverse_path(s, &rlen);
+  const char *helo = smtp_server_session_helo_name(s, &hlen);
+  unsigned n = smtp_server_session_rcpt_count(s);
+  char date[64];
+  time_t now = time(NULL);
+  struct tm tm;
+  int k;
+  localtime_r(&now, &tm);
+  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
+  k = snprintf(buf, sizeof buf, "Return-Path: <%.*s>\r\n", (int)rlen, rp ? rp : "");
+  if (write_all(c->fd, buf, (size_t)k)) return -1;
+  for (unsigned i = 0; i < n && i < c->rcpt_cap; i++) {
+    if (!c->rcpt[i]) continue;
+    k = snprintf(buf, sizeof buf, "Delivered-To: %s\r\n", c->rcpt[i]);
+    if (write_all(c->fd, buf, (size_t)k)) return -1;
+  }
+  k = snprintf(buf, sizeof buf,
+               "Received: from %.*s%s%s%s\r\n\tby %s (libsmtp example) with %s id %s%s%s%s;\r\n\t%s\r\n",
+               (int)hlen, helo ? helo : "unknown", c->peer[0] ? " ([" : "", c->peer,
+               c->peer[0] ? "])" : "", c->cfg->hostname, smtp_server_session_received_protocol(s),
+               c->name, n == 1 && c->rcpt_cap && c->rcpt[0] ? "\r\n\tfor <" : "",
+               n == 1 && c->rcpt_cap && c->rcpt[0] ? c->rcpt[0] : "",
+               n == 1 && c->rcpt_cap && c->rcpt[0] ? ">" : "", date);
+  if (k < 0 || (size_t)k >= sizeof buf) return -1;
+  return write_all(c->fd, buf, (size_t)k);
+}
+
+static int on_data_start(smtp_server_session *s, void *ud) {
+  server_app_conn *c = ud;
+  drop_message(c);
+  c->result_code = 0;
+  if (!c->cfg->maildir) return 0;
+  unique_name(c);
+  snprintf(c->tmp_path, sizeof c->tmp_path, "%s/tmp/%s", c->cfg->maildir, c->name);
+  c->fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (c->fd < 0 || write_headers(c, s) != 0) {
+    drop_message(c);
+    return smtp_server_session_reply(s, 451, "4.3.0", "Cannot store the message") == SMTP_OK ? 0 : -1;
+  }
+  return 0;
+}
+
+static int on_data_chunk(smtp_server_session *s, const char *p, size_t n, void *ud) {
+  server_app_conn *c = ud;
+  (void)s;
+  if (c->fd < 0) return 0;
+  if (write_all(c->fd, p, n) != 0) {
+    drop_message(c);
+    return SMTP_ERR_CALLBACK_REFUSED; /* 451 after the end */
+  }
+  return 0;
+}
+
+/* tmp/ then fsync, rename into new/, fsync the folder (Maildir). */
+static int deliver(server_app_conn *c) {
+  char dst[4096], dir[4096];
+  int dfd, r = 0;
+  if (fsync(c->fd) != 0) r = -1;
+  if (close(c->fd) != 0) r = -1;
+  c->fd = -1;
+  if (r) {
+    unlink(c->tmp_path);
+    return -1;
+  }
+  snprintf(dst, sizeof dst, "%s/new/%s", c->cfg->maildir, c->name);
+  if (rename(c->tmp_path, dst) != 0) {
+    unlink(c->tmp_path);
+    return -1;
+  }
+  snprintf(dir, sizeof dir, "%s/new", c->cfg->maildir);
+  dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)fsync(dfd);
+    close(dfd);
+  }
+  return 0;
+}
+
+static int on_data_end(smtp_server_session *s, const smtp_server_data_end *e, void *ud) {
+  server_app_conn *c = ud;
+  if (e->refused) {
+    drop_message(c);
+    return 0; /* the session answers */
+  }
+  if (e->rcpt_index <= 0) {
+    /* The message once; LMTP gives each recipient the same outcome. */
+    if (c->cfg->maildir && (c->fd < 0 || deliver(c) != 0)) {
+      c->result_code = 451;
+      snprintf(c->result_text, sizeof c->result_text, "Cannot store the message");
+    } else {
+      c->result_code = 250;
+      snprintf(c->result_text, sizeof c->result_text, "Message accepted as %s",
+               c->cfg->maildir ? c->name : "discarded");
+    }
+  }
+  return smtp_server_session_reply(s, c->result_code, c->result_code == 250 ? "2.0.0" : "4.3.0",
+                                   c->result_text) == SMTP_OK
+             ? 0
+             : -1;
+}
+
+int server_app_session_setup(const server_app_config *cfg, int tls_available,
+                             smtp_server_options **opt, smtp_server_callbacks **cb) {
+  smtp_server_options *o = NULL;
+  smtp_server_callbacks *k = NULL;
+  int r;
+  if ((r = smtp_server_options_new(&o, NULL)) || (r = smtp_server_callbacks_new(&k, NULL))) goto fail;
+  if ((r = smtp_server_options_set_hostname(o, cfg->hostname)) ||
+      (r = smtp_server_options_set_max_message_size(o, cfg->max_size)) ||
+      (r = smtp_server_options_set_max_recipients(o, cfg->max_rcpt)) ||
+      (r = smtp_server_options_set_lmtp(o, cfg->lmtp)) ||
+      (r = smtp_server_options_set_tls_available(o, tls_available)) ||
+      (r = smtp_server_options_set_allow_plaintext_auth(o, cfg->allow_plaintext_auth)) ||
+      (r = smtp_server_options_set_require_auth(o, cfg->require_auth)) ||
+      (r = smtp_server_options_set_require_tls(o, cfg->require_tls)))
+    goto fail;
+  smtp_server_callbacks_set_rcpt(k, on_rcpt);
+  smtp_server_callbacks_set_data_start(k, on_data_start);
+  smtp_server_callbacks_set_data_chunk(k, on_data_chunk);
+  smtp_server_callbacks_set_data_end(k, on_data_end);
+  if (cfg->auth_file) smtp_server_callbacks_set_auth(k, on_auth);
+  if (cfg->trace) smtp_server_callbacks_set_trace(k, on_trace);
+  *opt = o;
+  *cb = k;
+  return 0;
+fail:
+  smtp_server_options_del(o);
+  smtp_server_callbacks_del(k);
+  return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* --stdio: one session over two file descriptors, blocking.                 */
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int flush_out(smtp_server_session *s, int out) {
+  for (;;) {
+    const char *p;
+    smtp_ssize n = smtp_server_session_mem_send(s, &p);
+    if (n < 0) return -1;
+    if (n == 0) return 0;
+    if (write_all(out, p, (size_t)n) != 0) return -1;
+    if (smtp_server_session_mem_consume(s, (size_t)n) != SMTP_OK) return -1;
+  }
+}
+
+int server_app_serve_fd(const server_app_config *cfg, int in, int out) {
+  smtp_server_options *o;
+  smtp_server_callbacks *cb;
+  smtp_server_session *s = NULL;
+  server_app_conn *c;
+  static char buf[16384];
+  size_t have = 0;
+  unsigned seq = 0;
+  long long deadline = 0;
+  int status = 0;
+  if (server_app_session_setup(cfg, 0, &o, &cb) != 0) return 1;
+  c = server_app_conn_new(cfg, NULL);
+  if (!c || smtp_server_session_new(&s, cb, c, o, NULL) != SMTP_OK) {
+    fprintf(stderr, "smtp-server: cannot create a session\n");
+    smtp_server_options_del(o);
+    smtp_server_callbacks_del(cb);
+    server_app_conn_del(c);
+    return 1;
+  }
+  smtp_server_options_del(o);
+  smtp_server_callbacks_del(cb);
+  for (;;) {
+    smtp_ssize n;
+    if (flush_out(s, out) != 0) break;
+    if (smtp_server_session_want_close(s)) break;
+    /* Give back what an earlier call did not take. */
+    if (have && smtp_server_session_want_read(s)) {
+      n = smtp_server_session_mem_recv(s, buf, have);
+      if (n < 0) break;
+      memmove(buf, buf + n, have - (size_t)n);
+      have -= (size_t)n;
+      if (n > 0) continue;
+    }
+    if (!smtp_server_session_want_read(s) && !smtp_server_session_want_write(s)) {
+      /* Nothing to read (closed, or an answer is pending; this app never
+       * defers): resume pending work once more, then stop. */
+      if (smtp_server_session_mem_recv(s, NULL, 0) < 0 || !smtp_server_session_want_write(s)) break;
+      continue;
+    }
+    if (smtp_server_session_deadline_seq(s) != seq || deadline == 0) {
+      seq = smtp_server_session_deadline_seq(s);
+      deadline = now_ms() + smtp_server_session_timeout_ms(s);
+    }
+    {
+      struct pollfd pfd = {in, POLLIN, 0};
+      long long left = deadline - now_ms();
+      int pr = left > 0 ? poll(&pfd, 1, left > 60000 ? 60000 : (int)left) : 0;
+      ssize_t r;
+      if (pr < 0 && errno == EINTR) continue;
+      if (pr == 0) {
+        if (now_ms() < deadline) continue;
+        (void)smtp_server_session_timeout(s); /* RFC 5321 4.5.3.2 */
+        (void)flush_out(s, out);
+        break;
+      }
+      if (have == sizeof buf) break; /* cannot happen: the session takes input */
+      r = read(in, buf + have, sizeof buf - have);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break; /* EOF: the client went away */
+      have += (size_t)r;
+      n = smtp_server_session_mem_recv(s, buf, have);
+      if (n < 0) {
+        if (n != SMTP_ERR_CLOSED) status = 0;
+        (void)flush_out(s, out);
+        break;
+      }
+      memmove(buf, buf + n, have - (size_t)n);
+      have -= (size_t)n;
+    }
+  }
+  smtp_server_session_del(s);
+  server_app_conn_del(c);
+  return status;
+}

@@ -1,0 +1,77 @@
+/* The application side of examples/smtp-server: command-line options
+ * (../shared/CLI.md), the callbacks (policy, AUTH against a user:password
+ * file, Maildir delivery with Return-Path / Delivered-To / Received header
+ * fields), and a blocking --stdio loop. smtp-server.c only chooses how to
+ * serve (stdio here; TCP, TLS and event loops are added on top), so every
+ * transport shares this logic. */
+#ifndef EXAMPLES_SERVER_APP_H
+#define EXAMPLES_SERVER_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <smtp/server.h>
+
+#define SERVER_APP_MAX_LISTEN 16
+
+typedef struct server_app_user {
+  char *name;
+  char *password;
+} server_app_user;
+
+typedef struct server_app_config {
+  const char *listen[SERVER_APP_MAX_LISTEN]; /* --listen HOST:PORT (repeatable) */
+  size_t nlisten;
+  int stdio;                 /* --stdio */
+  char hostname[256];        /* --hostname, default: the host name (or "localhost") */
+  const char *maildir;       /* --maildir DIR, NULL: discard */
+  int discard;               /* --discard */
+  const char *tls_cert;      /* --tls-cert */
+  const char *tls_key;       /* --tls-key */
+  int tls_self_signed;       /* --tls-self-signed */
+  int implicit_tls;          /* --implicit-tls */
+  const char *auth_file;     /* --auth-file */
+  int require_auth;          /* --require-auth */
+  int require_tls;           /* --require-tls */
+  int allow_plaintext_auth;  /* --allow-plaintext-auth */
+  int lmtp;                  /* --lmtp */
+  uint64_t max_size;         /* --max-size, default 52428800; 0: no limit */
+  unsigned int max_rcpt;     /* --max-rcpt, default 100 */
+  const char **reject;       /* --reject ADDR (repeatable) */
+  size_t nreject;
+  const char **tempfail;     /* --tempfail ADDR (repeatable) */
+  size_t ntempfail;
+  int trace;                 /* --trace */
+  server_app_user *users;    /* loaded from auth_file */
+  size_t nusers;
+} server_app_config;
+
+/* Parse argv. Returns 0 to go on, 1 when --help was printed (exit 0), or 64
+ * after printing a one-line error to stderr (exit 64, EX_USAGE). Unknown
+ * options are usage errors; the first non-option argument too. */
+int server_app_parse_args(server_app_config *cfg, int argc, char **argv);
+
+/* Load the auth file and create the Maildir folders. Returns 0, or prints
+ * one line to stderr and returns 1. */
+int server_app_prepare(server_app_config *cfg);
+
+void server_app_config_free(server_app_config *cfg);
+
+/* Options and callbacks for one session. @p tls_available: the transport
+ * can do STARTTLS. Free with smtp_server_options_del/_callbacks_del. */
+int server_app_session_setup(const server_app_config *cfg, int tls_available,
+                             smtp_server_options **opt, smtp_server_callbacks **cb);
+
+/* Per-connection state: the session's user_data. */
+typedef struct server_app_conn server_app_conn;
+
+/* @p peer: e.g. "192.0.2.1" for the Received field, or NULL. */
+server_app_conn *server_app_conn_new(const server_app_config *cfg, const char *peer);
+/* Drops an unfinished delivery (its file in tmp/). */
+void server_app_conn_del(server_app_conn *c);
+
+/* One session on fds @p in / @p out, blocking, with the RFC 5321 deadlines.
+ * Returns the exit status (0 when the session ended normally, also on EOF). */
+int server_app_serve_fd(const server_app_config *cfg, int in, int out);
+
+#endif
