@@ -103,7 +103,10 @@ SMTP_API const char *smtp_tls_backend(void);
  * Defaults: TLS 1.2 minimum, the highest version the TLS library has as
  * maximum (1.3 with Mbed TLS 3.6); client: ::SMTP_TLS_VERIFY_REQUIRED and
  * the system trust store (::SMTP_TLS_SYSTEM_CA_FILE), loaded when the first
- * connection is made unless a CA was set; server: no client certificate
+ * connection is made unless a CA was set (that first smtp_tls_conn_new()
+ * changes the configuration: when several threads share a client
+ * configuration, call smtp_tls_config_system_ca() or make one connection
+ * before sharing it); server: no client certificate
  * requested (::SMTP_TLS_VERIFY_NONE).
  *
  * @param out   receives the configuration (NULL on failure).
