@@ -15,6 +15,8 @@
  *   -d            keep each connection for all its messages (as smtp-source -d);
  *                 without it, one message per connection
  *   -B            use BDAT when CHUNKING is offered (else CHUNKING is not used)
+ *   -o bytes      client output buffer per session (default 262144: bodies
+ *                 go out in large writes, as smtp-source's do)
  *   -q            print only the summary line
  * Prints: "loadgen: <messages> messages (<failed> failed) in <s> s: <rate> msg/s".
  * Exit status 0 when every message was accepted. */
@@ -228,30 +230,31 @@ int main(int argc, char **argv) {
   slot *slots;
   unsigned nsess = 1, i;
   uint64_t total = 1;
-  size_t length = 1024;
+  size_t length = 1024, outbuf = 262144;
   int opt;
   double t0, t1;
   struct rlimit rl;
   memset(&g, 0, sizeof g);
   g.nrcpt = 1;
-  while ((opt = getopt(argc, argv, "s:m:l:r:dBq")) != -1) {
+  while ((opt = getopt(argc, argv, "s:m:l:r:o:dBq")) != -1) {
     switch (opt) {
     case 's': nsess = (unsigned)strtoul(optarg, NULL, 10); break;
     case 'm': total = strtoull(optarg, NULL, 10); break;
     case 'l': length = strtoull(optarg, NULL, 10); break;
     case 'r': g.nrcpt = (unsigned)strtoul(optarg, NULL, 10); break;
+    case 'o': outbuf = strtoull(optarg, NULL, 10); break;
     case 'd': g.keep = 1; break;
     case 'B': g.bdat = 1; break;
     case 'q': g.quiet = 1; break;
     default:
       fprintf(stderr, "usage: loadgen [-s sessions] [-m messages] [-l length] [-r rcpts] [-d] [-B]"
-                      " [-q] host:port\n");
+                      " [-o outbuf] [-q] host:port\n");
       return 2;
     }
   }
   if (optind != argc - 1 || nsess == 0 || total == 0 || g.nrcpt == 0 || g.nrcpt > 1000) {
     fprintf(stderr, "usage: loadgen [-s sessions] [-m messages] [-l length] [-r rcpts] [-d] [-B]"
-                    " [-q] host:port\n");
+                    " [-o outbuf] [-q] host:port\n");
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -270,6 +273,8 @@ int main(int argc, char **argv) {
   if (smtp_client_options_new(&g.opt, NULL) != SMTP_OK) bench_die("options");
   smtp_client_options_set_starttls(g.opt, SMTP_CLIENT_STARTTLS_OFF);
   smtp_client_options_set_ehlo_name(g.opt, "loadgen.example.com");
+  if (smtp_client_options_set_output_buffer(g.opt, outbuf) != SMTP_OK)
+    bench_die("loadgen: bad output buffer size %zu", outbuf);
   if (!g.bdat)
     smtp_client_options_set_disabled_extensions(g.opt, SMTP_EXT_CHUNKING | SMTP_EXT_BINARYMIME);
 
