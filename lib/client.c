@@ -25,6 +25,7 @@
 #include <smtp/sasl.h>
 
 #include "client_auth.h"
+#include "client_internal.h"
 #include "internal.h"
 
 /* ------------------------------------------------------------------ */
@@ -590,6 +591,7 @@ struct smtp_client_session {
   int ehlo_sent_after_tls;
   unsigned int ext; /* usable extensions: offered minus disabled */
   int quit_requested;
+  int one_reply;    /* test knob: return from mem_recv after each reply */
 
   pend ring[RING_CAP];
   size_t ring_head, ring_count;
@@ -2080,7 +2082,7 @@ smtp_ssize smtp_client_session_mem_recv(smtp_client_session *c, const char *data
     if (c->phase == PH_TLS) break;
     produce(c, 0);
     if (c->error == SMTP_ERR_CALLBACK_FAILURE) return SMTP_ERR_CALLBACK_FAILURE;
-    if (c->paused) break;
+    if (c->paused || c->one_reply) break;
   }
   produce(c, 0);
   if (c->error == SMTP_ERR_CALLBACK_FAILURE) return SMTP_ERR_CALLBACK_FAILURE;
@@ -2262,6 +2264,10 @@ int smtp_client_session_error(const smtp_client_session *c) { return c ? c->erro
 
 int smtp_client_session_is_closed(const smtp_client_session *c) {
   return c ? c->phase == PH_CLOSED : 1;
+}
+
+void smtp__client_session_set_one_reply(smtp_client_session *c, int on) {
+  if (c) c->one_reply = on ? 1 : 0;
 }
 
 unsigned int smtp_client_session_auth_mechanism(const smtp_client_session *c) {

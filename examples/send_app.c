@@ -1,0 +1,482 @@
+/* smtp-send's application half: see send_app.h and shared/CLI.md. */
+#include "send_app.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <smtp/ext.h>
+
+static const char *const USAGE =
+    "usage: smtp-send --server HOST[:PORT] --from ADDR --to ADDR [--to ADDR ...] [options] [FILE]\n"
+    "Send one message (FILE, or stdin when absent or \"-\") to one SMTP/LMTP server.\n"
+    "\n"
+    "  --server HOST[:PORT]   server (default port 25; 465 implies --implicit-tls;\n"
+    "                         IPv6 as [addr]:port)\n"
+    "  --from ADDR            reverse-path; --from '' sends the null path <>\n"
+    "  --to ADDR              a recipient (repeatable, at least one)\n"
+    "  --helo NAME            EHLO/LHLO name (default: the host name, or [local address])\n"
+    "  --starttls POLICY      required | opportunistic (default) | off\n"
+    "  --implicit-tls         TLS from the first byte\n"
+    "  --ca-file FILE         trust anchors for verifying the server\n"
+    "  --insecure             do not verify the server certificate\n"
+    "  --tls-servername NAME  SNI and name to verify (default: the host of --server)\n"
+    "  --auth USER:PASS       authenticate (PASS is the token for XOAUTH2/OAUTHBEARER)\n"
+    "  --auth-mech MECH       PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER\n"
+    "  --allow-plaintext-auth permit credentials without TLS\n"
+    "  --lmtp                 speak LMTP (RFC 2033)\n"
+    "  --no-pipelining        do not use PIPELINING\n"
+    "  --no-chunking          do not use CHUNKING (BDAT)\n"
+    "  --no-8bitmime          do not use 8BITMIME\n"
+    "  --smtputf8             require SMTPUTF8\n"
+    "  --requiretls           REQUIRETLS (RFC 8689)\n"
+    "  --dsn-notify LIST      NEVER, or a comma list of SUCCESS,FAILURE,DELAY\n"
+    "  --dsn-ret FULL|HDRS    DSN RET parameter\n"
+    "  --envid ID             DSN ENVID parameter\n"
+    "  --trace                print the protocol transcript to stderr\n"
+    "  --help                 this text\n"
+    "\n"
+    "Output: one line per recipient, \"RCPT <addr> <code> <enhanced> <text>\", then\n"
+    "\"DATA <code> <enhanced> <text>\" (LMTP: \"DATA <addr> ...\" per recipient).\n"
+    "Exit status: 0 all recipients accepted, 1 some, 2 none, 64 usage error.\n";
+
+/* One line on stderr and EX_USAGE (CLI.md). */
+#define usage_error(err, fmt, arg) \
+  (fprintf((err), "smtp-send: " fmt " (see --help)\n", (arg)), SEND_EXIT_USAGE)
+
+static int parse_server(send_opts *o, const char *s, FILE *err) {
+  const char *host = s, *port = NULL;
+  size_t hl;
+  if (s[0] == '[') {
+    const char *close = strchr(s, ']');
+    if (!close) return usage_error(err, "bad --server value: %s", s);
+    host = s + 1;
+    hl = (size_t)(close - host);
+    if (close[1] == ':') port = close + 2;
+    else if (close[1] != '\0') return usage_error(err, "bad --server value: %s", s);
+  } else {
+    const char *colon = strchr(s, ':');
+    if (colon && strchr(colon + 1, ':')) return usage_error(err, "IPv6 needs brackets: %s", s);
+    hl = colon ? (size_t)(colon - s) : strlen(s);
+    if (colon) port = colon + 1;
+  }
+  if (hl == 0 || hl >= sizeof o->host) return usage_error(err, "bad --server value: %s", s);
+  memcpy(o->host, host, hl);
+  o->host[hl] = 0;
+  for (size_t i = 0; i < hl; i++) {
+    unsigned char ch = (unsigned char)o->host[i];
+    if (ch <= 0x20 || ch >= 0x7f) return usage_error(err, "bad --server host: %s", s);
+  }
+  if (port) {
+    size_t pl = strlen(port);
+    long v = 0;
+    if (pl == 0 || pl > 5) return usage_error(err, "bad --server port: %s", s);
+    for (size_t i = 0; i < pl; i++) {
+      if (port[i] < '0' || port[i] > '9') return usage_error(err, "bad --server port: %s", s);
+      v = v * 10 + (port[i] - '0');
+    }
+    if (v < 1 || v > 65535) return usage_error(err, "bad --server port: %s", s);
+    snprintf(o->port, sizeof o->port, "%ld", v);
+  } else {
+    memcpy(o->port, "25", 3);
+  }
+  if (strcmp(o->port, "465") == 0) o->implicit_tls = 1; /* RFC 8314 */
+  return 0;
+}
+
+static int parse_notify(send_opts *o, const char *s, FILE *err) {
+  char buf[64];
+  char *tok, *save = NULL;
+  unsigned v = 0;
+  if (strlen(s) >= sizeof buf || !*s) return usage_error(err, "bad --dsn-notify value: %s", s);
+  strcpy(buf, s);
+  for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    if (strcasecmp(tok, "NEVER") == 0) v |= SMTP_DSN_NOTIFY_NEVER;
+    else if (strcasecmp(tok, "SUCCESS") == 0) v |= SMTP_DSN_NOTIFY_SUCCESS;
+    else if (strcasecmp(tok, "FAILURE") == 0) v |= SMTP_DSN_NOTIFY_FAILURE;
+    else if (strcasecmp(tok, "DELAY") == 0) v |= SMTP_DSN_NOTIFY_DELAY;
+    else return usage_error(err, "bad --dsn-notify value: %s", s);
+  }
+  /* RFC 3461 4.1: NEVER stands alone */
+  if ((v & SMTP_DSN_NOTIFY_NEVER) && v != SMTP_DSN_NOTIFY_NEVER)
+    return usage_error(err, "--dsn-notify NEVER must stand alone: %s", s);
+  o->dsn_notify = v;
+  return 0;
+}
+
+int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
+  int have_server = 0;
+  memset(o, 0, sizeof *o);
+  o->starttls = SMTP_CLIENT_STARTTLS_OPPORTUNISTIC;
+  o->to = calloc((size_t)argc + 1, sizeof *o->to);
+  if (!o->to) return usage_error(err, "%s", "out of memory");
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = NULL;
+#define NEEDS_VALUE()                                                      \
+  do {                                                                     \
+    if (i + 1 >= argc) return usage_error(err, "%s needs a value", a);     \
+    v = argv[++i];                                                         \
+  } while (0)
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      fputs(USAGE, out);
+      return -1;
+    } else if (strcmp(a, "--server") == 0) {
+      NEEDS_VALUE();
+      if (parse_server(o, v, err)) return SEND_EXIT_USAGE;
+      have_server = 1;
+    } else if (strcmp(a, "--from") == 0) {
+      NEEDS_VALUE();
+      o->from = v;
+    } else if (strcmp(a, "--to") == 0) {
+      NEEDS_VALUE();
+      o->to[o->nto++] = v;
+    } else if (strcmp(a, "--helo") == 0) {
+      NEEDS_VALUE();
+      o->helo = v;
+    } else if (strcmp(a, "--starttls") == 0) {
+      NEEDS_VALUE();
+      if (strcmp(v, "required") == 0) o->starttls = SMTP_CLIENT_STARTTLS_REQUIRED;
+      else if (strcmp(v, "opportunistic") == 0) o->starttls = SMTP_CLIENT_STARTTLS_OPPORTUNISTIC;
+      else if (strcmp(v, "off") == 0) o->starttls = SMTP_CLIENT_STARTTLS_OFF;
+      else return usage_error(err, "bad --starttls value: %s", v);
+    } else if (strcmp(a, "--implicit-tls") == 0) {
+      o->implicit_tls = 1;
+    } else if (strcmp(a, "--ca-file") == 0) {
+      NEEDS_VALUE();
+      o->ca_file = v;
+    } else if (strcmp(a, "--insecure") == 0) {
+      o->insecure = 1;
+    } else if (strcmp(a, "--tls-servername") == 0) {
+      NEEDS_VALUE();
+      o->servername = v;
+    } else if (strcmp(a, "--auth") == 0) {
+      const char *colon;
+      NEEDS_VALUE();
+      colon = strchr(v, ':');
+      if (!colon || colon == v || !colon[1]) return usage_error(err, "bad --auth value (USER:PASS): %s", "");
+      free(o->auth_user);
+      free(o->auth_pass);
+      o->auth_user = strndup(v, (size_t)(colon - v));
+      o->auth_pass = strdup(colon + 1);
+      if (!o->auth_user || !o->auth_pass) return usage_error(err, "%s", "out of memory");
+    } else if (strcmp(a, "--auth-mech") == 0) {
+      NEEDS_VALUE();
+      o->auth_mech = smtp_sasl_mech_from_name(v, strlen(v));
+      if (!(o->auth_mech & (SMTP_SASL_PLAIN | SMTP_SASL_LOGIN | SMTP_SASL_CRAM_MD5 |
+                            SMTP_SASL_SCRAM_SHA_256 | SMTP_SASL_XOAUTH2 | SMTP_SASL_OAUTHBEARER)))
+        return usage_error(err, "unsupported --auth-mech: %s", v);
+    } else if (strcmp(a, "--allow-plaintext-auth") == 0) {
+      o->allow_plaintext_auth = 1;
+    } else if (strcmp(a, "--lmtp") == 0) {
+      o->lmtp = 1;
+    } else if (strcmp(a, "--no-pipelining") == 0) {
+      o->no_pipelining = 1;
+    } else if (strcmp(a, "--no-chunking") == 0) {
+      o->no_chunking = 1;
+    } else if (strcmp(a, "--no-8bitmime") == 0) {
+      o->no_8bitmime = 1;
+    } else if (strcmp(a, "--smtputf8") == 0) {
+      o->smtputf8 = 1;
+    } else if (strcmp(a, "--requiretls") == 0) {
+      o->requiretls = 1;
+    } else if (strcmp(a, "--dsn-notify") == 0) {
+      NEEDS_VALUE();
+      if (parse_notify(o, v, err)) return SEND_EXIT_USAGE;
+    } else if (strcmp(a, "--dsn-ret") == 0) {
+      NEEDS_VALUE();
+      if (strcasecmp(v, "FULL") == 0) o->dsn_ret = SMTP_DSN_RET_FULL;
+      else if (strcasecmp(v, "HDRS") == 0) o->dsn_ret = SMTP_DSN_RET_HDRS;
+      else return usage_error(err, "bad --dsn-ret value: %s", v);
+    } else if (strcmp(a, "--envid") == 0) {
+      NEEDS_VALUE();
+      o->envid = v;
+    } else if (strcmp(a, "--trace") == 0) {
+      o->trace = 1;
+    } else if (a[0] == '-' && a[1] != '\0') {
+      return usage_error(err, "unknown option: %s", a);
+    } else {
+      if (o->file) return usage_error(err, "more than one FILE: %s", a);
+      o->file = a;
+    }
+#undef NEEDS_VALUE
+  }
+  if (!have_server) return usage_error(err, "%s", "--server is required");
+  if (!o->from) return usage_error(err, "%s", "--from is required (--from '' for <>)");
+  if (o->nto == 0) return usage_error(err, "%s", "at least one --to is required");
+  if (!o->servername) o->servername = o->host;
+  return send_check_inputs(o, err);
+}
+
+void send_opts_free(send_opts *o) {
+  free(o->to);
+  free(o->auth_user);
+  if (o->auth_pass) {
+    memset(o->auth_pass, 0, strlen(o->auth_pass));
+    free(o->auth_pass);
+  }
+  memset(o, 0, sizeof *o);
+}
+
+int send_read_message(const char *file, char **buf, size_t *len, FILE *err) {
+  FILE *f = stdin;
+  size_t cap = 65536, n = 0;
+  char *b;
+  if (file && strcmp(file, "-") != 0) {
+    f = fopen(file, "rb");
+    if (!f) {
+      fprintf(err, "smtp-send: cannot open %s\n", file);
+      return -1;
+    }
+  }
+  b = malloc(cap);
+  if (!b) return -1;
+  for (;;) {
+    size_t r;
+    if (n == cap) {
+      char *nb = realloc(b, cap * 2);
+      if (!nb) {
+        free(b);
+        if (f != stdin) fclose(f);
+        fputs("smtp-send: out of memory\n", err);
+        return -1;
+      }
+      b = nb;
+      cap *= 2;
+    }
+    r = fread(b + n, 1, cap - n, f);
+    n += r;
+    if (r == 0) break;
+  }
+  if (ferror(f)) {
+    fputs("smtp-send: cannot read the message\n", err);
+    free(b);
+    if (f != stdin) fclose(f);
+    return -1;
+  }
+  if (f != stdin) fclose(f);
+  *buf = b;
+  *len = n;
+  return 0;
+}
+
+/* ---- building ---- */
+
+/* Echo a command-line value without its control characters. */
+static const char *clean(const char *s) {
+  static char buf[512];
+  size_t i;
+  for (i = 0; s[i] && i < sizeof buf - 1; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    buf[i] = (char)(ch < 0x20 || ch == 0x7f ? '?' : ch);
+  }
+  buf[i] = 0;
+  return buf;
+}
+
+static int fill_txn(smtp_client_txn *t, const send_opts *o, FILE *err) {
+  int rc = smtp_client_txn_set_from(t, o->from, strlen(o->from));
+  if (rc != SMTP_OK) {
+    fprintf(err, "smtp-send: bad --from address: %s (%s)\n", clean(o->from), smtp_strerror(rc));
+    return SEND_EXIT_USAGE;
+  }
+  for (size_t i = 0; i < o->nto; i++) {
+    smtp_ssize r = smtp_client_txn_add_rcpt(t, o->to[i], strlen(o->to[i]), o->dsn_notify, NULL, 0);
+    if (r < 0) {
+      fprintf(err, "smtp-send: bad --to address: %s (%s)\n", clean(o->to[i]), smtp_strerror((int)r));
+      return SEND_EXIT_USAGE;
+    }
+  }
+  if (o->dsn_ret || o->envid) {
+    rc = smtp_client_txn_set_dsn(t, o->dsn_ret, o->envid, o->envid ? strlen(o->envid) : 0);
+    if (rc != SMTP_OK) {
+      fprintf(err, "smtp-send: bad --envid value (%s)\n", smtp_strerror(rc));
+      return SEND_EXIT_USAGE;
+    }
+  }
+  if (o->requiretls) smtp_client_txn_set_requiretls(t, 1);
+  return 0;
+}
+
+static int fill_options(smtp_client_options *opt, const send_opts *o, const char *helo, FILE *err) {
+  int rc;
+  unsigned int disabled = 0;
+  if (helo) {
+    rc = smtp_client_options_set_ehlo_name(opt, helo);
+    if (rc != SMTP_OK) {
+      fprintf(err, "smtp-send: bad --helo name: %s (%s)\n", clean(helo), smtp_strerror(rc));
+      return SEND_EXIT_USAGE;
+    }
+  }
+  smtp_client_options_set_lmtp(opt, o->lmtp);
+  smtp_client_options_set_starttls(opt, o->implicit_tls ? SMTP_CLIENT_STARTTLS_OFF : o->starttls);
+  if (o->auth_user) {
+    int oauth = o->auth_mech == SMTP_SASL_XOAUTH2 || o->auth_mech == SMTP_SASL_OAUTHBEARER;
+    rc = oauth ? smtp_client_options_set_oauth_token(opt, o->auth_user, o->auth_pass)
+               : smtp_client_options_set_credentials(opt, NULL, o->auth_user, o->auth_pass);
+    if (rc != SMTP_OK) {
+      fprintf(err, "smtp-send: bad --auth value (%s)\n", smtp_strerror(rc));
+      return SEND_EXIT_USAGE;
+    }
+    if (o->auth_mech) {
+      rc = smtp_client_options_set_auth_mechanism(opt, o->auth_mech);
+      if (rc != SMTP_OK) {
+        fprintf(err, "smtp-send: --auth-mech %s is not available in this build\n",
+                smtp_sasl_mech_name(o->auth_mech));
+        return SEND_EXIT_USAGE;
+      }
+    }
+  }
+  smtp_client_options_set_allow_plaintext_auth(opt, o->allow_plaintext_auth);
+  if (o->no_pipelining) disabled |= SMTP_EXT_PIPELINING;
+  if (o->no_chunking) disabled |= SMTP_EXT_CHUNKING;
+  if (o->no_8bitmime) disabled |= SMTP_EXT_8BITMIME;
+  smtp_client_options_set_disabled_extensions(opt, disabled);
+  smtp_client_options_set_require_smtputf8(opt, o->smtputf8);
+  return 0;
+}
+
+int send_check_inputs(const send_opts *o, FILE *err) {
+  smtp_client_options *opt = NULL;
+  smtp_client_txn *t = NULL;
+  int rc = SEND_EXIT_USAGE;
+  if (smtp_client_options_new(&opt, NULL) != SMTP_OK || smtp_client_txn_new(&t, NULL) != SMTP_OK) {
+    fputs("smtp-send: out of memory\n", err);
+    goto out;
+  }
+  if (fill_txn(t, o, err) || fill_options(opt, o, o->helo, err)) goto out;
+  rc = 0;
+out:
+  smtp_client_txn_del(t);
+  smtp_client_options_del(opt);
+  return rc;
+}
+
+/* ---- output ---- */
+
+static void print_reply_tail(FILE *f, const smtp_reply *r) {
+  char ec[32] = "-";
+  if (r->has_enhanced) smtp_enhanced_code_format(&r->enhanced, ec, sizeof ec);
+  fprintf(f, "%d %s", r->code, ec);
+  for (size_t i = 0; i < r->nlines; i++) {
+    const smtp_span *l = &r->lines[i];
+    fputc(' ', f);
+    /* the text as sent, controls shown as '?' (it came from the network) */
+    for (size_t k = 0; k < l->len; k++) {
+      unsigned char ch = (unsigned char)l->ptr[k];
+      fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, f);
+    }
+  }
+  fputc('\n', f);
+}
+
+static const char *rcpt_addr(const send_app *a, size_t index) {
+  return index < a->o->nto ? a->o->to[index] : "?";
+}
+
+static int on_event(smtp_client_session *c, const smtp_client_event *ev, void *ud) {
+  send_app *a = ud;
+  (void)c;
+  switch (ev->type) {
+  case SMTP_CLIENT_EVENT_MAIL:
+    if (ev->reply && ev->reply->code / 100 != 2) {
+      a->mail_refused = 1;
+      fputs("MAIL ", a->out);
+      print_reply_tail(a->out, ev->reply);
+      a->printed = 1;
+    }
+    break;
+  case SMTP_CLIENT_EVENT_RCPT:
+    if (a->mail_refused || !ev->reply) break;
+    fprintf(a->out, "RCPT %s ", rcpt_addr(a, ev->index));
+    print_reply_tail(a->out, ev->reply);
+    a->printed = 1;
+    break;
+  case SMTP_CLIENT_EVENT_DATA:
+    if (a->mail_refused || !ev->reply) break;
+    if (ev->index != SMTP_CLIENT_NO_INDEX) fprintf(a->out, "DATA %s ", rcpt_addr(a, ev->index));
+    else fputs("DATA ", a->out);
+    print_reply_tail(a->out, ev->reply);
+    a->printed = 1;
+    break;
+  case SMTP_CLIENT_EVENT_AUTH:
+    if (ev->error) {
+      if (ev->reply) {
+        fprintf(a->err, "smtp-send: authentication failed: ");
+        print_reply_tail(a->err, ev->reply);
+      } else {
+        fprintf(a->err, "smtp-send: authentication not possible: %s\n", smtp_strerror(ev->error));
+      }
+      a->printed = 1;
+    }
+    break;
+  case SMTP_CLIENT_EVENT_TXN_DONE:
+    a->got_result = 1;
+    a->result = ev->result;
+    break;
+  case SMTP_CLIENT_EVENT_CLOSED:
+    a->closed_error = ev->error;
+    break;
+  default:
+    break;
+  }
+  fflush(a->out);
+  return 0;
+}
+
+static void on_trace(smtp_client_session *c, int dir, const char *line, size_t len, void *ud) {
+  send_app *a = ud;
+  (void)c;
+  if (!a->o->trace) return;
+  fprintf(a->err, "%c: %.*s\n", dir, (int)len, line);
+}
+
+int send_app_init(send_app *a, const send_opts *o, const char *default_helo, const char *msg,
+                  size_t msglen, FILE *out, FILE *err) {
+  int rc;
+  memset(a, 0, sizeof *a);
+  a->o = o;
+  a->out = out;
+  a->err = err;
+  if (smtp_client_options_new(&a->opt, NULL) != SMTP_OK || smtp_client_txn_new(&a->txn, NULL) != SMTP_OK ||
+      smtp_client_callbacks_new(&a->cbs) != SMTP_OK) {
+    fputs("smtp-send: out of memory\n", err);
+    return SEND_EXIT_NONE;
+  }
+  rc = fill_options(a->opt, o, o->helo ? o->helo : default_helo, err);
+  if (rc) return rc;
+  if ((rc = fill_txn(a->txn, o, err)) != 0) return rc;
+  /* CLI.md: bare CR/LF become CRLF; NUL, long lines, 8-bit without
+   * 8BITMIME fail before any of the message is sent. */
+  smtp_client_txn_set_body(a->txn, msg, msglen);
+  smtp_client_callbacks_set_event(a->cbs, on_event);
+  smtp_client_callbacks_set_trace(a->cbs, on_trace);
+  return 0;
+}
+
+void send_app_free(send_app *a) {
+  smtp_client_txn_del(a->txn);
+  smtp_client_options_del(a->opt);
+  smtp_client_callbacks_del(a->cbs);
+  a->txn = NULL;
+  a->opt = NULL;
+  a->cbs = NULL;
+}
+
+int send_app_finish(send_app *a) {
+  int status;
+  if (a->got_result && a->result.ndelivered > 0) {
+    if (a->result.ndelivered == a->result.nrcpt) return SEND_EXIT_ALL;
+    return SEND_EXIT_SOME;
+  }
+  status = a->got_result ? a->result.status : a->closed_error;
+  if (a->tls_error) status = a->tls_error;
+  /* A failure that no printed reply explains gets one line on stderr. */
+  if (status != SMTP_ERR_REJECTED && status != SMTP_ERR_TEMPFAIL) {
+    if (status == SMTP_OK || status == 0) status = a->closed_error;
+    if (status != 0 && !(a->printed && (status <= SMTP_ERR_AUTH_FAILED && status >= SMTP_ERR_PLAINTEXT_AUTH)))
+      fprintf(a->err, "smtp-send: %s\n", smtp_strerror(status));
+  } else if (!a->printed) {
+    fprintf(a->err, "smtp-send: %s\n", smtp_strerror(a->closed_error ? a->closed_error : status));
+  }
+  return SEND_EXIT_NONE;
+}

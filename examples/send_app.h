@@ -1,0 +1,79 @@
+/* smtp-send's application half (shared/CLI.md, "smtp-send"): option
+ * parsing, reading the message, building the client options and the
+ * transaction, the per-recipient output lines and the exit status. The
+ * transport (examples/smtp-send.c) only moves bytes. */
+#ifndef SEND_APP_H
+#define SEND_APP_H
+
+#include <stdio.h>
+
+#include <smtp/client.h>
+
+/* Exit statuses (CLI.md). */
+#define SEND_EXIT_ALL 0      /* every recipient accepted the message */
+#define SEND_EXIT_SOME 1     /* some did, some did not */
+#define SEND_EXIT_NONE 2     /* delivered to none: rejected, connection/TLS failure, timeout */
+#define SEND_EXIT_USAGE 64   /* EX_USAGE */
+
+typedef struct send_opts {
+  char host[256];
+  char port[8];
+  const char *from;
+  const char **to;
+  size_t nto;
+  const char *helo;
+  int starttls;          /* smtp_client_starttls_policy */
+  int implicit_tls;
+  const char *ca_file;
+  int insecure;
+  const char *servername;
+  char *auth_user, *auth_pass; /* split copies of --auth */
+  unsigned int auth_mech;      /* 0: the strongest both sides have */
+  int allow_plaintext_auth;
+  int lmtp, no_pipelining, no_chunking, no_8bitmime, smtputf8, requiretls;
+  unsigned int dsn_notify;
+  int dsn_ret;
+  const char *envid;
+  int trace;
+  const char *file;      /* NULL or "-": stdin */
+} send_opts;
+
+/* Parse argv. Returns 0 to go on, SEND_EXIT_USAGE after printing one line
+ * on @p err, or -1 after printing --help on @p out (exit 0). */
+int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err);
+void send_opts_free(send_opts *o);
+
+/* Read the message (FILE or stdin). Returns 0 or -1 (message on @p err). */
+int send_read_message(const char *file, char **buf, size_t *len, FILE *err);
+
+/* The state the callbacks update. */
+typedef struct send_app {
+  const send_opts *o;
+  FILE *out, *err;
+  smtp_client_options *opt;
+  smtp_client_txn *txn;
+  smtp_client_callbacks *cbs;
+  int mail_refused;
+  int got_result;
+  smtp_client_txn_result result;
+  int closed_error;
+  int printed;      /* a stdout line was printed */
+  int tls_error;    /* set by the transport */
+} send_app;
+
+/* Build options and transaction; @p default_helo is used without --helo.
+ * Returns 0, or SEND_EXIT_USAGE for an invalid address/parameter (one line
+ * on err, nothing sent), or SEND_EXIT_NONE on another failure. */
+int send_app_init(send_app *a, const send_opts *o, const char *default_helo, const char *msg,
+                  size_t msglen, FILE *out, FILE *err);
+void send_app_free(send_app *a);
+
+/* The exit status once the session is over (prints the stderr line for a
+ * failure without a reply). */
+int send_app_finish(send_app *a);
+
+/* Validate the command-line addresses and parameters without a session
+ * (same rules as send_app_init); 0 or SEND_EXIT_USAGE. */
+int send_check_inputs(const send_opts *o, FILE *err);
+
+#endif
