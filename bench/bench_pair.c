@@ -30,13 +30,14 @@ typedef struct app {
   const char *body;
   size_t body_len;
   unsigned nrcpt;
+  char rcpt[100][32]; /* recipient addresses, formatted once */
+  size_t rcpt_len[100];
   uint64_t done, failed, left;
   uint64_t srv_msgs, srv_bytes;
 } app;
 
 static void submit_next(smtp_client_session *c, app *a) {
   unsigned i;
-  char rc[64];
   int r;
   if (a->left == 0) {
     smtp_client_session_quit(c);
@@ -47,8 +48,8 @@ static void submit_next(smtp_client_session *c, app *a) {
   if (smtp_client_txn_set_from(a->txn, "sender.name@example.com", 23) != SMTP_OK)
     bench_die("set_from");
   for (i = 0; i < a->nrcpt; i++) {
-    int n = snprintf(rc, sizeof rc, "rcpt%u@example.org", i);
-    if (smtp_client_txn_add_rcpt(a->txn, rc, (size_t)n, 0, NULL, 0) < 0) bench_die("add_rcpt");
+    if (smtp_client_txn_add_rcpt(a->txn, a->rcpt[i], a->rcpt_len[i], 0, NULL, 0) < 0)
+      bench_die("add_rcpt");
   }
   if (smtp_client_txn_set_body(a->txn, a->body, a->body_len) != SMTP_OK) bench_die("set_body");
   r = smtp_client_session_submit(c, a->txn);
@@ -218,6 +219,8 @@ int main(int argc, char **argv) {
   a.body = body;
   a.body_len = body_len;
   a.nrcpt = nrcpt;
+  for (i = 0; i < (int)nrcpt; i++)
+    a.rcpt_len[i] = (size_t)snprintf(a.rcpt[i], sizeof a.rcpt[i], "rcpt%d@example.org", i);
   if (smtp_client_callbacks_new(&ccb) != SMTP_OK) bench_die("client callbacks");
   smtp_client_callbacks_set_txn_done(ccb, on_txn_done);
   if (smtp_server_callbacks_new(&scb, NULL) != SMTP_OK) bench_die("server callbacks");
