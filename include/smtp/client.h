@@ -212,37 +212,52 @@ typedef void (*smtp_client_trace_cb)(smtp_client_session *c, int direction, cons
 /** @} */
 
 /**
- * @brief Allocate an empty callbacks object.
+ * @brief Allocate an empty callbacks object (every callback unset).
+ * @param out receives the object; the caller frees it with smtp_client_callbacks_del().
  * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out), ::SMTP_ERR_NOMEM.
  */
 SMTP_API int smtp_client_callbacks_new(smtp_client_callbacks **out);
-/** @brief Free a callbacks object; NULL does nothing. */
+/** @brief Free a callbacks object; NULL does nothing.
+ *  @param cbs the object (sessions keep their own copy). */
 SMTP_API void smtp_client_callbacks_del(smtp_client_callbacks *cbs);
-/** @brief Set the greeting callback. */
+/** @brief Set the greeting callback.
+ *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
 SMTP_API void smtp_client_callbacks_set_greeting(smtp_client_callbacks *cbs, smtp_client_greeting_cb cb);
-/** @brief Set the capabilities callback. */
+/** @brief Set the capabilities callback.
+ *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
 SMTP_API void smtp_client_callbacks_set_capabilities(smtp_client_callbacks *cbs, smtp_client_capabilities_cb cb);
-/** @brief Set the STARTTLS callback (handshake point). */
+/** @brief Set the STARTTLS (handshake point) callback.
+ *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
 SMTP_API void smtp_client_callbacks_set_starttls(smtp_client_callbacks *cbs, smtp_client_starttls_cb cb);
-/** @brief Set the AUTH result callback. */
+/** @brief Set the AUTH result callback.
+ *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
 SMTP_API void smtp_client_callbacks_set_auth(smtp_client_callbacks *cbs, smtp_client_auth_cb cb);
-/** @brief Set the MAIL reply callback. */
+/** @brief Set the MAIL reply callback.
+ *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
 SMTP_API void smtp_client_callbacks_set_mail(smtp_client_callbacks *cbs, smtp_client_mail_cb cb);
-/** @brief Set the per-recipient RCPT reply callback. */
+/** @brief Set the per-recipient RCPT reply callback.
+ *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
 SMTP_API void smtp_client_callbacks_set_rcpt(smtp_client_callbacks *cbs, smtp_client_rcpt_cb cb);
-/** @brief Set the body-start callback. */
+/** @brief Set the body-start callback.
+ *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
 SMTP_API void smtp_client_callbacks_set_body_start(smtp_client_callbacks *cbs, smtp_client_body_start_cb cb);
-/** @brief Set the data reply callback (SMTP: one; LMTP: per recipient). */
+/** @brief Set the data reply (SMTP: one; LMTP: per recipient) callback.
+ *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
 SMTP_API void smtp_client_callbacks_set_data(smtp_client_callbacks *cbs, smtp_client_data_cb cb);
-/** @brief Set the transaction-done callback. */
+/** @brief Set the transaction-done callback.
+ *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
 SMTP_API void smtp_client_callbacks_set_txn_done(smtp_client_callbacks *cbs, smtp_client_txn_done_cb cb);
-/** @brief Set the session-closed callback. */
+/** @brief Set the session-closed callback.
+ *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
 SMTP_API void smtp_client_callbacks_set_closed(smtp_client_callbacks *cbs, smtp_client_closed_cb cb);
-/** @brief Set the generic event callback (events without a dedicated callback). */
+/** @brief Set the generic event (events without a dedicated callback) callback.
+ *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
 SMTP_API void smtp_client_callbacks_set_event(smtp_client_callbacks *cbs, smtp_client_event_cb cb);
-/** @brief Set the body read (pull) callback. */
+/** @brief Set the body read (pull) callback.
+ *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
 SMTP_API void smtp_client_callbacks_set_read_body(smtp_client_callbacks *cbs, smtp_client_read_body_cb cb);
-/** @brief Set the trace callback. */
+/** @brief Set the trace callback.
+ *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
 SMTP_API void smtp_client_callbacks_set_trace(smtp_client_callbacks *cbs, smtp_client_trace_cb cb);
 
 /* ------------------------------------------------------------------ */
@@ -266,26 +281,35 @@ typedef enum smtp_client_starttls_policy {
  * @brief Allocate options with the defaults: EHLO name "localhost", SMTP,
  *        opportunistic STARTTLS, no credentials, no plaintext AUTH, every
  *        extension used when offered, reply bounds of reply.h, 16 KiB output.
+ * @param out receives the options; free them with smtp_client_options_del().
  * @param mem allocator or NULL; copied.
  * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_NOMEM.
  */
 SMTP_API int smtp_client_options_new(smtp_client_options **out, const smtp_mem *mem);
-/** @brief Free options; NULL does nothing. */
+/** @brief Free options; NULL does nothing. @param opt the options (sessions keep a copy). */
 SMTP_API void smtp_client_options_del(smtp_client_options *opt);
 /**
  * @brief The EHLO/HELO/LHLO argument: a Domain or an address literal (RFC 5321 4.1.1.1).
+ * @param opt the options. @param name NUL-terminated; copied.
  * @return ::SMTP_OK, ::SMTP_ERR_BAD_CHAR (CR, LF, NUL, controls), ::SMTP_ERR_SYNTAX and the
  *         other errors of smtp_parse_ehlo_arg(), ::SMTP_ERR_INVALID_ARGUMENT.
  */
 SMTP_API int smtp_client_options_set_ehlo_name(smtp_client_options *opt, const char *name);
-/** @brief Speak LMTP (RFC 2033): LHLO, per-recipient replies after the data. */
+/** @brief Speak LMTP (RFC 2033): LHLO, per-recipient replies after the data.
+ *  @param opt the options. @param on 1 for LMTP, 0 for SMTP. */
 SMTP_API void smtp_client_options_set_lmtp(smtp_client_options *opt, int on);
-/** @brief Set the ::smtp_client_starttls_policy. @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
+/** @brief Set the STARTTLS policy.
+ *  @param opt the options. @param policy an ::smtp_client_starttls_policy.
+ *  @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
 SMTP_API int smtp_client_options_set_starttls(smtp_client_options *opt, int policy);
 /**
  * @brief Password credentials: the session authenticates after EHLO (and TLS).
- * @param authzid authorization identity or NULL; @param user authentication identity;
- * @param password the password. Each at most 255 octets of UTF-8 without controls.
+ *
+ * Each value is at most 255 octets of UTF-8 without controls; all are copied.
+ * @param opt the options.
+ * @param authzid authorization identity, or NULL for none.
+ * @param user authentication identity.
+ * @param password the password.
  * @return ::SMTP_OK, ::SMTP_ERR_BAD_CHAR, ::SMTP_ERR_UTF8, ::SMTP_ERR_TOO_LONG,
  *         ::SMTP_ERR_INVALID_ARGUMENT (NULL or empty user/password), ::SMTP_ERR_NOMEM.
  */
@@ -293,7 +317,9 @@ SMTP_API int smtp_client_options_set_credentials(smtp_client_options *opt, const
                                                  const char *user, const char *password);
 /**
  * @brief An OAuth 2.0 bearer token for OAUTHBEARER (RFC 7628) / XOAUTH2.
- * @param token printable ASCII (RFC 6750 b64token), at most 8192 octets.
+ * @param opt the options.
+ * @param user the account (XOAUTH2 "user=", OAUTHBEARER "a="), or NULL; copied.
+ * @param token printable ASCII (RFC 6750 b64token), at most 8192 octets; copied.
  * @return as smtp_client_options_set_credentials().
  */
 SMTP_API int smtp_client_options_set_oauth_token(smtp_client_options *opt, const char *user,
@@ -302,36 +328,46 @@ SMTP_API int smtp_client_options_set_oauth_token(smtp_client_options *opt, const
  * @brief Force one mechanism (a single ::smtp_sasl_mech bit), or 0 for the
  *        strongest both sides have: SCRAM-SHA-256 > OAUTHBEARER > XOAUTH2 (with a
  *        token) > CRAM-MD5 > PLAIN > LOGIN.
+ * @param opt the options. @param mech one ::smtp_sasl_mech bit, or 0.
  * @return ::SMTP_OK, ::SMTP_ERR_UNSUPPORTED (not implemented or not in this build),
  *         ::SMTP_ERR_INVALID_ARGUMENT.
  */
 SMTP_API int smtp_client_options_set_auth_mechanism(smtp_client_options *opt, unsigned int mech);
-/** @brief Allow credentials without TLS (default off: ::SMTP_ERR_PLAINTEXT_AUTH). */
+/** @brief Allow credentials without TLS (default off: ::SMTP_ERR_PLAINTEXT_AUTH).
+ *  @param opt the options. @param on 1 to allow. */
 SMTP_API void smtp_client_options_set_allow_plaintext_auth(smtp_client_options *opt, int on);
 /**
  * @brief Never use these extensions even when offered: any of
  *        ::SMTP_EXT_PIPELINING, ::SMTP_EXT_CHUNKING, ::SMTP_EXT_8BITMIME,
  *        ::SMTP_EXT_SIZE, ::SMTP_EXT_DSN, ::SMTP_EXT_SMTPUTF8, ::SMTP_EXT_BINARYMIME.
+ * @param opt the options. @param ext_flags ::smtp_ext_flag bits.
  */
 SMTP_API void smtp_client_options_set_disabled_extensions(smtp_client_options *opt, unsigned int ext_flags);
-/** @brief Send SMTPUTF8 with every MAIL; fail when the server lacks it (RFC 6531). */
+/** @brief Send SMTPUTF8 with every MAIL; fail when the server lacks it (RFC 6531).
+ *  @param opt the options. @param on 1 to require. */
 SMTP_API void smtp_client_options_set_require_smtputf8(smtp_client_options *opt, int on);
-/** @brief REQUIRETLS (RFC 8689) on every MAIL; fail unless TLS is up and offered. */
+/** @brief REQUIRETLS (RFC 8689) on every MAIL; fail unless TLS is up and offered.
+ *  @param opt the options. @param on 1 to require. */
 SMTP_API void smtp_client_options_set_requiretls(smtp_client_options *opt, int on);
 /**
  * @brief Bounds on server replies: longest line incl. CRLF and most lines.
+ * @param opt the options.
  * @param max_line 0 for ::SMTP_REPLY_LINE_MAX, else 64..65536.
  * @param max_lines 0 for ::SMTP_REPLY_LINES_MAX, else 1..10000.
  * @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT.
  */
 SMTP_API int smtp_client_options_set_reply_limits(smtp_client_options *opt, size_t max_line,
                                                   size_t max_lines);
-/** @brief Output buffer size (::SMTP_CLIENT_OUTPUT_MIN..16 MiB). @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
+/** @brief Output buffer size (::SMTP_CLIENT_OUTPUT_MIN..16 MiB).
+ *  @param opt the options. @param bytes the size.
+ *  @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
 SMTP_API int smtp_client_options_set_output_buffer(smtp_client_options *opt, size_t bytes);
 /**
  * @brief Random bytes for SCRAM nonces. Without it SCRAM-SHA-256 is never
  *        chosen (the library reads no random device itself).
- * @param fn fills @p len bytes, returns 0 on success.
+ * @param opt the options.
+ * @param fn fills its @c len bytes at @c buf and returns 0, or non-zero on failure.
+ * @param user_data passed to @p fn.
  */
 SMTP_API void smtp_client_options_set_random(smtp_client_options *opt,
                                              int (*fn)(void *buf, size_t len, void *user_data),
@@ -383,17 +419,22 @@ typedef enum smtp_client_body_source {
 
 /**
  * @brief Allocate an empty transaction.
+ * @param out receives it; free it with smtp_client_txn_del().
+ * @param mem allocator or NULL; copied. The transaction grows while it is built.
  * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_NOMEM.
  */
 SMTP_API int smtp_client_txn_new(smtp_client_txn **out, const smtp_mem *mem);
-/** @brief Free a transaction (it must not be submitted); NULL does nothing. */
+/** @brief Free a transaction (it must not be submitted); NULL does nothing. @param t the transaction. */
 SMTP_API void smtp_client_txn_del(smtp_client_txn *t);
-/** @brief Empty the transaction and keep its memory. @return ::SMTP_OK or
- *         ::SMTP_ERR_INVALID_STATE while submitted. */
+/** @brief Empty the transaction and keep its memory.
+ *  @param t the transaction.
+ *  @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL), or ::SMTP_ERR_INVALID_STATE
+ *          while submitted. */
 SMTP_API int smtp_client_txn_reset(smtp_client_txn *t);
 /**
  * @brief The reverse-path: a Mailbox (RFC 5321 4.1.2) without or with angle
  *        brackets, or an empty string for the null path "<>".
+ * @param t the transaction. @param addr the address (copied). @param len its length.
  * @return ::SMTP_OK, ::SMTP_ERR_BAD_CHAR (CR, LF, NUL, controls), ::SMTP_ERR_SYNTAX,
  *         ::SMTP_ERR_PATH_TOO_LONG and the other errors of smtp_parse_mailbox(),
  *         ::SMTP_ERR_INVALID_STATE (submitted), ::SMTP_ERR_NOMEM.
@@ -401,9 +442,11 @@ SMTP_API int smtp_client_txn_reset(smtp_client_txn *t);
 SMTP_API int smtp_client_txn_set_from(smtp_client_txn *t, const char *addr, size_t len);
 /**
  * @brief Add a recipient (a Mailbox, or "Postmaster").
+ * @param t the transaction. @param addr the address (copied). @param len its length.
  * @param notify ::smtp_dsn_notify bits (NEVER alone).
  * @param orcpt original recipient for ORCPT=rfc822;... (xtext-encoded by the
- *        library, RFC 3461 4.2), or NULL.
+ *        library, RFC 3461 4.2), or NULL; copied.
+ * @param orcpt_len length of @p orcpt.
  * @return the recipient's index (>= 0), or the errors of smtp_client_txn_set_from(),
  *         ::SMTP_ERR_INVALID_ARGUMENT (bad @p notify), ::SMTP_ERR_LIMIT (over 100000).
  */
@@ -413,37 +456,53 @@ SMTP_API smtp_ssize smtp_client_txn_add_rcpt(smtp_client_txn *t, const char *add
 /**
  * @brief DSN parameters of MAIL (RFC 3461 4.3, 4.4), sent only when the
  *        server offers DSN.
- * @param ret ::smtp_dsn_ret. @param envid printable ASCII (at most 100), or NULL.
+ * @param t the transaction. @param ret ::smtp_dsn_ret.
+ * @param envid printable ASCII (at most 100), or NULL; copied. @param len its length.
  * @return ::SMTP_OK, ::SMTP_ERR_BAD_CHAR, ::SMTP_ERR_TOO_LONG, ::SMTP_ERR_INVALID_ARGUMENT.
  */
 SMTP_API int smtp_client_txn_set_dsn(smtp_client_txn *t, int ret, const char *envid, size_t len);
-/** @brief Size hint for SIZE= (RFC 1870) when the body is not in memory. */
+/** @brief Size hint for SIZE= (RFC 1870) when the body is not in memory.
+ *  @param t the transaction. @param size octets.
+ *  @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_INVALID_STATE. */
 SMTP_API int smtp_client_txn_set_size(smtp_client_txn *t, uint64_t size);
-/** @brief The ::smtp_client_body_type. @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
+/** @brief What the body is.
+ *  @param t the transaction. @param type an ::smtp_client_body_type.
+ *  @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_INVALID_STATE. */
 SMTP_API int smtp_client_txn_set_body_type(smtp_client_txn *t, int type);
 /**
  * @brief The body in memory: not copied, it must stay valid until TXN_DONE.
  *        Bare CR and bare LF become CRLF; a final CRLF is added when missing;
  *        a NUL or a line over 1000 octets refuses the transaction before MAIL
  *        (except BINARYMIME).
+ * @param t the transaction. @param data the body. @param len its length.
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_INVALID_STATE.
  */
 SMTP_API int smtp_client_txn_set_body(smtp_client_txn *t, const char *data, size_t len);
 /** @brief Take the body from the read_body callback (::SMTP_CLIENT_BODY_READ) or from
- *         smtp_client_session_body_push() (::SMTP_CLIENT_BODY_PUSH). */
+ *         smtp_client_session_body_push() (::SMTP_CLIENT_BODY_PUSH).
+ *  @param t the transaction. @param source ::SMTP_CLIENT_BODY_READ or ::SMTP_CLIENT_BODY_PUSH.
+ *  @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_INVALID_STATE. */
 SMTP_API int smtp_client_txn_set_body_source(smtp_client_txn *t, int source);
-/** @brief REQUIRETLS for this transaction (RFC 8689). */
+/** @brief REQUIRETLS for this transaction (RFC 8689).
+ *  @param t the transaction. @param on 1 to require.
+ *  @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_INVALID_STATE. */
 SMTP_API int smtp_client_txn_set_requiretls(smtp_client_txn *t, int on);
-/** @brief Number of recipients. */
+/** @brief Number of recipients. @param t the transaction. @return the count (0 for NULL). */
 SMTP_API size_t smtp_client_txn_rcpt_count(const smtp_client_txn *t);
 /**
  * @brief Results of recipient @p index after the transaction: the RCPT reply
  *        code and the final (data) reply code, 0 when none arrived.
+ * @param t the transaction. @param index the recipient.
+ * @param rcpt_code receives the RCPT reply code; may be NULL.
+ * @param data_code receives the final reply code; may be NULL.
  * @return ::SMTP_OK or ::SMTP_ERR_NOT_FOUND.
  */
 SMTP_API int smtp_client_txn_rcpt_result(const smtp_client_txn *t, size_t index, int *rcpt_code,
                                          int *data_code);
-/** @brief The recipient's address as given (without brackets); NULL when out of range.
- *  Valid until the transaction is reset. @param len set to its length. */
+/** @brief The recipient's address as given (without brackets).
+ *  @param t the transaction. @param index the recipient. @param len set to its length; may be NULL.
+ *  @return the address (not NUL-terminated, valid until the transaction is reset or
+ *          freed), or NULL when out of range. */
 SMTP_API const char *smtp_client_txn_rcpt_address(const smtp_client_txn *t, size_t index,
                                                   size_t *len);
 /** @} */
@@ -454,7 +513,9 @@ SMTP_API const char *smtp_client_txn_rcpt_address(const smtp_client_txn *t, size
 
 /**
  * @brief Create a client session; it waits for the greeting.
+ * @param out receives the session; free it with smtp_client_session_del().
  * @param callbacks copied; NULL selects event mode (smtp_client_session_next_event()).
+ * @param user_data handed to every callback.
  * @param options copied; NULL for the defaults.
  * @param mem allocator or NULL; copied. All memory is allocated here.
  * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_NOMEM.
@@ -462,11 +523,13 @@ SMTP_API const char *smtp_client_txn_rcpt_address(const smtp_client_txn *t, size
 SMTP_API int smtp_client_session_new(smtp_client_session **out,
                                      const smtp_client_callbacks *callbacks, void *user_data,
                                      const smtp_client_options *options, const smtp_mem *mem);
-/** @brief Free a session; NULL does nothing. A submitted transaction is released. */
+/** @brief Free a session; NULL does nothing. A submitted transaction is released.
+ *  @param c the session. */
 SMTP_API void smtp_client_session_del(smtp_client_session *c);
 
 /**
  * @brief Feed bytes received from the server.
+ * @param c the session. @param data the bytes (only read during the call). @param len their number.
  * @return bytes consumed: all of them, or fewer when a callback paused or in
  *         event mode after a reply that queued events (call again with the rest
  *         after draining smtp_client_session_next_event()). Errors:
@@ -480,29 +543,38 @@ SMTP_API smtp_ssize smtp_client_session_mem_recv(smtp_client_session *c, const c
 /**
  * @brief Peek at output to send: @p *data points into the session's buffer,
  *        valid until the next call on the session. May call read_body.
+ * @param c the session. @param data receives the pointer.
  * @return the number of bytes (0: nothing now), or a fatal error.
  */
 SMTP_API smtp_ssize smtp_client_session_mem_send(smtp_client_session *c, const char **data);
 /** @brief Report @p n bytes of the peeked output as written.
+ *  @param c the session. @param n bytes written (at most what mem_send returned).
  *  @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT (more than pending). */
 SMTP_API int smtp_client_session_mem_consume(smtp_client_session *c, size_t n);
-/** @brief 1 when the session waits for server bytes. */
+/** @brief Whether the session waits for server bytes. @param c the session.
+ *  @return 1 when it does, else 0. */
 SMTP_API int smtp_client_session_want_read(const smtp_client_session *c);
-/** @brief 1 when there is (or may be, after a body read) output to send. */
+/** @brief Whether there is (or may be, after a body read) output to send.
+ *  @param c the session. @return 1 or 0. */
 SMTP_API int smtp_client_session_want_write(const smtp_client_session *c);
-/** @brief 1 between the 220 to STARTTLS and smtp_client_session_tls_started(). */
+/** @brief Whether the transport must run the TLS handshake now.
+ *  @param c the session.
+ *  @return 1 between the 220 to STARTTLS and smtp_client_session_tls_started(), else 0. */
 SMTP_API int smtp_client_session_want_tls(const smtp_client_session *c);
 /**
  * @brief TLS is up (after ::SMTP_CLIENT_EVENT_STARTTLS, or at once for implicit
  *        TLS before any byte): the session forgets the earlier capabilities and
  *        sends EHLO again (RFC 3207 4.2).
+ * @param c the session.
  * @param info may be NULL; only read during the call.
- * @return ::SMTP_OK, ::SMTP_ERR_INVALID_STATE.
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_INVALID_STATE.
  */
 SMTP_API int smtp_client_session_tls_started(smtp_client_session *c, const smtp_tls_info *info);
-/** @brief The TLS handshake failed: the session ends with @p error (no plaintext retry). */
+/** @brief The TLS handshake failed: the session ends with @p error (no plaintext retry).
+ *  @param c the session. @param error e.g. ::SMTP_ERR_TLS_HANDSHAKE, ::SMTP_ERR_TLS_VERIFY.
+ *  @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
 SMTP_API int smtp_client_session_tls_failed(smtp_client_session *c, int error);
-/** @brief 1 when TLS is up. */
+/** @brief Whether TLS is up. @param c the session. @return 1 or 0. */
 SMTP_API int smtp_client_session_tls_active(const smtp_client_session *c);
 /**
  * @brief The deadline for the current wait in milliseconds (RFC 5321
@@ -510,20 +582,25 @@ SMTP_API int smtp_client_session_tls_active(const smtp_client_session *c);
  *        initiation 2 min, each data block 3 min, the final reply 10 min; -1 when
  *        the session waits for nothing. Re-arm the timer whenever a call moved
  *        bytes.
+ * @param c the session.
+ * @return milliseconds, or -1.
  */
 SMTP_API int smtp_client_session_timeout_ms(const smtp_client_session *c);
 /** @brief The deadline passed: an open transaction fails temporarily and the
- *  session ends with ::SMTP_ERR_TIMEOUT. @return ::SMTP_OK. */
+ *  session ends with ::SMTP_ERR_TIMEOUT.
+ *  @param c the session. @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
 SMTP_API int smtp_client_session_on_timeout(smtp_client_session *c);
 /** @brief The connection ended (EOF or error). After QUIT this is the normal
  *  end; otherwise an open transaction fails temporarily (also after its data,
- *  SECURITY.md §6) and the session ends with ::SMTP_ERR_CONNECTION_LOST. */
+ *  SECURITY.md §6) and the session ends with ::SMTP_ERR_CONNECTION_LOST.
+ *  @param c the session. @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
 SMTP_API int smtp_client_session_connection_lost(smtp_client_session *c);
 
 /**
  * @brief Hand a transaction to the session; it starts when the session is
  *        ready and the previous one is done. The session keeps a reference
  *        until ::SMTP_CLIENT_EVENT_TXN_DONE.
+ * @param c the session. @param t the transaction.
  * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (no reverse-path set, no recipient,
  *         no body source), ::SMTP_ERR_INVALID_STATE (a transaction is already
  *         queued, QUIT requested, or @p t submitted elsewhere), ::SMTP_ERR_CLOSED.
@@ -531,6 +608,7 @@ SMTP_API int smtp_client_session_connection_lost(smtp_client_session *c);
 SMTP_API int smtp_client_session_submit(smtp_client_session *c, smtp_client_txn *t);
 /**
  * @brief Push body bytes (::SMTP_CLIENT_BODY_PUSH) once BODY_START came.
+ * @param c the session. @param data the bytes (only read during the call). @param len their number.
  * @param last 1 with the final bytes (or with @p len 0 afterwards).
  * @return bytes taken (possibly fewer than @p len: push the rest after output
  *         drained), ::SMTP_ERR_WOULDBLOCK (not wanted now), ::SMTP_ERR_NUL,
@@ -539,27 +617,35 @@ SMTP_API int smtp_client_session_submit(smtp_client_session *c, smtp_client_txn 
  */
 SMTP_API smtp_ssize smtp_client_session_body_push(smtp_client_session *c, const char *data,
                                                   size_t len, int last);
-/** @brief 1 when smtp_client_session_body_push() would take bytes now. */
+/** @brief Whether smtp_client_session_body_push() would take bytes now.
+ *  @param c the session. @return 1 or 0. */
 SMTP_API int smtp_client_session_want_body(const smtp_client_session *c);
-/** @brief The read_body callback returned ::SMTP_ERR_WOULDBLOCK and has data again. */
+/** @brief The read_body callback returned ::SMTP_ERR_WOULDBLOCK and has data again.
+ *  @param c the session. @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
 SMTP_API int smtp_client_session_resume_body(smtp_client_session *c);
 /** @brief Send QUIT once the submitted transaction (if any) is done.
- *  @return ::SMTP_OK or ::SMTP_ERR_CLOSED. */
+ *  @param c the session.
+ *  @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT or ::SMTP_ERR_CLOSED. */
 SMTP_API int smtp_client_session_quit(smtp_client_session *c);
 /**
  * @brief Next queued event (event mode). @p ev's pointers stay valid until
  *        the next smtp_client_session_mem_recv().
+ * @param c the session. @param ev receives the event (::SMTP_CLIENT_EVENT_NONE when none).
  * @return 1 when an event was stored, 0 when none is queued.
  */
 SMTP_API int smtp_client_session_next_event(smtp_client_session *c, smtp_client_event *ev);
-/** @brief The capabilities of the last EHLO/LHLO (NULL before); valid until
- *  the next EHLO. */
+/** @brief The capabilities of the last EHLO/LHLO/HELO.
+ *  @param c the session.
+ *  @return the capabilities (valid until the next EHLO), or NULL before the first. */
 SMTP_API const smtp_capabilities *smtp_client_session_capabilities(const smtp_client_session *c);
-/** @brief The error the session ended with: 0 while open or after a clean QUIT. */
+/** @brief The error the session ended with. @param c the session.
+ *  @return 0 while open or after a clean QUIT, else an ::smtp_error. */
 SMTP_API int smtp_client_session_error(const smtp_client_session *c);
-/** @brief 1 once the session is over (CLOSED event delivered). */
+/** @brief Whether the session is over (CLOSED event delivered).
+ *  @param c the session. @return 1 or 0. */
 SMTP_API int smtp_client_session_is_closed(const smtp_client_session *c);
-/** @brief The mechanism AUTH used (a ::smtp_sasl_mech bit), 0 when none. */
+/** @brief The mechanism AUTH used. @param c the session.
+ *  @return a ::smtp_sasl_mech bit, 0 when none. */
 SMTP_API unsigned int smtp_client_session_auth_mechanism(const smtp_client_session *c);
 /** @} */
 
