@@ -17,6 +17,10 @@
  *   -B            use BDAT when CHUNKING is offered (else CHUNKING is not used)
  *   -o bytes      client output buffer per session (default 262144: bodies
  *                 go out in large writes, as smtp-source's do)
+ *   -T            STARTTLS (required; the server's certificate is not verified)
+ *   -I            idle mode: open the sessions (greeting, EHLO, STARTTLS with -T),
+ *                 send no mail, print "loadgen: <n> sessions idle" and hold them
+ *                 until stdin closes (for measuring a server's memory per session)
  *   -q            print only the summary line
  * Prints: "loadgen: <messages> messages (<failed> failed) in <s> s: <rate> msg/s".
  * Exit status 0 when every message was accepted. */
@@ -37,6 +41,7 @@
 #include <smtp/client.h>
 #include <smtp/driver.h>
 #include <smtp/io.h>
+#include <smtp/tls.h>
 
 #include "bench_common.h"
 
@@ -49,7 +54,9 @@ typedef struct gen {
   const char *body;
   size_t body_len;
   unsigned nrcpt;
-  int keep, bdat, quiet;
+  int keep, bdat, quiet, idle;
+  unsigned ready;     /* sessions that reached READY */
+  smtp_tls_config *tls;
   uint64_t to_submit; /* messages not yet handed to a session */
   uint64_t ok, failed, conn_failed;
   int active;         /* slots with a connection */
@@ -100,6 +107,13 @@ static int on_txn_done(smtp_client_session *c, smtp_client_txn *t,
       fprintf(stderr, "loadgen: message failed: %s\n", smtp_strerror(res->status));
   }
   if (!fill_and_submit(sl)) smtp_client_session_quit(c);
+  return 0;
+}
+
+static int on_event(smtp_client_session *c, const smtp_client_event *ev, void *ud) {
+  slot *sl = ud;
+  (void)c;
+  if (ev->type == SMTP_CLIENT_EVENT_READY) sl->g->ready++;
   return 0;
 }
 
@@ -157,9 +171,9 @@ static void start_session(slot *sl) {
   sl->connecting = 0;
   r = smtp_client_session_new(&sl->c, g->cbs, sl, g->opt, NULL);
   if (r != SMTP_OK) bench_die("client session: %s", smtp_strerror(r));
-  if (!fill_and_submit(sl)) smtp_client_session_quit(sl->c);
+  if (!fill_and_submit(sl) && !g->idle) smtp_client_session_quit(sl->c);
   if (smtp_io_posix_new(&io, sl->fd, sl->fd, 0, NULL) != 0) bench_die("io");
-  r = smtp_driver_new_client(&sl->d, sl->c, &io, NULL, NULL, 0, NULL);
+  r = smtp_driver_new_client(&sl->d, sl->c, &io, g->tls, g->tls ? "localhost" : NULL, 0, NULL);
   if (r != SMTP_OK) bench_die("driver: %s", smtp_strerror(r));
   smtp_driver_pump(sl->d);
   sync_events(sl);
@@ -236,7 +250,7 @@ int main(int argc, char **argv) {
   struct rlimit rl;
   memset(&g, 0, sizeof g);
   g.nrcpt = 1;
-  while ((opt = getopt(argc, argv, "s:m:l:r:o:dBq")) != -1) {
+  while ((opt = getopt(argc, argv, "s:m:l:r:o:dBTIq")) != -1) {
     switch (opt) {
     case 's': nsess = (unsigned)strtoul(optarg, NULL, 10); break;
     case 'm': total = strtoull(optarg, NULL, 10); break;
@@ -245,6 +259,12 @@ int main(int argc, char **argv) {
     case 'o': outbuf = strtoull(optarg, NULL, 10); break;
     case 'd': g.keep = 1; break;
     case 'B': g.bdat = 1; break;
+    case 'T':
+      if (smtp_tls_config_new(&g.tls, SMTP_TLS_CLIENT, NULL) != SMTP_OK ||
+          smtp_tls_config_set_verify(g.tls, SMTP_TLS_VERIFY_NONE) != SMTP_OK)
+        bench_die("loadgen: TLS is not available in this build");
+      break;
+    case 'I': g.idle = 1; break;
     case 'q': g.quiet = 1; break;
     default:
       fprintf(stderr, "usage: loadgen [-s sessions] [-m messages] [-l length] [-r rcpts] [-d] [-B]"
@@ -264,14 +284,16 @@ int main(int argc, char **argv) {
   }
   parse_target(&g, argv[optind]);
   g.body = make_message(length, &g.body_len);
-  g.to_submit = total;
-  if (nsess > total) nsess = (unsigned)total;
+  g.to_submit = g.idle ? 0 : total;
+  if (!g.idle && nsess > total) nsess = (unsigned)total;
 
   if (smtp_client_callbacks_new(&g.cbs) != SMTP_OK) bench_die("callbacks");
   smtp_client_callbacks_set_txn_done(g.cbs, on_txn_done);
   smtp_client_callbacks_set_closed(g.cbs, on_closed);
+  smtp_client_callbacks_set_event(g.cbs, on_event);
   if (smtp_client_options_new(&g.opt, NULL) != SMTP_OK) bench_die("options");
-  smtp_client_options_set_starttls(g.opt, SMTP_CLIENT_STARTTLS_OFF);
+  smtp_client_options_set_starttls(g.opt, g.tls ? SMTP_CLIENT_STARTTLS_REQUIRED
+                                                 : SMTP_CLIENT_STARTTLS_OFF);
   smtp_client_options_set_ehlo_name(g.opt, "loadgen.example.com");
   if (smtp_client_options_set_output_buffer(g.opt, outbuf) != SMTP_OK)
     bench_die("loadgen: bad output buffer size %zu", outbuf);
@@ -291,6 +313,14 @@ int main(int argc, char **argv) {
   }
   while (g.active > 0) {
     struct epoll_event evs[256];
+    if (g.idle && g.ready == nsess) {
+      char b[64];
+      printf("loadgen: %u sessions idle\n", g.ready);
+      fflush(stdout);
+      while (read(0, b, sizeof b) > 0) {
+      }
+      return 0;
+    }
     int n = epoll_wait(g.ep, evs, 256, 1000), k;
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -327,6 +357,7 @@ int main(int argc, char **argv) {
   free((void *)g.body);
   smtp_client_callbacks_del(g.cbs);
   smtp_client_options_del(g.opt);
+  smtp_tls_config_del(g.tls);
   close(g.ep);
   return g.failed || g.ok != total ? 1 : 0;
 }
