@@ -592,6 +592,7 @@ struct smtp_client_session {
   unsigned int ext; /* usable extensions: offered minus disabled */
   int quit_requested;
   int one_reply;    /* test knob: return from mem_recv after each reply */
+  unsigned long mails_sent; /* MAIL commands on this connection (LIMITS MAILMAX) */
 
   pend ring[RING_CAP];
   size_t ring_head, ring_count;
@@ -1247,6 +1248,10 @@ static int txn_plan(smtp_client_session *c) {
   c->nparts = 1;
   if (c->caps.limits_rcptmax && t->nrcpt > c->caps.limits_rcptmax)
     c->nparts = (unsigned int)((t->nrcpt + c->caps.limits_rcptmax - 1) / c->caps.limits_rcptmax);
+  /* RFC 9422 (LIMITS MAILMAX): no more transactions than the server takes
+   * on one connection; the application must reconnect for the rest. */
+  if (c->caps.limits_mailmax && c->mails_sent + c->nparts > c->caps.limits_mailmax)
+    return SMTP_ERR_LIMIT;
   return SMTP_OK;
 }
 
@@ -1614,6 +1619,7 @@ static void produce_txn(smtp_client_session *c) {
     n = fmt_mail(c, buf, sizeof buf);
     if (n > sizeof buf || !emit_line(c, K_MAIL, 0, buf, n, n)) return;
     c->mail_emitted = 1;
+    c->mails_sent++;
   }
   while (c->rcpt_next < c->part_end) {
     if (!pipelining && (c->ring_count || !c->mail_ok)) return;
@@ -2118,6 +2124,7 @@ int smtp_client_session_want_write(const smtp_client_session *c) {
   if (!c || c->phase == PH_CLOSED) return 0;
   if (out_pending(c) > 0 || (c->chunk_open && c->chunk_len)) return 1;
   if (c->todo) return 1;
+  if (c->phase == PH_READY && c->ring_count == 0 && (c->txn || c->quit_requested)) return 1;
   if (c->body_phase == B_SEND && c->txn && c->txn->body_source != SMTP_CLIENT_BODY_PUSH &&
       !c->read_blocked)
     return 1;
@@ -2206,7 +2213,9 @@ int smtp_client_session_submit(smtp_client_session *c, smtp_client_txn *t) {
   t->owner = c;
   c->txn = t;
   c->txn_active = 0;
-  produce(c, 0);
+  /* No callback fires from here: the transaction starts (or is refused
+   * locally) in the next mem_send/mem_recv, so submitting from inside a
+   * callback never nests events. */
   return SMTP_OK;
 }
 
@@ -2239,8 +2248,7 @@ int smtp_client_session_resume_body(smtp_client_session *c) {
 int smtp_client_session_quit(smtp_client_session *c) {
   if (!c) return SMTP_ERR_INVALID_ARGUMENT;
   if (c->phase == PH_CLOSED) return SMTP_ERR_CLOSED;
-  c->quit_requested = 1;
-  produce(c, 0);
+  c->quit_requested = 1; /* QUIT is written by the next mem_send */
   return SMTP_OK;
 }
 

@@ -379,6 +379,30 @@ static void test_limits_rcptmax(void **state) {
                "DATA - 250\nMAIL 250\nRCPT 2 250\nBODY 1\nDATA - 250\nDONE 0 2 2\nCLOSED 0\n");
 }
 
+/* RFC 9422 MAILMAX=1: a split needing two transactions is refused locally,
+ * and so is a second transaction on the connection. */
+static void setup_mailmax(harness *h) {
+  h_txn(h, "s@x.org", R3, 3, "m\r\n");
+}
+static void setup_mailmax_twice(harness *h) {
+  static const char *const r1[] = {"a@x.org"};
+  h_txn(h, "s@x.org", r1, 1, "m\r\n");
+  h->submit_again = 1;
+}
+static void test_limits_mailmax(void **state) {
+  (void)state;
+  h_transcript(setup_mailmax,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 LIMITS RCPTMAX=2 MAILMAX=1\n"
+               "C: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 800\nREADY\nDONE -44 0 0\nCLOSED 0\n");
+  h_transcript(setup_mailmax_twice,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 LIMITS MAILMAX=1\n"
+               "C: MAIL FROM:<s@x.org>\nS: 250 ok\nC: RCPT TO:<a@x.org>\nS: 250 ok\nC: DATA\n"
+               "S: 354 go\nC: m\nC: .\nS: 250 ok\nC: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 800\nREADY\nMAIL 250\nRCPT 0 250\nBODY 0\nDATA - 250\n"
+               "DONE 0 1 1\nSUBMIT 0\nDONE -44 0 0\nCLOSED 0\n");
+}
+
 /* ---- disabled extensions ---- */
 
 static void setup_disabled(harness *h) {
@@ -472,6 +496,7 @@ int main(void) {
       cmocka_unit_test(test_requiretls),
       cmocka_unit_test(test_requiretls_over_tls),
       cmocka_unit_test(test_limits_rcptmax),
+      cmocka_unit_test(test_limits_mailmax),
       cmocka_unit_test(test_disabled_extensions),
       cmocka_unit_test(test_bdat_bulk),
       cmocka_unit_test(test_lmtp_bulk),

@@ -72,7 +72,8 @@
  *    ::SMTP_CLIENT_EVENT_DATA (SMTP: once; LMTP: once per accepted
  *    recipient, index order), then ::SMTP_CLIENT_EVENT_TXN_DONE. A
  *    transaction refused locally (size, 8BITMIME, SMTPUTF8, REQUIRETLS)
- *    gets only ::SMTP_CLIENT_EVENT_TXN_DONE, and nothing is sent for it.
+ *    gets only ::SMTP_CLIENT_EVENT_TXN_DONE, and nothing is sent for it
+ *    (also ::SMTP_ERR_LIMIT when LIMITS MAILMAX would be exceeded).
  * 7. ::SMTP_CLIENT_EVENT_CLOSED exactly once, last: error 0 after a 221
  *    to QUIT, else the reason (421, protocol error, timeout, TLS policy, ...).
  *    A transaction still open at that point gets its
@@ -268,7 +269,10 @@ SMTP_API void smtp_client_callbacks_set_trace(smtp_client_callbacks *cbs, smtp_c
 typedef enum smtp_client_starttls_policy {
   SMTP_CLIENT_STARTTLS_OPPORTUNISTIC = 0, /**< STARTTLS when offered; go on in clear text when not
                                                offered or refused (not after a failed handshake). */
-  SMTP_CLIENT_STARTTLS_REQUIRED = 1,      /**< Any failure ends the session before AUTH or MAIL. */
+  SMTP_CLIENT_STARTTLS_REQUIRED = 1,      /**< Any failure ends the session before AUTH or MAIL.
+                                               Certificate verification is the transport's:
+                                               it reports a failed one with
+                                               smtp_client_session_tls_failed(). */
   SMTP_CLIENT_STARTTLS_OFF = 2            /**< Never STARTTLS (e.g. implicit TLS, or tests). */
 } smtp_client_starttls_policy;
 
@@ -599,7 +603,10 @@ SMTP_API int smtp_client_session_connection_lost(smtp_client_session *c);
 /**
  * @brief Hand a transaction to the session; it starts when the session is
  *        ready and the previous one is done. The session keeps a reference
- *        until ::SMTP_CLIENT_EVENT_TXN_DONE.
+ *        until ::SMTP_CLIENT_EVENT_TXN_DONE. No callback is called from here
+ *        (so it is safe inside a callback): the transaction is started, or
+ *        refused locally, by the next smtp_client_session_mem_send() or
+ *        smtp_client_session_mem_recv().
  * @param c the session. @param t the transaction.
  * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (no reverse-path set, no recipient,
  *         no body source), ::SMTP_ERR_INVALID_STATE (a transaction is already
@@ -623,7 +630,8 @@ SMTP_API int smtp_client_session_want_body(const smtp_client_session *c);
 /** @brief The read_body callback returned ::SMTP_ERR_WOULDBLOCK and has data again.
  *  @param c the session. @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
 SMTP_API int smtp_client_session_resume_body(smtp_client_session *c);
-/** @brief Send QUIT once the submitted transaction (if any) is done.
+/** @brief Send QUIT once the submitted transaction (if any) is done (written by
+ *  the next smtp_client_session_mem_send(); no callback is called from here).
  *  @param c the session.
  *  @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT or ::SMTP_ERR_CLOSED. */
 SMTP_API int smtp_client_session_quit(smtp_client_session *c);
