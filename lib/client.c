@@ -1628,6 +1628,13 @@ static void produce_txn(smtp_client_session *c) {
     c->rcpt_next++;
   }
   if (!c->data_emitted && !c->use_bdat) {
+    /* Every reply of the part is in and nothing was accepted (DATA did not
+     * fit the pipelined group): no DATA at all, RSET. */
+    if (c->ring_count == 0 && c->part_replies == c->part_end - c->part_first &&
+        c->part_accepted == 0) {
+      part_over(c, 1);
+      return;
+    }
     /* RFC 2920 3.1: DATA ends the pipelined group; without PIPELINING only
      * after a recipient was accepted. */
     if (!pipelining && (c->ring_count || c->part_accepted == 0)) return;

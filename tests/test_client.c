@@ -681,6 +681,35 @@ static void test_many_recipients(void **state) {
   free(body);
 }
 
+/* Pipelined group larger than the reply ring (MAIL + 127 RCPT): DATA goes
+ * out as soon as a reply frees a slot; every RCPT refused, so the body is
+ * never sent and RSET follows (RFC 2920 3.1). */
+static void test_refused_group_without_data(void **state) {
+  (void)state;
+  harness *h = calloc(1, sizeof *h);
+  fake_server *fs = calloc(1, sizeof *fs);
+  h_start(h, NULL, FEED_RANDOM, 9);
+  assert_int_equal(smtp_client_txn_set_from(h->txn, "a@b.c", 5), SMTP_OK);
+  for (int i = 0; i < 127; i++) {
+    char a[64];
+    int n = snprintf(a, sizeof a, "r%d@example.org", i);
+    assert_true(smtp_client_txn_add_rcpt(h->txn, a, (size_t)n, 0, NULL, 0) >= 0);
+  }
+  assert_int_equal(smtp_client_txn_set_body(h->txn, "x\r\n", 3), SMTP_OK);
+  assert_int_equal(smtp_client_session_submit(h->c, h->txn), SMTP_OK);
+  fs->ehlo = "250-mx\r\n250 PIPELINING\r\n";
+  fs->rcpt_fail_every = 1;
+  fs_run(h, fs, "220 mx\r\n");
+  assert_non_null(strstr(h->log, "DONE -36 0 0\nCLOSED 0\n"));
+  assert_true(fs->ndata <= 1);
+  assert_int_equal(fs->bodylen, 0);
+  assert_int_equal(fs->nrset, 1);
+  h_end(h);
+  free(fs->body);
+  free(fs);
+  free(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pipelined_transaction),
@@ -706,6 +735,7 @@ int main(void) {
       cmocka_unit_test(test_rcpt_results),
       cmocka_unit_test(test_trace),
       cmocka_unit_test(test_many_recipients),
+      cmocka_unit_test(test_refused_group_without_data),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

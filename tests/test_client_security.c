@@ -233,6 +233,31 @@ static void test_no_cleartext_credentials(void **state) {
                "TS 221 bye\nCLOSED -42\n");
 }
 
+/* Implicit TLS (RFC 8314): TLS before the first byte, no STARTTLS, AUTH
+ * allowed without the plaintext permission; too late once bytes came. */
+static void setup_implicit(harness *h) {
+  assert_int_equal(smtp_client_options_set_credentials(h->opt, NULL, "user", "secret"), SMTP_OK);
+  assert_int_equal(smtp_client_options_set_starttls(h->opt, SMTP_CLIENT_STARTTLS_REQUIRED), SMTP_OK);
+  h->no_submit = 1;
+}
+static void test_implicit_tls(void **state) {
+  (void)state;
+  harness *h = calloc(1, sizeof *h);
+  h_start(h, setup_implicit, FEED_BYTES, 0);
+  assert_false(smtp_client_session_tls_active(h->c));
+  assert_int_equal(smtp_client_session_tls_started(h->c, NULL), SMTP_OK);
+  assert_true(smtp_client_session_tls_active(h->c));
+  h_run(h, "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250-STARTTLS\nS: 250 AUTH PLAIN\n"
+           "C: AUTH PLAIN AHVzZXIAc2VjcmV0\nS: 235 ok\nQUIT\nC: QUIT\nS: 221 bye\n");
+  h_expect_log(h, "GREETING 220\nCAPS 300\nAUTH 0 235\nREADY\nCLOSED 0\n");
+  h_end(h);
+  h_start(h, setup_implicit, FEED_BYTES, 0);
+  h_feed(h, "220 mx\r\n", 8);
+  assert_int_equal(smtp_client_session_tls_started(h->c, NULL), SMTP_ERR_INVALID_STATE);
+  h_end(h);
+  free(h);
+}
+
 /* ---- §6 replies ---- */
 
 static void check_bad_reply(const char *pkt, size_t n) {
@@ -564,6 +589,7 @@ int main(void) {
       cmocka_unit_test(test_starttls_required),
       cmocka_unit_test(test_starttls_opportunistic_refused),
       cmocka_unit_test(test_no_cleartext_credentials),
+      cmocka_unit_test(test_implicit_tls),
       cmocka_unit_test(test_reply_smuggling),
       cmocka_unit_test(test_reply_bounds),
       cmocka_unit_test(test_reply_bounds_configured),
