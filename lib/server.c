@@ -154,6 +154,7 @@ static void reset_transaction(smtp_server_session *s) {
   s->bdat_failed = 0;
   s->msg_size = 0;
   s->msg_refused = 0;
+  s->msg_too_big = 0;
 }
 
 static void reset_session(smtp_server_session *s) {
@@ -258,6 +259,7 @@ static void apply(smtp_server_session *s, int code) {
       smtp_unstuffer_reset(&s->un);
       s->msg_size = 0;
       s->msg_refused = 0;
+      s->msg_too_big = 0;
     }
     break;
   case SRV_OP_BDAT:
@@ -480,21 +482,21 @@ static void start(smtp_server_session *s) {
 /* ------------------------------------------------------------------------ */
 /* Message data.                                                             */
 
-static void msg_check_seen(smtp_server_session *s) {
-  unsigned int seen = s->un.seen;
-  if (s->msg_refused) return;
+/* Why the message is refused, from facts that do not depend on how the
+ * bytes were split: its total size, what the un-stuffer saw, whether the
+ * application refused. Fixed priority, so whole and split feeds agree. */
+static int msg_verdict(const smtp_server_session *s) {
+  unsigned int seen = (s->tflags & SMTP_SERVER_FLAG_BDAT) ? 0 : s->un.seen;
+  if (s->msg_too_big || (s->opt.max_size && s->msg_size > s->opt.max_size))
+    return SMTP_ERR_MESSAGE_TOO_BIG; /* RFC 1870 6.3 */
   /* SECURITY.md 1: bare CR / LF refused by default (RFC 5321 2.3.8). */
   if (s->opt.bare_policy == SMTP_SERVER_BARE_REJECT) {
-    if (seen & SMTP_DATA_SEEN_BARE_LF) {
-      s->msg_refused = SMTP_ERR_BARE_LF;
-      return;
-    }
-    if (seen & SMTP_DATA_SEEN_BARE_CR) {
-      s->msg_refused = SMTP_ERR_BARE_CR;
-      return;
-    }
+    if (seen & SMTP_DATA_SEEN_BARE_LF) return SMTP_ERR_BARE_LF;
+    if (seen & SMTP_DATA_SEEN_BARE_CR) return SMTP_ERR_BARE_CR;
   }
-  if (s->opt.reject_nul && (seen & SMTP_DATA_SEEN_NUL)) s->msg_refused = SMTP_ERR_NUL;
+  if (s->opt.reject_nul && (seen & SMTP_DATA_SEEN_NUL)) return SMTP_ERR_NUL;
+  if (s->msg_refused) return SMTP_ERR_CALLBACK_REFUSED;
+  return 0;
 }
 
 /* Count and hand on message bytes (SECURITY.md 4: oversize data is counted
@@ -502,18 +504,14 @@ static void msg_check_seen(smtp_server_session *s) {
 static void deliver(smtp_server_session *s, const char *p, size_t n) {
   int rv;
   s->msg_size += n;
-  if (s->msg_refused) return;
-  if (s->opt.max_size && s->msg_size > s->opt.max_size) {
-    s->msg_refused = SMTP_ERR_MESSAGE_TOO_BIG; /* RFC 1870 6.3 */
-    return;
-  }
+  if (msg_verdict(s)) return; /* doomed: no more bytes to the application */
   if (n == 0 || !s->cb.data_chunk) return;
   s->in_any_cb++;
   rv = s->cb.data_chunk(s, p, n, s->user_data);
   s->in_any_cb--;
   if (rv == 0) return;
   if (rv == SMTP_ERR_PAUSE) s->paused = 1;
-  else if (rv == SMTP_ERR_CALLBACK_REFUSED) s->msg_refused = SMTP_ERR_CALLBACK_REFUSED;
+  else if (rv == SMTP_ERR_CALLBACK_REFUSED) s->msg_refused = 1;
   else smtp__srv_set_fatal(s, SMTP_ERR_CALLBACK_FAILURE);
 }
 
@@ -541,17 +539,17 @@ static void eod_step(smtp_server_session *s) {
   memset(&info, 0, sizeof info);
   info.size = s->msg_size;
   info.seen = (s->tflags & SMTP_SERVER_FLAG_BDAT) ? 0 : s->un.seen;
-  info.refused = s->msg_refused;
+  info.refused = msg_verdict(s);
   info.rcpt_index = s->opt.lmtp ? (int)s->eod_index : -1;
   info.bdat = (s->tflags & SMTP_SERVER_FLAG_BDAT) ? 1 : 0;
-  if (s->msg_refused) {
+  if (info.refused) {
     if (s->cb.data_end) {
       s->in_any_cb++;
       (void)s->cb.data_end(s, &info, s->user_data);
       s->in_any_cb--;
     }
     s->op = SRV_OP_DATA_END;
-    (void)smtp__srv_finish_status(s, refused_status(s->msg_refused));
+    (void)smtp__srv_finish_status(s, refused_status(info.refused));
     return;
   }
   CALL_EVENT(s, SRV_OP_DATA_END, data_end, &info, s->user_data);
@@ -908,6 +906,7 @@ static void cmd_data(smtp_server_session *s, const smtp_command *c) {
   }
   s->msg_size = 0;
   s->msg_refused = 0;
+  s->msg_too_big = 0;
   CALL_EVENT0(s, SRV_OP_DATA, data_start);
 }
 
@@ -949,7 +948,7 @@ static void cmd_bdat(smtp_server_session *s, const smtp_command *c) {
     /* RFC 1870 6.3 / RFC 3030 2: refused, the chunk is still read. */
     if (s->tflags & SMTP_SERVER_FLAG_BDAT) {
       /* The application saw the start: tell it at the end. */
-      s->msg_refused = SMTP_ERR_MESSAGE_TOO_BIG;
+      s->msg_too_big = 1;
     } else {
       bdat_refuse(s, SMTP_STATUS_SIZE_EXCEEDED);
       if (last) reset_transaction(s);
@@ -960,6 +959,7 @@ static void cmd_bdat(smtp_server_session *s, const smtp_command *c) {
   if (!(s->tflags & SMTP_SERVER_FLAG_BDAT)) {
     s->msg_size = 0;
     s->msg_refused = 0;
+    s->msg_too_big = 0;
     CALL_EVENT0(s, SRV_OP_BDAT, data_start);
     return;
   }
@@ -985,11 +985,11 @@ static void bdat_chunk_end(smtp_server_session *s) {
     begin_eod(s);
     return;
   }
-  if (s->msg_refused) {
+  if (msg_verdict(s)) {
     /* Fail this chunk; the transaction is failed (RFC 3030 2). */
     s->op = SRV_OP_BDAT;
     s->bdat_failed = 1;
-    (void)smtp__srv_finish_status(s, refused_status(s->msg_refused));
+    (void)smtp__srv_finish_status(s, refused_status(msg_verdict(s)));
     return;
   }
   {
@@ -1270,7 +1270,6 @@ static size_t step_data(smtp_server_session *s, const char *p, size_t n) {
     return 0;
   }
   s->data_block = 1;
-  msg_check_seen(s);
   deliver(s, s->in, outlen);
   if (r == 1 && !s->fatal) begin_eod(s);
   return used;

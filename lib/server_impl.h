@@ -146,7 +146,8 @@ struct smtp_server_session {
   /* Message data. */
   smtp_unstuffer un;
   uint64_t msg_size;
-  int msg_refused;
+  int msg_refused;   /* the application refused a chunk */
+  int msg_too_big;   /* a BDAT chunk was announced past the size limit */
   int data_block;  /* a data block arrived in this mem_recv */
   uint64_t bdat_left;
   uint64_t bdat_size;
