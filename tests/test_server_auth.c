@@ -158,6 +158,12 @@ T(auth_step_refusals,
   "E: connect\nE: ehlo EHLO client.example\nE: auth_step XOAUTH2 0\n"
   "E: auth_step XOAUTH2 0 \nE: auth_step XOAUTH2 0 token\nE: auth_step XOAUTH2 1 \n")
 
+/* The auth callback may accept under another identity. */
+T(accept_other_identity,
+  PLAIN_START "A: auth accept alice@example.org\n"
+  "C: AUTH PLAIN AHVzZXIAd3Jvbmc=\n" AUTH_OK
+  "C: AUTH PLAIN AHVzZXIAc2VjcmV0\n" BADSEQ)
+
 /* After AUTH the identity and the Received protocol are known. */
 static int check_identity(smtp_server_session *s, const smtp_server_mail *m, void *ud) {
   size_t n;
@@ -229,6 +235,7 @@ int main(void) {
       cmocka_unit_test(sasl_line_too_long), cmocka_unit_test(auth_deferred),
       cmocka_unit_test(require_auth),     cmocka_unit_test(auth_step_mech),
       cmocka_unit_test(auth_step_refusals), cmocka_unit_test(identity),
+      cmocka_unit_test(accept_other_identity),
       cmocka_unit_test(trace_redacted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

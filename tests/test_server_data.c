@@ -205,6 +205,15 @@ T(bdat_big_paused,
   TXN "A: data_chunk pause\n"
   "C: BDAT 10000 LAST\nC- \\{10000:z}\n" MSG_OK)
 
+/* The first BDAT's data_start answered later: the chunk waits, then flows;
+ * RSET between chunks clears the transaction (RFC 3030 2). */
+T(bdat_deferred_start_and_rset,
+  TXN "A: data_start defer\nR: reply 250\n"
+  "C: BDAT 3\nC- abc\nC: BDAT 2\nC- de\n"
+  "S: 250 2.0.0 3 octets received\nS: 250 2.0.0 2 octets received\n"
+  "C: RSET\nS: 250 2.0.0 Reset\nC: BDAT 1 LAST\nC- x\n" BADSEQ
+  TXN_EV "E: data_start bdat\nE: rset\n")
+
 /* ---- LMTP (RFC 2033) ---- */
 #define LMTP_GREET "S: 220 localhost LMTP Service ready\n"
 #define LHLO "C: LHLO client.example\n" EHLO_REPLY
@@ -281,6 +290,7 @@ int main(void) {
       cmocka_unit_test(bdat_refused_consumed), cmocka_unit_test(bdat_sequence),
       cmocka_unit_test(bdat_syntax),      cmocka_unit_test(bdat_size),
       cmocka_unit_test(bdat_binarymime),  cmocka_unit_test(bdat_big_paused),
+      cmocka_unit_test(bdat_deferred_start_and_rset),
       cmocka_unit_test(lmtp_data),        cmocka_unit_test(lmtp_sequence),
       cmocka_unit_test(lmtp_deferred_bdat), cmocka_unit_test(lmtp_refused_message),
       cmocka_unit_test(lmtp_many_recipients),

@@ -238,7 +238,7 @@ typedef int (*smtp_server_on_mail)(smtp_server_session *s, const smtp_server_mai
                                    void *user_data);
 /** @brief RCPT TO accepted by the session's checks (including the recipient
  *  limit). Default 250 2.1.5; ::SMTP_ERR_CALLBACK_REFUSED gives 550 5.1.1.
- *  RFC 5321 4.5.1: accept <Postmaster>. */
+ *  RFC 5321 4.5.1: accept "Postmaster" (no domain). */
 typedef int (*smtp_server_on_rcpt)(smtp_server_session *s, const smtp_server_rcpt *rcpt,
                                    void *user_data);
 /** @brief DATA (or the first BDAT) of a transaction with recipients. Default
