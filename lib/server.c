@@ -495,6 +495,8 @@ static int msg_verdict(const smtp_server_session *s) {
     if (seen & SMTP_DATA_SEEN_BARE_CR) return SMTP_ERR_BARE_CR;
   }
   if (s->opt.reject_nul && (seen & SMTP_DATA_SEEN_NUL)) return SMTP_ERR_NUL;
+  /* RFC 5321 4.5.3.1.6: text lines of at most 1000 octets (opt-in). */
+  if (s->opt.reject_long_lines && (seen & SMTP_DATA_SEEN_LONG_LINE)) return SMTP_ERR_LINE_TOO_LONG;
   if (s->msg_refused) return SMTP_ERR_CALLBACK_REFUSED;
   return 0;
 }
@@ -529,6 +531,7 @@ static int refused_status(int why) {
   case SMTP_ERR_BARE_LF:
   case SMTP_ERR_BARE_CR: return SMTP_STATUS_BARE_LINE_END;
   case SMTP_ERR_NUL: return SMTP_STATUS_NULL_BYTE;
+  case SMTP_ERR_LINE_TOO_LONG: return SMTP_STATUS_DATA_REFUSED;
   default: return SMTP_STATUS_LOCAL_ERROR;
   }
 }
@@ -1415,6 +1418,7 @@ OPT_RANGE(require_tls, require_tls, int, 0, 1)
 OPT_RANGE(require_auth, require_auth, int, 0, 1)
 OPT_RANGE(bare_line_end, bare_policy, int, 0, 1)
 OPT_RANGE(reject_nul, reject_nul, int, 0, 1)
+OPT_RANGE(reject_long_lines, reject_long_lines, int, 0, 1)
 OPT_RANGE(authzid_policy, authzid_policy, int, 0, 1)
 OPT_RANGE(lenient_space_after_colon, lenient_colon, int, 0, 1)
 OPT_RANGE(command_timeout, command_timeout, int, 1, 86400000)

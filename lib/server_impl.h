@@ -51,6 +51,7 @@ struct smtp_server_options {
   int require_auth;
   int bare_policy;
   int reject_nul;
+  int reject_long_lines;
   int authzid_policy;
   int lenient_colon;
   int command_timeout;

@@ -55,6 +55,11 @@ T(two_messages,
  * "no limits ... should be used"), reported in the seen bits. */
 T(long_lines,
   TXN "C: DATA\n" DATA_GO "C: \\{3000:x}\nC: .\n" MSG_OK)
+/* Opt-in: lines over 1000 octets refused (RFC 5321 4.5.3.1.6); 998 + CRLF is fine. */
+T(long_lines_rejected,
+  "O: reject_long\n" TXN "C: DATA\n" DATA_GO "C: \\{998:x}\nC: .\n" MSG_OK
+  "C: MAIL FROM:<a@b.example>\n" MAIL_OK "C: RCPT TO:<c@d.example>\n" RCPT_OK
+  "C: DATA\n" DATA_GO "C: \\{999:x}\nC: .\nS: 554 5.6.0 Message content refused\n")
 
 /* RFC 1870 6.1: SIZE= over the limit at MAIL; overflow is refused, not wrapped. */
 T(size_declared,
@@ -280,6 +285,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(dot_unstuffing),   cmocka_unit_test(empty_message),
       cmocka_unit_test(two_messages),     cmocka_unit_test(long_lines),
+      cmocka_unit_test(long_lines_rejected),
       cmocka_unit_test(size_declared),    cmocka_unit_test(size_exceeded_data),
       cmocka_unit_test(bare_lf_rejected), cmocka_unit_test(bare_cr_rejected),
       cmocka_unit_test(bare_accepted),    cmocka_unit_test(nul_rejected),

@@ -517,6 +517,7 @@ static void apply_option(smtp_server_options *o, smtp_server_callbacks *cb, cons
   else if (!strcmp(name, "require_tls")) rc = smtp_server_options_set_require_tls(o, 1);
   else if (!strcmp(name, "bare_accept")) rc = smtp_server_options_set_bare_line_end(o, SMTP_SERVER_BARE_ACCEPT);
   else if (!strcmp(name, "nul_accept")) rc = smtp_server_options_set_reject_nul(o, 0);
+  else if (!strcmp(name, "reject_long")) rc = smtp_server_options_set_reject_long_lines(o, 1);
   else if (!strcmp(name, "authzid_any")) rc = smtp_server_options_set_authzid_policy(o, SMTP_SERVER_AUTHZID_ANY);
   else if (!strcmp(name, "lenient_colon")) rc = smtp_server_options_set_lenient_space_after_colon(o, 1);
   else if (!strcmp(name, "hostname")) rc = smtp_server_options_set_hostname(o, val);

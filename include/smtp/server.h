@@ -190,7 +190,9 @@ typedef struct smtp_server_data_end {
   int refused;        /**< 0, or why the session refuses the message itself and already chose
                            the reply: ::SMTP_ERR_MESSAGE_TOO_BIG (552 5.3.4),
                            ::SMTP_ERR_BARE_LF / ::SMTP_ERR_BARE_CR (550 5.6.0),
-                           ::SMTP_ERR_NUL (554 5.6.0), ::SMTP_ERR_CALLBACK_REFUSED (a
+                           ::SMTP_ERR_NUL (554 5.6.0), ::SMTP_ERR_LINE_TOO_LONG (554
+                           5.6.0, with smtp_server_options_set_reject_long_lines()),
+                           ::SMTP_ERR_CALLBACK_REFUSED (a
                            data_chunk callback refused: 451 4.3.0). When non-zero the
                            callback's return value and answer are ignored: discard the
                            message. */
@@ -460,6 +462,10 @@ SMTP_API int smtp_server_options_set_require_auth(smtp_server_options *o, int on
 SMTP_API int smtp_server_options_set_bare_line_end(smtp_server_options *o, int policy);
 /** @brief Refuse messages holding NUL (554 5.6.0; RFC 5321 4.5.2 text). Default 1. */
 SMTP_API int smtp_server_options_set_reject_nul(smtp_server_options *o, int on);
+/** @brief Refuse messages with a text line over 1000 octets including CRLF
+ *  (RFC 5321 4.5.3.1.6; ::SMTP_TEXT_LINE_MAX) with 554 5.6.0 after their end.
+ *  Default 0: RFC 5321 4.5.3.1 asks receivers to avoid such limits. */
+SMTP_API int smtp_server_options_set_reject_long_lines(smtp_server_options *o, int on);
 /** @brief ::smtp_server_authzid_policy. Default ::SMTP_SERVER_AUTHZID_SAME. */
 SMTP_API int smtp_server_options_set_authzid_policy(smtp_server_options *o, int policy);
 /** @brief Accept "MAIL FROM: <a>" (a space after the colon, outside the
