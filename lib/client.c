@@ -1178,6 +1178,25 @@ static void part_reset(smtp_client_session *c) {
   smtp_stuffer_init(&c->st, 0);
 }
 
+/* What a memory body holds, judged as it will be sent: bare CR and bare LF
+ * end lines too, because they become CRLF (SECURITY.md §1); a line may
+ * hold 998 octets before its CRLF (RFC 5321 4.5.3.1.6). */
+static unsigned int prescan(const char *b, size_t n) {
+  unsigned int seen = 0;
+  size_t i, line = 0;
+  for (i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)b[i];
+    if (ch == '\r' || ch == '\n') {
+      line = 0;
+      continue;
+    }
+    if (ch == 0) seen |= SMTP_DATA_SEEN_NUL;
+    else if (ch >= 0x80) seen |= SMTP_DATA_SEEN_8BIT;
+    if (++line > SMTP_TEXT_LINE_MAX - 2) seen |= SMTP_DATA_SEEN_LONG_LINE;
+  }
+  return seen;
+}
+
 /* Decide how to send the queued transaction, or refuse it locally before
  * a byte of it is written. Returns 0 or the local error. */
 static int txn_plan(smtp_client_session *c) {
@@ -1210,7 +1229,7 @@ static int txn_plan(smtp_client_session *c) {
     c->use_bdat = 1;
   } else {
     if (t->body_source == SMTP_CLIENT_BODY_MEMORY) {
-      unsigned int seen = smtp_data_scan(t->body, t->body_len);
+      unsigned int seen = prescan(t->body, t->body_len);
       if (seen & SMTP_DATA_SEEN_NUL) return SMTP_ERR_NUL;
       if (seen & SMTP_DATA_SEEN_LONG_LINE) return SMTP_ERR_LINE_TOO_LONG;
       if (seen & SMTP_DATA_SEEN_8BIT) {

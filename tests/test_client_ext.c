@@ -240,6 +240,29 @@ static void setup_long(harness *h) {
   h_txn(h, "a@b.org", R1, 1, NULL);
   assert_int_equal(smtp_client_txn_set_body(h->txn, b, sizeof b), SMTP_OK);
 }
+/* Bare LF ends a line for the length rule too (it becomes CRLF): 100 short
+ * LF-terminated lines are not one long line. */
+static void setup_unix_lines(harness *h) {
+  static char b[1800];
+  for (int k = 0; k < 100; k++) memcpy(b + 18 * k, "a short unix line\n", 18);
+  h_txn(h, "a@b.org", R1, 1, NULL);
+  assert_int_equal(smtp_client_txn_set_body(h->txn, b, sizeof b), SMTP_OK);
+  h->no_submit = 0;
+}
+static void test_unix_lines_not_long(void **state) {
+  (void)state;
+  harness *h = calloc(1, sizeof *h);
+  h_start(h, setup_unix_lines, FEED_WHOLE, 0);
+  h_run(h, "S: 220 mx\nC: EHLO client.example\nS: 250 mx\nC: MAIL FROM:<a@b.org>\nS: 250 ok\n"
+           "C: RCPT TO:<bob@example.org>\nS: 250 ok\nC: DATA\n");
+  h_feed(h, "354 go\r\n", 8);
+  assert_int_equal(smtp_client_session_error(h->c), 0);
+  assert_int_equal(h->outlen, h->explen + 100 * 19 + 3); /* CRLF lines and "." CRLF */
+  assert_non_null(strstr(h->log, "BODY 0\n"));
+  h_end(h);
+  free(h);
+}
+
 static void test_bad_body_refused_locally(void **state) {
   (void)state;
   h_transcript(setup_nul, "S: 220 mx\nC: EHLO client.example\nS: 250 mx\nC: QUIT\nS: 221 bye\n",
@@ -490,6 +513,7 @@ int main(void) {
       cmocka_unit_test(test_7bit_no_param),
       cmocka_unit_test(test_8bit_stream_abort),
       cmocka_unit_test(test_bad_body_refused_locally),
+      cmocka_unit_test(test_unix_lines_not_long),
       cmocka_unit_test(test_smtputf8),
       cmocka_unit_test(test_require_smtputf8),
       cmocka_unit_test(test_dsn),
