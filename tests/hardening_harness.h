@@ -266,6 +266,8 @@ typedef struct hh_srv_cfg {
   int refuse_starttls;
   int lenient_colon;
   int defer_data_end;    /* data_end returns SMTP_ERR_DEFERRED */
+  /* PLAIN/LOGIN credentials go to this hook when set (its return value is the callback's). */
+  int (*auth_hook)(smtp_server_session *s, const smtp_server_auth *a, void *h);
   /* NOOP answers through this hook when set (its return value is the callback's). */
   int (*noop_hook)(smtp_server_session *s, void *h);
 } hh_srv_cfg;
@@ -278,6 +280,9 @@ typedef struct hh_srv_txn {
   hh_buf mailinfo;    /* "size=.. body=.. utf8=.. ret=.. envid=.. auth=.." */
   hh_buf rcpts;       /* per recipient: "addr|notify|orcpt_type;orcpt\n" (escaped) */
   hh_buf data;        /* message bytes as delivered */
+  hh_buf envid;       /* decoded ENVID */
+  int has_envid, has_size, body_param, utf8, ret;
+  uint64_t mail_size;
   int ended;          /* data_end fired */
   int refused;        /* data_end's refused */
   int bdat;
@@ -343,6 +348,13 @@ static inline int hh_s_mail(smtp_server_session *s, const smtp_server_mail *m, v
   if (x->ntxn >= HH_MAX_TXN) return 0;
   t = &x->txn[x->ntxn++];
   hh_buf_add(&t->from, m->path->address.ptr, m->path->address.len);
+  if (m->has_envid) hh_buf_add(&t->envid, m->envid.ptr, m->envid.len);
+  t->has_envid = m->has_envid;
+  t->has_size = m->has_size;
+  t->mail_size = m->size;
+  t->body_param = m->body;
+  t->utf8 = m->smtputf8;
+  t->ret = m->ret;
   hh_buf_fmt(&t->mailinfo, "size=%llu body=%d utf8=%d ret=%d",
              m->has_size ? (unsigned long long)m->size : 0ull, m->body, m->smtputf8, m->ret);
   if (m->has_envid) {
@@ -458,12 +470,12 @@ static inline int hh_s_starttls(smtp_server_session *s, void *ud) {
 /* PLAIN / LOGIN: alice / secret authenticates, anything else is refused. */
 static inline int hh_s_auth(smtp_server_session *s, const smtp_server_auth *a, void *ud) {
   hh_srv *x = ud;
-  (void)s;
   hh_buf_str(&x->log, "auth ");
   hh_log_span(&x->log, a->authzid.ptr, a->authzid.len);
   hh_buf_str(&x->log, "/");
   hh_log_span(&x->log, a->authcid.ptr, a->authcid.len);
   hh_buf_str(&x->log, "\n");
+  if (x->cfg.auth_hook) return x->cfg.auth_hook(s, a, x);
   if (a->authcid.len == 5 && memcmp(a->authcid.ptr, "alice", 5) == 0 && a->password.len == 6 &&
       memcmp(a->password.ptr, "secret", 6) == 0) {
     x->n_auth++;
@@ -548,6 +560,7 @@ static inline void hh_srv_free(hh_srv *h) {
     hh_buf_free(&h->txn[i].mailinfo);
     hh_buf_free(&h->txn[i].rcpts);
     hh_buf_free(&h->txn[i].data);
+    hh_buf_free(&h->txn[i].envid);
   }
 }
 
@@ -668,6 +681,7 @@ typedef struct hh_cli_cfg {
   unsigned disabled;
   int require_smtputf8;
   const char *ehlo;
+  unsigned auth_mech;  /* force one SASL mechanism (0: the library chooses) */
 } hh_cli_cfg;
 
 typedef struct hh_cli {
@@ -805,6 +819,8 @@ static inline int hh_cli_new(hh_cli *h, const hh_cli_cfg *cfg, const hh_cli_txn 
     if (r != SMTP_OK) return r;
   }
   smtp_client_options_set_allow_plaintext_auth(h->opt, h->cfg.plaintext_auth);
+  if (h->cfg.auth_mech)
+    assert_int_equal(smtp_client_options_set_auth_mechanism(h->opt, h->cfg.auth_mech), SMTP_OK);
   smtp_client_options_set_lmtp(h->opt, h->cfg.lmtp);
   if (h->cfg.output_buffer)
     assert_int_equal(smtp_client_options_set_output_buffer(h->opt, h->cfg.output_buffer), SMTP_OK);

@@ -59,6 +59,7 @@ static void af_srv_free(hh_srv *h) {
     hh_buf_free(&h->txn[i].mailinfo);
     hh_buf_free(&h->txn[i].rcpts);
     hh_buf_free(&h->txn[i].data);
+    hh_buf_free(&h->txn[i].envid);
   }
 }
 
