@@ -36,6 +36,9 @@ static void usage(FILE *f) {
         "  --reject ADDR           RCPT for ADDR gets 550 5.1.1 (repeatable)\n"
         "  --tempfail ADDR         RCPT for ADDR gets 450 4.2.0 (repeatable)\n"
         "  --trace                 print the protocol transcript to stderr\n"
+        "  --tls-cert-out FILE     write the certificate in use (PEM), e.g. for a client's CA file\n"
+        "  --max-connections N     concurrent TCP sessions (default 1000); past it: 421 4.3.2\n"
+        "  --timeout SECONDS       command and data deadlines (default: RFC 5321 4.5.3.2)\n"
         "  --help                  this text\n",
         f);
 }
@@ -81,6 +84,7 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
   memset(cfg, 0, sizeof *cfg);
   cfg->max_size = 52428800u;
   cfg->max_rcpt = 100;
+  cfg->max_conns = 1000;
   if (gethostname(cfg->hostname, sizeof cfg->hostname - 1) != 0 ||
       smtp_parse_domain(cfg->hostname, strlen(cfg->hostname), 0) != SMTP_OK)
     snprintf(cfg->hostname, sizeof cfg->hostname, "localhost");
@@ -149,6 +153,20 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
         return usage_error("out of memory", NULL);
     } else if (!strcmp(a, "--trace")) {
       cfg->trace = 1;
+    } else if (!strcmp(a, "--tls-cert-out")) {
+      NEEDS_VALUE();
+      if (!*v) return usage_error("bad --tls-cert-out", v);
+      cfg->tls_cert_out = v;
+    } else if (!strcmp(a, "--max-connections")) {
+      uint64_t n;
+      NEEDS_VALUE();
+      if (parse_u64(v, &n) != 0 || n == 0 || n > 100000) return usage_error("bad --max-connections", v);
+      cfg->max_conns = (unsigned)n;
+    } else if (!strcmp(a, "--timeout")) {
+      uint64_t n;
+      NEEDS_VALUE();
+      if (parse_u64(v, &n) != 0 || n == 0 || n > 86400) return usage_error("bad --timeout", v);
+      cfg->timeout_ms = (int)n * 1000;
     } else if (a[0] == '-') {
       return usage_error("unknown option", a);
     } else {
@@ -160,6 +178,10 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
   if (!!cfg->tls_cert != !!cfg->tls_key) return usage_error("--tls-cert and --tls-key go together", NULL);
   if (cfg->maildir && cfg->discard) return usage_error("--maildir and --discard exclude each other", NULL);
   if (cfg->require_auth && !cfg->auth_file) return usage_error("--require-auth needs --auth-file", NULL);
+  if (cfg->tls_cert && cfg->tls_self_signed)
+    return usage_error("--tls-cert and --tls-self-signed exclude each other", NULL);
+  if ((cfg->implicit_tls || cfg->tls_cert_out) && !cfg->tls_cert && !cfg->tls_self_signed)
+    return usage_error("--implicit-tls and --tls-cert-out need --tls-cert/--tls-key or --tls-self-signed", NULL);
   if (cfg->nlisten == 0) cfg->listen[cfg->nlisten++] = "127.0.0.1:2525";
   return 0;
 }
@@ -482,6 +504,9 @@ int server_app_session_setup(const server_app_config *cfg, int tls_available,
       (r = smtp_server_options_set_allow_plaintext_auth(o, cfg->allow_plaintext_auth)) ||
       (r = smtp_server_options_set_require_auth(o, cfg->require_auth)) ||
       (r = smtp_server_options_set_require_tls(o, cfg->require_tls)))
+    goto fail;
+  if (cfg->timeout_ms && ((r = smtp_server_options_set_command_timeout(o, cfg->timeout_ms)) ||
+                          (r = smtp_server_options_set_data_timeout(o, cfg->timeout_ms))))
     goto fail;
   smtp_server_callbacks_set_rcpt(k, on_rcpt);
   smtp_server_callbacks_set_data_start(k, on_data_start);

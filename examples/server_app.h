@@ -42,6 +42,9 @@ typedef struct server_app_config {
   const char **tempfail;     /* --tempfail ADDR (repeatable) */
   size_t ntempfail;
   int trace;                 /* --trace */
+  const char *tls_cert_out;  /* --tls-cert-out FILE: write the certificate in use (PEM) */
+  unsigned int max_conns;    /* --max-connections N (TCP), default 1000 */
+  int timeout_ms;            /* --timeout SECONDS: command and data deadlines; 0: RFC 5321 defaults */
   server_app_user *users;    /* loaded from auth_file */
   size_t nusers;
 } server_app_config;
