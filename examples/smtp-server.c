@@ -1,31 +1,567 @@
 /* smtp-server: a small, real mail server built on the server session
  * (../shared/CLI.md). The application logic (options, policy, AUTH, Maildir
- * delivery) lives in server_app.c; this file chooses how to serve.
+ * delivery) lives in server_app.c; this file is the transport:
  *
- *   smtp-server --stdio --maildir ./Maildir --trace      (inetd style)
+ *   - TCP: every --listen address (IPv4 and IPv6; a name such as
+ *     "localhost" binds each of its addresses), many sessions at once in
+ *     one thread with epoll(7) and the driver's non-blocking API
+ *     (driver.h), STARTTLS or implicit TLS (RFC 8314) from
+ *     --tls-cert/--tls-key or --tls-self-signed, each session bounded by
+ *     its RFC 5321 4.5.3.2 deadlines;
+ *   - --stdio: one session on stdin/stdout (inetd style) with the driver's
+ *     blocking loop, TLS included.
+ *
+ *   smtp-server --listen 127.0.0.1:2525 --listen '[::1]:2525' \
+ *               --tls-self-signed --auth-file users --maildir ./Maildir
+ *   smtp-server --stdio --maildir ./Maildir --trace
+ *
+ * One line per listening socket goes to stderr at start-up:
+ *   smtp-server: listening on 127.0.0.1:2525 (STARTTLS)
+ * (port 0 picks a free port; the line shows which). SIGINT or SIGTERM: stop
+ * accepting, send 421 4.3.2 to every session, exit 0 once they are gone
+ * (at most 5 seconds later).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* accept4, epoll_pwait */
+#endif
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <smtp/smtp.h>
 
 #include "server_app.h"
 
-int main(int argc, char **argv) {
-  server_app_config cfg;
-  int r = server_app_parse_args(&cfg, argc, argv);
-  if (r == 1) return 0;
-  if (r != 0) return r;
-  if (server_app_prepare(&cfg) != 0) {
-    server_app_config_free(&cfg);
+#define EX_USAGE 64
+#define MAX_LISTENERS (SERVER_APP_MAX_LISTEN * 4)
+#define ACCEPT_BATCH 64          /* connections accepted per wakeup, so sessions are not starved */
+#define ACCEPT_PAUSE_MS 200      /* after EMFILE and friends */
+#define SHUTDOWN_GRACE_MS 5000   /* after SIGINT/SIGTERM */
+
+typedef struct conn {
+  struct conn *prev, *next;
+  int fd;
+  unsigned int events; /* registered with epoll */
+  smtp_server_session *s;
+  smtp_driver *d;
+  server_app_conn *app;
+} conn;
+
+typedef struct listener {
+  int fd;
+  char name[INET6_ADDRSTRLEN + 16];
+} listener;
+
+typedef struct server {
+  const server_app_config *cfg;
+  smtp_tls_config *tls;       /* NULL: no TLS */
+  unsigned int driver_flags;  /* SMTP_DRIVER_IMPLICIT_TLS or 0 */
+  smtp_server_options *opt;   /* shared by every session */
+  smtp_server_callbacks *cb;
+  int ep;
+  listener ls[MAX_LISTENERS];
+  size_t nls;
+  int accept_paused;
+  int64_t accept_resume;
+  conn *list;
+  unsigned int active;
+  unsigned long accepted;
+} server;
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "HOST:PORT", "[v6]:PORT", ":PORT" or "*:PORT" (every address). Returns 0
+ * or -1 (a usage error). */
+static int split_hostport(const char *spec, char *host, size_t hcap, char *port, size_t pcap) {
+  const char *p;
+  size_t hl;
+  unsigned long v = 0;
+  if (spec[0] == '[') {
+    const char *close_br = strchr(spec, ']');
+    if (!close_br || close_br[1] != ':') return -1;
+    hl = (size_t)(close_br - spec - 1);
+    if (hl == 0 || hl >= hcap) return -1;
+    memcpy(host, spec + 1, hl);
+    p = close_br + 2;
+  } else {
+    const char *colon = strrchr(spec, ':');
+    if (!colon) return -1;
+    hl = (size_t)(colon - spec);
+    if (hl >= hcap || memchr(spec, ':', hl)) return -1; /* IPv6 needs brackets */
+    memcpy(host, spec, hl);
+    p = colon + 1;
+  }
+  host[hl] = '\0';
+  if (strcmp(host, "*") == 0) host[0] = '\0';
+  if (!*p || strlen(p) > 5 || strlen(p) >= pcap) return -1;
+  for (const char *q = p; *q; q++) {
+    if (*q < '0' || *q > '9') return -1;
+    v = v * 10 + (unsigned long)(*q - '0');
+  }
+  if (v > 65535) return -1;
+  snprintf(port, pcap, "%lu", v);
+  return 0;
+}
+
+/* "127.0.0.1:25" / "[::1]:25" for messages; @p literal gets the address
+ * as an RFC 5321 4.1.3 address literal body ("127.0.0.1", "IPv6:::1") for
+ * the Received field. */
+static void format_addr(const struct sockaddr_storage *ss, char *name, size_t ncap, char *literal,
+                        size_t lcap) {
+  char a[INET6_ADDRSTRLEN] = "?";
+  unsigned port = 0;
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+    inet_ntop(AF_INET, &s4->sin_addr, a, sizeof a);
+    port = ntohs(s4->sin_port);
+    if (name) snprintf(name, ncap, "%s:%u", a, port);
+    if (literal) snprintf(literal, lcap, "%s", a);
+  } else if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+    inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof a);
+    port = ntohs(s6->sin6_port);
+    if (name) snprintf(name, ncap, "[%s]:%u", a, port);
+    if (literal) snprintf(literal, lcap, "IPv6:%s", a);
+  } else {
+    if (name) snprintf(name, ncap, "?");
+    if (literal) literal[0] = '\0';
+  }
+}
+
+/* Bind and listen on every address of @p spec. Returns the number of
+ * sockets added, or -1 after a message. */
+static int listen_on(server *sv, const char *spec) {
+  char host[256], port[8];
+  struct addrinfo hints, *res = NULL, *ai;
+  int rc, added = 0, last_errno = 0;
+  if (split_hostport(spec, host, sizeof host, port, sizeof port) != 0) return -2;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+  if (rc != 0) {
+    fprintf(stderr, "smtp-server: cannot listen on %s: %s\n", spec, gai_strerror(rc));
+    return -1;
+  }
+  for (ai = res; ai; ai = ai->ai_next) {
+    int fd, one = 1;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+    if (sv->nls >= MAX_LISTENERS) break;
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      last_errno = errno;
+      continue;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* [::]:25 and 0.0.0.0:25 may both be given: keep the families apart. */
+    if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 511) != 0) {
+      last_errno = errno;
+      close(fd);
+      continue;
+    }
+    memset(&ss, 0, sizeof ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    format_addr(&ss, sv->ls[sv->nls].name, sizeof sv->ls[sv->nls].name, NULL, 0);
+    sv->ls[sv->nls++].fd = fd;
+    added++;
+  }
+  freeaddrinfo(res);
+  if (added == 0) {
+    fprintf(stderr, "smtp-server: cannot listen on %s: %s\n", spec,
+            last_errno ? strerror(last_errno) : "no usable address");
+    return -1;
+  }
+  return added;
+}
+
+/* --tls-cert/--tls-key or --tls-self-signed; --tls-cert-out. */
+static int setup_tls(server *sv, const server_app_config *cfg) {
+  int r;
+  char why[256] = "";
+  if (!cfg->tls_cert && !cfg->tls_self_signed) return 0;
+  if (!smtp_tls_available()) {
+    fprintf(stderr, "smtp-server: TLS options given but this build has no TLS (-Dtls=disabled)\n");
+    return -1;
+  }
+  r = smtp_tls_config_new(&sv->tls, SMTP_TLS_SERVER, NULL);
+  if (r == 0) {
+    if (cfg->tls_cert) {
+      r = smtp_tls_config_cert_file(sv->tls, cfg->tls_cert, cfg->tls_key, NULL);
+    } else {
+      /* the certificate names the host; an address literal cannot be a dNSName */
+      const char *name = cfg->hostname[0] == '[' ? "localhost" : cfg->hostname;
+      r = smtp_tls_config_self_signed(sv->tls, name);
+    }
+  }
+  if (r != 0) {
+    if (sv->tls) smtp_tls_config_last_error(sv->tls, why, sizeof why);
+    fprintf(stderr, "smtp-server: TLS set-up failed: %s%s%s\n", smtp_strerror(r), why[0] ? ": " : "",
+            why);
+    return -1;
+  }
+  if (cfg->tls_cert_out) {
+    size_t need = 0;
+    char *pem, tmp[4200];
+    FILE *f;
+    r = smtp_tls_config_export_cert(sv->tls, NULL, 0, &need);
+    if (r != SMTP_ERR_BUFFER_TOO_SMALL && r != 0) {
+      fprintf(stderr, "smtp-server: cannot export the certificate: %s\n", smtp_strerror(r));
+      return -1;
+    }
+    pem = malloc(need + 1);
+    if (!pem || smtp_tls_config_export_cert(sv->tls, pem, need + 1, &need) != 0) {
+      free(pem);
+      fprintf(stderr, "smtp-server: cannot export the certificate\n");
+      return -1;
+    }
+    /* written whole under a temporary name, then renamed: whoever waits
+     * for the file never reads half of it */
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", cfg->tls_cert_out) >= (int)sizeof tmp ||
+        !(f = fopen(tmp, "w"))) {
+      free(pem);
+      fprintf(stderr, "smtp-server: cannot write %s: %s\n", cfg->tls_cert_out, strerror(errno));
+      return -1;
+    }
+    r = fwrite(pem, 1, need, f) == need ? 0 : -1;
+    if (fclose(f) != 0) r = -1;
+    free(pem);
+    if (r != 0 || rename(tmp, cfg->tls_cert_out) != 0) {
+      fprintf(stderr, "smtp-server: cannot write %s: %s\n", cfg->tls_cert_out, strerror(errno));
+      unlink(tmp);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The event loop.                                                           */
+
+static void update_events(server *sv, conn *c) {
+  unsigned int want = smtp_driver_poll_events(c->d), ev = 0;
+  struct epoll_event e;
+  if (want & SMTP_DRIVER_POLLIN) ev |= EPOLLIN;
+  if (want & SMTP_DRIVER_POLLOUT) ev |= EPOLLOUT;
+  if (ev == c->events) return;
+  memset(&e, 0, sizeof e);
+  e.events = ev;
+  e.data.ptr = c;
+  epoll_ctl(sv->ep, EPOLL_CTL_MOD, c->fd, &e);
+  c->events = ev;
+}
+
+static void drop(server *sv, conn *c) {
+  if (c->prev) c->prev->next = c->next;
+  else sv->list = c->next;
+  if (c->next) c->next->prev = c->prev;
+  epoll_ctl(sv->ep, EPOLL_CTL_DEL, c->fd, NULL); /* before the driver closes the fd */
+  smtp_driver_del(c->d);                         /* closes the descriptor */
+  smtp_server_session_del(c->s);
+  server_app_conn_del(c->app); /* drops an unfinished delivery */
+  free(c);
+  sv->active--;
+}
+
+static void set_listeners(server *sv, unsigned int events) {
+  for (size_t i = 0; i < sv->nls; i++) {
+    struct epoll_event e;
+    memset(&e, 0, sizeof e);
+    e.events = events;
+    e.data.ptr = &sv->ls[i];
+    epoll_ctl(sv->ep, EPOLL_CTL_MOD, sv->ls[i].fd, &e);
+  }
+}
+
+static int is_listener(const server *sv, const void *p) {
+  return p >= (const void *)&sv->ls[0] && p < (const void *)&sv->ls[MAX_LISTENERS];
+}
+
+static void start_session(server *sv, int fd, const struct sockaddr_storage *peer) {
+  static const char busy[] = "421 4.3.2 Too many connections, try again later\r\n";
+  char literal[INET6_ADDRSTRLEN + 8];
+  smtp_io io;
+  struct epoll_event e;
+  conn *c;
+  int one = 1;
+  if (sv->active >= sv->cfg->max_conns) { /* RFC 5321 3.1: 421 when busy */
+    (void)!write(fd, busy, sizeof busy - 1);
+    close(fd);
+    return;
+  }
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  format_addr(peer, NULL, 0, literal, sizeof literal);
+  c = calloc(1, sizeof *c);
+  if (!c || !(c->app = server_app_conn_new(sv->cfg, literal[0] ? literal : NULL)) ||
+      smtp_server_session_new(&c->s, sv->cb, c->app, sv->opt, NULL) != SMTP_OK) {
+    if (c) {
+      server_app_conn_del(c->app);
+      free(c);
+    }
+    close(fd);
+    return;
+  }
+  if (smtp_io_posix_new(&io, fd, fd, SMTP_IO_POSIX_OWN_FD, NULL) != SMTP_OK) {
+    close(fd);
+    goto fail;
+  }
+  if (smtp_driver_new_server(&c->d, c->s, &io, sv->tls, sv->driver_flags, NULL) != SMTP_OK)
+    goto fail; /* the driver closed io (and fd) */
+  c->fd = fd;
+  memset(&e, 0, sizeof e);
+  e.data.ptr = c;
+  if (epoll_ctl(sv->ep, EPOLL_CTL_ADD, fd, &e) != 0) {
+    smtp_driver_del(c->d);
+    goto fail;
+  }
+  c->next = sv->list;
+  if (sv->list) sv->list->prev = c;
+  sv->list = c;
+  sv->active++;
+  sv->accepted++;
+  smtp_driver_pump(c->d); /* the greeting, or the implicit TLS handshake */
+  if (smtp_driver_is_done(c->d)) drop(sv, c);
+  else update_events(sv, c);
+  return;
+fail:
+  smtp_server_session_del(c->s);
+  server_app_conn_del(c->app);
+  free(c);
+}
+
+static void accept_some(server *sv, listener *l) {
+  for (int i = 0; i < ACCEPT_BATCH; i++) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd;
+    memset(&ss, 0, sizeof ss);
+    fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        /* out of descriptors: stop accepting for a moment, keep serving */
+        fprintf(stderr, "smtp-server: accept: %s (pausing)\n", strerror(errno));
+        sv->accept_paused = 1;
+        sv->accept_resume = now_ms() + ACCEPT_PAUSE_MS;
+        set_listeners(sv, 0);
+      }
+      return;
+    }
+    start_session(sv, fd, &ss);
+  }
+}
+
+static void close_listeners(server *sv) {
+  for (size_t i = 0; i < sv->nls; i++) {
+    epoll_ctl(sv->ep, EPOLL_CTL_DEL, sv->ls[i].fd, NULL);
+    close(sv->ls[i].fd);
+  }
+  sv->nls = 0;
+}
+
+static int serve_tcp(server *sv) {
+  struct epoll_event evs[128];
+  sigset_t none, block;
+  int64_t shutdown_until = -1;
+  sigemptyset(&none);
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  /* Signals arrive only inside epoll_pwait: no lost wake-up. */
+  sigprocmask(SIG_BLOCK, &block, NULL);
+  sv->ep = epoll_create1(EPOLL_CLOEXEC);
+  if (sv->ep < 0) {
+    fprintf(stderr, "smtp-server: epoll: %s\n", strerror(errno));
     return 1;
   }
-  if (cfg.stdio) {
-    if (cfg.implicit_tls || cfg.tls_cert || cfg.tls_self_signed)
-      fprintf(stderr, "smtp-server: TLS is not wired into --stdio yet; serving plaintext\n");
-    r = server_app_serve_fd(&cfg, STDIN_FILENO, STDOUT_FILENO);
-  } else {
-    fprintf(stderr, "smtp-server: TCP listening is not available in this build; use --stdio\n");
-    r = 1;
+  for (size_t i = 0; i < sv->nls; i++) {
+    struct epoll_event e;
+    memset(&e, 0, sizeof e);
+    e.events = EPOLLIN;
+    e.data.ptr = &sv->ls[i];
+    epoll_ctl(sv->ep, EPOLL_CTL_ADD, sv->ls[i].fd, &e);
   }
+  for (;;) {
+    int timeout = -1, n;
+    int64_t t;
+    if (stop_requested && shutdown_until < 0) {
+      /* stop accepting; every session gets 421 4.3.2 and closes */
+      close_listeners(sv);
+      shutdown_until = now_ms() + SHUTDOWN_GRACE_MS;
+      for (conn *c = sv->list, *next; c; c = next) {
+        next = c->next;
+        (void)smtp_server_session_shutdown(c->s);
+        smtp_driver_pump(c->d);
+        if (smtp_driver_is_done(c->d)) drop(sv, c);
+        else update_events(sv, c);
+      }
+    }
+    if (shutdown_until >= 0 && (!sv->list || now_ms() >= shutdown_until)) break;
+    for (conn *c = sv->list; c; c = c->next) {
+      int tm = smtp_driver_next_timeout_ms(c->d);
+      if (tm >= 0 && (timeout < 0 || tm < timeout)) timeout = tm;
+    }
+    if (sv->accept_paused) {
+      int64_t left = sv->accept_resume - now_ms();
+      int tm = left > 0 ? (int)left : 0;
+      if (timeout < 0 || tm < timeout) timeout = tm;
+    }
+    if (shutdown_until >= 0) {
+      int64_t left = shutdown_until - now_ms();
+      int tm = left > 0 ? (int)left : 0;
+      if (timeout < 0 || tm < timeout) timeout = tm;
+    }
+    n = epoll_pwait(sv->ep, evs, (int)(sizeof evs / sizeof evs[0]), timeout, &none);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fprintf(stderr, "smtp-server: epoll_wait: %s\n", strerror(errno));
+      break;
+    }
+    for (int i = 0; i < n; i++) {
+      void *p = evs[i].data.ptr;
+      conn *c;
+      if (is_listener(sv, p)) {
+        accept_some(sv, p);
+        continue;
+      }
+      c = p;
+      if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) smtp_driver_on_readable(c->d);
+      if (evs[i].events & EPOLLOUT) smtp_driver_on_writable(c->d);
+    }
+    /* deadlines, finished sessions, what each driver waits for next */
+    t = now_ms();
+    if (sv->accept_paused && t >= sv->accept_resume && shutdown_until < 0) {
+      sv->accept_paused = 0;
+      set_listeners(sv, EPOLLIN);
+    }
+    for (conn *c = sv->list, *next; c; c = next) {
+      next = c->next;
+      if (smtp_driver_next_timeout_ms(c->d) == 0) smtp_driver_on_timer(c->d);
+      if (smtp_driver_is_done(c->d)) drop(sv, c);
+      else update_events(sv, c);
+    }
+  }
+  while (sv->list) drop(sv, sv->list);
+  close_listeners(sv);
+  close(sv->ep);
+  return 0;
+}
+
+/* --stdio: one session over stdin/stdout with the driver's blocking loop. */
+static int serve_stdio(server *sv) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  char literal[INET6_ADDRSTRLEN + 8] = "";
+  smtp_server_session *s = NULL;
+  server_app_conn *app;
+  smtp_io io;
+  memset(&ss, 0, sizeof ss);
+  /* inetd hands over a socket: name the peer in the Received field */
+  if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &sl) == 0)
+    format_addr(&ss, NULL, 0, literal, sizeof literal);
+  app = server_app_conn_new(sv->cfg, literal[0] ? literal : NULL);
+  if (!app || smtp_server_session_new(&s, sv->cb, app, sv->opt, NULL) != SMTP_OK ||
+      smtp_io_posix_new(&io, STDIN_FILENO, STDOUT_FILENO, 0, NULL) != SMTP_OK) {
+    fprintf(stderr, "smtp-server: cannot create a session\n");
+    smtp_server_session_del(s);
+    server_app_conn_del(app);
+    return 1;
+  }
+  /* The end of the session is the end of the program, whatever the reason
+   * (QUIT, EOF, time-out, a failed handshake): exit 0 (CLI.md). */
+  (void)smtp_driver_run_server(s, &io, sv->tls, sv->driver_flags, NULL);
+  smtp_server_session_del(s);
+  server_app_conn_del(app);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  server_app_config cfg;
+  server sv;
+  int r;
+  struct sigaction sa;
+
+  r = server_app_parse_args(&cfg, argc, argv);
+  if (r == 1) return 0;
+  if (r != 0) return r;
+  memset(&sv, 0, sizeof sv);
+  sv.cfg = &cfg;
+  sv.ep = -1;
+  /* Check every --listen before doing anything (usage errors are 64). */
+  if (!cfg.stdio) {
+    for (size_t i = 0; i < cfg.nlisten; i++) {
+      char h[256], p[8];
+      if (split_hostport(cfg.listen[i], h, sizeof h, p, sizeof p) != 0) {
+        fprintf(stderr, "smtp-server: bad --listen value (HOST:PORT, [v6]:PORT): %s (see --help)\n",
+                cfg.listen[i]);
+        server_app_config_free(&cfg);
+        return EX_USAGE;
+      }
+    }
+  }
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &sa, NULL); /* the stdio adapter writes to a pipe */
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+
+  r = 1;
+  if (server_app_prepare(&cfg) != 0) goto out;
+  if (setup_tls(&sv, &cfg) != 0) goto out;
+  if (cfg.implicit_tls) sv.driver_flags = SMTP_DRIVER_IMPLICIT_TLS;
+  /* STARTTLS is offered when there is a certificate and TLS does not
+   * start with the first byte. */
+  if (server_app_session_setup(&cfg, sv.tls && !cfg.implicit_tls, &sv.opt, &sv.cb) != 0) {
+    fprintf(stderr, "smtp-server: cannot set up the session options\n");
+    goto out;
+  }
+  if (cfg.auth_file && !sv.tls && !cfg.allow_plaintext_auth)
+    fprintf(stderr, "smtp-server: note: no TLS, so AUTH is not offered (RFC 4954 4); "
+                    "see --tls-self-signed or --allow-plaintext-auth\n");
+  if (cfg.stdio) {
+    r = serve_stdio(&sv);
+    goto out;
+  }
+  for (size_t i = 0; i < cfg.nlisten; i++) {
+    size_t first = sv.nls;
+    int k = listen_on(&sv, cfg.listen[i]);
+    if (k < 0) goto out;
+    for (size_t j = first; j < sv.nls; j++)
+      fprintf(stderr, "smtp-server: listening on %s (%s%s)\n", sv.ls[j].name,
+              cfg.implicit_tls ? "implicit TLS" : sv.tls ? "STARTTLS" : "plaintext",
+              cfg.lmtp ? ", LMTP" : "");
+  }
+  fflush(stderr);
+  r = serve_tcp(&sv);
+out:
+  close_listeners(&sv);
+  smtp_server_options_del(sv.opt);
+  smtp_server_callbacks_del(sv.cb);
+  smtp_tls_config_del(sv.tls);
   server_app_config_free(&cfg);
   return r;
 }
