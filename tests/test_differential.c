@@ -254,12 +254,13 @@ static void gen(gen_session *g, uint32_t seed) {
       t->spec.body_type = SMTP_CLIENT_BODY_BINARYMIME;
       gen_body(&r, &t->body, 1, 1, 1, maxbody);
     } else {
-      /* bare line ends only in pushed / pulled bodies or short memory ones
-       * (see test_security.c: defect_client_memory_bare_lf_long_line) */
-      int bare = src != 0 || maxbody <= 1000;
-      if (src == 0 && bare) maxbody = 900;
+      int bare = (int)hh_below(&r, 2);
       t->eight = (ext & SMTP_EXT_8BITMIME) && hh_below(&r, 3) == 0;
-      gen_body(&r, &t->body, bare && hh_below(&r, 2), t->eight, 0, maxbody);
+      gen_body(&r, &t->body, bare, t->eight, 0, maxbody);
+      /* what the body really holds decides BODY= (RFC 6152 3) */
+      t->eight = 0;
+      for (size_t k = 0; k < t->body.len; k++)
+        if ((unsigned char)t->body.p[k] >= 0x80) t->eight = 1;
     }
     t->spec.body = t->body.p ? t->body.p : "";
     t->spec.body_len = t->body.len;
