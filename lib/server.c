@@ -1538,6 +1538,7 @@ smtp_ssize smtp_server_session_mem_recv(smtp_server_session *s, const char *data
     }
     off += n;
     if (s->eod) progress(s);
+    if (n == 0) break; /* cannot happen; never spin */
   }
   if (s->data_block) s->seq++; /* RFC 5321 4.5.3.2.5: per data block */
   if (s->fatal) return s->fatal;
