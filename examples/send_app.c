@@ -474,7 +474,7 @@ int send_app_finish(send_app *a) {
   if (status != SMTP_ERR_REJECTED && status != SMTP_ERR_TEMPFAIL) {
     if (status == SMTP_OK || status == 0) status = a->closed_error;
     if (status != 0 && !(a->printed && (status <= SMTP_ERR_AUTH_FAILED && status >= SMTP_ERR_PLAINTEXT_AUTH)))
-      fprintf(a->err, "smtp-send: %s\n", smtp_strerror(status));
+      fprintf(a->err, "smtp-send: %s%s%s\n", smtp_strerror(status), a->detail[0] ? " " : "", a->detail);
   } else if (!a->printed) {
     fprintf(a->err, "smtp-send: %s\n", smtp_strerror(a->closed_error ? a->closed_error : status));
   }

@@ -59,6 +59,7 @@ typedef struct send_app {
   int closed_error;
   int printed;      /* a stdout line was printed */
   int tls_error;    /* set by the transport */
+  char detail[256]; /* set by the transport: the TLS library's reason, appended to the stderr line */
 } send_app;
 
 /* Build options and transaction; @p default_helo is used without --helo.
