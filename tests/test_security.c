@@ -1517,6 +1517,10 @@ static const char *const bad_replies[] = {
     "\r\n",
     "abc def\r\n",
     "220\tmx\r\n",
+    "220 mx\rinjected\r\n", /* bare CR inside a reply line */
+    "220 mx\n250 mx\r\n",    /* bare LF ends no reply line */
+    "220 mx \x1b[2J\r\n",    /* terminal escape (a control) */
+    "220 mx\x7f\r\n",
 };
 
 static void c6_malformed_greeting(void **state) {
@@ -1690,6 +1694,77 @@ static void s6_server_replies_well_formed(void **state) {
     snprintf(log, sizeof log, "connect\nnoop\nreply=%d\n", want[i].rc);
     /* an invalid answer is not sent: the default 250 goes out instead */
     srv_expect("application replies", &cfg, "NOOP\r\n", 0, "220 250", log, 0, 0);
+  }
+}
+
+
+/* Replies that do not fit the command: a 354 after every recipient was
+ * refused gets an empty message (RFC 2920 3.1), never the body; anything but
+ * 354 to DATA is no invitation to send the body (RFC 5321 4.1.1.4, 4.3.2). */
+static void check_no_body(hh_cli *h, const void *arg) {
+  (void)arg;
+  if (h->nclosed != 1 || h->ndone != 1 || h->done_status[0] == SMTP_OK)
+    print_error("client log:\n%s\nclient wrote:\n%s\n", hh_buf_cstr(&h->log), hh_buf_cstr(&h->out));
+  HH_CHECK(h->nclosed == 1);
+  HH_CHECK(h->ndone == 1 && h->done_status[0] != SMTP_OK);
+  HH_CHECK(strstr(hh_buf_cstr(&h->out), "hello") == NULL);
+}
+
+static void c6_replies_out_of_place(void **state) {
+  hh_cli_cfg cfg;
+  (void)state;
+  memset(&cfg, 0, sizeof cfg);
+  {
+    /* pipelined MAIL, RCPT, DATA: 250, 550, 354 */
+    const char *steps[] = {GREET, "250-mx.example.test\r\n250 PIPELINING\r\n",
+                           "250 ok\r\n550 no such user\r\n354 go\r\n", "554 no valid recipients\r\n",
+                           "250 reset\r\n", "221 bye\r\n"};
+    cli_script_all("354 after the only RCPT failed", &cfg, NULL, steps, 6, check_no_body, NULL, M_WHOLE);
+  }
+  cfg.disabled = SMTP_EXT_PIPELINING;
+  {
+    const char *steps[] = {GREET, EHLO_PLAIN, "250 ok\r\n", "250 ok\r\n", "250 ok\r\n", "250 reset\r\n",
+                           "221 bye\r\n"};
+    cli_script_all("250 to DATA", &cfg, NULL, steps, 7, check_no_body, NULL, M_ALL);
+  }
+  {
+    const char *steps[] = {GREET, EHLO_PLAIN, "250 ok\r\n", "250 ok\r\n", "334 VXNlcm5hbWU6\r\n",
+                           "250 reset\r\n", "221 bye\r\n"};
+    cli_script_all("334 to DATA", &cfg, NULL, steps, 7, check_no_body, NULL, M_ALL);
+  }
+  {
+    const char *steps[] = {GREET, EHLO_PLAIN, "354 go\r\n", "250 reset\r\n", "221 bye\r\n"};
+    cli_script_all("354 to MAIL", &cfg, NULL, steps, 5, check_no_body, NULL, M_ALL);
+  }
+}
+
+/* SASL lines are bounded (RFC 4954 4: 500 5.5.6), a second STARTTLS is
+ * refused (RFC 3207 4). */
+static void s4_auth_line_and_second_starttls(void **state) {
+  hh_buf in = {0};
+  srv_case c;
+  hh_srv_cfg cfg;
+  (void)state;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.auth = 1;
+  cfg.plaintext_auth = 1;
+  hh_buf_str(&in, EHLO "AUTH PLAIN\r\n");
+  for (int i = 0; i < 5000; i++) hh_buf_str(&in, "QUFB");
+  hh_buf_str(&in, "\r\nNOOP\r\n");
+  srv_expect("SASL line over the buffer", &cfg, in.p, in.len, "220 250 334 500 250",
+             "connect\nehlo client.example\nnoop\n", 0, 0);
+  hh_buf_free(&in);
+  srv_expect("AUTH LOGIN then a command", &cfg, EHLO "AUTH LOGIN\r\nMAIL FROM:<a@x.example>\r\nNOOP\r\n", 0,
+             "220 250 334 501 250", "connect\nehlo client.example\nnoop\n", 0, 0);
+  memset(&c, 0, sizeof c);
+  c.name = "STARTTLS twice";
+  c.cfg.tls = 1;
+  c.pre = EHLO "STARTTLS\r\n";
+  c.post = EHLO "STARTTLS\r\nNOOP\r\n";
+  c.sni = "mx.example.test";
+  {
+    expect e = {"220 250 220 250 503 250", NULL, 0, 0};
+    srv_all(&c, check_expect, &e);
   }
 }
 
@@ -1908,6 +1983,8 @@ int main(void) {
       cmocka_unit_test(c6_bare_250),
       cmocka_unit_test(c6_final_reply_lost),
       cmocka_unit_test(c6_reply_before_command),
+      cmocka_unit_test(c6_replies_out_of_place),
+      cmocka_unit_test(s4_auth_line_and_second_starttls),
       cmocka_unit_test(s6_server_replies_well_formed),
       cmocka_unit_test(s7_deadlines),
       cmocka_unit_test(s7_deadline_end_of_data),
