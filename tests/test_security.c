@@ -1902,6 +1902,97 @@ static void c7_timeouts_fail_temporarily(void **state) {
   }
 }
 
+
+/* ======================================================================== */
+/* Random token streams: the same replies and events however the bytes are  */
+/* split (SECURITY.md: chunk boundaries are where sans-I/O parsers break),  */
+/* well-formed replies, no leak, one allocation. A deterministic, structured */
+/* cousin of fuzz_server_split that runs in every test run.                 */
+/* ======================================================================== */
+
+static const char *const tokens[] = {
+    "EHLO client.example\r\n", "HELO client.example\r\n", "LHLO client.example\r\n",
+    "MAIL FROM:<a@x.example>\r\n", "MAIL FROM:<> SIZE=100 BODY=8BITMIME\r\n",
+    "MAIL FROM:<\xc3\xa9@x.example> SMTPUTF8\r\n", "MAIL FROM:<a@x.example> RET=HDRS ENVID=a+2Bb\r\n",
+    "RCPT TO:<b@y.example>\r\n", "RCPT TO:<Postmaster>\r\n",
+    "RCPT TO:<c@y.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;c+40y\r\n", "DATA\r\n", "BDAT 5\r\n",
+    "BDAT 3 LAST\r\n", "BDAT 0 LAST\r\n", "RSET\r\n", "NOOP\r\n", "VRFY postmaster\r\n", "HELP\r\n",
+    "STARTTLS\r\n", "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n", "AUTH LOGIN\r\n", "YWxpY2U=\r\n", "c2VjcmV0\r\n",
+    "*\r\n", "XYZZY\r\n", "\r\n", "\r\n.\r\n", ".\r\n", "..\r\n", "\n.\n", "\r.\r", "\n", "\r", "\0",
+    "text line\r\n", "x", ".", "\xff", "MAIL FROM:<a@x.example> SIZE=18446744073709551616\r\n",
+    "BDAT 18446744073709551616\r\n", "QUIT\r\n"};
+
+static void gen_stream(uint32_t *r, hh_buf *b) {
+  size_t n = 1 + hh_below(r, 60);
+  for (size_t i = 0; i < n; i++) {
+    size_t t = hh_below(r, sizeof tokens / sizeof tokens[0]);
+    if (t == sizeof tokens / sizeof tokens[0] - 1 && hh_below(r, 4)) t = 0; /* QUIT: rarely */
+    if (hh_below(r, 40) == 0) {
+      size_t k = hh_below(r, 3000);
+      for (size_t j = 0; j < k; j++) hh_buf_add(b, "L", 1);
+    }
+    if (strcmp(tokens[t], "\0") == 0) hh_buf_add(b, "", 1);
+    else hh_buf_str(b, tokens[t]);
+  }
+}
+
+typedef struct stream_ref {
+  hh_buf out, log;
+  int have;
+} stream_ref;
+
+static void check_stream(hh_srv *h, const void *arg) {
+  stream_ref *ref = (stream_ref *)(uintptr_t)arg;
+  hh_buf codes = {0};
+  hh_srv_codes(h, &codes); /* every reply parses */
+  hh_buf_free(&codes);
+  HH_CHECK(h->mem.count == 1);
+  if (!ref->have) {
+    hh_buf_add(&ref->out, h->out.p ? h->out.p : "", h->out.len);
+    hh_buf_add(&ref->log, h->log.p ? h->log.p : "", h->log.len);
+    ref->have = 1;
+    return;
+  }
+  if (h->out.len != ref->out.len || memcmp(hh_buf_cstr(&h->out), hh_buf_cstr(&ref->out), ref->out.len))
+    print_error("output differs from the whole feed:\n--- whole ---\n%s\n--- this ---\n%s\n",
+                hh_buf_cstr(&ref->out), hh_buf_cstr(&h->out));
+  HH_CHECK(h->out.len == ref->out.len &&
+           memcmp(hh_buf_cstr(&h->out), hh_buf_cstr(&ref->out), ref->out.len) == 0);
+  HH_CHECK_STR(hh_buf_cstr(&h->log), hh_buf_cstr(&ref->log));
+}
+
+static void s_random_token_streams(void **state) {
+  (void)state;
+  for (uint32_t seed = 1; seed <= 600; seed++) {
+    uint32_t r = seed * 2246822519u + 1;
+    hh_buf in = {0};
+    srv_case c;
+    stream_ref ref;
+    char name[64];
+    memset(&c, 0, sizeof c);
+    memset(&ref, 0, sizeof ref);
+    snprintf(name, sizeof name, "token stream %u", seed);
+    c.name = name;
+    c.cfg.auth = (int)hh_below(&r, 2);
+    c.cfg.plaintext_auth = (int)hh_below(&r, 2);
+    c.cfg.bare_accept = hh_below(&r, 4) == 0;
+    c.cfg.max_size = hh_below(&r, 3) == 0 ? 1 + hh_below(&r, 200) : 0;
+    c.cfg.max_rcpt = hh_below(&r, 3) == 0 ? 1 + (unsigned)hh_below(&r, 3) : 0;
+    c.cfg.lmtp = hh_below(&r, 6) == 0;
+    c.cfg.tls = (int)hh_below(&r, 2);
+    if (hh_below(&r, 2)) c.cfg.extensions = SMTP_SERVER_DEFAULT_EXTENSIONS | SMTP_EXT_DSN;
+    gen_stream(&r, &in);
+    c.pre = in.p;
+    c.prelen = in.len;
+    srv_one(&c, HH_WHOLE, 0, check_stream, &ref);
+    srv_one(&c, HH_BYTES, 0, check_stream, &ref);
+    for (uint32_t k = 1; k <= 3; k++) srv_one(&c, HH_RANDOM, seed * 31 + k, check_stream, &ref);
+    hh_buf_free(&ref.out);
+    hh_buf_free(&ref.log);
+    hh_buf_free(&in);
+  }
+}
+
 /* ======================================================================== */
 /* Regressions of defects this suite found in the sessions.                  */
 /* ======================================================================== */
@@ -1990,6 +2081,7 @@ int main(void) {
       cmocka_unit_test(s7_deadline_end_of_data),
       cmocka_unit_test(c7_deadlines),
       cmocka_unit_test(c7_timeouts_fail_temporarily),
+      cmocka_unit_test(s_random_token_streams),
       cmocka_unit_test(regress_client_memory_bare_lf_body),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
