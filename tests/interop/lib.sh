@@ -63,7 +63,7 @@ start_server() {
   PIDS="$PIDS $SPID"
   PORT=
   for i in $(seq 200); do
-    PORT=$(sed -n 's/^smtp-server: listening on 127\.0\.0\.1:\([0-9][0-9]*\) .*/\1/p' "$TMP/$name.log" | head -1)
+    PORT=$(sed -n 's/^smtp-server: listening on 127\.0\.0\.1:\([0-9][0-9]*\) .*/\1/p' "$TMP/$name.log" 2>/dev/null | head -1)
     [ -n "$PORT" ] && break
     kill -0 "$SPID" 2>/dev/null || break
     sleep 0.05
