@@ -56,6 +56,7 @@ typedef struct gen {
   unsigned nrcpt;
   int keep, bdat, quiet, idle;
   unsigned ready;     /* sessions that reached READY */
+  unsigned opening;   /* connections started that have not reached READY yet */
   smtp_tls_config *tls;
   uint64_t to_submit; /* messages not yet handed to a session */
   uint64_t ok, failed, conn_failed;
@@ -73,7 +74,13 @@ struct slot {
   smtp_driver *d;
   smtp_client_txn *txn;
   unsigned sent_here;
+  int is_ready;
 };
+
+/* Connections being opened at once: more would overflow the server's
+ * listen backlog, and a server-speaks-first protocol then leaves the
+ * dropped ones hanging until the greeting times out. */
+#define MAX_OPENING 64
 
 static int fill_and_submit(slot *sl) {
   gen *g = sl->g;
@@ -113,7 +120,11 @@ static int on_txn_done(smtp_client_session *c, smtp_client_txn *t,
 static int on_event(smtp_client_session *c, const smtp_client_event *ev, void *ud) {
   slot *sl = ud;
   (void)c;
-  if (ev->type == SMTP_CLIENT_EVENT_READY) sl->g->ready++;
+  if (ev->type == SMTP_CLIENT_EVENT_READY && !sl->is_ready) {
+    sl->is_ready = 1;
+    sl->g->ready++;
+    sl->g->opening--;
+  }
   return 0;
 }
 
@@ -152,6 +163,8 @@ static void start_connect(slot *sl) {
     bench_die("connect: %s", strerror(errno));
   sl->connecting = 1;
   sl->sent_here = 0;
+  sl->is_ready = 0;
+  g->opening++;
   memset(&ev, 0, sizeof ev);
   ev.events = EPOLLOUT;
   ev.data.ptr = sl;
@@ -195,6 +208,9 @@ static void end_session(slot *sl) {
   sl->c = NULL;
   sl->fd = -1;
   g->active--;
+  if (!sl->is_ready) g->opening--;
+  else if (g->idle) g->ready--;
+  sl->is_ready = 0;
   if (g->to_submit > 0) start_connect(sl);
 }
 
@@ -242,7 +258,7 @@ static char *make_message(size_t length, size_t *out_len) {
 int main(int argc, char **argv) {
   gen g;
   slot *slots;
-  unsigned nsess = 1, i;
+  unsigned nsess = 1, i, next;
   uint64_t total = 1;
   size_t length = 1024, outbuf = 262144;
   int opt;
@@ -309,10 +325,11 @@ int main(int argc, char **argv) {
     slots[i].g = &g;
     slots[i].fd = -1;
     if (smtp_client_txn_new(&slots[i].txn, NULL) != SMTP_OK) bench_die("txn_new");
-    start_connect(&slots[i]);
   }
-  while (g.active > 0) {
+  next = 0;
+  while (g.active > 0 || next < nsess) {
     struct epoll_event evs[256];
+    while (next < nsess && g.opening < MAX_OPENING) start_connect(&slots[next++]);
     if (g.idle && g.ready == nsess) {
       char b[64];
       printf("loadgen: %u sessions idle\n", g.ready);
