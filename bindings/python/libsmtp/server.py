@@ -479,20 +479,22 @@ class ServerSession:
                            "smtp_server_session_mem_recv")
 
     def receive(self, data=b""):
-        """Give the session received bytes. What it does not take now (a
-        deferred answer, a pause, output backpressure) is kept here and
-        offered again by the next receive() (call ``receive()`` with no
-        bytes after sending output or answering). Returns the bytes taken."""
+        """Give the session received bytes (one smtp_server_session_mem_recv()
+        call over everything held). What it does not take now (a deferred
+        answer, a pause, output backpressure, an LMTP reply sequence) is kept
+        here: send the pending output, then call ``receive()`` again with
+        no new bytes. Returns the bytes taken. Raises errors.Error when the
+        session had already closed (ERR_CLOSED, or the sticky
+        ERR_CALLBACK_FAILURE)."""
+        if data and self.is_closed:
+            self.mem_recv(data)             # raises the session's error
         if data:
             self._inbuf += bytes(data)
-        taken = 0
-        while self._inbuf and self.want_read:
-            n = self.mem_recv(self._inbuf)
-            if n == 0:
-                break
-            self._inbuf = self._inbuf[n:]
-            taken += n
-        return taken
+        if not self._inbuf or not self.want_read:
+            return 0
+        n = self.mem_recv(self._inbuf)
+        self._inbuf = self._inbuf[n:]
+        return n
 
     @property
     def buffered(self):

@@ -140,9 +140,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def pump(server, client, max_rounds=1000):
+def pump(server, client, max_rounds=1000, rounds=None):
     """Move bytes between an in-memory ServerSession and ClientSession until
-    neither has anything to say. Returns (server->client, client->server)."""
+    neither has anything to say. Returns (server->client, client->server);
+    each batch of server output is appended to the list @p rounds."""
     s2c, c2s = b"", b""
     for _ in range(max_rounds):
         moved = False
@@ -150,6 +151,8 @@ def pump(server, client, max_rounds=1000):
         out = server.take_output()
         if out:
             s2c += out
+            if rounds is not None:
+                rounds.append(out)
             client.receive(out)
             moved = True
         out = client.take_output()
