@@ -156,7 +156,7 @@ typedef enum smtp_server_dsn_notify {
 
 /** @brief MAIL FROM (RFC 5321 4.1.1.2) with its parameters, decoded and validated. */
 typedef struct smtp_server_mail {
-  const smtp_path *path; /**< The reverse-path; path->is_null for "<>". */
+  const smtp_path *path; /**< The reverse-path; path->is_null for the null path `<>`. */
   smtp_span params;      /**< All parameter text as sent (already checked). */
   uint64_t size;         /**< SIZE= value (RFC 1870), when @ref has_size. */
   int has_size;          /**< 1 when SIZE= was given. */
@@ -166,13 +166,13 @@ typedef struct smtp_server_mail {
   int ret;               /**< ::smtp_server_dsn_ret (RFC 3461 4.3). */
   smtp_span envid;       /**< ENVID, xtext-decoded, printable ASCII (RFC 3461 4.4). */
   int has_envid;         /**< 1 when ENVID= was given. */
-  smtp_span auth;        /**< AUTH= value xtext-decoded (RFC 4954 5), e.g. "<>" or a mailbox. */
+  smtp_span auth;        /**< AUTH= value xtext-decoded (RFC 4954 5), e.g. `<>` or a mailbox. */
   int has_auth;          /**< 1 when AUTH= was given. */
 } smtp_server_mail;
 
 /** @brief RCPT TO (RFC 5321 4.1.1.3) with its parameters. */
 typedef struct smtp_server_rcpt {
-  const smtp_path *path; /**< The forward-path; path->is_postmaster for "<Postmaster>". */
+  const smtp_path *path; /**< The forward-path; path->is_postmaster for `<Postmaster>`. */
   smtp_span params;      /**< All parameter text as sent. */
   unsigned int notify;   /**< ::smtp_server_dsn_notify bits; 0 when absent (RFC 3461 4.1). */
   smtp_span orcpt_type;  /**< ORCPT addr-type, e.g. "rfc822" (RFC 3461 4.2). */
@@ -227,72 +227,181 @@ typedef struct smtp_server_auth_step {
  *  @{ */
 
 /** @brief Connection start; the answer is the greeting. Default:
- *  "220 <hostname> ESMTP Service ready" (LMTP: "LMTP"). */
+ *  `220 <hostname> ESMTP Service ready` (LMTP: `LMTP` instead of `ESMTP`);
+ *  ::SMTP_ERR_CALLBACK_REFUSED gives `554 No SMTP service here` (RFC 5321
+ *  3.1). A greeting never carries an enhanced code (RFC 2034 3).
+ *  @param s the session.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal (see @ref server_answers). */
 typedef int (*smtp_server_on_connect)(smtp_server_session *s, void *user_data);
 /** @brief HELO/EHLO/LHLO with a valid argument. A 2yz answer always sends
  *  the session's own reply (the extension list for EHLO/LHLO); refuse with
- *  e.g. 550. ::SMTP_ERR_CALLBACK_REFUSED gives 550 5.7.1. */
+ *  e.g. 550. ::SMTP_ERR_CALLBACK_REFUSED gives 550 5.7.1.
+ *  @param s the session.
+ *  @param helo the command; it and its spans are valid during the call only.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal. */
 typedef int (*smtp_server_on_ehlo)(smtp_server_session *s, const smtp_server_helo *helo,
                                    void *user_data);
 /** @brief MAIL FROM accepted by the session's checks. Default 250 2.1.0;
- *  ::SMTP_ERR_CALLBACK_REFUSED gives 550 5.7.1. */
+ *  ::SMTP_ERR_CALLBACK_REFUSED gives 550 5.7.1.
+ *  @param s the session.
+ *  @param mail the command; it, its path and its spans are valid during the
+ *         call only (smtp_server_session_reverse_path() keeps the address
+ *         once accepted).
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal. */
 typedef int (*smtp_server_on_mail)(smtp_server_session *s, const smtp_server_mail *mail,
                                    void *user_data);
 /** @brief RCPT TO accepted by the session's checks (including the recipient
  *  limit). Default 250 2.1.5; ::SMTP_ERR_CALLBACK_REFUSED gives 550 5.1.1.
- *  RFC 5321 4.5.1: accept "Postmaster" (no domain). */
+ *  RFC 5321 4.5.1: accept `<Postmaster>` (no domain).
+ *  @param s the session.
+ *  @param rcpt the command; it, its path and its spans are valid during the
+ *         call only. Copy the recipient to keep it.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal. */
 typedef int (*smtp_server_on_rcpt)(smtp_server_session *s, const smtp_server_rcpt *rcpt,
                                    void *user_data);
 /** @brief DATA (or the first BDAT) of a transaction with recipients. Default
  *  354 for DATA, nothing for BDAT; ::SMTP_ERR_CALLBACK_REFUSED gives 554 5.6.0.
- *  smtp_server_session_flags() tells DATA from BDAT. */
+ *  smtp_server_session_flags() tells DATA from BDAT (::SMTP_SERVER_FLAG_BDAT).
+ *  @param s the session.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal. */
 typedef int (*smtp_server_on_data_start)(smtp_server_session *s, void *user_data);
 /** @brief Message bytes, unstuffed (DATA) or raw (BDAT), in order; @p data is
  *  valid during the call only. Return 0, ::SMTP_ERR_PAUSE, or
  *  ::SMTP_ERR_CALLBACK_REFUSED (the message will be refused with 451 4.3.0
- *  at its end; no more chunks come). No answer is given here. */
+ *  at its end; no more chunks come). No answer is given here:
+ *  smtp_server_session_reply() fails with ::SMTP_ERR_INVALID_STATE.
+ *  @param s the session.
+ *  @param data the next message bytes (not NUL-terminated), pointing into
+ *         the bytes given to smtp_server_session_mem_recv() or into the
+ *         session; valid during the call only.
+ *  @param len their number, at least 1.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_PAUSE (the chunk was taken; mem_recv() returns
+ *          now), ::SMTP_ERR_CALLBACK_REFUSED; any other value is fatal. */
 typedef int (*smtp_server_on_data_chunk)(smtp_server_session *s, const char *data, size_t len,
                                          void *user_data);
 /** @brief End of the message. Default 250 2.0.0; ::SMTP_ERR_CALLBACK_REFUSED
- *  gives 554 5.6.0. LMTP: once per accepted recipient (rcpt_index). */
+ *  gives 554 5.6.0. LMTP: once per accepted recipient (rcpt_index).
+ *  @param s the session.
+ *  @param end what arrived; valid during the call only. When
+ *         smtp_server_data_end::refused is non-zero the session has chosen
+ *         the reply and the return value is ignored.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal. */
 typedef int (*smtp_server_on_data_end)(smtp_server_session *s, const smtp_server_data_end *end,
                                        void *user_data);
-/** @brief RSET (RFC 5321 4.1.1.5); the transaction is reset on a 2yz answer (the default). */
+/** @brief RSET (RFC 5321 4.1.1.5); the transaction is reset on a 2yz answer
+ *  (the default, 250 2.0.0).
+ *  @param s the session.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED (550 5.7.1), ::SMTP_ERR_DEFERRED;
+ *          any other value is fatal. */
 typedef int (*smtp_server_on_rset)(smtp_server_session *s, void *user_data);
-/** @brief VRFY with its argument (RFC 5321 3.5.3). Default 252 2.5.0. */
+/** @brief VRFY with its argument (RFC 5321 3.5.3). Default 252 2.5.0;
+ *  ::SMTP_ERR_CALLBACK_REFUSED gives 550 5.1.1.
+ *  @param s the session.
+ *  @param arg the argument as sent (not NUL-terminated); valid during the
+ *         call only.
+ *  @param len its length.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal. */
 typedef int (*smtp_server_on_vrfy)(smtp_server_session *s, const char *arg, size_t len,
                                    void *user_data);
-/** @brief EXPN with its argument (RFC 5321 3.5.2). Default 502 5.5.1. */
+/** @brief EXPN with its argument (RFC 5321 3.5.2). Default 502 5.5.1, also
+ *  for ::SMTP_ERR_CALLBACK_REFUSED.
+ *  @param s the session.
+ *  @param arg the argument as sent (not NUL-terminated); valid during the
+ *         call only.
+ *  @param len its length.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal. */
 typedef int (*smtp_server_on_expn)(smtp_server_session *s, const char *arg, size_t len,
                                    void *user_data);
-/** @brief HELP with its optional argument. Default 214 2.0.0. */
+/** @brief HELP with its optional argument (RFC 5321 4.1.1.8). Default
+ *  214 2.0.0; ::SMTP_ERR_CALLBACK_REFUSED gives 550 5.7.1.
+ *  @param s the session.
+ *  @param arg the argument as sent (not NUL-terminated), valid during the
+ *         call only; empty when none was given.
+ *  @param len its length (0 when none).
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal. */
 typedef int (*smtp_server_on_help)(smtp_server_session *s, const char *arg, size_t len,
                                    void *user_data);
-/** @brief NOOP (RFC 5321 4.1.1.9). Default 250 2.0.0. */
+/** @brief NOOP (RFC 5321 4.1.1.9). Default 250 2.0.0;
+ *  ::SMTP_ERR_CALLBACK_REFUSED gives 550 5.7.1.
+ *  @param s the session.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal. */
 typedef int (*smtp_server_on_noop)(smtp_server_session *s, void *user_data);
-/** @brief QUIT. Default "221 2.0.0 <hostname> Bye"; the session closes after
- *  a positive (2yz) answer. */
+/** @brief QUIT (RFC 5321 4.1.1.10). Default `221 2.0.0 <hostname> Bye`, also
+ *  for ::SMTP_ERR_CALLBACK_REFUSED; the session closes after a positive
+ *  (2yz) answer.
+ *  @param s the session.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal. */
 typedef int (*smtp_server_on_quit)(smtp_server_session *s, void *user_data);
 /** @brief A verb the session does not implement (XCLIENT, ETRN, ...), or a
  *  syntactically valid line with an unknown verb. Default 500 5.5.2 (502 5.5.1
- *  for ETRN); counts as an error unless answered 2yz/3yz. */
+ *  for ETRN), also for ::SMTP_ERR_CALLBACK_REFUSED; counts as an error unless
+ *  answered 2yz/3yz.
+ *  @param s the session.
+ *  @param cmd the parsed line; it and its spans are valid during the call only.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal. */
 typedef int (*smtp_server_on_unknown_command)(smtp_server_session *s, const smtp_command *cmd,
                                               void *user_data);
-/** @brief PLAIN or LOGIN credentials. 0 accepts (235 2.7.0);
- *  ::SMTP_ERR_CALLBACK_REFUSED gives 535 5.7.8. */
+/** @brief PLAIN or LOGIN credentials. 0 accepts (235 2.7.0); the
+ *  authenticated identity (smtp_server_session_auth_user()) is then authzid
+ *  when non-empty, else authcid, unless the callback answered with
+ *  smtp_server_session_auth_accept(). ::SMTP_ERR_CALLBACK_REFUSED gives
+ *  535 5.7.8.
+ *  @param s the session.
+ *  @param auth the decoded credentials; they point into the session, which
+ *         wipes them when the exchange ends: valid during the call only.
+ *         Never log the password.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal. */
 typedef int (*smtp_server_on_auth)(smtp_server_session *s, const smtp_server_auth *auth,
                                    void *user_data);
 /** @brief A step of a mechanism other than PLAIN/LOGIN (or of PLAIN/LOGIN when
  *  no auth callback is set). Answer with smtp_server_session_auth_challenge()
  *  (another step follows), smtp_server_session_auth_accept() (235), or a
  *  failure through smtp_server_session_reply() / ::SMTP_ERR_CALLBACK_REFUSED
- *  (535 5.7.8). Returning 0 without an answer is refused with 454 4.7.0. */
+ *  (535 5.7.8). Returning 0 without an answer is refused with 454 4.7.0.
+ *  @param s the session.
+ *  @param step the mechanism and the client's decoded response; valid during
+ *         the call only (mech_name is static).
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0 (after answering), ::SMTP_ERR_CALLBACK_REFUSED,
+ *          ::SMTP_ERR_DEFERRED; any other value is fatal. */
 typedef int (*smtp_server_on_auth_step)(smtp_server_session *s,
                                         const smtp_server_auth_step *step, void *user_data);
 /** @brief STARTTLS about to be accepted (default 220 2.0.0). Refuse with
  *  454 4.7.0 (::SMTP_ERR_CALLBACK_REFUSED). Do not defer this one unless your
  *  transport discards the bytes it holds when smtp_server_session_want_tls()
- *  becomes 1 (RFC 3207 5; SECURITY.md 2). */
+ *  becomes 1 (RFC 3207 5; SECURITY.md 2).
+ *  @param s the session.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal. */
 typedef int (*smtp_server_on_starttls)(smtp_server_session *s, void *user_data);
 
 /** @brief Direction of a trace line. */
@@ -302,61 +411,116 @@ typedef enum smtp_server_trace_dir {
 } smtp_server_trace_dir;
 
 /** @brief Protocol trace: one line at a time, without CRLF; message data is
- *  not traced. AUTH initial responses and SASL client lines appear as "***"
- *  (redacted). The return value is ignored. */
+ *  not traced. AUTH initial responses and SASL client lines appear as `***`
+ *  (redacted). The return value is ignored. It may fire from inside any
+ *  other callback; do not call smtp_server_session_reply() from it.
+ *  @param s the session.
+ *  @param dir an ::smtp_server_trace_dir.
+ *  @param line the line without CRLF (not NUL-terminated); valid during the
+ *         call only.
+ *  @param len its length.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return ignored. */
 typedef int (*smtp_server_on_trace)(smtp_server_session *s, int dir, const char *line,
                                     size_t len, void *user_data);
 
 /**
- * @brief Allocate an empty callbacks object.
- * @param mem allocator, or NULL for smtp_mem_default(); kept for _del().
- * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out), ::SMTP_ERR_NOMEM.
+ * @brief Allocate an empty callbacks object (every callback unset).
+ * @param out set to the new object, or NULL on failure; the caller owns it
+ *        and frees it with smtp_server_callbacks_del().
+ * @param mem allocator, or NULL for smtp_mem_default(); copied and kept for
+ *        smtp_server_callbacks_del().
+ * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out, or an
+ *         allocator without malloc or free); ::SMTP_ERR_NOMEM.
  */
 SMTP_API int smtp_server_callbacks_new(smtp_server_callbacks **out, const smtp_mem *mem);
-/** @brief Free a callbacks object; NULL does nothing. */
+/** @brief Free a callbacks object; NULL does nothing. Sessions made from it
+ *  keep their own copy, so it may be freed right after
+ *  smtp_server_session_new().
+ *  @param cb the object, or NULL. */
 SMTP_API void smtp_server_callbacks_del(smtp_server_callbacks *cb);
-/** @brief Set the connect (greeting) callback. */
+/** @brief Set the connect (greeting) callback (::smtp_server_on_connect).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_connect(smtp_server_callbacks *cb, smtp_server_on_connect f);
-/** @brief Set the HELO/EHLO/LHLO callback. */
+/** @brief Set the HELO/EHLO/LHLO callback (::smtp_server_on_ehlo).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_ehlo(smtp_server_callbacks *cb, smtp_server_on_ehlo f);
-/** @brief Set the MAIL callback. */
+/** @brief Set the MAIL callback (::smtp_server_on_mail).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_mail(smtp_server_callbacks *cb, smtp_server_on_mail f);
-/** @brief Set the RCPT callback. */
+/** @brief Set the RCPT callback (::smtp_server_on_rcpt).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_rcpt(smtp_server_callbacks *cb, smtp_server_on_rcpt f);
-/** @brief Set the data start callback (DATA and first BDAT). */
+/** @brief Set the data start callback (DATA and first BDAT;
+ *  ::smtp_server_on_data_start).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_data_start(smtp_server_callbacks *cb,
                                                    smtp_server_on_data_start f);
-/** @brief Set the data chunk callback. */
+/** @brief Set the data chunk callback (::smtp_server_on_data_chunk). Unset,
+ *  message bytes are counted and dropped.
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_data_chunk(smtp_server_callbacks *cb,
                                                    smtp_server_on_data_chunk f);
-/** @brief Set the data end callback. */
+/** @brief Set the data end callback (::smtp_server_on_data_end).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_data_end(smtp_server_callbacks *cb,
                                                  smtp_server_on_data_end f);
-/** @brief Set the RSET callback. */
+/** @brief Set the RSET callback (::smtp_server_on_rset).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_rset(smtp_server_callbacks *cb, smtp_server_on_rset f);
-/** @brief Set the VRFY callback. */
+/** @brief Set the VRFY callback (::smtp_server_on_vrfy).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_vrfy(smtp_server_callbacks *cb, smtp_server_on_vrfy f);
-/** @brief Set the EXPN callback. */
+/** @brief Set the EXPN callback (::smtp_server_on_expn).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_expn(smtp_server_callbacks *cb, smtp_server_on_expn f);
-/** @brief Set the HELP callback. */
+/** @brief Set the HELP callback (::smtp_server_on_help).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_help(smtp_server_callbacks *cb, smtp_server_on_help f);
-/** @brief Set the NOOP callback. */
+/** @brief Set the NOOP callback (::smtp_server_on_noop).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_noop(smtp_server_callbacks *cb, smtp_server_on_noop f);
-/** @brief Set the QUIT callback. */
+/** @brief Set the QUIT callback (::smtp_server_on_quit).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_quit(smtp_server_callbacks *cb, smtp_server_on_quit f);
-/** @brief Set the unknown-command callback. */
+/** @brief Set the unknown-command callback (::smtp_server_on_unknown_command).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_unknown_command(smtp_server_callbacks *cb,
                                                         smtp_server_on_unknown_command f);
-/** @brief Set the PLAIN/LOGIN credentials callback (enables those mechanisms). */
+/** @brief Set the PLAIN/LOGIN credentials callback (::smtp_server_on_auth;
+ *  enables those mechanisms).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_auth(smtp_server_callbacks *cb, smtp_server_on_auth f);
-/** @brief Set the SASL step callback (enables the other mechanisms set with
- *  smtp_server_options_set_auth_mechs()). */
+/** @brief Set the SASL step callback (::smtp_server_on_auth_step; enables the
+ *  other mechanisms set with smtp_server_options_set_auth_mechs()).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_auth_step(smtp_server_callbacks *cb,
                                                   smtp_server_on_auth_step f);
-/** @brief Set the STARTTLS callback. */
+/** @brief Set the STARTTLS callback (::smtp_server_on_starttls). Unset,
+ *  STARTTLS is accepted whenever it is offered.
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_starttls(smtp_server_callbacks *cb,
                                                  smtp_server_on_starttls f);
-/** @brief Set the trace callback. */
+/** @brief Set the trace callback (::smtp_server_on_trace).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_trace(smtp_server_callbacks *cb, smtp_server_on_trace f);
 
 /** @} */
@@ -396,87 +560,173 @@ typedef enum smtp_server_authzid_policy {
 
 /**
  * @brief Allocate options holding the defaults.
- * @param mem allocator, or NULL for smtp_mem_default(); kept for _del().
- * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_NOMEM.
+ * @param out set to the new options, or NULL on failure; the caller owns
+ *        them and frees them with smtp_server_options_del().
+ * @param mem allocator, or NULL for smtp_mem_default(); copied and kept for
+ *        smtp_server_options_del().
+ * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out, or an
+ *         allocator without malloc or free); ::SMTP_ERR_NOMEM.
  */
 SMTP_API int smtp_server_options_new(smtp_server_options **out, const smtp_mem *mem);
-/** @brief Free options; NULL does nothing. */
+/** @brief Free options; NULL does nothing. Sessions keep their own copy, so
+ *  the options may be freed right after smtp_server_session_new().
+ *  @param o the options, or NULL. */
 SMTP_API void smtp_server_options_del(smtp_server_options *o);
 /** @brief The server's name in the greeting, EHLO reply and 221/421 (a Domain
- *  or address literal, at most 255 octets; copied). Default "localhost". */
+ *  or address literal, at most 255 octets; copied). Default "localhost".
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param hostname NUL-terminated; copied, not kept.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p hostname, empty,
+ *          over 255 octets, or not an ASCII Domain or address literal as in
+ *          RFC 5321 4.1.2); the option is then unchanged. */
 SMTP_API int smtp_server_options_set_hostname(smtp_server_options *o, const char *hostname);
 /** @brief Longest command line including CRLF, 512..65536. Default 512
  *  (RFC 5321 4.5.3.1.4). MAIL and RCPT get the extra room their extensions
- *  need (RFC 5321 4.5.3.1.4; RFC 1870, 3461, 4954, 6531 say how much). */
+ *  need (RFC 5321 4.5.3.1.4; RFC 1870, 3461, 4954, 6531 say how much).
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param n octets, CRLF included, 512..65536.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p n out of range). */
 SMTP_API int smtp_server_options_set_max_command_line(smtp_server_options *o, size_t n);
 /** @brief Input buffer size, 1024..65536 (default 1280): bounds SASL lines
  *  (RFC 4954 4: longer gives 500 5.5.6; the default holds the largest PLAIN
  *  response of RFC 4616; raise it for XOAUTH2/OAUTHBEARER tokens) and the
  *  size of DATA chunks. It is raised to fit MAIL/RCPT lines with the
- *  parameters of the offered extensions. */
+ *  parameters of the offered extensions.
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param n octets, 1024..65536.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p n out of range). */
 SMTP_API int smtp_server_options_set_input_buffer(smtp_server_options *o, size_t n);
 /** @brief Output buffer size, 1024..65536 (default 2048). The session stops
  *  reading commands while more than half of it is pending (backpressure);
- *  one reply may be at most half of it. */
+ *  one reply may be at most half of it.
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param n octets, 1024..65536.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p n out of range). */
 SMTP_API int smtp_server_options_set_output_buffer(smtp_server_options *o, size_t n);
 /** @brief Recipients per transaction, 1..100000 (default 100; RFC 5321 4.5.3.1.8);
- *  past it 452 4.5.3 (4.5.3.1.10). Advertised as LIMITS RCPTMAX. */
+ *  past it 452 4.5.3 (4.5.3.1.10). Advertised as LIMITS RCPTMAX.
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param n recipients, 1..100000.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p n out of range). */
 SMTP_API int smtp_server_options_set_max_recipients(smtp_server_options *o, unsigned int n);
 /** @brief Transactions per session (0 = unlimited, the default); past it
- *  MAIL gets 452 4.5.3. Advertised as LIMITS MAILMAX (RFC 9422). */
+ *  MAIL gets 452 4.5.3. Advertised as LIMITS MAILMAX (RFC 9422).
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param n transactions, 0..1000000000 (0 = unlimited).
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p n out of range). */
 SMTP_API int smtp_server_options_set_max_transactions(smtp_server_options *o, unsigned int n);
 /** @brief Erroneous commands before "421 4.7.0" and close (default 20; 0 =
- *  unlimited). Counted: replies 500, 501, 502, 503, 504, 555 to commands. */
+ *  unlimited). Counted: replies 500, 501, 502, 503, 504, 555 to commands.
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param n errors, 0..1000000000 (0 = unlimited).
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p n out of range). */
 SMTP_API int smtp_server_options_set_max_errors(smtp_server_options *o, unsigned int n);
-/** @brief Failed AUTH exchanges before "421 4.7.0" and close (default 5; 0 = unlimited). */
+/** @brief Failed AUTH exchanges before "421 4.7.0" and close (default 5; 0 = unlimited).
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param n failures, 0..1000000000 (0 = unlimited).
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p n out of range). */
 SMTP_API int smtp_server_options_set_max_auth_failures(smtp_server_options *o, unsigned int n);
 /** @brief Message size limit in octets (0 = none, the default; advertised as
  *  "SIZE" without a value). Larger: SIZE= refused at MAIL, and data counted,
- *  discarded and refused after its end with 552 5.3.4 (RFC 1870 6). */
+ *  discarded and refused after its end with 552 5.3.4 (RFC 1870 6).
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param n octets; any value (0 = no limit).
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p o only). */
 SMTP_API int smtp_server_options_set_max_message_size(smtp_server_options *o, uint64_t n);
 /** @brief Extensions to offer (::smtp_ext_flag bits; default
  *  ::SMTP_SERVER_DEFAULT_EXTENSIONS). Accepted: PIPELINING, SIZE, 8BITMIME,
  *  BINARYMIME, CHUNKING, SMTPUTF8, ENHANCEDSTATUSCODES, DSN, REQUIRETLS,
  *  LIMITS, VRFY, EXPN, HELP; STARTTLS and AUTH bits are ignored (see
  *  smtp_server_options_set_tls_available() and the auth callbacks); others
- *  are ::SMTP_ERR_INVALID_ARGUMENT. BINARYMIME needs CHUNKING; REQUIRETLS is
- *  only offered under TLS. */
+ *  are ::SMTP_ERR_INVALID_ARGUMENT. BINARYMIME needs CHUNKING (without it,
+ *  BINARYMIME is silently not offered, RFC 3030 3); REQUIRETLS is only
+ *  offered under TLS (RFC 8689 4).
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param flags ::smtp_ext_flag bits.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (a bit outside the list
+ *          above); the option is then unchanged. */
 SMTP_API int smtp_server_options_set_extensions(smtp_server_options *o, unsigned int flags);
 /** @brief SASL mechanisms to offer (::smtp_sasl_mech bits; default PLAIN |
  *  LOGIN). PLAIN and LOGIN need the auth (or auth_step) callback, the others
- *  the auth_step callback; mechanisms without a handler are not offered. */
+ *  the auth_step callback; mechanisms without a handler are not offered.
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param mechs ::smtp_sasl_mech bits among PLAIN, LOGIN, CRAM-MD5, XOAUTH2,
+ *         OAUTHBEARER, SCRAM-SHA-1, SCRAM-SHA-256 and EXTERNAL; 0 offers none.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (any other bit). */
 SMTP_API int smtp_server_options_set_auth_mechs(smtp_server_options *o, unsigned int mechs);
 /** @brief Speak LMTP (RFC 2033): LHLO instead of HELO/EHLO, one reply per
- *  recipient after the data. Default 0. */
+ *  recipient after the data. Default 0.
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param on 1 to enable, 0 to disable.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p on not 0 or 1). */
 SMTP_API int smtp_server_options_set_lmtp(smtp_server_options *o, int on);
-/** @brief The transport can do TLS: STARTTLS is offered (RFC 3207). Default 0. */
+/** @brief The transport can do TLS: STARTTLS is offered after EHLO until TLS
+ *  is up (RFC 3207 4). Without it STARTTLS gets 502 5.5.1. Default 0.
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param on 1 to enable, 0 to disable.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p on not 0 or 1). */
 SMTP_API int smtp_server_options_set_tls_available(smtp_server_options *o, int on);
 /** @brief Offer and accept AUTH without TLS. Default 0 (RFC 4954 4 advice:
- *  without TLS, AUTH is not offered and gets 538 5.7.11). Risky. */
+ *  without TLS, AUTH is not offered and gets 538 5.7.11). Risky.
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param on 1 to enable, 0 to disable.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p on not 0 or 1). */
 SMTP_API int smtp_server_options_set_allow_plaintext_auth(smtp_server_options *o, int on);
-/** @brief MAIL is refused with 530 5.7.0 until TLS is up. Default 0. */
+/** @brief MAIL is refused with 530 5.7.0 until TLS is up. Default 0.
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param on 1 to enable, 0 to disable.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p on not 0 or 1). */
 SMTP_API int smtp_server_options_set_require_tls(smtp_server_options *o, int on);
-/** @brief MAIL is refused with 530 5.7.0 until the client authenticated. Default 0. */
+/** @brief MAIL is refused with 530 5.7.0 until the client authenticated. Default 0.
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param on 1 to enable, 0 to disable.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p on not 0 or 1). */
 SMTP_API int smtp_server_options_set_require_auth(smtp_server_options *o, int on);
-/** @brief ::smtp_server_bare_policy. Default ::SMTP_SERVER_BARE_REJECT. */
+/** @brief What to do with a bare CR or LF in message data (SECURITY.md 1).
+ *  Default ::SMTP_SERVER_BARE_REJECT.
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param policy an ::smtp_server_bare_policy.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (not one of them). */
 SMTP_API int smtp_server_options_set_bare_line_end(smtp_server_options *o, int policy);
-/** @brief Refuse messages holding NUL (554 5.6.0; RFC 5321 4.5.2 text). Default 1. */
+/** @brief Refuse messages holding NUL (554 5.6.0; RFC 5321 4.5.2 text). Default 1.
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param on 1 to enable, 0 to disable.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p on not 0 or 1). */
 SMTP_API int smtp_server_options_set_reject_nul(smtp_server_options *o, int on);
 /** @brief Refuse messages with a text line over 1000 octets including CRLF
  *  (RFC 5321 4.5.3.1.6; ::SMTP_TEXT_LINE_MAX) with 554 5.6.0 after their end.
- *  Default 0: RFC 5321 4.5.3.1 asks receivers to avoid such limits. */
+ *  Default 0: RFC 5321 4.5.3.1 asks receivers to avoid such limits.
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param on 1 to enable, 0 to disable.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p on not 0 or 1). */
 SMTP_API int smtp_server_options_set_reject_long_lines(smtp_server_options *o, int on);
-/** @brief ::smtp_server_authzid_policy. Default ::SMTP_SERVER_AUTHZID_SAME. */
+/** @brief Which PLAIN authorization identities reach the auth callback
+ *  (RFC 4616 2). Default ::SMTP_SERVER_AUTHZID_SAME.
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param policy an ::smtp_server_authzid_policy.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (not one of them). */
 SMTP_API int smtp_server_options_set_authzid_policy(smtp_server_options *o, int policy);
-/** @brief Accept "MAIL FROM: <a>" (a space after the colon, outside the
- *  RFC 5321 ABNF but common). Default 0. */
+/** @brief Accept `MAIL FROM: <a@b>` and `RCPT TO: <a@b>` (a space after the
+ *  colon, outside the RFC 5321 4.1.2 ABNF but common). Default 0.
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param on 1 to enable, 0 to disable.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p on not 0 or 1). */
 SMTP_API int smtp_server_options_set_lenient_space_after_colon(smtp_server_options *o, int on);
-/** @brief Deadline while waiting for a command, ms (default 300000, RFC 5321 4.5.3.2.7). */
+/** @brief Deadline while waiting for a command, ms (default 300000, RFC 5321 4.5.3.2.7).
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param ms milliseconds, 1..86400000 (one day).
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p ms out of range). */
 SMTP_API int smtp_server_options_set_command_timeout(smtp_server_options *o, int ms);
-/** @brief Deadline per block of message data, ms (default 180000, RFC 5321 4.5.3.2.5). */
+/** @brief Deadline per block of message data, ms (default 180000, RFC 5321 4.5.3.2.5).
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param ms milliseconds, 1..86400000 (one day).
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p ms out of range). */
 SMTP_API int smtp_server_options_set_data_timeout(smtp_server_options *o, int ms);
 /** @brief Deadline for the application to answer the end of data, ms
- *  (default 600000, the client's wait of RFC 5321 4.5.3.2.6). */
+ *  (default 600000, the client's wait of RFC 5321 4.5.3.2.6).
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param ms milliseconds, 1..86400000 (one day).
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p ms out of range). */
 SMTP_API int smtp_server_options_set_data_end_timeout(smtp_server_options *o, int ms);
 
 /** @} */
@@ -488,10 +738,13 @@ SMTP_API int smtp_server_options_set_data_end_timeout(smtp_server_options *o, in
 /**
  * @brief Create a session. Makes one allocation, sized by the options; the
  *        session allocates nothing more until smtp_server_session_del().
- * @param out set to the session, or NULL on failure.
- * @param callbacks copied; NULL means no callbacks (every default answer).
- * @param user_data passed to every callback.
- * @param options copied; NULL means the defaults.
+ * @param out set to the session, or NULL on failure; the caller owns it and
+ *        frees it with smtp_server_session_del().
+ * @param callbacks copied (free the object whenever you like); NULL means no
+ *        callbacks (every default answer).
+ * @param user_data passed to every callback and returned by
+ *        smtp_server_session_user_data(); never touched by the session.
+ * @param options copied (free them whenever you like); NULL means the defaults.
  * @param mem allocator, or NULL for smtp_mem_default(); copied.
  * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out, an incomplete
  *         allocator), ::SMTP_ERR_NOMEM.
@@ -500,7 +753,10 @@ SMTP_API int smtp_server_session_new(smtp_server_session **out,
                                      const smtp_server_callbacks *callbacks, void *user_data,
                                      const smtp_server_options *options, const smtp_mem *mem);
 
-/** @brief Free a session; NULL does nothing. No callback fires. */
+/** @brief Free a session; NULL does nothing. No callback fires and nothing is
+ *  sent: every pointer the session handed out (mem_send() data, accessor
+ *  strings, TLS info) becomes invalid. Not from inside a callback.
+ *  @param s the session, or NULL. */
 SMTP_API void smtp_server_session_del(smtp_server_session *s);
 
 /**
@@ -517,11 +773,18 @@ SMTP_API void smtp_server_session_del(smtp_server_session *s);
  * session (bounded; an over-long line is discarded up to its CRLF and gets
  * 500 5.5.6). @p len 0 only resumes pending work.
  *
- * @return bytes taken (0..@p len); ::SMTP_ERR_INVALID_ARGUMENT (NULL @p s, or
- *         NULL @p data with @p len > 0, or a call from inside a callback);
+ * @param s the session.
+ * @param data the received bytes; not kept: spans handed to callbacks point
+ *        into them only during the call, and what must wait is copied.
+ *        May be NULL when @p len is 0.
+ * @param len their number.
+ * @return bytes taken (0..@p len; all of them while STARTTLS is pending);
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL @p s, or NULL @p data with
+ *         @p len > 0, or a call from inside a callback);
  *         ::SMTP_ERR_CLOSED when the session no longer reads (after QUIT,
- *         421, timeout or shutdown) and @p len > 0; ::SMTP_ERR_CALLBACK_FAILURE
- *         (sticky) after a callback failed.
+ *         421, timeout or shutdown) and @p len > 0 (0 when @p len is 0);
+ *         ::SMTP_ERR_CALLBACK_FAILURE (sticky) when a callback failed, during
+ *         this call or before.
  */
 SMTP_API smtp_ssize smtp_server_session_mem_recv(smtp_server_session *s, const char *data,
                                                  size_t len);
@@ -530,44 +793,78 @@ SMTP_API smtp_ssize smtp_server_session_mem_recv(smtp_server_session *s, const c
  * @brief Peek at the bytes waiting to be sent.
  *
  * The first call produces the greeting (firing the connect callback).
- * @param data set to the pending bytes (inside the session's buffer), valid
- *        until the next call of any function on @p s other than the
- *        read-only queries (want_*, is_closed, timeout_ms, accessors).
- * @return the number of pending bytes (0 when none),
- *         ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_CALLBACK_FAILURE.
+ * Called from inside a callback it only reports what is pending (no
+ * greeting, no resumed work). It does not consume: call
+ * smtp_server_session_mem_consume() with what was written.
+ * @param s the session.
+ * @param data set to the pending bytes (inside the session's buffer, owned
+ *        by it), valid until the next call of any function on @p s other
+ *        than the read-only queries (want_*, is_closed, timeout_ms,
+ *        deadline_seq, accessors) and at most until smtp_server_session_del().
+ * @return the number of pending bytes (0 when none);
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL @p s or @p data);
+ *         ::SMTP_ERR_CALLBACK_FAILURE once a callback failed and all output
+ *         queued before was consumed (until then that output is still
+ *         returned, so a final reply can go out).
  */
 SMTP_API smtp_ssize smtp_server_session_mem_send(smtp_server_session *s, const char **data);
 
 /**
  * @brief Mark @p n pending bytes as sent. May resume pending work (an LMTP
- *        reply sequence) and fire callbacks.
- * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (@p n larger than what is
- *         pending), ::SMTP_ERR_CALLBACK_FAILURE.
+ *        reply sequence) and fire callbacks (not when called from inside a
+ *        callback).
+ * @param s the session.
+ * @param n bytes written, from the start of what smtp_server_session_mem_send()
+ *        returned; 0..that count. The data pointer is invalid afterwards.
+ * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p s, or @p n larger
+ *         than what is pending; nothing is consumed);
+ *         ::SMTP_ERR_CALLBACK_FAILURE (sticky) when a callback failed, during
+ *         this call or before (the bytes are consumed all the same).
  */
 SMTP_API int smtp_server_session_mem_consume(smtp_server_session *s, size_t n);
 
-/** @brief 1 when mem_recv() would take bytes now. */
+/** @brief 1 when mem_recv() would take bytes now: not closed, no answer
+ *  deferred, no end-of-data reply sequence or STARTTLS pending, and the
+ *  output not over half full (backpressure; message data is still read).
+ *  @param s the session; NULL gives 0.
+ *  @return 1 or 0. */
 SMTP_API int smtp_server_session_want_read(const smtp_server_session *s);
-/** @brief 1 when output is pending (or the greeting is still to be produced). */
+/** @brief 1 when output is pending (or the greeting is still to be produced).
+ *  @param s the session; NULL gives 0.
+ *  @return 1 or 0. */
 SMTP_API int smtp_server_session_want_write(const smtp_server_session *s);
 /** @brief 1 once the 220 reply to STARTTLS has been entirely consumed: the
  *  transport must run the TLS handshake now and then call
  *  smtp_server_session_tls_started(). Bytes it still holds from before must
- *  be dropped, never fed to TLS or to the session. */
+ *  be dropped, never fed to TLS or to the session.
+ *  @param s the session; NULL gives 0.
+ *  @return 1 or 0. */
 SMTP_API int smtp_server_session_want_tls(const smtp_server_session *s);
-/** @brief 1 when the session no longer reads (QUIT answered, 421, fatal error). */
+/** @brief 1 when the session no longer reads (QUIT answered, 421, fatal error).
+ *  Output may still be pending: see smtp_server_session_want_close().
+ *  @param s the session; NULL gives 1.
+ *  @return 1 or 0. */
 SMTP_API int smtp_server_session_is_closed(const smtp_server_session *s);
 /** @brief 1 when the session is closed and all its output was consumed: close
- *  the connection now. */
+ *  the connection now.
+ *  @param s the session; NULL gives 1.
+ *  @return 1 or 0. */
 SMTP_API int smtp_server_session_want_close(const smtp_server_session *s);
 
 /**
  * @brief TLS is established (after want_tls, or before the greeting for
  *        implicit TLS, RFC 8314). All earlier state is forgotten (EHLO,
- *        AUTH, the transaction; RFC 3207 4.2); the strings of @p info are
- *        copied (up to 63 octets each).
- * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_INVALID_STATE (not
- *         expected now).
+ *        AUTH, the transaction; RFC 3207 4.2), as is any partial command
+ *        line held from before; a new deadline starts. No callback fires.
+ * @param s the session.
+ * @param info facts about the TLS session; not kept: its strings are copied
+ *        (up to 63 octets each, bytes outside printable ASCII as '?') and
+ *        read back with smtp_server_session_tls_info(). NULL strings are
+ *        taken as empty.
+ * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p s or @p info);
+ *         ::SMTP_ERR_INVALID_STATE (not expected now: the session is closed
+ *         or failed, TLS is already up, or the greeting was produced and no
+ *         220 reply to STARTTLS has been entirely consumed).
  */
 SMTP_API int smtp_server_session_tls_started(smtp_server_session *s, const smtp_tls_info *info);
 
@@ -580,20 +877,38 @@ SMTP_API int smtp_server_session_tls_started(smtp_server_session *s, const smtp_
  *
  * A new deadline starts each time smtp_server_session_deadline_seq()
  * changes; the transport measures from then, not from the last byte.
+ * When it passes, call smtp_server_session_timeout().
+ * @param s the session.
+ * @return the timeout in milliseconds (one of the values set with
+ *         smtp_server_options_set_command_timeout(),
+ *         smtp_server_options_set_data_timeout(),
+ *         smtp_server_options_set_data_end_timeout()); -1 when @p s is NULL,
+ *         closed or failed.
  */
 SMTP_API int smtp_server_session_timeout_ms(const smtp_server_session *s);
 /** @brief A counter that changes whenever a new deadline starts (a reply
- *  completed a command, a block of message data arrived, TLS started). */
+ *  completed a command, a block of message data arrived, TLS started).
+ *  @param s the session; NULL gives 0.
+ *  @return the counter; compare it for change only (it wraps). */
 SMTP_API unsigned int smtp_server_session_deadline_seq(const smtp_server_session *s);
 /**
- * @brief The deadline passed: queue "421 4.4.2 <hostname> Timeout, closing
- *        connection" and close (a deferred answer is dropped).
- * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_CLOSED (already closed).
+ * @brief The deadline passed: queue `421 4.4.2 <hostname> Timeout, closing
+ *        connection` and close (a deferred answer and a pending STARTTLS
+ *        are dropped). The 421 is queued when it fits in the output buffer
+ *        (a client that reads nothing may have filled it); the session
+ *        closes either way. Send what smtp_server_session_mem_send() still
+ *        returns, then close the connection.
+ * @param s the session.
+ * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p s);
+ *         ::SMTP_ERR_CLOSED (already closed or failed; nothing is queued).
  */
 SMTP_API int smtp_server_session_timeout(smtp_server_session *s);
 /**
- * @brief Shut down: queue "421 4.3.2 <hostname> Service shutting down" and close.
- * @return as smtp_server_session_timeout().
+ * @brief Shut down: queue `421 4.3.2 <hostname> Service shutting down` and
+ *        close, as smtp_server_session_timeout() does.
+ * @param s the session.
+ * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p s);
+ *         ::SMTP_ERR_CLOSED (already closed or failed; nothing is queued).
  */
 SMTP_API int smtp_server_session_shutdown(smtp_server_session *s);
 
@@ -605,28 +920,62 @@ SMTP_API int smtp_server_session_shutdown(smtp_server_session *s);
  * the session go on (fire the next LMTP data_end; give it the bytes it did
  * not take).
  *
- * @param code 200..559 (RFC 5321 4.2); 354 only for DATA, 334 never (use
+ * @param s the session.
+ * @param code 200..559 with a second digit 0..5 (RFC 5321 4.2). 4yz or 5yz
+ *        for every event; the positive answer is 354 for DATA (no 2yz),
+ *        2yz or 354 for the first BDAT, 235 for AUTH (only from the
+ *        PLAIN/LOGIN auth callback; else use smtp_server_session_auth_accept()),
+ *        2yz for the others. 334 never (use
  *        smtp_server_session_auth_challenge()); 421 closes the session.
  * @param enhanced "class.subject.detail" (RFC 3463) whose class is the first
- *        digit of @p code, or NULL for a default; sent only when
- *        ENHANCEDSTATUSCODES is offered (RFC 2034), never on 3yz replies.
- * @param text reply text, lines separated by LF (each becomes a reply line),
- *        or NULL for the event's default text. No CR, NUL or other controls.
- * @return ::SMTP_OK; ::SMTP_ERR_INVALID_STATE (no event waits for an answer;
- *         inside data_chunk or trace), ::SMTP_ERR_INVALID_ARGUMENT (code,
- *         enhanced code or their combination not allowed for this event),
- *         ::SMTP_ERR_BAD_CHAR (a control in @p text), ::SMTP_ERR_TOO_LONG (the
- *         formatted reply exceeds half the output buffer), ::SMTP_ERR_CLOSED,
- *         ::SMTP_ERR_CALLBACK_FAILURE (a callback fired by the resumed work failed).
- *         On error nothing is sent and the event still waits.
+ *        digit of @p code, NUL-terminated, or NULL for a default (the
+ *        event's own when @p code is its default code, else X.0.0); sent only
+ *        when ENHANCEDSTATUSCODES is offered (RFC 2034), never on 3yz
+ *        replies nor in a greeting. Read during the call only.
+ * @param text reply text, NUL-terminated, lines separated by LF (each becomes
+ *        a reply line; longer lines are wrapped at 512 octets, RFC 5321
+ *        4.5.3.1.5), or NULL for the event's default text. No CR, NUL or
+ *        other controls (HT is allowed). Read during the call only: the
+ *        formatted reply is copied into the output buffer.
+ * @return ::SMTP_OK;
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL @p s; a code, enhanced code or
+ *         combination not allowed for this event, or an @p enhanced that
+ *         does not parse);
+ *         ::SMTP_ERR_INVALID_STATE (no event waits for an answer: outside an
+ *         event callback with nothing deferred, a second answer in one
+ *         callback, a deferred answer given from inside a callback, or a
+ *         call from data_chunk or trace);
+ *         ::SMTP_ERR_BAD_CHAR (a control in @p text);
+ *         ::SMTP_ERR_TOO_LONG (the formatted reply exceeds half the output
+ *         buffer less 96 octets, kept for a closing 421);
+ *         ::SMTP_ERR_CLOSED (the session closed, e.g. by
+ *         smtp_server_session_timeout(), while the answer was deferred);
+ *         ::SMTP_ERR_CALLBACK_FAILURE (the session failed before, or a
+ *         callback fired by the resumed work failed: then the reply was
+ *         queued). On any other error nothing is sent and the event still
+ *         waits.
  */
 SMTP_API int smtp_server_session_reply(smtp_server_session *s, int code, const char *enhanced,
                                        const char *text);
 
 /**
- * @brief Send a SASL challenge ("334 " + base64 of @p data) in answer to an
- *        auth_step; the client's next line fires auth_step again.
- * @return as smtp_server_session_reply(); ::SMTP_ERR_INVALID_STATE outside an AUTH step.
+ * @brief Send a SASL challenge (`334 ` + base64 of @p data, RFC 4954 4) in
+ *        answer to an auth_step; the client's next line fires auth_step
+ *        again (a `*` line cancels with 501 5.7.0 instead).
+ * @param s the session.
+ * @param data the raw challenge; encoded into the output buffer at once, not
+ *        kept. May be NULL when @p len is 0 (an empty challenge).
+ * @param len its length in octets.
+ * @return ::SMTP_OK;
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL @p s, or NULL @p data with
+ *         @p len > 0);
+ *         ::SMTP_ERR_INVALID_STATE (no event waits for an answer, as for
+ *         smtp_server_session_reply(), or the event is not an auth_step:
+ *         PLAIN/LOGIN handled by the auth callback get no challenges);
+ *         ::SMTP_ERR_TOO_LONG (the encoded line exceeds half the output
+ *         buffer);
+ *         ::SMTP_ERR_CLOSED, ::SMTP_ERR_CALLBACK_FAILURE as for
+ *         smtp_server_session_reply().
  */
 SMTP_API int smtp_server_session_auth_challenge(smtp_server_session *s, const void *data,
                                                 size_t len);
@@ -634,7 +983,17 @@ SMTP_API int smtp_server_session_auth_challenge(smtp_server_session *s, const vo
  * @brief Accept an AUTH exchange (235 2.7.0) as @p identity (1..255 octets of
  *        UTF-8 without controls; copied). For auth_step, and also allowed
  *        in answer to the auth callback to set an identity other than authcid.
- * @return as smtp_server_session_auth_challenge().
+ * @param s the session.
+ * @param identity the authenticated identity, not NUL-terminated; copied
+ *        (read back with smtp_server_session_auth_user()).
+ * @param len its length, 1..255.
+ * @return ::SMTP_OK;
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL @p s or @p identity, @p len 0 or
+ *         over 255, a control byte, or invalid UTF-8);
+ *         ::SMTP_ERR_INVALID_STATE (no event waits for an answer, as for
+ *         smtp_server_session_reply(), or the event is not an AUTH one);
+ *         ::SMTP_ERR_CLOSED, ::SMTP_ERR_TOO_LONG, ::SMTP_ERR_CALLBACK_FAILURE
+ *         as for smtp_server_session_reply().
  */
 SMTP_API int smtp_server_session_auth_accept(smtp_server_session *s, const char *identity,
                                              size_t len);
@@ -660,45 +1019,89 @@ typedef enum smtp_server_flag {
   SMTP_SERVER_FLAG_BINARYMIME = 1u << 10  /**< BODY=BINARYMIME. */
 } smtp_server_flag;
 
-/** @brief ::smtp_server_flag bits describing the session now (0 for NULL). */
+/** @brief ::smtp_server_flag bits describing the session now (0 for NULL).
+ *  @param s the session, or NULL.
+ *  @return the bits; the transaction bits (MAIL, SMTPUTF8, BDAT, REQUIRETLS,
+ *          8BITMIME, BINARYMIME) only while a transaction is open, except
+ *          BDAT, also set during the first BDAT's data_start callback. */
 SMTP_API unsigned int smtp_server_session_flags(const smtp_server_session *s);
-/** @brief The user_data given to smtp_server_session_new(). */
+/** @brief The user_data given to smtp_server_session_new().
+ *  @param s the session, or NULL.
+ *  @return that pointer (owned by the application), or NULL for a NULL @p s. */
 SMTP_API void *smtp_server_session_user_data(const smtp_server_session *s);
 /**
  * @brief The accepted reverse-path address (without angle brackets and
  *        source route; "" for the null path), NUL-terminated.
- * @param len set to its length; may be NULL.
- * @return NULL outside a transaction. Valid until the transaction ends.
+ * @param s the session, or NULL.
+ * @param len set to its length (0 when NULL is returned); may be NULL.
+ * @return a string owned by the session, or NULL for a NULL @p s or outside
+ *         a transaction. Its content holds until the transaction ends (the
+ *         last end-of-data reply, RSET, an accepted HELO/EHLO/LHLO, TLS
+ *         start); copy it
+ *         to keep it longer. Never used after smtp_server_session_del().
  */
 SMTP_API const char *smtp_server_session_reverse_path(const smtp_server_session *s, size_t *len);
-/** @brief Recipients accepted in the current transaction. */
+/** @brief Recipients accepted in the current transaction.
+ *  @param s the session, or NULL.
+ *  @return their number; 0 for NULL or outside a transaction. */
 SMTP_API unsigned int smtp_server_session_rcpt_count(const smtp_server_session *s);
-/** @brief Transactions started (MAIL accepted) in this session. */
+/** @brief Transactions started (MAIL accepted) in this session; the count
+ *  is never reset, not even by STARTTLS (it is what
+ *  smtp_server_options_set_max_transactions() limits).
+ *  @param s the session, or NULL.
+ *  @return their number; 0 for NULL. */
 SMTP_API unsigned int smtp_server_session_transaction_count(const smtp_server_session *s);
 /**
  * @brief The accepted HELO/EHLO/LHLO argument, NUL-terminated; NULL before.
- * @param len set to its length; may be NULL.
+ * @param s the session, or NULL.
+ * @param len set to its length (0 when NULL is returned); may be NULL.
+ * @return a string owned by the session, or NULL for a NULL @p s, before a
+ *         HELO/EHLO/LHLO was accepted, and after TLS started until the next
+ *         one. Its content holds until the next accepted HELO/EHLO/LHLO or
+ *         smtp_server_session_tls_started(); copy it to keep it longer.
  */
 SMTP_API const char *smtp_server_session_helo_name(const smtp_server_session *s, size_t *len);
 /**
  * @brief The authenticated identity, NUL-terminated; NULL when not authenticated.
- * @param len set to its length; may be NULL.
+ *        It is the identity given to smtp_server_session_auth_accept(), or for
+ *        PLAIN/LOGIN the authzid when non-empty, else the authcid.
+ * @param s the session, or NULL.
+ * @param len set to its length (0 when NULL is returned); may be NULL.
+ * @return a string owned by the session, or NULL for a NULL @p s or when no
+ *         AUTH succeeded (or TLS started since, which forgets it). AUTH
+ *         succeeds at most once between TLS starts, so the content holds
+ *         until smtp_server_session_tls_started() or
+ *         smtp_server_session_del().
  */
 SMTP_API const char *smtp_server_session_auth_user(const smtp_server_session *s, size_t *len);
 /**
- * @brief Facts about the TLS session (strings owned by the session, valid
- *        until it is deleted or TLS restarts).
- * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_INVALID_STATE (no TLS).
+ * @brief Facts about the TLS session, as given to
+ *        smtp_server_session_tls_started() (strings truncated to 63 octets,
+ *        non-printable bytes as '?', NULL ones as "").
+ * @param s the session.
+ * @param out filled in; its strings are owned by the session and valid until
+ *        smtp_server_session_del() (TLS starts at most once per session).
+ *        Left untouched on error.
+ * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p s or @p out);
+ *         ::SMTP_ERR_INVALID_STATE (TLS is not up).
  */
 SMTP_API int smtp_server_session_tls_info(const smtp_server_session *s, smtp_tls_info *out);
 /**
  * @brief The "with" protocol name for a Received header field: SMTP, ESMTP,
  *        ESMTPA, ESMTPS, ESMTPSA (RFC 3848), LMTP... and UTF8SMTP...
- *        (RFC 6531 3.7.3) when the transaction has SMTPUTF8.
- * @return a static string, never NULL.
+ *        (RFC 6531 3.7.3) when the transaction has SMTPUTF8. "SMTP" only after
+ *        HELO without TLS or AUTH in SMTP mode; the ESMTP (or LMTP) names
+ *        otherwise, even before any HELO/EHLO.
+ * @param s the session, or NULL (gives "SMTP").
+ * @return a static string, never NULL; valid forever.
  */
 SMTP_API const char *smtp_server_session_received_protocol(const smtp_server_session *s);
-/** @brief Octets of message data received so far in the current message. */
+/** @brief Octets of message data received so far in the current message:
+ *  unstuffed octets for DATA, chunk octets for BDAT, counting those past the
+ *  size limit that were discarded.
+ *  @param s the session, or NULL.
+ *  @return the count; 0 for NULL, before the data starts and after the
+ *          transaction ends. */
 SMTP_API uint64_t smtp_server_session_message_size(const smtp_server_session *s);
 
 /** @} */
