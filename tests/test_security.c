@@ -1368,6 +1368,57 @@ static void c4_reply_bounds(void **state) {
   hh_buf_free(&endless);
 }
 
+
+/* Thousands of pipelined recipients: at most a bounded number of commands
+ * in flight (the client's ring), every reply matched to its command, memory
+ * fixed after creation on both sides (RFC 2920 3.1; SECURITY.md 4). */
+static void c4_many_recipients(void **state) {
+  (void)state;
+  for (int variant = 0; variant < 4; variant++) {
+    hh_pair p;
+    hh_srv_cfg scfg;
+    smtp_client_txn *t;
+    size_t allocs;
+    const int n = 3000;
+    memset(&scfg, 0, sizeof scfg);
+    scfg.max_rcpt = 100000;
+    if (variant & 1) scfg.extensions = SMTP_EXT_PIPELINING | SMTP_EXT_8BITMIME; /* DATA */
+    snprintf(hh_ctx, sizeof hh_ctx, "%d pipelined recipients, variant %d", n, variant);
+    memset(&p, 0, sizeof p);
+    hh_srv_new(&p.srv, &scfg, 0);
+    hh_mem_init(&p.cli.mem, 0);
+    p.cli.read_fail_at = -1;
+    assert_int_equal(smtp_client_callbacks_new(&p.cli.cbs), SMTP_OK);
+    smtp_client_callbacks_set_event(p.cli.cbs, hh_c_event);
+    assert_int_equal(smtp_client_options_new(&p.cli.opt, &p.cli.mem.mem), SMTP_OK);
+    assert_int_equal(smtp_client_options_set_starttls(p.cli.opt, SMTP_CLIENT_STARTTLS_OFF), SMTP_OK);
+    assert_int_equal(smtp_client_txn_new(&t, &p.cli.mem.mem), SMTP_OK);
+    assert_int_equal(smtp_client_txn_set_from(t, "alice@sender.example", 20), SMTP_OK);
+    for (int i = 0; i < n; i++) {
+      char a[64];
+      snprintf(a, sizeof a, "rcpt%05d@rcpt.example", i);
+      assert_true(smtp_client_txn_add_rcpt(t, a, strlen(a), 0, NULL, 0) == i);
+    }
+    assert_int_equal(smtp_client_txn_set_body(t, "many\r\n", 6), SMTP_OK);
+    p.cli.txn[0] = t;
+    p.cli.ntxn = 1;
+    p.cli.next = 1;
+    assert_int_equal(smtp_client_session_new(&p.cli.c, p.cli.cbs, &p.cli, p.cli.opt, &p.cli.mem.mem),
+                     SMTP_OK);
+    assert_int_equal(smtp_client_session_submit(p.cli.c, t), SMTP_OK);
+    allocs = p.cli.mem.count;
+    p.mode = p.srv.mode = p.cli.mode = variant & 2 ? HH_RANDOM : HH_WHOLE;
+    p.rng = p.srv.rng = p.cli.rng = (uint32_t)variant + 1;
+    hh_pair_run(&p);
+    HH_CHECK(p.cli.ndone == 1 && p.cli.done_status[0] == SMTP_OK);
+    HH_CHECK(p.cli.nclosed == 1 && p.cli.closed_error == 0);
+    HH_CHECK(p.srv.n_rcpt == n && p.srv.n_end == 1);
+    HH_CHECK(p.cli.mem.count == allocs && p.srv.mem.count == 1);
+    HH_CHECK(hh_count(p.c2s_all.p, p.c2s_all.len, "RCPT TO:<", 9) == (size_t)n);
+    hh_pair_free(&p);
+  }
+}
+
 /* ======================================================================== */
 /* 5. Addresses                                                              */
 /* ======================================================================== */
@@ -2064,6 +2115,7 @@ int main(void) {
       cmocka_unit_test(s4_auth),
       cmocka_unit_test(c4_size_from_server),
       cmocka_unit_test(c4_reply_bounds),
+      cmocka_unit_test(c4_many_recipients),
       cmocka_unit_test(s5_addresses_exact),
       cmocka_unit_test(s5_addresses_refused),
       cmocka_unit_test(s5_address_literals_ok),
