@@ -58,7 +58,7 @@ finish() {
 start_server() {
   local name=$1 i
   shift
-  timeout 170 "$SERVER" --listen 127.0.0.1:0 --hostname mx.test "$@" 2>"$TMP/$name.log" &
+  timeout -k 5 170 "$SERVER" --listen 127.0.0.1:0 --hostname mx.test "$@" 2>"$TMP/$name.log" &
   SPID=$!
   PIDS="$PIDS $SPID"
   PORT=
