@@ -141,6 +141,7 @@ class Transaction:
                  envid=None, notify=None, requiretls=False):
         self._lib = lib = _ffi.lib()
         self._p = None
+        self._owner = None      # the ClientSession running it, until TXN_DONE
         p = ctypes.c_void_p()
         E.check(lib.smtp_client_txn_new(ctypes.byref(p), None), "smtp_client_txn_new")
         self._p = p
@@ -190,12 +191,21 @@ class Transaction:
         return [r for r in self.recipients if not r.delivered]
 
     def close(self):
+        """Free the C transaction. Not while a session runs it (ERR_INVALID_STATE)."""
+        if self._owner is not None and self._owner._p is not None:
+            raise E.Error(E.ERR_INVALID_STATE, "the transaction is submitted")
         if self._p is not None:
             self._lib.smtp_client_txn_del(self._p)
             self._p = None
 
     def __del__(self):
+        # Reached while still submitted only when the session is garbage
+        # too (it holds this object until TXN_DONE): free the session first,
+        # which releases the transaction (client.h smtp_client_session_del()).
         try:
+            if self._owner is not None:
+                self._owner.close()
+                self._owner = None
             self.close()
         except Exception:
             pass
@@ -232,6 +242,7 @@ class Transaction:
                                                          ctypes.byref(dc)) == 0:
                     r.rcpt_code, r.data_code = rc.value, dc.value
             self.done = True
+            self._owner = None
 
     def _abandon(self, error):
         """The session ended before this transaction was even started."""
@@ -280,6 +291,7 @@ class ClientSession:
         self._quit_sent = False
         self._cb_exc = None
         self._cb_refs = ()
+        self._in_c = False
         o = ctypes.c_void_p()
         E.check(lib.smtp_client_options_new(ctypes.byref(o), None), "smtp_client_options_new")
         cbs = ctypes.c_void_p()
@@ -334,6 +346,8 @@ class ClientSession:
 
     def close(self):
         """Free the C session (a submitted transaction is released)."""
+        if self._in_c:
+            raise RuntimeError("close() from inside a libsmtp callback")
         if self._p is not None:
             self._lib.smtp_client_session_del(self._p)
             self._p = None
@@ -366,10 +380,13 @@ class ClientSession:
             return E.ERR_CALLBACK_FAILURE
 
     def _c_trace(self, _c, direction, ptr, n, _ud):
+        self._in_c = True
         try:
             self.trace(chr(direction), _decode(ctypes.string_at(ptr, n)) if n else "")
         except BaseException as e:  # noqa: B902
             self._cb_exc = e
+        finally:
+            self._in_c = False
 
     # -- events -------------------------------------------------------------
 
@@ -437,6 +454,7 @@ class ClientSession:
         if self._current is None and self._queue:
             txn = self._queue.pop(0)
             E.check(self._lib.smtp_client_session_submit(self._p, txn._p), "submit")
+            txn._owner = self
             self._current = txn
             self._txns[txn._p.value] = txn
         if self._quit_wanted and not self._quit_sent and not self._queue:

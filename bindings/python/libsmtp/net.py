@@ -138,7 +138,8 @@ class ServerConnection:
                             sel.unregister(self.sock)
                     if not events:
                         if deadline is not None and time.monotonic() >= deadline:
-                            s.timeout()          # 421 4.4.2, then want_close
+                            if not s.is_closed:
+                                s.timeout()      # 421 4.4.2, then want_close
                             deadline = None
                         continue
                     woke = False
@@ -159,7 +160,8 @@ class ServerConnection:
                     try:
                         data = self.sock.recv(_RECV)
                     except socket.timeout:
-                        s.timeout()
+                        if not s.is_closed:
+                            s.timeout()
                         continue
                     if not data:
                         break                    # the client went away

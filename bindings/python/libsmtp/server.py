@@ -386,6 +386,7 @@ class ServerSession:
         self._lib = lib = _ffi.lib()
         self._p = None
         self._exc = None
+        self._in_callback = False
         self._inbuf = b""
         self.handler = handler
         self.driver = None  #: set by libsmtp.net.ServerConnection
@@ -410,7 +411,10 @@ class ServerSession:
     # -- life cycle ---------------------------------------------------------
 
     def close(self):
-        """Free the C session (no callback fires). Idempotent."""
+        """Free the C session (no callback fires). Idempotent. Not from
+        inside a callback (RuntimeError): return an answer instead."""
+        if self._in_callback:
+            raise RuntimeError("close() from inside a libsmtp callback")
         if self._p is not None:
             _sessions.pop(self._id, None)
             self._lib.smtp_server_session_del(self._p)
@@ -438,6 +442,8 @@ class ServerSession:
     def _fire(self, name, convert, args):
         if self._exc is not None:
             return E.ERR_CALLBACK_FAILURE
+        outer = self._in_callback          # trace fires inside other callbacks
+        self._in_callback = True
         try:
             result = getattr(self.handler, "on_" + name)(self, *convert(args))
             if name == "trace":
@@ -460,6 +466,8 @@ class ServerSession:
         except BaseException as e:  # noqa: B902 - re-raised from the C call's wrapper
             self._exc = e
             return E.ERR_CALLBACK_FAILURE
+        finally:
+            self._in_callback = outer
 
     def _after(self, rc, what):
         exc = self._exc

@@ -250,6 +250,26 @@ class TestClientSession(unittest.TestCase):
         self.assertFalse(t1.ok or t2.ok)
         self.assertEqual(c.error, errors.ERR_SERVICE_UNAVAILABLE)
 
+    def test_dropping_a_session_mid_transaction(self):
+        # The session holds a submitted transaction; dropping both (in any
+        # collection order) frees the C session before the transaction.
+        import gc
+        for trace in (None, lambda d, ln: None):
+            c = libsmtp.ClientSession(trace=trace)
+            t = c.send(Transaction("a@example.org", ["b@example.net"], b"x\r\n"))
+            c.receive(b"220 hi\r\n")
+            c.take_output()
+            c.receive(b"250 ok\r\n")               # MAIL goes out: submitted
+            self.assertIs(t._owner, c)
+            with self.assertRaises(errors.Error):
+                t.close()                           # not while submitted
+            del c, t
+            gc.collect()
+        c = libsmtp.ClientSession()
+        t = c.send(Transaction("a@example.org", ["b@example.net"], b"x\r\n"))
+        c.close()                                   # releases it
+        t.close()
+
     def test_starttls_required_without_offer(self):
         # RFC 3207: with "required", a server without STARTTLS ends the
         # session before MAIL.

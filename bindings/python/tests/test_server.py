@@ -279,6 +279,16 @@ class TestServerSession(unittest.TestCase):
             s.receive(b"NOOP\r\n")
         self.assertEqual(cm.exception.code, errors.ERR_CALLBACK_FAILURE)
 
+    def test_close_inside_a_callback_is_refused(self):
+        class H:
+            def on_noop(self, s):
+                s.close()
+        s = self.session(H())
+        s.take_output()
+        with self.assertRaises(RuntimeError):
+            s.receive(b"NOOP\r\n")
+        s.close()                                  # fine outside
+
     def test_bad_answers_fail_the_session(self):
         for answer in [(999, "bad code"), (250, "bad\rtext"), "a string", PAUSE]:
             with self.subTest(answer=answer):
