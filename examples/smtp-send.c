@@ -279,11 +279,18 @@ int main(int argc, char **argv) {
   {
     int e = smtp_driver_error(d);
     if (is_tls_error(e)) {
-      char why[200] = "";
+      char why[200] = "", one[200];
+      size_t k = 0;
       app.tls_error = e;
       smtp_driver_last_error(d, why, sizeof why);
-      if (why[0] && strcmp(why, smtp_strerror(e)) != 0)
-        snprintf(app.detail, sizeof app.detail, "(%s)", why);
+      /* one line on stderr (CLI.md): the TLS library may give several */
+      for (const char *p = why; *p && k + 3 < sizeof one; p++) {
+        if (*p != '\n' && *p != '\r') one[k++] = *p;
+        else if (p[1] && p[1] != '\n' && p[1] != '\r') one[k++] = ';', one[k++] = ' ';
+      }
+      one[k] = '\0';
+      if (one[0] && strcmp(one, smtp_strerror(e)) != 0)
+        snprintf(app.detail, sizeof app.detail, "(%s)", one);
     }
   }
   if (!smtp_client_session_is_closed(c)) smtp_client_session_connection_lost(c);

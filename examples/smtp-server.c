@@ -219,8 +219,7 @@ static int setup_tls(server *sv, const server_app_config *cfg) {
   }
   if (r != 0) {
     if (sv->tls) smtp_tls_config_last_error(sv->tls, why, sizeof why);
-    fprintf(stderr, "smtp-server: TLS set-up failed: %s%s%s\n", smtp_strerror(r), why[0] ? ": " : "",
-            why);
+    fprintf(stderr, "smtp-server: TLS set-up failed: %s\n", why[0] ? why : smtp_strerror(r));
     return -1;
   }
   if (cfg->tls_cert_out) {

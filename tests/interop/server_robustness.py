@@ -418,13 +418,34 @@ try:
     check("Maildir: every good message byte for byte", all(b.endswith(b"\r\n" + MSG) for b in bodies))
     check("Maildir: no lost recipient delivered", not any(b"lost" in b for b in bodies))
     check("SIGTERM: exit status 0 (both)", srv.stop() == 0 and imp.stop() == 0)
+
+    # --max-connections: past the limit a connection gets 421 4.3.2 and is
+    # closed (RFC 5321 3.1); a freed slot serves again.
+    lim = Server(tmp, "limit", ["--max-connections", "3"])
+    held = [connect(lim.port) for _ in range(3)]
+    greet = [h.recv(4096) for h in held]
+    extra = connect(lim.port)
+    busy = read_all(extra, 10)
+    check("--max-connections 3: three greeted, the fourth gets 421 4.3.2 and is closed",
+          all(g.startswith(b"220 ") for g in greet) and busy.startswith(b"421 4.3.2"), (greet, busy))
+    held.pop().close()
+    time.sleep(0.3)
+    again = connect(lim.port)
+    check("--max-connections: a freed slot is served again", again.recv(4096).startswith(b"220 "))
+    again.close()
+    check("SIGTERM with sessions open: exit 0", lim.stop() == 0)
+    bye = [read_all(h, 5) for h in held]
+    check("SIGTERM with sessions open: each got 421 4.3.2 and was closed",
+          all(b.startswith(b"421 4.3.2") for b in bye), bye)
+    for h in held:
+        h.close()
 finally:
     if failures:
         for name in sorted(os.listdir(tmp)):
             if name.endswith(".log"):
                 print("---- tail of " + name)
                 print("".join(open(os.path.join(tmp, name), errors="replace").readlines()[-20:]))
-    for s in ("srv", "imp"):
+    for s in ("srv", "imp", "lim"):
         p = globals().get(s)
         if p is not None and p.proc.poll() is None:
             p.proc.kill()
