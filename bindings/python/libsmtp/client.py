@@ -20,7 +20,7 @@ one's per-recipient results.
 
 import ctypes
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Optional
 
 from . import _ffi
