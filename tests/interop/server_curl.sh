@@ -48,6 +48,12 @@ check "smtp:// --ssl-reqd: certificate verified" $(t grep -q 'SSL certificate ve
 f=$(md_last "$TMP/md2")
 check "smtp:// --ssl-reqd: stored byte for byte" $(t same_body "$f" "$TMP/msg.eml")
 check "smtp:// --ssl-reqd: Received says ESMTPSA" $(t grep -q 'with ESMTPSA id' "$f")
+check "smtp:// --ssl-reqd: AUTH PLAIN chosen" $(t grep -q '> AUTH PLAIN' "$TMP/starttls.out")
+cu login "smtp://mx.test:$PORT" --ssl-reqd --cacert "$TMP/cert1.pem" --user user:s3cret \
+  --login-options AUTH=LOGIN --mail-rcpt carol@example.org
+check "smtp:// --ssl-reqd --login-options AUTH=LOGIN: exit 0, AUTH LOGIN" \
+  $(t eval '[ $RC = 0 ] && grep -q "> AUTH LOGIN" "$TMP/login.out"')
+check "AUTH LOGIN: stored byte for byte" $(t same_body "$(md_last "$TMP/md2")" "$TMP/msg.eml")
 cu starttls_k "smtp://mx.test:$PORT" --ssl-reqd -k --user user:s3cret --mail-rcpt dave@example.org
 check "smtp:// --ssl-reqd -k: curl exit 0" $(eq "$RC" 0)
 check "smtp:// --ssl-reqd -k: stored" $(t grep -q '^Delivered-To: dave@example.org' "$(md_last "$TMP/md2")")
@@ -59,7 +65,7 @@ check "smtp:// --ssl-reqd, wrong host name: curl fails verification (60)" $(eq $
 # AUTH before TLS is not possible: curl without TLS gets no AUTH, MAIL refused.
 cu plainauth "smtp://mx.test:$PORT" --user user:s3cret --mail-rcpt bob@example.org
 check "plaintext to --require-tls: curl fails" $(not [ "$RC" = 0 ])
-check "plaintext to --require-tls: nothing more stored" $(eq "$(md_count "$TMP/md2")" 2)
+check "plaintext to --require-tls: nothing more stored" $(eq "$(md_count "$TMP/md2")" 3)
 stop_server "$SPID"
 
 # 3. smtps:// (implicit TLS, RFC 8314) with AUTH, verified and with -k.
