@@ -3,7 +3,8 @@
 # --stdio): pipelining, STARTTLS verified against the server's certificate
 # (openssl-made, given with --tls-cert/--tls-key), AUTH PLAIN and LOGIN
 # only under TLS, --require-tls, implicit TLS, LMTP over TCP, IPv6, ten
-# clients at once. Every delivery is checked byte for byte in the Maildir.
+# clients at once; and STARTTLS over --stdio. Every delivery is checked
+# byte for byte in the Maildir.
 # Usage: server_swaks_tcp.sh PATH/TO/smtp-server. Exit 77 (skip) without
 # swaks or openssl.
 SERVER=${1:?usage: server_swaks_tcp.sh smtp-server}
@@ -129,5 +130,12 @@ check "LMTP: one file with both recipients" $(eq "$(grep -c '^Delivered-To:' "$(
 check "LMTP: stored byte for byte" $(t same_body "$(md_last "$TMP/md5")" "$TMP/msg.want")
 check "LMTP: Received says LMTP" $(t grep -q 'with LMTP id' "$(md_last "$TMP/md5")")
 stop_server "$SPID"
+
+# 7. STARTTLS over --stdio (inetd style, through the driver's blocking loop).
+timeout 30 swaks --pipe "$SERVER --stdio --hostname mx.test --tls-cert $TMP/pki/cert.pem --tls-key $TMP/pki/key.pem --maildir $TMP/md6" \
+  "${TLSV[@]}" --helo client.example --from a@example.com --to bob@example.org --data "$TMP/msg.eml" >"$TMP/stdio.out" 2>&1
+check "--stdio STARTTLS: swaks exit 0" $(eq $? 0)
+check "--stdio STARTTLS: stored byte for byte, ESMTPS" \
+  $(t eval 'same_body "$(md_last "$TMP/md6")" "$TMP/msg.want" && grep -q "with ESMTPS id" "$(md_last "$TMP/md6")"')
 
 finish
