@@ -524,9 +524,6 @@ int main(int argc, char **argv) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = SIG_IGN;
   sigaction(SIGPIPE, &sa, NULL); /* the stdio adapter writes to a pipe */
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
 
   r = 1;
   if (server_app_prepare(&cfg) != 0) goto out;
@@ -545,6 +542,11 @@ int main(int argc, char **argv) {
     r = serve_stdio(&sv);
     goto out;
   }
+  /* TCP: SIGINT/SIGTERM end the loop gracefully (--stdio keeps the default
+   * action: the one session ends with the process). */
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
   for (size_t i = 0; i < cfg.nlisten; i++) {
     size_t first = sv.nls;
     int k = listen_on(&sv, cfg.listen[i]);
