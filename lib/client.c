@@ -1182,10 +1182,26 @@ static void part_reset(smtp_client_session *c) {
  * end lines too, because they become CRLF (SECURITY.md §1); a line may
  * hold 998 octets before its CRLF (RFC 5321 4.5.3.1.6). */
 static unsigned int prescan(const char *b, size_t n) {
+  const unsigned char *p = (const unsigned char *)b;
   unsigned int seen = 0;
-  size_t i, line = 0;
-  for (i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)b[i];
+  size_t i = 0, line = 0;
+  while (i < n) {
+    unsigned char ch;
+    if (i + 8 <= n) { /* 8 octets without CR, LF, NUL or bit 8: one step */
+      uint64_t x, cr, lf;
+      memcpy(&x, p + i, 8);
+      cr = x ^ 0x0D0D0D0D0D0D0D0Dull;
+      lf = x ^ 0x0A0A0A0A0A0A0A0Aull;
+#define PZ(v) (((v) - 0x0101010101010101ull) & ~(v) & 0x8080808080808080ull)
+      if (!(PZ(x) | PZ(cr) | PZ(lf) | (x & 0x8080808080808080ull))) {
+        line += 8;
+        if (line > SMTP_TEXT_LINE_MAX - 2) seen |= SMTP_DATA_SEEN_LONG_LINE;
+        i += 8;
+        continue;
+      }
+#undef PZ
+    }
+    ch = p[i++];
     if (ch == '\r' || ch == '\n') {
       line = 0;
       continue;
@@ -1195,6 +1211,26 @@ static unsigned int prescan(const char *b, size_t n) {
     if (++line > SMTP_TEXT_LINE_MAX - 2) seen |= SMTP_DATA_SEEN_LONG_LINE;
   }
   return seen;
+}
+
+/* The message size RFC 1870 3 declares: octets as they go on the wire
+ * after bare CR / bare LF become CRLF and a missing final CRLF is added,
+ * without dot-stuffing or the terminator. */
+static uint64_t wire_size(const char *b, size_t n) {
+  uint64_t size = 0;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (b[i] == '\r') {
+      if (i + 1 < n && b[i + 1] == '\n') i++;
+      size += 2;
+    } else if (b[i] == '\n') {
+      size += 2;
+    } else {
+      size++;
+    }
+  }
+  if (n > 0 && b[n - 1] != '\n' && b[n - 1] != '\r') size += 2;
+  return size;
 }
 
 /* Decide how to send the queued transaction, or refuse it locally before
@@ -1250,7 +1286,8 @@ static int txn_plan(smtp_client_session *c) {
   }
   /* RFC 1870 4: declare SIZE, refuse locally what the server cannot take. */
   if (t->body_source == SMTP_CLIENT_BODY_MEMORY) {
-    size = t->body_len;
+    /* BINARYMIME goes out byte for byte in BDAT; text is normalised. */
+    size = c->use_binary ? (uint64_t)t->body_len : wire_size(t->body, t->body_len);
     have_size = 1;
   } else if (t->has_size) {
     size = t->size_hint;
@@ -1413,8 +1450,27 @@ static void body_abort(smtp_client_session *c, int err) {
 static int norm_bdat(smtp_client_session *c, const char *in, size_t inlen, size_t *consumed,
                      char *out, size_t cap, size_t *outlen) {
   size_t i = 0, o = 0;
+  uint64_t hi = c->allow_8bit_stream ? 0 : 0x8080808080808080ull;
   for (; i < inlen; i++) {
-    unsigned char ch = (unsigned char)in[i];
+    unsigned char ch;
+    /* 8 plain octets (no CR, LF, NUL; no bit 8 unless allowed) in one step */
+    while (!c->norm_cr && i + 8 <= inlen && cap - o >= 8 + 3 &&
+           c->norm_line + 8 <= SMTP_TEXT_LINE_MAX - 2) {
+      uint64_t x, cr, lf;
+      memcpy(&x, in + i, 8);
+      cr = x ^ 0x0D0D0D0D0D0D0D0Dull;
+      lf = x ^ 0x0A0A0A0A0A0A0A0Aull;
+#define PZ(v) (((v) - 0x0101010101010101ull) & ~(v) & 0x8080808080808080ull)
+      if (PZ(x) | PZ(cr) | PZ(lf) | (x & hi)) break;
+#undef PZ
+      memcpy(out + o, &x, 8);
+      o += 8;
+      i += 8;
+      c->norm_line += 8;
+      c->norm_started = 1;
+    }
+    if (i >= inlen) break;
+    ch = (unsigned char)in[i];
     if (cap - o < 3) break;
     c->norm_started = 1;
     if (c->norm_cr) {

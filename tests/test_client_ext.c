@@ -153,6 +153,26 @@ static void test_size(void **state) {
                "GREETING 220\nCAPS 2\nREADY\nMAIL 250\nRCPT 0 552\nDONE -36 0 0\nCLOSED 0\n");
 }
 
+/* RFC 1870 3: the declared size counts CRLF pairs as sent, so bare LF line
+ * ends (normalised to CRLF) and the added final CRLF are counted:
+ * "Subject: x\n\nhello" goes out as 21 octets. */
+static void setup_size_bare_lf(harness *h) { h_txn(h, "a@b.org", R1, 1, "Subject: x\n\nhello"); }
+static void test_size_counts_normalised_line_ends(void **state) {
+  (void)state;
+  h_transcript(setup_size_bare_lf,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 SIZE 100\n"
+               "C: MAIL FROM:<a@b.org> SIZE=21\nS: 250 ok\nC: RCPT TO:<bob@example.org>\n"
+               "S: 250 ok\nC: DATA\nS: 354 go\nC: Subject: x\nC: \nC: hello\nC: .\nS: 250 ok\n"
+               "C: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 2\nREADY\nMAIL 250\nRCPT 0 250\nBODY 0\nDATA - 250\n"
+               "DONE 0 1 1\nCLOSED 0\n");
+  /* 21 octets on the wire do not fit a 20-octet limit: refused locally. */
+  h_transcript(setup_size_bare_lf,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 SIZE 20\n"
+               "C: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 2\nREADY\nDONE -33 0 0\nCLOSED 0\n");
+}
+
 /* Size hint for streamed bodies. */
 static void setup_size_hint(harness *h) {
   h_txn(h, "a@b.org", R1, 1, NULL);
@@ -508,6 +528,7 @@ int main(void) {
       cmocka_unit_test(test_bdat_push),
       cmocka_unit_test(test_binarymime),
       cmocka_unit_test(test_size),
+      cmocka_unit_test(test_size_counts_normalised_line_ends),
       cmocka_unit_test(test_size_hint),
       cmocka_unit_test(test_8bitmime),
       cmocka_unit_test(test_7bit_no_param),
