@@ -343,9 +343,18 @@ static void check_session(gen_session *g, hh_pair *p) {
       HH_CHECK(st->utf8 == t->utf8);
       if (t->spec.body_type == SMTP_CLIENT_BODY_BINARYMIME) HH_CHECK(st->body_param == SMTP_SERVER_BODY_BINARYMIME);
       else if (t->eight) HH_CHECK(st->body_param == SMTP_SERVER_BODY_8BITMIME);
-      /* SIZE (RFC 1870 4): the memory body's length when offered */
-      if ((g->scfg.extensions & SMTP_EXT_SIZE) && t->spec.body_source == 0)
-        HH_CHECK(st->has_size && st->mail_size == t->spec.body_len);
+      /* SIZE (RFC 1870 3, 4): the octets as sent when offered: the memory
+       * body itself for BINARYMIME, else with line ends normalised to CRLF */
+      if ((g->scfg.extensions & SMTP_EXT_SIZE) && t->spec.body_source == 0) {
+        hh_buf sized = {0};
+        size_t want_size = t->spec.body_len;
+        if (t->spec.body_type != SMTP_CLIENT_BODY_BINARYMIME) {
+          hh_normalise(t->spec.body, t->spec.body_len, &sized);
+          want_size = sized.len;
+        }
+        HH_CHECK(st->has_size && st->mail_size == want_size);
+        hh_buf_free(&sized);
+      }
       /* the message: BINARYMIME unchanged, else the normalised text */
       if (t->spec.body_type == SMTP_CLIENT_BODY_BINARYMIME) {
         HH_CHECK(st->data.len == t->body.len &&
