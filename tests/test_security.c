@@ -1374,14 +1374,16 @@ static void c4_reply_bounds(void **state) {
  * fixed after creation on both sides (RFC 2920 3.1; SECURITY.md 4). */
 static void c4_many_recipients(void **state) {
   (void)state;
-  for (int variant = 0; variant < 4; variant++) {
+  for (int variant = 0; variant < 6; variant++) {
     hh_pair p;
     hh_srv_cfg scfg;
     smtp_client_txn *t;
     size_t allocs;
     const int n = 3000;
+    int lmtp = variant >= 4; /* RFC 2033 4.2: one reply per recipient after the data */
     memset(&scfg, 0, sizeof scfg);
     scfg.max_rcpt = 100000;
+    scfg.lmtp = lmtp;
     if (variant & 1) scfg.extensions = SMTP_EXT_PIPELINING | SMTP_EXT_8BITMIME; /* DATA */
     snprintf(hh_ctx, sizeof hh_ctx, "%d pipelined recipients, variant %d", n, variant);
     memset(&p, 0, sizeof p);
@@ -1392,6 +1394,7 @@ static void c4_many_recipients(void **state) {
     smtp_client_callbacks_set_event(p.cli.cbs, hh_c_event);
     assert_int_equal(smtp_client_options_new(&p.cli.opt, &p.cli.mem.mem), SMTP_OK);
     assert_int_equal(smtp_client_options_set_starttls(p.cli.opt, SMTP_CLIENT_STARTTLS_OFF), SMTP_OK);
+    smtp_client_options_set_lmtp(p.cli.opt, lmtp);
     assert_int_equal(smtp_client_txn_new(&t, &p.cli.mem.mem), SMTP_OK);
     assert_int_equal(smtp_client_txn_set_from(t, "alice@sender.example", 20), SMTP_OK);
     for (int i = 0; i < n; i++) {
@@ -1412,7 +1415,8 @@ static void c4_many_recipients(void **state) {
     hh_pair_run(&p);
     HH_CHECK(p.cli.ndone == 1 && p.cli.done_status[0] == SMTP_OK);
     HH_CHECK(p.cli.nclosed == 1 && p.cli.closed_error == 0);
-    HH_CHECK(p.srv.n_rcpt == n && p.srv.n_end == 1);
+    HH_CHECK(p.srv.n_rcpt == n && p.srv.n_end == (lmtp ? n : 1));
+    if (lmtp) HH_CHECK(hh_count(p.cli.log.p, p.cli.log.len, "DATA ", 5) == (size_t)n);
     HH_CHECK(p.cli.mem.count == allocs && p.srv.mem.count == 1);
     HH_CHECK(hh_count(p.c2s_all.p, p.c2s_all.len, "RCPT TO:<", 9) == (size_t)n);
     hh_pair_free(&p);
