@@ -40,6 +40,10 @@ static void sb_u64(sbuf *b, uint64_t v) {
   sb_put(b, t + i, sizeof t - i);
 }
 
+/* RFC 9422 4: LIMITS values have at most 6 digits; a larger limit is
+ * announced as 999999 (a promise the session keeps). */
+static unsigned int limits_value(unsigned int v) { return v > 999999u ? 999999u : v; }
+
 static int is_error_code(int code) {
   return code == 500 || code == 501 || code == 502 || code == 503 || code == 504 || code == 555;
 }
@@ -135,7 +139,7 @@ static void close_421(smtp_server_session *s, int id) {
   char t[SRV_NAME_MAX + 80];
   sbuf b = {t, sizeof t, 0};
   t[0] = '\0';
-  sb_str(&b, s->opt.hostname);
+  sb_put(&b, s->hostname, s->hostname_len);
   sb_str(&b, " ");
   sb_str(&b, st->text);
   (void)smtp__srv_emit(s, st->code, &st->enhanced, t, b.len, s->out_cap);
@@ -147,8 +151,7 @@ static void close_421(smtp_server_session *s, int id) {
 
 static void reset_transaction(smtp_server_session *s) {
   s->in_mail = 0;
-  s->rpath_len = 0;
-  s->rpath[0] = '\0';
+  s->rpath_len = 0; /* rpath itself may hold a MAIL waiting for its answer */
   s->tflags = 0;
   s->rcpts = 0;
   s->bdat_failed = 0;
@@ -164,9 +167,7 @@ static void reset_session(smtp_server_session *s) {
   s->helo_name[0] = '\0';
   s->offered = 0;
   s->authed = 0;
-  s->user_len = 0;
-  s->user[0] = '\0';
-  smtp__srv_auth_reset(s);
+  smtp__srv_auth_reset(s); /* forgets the identity too */
 }
 
 static unsigned int compute_offered(const smtp_server_session *s) {
@@ -188,8 +189,7 @@ static void progress(smtp_server_session *s);
 /* The HELO/EHLO/LHLO positive reply (RFC 5321 4.1.1.1). */
 static int emit_helo_ok(smtp_server_session *s) {
   if (s->p_verb == SMTP_VERB_HELO) {
-    return smtp__srv_emit(s, 250, &no_enh, s->opt.hostname, strlen(s->opt.hostname),
-                          s->reply_max);
+    return smtp__srv_emit(s, 250, &no_enh, s->hostname, s->hostname_len, s->reply_max);
   } else {
     smtp_ehlo_config cfg;
     smtp_ssize n;
@@ -204,13 +204,13 @@ static int emit_helo_ok(smtp_server_session *s) {
       cfg.flags &= ~(unsigned)SMTP_EXT_AUTH;
       cfg.auth_mechs = 0;
     }
-    cfg.limits_rcptmax = s->opt.max_rcpt;
-    cfg.limits_mailmax = s->opt.max_transactions;
+    cfg.limits_rcptmax = limits_value(s->opt.max_rcpt);
+    cfg.limits_mailmax = limits_value(s->opt.max_transactions);
     out_compact(s);
     n = smtp_ehlo_reply_build(s->out + s->out_end,
                               s->out_cap - s->out_end < s->reply_max ? s->out_cap - s->out_end
                                                                      : s->reply_max,
-                              s->opt.hostname, NULL, &cfg);
+                              s->hostname, NULL, &cfg);
     if (n < 0) return (int)n;
     trace_out(s, s->out + s->out_end, (size_t)n);
     s->out_end += (size_t)n;
@@ -233,7 +233,7 @@ static void apply(smtp_server_session *s, int code) {
       /* RFC 5321 4.1.4: an accepted EHLO resets like RSET. */
       reset_transaction(s);
       s->helo_verb = s->p_verb;
-      memcpy(s->helo_name, s->p_name, s->p_name_len);
+      memcpy(s->helo_name, s->in, s->p_name_len); /* kept there by cmd_helo() */
       s->helo_len = s->p_name_len;
       s->helo_name[s->helo_len] = '\0';
       s->offered = s->p_verb == SMTP_VERB_HELO ? 0 : compute_offered(s);
@@ -243,9 +243,7 @@ static void apply(smtp_server_session *s, int code) {
     if (cls == 2) {
       reset_transaction(s);
       s->in_mail = 1;
-      memcpy(s->rpath, s->p_name, s->p_name_len);
-      s->rpath_len = s->p_name_len;
-      s->rpath[s->rpath_len] = '\0';
+      s->rpath_len = s->p_name_len; /* written by cmd_mail() */
       s->tflags = s->p_flags;
       s->transactions++;
     }
@@ -361,7 +359,7 @@ static int finish_default(smtp_server_session *s) {
     char t[SRV_NAME_MAX + 64];
     sbuf b = {t, sizeof t, 0};
     t[0] = '\0';
-    sb_str(&b, s->opt.hostname);
+    sb_put(&b, s->hostname, s->hostname_len);
     sb_str(&b, s->opt.lmtp ? " LMTP " : " ESMTP ");
     sb_str(&b, smtp_status_default(SMTP_STATUS_GREETING)->text);
     return smtp__srv_finish(s, 220, NULL, t, b.len);
@@ -382,7 +380,7 @@ static int finish_default(smtp_server_session *s) {
     char t[SRV_NAME_MAX + 32];
     sbuf b = {t, sizeof t, 0};
     t[0] = '\0';
-    sb_str(&b, s->opt.hostname);
+    sb_put(&b, s->hostname, s->hostname_len);
     sb_str(&b, " ");
     sb_str(&b, st->text);
     return smtp__srv_finish(s, st->code, &st->enhanced, t, b.len);
@@ -465,7 +463,7 @@ int smtp__srv_after_cb(smtp_server_session *s, int rv) {
 
 /* A reply the session makes for a command without asking the application. */
 static void refuse(smtp_server_session *s, int op, int status_id) {
-  s->op = op;
+  s->op = (unsigned char)op;
   (void)smtp__srv_finish_status(s, status_id);
 }
 
@@ -605,12 +603,16 @@ static void cmd_helo(smtp_server_session *s, const smtp_command *c) {
     (void)smtp__srv_finish(s, 501, &e552, "Invalid domain name", 19);
     return;
   }
-  s->p_verb = c->verb;
-  memcpy(s->p_name, c->args.ptr, c->args.len);
-  s->p_name_len = c->args.len;
-  s->p_name[s->p_name_len] = '\0';
+  /* The argument waits for the answer at the start of the input buffer
+   * (the line may be there already: memmove), which holds nothing else and
+   * takes no input until the answer is given. */
+  s->p_verb = (unsigned char)c->verb;
+  memmove(s->in, c->args.ptr, c->args.len);
+  s->p_name_len = (unsigned short)c->args.len;
+  s->in[c->args.len] = '\0';
   info.verb = c->verb;
-  info.name = c->args;
+  info.name.ptr = s->in;
+  info.name.len = c->args.len;
   info.name_kind = kind;
   CALL_EVENT(s, SRV_OP_HELO, ehlo, &info, s->user_data);
 }
@@ -621,7 +623,8 @@ static int mail_params(smtp_server_session *s, smtp_span rest, smtp_server_mail 
                        unsigned pflags) {
   smtp_param prm;
   unsigned seen = 0;
-  size_t used = 0;
+  char *scratch = s->in + s->scratch_off;
+  size_t used = 0, scratch_cap = s->in_cap - s->scratch_off;
   int r;
   enum { P_SIZE = 1, P_BODY = 2, P_UTF8 = 4, P_RET = 8, P_ENVID = 16, P_RTLS = 32, P_AUTH = 64 };
   while ((r = smtp_param_next(&rest, pflags, &prm)) == 1) {
@@ -662,11 +665,11 @@ static int mail_params(smtp_server_session *s, smtp_span rest, smtp_server_mail 
       size_t dl;
       bit = P_ENVID;
       if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
-      if (smtp_xtext_decode(prm.value.ptr, prm.value.len, s->scratch + used,
-                            s->scratch_cap - used, &dl) != SMTP_OK ||
-          dl == 0 || dl > 100 || !is_ascii_printable(s->scratch + used, dl))
+      if (smtp_xtext_decode(prm.value.ptr, prm.value.len, scratch + used, scratch_cap - used,
+                            &dl) != SMTP_OK ||
+          dl == 0 || dl > 100 || !is_ascii_printable(scratch + used, dl))
         return SMTP_STATUS_PARAM_SYNTAX;
-      m->envid.ptr = s->scratch + used;
+      m->envid.ptr = scratch + used;
       m->envid.len = dl;
       m->has_envid = 1;
       used += dl;
@@ -681,17 +684,17 @@ static int mail_params(smtp_server_session *s, smtp_span rest, smtp_server_mail 
       size_t dl;
       bit = P_AUTH;
       if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
-      if (smtp_xtext_decode(prm.value.ptr, prm.value.len, s->scratch + used,
-                            s->scratch_cap - used, &dl) != SMTP_OK ||
+      if (smtp_xtext_decode(prm.value.ptr, prm.value.len, scratch + used, scratch_cap - used,
+                            &dl) != SMTP_OK ||
           dl == 0)
         return SMTP_STATUS_PARAM_SYNTAX;
       /* SECURITY.md 3: decoded values are validated again. */
       for (size_t i = 0; i < dl; i++) {
-        unsigned char ch = (unsigned char)s->scratch[used + i];
+        unsigned char ch = (unsigned char)scratch[used + i];
         if (ch < 0x20 || ch == 0x7f) return SMTP_STATUS_PARAM_SYNTAX;
       }
-      if (smtp_utf8_validate(s->scratch + used, dl) != SMTP_OK) return SMTP_STATUS_PARAM_SYNTAX;
-      m->auth.ptr = s->scratch + used;
+      if (smtp_utf8_validate(scratch + used, dl) != SMTP_OK) return SMTP_STATUS_PARAM_SYNTAX;
+      m->auth.ptr = scratch + used;
       m->auth.len = dl;
       m->has_auth = 1;
       used += dl;
@@ -759,9 +762,10 @@ static void cmd_mail(smtp_server_session *s, const smtp_command *c) {
     refuse(s, SRV_OP_MAIL, SMTP_STATUS_BAD_SENDER_SYNTAX);
     return;
   }
-  memcpy(s->p_name, path.address.ptr, path.address.len);
-  s->p_name_len = path.address.len;
-  s->p_name[s->p_name_len] = '\0';
+  /* No transaction is open: rpath is free until the answer (apply()). */
+  memcpy(s->rpath, path.address.ptr, path.address.len);
+  s->rpath[path.address.len] = '\0';
+  s->p_name_len = (unsigned short)path.address.len;
   s->p_flags = 0;
   if (m.smtputf8) s->p_flags |= SMTP_SERVER_FLAG_SMTPUTF8;
   if (m.requiretls) s->p_flags |= SMTP_SERVER_FLAG_REQUIRETLS;
@@ -799,6 +803,7 @@ static int rcpt_params(smtp_server_session *s, smtp_span rest, smtp_server_rcpt 
                        unsigned pflags) {
   smtp_param prm;
   unsigned seen = 0;
+  char *scratch = s->in + s->scratch_off;
   int r;
   while ((r = smtp_param_next(&rest, pflags, &prm)) == 1) {
     unsigned bit;
@@ -819,22 +824,22 @@ static int rcpt_params(smtp_server_session *s, smtp_span rest, smtp_server_rcpt 
         if (!smtp__is_alpha(ch) && !smtp__is_digit(ch) && ch != '-')
           return SMTP_STATUS_PARAM_SYNTAX;
       }
-      if (smtp_xtext_decode(prm.value.ptr + k + 1, prm.value.len - k - 1, s->scratch,
-                            s->scratch_cap, &dl) != SMTP_OK ||
+      if (smtp_xtext_decode(prm.value.ptr + k + 1, prm.value.len - k - 1, scratch,
+                            s->in_cap - s->scratch_off, &dl) != SMTP_OK ||
           dl == 0 || dl > 500)
         return SMTP_STATUS_PARAM_SYNTAX;
       rc->orcpt_type.ptr = prm.value.ptr;
       rc->orcpt_type.len = k;
-      if (!is_ascii_printable(s->scratch, dl)) {
+      if (!is_ascii_printable(scratch, dl)) {
         size_t i;
-        if (!span_ieq(rc->orcpt_type, "utf-8") || smtp_utf8_validate(s->scratch, dl) != SMTP_OK)
+        if (!span_ieq(rc->orcpt_type, "utf-8") || smtp_utf8_validate(scratch, dl) != SMTP_OK)
           return SMTP_STATUS_PARAM_SYNTAX;
         for (i = 0; i < dl; i++) {
-          unsigned char ch = (unsigned char)s->scratch[i];
+          unsigned char ch = (unsigned char)scratch[i];
           if (ch < 0x20 || ch == 0x7f) return SMTP_STATUS_PARAM_SYNTAX;
         }
       }
-      rc->orcpt.ptr = s->scratch;
+      rc->orcpt.ptr = scratch;
       rc->orcpt.len = dl;
       rc->has_orcpt = 1;
     } else {
@@ -933,7 +938,7 @@ static void cmd_bdat(smtp_server_session *s, const smtp_command *c) {
   }
   s->bdat_left = size;
   s->bdat_size = size;
-  s->bdat_last = last;
+  s->bdat_last = (unsigned char)last;
   s->bdat_deliver = 0;
   if (!(s->offered & SMTP_EXT_CHUNKING)) {
     bdat_refuse(s, SMTP_STATUS_NOT_IMPLEMENTED);
@@ -1099,6 +1104,9 @@ static void process_line(smtp_server_session *s, const char *line, size_t len) {
   smtp_command c;
   int r;
   size_t limit;
+  /* Decoded parameters go after the line when it sits in the input buffer
+   * (smtp_server_session_new() leaves room), else anywhere in it. */
+  s->scratch_off = line == s->in ? len + 2 : 0;
   if (s->auth_active) {
     smtp__srv_trace(s, SMTP_SERVER_TRACE_IN, "***", 3); /* SASL data is never traced */
     (void)smtp__srv_auth_line(s, line, len);
@@ -1323,7 +1331,7 @@ void smtp_server_callbacks_del(smtp_server_callbacks *cb) {
 
 #define CB_SETTER(name, type)                                                     \
   void smtp_server_callbacks_set_##name(smtp_server_callbacks *cb, type f) {      \
-    if (cb) cb->name = f;                                                         \
+    if (cb) cb->f.name = f;                                                       \
   }
 CB_SETTER(connect, smtp_server_on_connect)
 CB_SETTER(ehlo, smtp_server_on_ehlo)
@@ -1344,21 +1352,28 @@ CB_SETTER(auth_step, smtp_server_on_auth_step)
 CB_SETTER(starttls, smtp_server_on_starttls)
 CB_SETTER(trace, smtp_server_on_trace)
 
+static void params_defaults(struct srv_params *p) {
+  memset(p, 0, sizeof *p);
+  p->max_command_line = SMTP_COMMAND_LINE_MAX;
+  p->input_buffer = 1280;
+  p->output_buffer = 1024;
+  p->max_rcpt = 100;
+  p->max_errors = 20;
+  p->max_auth_failures = 5;
+  p->extensions = SMTP_SERVER_DEFAULT_EXTENSIONS;
+  p->auth_mechs = SMTP_SASL_PLAIN | SMTP_SASL_LOGIN;
+  p->reject_nul = 1;
+  p->command_timeout = 300000;
+  p->data_timeout = 180000;
+  p->data_end_timeout = 600000;
+}
+
+static const char default_hostname[] = "localhost";
+
 static void options_defaults(struct smtp_server_options *o) {
   memset(o, 0, sizeof *o);
-  memcpy(o->hostname, "localhost", 10);
-  o->max_command_line = SMTP_COMMAND_LINE_MAX;
-  o->input_buffer = 1280;
-  o->output_buffer = 2048;
-  o->max_rcpt = 100;
-  o->max_errors = 20;
-  o->max_auth_failures = 5;
-  o->extensions = SMTP_SERVER_DEFAULT_EXTENSIONS;
-  o->auth_mechs = SMTP_SASL_PLAIN | SMTP_SASL_LOGIN;
-  o->reject_nul = 1;
-  o->command_timeout = 300000;
-  o->data_timeout = 180000;
-  o->data_end_timeout = 600000;
+  memcpy(o->hostname, default_hostname, sizeof default_hostname);
+  params_defaults(&o->p);
 }
 
 int smtp_server_options_new(smtp_server_options **out, const smtp_mem *mem) {
@@ -1395,7 +1410,13 @@ int smtp_server_options_set_hostname(smtp_server_options *o, const char *h) {
 #define OPT_RANGE(name, field, type, lo, hi)                                   \
   int smtp_server_options_set_##name(smtp_server_options *o, type v) {         \
     if (!o || v < (lo) || v > (hi)) return SMTP_ERR_INVALID_ARGUMENT;          \
-    o->field = v;                                                              \
+    o->p.field = v;                                                            \
+    return SMTP_OK;                                                            \
+  }
+#define OPT_BOOL(name, field)                                                  \
+  int smtp_server_options_set_##name(smtp_server_options *o, int v) {          \
+    if (!o || v < 0 || v > 1) return SMTP_ERR_INVALID_ARGUMENT;                \
+    o->p.field = (unsigned char)v;                                             \
     return SMTP_OK;                                                            \
   }
 OPT_RANGE(max_command_line, max_command_line, size_t, 512, 65536)
@@ -1405,29 +1426,29 @@ OPT_RANGE(max_recipients, max_rcpt, unsigned int, 1u, 100000u)
 #define OPT_MAX(name, field, hi)                                               \
   int smtp_server_options_set_##name(smtp_server_options *o, unsigned int v) { \
     if (!o || v > (hi)) return SMTP_ERR_INVALID_ARGUMENT;                      \
-    o->field = v;                                                              \
+    o->p.field = v;                                                            \
     return SMTP_OK;                                                            \
   }
 OPT_MAX(max_transactions, max_transactions, 1000000000u)
 OPT_MAX(max_errors, max_errors, 1000000000u)
 OPT_MAX(max_auth_failures, max_auth_failures, 1000000000u)
-OPT_RANGE(lmtp, lmtp, int, 0, 1)
-OPT_RANGE(tls_available, tls_available, int, 0, 1)
-OPT_RANGE(allow_plaintext_auth, allow_plaintext_auth, int, 0, 1)
-OPT_RANGE(require_tls, require_tls, int, 0, 1)
-OPT_RANGE(require_auth, require_auth, int, 0, 1)
-OPT_RANGE(bare_line_end, bare_policy, int, 0, 1)
-OPT_RANGE(reject_nul, reject_nul, int, 0, 1)
-OPT_RANGE(reject_long_lines, reject_long_lines, int, 0, 1)
-OPT_RANGE(authzid_policy, authzid_policy, int, 0, 1)
-OPT_RANGE(lenient_space_after_colon, lenient_colon, int, 0, 1)
+OPT_BOOL(lmtp, lmtp)
+OPT_BOOL(tls_available, tls_available)
+OPT_BOOL(allow_plaintext_auth, allow_plaintext_auth)
+OPT_BOOL(require_tls, require_tls)
+OPT_BOOL(require_auth, require_auth)
+OPT_BOOL(bare_line_end, bare_policy)
+OPT_BOOL(reject_nul, reject_nul)
+OPT_BOOL(reject_long_lines, reject_long_lines)
+OPT_BOOL(authzid_policy, authzid_policy)
+OPT_BOOL(lenient_space_after_colon, lenient_colon)
 OPT_RANGE(command_timeout, command_timeout, int, 1, 86400000)
 OPT_RANGE(data_timeout, data_timeout, int, 1, 86400000)
 OPT_RANGE(data_end_timeout, data_end_timeout, int, 1, 86400000)
 
 int smtp_server_options_set_max_message_size(smtp_server_options *o, uint64_t n) {
   if (!o) return SMTP_ERR_INVALID_ARGUMENT;
-  o->max_size = n;
+  o->p.max_size = n;
   return SMTP_OK;
 }
 
@@ -1438,7 +1459,7 @@ int smtp_server_options_set_extensions(smtp_server_options *o, unsigned int flag
                           SMTP_EXT_LIMITS | SMTP_EXT_VRFY | SMTP_EXT_EXPN | SMTP_EXT_HELP |
                           SMTP_EXT_STARTTLS | SMTP_EXT_AUTH;
   if (!o || (flags & ~ok)) return SMTP_ERR_INVALID_ARGUMENT;
-  o->extensions = flags & ~(unsigned)(SMTP_EXT_STARTTLS | SMTP_EXT_AUTH);
+  o->p.extensions = flags & ~(unsigned)(SMTP_EXT_STARTTLS | SMTP_EXT_AUTH);
   return SMTP_OK;
 }
 
@@ -1447,26 +1468,60 @@ int smtp_server_options_set_auth_mechs(smtp_server_options *o, unsigned int mech
                            SMTP_SASL_XOAUTH2 | SMTP_SASL_OAUTHBEARER | SMTP_SASL_SCRAM_SHA_1 |
                            SMTP_SASL_SCRAM_SHA_256 | SMTP_SASL_EXTERNAL;
   if (!o || (mechs & ~all)) return SMTP_ERR_INVALID_ARGUMENT;
-  o->auth_mechs = mechs;
+  o->p.auth_mechs = mechs;
   return SMTP_OK;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Public API: the session.                                                  */
 
+/* The longest EHLO reply (RFC 5321 4.1.1.1) this session may send in any
+ * state: every extension it can offer at once (STARTTLS and REQUIRETLS
+ * never go together, so this is an upper bound). */
+static size_t ehlo_reply_bound(const struct srv_params *o, const char *host,
+                               const struct srv_callbacks *cb) {
+  char tmp[1024];
+  smtp_ehlo_config cfg;
+  smtp_ssize n;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.flags = o->extensions & ~(unsigned)(SMTP_EXT_STARTTLS | SMTP_EXT_AUTH);
+  if (o->tls_available) cfg.flags |= SMTP_EXT_STARTTLS;
+  if ((cb->auth || cb->auth_step) && o->auth_mechs) {
+    cfg.flags |= SMTP_EXT_AUTH;
+    cfg.auth_mechs = o->auth_mechs;
+  }
+  cfg.size_max = o->max_size;
+  cfg.limits_rcptmax = limits_value(o->max_rcpt);
+  cfg.limits_mailmax = limits_value(o->max_transactions);
+  n = smtp_ehlo_reply_build(tmp, sizeof tmp, host, NULL, &cfg);
+  return n > 0 ? (size_t)n : sizeof tmp;
+}
+
 int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbacks *callbacks,
                             void *user_data, const smtp_server_options *options,
                             const smtp_mem *mem) {
-  struct smtp_server_options opt;
+  struct srv_params opt;
+  struct srv_callbacks cbs;
+  const char *host = default_hostname;
   smtp_server_session *s;
-  size_t mail_extra = 0, rcpt_extra = 0, in_cap, scratch_cap, total;
+  size_t mail_extra = 0, rcpt_extra = 0, mail_line, rcpt_line, in_cap, out_cap, host_len;
+  size_t user_cap, total;
+  int with_auth;
   char *base;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
   if (!mem) mem = smtp_mem_default();
   if (!mem_ok(mem)) return SMTP_ERR_INVALID_ARGUMENT;
-  if (options) opt = *options;
-  else options_defaults(&opt);
+  if (options) {
+    opt = options->p;
+    host = options->hostname;
+  } else {
+    params_defaults(&opt);
+  }
+  if (callbacks) cbs = callbacks->f;
+  else memset(&cbs, 0, sizeof cbs);
+  host_len = strlen(host);
+  with_auth = cbs.auth || cbs.auth_step;
   /* Extra MAIL/RCPT line room per extension ("Message Length Added"):
    * RFC 1870 (26), RFC 3030 (16), RFC 3461 5.4 (ENVID 100 + RET 8 with
    * keywords; ORCPT/NOTIFY 530), RFC 4954 5 (500), RFC 6531 3.4 (10),
@@ -1479,32 +1534,53 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   }
   if (opt.extensions & SMTP_EXT_SMTPUTF8) mail_extra += 10;
   if (opt.extensions & SMTP_EXT_REQUIRETLS) mail_extra += 11;
-  if (callbacks && (callbacks->auth || callbacks->auth_step)) mail_extra += 500;
+  if (with_auth) mail_extra += 500;
+  mail_line = opt.max_command_line + mail_extra;
+  rcpt_line = opt.max_command_line + rcpt_extra;
+  /* Input: the configured size (it bounds SASL lines, RFC 4954 4), raised
+   * to the longest MAIL/RCPT line; with parameters that are decoded (ENVID,
+   * AUTH=, ORCPT), also room for their decoded values after a line held in
+   * the buffer: less than the line itself for MAIL, 500 octets for ORCPT
+   * (RFC 3461 4.2; a longer value is refused anyway). */
   in_cap = opt.input_buffer;
-  if (in_cap < opt.max_command_line + mail_extra) in_cap = opt.max_command_line + mail_extra;
-  if (in_cap < opt.max_command_line + rcpt_extra) in_cap = opt.max_command_line + rcpt_extra;
-  /* Scratch: decoded xtext of one MAIL/RCPT line, or one decoded SASL line. */
-  scratch_cap = in_cap / 4 * 3 + 3;
-  if (scratch_cap < opt.max_command_line + mail_extra) scratch_cap = opt.max_command_line + mail_extra;
-  if (scratch_cap < opt.max_command_line + rcpt_extra) scratch_cap = opt.max_command_line + rcpt_extra;
-  total = sizeof *s + in_cap + scratch_cap + opt.output_buffer;
+  if (in_cap < mail_line) in_cap = mail_line;
+  if (in_cap < rcpt_line) in_cap = rcpt_line;
+  if (((opt.extensions & SMTP_EXT_DSN) || with_auth) && in_cap < 2 * mail_line)
+    in_cap = 2 * mail_line;
+  if ((opt.extensions & SMTP_EXT_DSN) && in_cap < rcpt_line + 501) in_cap = rcpt_line + 501;
+  /* Output: any reply may take half of it (the backpressure threshold);
+   * raised so that half holds the session's longest EHLO reply, also when
+   * the application accepts the EHLO with smtp_server_session_reply()
+   * (which keeps 96 octets of that half for a closing 421). */
+  out_cap = opt.output_buffer;
+  {
+    size_t ehlo = ehlo_reply_bound(&opt, host, &cbs) + 96;
+    if (out_cap < 2 * ehlo) out_cap = 2 * ehlo;
+  }
+  user_cap = with_auth ? SRV_NAME_MAX + 1 : 0;
+  total = sizeof *s + in_cap + out_cap + host_len + 1 + user_cap;
   base = smtp__malloc(mem, total);
   if (!base) return SMTP_ERR_NOMEM;
   s = (smtp_server_session *)(void *)base;
   memset(s, 0, sizeof *s);
   s->mem = *mem;
-  if (callbacks) s->cb = *callbacks;
+  s->cb = cbs;
   s->opt = opt;
   s->user_data = user_data;
   s->in = base + sizeof *s;
   s->in_cap = in_cap;
-  s->scratch = s->in + in_cap;
-  s->scratch_cap = scratch_cap;
-  s->out = s->scratch + scratch_cap;
-  s->out_cap = opt.output_buffer;
-  s->reply_max = s->out_cap / 2;
-  s->mail_line_max = opt.max_command_line + mail_extra;
-  s->rcpt_line_max = opt.max_command_line + rcpt_extra;
+  s->out = s->in + in_cap;
+  s->out_cap = out_cap;
+  s->reply_max = out_cap / 2;
+  memcpy(s->out + out_cap, host, host_len + 1);
+  s->hostname = s->out + out_cap;
+  s->hostname_len = host_len;
+  if (with_auth) {
+    s->user = s->out + out_cap + host_len + 1;
+    s->user[0] = '\0';
+  }
+  s->mail_line_max = mail_line;
+  s->rcpt_line_max = rcpt_line;
   s->mode = SRV_M_LINE;
   *out = s;
   return SMTP_OK;

@@ -8,7 +8,12 @@
  * authzid other than the authcid is refused unless allowed; SASL lines over
  * the input buffer give 500 5.5.6; failed exchanges are counted and the
  * session closes with 421 at the limit (SECURITY.md 4). Credentials never
- * reach the trace; decoded secrets are wiped from the scratch buffer. */
+ * reach the trace; decoded secrets are wiped from the input buffer, where
+ * they are decoded (see server_impl.h).
+ *
+ * The identity of an exchange is kept in the session's `user` buffer, which
+ * is free while no AUTH succeeded (AUTH is refused after a success, RFC
+ * 4954 4); it becomes the authenticated identity on 235. */
 #include <string.h>
 
 #include <smtp/sasl.h>
@@ -33,6 +38,9 @@ static void wipe(void *p, size_t n) {
   while (n--) *q++ = 0;
 }
 
+/* The decoded SASL data of the current line, in the input buffer. */
+static void wipe_decoded(smtp_server_session *s) { wipe(s->in, s->in_cap); }
+
 void smtp__srv_auth_reset(smtp_server_session *s) {
   s->auth_active = 0;
   s->auth_exchange = 0;
@@ -40,8 +48,11 @@ void smtp__srv_auth_reset(smtp_server_session *s) {
   s->auth_stepno = 0;
   s->auth_builtin = 0;
   s->login_stage = 0;
-  wipe(s->auth_id, sizeof s->auth_id);
-  s->auth_id_len = 0;
+  if (!s->authed) {
+    /* The identity of an exchange that did not succeed. */
+    if (s->user) wipe(s->user, SRV_NAME_MAX + 1);
+    s->user_len = 0;
+  }
 }
 
 /* Called from apply() with the answer to an AUTH event. */
@@ -51,14 +62,11 @@ void smtp__srv_auth_complete(smtp_server_session *s, int code) {
     return;
   }
   if (code == 235) {
-    s->authed = 1;
-    memcpy(s->user, s->auth_id, s->auth_id_len);
-    s->user_len = s->auth_id_len;
-    s->user[s->user_len] = '\0';
+    s->authed = 1; /* the identity is in s->user already (set_identity()) */
   } else if (s->auth_exchange) {
     s->auth_failures++;
   }
-  wipe(s->scratch, s->scratch_cap);
+  wipe_decoded(s);
   smtp__srv_auth_reset(s);
 }
 
@@ -103,11 +111,16 @@ static int has_controls(const char *p, size_t n) {
   return 0;
 }
 
-/* Decode a SASL response; -1 when not strict base64 (RFC 4954 4). */
+/* Decode a SASL response to the start of the input buffer; -1 when not
+ * strict base64 (RFC 4954 4). The response may itself sit in the input
+ * buffer at or after its start: smtp_base64_decode() reads each 4-octet
+ * quantum before it writes its (at most) 3 octets, so the output never
+ * overtakes the input. The line is at most in_cap octets, its decoding
+ * 3/4 of that. */
 static smtp_ssize decode(smtp_server_session *s, const char *in, size_t len) {
   smtp_ssize n;
   if (len == 1 && in[0] == '=') return 0; /* empty initial response */
-  n = smtp_base64_decode(in, len, s->scratch, s->scratch_cap);
+  n = smtp_base64_decode(in, len, s->in, s->in_cap);
   return n < 0 ? -1 : n;
 }
 
@@ -126,14 +139,15 @@ static void call_auth(smtp_server_session *s, const smtp_server_auth *info) {
     rv = SMTP_ERR_CALLBACK_REFUSED;
   }
   /* The decoded password never outlives the callback. */
-  wipe(s->scratch, s->scratch_cap);
+  wipe_decoded(s);
   (void)smtp__srv_after_cb(s, rv);
 }
 
+/* s->user exists: AUTH events need an auth or auth_step callback. */
 static void set_identity(smtp_server_session *s, smtp_span id) {
-  memcpy(s->auth_id, id.ptr, id.len);
-  s->auth_id_len = id.len;
-  s->auth_id[id.len] = '\0';
+  memmove(s->user, id.ptr, id.len);
+  s->user_len = (unsigned short)id.len;
+  s->user[id.len] = '\0';
 }
 
 /* RFC 4616 2: [authzid] NUL authcid NUL passwd. */
@@ -182,10 +196,10 @@ static void login_pass(smtp_server_session *s, const char *pw, size_t n) {
   }
   memset(&info, 0, sizeof info);
   info.mech = SMTP_SASL_LOGIN;
-  info.authzid.ptr = s->auth_id;
+  info.authzid.ptr = s->user;
   info.authzid.len = 0;
-  info.authcid.ptr = s->auth_id;
-  info.authcid.len = s->auth_id_len;
+  info.authcid.ptr = s->user;
+  info.authcid.len = s->user_len;
   info.password.ptr = pw;
   info.password.len = n;
   call_auth(s, &info);
@@ -213,7 +227,7 @@ static void step(smtp_server_session *s, const char *data, size_t len, int has) 
   } else {
     rv = SMTP_ERR_CALLBACK_REFUSED;
   }
-  wipe(s->scratch, s->scratch_cap);
+  wipe_decoded(s);
   (void)smtp__srv_after_cb(s, rv);
 }
 
@@ -262,15 +276,15 @@ int smtp__srv_auth_command(smtp_server_session *s, const char *args, size_t len)
   if ((mech & BUILTIN_MECHS) && s->cb.auth) {
     s->auth_builtin = 1;
     if (mech == SMTP_SASL_PLAIN) {
-      if (has_ir) plain_check(s, s->scratch, (size_t)n);
+      if (has_ir) plain_check(s, s->in, (size_t)n);
       else builtin_challenge(s, ""); /* "334 " (RFC 4954 4) */
     } else {
-      if (has_ir) login_user(s, s->scratch, (size_t)n);
+      if (has_ir) login_user(s, s->in, (size_t)n);
       else builtin_challenge(s, "Username:");
     }
     return SMTP_OK;
   }
-  step(s, s->scratch, (size_t)n, has_ir);
+  step(s, s->in, (size_t)n, has_ir);
   return SMTP_OK;
 }
 
@@ -281,19 +295,19 @@ int smtp__srv_auth_line(smtp_server_session *s, const char *line, size_t len) {
     smtp__srv_auth_abort(s, SMTP_STATUS_AUTH_CANCELLED); /* RFC 4954 4: 501 */
     return SMTP_OK;
   }
-  n = smtp_base64_decode(line, len, s->scratch, s->scratch_cap);
+  n = smtp_base64_decode(line, len, s->in, s->in_cap); /* in place: see decode() */
   if (n < 0) {
     smtp__srv_auth_abort(s, SMTP_STATUS_AUTH_BAD_BASE64);
     return SMTP_OK;
   }
   if (s->auth_builtin) {
-    if (s->auth_mech == SMTP_SASL_PLAIN) plain_check(s, s->scratch, (size_t)n);
-    else if (s->login_stage == 0) login_user(s, s->scratch, (size_t)n);
-    else login_pass(s, s->scratch, (size_t)n);
+    if (s->auth_mech == SMTP_SASL_PLAIN) plain_check(s, s->in, (size_t)n);
+    else if (s->login_stage == 0) login_user(s, s->in, (size_t)n);
+    else login_pass(s, s->in, (size_t)n);
     return SMTP_OK;
   }
   s->auth_stepno++;
-  step(s, s->scratch, (size_t)n, 1);
+  step(s, s->in, (size_t)n, 1);
   return SMTP_OK;
 }
 

@@ -7,8 +7,8 @@
 
 #include "internal.h"
 
-struct smtp_server_callbacks {
-  smtp_mem mem;
+/* The callbacks a session copies (the allocator stays with the object). */
+struct srv_callbacks {
   smtp_server_on_connect connect;
   smtp_server_on_ehlo ehlo;
   smtp_server_on_mail mail;
@@ -29,11 +29,17 @@ struct smtp_server_callbacks {
   smtp_server_on_trace trace;
 };
 
+struct smtp_server_callbacks {
+  smtp_mem mem;
+  struct srv_callbacks f;
+};
+
 #define SRV_NAME_MAX 255
 
-struct smtp_server_options {
-  smtp_mem mem;
-  char hostname[SRV_NAME_MAX + 1];
+/* The options a session copies (the host name goes to the session's tail,
+ * sized to fit). */
+struct srv_params {
+  uint64_t max_size;
   size_t max_command_line;
   size_t input_buffer;
   size_t output_buffer;
@@ -41,22 +47,27 @@ struct smtp_server_options {
   unsigned int max_transactions;
   unsigned int max_errors;
   unsigned int max_auth_failures;
-  uint64_t max_size;
   unsigned int extensions;
   unsigned int auth_mechs;
-  int lmtp;
-  int tls_available;
-  int allow_plaintext_auth;
-  int require_tls;
-  int require_auth;
-  int bare_policy;
-  int reject_nul;
-  int reject_long_lines;
-  int authzid_policy;
-  int lenient_colon;
   int command_timeout;
   int data_timeout;
   int data_end_timeout;
+  unsigned char lmtp;
+  unsigned char tls_available;
+  unsigned char allow_plaintext_auth;
+  unsigned char require_tls;
+  unsigned char require_auth;
+  unsigned char bare_policy;
+  unsigned char reject_nul;
+  unsigned char reject_long_lines;
+  unsigned char authzid_policy;
+  unsigned char lenient_colon;
+};
+
+struct smtp_server_options {
+  smtp_mem mem;
+  char hostname[SRV_NAME_MAX + 1];
+  struct srv_params p;
 };
 
 /* Input modes. */
@@ -85,89 +96,92 @@ enum {
 
 #define SRV_TLS_STR 64
 
+/* One allocation holds the struct, then the input buffer, the output
+ * buffer, the host name and, only with an auth or auth_step callback, the
+ * AUTH identity (SRV_NAME_MAX + 1). Memory per idle session is what this
+ * costs (issue 7: <= 4 KiB with the defaults), so rarely used state has no
+ * buffer of its own:
+ *  - the input buffer is also the scratch area of the command being run
+ *    (decoded xtext of MAIL/RCPT parameters after the line when the line
+ *    sits in the buffer, else from its start; decoded SASL data at its
+ *    start, in place when the line sits there: base64 output never passes
+ *    the input it was read from) and keeps the argument of a HELO/EHLO/LHLO
+ *    waiting for its answer (no input is taken while an answer is pending);
+ *  - a MAIL reverse-path is written straight to rpath (unused outside a
+ *    transaction, and MAIL is refused inside one);
+ *  - flags are octets. */
 struct smtp_server_session {
-  smtp_mem mem;
-  struct smtp_server_callbacks cb;
-  struct smtp_server_options opt;
-  void *user_data;
-
-  /* One allocation: this struct, then the three buffers. */
-  char *in;          /* partial command line; work buffer for DATA */
+  char *in;          /* partial command line; DATA work buffer; scratch (above) */
   size_t in_cap, in_len;
-  char *scratch;     /* decoded xtext / base64 */
-  size_t scratch_cap;
   char *out;         /* pending output [out_start, out_end) */
   size_t out_cap, out_start, out_end;
   size_t reply_max;  /* largest reply; also the backpressure threshold */
   size_t mail_line_max, rcpt_line_max; /* CRLF included */
+  size_t scratch_off; /* where the current command's scratch starts in `in` */
 
-  /* Session state. */
-  int started;       /* greeting produced (or being produced) */
-  int closed;        /* no more input */
-  int fatal;         /* sticky fatal error or 0 */
-  int mode;
-  int discard_cr;
-  int refused_greeting; /* 0, or 554 / 521: only QUIT is served */
-  int helo_verb;     /* 0 until HELO/EHLO/LHLO accepted */
-  char helo_name[SRV_NAME_MAX + 1];
-  size_t helo_len;
-  unsigned int offered; /* extensions offered in the last EHLO reply */
-  int tls;
-  char tls_protocol[SRV_TLS_STR], tls_cipher[SRV_TLS_STR], tls_sni[SRV_TLS_STR];
-  int tls_verified, tls_has_cert;
-  int starttls_pending; /* 220 to STARTTLS queued; input discarded */
-  int authed;
-  char user[SRV_NAME_MAX + 1];
-  size_t user_len;
-  unsigned int errors, auth_failures, transactions;
-  unsigned int seq;
-
-  /* Transaction. */
-  int in_mail;
-  char rpath[SMTP_PATH_MAX + 1];
-  size_t rpath_len;
-  unsigned int tflags; /* SMTP_SERVER_FLAG_SMTPUTF8 | BDAT | REQUIRETLS | 8BITMIME | BINARYMIME */
-  unsigned int rcpts;
-  int bdat_failed;
-
-  /* Values of the command waiting for its answer, committed on success. */
-  int p_verb;
-  char p_name[SMTP_PATH_MAX + 1];
-  size_t p_name_len;
-  unsigned int p_flags;
-
-  /* The event in progress. */
-  int op;
-  int in_cb;      /* an event callback runs */
-  int in_any_cb;  /* any callback runs (mem_recv refused) */
-  int answered;   /* the running callback answered */
-  int deferred;   /* waiting for smtp_server_session_reply() */
-  int paused;
+  struct srv_callbacks cb;
+  void *user_data;
+  struct srv_params opt;
+  const char *hostname; /* in the tail */
+  size_t hostname_len;
+  char *user;           /* AUTH identity (tail), NULL without AUTH callbacks */
+  smtp_mem mem;
 
   /* Message data. */
   smtp_unstuffer un;
   uint64_t msg_size;
-  int msg_refused;   /* the application refused a chunk */
-  int msg_too_big;   /* a BDAT chunk was announced past the size limit */
-  int data_block;  /* a data block arrived in this mem_recv */
   uint64_t bdat_left;
   uint64_t bdat_size;
-  int bdat_last;
-  int bdat_deliver;
 
-  /* End-of-data reply sequence (one reply, or one per recipient in LMTP). */
-  int eod;
-  unsigned int eod_index, eod_count;
-
-  /* AUTH exchange. */
-  int auth_active;     /* an exchange runs; the next line is a SASL response */
-  int auth_exchange;   /* the current AUTH passed its checks (failures count) */
+  int fatal;            /* sticky fatal error or 0 */
+  int refused_greeting; /* 0, or 554 / 521: only QUIT is served */
+  unsigned int offered; /* extensions offered in the last EHLO reply */
+  unsigned int errors, auth_failures, transactions;
+  unsigned int seq;
+  unsigned int tflags; /* SMTP_SERVER_FLAG_SMTPUTF8 | BDAT | REQUIRETLS | 8BITMIME | BINARYMIME */
+  unsigned int rcpts;
+  unsigned int p_flags; /* flags of the MAIL waiting for its answer */
+  unsigned int eod_index, eod_count; /* end-of-data replies (one per recipient in LMTP) */
   unsigned int auth_mech;
   unsigned int auth_stepno;
-  int auth_builtin;    /* PLAIN/LOGIN handled here */
-  int login_stage;     /* LOGIN: 0 user name expected, 1 password expected */
-  char auth_id[SRV_NAME_MAX + 1]; /* identity on success (LOGIN: the user name) */
-  size_t auth_id_len;
+  unsigned short helo_len, rpath_len, user_len;
+  unsigned short p_name_len; /* HELO argument or MAIL address waiting for its answer */
+
+  /* Session state. */
+  unsigned char started;  /* greeting produced (or being produced) */
+  unsigned char closed;   /* no more input */
+  unsigned char mode;
+  unsigned char discard_cr;
+  unsigned char helo_verb; /* 0 until HELO/EHLO/LHLO accepted */
+  unsigned char p_verb;    /* verb of the HELO waiting for its answer */
+  unsigned char tls;
+  unsigned char tls_verified, tls_has_cert;
+  unsigned char starttls_pending; /* 220 to STARTTLS queued; input discarded */
+  unsigned char authed;
+  unsigned char in_mail;
+  unsigned char bdat_failed;
+  /* The event in progress. */
+  unsigned char op;
+  unsigned char in_cb;      /* an event callback runs */
+  unsigned char in_any_cb;  /* callbacks running (mem_recv refused); at most 2 (trace) */
+  unsigned char answered;   /* the running callback answered */
+  unsigned char deferred;   /* waiting for smtp_server_session_reply() */
+  unsigned char paused;
+  unsigned char msg_refused; /* the application refused a chunk */
+  unsigned char msg_too_big; /* a BDAT chunk was announced past the size limit */
+  unsigned char data_block;  /* a data block arrived in this mem_recv */
+  unsigned char bdat_last;
+  unsigned char bdat_deliver;
+  unsigned char eod;         /* end-of-data reply sequence running */
+  /* AUTH exchange. */
+  unsigned char auth_active;   /* an exchange runs; the next line is a SASL response */
+  unsigned char auth_exchange; /* the current AUTH passed its checks (failures count) */
+  unsigned char auth_builtin;  /* PLAIN/LOGIN handled here */
+  unsigned char login_stage;   /* LOGIN: 0 user name expected, 1 password expected */
+
+  char helo_name[SRV_NAME_MAX + 1];
+  char rpath[SMTP_PATH_MAX + 1];
+  char tls_protocol[SRV_TLS_STR], tls_cipher[SRV_TLS_STR], tls_sni[SRV_TLS_STR];
 };
 
 /* server.c */

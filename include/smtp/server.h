@@ -591,14 +591,21 @@ SMTP_API int smtp_server_options_set_max_command_line(smtp_server_options *o, si
  *  (RFC 4954 4: longer gives 500 5.5.6; the default holds the largest PLAIN
  *  response of RFC 4616; raise it for XOAUTH2/OAUTHBEARER tokens) and the
  *  size of DATA chunks. It is raised to fit MAIL/RCPT lines with the
- *  parameters of the offered extensions.
+ *  parameters of the offered extensions and, when DSN is offered or an
+ *  auth or auth_step callback is set, the decoded values of their ENVID,
+ *  AUTH= and ORCPT parameters as well (the buffer doubles as the scratch
+ *  area of the command being run).
  *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
  *  @param n octets, 1024..65536.
  *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p n out of range). */
 SMTP_API int smtp_server_options_set_input_buffer(smtp_server_options *o, size_t n);
-/** @brief Output buffer size, 1024..65536 (default 2048). The session stops
+/** @brief Output buffer size, 1024..65536 (default 1024). The session stops
  *  reading commands while more than half of it is pending (backpressure);
- *  one reply may be at most half of it.
+ *  one reply may be at most half of it (an application's reply at most half
+ *  less 96 octets, 416 octets by default: see smtp_server_session_reply();
+ *  raise this for longer multi-line replies). It is raised so that half of
+ *  it holds the longest EHLO reply the session may send (every extension
+ *  it may offer with the configured host name, limits and mechanisms).
  *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
  *  @param n octets, 1024..65536.
  *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p n out of range). */
@@ -610,7 +617,8 @@ SMTP_API int smtp_server_options_set_output_buffer(smtp_server_options *o, size_
  *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p n out of range). */
 SMTP_API int smtp_server_options_set_max_recipients(smtp_server_options *o, unsigned int n);
 /** @brief Transactions per session (0 = unlimited, the default); past it
- *  MAIL gets 452 4.5.3. Advertised as LIMITS MAILMAX (RFC 9422).
+ *  MAIL gets 452 4.5.3. Advertised as LIMITS MAILMAX (RFC 9422; a value
+ *  over 999999, the most its 6 digits hold, is advertised as 999999).
  *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
  *  @param n transactions, 0..1000000000 (0 = unlimited).
  *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p n out of range). */
@@ -736,8 +744,10 @@ SMTP_API int smtp_server_options_set_data_end_timeout(smtp_server_options *o, in
  *  @{ */
 
 /**
- * @brief Create a session. Makes one allocation, sized by the options; the
- *        session allocates nothing more until smtp_server_session_del().
+ * @brief Create a session. Makes one allocation, sized by the options and
+ *        the callbacks (about 3.5 KiB with the defaults and no AUTH
+ *        callback; 256 octets more with one); the session allocates nothing
+ *        more until smtp_server_session_del().
  * @param out set to the session, or NULL on failure; the caller owns it and
  *        frees it with smtp_server_session_del().
  * @param callbacks copied (free the object whenever you like); NULL means no
