@@ -259,14 +259,19 @@ void server_app_config_free(server_app_config *cfg) {
 /* ------------------------------------------------------------------------ */
 /* Per connection.                                                           */
 
+/* Per-connection state. The recipients of a transaction are kept back to
+ * back in one buffer that is reused by the next transaction, so once it has
+ * grown to the largest transaction seen, no message allocates. */
 struct server_app_conn {
   const server_app_config *cfg;
   char peer[64];
-  char **rcpt;          /* accepted recipients, by index */
-  size_t rcpt_cap;
+  char *rcpt_buf;       /* accepted recipients, NUL-terminated, back to back */
+  size_t rcpt_len, rcpt_buf_cap;
+  size_t *rcpt_off;     /* offset of recipient i in rcpt_buf, i < nrcpt */
+  size_t rcpt_off_cap;
+  unsigned nrcpt;
   int fd;               /* message being written into tmp/, or -1 */
-  char tmp_path[4096];
-  char name[512];       /* unique file name */
+  char name[512];       /* unique file name (its tmp/ path: tmp_path()) */
   int result_code;      /* LMTP: the delivery's answer for every recipient */
   char result_text[600];
   unsigned long counter;
@@ -281,10 +286,17 @@ server_app_conn *server_app_conn_new(const server_app_config *cfg, const char *p
   return c;
 }
 
+/* The message's file in tmp/ (Maildir). */
+static void tmp_path(const server_app_conn *c, char *out, size_t cap) {
+  snprintf(out, cap, "%s/tmp/%s", c->cfg->maildir, c->name);
+}
+
 static void drop_message(server_app_conn *c) {
   if (c->fd >= 0) {
+    char p[4096];
     close(c->fd);
-    unlink(c->tmp_path);
+    tmp_path(c, p, sizeof p);
+    unlink(p);
     c->fd = -1;
   }
 }
@@ -292,9 +304,45 @@ static void drop_message(server_app_conn *c) {
 void server_app_conn_del(server_app_conn *c) {
   if (!c) return;
   drop_message(c);
-  for (size_t i = 0; i < c->rcpt_cap; i++) free(c->rcpt[i]);
-  free(c->rcpt);
+  free(c->rcpt_buf);
+  free(c->rcpt_off);
   free(c);
+}
+
+/* Recipient i of the current transaction, or NULL. */
+static const char *rcpt_at(const server_app_conn *c, unsigned i) {
+  return i < c->nrcpt ? c->rcpt_buf + c->rcpt_off[i] : NULL;
+}
+
+/* Keep an accepted recipient. Its index is the number accepted before it in
+ * the transaction, so index 0 starts a new list. Buffers grow by doubling
+ * and are kept: no allocation once they fit. */
+static int rcpt_keep(server_app_conn *c, unsigned index, const char *addr, size_t n) {
+  if (index == 0) {
+    c->nrcpt = 0;
+    c->rcpt_len = 0;
+  }
+  if (index != c->nrcpt) return -1; /* cannot happen: indexes come in order */
+  if (c->nrcpt >= c->rcpt_off_cap) {
+    size_t cap = c->rcpt_off_cap ? c->rcpt_off_cap * 2 : 8;
+    size_t *a = realloc(c->rcpt_off, cap * sizeof *a);
+    if (!a) return -1;
+    c->rcpt_off = a;
+    c->rcpt_off_cap = cap;
+  }
+  if (c->rcpt_len + n + 1 > c->rcpt_buf_cap) {
+    size_t cap = c->rcpt_buf_cap ? c->rcpt_buf_cap : 512;
+    char *b;
+    while (cap < c->rcpt_len + n + 1) cap *= 2;
+    b = realloc(c->rcpt_buf, cap);
+    if (!b) return -1;
+    c->rcpt_buf = b;
+    c->rcpt_buf_cap = cap;
+  }
+  memcpy(c->rcpt_buf + c->rcpt_len, addr, n + 1);
+  c->rcpt_off[c->nrcpt++] = c->rcpt_len;
+  c->rcpt_len += n + 1;
+  return 0;
 }
 
 static int write_all(int fd, const char *p, size_t n) {
@@ -329,19 +377,7 @@ static int on_rcpt(smtp_server_session *s, const smtp_server_rcpt *r, void *ud) 
                      SMTP_OK
                  ? 0
                  : SMTP_ERR_CALLBACK_REFUSED;
-  if (r->index >= c->rcpt_cap) {
-    size_t cap = c->rcpt_cap ? c->rcpt_cap * 2 : 8;
-    char **a;
-    while (cap <= r->index) cap *= 2;
-    a = realloc(c->rcpt, cap * sizeof *a);
-    if (!a) return smtp_server_session_reply(s, 452, "4.3.1", "Out of memory") == SMTP_OK ? 0 : -1;
-    memset(a + c->rcpt_cap, 0, (cap - c->rcpt_cap) * sizeof *a);
-    c->rcpt = a;
-    c->rcpt_cap = cap;
-  }
-  free(c->rcpt[r->index]);
-  c->rcpt[r->index] = strdup(addr);
-  if (!c->rcpt[r->index])
+  if (rcpt_keep(c, r->index, addr, n) != 0)
     return smtp_server_session_reply(s, 452, "4.3.1", "Out of memory") == SMTP_OK ? 0 : -1;
   return 0;
 }
@@ -400,30 +436,30 @@ static int write_headers(server_app_conn *c, smtp_server_session *s) {
   strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
   k = snprintf(buf, sizeof buf, "Return-Path: <%.*s>\r\n", (int)rlen, rp ? rp : "");
   if (write_all(c->fd, buf, (size_t)k)) return -1;
-  for (unsigned i = 0; i < n && i < c->rcpt_cap; i++) {
-    if (!c->rcpt[i]) continue;
-    k = snprintf(buf, sizeof buf, "Delivered-To: %s\r\n", c->rcpt[i]);
+  for (unsigned i = 0; i < n && rcpt_at(c, i); i++) {
+    k = snprintf(buf, sizeof buf, "Delivered-To: %s\r\n", rcpt_at(c, i));
     if (write_all(c->fd, buf, (size_t)k)) return -1;
   }
   k = snprintf(buf, sizeof buf,
                "Received: from %.*s%s%s%s\r\n\tby %s (libsmtp example) with %s id %s%s%s%s;\r\n\t%s\r\n",
                (int)hlen, helo ? helo : "unknown", c->peer[0] ? " ([" : "", c->peer,
                c->peer[0] ? "])" : "", c->cfg->hostname, smtp_server_session_received_protocol(s),
-               c->name, n == 1 && c->rcpt_cap && c->rcpt[0] ? "\r\n\tfor <" : "",
-               n == 1 && c->rcpt_cap && c->rcpt[0] ? c->rcpt[0] : "",
-               n == 1 && c->rcpt_cap && c->rcpt[0] ? ">" : "", date);
+               c->name, n == 1 && rcpt_at(c, 0) ? "\r\n\tfor <" : "",
+               n == 1 && rcpt_at(c, 0) ? rcpt_at(c, 0) : "", n == 1 && rcpt_at(c, 0) ? ">" : "",
+               date);
   if (k < 0 || (size_t)k >= sizeof buf) return -1;
   return write_all(c->fd, buf, (size_t)k);
 }
 
 static int on_data_start(smtp_server_session *s, void *ud) {
   server_app_conn *c = ud;
+  char p[4096];
   drop_message(c);
   c->result_code = 0;
   if (!c->cfg->maildir) return 0;
   unique_name(c);
-  snprintf(c->tmp_path, sizeof c->tmp_path, "%s/tmp/%s", c->cfg->maildir, c->name);
-  c->fd = open(c->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  tmp_path(c, p, sizeof p);
+  c->fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (c->fd < 0 || write_headers(c, s) != 0) {
     drop_message(c);
     return smtp_server_session_reply(s, 451, "4.3.0", "Cannot store the message") == SMTP_OK ? 0 : -1;
@@ -444,18 +480,19 @@ static int on_data_chunk(smtp_server_session *s, const char *p, size_t n, void *
 
 /* tmp/ then fsync, rename into new/, fsync the folder (Maildir). */
 static int deliver(server_app_conn *c) {
-  char dst[4096], dir[4096];
+  char src[4096], dst[4096], dir[4096];
   int dfd, r = 0;
+  tmp_path(c, src, sizeof src);
   if (fsync(c->fd) != 0) r = -1;
   if (close(c->fd) != 0) r = -1;
   c->fd = -1;
   if (r) {
-    unlink(c->tmp_path);
+    unlink(src);
     return -1;
   }
   snprintf(dst, sizeof dst, "%s/new/%s", c->cfg->maildir, c->name);
-  if (rename(c->tmp_path, dst) != 0) {
-    unlink(c->tmp_path);
+  if (rename(src, dst) != 0) {
+    unlink(src);
     return -1;
   }
   snprintf(dir, sizeof dir, "%s/new", c->cfg->maildir);
