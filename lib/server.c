@@ -132,6 +132,13 @@ static void emit_sys(smtp_server_session *s, int code, const smtp_enhanced_code 
     smtp__srv_set_fatal(s, SMTP_ERR_CALLBACK_FAILURE); /* cannot happen: bounded texts */
 }
 
+/* Output kept free, next to an application's reply, for a closing 421:
+ * "421 4.7.0 " + the host name + " " + the longest 421 text + CRLF. The
+ * name is up to 255 octets, so a fixed margin is not enough. */
+static size_t srv_close_reserve(size_t host_len) {
+  return host_len + 64 > 96 ? host_len + 64 : 96;
+}
+
 /* A closing 421: sent when it fits (a client that reads nothing may have
  * filled the output), the session closes either way. */
 static void close_421(smtp_server_session *s, int id) {
@@ -1551,10 +1558,10 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   /* Output: any reply may take half of it (the backpressure threshold);
    * raised so that half holds the session's longest EHLO reply, also when
    * the application accepts the EHLO with smtp_server_session_reply()
-   * (which keeps 96 octets of that half for a closing 421). */
+   * (which keeps srv_close_reserve() octets of that half for a closing 421). */
   out_cap = opt.output_buffer;
   {
-    size_t ehlo = ehlo_reply_bound(&opt, host, &cbs) + 96;
+    size_t ehlo = ehlo_reply_bound(&opt, host, &cbs) + srv_close_reserve(host_len);
     if (out_cap < 2 * ehlo) out_cap = 2 * ehlo;
   }
   user_cap = with_auth ? SRV_NAME_MAX + 1 : 0;
@@ -1837,7 +1844,8 @@ int smtp_server_session_reply(smtp_server_session *s, int code, const char *enha
   }
   {
     /* Room for the reply and a closing 421 (too many errors). */
-    size_t max = s->reply_max > 128 ? s->reply_max - 96 : s->reply_max;
+    size_t reserve = srv_close_reserve(s->hostname_len);
+    size_t max = s->reply_max > reserve ? s->reply_max - reserve : s->reply_max;
     size_t save = s->reply_max;
     s->reply_max = max;
     r = smtp__srv_finish(s, code, pe, text, strlen(text));

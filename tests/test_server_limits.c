@@ -593,6 +593,63 @@ static void reply_over_bound_deferred(void **state) {
   smtp_server_session_del(s);
 }
 
+/* RFC 5321 4.2.2 / SECURITY.md 4: after too many errors the session closes
+ * with 421 4.7.0. The output it keeps free next to an application's reply
+ * must hold that 421 with the longest host name (255 octets): a client that
+ * reads nothing still gets it, whatever the application answered before. */
+static char long_reply[4000];
+static int noop_longest_reply(smtp_server_session *s, void *ud) {
+  (void)ud;
+  for (size_t n = 3000; n > 0; n--) {
+    memset(long_reply, 'r', n);
+    long_reply[n] = '\0';
+    if (smtp_server_session_reply(s, 501, "5.5.4", long_reply) == SMTP_OK) return 0;
+  }
+  return 0;
+}
+static void close_421_with_longest_hostname(void **state) {
+  (void)state;
+  char host[256];
+  for (int i = 0; i < 255; i++) host[i] = (i % 64 == 63) ? '.' : 'h';
+  host[255] = '\0';
+  smtp_server_options *o;
+  smtp_server_callbacks *cb;
+  smtp_server_session *s;
+  const char *out;
+  assert_int_equal(smtp_server_options_new(&o, NULL), SMTP_OK);
+  assert_int_equal(smtp_server_options_set_hostname(o, host), SMTP_OK);
+  assert_int_equal(smtp_server_options_set_max_errors(o, 2), SMTP_OK);
+  assert_int_equal(smtp_server_callbacks_new(&cb, NULL), SMTP_OK);
+  smtp_server_callbacks_set_noop(cb, noop_longest_reply);
+  assert_int_equal(smtp_server_session_new(&s, cb, NULL, o, NULL), SMTP_OK);
+  smtp_ssize n = smtp_server_session_mem_send(s, &out);
+  assert_true(n > 0);
+  assert_int_equal(smtp_server_session_mem_consume(s, (size_t)n), SMTP_OK);
+  assert_int_equal(smtp_server_session_mem_recv(s, "EHLO x.example\r\n", 16), 16);
+  n = smtp_server_session_mem_send(s, &out);
+  assert_true(n > 0);
+  assert_int_equal(smtp_server_session_mem_consume(s, (size_t)n), SMTP_OK);
+  /* The client now reads nothing: two 5xx NOOP answers, then the limit. */
+  const char *in = "NOOP\r\nNOOP\r\nNOOP\r\n";
+  size_t off = 0, len = strlen(in);
+  for (int round = 0; round < 10 && off < len && !smtp_server_session_is_closed(s); round++) {
+    smtp_ssize k = smtp_server_session_mem_recv(s, in + off, len - off);
+    assert_true(k >= 0);
+    off += (size_t)k;
+  }
+  assert_true(smtp_server_session_is_closed(s));
+  n = smtp_server_session_mem_send(s, &out);
+  assert_true(n > 0);
+  char tail[300];
+  snprintf(tail, sizeof tail, "421 4.7.0 %s Too many errors\r\n", host);
+  size_t tl = strlen(tail);
+  assert_true((size_t)n >= tl);
+  assert_memory_equal(out + (size_t)n - tl, tail, tl);
+  smtp_server_session_del(s);
+  smtp_server_callbacks_del(cb);
+  smtp_server_options_del(o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(plain_rfc4616_max),
@@ -610,6 +667,7 @@ int main(void) {
       cmocka_unit_test(reply_wrapped),
       cmocka_unit_test(reply_over_bound),
       cmocka_unit_test(reply_over_bound_deferred),
+      cmocka_unit_test(close_421_with_longest_hostname),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
