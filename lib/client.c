@@ -26,6 +26,7 @@
 
 #include "client_auth.h"
 #include "client_internal.h"
+#include "data_internal.h"
 #include "internal.h"
 
 /* ------------------------------------------------------------------ */
@@ -42,9 +43,20 @@
 
 #define RING_CAP 128u          /* commands outstanding at once */
 #define EVQ_CAP 32u            /* queued events (event mode) */
-#define LINE_CAP 12288u        /* longest AUTH line (RFC 4954 4) */
-#define SASL_RAW_CAP 9216u     /* un-encoded SASL message */
-#define CAPS_TEXT_CAP 8192u    /* copy of the EHLO reply text */
+/* Un-encoded SASL message without a token: the longest is SCRAM's
+ * client-final (bounded by its 2048-octet AuthMessage) or client-first;
+ * PLAIN needs 767. A token adds its length (XOAUTH2 / OAUTHBEARER wrap it
+ * in at most 786 more octets). */
+#define SASL_RAW_BASE 2304u
+/* The AUTH line: "AUTH " mechanism SP base64(message) (RFC 4954 4). */
+#define LINE_CAP_FOR(raw) (32u + SMTP_BASE64_ENCODED_LEN(raw))
+/* Copy of the EHLO keywords' text: 1 KiB with the default reply limits
+ * (typical EHLO replies take 100-400 octets); with reply limits set, what
+ * one reply may hold, at most 8 KiB. Flags and values are parsed from the
+ * whole reply whatever fits here; keywords that do not fit are counted in
+ * smtp_capabilities::ndropped. */
+#define CAPS_TEXT_DEFAULT 1024u
+#define CAPS_TEXT_MAX 8192u
 #define STAGE_CAP 4096u        /* body bytes read through read_body */
 #define BDAT_HDR_RESERVE 32u   /* "BDAT " 20 digits " LAST" CRLF fits */
 #define TOKEN_MAX 8192u
@@ -544,9 +556,9 @@ enum kind {
 };
 
 typedef struct pend {
-  int kind;
-  size_t index;   /* K_RCPT: recipient; K_DATA_END/K_BDAT_LAST: replies left */
   uint64_t end;   /* output offset just after the command's bytes */
+  int kind;
+  unsigned int index; /* K_RCPT: recipient (< RCPT_MAX); K_DATA_END/K_BDAT_LAST: replies left */
 } pend;
 
 enum phase {
@@ -564,13 +576,27 @@ enum phase {
 
 enum body_phase { B_NONE, B_WAIT, B_SEND, B_DONE };
 
+/* What a session keeps of its options. The EHLO name and the credentials
+ * are copied into the session's allocation (the credentials only when set). */
+typedef struct sess_opt {
+  const char *ehlo;
+  int lmtp, starttls, allow_plain, require_utf8, requiretls;
+  unsigned int disabled, mech;
+  size_t max_line, max_lines;
+  int have_password, have_token;
+  int (*random)(void *buf, size_t len, void *user_data);
+  void *random_ud;
+} sess_opt;
+
 struct smtp_client_session {
   smtp_mem mem;
   smtp_client_callbacks cb;
   int event_mode;
   void *ud;
-  smtp_client_options opt; /* token points into tail */
+  sess_opt opt;
   smtp__sasl_creds creds;
+  char *cred_copy;       /* authzid, user, password and token copies (wiped) */
+  size_t cred_copy_len;
   smtp_reply_parser *rp;
 
   /* output */
@@ -597,23 +623,23 @@ struct smtp_client_session {
   pend ring[RING_CAP];
   size_t ring_head, ring_count;
 
-  /* capabilities (copied from the EHLO reply) */
+  /* capabilities (their text copied from the EHLO reply) */
   int have_caps;
   smtp_capabilities caps;
-  smtp_reply caps_reply;
-  smtp_span caps_lines[SMTP_CAPS_MAX_KEYWORDS + 1];
-  char caps_text[CAPS_TEXT_CAP];
+  char *caps_text;
+  size_t caps_cap;
 
-  /* AUTH */
-  smtp__sasl_client sasl;
+  /* AUTH: the buffers exist only when credentials or a token were set */
+  smtp__sasl_client *sasl;
   unsigned int auth_mech;
   int auth_cancelled;
   int ir_pending;  /* initial response waits for the first 334 */
   size_t ir_len;
-  char line[LINE_CAP];
-  size_t line_len;
+  char *line;
+  size_t line_cap, line_len;
   int line_redact; /* trace only the verb */
-  char sasl_raw[SASL_RAW_CAP];
+  char *sasl_raw;
+  size_t raw_cap;
 
   /* transaction */
   smtp_client_txn *txn;
@@ -634,6 +660,8 @@ struct smtp_client_session {
   int norm_cr;          /* BDAT normaliser: a CR is pending */
   uint64_t norm_line;   /* BDAT normaliser: octets of the current line */
   int norm_started;     /* BDAT normaliser: some byte was seen */
+  int body_verbatim;    /* memory body sent in BDAT as it is (no bare CR/LF) */
+  int verbatim_crlf;    /* ... and a final CRLF is added */
   uint64_t body_off;    /* memory body: next byte */
   uint64_t body_total;  /* octets taken from the source */
   int src_eof;
@@ -643,8 +671,8 @@ struct smtp_client_session {
   char *stage;
   size_t stage_off, stage_len;
 
-  /* events */
-  smtp_client_event evq[EVQ_CAP];
+  /* events (event mode only) */
+  smtp_client_event *evq;
   size_t evq_head, evq_count;
 };
 
@@ -659,7 +687,7 @@ static int ring_push(smtp_client_session *c, int kind, size_t index) {
   if (c->ring_count == RING_CAP) return 0;
   p = &c->ring[ring_index(c, c->ring_count)];
   p->kind = kind;
-  p->index = index;
+  p->index = (unsigned int)index; /* recipients < RCPT_MAX */
   p->end = c->produced;
   c->ring_count++;
   return 1;
@@ -922,14 +950,20 @@ static void fail_quit(smtp_client_session *c, int err) {
 
 /* ---------------- session object ---------------- */
 
+/* Offsets in the session's single allocation, aligned for any type. */
+#define ALIGN16(n) (((n) + 15u) & ~(size_t)15u)
+
 int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbacks *callbacks,
                             void *user_data, const smtp_client_options *options,
                             const smtp_mem *mem) {
   smtp_client_session *c;
   smtp_client_options defaults;
   const smtp_client_options *o = options;
-  size_t tok_len = 0, total;
-  int rc;
+  size_t tok_len = 0, zl = 0, ul = 0, pl = 0, el, caps_cap, raw_cap = 0, line_cap = 0;
+  size_t off_evq, off_sasl, off_out, off_stage, off_caps, off_line, off_raw, off_cred, off_ehlo;
+  size_t total, cred_len = 0;
+  int rc, want_auth, event_mode = callbacks == NULL;
+  char *base;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
   if (!mem) mem = smtp_mem_default();
@@ -939,40 +973,106 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
     defaults.out_cap = SMTP_CLIENT_OUTPUT_DEFAULT;
     o = &defaults;
   }
-  if (o->have_token && o->token) tok_len = strlen(o->token) + 1;
-  total = sizeof *c + o->out_cap + STAGE_CAP + tok_len;
-  c = smtp__malloc(mem, total);
-  if (!c) return SMTP_ERR_NOMEM;
+  /* Everything is sized by the options here, in one allocation, so that no
+   * transaction allocates: the AUTH buffers only with credentials, the
+   * read stage only with a read callback, the event queue only in event
+   * mode. */
+  want_auth = o->have_password || (o->have_token && o->token);
+  if (o->have_token && o->token) tok_len = strlen(o->token);
+  if (want_auth) {
+    zl = strlen(o->authzid);
+    ul = strlen(o->user);
+    pl = o->have_password ? strlen(o->pass) : 0;
+    cred_len = zl + 1 + ul + 1 + pl + 1 + tok_len + 1;
+    raw_cap = SASL_RAW_BASE + tok_len;
+    line_cap = LINE_CAP_FOR(raw_cap);
+  }
+  if (o->max_line || o->max_lines) {
+    size_t ml = o->max_line ? o->max_line : SMTP_REPLY_LINE_MAX;
+    size_t mn = o->max_lines ? o->max_lines : SMTP_REPLY_LINES_MAX;
+    caps_cap = ml * mn < CAPS_TEXT_MAX ? ml * mn : CAPS_TEXT_MAX;
+  } else {
+    caps_cap = CAPS_TEXT_DEFAULT;
+  }
+  el = strlen(o->ehlo) + 1;
+  off_evq = ALIGN16(sizeof *c);
+  off_sasl = ALIGN16(off_evq + (event_mode ? EVQ_CAP * sizeof(smtp_client_event) : 0));
+  off_out = ALIGN16(off_sasl + (want_auth ? sizeof(smtp__sasl_client) : 0));
+  off_stage = off_out + o->out_cap;
+  off_caps = off_stage + (callbacks && callbacks->read_body ? STAGE_CAP : 0);
+  off_line = off_caps + caps_cap;
+  off_raw = off_line + line_cap;
+  off_cred = off_raw + raw_cap;
+  off_ehlo = off_cred + cred_len;
+  total = off_ehlo + el;
+  base = smtp__malloc(mem, total);
+  if (!base) return SMTP_ERR_NOMEM;
+  c = (smtp_client_session *)(void *)base;
   memset(c, 0, sizeof *c);
   c->mem = *mem;
   if (callbacks) c->cb = *callbacks;
-  else c->event_mode = 1;
+  c->event_mode = event_mode;
   c->ud = user_data;
-  c->opt = *o;
-  c->opt.token = NULL;
-  c->out = (char *)(c + 1);
+  c->opt.lmtp = o->lmtp;
+  c->opt.starttls = o->starttls;
+  c->opt.allow_plain = o->allow_plain;
+  c->opt.require_utf8 = o->require_utf8;
+  c->opt.requiretls = o->requiretls;
+  c->opt.disabled = o->disabled;
+  c->opt.mech = o->mech;
+  c->opt.max_line = o->max_line;
+  c->opt.max_lines = o->max_lines;
+  c->opt.random = o->random;
+  c->opt.random_ud = o->random_ud;
+  memcpy(base + off_ehlo, o->ehlo, el);
+  c->opt.ehlo = base + off_ehlo;
+  if (event_mode) c->evq = (smtp_client_event *)(void *)(base + off_evq);
+  c->out = base + off_out;
   c->out_cap = o->out_cap;
-  c->stage = c->out + c->out_cap;
-  if (tok_len) {
-    c->opt.token = c->stage + STAGE_CAP;
-    memcpy(c->opt.token, o->token, tok_len);
+  c->stage = base + off_stage;
+  c->caps_text = base + off_caps;
+  c->caps_cap = caps_cap;
+  if (want_auth) {
+    char *q = base + off_cred;
+    c->sasl = (smtp__sasl_client *)(void *)(base + off_sasl);
+    memset(c->sasl, 0, sizeof *c->sasl);
+    c->line = base + off_line;
+    c->line_cap = line_cap;
+    c->sasl_raw = base + off_raw;
+    c->raw_cap = raw_cap;
+    c->cred_copy = q;
+    c->cred_copy_len = cred_len;
+    memcpy(q, o->authzid, zl + 1);
+    c->creds.authzid = q;
+    c->creds.authzid_len = zl;
+    q += zl + 1;
+    memcpy(q, o->user, ul + 1);
+    c->creds.user = q;
+    c->creds.user_len = ul;
+    q += ul + 1;
+    if (o->have_password) {
+      memcpy(q, o->pass, pl + 1);
+      c->creds.pass = q;
+      c->creds.pass_len = pl;
+      c->opt.have_password = 1;
+    } else {
+      *q = 0;
+    }
+    q += pl + 1;
+    if (tok_len) {
+      memcpy(q, o->token, tok_len + 1);
+      c->creds.token = q;
+      c->creds.token_len = tok_len;
+      c->opt.have_token = 1;
+    } else {
+      *q = 0;
+    }
   }
   rc = smtp_reply_parser_new(&c->rp, mem, o->max_line, o->max_lines);
   if (rc != SMTP_OK) {
+    if (c->cred_copy) smtp__wipe(c->cred_copy, c->cred_copy_len);
     smtp__free(mem, c);
     return rc;
-  }
-  c->creds.authzid = c->opt.authzid;
-  c->creds.authzid_len = strlen(c->opt.authzid);
-  c->creds.user = c->opt.user;
-  c->creds.user_len = strlen(c->opt.user);
-  if (c->opt.have_password) {
-    c->creds.pass = c->opt.pass;
-    c->creds.pass_len = strlen(c->opt.pass);
-  }
-  if (c->opt.token) {
-    c->creds.token = c->opt.token;
-    c->creds.token_len = tok_len - 1;
   }
   c->phase = PH_GREETING;
   ring_push(c, K_GREETING, 0); /* the greeting needs no command */
@@ -986,32 +1086,44 @@ void smtp_client_session_del(smtp_client_session *c) {
   mem = c->mem;
   if (c->txn) c->txn->owner = NULL;
   smtp_reply_parser_del(c->rp);
-  smtp__sasl_client_wipe(&c->sasl);
-  smtp__wipe(c->opt.pass, sizeof c->opt.pass);
-  smtp__wipe(c->line, sizeof c->line);
-  smtp__wipe(c->sasl_raw, sizeof c->sasl_raw);
-  if (c->opt.token) smtp__wipe(c->opt.token, c->creds.token_len);
+  if (c->sasl) smtp__sasl_client_wipe(c->sasl);
+  if (c->line) smtp__wipe(c->line, c->line_cap);
+  if (c->sasl_raw) smtp__wipe(c->sasl_raw, c->raw_cap);
+  if (c->cred_copy) smtp__wipe(c->cred_copy, c->cred_copy_len);
   smtp__free(&mem, c);
 }
 
 /* ---------------- capabilities ---------------- */
 
+/* Copy @p n bytes of @p sp into the capability text and point @p sp at
+ * the copy; 0 when it does not fit. */
+static int caps_copy(smtp_client_session *c, smtp_span *sp, size_t *used) {
+  size_t l = sp->len;
+  if (l > c->caps_cap - *used) return 0;
+  if (l) memcpy(c->caps_text + *used, sp->ptr, l);
+  sp->ptr = c->caps_text + *used;
+  *used += l;
+  return 1;
+}
+
+/* Parse the EHLO reply whole (every flag, value and AUTH mechanism counts),
+ * then copy the greeting and the keywords' text, which must outlive the
+ * reply parser's buffer, as far as the copy buffer holds them. */
 static int store_caps(smtp_client_session *c, const smtp_reply *r) {
-  size_t i, used = 0, n = r->nlines;
-  if (n > SMTP_CAPS_MAX_KEYWORDS + 1) n = SMTP_CAPS_MAX_KEYWORDS + 1;
-  for (i = 0; i < n; i++) {
-    size_t l = r->lines[i].len;
-    if (l > CAPS_TEXT_CAP - used) break;
-    if (l) memcpy(c->caps_text + used, r->lines[i].ptr, l);
-    c->caps_lines[i].ptr = c->caps_text + used;
-    c->caps_lines[i].len = l;
-    used += l;
+  size_t i, used = 0;
+  if (smtp_capabilities_parse(r, &c->caps) != SMTP_OK) return SMTP_ERR_PROTOCOL;
+  if (c->caps.greeting.len > c->caps_cap) c->caps.greeting.len = c->caps_cap;
+  (void)caps_copy(c, &c->caps.greeting, &used);
+  for (i = 0; i < c->caps.nkeywords; i++) {
+    smtp_ext_keyword *k = &c->caps.keywords[i];
+    if (k->keyword.len + k->params.len > c->caps_cap - used) break;
+    (void)caps_copy(c, &k->keyword, &used);
+    (void)caps_copy(c, &k->params, &used);
   }
-  c->caps_reply = *r;
-  c->caps_reply.nlines = i;
-  c->caps_reply.lines = c->caps_lines;
-  if (smtp_capabilities_parse(&c->caps_reply, &c->caps) != SMTP_OK) return SMTP_ERR_PROTOCOL;
-  c->caps.ndropped += r->nlines - i;
+  c->caps.ndropped += c->caps.nkeywords - i;
+  if (i < c->caps.nkeywords)
+    memset(&c->caps.keywords[i], 0, (c->caps.nkeywords - i) * sizeof c->caps.keywords[0]);
+  c->caps.nkeywords = i;
   c->have_caps = 1;
   return SMTP_OK;
 }
@@ -1038,16 +1150,16 @@ static void auth_fail(smtp_client_session *c, int err, const smtp_reply *r) {
 static int line_b64(smtp_client_session *c, const char *prefix, const char *raw, size_t n) {
   size_t pl = strlen(prefix);
   smtp_ssize k;
-  if (pl > LINE_CAP) return SMTP_ERR_TOO_LONG;
+  if (pl > c->line_cap) return SMTP_ERR_TOO_LONG;
   memcpy(c->line, prefix, pl);
   if (n == 0 && pl) {
     /* RFC 4954 4: an empty initial response is sent as "=". */
-    if (pl + 1 > LINE_CAP) return SMTP_ERR_TOO_LONG;
+    if (pl + 1 > c->line_cap) return SMTP_ERR_TOO_LONG;
     c->line[pl] = '=';
     c->line_len = pl + 1;
     return SMTP_OK;
   }
-  k = smtp_base64_encode(raw, n, c->line + pl, LINE_CAP - pl);
+  k = smtp_base64_encode(raw, n, c->line + pl, c->line_cap - pl);
   if (k < 0) return SMTP_ERR_TOO_LONG;
   c->line_len = pl + (size_t)k;
   return SMTP_OK;
@@ -1089,8 +1201,8 @@ static void start_auth(smtp_client_session *c) {
     k = smtp_base64_encode(rnd, sizeof rnd, nonce, sizeof nonce);
     nonce_len = k > 0 ? (size_t)k : 0;
   }
-  rc = smtp__sasl_client_start(&c->sasl, mech, &c->creds, nonce, nonce_len, c->sasl_raw,
-                               sizeof c->sasl_raw, &rawlen, &has_ir);
+  rc = smtp__sasl_client_start(c->sasl, mech, &c->creds, nonce, nonce_len, c->sasl_raw,
+                               c->raw_cap, &rawlen, &has_ir);
   if (rc != SMTP_OK) {
     auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
     return;
@@ -1178,61 +1290,6 @@ static void part_reset(smtp_client_session *c) {
   smtp_stuffer_init(&c->st, 0);
 }
 
-/* What a memory body holds, judged as it will be sent: bare CR and bare LF
- * end lines too, because they become CRLF (SECURITY.md §1); a line may
- * hold 998 octets before its CRLF (RFC 5321 4.5.3.1.6). */
-static unsigned int prescan(const char *b, size_t n) {
-  const unsigned char *p = (const unsigned char *)b;
-  unsigned int seen = 0;
-  size_t i = 0, line = 0;
-  while (i < n) {
-    unsigned char ch;
-    if (i + 8 <= n) { /* 8 octets without CR, LF, NUL or bit 8: one step */
-      uint64_t x, cr, lf;
-      memcpy(&x, p + i, 8);
-      cr = x ^ 0x0D0D0D0D0D0D0D0Dull;
-      lf = x ^ 0x0A0A0A0A0A0A0A0Aull;
-#define PZ(v) (((v) - 0x0101010101010101ull) & ~(v) & 0x8080808080808080ull)
-      if (!(PZ(x) | PZ(cr) | PZ(lf) | (x & 0x8080808080808080ull))) {
-        line += 8;
-        if (line > SMTP_TEXT_LINE_MAX - 2) seen |= SMTP_DATA_SEEN_LONG_LINE;
-        i += 8;
-        continue;
-      }
-#undef PZ
-    }
-    ch = p[i++];
-    if (ch == '\r' || ch == '\n') {
-      line = 0;
-      continue;
-    }
-    if (ch == 0) seen |= SMTP_DATA_SEEN_NUL;
-    else if (ch >= 0x80) seen |= SMTP_DATA_SEEN_8BIT;
-    if (++line > SMTP_TEXT_LINE_MAX - 2) seen |= SMTP_DATA_SEEN_LONG_LINE;
-  }
-  return seen;
-}
-
-/* The message size RFC 1870 3 declares: octets as they go on the wire
- * after bare CR / bare LF become CRLF and a missing final CRLF is added,
- * without dot-stuffing or the terminator. */
-static uint64_t wire_size(const char *b, size_t n) {
-  uint64_t size = 0;
-  size_t i;
-  for (i = 0; i < n; i++) {
-    if (b[i] == '\r') {
-      if (i + 1 < n && b[i + 1] == '\n') i++;
-      size += 2;
-    } else if (b[i] == '\n') {
-      size += 2;
-    } else {
-      size++;
-    }
-  }
-  if (n > 0 && b[n - 1] != '\n' && b[n - 1] != '\r') size += 2;
-  return size;
-}
-
 /* Decide how to send the queued transaction, or refuse it locally before
  * a byte of it is written. Returns 0 or the local error. */
 static int txn_plan(smtp_client_session *c) {
@@ -1240,9 +1297,11 @@ static int txn_plan(smtp_client_session *c) {
   unsigned int x = c->ext;
   int type = t->body_type;
   int want_requiretls = t->requiretls || c->opt.requiretls;
-  uint64_t size = 0;
+  uint64_t size = 0, wire = 0;
+  unsigned int seen = 0;
   int have_size = 0;
 
+  c->body_verbatim = c->verbatim_crlf = 0;
   c->use_bdat = c->use_8bit = c->use_binary = c->use_utf8 = c->use_size = 0;
   c->use_requiretls = c->use_dsn = 0;
   c->allow_8bit_stream = 0;
@@ -1265,7 +1324,11 @@ static int txn_plan(smtp_client_session *c) {
     c->use_bdat = 1;
   } else {
     if (t->body_source == SMTP_CLIENT_BODY_MEMORY) {
-      unsigned int seen = prescan(t->body, t->body_len);
+      /* One pass judges the body as it will be sent (bare CR / bare LF
+       * become CRLF and end lines, SECURITY.md §1; 998 octets before each
+       * CRLF, RFC 5321 4.5.3.1.6) and counts its octets as sent (SIZE=,
+       * RFC 1870 3). */
+      seen = smtp_data_measure(t->body, t->body_len, &wire);
       if (seen & SMTP_DATA_SEEN_NUL) return SMTP_ERR_NUL;
       if (seen & SMTP_DATA_SEEN_LONG_LINE) return SMTP_ERR_LINE_TOO_LONG;
       if (seen & SMTP_DATA_SEEN_8BIT) {
@@ -1283,11 +1346,17 @@ static int txn_plan(smtp_client_session *c) {
       c->use_8bit = 1; /* unknown content: 8BITMIME covers 7-bit too (RFC 6152 3) */
     c->allow_8bit_stream = c->use_8bit;
     if (x & SMTP_EXT_CHUNKING) c->use_bdat = 1;
+    if (t->body_source == SMTP_CLIENT_BODY_MEMORY) {
+      /* Vetted above and without bare CR / bare LF: BDAT sends it as it
+       * is, plus a final CRLF when it lacks one. */
+      c->body_verbatim = !(seen & (SMTP_DATA_SEEN_BARE_CR | SMTP_DATA_SEEN_BARE_LF));
+      c->verbatim_crlf = wire != (uint64_t)t->body_len; /* only the final CRLF is added */
+    }
   }
   /* RFC 1870 4: declare SIZE, refuse locally what the server cannot take. */
   if (t->body_source == SMTP_CLIENT_BODY_MEMORY) {
     /* BINARYMIME goes out byte for byte in BDAT; text is normalised. */
-    size = c->use_binary ? (uint64_t)t->body_len : wire_size(t->body, t->body_len);
+    size = c->use_binary ? (uint64_t)t->body_len : wire;
     have_size = 1;
   } else if (t->has_size) {
     size = t->size_hint;
@@ -1449,54 +1518,62 @@ static void body_abort(smtp_client_session *c, int err) {
  * data is counted, never scanned for a terminator (RFC 3030 2). */
 static int norm_bdat(smtp_client_session *c, const char *in, size_t inlen, size_t *consumed,
                      char *out, size_t cap, size_t *outlen) {
-  size_t i = 0, o = 0;
-  uint64_t hi = c->allow_8bit_stream ? 0 : 0x8080808080808080ull;
-  for (; i < inlen; i++) {
-    unsigned char ch;
-    /* 8 plain octets (no CR, LF, NUL; no bit 8 unless allowed) in one step */
-    while (!c->norm_cr && i + 8 <= inlen && cap - o >= 8 + 3 &&
-           c->norm_line + 8 <= SMTP_TEXT_LINE_MAX - 2) {
-      uint64_t x, cr, lf;
-      memcpy(&x, in + i, 8);
-      cr = x ^ 0x0D0D0D0D0D0D0D0Dull;
-      lf = x ^ 0x0A0A0A0A0A0A0A0Aull;
-#define PZ(v) (((v) - 0x0101010101010101ull) & ~(v) & 0x8080808080808080ull)
-      if (PZ(x) | PZ(cr) | PZ(lf) | (x & hi)) break;
-#undef PZ
-      memcpy(out + o, &x, 8);
-      o += 8;
-      i += 8;
-      c->norm_line += 8;
-      c->norm_started = 1;
-    }
-    if (i >= inlen) break;
-    ch = (unsigned char)in[i];
-    if (cap - o < 3) break;
-    c->norm_started = 1;
+  const char *p = in, *end = in + inlen;
+  char *o = out, *oend = out + cap;
+  for (;;) {
+    const char *s;
+    size_t take, n, budget;
+    unsigned sn = 0;
     if (c->norm_cr) {
+      /* The CR before this byte: CRLF either way (a bare CR is normalised). */
+      if (p == end || oend - o < 2) break;
       c->norm_cr = 0;
-      out[o++] = '\r';
-      out[o++] = '\n';
+      o[0] = '\r';
+      o[1] = '\n';
+      o += 2;
       c->norm_line = 0;
-      if (ch == '\n') continue;
+      if (*p == '\n') p++;
+      continue;
     }
-    if (ch == '\r') {
+    if (p == end || o == oend) break;
+    c->norm_started = 1;
+    /* A run of line octets up to the next CR or LF, one octet past the
+     * line's 998 (RFC 5321 4.5.3.1.6), as far as the output holds. */
+    take = (size_t)(end - p) < (size_t)(oend - o) ? (size_t)(end - p) : (size_t)(oend - o);
+    budget = SMTP_TEXT_LINE_MAX - 2 - (size_t)c->norm_line;
+    if (take > budget + 1) take = budget + 1;
+    s = smtp__data_scan_crlf(p, p + take, &sn);
+    n = (size_t)(s - p);
+    if (sn & (SMTP_DATA_SEEN_NUL | SMTP_DATA_SEEN_8BIT)) {
+      /* The first offending octet decides, as if read one by one. */
+      size_t i;
+      for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch == 0) return SMTP_ERR_NUL;
+        if (ch >= 0x80 && !c->allow_8bit_stream) return SMTP_ERR_NEEDS_8BITMIME;
+      }
+    }
+    if (n > budget) return SMTP_ERR_LINE_TOO_LONG;
+    memcpy(o, p, n);
+    o += n;
+    p += n;
+    c->norm_line += n;
+    if (p == end || s == p - n + take) continue; /* the run went to the end of what fits */
+    if (*p == '\r') {
+      p++;
       c->norm_cr = 1;
       continue;
     }
-    if (ch == '\n') {
-      out[o++] = '\r';
-      out[o++] = '\n';
-      c->norm_line = 0;
-      continue;
-    }
-    if (ch == 0) return SMTP_ERR_NUL;
-    if (ch >= 0x80 && !c->allow_8bit_stream) return SMTP_ERR_NEEDS_8BITMIME;
-    if (++c->norm_line > SMTP_TEXT_LINE_MAX - 2) return SMTP_ERR_LINE_TOO_LONG;
-    out[o++] = (char)ch;
+    /* A bare LF: CRLF. */
+    if (oend - o < 2) break;
+    o[0] = '\r';
+    o[1] = '\n';
+    o += 2;
+    p++;
+    c->norm_line = 0;
   }
-  *consumed = i;
-  *outlen = o;
+  *consumed = (size_t)(p - in);
+  *outlen = (size_t)(o - out);
   return SMTP_OK;
 }
 
@@ -1603,7 +1680,7 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
             chunk_close(c, 0);
             continue;
           }
-          if (c->norm_cr || c->norm_line > 0) {
+          if (c->body_verbatim ? c->verbatim_crlf : (c->norm_cr || c->norm_line > 0)) {
             c->out[c->out_tail++] = '\r';
             c->out[c->out_tail++] = '\n';
             c->chunk_len += 2;
@@ -1615,7 +1692,7 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
         return (smtp_ssize)used;
       }
       room = c->out_cap - c->out_tail;
-      if (c->use_binary) {
+      if (c->use_binary || c->body_verbatim) {
         consumed = len - used < room ? len - used : room;
         memcpy(c->out + c->out_tail, src + used, consumed);
         outlen = consumed;
@@ -1942,8 +2019,8 @@ static int handle_reply(smtp_client_session *c, const smtp_reply *r, size_t rest
       } else if (dn < 0) {
         rc = 1; /* undecodable challenge: cancel */
       } else {
-        rc = smtp__sasl_client_step(&c->sasl, &c->creds, chal, (size_t)dn, c->sasl_raw,
-                                    sizeof c->sasl_raw, &rawlen);
+        rc = smtp__sasl_client_step(c->sasl, &c->creds, chal, (size_t)dn, c->sasl_raw,
+                                    c->raw_cap, &rawlen);
       }
       if (rc == 0) {
         rc = line_b64(c, "", c->sasl_raw, rawlen);
@@ -1965,13 +2042,13 @@ static int handle_reply(smtp_client_session *c, const smtp_reply *r, size_t rest
       emit_simple(c, SMTP_CLIENT_EVENT_AUTH, SMTP_ERR_AUTH_TEMP, r);
       return handle_421(c, r);
     }
-    if (code == 235 && !c->auth_cancelled && smtp__sasl_client_success_ok(&c->sasl)) {
-      smtp__sasl_client_wipe(&c->sasl);
+    if (code == 235 && !c->auth_cancelled && smtp__sasl_client_success_ok(c->sasl)) {
+      smtp__sasl_client_wipe(c->sasl);
       emit_simple(c, SMTP_CLIENT_EVENT_AUTH, 0, r);
       if (c->phase != PH_CLOSED) ready(c);
       return SMTP_OK;
     }
-    smtp__sasl_client_wipe(&c->sasl);
+    smtp__sasl_client_wipe(c->sasl);
     {
       int err;
       if (code == 535) err = SMTP_ERR_AUTH_FAILED;

@@ -11,6 +11,7 @@
 
 #include <smtp/data.h>
 
+#include "data_internal.h"
 #include "internal.h"
 
 #if defined(__SSE2__) && !defined(SMTP_DATA_NO_SIMD)
@@ -555,6 +556,42 @@ unsigned int smtp_data_scan(const char *body, size_t len) {
   /* A last line without CRLF gets one when sent. */
   if (line_len && line_len + 2 > SMTP_TEXT_LINE_MAX) seen |= SMTP_DATA_SEEN_LONG_LINE;
   return seen;
+}
+
+unsigned int smtp_data_measure(const char *body, size_t len, uint64_t *wire_size) {
+  const unsigned char *p = (const unsigned char *)body, *end;
+  unsigned seen = 0;
+  uint64_t line_len = 0, added = 0;
+  if (wire_size) *wire_size = 0;
+  if (!body || len == 0) return 0;
+  end = p + len;
+  for (;;) {
+    const unsigned char *s = scan_crlf(p, end, &seen);
+    line_len += (uint64_t)(s - p);
+    if (s == end) break;
+    if (*s == '\r' && end - s >= 2 && s[1] == '\n') {
+      p = s + 2;
+    } else {
+      /* A bare CR or bare LF: sent as CRLF (one octet more), and it ends
+       * the line there. */
+      seen |= *s == '\r' ? SMTP_DATA_SEEN_BARE_CR : SMTP_DATA_SEEN_BARE_LF;
+      added++;
+      p = s + 1;
+    }
+    if (line_len + 2 > SMTP_TEXT_LINE_MAX) seen |= SMTP_DATA_SEEN_LONG_LINE;
+    line_len = 0;
+    if (p == end) goto done; /* ends with a line end: nothing added */
+  }
+  /* The last line has no line end: smtp_stuff_finish() adds CRLF. */
+  if (line_len + 2 > SMTP_TEXT_LINE_MAX) seen |= SMTP_DATA_SEEN_LONG_LINE;
+  added += 2;
+done:
+  if (wire_size) *wire_size = (uint64_t)len + added;
+  return seen;
+}
+
+const char *smtp__data_scan_crlf(const char *p, const char *end, unsigned int *seen) {
+  return (const char *)scan_crlf((const unsigned char *)p, (const unsigned char *)end, seen);
 }
 
 /* ------------------------------------------------------------------------ */

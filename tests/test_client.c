@@ -710,6 +710,193 @@ static void test_refused_group_without_data(void **state) {
   free(h);
 }
 
+/* ---- memory sized by the options; capabilities copied ---- */
+
+typedef struct byte_mem {
+  size_t cur, calls;
+} byte_mem;
+static void *bm_malloc(size_t n, void *ud) {
+  byte_mem *m = ud;
+  size_t *p = malloc(n + sizeof(size_t) * 2);
+  if (!p) return NULL;
+  p[0] = n;
+  m->cur += n;
+  m->calls++;
+  return p + 2;
+}
+static void bm_free(void *q, void *ud) {
+  byte_mem *m = ud;
+  size_t *p;
+  if (!q) return;
+  p = (size_t *)q - 2;
+  m->cur -= p[0];
+  free(p);
+}
+static void *bm_calloc(size_t a, size_t b, void *ud) {
+  void *q = bm_malloc(a * b, ud);
+  if (q) memset(q, 0, a * b);
+  return q;
+}
+static void *bm_realloc(void *q, size_t n, void *ud) {
+  void *r;
+  if (!q) return bm_malloc(n, ud);
+  r = bm_malloc(n, ud);
+  if (!r) return NULL;
+  memcpy(r, q, ((size_t *)q - 2)[0] < n ? ((size_t *)q - 2)[0] : n);
+  bm_free(q, ud);
+  return r;
+}
+
+static smtp_ssize dummy_read(smtp_client_session *c, smtp_client_txn *t, char *buf, size_t len,
+                             int *eof, void *ud) {
+  (void)c; (void)t; (void)buf; (void)len; (void)ud;
+  *eof = 1;
+  return 0;
+}
+
+/* Own bytes of a new session (its allocation and its reply parser's). */
+static size_t session_bytes(const smtp_client_options *o, int with_cbs, int with_read) {
+  byte_mem m = {0, 0};
+  smtp_mem mem = {&m, bm_malloc, bm_free, bm_calloc, bm_realloc};
+  smtp_client_callbacks *cb = NULL;
+  smtp_client_session *c;
+  size_t n;
+  if (with_cbs) {
+    assert_int_equal(smtp_client_callbacks_new(&cb), SMTP_OK);
+    if (with_read) smtp_client_callbacks_set_read_body(cb, dummy_read);
+  }
+  assert_int_equal(smtp_client_session_new(&c, cb, NULL, o, &mem), SMTP_OK);
+  assert_int_equal(m.calls, 2); /* the session and its reply parser */
+  n = m.cur;
+  smtp_client_session_del(c);
+  smtp_client_callbacks_del(cb);
+  assert_int_equal(m.cur, 0);
+  return n;
+}
+
+/* Buffers exist only when the options call for them: AUTH buffers with
+ * credentials (more with a token), the read stage with a read callback,
+ * the event queue in event mode; the output buffer is the configured size. */
+static void test_memory_by_options(void **state) {
+  static char token[8193];
+  smtp_client_options *o;
+  smtp_reply_parser *rp;
+  byte_mem m = {0, 0};
+  smtp_mem mem = {&m, bm_malloc, bm_free, bm_calloc, bm_realloc};
+  size_t parser, base, with_cb, with_read, min_out, creds, tok;
+  (void)state;
+  assert_int_equal(smtp_reply_parser_new(&rp, &mem, 0, 0), SMTP_OK);
+  parser = m.cur;
+  smtp_reply_parser_del(rp);
+  assert_int_equal(smtp_client_options_new(&o, NULL), SMTP_OK);
+  base = session_bytes(o, 0, 0);
+  with_cb = session_bytes(o, 1, 0);
+  with_read = session_bytes(o, 1, 1);
+  assert_true(with_cb < base);               /* no event queue */
+  assert_int_equal(with_read, with_cb + 4096); /* the read stage */
+  /* default output (16 KiB), a 1 KiB capability copy, the struct */
+  assert_true(with_cb - parser <= SMTP_CLIENT_OUTPUT_DEFAULT + 1024 + 6144);
+  assert_int_equal(smtp_client_options_set_output_buffer(o, SMTP_CLIENT_OUTPUT_MIN), SMTP_OK);
+  min_out = session_bytes(o, 1, 0);
+  assert_int_equal(with_cb - min_out, SMTP_CLIENT_OUTPUT_DEFAULT - SMTP_CLIENT_OUTPUT_MIN);
+  assert_int_equal(smtp_client_options_set_credentials(o, NULL, "user", "secret"), SMTP_OK);
+  creds = session_bytes(o, 1, 0);
+  assert_true(creds > min_out + 2304 + 3072); /* SASL message + AUTH line */
+  assert_true(creds < min_out + 12288);
+  memset(token, 'T', sizeof token - 1);
+  assert_int_equal(smtp_client_options_set_oauth_token(o, "u", token), SMTP_OK);
+  tok = session_bytes(o, 1, 0);
+  assert_true(tok > creds + 8192 + 8192 * 4 / 3);
+  smtp_client_options_del(o);
+}
+
+/* The EHLO reply is parsed whole: every flag and value counts even when
+ * the keywords' text does not all fit the copy (1 KiB by default); the
+ * copied keywords stay valid after the reply parser moved on. With reply
+ * limits set, the copy holds what such a reply can (up to 8 KiB). */
+static void caps_session(smtp_client_options *o, const smtp_capabilities **caps_out,
+                         smtp_client_session **cs) {
+  char ehlo[8192];
+  size_t n = 0;
+  int i;
+  const char *out;
+  smtp_ssize k;
+  smtp_client_event ev;
+  assert_int_equal(smtp_client_session_new(cs, NULL, NULL, o, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_session_mem_recv(*cs, "220 mx\r\n", 8), 8);
+  while (smtp_client_session_next_event(*cs, &ev)) {}
+  k = smtp_client_session_mem_send(*cs, &out);
+  assert_true(k > 0);
+  assert_int_equal(smtp_client_session_mem_consume(*cs, (size_t)k), SMTP_OK);
+  n += (size_t)sprintf(ehlo + n, "250-mx.example.org greets you\r\n");
+  for (i = 0; i < 40; i++)
+    n += (size_t)sprintf(ehlo + n, "250-X-FILLER-%02d %s\r\n", i,
+                         "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz");
+  n += (size_t)sprintf(ehlo + n, "250-PIPELINING\r\n250-SIZE 1000\r\n250-AUTH PLAIN\r\n250 CHUNKING\r\n");
+  for (size_t off = 0; off < n;) {
+    k = smtp_client_session_mem_recv(*cs, ehlo + off, n - off);
+    assert_true(k >= 0);
+    off += (size_t)k;
+    while (smtp_client_session_next_event(*cs, &ev)) {}
+  }
+  *caps_out = smtp_client_session_capabilities(*cs);
+  assert_non_null(*caps_out);
+  /* a later reply overwrites the reply parser's buffer: QUIT, long 221 */
+  assert_int_equal(smtp_client_session_quit(*cs), SMTP_OK);
+  k = smtp_client_session_mem_send(*cs, &out);
+  assert_int_equal(k, 6);
+  assert_int_equal(smtp_client_session_mem_consume(*cs, (size_t)k), SMTP_OK);
+  n = (size_t)sprintf(ehlo, "221-");
+  memset(ehlo + n, 'Z', 400);
+  n += 400;
+  n += (size_t)sprintf(ehlo + n, "\r\n221-");
+  memset(ehlo + n, 'Z', 400);
+  n += 400;
+  n += (size_t)sprintf(ehlo + n, "\r\n221 bye\r\n");
+  assert_int_equal(smtp_client_session_mem_recv(*cs, ehlo, n), (smtp_ssize)n);
+  while (smtp_client_session_next_event(*cs, &ev)) {}
+  assert_ptr_equal(smtp_client_session_capabilities(*cs), *caps_out);
+}
+
+static void test_caps_copy(void **state) {
+  smtp_client_options *o;
+  smtp_client_session *c;
+  const smtp_capabilities *caps;
+  size_t i;
+  (void)state;
+  assert_int_equal(smtp_client_options_new(&o, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_options_set_starttls(o, SMTP_CLIENT_STARTTLS_OFF), SMTP_OK);
+  caps_session(o, &caps, &c);
+  assert_true(caps->flags & SMTP_EXT_PIPELINING);
+  assert_true(caps->flags & SMTP_EXT_CHUNKING);
+  assert_true(caps->flags & SMTP_EXT_SIZE);
+  assert_true(caps->flags & SMTP_EXT_AUTH);
+  assert_int_equal(caps->size_max, 1000);
+  assert_true(caps->nkeywords > 5 && caps->nkeywords < 40);
+  assert_int_equal(caps->nkeywords + caps->ndropped, 44);
+  assert_int_equal(caps->greeting.len, 25);
+  assert_memory_equal(caps->greeting.ptr, "mx.example.org greets you", 25);
+  for (i = 0; i < caps->nkeywords; i++) {
+    char kw[16];
+    snprintf(kw, sizeof kw, "X-FILLER-%02u", (unsigned)i);
+    assert_int_equal(caps->keywords[i].keyword.len, 11);
+    assert_memory_equal(caps->keywords[i].keyword.ptr, kw, 11);
+    assert_int_equal(caps->keywords[i].params.len, 52);
+  }
+  assert_null(smtp_capabilities_find(caps, "PIPELINING")); /* listed no more, flag kept */
+  smtp_client_session_del(c);
+  /* reply limits set: the copy holds what one reply may (8 KiB at most) */
+  assert_int_equal(smtp_client_options_set_reply_limits(o, 512, 100), SMTP_OK);
+  caps_session(o, &caps, &c);
+  assert_int_equal(caps->nkeywords, 44);
+  assert_int_equal(caps->ndropped, 0);
+  assert_non_null(smtp_capabilities_find(caps, "PIPELINING"));
+  assert_int_equal(caps->keywords[41].params.len, 4);
+  assert_memory_equal(caps->keywords[41].params.ptr, "1000", 4);
+  smtp_client_session_del(c);
+  smtp_client_options_del(o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pipelined_transaction),
@@ -736,6 +923,8 @@ int main(void) {
       cmocka_unit_test(test_trace),
       cmocka_unit_test(test_many_recipients),
       cmocka_unit_test(test_refused_group_without_data),
+      cmocka_unit_test(test_memory_by_options),
+      cmocka_unit_test(test_caps_copy),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -210,6 +210,48 @@ static void test_long_initial_response(void **state) {
   h_transcript(setup_long_token, script, "GREETING 220\nCAPS 200\nAUTH 0 235\nREADY\nCLOSED 0\n");
 }
 
+/* The longest token (8192 octets) and a 255-octet user of commas, whose
+ * OAUTHBEARER saslname triples (RFC 7628 3.1: "," is "=2C"): the AUTH
+ * buffers are sized for them at session creation, and the response goes
+ * after the empty 334 (RFC 4954 4, the line is over 512 octets). */
+static char max_token[8193], comma_user[256];
+static unsigned max_mech;
+static void setup_max_token(harness *h) {
+  memset(max_token, 'T', sizeof max_token - 1);
+  memset(comma_user, ',', sizeof comma_user - 1);
+  assert_int_equal(smtp_client_options_set_oauth_token(h->opt, comma_user, max_token), SMTP_OK);
+  assert_int_equal(smtp_client_options_set_auth_mechanism(h->opt, max_mech), SMTP_OK);
+  smtp_client_options_set_allow_plaintext_auth(h->opt, 1);
+  h->no_submit = 1;
+}
+static void test_max_token(void **state) {
+  static char raw[12000], b64[16384], script[20000];
+  size_t n = 0, i;
+  smtp_ssize k;
+  (void)state;
+  memset(max_token, 'T', sizeof max_token - 1);
+  memset(comma_user, ',', sizeof comma_user - 1);
+  for (int m = 0; m < 2; m++) {
+    max_mech = m ? SMTP_SASL_OAUTHBEARER : SMTP_SASL_XOAUTH2;
+    n = 0;
+    if (m) {
+      n += (size_t)sprintf(raw, "n,a=");
+      for (i = 0; i < 255; i++) n += (size_t)sprintf(raw + n, "=2C");
+      n += (size_t)sprintf(raw + n, ",\001auth=Bearer %s\001\001", max_token);
+    } else {
+      n = (size_t)sprintf(raw, "user=%s\001auth=Bearer %s\001\001", comma_user, max_token);
+    }
+    k = smtp_base64_encode(raw, n, b64, sizeof b64);
+    assert_true(k > 0);
+    b64[k] = 0;
+    snprintf(script, sizeof script,
+             "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH %s\n"
+             "C: AUTH %s\nS: 334 \nC: %s\nS: 235 ok\nQUIT\nC: QUIT\nS: 221 bye\n",
+             m ? "OAUTHBEARER" : "XOAUTH2", m ? "OAUTHBEARER" : "XOAUTH2", b64);
+    h_transcript(setup_max_token, script, "GREETING 220\nCAPS 200\nAUTH 0 235\nREADY\nCLOSED 0\n");
+  }
+}
+
 /* SCRAM-SHA-256 through the session: nonce from the random hook, proof
  * checked against values computed independently, server signature
  * verified before 235 counts (RFC 5802 5). */
@@ -295,6 +337,7 @@ int main(void) {
       cmocka_unit_test(test_cram_md5),
       cmocka_unit_test(test_oauth),
       cmocka_unit_test(test_long_initial_response),
+      cmocka_unit_test(test_max_token),
       cmocka_unit_test(test_scram),
       cmocka_unit_test(test_scram_needs_random),
       cmocka_unit_test(test_auth_after_starttls),

@@ -521,6 +521,182 @@ static void test_lmtp_bulk(void **state) {
   free(h);
 }
 
+/* ---- BDAT text normalisation of pushed bodies, against a reference ---- */
+
+/* Octet at a time: bare CR / bare LF -> CRLF, final CRLF added; the first
+ * NUL, 8-bit octet (no 8BITMIME) or 999th octet of a line is the error. */
+static int ref_bdat(const unsigned char *p, size_t n, char *out, size_t *outlen) {
+  size_t i, o = 0, line = 0;
+  for (i = 0; i < n; i++) {
+    unsigned char ch = p[i];
+    if (ch == '\r' || ch == '\n') {
+      if (ch == '\r' && i + 1 < n && p[i + 1] == '\n') i++;
+      out[o++] = '\r';
+      out[o++] = '\n';
+      line = 0;
+      continue;
+    }
+    if (ch == 0) return SMTP_ERR_NUL;
+    if (ch >= 0x80) return SMTP_ERR_NEEDS_8BITMIME;
+    if (++line > 998) return SMTP_ERR_LINE_TOO_LONG;
+    out[o++] = (char)ch;
+  }
+  if (line) {
+    out[o++] = '\r';
+    out[o++] = '\n';
+  }
+  *outlen = o;
+  return 0;
+}
+
+static void take_output(smtp_client_session *c, char *all, size_t *len, size_t cap) {
+  const char *out;
+  smtp_ssize k;
+  while ((k = smtp_client_session_mem_send(c, &out)) > 0) {
+    assert_true(*len + (size_t)k <= cap);
+    memcpy(all + *len, out, (size_t)k);
+    *len += (size_t)k;
+    assert_int_equal(smtp_client_session_mem_consume(c, (size_t)k), SMTP_OK);
+  }
+}
+
+/* Push @p body in pieces of @p piece octets into a session with CHUNKING;
+ * returns 0 with the chunks' data (headers removed) in @p data, or the error. */
+static int push_bdat(const unsigned char *body, size_t n, size_t piece, char *data, size_t *dlen) {
+  static char all[1 << 20];
+  smtp_client_options *o;
+  smtp_client_session *c;
+  smtp_client_txn *t;
+  smtp_client_event ev;
+  size_t len = 0, off = 0, i = 0, answered = 0;
+  int rc = 0;
+  static const char ehlo[] = "250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n";
+  assert_int_equal(smtp_client_options_new(&o, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_options_set_starttls(o, SMTP_CLIENT_STARTTLS_OFF), SMTP_OK);
+  assert_int_equal(smtp_client_txn_new(&t, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_txn_set_from(t, "a@b.org", 7), SMTP_OK);
+  assert_int_equal(smtp_client_txn_add_rcpt(t, "c@d.org", 7, 0, NULL, 0), 0);
+  assert_int_equal(smtp_client_txn_set_body_source(t, SMTP_CLIENT_BODY_PUSH), SMTP_OK);
+  assert_int_equal(smtp_client_session_new(&c, NULL, NULL, o, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_session_submit(c, t), SMTP_OK);
+  assert_int_equal(smtp_client_session_mem_recv(c, "220 mx\r\n", 8), 8);
+  while (smtp_client_session_next_event(c, &ev)) {}
+  take_output(c, all, &len, sizeof all);
+  assert_int_equal(smtp_client_session_mem_recv(c, ehlo, sizeof ehlo - 1), (smtp_ssize)(sizeof ehlo - 1));
+  while (smtp_client_session_next_event(c, &ev)) {}
+  take_output(c, all, &len, sizeof all);
+  for (size_t r = 0; r < 2;) {
+    smtp_ssize k = smtp_client_session_mem_recv(c, "250 ok\r\n", 8);
+    assert_int_equal(k, 8);
+    r++;
+    while (smtp_client_session_next_event(c, &ev)) {}
+  }
+  assert_true(smtp_client_session_want_body(c));
+  len = 0;
+  while (off < n || i == 0) {
+    size_t m = n - off < piece ? n - off : piece;
+    int last = off + m == n;
+    smtp_ssize k = smtp_client_session_body_push(c, (const char *)body + off, m, last);
+    i = 1;
+    if (k == SMTP_ERR_WOULDBLOCK) {
+      /* the output is full or too many chunks wait: answer the chunks sent
+       * so far (the body has no "BDAT " of its own) */
+      size_t q, before = len;
+      take_output(c, all, &len, sizeof all);
+      for (q = answered; q + 5 <= len; q++)
+        if (memcmp(all + q, "BDAT ", 5) == 0) {
+          assert_int_equal(smtp_client_session_mem_recv(c, "250 ok\r\n", 8), 8);
+          while (smtp_client_session_next_event(c, &ev)) {}
+        }
+      answered = len > 4 ? len - 4 : 0;
+      assert_true(len > before || answered > 0);
+      continue;
+    }
+    if (k < 0) {
+      rc = (int)k;
+      break;
+    }
+    off += (size_t)k;
+    take_output(c, all, &len, sizeof all);
+    if (last && (size_t)k == m) break;
+  }
+  if (rc == 0) {
+    /* strip the BDAT headers; the last one says LAST */
+    size_t p = 0, d = 0;
+    int saw_last = 0;
+    while (p < len) {
+      char *e = memchr(all + p, '\n', len - p);
+      unsigned long sz;
+      assert_non_null(e);
+      assert_true(strncmp(all + p, "BDAT ", 5) == 0);
+      sz = strtoul(all + p + 5, NULL, 10);
+      assert_false(saw_last);
+      saw_last = strncmp(e - 6, " LAST\r", 6) == 0;
+      p = (size_t)(e - all) + 1;
+      assert_true(p + sz <= len);
+      memcpy(data + d, all + p, sz);
+      d += sz;
+      p += sz;
+    }
+    assert_true(saw_last);
+    *dlen = d;
+  }
+  smtp_client_session_del(c);
+  smtp_client_txn_del(t);
+  smtp_client_options_del(o);
+  return rc;
+}
+
+static void test_bdat_normalise_random(void **state) {
+  static const char alphabet[] = "ab .yyyyq\x80";
+  static unsigned char body[40000];
+  static char want[90000], got[90000];
+  uint32_t seed = 0xBDA7u;
+  int outcome[4] = {0, 0, 0, 0};
+  (void)state;
+  for (int t = 0; t < 300; t++) {
+    size_t n, i = 0, wl = 0, gl = 0;
+    int wrc, grc;
+    seed = seed * 1103515245u + 12345u;
+    n = (seed >> 8) % (t < 150 ? 300 : 40000);
+    /* lines of random length (now and then 990-998 octets, near the limit
+     * of RFC 5321 4.5.3.1.6), ended by CRLF, a bare LF or a bare CR */
+    while (i < n) {
+      size_t ll;
+      seed = seed * 1103515245u + 12345u;
+      ll = (seed >> 10) % 30 == 0 ? 990 + (seed >> 16) % 9 : (seed >> 16) % 100;
+      while (ll-- && i < n) {
+        seed = seed * 1103515245u + 12345u;
+        body[i++] = (unsigned char)alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+      }
+      seed = seed * 1103515245u + 12345u;
+      switch ((seed >> 16) % 8) {
+      case 0: if (i < n) body[i++] = '\n'; break;
+      case 1: if (i < n) body[i++] = '\r'; break;
+      default:
+        if (i < n) body[i++] = '\r';
+        if (i < n) body[i++] = '\n';
+      }
+    }
+    if (t % 5 != 1) /* mostly 7-bit: no 8BITMIME offered */
+      for (i = 0; i < n; i++)
+        if (body[i] == 0x80) body[i] = 'z';
+    if (t % 7 == 3 && n) body[(seed >> 4) % n] = 0;
+    if (t % 9 == 4 && n > 1200) memset(body + n / 2, 'L', 1000); /* a line too long */
+    wrc = ref_bdat(body, n, want, &wl);
+    seed = seed * 1103515245u + 12345u;
+    grc = push_bdat(body, n, 1 + (seed >> 8) % (t % 2 ? 7 : 5000), got, &gl);
+    assert_int_equal(grc, wrc);
+    if (wrc == 0) {
+      assert_int_equal(gl, wl);
+      assert_memory_equal(got, want, wl);
+    }
+    outcome[wrc == 0 ? 0 : wrc == SMTP_ERR_NUL ? 1 : wrc == SMTP_ERR_LINE_TOO_LONG ? 2 : 3]++;
+  }
+  /* every outcome occurs, and mostly success */
+  assert_true(outcome[0] > 150 && outcome[1] > 5 && outcome[2] > 5 && outcome[3] > 5);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bdat),
@@ -545,6 +721,7 @@ int main(void) {
       cmocka_unit_test(test_disabled_extensions),
       cmocka_unit_test(test_bdat_bulk),
       cmocka_unit_test(test_lmtp_bulk),
+      cmocka_unit_test(test_bdat_normalise_random),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -913,6 +913,157 @@ static void test_data_scan(void **state) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* smtp_data_measure: the body as the stuffer sends it (bare CR / bare LF end
+ * lines and become CRLF), and its RFC 1870 3 size.                          */
+
+/* Octet at a time, straight from the definition. */
+static unsigned ref_measure(const unsigned char *p, size_t n, uint64_t *wire) {
+  unsigned seen = 0;
+  uint64_t line = 0, w = 0;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    unsigned char ch = p[i];
+    if (ch == '\r' || ch == '\n') {
+      if (ch == '\r' && i + 1 < n && p[i + 1] == '\n') i++;
+      else seen |= ch == '\r' ? CR_ : LF_;
+      w += 2;
+      if (line + 2 > 1000) seen |= SMTP_DATA_SEEN_LONG_LINE;
+      line = 0;
+      continue;
+    }
+    if (ch == 0) seen |= NUL_;
+    if (ch & 0x80) seen |= B8_;
+    line++;
+    w++;
+  }
+  if (line) { /* the final CRLF smtp_stuff_finish() adds */
+    w += 2;
+    if (line + 2 > 1000) seen |= SMTP_DATA_SEEN_LONG_LINE;
+  }
+  *wire = w;
+  return seen;
+}
+
+static void test_data_measure(void **state) {
+  static const struct {
+    const char *in;
+    size_t len;
+    unsigned want;
+    uint64_t wire;
+  } v[] = {
+      {"", 0, 0, 0},
+      {"a", 1, 0, 3},                 /* final CRLF added */
+      {"a\r\n", 3, 0, 3},
+      {"a\n", 2, LF_, 3},             /* bare LF -> CRLF */
+      {"a\r", 2, CR_, 3},             /* bare CR at the end -> CRLF */
+      {"a\rb", 3, CR_, 6},            /* "a" CRLF "b" CRLF */
+      {"\r\r\n", 3, CR_, 4},
+      {"\n\r\n", 3, LF_, 4},
+      {"\n\n", 2, LF_, 4},
+      {"\r\n\r\n", 4, 0, 4},
+      {".\r\n..\r\n", 7, 0, 7},     /* dot-stuffing is not counted */
+      {"a\0b", 3, NUL_, 5},
+      {"caf\xc3\xa9\r\n", 7, B8_, 7},
+      {"x\n\xff\0\r", 5, LF_ | CR_ | NUL_ | B8_, 7},
+  };
+  size_t i;
+  uint64_t w;
+  char *big = malloc(2100);
+  (void)state;
+  for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+    w = 12345;
+    assert_int_equal(smtp_data_measure(v[i].in, v[i].len, &w), v[i].want);
+    assert_int_equal(w, v[i].wire);
+  }
+  /* RFC 5321 4.5.3.1.6: 998 octets + CRLF is the longest line. */
+  assert_non_null(big);
+  memset(big, 'w', 2100);
+  assert_int_equal(smtp_data_measure(big, 998, &w), 0);
+  assert_int_equal(w, 1000);
+  assert_int_equal(smtp_data_measure(big, 999, &w), SMTP_DATA_SEEN_LONG_LINE);
+  assert_int_equal(w, 1001);
+  big[998] = '\n'; /* a bare LF ends the line: 998 + CRLF */
+  assert_int_equal(smtp_data_measure(big, 999, &w), LF_);
+  assert_int_equal(w, 1000);
+  big[998] = '\r'; /* a bare CR too, also with more text after it */
+  assert_int_equal(smtp_data_measure(big, 1100, &w), CR_);
+  assert_int_equal(w, 1103);
+  /* where smtp_data_scan() sees one long line (it ends lines at CRLF only) */
+  assert_int_equal(smtp_data_scan(big, 1100), CR_ | SMTP_DATA_SEEN_LONG_LINE);
+  memset(big, 'w', 2100);
+  memcpy(big + 999, "\r\n", 2);
+  assert_int_equal(smtp_data_measure(big, 1001, &w), SMTP_DATA_SEEN_LONG_LINE);
+  assert_int_equal(w, 1001);
+  /* NULL body and NULL wire_size */
+  w = 7;
+  assert_int_equal(smtp_data_measure(NULL, 5, &w), 0);
+  assert_int_equal(w, 0);
+  assert_int_equal(smtp_data_measure("a\n", 2, NULL), LF_);
+  free(big);
+}
+
+/* Random bodies (every length 0..3000, runs near the line limit, the SIMD
+ * block edges at random offsets) against the reference; and, where the
+ * stuffer accepts the body, the size against what it sends: its output,
+ * un-stuffed, is exactly wire_size octets (RFC 1870 3). */
+static void test_data_measure_random(void **state) {
+  static const char alphabet[] = "ab .\r\n\r\n\0\xc3\x80x";
+  size_t t;
+  (void)state;
+  rng_seed(0x3EA5u);
+  for (t = 0; t < 4000; t++) {
+    size_t n = rng_below(t < 2000 ? 80 : 3000), i, cap, outlen = 0, consumed = 0;
+    unsigned char *body = malloc(n ? n : 1);
+    unsigned want, got;
+    uint64_t wref, w;
+    char *wire;
+    smtp_stuffer st;
+    smtp_ssize k;
+    assert_non_null(body);
+    for (i = 0; i < n;) {
+      if (rng_below(40) == 0) {
+        size_t run = 990 + rng_below(16); /* around 998 octets */
+        while (run-- && i < n) body[i++] = 'x';
+      } else if (rng_below(4) == 0) {
+        size_t run = 1 + rng_below(40);
+        while (run-- && i < n) body[i++] = 'q';
+      } else {
+        body[i++] = (unsigned char)alphabet[rng_below(sizeof(alphabet) - 1)];
+      }
+    }
+    want = ref_measure(body, n, &wref);
+    w = 0;
+    got = smtp_data_measure((const char *)body, n, &w);
+    assert_int_equal(got, want);
+    assert_int_equal(w, wref);
+    if (!(got & (NUL_ | SMTP_DATA_SEEN_LONG_LINE))) {
+      smtp_unstuffer u;
+      size_t ulen, uc;
+      int rc;
+      cap = SMTP_STUFF_MAX_OUTPUT(n) + SMTP_STUFF_FINISH_MAX;
+      wire = malloc(cap);
+      assert_non_null(wire);
+      smtp_stuffer_init(&st, 0);
+      k = smtp_stuff(&st, (const char *)body, n, &consumed, wire, cap);
+      assert_true(k >= 0);
+      assert_int_equal(consumed, n);
+      outlen = (size_t)k;
+      k = smtp_stuff_finish(&st, wire + outlen, cap - outlen);
+      assert_true(k > 0);
+      outlen += (size_t)k;
+      smtp_unstuffer_reset(&u);
+      ulen = outlen;
+      rc = smtp_unstuff(&u, wire, &ulen, &uc);
+      assert_int_equal(rc, 1);
+      assert_int_equal(uc, outlen);
+      assert_int_equal((uint64_t)ulen, w);
+      free(wire);
+    }
+    free(body);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
 /* BDAT (RFC 3030 2) and numbers.                                            */
 
 static void test_bdat_parse(void **state) {
@@ -1060,6 +1211,8 @@ int main(void) {
       cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_stuff_split_invariance),
       cmocka_unit_test(test_data_scan),
+      cmocka_unit_test(test_data_measure),
+      cmocka_unit_test(test_data_measure_random),
       cmocka_unit_test(test_bdat_parse),
       cmocka_unit_test(test_bdat_format),
       cmocka_unit_test(test_parse_u64),

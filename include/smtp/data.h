@@ -167,6 +167,33 @@ SMTP_API smtp_ssize smtp_stuff_finish(smtp_stuffer *e, char *out, size_t outcap)
 SMTP_API unsigned int smtp_data_scan(const char *body, size_t len);
 
 /**
+ * @brief Scan a whole body in memory as smtp_stuff() will send it: the
+ *        ::smtp_data_seen bits and the message size after normalisation,
+ *        in one pass (e.g. for BODY= and SIZE= before MAIL).
+ *
+ * Unlike smtp_data_scan(), a bare CR and a bare LF end a line here, because
+ * the stuffer (without ::SMTP_STUFF_REFUSE_BARE) sends each as CRLF; they
+ * are still reported as ::SMTP_DATA_SEEN_BARE_CR / ::SMTP_DATA_SEEN_BARE_LF.
+ * CR LF is one line end. A line longer than 1000 octets with its CRLF
+ * (RFC 5321 4.5.3.1.6; the stuffing dot not counted) sets
+ * ::SMTP_DATA_SEEN_LONG_LINE, and a last line without a line end is measured
+ * with the CRLF smtp_stuff_finish() adds.
+ *
+ * @p wire_size is the size RFC 1870 3 declares: the octets of the message as
+ * sent, after every bare CR / bare LF became CRLF and the missing final CRLF
+ * was added, without dot-stuffing and without the "." CRLF terminator (the
+ * same count fits the text of a BDAT transfer, RFC 3030 2). An empty body
+ * measures 0. Reads @p body only during the call.
+ * @param body the whole message (not NUL-terminated); NULL gives 0 bits and
+ *        a size of 0.
+ * @param len bytes in @p body.
+ * @param wire_size set to the normalised size in octets; may be NULL.
+ * @return the ::smtp_data_seen bits found (0 for a 7-bit body with CRLF line
+ *         ends and no line over 1000 octets). This function cannot fail.
+ */
+SMTP_API unsigned int smtp_data_measure(const char *body, size_t len, uint64_t *wire_size);
+
+/**
  * @brief Format a BDAT command line: "BDAT " chunk-size [" LAST"] CRLF (RFC 3030 2).
  * @param buf output buffer, owned by the caller; no NUL is written.
  * @param buflen size of @p buf; 32 bytes always suffice.
