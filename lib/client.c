@@ -660,8 +660,10 @@ struct smtp_client_session {
   int norm_cr;          /* BDAT normaliser: a CR is pending */
   uint64_t norm_line;   /* BDAT normaliser: octets of the current line */
   int norm_started;     /* BDAT normaliser: some byte was seen */
-  int body_verbatim;    /* memory body sent in BDAT as it is (no bare CR/LF) */
+  int body_verbatim;    /* vetted memory body without bare CR/LF: sent as it is in
+                           BDAT, with only line-start dots doubled in DATA */
   int verbatim_crlf;    /* ... and a final CRLF is added */
+  int verbatim_bol;     /* verbatim DATA: the next octet starts a line */
   uint64_t body_off;    /* memory body: next byte */
   uint64_t body_total;  /* octets taken from the source */
   int src_eof;
@@ -1287,6 +1289,7 @@ static void part_reset(smtp_client_session *c) {
   c->norm_cr = 0;
   c->norm_line = 0;
   c->norm_started = 0;
+  c->verbatim_bol = 1;
   smtp_stuffer_init(&c->st, 0);
 }
 
@@ -1618,7 +1621,20 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
         int nl;
         if (!eof) return (smtp_ssize)used;
         if (c->ring_count == RING_CAP || !out_room(c, SMTP_STUFF_FINISH_MAX)) return (smtp_ssize)used;
-        f = smtp_stuff_finish(&c->st, fin, sizeof fin);
+        if (c->body_verbatim) {
+          /* the final CRLF when the body lacks it, then "." CRLF */
+          size_t fl = 0;
+          if (c->verbatim_crlf) {
+            fin[fl++] = '\r';
+            fin[fl++] = '\n';
+          }
+          fin[fl++] = '.';
+          fin[fl++] = '\r';
+          fin[fl++] = '\n';
+          f = (smtp_ssize)fl;
+        } else {
+          f = smtp_stuff_finish(&c->st, fin, sizeof fin);
+        }
         if (f < 0) {
           body_abort(c, (int)f);
           return f;
@@ -1645,7 +1661,29 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
       }
       if (!out_room(c, 16)) return (smtp_ssize)used;
       room = c->out_cap - c->out_tail;
-      n = smtp_stuff(&c->st, src + used, len - used, &consumed, c->out + c->out_tail, room);
+      if (c->body_verbatim) {
+        /* A vetted memory body with CRLF line ends only (txn_plan): the
+         * stuffer would only double the dots that start lines (RFC 5321
+         * 4.5.2), so copy the runs between those. One octet of the room is
+         * kept for such a dot. */
+        size_t take = len - used < room - 1 ? len - used : room - 1;
+        size_t k = smtp__data_find_bol_dot(src + used, take, c->verbatim_bol);
+        char *o = c->out + c->out_tail;
+        if (k < take) {
+          memcpy(o, src + used, k);
+          o[k] = '.';
+          o[k + 1] = '.';
+          n = (smtp_ssize)(k + 2);
+          consumed = k + 1;
+        } else {
+          memcpy(o, src + used, take);
+          n = (smtp_ssize)take;
+          consumed = take;
+        }
+        c->verbatim_bol = src[used + consumed - 1] == '\n';
+      } else {
+        n = smtp_stuff(&c->st, src + used, len - used, &consumed, c->out + c->out_tail, room);
+      }
       if (n < 0) {
         body_abort(c, (int)n);
         return n;

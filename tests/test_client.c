@@ -897,6 +897,113 @@ static void test_caps_copy(void **state) {
   smtp_client_options_del(o);
 }
 
+/* ---- memory bodies in DATA: what goes out is exactly the stuffer's ---- */
+
+#include <smtp/data.h>
+
+static void take_all(smtp_client_session *c, char *all, size_t *len, size_t cap) {
+  const char *out;
+  smtp_ssize k;
+  smtp_client_event ev;
+  while ((k = smtp_client_session_mem_send(c, &out)) > 0) {
+    assert_true(*len + (size_t)k <= cap);
+    memcpy(all + *len, out, (size_t)k);
+    *len += (size_t)k;
+    assert_int_equal(smtp_client_session_mem_consume(c, (size_t)k), SMTP_OK);
+    while (smtp_client_session_next_event(c, &ev)) {}
+  }
+}
+
+/* The octets after "DATA" CRLF for a memory body, with output buffer @p cap. */
+static size_t data_bytes(const char *body, size_t n, size_t cap, char *dst, size_t dcap) {
+  static char all[300000];
+  static const char ehlo[] = "250-mx\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
+  static const char rep[] = "250 ok\r\n250 ok\r\n354 go\r\n";
+  smtp_client_options *o;
+  smtp_client_session *c;
+  smtp_client_txn *t;
+  smtp_client_event ev;
+  size_t len = 0;
+  const char *d;
+  assert_int_equal(smtp_client_options_new(&o, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_options_set_starttls(o, SMTP_CLIENT_STARTTLS_OFF), SMTP_OK);
+  assert_int_equal(smtp_client_options_set_output_buffer(o, cap), SMTP_OK);
+  assert_int_equal(smtp_client_txn_new(&t, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_txn_set_from(t, "a@b.org", 7), SMTP_OK);
+  assert_int_equal(smtp_client_txn_add_rcpt(t, "c@d.org", 7, 0, NULL, 0), 0);
+  assert_int_equal(smtp_client_txn_set_body(t, body, n), SMTP_OK);
+  assert_int_equal(smtp_client_session_new(&c, NULL, NULL, o, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_session_submit(c, t), SMTP_OK);
+  assert_int_equal(smtp_client_session_mem_recv(c, "220 mx\r\n", 8), 8);
+  while (smtp_client_session_next_event(c, &ev)) {}
+  take_all(c, all, &len, sizeof all);
+  assert_int_equal(smtp_client_session_mem_recv(c, ehlo, sizeof ehlo - 1), (smtp_ssize)(sizeof ehlo - 1));
+  while (smtp_client_session_next_event(c, &ev)) {}
+  len = 0;
+  take_all(c, all, &len, sizeof all);
+  for (size_t off = 0; off < sizeof rep - 1;) {
+    smtp_ssize k = smtp_client_session_mem_recv(c, rep + off, sizeof rep - 1 - off);
+    assert_true(k >= 0);
+    off += (size_t)k;
+    while (smtp_client_session_next_event(c, &ev)) {}
+  }
+  take_all(c, all, &len, sizeof all);
+  d = strstr(all, "DATA\r\n");
+  assert_non_null(d);
+  d += 6;
+  assert_true(len - (size_t)(d - all) <= dcap);
+  memcpy(dst, d, len - (size_t)(d - all));
+  smtp_client_session_del(c);
+  smtp_client_txn_del(t);
+  smtp_client_options_del(o);
+  return len - (size_t)(d - all);
+}
+
+/* Random bodies, CRLF-only (the copy path) and with bare CR/LF (the
+ * stuffer), dots at line starts and across buffer edges (RFC 5321 4.5.2),
+ * with and without the final CRLF, 4 KiB and 16 KiB output buffers. */
+static void test_data_memory_body_random(void **state) {
+  static const char alphabet[] = "ab..\xc3 q";
+  static char body[70000], want[150000], got[150000];
+  uint32_t seed = 0xD07Au;
+  (void)state;
+  for (int t = 0; t < 200; t++) {
+    size_t n, i = 0, wl, gl, consumed = 0;
+    smtp_stuffer st;
+    smtp_ssize k;
+    seed = seed * 1103515245u + 12345u;
+    n = (seed >> 8) % (t < 100 ? 200 : 70000);
+    while (i < n) {
+      size_t ll;
+      seed = seed * 1103515245u + 12345u;
+      ll = (seed >> 16) % 90;
+      while (ll-- && i < n) {
+        seed = seed * 1103515245u + 12345u;
+        body[i++] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+      }
+      seed = seed * 1103515245u + 12345u;
+      if (t % 4 == 3 && (seed >> 16) % 10 == 0) {
+        if (i < n) body[i++] = (seed >> 20) & 1 ? '\n' : '\r';
+      } else {
+        if (i < n) body[i++] = '\r';
+        if (i < n) body[i++] = '\n';
+      }
+    }
+    smtp_stuffer_init(&st, 0);
+    k = smtp_stuff(&st, body, n, &consumed, want, sizeof want);
+    assert_true(k >= 0);
+    assert_int_equal(consumed, n);
+    wl = (size_t)k;
+    k = smtp_stuff_finish(&st, want + wl, sizeof want - wl);
+    assert_true(k > 0);
+    wl += (size_t)k;
+    gl = data_bytes(body, n, t % 2 ? SMTP_CLIENT_OUTPUT_MIN : SMTP_CLIENT_OUTPUT_DEFAULT, got,
+                    sizeof got);
+    assert_int_equal(gl, wl);
+    assert_memory_equal(got, want, wl);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pipelined_transaction),
@@ -925,6 +1032,7 @@ int main(void) {
       cmocka_unit_test(test_refused_group_without_data),
       cmocka_unit_test(test_memory_by_options),
       cmocka_unit_test(test_caps_copy),
+      cmocka_unit_test(test_data_memory_body_random),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
