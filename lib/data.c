@@ -24,6 +24,7 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define SMTP__CTZ(x) ((unsigned)__builtin_ctz(x))
+#define SMTP__CTZ64(x) ((unsigned)__builtin_ctzll(x))
 #define SMTP__LIKELY(x) __builtin_expect(!!(x), 1)
 #define SMTP__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
@@ -36,6 +37,17 @@ static unsigned smtp__ctz_slow(unsigned x) {
   return n;
 }
 #define SMTP__CTZ(x) smtp__ctz_slow(x)
+#if defined(SMTP__DATA_SSE2)
+static unsigned smtp__ctz64_slow(uint64_t x) {
+  unsigned n = 0;
+  while (!(x & 1u)) {
+    x >>= 1;
+    n++;
+  }
+  return n;
+}
+#define SMTP__CTZ64(x) smtp__ctz64_slow(x)
+#endif
 #define SMTP__LIKELY(x) (x)
 #define SMTP__UNLIKELY(x) (x)
 #endif
@@ -558,22 +570,23 @@ unsigned int smtp_data_scan(const char *body, size_t len) {
   return seen;
 }
 
-/* smtp_data_measure()'s line ends: the one at @p pos (CR or LF) ends the
- * line that started at *line_start. */
-static void measure_end(const unsigned char *b, size_t len, size_t pos, size_t *line_start,
-                        size_t *skip, unsigned *seen, uint64_t *added) {
-  if (b[pos] == '\r' && pos + 1 < len && b[pos + 1] == '\n') {
-    *skip = pos + 2; /* CRLF: its LF is no line end of its own */
-  } else {
-    /* A bare CR or bare LF: sent as CRLF (one octet more), and it ends the
-     * line there. */
-    *seen |= b[pos] == '\r' ? SMTP_DATA_SEEN_BARE_CR : SMTP_DATA_SEEN_BARE_LF;
-    (*added)++;
-    *skip = pos + 1;
-  }
-  if (pos - *line_start + 2 > SMTP_TEXT_LINE_MAX) *seen |= SMTP_DATA_SEEN_LONG_LINE;
-  *line_start = *skip;
-}
+/* smtp_data_measure()'s line ends: the CR or LF at pos ends the line that
+ * started at line_start. A CRLF's LF is skipped (skip); a bare CR or bare
+ * LF is sent as CRLF (one octet more) and ends the line there. A macro, so
+ * that the state stays in registers. */
+#define MEASURE_END(pos)                                                              \
+  do {                                                                                \
+    size_t p_ = (pos);                                                                \
+    if (b[p_] == '\r' && p_ + 1 < len && b[p_ + 1] == '\n') {                          \
+      skip = p_ + 2;                                                                  \
+    } else {                                                                          \
+      seen |= b[p_] == '\r' ? SMTP_DATA_SEEN_BARE_CR : SMTP_DATA_SEEN_BARE_LF;         \
+      added++;                                                                        \
+      skip = p_ + 1;                                                                  \
+    }                                                                                 \
+    if (p_ - line_start + 2 > SMTP_TEXT_LINE_MAX) seen |= SMTP_DATA_SEEN_LONG_LINE;   \
+    line_start = skip;                                                                \
+  } while (0)
 
 unsigned int smtp_data_measure(const char *body, size_t len, uint64_t *wire_size) {
   const unsigned char *b = (const unsigned char *)body;
@@ -591,18 +604,36 @@ unsigned int smtp_data_measure(const char *body, size_t len, uint64_t *wire_size
     const __m128i vlf = _mm_set1_epi8('\n');
     const __m128i vz = _mm_setzero_si128();
     __m128i acc_hi = vz, acc_nul = vz;
+#define MEASURE_MASK(a) \
+  ((uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(a, vcr), _mm_cmpeq_epi8(a, vlf))))
+    for (; len - i >= 64; i += 64) {
+      const __m128i *q = (const __m128i *)(const void *)(b + i);
+      __m128i a0 = _mm_loadu_si128(q), a1 = _mm_loadu_si128(q + 1);
+      __m128i a2 = _mm_loadu_si128(q + 2), a3 = _mm_loadu_si128(q + 3);
+      uint64_t m = MEASURE_MASK(a0) | MEASURE_MASK(a1) << 16 | MEASURE_MASK(a2) << 32 |
+                   MEASURE_MASK(a3) << 48;
+      acc_hi = _mm_or_si128(acc_hi, _mm_or_si128(_mm_or_si128(a0, a1), _mm_or_si128(a2, a3)));
+      acc_nul = _mm_or_si128(
+          acc_nul, _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(a0, vz), _mm_cmpeq_epi8(a1, vz)),
+                                _mm_or_si128(_mm_cmpeq_epi8(a2, vz), _mm_cmpeq_epi8(a3, vz))));
+      while (m) {
+        size_t pos = i + SMTP__CTZ64(m);
+        m &= m - 1u;
+        if (pos >= skip) MEASURE_END(pos);
+      }
+    }
     for (; len - i >= 16; i += 16) {
       __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
-      unsigned m = (unsigned)_mm_movemask_epi8(
-          _mm_or_si128(_mm_cmpeq_epi8(a, vcr), _mm_cmpeq_epi8(a, vlf)));
+      unsigned m = (unsigned)MEASURE_MASK(a);
       acc_hi = _mm_or_si128(acc_hi, a);
       acc_nul = _mm_or_si128(acc_nul, _mm_cmpeq_epi8(a, vz));
       while (m) {
         size_t pos = i + SMTP__CTZ(m);
         m &= m - 1u;
-        if (pos >= skip) measure_end(b, len, pos, &line_start, &skip, &seen, &added);
+        if (pos >= skip) MEASURE_END(pos);
       }
     }
+#undef MEASURE_MASK
     if (_mm_movemask_epi8(acc_hi)) seen |= SMTP_DATA_SEEN_8BIT;
     if (_mm_movemask_epi8(acc_nul)) seen |= SMTP_DATA_SEEN_NUL;
   }
@@ -610,7 +641,7 @@ unsigned int smtp_data_measure(const char *body, size_t len, uint64_t *wire_size
   for (; i < len; i++) {
     unsigned char ch = b[i];
     if (ch == '\r' || ch == '\n') {
-      if (i >= skip) measure_end(b, len, i, &line_start, &skip, &seen, &added);
+      if (i >= skip) MEASURE_END(i);
       continue;
     }
     if (ch == 0) seen |= SMTP_DATA_SEEN_NUL;
@@ -624,6 +655,7 @@ unsigned int smtp_data_measure(const char *body, size_t len, uint64_t *wire_size
   if (wire_size) *wire_size = (uint64_t)len + added;
   return seen;
 }
+#undef MEASURE_END
 
 const char *smtp__data_scan_crlf(const char *p, const char *end, unsigned int *seen) {
   return (const char *)scan_crlf((const unsigned char *)p, (const unsigned char *)end, seen);
@@ -637,6 +669,28 @@ size_t smtp__data_find_bol_dot(const char *p, size_t n, int at_bol) {
   {
     const __m128i vdot = _mm_set1_epi8('.');
     const __m128i vlf = _mm_set1_epi8('\n');
+    /* 64 octets at a time; blocks without any dot (most of them) cost one
+     * test, and a line start is only looked for where there is a dot. */
+    for (; n - i >= 64; i += 64) {
+      const __m128i *q = (const __m128i *)(const void *)(b + i);
+      __m128i a0 = _mm_loadu_si128(q), a1 = _mm_loadu_si128(q + 1);
+      __m128i a2 = _mm_loadu_si128(q + 2), a3 = _mm_loadu_si128(q + 3);
+      __m128i d0 = _mm_cmpeq_epi8(a0, vdot), d1 = _mm_cmpeq_epi8(a1, vdot);
+      __m128i d2 = _mm_cmpeq_epi8(a2, vdot), d3 = _mm_cmpeq_epi8(a3, vdot);
+      if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(d0, d1), _mm_or_si128(d2, d3)))) {
+        uint64_t md = (uint64_t)(unsigned)_mm_movemask_epi8(d0) |
+                      (uint64_t)(unsigned)_mm_movemask_epi8(d1) << 16 |
+                      (uint64_t)(unsigned)_mm_movemask_epi8(d2) << 32 |
+                      (uint64_t)(unsigned)_mm_movemask_epi8(d3) << 48;
+        uint64_t ml = (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a0, vlf)) |
+                      (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a1, vlf)) << 16 |
+                      (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a2, vlf)) << 32 |
+                      (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a3, vlf)) << 48;
+        uint64_t hit = md & ((ml << 1) | bol);
+        if (hit) return i + SMTP__CTZ64(hit);
+      }
+      bol = b[i + 63] == '\n';
+    }
     for (; n - i >= 16; i += 16) {
       __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
       unsigned md = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, vdot));
