@@ -6,7 +6,7 @@
  *     end). Replies are matched to the ring in order (RFC 2920 3.1); a reply
  *     whose command has not been consumed by the transport yet, or that
  *     arrives with nothing outstanding, is a protocol error (SECURITY.md §6),
- *     except 421, which the server may send at any time (RFC 5321 3.8).
+ *     except 421, which the server may send at any moment (RFC 5321 3.8).
  *   - Reply handlers only change state; produce() writes whatever the state
  *     calls for into the one output buffer, as far as it fits: single
  *     commands (EHLO, STARTTLS, AUTH, RSET, QUIT), the transaction's MAIL,
