@@ -603,6 +603,11 @@ struct smtp_client_session {
   char *out;
   size_t out_cap, out_head, out_ready, out_tail;
   uint64_t produced, consumed;
+  /* Zero-copy message data: a span of the application's memory body that
+   * is sent after everything in `out`, straight from that memory (nothing
+   * else is produced until it is consumed). */
+  const char *direct;
+  size_t direct_len;
 
   /* state */
   int phase;
@@ -741,6 +746,13 @@ static void trace_reply(smtp_client_session *c, const smtp_reply *r) {
 }
 
 static size_t out_pending(const smtp_client_session *c) { return c->out_ready - c->out_head; }
+
+/* Everything waiting for the transport: the buffer, then the direct span. */
+static size_t send_pending(const smtp_client_session *c) { return out_pending(c) + c->direct_len; }
+
+/* Spans shorter than this are copied into the output instead (one transport
+ * write per span: short runs between line-start dots are cheaper copied). */
+#define DIRECT_MIN 4096u
 
 static void out_compact(smtp_client_session *c) {
   size_t shift = c->out_head;
@@ -886,6 +898,9 @@ static void txn_finish(smtp_client_session *c, int status_override) {
   c->txn_active = 0;
   c->body_phase = B_NONE;
   c->chunk_open = 0;
+  /* Never hand out the application's body after its transaction ended. */
+  c->direct = NULL;
+  c->direct_len = 0;
   if (c->phase == PH_TXN) c->phase = PH_READY;
   emit(c, &ev);
 }
@@ -912,6 +927,8 @@ static void session_end(smtp_client_session *c, int err) {
   c->error = err;
   c->todo = 0;
   c->out_head = c->out_ready = c->out_tail = 0;
+  c->direct = NULL;
+  c->direct_len = 0;
   c->ring_count = 0;
   c->tls_wanted = 0;
   c->body_phase = B_NONE;
@@ -933,6 +950,8 @@ static void set_fatal(smtp_client_session *c, int err) {
   c->todo = 0;
   c->ring_count = 0;
   c->out_head = c->out_ready = c->out_tail = 0;
+  c->direct = NULL;
+  c->direct_len = 0;
   if (c->txn) {
     c->txn->owner = NULL;
     c->txn = NULL;
@@ -1609,6 +1628,9 @@ static void chunk_close(smtp_client_session *c, int last) {
  * consumed, the message is finished. */
 static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len, int eof) {
   size_t used = 0;
+  /* A memory body stays put until its transaction ends (client.h), so its
+   * vetted runs can be sent from where they are (the direct span). */
+  int stable = c->txn && c->txn->body_source == SMTP_CLIENT_BODY_MEMORY;
   for (;;) {
     if (c->body_phase != B_SEND) return (smtp_ssize)used;
     if (!c->use_bdat) {
@@ -1659,6 +1681,25 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
         c->body_phase = B_DONE;
         return (smtp_ssize)used;
       }
+      if (stable && c->body_verbatim) {
+        /* Zero copy: the run up to the next line-start dot goes out from
+         * the body itself, through that dot; the next run starts at the
+         * same dot (not at a line start any more), so the dot is sent
+         * twice (RFC 5321 4.5.2) without copying a byte. */
+        size_t rest = len - used;
+        size_t k = smtp__data_find_bol_dot(src + used, rest, c->verbatim_bol);
+        size_t span = k < rest ? k + 1 : rest;
+        if (span >= DIRECT_MIN) {
+          size_t adv = k < rest ? k : rest;
+          c->direct = src + used;
+          c->direct_len = span;
+          c->produced += span;
+          used += adv;
+          c->body_total += adv;
+          c->verbatim_bol = k < rest ? 0 : src[used - 1] == '\n';
+          return (smtp_ssize)used; /* nothing more until it is consumed */
+        }
+      }
       if (!out_room(c, 16)) return (smtp_ssize)used;
       room = c->out_cap - c->out_tail;
       if (c->body_verbatim) {
@@ -1700,6 +1741,31 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
       if (consumed == 0 && n == 0) return (smtp_ssize)used;
     } else {
       size_t consumed = 0, outlen = 0, room;
+      if (!c->chunk_open && stable && (c->use_binary || c->body_verbatim) &&
+          len - used >= DIRECT_MIN) {
+        /* Zero copy: one chunk of the rest of the body, sent from the
+         * body itself after its BDAT line (RFC 3030 2: the data is
+         * counted, never scanned). A missing final CRLF follows as a
+         * chunk of its own. */
+        char hdr[BDAT_HDR_RESERVE + 8];
+        size_t rest = len - used;
+        int last = eof && (c->use_binary || !c->verbatim_crlf);
+        smtp_ssize h;
+        if (!(c->ext & SMTP_EXT_PIPELINING) && ring_has(c, K_BDAT)) return (smtp_ssize)used;
+        if (c->ring_count == RING_CAP) return (smtp_ssize)used;
+        h = smtp_bdat_format(hdr, sizeof hdr, rest, last);
+        if (h <= 2 || !out_room(c, (size_t)h)) return (smtp_ssize)used;
+        trace(c, 'C', hdr, (size_t)h - 2);
+        out_put(c, hdr, (size_t)h);
+        c->direct = src + used;
+        c->direct_len = rest;
+        c->produced += rest;
+        used = len;
+        c->body_total += rest;
+        ring_push(c, last ? K_BDAT_LAST : K_BDAT, last && c->opt.lmtp ? c->part_accepted : 1);
+        if (last) c->body_phase = B_DONE;
+        return (smtp_ssize)used;
+      }
       if (!c->chunk_open) {
         /* Without PIPELINING each BDAT waits for the previous reply. */
         if (!(c->ext & SMTP_EXT_PIPELINING) && ring_has(c, K_BDAT)) return (smtp_ssize)used;
@@ -1839,6 +1905,7 @@ static void produce(smtp_client_session *c, int allow_read) {
     unsigned int before = c->todo;
     int phase = c->phase;
     if (c->phase == PH_CLOSED || c->error) return;
+    if (c->direct_len) return; /* bytes after a direct span wait for it */
     if (c->todo & T_EHLO) {
       char buf[SMTP_DOMAIN_MAX + 8];
       size_t n = strlen(c->opt.ehlo);
@@ -2299,12 +2366,26 @@ smtp_ssize smtp_client_session_mem_send(smtp_client_session *c, const char **dat
   produce(c, 1);
   if (c->error == SMTP_ERR_CALLBACK_FAILURE) return SMTP_ERR_CALLBACK_FAILURE;
   if (c->chunk_open && c->chunk_len > 0) chunk_close(c, 0);
+  if (out_pending(c) == 0 && c->direct_len) {
+    *data = c->direct;
+    return (smtp_ssize)c->direct_len;
+  }
   *data = c->out + c->out_head;
   return (smtp_ssize)out_pending(c);
 }
 
 int smtp_client_session_mem_consume(smtp_client_session *c, size_t n) {
-  if (!c || n > out_pending(c)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!c) return SMTP_ERR_INVALID_ARGUMENT;
+  if (out_pending(c) == 0 && c->direct_len) {
+    /* The direct span (mem_send gave it when the buffer was empty). */
+    if (n > c->direct_len) return SMTP_ERR_INVALID_ARGUMENT;
+    c->direct += n;
+    c->direct_len -= n;
+    c->consumed += n;
+    if (!c->direct_len) c->direct = NULL;
+    return SMTP_OK;
+  }
+  if (n > out_pending(c)) return SMTP_ERR_INVALID_ARGUMENT;
   c->out_head += n;
   c->consumed += n;
   if (c->out_head == c->out_tail && !c->chunk_open) c->out_head = c->out_ready = c->out_tail = 0;
@@ -2319,7 +2400,7 @@ int smtp_client_session_want_read(const smtp_client_session *c) {
 
 int smtp_client_session_want_write(const smtp_client_session *c) {
   if (!c || c->phase == PH_CLOSED) return 0;
-  if (out_pending(c) > 0 || (c->chunk_open && c->chunk_len)) return 1;
+  if (send_pending(c) > 0 || (c->chunk_open && c->chunk_len)) return 1;
   if (c->todo) return 1;
   if (c->phase == PH_READY && c->ring_count == 0 && (c->txn || c->quit_requested)) return 1;
   if (c->body_phase == B_SEND && c->txn && c->txn->body_source != SMTP_CLIENT_BODY_PUSH &&
@@ -2367,9 +2448,9 @@ int smtp_client_session_timeout_ms(const smtp_client_session *c) {
   const pend *p;
   if (!c || c->phase == PH_CLOSED) return -1;
   if (c->phase == PH_TLS) return TMO_OTHER;
-  if ((c->body_phase == B_SEND || c->body_phase == B_DONE) && out_pending(c))
+  if ((c->body_phase == B_SEND || c->body_phase == B_DONE) && send_pending(c))
     return TMO_DATA_BLOCK; /* message data still being written */
-  if (c->ring_count == 0) return out_pending(c) ? TMO_OTHER : -1;
+  if (c->ring_count == 0) return send_pending(c) ? TMO_OTHER : -1;
   p = &c->ring[c->ring_head];
   switch (p->kind) {
   case K_GREETING: return TMO_GREETING;

@@ -1004,8 +1004,254 @@ static void test_data_memory_body_random(void **state) {
   }
 }
 
+
+/* ---- zero-copy memory bodies: runs go out from the body itself ---- */
+
+typedef struct zc_run {
+  const char *body;
+  size_t n;
+  char *all;
+  size_t len, cap;
+  size_t direct_octets; /* handed out by mem_send from inside the body */
+  size_t direct_spans;
+  uint32_t seed;
+} zc_run;
+
+/* Drain with random partial consumes; note what came from the body. */
+static void zc_take(smtp_client_session *c, zc_run *z) {
+  const char *out;
+  smtp_ssize k;
+  smtp_client_event ev;
+  while ((k = smtp_client_session_mem_send(c, &out)) > 0) {
+    size_t take;
+    z->seed = z->seed * 1103515245u + 12345u;
+    take = 1 + (z->seed >> 8) % (size_t)k;
+    if ((z->seed >> 4) % 3 == 0) take = (size_t)k;
+    if (out >= z->body && out < z->body + z->n) {
+      assert_true(out + k <= z->body + z->n); /* never past the body */
+      z->direct_octets += take;
+      z->direct_spans++;
+    }
+    assert_true(z->len + take <= z->cap);
+    memcpy(z->all + z->len, out, take);
+    z->len += take;
+    assert_int_equal(smtp_client_session_mem_consume(c, take), SMTP_OK);
+    while (smtp_client_session_next_event(c, &ev)) {}
+  }
+  assert_true(k == 0);
+}
+
+static void zc_feed(smtp_client_session *c, const char *r) {
+  smtp_client_event ev;
+  size_t off = 0, n = strlen(r);
+  while (off < n) {
+    smtp_ssize k = smtp_client_session_mem_recv(c, r + off, n - off);
+    assert_true(k >= 0);
+    off += (size_t)k;
+    while (smtp_client_session_next_event(c, &ev)) {}
+  }
+}
+
+/* Runs one transaction against scripted replies; @p chunking offers
+ * CHUNKING (and BINARYMIME when @p binary). Output from MAIL on is in z. */
+static void zc_session(zc_run *z, int chunking, int binary) {
+  smtp_client_options *o;
+  smtp_client_session *c;
+  smtp_client_txn *t;
+  size_t mail_at;
+  char ehlo[128];
+  snprintf(ehlo, sizeof ehlo, "250-mx\r\n250-PIPELINING\r\n%s250 8BITMIME\r\n",
+           chunking ? (binary ? "250-CHUNKING\r\n250-BINARYMIME\r\n" : "250-CHUNKING\r\n") : "");
+  assert_int_equal(smtp_client_options_new(&o, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_options_set_starttls(o, SMTP_CLIENT_STARTTLS_OFF), SMTP_OK);
+  assert_int_equal(smtp_client_options_set_output_buffer(o, SMTP_CLIENT_OUTPUT_MIN), SMTP_OK);
+  assert_int_equal(smtp_client_txn_new(&t, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_txn_set_from(t, "a@b.org", 7), SMTP_OK);
+  assert_int_equal(smtp_client_txn_add_rcpt(t, "c@d.org", 7, 0, NULL, 0), 0);
+  assert_int_equal(smtp_client_txn_set_body(t, z->body, z->n), SMTP_OK);
+  if (binary) assert_int_equal(smtp_client_txn_set_body_type(t, SMTP_CLIENT_BODY_BINARYMIME), SMTP_OK);
+  assert_int_equal(smtp_client_session_new(&c, NULL, NULL, o, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_session_submit(c, t), SMTP_OK);
+  zc_feed(c, "220 mx\r\n");
+  zc_take(c, z);
+  zc_feed(c, ehlo);
+  mail_at = z->len;
+  zc_take(c, z);
+  zc_feed(c, chunking ? "250 ok\r\n250 ok\r\n" : "250 ok\r\n250 ok\r\n354 go\r\n");
+  zc_take(c, z);
+  /* the transaction is answered only once everything was consumed */
+  zc_feed(c, chunking && !binary && (z->n < 2 || memcmp(z->body + z->n - 2, "\r\n", 2))
+                 ? "250 chunk\r\n250 done\r\n" : "250 done\r\n");
+  zc_take(c, z);
+  memmove(z->all, z->all + mail_at, z->len - mail_at);
+  z->len -= mail_at;
+  smtp_client_session_del(c);
+  smtp_client_txn_del(t);
+  smtp_client_options_del(o);
+}
+
+/* CRLF lines with a line-start dot on one line in @p every (RFC 5321 4.5.2),
+ * some dots next to each other; optionally without the final CRLF. */
+static size_t zc_body(char *b, size_t n, unsigned every, int no_final, uint32_t seed) {
+  size_t i = 0;
+  while (i + 2 < n) {
+    size_t ll;
+    seed = seed * 1103515245u + 12345u;
+    ll = (seed >> 16) % 120;
+    if (every && (seed >> 8) % every == 0) b[i++] = '.';
+    while (ll-- && i + 2 < n) {
+      b[i] = (char)('a' + (i % 26));
+      i++;
+    }
+    b[i++] = '\r';
+    b[i++] = '\n';
+  }
+  if (no_final && i >= 2) i -= 2;
+  return i;
+}
+
+/* DATA: the runs between line-start dots of 4 KiB or more are sent from the
+ * body itself, each through its dot, the next from the same dot, so the dot
+ * goes out twice (RFC 5321 4.5.2); shorter runs are copied. The octets on
+ * the wire equal the stuffer's for every drain pattern. */
+static void test_zero_copy_data(void **state) {
+  static char body[400000], all[900000], want[900000];
+  static const unsigned every[] = {0, 1000, 150, 40, 3};
+  (void)state;
+  for (int t = 0; t < 20; t++) {
+    zc_run z;
+    smtp_stuffer st;
+    size_t consumed = 0, wl, n;
+    smtp_ssize k;
+    n = zc_body(body, 1000 + (size_t)t * 19997, every[t % 5], t % 4 == 1, 0xA11u + (uint32_t)t);
+    memset(&z, 0, sizeof z);
+    z.body = body;
+    z.n = n;
+    z.all = all;
+    z.cap = sizeof all;
+    z.seed = 77u + (uint32_t)t;
+    zc_session(&z, 0, 0);
+    smtp_stuffer_init(&st, 0);
+    k = smtp_stuff(&st, body, n, &consumed, want, sizeof want);
+    assert_true(k >= 0);
+    wl = (size_t)k;
+    k = smtp_stuff_finish(&st, want + wl, sizeof want - wl);
+    assert_true(k > 0);
+    wl += (size_t)k;
+    /* MAIL, RCPT, DATA lines, then exactly the stuffed body */
+    {
+      const char *d = strstr(all, "DATA\r\n");
+      assert_non_null(d);
+      d += 6;
+      assert_int_equal(z.len - (size_t)(d - all), wl);
+      assert_memory_equal(d, want, wl);
+    }
+    /* without dots (or sparse ones) nearly all of it went out in place */
+    if (every[t % 5] == 0 && n > 8192) assert_true(z.direct_octets >= n - 2);
+    if (every[t % 5] == 1000 && n > 100000) assert_true(z.direct_octets > n / 2);
+    if (every[t % 5] == 3) assert_int_equal(z.direct_octets, 0); /* runs too short */
+  }
+}
+
+/* BDAT (RFC 3030 2): a body of 4 KiB or more is one chunk sent from the body
+ * itself; a missing final CRLF follows as a chunk of its own; BINARYMIME
+ * bodies go out octet for octet. */
+static void test_zero_copy_bdat(void **state) {
+  static char body[300000], all[700000], want[700000];
+  (void)state;
+  for (int t = 0; t < 12; t++) {
+    zc_run z;
+    size_t n, wl = 0;
+    int binary = t % 3 == 2, no_final = t % 3 == 1;
+    n = zc_body(body, 5000 + (size_t)t * 24001, 50, no_final, 0xB0Du + (uint32_t)t);
+    if (binary) {
+      for (size_t i = 0; i < n; i += 97) body[i] = (char)(i & 0xff); /* NUL, CR, 8-bit */
+    }
+    memset(&z, 0, sizeof z);
+    z.body = body;
+    z.n = n;
+    z.all = all;
+    z.cap = sizeof all;
+    z.seed = 99u + (uint32_t)t;
+    zc_session(&z, 1, binary);
+    if (no_final) {
+      wl = (size_t)snprintf(want, sizeof want, "BDAT %zu\r\n", n);
+      memcpy(want + wl, body, n);
+      wl += n;
+      memcpy(want + wl, "BDAT 2 LAST\r\n\r\n", 15);
+      wl += 15;
+    } else {
+      wl = (size_t)snprintf(want, sizeof want, "BDAT %zu LAST\r\n", n);
+      memcpy(want + wl, body, n);
+      wl += n;
+    }
+    {
+      const char *b = strstr(all, "BDAT ");
+      assert_non_null(b);
+      assert_int_equal(z.len - (size_t)(b - all), wl);
+      assert_memory_equal(b, want, wl);
+    }
+    assert_int_equal(z.direct_octets, n);
+  }
+}
+
+/* The connection ends while a run of the body is only half written: the
+ * transaction ends (4xx: the message may be retried) and the session never
+ * hands out the application's memory again. */
+static void test_zero_copy_lost(void **state) {
+  static char body[100000];
+  smtp_client_options *o;
+  smtp_client_session *c;
+  smtp_client_txn *t;
+  smtp_client_event ev;
+  const char *out;
+  smtp_ssize k;
+  size_t n = zc_body(body, sizeof body, 0, 0, 5u);
+  int done = 0, status = 0;
+  (void)state;
+  assert_int_equal(smtp_client_options_new(&o, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_options_set_starttls(o, SMTP_CLIENT_STARTTLS_OFF), SMTP_OK);
+  assert_int_equal(smtp_client_txn_new(&t, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_txn_set_from(t, "a@b.org", 7), SMTP_OK);
+  assert_int_equal(smtp_client_txn_add_rcpt(t, "c@d.org", 7, 0, NULL, 0), 0);
+  assert_int_equal(smtp_client_txn_set_body(t, body, n), SMTP_OK);
+  assert_int_equal(smtp_client_session_new(&c, NULL, NULL, o, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_session_submit(c, t), SMTP_OK);
+  zc_feed(c, "220 mx\r\n");
+  while ((k = smtp_client_session_mem_send(c, &out)) > 0) smtp_client_session_mem_consume(c, (size_t)k);
+  zc_feed(c, "250-mx\r\n250 PIPELINING\r\n");
+  while ((k = smtp_client_session_mem_send(c, &out)) > 0) smtp_client_session_mem_consume(c, (size_t)k);
+  zc_feed(c, "250 ok\r\n250 ok\r\n354 go\r\n");
+  k = smtp_client_session_mem_send(c, &out);
+  assert_true(k > 4096);
+  assert_ptr_equal(out, body); /* the body itself, not a copy */
+  assert_int_equal(smtp_client_session_mem_consume(c, (size_t)k / 2), SMTP_OK);
+  assert_true(smtp_client_session_want_write(c));
+  assert_true(smtp_client_session_timeout_ms(c) > 0);
+  assert_int_equal(smtp_client_session_mem_consume(c, (size_t)k), SMTP_ERR_INVALID_ARGUMENT); /* more than left */
+  smtp_client_session_connection_lost(c);
+  while (smtp_client_session_next_event(c, &ev)) {
+    if (ev.type == SMTP_CLIENT_EVENT_TXN_DONE) {
+      done = 1;
+      status = ev.result.status;
+    }
+  }
+  assert_true(done);
+  assert_int_equal(status, SMTP_ERR_TEMPFAIL);
+  out = body;
+  assert_true(smtp_client_session_mem_send(c, &out) <= 0);
+  assert_true(out == NULL || out < body || out >= body + n);
+  assert_false(smtp_client_session_want_write(c));
+  smtp_client_session_del(c);
+  smtp_client_txn_del(t);
+  smtp_client_options_del(o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_zero_copy_data),
+      cmocka_unit_test(test_zero_copy_bdat),
+      cmocka_unit_test(test_zero_copy_lost),
       cmocka_unit_test(test_pipelined_transaction),
       cmocka_unit_test(test_lockstep_transaction),
       cmocka_unit_test(test_null_path_and_normalisation),

@@ -124,11 +124,14 @@ static int is_utf8(const char *s) {
 /* A body that stresses dot-stuffing and line ends. @p bare: bare CR / LF
  * allowed; @p eight: 8-bit octets allowed; @p binary: anything but a NUL-free
  * constraint (BINARYMIME). */
-static void gen_body(uint32_t *r, hh_buf *b, int bare, int eight, int binary, size_t maxlen) {
+/* @p sparse: line-start dots only on about one line in 200, so that runs
+ * of several KiB between them take the client's zero-copy path. */
+static void gen_body(uint32_t *r, hh_buf *b, int bare, int eight, int binary, size_t maxlen,
+                     int sparse) {
   size_t target = hh_below(r, maxlen + 1);
   while (b->len < target) {
     size_t n;
-    switch (hh_below(r, 8)) {
+    switch (sparse && hh_below(r, 200) ? 7 : hh_below(r, 8)) {
     case 0: hh_buf_str(b, "."); break;
     case 1: hh_buf_str(b, ".."); break;
     case 2: hh_buf_str(b, ".x"); break;
@@ -220,7 +223,8 @@ static void gen(gen_session *g, uint32_t seed) {
     gen_txn *t = &g->t[i];
     int utf8ok = (ext & SMTP_EXT_SMTPUTF8) != 0;
     int nr = 1 + (int)hh_below(&r, 8);
-    size_t maxbody = g->mode == HH_BYTES ? 600 : hh_below(&r, 10) == 0 ? 70000 : 3000;
+    int sparse = hh_below(&r, 3) == 0;
+    size_t maxbody = g->mode == HH_BYTES ? 600 : (sparse || hh_below(&r, 10) == 0) ? 70000 : 3000;
     int src = (int)hh_below(&r, 3);
     if (hh_below(&r, 6) == 0) {
       hh_buf_str(&t->from, ""); /* the null reverse-path */
@@ -254,11 +258,11 @@ static void gen(gen_session *g, uint32_t seed) {
     }
     if (g->binary && hh_below(&r, 3) == 0) {
       t->spec.body_type = SMTP_CLIENT_BODY_BINARYMIME;
-      gen_body(&r, &t->body, 1, 1, 1, maxbody);
+      gen_body(&r, &t->body, 1, 1, 1, maxbody, sparse);
     } else {
       int bare = (int)hh_below(&r, 2);
       t->eight = (ext & SMTP_EXT_8BITMIME) && hh_below(&r, 3) == 0;
-      gen_body(&r, &t->body, bare, t->eight, 0, maxbody);
+      gen_body(&r, &t->body, bare && !sparse, t->eight, 0, maxbody, sparse);
       /* what the body really holds decides BODY= (RFC 6152 3) */
       t->eight = 0;
       for (size_t k = 0; k < t->body.len; k++)
