@@ -102,6 +102,26 @@ static void fz_drain(fz *f) {
 
 static const char FZ_BODY[] = "Subject: x\r\n\r\n.line\n\xc3\xa9t\xc3\xa9\r\nend";
 
+/* A larger CRLF-only body (byte 1 bit 7): runs of several KiB between
+ * line-start dots, so the zero-copy paths (DATA spans through a dot, one
+ * BDAT chunk from the body) run too. Bit 6 drops its final CRLF. */
+static char fz_big[24576];
+static size_t fz_big_len(void) {
+  static size_t n;
+  if (!n) {
+    size_t line = 0;
+    while (n + 84 < sizeof fz_big) {
+      size_t ll = 20 + (line * 37) % 60;
+      if (line % 90 == 89) fz_big[n++] = '.';
+      for (size_t k = 0; k < ll; k++) fz_big[n++] = (char)('a' + (k + line) % 26);
+      fz_big[n++] = '\r';
+      fz_big[n++] = '\n';
+      line++;
+    }
+  }
+  return n;
+}
+
 /* Run one session over @p data. @p split: 0 whole, else chunk sizes from a
  * PRNG seeded with it. Returns the digest. */
 static uint32_t fz_run(const uint8_t *data, size_t size, unsigned split, int one_reply) {
@@ -109,13 +129,14 @@ static uint32_t fz_run(const uint8_t *data, size_t size, unsigned split, int one
   smtp_client_callbacks *cb;
   smtp_client_options *o;
   smtp_client_txn *t;
-  unsigned flags;
+  unsigned flags, body_flags;
   uint32_t seed = split;
   size_t pos = 0;
   memset(&f, 0, sizeof f);
   f.hash = 2166136261u;
   if (size < 2) return 0;
   flags = data[0];
+  body_flags = data[1];
   data += 2;
   size -= 2;
   CHECK(smtp_client_callbacks_new(&cb) == SMTP_OK);
@@ -137,6 +158,8 @@ static uint32_t fz_run(const uint8_t *data, size_t size, unsigned split, int one
   CHECK(smtp_client_txn_add_rcpt(t, "r2@c.example", 12, 0, NULL, 0) == 1);
   CHECK(smtp_client_txn_add_rcpt(t, "r3@c.example", 12, 0, NULL, 0) == 2);
   if (flags & 128) CHECK(smtp_client_txn_set_body_source(t, SMTP_CLIENT_BODY_PUSH) == SMTP_OK);
+  else if (body_flags & 128)
+    CHECK(smtp_client_txn_set_body(t, fz_big, fz_big_len() - ((body_flags & 64) ? 2 : 0)) == SMTP_OK);
   else CHECK(smtp_client_txn_set_body(t, FZ_BODY, sizeof FZ_BODY - 1) == SMTP_OK);
   CHECK(smtp_client_session_new(&f.c, cb, &f, o, NULL) == SMTP_OK);
   smtp__client_session_set_one_reply(f.c, one_reply);
