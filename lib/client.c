@@ -982,7 +982,7 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   const smtp_client_options *o = options;
   size_t tok_len = 0, zl = 0, ul = 0, pl = 0, el, caps_cap, raw_cap = 0, line_cap = 0;
   size_t off_evq, off_sasl, off_out, off_stage, off_caps, off_line, off_raw, off_cred, off_ehlo;
-  size_t total, cred_len = 0;
+  size_t total, cred_len = 0, out_cap;
   int rc, want_auth, event_mode = callbacks == NULL;
   char *base;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
@@ -1016,10 +1016,14 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
     caps_cap = CAPS_TEXT_DEFAULT;
   }
   el = strlen(o->ehlo) + 1;
+  /* The output holds the longest line this session writes: with a large
+   * token, the AUTH line may be longer than the configured buffer. */
+  out_cap = o->out_cap;
+  if (want_auth && line_cap + 2 > out_cap) out_cap = line_cap + 2;
   off_evq = ALIGN16(sizeof *c);
   off_sasl = ALIGN16(off_evq + (event_mode ? EVQ_CAP * sizeof(smtp_client_event) : 0));
   off_out = ALIGN16(off_sasl + (want_auth ? sizeof(smtp__sasl_client) : 0));
-  off_stage = off_out + o->out_cap;
+  off_stage = off_out + out_cap;
   off_caps = off_stage + (callbacks && callbacks->read_body ? STAGE_CAP : 0);
   off_line = off_caps + caps_cap;
   off_raw = off_line + line_cap;
@@ -1049,7 +1053,7 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   c->opt.ehlo = base + off_ehlo;
   if (event_mode) c->evq = (smtp_client_event *)(void *)(base + off_evq);
   c->out = base + off_out;
-  c->out_cap = o->out_cap;
+  c->out_cap = out_cap;
   c->stage = base + off_stage;
   c->caps_text = base + off_caps;
   c->caps_cap = caps_cap;

@@ -794,11 +794,14 @@ static void test_memory_by_options(void **state) {
   with_read = session_bytes(o, 1, 1);
   assert_true(with_cb < base);               /* no event queue */
   assert_int_equal(with_read, with_cb + 4096); /* the read stage */
-  /* default output (16 KiB), a 1 KiB capability copy, the struct */
+  /* default output (4 KiB), a 1 KiB capability copy, the struct */
   assert_true(with_cb - parser <= SMTP_CLIENT_OUTPUT_DEFAULT + 1024 + 6144);
   assert_int_equal(smtp_client_options_set_output_buffer(o, SMTP_CLIENT_OUTPUT_MIN), SMTP_OK);
   min_out = session_bytes(o, 1, 0);
   assert_int_equal(with_cb - min_out, SMTP_CLIENT_OUTPUT_DEFAULT - SMTP_CLIENT_OUTPUT_MIN);
+  assert_int_equal(smtp_client_options_set_output_buffer(o, 16384), SMTP_OK);
+  assert_int_equal(session_bytes(o, 1, 0) - min_out, 16384 - SMTP_CLIENT_OUTPUT_MIN);
+  assert_int_equal(smtp_client_options_set_output_buffer(o, SMTP_CLIENT_OUTPUT_MIN), SMTP_OK);
   assert_int_equal(smtp_client_options_set_credentials(o, NULL, "user", "secret"), SMTP_OK);
   creds = session_bytes(o, 1, 0);
   assert_true(creds > min_out + 2304 + 3072); /* SASL message + AUTH line */
@@ -997,7 +1000,7 @@ static void test_data_memory_body_random(void **state) {
     k = smtp_stuff_finish(&st, want + wl, sizeof want - wl);
     assert_true(k > 0);
     wl += (size_t)k;
-    gl = data_bytes(body, n, t % 2 ? SMTP_CLIENT_OUTPUT_MIN : SMTP_CLIENT_OUTPUT_DEFAULT, got,
+    gl = data_bytes(body, n, t % 2 ? SMTP_CLIENT_OUTPUT_MIN : 16384, got,
                     sizeof got);
     assert_int_equal(gl, wl);
     assert_memory_equal(got, want, wl);

@@ -276,15 +276,19 @@ typedef enum smtp_client_starttls_policy {
   SMTP_CLIENT_STARTTLS_OFF = 2            /**< Never STARTTLS (e.g. implicit TLS, or tests). */
 } smtp_client_starttls_policy;
 
-/** Default size of the output buffer. */
-#define SMTP_CLIENT_OUTPUT_DEFAULT 16384
+/** Default size of the output buffer. Memory bodies without bare CR/LF go
+ *  out from the application's memory (runs of 4 KiB or more), so the buffer
+ *  mostly holds command lines; raise it for pushed or read bodies on fast
+ *  links (fewer, larger transport writes). */
+#define SMTP_CLIENT_OUTPUT_DEFAULT 4096
 /** Smallest output buffer accepted. */
 #define SMTP_CLIENT_OUTPUT_MIN 4096
 
 /**
  * @brief Allocate options with the defaults: EHLO name "localhost", SMTP,
  *        opportunistic STARTTLS, no credentials, no plaintext AUTH, every
- *        extension used when offered, reply bounds of reply.h, 16 KiB output.
+ *        extension used when offered, reply bounds of reply.h, 4 KiB output
+ *        (::SMTP_CLIENT_OUTPUT_DEFAULT).
  * @param out receives the options; free them with smtp_client_options_del().
  * @param mem allocator or NULL; copied.
  * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_NOMEM.
