@@ -14,7 +14,7 @@
 /** ABI minor version: bumped when symbols are added. */
 #define SMTP_API_VERSION_MINOR 2
 /** Patch level: bumped for fixes that change no interface. */
-#define SMTP_API_VERSION_PATCH 0
+#define SMTP_API_VERSION_PATCH 1
 
 /** The version as one integer: (major << 16) | (minor << 8) | patch. */
 #define SMTP_API_VERSION                                                     \
