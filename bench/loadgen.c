@@ -22,6 +22,8 @@
  *                 send no mail, print "loadgen: <n> sessions idle" and hold them
  *                 until stdin closes (for measuring a server's memory per session)
  *   -q            print only the summary line
+ *   -X            smtp-source's body shape (80-octet lines of a digit and "X",
+ *                 no dots) instead of word lines with some line-start dots
  * Prints: "loadgen: <messages> messages (<failed> failed) in <s> s: <rate> msg/s".
  * Exit status 0 when every message was accepted. */
 #include <errno.h>
@@ -237,8 +239,12 @@ static void parse_target(gen *g, const char *target) {
   freeaddrinfo(res);
 }
 
-/* Headers like smtp-source's, then `length` octets of text lines. */
-static char *make_message(size_t length, size_t *out_len) {
+/* Headers like smtp-source's, then `length` octets of text lines: words in
+ * lines of 62-79 octets with a line-start dot on one line in 40 (the
+ * default), or with @p xlines smtp-source's own shape (a digit, 77 "X",
+ * CRLF: 80-octet lines, no dots), so that both clients hand smtp-sink the
+ * same number of lines per message. */
+static char *make_message(size_t length, size_t *out_len, int xlines) {
   char *m = malloc(length + 512);
   int n;
   if (!m) bench_die("out of memory");
@@ -246,7 +252,17 @@ static char *make_message(size_t length, size_t *out_len) {
                "From: <loadgen@example.com>\r\nTo: <rcpt@example.org>\r\n"
                "Date: Sat, 28 Nov 2026 12:00:00 +0000\r\nMessage-Id: <loadgen.1@example.com>\r\n"
                "Subject: loadgen\r\n\r\n");
-  if (length >= 64) bench_make_body(m + n, length, 7);
+  if (xlines) {
+    size_t i = 0, line = 0;
+    while (i < length) {
+      size_t k = length - i < 80 ? length - i : 80;
+      char *o = m + (size_t)n + i;
+      for (size_t j = 0; j < k; j++) o[j] = j == 0 ? (char)('0' + line % 10) : 'X';
+      if (k >= 2) memcpy(o + k - 2, "\r\n", 2);
+      i += k;
+      line++;
+    }
+  } else if (length >= 64) bench_make_body(m + n, length, 7);
   else {
     memset(m + n, 'x', length);
     if (length >= 2) memcpy(m + n + length - 2, "\r\n", 2);
@@ -261,12 +277,12 @@ int main(int argc, char **argv) {
   unsigned nsess = 1, i, next;
   uint64_t total = 1;
   size_t length = 1024, outbuf = 262144;
-  int opt;
+  int opt, xlines = 0;
   double t0, t1;
   struct rlimit rl;
   memset(&g, 0, sizeof g);
   g.nrcpt = 1;
-  while ((opt = getopt(argc, argv, "s:m:l:r:o:dBTIq")) != -1) {
+  while ((opt = getopt(argc, argv, "s:m:l:r:o:dBTIqX")) != -1) {
     switch (opt) {
     case 's': nsess = (unsigned)strtoul(optarg, NULL, 10); break;
     case 'm': total = strtoull(optarg, NULL, 10); break;
@@ -282,15 +298,16 @@ int main(int argc, char **argv) {
       break;
     case 'I': g.idle = 1; break;
     case 'q': g.quiet = 1; break;
+    case 'X': xlines = 1; break;
     default:
       fprintf(stderr, "usage: loadgen [-s sessions] [-m messages] [-l length] [-r rcpts] [-d] [-B]"
-                      " [-o outbuf] [-q] host:port\n");
+                      " [-o outbuf] [-q] [-X] host:port\n");
       return 2;
     }
   }
   if (optind != argc - 1 || nsess == 0 || total == 0 || g.nrcpt == 0 || g.nrcpt > 1000) {
     fprintf(stderr, "usage: loadgen [-s sessions] [-m messages] [-l length] [-r rcpts] [-d] [-B]"
-                    " [-o outbuf] [-q] host:port\n");
+                    " [-o outbuf] [-q] [-X] host:port\n");
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -299,7 +316,7 @@ int main(int argc, char **argv) {
     setrlimit(RLIMIT_NOFILE, &rl);
   }
   parse_target(&g, argv[optind]);
-  g.body = make_message(length, &g.body_len);
+  g.body = make_message(length, &g.body_len, xlines);
   g.to_submit = g.idle ? 0 : total;
   if (!g.idle && nsess > total) nsess = (unsigned)total;
 
