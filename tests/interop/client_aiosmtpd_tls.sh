@@ -57,6 +57,19 @@ check "SMTPUTF8 under STARTTLS: exit 0, UTF-8 recipient, SMTPUTF8 declared" \
 snd st4 --server "$srv" --to dave@example.net "$TMP/m1"
 check "opportunistic (default): STARTTLS taken, delivered" \
   $(t eval '[ $RC = 0 ] && grep -q "^tls=TLSv1" "$TMP/st/4.env"')
+# A 600 KB message whose runs between line-start dots are KiB long: the
+# client sends those from its memory (zero copy) through TLS records; the
+# dots must still be doubled on the wire and removed by aiosmtpd.
+python3 -c '
+import sys
+out = [b"Subject: big\r\n\r\n"]
+for i in range(9000):
+    lead = b"." if i % 300 == 7 else (b".." if i % 1000 == 11 else b"")
+    out.append(lead + (b"line %05d " % i) + b"x" * (i % 60) + b"\r\n")
+sys.stdout.buffer.write(b"".join(out))' >"$TMP/m2"
+snd st9 --server "$srv" --to bob@example.net --starttls required "${V[@]}" "$TMP/m2"
+check "600 KB message with line-start dots under STARTTLS: exit 0, bytes intact" \
+  $(t eval '[ $RC = 0 ] && cmp -s "$TMP/st/5.eml" "$TMP/m2"')
 n_ok=$(cnt st)
 snd st5 --server "$srv" --to bob@example.net --starttls off "$TMP/m1"
 check "--starttls off to a STARTTLS-only server: MAIL refused line, exit 2" \
