@@ -1685,7 +1685,8 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
         c->body_phase = B_DONE;
         return (smtp_ssize)used;
       }
-      if (stable && c->body_verbatim) {
+      size_t dot_at = SIZE_MAX; /* next line-start dot, when already searched */
+      if (stable && c->body_verbatim && len - used >= DIRECT_MIN) {
         /* Zero copy: the run up to the next line-start dot goes out from
          * the body itself, through that dot; the next run starts at the
          * same dot (not at a line start any more), so the dot is sent
@@ -1693,6 +1694,7 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
         size_t rest = len - used;
         size_t k = smtp__data_find_bol_dot(src + used, rest, c->verbatim_bol);
         size_t span = k < rest ? k + 1 : rest;
+        dot_at = k; /* a short run is copied below without a second search */
         if (span >= DIRECT_MIN) {
           size_t adv = k < rest ? k : rest;
           c->direct = src + used;
@@ -1712,7 +1714,8 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
          * 4.5.2), so copy the runs between those. One octet of the room is
          * kept for such a dot. */
         size_t take = len - used < room - 1 ? len - used : room - 1;
-        size_t k = smtp__data_find_bol_dot(src + used, take, c->verbatim_bol);
+        size_t k = dot_at != SIZE_MAX ? (dot_at < take ? dot_at : take)
+                                      : smtp__data_find_bol_dot(src + used, take, c->verbatim_bol);
         char *o = c->out + c->out_tail;
         if (k < take) {
           memcpy(o, src + used, k);
