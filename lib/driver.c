@@ -49,9 +49,26 @@ struct smtp_driver {
   void *clock_ud;
   char errbuf[256];
   size_t in_len;
-  char in[DRV_IN_CAP];
-  char cbuf[DRV_CIPHER_CAP];
+  /* in[] (plaintext held for the session, DRV_IN_CAP) and cbuf[] (one read
+   * of ciphertext, DRV_CIPHER_CAP) share one allocation made only when
+   * needed: when TLS starts, or when the session leaves part of a
+   * plaintext read unconsumed. Plaintext is read into a stack buffer and
+   * given to the session at once, so an idle plaintext connection never
+   * has them (RSS per idle connection, issue 7). */
+  char *in;
+  char *cbuf;
 };
+
+/* The buffers, allocated on first need. */
+static int ensure_bufs(smtp_driver *d) {
+  char *p;
+  if (d->in) return 0;
+  p = smtp__malloc(&d->mem, DRV_IN_CAP + DRV_CIPHER_CAP);
+  if (!p) return SMTP_ERR_NOMEM;
+  d->in = p;
+  d->cbuf = p + DRV_IN_CAP;
+  return 0;
+}
 
 static int64_t mono_ms(void *ud) {
   struct timespec ts;
@@ -144,6 +161,7 @@ static smtp_ssize read_io(smtp_driver *d, char *buf, size_t len, int *prog) {
 
 static int start_handshake(smtp_driver *d) {
   int r, tmo;
+  if (ensure_bufs(d) != 0) return SMTP_ERR_NOMEM;
   r = smtp_tls_conn_new(&d->tls, d->tls_cfg, d->ops->tls_role == SMTP_TLS_CLIENT ? d->hostname : NULL,
                         &d->mem);
   if (r != 0) return r;
@@ -324,9 +342,30 @@ static void step_input(smtp_driver *d, int *prog) {
       }
     }
   }
-  k = read_io(d, d->in, DRV_IN_CAP, prog);
-  if (k > 0) d->in_len = (size_t)k;
-  else if (k == SMTP_ERR_EOF) transport_ended(d, SMTP_ERR_EOF);
+  {
+    /* Plaintext: read on the stack and hand it over at once; only what
+     * the session leaves (paused, busy, or STARTTLS pipelined) is kept. */
+    char tmp[DRV_IN_CAP];
+    k = read_io(d, tmp, sizeof tmp, prog);
+    if (k > 0) {
+      smtp_ssize used = d->ops->recv(d->s, tmp, (size_t)k);
+      if (used < 0) {
+        finish(d, (int)used, NOTIFY_NONE);
+        return;
+      }
+      if (used > 0) d->moved = 1;
+      if (used < k) {
+        if (ensure_bufs(d) != 0) {
+          finish(d, SMTP_ERR_NOMEM, NOTIFY_LOST);
+          return;
+        }
+        memcpy(d->in, tmp + used, (size_t)(k - used));
+        d->in_len = (size_t)(k - used);
+      }
+      return;
+    }
+  }
+  if (k == SMTP_ERR_EOF) transport_ended(d, SMTP_ERR_EOF);
   else if (k < 0) transport_ended(d, SMTP_ERR_IO);
 }
 
@@ -448,11 +487,8 @@ int smtp__driver_new(smtp_driver **out, const smtp__driver_ops *ops, void *sessi
     return SMTP_ERR_INVALID_ARGUMENT;
   }
   if (!mem) mem = smtp_mem_default();
-  /* Zero the header only: in[] and cbuf[] (32 KiB) are written before they
-   * are read, and pages never touched stay out of RSS (an idle plaintext
-   * connection touches one page of in[] and none of cbuf[]). */
   d = smtp__malloc(mem, sizeof *d);
-  if (d) memset(d, 0, offsetof(struct smtp_driver, in));
+  if (d) memset(d, 0, sizeof *d);
   if (!d) {
     smtp__io_close(&copy);
     return SMTP_ERR_NOMEM;
@@ -493,6 +529,7 @@ void smtp_driver_del(smtp_driver *d) {
   smtp_tls_conn_del(d->tls);
   smtp__io_close(&d->io);
   smtp__free(&mem, d->hostname);
+  smtp__free(&mem, d->in);
   smtp__free(&mem, d);
 }
 

@@ -21,6 +21,12 @@
  * session's deadline (RFC 5321 4.5.3.2) passes. A TLS close_notify or alert
  * ends the session; there is never a fallback to plaintext.
  *
+ * Memory: a driver is about 500 octets until it needs its 32 KiB of
+ * buffers (when TLS starts, or when the session leaves part of a plaintext
+ * read unconsumed); plaintext is read into a 16 KiB buffer on the stack of
+ * the calling thread and handed to the session at once, so an idle
+ * plaintext connection never allocates them.
+ *
  * Two ways to run it:
  * - blocking: smtp_driver_run() (or smtp_driver_run_server() /
  *   smtp_driver_run_client()) loops until the session is over, waiting
