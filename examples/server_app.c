@@ -274,8 +274,14 @@ struct server_app_conn {
   char name[512];       /* unique file name (its tmp/ path: tmp_path()) */
   int result_code;      /* LMTP: the delivery's answer for every recipient */
   char result_text[600];
-  unsigned long counter;
+  server_app_async_fn async_fn; /* deliver on another thread (TCP loop) */
+  void *async_ud;
 };
+
+void server_app_conn_set_async(server_app_conn *c, server_app_async_fn fn, void *ud) {
+  c->async_fn = fn;
+  c->async_ud = ud;
+}
 
 server_app_conn *server_app_conn_new(const server_app_config *cfg, const char *peer) {
   server_app_conn *c = calloc(1, sizeof *c);
@@ -408,8 +414,11 @@ static int on_trace(smtp_server_session *s, int dir, const char *line, size_t le
   return 0;
 }
 
-/* Maildir file name: time.MusecPpidQcounter.host (unique per delivery). */
+/* Maildir file name: time.MusecPpidQcounter.host (unique per delivery).
+ * The counter is the process's (names are made on the event loop's thread
+ * only), so Q also gives the order of arrival. */
 static void unique_name(server_app_conn *c) {
+  static unsigned long counter;
   struct timeval tv;
   char host[256];
   size_t i;
@@ -418,7 +427,7 @@ static void unique_name(server_app_conn *c) {
   for (i = 0; host[i]; i++)
     if (host[i] == '/' || host[i] == ':') host[i] = '_';
   snprintf(c->name, sizeof c->name, "%lld.M%ldP%ldQ%lu.%s", (long long)tv.tv_sec, (long)tv.tv_usec,
-           (long)getpid(), ++c->counter, host);
+           (long)getpid(), ++counter, host);
 }
 
 /* Return-Path, one Delivered-To per recipient, Received (RFC 5321 4.4), CRLF. */
@@ -479,7 +488,7 @@ static int on_data_chunk(smtp_server_session *s, const char *p, size_t n, void *
 }
 
 /* tmp/ then fsync, rename into new/, fsync the folder (Maildir). */
-static int deliver(server_app_conn *c) {
+int server_app_deliver(server_app_conn *c) {
   char src[4096], dst[4096], dir[4096];
   int dfd, r = 0;
   tmp_path(c, src, sizeof src);
@@ -504,6 +513,24 @@ static int deliver(server_app_conn *c) {
   return 0;
 }
 
+static void set_result(server_app_conn *c, int ok) {
+  if (!ok) {
+    c->result_code = 451;
+    snprintf(c->result_text, sizeof c->result_text, "Cannot store the message");
+  } else {
+    c->result_code = 250;
+    snprintf(c->result_text, sizeof c->result_text, "Message accepted as %s",
+             c->cfg->maildir ? c->name : "discarded");
+  }
+}
+
+static int answer(server_app_conn *c, smtp_server_session *s) {
+  return smtp_server_session_reply(s, c->result_code, c->result_code == 250 ? "2.0.0" : "4.3.0",
+                                   c->result_text) == SMTP_OK
+             ? 0
+             : -1;
+}
+
 static int on_data_end(smtp_server_session *s, const smtp_server_data_end *e, void *ud) {
   server_app_conn *c = ud;
   if (e->refused) {
@@ -512,19 +539,18 @@ static int on_data_end(smtp_server_session *s, const smtp_server_data_end *e, vo
   }
   if (e->rcpt_index <= 0) {
     /* The message once; LMTP gives each recipient the same outcome. */
-    if (c->cfg->maildir && (c->fd < 0 || deliver(c) != 0)) {
-      c->result_code = 451;
-      snprintf(c->result_text, sizeof c->result_text, "Cannot store the message");
-    } else {
-      c->result_code = 250;
-      snprintf(c->result_text, sizeof c->result_text, "Message accepted as %s",
-               c->cfg->maildir ? c->name : "discarded");
+    if (c->cfg->maildir && c->fd >= 0 && c->async_fn) {
+      c->async_fn(c, c->async_ud); /* answered by server_app_delivered() */
+      return SMTP_ERR_DEFERRED;
     }
+    set_result(c, !c->cfg->maildir || (c->fd >= 0 && server_app_deliver(c) == 0));
   }
-  return smtp_server_session_reply(s, c->result_code, c->result_code == 250 ? "2.0.0" : "4.3.0",
-                                   c->result_text) == SMTP_OK
-             ? 0
-             : -1;
+  return answer(c, s);
+}
+
+int server_app_delivered(server_app_conn *c, smtp_server_session *s, int ok) {
+  set_result(c, ok);
+  return answer(c, s);
 }
 
 int server_app_session_setup(const server_app_config *cfg, int tls_available,

@@ -73,6 +73,23 @@ server_app_conn *server_app_conn_new(const server_app_config *cfg, const char *p
 /* Drops an unfinished delivery (its file in tmp/). */
 void server_app_conn_del(server_app_conn *c);
 
+/* Asynchronous delivery (smtp-server's TCP event loop). With a hook set,
+ * the end of a message bound for a Maildir does not fsync inside the
+ * callback (a slow disk would stall every session of the loop): the hook
+ * gets the connection, the session's answer is deferred
+ * (SMTP_ERR_DEFERRED), the caller runs server_app_deliver() on another
+ * thread and then server_app_delivered() on the session's thread, which
+ * answers. The session calls no other callback in between. */
+typedef void (*server_app_async_fn)(server_app_conn *c, void *ud);
+void server_app_conn_set_async(server_app_conn *c, server_app_async_fn fn, void *ud);
+/* fsync the message, move it into new/, fsync new/. Touches only @p c's
+ * message (any thread). Returns 0, or -1 (the message is dropped). */
+int server_app_deliver(server_app_conn *c);
+/* On the session's thread after server_app_deliver(): record the outcome
+ * (LMTP answers every recipient with it) and give the deferred answer.
+ * Returns 0, or -1 when the session would not take it. */
+int server_app_delivered(server_app_conn *c, smtp_server_session *s, int ok);
+
 /* One session on fds @p in / @p out, blocking, with the RFC 5321 deadlines.
  * Returns the exit status (0 when the session ended normally, also on EOF). */
 int server_app_serve_fd(const server_app_config *cfg, int in, int out);

@@ -29,12 +29,14 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,13 +51,22 @@
 #define ACCEPT_PAUSE_MS 200      /* after EMFILE and friends */
 #define SHUTDOWN_GRACE_MS 5000   /* after SIGINT/SIGTERM */
 
+struct server;
+
 typedef struct conn {
   struct conn *prev, *next;
+  struct server *sv;
   int fd;
   unsigned int events; /* registered with epoll */
   smtp_server_session *s;
   smtp_driver *d;
   server_app_conn *app;
+  /* Maildir delivery on the worker thread (TCP): the session waits for its
+   * deferred answer meanwhile. A connection dropped while its message is
+   * with the worker is only unlinked ("orphan") and freed when it comes
+   * back. */
+  int inflight, orphan, ok;
+  struct conn *job_next;
 } conn;
 
 typedef struct listener {
@@ -77,6 +88,13 @@ typedef struct server {
   conn *list;
   unsigned int active;
   unsigned long accepted;
+  /* the delivery worker: a queue in, a queue out, an eventfd to wake the loop */
+  pthread_t worker;
+  int worker_running, worker_stop;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  conn *todo_head, *todo_tail, *done_head;
+  int efd;
 } server;
 
 static volatile sig_atomic_t stop_requested;
@@ -280,9 +298,113 @@ static void drop(server *sv, conn *c) {
   epoll_ctl(sv->ep, EPOLL_CTL_DEL, c->fd, NULL); /* before the driver closes the fd */
   smtp_driver_del(c->d);                         /* closes the descriptor */
   smtp_server_session_del(c->s);
+  c->d = NULL;
+  c->s = NULL;
+  sv->active--;
+  if (c->inflight) {
+    c->orphan = 1; /* the worker still writes its message: freed when it returns */
+    return;
+  }
   server_app_conn_del(c->app); /* drops an unfinished delivery */
   free(c);
-  sv->active--;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Maildir delivery off the event loop: fsync can take milliseconds to
+ * seconds on a busy disk, and every session of this one thread would wait
+ * for it. The end of data is answered later instead (the session's
+ * deferred answer, smtp_server_session_reply()).                            */
+
+static void *worker_main(void *arg) {
+  server *sv = arg;
+  pthread_mutex_lock(&sv->mu);
+  for (;;) {
+    conn *c;
+    int ok;
+    uint64_t one = 1;
+    while (!sv->todo_head && !sv->worker_stop) pthread_cond_wait(&sv->cv, &sv->mu);
+    if (!sv->todo_head) break; /* stopping, and nothing left */
+    c = sv->todo_head;
+    sv->todo_head = c->job_next;
+    if (!sv->todo_head) sv->todo_tail = NULL;
+    pthread_mutex_unlock(&sv->mu);
+    ok = server_app_deliver(c->app) == 0;
+    pthread_mutex_lock(&sv->mu);
+    c->ok = ok;
+    c->job_next = sv->done_head;
+    sv->done_head = c;
+    (void)!write(sv->efd, &one, sizeof one);
+  }
+  pthread_mutex_unlock(&sv->mu);
+  return NULL;
+}
+
+/* server_app's hook: the message is complete, hand it to the worker. */
+static void deliver_async(server_app_conn *a, void *ud) {
+  conn *c = ud;
+  server *sv = c->sv;
+  (void)a;
+  c->inflight = 1;
+  pthread_mutex_lock(&sv->mu);
+  c->job_next = NULL;
+  if (sv->todo_tail) sv->todo_tail->job_next = c;
+  else sv->todo_head = c;
+  sv->todo_tail = c;
+  pthread_cond_signal(&sv->cv);
+  pthread_mutex_unlock(&sv->mu);
+}
+
+/* On the loop: answer every delivery the worker finished. */
+static void deliveries_done(server *sv) {
+  uint64_t n;
+  conn *list;
+  (void)!read(sv->efd, &n, sizeof n);
+  pthread_mutex_lock(&sv->mu);
+  list = sv->done_head;
+  sv->done_head = NULL;
+  pthread_mutex_unlock(&sv->mu);
+  while (list) {
+    conn *c = list;
+    list = c->job_next;
+    c->inflight = 0;
+    if (c->orphan) {
+      server_app_conn_del(c->app);
+      free(c);
+      continue;
+    }
+    (void)server_app_delivered(c->app, c->s, c->ok);
+    smtp_driver_pump(c->d); /* the loop below drops it or updates its events */
+  }
+}
+
+static int worker_start(server *sv) {
+  sv->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (sv->efd < 0) return -1;
+  pthread_mutex_init(&sv->mu, NULL);
+  pthread_cond_init(&sv->cv, NULL);
+  if (pthread_create(&sv->worker, NULL, worker_main, sv) != 0) {
+    close(sv->efd);
+    sv->efd = -1;
+    return -1;
+  }
+  sv->worker_running = 1;
+  return 0;
+}
+
+/* After every connection was dropped: let the worker finish, free the orphans. */
+static void worker_stop(server *sv) {
+  if (!sv->worker_running) return;
+  pthread_mutex_lock(&sv->mu);
+  sv->worker_stop = 1;
+  pthread_cond_signal(&sv->cv);
+  pthread_mutex_unlock(&sv->mu);
+  pthread_join(sv->worker, NULL);
+  sv->worker_running = 0;
+  deliveries_done(sv);
+  close(sv->efd);
+  sv->efd = -1;
+  pthread_mutex_destroy(&sv->mu);
+  pthread_cond_destroy(&sv->cv);
 }
 
 static void set_listeners(server *sv, unsigned int events) {
@@ -314,6 +436,7 @@ static void start_session(server *sv, int fd, const struct sockaddr_storage *pee
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   format_addr(peer, NULL, 0, literal, sizeof literal);
   c = calloc(1, sizeof *c);
+  if (c) c->sv = sv;
   if (!c || !(c->app = server_app_conn_new(sv->cfg, literal[0] ? literal : NULL)) ||
       smtp_server_session_new(&c->s, sv->cb, c->app, sv->opt, NULL) != SMTP_OK) {
     if (c) {
@@ -329,6 +452,7 @@ static void start_session(server *sv, int fd, const struct sockaddr_storage *pee
   }
   if (smtp_driver_new_server(&c->d, c->s, &io, sv->tls, sv->driver_flags, NULL) != SMTP_OK)
     goto fail; /* the driver closed io (and fd) */
+  if (sv->worker_running) server_app_conn_set_async(c->app, deliver_async, c);
   c->fd = fd;
   memset(&e, 0, sizeof e);
   e.data.ptr = c;
@@ -403,6 +527,19 @@ static int serve_tcp(server *sv) {
     e.data.ptr = &sv->ls[i];
     epoll_ctl(sv->ep, EPOLL_CTL_ADD, sv->ls[i].fd, &e);
   }
+  sv->efd = -1;
+  if (sv->cfg->maildir) {
+    /* without the worker, deliveries fsync inline (still correct) */
+    if (worker_start(sv) == 0) {
+      struct epoll_event e;
+      memset(&e, 0, sizeof e);
+      e.events = EPOLLIN;
+      e.data.ptr = &sv->efd;
+      epoll_ctl(sv->ep, EPOLL_CTL_ADD, sv->efd, &e);
+    } else {
+      fprintf(stderr, "smtp-server: no delivery thread (%s): delivering inline\n", strerror(errno));
+    }
+  }
   for (;;) {
     int timeout = -1, n;
     int64_t t;
@@ -442,6 +579,10 @@ static int serve_tcp(server *sv) {
     for (int i = 0; i < n; i++) {
       void *p = evs[i].data.ptr;
       conn *c;
+      if (p == &sv->efd) {
+        deliveries_done(sv);
+        continue;
+      }
       if (is_listener(sv, p)) {
         accept_some(sv, p);
         continue;
@@ -464,6 +605,7 @@ static int serve_tcp(server *sv) {
     }
   }
   while (sv->list) drop(sv, sv->list);
+  worker_stop(sv);
   close_listeners(sv);
   close(sv->ep);
   return 0;

@@ -97,7 +97,13 @@ make_cert() {
 # Maildir helpers.
 md_count() { ls "$1/new" 2>/dev/null | wc -l; }
 md_tmp_count() { ls "$1/tmp" 2>/dev/null | wc -l; }
-md_last() { ls -t "$1/new"/* 2>/dev/null | head -1; }
+# The newest delivery in a Maildir of smtp-server: by the process-wide
+# counter in its name ("<sec>.M<usec>P<pid>Q<n>.<host>"); mtimes can tie.
+md_last() {
+  local f
+  f=$(ls "$1/new" 2>/dev/null | awk -F'Q' '{ split($2, a, "."); print a[1] "\t" $0 }' | sort -n | tail -1 | cut -f2-)
+  [ -n "$f" ] && echo "$1/new/$f"
+}
 # md_body FILE: the message as received, without the header fields the
 # server prepends (Return-Path, Delivered-To..., Received with its
 # continuation lines); byte for byte.

@@ -439,13 +439,53 @@ try:
           all(b.startswith(b"421 4.3.2") for b in bye), bye)
     for h in held:
         h.close()
+
+    # Maildir delivery runs on smtp-server's worker thread while the session
+    # waits for its deferred answer. Clients that vanish right after the
+    # final dot (before the 250) leave the delivery "orphaned": it must
+    # finish, and the server must go on serving, leak nothing and stop
+    # cleanly. 60 such LMTP clients (2 recipients) among 60 that wait.
+    md2 = os.path.join(tmp, "Maildir2")
+    orph = Server(tmp, "orphans", ["--maildir", md2, "--lmtp"])
+    s = connect(orph.port)
+    s.recv(4096)  # the greeting: the loop (and its delivery thread) is running
+    s.close()
+    time.sleep(0.3)
+    orph_fds = orph.fds()
+    answered = 0
+    for i in range(120):
+        s = connect(orph.port)
+        f = s.makefile("rb")
+        read_reply(f)
+        s.sendall(b"LHLO client.example\r\nMAIL FROM:<a@example.com>\r\n"
+                  b"RCPT TO:<o%d@example.org>\r\nRCPT TO:<p%d@example.org>\r\nDATA\r\n" % (i, i))
+        for _ in range(5):  # LHLO, MAIL, 2 x RCPT, 354
+            read_reply(f)
+        s.sendall(b"Subject: orphan test\r\n\r\nbody %d\r\n.\r\n" % i)
+        if i % 2 == 0:
+            f.close()
+            reset(s)
+            continue
+        r1, r2 = read_reply(f), read_reply(f)
+        if r1 and r2 and r1[0].startswith(b"250") and r2[0].startswith(b"250"):
+            answered += 1
+        f.close()  # (the file object keeps the socket open otherwise)
+        s.close()
+    time.sleep(1.0)
+    check("delivery thread: 60 waiting LMTP clients got 250 for both recipients", answered == 60, answered)
+    check("delivery thread: all 120 messages in new/ (the 60 orphaned ones too), none left in tmp/",
+          len(os.listdir(os.path.join(md2, "new"))) == 120 and not os.listdir(os.path.join(md2, "tmp")),
+          (len(os.listdir(os.path.join(md2, "new"))), os.listdir(os.path.join(md2, "tmp"))))
+    check("delivery thread: server alive, descriptors back to %d" % orph_fds,
+          orph.alive() and orph.fds() == orph_fds, orph.fds())
+    check("delivery thread: SIGTERM exit 0", orph.stop() == 0)
 finally:
     if failures:
         for name in sorted(os.listdir(tmp)):
             if name.endswith(".log"):
                 print("---- tail of " + name)
                 print("".join(open(os.path.join(tmp, name), errors="replace").readlines()[-20:]))
-    for s in ("srv", "imp", "lim"):
+    for s in ("srv", "imp", "lim", "orph"):
         p = globals().get(s)
         if p is not None and p.proc.poll() is None:
             p.proc.kill()

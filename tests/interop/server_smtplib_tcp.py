@@ -64,7 +64,12 @@ def maildir_files(d):
     p = os.path.join(d, "new")
     if not os.path.isdir(p):
         return []
-    return sorted((os.path.join(p, f) for f in os.listdir(p)), key=os.path.getmtime)
+    # Delivery order: the server's per-process counter in the unique name
+    # ("...Q<n>.host"); mtimes can tie within the file system's clock tick.
+    def order(f):
+        m = re.search(r"Q(\d+)\.", f)
+        return (int(m.group(1)) if m else 0, os.path.getmtime(os.path.join(p, f)))
+    return [os.path.join(p, f) for f in sorted(os.listdir(p), key=order)]
 
 
 def split_stored(path):
