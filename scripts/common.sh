@@ -6,7 +6,7 @@ cd "$top"
 
 # Build and test dependencies. Interop peers come from Debian too (loopback only).
 SMTP_BUILD_PKGS="gcc g++ meson ninja-build pkg-config libcmocka-dev libmbedtls-dev"
-SMTP_TEST_PKGS="swaks curl socat openssl ca-certificates python3 python3-aiosmtpd postfix doxygen clang libclang-rt-14-dev"
+SMTP_TEST_PKGS="swaks libnet-ssleay-perl libio-socket-inet6-perl curl socat openssl ca-certificates python3 python3-aiosmtpd postfix doxygen clang libclang-rt-14-dev"
 
 missing_pkgs() {
   for p in "$@"; do
@@ -28,8 +28,8 @@ ensure_pkgs() {
     fi
     (apt-get install -y -q --no-install-recommends $miss >/tmp/libsmtp-apt.log 2>&1 ||
       { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends $miss >/tmp/libsmtp-apt.log 2>&1; }) ||
-      { echo "apt-get failed, see /tmp/libsmtp-apt.log" >&2; tail -5 /tmp/libsmtp-apt.log >&2; [ $rcd_created = 1 ] && rm -f /usr/sbin/policy-rc.d; return 1; }
-    [ $rcd_created = 1 ] && rm -f /usr/sbin/policy-rc.d
+      { echo "apt-get failed, see /tmp/libsmtp-apt.log" >&2; tail -5 /tmp/libsmtp-apt.log >&2; if [ $rcd_created = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi; return 1; }
+    if [ $rcd_created = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
   else
     echo "missing packages; run as root:" >&2
     echo "  apt-get install -y $miss" >&2
