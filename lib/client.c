@@ -15,8 +15,10 @@
  *   - Events go to a callback or, in event mode, to a small queue.
  *
  * All memory is allocated in smtp_client_session_new(): the session with its
- * output and staging buffers, and the reply parser. Transactions belong to
- * the application (smtp_client_txn_*) and grow only while being built. */
+ * output and staging buffers, and the reply parser, whose text store starts
+ * small and moves to a larger block only for a reply larger than any before
+ * (a long EHLO reply, say; see reply.c). Transactions belong to the
+ * application (smtp_client_txn_*) and grow only while being built. */
 #include <string.h>
 
 #include <smtp/address.h>
@@ -2317,7 +2319,8 @@ smtp_ssize smtp_client_session_mem_recv(smtp_client_session *c, const char *data
   size_t off = 0;
   if (!c || (!data && len)) return SMTP_ERR_INVALID_ARGUMENT;
   if (c->phase == PH_CLOSED)
-    return (c->error == SMTP_ERR_PROTOCOL || c->error == SMTP_ERR_CALLBACK_FAILURE)
+    return (c->error == SMTP_ERR_PROTOCOL || c->error == SMTP_ERR_CALLBACK_FAILURE ||
+            c->error == SMTP_ERR_NOMEM)
                ? c->error
                : SMTP_ERR_CLOSED;
   if (c->event_mode && c->evq_count) return SMTP_ERR_INVALID_STATE;
@@ -2333,10 +2336,12 @@ smtp_ssize smtp_client_session_mem_recv(smtp_client_session *c, const char *data
     const smtp_reply *r;
     int rc;
     if (n < 0) {
-      /* SECURITY.md §6: malformed, mixed codes, too long: never a success. */
-      session_end(c, SMTP_ERR_PROTOCOL);
-      c->error = SMTP_ERR_PROTOCOL;
-      return SMTP_ERR_PROTOCOL;
+      /* SECURITY.md §6: malformed, mixed codes, too long: never a success.
+       * NOMEM: the reply store could not grow for a larger reply. */
+      int e = n == SMTP_ERR_NOMEM ? SMTP_ERR_NOMEM : SMTP_ERR_PROTOCOL;
+      session_end(c, e);
+      c->error = e;
+      return e;
     }
     off += (size_t)n;
     r = smtp_reply_parser_reply(c->rp);

@@ -1,12 +1,17 @@
 /* Reply codes (RFC 5321 4.2), enhanced status codes (RFC 3463 2, RFC 2034),
  * the incremental reply parser and the reply formatter.
  *
- * The parser owns one allocation made in _new: the struct, the span array
- * (max_lines entries) and a text store of max_total bytes. Reply text is
- * copied into the store as it arrives, so a line split across feeds needs no
- * separate line buffer; the code digits of the current line are kept in the
- * state. Because the store is never reallocated, the spans of a reply stay
- * valid until the next feed or reset. */
+ * The parser's allocation made in _new holds the struct, a span array of
+ * STORE_SPANS_INIT entries and a text store of STORE_TEXT_INIT bytes (both
+ * capped by the limits). Reply text is copied into the store as it arrives,
+ * so a line split across feeds needs no separate line buffer; the code
+ * digits of the current line are kept in the state. A reply that needs more
+ * lines or text moves the store to a larger block (doubling, never past
+ * max_lines / max_total) and the parser keeps it: an idle parser holds well
+ * under 1 KiB instead of the 8 KiB bound, and a steady stream of replies no
+ * larger than the largest seen allocates nothing. The spans of a reply stay
+ * valid until the next feed or reset (a move happens only inside a feed,
+ * and rebases the spans of the reply being parsed). */
 #include <string.h>
 
 #include <smtp/reply.h>
@@ -127,6 +132,10 @@ enum {
 #define REPLY_TOTAL_MIN 8192u
 #define MAX_LINE_LIMIT 65536u
 #define MAX_LINES_LIMIT 65536u
+/* The store a new parser starts with: a 512-octet reply line, or an EHLO
+ * reply of 15 keywords, fits without moving it. */
+#define STORE_TEXT_INIT 512u
+#define STORE_SPANS_INIT 16u
 
 struct smtp_reply_parser {
   smtp_mem mem;
@@ -147,10 +156,41 @@ struct smtp_reply_parser {
   size_t text_len;
   size_t total;      /* bytes of the current reply consumed */
   size_t nlines;     /* completed lines */
+  size_t spans_cap;  /* entries in spans (<= max_lines) */
+  size_t text_cap;   /* bytes in text (<= max_total) */
+  void *block;       /* the store once moved out of the parser's allocation */
   smtp_span *spans;
   char *text;
   smtp_reply reply;
 };
+
+/* Move the store to a block with room for @p text_need bytes of text and
+ * @p spans_need spans (each at most its bound), keeping what the current
+ * reply has so far. Returns 0, or SMTP_ERR_NOMEM with nothing changed. */
+static int grow(smtp_reply_parser *p, size_t text_need, size_t spans_need) {
+  size_t tc = p->text_cap, sc = p->spans_cap, i;
+  char *nb, *nt;
+  smtp_span *ns;
+  while (tc < text_need && tc < p->max_total) tc = tc > p->max_total / 2 ? p->max_total : tc * 2;
+  while (sc < spans_need && sc < p->max_lines) sc = sc > p->max_lines / 2 ? p->max_lines : sc * 2;
+  if (tc < text_need || sc < spans_need) return SMTP_ERR_NOMEM; /* past the bounds: never */
+  nb = (char *)smtp__malloc(&p->mem, sc * sizeof(smtp_span) + tc);
+  if (!nb) return SMTP_ERR_NOMEM;
+  ns = (smtp_span *)(void *)nb;
+  nt = nb + sc * sizeof(smtp_span);
+  memcpy(nt, p->text, p->text_len);
+  for (i = 0; i < p->nlines; i++) {
+    ns[i].ptr = nt + (p->spans[i].ptr - p->text);
+    ns[i].len = p->spans[i].len;
+  }
+  smtp__free(&p->mem, p->block); /* NULL while the first store serves */
+  p->block = nb;
+  p->spans = ns;
+  p->text = nt;
+  p->spans_cap = sc;
+  p->text_cap = tc;
+  return 0;
+}
 
 static void start_reply(smtp_reply_parser *p) {
   p->done = 0;
@@ -166,7 +206,7 @@ static void start_reply(smtp_reply_parser *p) {
 int smtp_reply_parser_new(smtp_reply_parser **out, const smtp_mem *mem, size_t max_line,
                           size_t max_lines) {
   smtp_reply_parser *p;
-  size_t total, off_spans, off_text;
+  size_t total, off_spans, off_text, sc, tc;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
   if (!mem) mem = smtp_mem_default();
@@ -178,15 +218,20 @@ int smtp_reply_parser_new(smtp_reply_parser **out, const smtp_mem *mem, size_t m
     return SMTP_ERR_INVALID_ARGUMENT;
   total = max_line * 8 > REPLY_TOTAL_MIN ? max_line * 8 : REPLY_TOTAL_MIN;
   if (total > max_line * max_lines) total = max_line * max_lines;
+  sc = max_lines < STORE_SPANS_INIT ? max_lines : STORE_SPANS_INIT;
+  if (sc == 0) sc = 1;
+  tc = total < STORE_TEXT_INIT ? total : STORE_TEXT_INIT;
   off_spans = sizeof(*p);
-  off_text = off_spans + max_lines * sizeof(smtp_span);
-  p = (smtp_reply_parser *)smtp__malloc(mem, off_text + total);
+  off_text = off_spans + sc * sizeof(smtp_span);
+  p = (smtp_reply_parser *)smtp__malloc(mem, off_text + tc);
   if (!p) return SMTP_ERR_NOMEM;
   memset(p, 0, sizeof(*p));
   p->mem = *mem;
   p->max_line = max_line;
   p->max_lines = max_lines;
   p->max_total = total;
+  p->spans_cap = sc;
+  p->text_cap = tc;
   p->spans = (smtp_span *)(void *)((char *)p + off_spans);
   p->text = (char *)p + off_text;
   start_reply(p);
@@ -198,6 +243,7 @@ void smtp_reply_parser_del(smtp_reply_parser *p) {
   smtp_mem mem;
   if (!p) return;
   mem = p->mem;
+  smtp__free(&mem, p->block);
   smtp__free(&mem, p);
 }
 
@@ -243,6 +289,11 @@ static int end_line(smtp_reply_parser *p) {
       tl -= n;
     }
   }
+  if (p->nlines == p->spans_cap) {
+    size_t off = (size_t)(t - p->text);
+    if (grow(p, 0, p->nlines + 1) != 0) return SMTP_ERR_NOMEM;
+    t = p->text + off;
+  }
   p->spans[p->nlines].ptr = t;
   p->spans[p->nlines].len = tl;
   p->nlines++;
@@ -284,6 +335,9 @@ smtp_ssize smtp_reply_parser_feed(smtp_reply_parser *p, const char *data, size_t
       e = q + win;
       while (q < e && text_ok[*q]) q++;
       k = (size_t)(q - (s + i));
+      /* text_len + k <= total + k <= max_total */
+      if (p->text_len + k > p->text_cap && grow(p, p->text_len + k, 0) != 0)
+        return fail(p, SMTP_ERR_NOMEM);
       memcpy(p->text + p->text_len, s + i, k);
       p->text_len += k;
       p->line_len += k;

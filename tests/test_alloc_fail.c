@@ -8,7 +8,8 @@
  * implicit TLS, RFC 3207 / RFC 8314). A second pass fails every allocation
  * from the index on (not only that one). The counting allocator also shows
  * that the sessions allocate nothing once created (their documented
- * one-allocation design). */
+ * one-allocation design), except the client's reply store when a reply is
+ * larger than any before (af_client_large_reply). */
 #include "hardening_harness.h"
 
 #include <signal.h>
@@ -211,6 +212,65 @@ static void af_reply_parser(void **state) {
   }
 }
 
+/* The client's reply store grows for an EHLO reply longer than any before
+ * (60 lines, 3 KB): allocation failure there ends the session with
+ * SMTP_ERR_NOMEM, sticky, and nothing leaks; without failure the
+ * capabilities are all there. */
+static void af_client_large_reply(void **state) {
+  char ehlo[4096];
+  size_t n = 0;
+  (void)state;
+  n += (size_t)snprintf(ehlo + n, sizeof ehlo - n, "250-mx.example.test greets you\r\n");
+  for (int i = 0; i < 58; i++)
+    n += (size_t)snprintf(ehlo + n, sizeof ehlo - n, "250-X-KEYWORD-%02d some parameters here\r\n", i);
+  n += (size_t)snprintf(ehlo + n, sizeof ehlo - n, "250 PIPELINING\r\n");
+  for (size_t k = 1;; k++) {
+    hh_mem m;
+    smtp_client_callbacks *cb = NULL;
+    smtp_client_options *o = NULL;
+    smtp_client_session *c = NULL;
+    const char *out;
+    smtp_ssize r;
+    hh_mem_init(&m, k);
+    snprintf(hh_ctx, sizeof hh_ctx, "client large EHLO reply, allocation %zu", k);
+    HH_CHECK(smtp_client_callbacks_new(&cb) == SMTP_OK);
+    HH_CHECK(smtp_client_options_new(&o, NULL) == SMTP_OK);
+    smtp_client_options_set_starttls(o, SMTP_CLIENT_STARTTLS_OFF);
+    if (smtp_client_session_new(&c, cb, NULL, o, &m.mem) != SMTP_OK) {
+      HH_CHECK(c == NULL && m.live == 0);
+      smtp_client_callbacks_del(cb);
+      smtp_client_options_del(o);
+      continue;
+    }
+    HH_CHECK(smtp_client_session_mem_recv(c, "220 mx ESMTP\r\n", 14) == 14);
+    while ((r = smtp_client_session_mem_send(c, &out)) > 0)
+      smtp_client_session_mem_consume(c, (size_t)r);
+    r = smtp_client_session_mem_recv(c, ehlo, n);
+    if (r == SMTP_ERR_NOMEM) {
+      HH_CHECK(m.failed == 1);
+      HH_CHECK(smtp_client_session_mem_recv(c, "250 OK\r\n", 8) == SMTP_ERR_NOMEM);
+      HH_CHECK(smtp_client_session_capabilities(c) == NULL);
+    } else {
+      const smtp_capabilities *caps;
+      HH_CHECK(r == (smtp_ssize)n);
+      HH_CHECK(m.failed == 0);
+      caps = smtp_client_session_capabilities(c);
+      HH_CHECK(caps != NULL);
+      HH_CHECK(caps->nkeywords + caps->ndropped == 59);
+      HH_CHECK((caps->flags & SMTP_EXT_PIPELINING) != 0);
+    }
+    smtp_client_session_del(c);
+    smtp_client_callbacks_del(cb);
+    smtp_client_options_del(o);
+    HH_CHECK(m.live == 0);
+    if (m.failed == 0) {
+      HH_CHECK(k > 2); /* the session, the parser, then at least one move */
+      break;
+    }
+    HH_CHECK(k < 20);
+  }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Drivers over the in-memory pipe, with STARTTLS or implicit TLS.           */
 
@@ -404,6 +464,7 @@ int main(void) {
       cmocka_unit_test(af_sessions_every_index),
       cmocka_unit_test(af_client_txn_growth),
       cmocka_unit_test(af_reply_parser),
+      cmocka_unit_test(af_client_large_reply),
       cmocka_unit_test(af_drivers_every_index),
       cmocka_unit_test(af_tls_config),
   };

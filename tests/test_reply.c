@@ -41,7 +41,7 @@ static void *c_calloc(size_t n, size_t s, void *ud) {
 }
 static void *c_realloc(void *p, size_t n, void *ud) {
   (void)p; (void)n; (void)ud;
-  return NULL; /* the parser never reallocates */
+  return NULL; /* the parser never reallocates (it moves its store with malloc) */
 }
 
 static smtp_mem counting_mem(counting *c) {
@@ -602,6 +602,154 @@ static void test_nomem(void **state) {
   }
 }
 
+/* The text store starts small and moves to a larger block only for a
+ * reply larger than any before (reply.c). A 100-line reply of 8,000 octets
+ * (within the default bounds, RFC 5321 4.5.3.1.5 lines) arrives whole and in
+ * random pieces: every line's text is intact after the moves, the moves are
+ * few, and the same reply again allocates nothing. */
+static char *big_reply(size_t *len) {
+  /* 100 lines of 80 octets: "250-" (or "250 ") + "L%03zu" + 'a'+i%26 fill + CRLF */
+  char *s = malloc(100 * 80 + 1);
+  assert_non_null(s);
+  for (size_t i = 0; i < 100; i++) {
+    char *l = s + i * 80;
+    memcpy(l, i == 99 ? "250 " : "250-", 4);
+    snprintf(l + 4, 5, "L%03zu", i);
+    memset(l + 8, 'a' + (int)(i % 26), 70);
+    memcpy(l + 78, "\r\n", 2);
+  }
+  *len = 100 * 80;
+  return s;
+}
+
+static void check_big(const smtp_reply *r) {
+  assert_non_null(r);
+  assert_int_equal(r->code, 250);
+  assert_int_equal(r->nlines, 100);
+  for (size_t i = 0; i < 100; i++) {
+    char want[75];
+    snprintf(want, 5, "L%03zu", i);
+    memset(want + 4, 'a' + (int)(i % 26), 70);
+    assert_int_equal(r->lines[i].len, 74);
+    assert_memory_equal(r->lines[i].ptr, want, 74);
+  }
+}
+
+static smtp_ssize feed_pieces(smtp_reply_parser *p, const char *s, size_t len, uint64_t seed) {
+  size_t off = 0;
+  rng_seed(seed);
+  while (off < len) {
+    size_t n = seed ? (size_t)(rng_next() % 97) + 1 : len;
+    if (n > len - off) n = len - off;
+    smtp_ssize r = smtp_reply_parser_feed(p, s + off, n);
+    if (r < 0) return r;
+    assert_int_equal((size_t)r, n); /* one reply: everything is consumed */
+    off += n;
+  }
+  return (smtp_ssize)off;
+}
+
+static void test_store_growth(void **state) {
+  (void)state;
+  size_t len;
+  char *s = big_reply(&len);
+  for (uint64_t seed = 0; seed < 40; seed++) {
+    counting cnt = {0, 0, -1};
+    smtp_mem m = counting_mem(&cnt);
+    smtp_reply_parser *p;
+    assert_int_equal(smtp_reply_parser_new(&p, &m, 0, 0), SMTP_OK);
+    assert_int_equal(cnt.calls, 1);
+    /* Small replies fit the first store. */
+    for (int i = 0; i < 50; i++) {
+      assert_int_equal(smtp_reply_parser_feed(p, "250-PIPELINING\r\n250 SIZE 100\r\n", 30), 30);
+      assert_int_equal(smtp_reply_parser_reply(p)->nlines, 2);
+    }
+    assert_int_equal(cnt.calls, 1);
+    assert_int_equal(feed_pieces(p, s, len, seed), (smtp_ssize)len);
+    check_big(smtp_reply_parser_reply(p));
+    /* text 512 -> 8192 is four moves, spans 16 -> 100 three */
+    assert_true(cnt.calls >= 2 && cnt.calls <= 1 + 7);
+    assert_int_equal(cnt.live, 2);
+    long after = cnt.calls;
+    assert_int_equal(feed_pieces(p, s, len, seed + 1000), (smtp_ssize)len);
+    check_big(smtp_reply_parser_reply(p));
+    assert_int_equal(feed_pieces(p, "221 bye\r\n", 9, 0), 9);
+    assert_int_equal(cnt.calls, after); /* kept: nothing more allocated */
+    smtp_reply_parser_reset(p);
+    assert_int_equal(cnt.calls, after);
+    smtp_reply_parser_del(p);
+    assert_int_equal(cnt.live, 0);
+  }
+  free(s);
+}
+
+/* Allocation failure while the store grows: SMTP_ERR_NOMEM, sticky until a
+ * reset, nothing leaks, and the parser works after the reset. */
+static void test_store_growth_nomem(void **state) {
+  (void)state;
+  size_t len;
+  char *s = big_reply(&len);
+  for (long k = 1;; k++) {
+    counting cnt = {0, 0, k};
+    smtp_mem m = counting_mem(&cnt);
+    smtp_reply_parser *p;
+    assert_int_equal(smtp_reply_parser_new(&p, &m, 0, 0), SMTP_OK);
+    smtp_ssize r = feed_pieces(p, s, len, (uint64_t)k);
+    if (r == (smtp_ssize)len) {
+      check_big(smtp_reply_parser_reply(p));
+      smtp_reply_parser_del(p);
+      assert_int_equal(cnt.live, 0);
+      assert_true(k > 2);
+      break;
+    }
+    assert_int_equal(r, SMTP_ERR_NOMEM);
+    assert_false(smtp_reply_parser_done(p));
+    assert_int_equal(smtp_reply_parser_feed(p, "250 OK\r\n", 8), SMTP_ERR_NOMEM);
+    smtp_reply_parser_reset(p);
+    assert_int_equal(smtp_reply_parser_feed(p, "250 OK\r\n", 8), 8);
+    assert_true(smtp_reply_parser_done(p));
+    smtp_reply_parser_del(p);
+    assert_int_equal(cnt.live, 0);
+    assert_true(k < 20);
+  }
+  free(s);
+}
+
+/* Small limits: the first store is capped by them and still grows to them. */
+static void test_store_small_limits(void **state) {
+  (void)state;
+  smtp_reply_parser *p;
+  assert_int_equal(smtp_reply_parser_new(&p, NULL, 6, 3), SMTP_OK);
+  assert_int_equal(smtp_reply_parser_feed(p, "250-\r\n250-\r\n250\r\n", 17), 17);
+  assert_int_equal(smtp_reply_parser_reply(p)->nlines, 3);
+  assert_int_equal(smtp_reply_parser_feed(p, "250-\r\n250-\r\n250-\r\n", 18),
+                   SMTP_ERR_REPLY_TOO_MANY_LINES);
+  smtp_reply_parser_del(p);
+  /* 40 lines of 200 octets (bound: 8,192 octets, 40 lines): text and
+   * spans both move, the span table up to exactly its bound of 40. */
+  assert_int_equal(smtp_reply_parser_new(&p, NULL, 400, 40), SMTP_OK);
+  char *b = malloc(40 * 200);
+  assert_non_null(b);
+  for (int i = 0; i < 40; i++) {
+    memcpy(b + i * 200, i == 39 ? "354 " : "354-", 4);
+    memset(b + i * 200 + 4, '0' + i % 10, 194);
+    memcpy(b + i * 200 + 198, "\r\n", 2);
+  }
+  assert_int_equal(feed_pieces(p, b, 40 * 200, 7), 40 * 200);
+  const smtp_reply *r = smtp_reply_parser_reply(p);
+  assert_int_equal(r->nlines, 40);
+  for (int i = 0; i < 40; i++) {
+    assert_int_equal(r->lines[i].len, 194);
+    assert_int_equal(r->lines[i].ptr[0], '0' + i % 10);
+    assert_int_equal(r->lines[i].ptr[193], '0' + i % 10);
+  }
+  /* a 41st line is refused at its bound */
+  memcpy(b + 39 * 200, "354-", 4);
+  assert_int_equal(feed_pieces(p, b, 40 * 200, 9), SMTP_ERR_REPLY_TOO_MANY_LINES);
+  smtp_reply_parser_del(p);
+  free(b);
+}
+
 /* ------------------------------------------------------------ codes */
 
 static void test_code_class(void **state) {
@@ -865,6 +1013,9 @@ int main(void) {
     cmocka_unit_test(test_pipelined_stop),
     cmocka_unit_test(test_new_arguments),
     cmocka_unit_test(test_nomem),
+    cmocka_unit_test(test_store_growth),
+    cmocka_unit_test(test_store_growth_nomem),
+    cmocka_unit_test(test_store_small_limits),
     cmocka_unit_test(test_code_class),
     cmocka_unit_test(test_enhanced_parse),
     cmocka_unit_test(test_enhanced_format),

@@ -544,7 +544,9 @@ SMTP_API void smtp_client_session_del(smtp_client_session *c);
  *         ::SMTP_ERR_PROTOCOL (malformed reply, reply before its command was
  *         sent, bytes after 220 to STARTTLS), ::SMTP_ERR_CALLBACK_FAILURE,
  *         ::SMTP_ERR_CLOSED, ::SMTP_ERR_INVALID_STATE (event mode: undrained
- *         events), ::SMTP_ERR_INVALID_ARGUMENT. Fatal errors are sticky.
+ *         events), ::SMTP_ERR_NOMEM (a reply larger than any before and the
+ *         allocator failed to give its store room), ::SMTP_ERR_INVALID_ARGUMENT.
+ *         Fatal errors are sticky.
  */
 SMTP_API smtp_ssize smtp_client_session_mem_recv(smtp_client_session *c, const char *data,
                                                  size_t len);

@@ -112,8 +112,11 @@ typedef struct smtp_reply_parser smtp_reply_parser;
  * (codes, text and CRLFs of all its lines) is bounded by the larger of 8192
  * octets and 8 * @p max_line, but never more than @p max_line * @p max_lines;
  * a longer reply gives ::SMTP_ERR_REPLY_TOO_LONG. The parser makes one
- * allocation through @p mem, here, of about that bound plus the line table;
- * feeding never allocates.
+ * allocation through @p mem here, of under 1 KiB: room for 512 octets of
+ * text and 16 lines. A reply that needs more makes smtp_reply_parser_feed()
+ * move the store to a larger block (doubling, never past the bounds); the
+ * parser keeps it, so feeding allocates only when a reply is larger than
+ * every earlier one, a few times at most in a parser's life.
  * @param out set to the new parser, or to NULL on failure; free it with
  *        smtp_reply_parser_del().
  * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out, an allocator
@@ -162,7 +165,8 @@ SMTP_API void smtp_reply_parser_del(smtp_reply_parser *p);
  * @return bytes consumed (>= 0); check smtp_reply_parser_done() to learn whether a
  *         reply is complete. Errors (sticky until reset): ::SMTP_ERR_REPLY_SYNTAX,
  *         ::SMTP_ERR_REPLY_CODE_MISMATCH, ::SMTP_ERR_REPLY_TOO_LONG,
- *         ::SMTP_ERR_REPLY_TOO_MANY_LINES; once one of these is returned every
+ *         ::SMTP_ERR_REPLY_TOO_MANY_LINES, ::SMTP_ERR_NOMEM (the store had
+ *         to grow and the allocator failed); once one of these is returned every
  *         later feed returns it again until smtp_reply_parser_reset().
  *         ::SMTP_ERR_INVALID_ARGUMENT (NULL @p p, or NULL @p data with
  *         @p len > 0) is not sticky.
