@@ -44,6 +44,9 @@
 #define TMO_OTHER (5 * 60 * 1000)
 
 #define RING_CAP 128u          /* commands outstanding at once */
+#define RING_INIT 16u          /* ring entries in the session's allocation; more
+                                  (doubling up to RING_CAP) only for pipelined
+                                  groups that need them, and kept */
 #define EVQ_CAP 32u            /* queued events (event mode) */
 /* Un-encoded SASL message without a token: the longest is SCRAM's
  * client-final (bounded by its 2048-octet AuthMessage) or client-first;
@@ -627,8 +630,11 @@ struct smtp_client_session {
   int one_reply;    /* test knob: return from mem_recv after each reply */
   unsigned long mails_sent; /* MAIL commands on this connection (LIMITS MAILMAX) */
 
-  pend ring[RING_CAP];
-  size_t ring_head, ring_count;
+  pend *ring;          /* ring_cap entries: ring_init, or ring_block once grown */
+  pend *ring_block;
+  size_t ring_cap, ring_head, ring_count;
+  int ring_fixed;      /* a move failed: the ring keeps its size from then on */
+  pend ring_init[RING_INIT];
 
   /* capabilities (their text copied from the EHLO reply) */
   int have_caps;
@@ -688,12 +694,36 @@ struct smtp_client_session {
 /* ---------------- helpers ---------------- */
 
 static size_t ring_index(const smtp_client_session *c, size_t i) {
-  return (c->ring_head + i) % RING_CAP;
+  return (c->ring_head + i) % c->ring_cap;
+}
+
+/* Whether the ring is full: a full ring below RING_CAP moves to a block
+ * twice its size first. When that allocation fails the ring keeps its size
+ * for the rest of the session (no retry on every command) and the pipeline
+ * waits for replies to free entries: fewer commands in flight, never an
+ * error. */
+static int ring_full(smtp_client_session *c) {
+  pend *nr;
+  size_t i, cap;
+  if (c->ring_count < c->ring_cap) return 0;
+  if (c->ring_cap >= RING_CAP || c->ring_fixed) return 1;
+  cap = c->ring_cap * 2 > RING_CAP ? RING_CAP : c->ring_cap * 2;
+  nr = (pend *)smtp__malloc(&c->mem, cap * sizeof *nr);
+  if (!nr) {
+    c->ring_fixed = 1;
+    return 1;
+  }
+  for (i = 0; i < c->ring_count; i++) nr[i] = c->ring[ring_index(c, i)];
+  smtp__free(&c->mem, c->ring_block);
+  c->ring = c->ring_block = nr;
+  c->ring_cap = cap;
+  c->ring_head = 0;
+  return 0;
 }
 
 static int ring_push(smtp_client_session *c, int kind, size_t index) {
   pend *p;
-  if (c->ring_count == RING_CAP) return 0;
+  if (ring_full(c)) return 0;
   p = &c->ring[ring_index(c, c->ring_count)];
   p->kind = kind;
   p->index = (unsigned int)index; /* recipients < RCPT_MAX */
@@ -708,7 +738,7 @@ static pend *ring_front(smtp_client_session *c) {
 
 static void ring_pop(smtp_client_session *c) {
   if (!c->ring_count) return;
-  c->ring_head = (c->ring_head + 1) % RING_CAP;
+  c->ring_head = (c->ring_head + 1) % c->ring_cap;
   c->ring_count--;
 }
 
@@ -784,7 +814,7 @@ static void out_put(smtp_client_session *c, const char *s, size_t n) {
 /* Queue one command line (without CRLF) and its expected reply. */
 static int emit_line(smtp_client_session *c, int kind, size_t index, const char *s, size_t n,
                      size_t trace_len) {
-  if (c->ring_count == RING_CAP || !out_room(c, n + 2)) return 0;
+  if (ring_full(c) || !out_room(c, n + 2)) return 0;
   trace(c, 'C', s, trace_len);
   out_put(c, s, n);
   out_put(c, "\r\n", 2);
@@ -1101,6 +1131,8 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
     smtp__free(mem, c);
     return rc;
   }
+  c->ring = c->ring_init;
+  c->ring_cap = RING_INIT;
   c->phase = PH_GREETING;
   ring_push(c, K_GREETING, 0); /* the greeting needs no command */
   *out = c;
@@ -1117,6 +1149,7 @@ void smtp_client_session_del(smtp_client_session *c) {
   if (c->line) smtp__wipe(c->line, c->line_cap);
   if (c->sasl_raw) smtp__wipe(c->sasl_raw, c->raw_cap);
   if (c->cred_copy) smtp__wipe(c->cred_copy, c->cred_copy_len);
+  smtp__free(&mem, c->ring_block);
   smtp__free(&mem, c);
 }
 
@@ -1648,7 +1681,7 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
         char note[64];
         int nl;
         if (!eof) return (smtp_ssize)used;
-        if (c->ring_count == RING_CAP || !out_room(c, SMTP_STUFF_FINISH_MAX)) return (smtp_ssize)used;
+        if (ring_full(c) || !out_room(c, SMTP_STUFF_FINISH_MAX)) return (smtp_ssize)used;
         if (c->body_verbatim) {
           /* the final CRLF when the body lacks it, then "." CRLF */
           size_t fl = 0;
@@ -1761,7 +1794,7 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
         int last = eof && (c->use_binary || !c->verbatim_crlf);
         smtp_ssize h;
         if (!(c->ext & SMTP_EXT_PIPELINING) && ring_has(c, K_BDAT)) return (smtp_ssize)used;
-        if (c->ring_count == RING_CAP) return (smtp_ssize)used;
+        if (ring_full(c)) return (smtp_ssize)used;
         h = smtp_bdat_format(hdr, sizeof hdr, rest, last);
         if (h <= 2 || !out_room(c, (size_t)h)) return (smtp_ssize)used;
         trace(c, 'C', hdr, (size_t)h - 2);
@@ -1778,7 +1811,7 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
       if (!c->chunk_open) {
         /* Without PIPELINING each BDAT waits for the previous reply. */
         if (!(c->ext & SMTP_EXT_PIPELINING) && ring_has(c, K_BDAT)) return (smtp_ssize)used;
-        if (c->ring_count == RING_CAP) return (smtp_ssize)used;
+        if (ring_full(c)) return (smtp_ssize)used;
         if (!out_room(c, BDAT_HDR_RESERVE + 64)) return (smtp_ssize)used;
         c->chunk_open = 1;
         c->chunk_hdr_pos = c->out_tail;
@@ -1941,7 +1974,7 @@ static void produce(smtp_client_session *c, int allow_read) {
         auth_fail(c, SMTP_ERR_TOO_LONG, NULL);
         continue;
       }
-      if (c->ring_count == RING_CAP || !out_room(c, c->line_len + 2)) return;
+      if (ring_full(c) || !out_room(c, c->line_len + 2)) return;
       if (c->line_redact >= 0) {
         char red[64];
         size_t k = tl < 40 ? tl : 40;
@@ -1958,7 +1991,7 @@ static void produce(smtp_client_session *c, int allow_read) {
       c->todo &= ~T_LINE;
     }
     if (c->todo & T_DOT) {
-      if (c->ring_count == RING_CAP || !out_room(c, 3)) return;
+      if (ring_full(c) || !out_room(c, 3)) return;
       trace(c, 'C', ".", 1);
       out_put(c, ".\r\n", 3);
       ring_push(c, K_DATA_END, 1);
