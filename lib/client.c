@@ -55,11 +55,12 @@
 #define SASL_RAW_BASE 2304u
 /* The AUTH line: "AUTH " mechanism SP base64(message) (RFC 4954 4). */
 #define LINE_CAP_FOR(raw) (32u + SMTP_BASE64_ENCODED_LEN(raw))
-/* Copy of the EHLO keywords' text: 1 KiB with the default reply limits
- * (typical EHLO replies take 100-400 octets); with reply limits set, what
- * one reply may hold, at most 8 KiB. Flags and values are parsed from the
- * whole reply whatever fits here; keywords that do not fit are counted in
- * smtp_capabilities::ndropped. */
+/* Copy of the EHLO keywords' text: at most 1 KiB with the default reply
+ * limits (typical EHLO replies take 100-400 octets); with reply limits set,
+ * what one reply may hold, at most 8 KiB. The copy is its own allocation
+ * of the size the reply needs (kept for the next EHLO when that fits).
+ * Flags and values are parsed from the whole reply whatever fits here;
+ * keywords that do not fit are counted in smtp_capabilities::ndropped. */
 #define CAPS_TEXT_DEFAULT 1024u
 #define CAPS_TEXT_MAX 8192u
 #define STAGE_CAP 4096u        /* body bytes read through read_body */
@@ -583,6 +584,15 @@ enum body_phase { B_NONE, B_WAIT, B_SEND, B_DONE };
 
 /* What a session keeps of its options. The EHLO name and the credentials
  * are copied into the session's allocation (the credentials only when set). */
+/* What the session keeps of a server's capabilities to act on them. */
+typedef struct caps_lite {
+  unsigned int flags, auth_mechs;
+  uint64_t size_max;
+  int size_has_value;
+  unsigned int limits_rcptmax, limits_mailmax, limits_rcptdomainmax;
+  size_t nkeywords, ndropped;
+} caps_lite;
+
 typedef struct sess_opt {
   const char *ehlo;
   int lmtp, starttls, allow_plain, require_utf8, requiretls;
@@ -636,11 +646,18 @@ struct smtp_client_session {
   int ring_fixed;      /* a move failed: the ring keeps its size from then on */
   pend ring_init[RING_INIT];
 
-  /* capabilities (their text copied from the EHLO reply) */
+  /* capabilities: what the session acts on is kept here; the greeting and
+   * the keywords' text are copied, NUL after each item, into caps_text; the
+   * whole smtp_capabilities (1.6 KB) exists only in event mode (in the
+   * session's allocation, for the queued event) or once the application
+   * asks smtp_client_session_capabilities() for it (caps_full). */
   int have_caps;
-  smtp_capabilities caps;
-  char *caps_text;
-  size_t caps_cap;
+  int caps_full_ok;       /* caps_full is built from the current EHLO */
+  caps_lite caps;
+  char *caps_text;        /* caps_tcap bytes, caps_tlen used */
+  size_t caps_tcap, caps_tlen, caps_limit;
+  smtp_capabilities *caps_full;
+  int caps_full_own;      /* caps_full is its own allocation */
 
   /* AUTH: the buffers exist only when credentials or a token were set */
   smtp__sasl_client *sasl;
@@ -1014,6 +1031,7 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   const smtp_client_options *o = options;
   size_t tok_len = 0, zl = 0, ul = 0, pl = 0, el, caps_cap, raw_cap = 0, line_cap = 0;
   size_t off_evq, off_sasl, off_out, off_stage, off_caps, off_line, off_raw, off_cred, off_ehlo;
+  size_t off_full;
   size_t total, cred_len = 0, out_cap;
   int rc, want_auth, event_mode = callbacks == NULL;
   char *base;
@@ -1053,11 +1071,12 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   out_cap = o->out_cap;
   if (want_auth && line_cap + 2 > out_cap) out_cap = line_cap + 2;
   off_evq = ALIGN16(sizeof *c);
-  off_sasl = ALIGN16(off_evq + (event_mode ? EVQ_CAP * sizeof(smtp_client_event) : 0));
+  off_full = ALIGN16(off_evq + (event_mode ? EVQ_CAP * sizeof(smtp_client_event) : 0));
+  off_sasl = ALIGN16(off_full + (event_mode ? sizeof(smtp_capabilities) : 0));
   off_out = ALIGN16(off_sasl + (want_auth ? sizeof(smtp__sasl_client) : 0));
   off_stage = off_out + out_cap;
   off_caps = off_stage + (callbacks && callbacks->read_body ? STAGE_CAP : 0);
-  off_line = off_caps + caps_cap;
+  off_line = off_caps;
   off_raw = off_line + line_cap;
   off_cred = off_raw + raw_cap;
   off_ehlo = off_cred + cred_len;
@@ -1087,8 +1106,8 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   c->out = base + off_out;
   c->out_cap = out_cap;
   c->stage = base + off_stage;
-  c->caps_text = base + off_caps;
-  c->caps_cap = caps_cap;
+  c->caps_limit = caps_cap;
+  if (event_mode) c->caps_full = (smtp_capabilities *)(void *)(base + off_full);
   if (want_auth) {
     char *q = base + off_cred;
     c->sasl = (smtp__sasl_client *)(void *)(base + off_sasl);
@@ -1150,47 +1169,106 @@ void smtp_client_session_del(smtp_client_session *c) {
   if (c->sasl_raw) smtp__wipe(c->sasl_raw, c->raw_cap);
   if (c->cred_copy) smtp__wipe(c->cred_copy, c->cred_copy_len);
   smtp__free(&mem, c->ring_block);
+  smtp__free(&mem, c->caps_text);
+  if (c->caps_full_own) smtp__free(&mem, c->caps_full);
   smtp__free(&mem, c);
 }
 
 /* ---------------- capabilities ---------------- */
 
-/* Copy @p n bytes of @p sp into the capability text and point @p sp at
- * the copy; 0 when it does not fit. */
-static int caps_copy(smtp_client_session *c, smtp_span *sp, size_t *used) {
+/* Copy @p sp's bytes and a NUL into the capability text and point @p sp
+ * at the copy. */
+static void caps_copy(smtp_client_session *c, smtp_span *sp) {
   size_t l = sp->len;
-  if (l > c->caps_cap - *used) return 0;
-  if (l) memcpy(c->caps_text + *used, sp->ptr, l);
-  sp->ptr = c->caps_text + *used;
-  *used += l;
-  return 1;
+  if (l) memcpy(c->caps_text + c->caps_tlen, sp->ptr, l);
+  c->caps_text[c->caps_tlen + l] = '\0';
+  sp->ptr = c->caps_text + c->caps_tlen;
+  c->caps_tlen += l + 1;
 }
 
-/* Parse the EHLO reply whole (every flag, value and AUTH mechanism counts),
- * then copy the greeting and the keywords' text, which must outlive the
- * reply parser's buffer, as far as the copy buffer holds them. */
-static int store_caps(smtp_client_session *c, const smtp_reply *r) {
-  size_t i, used = 0;
-  if (smtp_capabilities_parse(r, &c->caps) != SMTP_OK) return SMTP_ERR_PROTOCOL;
-  if (c->caps.greeting.len > c->caps_cap) c->caps.greeting.len = c->caps_cap;
-  (void)caps_copy(c, &c->caps.greeting, &used);
-  for (i = 0; i < c->caps.nkeywords; i++) {
-    smtp_ext_keyword *k = &c->caps.keywords[i];
-    if (k->keyword.len + k->params.len > c->caps_cap - used) break;
-    (void)caps_copy(c, &k->keyword, &used);
-    (void)caps_copy(c, &k->params, &used);
+/* Parse the EHLO reply whole into @p caps (every flag, value and AUTH
+ * mechanism counts), keep what the session acts on, and copy the greeting
+ * and the keywords' text, which must outlive the reply parser's buffer, as
+ * far as the copy's bound allows; @p caps's spans then point at the copy.
+ * The copy is allocated at the size this reply needs (SMTP_ERR_NOMEM when
+ * that fails, which ends the session like any failed allocation). */
+static int store_caps(smtp_client_session *c, const smtp_reply *r, smtp_capabilities *caps) {
+  size_t i, need, gl;
+  if (smtp_capabilities_parse(r, caps) != SMTP_OK) return SMTP_ERR_PROTOCOL;
+  gl = caps->greeting.len + 1 > c->caps_limit ? c->caps_limit - 1 : caps->greeting.len;
+  need = gl + 1;
+  for (i = 0; i < caps->nkeywords; i++) {
+    size_t kl = caps->keywords[i].keyword.len + caps->keywords[i].params.len + 2;
+    if (kl > c->caps_limit - need) break;
+    need += kl;
   }
-  c->caps.ndropped += c->caps.nkeywords - i;
-  if (i < c->caps.nkeywords)
-    memset(&c->caps.keywords[i], 0, (c->caps.nkeywords - i) * sizeof c->caps.keywords[0]);
-  c->caps.nkeywords = i;
+  if (need > c->caps_tcap) {
+    char *t = (char *)smtp__malloc(&c->mem, need);
+    if (!t) return SMTP_ERR_NOMEM;
+    smtp__free(&c->mem, c->caps_text);
+    c->caps_text = t;
+    c->caps_tcap = need;
+  }
+  c->caps_tlen = 0;
+  caps->greeting.len = gl;
+  caps_copy(c, &caps->greeting);
+  for (size_t j = 0; j < i; j++) {
+    caps_copy(c, &caps->keywords[j].keyword);
+    caps_copy(c, &caps->keywords[j].params);
+  }
+  caps->ndropped += caps->nkeywords - i;
+  if (i < caps->nkeywords)
+    memset(&caps->keywords[i], 0, (caps->nkeywords - i) * sizeof caps->keywords[0]);
+  caps->nkeywords = i;
+  c->caps.flags = caps->flags;
+  c->caps.auth_mechs = caps->auth_mechs;
+  c->caps.size_max = caps->size_max;
+  c->caps.size_has_value = caps->size_has_value;
+  c->caps.limits_rcptmax = caps->limits_rcptmax;
+  c->caps.limits_mailmax = caps->limits_mailmax;
+  c->caps.limits_rcptdomainmax = caps->limits_rcptdomainmax;
+  c->caps.nkeywords = caps->nkeywords;
+  c->caps.ndropped = caps->ndropped;
   c->have_caps = 1;
+  c->caps_full_ok = 0;
   return SMTP_OK;
+}
+
+/* Build the whole smtp_capabilities from what the session kept. */
+static void caps_build(const smtp_client_session *c, smtp_capabilities *caps) {
+  const char *t = c->caps_text;
+  size_t i;
+  memset(caps, 0, sizeof *caps);
+  caps->flags = c->caps.flags;
+  caps->auth_mechs = c->caps.auth_mechs;
+  caps->size_max = c->caps.size_max;
+  caps->size_has_value = c->caps.size_has_value;
+  caps->limits_rcptmax = c->caps.limits_rcptmax;
+  caps->limits_mailmax = c->caps.limits_mailmax;
+  caps->limits_rcptdomainmax = c->caps.limits_rcptdomainmax;
+  caps->nkeywords = c->caps.nkeywords;
+  caps->ndropped = c->caps.ndropped;
+  caps->greeting.ptr = "";
+  if (!c->caps_tlen) return; /* HELO, or no copy */
+  caps->greeting.ptr = t;
+  caps->greeting.len = strlen(t);
+  t += caps->greeting.len + 1;
+  for (i = 0; i < caps->nkeywords; i++) {
+    smtp_ext_keyword *k = &caps->keywords[i];
+    k->keyword.ptr = t;
+    k->keyword.len = strlen(t);
+    t += k->keyword.len + 1;
+    k->params.ptr = t;
+    k->params.len = strlen(t);
+    t += k->params.len + 1;
+  }
 }
 
 static void caps_clear(smtp_client_session *c) {
   memset(&c->caps, 0, sizeof c->caps);
+  c->caps_tlen = 0;
   c->have_caps = 0;
+  c->caps_full_ok = 0;
   c->ext = 0;
 }
 
@@ -2043,6 +2121,38 @@ static int is_2xx(int code) { return class_of(code) == 2; }
 static int handle_reply(smtp_client_session *c, const smtp_reply *r, size_t rest);
 
 /* Dispatch the reply to the oldest outstanding command. */
+/* 250 to EHLO/LHLO (capabilities) or HELO (none). */
+static int on_ehlo_ok(smtp_client_session *c, const smtp_reply *r, int kind) {
+  smtp_capabilities caps;
+  smtp_client_event ev;
+  if (kind == K_EHLO) {
+    int rc = store_caps(c, r, &caps);
+    if (rc != SMTP_OK) return rc;
+    c->ext = c->caps.flags & ~c->opt.disabled;
+    if (!c->caps.auth_mechs) c->ext &= ~(unsigned)SMTP_EXT_AUTH;
+    smtp_reply_parser_set_enhanced(c->rp, (c->ext & SMTP_EXT_ENHANCEDSTATUSCODES) != 0);
+  } else {
+    caps_clear(c);
+    c->helo_mode = 1;
+    c->have_caps = 1;
+    caps_build(c, &caps);
+  }
+  ev_init(&ev, SMTP_CLIENT_EVENT_CAPABILITIES);
+  ev.reply = r;
+  if (c->event_mode) {
+    /* the queued event's pointer lives until the next EHLO */
+    *c->caps_full = caps;
+    c->caps_full_ok = 1;
+    ev.caps = c->caps_full;
+  } else {
+    ev.caps = &caps; /* valid during the callback */
+  }
+  emit(c, &ev);
+  if (c->phase == PH_CLOSED) return SMTP_OK;
+  after_ehlo(c);
+  return SMTP_OK;
+}
+
 static int on_reply(smtp_client_session *c, const smtp_reply *r, size_t rest) {
   pend *p = ring_front(c);
   trace_reply(c, r);
@@ -2102,25 +2212,7 @@ static int handle_reply(smtp_client_session *c, const smtp_reply *r, size_t rest
   case K_EHLO:
   case K_HELO:
     if (code == 421) return handle_421(c, r);
-    if (code == 250) {
-      if (kind == K_EHLO) {
-        if (store_caps(c, r) != SMTP_OK) return SMTP_ERR_PROTOCOL;
-        c->ext = c->caps.flags & ~c->opt.disabled;
-        if (!c->caps.auth_mechs) c->ext &= ~(unsigned)SMTP_EXT_AUTH;
-        smtp_reply_parser_set_enhanced(c->rp, (c->ext & SMTP_EXT_ENHANCEDSTATUSCODES) != 0);
-      } else {
-        caps_clear(c);
-        c->helo_mode = 1;
-        c->have_caps = 1;
-      }
-      ev_init(&ev, SMTP_CLIENT_EVENT_CAPABILITIES);
-      ev.reply = r;
-      ev.caps = &c->caps;
-      emit(c, &ev);
-      if (c->phase == PH_CLOSED) return SMTP_OK;
-      after_ehlo(c);
-      return SMTP_OK;
-    }
+    if (code == 250) return on_ehlo_ok(c, r, kind);
     /* RFC 5321 4.1.4 / 3.2: fall back to HELO on "command not recognized"
      * only (500, 502); never for LMTP (RFC 2033 4.1). */
     if (kind == K_EHLO && (code == 500 || code == 502) && !c->opt.lmtp) {
@@ -2383,10 +2475,10 @@ smtp_ssize smtp_client_session_mem_recv(smtp_client_session *c, const char *data
       continue;
     }
     rc = on_reply(c, r, len - off);
-    if (rc == SMTP_ERR_PROTOCOL) {
-      session_end(c, SMTP_ERR_PROTOCOL);
-      c->error = SMTP_ERR_PROTOCOL;
-      return SMTP_ERR_PROTOCOL;
+    if (rc == SMTP_ERR_PROTOCOL || rc == SMTP_ERR_NOMEM) {
+      session_end(c, rc);
+      c->error = rc;
+      return rc;
     }
     if (c->error == SMTP_ERR_CALLBACK_FAILURE) return SMTP_ERR_CALLBACK_FAILURE;
     if (c->phase == PH_CLOSED) {
@@ -2588,7 +2680,18 @@ int smtp_client_session_next_event(smtp_client_session *c, smtp_client_event *ev
 }
 
 const smtp_capabilities *smtp_client_session_capabilities(const smtp_client_session *c) {
-  return c && c->have_caps ? &c->caps : NULL;
+  smtp_client_session *m = (smtp_client_session *)(uintptr_t)c; /* a cache, allocated here */
+  if (!c || !c->have_caps) return NULL;
+  if (!m->caps_full) {
+    m->caps_full = (smtp_capabilities *)smtp__malloc(&m->mem, sizeof *m->caps_full);
+    if (!m->caps_full) return NULL;
+    m->caps_full_own = 1;
+  }
+  if (!m->caps_full_ok) {
+    caps_build(m, m->caps_full);
+    m->caps_full_ok = 1;
+  }
+  return m->caps_full;
 }
 
 int smtp_client_session_error(const smtp_client_session *c) { return c ? c->error : 0; }

@@ -794,8 +794,9 @@ static void test_memory_by_options(void **state) {
   with_read = session_bytes(o, 1, 1);
   assert_true(with_cb < base);               /* no event queue */
   assert_int_equal(with_read, with_cb + 4096); /* the read stage */
-  /* default output (4 KiB), a 1 KiB capability copy, the struct */
-  assert_true(with_cb - parser <= SMTP_CLIENT_OUTPUT_DEFAULT + 1024 + 6144);
+  /* default output (4 KiB) and the struct (the capabilities are copied
+   * at EHLO, in an allocation of the size the reply needs) */
+  assert_true(with_cb - parser <= SMTP_CLIENT_OUTPUT_DEFAULT + 2048);
   assert_int_equal(smtp_client_options_set_output_buffer(o, SMTP_CLIENT_OUTPUT_MIN), SMTP_OK);
   min_out = session_bytes(o, 1, 0);
   assert_int_equal(with_cb - min_out, SMTP_CLIENT_OUTPUT_DEFAULT - SMTP_CLIENT_OUTPUT_MIN);
@@ -898,6 +899,116 @@ static void test_caps_copy(void **state) {
   assert_memory_equal(caps->keywords[41].params.ptr, "1000", 4);
   smtp_client_session_del(c);
   smtp_client_options_del(o);
+}
+
+/* Callback mode: the capabilities callback gets the whole parsed set
+ * (valid during the call); the session keeps only what it acts on plus a
+ * copy of the text sized to the reply, and builds the whole smtp_capabilities
+ * when the application asks, once per EHLO, in one allocation of its own.
+ * After TLS starts the earlier capabilities are gone (RFC 3207 4.2). */
+typedef struct caps_seen {
+  int calls;
+  unsigned flags;
+  size_t nkeywords;
+  char first_kw[32];
+  int same_as_getter;
+} caps_seen;
+
+static int caps_cb(smtp_client_session *c, const smtp_capabilities *caps, void *ud) {
+  caps_seen *cs = ud;
+  const smtp_capabilities *g = smtp_client_session_capabilities(c);
+  cs->calls++;
+  cs->flags = caps->flags;
+  cs->nkeywords = caps->nkeywords;
+  snprintf(cs->first_kw, sizeof cs->first_kw, "%.*s", (int)caps->keywords[0].keyword.len,
+           caps->keywords[0].keyword.ptr);
+  cs->same_as_getter = g && g->flags == caps->flags && g->nkeywords == caps->nkeywords &&
+                       g->size_max == caps->size_max && g->greeting.len == caps->greeting.len &&
+                       !memcmp(g->greeting.ptr, caps->greeting.ptr, g->greeting.len);
+  for (size_t i = 0; g && i < caps->nkeywords; i++)
+    if (g->keywords[i].keyword.len != caps->keywords[i].keyword.len ||
+        g->keywords[i].params.len != caps->keywords[i].params.len ||
+        memcmp(g->keywords[i].keyword.ptr, caps->keywords[i].keyword.ptr,
+               caps->keywords[i].keyword.len) ||
+        memcmp(g->keywords[i].params.ptr, caps->keywords[i].params.ptr,
+               caps->keywords[i].params.len))
+      cs->same_as_getter = 0;
+  return 0;
+}
+static int starttls_cb(smtp_client_session *c, void *ud) {
+  (void)c; (void)ud;
+  return 0;
+}
+
+static void drain_out(smtp_client_session *c) {
+  const char *out;
+  smtp_ssize k;
+  while ((k = smtp_client_session_mem_send(c, &out)) > 0)
+    assert_int_equal(smtp_client_session_mem_consume(c, (size_t)k), SMTP_OK);
+}
+
+static void test_caps_callback_mode(void **state) {
+  static const char ehlo1[] = "250-mx.example.org hello\r\n250-SIZE 5000\r\n250-STARTTLS\r\n"
+                              "250-X-ONE param one\r\n250 PIPELINING\r\n";
+  static const char ehlo2[] = "250-mx.example.org again\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n";
+  byte_mem m = {0, 0};
+  smtp_mem mem = {&m, bm_malloc, bm_free, bm_calloc, bm_realloc};
+  smtp_client_callbacks *cb;
+  smtp_client_options *o;
+  smtp_client_session *c;
+  const smtp_capabilities *g, *g2;
+  caps_seen seen;
+  size_t calls;
+  (void)state;
+  memset(&seen, 0, sizeof seen);
+  assert_int_equal(smtp_client_callbacks_new(&cb), SMTP_OK);
+  smtp_client_callbacks_set_capabilities(cb, caps_cb);
+  smtp_client_callbacks_set_starttls(cb, starttls_cb);
+  assert_int_equal(smtp_client_options_new(&o, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_options_set_starttls(o, SMTP_CLIENT_STARTTLS_REQUIRED), SMTP_OK);
+  assert_int_equal(smtp_client_session_new(&c, cb, &seen, o, &mem), SMTP_OK);
+  assert_int_equal(m.calls, 2);
+  assert_null(smtp_client_session_capabilities(c));
+  assert_int_equal(smtp_client_session_mem_recv(c, "220 mx\r\n", 8), 8);
+  drain_out(c);
+  assert_int_equal(smtp_client_session_mem_recv(c, ehlo1, sizeof ehlo1 - 1),
+                   (smtp_ssize)(sizeof ehlo1 - 1));
+  assert_int_equal(seen.calls, 1);
+  assert_true(seen.flags & SMTP_EXT_STARTTLS);
+  assert_int_equal(seen.nkeywords, 4);
+  assert_string_equal(seen.first_kw, "SIZE");
+  assert_true(seen.same_as_getter);
+  /* the keywords' copy and the whole set asked for in the callback */
+  assert_int_equal(m.calls, 4);
+  calls = m.calls;
+  g = smtp_client_session_capabilities(c);
+  assert_non_null(g);
+  assert_int_equal(m.calls, calls); /* built once per EHLO */
+  assert_int_equal(g->size_max, 5000);
+  assert_non_null(smtp_capabilities_find(g, "X-ONE"));
+  assert_memory_equal(smtp_capabilities_find(g, "X-ONE")->params.ptr, "param one", 9);
+  /* STARTTLS, 220, TLS up: the capabilities are forgotten */
+  drain_out(c);
+  assert_int_equal(smtp_client_session_mem_recv(c, "220 go ahead\r\n", 14), 14);
+  assert_int_equal(smtp_client_session_tls_started(c, NULL), SMTP_OK);
+  assert_null(smtp_client_session_capabilities(c));
+  drain_out(c);
+  assert_int_equal(smtp_client_session_mem_recv(c, ehlo2, sizeof ehlo2 - 1),
+                   (smtp_ssize)(sizeof ehlo2 - 1));
+  assert_int_equal(seen.calls, 2);
+  assert_true(seen.same_as_getter);
+  assert_int_equal(m.calls, calls); /* the shorter text fits the copy; the set is reused */
+  g2 = smtp_client_session_capabilities(c);
+  assert_ptr_equal(g2, g);
+  assert_false(g2->flags & SMTP_EXT_STARTTLS);
+  assert_true(g2->flags & SMTP_EXT_8BITMIME);
+  assert_int_equal(g2->nkeywords, 2);
+  assert_memory_equal(g2->greeting.ptr, "mx.example.org again", 20);
+  assert_null(smtp_capabilities_find(g2, "X-ONE"));
+  smtp_client_session_del(c);
+  assert_int_equal(m.cur, 0);
+  smtp_client_options_del(o);
+  smtp_client_callbacks_del(cb);
 }
 
 /* ---- memory bodies in DATA: what goes out is exactly the stuffer's ---- */
@@ -1281,6 +1392,7 @@ int main(void) {
       cmocka_unit_test(test_refused_group_without_data),
       cmocka_unit_test(test_memory_by_options),
       cmocka_unit_test(test_caps_copy),
+      cmocka_unit_test(test_caps_callback_mode),
       cmocka_unit_test(test_data_memory_body_random),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -156,7 +156,9 @@ typedef struct smtp_client_event {
 /** @brief The greeting reply (220, 554, 421, ...). */
 typedef int (*smtp_client_greeting_cb)(smtp_client_session *c, const smtp_reply *reply,
                                        void *user_data);
-/** @brief Capabilities after EHLO/LHLO (flags 0 after HELO); again after TLS. */
+/** @brief Capabilities after EHLO/LHLO (flags 0 after HELO); again after TLS.
+ *  @p caps and its spans are valid during the call; smtp_client_session_capabilities()
+ *  gives a copy that lasts until the next EHLO. */
 typedef int (*smtp_client_capabilities_cb)(smtp_client_session *c, const smtp_capabilities *caps,
                                            void *user_data);
 /** @brief The server said 220 to STARTTLS: start the TLS handshake now, then
@@ -649,8 +651,15 @@ SMTP_API int smtp_client_session_quit(smtp_client_session *c);
  */
 SMTP_API int smtp_client_session_next_event(smtp_client_session *c, smtp_client_event *ev);
 /** @brief The capabilities of the last EHLO/LHLO/HELO.
+ *
+ *  The session keeps what it acts on and a copy of the keywords' text; the
+ *  whole ::smtp_capabilities (about 1.6 KB) is built on the first call after
+ *  each EHLO, in an allocation of its own kept until the session is deleted
+ *  (in event mode it is part of the session and nothing is allocated here).
  *  @param c the session.
- *  @return the capabilities (valid until the next EHLO), or NULL before the first. */
+ *  @return the capabilities (valid until the next EHLO or STARTTLS), or NULL
+ *          before the first EHLO, after TLS started until the next one, or
+ *          when that allocation failed (a later call tries again). */
 SMTP_API const smtp_capabilities *smtp_client_session_capabilities(const smtp_client_session *c);
 /** @brief The error the session ended with. @param c the session.
  *  @return 0 while open or after a clean QUIT, else an ::smtp_error. */
