@@ -614,9 +614,15 @@ struct smtp_client_session {
   size_t cred_copy_len;
   smtp_reply_parser *rp;
 
-  /* output */
+  /* output: out_cap bytes, OUT_INIT in the session's allocation until a
+   * longer line or a body that must be stuffed moves it to out_block at
+   * out_max (the configured size), where it stays */
   char *out;
   size_t out_cap, out_head, out_ready, out_tail;
+  size_t out_max;
+  char *out_block;
+  int out_fixed;  /* a move failed: no more tries */
+  int out_nomem;  /* a line could not fit even in an empty buffer */
   uint64_t produced, consumed;
   /* Zero-copy message data: a span of the application's memory body that
    * is sent after everything in `out`, straight from that memory (nothing
@@ -802,6 +808,10 @@ static size_t send_pending(const smtp_client_session *c) { return out_pending(c)
 /* Spans shorter than this are copied into the output instead (one transport
  * write per span: short runs between line-start dots are cheaper copied). */
 #define DIRECT_MIN 4096u
+/* Output in the session's allocation: command lines (MAIL and RCPT with
+ * parameters reach 2 KiB and move it to out_max, as does a long AUTH line)
+ * and short body copies. */
+#define OUT_INIT 1024u
 
 static void out_compact(smtp_client_session *c) {
   size_t shift = c->out_head;
@@ -813,10 +823,32 @@ static void out_compact(smtp_client_session *c) {
   if (c->chunk_open) c->chunk_hdr_pos -= shift;
 }
 
-/* Room for @p n more bytes at the tail (compacting when that helps). */
+/* Move the output to a block of out_max bytes, keeping its contents and
+ * offsets. Returns 1 when it moved. */
+static int out_grow(smtp_client_session *c) {
+  char *nb;
+  if (c->out_fixed || c->out_cap >= c->out_max) return 0;
+  nb = (char *)smtp__malloc(&c->mem, c->out_max);
+  if (!nb) {
+    c->out_fixed = 1;
+    return 0;
+  }
+  if (c->out_tail) memcpy(nb, c->out, c->out_tail);
+  smtp__free(&c->mem, c->out_block);
+  c->out = c->out_block = nb;
+  c->out_cap = c->out_max;
+  return 1;
+}
+
+/* Room for @p n more bytes at the tail (compacting when that helps). When
+ * @p n does not fit even in the empty buffer, the buffer grows to out_max;
+ * if that fails, the session ends with SMTP_ERR_NOMEM (out_nomem, seen by
+ * produce()): waiting would not help. */
 static int out_room(smtp_client_session *c, size_t n) {
   if (c->out_cap - c->out_tail >= n) return 1;
   if (c->out_head) out_compact(c);
+  if (c->out_cap - c->out_tail >= n) return 1;
+  if (c->out_tail == 0 && n > c->out_cap && !out_grow(c) && n <= c->out_max) c->out_nomem = 1;
   return c->out_cap - c->out_tail >= n;
 }
 
@@ -1032,7 +1064,7 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   size_t tok_len = 0, zl = 0, ul = 0, pl = 0, el, caps_cap, raw_cap = 0, line_cap = 0;
   size_t off_evq, off_sasl, off_out, off_stage, off_caps, off_line, off_raw, off_cred, off_ehlo;
   size_t off_full;
-  size_t total, cred_len = 0, out_cap;
+  size_t total, cred_len = 0, out_cap, out_max;
   int rc, want_auth, event_mode = callbacks == NULL;
   char *base;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
@@ -1068,8 +1100,9 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   el = strlen(o->ehlo) + 1;
   /* The output holds the longest line this session writes: with a large
    * token, the AUTH line may be longer than the configured buffer. */
-  out_cap = o->out_cap;
-  if (want_auth && line_cap + 2 > out_cap) out_cap = line_cap + 2;
+  out_max = o->out_cap;
+  if (want_auth && line_cap + 2 > out_max) out_max = line_cap + 2;
+  out_cap = out_max < OUT_INIT ? out_max : OUT_INIT;
   off_evq = ALIGN16(sizeof *c);
   off_full = ALIGN16(off_evq + (event_mode ? EVQ_CAP * sizeof(smtp_client_event) : 0));
   off_sasl = ALIGN16(off_full + (event_mode ? sizeof(smtp_capabilities) : 0));
@@ -1105,6 +1138,7 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   if (event_mode) c->evq = (smtp_client_event *)(void *)(base + off_evq);
   c->out = base + off_out;
   c->out_cap = out_cap;
+  c->out_max = out_max;
   c->stage = base + off_stage;
   c->caps_limit = caps_cap;
   if (event_mode) c->caps_full = (smtp_capabilities *)(void *)(base + off_full);
@@ -1169,6 +1203,7 @@ void smtp_client_session_del(smtp_client_session *c) {
   if (c->sasl_raw) smtp__wipe(c->sasl_raw, c->raw_cap);
   if (c->cred_copy) smtp__wipe(c->cred_copy, c->cred_copy_len);
   smtp__free(&mem, c->ring_block);
+  smtp__free(&mem, c->out_block);
   smtp__free(&mem, c->caps_text);
   if (c->caps_full_own) smtp__free(&mem, c->caps_full);
   smtp__free(&mem, c);
@@ -1565,6 +1600,11 @@ static void part_over(smtp_client_session *c, int need_rset) {
 static void body_start(smtp_client_session *c) {
   smtp_client_event ev;
   c->body_phase = B_SEND;
+  /* A body that is stuffed, normalised or read goes through the output:
+   * give it the configured size (fewer, larger writes). A vetted memory
+   * body goes out from the application's memory or in short copies, and
+   * leaves the buffer small. A failed move only means smaller writes. */
+  if (!c->body_verbatim) (void)out_grow(c);
   ev_init(&ev, SMTP_CLIENT_EVENT_BODY_START);
   ev.txn = c->txn;
   ev.part = c->part;
@@ -2020,7 +2060,14 @@ static void produce_txn(smtp_client_session *c) {
   }
 }
 
+static void produce_some(smtp_client_session *c, int allow_read);
+
 static void produce(smtp_client_session *c, int allow_read) {
+  produce_some(c, allow_read);
+  if (c->out_nomem) session_end(c, SMTP_ERR_NOMEM);
+}
+
+static void produce_some(smtp_client_session *c, int allow_read) {
   for (;;) {
     unsigned int before = c->todo;
     int phase = c->phase;
@@ -2048,7 +2095,7 @@ static void produce(smtp_client_session *c, int allow_read) {
     }
     if (c->todo & T_LINE) {
       size_t tl = c->line_redact < 0 ? c->line_len : (size_t)c->line_redact;
-      if (c->line_len + 2 > c->out_cap) {
+      if (c->line_len + 2 > c->out_max) {
         auth_fail(c, SMTP_ERR_TOO_LONG, NULL);
         continue;
       }

@@ -714,10 +714,16 @@ static void test_refused_group_without_data(void **state) {
 
 typedef struct byte_mem {
   size_t cur, calls;
+  size_t fail_from; /* refuse allocation number fail_from (1-based) and later; 0: never */
 } byte_mem;
 static void *bm_malloc(size_t n, void *ud) {
   byte_mem *m = ud;
-  size_t *p = malloc(n + sizeof(size_t) * 2);
+  size_t *p;
+  if (m->fail_from && m->calls + 1 >= m->fail_from) {
+    m->calls++;
+    return NULL;
+  }
+  p = malloc(n + sizeof(size_t) * 2);
   if (!p) return NULL;
   p[0] = n;
   m->cur += n;
@@ -756,7 +762,7 @@ static smtp_ssize dummy_read(smtp_client_session *c, smtp_client_txn *t, char *b
 
 /* Own bytes of a new session (its allocation and its reply parser's). */
 static size_t session_bytes(const smtp_client_options *o, int with_cbs, int with_read) {
-  byte_mem m = {0, 0};
+  byte_mem m = {0, 0, 0};
   smtp_mem mem = {&m, bm_malloc, bm_free, bm_calloc, bm_realloc};
   smtp_client_callbacks *cb = NULL;
   smtp_client_session *c;
@@ -781,7 +787,7 @@ static void test_memory_by_options(void **state) {
   static char token[8193];
   smtp_client_options *o;
   smtp_reply_parser *rp;
-  byte_mem m = {0, 0};
+  byte_mem m = {0, 0, 0};
   smtp_mem mem = {&m, bm_malloc, bm_free, bm_calloc, bm_realloc};
   size_t parser, base, with_cb, with_read, min_out, creds, tok;
   (void)state;
@@ -794,14 +800,15 @@ static void test_memory_by_options(void **state) {
   with_read = session_bytes(o, 1, 1);
   assert_true(with_cb < base);               /* no event queue */
   assert_int_equal(with_read, with_cb + 4096); /* the read stage */
-  /* default output (4 KiB) and the struct (the capabilities are copied
-   * at EHLO, in an allocation of the size the reply needs) */
-  assert_true(with_cb - parser <= SMTP_CLIENT_OUTPUT_DEFAULT + 2048);
+  /* the struct and 1 KiB of output for command lines (the output moves to
+   * the configured size only when needed, test_output_growth; the
+   * capabilities are copied at EHLO, sized to the reply) */
+  assert_true(with_cb - parser <= 1024 + 2048);
   assert_int_equal(smtp_client_options_set_output_buffer(o, SMTP_CLIENT_OUTPUT_MIN), SMTP_OK);
   min_out = session_bytes(o, 1, 0);
-  assert_int_equal(with_cb - min_out, SMTP_CLIENT_OUTPUT_DEFAULT - SMTP_CLIENT_OUTPUT_MIN);
+  assert_int_equal(with_cb, min_out);
   assert_int_equal(smtp_client_options_set_output_buffer(o, 16384), SMTP_OK);
-  assert_int_equal(session_bytes(o, 1, 0) - min_out, 16384 - SMTP_CLIENT_OUTPUT_MIN);
+  assert_int_equal(session_bytes(o, 1, 0), min_out);
   assert_int_equal(smtp_client_options_set_output_buffer(o, SMTP_CLIENT_OUTPUT_MIN), SMTP_OK);
   assert_int_equal(smtp_client_options_set_credentials(o, NULL, "user", "secret"), SMTP_OK);
   creds = session_bytes(o, 1, 0);
@@ -951,7 +958,7 @@ static void test_caps_callback_mode(void **state) {
   static const char ehlo1[] = "250-mx.example.org hello\r\n250-SIZE 5000\r\n250-STARTTLS\r\n"
                               "250-X-ONE param one\r\n250 PIPELINING\r\n";
   static const char ehlo2[] = "250-mx.example.org again\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n";
-  byte_mem m = {0, 0};
+  byte_mem m = {0, 0, 0};
   smtp_mem mem = {&m, bm_malloc, bm_free, bm_calloc, bm_realloc};
   smtp_client_callbacks *cb;
   smtp_client_options *o;
@@ -1009,6 +1016,159 @@ static void test_caps_callback_mode(void **state) {
   assert_int_equal(m.cur, 0);
   smtp_client_options_del(o);
   smtp_client_callbacks_del(cb);
+}
+
+/* The output starts at 1 KiB in the session and moves to the configured
+ * size, once, only for a body that must be stuffed (bare LF here) or a line
+ * longer than 1 KiB (a 2 KB OAuth token); a vetted memory body leaves it
+ * small. When the move fails, a body goes out in smaller writes (same
+ * bytes), while a line that cannot fit ends the session with
+ * SMTP_ERR_NOMEM instead of waiting forever. */
+static const char *find_bytes(const char *h, size_t hl, const char *n, size_t nl) {
+  for (size_t i = 0; nl <= hl && i <= hl - nl; i++)
+    if (h[i] == n[0] && !memcmp(h + i, n, nl)) return h + i;
+  return NULL;
+}
+
+typedef struct og_run {
+  size_t wire_len;
+  char wire[16384];
+  size_t moves;      /* allocations after the EHLO reply */
+  int error;
+  int done_status;
+} og_run;
+
+static int og_event(smtp_client_session *c, const smtp_client_event *ev, void *ud) {
+  og_run *r = ud;
+  (void)c;
+  if (ev->type == SMTP_CLIENT_EVENT_TXN_DONE) r->done_status = ev->result.status;
+  return 0;
+}
+
+static void og_pump(smtp_client_session *c, og_run *r) {
+  const char *out;
+  smtp_ssize k;
+  while ((k = smtp_client_session_mem_send(c, &out)) > 0) {
+    assert_true(r->wire_len + (size_t)k <= sizeof r->wire);
+    memcpy(r->wire + r->wire_len, out, (size_t)k);
+    r->wire_len += (size_t)k;
+    assert_int_equal(smtp_client_session_mem_consume(c, (size_t)k), SMTP_OK);
+  }
+}
+
+/* One transaction with @p body; fail_from counts allocations from the
+ * session's creation (1: the session, 2: its parser, 3: the EHLO copy). */
+static void og_txn(const char *body, size_t blen, const char *token, size_t fail_from,
+                   og_run *r) {
+  byte_mem m = {0, 0, fail_from};
+  smtp_mem mem = {&m, bm_malloc, bm_free, bm_calloc, bm_realloc};
+  smtp_client_callbacks *cb;
+  smtp_client_options *o;
+  smtp_client_session *c;
+  smtp_client_txn *t;
+  size_t after_ehlo;
+  const char *ehlo = token ? "250-mx\r\n250-PIPELINING\r\n250 AUTH XOAUTH2\r\n"
+                           : "250-mx\r\n250 PIPELINING\r\n";
+  memset(r, 0, sizeof *r);
+  r->done_status = 1;
+  assert_int_equal(smtp_client_callbacks_new(&cb), SMTP_OK);
+  smtp_client_callbacks_set_event(cb, og_event);
+  assert_int_equal(smtp_client_options_new(&o, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_options_set_starttls(o, SMTP_CLIENT_STARTTLS_OFF), SMTP_OK);
+  if (token) {
+    assert_int_equal(smtp_client_options_set_oauth_token(o, "u@x.org", token), SMTP_OK);
+    smtp_client_options_set_allow_plaintext_auth(o, 1);
+  }
+  assert_int_equal(smtp_client_txn_new(&t, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_txn_set_from(t, "a@b.org", 7), SMTP_OK);
+  assert_int_equal(smtp_client_txn_add_rcpt(t, "c@d.org", 7, 0, NULL, 0), 0);
+  assert_int_equal(smtp_client_txn_set_body(t, body, blen), SMTP_OK);
+  assert_int_equal(smtp_client_session_new(&c, cb, r, o, &mem), SMTP_OK);
+  assert_int_equal(smtp_client_session_submit(c, t), SMTP_OK);
+  assert_int_equal(smtp_client_session_mem_recv(c, "220 mx\r\n", 8), 8);
+  og_pump(c, r);
+  assert_int_equal(smtp_client_session_mem_recv(c, ehlo, strlen(ehlo)), (smtp_ssize)strlen(ehlo));
+  after_ehlo = m.calls;
+  og_pump(c, r);
+  if (token && !smtp_client_session_is_closed(c)) {
+    /* RFC 4954 4: a response too long for the command line follows a 334 */
+    assert_non_null(find_bytes(r->wire, r->wire_len, "AUTH XOAUTH2\r\n", 14));
+    assert_int_equal(smtp_client_session_mem_recv(c, "334 \r\n", 6), 6);
+    og_pump(c, r);
+  }
+  if (token && !smtp_client_session_is_closed(c)) {
+    assert_int_equal(smtp_client_session_mem_recv(c, "235 ok\r\n", 8), 8);
+    og_pump(c, r);
+  }
+  if (!smtp_client_session_is_closed(c)) {
+    static const char rep[] = "250 ok\r\n250 ok\r\n354 go\r\n";
+    assert_int_equal(smtp_client_session_mem_recv(c, rep, sizeof rep - 1), (smtp_ssize)(sizeof rep - 1));
+    og_pump(c, r);
+    assert_int_equal(smtp_client_session_mem_recv(c, "250 ok\r\n", 8), 8);
+    og_pump(c, r);
+  }
+  r->moves = m.calls - after_ehlo;
+  r->error = smtp_client_session_error(c);
+  smtp_client_session_del(c);
+  assert_int_equal(m.cur, 0);
+  smtp_client_txn_del(t);
+  smtp_client_options_del(o);
+  smtp_client_callbacks_del(cb);
+}
+
+static void test_output_growth(void **state) {
+  static char crlf[3000], lf[3000], token[2001], want[8192];
+  og_run *r = malloc(sizeof *r);
+  size_t wl;
+  (void)state;
+  assert_non_null(r);
+  for (size_t i = 0; i < sizeof crlf; i += 50) {
+    memset(crlf + i, 'a' + (int)(i / 50 % 26), 48);
+    memcpy(crlf + i + 48, "\r\n", 2);
+    memcpy(lf + i, crlf + i, 49);
+    lf[i + 48] = i % 100 ? '\n' : '.';
+    lf[i + 49] = '\n';
+  }
+  memset(token, 'T', sizeof token - 1);
+  /* vetted CRLF body, 3 KB: copied in pieces through the 1 KiB output */
+  og_txn(crlf, sizeof crlf, NULL, 0, r);
+  assert_int_equal(r->done_status, 0);
+  assert_int_equal(r->moves, 0);
+  assert_non_null(find_bytes(r->wire, r->wire_len, crlf, sizeof crlf));
+  /* bare LF body: stuffed through the output, which moves once */
+  og_txn(lf, sizeof lf, NULL, 0, r);
+  assert_int_equal(r->done_status, 0);
+  assert_int_equal(r->moves, 1);
+  {
+    smtp_stuffer st;
+    size_t consumed;
+    smtp_ssize k;
+    smtp_stuffer_init(&st, 0);
+    k = smtp_stuff(&st, lf, sizeof lf, &consumed, want, sizeof want);
+    assert_true(k > 0 && consumed == sizeof lf);
+    wl = (size_t)k;
+    k = smtp_stuff_finish(&st, want + wl, sizeof want - wl);
+    assert_true(k > 0);
+    wl += (size_t)k;
+  }
+  assert_true(wl > sizeof lf + 60); /* CRLF for LF, doubled dots */
+  assert_non_null(find_bytes(r->wire, r->wire_len, want, wl));
+  /* ... and when the move fails, the same bytes in smaller writes */
+  og_txn(lf, sizeof lf, NULL, 4, r);
+  assert_int_equal(r->done_status, 0);
+  assert_int_equal(r->error, 0);
+  assert_non_null(find_bytes(r->wire, r->wire_len, want, wl));
+  /* a 2 KB token: the AUTH line moves the output */
+  og_txn(crlf, sizeof crlf, token, 0, r);
+  assert_int_equal(r->done_status, 0);
+  assert_int_equal(r->moves, 1);
+  assert_true(r->wire_len > 2700); /* the base64 response line went out */
+  /* ... which fails: SMTP_ERR_NOMEM, not a session waiting forever */
+  og_txn(crlf, sizeof crlf, token, 4, r);
+  assert_int_equal(r->error, SMTP_ERR_NOMEM);
+  assert_int_equal(r->done_status, SMTP_ERR_NOMEM);
+  assert_true(r->wire_len < 200); /* EHLO and AUTH XOAUTH2 only */
+  free(r);
 }
 
 /* ---- memory bodies in DATA: what goes out is exactly the stuffer's ---- */
@@ -1393,6 +1553,7 @@ int main(void) {
       cmocka_unit_test(test_memory_by_options),
       cmocka_unit_test(test_caps_copy),
       cmocka_unit_test(test_caps_callback_mode),
+      cmocka_unit_test(test_output_growth),
       cmocka_unit_test(test_data_memory_body_random),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
