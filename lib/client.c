@@ -813,6 +813,14 @@ static size_t send_pending(const smtp_client_session *c) { return out_pending(c)
  * and short body copies. */
 #define OUT_INIT 1024u
 
+/* Runs of a vetted memory body this long or longer go out from the body
+ * itself: DIRECT_MIN, or half the output while it is smaller than that
+ * (a 1 KiB message then needs no larger buffer, and goes in one BDAT
+ * chunk). */
+static size_t direct_min(const smtp_client_session *c) {
+  return c->out_cap / 2 < DIRECT_MIN ? c->out_cap / 2 : DIRECT_MIN;
+}
+
 static void out_compact(smtp_client_session *c) {
   size_t shift = c->out_head;
   if (shift == 0) return;
@@ -1839,7 +1847,7 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
         return (smtp_ssize)used;
       }
       size_t dot_at = SIZE_MAX; /* next line-start dot, when already searched */
-      if (stable && c->body_verbatim && len - used >= DIRECT_MIN) {
+      if (stable && c->body_verbatim && len - used >= direct_min(c)) {
         /* Zero copy: the run up to the next line-start dot goes out from
          * the body itself, through that dot; the next run starts at the
          * same dot (not at a line start any more), so the dot is sent
@@ -1848,7 +1856,7 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
         size_t k = smtp__data_find_bol_dot(src + used, rest, c->verbatim_bol);
         size_t span = k < rest ? k + 1 : rest;
         dot_at = k; /* a short run is copied below without a second search */
-        if (span >= DIRECT_MIN) {
+        if (span >= direct_min(c)) {
           size_t adv = k < rest ? k : rest;
           c->direct = src + used;
           c->direct_len = span;
@@ -1902,7 +1910,7 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
     } else {
       size_t consumed = 0, outlen = 0, room;
       if (!c->chunk_open && stable && (c->use_binary || c->body_verbatim) &&
-          len - used >= DIRECT_MIN) {
+          len - used >= direct_min(c)) {
         /* Zero copy: one chunk of the rest of the body, sent from the
          * body itself after its BDAT line (RFC 3030 2: the data is
          * counted, never scanned). A missing final CRLF follows as a

@@ -782,7 +782,8 @@ static size_t session_bytes(const smtp_client_options *o, int with_cbs, int with
 
 /* Buffers exist only when the options call for them: AUTH buffers with
  * credentials (more with a token), the read stage with a read callback,
- * the event queue in event mode; the output buffer is the configured size. */
+ * the event queue in event mode; the output starts at 1 KiB whatever the
+ * configured size (test_output_growth). */
 static void test_memory_by_options(void **state) {
   static char token[8193];
   smtp_client_options *o;
@@ -1384,10 +1385,11 @@ static size_t zc_body(char *b, size_t n, unsigned every, int no_final, uint32_t 
   return i;
 }
 
-/* DATA: the runs between line-start dots of 4 KiB or more are sent from the
- * body itself, each through its dot, the next from the same dot, so the dot
- * goes out twice (RFC 5321 4.5.2); shorter runs are copied. The octets on
- * the wire equal the stuffer's for every drain pattern. */
+/* DATA: the runs between line-start dots of 512 octets or more (half the
+ * 1 KiB output; 4 KiB with a larger one) are sent from the body itself,
+ * each through its dot, the next from the same dot, so the dot goes out
+ * twice (RFC 5321 4.5.2); shorter runs are copied. The octets on the wire
+ * equal the stuffer's for every drain pattern. */
 static void test_zero_copy_data(void **state) {
   static char body[400000], all[900000], want[900000];
   static const unsigned every[] = {0, 1000, 150, 40, 3};
@@ -1423,11 +1425,13 @@ static void test_zero_copy_data(void **state) {
     /* without dots (or sparse ones) nearly all of it went out in place */
     if (every[t % 5] == 0 && n > 8192) assert_true(z.direct_octets >= n - 2);
     if (every[t % 5] == 1000 && n > 100000) assert_true(z.direct_octets > n / 2);
-    if (every[t % 5] == 3) assert_int_equal(z.direct_octets, 0); /* runs too short */
+    /* runs of 512 octets or more (half the 1 KiB output) are rare with a
+     * dot every third line: most of the body is copied */
+    if (every[t % 5] == 3) assert_true(z.direct_octets < n / 2);
   }
 }
 
-/* BDAT (RFC 3030 2): a body of 4 KiB or more is one chunk sent from the body
+/* BDAT (RFC 3030 2): a body of 512 octets or more is one chunk sent from the body
  * itself; a missing final CRLF follows as a chunk of its own; BINARYMIME
  * bodies go out octet for octet. */
 static void test_zero_copy_bdat(void **state) {

@@ -278,10 +278,14 @@ typedef enum smtp_client_starttls_policy {
   SMTP_CLIENT_STARTTLS_OFF = 2            /**< Never STARTTLS (e.g. implicit TLS, or tests). */
 } smtp_client_starttls_policy;
 
-/** Default size of the output buffer. Memory bodies without bare CR/LF go
- *  out from the application's memory (runs of 4 KiB or more), so the buffer
- *  mostly holds command lines; raise it for pushed or read bodies on fast
- *  links (fewer, larger transport writes). */
+/** Default size the output buffer may grow to. A session starts with 1 KiB
+ *  of output in its own allocation, enough for command lines; memory bodies
+ *  without bare CR/LF go out from the application's memory (runs of 512
+ *  octets or more) or in short copies, so they never make it grow. It moves
+ *  to this size, once, for a body that is stuffed, normalised or read
+ *  (pushed, read through read_body, or with bare CR/LF), or for a command
+ *  line longer than 1 KiB (a long AUTH response). Raise it for such bodies
+ *  on fast links (fewer, larger transport writes). */
 #define SMTP_CLIENT_OUTPUT_DEFAULT 4096
 /** Smallest output buffer accepted. */
 #define SMTP_CLIENT_OUTPUT_MIN 4096
@@ -368,7 +372,8 @@ SMTP_API void smtp_client_options_set_requiretls(smtp_client_options *opt, int o
  */
 SMTP_API int smtp_client_options_set_reply_limits(smtp_client_options *opt, size_t max_line,
                                                   size_t max_lines);
-/** @brief Output buffer size (::SMTP_CLIENT_OUTPUT_MIN..16 MiB).
+/** @brief The size the output buffer may grow to (::SMTP_CLIENT_OUTPUT_MIN..16 MiB;
+ *         see ::SMTP_CLIENT_OUTPUT_DEFAULT for when it grows).
  *  @param opt the options. @param bytes the size.
  *  @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
 SMTP_API int smtp_client_options_set_output_buffer(smtp_client_options *opt, size_t bytes);
