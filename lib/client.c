@@ -808,17 +808,19 @@ static size_t send_pending(const smtp_client_session *c) { return out_pending(c)
 /* Spans shorter than this are copied into the output instead (one transport
  * write per span: short runs between line-start dots are cheaper copied). */
 #define DIRECT_MIN 4096u
-/* Output in the session's allocation: command lines (MAIL and RCPT with
- * parameters reach 2 KiB and move it to out_max, as does a long AUTH line)
- * and short body copies. */
-#define OUT_INIT 1024u
+/* Output in the session's allocation: command lines (a long AUTH line
+ * moves it to out_max) and short messages copied whole. */
+#define OUT_INIT 1536u
+#define DIRECT_SMALL 512u
 
-/* Runs of a vetted memory body this long or longer go out from the body
- * itself: DIRECT_MIN, or half the output while it is smaller than that
- * (a 1 KiB message then needs no larger buffer, and goes in one BDAT
- * chunk). */
-static size_t direct_min(const smtp_client_session *c) {
-  return c->out_cap / 2 < DIRECT_MIN ? c->out_cap / 2 : DIRECT_MIN;
+/* Whether @p n octets of a vetted memory body go out from the body itself
+ * rather than copied: always from DIRECT_MIN on; from DIRECT_SMALL on when
+ * they do not fit the output's free room, so a small output never needs
+ * to grow for such a body, while a short message still goes out in one
+ * write with its final "." CRLF (or its BDAT line). */
+static int use_direct(const smtp_client_session *c, size_t n) {
+  return n >= DIRECT_MIN ||
+         (n >= DIRECT_SMALL && n + SMTP_STUFF_FINISH_MAX > c->out_cap - c->out_tail + c->out_head);
 }
 
 static void out_compact(smtp_client_session *c) {
@@ -1847,7 +1849,7 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
         return (smtp_ssize)used;
       }
       size_t dot_at = SIZE_MAX; /* next line-start dot, when already searched */
-      if (stable && c->body_verbatim && len - used >= direct_min(c)) {
+      if (stable && c->body_verbatim && len - used >= DIRECT_SMALL) {
         /* Zero copy: the run up to the next line-start dot goes out from
          * the body itself, through that dot; the next run starts at the
          * same dot (not at a line start any more), so the dot is sent
@@ -1856,7 +1858,7 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
         size_t k = smtp__data_find_bol_dot(src + used, rest, c->verbatim_bol);
         size_t span = k < rest ? k + 1 : rest;
         dot_at = k; /* a short run is copied below without a second search */
-        if (span >= direct_min(c)) {
+        if (use_direct(c, span)) {
           size_t adv = k < rest ? k : rest;
           c->direct = src + used;
           c->direct_len = span;
@@ -1910,7 +1912,7 @@ static smtp_ssize body_feed(smtp_client_session *c, const char *src, size_t len,
     } else {
       size_t consumed = 0, outlen = 0, room;
       if (!c->chunk_open && stable && (c->use_binary || c->body_verbatim) &&
-          len - used >= direct_min(c)) {
+          use_direct(c, len - used + BDAT_HDR_RESERVE)) {
         /* Zero copy: one chunk of the rest of the body, sent from the
          * body itself after its BDAT line (RFC 3030 2: the data is
          * counted, never scanned). A missing final CRLF follows as a

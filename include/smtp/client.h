@@ -278,13 +278,14 @@ typedef enum smtp_client_starttls_policy {
   SMTP_CLIENT_STARTTLS_OFF = 2            /**< Never STARTTLS (e.g. implicit TLS, or tests). */
 } smtp_client_starttls_policy;
 
-/** Default size the output buffer may grow to. A session starts with 1 KiB
- *  of output in its own allocation, enough for command lines; memory bodies
- *  without bare CR/LF go out from the application's memory (runs of 512
- *  octets or more) or in short copies, so they never make it grow. It moves
+/** Default size the output buffer may grow to. A session starts with
+ *  1.5 KiB of output in its own allocation, enough for command lines and a
+ *  short message; memory bodies without bare CR/LF go out from the
+ *  application's memory (runs that do not fit) or are copied, so they never
+ *  make it grow. It moves
  *  to this size, once, for a body that is stuffed, normalised or read
  *  (pushed, read through read_body, or with bare CR/LF), or for a command
- *  line longer than 1 KiB (a long AUTH response). Raise it for such bodies
+ *  line longer than 1.5 KiB (a long AUTH response). Raise it for such bodies
  *  on fast links (fewer, larger transport writes). */
 #define SMTP_CLIENT_OUTPUT_DEFAULT 4096
 /** Smallest output buffer accepted. */
