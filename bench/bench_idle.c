@@ -51,6 +51,14 @@ static smtp_server_session *idle_server(const smtp_server_options *o, const smtp
   return s;
 }
 
+static int txns_ok;
+static int on_done(smtp_client_session *c, smtp_client_txn *t, const smtp_client_txn_result *r,
+                   void *ud) {
+  (void)c; (void)t; (void)ud;
+  if (r->status == SMTP_OK && r->ndelivered == 1) txns_ok++;
+  return 0;
+}
+
 /* A client session that got its greeting and EHLO reply (READY). */
 static smtp_client_session *idle_client(const smtp_client_options *o, const smtp_mem *mem) {
   static const char greet[] = "220 mx.example.com ESMTP\r\n";
@@ -59,6 +67,7 @@ static smtp_client_session *idle_client(const smtp_client_options *o, const smtp
   smtp_client_session *c;
   smtp_client_callbacks *cb;
   if (smtp_client_callbacks_new(&cb) != SMTP_OK) bench_die("client callbacks");
+  smtp_client_callbacks_set_txn_done(cb, on_done);
   if (smtp_client_session_new(&c, cb, NULL, o, mem) != SMTP_OK) bench_die("client new");
   smtp_client_callbacks_del(cb);
   if (smtp_client_session_mem_recv(c, greet, sizeof greet - 1) < 0) bench_die("client greeting");
@@ -66,6 +75,47 @@ static smtp_client_session *idle_client(const smtp_client_options *o, const smtp
   if (smtp_client_session_mem_recv(c, ehlo, sizeof ehlo - 1) < 0) bench_die("client EHLO");
   cli_drain(c);
   return c;
+}
+
+/* The same after one transaction with @p body (DATA, one recipient): what
+ * a cached connection holds between messages. The transaction object is
+ * the application's and is freed here. */
+static smtp_client_session *used_client(const smtp_client_options *o, const smtp_mem *mem,
+                                        const char *body, size_t blen) {
+  static const char rep1[] = "250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go\r\n";
+  static const char rep2[] = "250 2.0.0 queued\r\n";
+  smtp_client_session *c = idle_client(o, mem);
+  smtp_client_txn *t;
+  int before = txns_ok;
+  if (smtp_client_txn_new(&t, NULL) != SMTP_OK) bench_die("txn");
+  if (smtp_client_txn_set_from(t, "a@example.org", 13) != SMTP_OK ||
+      smtp_client_txn_add_rcpt(t, "b@example.net", 13, 0, NULL, 0) != 0 ||
+      smtp_client_txn_set_body(t, body, blen) != SMTP_OK || smtp_client_session_submit(c, t) != SMTP_OK)
+    bench_die("txn setup");
+  cli_drain(c);
+  if (smtp_client_session_mem_recv(c, rep1, sizeof rep1 - 1) < 0) bench_die("client replies");
+  cli_drain(c);
+  if (smtp_client_session_mem_recv(c, rep2, sizeof rep2 - 1) < 0) bench_die("client end");
+  cli_drain(c);
+  if (txns_ok != before + 1) bench_die("client transaction not delivered");
+  smtp_client_txn_del(t);
+  return c;
+}
+
+static char *make_body(size_t n, int lf) {
+  char *b = malloc(n);
+  size_t i;
+  if (!b) bench_die("out of memory");
+  for (i = 0; i < n; i++) b[i] = (char)('a' + i % 26);
+  for (i = 78; i + 1 < n; i += 80) {
+    b[i] = lf ? 'x' : '\r';
+    b[i + 1] = '\n';
+  }
+  if (n >= 2) {
+    b[n - 2] = '\r';
+    b[n - 1] = '\n';
+  }
+  return b;
 }
 
 int main(int argc, char **argv) {
@@ -102,7 +152,19 @@ int main(int argc, char **argv) {
   ROW("server, input 1024 + output 1024 (minimum)", idle_server(smin, &mem),
       smtp_server_session_del);
   ROW("client, default options", idle_client(cdef, &mem), smtp_client_session_del);
-  ROW("client, output 16384 (default before 0.2.1)", idle_client(cmin, &mem), smtp_client_session_del);
+  ROW("client, output up to 16384", idle_client(cmin, &mem), smtp_client_session_del);
+  {
+    char *b1 = make_body(1024, 0), *b100 = make_body(102400, 0), *blf = make_body(10240, 1);
+    printf("after one DATA transaction (a cached connection between messages)\n");
+    ROW("client, 1 KiB CRLF body", used_client(cdef, &mem, b1, 1024), smtp_client_session_del);
+    ROW("client, 100 KiB CRLF body (sent in place)", used_client(cdef, &mem, b100, 102400),
+        smtp_client_session_del);
+    ROW("client, 10 KiB LF body (stuffed: output grown)", used_client(cdef, &mem, blf, 10240),
+        smtp_client_session_del);
+    free(b1);
+    free(b100);
+    free(blf);
+  }
 
   /* RSS growth with n sessions alive (default allocator: malloc overhead in). */
   v = calloc(n, sizeof *v);
@@ -118,6 +180,11 @@ int main(int argc, char **argv) {
   r1 = rss_kib();
   printf("%-46s %10.0f\n", "server, minimum buffers (octets)", (double)(r1 - r0) * 1024.0 / (double)n);
   for (i = 0; i < n; i++) smtp_server_session_del(v[i]);
+  r0 = rss_kib();
+  for (i = 0; i < n; i++) v[i] = idle_client(cdef, NULL);
+  r1 = rss_kib();
+  printf("%-46s %10.0f\n", "client, default options (octets)", (double)(r1 - r0) * 1024.0 / (double)n);
+  for (i = 0; i < n; i++) smtp_client_session_del(v[i]);
   free(v);
   smtp_server_options_del(smin);
   smtp_client_options_del(cdef);
