@@ -12,9 +12,9 @@
 /** ABI major version: bumped on every incompatible change (SONAME). */
 #define SMTP_API_VERSION_MAJOR 0
 /** ABI minor version: bumped when symbols are added. */
-#define SMTP_API_VERSION_MINOR 2
+#define SMTP_API_VERSION_MINOR 3
 /** Patch level: bumped for fixes that change no interface. */
-#define SMTP_API_VERSION_PATCH 1
+#define SMTP_API_VERSION_PATCH 0
 
 /** The version as one integer: (major << 16) | (minor << 8) | patch. */
 #define SMTP_API_VERSION                                                     \
