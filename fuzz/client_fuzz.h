@@ -44,7 +44,6 @@ static uint32_t fz_mix(uint32_t h, const void *p, size_t n) {
 static int fz_event(smtp_client_session *c, const smtp_client_event *ev, void *ud) {
   fz *f = ud;
   int v[4];
-  (void)c;
   CHECK(f->closed_events == 0); /* nothing after CLOSED */
   if (ev->type == SMTP_CLIENT_EVENT_STARTTLS) return 0; /* see fz_run */
   v[0] = ev->type;
@@ -58,6 +57,30 @@ static int fz_event(smtp_client_session *c, const smtp_client_event *ev, void *u
   }
   switch (ev->type) {
   case SMTP_CLIENT_EVENT_CLOSED: f->closed_events++; break;
+  case SMTP_CLIENT_EVENT_CAPABILITIES: {
+    /* the set built on request from what the session kept equals the one
+     * parsed from the reply (the default allocator does not fail) */
+    const smtp_capabilities *g = smtp_client_session_capabilities(c);
+    const smtp_capabilities *e = ev->caps;
+    CHECK(e != NULL && g != NULL);
+    CHECK(g->flags == e->flags && g->auth_mechs == e->auth_mechs);
+    CHECK(g->size_max == e->size_max && g->size_has_value == e->size_has_value);
+    CHECK(g->limits_rcptmax == e->limits_rcptmax && g->limits_mailmax == e->limits_mailmax);
+    CHECK(g->nkeywords == e->nkeywords && g->ndropped == e->ndropped);
+    CHECK(g->greeting.len == e->greeting.len);
+    CHECK(!g->greeting.len || !memcmp(g->greeting.ptr, e->greeting.ptr, g->greeting.len));
+    for (size_t i = 0; i < g->nkeywords; i++) {
+      CHECK(g->keywords[i].keyword.len == e->keywords[i].keyword.len);
+      CHECK(g->keywords[i].params.len == e->keywords[i].params.len);
+      CHECK(!g->keywords[i].keyword.len || !memcmp(g->keywords[i].keyword.ptr,
+                                                   e->keywords[i].keyword.ptr,
+                                                   g->keywords[i].keyword.len));
+      CHECK(!g->keywords[i].params.len || !memcmp(g->keywords[i].params.ptr,
+                                                  e->keywords[i].params.ptr,
+                                                  g->keywords[i].params.len));
+    }
+    break;
+  }
   case SMTP_CLIENT_EVENT_BODY_START: f->in_body = 1; break;
   case SMTP_CLIENT_EVENT_DATA:
     if (ev->reply && ev->reply->code / 100 == 2) f->final_2xx = 1;
