@@ -17,5 +17,7 @@
 #include <smtp/io.h>
 #include <smtp/tls.h>
 #include <smtp/driver.h>
+#include <smtp/endpoint.h>
+#include <smtp/proxy.h>
 
 #endif /* SMTP_SMTP_H */
