@@ -6,6 +6,8 @@
 #include <smtp/io.h>
 #include <smtp/tls.h>
 #include <smtp/driver.h>
+#include <smtp/endpoint.h>
+#include <smtp/proxy.h>
 
 #include "internal.h"
 
@@ -53,6 +55,9 @@ typedef struct smtp__driver_ops {
   int (*connection_lost)(void *s);             /* may be NULL */
   int (*is_done)(const void *s);               /* over, all output consumed */
   int (*error)(const void *s);                 /* may be NULL: the session's end reason */
+  /* endpoints (SMTP_ADDR_*): may be NULL (then the driver records none) */
+  int (*set_addr)(void *s, unsigned int which, const smtp_endpoint *ep);
+  int (*get_addr)(const void *s, unsigned int which, smtp_endpoint *out);
 } smtp__driver_ops;
 
 int smtp__driver_new(smtp_driver **out, const smtp__driver_ops *ops, void *session,

@@ -709,6 +709,8 @@ struct smtp_client_session {
   char *stage;
   size_t stage_off, stage_len;
 
+  smtp__ep addrs[2]; /* SMTP_ADDR_CLIENT (local), SMTP_ADDR_SERVER (remote) */
+
   /* events (event mode only) */
   smtp_client_event *evq;
   size_t evq_head, evq_count;
@@ -2763,4 +2765,14 @@ void smtp__client_session_set_one_reply(smtp_client_session *c, int on) {
 
 unsigned int smtp_client_session_auth_mechanism(const smtp_client_session *c) {
   return c ? c->auth_mech : 0;
+}
+
+int smtp_client_session_set_addr(smtp_client_session *c, unsigned int which, const smtp_endpoint *ep) {
+  if (!c) return SMTP_ERR_INVALID_ARGUMENT;
+  return smtp__ep_set(c->addrs, 2, which, ep);
+}
+
+int smtp_client_session_addr(const smtp_client_session *c, unsigned int which, smtp_endpoint *out) {
+  if (!c) return SMTP_ERR_INVALID_ARGUMENT;
+  return smtp__ep_get(c->addrs, 2, which, out);
 }

@@ -201,3 +201,36 @@ int smtp_cidr_list_match(const smtp_cidr_list *l, const smtp_endpoint *ep) {
 }
 
 unsigned int smtp_cidr_list_count(const smtp_cidr_list *l) { return l ? l->n : 0; }
+
+/* --- the sessions' compact copies --- */
+
+int smtp__ep_set(smtp__ep *slots, unsigned int n, unsigned int which, const smtp_endpoint *ep) {
+  smtp__ep *d;
+  if (which >= n) return SMTP_ERR_INVALID_ARGUMENT;
+  if (ep && ep->family != SMTP_AF_NONE && ep->family != SMTP_AF_UNIX &&
+      ep->family != SMTP_AF_INET && ep->family != SMTP_AF_INET6)
+    return SMTP_ERR_INVALID_ARGUMENT;
+  d = &slots[which];
+  if (which == SMTP_ADDR_CLIENT && ep && n > SMTP_ADDR_PEER && ep->origin >= SMTP_ORIGIN_PROXY &&
+      d->origin < SMTP_ORIGIN_PROXY && d->family != SMTP_AF_NONE &&
+      slots[SMTP_ADDR_PEER].family == SMTP_AF_NONE)
+    slots[SMTP_ADDR_PEER] = *d;
+  memset(d, 0, sizeof *d);
+  if (!ep) return SMTP_OK;
+  d->family = (uint8_t)ep->family;
+  d->origin = (uint8_t)(ep->origin > 255 ? SMTP_ORIGIN_APPLICATION : ep->origin);
+  d->port = ep->port;
+  if (ep->family == SMTP_AF_INET) memcpy(d->addr, ep->addr, 4);
+  else if (ep->family == SMTP_AF_INET6) memcpy(d->addr, ep->addr, 16);
+  return SMTP_OK;
+}
+
+int smtp__ep_get(const smtp__ep *slots, unsigned int n, unsigned int which, smtp_endpoint *out) {
+  if (!out || which >= n) return SMTP_ERR_INVALID_ARGUMENT;
+  memset(out, 0, sizeof *out);
+  out->family = slots[which].family;
+  out->origin = slots[which].origin;
+  out->port = slots[which].port;
+  memcpy(out->addr, slots[which].addr, 16);
+  return SMTP_OK;
+}

@@ -1932,3 +1932,13 @@ const char *smtp_server_session_received_protocol(const smtp_server_session *s) 
 uint64_t smtp_server_session_message_size(const smtp_server_session *s) {
   return s ? s->msg_size : 0;
 }
+
+int smtp_server_session_set_addr(smtp_server_session *s, unsigned int which, const smtp_endpoint *ep) {
+  if (!s) return SMTP_ERR_INVALID_ARGUMENT;
+  return smtp__ep_set(s->addrs, 3, which, ep);
+}
+
+int smtp_server_session_addr(const smtp_server_session *s, unsigned int which, smtp_endpoint *out) {
+  if (!s) return SMTP_ERR_INVALID_ARGUMENT;
+  return smtp__ep_get(s->addrs, 3, which, out);
+}

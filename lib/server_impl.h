@@ -179,6 +179,8 @@ struct smtp_server_session {
   unsigned char auth_builtin;  /* PLAIN/LOGIN handled here */
   unsigned char login_stage;   /* LOGIN: 0 user name expected, 1 password expected */
 
+  smtp__ep addrs[3]; /* SMTP_ADDR_CLIENT, _SERVER, _PEER */
+
   char helo_name[SRV_NAME_MAX + 1];
   char rpath[SMTP_PATH_MAX + 1];
   char tls_protocol[SRV_TLS_STR], tls_cipher[SRV_TLS_STR], tls_sni[SRV_TLS_STR];

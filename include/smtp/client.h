@@ -86,6 +86,7 @@
 #include <smtp/common.h>
 #include <smtp/reply.h>
 #include <smtp/ext.h>
+#include <smtp/endpoint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -677,6 +678,29 @@ SMTP_API int smtp_client_session_is_closed(const smtp_client_session *c);
  *  @return a ::smtp_sasl_mech bit, 0 when none. */
 SMTP_API unsigned int smtp_client_session_auth_mechanism(const smtp_client_session *c);
 /** @} */
+
+/**
+ * @brief Record an endpoint of the connection: ::SMTP_ADDR_CLIENT (this
+ *        side) or ::SMTP_ADDR_SERVER (the server). The driver records the
+ *        socket's addresses when the session has none; an application doing
+ *        its own I/O sets them here.
+ * @param c      the session.
+ * @param which  ::SMTP_ADDR_CLIENT or ::SMTP_ADDR_SERVER.
+ * @param ep     the endpoint (copied), or NULL to forget it.
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_client_session_set_addr(smtp_client_session *c, unsigned int which,
+                                          const smtp_endpoint *ep);
+
+/**
+ * @brief Read an endpoint of the connection.
+ * @param c      the session.
+ * @param which  ::SMTP_ADDR_CLIENT or ::SMTP_ADDR_SERVER.
+ * @param out    filled in; family ::SMTP_AF_NONE when unknown.
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_client_session_addr(const smtp_client_session *c, unsigned int which,
+                                      smtp_endpoint *out);
 
 #ifdef __cplusplus
 }

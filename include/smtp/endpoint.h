@@ -61,13 +61,23 @@ typedef struct smtp_endpoint {
   uint8_t reserved[8];
 } smtp_endpoint;
 
+/** @brief Which endpoint of a session: the client's (the connecting side). */
+#define SMTP_ADDR_CLIENT 0
+/** @brief Which endpoint of a session: the server's (the address the client connected to). */
+#define SMTP_ADDR_SERVER 1
+/** @brief Which endpoint of a session (server role): the transport's own
+ *  peer, kept when a PROXY header, XCLIENT or XFORWARD replaced the client
+ *  address (family ::SMTP_AF_NONE while the client address is the
+ *  transport's). */
+#define SMTP_ADDR_PEER 2
+
 /** @brief Longest text smtp_endpoint_format() writes, NUL included ("IPv6:" prefix and a full IPv6 text form). */
 #define SMTP_ENDPOINT_TEXT_MAX 52
 
 /**
  * @brief Fill @p ep from a POSIX socket address (`struct sockaddr_in`,
  *        `sockaddr_in6` or `sockaddr_un`, as getpeername(2) returns it).
- *        An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is recorded as IPv4.
+ *        An IPv4-mapped IPv6 address (prefix 0:0:0:0:0:ffff/96) is recorded as IPv4.
  * @param ep     receives the endpoint (origin ::SMTP_ORIGIN_TRANSPORT).
  * @param sa     the socket address.
  * @param salen  its length.

@@ -247,7 +247,7 @@ SMTP_API int smtp_proxy_write_v1(char *buf, size_t cap, const smtp_endpoint *src
  *        ::SMTP_PROXY_CMD_LOCAL, or endpoints that are not both IP, the
  *        family is UNSPEC and no address block is written; an IPv4 and an
  *        IPv6 endpoint are written as INET6 with the IPv4 one mapped
- *        (::ffff:a.b.c.d).
+ *        (prefix 0:0:0:0:0:ffff/96).
  * @param buf      destination.
  * @param cap      its size (16 + 36 + the records always suffice).
  * @param command  ::SMTP_PROXY_CMD_LOCAL or ::SMTP_PROXY_CMD_PROXY.

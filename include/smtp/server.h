@@ -101,6 +101,7 @@
 #include <smtp/common.h>
 #include <smtp/address.h>
 #include <smtp/data.h>
+#include <smtp/endpoint.h>
 #include <smtp/ext.h>
 #include <smtp/reply.h>
 
@@ -1113,6 +1114,35 @@ SMTP_API const char *smtp_server_session_received_protocol(const smtp_server_ses
  *  @return the count; 0 for NULL, before the data starts and after the
  *          transaction ends. */
 SMTP_API uint64_t smtp_server_session_message_size(const smtp_server_session *s);
+
+/**
+ * @brief Record an endpoint of the connection. The driver records the
+ *        socket's own addresses when the session has none
+ *        (smtp_driver_new_server()); an application doing its own I/O sets
+ *        them here, before or after the greeting. A PROXY header and
+ *        XCLIENT replace them; replacing the client address by one whose
+ *        origin is ::SMTP_ORIGIN_PROXY or later first keeps the old one as
+ *        ::SMTP_ADDR_PEER. The session keeps 20 octets per endpoint (a UNIX
+ *        socket's path is not kept); TLS does not reset them.
+ * @param s      the session.
+ * @param which  ::SMTP_ADDR_CLIENT, ::SMTP_ADDR_SERVER or ::SMTP_ADDR_PEER.
+ * @param ep     the endpoint (copied), or NULL to forget it.
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT (NULL session, unknown @p which
+ *         or family).
+ */
+SMTP_API int smtp_server_session_set_addr(smtp_server_session *s, unsigned int which,
+                                          const smtp_endpoint *ep);
+
+/**
+ * @brief Read an endpoint of the connection (from any callback, or
+ *        outside one).
+ * @param s      the session.
+ * @param which  ::SMTP_ADDR_CLIENT, ::SMTP_ADDR_SERVER or ::SMTP_ADDR_PEER.
+ * @param out    filled in; family ::SMTP_AF_NONE when unknown.
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_server_session_addr(const smtp_server_session *s, unsigned int which,
+                                      smtp_endpoint *out);
 
 /** @} */
 
