@@ -33,6 +33,8 @@ static const char *const USAGE =
     "  --dsn-ret FULL|HDRS    DSN RET parameter\n"
     "  --envid ID             DSN ENVID parameter\n"
     "  --trace                print the protocol transcript to stderr\n"
+    "  --proxy-header v1|v2   send a PROXY protocol header first (HAProxy's spec)\n"
+    "  --proxy-source ADDR:PORT  the client it announces (default: this socket's address)\n"
     "  --help                 this text\n"
     "\n"
     "Output: one line per recipient, \"RCPT <addr> <code> <enhanced> <text>\", then\n"
@@ -103,6 +105,50 @@ static int parse_notify(send_opts *o, const char *s, FILE *err) {
   return 0;
 }
 
+/* --proxy-source ADDR:PORT ([v6]:PORT for IPv6). */
+static int parse_endpoint(smtp_endpoint *e, const char *v) {
+  const char *colon, *a = v;
+  size_t alen;
+  unsigned long port = 0;
+  if (v[0] == '[') {
+    const char *rb = strchr(v, ']');
+    if (!rb || rb[1] != ':') return -1;
+    a = v + 1;
+    alen = (size_t)(rb - a);
+    colon = rb + 1;
+  } else {
+    colon = strrchr(v, ':');
+    if (!colon) return -1;
+    alen = (size_t)(colon - v);
+  }
+  if (!colon[1] || strlen(colon + 1) > 5) return -1;
+  for (const char *p = colon + 1; *p; p++) {
+    if (*p < '0' || *p > '9') return -1;
+    port = port * 10 + (unsigned long)(*p - '0');
+  }
+  if (port > 65535) return -1;
+  return smtp_endpoint_parse(e, a, alen, (unsigned int)port) == 0 ? 0 : -1;
+}
+
+/* Connection-level options: -1 not one of them, 0 taken, else usage. */
+static int parse_net_opt(send_opts *o, int argc, char **argv, int *i, FILE *err) {
+  const char *a = argv[*i];
+  if (strcmp(a, "--proxy-header") && strcmp(a, "--proxy-source")) return -1;
+  if (*i + 1 >= argc) return usage_error(err, "%s needs a value", a);
+  (*i)++;
+  if (!strcmp(a, "--proxy-header")) {
+    const char *v = argv[*i];
+    if (!strcmp(v, "v1")) o->proxy_version = 1;
+    else if (!strcmp(v, "v2")) o->proxy_version = 2;
+    else return usage_error(err, "bad --proxy-header (v1 or v2): %s", v);
+    return 0;
+  }
+  if (parse_endpoint(&o->proxy_source, argv[*i]) != 0)
+    return usage_error(err, "bad --proxy-source (ADDR:PORT, [v6]:PORT): %s", argv[*i]);
+  o->have_proxy_source = 1;
+  return 0;
+}
+
 int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
   int have_server = 0;
   memset(o, 0, sizeof *o);
@@ -110,6 +156,7 @@ int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
   o->to = calloc((size_t)argc + 1, sizeof *o->to);
   if (!o->to) return usage_error(err, "%s", "out of memory");
   for (int i = 1; i < argc; i++) {
+    int nr;
     const char *a = argv[i];
     const char *v = NULL;
 #define NEEDS_VALUE()                                                      \
@@ -192,6 +239,8 @@ int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
       o->envid = v;
     } else if (strcmp(a, "--trace") == 0) {
       o->trace = 1;
+    } else if ((nr = parse_net_opt(o, argc, argv, &i, err)) >= 0) {
+      if (nr) return nr;
     } else if (a[0] == '-' && a[1] != '\0') {
       return usage_error(err, "unknown option: %s", a);
     } else {
@@ -204,6 +253,8 @@ int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
   if (!o->from) return usage_error(err, "%s", "--from is required (--from '' for <>)");
   if (o->nto == 0) return usage_error(err, "%s", "at least one --to is required");
   if (!o->servername) o->servername = o->host;
+  if (o->have_proxy_source && !o->proxy_version)
+    return usage_error(err, "%s", "--proxy-source needs --proxy-header");
   return send_check_inputs(o, err);
 }
 

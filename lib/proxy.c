@@ -394,29 +394,43 @@ static size_t put_port(char *b, unsigned int v) {
   return n;
 }
 
+static void v6_of(const smtp_endpoint *e, uint8_t *out);
+
+static int is_ip(const smtp_endpoint *e) {
+  return e && (e->family == SMTP_AF_INET || e->family == SMTP_AF_INET6);
+}
+
 int smtp_proxy_write_v1(char *buf, size_t cap, const smtp_endpoint *src, const smtp_endpoint *dst) {
   char line[SMTP_PROXY_V1_MAX + 1];
   size_t n = 0;
-  int v6, k;
+  int k;
   if (!buf) return SMTP_ERR_INVALID_ARGUMENT;
   memcpy(line, "PROXY ", 6);
   n = 6;
-  if (src && dst && src->family == dst->family &&
-      (src->family == SMTP_AF_INET || src->family == SMTP_AF_INET6)) {
-    v6 = src->family == SMTP_AF_INET6;
-    memcpy(line + n, v6 ? "TCP6 " : "TCP4 ", 5);
+  if (is_ip(src) && is_ip(dst)) {
+    /* one family for both: an IPv4 end next to an IPv6 one is mapped */
+    smtp_endpoint a = *src, b = *dst;
+    if (a.family != b.family) {
+      uint8_t t[16];
+      v6_of(&a, t);
+      memcpy(a.addr, t, 16);
+      v6_of(&b, t);
+      memcpy(b.addr, t, 16);
+      a.family = b.family = SMTP_AF_INET6;
+    }
+    memcpy(line + n, a.family == SMTP_AF_INET6 ? "TCP6 " : "TCP4 ", 5);
     n += 5;
-    k = smtp_endpoint_format(src, line + n, sizeof line - n);
+    k = smtp_endpoint_format(&a, line + n, sizeof line - n);
     if (k < 0) return SMTP_ERR_INVALID_ARGUMENT;
     n += (size_t)k;
     line[n++] = ' ';
-    k = smtp_endpoint_format(dst, line + n, sizeof line - n);
+    k = smtp_endpoint_format(&b, line + n, sizeof line - n);
     if (k < 0) return SMTP_ERR_INVALID_ARGUMENT;
     n += (size_t)k;
     line[n++] = ' ';
-    n += put_port(line + n, src->port);
+    n += put_port(line + n, a.port);
     line[n++] = ' ';
-    n += put_port(line + n, dst->port);
+    n += put_port(line + n, b.port);
   } else {
     memcpy(line + n, "UNKNOWN", 7);
     n += 7;

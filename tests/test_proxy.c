@@ -317,6 +317,17 @@ static void test_writers(void **state) {
   assert_int_equal(smtp_proxy_write_v2(buf, 27, SMTP_PROXY_CMD_PROXY, &a, &b, NULL, 0), SMTP_ERR_BUFFER_TOO_SMALL);
   n = smtp_proxy_write_v1(buf, sizeof buf, NULL, &b);
   assert_memory_equal(buf, "PROXY UNKNOWN\r\n", (size_t)n);
+  {
+    smtp_endpoint u, v6;
+    memset(&u, 0, sizeof u);
+    u.family = SMTP_AF_UNIX;
+    n = smtp_proxy_write_v1(buf, sizeof buf, &u, &b);
+    assert_memory_equal(buf, "PROXY UNKNOWN\r\n", (size_t)n);
+    assert_int_equal(smtp_endpoint_parse(&v6, S("2001:db8::5"), 4444), 0);
+    n = smtp_proxy_write_v1(buf, sizeof buf, &v6, &b);
+    assert_int_equal(n, (int)strlen("PROXY TCP6 2001:db8::5 ::ffff:198.51.100.2 4444 25\r\n"));
+    assert_memory_equal(buf, "PROXY TCP6 2001:db8::5 ::ffff:198.51.100.2 4444 25\r\n", (size_t)n);
+  }
   n = smtp_proxy_write_v2(buf, sizeof buf, SMTP_PROXY_CMD_LOCAL, NULL, NULL, NULL, 0);
   assert_int_equal(n, 16);
   assert_memory_equal(buf, SIG "\x20\x00\x00\x00", 16);

@@ -230,9 +230,9 @@ typedef struct smtp_proxy_tlv {
 } smtp_proxy_tlv;
 
 /**
- * @brief Write a version 1 header. With @p src and @p dst both IPv4 (or
- *        both IPv6) it is `PROXY TCP4|TCP6 src dst sport dport\r\n`, else
- *        `PROXY UNKNOWN\r\n`.
+ * @brief Write a version 1 header. With @p src and @p dst both IP it is
+ *        `PROXY TCP4|TCP6 src dst sport dport\r\n` (an IPv4 end next to an
+ *        IPv6 one is written IPv4-mapped under TCP6), else `PROXY UNKNOWN\r\n`.
  * @param buf  destination (::SMTP_PROXY_V1_MAX octets always suffice; no NUL is written).
  * @param cap  its size.
  * @param src  the client (may be NULL: UNKNOWN).
