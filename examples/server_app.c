@@ -593,7 +593,11 @@ int server_app_session_setup(const server_app_config *cfg, int tls_available,
   if (cfg->timeout_ms && ((r = smtp_server_options_set_command_timeout(o, cfg->timeout_ms)) ||
                           (r = smtp_server_options_set_data_timeout(o, cfg->timeout_ms))))
     goto fail;
-  if (cfg->net.max_per_ip || cfg->net.rate_per_ip) smtp_server_callbacks_set_connect(k, on_connect);
+  if (cfg->net.max_per_ip || cfg->net.rate_per_ip || cfg->net.xclient || cfg->net.xforward)
+    smtp_server_callbacks_set_connect(k, on_connect);
+  if ((r = smtp_server_options_set_xclient(o, (cfg->net.xclient ? SMTP_XCLIENT : 0u) |
+                                                  (cfg->net.xforward ? SMTP_XFORWARD : 0u))))
+    goto fail;
   smtp_server_callbacks_set_rcpt(k, on_rcpt);
   smtp_server_callbacks_set_data_start(k, on_data_start);
   smtp_server_callbacks_set_data_chunk(k, on_data_chunk);

@@ -159,6 +159,9 @@ int server_conn_admit(const server_app_config *cfg, smtp_server_session *s, void
   ip_slot **pp, *sl;
   time_t now = time(NULL);
   *slot = NULL;
+  if ((n->xclient || n->xforward) && smtp_server_session_addr(s, SMTP_ADDR_CLIENT, &e) == 0 &&
+      smtp_cidr_list_match(n->trusted_list, &e))
+    smtp_server_session_allow_xclient(s, (n->xclient ? SMTP_XCLIENT : 0u) | (n->xforward ? SMTP_XFORWARD : 0u));
   if (!n->max_per_ip && !n->rate_per_ip) return 0;
   if (smtp_server_session_addr(s, SMTP_ADDR_CLIENT, &e) != 0 ||
       (e.family != SMTP_AF_INET && e.family != SMTP_AF_INET6))

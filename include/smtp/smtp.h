@@ -19,5 +19,6 @@
 #include <smtp/driver.h>
 #include <smtp/endpoint.h>
 #include <smtp/proxy.h>
+#include <smtp/xclient.h>
 
 #endif /* SMTP_SMTP_H */
