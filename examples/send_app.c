@@ -35,6 +35,7 @@ static const char *const USAGE =
     "  --trace                print the protocol transcript to stderr\n"
     "  --proxy-header v1|v2   send a PROXY protocol header first (HAProxy's spec)\n"
     "  --proxy-source ADDR:PORT  the client it announces (default: this socket's address)\n"
+    "  --xclient 'NAME=VALUE ...'  send XCLIENT with these attributes when offered, then EHLO again\n"
     "  --help                 this text\n"
     "\n"
     "Output: one line per recipient, \"RCPT <addr> <code> <enhanced> <text>\", then\n"
@@ -133,9 +134,19 @@ static int parse_endpoint(smtp_endpoint *e, const char *v) {
 /* Connection-level options: -1 not one of them, 0 taken, else usage. */
 static int parse_net_opt(send_opts *o, int argc, char **argv, int *i, FILE *err) {
   const char *a = argv[*i];
-  if (strcmp(a, "--proxy-header") && strcmp(a, "--proxy-source")) return -1;
+  if (strcmp(a, "--proxy-header") && strcmp(a, "--proxy-source") && strcmp(a, "--xclient")) return -1;
   if (*i + 1 >= argc) return usage_error(err, "%s needs a value", a);
   (*i)++;
+  if (!strcmp(a, "--xclient")) {
+    smtp_xattrs x;
+    char scratch[SMTP_COMMAND_LINE_MAX];
+    const char *v = argv[*i];
+    if (strlen(v) >= sizeof scratch ||
+        smtp_xattrs_parse(SMTP_XCLIENT, v, strlen(v), &x, scratch, sizeof scratch) != 0)
+      return usage_error(err, "bad --xclient (NAME=VALUE ... with XCLIENT's names, xtext values): %s", v);
+    o->xclient = v;
+    return 0;
+  }
   if (!strcmp(a, "--proxy-header")) {
     const char *v = argv[*i];
     if (!strcmp(v, "v1")) o->proxy_version = 1;
@@ -383,6 +394,15 @@ static int fill_options(smtp_client_options *opt, const send_opts *o, const char
   if (o->no_8bitmime) disabled |= SMTP_EXT_8BITMIME;
   smtp_client_options_set_disabled_extensions(opt, disabled);
   smtp_client_options_set_require_smtputf8(opt, o->smtputf8);
+  if (o->xclient) {
+    smtp_xattrs x;
+    char scratch[SMTP_COMMAND_LINE_MAX];
+    if (smtp_xattrs_parse(SMTP_XCLIENT, o->xclient, strlen(o->xclient), &x, scratch, sizeof scratch) != 0 ||
+        smtp_client_options_set_xclient(opt, &x) != 0) {
+      fprintf(err, "smtp-send: bad --xclient: %s\n", o->xclient);
+      return SEND_EXIT_USAGE;
+    }
+  }
   return 0;
 }
 

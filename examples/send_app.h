@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include <smtp/address.h>
 #include <smtp/client.h>
 
 /* Exit statuses (CLI.md). */
@@ -39,6 +40,7 @@ typedef struct send_opts {
   unsigned int proxy_version;  /* --proxy-header v1|v2: 1 or 2; 0 none */
   int have_proxy_source;       /* --proxy-source ADDR:PORT */
   smtp_endpoint proxy_source;
+  const char *xclient;         /* --xclient 'NAME=VALUE ...' (xtext values) */
 } send_opts;
 
 /* Parse argv. Returns 0 to go on, SEND_EXIT_USAGE after printing one line

@@ -1005,6 +1005,96 @@ static void test_real_implicit_tls(void **state) {
 }
 
 
+
+/* XCLIENT from the real client session to the real server session
+ * (Postfix's XCLIENT_README): sent once when offered, EHLO again with the
+ * announced HELO name, the transaction goes on; refused (550 5.7.0) when
+ * the server does not trust the client, and the session goes on as itself. */
+static void run_xclient(int trusted, size_t chunk) {
+  smtp_server_callbacks *scb;
+  smtp_server_options *so;
+  smtp_server_session *ss;
+  smtp_client_callbacks *ccb;
+  smtp_client_options *co;
+  smtp_client_session *cs;
+  smtp_client_txn *t;
+  smtp_driver *ds, *dc;
+  smtp_io a, b;
+  srv_app sapp;
+  cli_app capp;
+  smtp_xattrs x;
+  smtp_endpoint e;
+  char scratch[256], txt[SMTP_ENDPOINT_TEXT_MAX];
+  const char *h;
+  size_t hl;
+  static const char attrs[] = "NAME=orig.example ADDR=192.0.2.44 PORT=5555 HELO=orig.example";
+  memset(&sapp, 0, sizeof sapp);
+  memset(&capp, 0, sizeof capp);
+  assert_int_equal(smtp_server_callbacks_new(&scb, NULL), 0);
+  smtp_server_callbacks_set_data_chunk(scb, app_chunk);
+  smtp_server_callbacks_set_data_end(scb, app_end);
+  assert_int_equal(smtp_server_options_new(&so, NULL), 0);
+  assert_int_equal(smtp_server_options_set_hostname(so, "mx.example.test"), 0);
+  assert_int_equal(smtp_server_options_set_xclient(so, SMTP_XCLIENT), 0);
+  assert_int_equal(smtp_server_session_new(&ss, scb, &sapp, so, NULL), 0);
+  if (trusted) assert_int_equal(smtp_server_session_allow_xclient(ss, SMTP_XCLIENT), 0);
+  assert_int_equal(smtp_client_callbacks_new(&ccb), 0);
+  smtp_client_callbacks_set_txn_done(ccb, app_txn_done);
+  smtp_client_callbacks_set_closed(ccb, app_closed);
+  assert_int_equal(smtp_client_options_new(&co, NULL), 0);
+  assert_int_equal(smtp_client_options_set_ehlo_name(co, "client.example.test"), 0);
+  assert_int_equal(smtp_xattrs_parse(SMTP_XCLIENT, attrs, sizeof attrs - 1, &x, scratch, sizeof scratch), 0);
+  assert_int_equal(smtp_client_options_set_xclient(co, &x), 0);
+  assert_int_equal(smtp_client_session_new(&cs, ccb, &capp, co, NULL), 0);
+  assert_int_equal(smtp_client_txn_new(&t, NULL), 0);
+  assert_int_equal(smtp_client_txn_set_from(t, "alice@example.org", 17), 0);
+  assert_int_equal(smtp_client_txn_add_rcpt(t, "bob@example.org", 15, 0, NULL, 0), 0);
+  assert_int_equal(smtp_client_txn_set_body(t, real_body, sizeof real_body - 1), 0);
+  assert_int_equal(smtp_client_session_submit(cs, t), 0);
+  assert_int_equal(smtp_client_session_quit(cs), 0);
+  assert_int_equal(smtp_io_pipe_new(&a, &b, chunk ? 64 : 65536, NULL), 0);
+  smtp_io_pipe_set_chunk(&a, chunk);
+  smtp_io_pipe_set_chunk(&b, chunk);
+  assert_int_equal(smtp_driver_new_server(&ds, ss, &a, NULL, 0, NULL), 0);
+  assert_int_equal(smtp_driver_new_client(&dc, cs, &b, NULL, NULL, 0, NULL), 0);
+  run_pair(ds, dc);
+  assert_int_equal(smtp_driver_error(ds), 0);
+  assert_int_equal(smtp_driver_error(dc), 0);
+  assert_int_equal(capp.result.ndelivered, 1);
+  assert_int_equal(sapp.data_ends, 1);
+  assert_int_equal(smtp_server_session_addr(ss, SMTP_ADDR_CLIENT, &e), 0);
+  h = smtp_server_session_helo_name(ss, &hl);
+  assert_non_null(h);
+  if (trusted) {
+    smtp_endpoint_format(&e, txt, sizeof txt);
+    assert_string_equal(txt, "192.0.2.44");
+    assert_int_equal(e.port, 5555);
+    assert_int_equal(e.origin, SMTP_ORIGIN_XCLIENT);
+    assert_int_equal(hl, 12);
+    assert_memory_equal(h, "orig.example", 12); /* the EHLO after XCLIENT */
+  } else {
+    assert_int_equal(e.family, SMTP_AF_NONE);
+    assert_int_equal(hl, 19);
+    assert_memory_equal(h, "client.example.test", 19);
+  }
+  smtp_driver_del(ds);
+  smtp_driver_del(dc);
+  smtp_client_txn_del(t);
+  smtp_client_session_del(cs);
+  smtp_client_options_del(co);
+  smtp_client_callbacks_del(ccb);
+  smtp_server_session_del(ss);
+  smtp_server_options_del(so);
+  smtp_server_callbacks_del(scb);
+}
+
+static void test_real_xclient(void **state) {
+  (void)state;
+  run_xclient(1, 0);
+  run_xclient(1, 3);
+  run_xclient(0, 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* The PROXY filter (HAProxy's PROXY protocol, versions 1 and 2).      */
 
@@ -1240,6 +1330,7 @@ int main(void) {
       cmocka_unit_test(test_real_starttls),
       cmocka_unit_test(test_real_implicit_tls),
       cmocka_unit_test(test_real_starttls_injection),
+      cmocka_unit_test(test_real_xclient),
       cmocka_unit_test(test_proxy_end_to_end),
       cmocka_unit_test(test_proxy_refusals),
       cmocka_unit_test(test_proxy_writer_needs_header),

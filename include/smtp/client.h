@@ -87,6 +87,7 @@
 #include <smtp/reply.h>
 #include <smtp/ext.h>
 #include <smtp/endpoint.h>
+#include <smtp/xclient.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -678,6 +679,24 @@ SMTP_API int smtp_client_session_is_closed(const smtp_client_session *c);
  *  @return a ::smtp_sasl_mech bit, 0 when none. */
 SMTP_API unsigned int smtp_client_session_auth_mechanism(const smtp_client_session *c);
 /** @} */
+
+/**
+ * @brief Send XCLIENT (Postfix's XCLIENT_README) with these attributes
+ *        when the server offers it: once per connection, right after the
+ *        first EHLO reply that lists XCLIENT; on the server's 220 the
+ *        session sends EHLO again and goes on (STARTTLS, AUTH, the
+ *        transactions) as the announced client. A refusal (e.g. 550 5.7.0
+ *        from a server that does not trust this client) is not an error:
+ *        the session goes on as itself. A server that does not offer
+ *        XCLIENT gets nothing.
+ * @param opt    the options.
+ * @param attrs  the attributes (formatted and checked now, see
+ *               smtp_xattrs_format()); NULL removes them.
+ * @return 0; the errors of smtp_xattrs_format(); ::SMTP_ERR_TOO_LONG (the
+ *         command line would pass 512 octets); ::SMTP_ERR_NOMEM;
+ *         ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_client_options_set_xclient(smtp_client_options *opt, const smtp_xattrs *attrs);
 
 /**
  * @brief Record an endpoint of the connection: ::SMTP_ADDR_CLIENT (this
