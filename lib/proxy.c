@@ -207,7 +207,18 @@ smtp_ssize smtp_proxy_reader_feed(smtp_proxy_reader *r, const void *data, size_t
   while (i < len) {
     switch (d->state) {
     case R_DETECT: {
-      uint8_t c = p[i++];
+      uint8_t c;
+      if (d->have == 0 && len - i >= sizeof v2sig && (d->flags & SMTP_PROXY_V2) &&
+          memcmp(p + i, v2sig, sizeof v2sig) == 0) {
+        /* the whole signature in this piece: no octet-by-octet matching */
+        memcpy(d->hdr, v2sig, sizeof v2sig);
+        d->have = sizeof v2sig;
+        d->pos = sizeof v2sig;
+        i += sizeof v2sig;
+        d->state = R_V2_FIXED;
+        break;
+      }
+      c = p[i++];
       int v1ok, v2ok;
       d->hdr[d->have++] = c;
       d->pos++;
@@ -221,9 +232,18 @@ smtp_ssize smtp_proxy_reader_feed(smtp_proxy_reader *r, const void *data, size_t
       break;
     }
     case R_V1: {
-      uint8_t c = p[i++];
-      d->pos++;
-      d->hdr[d->have++] = c;
+      /* copy up to the LF (or as much as the 107-octet bound allows) */
+      size_t room = SMTP_PROXY_V1_MAX - d->have, k = len - i;
+      const uint8_t *lf;
+      uint8_t c;
+      if (k > room) k = room;
+      lf = memchr(p + i, '\n', k);
+      if (lf) k = (size_t)(lf - (p + i)) + 1;
+      memcpy(d->hdr + d->have, p + i, k);
+      d->have = (uint16_t)(d->have + k);
+      d->pos += (uint32_t)k;
+      i += k;
+      c = d->hdr[d->have - 1];
       if (c == '\n') {
         if (d->hdr[d->have - 2] != '\r') return fail(d);
         if (parse_v1(d, (const char *)d->hdr + sizeof v1sig, (size_t)d->have - sizeof v1sig - 2) != 0)
