@@ -5,7 +5,7 @@
  *     replies (kind, recipient index, and the output offset where its bytes
  *     end). Replies are matched to the ring in order (RFC 2920 3.1); a reply
  *     whose command has not been consumed by the transport yet, or that
- *     arrives with nothing outstanding, is a protocol error (SECURITY.md §6),
+ *     arrives with nothing outstanding, is a protocol error (docs/security.md 6),
  *     except 421, which the server may send at any moment (RFC 5321 3.8).
  *   - Reply handlers only change state; produce() writes whatever the state
  *     calls for into the one output buffer, as far as it fits: single
@@ -154,7 +154,7 @@ void smtp_client_options_del(smtp_client_options *opt) {
 }
 
 /* Controls (C0, DEL) are never allowed in a value the client puts on the
- * wire (SECURITY.md §3). */
+ * wire (docs/security.md 3). */
 static int has_ctl(const char *s, size_t n) {
   size_t i;
   for (i = 0; i < n; i++) {
@@ -1361,7 +1361,7 @@ static void start_auth(smtp_client_session *c) {
     auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
     return;
   }
-  /* RFC 4954 4 / SECURITY.md §2: no credentials in clear text unless allowed. */
+  /* RFC 4954 4 / docs/security.md 2: no credentials in clear text unless allowed. */
   if (!c->tls_active && !c->opt.allow_plain) {
     auth_fail(c, SMTP_ERR_PLAINTEXT_AUTH, NULL);
     return;
@@ -1509,7 +1509,7 @@ static int txn_plan(smtp_client_session *c) {
   } else {
     if (t->body_source == SMTP_CLIENT_BODY_MEMORY) {
       /* One pass judges the body as it will be sent (bare CR / bare LF
-       * become CRLF and end lines, SECURITY.md §1; 998 octets before each
+       * become CRLF and end lines, docs/security.md 1; 998 octets before each
        * CRLF, RFC 5321 4.5.3.1.6) and counts its octets as sent (SIZE=,
        * RFC 1870 3). */
       seen = smtp_data_measure(t->body, t->body_len, &wire);
@@ -1696,7 +1696,7 @@ static size_t fmt_rcpt(smtp_client_session *c, size_t i, char *buf, size_t cap) 
 /* ---------------- body ---------------- */
 
 static void body_abort(smtp_client_session *c, int err) {
-  /* SECURITY.md §1: an invalid body after 354 ends the session without the
+  /* docs/security.md 1: an invalid body after 354 ends the session without the
    * terminator, so nothing is delivered. */
   c->local_error = err;
   session_end(c, err);
@@ -2216,7 +2216,7 @@ static int on_reply(smtp_client_session *c, const smtp_reply *r, size_t rest) {
   if (smtp_reply_code_class(r->code) == SMTP_REPLY_INVALID) return SMTP_ERR_PROTOCOL;
   if (!p || p->end > c->consumed) {
     /* Unsolicited, or ahead of its command: only 421 may do that (RFC 5321
-     * 3.8); anything else is a protocol error (SECURITY.md §6). */
+     * 3.8); anything else is a protocol error (docs/security.md 6). */
     if (r->code == 421) {
       if (c->phase == PH_QUIT) {
         session_end(c, c->end_error);
@@ -2282,7 +2282,7 @@ static int handle_reply(smtp_client_session *c, const smtp_reply *r, size_t rest
   case K_STARTTLS:
     if (code == 421) return handle_421(c, r);
     if (code == 220) {
-      /* RFC 3207 4.2, SECURITY.md §2: nothing may follow the 220 before the
+      /* RFC 3207 4.2, docs/security.md 2: nothing may follow the 220 before the
        * handshake; such bytes would be injected into the TLS session. */
       if (rest) return SMTP_ERR_PROTOCOL;
       c->phase = PH_TLS;
@@ -2507,7 +2507,7 @@ smtp_ssize smtp_client_session_mem_recv(smtp_client_session *c, const char *data
                : SMTP_ERR_CLOSED;
   if (c->event_mode && c->evq_count) return SMTP_ERR_INVALID_STATE;
   if (len && c->phase == PH_TLS) {
-    /* SECURITY.md §2: bytes between 220 and the handshake. */
+    /* docs/security.md 2: bytes between 220 and the handshake. */
     session_end(c, SMTP_ERR_PROTOCOL);
     return SMTP_ERR_PROTOCOL;
   }
@@ -2518,7 +2518,7 @@ smtp_ssize smtp_client_session_mem_recv(smtp_client_session *c, const char *data
     const smtp_reply *r;
     int rc;
     if (n < 0) {
-      /* SECURITY.md §6: malformed, mixed codes, too long: never a success.
+      /* docs/security.md 6: malformed, mixed codes, too long: never a success.
        * NOMEM: the reply store could not grow for a larger reply. */
       int e = n == SMTP_ERR_NOMEM ? SMTP_ERR_NOMEM : SMTP_ERR_PROTOCOL;
       session_end(c, e);
@@ -2631,7 +2631,7 @@ int smtp_client_session_tls_started(smtp_client_session *c, const smtp_tls_info 
 int smtp_client_session_tls_failed(smtp_client_session *c, int error) {
   if (!c) return SMTP_ERR_INVALID_ARGUMENT;
   if (c->phase == PH_CLOSED) return SMTP_OK;
-  /* SECURITY.md §2: no plaintext retry on this connection. */
+  /* docs/security.md 2: no plaintext retry on this connection. */
   session_end(c, error < 0 ? error : SMTP_ERR_TLS_HANDSHAKE);
   return SMTP_OK;
 }

@@ -1,4 +1,4 @@
-/* The I/O adapter vtable (STYLE.md 11): checking, copying and normalising
+/* The I/O adapter vtable: checking, copying and normalising
  * adapters in one place, and the in-memory pipe pair. No system calls
  * here; the POSIX adapter is in io_posix.c. */
 #include <string.h>

@@ -1,4 +1,4 @@
-/* The allocator hook (STYLE.md 6): every allocation in lib/ goes through a
+/* The allocator hook: every allocation in lib/ goes through a
  * session's copied smtp_mem. */
 #include <stdlib.h>
 

@@ -1,4 +1,4 @@
-/* TLS over memory with Mbed TLS (tls.h; STYLE.md 12).
+/* TLS over memory with Mbed TLS (tls.h).
  *
  * Mbed TLS is driven through mbedtls_ssl_set_bio() with two callbacks that
  * read and write this connection's own ciphertext buffers and return
@@ -602,7 +602,7 @@ static int sni_trampoline(void *p, mbedtls_ssl_context *ssl, const unsigned char
   smtp_tls_config *cfg = p;
   smtp_tls_conn *c = conn_of(ssl);
   int r = 0;
-  /* Untrusted bytes (SECURITY.md 2): recorded bounded, never interpreted. */
+  /* Untrusted bytes (docs/security.md 2): recorded bounded, never interpreted. */
   c->has_sni = 1;
   c->sni_len = len < sizeof c->sni - 1 ? len : sizeof c->sni - 1;
   memcpy(c->sni, name, c->sni_len);

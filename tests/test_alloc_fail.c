@@ -1,4 +1,4 @@
-/* Allocation failure at every allocation index (STYLE.md 17, after
+/* Allocation failure at every allocation index (after
  * nghttp2's failmalloc test): every run ends with a clean SMTP_ERR_NOMEM or
  * with success, and leaves nothing allocated. Covered: the server session
  * (callbacks, options, session), the client session (options, transactions,

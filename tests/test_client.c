@@ -381,7 +381,7 @@ static void test_lmtp(void **state) {
                "GREETING 220\nDONE -36 0 0\nCLOSED -36\n");
 }
 
-/* Lost connection after the data: a temporary failure (SECURITY.md §6). */
+/* Lost connection after the data: a temporary failure (docs/security.md 6). */
 static void test_connection_lost_after_data(void **state) {
   (void)state;
   h_transcript(setup_one,

@@ -1,4 +1,4 @@
-/* Differential checks where the client and the server meet (issue 6.2).
+/* Differential checks where the client and the server meet.
  *
  * 1. What the client session emits, the server session accepts unchanged:
  *    a client and a server session talk in memory over many generated

@@ -449,7 +449,7 @@ static void test_long_lines(void **state) {
   free(s);
   /* A peer that never ends the line: bounded, an error, not more memory. */
   s = make_line("250 ", 100000, "");
-  vec v3 = {"endless line", "SECURITY.md 4", s, strlen(s), 0, 0, 0, SMTP_ERR_REPLY_TOO_LONG,
+  vec v3 = {"endless line", "docs/security.md 4", s, strlen(s), 0, 0, 0, SMTP_ERR_REPLY_TOO_LONG,
             0, {{0}}};
   run_vector(&v3);
   free(s);

@@ -14,7 +14,7 @@
  *   output (a pointer into the session's buffer), the transport writes
  *   some of it and reports that with smtp_client_session_mem_consume().
  *   A reply is only accepted for a command whose bytes were consumed
- *   (RFC 2920 3.1 / SECURITY.md §6: a reply that arrives before its
+ *   (RFC 2920 3.1: a reply that arrives before its
  *   command was sent is a protocol error), so consume right after writing.
  * - smtp_client_session_want_read() / _want_write() / _want_tls() tell the
  *   loop what to wait for; both want_read and want_write being 0 means the
@@ -201,7 +201,7 @@ typedef int (*smtp_client_event_cb)(smtp_client_session *c, const smtp_client_ev
  * is available now (call smtp_client_session_resume_body() later), or
  * another negative ::smtp_error to abort: after DATA's 354 the session then
  * ends without sending the terminator, so nothing is delivered
- * (SECURITY.md §1). Called from smtp_client_session_mem_send().
+ * (no partial message is ever taken for a whole one). Called from smtp_client_session_mem_send().
  */
 typedef smtp_ssize (*smtp_client_read_body_cb)(smtp_client_session *c, smtp_client_txn *txn,
                                                char *buf, size_t len, int *eof, void *user_data);
@@ -267,7 +267,7 @@ SMTP_API void smtp_client_callbacks_set_trace(smtp_client_callbacks *cbs, smtp_c
 /** @name Options
  * @{ */
 
-/** @brief STARTTLS policy (RFC 3207, SECURITY.md §2). */
+/** @brief STARTTLS policy (RFC 3207). */
 typedef enum smtp_client_starttls_policy {
   SMTP_CLIENT_STARTTLS_OPPORTUNISTIC = 0, /**< STARTTLS when offered; go on in clear text when not
                                                offered or refused (not after a failed handshake). */
@@ -609,8 +609,8 @@ SMTP_API int smtp_client_session_timeout_ms(const smtp_client_session *c);
  *  @param c the session. @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
 SMTP_API int smtp_client_session_on_timeout(smtp_client_session *c);
 /** @brief The connection ended (EOF or error). After QUIT this is the normal
- *  end; otherwise an open transaction fails temporarily (also after its data,
- *  SECURITY.md §6) and the session ends with ::SMTP_ERR_CONNECTION_LOST.
+ *  end; otherwise an open transaction fails temporarily (also after its data: only a
+ *  2xx reply to the data means delivered) and the session ends with ::SMTP_ERR_CONNECTION_LOST.
  *  @param c the session. @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
 SMTP_API int smtp_client_session_connection_lost(smtp_client_session *c);
 

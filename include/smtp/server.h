@@ -397,7 +397,7 @@ typedef int (*smtp_server_on_auth_step)(smtp_server_session *s,
 /** @brief STARTTLS about to be accepted (default 220 2.0.0). Refuse with
  *  454 4.7.0 (::SMTP_ERR_CALLBACK_REFUSED). Do not defer this one unless your
  *  transport discards the bytes it holds when smtp_server_session_want_tls()
- *  becomes 1 (RFC 3207 5; SECURITY.md 2).
+ *  becomes 1 (RFC 3207 5).
  *  @param s the session.
  *  @param user_data as given to smtp_server_session_new().
  *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
@@ -531,7 +531,7 @@ SMTP_API void smtp_server_callbacks_set_trace(smtp_server_callbacks *cb, smtp_se
  *  or a value out of range; the option is then unchanged).
  *  @{ */
 
-/** @brief Bare CR / bare LF policy for message data (SECURITY.md 1). */
+/** @brief Bare CR / bare LF policy for message data (RFC 5321 2.3.8). */
 typedef enum smtp_server_bare_policy {
   /** Default: a message holding a bare CR or LF is refused after its end
    *  with 550 5.6.0; the session goes on. */
@@ -690,7 +690,7 @@ SMTP_API int smtp_server_options_set_require_tls(smtp_server_options *o, int on)
  *  @param on 1 to enable, 0 to disable.
  *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p on not 0 or 1). */
 SMTP_API int smtp_server_options_set_require_auth(smtp_server_options *o, int on);
-/** @brief What to do with a bare CR or LF in message data (SECURITY.md 1).
+/** @brief What to do with a bare CR or LF in message data (RFC 5321 2.3.8).
  *  Default ::SMTP_SERVER_BARE_REJECT.
  *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
  *  @param policy an ::smtp_server_bare_policy.
@@ -779,7 +779,7 @@ SMTP_API void smtp_server_session_del(smtp_server_session *s);
  * sequence. Keep the rest and give it again later (when
  * smtp_server_session_want_read() is 1). Between a 220 reply to STARTTLS
  * and smtp_server_session_tls_started() every byte is taken and discarded
- * (RFC 3207 5, SECURITY.md 2). An incomplete line is copied into the
+ * (RFC 3207 5). An incomplete line is copied into the
  * session (bounded; an over-long line is discarded up to its CRLF and gets
  * 500 5.5.6). @p len 0 only resumes pending work.
  *
