@@ -438,7 +438,7 @@ int send_app_init(send_app *a, const send_opts *o, const char *default_helo, con
   a->out = out;
   a->err = err;
   if (smtp_client_options_new(&a->opt, NULL) != SMTP_OK || smtp_client_txn_new(&a->txn, NULL) != SMTP_OK ||
-      smtp_client_callbacks_new(&a->cbs) != SMTP_OK) {
+      smtp_client_callbacks_new(&a->cbs, NULL) != SMTP_OK) {
     fputs("smtp-send: out of memory\n", err);
     return SEND_EXIT_NONE;
   }

@@ -482,7 +482,7 @@ int smtp__driver_new(smtp_driver **out, const smtp__driver_ops *ops, void *sessi
   if (r != 0) return r; /* a broken adapter cannot even be closed */
   if (!out || !ops || !session || (flags & ~SMTP_DRIVER_IMPLICIT_TLS) ||
       ((flags & SMTP_DRIVER_IMPLICIT_TLS) && !tls) ||
-      (tls && smtp_tls_config_role(tls) != ops->tls_role)) {
+      (tls && smtp_tls_config_role(tls) != ops->tls_role) || (mem && !smtp__mem_valid(mem))) {
     smtp__io_close(&copy);
     return SMTP_ERR_INVALID_ARGUMENT;
   }

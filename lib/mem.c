@@ -14,6 +14,10 @@ static const smtp_mem default_mem = {NULL, default_malloc, default_free, default
 
 const smtp_mem *smtp_mem_default(void) { return &default_mem; }
 
+int smtp__mem_valid(const smtp_mem *mem) {
+  return mem && mem->malloc && mem->free && mem->calloc && mem->realloc;
+}
+
 void *smtp__malloc(const smtp_mem *mem, size_t size) {
   if (!mem) mem = &default_mem;
   return mem->malloc(size, mem->user_data);

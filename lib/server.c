@@ -651,11 +651,11 @@ static int mail_params(smtp_server_session *s, smtp_span rest, smtp_server_mail 
                (s->offered & (SMTP_EXT_8BITMIME | SMTP_EXT_BINARYMIME))) {
       bit = P_BODY;
       if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
-      if (span_ieq(prm.value, "7BIT")) m->body = SMTP_SERVER_BODY_7BIT;
+      if (span_ieq(prm.value, "7BIT")) m->body = SMTP_BODY_7BIT;
       else if (span_ieq(prm.value, "8BITMIME") && (s->offered & SMTP_EXT_8BITMIME))
-        m->body = SMTP_SERVER_BODY_8BITMIME; /* RFC 6152 */
+        m->body = SMTP_BODY_8BITMIME; /* RFC 6152 */
       else if (span_ieq(prm.value, "BINARYMIME") && (s->offered & SMTP_EXT_BINARYMIME))
-        m->body = SMTP_SERVER_BODY_BINARYMIME; /* RFC 3030 3 */
+        m->body = SMTP_BODY_BINARYMIME; /* RFC 3030 3 */
       else return SMTP_STATUS_PARAM_SYNTAX;
     } else if (span_ieq(prm.keyword, "SMTPUTF8") && (s->offered & SMTP_EXT_SMTPUTF8)) {
       bit = P_UTF8; /* RFC 6531 3.4: no value */
@@ -664,8 +664,8 @@ static int mail_params(smtp_server_session *s, smtp_span rest, smtp_server_mail 
     } else if (span_ieq(prm.keyword, "RET") && (s->offered & SMTP_EXT_DSN)) {
       bit = P_RET; /* RFC 3461 4.3 */
       if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
-      if (span_ieq(prm.value, "FULL")) m->ret = SMTP_SERVER_RET_FULL;
-      else if (span_ieq(prm.value, "HDRS")) m->ret = SMTP_SERVER_RET_HDRS;
+      if (span_ieq(prm.value, "FULL")) m->ret = SMTP_DSN_RET_FULL;
+      else if (span_ieq(prm.value, "HDRS")) m->ret = SMTP_DSN_RET_HDRS;
       else return SMTP_STATUS_PARAM_SYNTAX;
     } else if (span_ieq(prm.keyword, "ENVID") && (s->offered & SMTP_EXT_DSN)) {
       /* RFC 3461 4.4: xtext of printable ASCII, at most 100 characters. */
@@ -776,8 +776,8 @@ static void cmd_mail(smtp_server_session *s, const smtp_command *c) {
   s->p_flags = 0;
   if (m.smtputf8) s->p_flags |= SMTP_SERVER_FLAG_SMTPUTF8;
   if (m.requiretls) s->p_flags |= SMTP_SERVER_FLAG_REQUIRETLS;
-  if (m.body == SMTP_SERVER_BODY_8BITMIME) s->p_flags |= SMTP_SERVER_FLAG_8BITMIME;
-  if (m.body == SMTP_SERVER_BODY_BINARYMIME) s->p_flags |= SMTP_SERVER_FLAG_BINARYMIME;
+  if (m.body == SMTP_BODY_8BITMIME) s->p_flags |= SMTP_SERVER_FLAG_8BITMIME;
+  if (m.body == SMTP_BODY_BINARYMIME) s->p_flags |= SMTP_SERVER_FLAG_BINARYMIME;
   CALL_EVENT(s, SRV_OP_MAIL, mail, &m, s->user_data);
 }
 
@@ -792,16 +792,16 @@ static int parse_notify(smtp_span v, unsigned int *out) {
     while (j < v.len && v.ptr[j] != ',') j++;
     w.ptr = v.ptr + i;
     w.len = j - i;
-    if (span_ieq(w, "NEVER")) b = SMTP_SERVER_NOTIFY_NEVER;
-    else if (span_ieq(w, "SUCCESS")) b = SMTP_SERVER_NOTIFY_SUCCESS;
-    else if (span_ieq(w, "FAILURE")) b = SMTP_SERVER_NOTIFY_FAILURE;
-    else if (span_ieq(w, "DELAY")) b = SMTP_SERVER_NOTIFY_DELAY;
+    if (span_ieq(w, "NEVER")) b = SMTP_DSN_NOTIFY_NEVER;
+    else if (span_ieq(w, "SUCCESS")) b = SMTP_DSN_NOTIFY_SUCCESS;
+    else if (span_ieq(w, "FAILURE")) b = SMTP_DSN_NOTIFY_FAILURE;
+    else if (span_ieq(w, "DELAY")) b = SMTP_DSN_NOTIFY_DELAY;
     else return -1;
     if (bits & b) return -1;
     bits |= b;
     i = j + 1;
   }
-  if ((bits & SMTP_SERVER_NOTIFY_NEVER) && bits != SMTP_SERVER_NOTIFY_NEVER) return -1;
+  if ((bits & SMTP_DSN_NOTIFY_NEVER) && bits != SMTP_DSN_NOTIFY_NEVER) return -1;
   *out = bits;
   return 0;
 }
@@ -1313,14 +1313,12 @@ static int blocked(const smtp_server_session *s) {
 /* ------------------------------------------------------------------------ */
 /* Public API: objects.                                                      */
 
-static int mem_ok(const smtp_mem *m) { return m && m->malloc && m->free; }
-
 int smtp_server_callbacks_new(smtp_server_callbacks **out, const smtp_mem *mem) {
   smtp_server_callbacks *cb;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
   if (!mem) mem = smtp_mem_default();
-  if (!mem_ok(mem)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
   cb = smtp__malloc(mem, sizeof *cb);
   if (!cb) return SMTP_ERR_NOMEM;
   memset(cb, 0, sizeof *cb);
@@ -1388,7 +1386,7 @@ int smtp_server_options_new(smtp_server_options **out, const smtp_mem *mem) {
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
   if (!mem) mem = smtp_mem_default();
-  if (!mem_ok(mem)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
   o = smtp__malloc(mem, sizeof *o);
   if (!o) return SMTP_ERR_NOMEM;
   options_defaults(o);
@@ -1518,7 +1516,7 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
   if (!mem) mem = smtp_mem_default();
-  if (!mem_ok(mem)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
   if (options) {
     opt = options->p;
     host = options->hostname;

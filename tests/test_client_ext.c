@@ -106,7 +106,7 @@ static void setup_binary(harness *h) {
   assert_int_equal(smtp_client_txn_set_from(h->txn, "a@b.org", 7), SMTP_OK);
   assert_int_equal(smtp_client_txn_add_rcpt(h->txn, "bob@example.org", 15, 0, NULL, 0), 0);
   assert_int_equal(smtp_client_txn_set_body(h->txn, bin, 5), SMTP_OK);
-  assert_int_equal(smtp_client_txn_set_body_type(h->txn, SMTP_CLIENT_BODY_BINARYMIME), SMTP_OK);
+  assert_int_equal(smtp_client_txn_set_body_type(h->txn, SMTP_BODY_BINARYMIME), SMTP_OK);
 }
 static void test_binarymime(void **state) {
   (void)state;

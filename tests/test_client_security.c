@@ -529,7 +529,7 @@ static void test_no_steady_state_allocation(void **state) {
   smtp_client_session *c;
   smtp_client_txn *t;
   int left = 2;
-  assert_int_equal(smtp_client_callbacks_new(&cb), SMTP_OK);
+  assert_int_equal(smtp_client_callbacks_new(&cb, NULL), SMTP_OK);
   smtp_client_callbacks_set_event(cb, steady_done);
   assert_int_equal(smtp_client_txn_new(&t, &mem), SMTP_OK);
   assert_int_equal(smtp_client_txn_set_from(t, "a@b.org", 7), SMTP_OK);

@@ -888,7 +888,7 @@ static void run_real(size_t chunk, unsigned int flags) {
   assert_int_equal(smtp_server_options_set_hostname(so, "mx.example.test"), 0);
   assert_int_equal(smtp_server_options_set_tls_available(so, 1), 0);
   assert_int_equal(smtp_server_session_new(&ss, scb, &sapp, so, NULL), 0);
-  assert_int_equal(smtp_client_callbacks_new(&ccb), 0);
+  assert_int_equal(smtp_client_callbacks_new(&ccb, NULL), 0);
   smtp_client_callbacks_set_txn_done(ccb, app_txn_done);
   smtp_client_callbacks_set_closed(ccb, app_closed);
   assert_int_equal(smtp_client_options_new(&co, NULL), 0);

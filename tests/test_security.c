@@ -1398,7 +1398,7 @@ static void c4_many_recipients(void **state) {
     hh_srv_new(&p.srv, &scfg, 0);
     hh_mem_init(&p.cli.mem, 0);
     p.cli.read_fail_at = -1;
-    assert_int_equal(smtp_client_callbacks_new(&p.cli.cbs), SMTP_OK);
+    assert_int_equal(smtp_client_callbacks_new(&p.cli.cbs, NULL), SMTP_OK);
     smtp_client_callbacks_set_event(p.cli.cbs, hh_c_event);
     assert_int_equal(smtp_client_options_new(&p.cli.opt, &p.cli.mem.mem), SMTP_OK);
     assert_int_equal(smtp_client_options_set_starttls(p.cli.opt, SMTP_CLIENT_STARTTLS_OFF), SMTP_OK);

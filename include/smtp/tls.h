@@ -266,7 +266,7 @@ SMTP_API int smtp_tls_config_set_versions(smtp_tls_config *cfg, int min_version,
  *         one was picked); any other value aborts the handshake
  *         (unrecognized_name).
  */
-typedef int (*smtp_tls_sni_callback)(smtp_tls_conn *conn, const char *name, size_t len,
+typedef int (*smtp_tls_on_sni)(smtp_tls_conn *conn, const char *name, size_t len,
                                      void *user_data);
 
 /**
@@ -278,7 +278,7 @@ typedef int (*smtp_tls_sni_callback)(smtp_tls_conn *conn, const char *name, size
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p cfg, client role);
  *         ::SMTP_ERR_TLS_UNAVAILABLE.
  */
-SMTP_API int smtp_tls_config_set_sni_callback(smtp_tls_config *cfg, smtp_tls_sni_callback cb,
+SMTP_API int smtp_tls_config_set_sni_callback(smtp_tls_config *cfg, smtp_tls_on_sni cb,
                                               void *user_data);
 
 /**
