@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -139,6 +140,33 @@ static void test_shared_enums(void **state) {
   assert_int_equal(SMTP_DSN_NOTIFY_DELAY, 8);
 }
 
+/* client.h: creation makes two allocations; a larger EHLO reply than any
+ * before makes more (kept afterwards). */
+static void test_client_session_allocations(void **state) {
+  smtp_mem m = {NULL, count_malloc, count_free, count_calloc, count_realloc};
+  smtp_client_callbacks *cb;
+  smtp_client_session *c;
+  char ehlo[4096];
+  size_t n = 0;
+  const char *out;
+  (void)state;
+  assert_int_equal(smtp_client_callbacks_new(&cb, NULL), SMTP_OK);
+  calls = 0;
+  assert_int_equal(smtp_client_session_new(&c, cb, NULL, NULL, &m), SMTP_OK);
+  assert_int_equal(calls, 2);
+  assert_true(smtp_client_session_mem_recv(c, "220 mx ESMTP\r\n", 14) >= 0);
+  assert_true(smtp_client_session_mem_send(c, &out) > 0); /* EHLO */
+  assert_int_equal(smtp_client_session_mem_consume(c, (size_t)smtp_client_session_mem_send(c, &out)), SMTP_OK);
+  for (int i = 0; i < 60; i++)
+    n += (size_t)snprintf(ehlo + n, sizeof ehlo - n, "250-X-KEYWORD-%02d some parameters here\r\n", i);
+  n += (size_t)snprintf(ehlo + n, sizeof ehlo - n, "250 PIPELINING\r\n");
+  assert_int_equal(calls, 2);
+  assert_true(smtp_client_session_mem_recv(c, ehlo, n) >= 0);
+  assert_true(calls > 2);
+  smtp_client_session_del(c);
+  smtp_client_callbacks_del(cb);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_constructor_checks_the_allocator),
@@ -146,6 +174,7 @@ int main(void) {
       cmocka_unit_test(test_client_setters_report_errors),
       cmocka_unit_test(test_submitted_txn_cannot_be_freed),
       cmocka_unit_test(test_shared_enums),
+      cmocka_unit_test(test_client_session_allocations),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

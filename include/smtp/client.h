@@ -140,7 +140,9 @@ typedef struct smtp_client_event {
   size_t index;                    /**< Recipient index, or ::SMTP_CLIENT_NO_INDEX. */
   unsigned int part;               /**< Transaction part (0 unless split per LIMITS RCPTMAX). */
   const smtp_reply *reply;         /**< The server's reply, NULL when the event is local. */
-  const smtp_capabilities *caps;   /**< CAPABILITIES only; valid until the next EHLO. */
+  const smtp_capabilities *caps;   /**< CAPABILITIES only. From smtp_client_session_next_event()
+                                        (event mode): valid until the next EHLO or STARTTLS;
+                                        handed to an event callback: valid during the call. */
   smtp_client_txn *txn;            /**< The transaction concerned, or NULL. */
   smtp_client_txn_result result;   /**< TXN_DONE only. */
 } smtp_client_event;
@@ -525,7 +527,15 @@ SMTP_API const char *smtp_client_txn_rcpt_address(const smtp_client_txn *t, size
  * @param callbacks copied; NULL selects event mode (smtp_client_session_next_event()).
  * @param user_data handed to every callback.
  * @param options copied; NULL for the defaults.
- * @param mem allocator or NULL; copied. All memory is allocated here.
+ * @param mem allocator or NULL; copied. Creation makes two allocations (the
+ *        session with its buffers; the reply parser with its first text
+ *        store). Later ones happen only when something outgrows what the
+ *        session has, and are kept for the session's life: a reply larger
+ *        than any before, a pipelined group larger than the reply ring, a
+ *        body or line that needs the configured output size, the copy of
+ *        each EHLO reply's keywords, and (callback mode) the set built by
+ *        smtp_client_session_capabilities(). Steady transactions allocate
+ *        nothing.
  * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_NOMEM.
  */
 SMTP_API int smtp_client_session_new(smtp_client_session **out,

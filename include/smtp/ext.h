@@ -218,7 +218,7 @@ typedef struct smtp_ext_info {
   const char *verbs;       /**< SMTP verbs it adds, space-separated ("" if none). */
   const char *mail_params; /**< MAIL parameters it adds, space-separated ("" if none). */
   const char *rcpt_params; /**< RCPT parameters it adds, space-separated ("" if none). */
-  unsigned int flag;       /**< The ::smtp_ext_flag when libsmtp implements it, else 0. */
+  unsigned int flag;       /**< The ::smtp_ext_flag naming this extension in flag sets, else 0 (a flag alone does not say that both roles implement it). */
 } smtp_ext_info;
 
 /**
