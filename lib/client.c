@@ -415,6 +415,9 @@ static int check_address(const char **addr, size_t *len, int allow_postmaster, i
   size_t n = *len;
   smtp_mailbox mb;
   int rc;
+  /* Bounds before content: a length larger than any path is refused
+   * without reading the bytes (RFC 5321 4.5.3.1.3). */
+  if (n > SMTP_PATH_MAX) return SMTP_ERR_PATH_TOO_LONG;
   if (has_ctl(a, n)) return SMTP_ERR_BAD_CHAR;
   if (n >= 2 && a[0] == '<' && a[n - 1] == '>') {
     a++;
@@ -471,8 +474,8 @@ smtp_ssize smtp_client_txn_add_rcpt(smtp_client_txn *t, const char *addr, size_t
   if (orcpt) {
     /* The original recipient travels xtext-encoded (RFC 3461 4.2); its
      * decoded form must still be a sane address string. */
+    if (orcpt_len == 0 || orcpt_len > ORCPT_MAX / 3) return SMTP_ERR_TOO_LONG;
     if (has_ctl(orcpt, orcpt_len)) return SMTP_ERR_BAD_CHAR;
-    if (orcpt_len == 0 || orcpt_len * 3 > ORCPT_MAX) return SMTP_ERR_TOO_LONG;
     if (smtp_utf8_validate(orcpt, orcpt_len) != SMTP_OK) return SMTP_ERR_UTF8;
   }
   if (t->nrcpt >= RCPT_MAX) return SMTP_ERR_LIMIT;
@@ -507,7 +510,9 @@ int smtp_client_txn_set_dsn(smtp_client_txn *t, int ret, const char *envid, size
   if (!t || ret < 0 || ret > SMTP_DSN_RET_HDRS || (!envid && len)) return SMTP_ERR_INVALID_ARGUMENT;
   if (t->owner) return SMTP_ERR_INVALID_STATE;
   if (envid) {
-    /* RFC 3461 4.4: printable US-ASCII, at most 100 characters. */
+    /* RFC 3461 4.4: printable US-ASCII, at most 100 characters (the
+     * length is checked before the bytes are read). */
+    if (len > ENVID_MAX) return SMTP_ERR_TOO_LONG;
     for (i = 0; i < len; i++) {
       unsigned char ch = (unsigned char)envid[i];
       if (ch < 0x20 || ch > 0x7e) return SMTP_ERR_BAD_CHAR;

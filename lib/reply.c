@@ -423,6 +423,9 @@ smtp_ssize smtp_reply_format(char *buf, size_t buflen, int code,
   size_t elen = 0, pos = 0, room, a, i;
   if ((!buf && buflen) || (!text && textlen)) return SMTP_ERR_INVALID_ARGUMENT;
   if (smtp_reply_code_class(code) == SMTP_REPLY_INVALID) return SMTP_ERR_INVALID_ARGUMENT;
+  /* Every text octet is written (LF becomes CRLF plus a prefix), so a text
+   * longer than the buffer cannot fit: refused before it is read. */
+  if (textlen > buflen) return SMTP_ERR_BUFFER_TOO_SMALL;
   if (enhanced) {
     smtp_ssize r;
     if (enhanced->cls != code / 100) return SMTP_ERR_INVALID_ARGUMENT;

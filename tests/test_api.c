@@ -167,6 +167,26 @@ static void test_client_session_allocations(void **state) {
   smtp_client_callbacks_del(cb);
 }
 
+/* (ptr, len) arguments are checked against their bound before the bytes
+ * are read: a length far beyond the object would otherwise be a read past
+ * its end (AddressSanitizer reports it). */
+static void test_lengths_checked_before_reading(void **state) {
+  smtp_client_txn *t;
+  smtp_sasl_plain plain;
+  char small[8] = "a@b.org", out[16];
+  size_t huge = (size_t)1 << 30;
+  (void)state;
+  assert_int_equal(smtp_client_txn_new(&t, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_txn_set_from(t, small, huge), SMTP_ERR_PATH_TOO_LONG);
+  assert_int_equal(smtp_client_txn_add_rcpt(t, small, huge, 0, NULL, 0), SMTP_ERR_PATH_TOO_LONG);
+  assert_int_equal(smtp_client_txn_add_rcpt(t, small, 7, 0, small, huge), SMTP_ERR_TOO_LONG);
+  assert_int_equal(smtp_client_txn_set_dsn(t, SMTP_DSN_RET_FULL, small, huge), SMTP_ERR_TOO_LONG);
+  assert_int_equal(smtp_sasl_plain_decode(small, huge, &plain), SMTP_ERR_TOO_LONG);
+  assert_int_equal(smtp_reply_format(out, sizeof out, 250, NULL, small, huge),
+                   SMTP_ERR_BUFFER_TOO_SMALL);
+  smtp_client_txn_del(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_constructor_checks_the_allocator),
@@ -175,6 +195,7 @@ int main(void) {
       cmocka_unit_test(test_submitted_txn_cannot_be_freed),
       cmocka_unit_test(test_shared_enums),
       cmocka_unit_test(test_client_session_allocations),
+      cmocka_unit_test(test_lengths_checked_before_reading),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
