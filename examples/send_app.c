@@ -36,6 +36,7 @@ static const char *const USAGE =
     "  --proxy-header v1|v2   send a PROXY protocol header first (HAProxy's spec)\n"
     "  --proxy-source ADDR:PORT  the client it announces (default: this socket's address)\n"
     "  --xclient 'NAME=VALUE ...'  send XCLIENT with these attributes when offered, then EHLO again\n"
+    "  --xforward 'NAME=VALUE ...' send XFORWARD with these attributes when offered\n"
     "  --help                 this text\n"
     "\n"
     "Output: one line per recipient, \"RCPT <addr> <code> <enhanced> <text>\", then\n"
@@ -134,17 +135,22 @@ static int parse_endpoint(smtp_endpoint *e, const char *v) {
 /* Connection-level options: -1 not one of them, 0 taken, else usage. */
 static int parse_net_opt(send_opts *o, int argc, char **argv, int *i, FILE *err) {
   const char *a = argv[*i];
-  if (strcmp(a, "--proxy-header") && strcmp(a, "--proxy-source") && strcmp(a, "--xclient")) return -1;
+  if (strcmp(a, "--proxy-header") && strcmp(a, "--proxy-source") && strcmp(a, "--xclient") &&
+      strcmp(a, "--xforward"))
+    return -1;
   if (*i + 1 >= argc) return usage_error(err, "%s needs a value", a);
   (*i)++;
-  if (!strcmp(a, "--xclient")) {
+  if (!strcmp(a, "--xclient") || !strcmp(a, "--xforward")) {
     smtp_xattrs x;
     char scratch[SMTP_COMMAND_LINE_MAX];
     const char *v = argv[*i];
+    int fwd = a[3] == 'f';
     if (strlen(v) >= sizeof scratch ||
-        smtp_xattrs_parse(SMTP_XCLIENT, v, strlen(v), &x, scratch, sizeof scratch) != 0)
-      return usage_error(err, "bad --xclient (NAME=VALUE ... with XCLIENT's names, xtext values): %s", v);
-    o->xclient = v;
+        smtp_xattrs_parse(fwd ? SMTP_XFORWARD : SMTP_XCLIENT, v, strlen(v), &x, scratch, sizeof scratch) != 0)
+      return fwd ? usage_error(err, "bad --xforward (NAME=VALUE ... with XFORWARD's names, xtext values): %s", v)
+                 : usage_error(err, "bad --xclient (NAME=VALUE ... with XCLIENT's names, xtext values): %s", v);
+    if (fwd) o->xforward = v;
+    else o->xclient = v;
     return 0;
   }
   if (!strcmp(a, "--proxy-header")) {
@@ -400,6 +406,15 @@ static int fill_options(smtp_client_options *opt, const send_opts *o, const char
     if (smtp_xattrs_parse(SMTP_XCLIENT, o->xclient, strlen(o->xclient), &x, scratch, sizeof scratch) != 0 ||
         smtp_client_options_set_xclient(opt, &x) != 0) {
       fprintf(err, "smtp-send: bad --xclient: %s\n", o->xclient);
+      return SEND_EXIT_USAGE;
+    }
+  }
+  if (o->xforward) {
+    smtp_xattrs x;
+    char scratch[SMTP_COMMAND_LINE_MAX];
+    if (smtp_xattrs_parse(SMTP_XFORWARD, o->xforward, strlen(o->xforward), &x, scratch, sizeof scratch) != 0 ||
+        smtp_client_options_set_xforward(opt, &x) != 0) {
+      fprintf(err, "smtp-send: bad --xforward: %s\n", o->xforward);
       return SEND_EXIT_USAGE;
     }
   }

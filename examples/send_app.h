@@ -41,6 +41,7 @@ typedef struct send_opts {
   int have_proxy_source;       /* --proxy-source ADDR:PORT */
   smtp_endpoint proxy_source;
   const char *xclient;         /* --xclient 'NAME=VALUE ...' (xtext values) */
+  const char *xforward;        /* --xforward 'NAME=VALUE ...' */
 } send_opts;
 
 /* Parse argv. Returns 0 to go on, SEND_EXIT_USAGE after printing one line

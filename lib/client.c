@@ -142,6 +142,8 @@ struct smtp_client_options {
   char *xclient; /* "XCLIENT ..." (allocated, NUL-terminated) and, after its
                   * NUL, the HELO attribute for the EHLO that follows (or "") */
   size_t xclient_len;
+  char *xforward; /* "XFORWARD ..." (allocated, NUL-terminated), or NULL */
+  size_t xforward_len;
 };
 
 int smtp_client_options_new(smtp_client_options **out, const smtp_mem *mem) {
@@ -169,7 +171,33 @@ void smtp_client_options_del(smtp_client_options *opt) {
   }
   smtp__wipe(opt->pass, sizeof opt->pass);
   smtp__free(&mem, opt->xclient);
+  smtp__free(&mem, opt->xforward);
   smtp__free(&mem, opt);
+}
+
+int smtp_client_options_set_xforward(smtp_client_options *opt, const smtp_xattrs *attrs) {
+  char buf[SMTP_COMMAND_LINE_MAX];
+  smtp_ssize n;
+  char *p;
+  if (!opt) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!attrs) {
+    smtp__free(&opt->mem, opt->xforward);
+    opt->xforward = NULL;
+    opt->xforward_len = 0;
+    return SMTP_OK;
+  }
+  n = smtp_xattrs_format(SMTP_XFORWARD, attrs, buf, sizeof buf - 11); /* "XFORWARD " + CRLF */
+  if (n == SMTP_ERR_BUFFER_TOO_SMALL) return SMTP_ERR_TOO_LONG;
+  if (n < 0) return (int)n;
+  p = smtp__malloc(&opt->mem, (size_t)n + 10);
+  if (!p) return SMTP_ERR_NOMEM;
+  memcpy(p, "XFORWARD ", 9);
+  memcpy(p + 9, buf, (size_t)n);
+  p[n + 9] = 0;
+  smtp__free(&opt->mem, opt->xforward);
+  opt->xforward = p;
+  opt->xforward_len = (size_t)n + 10;
+  return SMTP_OK;
 }
 
 int smtp_client_options_set_xclient(smtp_client_options *opt, const smtp_xattrs *attrs) {
@@ -637,7 +665,7 @@ const char *smtp_client_txn_rcpt_address(const smtp_client_txn *t, size_t index,
 
 enum kind {
   K_GREETING, K_EHLO, K_HELO, K_STARTTLS, K_AUTH, K_MAIL, K_RCPT, K_DATA, K_DATA_END,
-  K_BDAT, K_BDAT_LAST, K_RSET, K_QUIT, K_XCLIENT
+  K_BDAT, K_BDAT_LAST, K_RSET, K_QUIT, K_XCLIENT, K_XFORWARD
 };
 
 typedef struct pend {
@@ -659,6 +687,7 @@ enum phase {
 #define T_QUIT 32u
 #define T_DOT 64u   /* ".\r\n" after an unexpected 354 (RFC 2920 3.1 example) */
 #define T_XCLIENT 128u /* XCLIENT (Postfix's XCLIENT_README), once, when offered */
+#define T_XFORWARD 256u /* XFORWARD (Postfix's XFORWARD_README), after the last EHLO, when offered */
 
 enum body_phase { B_NONE, B_WAIT, B_SEND, B_DONE };
 
@@ -684,6 +713,7 @@ typedef struct sess_opt {
   const char *xclient; /* "XCLIENT ..." in the session's allocation, or NULL */
   size_t xclient_len;
   const char *xhelo;   /* the EHLO name after XCLIENT's 220 ("" : the own) */
+  const char *xforward; /* "XFORWARD ..." in the session's allocation, or NULL */
 } sess_opt;
 
 struct smtp_client_session {
@@ -795,6 +825,8 @@ struct smtp_client_session {
   smtp__ep addrs[2]; /* SMTP_ADDR_CLIENT (local), SMTP_ADDR_SERVER (remote) */
   int xclient_done;  /* XCLIENT was sent on this connection */
   int xclient_ok;    /* ... and accepted: EHLO with its HELO name */
+  int xforward_offered; /* the last EHLO reply listed XFORWARD */
+  int xforward_done;    /* sent after that EHLO */
 
   /* events (event mode only) */
   smtp_client_event *evq;
@@ -1211,7 +1243,7 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   off_raw = off_line + line_cap;
   off_cred = off_raw + raw_cap;
   off_ehlo = off_cred + cred_len;
-  total = off_ehlo + el + o->xclient_len;
+  total = off_ehlo + el + o->xclient_len + o->xforward_len;
   base = smtp__malloc(mem, total);
   if (!base) return SMTP_ERR_NOMEM;
   c = (smtp_client_session *)(void *)base;
@@ -1238,6 +1270,10 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
     c->opt.xclient = base + off_ehlo + el;
     c->opt.xclient_len = strlen(c->opt.xclient);
     c->opt.xhelo = c->opt.xclient + c->opt.xclient_len + 1;
+  }
+  if (o->xforward) {
+    memcpy(base + off_ehlo + el + o->xclient_len, o->xforward, o->xforward_len);
+    c->opt.xforward = base + off_ehlo + el + o->xclient_len;
   }
   if (event_mode) c->evq = (smtp_client_event *)(void *)(base + off_evq);
   c->out = base + off_out;
@@ -1522,6 +1558,12 @@ static void start_auth(smtp_client_session *c) {
 }
 
 static void after_tls_decision(smtp_client_session *c) {
+  if (c->opt.xforward && c->xforward_offered && !c->xforward_done) {
+    /* the attributes go with this EHLO's session; the reply continues here */
+    c->xforward_done = 1;
+    c->todo |= T_XFORWARD;
+    return;
+  }
   if (c->opt.have_password || c->opt.have_token) start_auth(c);
   else ready(c);
 }
@@ -2198,6 +2240,11 @@ static void produce_some(smtp_client_session *c, int allow_read) {
       if (!emit_line(c, K_STARTTLS, 0, "STARTTLS", 8, 8)) return;
       c->todo &= ~T_STARTTLS;
     }
+    if (c->todo & T_XFORWARD) {
+      size_t xl = strlen(c->opt.xforward);
+      if (!emit_line(c, K_XFORWARD, 0, c->opt.xforward, xl, xl)) return;
+      c->todo &= ~T_XFORWARD;
+    }
     if (c->todo & T_XCLIENT) {
       if (!emit_line(c, K_XCLIENT, 0, c->opt.xclient, c->opt.xclient_len, c->opt.xclient_len)) return;
       c->todo &= ~T_XCLIENT;
@@ -2305,6 +2352,8 @@ static int on_ehlo_ok(smtp_client_session *c, const smtp_reply *r, int kind) {
   }
   emit(c, &ev);
   if (c->phase == PH_CLOSED) return SMTP_OK;
+  c->xforward_offered = kind == K_EHLO && smtp_capabilities_find(&caps, "XFORWARD") != NULL;
+  c->xforward_done = 0;
   if (kind == K_EHLO && c->opt.xclient && !c->xclient_done && smtp_capabilities_find(&caps, "XCLIENT")) {
     /* once per connection: the server starts over with a 220, then EHLO again */
     c->xclient_done = 1;
@@ -2382,6 +2431,12 @@ static int handle_reply(smtp_client_session *c, const smtp_reply *r, size_t rest
       return SMTP_OK;
     }
     fail_quit(c, class_of(code) == 4 ? SMTP_ERR_TEMPFAIL : SMTP_ERR_REJECTED);
+    return SMTP_OK;
+
+  case K_XFORWARD:
+    if (code == 421) return handle_421(c, r);
+    /* accepted or not (a server that refuses them keeps its own view) */
+    after_tls_decision(c);
     return SMTP_OK;
 
   case K_XCLIENT:

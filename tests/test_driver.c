@@ -1010,7 +1010,7 @@ static void test_real_implicit_tls(void **state) {
  * (Postfix's XCLIENT_README): sent once when offered, EHLO again with the
  * announced HELO name, the transaction goes on; refused (550 5.7.0) when
  * the server does not trust the client, and the session goes on as itself. */
-static void run_xclient(int trusted, size_t chunk) {
+static void run_xclient(int trusted, size_t chunk, int forward) {
   smtp_server_callbacks *scb;
   smtp_server_options *so;
   smtp_server_session *ss;
@@ -1028,6 +1028,8 @@ static void run_xclient(int trusted, size_t chunk) {
   const char *h;
   size_t hl;
   static const char attrs[] = "NAME=orig.example ADDR=192.0.2.44 PORT=5555 HELO=orig.example";
+  static const char fattrs[] = "NAME=orig.example ADDR=IPV6:2001:db8::77 HELO=fwd.example SOURCE=REMOTE";
+  unsigned int verb = forward ? SMTP_XFORWARD : SMTP_XCLIENT;
   memset(&sapp, 0, sizeof sapp);
   memset(&capp, 0, sizeof capp);
   assert_int_equal(smtp_server_callbacks_new(&scb, NULL), 0);
@@ -1035,16 +1037,21 @@ static void run_xclient(int trusted, size_t chunk) {
   smtp_server_callbacks_set_data_end(scb, app_end);
   assert_int_equal(smtp_server_options_new(&so, NULL), 0);
   assert_int_equal(smtp_server_options_set_hostname(so, "mx.example.test"), 0);
-  assert_int_equal(smtp_server_options_set_xclient(so, SMTP_XCLIENT), 0);
+  assert_int_equal(smtp_server_options_set_xclient(so, verb), 0);
   assert_int_equal(smtp_server_session_new(&ss, scb, &sapp, so, NULL), 0);
-  if (trusted) assert_int_equal(smtp_server_session_allow_xclient(ss, SMTP_XCLIENT), 0);
+  if (trusted) assert_int_equal(smtp_server_session_allow_xclient(ss, verb), 0);
   assert_int_equal(smtp_client_callbacks_new(&ccb, NULL), 0);
   smtp_client_callbacks_set_txn_done(ccb, app_txn_done);
   smtp_client_callbacks_set_closed(ccb, app_closed);
   assert_int_equal(smtp_client_options_new(&co, NULL), 0);
   assert_int_equal(smtp_client_options_set_ehlo_name(co, "client.example.test"), 0);
-  assert_int_equal(smtp_xattrs_parse(SMTP_XCLIENT, attrs, sizeof attrs - 1, &x, scratch, sizeof scratch), 0);
-  assert_int_equal(smtp_client_options_set_xclient(co, &x), 0);
+  if (forward) {
+    assert_int_equal(smtp_xattrs_parse(SMTP_XFORWARD, fattrs, sizeof fattrs - 1, &x, scratch, sizeof scratch), 0);
+    assert_int_equal(smtp_client_options_set_xforward(co, &x), 0);
+  } else {
+    assert_int_equal(smtp_xattrs_parse(SMTP_XCLIENT, attrs, sizeof attrs - 1, &x, scratch, sizeof scratch), 0);
+    assert_int_equal(smtp_client_options_set_xclient(co, &x), 0);
+  }
   assert_int_equal(smtp_client_session_new(&cs, ccb, &capp, co, NULL), 0);
   assert_int_equal(smtp_client_txn_new(&t, NULL), 0);
   assert_int_equal(smtp_client_txn_set_from(t, "alice@example.org", 17), 0);
@@ -1065,7 +1072,13 @@ static void run_xclient(int trusted, size_t chunk) {
   assert_int_equal(smtp_server_session_addr(ss, SMTP_ADDR_CLIENT, &e), 0);
   h = smtp_server_session_helo_name(ss, &hl);
   assert_non_null(h);
-  if (trusted) {
+  if (trusted && forward) {
+    smtp_endpoint_format(&e, txt, sizeof txt);
+    assert_string_equal(txt, "2001:db8::77");
+    assert_int_equal(e.origin, SMTP_ORIGIN_XFORWARD);
+    assert_int_equal(hl, 11);
+    assert_memory_equal(h, "fwd.example", 11);
+  } else if (trusted) {
     smtp_endpoint_format(&e, txt, sizeof txt);
     assert_string_equal(txt, "192.0.2.44");
     assert_int_equal(e.port, 5555);
@@ -1090,9 +1103,12 @@ static void run_xclient(int trusted, size_t chunk) {
 
 static void test_real_xclient(void **state) {
   (void)state;
-  run_xclient(1, 0);
-  run_xclient(1, 3);
-  run_xclient(0, 0);
+  run_xclient(1, 0, 0);
+  run_xclient(1, 3, 0);
+  run_xclient(0, 0, 0);
+  run_xclient(1, 0, 1); /* XFORWARD */
+  run_xclient(1, 2, 1);
+  run_xclient(0, 0, 1);
 }
 
 /* ------------------------------------------------------------------ */

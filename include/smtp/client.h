@@ -701,6 +701,18 @@ SMTP_API unsigned int smtp_client_session_auth_mechanism(const smtp_client_sessi
 SMTP_API int smtp_client_options_set_xclient(smtp_client_options *opt, const smtp_xattrs *attrs);
 
 /**
+ * @brief Send XFORWARD (Postfix's XFORWARD_README) with these attributes
+ *        when the server offers it: after the last EHLO (after STARTTLS
+ *        when it is used, before AUTH and the first transaction), once per
+ *        EHLO. The reply does not change what the session does next.
+ * @param opt    the options.
+ * @param attrs  the attributes (formatted and checked now, see
+ *               smtp_xattrs_format()); NULL removes them.
+ * @return as smtp_client_options_set_xclient().
+ */
+SMTP_API int smtp_client_options_set_xforward(smtp_client_options *opt, const smtp_xattrs *attrs);
+
+/**
  * @brief Record an endpoint of the connection: ::SMTP_ADDR_CLIENT (this
  *        side) or ::SMTP_ADDR_SERVER (the server). The driver records the
  *        socket's addresses when the session has none; an application doing

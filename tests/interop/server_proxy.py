@@ -5,7 +5,8 @@ writing the header, raw headers from Python (malformed, missing, from an
 untrusted source: closed without a greeting), and the per-client limits:
 a slow-drip client holding many connections from one address cannot
 starve the others (--max-per-ip), --rate-per-ip, and --workers 2 sharing
-the listening socket. Every delivery's Received header must carry the
+the listening socket, and XFORWARD from smtp-send. Every delivery's
+Received header must carry the
 client address the session knows. Loopback only; bounded in time.
 
 Usage: server_proxy.py PATH/TO/smtp-server   (smtp-send next to it)
@@ -222,6 +223,21 @@ def main():
     check("--workers 2: every message delivered", oks == 24, oks)
     check("--workers 2: both processes delivered some", len(pids) == 2, pids)
     check("--workers 2: SIGTERM stops every worker, exit 0", sv.close() == 0)
+
+    # 7. XFORWARD from smtp-send, trusted and not
+    md = os.path.join(tmp, "md7")
+    sv = Server(tmp, "xforward", ["--xforward", "--trusted-proxy", "127.0.0.1", "--maildir", md])
+    rc, out = send(sv.port, ["--xforward", "ADDR=198.51.100.7 HELO=fw.example"], msg)
+    data = open(newest(md), "rb").read() if newest(md) else b""
+    check("smtp-send --xforward into a trusting server: Received names the forwarded client",
+          rc == 0 and b"Received: from fw.example ([198.51.100.7])" in data, (rc, out, data[:200]))
+    sv.close()
+    md = os.path.join(tmp, "md8")
+    sv = Server(tmp, "xforward-untrusted", ["--xforward", "--trusted-proxy", "10.0.0.0/8", "--maildir", md])
+    rc, out = send(sv.port, ["--xforward", "ADDR=198.51.100.7 HELO=fw.example"], msg)
+    check("not trusted: no XFORWARD offered or sent, delivered as 127.0.0.1",
+          rc == 0 and received_from(newest(md)) == "127.0.0.1", (rc, out))
+    sv.close()
 
     print("1..%d" % count)
     return 1 if failures else 0
