@@ -566,7 +566,10 @@ static void update_deadline(smtp_driver *d) {
   }
   tmo = d->ops->timeout_ms(d->s);
   if (chain_pending(d)) {
-    /* one deadline for the whole handshake, from its start */
+    /* one deadline for the whole start-up, from its start; a PROXY header
+     * comes right after the connection or not at all */
+    if (chain_pending(d) == &d->cf_proxy && (tmo < 0 || tmo > SMTP_DRIVER_PROXY_TIMEOUT_MS))
+      tmo = SMTP_DRIVER_PROXY_TIMEOUT_MS;
     if (d->deadline < 0) d->deadline = now(d) + (tmo >= 0 ? tmo : DRV_HANDSHAKE_MS);
     return;
   }

@@ -1290,6 +1290,45 @@ static void test_proxy_refusals(void **state) {
   smtp_cidr_list_del(trusted);
 }
 
+
+/* A PROXY header must come at once: 30 s without it (or with half of it)
+ * end the connection without a greeting. */
+static void test_proxy_header_deadline(void **state) {
+  smtp_cidr_list *trusted;
+  (void)state;
+  assert_int_equal(smtp_cidr_list_new(&trusted, NULL), 0);
+  assert_int_equal(smtp_cidr_list_add(trusted, "127.0.0.1"), 0);
+  for (int half = 0; half <= 1; half++) {
+    fake sv;
+    smtp_io a, b;
+    smtp_driver *ds;
+    smtp_endpoint t;
+    fake_init(&sv, SMTP_TLS_SERVER, NULL);
+    ep(&t, "127.0.0.1", 40000, SMTP_ORIGIN_TRANSPORT);
+    smtp__ep_set(sv.addrs, 3, SMTP_ADDR_CLIENT, &t);
+    fake_now = 5000000;
+    assert_int_equal(smtp_io_pipe_new(&a, &b, 65536, NULL), 0);
+    assert_int_equal(smtp__driver_new(&ds, &server_ops_a, &sv, &a, NULL, NULL, SMTP_DRIVER_PROXY, NULL), 0);
+    smtp__driver_set_clock(ds, fake_clock, NULL);
+    assert_int_equal(smtp_driver_set_proxy_trusted(ds, trusted), 0);
+    if (half) assert_int_equal(b.send("PROXY TCP4 192.0.2.1", 20, b.user_data), 20);
+    smtp_driver_on_readable(ds);
+    assert_int_equal(smtp_driver_next_timeout_ms(ds), SMTP_DRIVER_PROXY_TIMEOUT_MS);
+    fake_now += SMTP_DRIVER_PROXY_TIMEOUT_MS - 1;
+    smtp_driver_on_timer(ds);
+    assert_false(smtp_driver_is_done(ds));
+    fake_now += 1;
+    smtp_driver_on_timer(ds);
+    assert_true(smtp_driver_is_done(ds));
+    assert_int_equal(smtp_driver_error(ds), SMTP_ERR_TIMEOUT);
+    assert_int_equal(sv.greeted, 0);
+    assert_int_equal(smtp_io_pipe_pending(&b), 0);
+    smtp_driver_del(ds);
+    b.close(b.user_data);
+  }
+  smtp_cidr_list_del(trusted);
+}
+
 /* A client driver with the filter but no header refuses to start. */
 static void test_proxy_writer_needs_header(void **state) {
   fake cl;
@@ -1350,6 +1389,7 @@ int main(void) {
       cmocka_unit_test(test_proxy_end_to_end),
       cmocka_unit_test(test_proxy_refusals),
       cmocka_unit_test(test_proxy_writer_needs_header),
+      cmocka_unit_test(test_proxy_header_deadline),
       cmocka_unit_test(test_addresses_from_socket),
   };
   return cmocka_run_group_tests(tests, setup_all, teardown_all);

@@ -102,6 +102,11 @@ typedef struct smtp_driver smtp_driver;
  */
 #define SMTP_DRIVER_PROXY 2u
 
+/** @brief How long a server driver with ::SMTP_DRIVER_PROXY waits for the
+ *  whole PROXY header (or the session's own deadline, when shorter), in
+ *  milliseconds; then it ends with ::SMTP_ERR_TIMEOUT, without a byte sent. */
+#define SMTP_DRIVER_PROXY_TIMEOUT_MS 30000
+
 /** @brief smtp_driver_poll_events() bit: wait until the transport is readable. */
 #define SMTP_DRIVER_POLLIN 1u
 /** @brief smtp_driver_poll_events() bit: wait until the transport is writable. */
