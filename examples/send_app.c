@@ -353,18 +353,30 @@ out:
 
 /* ---- output ---- */
 
+/* Bytes from the network on a terminal or a log: escaped with
+ * smtp_escape_text() (control bytes, C1 and direction controls, invalid
+ * UTF-8), never raw. */
+void send_app_print_escaped(FILE *f, const char *prefix, const char *p, size_t n, int newline) {
+  char stack[2048];
+  char *buf = stack;
+  size_t need = smtp_escape_text(stack, sizeof stack, p, n);
+  if (need >= sizeof stack) {
+    buf = malloc(need + 1);
+    if (buf) smtp_escape_text(buf, need + 1, p, n);
+    else buf = stack; /* the truncated text, still escaped */
+  }
+  fprintf(f, "%s%s%s", prefix, buf, newline ? "\n" : "");
+  if (buf != stack) free(buf);
+}
+
 static void print_reply_tail(FILE *f, const smtp_reply *r) {
   char ec[32] = "-";
   if (r->has_enhanced) smtp_enhanced_code_format(&r->enhanced, ec, sizeof ec);
   fprintf(f, "%d %s", r->code, ec);
   for (size_t i = 0; i < r->nlines; i++) {
     const smtp_span *l = &r->lines[i];
-    fputc(' ', f);
-    /* the text as sent, controls shown as '?' (it came from the network) */
-    for (size_t k = 0; k < l->len; k++) {
-      unsigned char ch = (unsigned char)l->ptr[k];
-      fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, f);
-    }
+    /* the text as sent, escaped (it came from the network) */
+    send_app_print_escaped(f, " ", l->ptr, l->len, 0);
   }
   fputc('\n', f);
 }
@@ -426,8 +438,9 @@ static int on_event(smtp_client_session *c, const smtp_client_event *ev, void *u
 static void on_trace(smtp_client_session *c, int dir, const char *line, size_t len, void *ud) {
   send_app *a = ud;
   (void)c;
+  char prefix[4] = {(char)dir, ':', ' ', 0};
   if (!a->o->trace) return;
-  fprintf(a->err, "%c: %.*s\n", dir, (int)len, line);
+  send_app_print_escaped(a->err, prefix, line, len, 1);
 }
 
 int send_app_init(send_app *a, const send_opts *o, const char *default_helo, const char *msg,

@@ -73,6 +73,10 @@ void send_app_free(send_app *a);
  * failure without a reply). */
 int send_app_finish(send_app *a);
 
+/* Print prefix, then @p p escaped with smtp_escape_text(), then a newline
+ * when @p newline: how every byte from the network reaches stdout/stderr. */
+void send_app_print_escaped(FILE *f, const char *prefix, const char *p, size_t n, int newline);
+
 /* Validate the command-line addresses and parameters without a session
  * (same rules as send_app_init); 0 or SEND_EXIT_USAGE. */
 int send_check_inputs(const send_opts *o, FILE *err);

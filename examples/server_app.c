@@ -407,10 +407,25 @@ static int on_auth(smtp_server_session *s, const smtp_server_auth *a, void *ud) 
   return SMTP_ERR_CALLBACK_REFUSED;
 }
 
+/* Bytes from the network on the operator's terminal or log: escaped
+ * (control bytes, C1 and direction controls, invalid UTF-8), never raw. */
+void server_app_print_escaped(FILE *f, const char *prefix, const char *p, size_t n) {
+  char stack[2048];
+  char *buf = stack;
+  size_t need = smtp_escape_text(stack, sizeof stack, p, n);
+  if (need >= sizeof stack) {
+    buf = malloc(need + 1);
+    if (buf) smtp_escape_text(buf, need + 1, p, n);
+    else buf = stack; /* the truncated text, still escaped */
+  }
+  fprintf(f, "%s%s\n", prefix, buf);
+  if (buf != stack) free(buf);
+}
+
 static int on_trace(smtp_server_session *s, int dir, const char *line, size_t len, void *ud) {
   (void)s;
   (void)ud;
-  fprintf(stderr, "%s%.*s\n", dir == SMTP_SERVER_TRACE_IN ? "C: " : "S: ", (int)len, line);
+  server_app_print_escaped(stderr, dir == SMTP_SERVER_TRACE_IN ? "C: " : "S: ", line, len);
   return 0;
 }
 

@@ -412,7 +412,10 @@ typedef enum smtp_server_trace_dir {
 
 /** @brief Protocol trace: one line at a time, without CRLF; message data is
  *  not traced. AUTH initial responses and SASL client lines appear as `***`
- *  (redacted). The return value is ignored. It may fire from inside any
+ *  (redacted). The text is raw: command lines are the client's bytes
+ *  unchanged (control bytes, escape sequences, invalid UTF-8 included);
+ *  pass them through smtp_escape_text() before they reach a terminal or a
+ *  log. The return value is ignored. It may fire from inside any
  *  other callback; do not call smtp_server_session_reply() from it.
  *  @param s the session.
  *  @param dir an ::smtp_server_trace_dir.
