@@ -44,7 +44,8 @@ typedef struct server_app_config {
   size_t ntempfail;
   int trace;                 /* --trace */
   const char *tls_cert_out;  /* --tls-cert-out FILE: write the certificate in use (PEM) */
-  unsigned int max_conns;    /* --max-connections N (TCP), default 1000 */
+  unsigned int max_conns;    /* --max-connections N (TCP); 0: derived from RLIMIT_NOFILE */
+  uint64_t max_memory;       /* --max-memory BYTES: RSS ceiling for new connections; 0: none */
   int timeout_ms;            /* --timeout SECONDS: command and data deadlines; 0: RFC 5321 defaults */
   server_app_user *users;    /* loaded from auth_file */
   size_t nusers;
