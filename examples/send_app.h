@@ -60,6 +60,10 @@ typedef struct send_app {
   int printed;      /* a stdout line was printed */
   int tls_error;    /* set by the transport */
   char detail[256]; /* set by the transport: the TLS library's reason, appended to the stderr line */
+  /* Replies owed after the data: per recipient 1 accepted, 2 its DATA line
+   * printed (LMTP); the SMTP DATA line; whether the data phase began. */
+  unsigned char *rcpt_state;
+  int data_line, body_started, missing_done;
 } send_app;
 
 /* Build options and transaction; @p default_helo is used without --helo.
