@@ -455,12 +455,14 @@ static void open_spare(server *sv) {
   if (sv->spare_fd < 0) sv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-/* Raise the soft descriptor limit towards what MAX_CONNS_DEFAULT needs
- * (within the hard limit) and derive the default --max-connections. */
+/* Raise the soft descriptor limit towards what the sessions need (two
+ * descriptors each for --max-connections, or for MAX_CONNS_DEFAULT), within
+ * the hard limit, and derive the default --max-connections from it. */
 static void limits_setup(server *sv) {
   struct rlimit rl;
   unsigned int room;
-  rlim_t want = (rlim_t)MAX_CONNS_DEFAULT * 2 + FD_RESERVE + sv->nls;
+  unsigned int target = sv->cfg->max_conns > MAX_CONNS_DEFAULT ? sv->cfg->max_conns : MAX_CONNS_DEFAULT;
+  rlim_t want = (rlim_t)target * 2 + FD_RESERVE + sv->nls;
   sv->spare_fd = sv->statm_fd = -1;
   sv->max_conns = sv->cfg->max_conns;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -469,11 +471,11 @@ static void limits_setup(server *sv) {
       up.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
       if (setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
     }
-    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > want) room = MAX_CONNS_DEFAULT;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want) room = target;
     else if (rl.rlim_cur > FD_RESERVE + sv->nls + 2)
       room = (unsigned int)((rl.rlim_cur - FD_RESERVE - sv->nls) / 2);
     else room = 1;
-    if (!sv->max_conns) sv->max_conns = room;
+    if (!sv->max_conns) sv->max_conns = room < MAX_CONNS_DEFAULT ? room : MAX_CONNS_DEFAULT;
     else if (sv->max_conns > room)
       fprintf(stderr, "smtp-server: note: --max-connections %u exceeds what RLIMIT_NOFILE (%llu) "
                       "allows (%u); connections past the descriptor limit get 421 4.3.2\n",
