@@ -370,8 +370,11 @@ def test_memory(tmp):
     after = sv.rss()
     note("RSS idle %.1f MiB, peak during 300-connection waves %.1f MiB, after %.1f MiB (%.2fx idle)"
          % (idle / 1048576, peak / 1048576, after / 1048576, after / idle))
-    check("memory returned after the waves: RSS within 3x idle + 4 MiB", after <= 3 * idle + 4 * 1048576,
-          (idle, peak, after))
+    if b"__asan_init" in open(SERVER, "rb").read():
+        note("AddressSanitizer build: its allocator keeps freed memory; the RSS check is skipped")
+    else:
+        check("memory returned after the waves: RSS within 3x idle + 4 MiB", after <= 3 * idle + 4 * 1048576,
+              (idle, peak, after))
     check("exit 0 on SIGTERM after the waves", sv.stop() == 0)
 
 
