@@ -193,7 +193,7 @@ SMTP_API int smtp_version_check(unsigned int major, unsigned int minor);
 /**
  * @brief Escape untrusted bytes for a terminal or a log line.
  *
- * Trace callbacks (::smtp_server_on_trace, ::smtp_client_trace_cb) and
+ * Trace callbacks (::smtp_server_on_trace, ::smtp_client_on_trace) and
  * every span a session hands out carry the peer's bytes raw: printed as
  * they are, an escape sequence from the network reaches the operator's
  * terminal. This function writes a copy that is printable ASCII plus valid
