@@ -1136,6 +1136,45 @@ static void test_data_total_deadline_drip(void **state) {
   assert_true(fake_now - SMTP_DRIVER_LINGER_MS - t0 <= 200000);
 }
 
+/* The session's side of the rule: in DATA each block changes the
+ * per-block deadline's counter but not the whole-data one; each BDAT chunk
+ * starts a new whole-data bound; outside message data there is none. */
+static void test_total_seq_rules(void **state) {
+  (void)state;
+  dl_run r;
+  unsigned int t0, s0;
+  dl_open(&r, 0);
+  assert_int_equal(smtp_server_session_total_timeout_ms(r.ss), -1);
+  dl_sends(&r, "DATA\r\n");
+  t0 = smtp_server_session_total_seq(r.ss);
+  assert_int_equal(smtp_server_session_total_timeout_ms(r.ss), 600000);
+  for (int i = 0; i < 5; i++) {
+    s0 = smtp_server_session_deadline_seq(r.ss);
+    dl_sends(&r, "line\r\n");
+    assert_int_not_equal(smtp_server_session_deadline_seq(r.ss), s0); /* per block */
+    assert_int_equal(smtp_server_session_total_seq(r.ss), t0);        /* not renewed */
+  }
+  dl_sends(&r, ".\r\n");
+  assert_int_equal(smtp_server_session_total_timeout_ms(r.ss), -1);
+  dl_sends(&r, "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 10\r\nabc");
+  t0 = smtp_server_session_total_seq(r.ss);
+  assert_int_equal(smtp_server_session_total_timeout_ms(r.ss), 600000);
+  dl_sends(&r, "defghij");
+  assert_int_equal(smtp_server_session_total_timeout_ms(r.ss), -1);
+  dl_sends(&r, "BDAT 3 LAST\r\nx");
+  assert_int_not_equal(smtp_server_session_total_seq(r.ss), t0); /* a new chunk, a new bound */
+  dl_sends(&r, "yz");
+  assert_int_equal(r.app.ends, 2);
+  assert_int_equal(smtp_server_session_total_timeout_ms(NULL), -1);
+  assert_int_equal(smtp_server_session_total_seq(NULL), 0);
+  /* the option's range, as the other deadlines: 1 ms .. one day */
+  assert_int_equal(smtp_server_options_set_data_total_timeout(r.o, 0), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_server_options_set_data_total_timeout(r.o, 86400001), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_server_options_set_data_total_timeout(r.o, 86400000), SMTP_OK);
+  assert_int_equal(smtp_server_options_set_data_total_timeout(NULL, 1000), SMTP_ERR_INVALID_ARGUMENT);
+  dl_close(&r);
+}
+
 /* An honest slow client: 50 MB at 100 kB/s (500 s) fits in the default. */
 static void test_data_total_deadline_honest(void **state) {
   (void)state;
@@ -1217,6 +1256,7 @@ int main(void) {
       cmocka_unit_test(test_real_starttls),
       cmocka_unit_test(test_real_implicit_tls),
       cmocka_unit_test(test_real_starttls_injection),
+      cmocka_unit_test(test_total_seq_rules),
       cmocka_unit_test(test_data_total_deadline_drip),
       cmocka_unit_test(test_data_total_deadline_honest),
       cmocka_unit_test(test_bdat_chunk_deadline),
