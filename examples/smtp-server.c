@@ -576,6 +576,20 @@ static void memory_after_load(server *sv) {
 #endif
 }
 
+/* How long the loop may sleep before memory_after_load() has work: -1 when
+ * it has none (so an idle server still gives the memory back). */
+static int memory_wait_ms(const server *sv) {
+#ifdef __GLIBC__
+  int64_t left;
+  if (sv->peak_active < 16 || sv->active > sv->peak_active / 2) return -1;
+  left = sv->next_trim - now_ms();
+  return left > 0 ? (int)left : 0;
+#else
+  (void)sv;
+  return -1;
+#endif
+}
+
 static void start_session(server *sv, int fd, const struct sockaddr_storage *peer) {
   char literal[INET6_ADDRSTRLEN + 8];
   smtp_io io;
@@ -710,6 +724,10 @@ static int serve_tcp(server *sv) {
     if (shutdown_until >= 0 && (!sv->list || now_ms() >= shutdown_until)) break;
     for (conn *c = sv->list; c; c = c->next) {
       int tm = smtp_driver_next_timeout_ms(c->d);
+      if (tm >= 0 && (timeout < 0 || tm < timeout)) timeout = tm;
+    }
+    {
+      int tm = memory_wait_ms(sv);
       if (tm >= 0 && (timeout < 0 || tm < timeout)) timeout = tm;
     }
     if (sv->accept_paused) {
