@@ -55,6 +55,10 @@ typedef struct smtp__driver_ops {
   int (*connection_lost)(void *s);             /* may be NULL */
   int (*is_done)(const void *s);               /* over, all output consumed */
   int (*error)(const void *s);                 /* may be NULL: the session's end reason */
+  /* A second deadline that data does not renew (server message data); both
+   * may be NULL. Armed when total_seq changes, cleared when total_ms < 0. */
+  int (*total_ms)(const void *s);
+  unsigned int (*total_seq)(const void *s);
   /* endpoints (SMTP_ADDR_*): may be NULL (then the driver records none) */
   int (*set_addr)(void *s, unsigned int which, const smtp_endpoint *ep);
   int (*get_addr)(const void *s, unsigned int which, smtp_endpoint *out);

@@ -36,6 +36,7 @@ static int cl_get_addr(const void *s, unsigned int which, smtp_endpoint *out) {
 static const smtp__driver_ops client_ops = {
     SMTP_TLS_CLIENT, cl_recv,       cl_send, cl_consume, cl_want_read, cl_want_tls, cl_tls_started,
     cl_tls_failed,   cl_timeout_ms, NULL,    cl_timeout, cl_lost,      cl_is_done,  cl_error,
+    NULL,            NULL,
     cl_set_addr,     cl_get_addr};
 
 int smtp_driver_new_client(smtp_driver **out, struct smtp_client_session *session, const smtp_io *io,
