@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <smtp/ext.h>
+#include <smtp/reply.h>
 #include <smtp/script.h>
 
 #include "internal.h"
@@ -135,21 +136,10 @@ static int looks_enhanced(const char *w, size_t n) {
 }
 
 static int valid_enhanced(const char *w, size_t n, int cls) {
-  size_t i = 2, len;
-  if (n < 5 || n > 15 || w[0] != (char)('0' + cls) || w[1] != '.') return 0;
-  for (int part = 0; part < 2; part++) {
-    len = 0;
-    while (i < n && smtp__is_digit((unsigned char)w[i])) {
-      i++;
-      len++;
-    }
-    if (len < 1 || len > 3) return 0;
-    if (part == 0) {
-      if (i >= n || w[i] != '.') return 0;
-      i++;
-    }
-  }
-  return i == n;
+  smtp_enhanced_code ec;
+  size_t used = 0;
+  if (n == 0 || w[0] != (char)('0' + cls)) return 0;
+  return smtp_enhanced_code_parse(w, n, &ec, &used) == SMTP_OK && used == n;
 }
 
 static int add_verb(smtp_script *sc, const char *w, size_t n, unsigned int *slot) {

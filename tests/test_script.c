@@ -40,7 +40,7 @@ static const struct bad_vec bad_vecs[] = {
   {S("RCPT reply 354 x\n"), SMTP_ERR_SYNTAX, 1, "3yz"},
   {S("DATA reply 250 x\n"), SMTP_ERR_SYNTAX, 1, "DATA takes"},
   {S("RCPT reply 550 4.1.1 x\n"), SMTP_ERR_SYNTAX, 1, "enhanced"},     /* RFC 3463 class */
-  {S("RCPT reply 550 5.1111.1 x\n"), SMTP_ERR_SYNTAX, 1, "enhanced"},
+  {S("RCPT reply 550 5.01.1 x\n"), SMTP_ERR_SYNTAX, 1, "enhanced"},
   {S("RCPT reply 550 5..1 x\n"), SMTP_ERR_SYNTAX, 1, "enhanced"},
   {S("RCPT#0 close\n"), SMTP_ERR_SYNTAX, 1, "number"},
   {S("RCPT# close\n"), SMTP_ERR_SYNTAX, 1, "missing number"},

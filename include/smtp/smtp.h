@@ -18,5 +18,6 @@
 #include <smtp/tls.h>
 #include <smtp/driver.h>
 #include <smtp/script.h>
+#include <smtp/capture.h>
 
 #endif /* SMTP_SMTP_H */
