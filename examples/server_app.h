@@ -10,7 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <smtp/capture.h>
+#include <smtp/script.h>
 #include <smtp/server.h>
+
+#include "script_app.h"
 
 #define SERVER_APP_MAX_LISTEN 16
 
@@ -45,6 +49,8 @@ typedef struct server_app_config {
   const char *tls_cert_out;  /* --tls-cert-out FILE: write the certificate in use (PEM) */
   unsigned int max_conns;    /* --max-connections N (TCP), default 1000 */
   int timeout_ms;            /* --timeout SECONDS: command and data deadlines; 0: RFC 5321 defaults */
+  smtp_script *script;       /* --script FILE, parsed (script_app.c) */
+  const char *capture;       /* --capture FILE ("-": stdout; capture_app.c) */
   server_app_user *users;    /* loaded from auth_file */
   size_t nusers;
 } server_app_config;
@@ -72,6 +78,11 @@ typedef struct server_app_conn server_app_conn;
 server_app_conn *server_app_conn_new(const server_app_config *cfg, const char *peer);
 /* Drops an unfinished delivery (its file in tmp/). */
 void server_app_conn_del(server_app_conn *c);
+
+/* The connection's script state (NULL without --script) and capture
+ * (NULL without --capture). */
+script_conn *server_app_conn_script(server_app_conn *c);
+smtp_capture *server_app_conn_capture(server_app_conn *c);
 
 /* Asynchronous delivery (smtp-server's TCP event loop). With a hook set,
  * the end of a message bound for a Maildir does not fsync inside the
