@@ -407,7 +407,7 @@ static int on_rcpt(smtp_server_session *s, const smtp_server_rcpt *r, void *ud) 
     if (code / 100 == 2 && rcpt_keep(c, r->index, addr, n) != 0) return -1;
     if (code) return 0;
   }
-  /* CLI.md: whole address, case-insensitive. */
+  /* docs/examples.md: whole address, case-insensitive. */
   for (size_t i = 0; i < c->cfg->nreject; i++)
     if (strcasecmp(addr, c->cfg->reject[i]) == 0)
       return smtp_server_session_reply(s, 550, "5.1.1", "Mailbox unknown") == SMTP_OK

@@ -376,7 +376,7 @@ static int pc_open(probe *P, pc *c, int no_tls) {
   memset(c, 0, sizeof *c);
   c->fd = -1;
   c->deadline = now_ms() + P->timeout_ms;
-  if (smtp_reply_parser_new(&c->rp, NULL, 0, 0) != SMTP_OK) {
+  if (smtp_reply_parser_new(&c->rp, 0, 0, NULL) != SMTP_OK) {
     c->why = "out of memory";
     return -1;
   }

@@ -100,7 +100,7 @@ int smtp_capture_new(smtp_capture **out, smtp_capture_on_record on_record, void 
   smtp_capture *c;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
-  if (!on_record) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!on_record || (mem && !smtp__mem_valid(mem))) return SMTP_ERR_INVALID_ARGUMENT;
   c = smtp__calloc(mem, 1, sizeof *c);
   if (!c) return SMTP_ERR_NOMEM;
   c->mem = mem ? *mem : *smtp_mem_default();

@@ -335,7 +335,7 @@ int smtp_script_parse(smtp_script **out, const char *text, size_t len, const smt
   if (err) memset(err, 0, sizeof *err);
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
-  if (!text && len > 0) return SMTP_ERR_INVALID_ARGUMENT;
+  if ((!text && len > 0) || (mem && !smtp__mem_valid(mem))) return SMTP_ERR_INVALID_ARGUMENT;
   if (len > SCRIPT_MAX_INPUT) {
     set_err(err, 0, "file too large (1 MiB at most)");
     return SMTP_ERR_TOO_LONG;
@@ -426,7 +426,7 @@ int smtp_script_run_new(smtp_script_run **out, const smtp_script *sc, const smtp
   smtp_script_run *r;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
-  if (!sc) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!sc || (mem && !smtp__mem_valid(mem))) return SMTP_ERR_INVALID_ARGUMENT;
   r = smtp__calloc(mem, 1, sizeof *r);
   if (!r) return SMTP_ERR_NOMEM;
   r->mem = mem ? *mem : *smtp_mem_default();

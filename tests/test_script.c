@@ -240,6 +240,13 @@ static void test_alloc_failure(void **state) {
     smtp_script_del(sc);
   }
   assert_true(ok);
+  {
+    /* an allocator missing a function is refused (no call made) */
+    smtp_mem half = {NULL, f_malloc, f_free, NULL, f_realloc};
+    smtp_script *sc = (smtp_script *)1;
+    assert_int_equal(smtp_script_parse(&sc, good, sizeof good - 1, &half, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    assert_null(sc);
+  }
 }
 
 /* Fed at random split points the file means the same: one parse of the

@@ -68,7 +68,8 @@ typedef void (*smtp_capture_on_record)(smtp_capture *c, const smtp_capture_recor
  * @param user_data passed to @p on_record.
  * @param mem allocator hook, copied; NULL for the C library's.
  * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out or
- *         @p on_record); ::SMTP_ERR_NOMEM.
+ *         @p on_record, or an allocator without all four functions);
+ *         ::SMTP_ERR_NOMEM.
  */
 SMTP_API int smtp_capture_new(smtp_capture **out, smtp_capture_on_record on_record,
                               void *user_data, const smtp_mem *mem);

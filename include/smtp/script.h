@@ -129,8 +129,8 @@ typedef struct smtp_script_action {
  * @param len octets in @p text; at most 1048576.
  * @param mem allocator hook, copied; NULL for the C library's.
  * @param err filled in on failure (and zeroed on success); may be NULL.
- * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out, or NULL
- *         @p text with @p len > 0); ::SMTP_ERR_SYNTAX (a bad line:
+ * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out, NULL
+ *         @p text with @p len > 0, or an allocator without all four functions); ::SMTP_ERR_SYNTAX (a bad line:
  *         @p err names it); ::SMTP_ERR_TOO_LONG (@p len over the bound, a
  *         line over 1000 octets, more than 10000 rules; @p err names the
  *         line when there is one); ::SMTP_ERR_NOMEM.
@@ -163,8 +163,8 @@ SMTP_API unsigned int smtp_script_drop_mask(const smtp_script *sc);
  * @param out set to the new run (NULL on failure).
  * @param sc the script; must outlive the run.
  * @param mem allocator hook, copied; NULL for the C library's.
- * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out or @p sc);
- *         ::SMTP_ERR_NOMEM.
+ * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out or @p sc, or
+ *         an allocator without all four functions); ::SMTP_ERR_NOMEM.
  */
 SMTP_API int smtp_script_run_new(smtp_script_run **out, const smtp_script *sc, const smtp_mem *mem);
 
