@@ -227,6 +227,37 @@ def smtplib_cases(tmp):
         sv.close()
 
 
+def tls_capture_case(tmp):
+    import ssl
+    users = os.path.join(tmp, "users")
+    with open(users, "w") as f:
+        f.write("joe:pw\n")
+    try:
+        sv = Server(tmp, "tls", "# no rules\n", ["--tls-self-signed", "--auth-file", users])
+    except RuntimeError:
+        print("# no TLS in this build: the TLS capture case is skipped")
+        return
+    try:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = smtp(sv.port)
+        s.starttls(context=ctx)
+        s.ehlo()
+        s.login("joe", "pw")
+        s.sendmail("joe@example.org", ["x@example.org"], b"Subject: t\r\n\r\nhi\r\n", mail_options=["AUTH=<>"])
+        s.quit()
+        recs = sv.records()
+        r = recs[0] if recs else {}
+        check("capture under TLS: version and cipher, no client certificate",
+              bool(r) and r["tls"] is not None and r["tls"]["version"].startswith("TLS")
+              and r["tls"]["cipher"] and r["tls"]["client_cert"] is None, r)
+        check("capture: AUTH identity and the AUTH= parameter as sent",
+              bool(r) and r["auth"] == "joe" and r["mail"]["params"].get("AUTH") == "<>", r)
+    finally:
+        sv.close()
+
+
 def swaks_case(tmp):
     if not shutil.which("swaks"):
         print("# swaks not installed: its case skipped")
@@ -256,6 +287,7 @@ def main():
     try:
         bad_files(tmp)
         smtplib_cases(tmp)
+        tls_capture_case(tmp)
         swaks_case(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
