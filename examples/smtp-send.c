@@ -188,7 +188,10 @@ static void on_trace(smtp_client_session *c, int dir, const char *line, size_t l
             info.peer_verified ? "verified" : a->o->insecure ? "not verified (--insecure)" : "not verified");
   }
   (void)c;
-  fprintf(a->err, "%c: %.*s\n", dir, (int)len, line);
+  {
+    char prefix[4] = {(char)dir, ':', ' ', 0};
+    send_app_print_escaped(a->err, prefix, line, len, 1);
+  }
 }
 
 /* Run the driver over the non-blocking socket until the session is over. */

@@ -34,7 +34,7 @@ import threading
 import time
 import unittest
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 from . import _ffi
 from . import errors as E
@@ -418,8 +418,8 @@ class SMTPTestServer:
 class SMTPServerTestCase(unittest.TestCase):
     """Starts ``self.smtp_server`` (an :class:`SMTPTestServer` with the class's
     ``smtp_script`` and ``smtp_options``) before each test, stops it after."""
-    smtp_script = None
-    smtp_options = {}
+    smtp_script: Optional[str] = None
+    smtp_options: Dict[str, object] = {}
 
     def setUp(self):
         super().setUp()
@@ -444,13 +444,20 @@ def _fixture(request=None):
         server.stop()
 
 
+_pytest: Any
 try:
     import pytest as _pytest
 except ImportError:  # pytest is optional
     _pytest = None
 
+smtp_server: Any
 if _pytest is not None:
-    smtp_server = _pytest.fixture(_fixture)
+    def _smtp_server(request):
+        """The SMTPTestServer for a test; rules and options from its
+        ``smtp_script`` marker."""
+        yield from _fixture(request)
+
+    smtp_server = _pytest.fixture(name="smtp_server")(_smtp_server)
 
     def pytest_configure(config):
         config.addinivalue_line("markers", "smtp_script(text, **options): rules and options "
