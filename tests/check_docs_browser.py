@@ -168,9 +168,15 @@ def main():
     pages = {"index.html": ["libsmtp"],
              "server_8h.html": ["server.h", "smtp_server_session_new"],
              "client_8h.html": ["client.h", "smtp_client_session_new"]}
-    for name in sorted(os.listdir(html_dir)):   # the guides (docs/*.md pages)
-        if name.startswith("md_") and name.endswith(".html"):
-            pages[name] = []
+    # The guides: every page listed on Doxygen's "Related Pages".
+    for link in parse(os.path.join(html_dir, "pages.html"), {}).links:
+        u = urllib.parse.urlsplit(link)
+        if not u.scheme and u.path.endswith(".html") and u.path not in pages \
+                and os.path.exists(os.path.join(html_dir, u.path)) and "_8h" not in u.path:
+            pages[u.path] = []
+    if len(pages) < 8:
+        failures += 1
+        print(f"FAIL pages: only {len(pages)} pages found to render")
     with tempfile.TemporaryDirectory() as profile:
         for name, words in pages.items():
             dom = dump_dom(browser, os.path.join(html_dir, name), profile)

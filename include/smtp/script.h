@@ -103,7 +103,7 @@ typedef struct smtp_script_error {
   unsigned int line;  /**< 1-based line number; 0 when the error is not about a line
                            (allocation failure, the text is too large). */
   char message[120];  /**< NUL-terminated reason in English, e.g. "unknown action". */
-  unsigned int reserved[4]; /**< Zero; room to grow. */
+  uint64_t reserved[4]; /**< Zeroed by the library; room to grow (a reserved tail). */
 } smtp_script_error;
 
 /** @brief What the script wants for one command (smtp_script_run_next()). */
@@ -118,7 +118,7 @@ typedef struct smtp_script_action {
   unsigned int tarpit_ms;  /**< Send the reply one octet at a time over this long (0: no). */
   int close;               /**< 1: close the connection instead of sending the reply. */
   unsigned int matched;    /**< How many rules matched (0: the script has nothing to say). */
-  unsigned int reserved[4];/**< Zero; room to grow. */
+  uint64_t reserved[4];    /**< Zeroed by the library; room to grow (a reserved tail). */
 } smtp_script_action;
 
 /**
