@@ -198,8 +198,11 @@ static void step_handshake(smtp_driver *d, int *prog) {
   {
     size_t space = smtp_tls_feed_space(d->tls);
     smtp_ssize n = read_io(d, d->cbuf, space < DRV_CIPHER_CAP ? space : DRV_CIPHER_CAP, prog);
-    if (n > 0) smtp_tls_feed(d->tls, d->cbuf, (size_t)n);
-    else if (n == SMTP_ERR_EOF) smtp_tls_feed_eof(d->tls);
+    if (n > 0) {
+      /* the adapter holds ciphertext only while it has some: this may allocate */
+      smtp_ssize fed = smtp_tls_feed(d->tls, d->cbuf, (size_t)n);
+      if (fed < 0) finish(d, (int)fed, NOTIFY_TLS_FAILED);
+    } else if (n == SMTP_ERR_EOF) smtp_tls_feed_eof(d->tls);
     else if (n < 0) finish(d, SMTP_ERR_IO, NOTIFY_TLS_FAILED);
   }
 }
@@ -209,6 +212,10 @@ static void step_closing(smtp_driver *d, int *prog) {
   if (d->tls_state == TS_UP && !d->notify_sent) {
     int r = smtp_tls_close_notify(d->tls);
     if (r == SMTP_ERR_WOULDBLOCK) return; /* flush, then again */
+    if (r == SMTP_ERR_NOMEM) { /* no room for the alert: say why it is missing */
+      finish(d, r, NOTIFY_NONE);
+      return;
+    }
     d->notify_sent = 1;
     *prog = 1;
     if (flush_tls(d, prog) < 0) {
@@ -330,7 +337,11 @@ static void step_input(smtp_driver *d, int *prog) {
         size_t space = smtp_tls_feed_space(d->tls);
         smtp_ssize n = read_io(d, d->cbuf, space < DRV_CIPHER_CAP ? space : DRV_CIPHER_CAP, prog);
         if (n > 0) {
-          smtp_tls_feed(d->tls, d->cbuf, (size_t)n);
+          smtp_ssize f = smtp_tls_feed(d->tls, d->cbuf, (size_t)n);
+          if (f < 0) {
+            transport_ended(d, (int)f);
+            return;
+          }
           continue;
         }
         if (n == SMTP_ERR_EOF) {
