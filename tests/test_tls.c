@@ -17,6 +17,7 @@
 #include <smtp/tls.h>
 
 #include "adapters.h"
+#include "tls_backend.h"
 
 #define WB SMTP_ERR_WOULDBLOCK
 
@@ -485,7 +486,8 @@ static void test_args(void **state) {
     assert_true(r == 0 || r == SMTP_ERR_UNSUPPORTED); /* 3.6 has TLS 1.3, 2.28 not */
   }
   smtp_tls_config_del(cfg);
-  assert_non_null(strstr(smtp_tls_backend(), "TLS"));
+  assert_true(strstr(smtp_tls_backend(), "Mbed TLS") == smtp_tls_backend() ||
+              strstr(smtp_tls_backend(), "OpenSSL") == smtp_tls_backend());
 }
 
 /* The export gives PEM the client can trust; short buffers say how much. */
@@ -789,7 +791,7 @@ static void test_alloc_fail(void **state) {
     if (r == 0) break;
     assert_int_equal(r, SMTP_ERR_NOMEM);
   }
-  assert_true(n > 3 && n < 50);
+  assert_true(n > 2 && n < 50); /* OpenSSL: only libsmtp's own allocations use the hook */
   for (n = 1; n < 50; n++) {
     smtp_tls_config *cfg = NULL;
     char pem[4096];
@@ -806,7 +808,10 @@ static void test_alloc_fail(void **state) {
     if (r == 0) break;
     assert_int_equal(r, SMTP_ERR_NOMEM);
   }
-  assert_true(n > 1 && n < 50);
+  /* Mbed TLS: the DER scratch buffer is libsmtp's; OpenSSL makes and
+   * exports the certificate with its own allocator only. */
+  if (strcmp(smtp_tls_backend_name(test_tls_backend()), "mbedtls") == 0) assert_true(n > 1 && n < 50);
+  else assert_true(n == 1);
 }
 
 /* Built with -Dtls=disabled: the same API, every call says so. */
