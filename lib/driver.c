@@ -585,6 +585,10 @@ int smtp_driver_is_done(const smtp_driver *d) { return d && d->done ? 1 : 0; }
 
 int smtp_driver_error(const smtp_driver *d) { return d ? d->err : SMTP_ERR_INVALID_ARGUMENT; }
 
+const smtp_tls_conn *smtp_driver_tls_conn(const smtp_driver *d) {
+  return d && d->tls_state == TS_UP ? d->tls : NULL;
+}
+
 int smtp_driver_tls_info(const smtp_driver *d, smtp_tls_info *info) {
   if (!d || !info) return SMTP_ERR_INVALID_ARGUMENT;
   if (d->tls_state != TS_UP) return SMTP_ERR_INVALID_STATE;

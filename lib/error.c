@@ -49,6 +49,7 @@ const char *smtp_strerror(int error) {
   case SMTP_ERR_TLS_REQUIRED: return "TLS is required but is not available or not up.";
   case SMTP_ERR_LIMIT: return "A configured limit was reached (recipients, errors, ...).";
   case SMTP_ERR_CALLBACK_REFUSED: return "A callback refused the operation (non-fatal).";
+  case SMTP_ERR_TLS_NOT_VERIFIED: return "REQUIRETLS asked for, but the server's certificate was not verified (RFC 8689 4.1).";
   case SMTP_ERR_NOMEM: return "An allocation failed.";
   case SMTP_ERR_CALLBACK_FAILURE: return "A callback failed; the session is unusable.";
   case SMTP_ERR_PROTOCOL: return "The peer violated the protocol.";

@@ -95,6 +95,7 @@ typedef enum smtp_error {
   SMTP_ERR_TLS_REQUIRED = -43,        /**< TLS is required but is not available or not up. */
   SMTP_ERR_LIMIT = -44,               /**< A configured limit was reached (recipients, errors, ...). */
   SMTP_ERR_CALLBACK_REFUSED = -45,    /**< A callback refused the operation (non-fatal). */
+  SMTP_ERR_TLS_NOT_VERIFIED = -57,    /**< REQUIRETLS asked for, but the server's certificate was not verified (RFC 8689 4.1). */
 
   /** Threshold: every code at or below this value is fatal. */
   SMTP_ERR_FATAL = -900,
