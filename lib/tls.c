@@ -3,6 +3,10 @@
  * the configuration's or connection's vtable (tls_internal.h). */
 #include <string.h>
 
+#if defined(__linux__) && defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
+
 #include "tls_internal.h"
 
 #define INV SMTP_ERR_INVALID_ARGUMENT
@@ -370,4 +374,15 @@ size_t smtp__tls_queue_get(const smtp_mem *mem, smtp__tls_queue *q, void *dst, s
     smtp__tls_queue_drop(mem, q, n);
   }
   return n;
+}
+
+int smtp__tls_cpu_has_aes(void) {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul");
+#elif defined(__linux__) && defined(__aarch64__) && defined(HWCAP_AES)
+  return (getauxval(AT_HWCAP) & HWCAP_AES) ? 1 : 0;
+#else
+  return 0;
+#endif
 }

@@ -106,6 +106,10 @@ int smtp__tls_copy_out(const void *src, size_t n, uint8_t *out, size_t cap, size
 int smtp__tls_call_verify(smtp_tls_conn *conn, const char *expected_name, int verdict,
                           const char *reason, size_t chain_len);
 
+/* AES instructions on this CPU (AES-NI with PCLMULQDQ, ARMv8 AES): then
+ * AES-GCM is the fastest AEAD and goes first in the cipher order. */
+int smtp__tls_cpu_has_aes(void);
+
 /* A DNS name, or "*." + DNS name (RFC 6125 6.4.3): shared by the
  * self-signed certificate makers. */
 int smtp__tls_valid_dns_name(const char *h);

@@ -71,6 +71,7 @@ typedef struct mb_config {
   mbedtls_x509_crt own_chain;
   mbedtls_pk_context own_key;
   mbedtls_x509_crt ca;
+  int suites[160]; /* the cipher order, 0-terminated (Mbed TLS keeps the pointer) */
   char err[ERRBUF];
 } mb_config;
 
@@ -150,6 +151,39 @@ static int apply_versions(mb_config *cfg) {
 }
 
 static int sni_trampoline(void *p, mbedtls_ssl_context *ssl, const unsigned char *name, size_t len);
+
+/* Cipher order: AES-GCM first when the CPU has AES instructions, else
+ * ChaCha20-Poly1305 first; then whatever else Mbed TLS enables by default.
+ * Mbed TLS servers follow their own order. Suites this build lacks are
+ * skipped. */
+static void set_cipher_order(mb_config *cfg) {
+  static const char *const gcm[] = {
+      "TLS1-3-AES-128-GCM-SHA256", "TLS1-3-AES-256-GCM-SHA384",
+      "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256", "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256",
+      "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384", "TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384"};
+  static const char *const chacha[] = {"TLS1-3-CHACHA20-POLY1305-SHA256",
+                                       "TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256",
+                                       "TLS-ECDHE-RSA-WITH-CHACHA20-POLY1305-SHA256"};
+  const int *defaults = mbedtls_ssl_list_ciphersuites();
+  size_t n = 0;
+  int aes = smtp__tls_cpu_has_aes();
+  for (int pass = 0; pass < 2; pass++) {
+    const char *const *list = (pass == 0) == (aes != 0) ? gcm : chacha;
+    size_t len = (pass == 0) == (aes != 0) ? SMTP__ARRAY_LEN(gcm) : SMTP__ARRAY_LEN(chacha);
+    for (size_t i = 0; i < len && n + 1 < SMTP__ARRAY_LEN(cfg->suites); i++) {
+      int id = mbedtls_ssl_get_ciphersuite_id(list[i]);
+      if (id != 0) cfg->suites[n++] = id;
+    }
+  }
+  for (size_t i = 0; defaults[i] != 0 && n + 1 < SMTP__ARRAY_LEN(cfg->suites); i++) {
+    size_t j;
+    for (j = 0; j < n && cfg->suites[j] != defaults[i]; j++) {
+    }
+    if (j == n) cfg->suites[n++] = defaults[i];
+  }
+  cfg->suites[n] = 0;
+  mbedtls_ssl_conf_ciphersuites(&cfg->conf, cfg->suites);
+}
 static void mb_config_del(mb_config *cfg);
 static void mb_conn_del(mb_conn *conn);
 #if !SMTP__MBED3 && defined(MBEDTLS_SSL_EXPORT_KEYS)
@@ -202,6 +236,7 @@ static int mb_config_new(mb_config **out, int role, const smtp_mem *mem) {
                                                   ? MBEDTLS_SSL_VERIFY_OPTIONAL
                                                   : MBEDTLS_SSL_VERIFY_NONE);
   apply_versions(cfg);
+  set_cipher_order(cfg);
 #if defined(MBEDTLS_SSL_RENEGOTIATION)
   mbedtls_ssl_conf_renegotiation(&cfg->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
 #endif

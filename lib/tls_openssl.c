@@ -38,9 +38,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#if defined(__linux__) && defined(__aarch64__)
-#include <sys/auxv.h>
-#endif
 
 #include "tls_internal.h"
 
@@ -111,18 +108,6 @@ static void cfg_error(os_config *cfg, const char *what) {
   char prefix[80];
   snprintf(prefix, sizeof prefix, "%s: ", what);
   err_text(cfg->err, prefix);
-}
-
-/* AES instructions on this CPU (then AES-GCM is the fastest AEAD). */
-static int cpu_has_aes(void) {
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul");
-#elif defined(__linux__) && defined(__aarch64__) && defined(HWCAP_AES)
-  return (getauxval(AT_HWCAP) & HWCAP_AES) ? 1 : 0;
-#else
-  return 0;
-#endif
 }
 
 /* ------------------------------------------------------------------ */
@@ -207,7 +192,7 @@ static void apply_verify(os_config *cfg) {
 
 static int os_config_new(smtp_tls_config **out, int role, const smtp_mem *mem) {
   os_config *cfg;
-  int aes = cpu_has_aes();
+  int aes = smtp__tls_cpu_has_aes();
   static const char tls13_aes[] = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
   static const char tls13_chacha[] = "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384";
   static const char tls12_aes[] =
