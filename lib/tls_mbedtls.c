@@ -769,7 +769,10 @@ static int mb_channel_binding(const mb_conn *c, int type, uint8_t *out, size_t c
     else crt = c->sni_cfg ? &c->sni_cfg->own_chain : &c->cfg->own_chain;
     if (!crt || !crt->version) return SMTP_ERR_UNSUPPORTED;
     /* RFC 5929 4.1: the signature's hash, SHA-256 for MD5 and SHA-1. */
-    t = crt->sig_md;
+    {
+      mbedtls_pk_type_t pk;
+      if (mbedtls_oid_get_sig_alg(&crt->sig_oid, &t, &pk) != 0) t = MBEDTLS_MD_NONE;
+    }
     if (t == MBEDTLS_MD_MD5 || t == MBEDTLS_MD_SHA1 || t == MBEDTLS_MD_NONE) t = MBEDTLS_MD_SHA256;
     md = mbedtls_md_info_from_type(t);
     if (!md || mbedtls_md(md, crt->raw.p, crt->raw.len, tmp) != 0) return SMTP_ERR_UNSUPPORTED;
