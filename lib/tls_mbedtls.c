@@ -56,6 +56,13 @@
 #define IN_CAP (17u * 1024u)  /* ciphertext from the transport */
 #define OUT_CAP (17u * 1024u) /* ciphertext to the transport: > one full record */
 
+struct mb_gen {
+  mbedtls_ssl_config conf;
+  mbedtls_x509_crt chain;
+  mbedtls_pk_context key;
+  struct mb_gen *next;
+};
+
 typedef struct mb_config {
   smtp_tls_config b; /* common head (tls_internal.h) */
   smtp_mem mem;
@@ -71,6 +78,14 @@ typedef struct mb_config {
   mbedtls_x509_crt own_chain;
   mbedtls_pk_context own_key;
   mbedtls_x509_crt ca;
+  /* What new connections use: the embedded conf/own_chain/own_key, or the
+   * newest generation made by a certificate replacement. Older
+   * generations stay until the configuration is deleted (connections
+   * made from them still point into them). */
+  mbedtls_ssl_config *cur_conf;
+  mbedtls_x509_crt *cur_chain;
+  mbedtls_pk_context *cur_key;
+  struct mb_gen *gens;
   int suites[160]; /* the cipher order, 0-terminated (Mbed TLS keeps the pointer) */
   char err[ERRBUF];
 } mb_config;
@@ -100,6 +115,7 @@ typedef struct mb_conn {
   int cb_refused;           /* the application's callback refused */
   const mbedtls_x509_crt *vchain; /* the peer's chain during the callback */
   const mb_config *sni_cfg; /* certificate picked by the SNI callback */
+  const mbedtls_x509_crt *own_chain; /* server: the configuration's chain when made */
   char host[256];           /* expected name (client) */
 #if !SMTP__MBED3 && defined(MBEDTLS_SSL_EXPORT_KEYS)
   /* TLS 1.2 exporter (RFC 5705) inputs, from the key export hook */
@@ -136,16 +152,16 @@ static void cfg_error(mb_config *cfg, const char *what, int ret) {
 
 static int apply_versions(mb_config *cfg) {
 #if MBEDTLS_VERSION_NUMBER >= 0x03020000
-  mbedtls_ssl_conf_min_tls_version(&cfg->conf, cfg->min_version == SMTP_TLS_VERSION_1_3
+  mbedtls_ssl_conf_min_tls_version(cfg->cur_conf, cfg->min_version == SMTP_TLS_VERSION_1_3
                                                    ? MBEDTLS_SSL_VERSION_TLS1_3
                                                    : MBEDTLS_SSL_VERSION_TLS1_2);
-  mbedtls_ssl_conf_max_tls_version(&cfg->conf, cfg->max_version == SMTP_TLS_VERSION_1_3
+  mbedtls_ssl_conf_max_tls_version(cfg->cur_conf, cfg->max_version == SMTP_TLS_VERSION_1_3
                                                    ? MBEDTLS_SSL_VERSION_TLS1_3
                                                    : MBEDTLS_SSL_VERSION_TLS1_2);
 #else
   /* Before 3.2 (and in 2.28) versions are (major, minor) pairs: 3,3 is TLS 1.2. */
-  mbedtls_ssl_conf_min_version(&cfg->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-  mbedtls_ssl_conf_max_version(&cfg->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+  mbedtls_ssl_conf_min_version(cfg->cur_conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+  mbedtls_ssl_conf_max_version(cfg->cur_conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 #endif
   return 0;
 }
@@ -182,15 +198,40 @@ static void set_cipher_order(mb_config *cfg) {
     if (j == n) cfg->suites[n++] = defaults[i];
   }
   cfg->suites[n] = 0;
-  mbedtls_ssl_conf_ciphersuites(&cfg->conf, cfg->suites);
 }
 static void mb_config_del(mb_config *cfg);
-static void mb_conn_del(mb_conn *conn);
 #if !SMTP__MBED3 && defined(MBEDTLS_SSL_EXPORT_KEYS)
 static int keys_hook(void *p, const unsigned char *ms, const unsigned char *kb, size_t maclen,
                      size_t keylen, size_t ivlen, const unsigned char client_random[32],
                      const unsigned char server_random[32], mbedtls_tls_prf_types prf);
 #endif
+
+/* Everything a configuration's mbedtls_ssl_config needs besides
+ * mbedtls_ssl_config_defaults() and the own certificate. */
+static void conf_setup(mb_config *cfg, mbedtls_ssl_config *conf) {
+  mbedtls_ssl_config *saved = cfg->cur_conf;
+  mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &cfg->drbg);
+  mbedtls_ssl_conf_authmode(conf, cfg->verify == SMTP_TLS_VERIFY_REQUIRED
+                                      ? MBEDTLS_SSL_VERIFY_REQUIRED
+                                      : cfg->verify == SMTP_TLS_VERIFY_OPTIONAL
+                                            ? MBEDTLS_SSL_VERIFY_OPTIONAL
+                                            : MBEDTLS_SSL_VERIFY_NONE);
+  cfg->cur_conf = conf;
+  apply_versions(cfg);
+  cfg->cur_conf = saved;
+  mbedtls_ssl_conf_ciphersuites(conf, cfg->suites);
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
+  mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+#endif
+#if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
+  if (cfg->role == SMTP_TLS_SERVER) mbedtls_ssl_conf_sni(conf, sni_trampoline, cfg);
+#endif
+  mbedtls_ssl_conf_ca_chain(conf, &cfg->ca, NULL);
+#if !SMTP__MBED3 && defined(MBEDTLS_SSL_EXPORT_KEYS)
+  mbedtls_ssl_conf_export_keys_ext_cb(conf, keys_hook, NULL);
+#endif
+}
+static void mb_conn_del(mb_conn *conn);
 
 static int mb_config_new(mb_config **out, int role, const smtp_mem *mem) {
   mb_config *cfg;
@@ -213,6 +254,9 @@ static int mb_config_new(mb_config **out, int role, const smtp_mem *mem) {
   mbedtls_entropy_init(&cfg->entropy);
   mbedtls_ctr_drbg_init(&cfg->drbg);
   mbedtls_ssl_config_init(&cfg->conf);
+  cfg->cur_conf = &cfg->conf;
+  cfg->cur_chain = &cfg->own_chain;
+  cfg->cur_key = &cfg->own_key;
   mbedtls_x509_crt_init(&cfg->own_chain);
   mbedtls_pk_init(&cfg->own_key);
   mbedtls_x509_crt_init(&cfg->ca);
@@ -229,24 +273,8 @@ static int mb_config_new(mb_config **out, int role, const smtp_mem *mem) {
     mb_config_del(cfg);
     return ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? SMTP_ERR_NOMEM : SMTP_ERR_TLS_CONFIG;
   }
-  mbedtls_ssl_conf_rng(&cfg->conf, mbedtls_ctr_drbg_random, &cfg->drbg);
-  mbedtls_ssl_conf_authmode(&cfg->conf, cfg->verify == SMTP_TLS_VERIFY_REQUIRED
-                                            ? MBEDTLS_SSL_VERIFY_REQUIRED
-                                            : cfg->verify == SMTP_TLS_VERIFY_OPTIONAL
-                                                  ? MBEDTLS_SSL_VERIFY_OPTIONAL
-                                                  : MBEDTLS_SSL_VERIFY_NONE);
-  apply_versions(cfg);
   set_cipher_order(cfg);
-#if defined(MBEDTLS_SSL_RENEGOTIATION)
-  mbedtls_ssl_conf_renegotiation(&cfg->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
-#endif
-#if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
-  if (role == SMTP_TLS_SERVER) mbedtls_ssl_conf_sni(&cfg->conf, sni_trampoline, cfg);
-#endif
-  mbedtls_ssl_conf_ca_chain(&cfg->conf, &cfg->ca, NULL);
-#if !SMTP__MBED3 && defined(MBEDTLS_SSL_EXPORT_KEYS)
-  mbedtls_ssl_conf_export_keys_ext_cb(&cfg->conf, keys_hook, NULL);
-#endif
+  conf_setup(cfg, &cfg->conf);
   *out = cfg;
   return SMTP_OK;
 }
@@ -255,6 +283,14 @@ static void mb_config_del(mb_config *cfg) {
   smtp_mem mem;
   if (!cfg) return;
   mem = cfg->mem;
+  while (cfg->gens) {
+    struct mb_gen *g = cfg->gens;
+    cfg->gens = g->next;
+    mbedtls_ssl_config_free(&g->conf);
+    mbedtls_pk_free(&g->key);
+    mbedtls_x509_crt_free(&g->chain);
+    smtp__free(&mem, g);
+  }
   mbedtls_ssl_config_free(&cfg->conf);
   mbedtls_x509_crt_free(&cfg->ca);
   mbedtls_pk_free(&cfg->own_key);
@@ -510,7 +546,7 @@ static int mb_config_export_cert(const mb_config *cfg, char *buf, size_t len, si
   if (!cfg || !out_len || (!buf && len)) return SMTP_ERR_INVALID_ARGUMENT;
   *out_len = 0;
   if (!cfg->have_own) return SMTP_ERR_NOT_FOUND;
-  for (c = &cfg->own_chain; c && c->version; c = c->next) {
+  for (c = cfg->cur_chain; c && c->version; c = c->next) {
     size_t cap = c->raw.len * 2 + 128, olen = 0;
     int ret;
     tmp = smtp__malloc(&cfg->mem, cap);
@@ -580,9 +616,9 @@ static int mb_config_system_ca(mb_config *cfg) {
 static int mb_config_set_verify(mb_config *cfg, int mode) {
   if (!cfg) return SMTP_ERR_INVALID_ARGUMENT;
   switch (mode) {
-  case SMTP_TLS_VERIFY_NONE: mbedtls_ssl_conf_authmode(&cfg->conf, MBEDTLS_SSL_VERIFY_NONE); break;
-  case SMTP_TLS_VERIFY_OPTIONAL: mbedtls_ssl_conf_authmode(&cfg->conf, MBEDTLS_SSL_VERIFY_OPTIONAL); break;
-  case SMTP_TLS_VERIFY_REQUIRED: mbedtls_ssl_conf_authmode(&cfg->conf, MBEDTLS_SSL_VERIFY_REQUIRED); break;
+  case SMTP_TLS_VERIFY_NONE: mbedtls_ssl_conf_authmode(cfg->cur_conf, MBEDTLS_SSL_VERIFY_NONE); break;
+  case SMTP_TLS_VERIFY_OPTIONAL: mbedtls_ssl_conf_authmode(cfg->cur_conf, MBEDTLS_SSL_VERIFY_OPTIONAL); break;
+  case SMTP_TLS_VERIFY_REQUIRED: mbedtls_ssl_conf_authmode(cfg->cur_conf, MBEDTLS_SSL_VERIFY_REQUIRED); break;
   default: return SMTP_ERR_INVALID_ARGUMENT;
   }
   cfg->verify = mode;
@@ -615,7 +651,7 @@ static int mb_config_set_sni_callback(mb_config *cfg, smtp_tls_sni_callback cb, 
 static int mb_export_key(const mb_config *cfg, char *buf, size_t len) {
   if (!cfg || !buf || len == 0) return SMTP_ERR_INVALID_ARGUMENT;
   if (!cfg->have_own) return SMTP_ERR_NOT_FOUND;
-  if (mbedtls_pk_write_key_pem((mbedtls_pk_context *)&cfg->own_key, (unsigned char *)buf, len) != 0)
+  if (mbedtls_pk_write_key_pem(cfg->cur_key, (unsigned char *)buf, len) != 0)
     return SMTP_ERR_BUFFER_TOO_SMALL;
   return SMTP_OK;
 }
@@ -659,8 +695,7 @@ static int mb_conn_use_cert(mb_conn *conn, const mb_config *other) {
   if (!conn->in_sni) return SMTP_ERR_INVALID_STATE;
   if (!other->have_own) return SMTP_ERR_NOT_FOUND;
   /* Mbed TLS keeps the pointers for this handshake only. */
-  if (mbedtls_ssl_set_hs_own_cert(&conn->ssl, (mbedtls_x509_crt *)&other->own_chain,
-                                  (mbedtls_pk_context *)&other->own_key) != 0)
+  if (mbedtls_ssl_set_hs_own_cert(&conn->ssl, other->cur_chain, other->cur_key) != 0)
     return SMTP_ERR_NOMEM;
   conn->sni_cert = 1;
   conn->sni_cfg = other;
@@ -766,7 +801,7 @@ static int mb_channel_binding(const mb_conn *c, int type, uint8_t *out, size_t c
     const mbedtls_md_info_t *md;
     mbedtls_md_type_t t;
     if (c->cfg->role == SMTP_TLS_CLIENT) crt = peer_chain(c);
-    else crt = c->sni_cfg ? &c->sni_cfg->own_chain : &c->cfg->own_chain;
+    else crt = c->sni_cfg ? c->sni_cfg->cur_chain : c->own_chain;
     if (!crt || !crt->version) return SMTP_ERR_UNSUPPORTED;
     /* RFC 5929 4.1: the signature's hash, SHA-256 for MD5 and SHA-1. */
     {
@@ -893,7 +928,8 @@ static int mb_conn_new(mb_conn **out, const mb_config *cfg, const char *hostname
   c->mem = *mem;
   c->cfg = cfg;
   mbedtls_ssl_init(&c->ssl);
-  ret = mbedtls_ssl_setup(&c->ssl, &cfg->conf);
+  c->own_chain = cfg->cur_chain;
+  ret = mbedtls_ssl_setup(&c->ssl, cfg->cur_conf);
   if (ret == 0 && hostname && *hostname) ret = mbedtls_ssl_set_hostname(&c->ssl, hostname);
   if (ret != 0) {
     mb_conn_del(c);
@@ -1061,6 +1097,69 @@ static int mb_last_error(const mb_conn *conn, char *buf, size_t len) {
   return SMTP_OK;
 }
 
+/* A new generation: its own mbedtls_ssl_config with the new pair; the
+ * current one is kept (connections use it) until the configuration goes. */
+static int mb_replace(mb_config *cfg, const char *cert_file, const char *key_file,
+                      const char *password) {
+  struct mb_gen *g = smtp__calloc(&cfg->mem, 1, sizeof *g);
+  int ret;
+  if (!g) return SMTP_ERR_NOMEM;
+  cfg->err[0] = 0;
+  mbedtls_ssl_config_init(&g->conf);
+  mbedtls_x509_crt_init(&g->chain);
+  mbedtls_pk_init(&g->key);
+  ret = mbedtls_x509_crt_parse_file(&g->chain, cert_file);
+  if (ret < 0 || g->chain.version == 0) {
+    cfg_error(cfg, cert_file, ret < 0 ? ret : MBEDTLS_ERR_X509_INVALID_FORMAT);
+    ret = ret == MBEDTLS_ERR_X509_ALLOC_FAILED ? SMTP_ERR_NOMEM : SMTP_ERR_TLS_CONFIG;
+    goto fail;
+  }
+  ret = mbedtls_pk_parse_keyfile(&g->key, key_file, password
+#if SMTP__MBED3
+                                 , mbedtls_ctr_drbg_random, &cfg->drbg
+#endif
+  );
+  if (ret != 0) {
+    cfg_error(cfg, key_file, ret);
+    ret = ret == MBEDTLS_ERR_PK_ALLOC_FAILED ? SMTP_ERR_NOMEM : SMTP_ERR_TLS_CONFIG;
+    goto fail;
+  }
+  ret = mbedtls_pk_check_pair(&g->chain.pk, &g->key
+#if SMTP__MBED3
+                              , mbedtls_ctr_drbg_random, &cfg->drbg
+#endif
+  );
+  if (ret != 0) {
+    cfg_error(cfg, "the key does not match the certificate", ret);
+    ret = SMTP_ERR_TLS_CONFIG;
+    goto fail;
+  }
+  ret = mbedtls_ssl_config_defaults(&g->conf,
+                                    cfg->role == SMTP_TLS_CLIENT ? MBEDTLS_SSL_IS_CLIENT : MBEDTLS_SSL_IS_SERVER,
+                                    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+  if (ret == 0) {
+    conf_setup(cfg, &g->conf);
+    ret = mbedtls_ssl_conf_own_cert(&g->conf, &g->chain, &g->key);
+  }
+  if (ret != 0) {
+    cfg_error(cfg, "certificate", ret);
+    ret = ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? SMTP_ERR_NOMEM : SMTP_ERR_TLS_CONFIG;
+    goto fail;
+  }
+  g->next = cfg->gens;
+  cfg->gens = g;
+  cfg->cur_conf = &g->conf;
+  cfg->cur_chain = &g->chain;
+  cfg->cur_key = &g->key;
+  return SMTP_OK;
+fail:
+  mbedtls_ssl_config_free(&g->conf);
+  mbedtls_pk_free(&g->key);
+  mbedtls_x509_crt_free(&g->chain);
+  smtp__free(&cfg->mem, g);
+  return ret;
+}
+
 /* ------------------------------------------------------------------ */
 /* The vtable (tls_internal.h)                                          */
 
@@ -1075,10 +1174,7 @@ static int v_config_new(smtp_tls_config **out, int role, const smtp_mem *mem) {
 static void v_config_del(smtp_tls_config *c) { mb_config_del(CFG(c)); }
 static int v_cert_file(smtp_tls_config *c, const char *cert, const char *key, const char *pw,
                        int replace) {
-  if (replace && CFG(c)->have_own) {
-    snprintf(CFG(c)->err, ERRBUF, "the Mbed TLS adapter cannot replace a certificate in place");
-    return SMTP_ERR_UNSUPPORTED;
-  }
+  if (replace && CFG(c)->have_own) return mb_replace(CFG(c), cert, key, pw);
   return mb_config_cert_file(CFG(c), cert, key, pw);
 }
 static int v_cert_mem(smtp_tls_config *c, const char *cert, size_t cl, const char *key, size_t kl,
