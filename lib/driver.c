@@ -17,7 +17,7 @@
 #include "adapters.h"
 
 #define DRV_IN_CAP 16384u     /* plaintext held for the session */
-#define DRV_CIPHER_CAP 16384u /* one transport read of ciphertext */
+#define DRV_CIPHER_CAP 16384u /* one transport read of ciphertext (on the stack) */
 #define DRV_MAX_ROUNDS 100000 /* safety bound on one pump */
 #define DRV_HANDSHAKE_MS 300000
 
@@ -49,25 +49,29 @@ struct smtp_driver {
   void *clock_ud;
   char errbuf[256];
   size_t in_len;
-  /* in[] (plaintext held for the session, DRV_IN_CAP) and cbuf[] (one read
-   * of ciphertext, DRV_CIPHER_CAP) share one allocation made only when
-   * needed: when TLS starts, or when the session leaves part of a
-   * plaintext read unconsumed. Plaintext is read into a stack buffer and
-   * given to the session at once, so an idle plaintext connection never
-   * has them (RSS per idle connection, issue 7). */
+  /* in[] (plaintext held for the session, DRV_IN_CAP) is allocated only
+   * while the session leaves part of a read unconsumed, and freed when
+   * that is taken. Plaintext (and, under TLS, ciphertext and the plaintext it
+   * yields) is read into a stack buffer and given on at once, so an idle
+   * connection, with or without TLS, has none. */
   char *in;
-  char *cbuf;
 };
 
 /* The buffers, allocated on first need. */
 static int ensure_bufs(smtp_driver *d) {
   char *p;
   if (d->in) return 0;
-  p = smtp__malloc(&d->mem, DRV_IN_CAP + DRV_CIPHER_CAP);
+  p = smtp__malloc(&d->mem, DRV_IN_CAP);
   if (!p) return SMTP_ERR_NOMEM;
   d->in = p;
-  d->cbuf = p + DRV_IN_CAP;
   return 0;
+}
+
+/* Give the buffers back once nothing is held in them. */
+static void release_bufs(smtp_driver *d) {
+  if (!d->in || d->in_len > 0) return;
+  smtp__free(&d->mem, d->in);
+  d->in = NULL;
 }
 
 static int64_t mono_ms(void *ud) {
@@ -161,7 +165,6 @@ static smtp_ssize read_io(smtp_driver *d, char *buf, size_t len, int *prog) {
 
 static int start_handshake(smtp_driver *d) {
   int r, tmo;
-  if (ensure_bufs(d) != 0) return SMTP_ERR_NOMEM;
   r = smtp_tls_conn_new(&d->tls, d->tls_cfg, d->ops->tls_role == SMTP_TLS_CLIENT ? d->hostname : NULL,
                         &d->mem);
   if (r != 0) return r;
@@ -196,11 +199,13 @@ static void step_handshake(smtp_driver *d, int *prog) {
   }
   if (smtp_tls_pending_output(d->tls, &p) > 0) return; /* flush first */
   {
+    /* ciphertext is read on the stack and copied into the TLS connection */
+    char ct[DRV_CIPHER_CAP];
     size_t space = smtp_tls_feed_space(d->tls);
-    smtp_ssize n = read_io(d, d->cbuf, space < DRV_CIPHER_CAP ? space : DRV_CIPHER_CAP, prog);
+    smtp_ssize n = read_io(d, ct, space < sizeof ct ? space : sizeof ct, prog);
     if (n > 0) {
       /* the adapter holds ciphertext only while it has some: this may allocate */
-      smtp_ssize fed = smtp_tls_feed(d->tls, d->cbuf, (size_t)n);
+      smtp_ssize fed = smtp_tls_feed(d->tls, ct, (size_t)n);
       if (fed < 0) finish(d, (int)fed, NOTIFY_TLS_FAILED);
     } else if (n == SMTP_ERR_EOF) smtp_tls_feed_eof(d->tls);
     else if (n < 0) finish(d, SMTP_ERR_IO, NOTIFY_TLS_FAILED);
@@ -314,6 +319,7 @@ static void step_input(smtp_driver *d, int *prog) {
       d->in_len -= (size_t)k;
       *prog = 1;
       d->moved = 1;
+      if (d->in_len == 0) release_bufs(d); /* idle sessions hold no buffer */
     }
     return; /* the next round reads more, or the session is busy */
   }
@@ -322,11 +328,28 @@ static void step_input(smtp_driver *d, int *prog) {
     return;
   }
   if (d->tls_state == TS_UP) {
+    /* One stack buffer, used in turn for a read of ciphertext (copied
+     * into the TLS connection) and for the plaintext it yields (handed to
+     * the session at once; only what the session leaves is kept). */
+    char tmp[DRV_IN_CAP];
     for (;;) {
-      smtp_ssize r = smtp_tls_read(d->tls, d->in, DRV_IN_CAP);
+      smtp_ssize r = smtp_tls_read(d->tls, tmp, sizeof tmp);
       if (r > 0) {
-        d->in_len = (size_t)r;
+        smtp_ssize used = d->ops->recv(d->s, tmp, (size_t)r);
         *prog = 1;
+        if (used < 0) {
+          finish(d, (int)used, NOTIFY_NONE);
+          return;
+        }
+        if (used > 0) d->moved = 1;
+        if (used < r) {
+          if (ensure_bufs(d) != 0) {
+            finish(d, SMTP_ERR_NOMEM, NOTIFY_LOST);
+            return;
+          }
+          memcpy(d->in, tmp + used, (size_t)(r - used));
+          d->in_len = (size_t)(r - used);
+        }
         return;
       }
       if (r != SMTP_ERR_WOULDBLOCK) {
@@ -335,9 +358,9 @@ static void step_input(smtp_driver *d, int *prog) {
       }
       {
         size_t space = smtp_tls_feed_space(d->tls);
-        smtp_ssize n = read_io(d, d->cbuf, space < DRV_CIPHER_CAP ? space : DRV_CIPHER_CAP, prog);
+        smtp_ssize n = read_io(d, tmp, space < sizeof tmp ? space : sizeof tmp, prog);
         if (n > 0) {
-          smtp_ssize f = smtp_tls_feed(d->tls, d->cbuf, (size_t)n);
+          smtp_ssize f = smtp_tls_feed(d->tls, tmp, (size_t)n);
           if (f < 0) {
             transport_ended(d, (int)f);
             return;
