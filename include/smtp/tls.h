@@ -1,8 +1,9 @@
 /**
  * @file tls.h
  * @brief TLS for STARTTLS (RFC 3207) and implicit TLS (RFC 8314), behind a
- *        TLS-neutral interface (the implementation uses Mbed TLS 2.28 or
- *        3.x; no Mbed TLS type appears here).
+ *        TLS-neutral interface (the implementation uses OpenSSL 3 or Mbed
+ *        TLS 2.28/3.x, or both in one build; no type of either appears
+ *        here).
  *
  * Two objects:
  * - ::smtp_tls_config: what one side of many connections uses (role,
@@ -91,17 +92,18 @@ typedef struct smtp_tls_conn smtp_tls_conn;
 SMTP_API int smtp_tls_available(void);
 
 /**
- * @brief The TLS library in use.
- * @return a static string such as "Mbed TLS 2.28.3", or "none" without
- *         TLS; never NULL.
+ * @brief The TLS library of the default backend.
+ * @return a static string such as "OpenSSL 3.0.11 19 Sep 2023" or
+ *         "Mbed TLS 2.28.3", or "none" without TLS; never NULL.
  */
 SMTP_API const char *smtp_tls_backend(void);
 
 /**
  * @brief Create a configuration.
  *
+ * Uses the default backend (see smtp_tls_config_new_backend()).
  * Defaults: TLS 1.2 minimum, the highest version the TLS library has as
- * maximum (1.3 with Mbed TLS 3.6); client: ::SMTP_TLS_VERIFY_REQUIRED and
+ * maximum (1.3 with OpenSSL and with Mbed TLS 3.6); client: ::SMTP_TLS_VERIFY_REQUIRED and
  * the system trust store (::SMTP_TLS_SYSTEM_CA_FILE), loaded when the first
  * connection is made unless a CA was set (that first smtp_tls_conn_new()
  * changes the configuration: when several threads share a client
@@ -112,8 +114,8 @@ SMTP_API const char *smtp_tls_backend(void);
  * @param out   receives the configuration (NULL on failure).
  * @param role  ::SMTP_TLS_SERVER or ::SMTP_TLS_CLIENT.
  * @param mem   allocator for libsmtp's own allocations (NULL: default);
- *              copied. (Mbed TLS allocates its internal state through its
- *              own, global allocator.)
+ *              copied. (The TLS library allocates its internal state
+ *              through its own, process-wide allocator: see docs/tls.md.)
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_NOMEM;
  *         ::SMTP_ERR_TLS_CONFIG when the random generator cannot be
  *         seeded; ::SMTP_ERR_TLS_UNAVAILABLE.
