@@ -645,6 +645,12 @@ SMTP_API int smtp_tls_config_set_verify_callback(smtp_tls_config *cfg, smtp_tls_
  *        the pair they started with. When the new pair fails to load (or
  *        its key does not match), the old pair stays in use.
  *
+ * With Mbed TLS each replacement makes a new internal configuration; the
+ * older ones (and their certificates) stay allocated until @p cfg is
+ * deleted, since connections made from them point into them. On a
+ * configuration without a certificate this loads the first pair, like
+ * smtp_tls_config_cert_file().
+ *
  * Not safe against a concurrent smtp_tls_conn_new() on the same
  * configuration: call it from the thread that makes the connections, or
  * hold a lock around both.
