@@ -859,6 +859,25 @@ static void test_client_cert(void **state) {
   assert_non_null(strstr(subject, "CN=client.example.test"));
   close_side(&cl);
   close_side(&sv);
+  /* the server's own check of the client certificate: told its role, no
+   * expected name, the chain; refusing fails the handshake */
+  {
+    vcb_state v;
+    memset(&v, 0, sizeof v);
+    v.answer = SMTP_TLS_VERIFY_REFUSE;
+    assert_int_equal(smtp_tls_config_set_verify_callback(scfg, vcb, &v), 0);
+    rc = open_pair(ccfg, scfg, "mx.example.test", &cl, &sv, &rs);
+    assert_int_equal(rs, SMTP_ERR_TLS_VERIFY);
+    assert_int_equal(v.calls, 1);
+    assert_int_equal(v.role, SMTP_TLS_SERVER);
+    assert_string_equal(v.name, "(null)");
+    assert_int_equal(v.verdict, 0);
+    assert_int_equal(v.chain_len, 1);
+    assert_true(v.der_len > 100);
+    close_side(&cl);
+    close_side(&sv);
+    assert_int_equal(smtp_tls_config_set_verify_callback(scfg, NULL, NULL), 0);
+  }
   /* no client certificate: the server refuses */
   rc = open_pair(plain, scfg, "mx.example.test", &cl, &sv, &rs);
   assert_true(rs == SMTP_ERR_TLS_VERIFY || rs == SMTP_ERR_TLS_HANDSHAKE);
