@@ -1,5 +1,5 @@
 /* smtp-send: send one message to one server with the client session
- * (shared/CLI.md). The application half (options, output lines, exit
+ * (docs/examples.md). The application half (options, output lines, exit
  * status) is in send_app.c; this file is the transport: it connects
  * (getaddrinfo, non-blocking connect with a time limit), sets up TLS
  * (tls.h) from --starttls / --implicit-tls / --ca-file / --insecure /
@@ -7,7 +7,7 @@
  * non-blocking socket with poll(2): STARTTLS or implicit TLS (RFC 8314),
  * the session's RFC 5321 4.5.3.2 deadlines, no plaintext fallback.
  *
- * Certificate verification (CLI.md):
+ * Certificate verification (docs/examples.md):
  *   --implicit-tls, --starttls required: verified against --ca-file, or the
  *       system trust store, unless --insecure;
  *   --starttls opportunistic (default): verified only with --ca-file (then a
@@ -33,6 +33,7 @@
 #include <smtp/io.h>
 #include <smtp/tls.h>
 
+#include "progress.h"
 #include "send_app.h"
 
 #define CONNECT_TIMEOUT_MS 30000 /* per address */
@@ -99,7 +100,7 @@ static int tcp_connect(const char *host, const char *port, FILE *err) {
   return fd;
 }
 
-/* CLI.md: the host name when it is a valid domain, else the address literal
+/* docs/examples.md: the host name when it is a valid domain, else the address literal
  * of the local socket address. */
 static void default_helo(int fd, char *out, size_t cap) {
   struct sockaddr_storage ss;
@@ -204,7 +205,10 @@ static void on_trace(smtp_client_session *c, int dir, const char *line, size_t l
             info.peer_verified ? "verified" : a->o->insecure ? "not verified (--insecure)" : "not verified");
   }
   (void)c;
-  fprintf(a->err, "%c: %.*s\n", dir, (int)len, line);
+  {
+    char prefix[4] = {(char)dir, ':', ' ', 0};
+    send_app_print_escaped(a->err, prefix, line, len, 1);
+  }
 }
 
 /* Run the driver over the non-blocking socket until the session is over. */
@@ -247,6 +251,7 @@ int main(int argc, char **argv) {
   char *msg = NULL;
   size_t msglen = 0;
   char helo[256];
+  progress prog;
   int fd = -1, sock, rc;
 
   signal(SIGPIPE, SIG_IGN);
@@ -279,6 +284,7 @@ int main(int argc, char **argv) {
     rc = SEND_EXIT_NONE;
     goto out;
   }
+  progress_wrap(&prog, &io, msglen, stderr); /* a progress line for big messages on a tty */
   sock = fd;
   fd = -1; /* the adapter owns it now (and the driver the adapter) */
   rc = smtp_driver_new_client(&d, c, &io, tls, tls ? o.servername : NULL,
@@ -292,6 +298,7 @@ int main(int argc, char **argv) {
   smtp_client_session_submit(c, app.txn);
   smtp_client_session_quit(c);
   run(d, sock);
+  progress_done(&prog);
   {
     int e = smtp_driver_error(d);
     if (is_tls_error(e)) {
@@ -299,7 +306,7 @@ int main(int argc, char **argv) {
       size_t k = 0;
       app.tls_error = e;
       smtp_driver_last_error(d, why, sizeof why);
-      /* one line on stderr (CLI.md): the TLS library may give several */
+      /* one line on stderr (docs/examples.md): the TLS library may give several */
       for (const char *p = why; *p && k + 3 < sizeof one; p++) {
         if (*p != '\n' && *p != '\r') one[k++] = *p;
         else if (p[1] && p[1] != '\n' && p[1] != '\r') one[k++] = ';', one[k++] = ' ';

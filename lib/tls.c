@@ -70,6 +70,7 @@ int smtp_tls_config_new_backend(smtp_tls_config **out, int role, int backend, co
       backend != SMTP_TLS_BACKEND_OPENSSL)
     return INV;
   if (role != SMTP_TLS_SERVER && role != SMTP_TLS_CLIENT) return INV;
+  if (mem && !smtp__mem_valid(mem)) return INV;
   be = find(backend);
   if (!be) return SMTP_ERR_TLS_UNAVAILABLE;
   r = be->config_new(out, role, mem);
@@ -159,12 +160,12 @@ int smtp_tls_config_set_versions(smtp_tls_config *cfg, int min_version, int max_
   return cfg->be->set_versions(cfg, min_version, max_version);
 }
 
-int smtp_tls_config_set_sni_callback(smtp_tls_config *cfg, smtp_tls_sni_callback cb, void *user_data) {
+int smtp_tls_config_set_sni_callback(smtp_tls_config *cfg, smtp_tls_on_sni cb, void *user_data) {
   if (!cfg || cfg->role != SMTP_TLS_SERVER) return INV;
   return cfg->be->set_sni_callback(cfg, cb, user_data);
 }
 
-int smtp_tls_config_set_verify_callback(smtp_tls_config *cfg, smtp_tls_verify_callback cb,
+int smtp_tls_config_set_verify_callback(smtp_tls_config *cfg, smtp_tls_on_verify cb,
                                         void *user_data) {
   if (!cfg) return INV;
   cfg->verify_cb = cb;
@@ -183,6 +184,7 @@ int smtp_tls_conn_new(smtp_tls_conn **out, const smtp_tls_config *cfg, const cha
   if (!out) return INV;
   *out = NULL;
   if (!cfg) return INV;
+  if (mem && !smtp__mem_valid(mem)) return INV;
   r = cfg->be->conn_new(out, cfg, hostname, mem);
   if (r == 0) {
     (*out)->be = cfg->be;

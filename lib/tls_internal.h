@@ -17,7 +17,7 @@ typedef struct smtp__tls_backend smtp__tls_backend;
 struct smtp_tls_config {
   const smtp__tls_backend *be;
   int role;
-  smtp_tls_verify_callback verify_cb;
+  smtp_tls_on_verify verify_cb;
   void *verify_ud;
 };
 
@@ -46,7 +46,7 @@ struct smtp__tls_backend {
   int (*system_ca)(smtp_tls_config *cfg);
   int (*set_verify)(smtp_tls_config *cfg, int mode);
   int (*set_versions)(smtp_tls_config *cfg, int min_version, int max_version);
-  int (*set_sni_callback)(smtp_tls_config *cfg, smtp_tls_sni_callback cb, void *ud);
+  int (*set_sni_callback)(smtp_tls_config *cfg, smtp_tls_on_sni cb, void *ud);
   int (*config_last_error)(const smtp_tls_config *cfg, char *buf, size_t len);
   int (*conn_new)(smtp_tls_conn **out, const smtp_tls_config *cfg, const char *hostname,
                   const smtp_mem *mem);

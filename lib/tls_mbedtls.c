@@ -1,4 +1,4 @@
-/* TLS over memory with Mbed TLS (tls.h; STYLE.md 12).
+/* TLS over memory with Mbed TLS (tls.h).
  *
  * Mbed TLS is driven through mbedtls_ssl_set_bio() with two callbacks that
  * read and write this connection's own ciphertext buffers and return
@@ -70,7 +70,7 @@ typedef struct mb_config {
   int verify;
   int min_version, max_version;
   int have_own, have_ca, system_ca_tried;
-  smtp_tls_sni_callback sni_cb;
+  smtp_tls_on_sni sni_cb;
   void *sni_ud;
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
@@ -241,6 +241,7 @@ static int mb_config_new(mb_config **out, int role, const smtp_mem *mem) {
   *out = NULL;
   if (role != SMTP_TLS_SERVER && role != SMTP_TLS_CLIENT) return SMTP_ERR_INVALID_ARGUMENT;
   if (!mem) mem = smtp_mem_default();
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
 #if SMTP__MBED3 && defined(MBEDTLS_PSA_CRYPTO_C)
   if (psa_crypto_init() != PSA_SUCCESS) return SMTP_ERR_TLS_CONFIG;
 #endif
@@ -641,7 +642,7 @@ static int mb_config_set_versions(mb_config *cfg, int min_version, int max_versi
   return apply_versions(cfg);
 }
 
-static int mb_config_set_sni_callback(mb_config *cfg, smtp_tls_sni_callback cb, void *user_data) {
+static int mb_config_set_sni_callback(mb_config *cfg, smtp_tls_on_sni cb, void *user_data) {
   if (!cfg || cfg->role != SMTP_TLS_SERVER) return SMTP_ERR_INVALID_ARGUMENT;
   cfg->sni_cb = cb;
   cfg->sni_ud = user_data;
@@ -673,7 +674,7 @@ static int sni_trampoline(void *p, mbedtls_ssl_context *ssl, const unsigned char
   mb_config *cfg = p;
   mb_conn *c = conn_of(ssl);
   int r = 0;
-  /* Untrusted bytes (SECURITY.md 2): recorded bounded, never interpreted. */
+  /* Untrusted bytes (docs/security.md 2): recorded bounded, never interpreted. */
   c->has_sni = 1;
   c->sni_len = len < sizeof c->sni - 1 ? len : sizeof c->sni - 1;
   memcpy(c->sni, name, c->sni_len);
@@ -923,6 +924,7 @@ static int mb_conn_new(mb_conn **out, const mb_config *cfg, const char *hostname
   }
   if (hostname && strlen(hostname) > 255) return SMTP_ERR_INVALID_ARGUMENT;
   if (!mem) mem = smtp_mem_default();
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
   c = smtp__calloc(mem, 1, sizeof *c);
   if (!c) return SMTP_ERR_NOMEM;
   c->mem = *mem;
@@ -1194,7 +1196,7 @@ static int v_set_verify(smtp_tls_config *c, int m) { return mb_config_set_verify
 static int v_set_versions(smtp_tls_config *c, int a, int b) {
   return mb_config_set_versions(CFG(c), a, b);
 }
-static int v_set_sni(smtp_tls_config *c, smtp_tls_sni_callback cb, void *ud) {
+static int v_set_sni(smtp_tls_config *c, smtp_tls_on_sni cb, void *ud) {
   return mb_config_set_sni_callback(CFG(c), cb, ud);
 }
 static int v_config_last_error(const smtp_tls_config *c, char *b, size_t l) {

@@ -62,7 +62,7 @@ int smtp_tls_config_set_versions(smtp_tls_config *cfg, int min_version, int max_
   (void)cfg, (void)min_version, (void)max_version;
   return SMTP_ERR_TLS_UNAVAILABLE;
 }
-int smtp_tls_config_set_sni_callback(smtp_tls_config *cfg, smtp_tls_sni_callback cb, void *user_data) {
+int smtp_tls_config_set_sni_callback(smtp_tls_config *cfg, smtp_tls_on_sni cb, void *user_data) {
   (void)cfg, (void)cb, (void)user_data;
   return SMTP_ERR_TLS_UNAVAILABLE;
 }
@@ -181,7 +181,7 @@ int smtp_tls_peer_subject(const smtp_tls_conn *conn, char *buf, size_t len) {
   if (buf && len) buf[0] = 0;
   return SMTP_ERR_TLS_UNAVAILABLE;
 }
-int smtp_tls_config_set_verify_callback(smtp_tls_config *cfg, smtp_tls_verify_callback cb, void *user_data) {
+int smtp_tls_config_set_verify_callback(smtp_tls_config *cfg, smtp_tls_on_verify cb, void *user_data) {
   (void)cfg, (void)cb, (void)user_data;
   return SMTP_ERR_TLS_UNAVAILABLE;
 }

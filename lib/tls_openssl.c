@@ -52,7 +52,7 @@ typedef struct os_config {
   int role;
   int verify;
   int have_own, have_ca, system_ca_tried;
-  smtp_tls_sni_callback sni_cb;
+  smtp_tls_on_sni sni_cb;
   void *sni_ud;
   SSL_CTX *ctx;
   char err[ERRBUF];
@@ -632,7 +632,7 @@ static int os_set_versions(smtp_tls_config *pub, int min_version, int max_versio
   return SMTP_OK;
 }
 
-static int os_set_sni(smtp_tls_config *pub, smtp_tls_sni_callback cb, void *ud) {
+static int os_set_sni(smtp_tls_config *pub, smtp_tls_on_sni cb, void *ud) {
   os_config *cfg = (os_config *)(void *)pub;
   cfg->sni_cb = cb;
   cfg->sni_ud = ud;

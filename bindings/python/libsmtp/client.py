@@ -137,6 +137,13 @@ class Transaction:
     invalid reaches the wire).
     """
 
+    # Set by the drivers (libsmtp.send_mail, libsmtp.aio.send_mail) after the
+    # session ended.
+    session_error: int = 0                 #: the error the session ended with (0: clean QUIT)
+    tls_error: Optional[BaseException] = None  #: the ssl exception of a failed handshake
+    capabilities: Optional["Capabilities"] = None  #: the server's last EHLO capabilities
+    tls: bool = False                      #: whether TLS was up
+
     def __init__(self, mail_from, recipients, message, *, body_type="auto", dsn_ret=None,
                  envid=None, notify=None, requiretls=False):
         self._lib = lib = _ffi.lib()
@@ -327,7 +334,7 @@ class ClientSession:
                         "output_buffer")
             if trace is not None:
                 # Callback mode: the generic event callback gets every event.
-                E.check(lib.smtp_client_callbacks_new(ctypes.byref(cbs)),
+                E.check(lib.smtp_client_callbacks_new(ctypes.byref(cbs), None),
                         "smtp_client_callbacks_new")
                 ev_cb = _ffi.CLI_EVENT_CB(self._c_event)
                 tr_cb = _ffi.CLI_TRACE_CB(self._c_trace)
