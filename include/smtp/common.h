@@ -236,7 +236,7 @@ typedef struct smtp_tls_info {
   const char *protocol;  /**< e.g. "TLSv1.3"; may be NULL. */
   const char *cipher;    /**< Cipher-suite name (IANA with OpenSSL, Mbed TLS's spelling with Mbed TLS); may be NULL. */
   const char *sni;       /**< Server: the SNI the client sent (untrusted bytes); may be NULL. */
-  int peer_verified;     /**< 1 when the peer's certificate chain and name verified. */
+  int peer_verified;     /**< 1 when the peer's certificate chain and name verified (or a verification callback accepted it, tls.h). */
   int has_peer_cert;     /**< 1 when the peer presented a certificate. */
 } smtp_tls_info;
 
