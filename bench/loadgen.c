@@ -18,6 +18,7 @@
  *   -o bytes      client output buffer per session (default 262144: bodies
  *                 go out in large writes, as smtp-source's do)
  *   -T            STARTTLS (required; the server's certificate is not verified)
+ *   -b backend    TLS backend for -T: openssl or mbedtls (default: the build's first)
  *   -I            idle mode: open the sessions (greeting, EHLO, STARTTLS with -T),
  *                 send no mail, print "loadgen: <n> sessions idle" and hold them
  *                 until stdin closes (for measuring a server's memory per session)
@@ -277,12 +278,12 @@ int main(int argc, char **argv) {
   unsigned nsess = 1, i, next;
   uint64_t total = 1;
   size_t length = 1024, outbuf = 262144;
-  int opt, xlines = 0;
+  int opt, xlines = 0, use_tls = 0, backend = SMTP_TLS_BACKEND_DEFAULT;
   double t0, t1;
   struct rlimit rl;
   memset(&g, 0, sizeof g);
   g.nrcpt = 1;
-  while ((opt = getopt(argc, argv, "s:m:l:r:o:dBTIqX")) != -1) {
+  while ((opt = getopt(argc, argv, "s:m:l:r:o:b:dBTIqX")) != -1) {
     switch (opt) {
     case 's': nsess = (unsigned)strtoul(optarg, NULL, 10); break;
     case 'm': total = strtoull(optarg, NULL, 10); break;
@@ -291,25 +292,28 @@ int main(int argc, char **argv) {
     case 'o': outbuf = strtoull(optarg, NULL, 10); break;
     case 'd': g.keep = 1; break;
     case 'B': g.bdat = 1; break;
-    case 'T':
-      if (smtp_tls_config_new(&g.tls, SMTP_TLS_CLIENT, NULL) != SMTP_OK ||
-          smtp_tls_config_set_verify(g.tls, SMTP_TLS_VERIFY_NONE) != SMTP_OK)
-        bench_die("loadgen: TLS is not available in this build");
+    case 'T': use_tls = 1; break;
+    case 'b':
+      backend = smtp_tls_backend_by_name(optarg);
+      if (backend < 0) bench_die("loadgen: -b: no such TLS backend in this build");
       break;
     case 'I': g.idle = 1; break;
     case 'q': g.quiet = 1; break;
     case 'X': xlines = 1; break;
     default:
       fprintf(stderr, "usage: loadgen [-s sessions] [-m messages] [-l length] [-r rcpts] [-d] [-B]"
-                      " [-o outbuf] [-q] [-X] host:port\n");
+                      " [-o outbuf] [-T [-b openssl|mbedtls]] [-I] [-q] [-X] host:port\n");
       return 2;
     }
   }
   if (optind != argc - 1 || nsess == 0 || total == 0 || g.nrcpt == 0 || g.nrcpt > 1000) {
     fprintf(stderr, "usage: loadgen [-s sessions] [-m messages] [-l length] [-r rcpts] [-d] [-B]"
-                    " [-o outbuf] [-q] [-X] host:port\n");
+                    " [-o outbuf] [-T [-b openssl|mbedtls]] [-I] [-q] [-X] host:port\n");
     return 2;
   }
+  if (use_tls && (smtp_tls_config_new_backend(&g.tls, SMTP_TLS_CLIENT, backend, NULL) != SMTP_OK ||
+                  smtp_tls_config_set_verify(g.tls, SMTP_TLS_VERIFY_NONE) != SMTP_OK))
+    bench_die("loadgen: TLS is not available in this build");
   signal(SIGPIPE, SIG_IGN);
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;

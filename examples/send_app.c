@@ -19,6 +19,8 @@ static const char *const USAGE =
     "  --implicit-tls         TLS from the first byte\n"
     "  --ca-file FILE         trust anchors for verifying the server\n"
     "  --insecure             do not verify the server certificate\n"
+    "  --tls-cert FILE --tls-key FILE  present a client certificate\n"
+    "  --tls-backend NAME     mbedtls or openssl (default: the build's first)\n"
     "  --tls-servername NAME  SNI and name to verify (default: the host of --server)\n"
     "  --auth USER:PASS       authenticate (PASS is the token for XOAUTH2/OAUTHBEARER)\n"
     "  --auth-mech MECH       PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER\n"
@@ -210,6 +212,17 @@ int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
       o->ca_file = v;
     } else if (strcmp(a, "--insecure") == 0) {
       o->insecure = 1;
+    } else if (strcmp(a, "--tls-cert") == 0) {
+      NEEDS_VALUE();
+      o->tls_cert = v;
+    } else if (strcmp(a, "--tls-key") == 0) {
+      NEEDS_VALUE();
+      o->tls_key = v;
+    } else if (strcmp(a, "--tls-backend") == 0) {
+      NEEDS_VALUE();
+      if (strcmp(v, "mbedtls") != 0 && strcmp(v, "openssl") != 0)
+        return usage_error(err, "--tls-backend takes mbedtls or openssl: %s", v);
+      o->tls_backend = v;
     } else if (strcmp(a, "--tls-servername") == 0) {
       NEEDS_VALUE();
       o->servername = v;
@@ -269,6 +282,7 @@ int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
   if (!have_server) return usage_error(err, "%s", "--server is required");
   if (!o->from) return usage_error(err, "%s", "--from is required (--from '' for <>)");
   if (o->nto == 0) return usage_error(err, "%s", "at least one --to is required");
+  if (!!o->tls_cert != !!o->tls_key) return usage_error(err, "%s", "--tls-cert and --tls-key go together");
   if (!o->servername) o->servername = o->host;
   if (o->have_proxy_source && !o->proxy_version)
     return usage_error(err, "%s", "--proxy-source needs --proxy-header");

@@ -27,6 +27,8 @@ typedef struct send_opts {
   int implicit_tls;
   const char *ca_file;
   int insecure;
+  const char *tls_backend;             /* --tls-backend (NULL: the build's default) */
+  const char *tls_cert, *tls_key;      /* --tls-cert/--tls-key: a client certificate */
   const char *servername;
   char *auth_user, *auth_pass; /* split copies of --auth */
   unsigned int auth_mech;      /* 0: the strongest both sides have */

@@ -29,6 +29,8 @@ static void usage(FILE *f) {
         "  --tls-cert FILE --tls-key FILE   PEM certificate chain and key (STARTTLS)\n"
         "  --tls-self-signed       make a throw-away self-signed certificate\n"
         "  --implicit-tls          TLS from the first byte\n"
+        "  --tls-backend NAME      mbedtls or openssl (default: the build's first)\n"
+        "  --tls-client-ca FILE    request client certificates, verified against FILE\n"
         "  --auth-file FILE        enable AUTH; FILE holds user:password lines\n"
         "  --require-auth          refuse MAIL (530 5.7.0) until authenticated\n"
         "  --require-tls           refuse MAIL (530 5.7.0) until TLS is up\n"
@@ -140,6 +142,14 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
       cfg->tls_self_signed = 1;
     } else if (!strcmp(a, "--implicit-tls")) {
       cfg->implicit_tls = 1;
+    } else if (!strcmp(a, "--tls-backend")) {
+      NEEDS_VALUE();
+      if (strcmp(v, "mbedtls") != 0 && strcmp(v, "openssl") != 0)
+        return usage_error("--tls-backend takes mbedtls or openssl", v);
+      cfg->tls_backend = v;
+    } else if (!strcmp(a, "--tls-client-ca")) {
+      NEEDS_VALUE();
+      cfg->tls_client_ca = v;
     } else if (!strcmp(a, "--auth-file")) {
       NEEDS_VALUE();
       cfg->auth_file = v;

@@ -48,6 +48,8 @@ typedef struct server_app_config {
   const char *tls_key;       /* --tls-key */
   int tls_self_signed;       /* --tls-self-signed */
   int implicit_tls;          /* --implicit-tls */
+  const char *tls_backend;   /* --tls-backend NAME (NULL: the build's default) */
+  const char *tls_client_ca; /* --tls-client-ca FILE: request client certificates */
   const char *auth_file;     /* --auth-file */
   int require_auth;          /* --require-auth */
   int require_tls;           /* --require-tls */

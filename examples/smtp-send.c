@@ -142,8 +142,24 @@ static int setup_tls(const send_opts *o, smtp_tls_config **out, FILE *err) {
   } else {
     mode = SMTP_TLS_VERIFY_NONE; /* opportunistic without --ca-file (RFC 7435) */
   }
-  r = smtp_tls_config_new(&cfg, SMTP_TLS_CLIENT, NULL);
+  {
+    int be = SMTP_TLS_BACKEND_DEFAULT;
+    if (o->tls_backend && (be = smtp_tls_backend_by_name(o->tls_backend)) < 0) {
+      fprintf(err, "smtp-send: TLS backend %s is not in this build\n", o->tls_backend);
+      return SEND_EXIT_USAGE;
+    }
+    r = smtp_tls_config_new_backend(&cfg, SMTP_TLS_CLIENT, be, NULL);
+  }
   if (r == 0) r = smtp_tls_config_set_verify(cfg, mode);
+  if (r == 0 && o->tls_cert) {
+    r = smtp_tls_config_cert_file(cfg, o->tls_cert, o->tls_key, NULL);
+    if (r != 0) {
+      smtp_tls_config_last_error(cfg, why, sizeof why);
+      fprintf(err, "smtp-send: bad --tls-cert/--tls-key: %s (see --help)\n", why[0] ? why : smtp_strerror(r));
+      smtp_tls_config_del(cfg);
+      return SEND_EXIT_USAGE;
+    }
+  }
   if (r == 0 && o->ca_file && !o->insecure) {
     r = smtp_tls_config_ca_file(cfg, o->ca_file);
     if (r != 0) {

@@ -73,6 +73,7 @@ typedef struct conn {
    * with the worker is only unlinked ("orphan") and freed when it comes
    * back. */
   int inflight, orphan, ok;
+  int tls_reported; /* --tls-client-ca: the client certificate was reported */
   struct conn *job_next;
 } conn;
 
@@ -112,10 +113,31 @@ typedef struct server {
   int64_t next_shed_log;
 } server;
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 static void on_signal(int sig) {
-  (void)sig;
-  stop_requested = 1;
+  if (sig == SIGHUP) reload_requested = 1;
+  else stop_requested = 1;
+}
+
+/* SIGHUP: re-read --tls-cert/--tls-key for the sessions from now on; a
+ * pair that does not load leaves the old one in use. */
+static void reload_tls(server *sv) {
+  const server_app_config *cfg = sv->cfg;
+  char why[256] = "";
+  int r;
+  reload_requested = 0;
+  if (!sv->tls || !cfg->tls_cert) {
+    fprintf(stderr, "smtp-server: SIGHUP: no --tls-cert/--tls-key to re-read\n");
+    return;
+  }
+  r = smtp_tls_config_replace_cert_file(sv->tls, cfg->tls_cert, cfg->tls_key, NULL);
+  if (r == 0) {
+    fprintf(stderr, "smtp-server: SIGHUP: loaded %s, new sessions use it\n", cfg->tls_cert);
+    return;
+  }
+  smtp_tls_config_last_error(sv->tls, why, sizeof why);
+  fprintf(stderr, "smtp-server: SIGHUP: %s not loaded (%s); keeping the previous certificate\n",
+          cfg->tls_cert, why[0] ? why : smtp_strerror(r));
 }
 
 static int64_t now_ms(void) {
@@ -241,7 +263,19 @@ static int setup_tls(server *sv, const server_app_config *cfg) {
     fprintf(stderr, "smtp-server: TLS options given but this build has no TLS (-Dtls=disabled)\n");
     return -1;
   }
-  r = smtp_tls_config_new(&sv->tls, SMTP_TLS_SERVER, NULL);
+  {
+    int be = SMTP_TLS_BACKEND_DEFAULT;
+    if (cfg->tls_backend && (be = smtp_tls_backend_by_name(cfg->tls_backend)) < 0) {
+      fprintf(stderr, "smtp-server: TLS backend %s is not in this build\n", cfg->tls_backend);
+      return -1;
+    }
+    r = smtp_tls_config_new_backend(&sv->tls, SMTP_TLS_SERVER, be, NULL);
+  }
+  if (r == 0 && cfg->tls_client_ca) {
+    /* ask for a client certificate; a session without one goes on */
+    r = smtp_tls_config_ca_file(sv->tls, cfg->tls_client_ca);
+    if (r == 0) r = smtp_tls_config_set_verify(sv->tls, SMTP_TLS_VERIFY_OPTIONAL);
+  }
   if (r == 0) {
     if (cfg->tls_cert) {
       r = smtp_tls_config_cert_file(sv->tls, cfg->tls_cert, cfg->tls_key, NULL);
@@ -678,6 +712,24 @@ static void close_listeners(server *sv) {
   sv->nls = 0;
 }
 
+/* --tls-client-ca: once TLS is up, say whose certificate the client
+ * presented and whether it verified against the CA file. */
+static void report_client_cert(conn *c) {
+  const smtp_tls_conn *t = smtp_driver_tls_conn(c->d);
+  smtp_tls_info info;
+  char subject[256], why[128];
+  if (!t || smtp_tls_get_info(t, &info) != 0) return;
+  c->tls_reported = 1;
+  if (!info.has_peer_cert) return;
+  if (smtp_tls_peer_subject(t, subject, sizeof subject) != 0) subject[0] = 0;
+  if (info.peer_verified)
+    fprintf(stderr, "smtp-server: client certificate: %s (verified)\n", subject);
+  else {
+    if (smtp_tls_peer_verify_result(t, why, sizeof why) == SMTP_OK) why[0] = 0;
+    fprintf(stderr, "smtp-server: client certificate: %s (not verified: %s)\n", subject, why);
+  }
+}
+
 static int serve_tcp(server *sv) {
   struct epoll_event evs[128];
   sigset_t none, block;
@@ -686,6 +738,7 @@ static int serve_tcp(server *sv) {
   sigemptyset(&block);
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGHUP);
   /* Signals arrive only inside epoll_pwait: no lost wake-up. */
   sigprocmask(SIG_BLOCK, &block, NULL);
   sv->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -716,6 +769,7 @@ static int serve_tcp(server *sv) {
   for (;;) {
     int timeout = -1, n;
     int64_t t;
+    if (reload_requested) reload_tls(sv);
     if (stop_requested && shutdown_until < 0) {
       /* stop accepting; every session gets 421 4.3.2 and closes */
       close_listeners(sv);
@@ -782,6 +836,7 @@ static int serve_tcp(server *sv) {
         script_conn_woken(server_app_conn_script(c->app));
         smtp_driver_on_writable(c->d);
       }
+      if (sv->cfg->tls_client_ca && !c->tls_reported) report_client_cert(c);
       if (smtp_driver_next_timeout_ms(c->d) == 0) smtp_driver_on_timer(c->d);
       if (smtp_driver_is_done(c->d)) drop(sv, c);
       else update_events(sv, c);
@@ -951,6 +1006,7 @@ int main(int argc, char **argv) {
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
   for (size_t i = 0; i < cfg.nlisten; i++) {
     size_t first = sv.nls;
     int k = listen_on(&sv, cfg.listen[i]);

@@ -751,6 +751,7 @@ struct smtp_client_session {
   int closed_sent;
   int paused;
   int tls_active, tls_wanted;
+  int tls_verified; /* the server's certificate verified (smtp_tls_info) */
   int recv_started;
   int helo_mode;
   int ehlo_sent_after_tls;
@@ -1629,6 +1630,8 @@ static int txn_plan(smtp_client_session *c) {
   /* RFC 8689 4.1: REQUIRETLS only over TLS and only when offered. */
   if (want_requiretls) {
     if (!c->tls_active) return SMTP_ERR_TLS_REQUIRED;
+    /* ... and only when the server's certificate was validated. */
+    if (!c->tls_verified) return SMTP_ERR_TLS_NOT_VERIFIED;
     if (!(x & SMTP_EXT_REQUIRETLS)) return SMTP_ERR_UNSUPPORTED;
     c->use_requiretls = 1;
   }
@@ -2780,15 +2783,16 @@ int smtp_client_session_want_tls(const smtp_client_session *c) {
 }
 
 int smtp_client_session_tls_started(smtp_client_session *c, const smtp_tls_info *info) {
-  (void)info;
   if (!c) return SMTP_ERR_INVALID_ARGUMENT;
   if (c->phase == PH_GREETING && !c->recv_started && c->produced == 0 && !c->tls_active) {
     c->tls_active = 1; /* implicit TLS (RFC 8314): before any byte */
+    c->tls_verified = info && info->peer_verified ? 1 : 0;
     return SMTP_OK;
   }
   if (c->phase != PH_TLS) return SMTP_ERR_INVALID_STATE;
   /* RFC 3207 4.2: forget everything learnt before TLS, EHLO again. */
   c->tls_active = 1;
+  c->tls_verified = info && info->peer_verified ? 1 : 0;
   c->tls_wanted = 0;
   smtp_reply_parser_reset(c->rp);
   smtp_reply_parser_set_enhanced(c->rp, 0);

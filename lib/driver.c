@@ -19,7 +19,7 @@
 #include "cfilter.h"
 
 #define DRV_IN_CAP 16384u     /* plaintext held for the session */
-#define DRV_CIPHER_CAP 16384u /* one transport read of ciphertext */
+#define DRV_CIPHER_CAP 16384u /* one transport read of ciphertext (on the stack) */
 #define DRV_MAX_ROUNDS 100000 /* safety bound on one pump */
 #define DRV_HANDSHAKE_MS 300000
 
@@ -68,14 +68,12 @@ struct smtp_driver {
   void *clock_ud;
   char errbuf[256];
   size_t in_len;
-  /* in[] (plaintext held for the session, DRV_IN_CAP) and cbuf[] (one read
-   * of ciphertext, DRV_CIPHER_CAP) share one allocation made only when
-   * needed: when TLS starts, or when the session leaves part of a
-   * plaintext read unconsumed. Plaintext is read into a stack buffer and
-   * given to the session at once, so an idle plaintext connection never
-   * has them (RSS per idle connection, bench/README.md). */
+  /* in[] (plaintext held for the session, DRV_IN_CAP) is allocated only
+   * while the session leaves part of a read unconsumed, and freed when
+   * that is taken. Plaintext (and, under TLS, ciphertext and the plaintext it
+   * yields) is read into a stack buffer and given on at once, so an idle
+   * connection, with or without TLS, has none. */
   char *in;
-  char *cbuf;
   /* the filter chain: top is the session's side */
   smtp__cf cf_io, cf_proxy, cf_tls;
   smtp__cf *top;
@@ -86,11 +84,17 @@ struct smtp_driver {
 static int ensure_bufs(smtp_driver *d) {
   char *p;
   if (d->in) return 0;
-  p = smtp__malloc(&d->mem, DRV_IN_CAP + DRV_CIPHER_CAP);
+  p = smtp__malloc(&d->mem, DRV_IN_CAP);
   if (!p) return SMTP_ERR_NOMEM;
   d->in = p;
-  d->cbuf = p + DRV_IN_CAP;
   return 0;
+}
+
+/* Give the buffers back once nothing is held in them. */
+static void release_bufs(smtp_driver *d) {
+  if (!d->in || d->in_len > 0) return;
+  smtp__free(&d->mem, d->in);
+  d->in = NULL;
 }
 
 static int64_t mono_ms(void *ud) {
@@ -187,10 +191,12 @@ static int tls_flush(smtp__cf *f, int *prog) {
 static int tls_pull(smtp__cf *f, int *prog) {
   smtp_driver *d = f->d;
   size_t space = smtp_tls_feed_space(d->tls);
-  smtp_ssize n = f->next->t->recv(f->next, d->cbuf, space < DRV_CIPHER_CAP ? space : DRV_CIPHER_CAP, prog);
+  char ct[DRV_CIPHER_CAP]; /* ciphertext is read on the stack and copied into the TLS engine */
+  smtp_ssize n = f->next->t->recv(f->next, ct, space < sizeof ct ? space : sizeof ct, prog);
   if (n > 0) {
-    smtp_tls_feed(d->tls, d->cbuf, (size_t)n);
-    return 1;
+    /* the engine holds ciphertext only while it has some: this may allocate */
+    smtp_ssize fed = smtp_tls_feed(d->tls, ct, (size_t)n);
+    return fed < 0 ? (int)fed : 1;
   }
   if (n == SMTP_ERR_EOF) {
     smtp_tls_feed_eof(d->tls);
@@ -361,7 +367,6 @@ static void finish(smtp_driver *d, int err, int notify) {
 
 static int start_handshake(smtp_driver *d) {
   int r, tmo;
-  if (ensure_bufs(d) != 0) return SMTP_ERR_NOMEM;
   r = smtp_tls_conn_new(&d->tls, d->tls_cfg, d->ops->tls_role == SMTP_TLS_CLIENT ? d->hostname : NULL,
                         &d->mem);
   if (r != 0) return r;
@@ -403,6 +408,10 @@ static void step_closing(smtp_driver *d, int *prog) {
   if (d->tls_state == TS_UP && !d->notify_sent) {
     int r = smtp_tls_close_notify(d->tls);
     if (r == SMTP_ERR_WOULDBLOCK) return; /* flush, then again */
+    if (r == SMTP_ERR_NOMEM) { /* no room for the alert: say why it is missing */
+      finish(d, r, NOTIFY_NONE);
+      return;
+    }
     d->notify_sent = 1;
     *prog = 1;
     if (tls_flush(&d->cf_tls, prog) < 0) {
@@ -482,6 +491,7 @@ static void step_input(smtp_driver *d, int *prog) {
       d->in_len -= (size_t)k;
       *prog = 1;
       d->moved = 1;
+      if (d->in_len == 0) release_bufs(d); /* idle sessions hold no buffer */
     }
     return; /* the next round reads more, or the session is busy */
   }
@@ -490,10 +500,26 @@ static void step_input(smtp_driver *d, int *prog) {
     return;
   }
   if (d->tls_state == TS_UP) {
-    smtp_ssize r = d->top->t->recv(d->top, d->in, DRV_IN_CAP, prog);
+    /* Plaintext from the TLS filter lands in a stack buffer and goes to
+     * the session at once; only what the session leaves is kept (in[]). */
+    char tmp[DRV_IN_CAP];
+    smtp_ssize r = d->top->t->recv(d->top, tmp, sizeof tmp, prog);
     if (r > 0) {
-      d->in_len = (size_t)r;
+      smtp_ssize used = d->ops->recv(d->s, tmp, (size_t)r);
       *prog = 1;
+      if (used < 0) {
+        finish(d, (int)used, NOTIFY_NONE);
+        return;
+      }
+      if (used > 0) d->moved = 1;
+      if (used < r) {
+        if (ensure_bufs(d) != 0) {
+          finish(d, SMTP_ERR_NOMEM, NOTIFY_LOST);
+          return;
+        }
+        memcpy(d->in, tmp + used, (size_t)(r - used));
+        d->in_len = (size_t)(r - used);
+      }
     } else if (r != SMTP_ERR_WOULDBLOCK) {
       transport_ended(d, (int)r); /* SMTP_ERR_EOF, TLS_CLOSED, TLS, IO */
     }
@@ -800,6 +826,10 @@ int smtp_driver_next_timeout_ms(const smtp_driver *d) {
 int smtp_driver_is_done(const smtp_driver *d) { return d && d->done ? 1 : 0; }
 
 int smtp_driver_error(const smtp_driver *d) { return d ? d->err : SMTP_ERR_INVALID_ARGUMENT; }
+
+const smtp_tls_conn *smtp_driver_tls_conn(const smtp_driver *d) {
+  return d && d->tls_state == TS_UP ? d->tls : NULL;
+}
 
 int smtp_driver_tls_info(const smtp_driver *d, smtp_tls_info *info) {
   if (!d || !info) return SMTP_ERR_INVALID_ARGUMENT;

@@ -13,10 +13,32 @@ void smtp__wipe(void *p, size_t n) {
   while (n--) *v++ = 0;
 }
 
-#if defined(SMTP_HAVE_TLS)
+#if defined(SMTP_HAVE_TLS) && !defined(SMTP_HAVE_MBEDTLS)
+/* OpenSSL only: the same primitives through its SHA-256 and MD5 contexts
+ * (plain structures, nothing allocated). They are marked deprecated from
+ * OpenSSL 3.0 on, so the 1.1.1 API level is asked for. */
+#define OPENSSL_API_COMPAT 10101
+#include <openssl/md5.h>
+#include <openssl/sha.h>
+typedef SHA256_CTX mbedtls_sha256_context;
+typedef MD5_CTX mbedtls_md5_context;
+#define mbedtls_sha256_init(c) memset((c), 0, sizeof *(c))
+#define mbedtls_sha256_free(c) smtp__wipe((c), sizeof *(c))
+#define mbedtls_sha256_clone(d, s) (*(d) = *(s))
+#define mbedtls_md5_init(c) memset((c), 0, sizeof *(c))
+#define mbedtls_md5_free(c) smtp__wipe((c), sizeof *(c))
+#define SHA256_STARTS(c) (SHA256_Init(c) == 1 ? 0 : -1)
+#define SHA256_UPDATE(c, d, n) (SHA256_Update((c), (d), (n)) == 1 ? 0 : -1)
+#define SHA256_FINISH(c, o) (SHA256_Final((o), (c)) == 1 ? 0 : -1)
+#define MD5_STARTS(c) (MD5_Init(c) == 1 ? 0 : -1)
+#define MD5_UPDATE(c, d, n) (MD5_Update((c), (d), (n)) == 1 ? 0 : -1)
+#define MD5_FINISH(c, o) (MD5_Final((o), (c)) == 1 ? 0 : -1)
+#define SMTP__HASH_IMPL 1
+#elif defined(SMTP_HAVE_TLS)
 #include <mbedtls/md5.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/version.h>
+#define SMTP__HASH_IMPL 1
 
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
 #define SHA256_STARTS(c) mbedtls_sha256_starts((c), 0)
@@ -33,6 +55,9 @@ void smtp__wipe(void *p, size_t n) {
 #define MD5_UPDATE(c, d, n) mbedtls_md5_update_ret((c), (d), (n))
 #define MD5_FINISH(c, o) mbedtls_md5_finish_ret((c), (o))
 #endif
+#endif /* the primitives of one TLS library */
+
+#if defined(SMTP_HAVE_TLS)
 
 int smtp__hash_available(void) { return 1; }
 
@@ -146,7 +171,7 @@ int smtp__pbkdf2_sha256(const void *password, size_t plen, const void *salt, siz
 
 int smtp__hmac_md5(const void *key, size_t keylen, const void *data, size_t len,
                    unsigned char out[SMTP__MD5_LEN]) {
-#if defined(MBEDTLS_MD5_C)
+#if defined(MBEDTLS_MD5_C) || !defined(SMTP_HAVE_MBEDTLS)
   unsigned char k[64], pad[64], inner[SMTP__MD5_LEN];
   mbedtls_md5_context ctx;
   size_t i;

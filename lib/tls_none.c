@@ -140,3 +140,58 @@ int smtp__tls_export_key_pem(const smtp_tls_config *cfg, char *buf, size_t len) 
   (void)cfg, (void)buf, (void)len;
   return SMTP_ERR_TLS_UNAVAILABLE;
 }
+
+int smtp_tls_backends(int *ids, size_t cap) {
+  (void)ids, (void)cap;
+  return 0;
+}
+const char *smtp_tls_backend_name(int backend) {
+  (void)backend;
+  return NULL;
+}
+const char *smtp_tls_backend_version(int backend) {
+  (void)backend;
+  return NULL;
+}
+int smtp_tls_backend_by_name(const char *name) {
+  if (!name) return SMTP_ERR_INVALID_ARGUMENT;
+  return SMTP_ERR_TLS_UNAVAILABLE;
+}
+int smtp_tls_config_new_backend(smtp_tls_config **out, int role, int backend, const smtp_mem *mem) {
+  (void)role, (void)backend, (void)mem;
+  if (out) *out = NULL;
+  return SMTP_ERR_TLS_UNAVAILABLE;
+}
+int smtp_tls_config_backend(const smtp_tls_config *cfg) {
+  (void)cfg;
+  return SMTP_ERR_TLS_UNAVAILABLE;
+}
+int smtp_tls_peer_cert(const smtp_tls_conn *conn, size_t index, uint8_t *buf, size_t cap, size_t *len) {
+  (void)conn, (void)index, (void)buf, (void)cap;
+  if (len) *len = 0;
+  return SMTP_ERR_TLS_UNAVAILABLE;
+}
+int smtp_tls_peer_verify_result(const smtp_tls_conn *conn, char *reason, size_t len) {
+  (void)conn;
+  if (reason && len) reason[0] = 0;
+  return SMTP_ERR_TLS_UNAVAILABLE;
+}
+int smtp_tls_peer_subject(const smtp_tls_conn *conn, char *buf, size_t len) {
+  (void)conn;
+  if (buf && len) buf[0] = 0;
+  return SMTP_ERR_TLS_UNAVAILABLE;
+}
+int smtp_tls_config_set_verify_callback(smtp_tls_config *cfg, smtp_tls_on_verify cb, void *user_data) {
+  (void)cfg, (void)cb, (void)user_data;
+  return SMTP_ERR_TLS_UNAVAILABLE;
+}
+int smtp_tls_config_replace_cert_file(smtp_tls_config *cfg, const char *cert_file, const char *key_file,
+                                      const char *password) {
+  (void)cfg, (void)cert_file, (void)key_file, (void)password;
+  return SMTP_ERR_TLS_UNAVAILABLE;
+}
+int smtp_tls_channel_binding(const smtp_tls_conn *conn, int type, uint8_t *out, size_t cap, size_t *len) {
+  (void)conn, (void)type, (void)out, (void)cap;
+  if (len) *len = 0;
+  return SMTP_ERR_TLS_UNAVAILABLE;
+}

@@ -294,6 +294,11 @@ static inline void h_run(harness *h, const char *script) {
       smtp_tls_info info = {"TLSv1.3", "TLS_AES_128_GCM_SHA256", NULL, 1, 1};
       h_log(h, "TLS %d\n", smtp_client_session_tls_started(h->c, &info));
       h_events(h);
+    } else if (n == 4 && memcmp(p, "TLSU", 4) == 0) {
+      /* TLS up, the server's certificate not verified */
+      smtp_tls_info info = {"TLSv1.3", "TLS_AES_128_GCM_SHA256", NULL, 0, 1};
+      h_log(h, "TLS %d\n", smtp_client_session_tls_started(h->c, &info));
+      h_events(h);
     } else if (n == 4 && memcmp(p, "LOST", 4) == 0) {
       smtp_client_session_connection_lost(h->c);
       h_events(h);

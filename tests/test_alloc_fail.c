@@ -17,6 +17,7 @@
 #include <smtp/driver.h>
 #include <smtp/io.h>
 #include <smtp/tls.h>
+#include "tls_backend.h"
 
 /* ------------------------------------------------------------------------ */
 /* Server objects on one failing allocator.                                  */

@@ -401,6 +401,14 @@ static void test_requiretls_over_tls(void **state) {
                "C: EHLO client.example\nS: 250 mx\nC: QUIT\nS: 221 bye\n",
                "GREETING 220\nCAPS 100\nSTARTTLS\nTLS 0\nCAPS 0\nREADY\nDONE -12 0 0\n"
                "CLOSED 0\n");
+  /* RFC 8689 4.1: the certificate was not verified (e.g. no trust
+   * anchor, or verification turned off): refused before MAIL. */
+  h_transcript(setup_requiretls_tls,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 STARTTLS\n"
+               "C: STARTTLS\nS: 220 go\nTLSU\n"
+               "C: EHLO client.example\nS: 250-mx\nS: 250 REQUIRETLS\nC: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 100\nSTARTTLS\nTLS 0\nCAPS 400\nREADY\nDONE -57 0 0\n"
+               "CLOSED 0\n");
 }
 
 /* ---- LIMITS ---- */

@@ -26,6 +26,7 @@
 #include <smtp/server.h>
 
 #include "adapters.h"
+#include "tls_backend.h"
 
 /* ------------------------------------------------------------------ */
 /* A scripted stand-in session (both roles).                          */

@@ -97,6 +97,7 @@ typedef enum smtp_error {
   SMTP_ERR_CALLBACK_REFUSED = -45,    /**< A callback refused the operation (non-fatal). */
   SMTP_ERR_PROXY_HEADER = -53,       /**< A PROXY protocol header is malformed, oversized or missing where one is required. */
   SMTP_ERR_UNTRUSTED = -54,          /**< The peer is not a trusted source for a PROXY header, XCLIENT or XFORWARD. */
+  SMTP_ERR_TLS_NOT_VERIFIED = -57,    /**< REQUIRETLS asked for, but the server's certificate was not verified (RFC 8689 4.1). */
 
   /** Threshold: every code at or below this value is fatal. */
   SMTP_ERR_FATAL = -900,
@@ -235,9 +236,9 @@ SMTP_API size_t smtp_escape_text(char *out, size_t cap, const char *in, size_t l
  */
 typedef struct smtp_tls_info {
   const char *protocol;  /**< e.g. "TLSv1.3"; may be NULL. */
-  const char *cipher;    /**< IANA/mbedTLS cipher-suite name; may be NULL. */
+  const char *cipher;    /**< Cipher-suite name (IANA with OpenSSL, Mbed TLS's spelling with Mbed TLS); may be NULL. */
   const char *sni;       /**< Server: the SNI the client sent (untrusted bytes); may be NULL. */
-  int peer_verified;     /**< 1 when the peer's certificate chain and name verified. */
+  int peer_verified;     /**< 1 when the peer's certificate chain and name verified (or a verification callback accepted it, tls.h). */
   int has_peer_cert;     /**< 1 when the peer presented a certificate. */
 } smtp_tls_info;
 

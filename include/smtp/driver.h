@@ -260,6 +260,16 @@ SMTP_API int smtp_driver_error(const smtp_driver *d);
 SMTP_API int smtp_driver_tls_info(const smtp_driver *d, smtp_tls_info *info);
 
 /**
+ * @brief The driver's TLS connection, for the policy functions of tls.h
+ *        (peer certificate, channel binding, ...).
+ * @param d the driver.
+ * @return the connection once the handshake completed (owned by the
+ *         driver, valid until smtp_driver_del()); NULL before, without
+ *         TLS, or for NULL.
+ */
+SMTP_API const smtp_tls_conn *smtp_driver_tls_conn(const smtp_driver *d);
+
+/**
  * @brief A text for the last failure (e.g. the TLS library's reason for a
  *        handshake or verification failure), NUL-terminated, truncated to
  *        @p len; "" when none.

@@ -1,8 +1,9 @@
 /**
  * @file tls.h
  * @brief TLS for STARTTLS (RFC 3207) and implicit TLS (RFC 8314), behind a
- *        TLS-neutral interface (the implementation uses Mbed TLS 2.28 or
- *        3.x; no Mbed TLS type appears here).
+ *        TLS-neutral interface (the implementation uses OpenSSL 3 or Mbed
+ *        TLS 2.28/3.x, or both in one build; no type of either appears
+ *        here).
  *
  * Two objects:
  * - ::smtp_tls_config: what one side of many connections uses (role,
@@ -91,17 +92,18 @@ typedef struct smtp_tls_conn smtp_tls_conn;
 SMTP_API int smtp_tls_available(void);
 
 /**
- * @brief The TLS library in use.
- * @return a static string such as "Mbed TLS 2.28.3", or "none" without
- *         TLS; never NULL.
+ * @brief The TLS library of the default backend.
+ * @return a static string such as "OpenSSL 3.0.11 19 Sep 2023" or
+ *         "Mbed TLS 2.28.3", or "none" without TLS; never NULL.
  */
 SMTP_API const char *smtp_tls_backend(void);
 
 /**
  * @brief Create a configuration.
  *
+ * Uses the default backend (see smtp_tls_config_new_backend()).
  * Defaults: TLS 1.2 minimum, the highest version the TLS library has as
- * maximum (1.3 with Mbed TLS 3.6); client: ::SMTP_TLS_VERIFY_REQUIRED and
+ * maximum (1.3 with OpenSSL and with Mbed TLS 3.6); client: ::SMTP_TLS_VERIFY_REQUIRED and
  * the system trust store (::SMTP_TLS_SYSTEM_CA_FILE), loaded when the first
  * connection is made unless a CA was set (that first smtp_tls_conn_new()
  * changes the configuration: when several threads share a client
@@ -112,8 +114,8 @@ SMTP_API const char *smtp_tls_backend(void);
  * @param out   receives the configuration (NULL on failure).
  * @param role  ::SMTP_TLS_SERVER or ::SMTP_TLS_CLIENT.
  * @param mem   allocator for libsmtp's own allocations (NULL: default);
- *              copied. (Mbed TLS allocates its internal state through its
- *              own, global allocator.)
+ *              copied. (The TLS library allocates its internal state
+ *              through its own, process-wide allocator: see docs/tls.md.)
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_NOMEM;
  *         ::SMTP_ERR_TLS_CONFIG when the random generator cannot be
  *         seeded; ::SMTP_ERR_TLS_UNAVAILABLE.
@@ -342,7 +344,9 @@ SMTP_API int smtp_tls_is_established(const smtp_tls_conn *conn);
  * @return bytes taken (0..len; fewer than @p len when the input buffer is
  *         full: call smtp_tls_read()/smtp_tls_handshake() and feed the
  *         rest later); ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_INVALID_STATE
- *         after smtp_tls_feed_eof().
+ *         after smtp_tls_feed_eof(); ::SMTP_ERR_NOMEM (the connection
+ *         holds ciphertext in memory only while it has some, so feeding
+ *         may allocate).
  */
 SMTP_API smtp_ssize smtp_tls_feed(smtp_tls_conn *conn, const char *data, size_t len);
 
@@ -423,6 +427,7 @@ SMTP_API smtp_ssize smtp_tls_write(smtp_tls_conn *conn, const char *data, size_t
  *        smtp_tls_pending_output()).
  * @param conn the connection.
  * @return 0; ::SMTP_ERR_WOULDBLOCK (flush first, call again);
+ *         ::SMTP_ERR_NOMEM (no memory for the alert);
  *         ::SMTP_ERR_INVALID_STATE (handshake not complete: nothing sent);
  *         ::SMTP_ERR_INVALID_ARGUMENT.
  */
@@ -462,6 +467,239 @@ SMTP_API int smtp_tls_last_error(const smtp_tls_conn *conn, char *buf, size_t le
  *         certificate); ::SMTP_ERR_TLS_UNAVAILABLE.
  */
 SMTP_API int smtp_tls_conn_use_cert(smtp_tls_conn *conn, const smtp_tls_config *other);
+
+/* ------------------------------------------------------------------ */
+/* Backends                                                           */
+
+/** @brief Backend id: the build's default (the first in `-Dtls=`; OpenSSL when found). */
+#define SMTP_TLS_BACKEND_DEFAULT 0
+/** @brief Backend id: Mbed TLS 2.28 or 3.x (small devices; TLS 1.3 only with 3.6). */
+#define SMTP_TLS_BACKEND_MBEDTLS 1
+/** @brief Backend id: OpenSSL 3 (TLS 1.3, accelerated ciphers). */
+#define SMTP_TLS_BACKEND_OPENSSL 2
+
+/**
+ * @brief The backends built into this library, the default first.
+ * @param ids receives up to @p cap backend ids (may be NULL when @p cap is 0).
+ * @param cap room in @p ids.
+ * @return the number of backends in the build (0 without TLS), which may
+ *         exceed @p cap.
+ */
+SMTP_API int smtp_tls_backends(int *ids, size_t cap);
+
+/**
+ * @brief Short name of a backend id ("openssl", "mbedtls").
+ * @param backend a backend id; ::SMTP_TLS_BACKEND_DEFAULT names the default.
+ * @return a static string, or NULL when @p backend is not in this build.
+ */
+SMTP_API const char *smtp_tls_backend_name(int backend);
+
+/**
+ * @brief The TLS library behind a backend with its version, e.g.
+ *        "OpenSSL 3.0.11 19 Sep 2023" or "Mbed TLS 2.28.3".
+ * @param backend a backend id.
+ * @return a static string, or NULL when @p backend is not in this build.
+ */
+SMTP_API const char *smtp_tls_backend_version(int backend);
+
+/**
+ * @brief Look a backend up by its short name (case-sensitive: "openssl",
+ *        "mbedtls").
+ * @param name the name.
+ * @return the backend id; ::SMTP_ERR_INVALID_ARGUMENT (NULL or unknown
+ *         name); ::SMTP_ERR_TLS_UNAVAILABLE (known, but not in this build).
+ */
+SMTP_API int smtp_tls_backend_by_name(const char *name);
+
+/**
+ * @brief smtp_tls_config_new() with an explicit backend. Connections made
+ *        from the configuration use that backend; configurations of
+ *        different backends can live side by side (but
+ *        smtp_tls_conn_use_cert() needs two of the same backend).
+ * @param out     receives the configuration (NULL on failure).
+ * @param role    ::SMTP_TLS_SERVER or ::SMTP_TLS_CLIENT.
+ * @param backend a backend id (::SMTP_TLS_BACKEND_DEFAULT: the default).
+ * @param mem     allocator (NULL: default); copied.
+ * @return as smtp_tls_config_new(); ::SMTP_ERR_TLS_UNAVAILABLE when
+ *         @p backend is not in this build; ::SMTP_ERR_INVALID_ARGUMENT
+ *         for an unknown id.
+ */
+SMTP_API int smtp_tls_config_new_backend(smtp_tls_config **out, int role, int backend,
+                                         const smtp_mem *mem);
+
+/**
+ * @brief The backend of a configuration.
+ * @param cfg the configuration.
+ * @return a backend id (never ::SMTP_TLS_BACKEND_DEFAULT);
+ *         ::SMTP_ERR_INVALID_ARGUMENT for NULL.
+ */
+SMTP_API int smtp_tls_config_backend(const smtp_tls_config *cfg);
+
+/* ------------------------------------------------------------------ */
+/* Policy: the peer's certificate, own verification, client certificates */
+
+/**
+ * @brief Copy the DER of one certificate the peer sent.
+ *
+ * Index 0 is the peer's own (leaf) certificate, then the rest of the chain
+ * in the order the peer sent it (the trust anchor is usually absent).
+ * Works after the handshake and, from inside a verification callback
+ * (smtp_tls_config_set_verify_callback()), during it. The bytes are the
+ * peer's (untrusted unless verification says otherwise).
+ * @param conn  the connection.
+ * @param index position in the chain.
+ * @param buf   destination (may be NULL when @p cap is 0: ask the length).
+ * @param cap   size of @p buf.
+ * @param len   receives the DER length (also on ::SMTP_ERR_BUFFER_TOO_SMALL).
+ * @return 0; ::SMTP_ERR_NOT_FOUND (no certificate at @p index, or the peer
+ *         sent none); ::SMTP_ERR_BUFFER_TOO_SMALL; ::SMTP_ERR_INVALID_STATE
+ *         (the certificate was not received yet); ::SMTP_ERR_NOMEM;
+ *         ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_TLS_UNAVAILABLE.
+ */
+SMTP_API int smtp_tls_peer_cert(const smtp_tls_conn *conn, size_t index, uint8_t *buf, size_t cap,
+                                size_t *len);
+
+/**
+ * @brief The TLS library's own verdict on the peer's certificate (chain
+ *        against the trust anchors and, on a client, the host name),
+ *        regardless of what a verification callback decided.
+ * @param conn   the connection.
+ * @param reason receives the library's reason when not verified ("" when
+ *               verified); may be NULL.
+ * @param len    size of @p reason.
+ * @return 0 (verified); ::SMTP_ERR_TLS_VERIFY (checked and failed);
+ *         ::SMTP_ERR_NOT_FOUND (no certificate from the peer, or
+ *         verification is ::SMTP_TLS_VERIFY_NONE); ::SMTP_ERR_INVALID_STATE
+ *         (before the certificate arrived); ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_tls_peer_verify_result(const smtp_tls_conn *conn, char *reason, size_t len);
+
+/**
+ * @brief The subject distinguished name of the peer's certificate as text
+ *        (e.g. a client certificate's subject on a server), truncated to
+ *        @p len, always NUL-terminated.
+ * @param conn the connection.
+ * @param buf  destination.
+ * @param len  size of @p buf (>= 1).
+ * @return 0; ::SMTP_ERR_NOT_FOUND (no peer certificate);
+ *         ::SMTP_ERR_INVALID_STATE (handshake not complete);
+ *         ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_tls_peer_subject(const smtp_tls_conn *conn, char *buf, size_t len);
+
+/** @brief Verification callback result: accept the peer's certificate. */
+#define SMTP_TLS_VERIFY_ACCEPT 1
+/** @brief Verification callback result: refuse it (the handshake fails). */
+#define SMTP_TLS_VERIFY_REFUSE 0
+
+/**
+ * @brief What a verification callback is told. Valid during the call only.
+ */
+typedef struct smtp_tls_verify_info {
+  unsigned int size;         /**< sizeof(smtp_tls_verify_info) as libsmtp filled it. */
+  int role;                  /**< ::SMTP_TLS_CLIENT (checking a server) or ::SMTP_TLS_SERVER. */
+  const char *expected_name; /**< Client: the host name given to smtp_tls_conn_new() (may be NULL); server: NULL. */
+  int verdict;               /**< 0 when the TLS library verified the chain (and name); ::SMTP_ERR_TLS_VERIFY when not. */
+  const char *reason;        /**< The library's reason when @c verdict is not 0, else "". */
+  size_t chain_len;          /**< Certificates the peer sent; read them with smtp_tls_peer_cert(). */
+  void *reserved[4];         /**< Zero; room to grow. */
+} smtp_tls_verify_info;
+
+/**
+ * @brief Verification callback: decides on the peer's certificate.
+ *
+ * Called once per handshake, after the TLS library checked the chain
+ * against the configured trust anchors (and, on a client, the host name),
+ * whenever the configuration's verification is ::SMTP_TLS_VERIFY_OPTIONAL
+ * or ::SMTP_TLS_VERIFY_REQUIRED and the peer sent a certificate. It sees
+ * the library's verdict and the DER chain (smtp_tls_peer_cert() on
+ * @p conn), so certificate pinning, DANE (RFC 7672) or MTA-STS (RFC 8461)
+ * checks can be built on it.
+ *
+ * Returning ::SMTP_TLS_VERIFY_ACCEPT makes the certificate verified
+ * (smtp_tls_info::peer_verified is 1) even when the library's verdict was
+ * negative; ::SMTP_TLS_VERIFY_REFUSE (or any other value) fails the
+ * handshake with ::SMTP_ERR_TLS_VERIFY under ::SMTP_TLS_VERIFY_REQUIRED, or
+ * leaves it unverified under ::SMTP_TLS_VERIFY_OPTIONAL.
+ * smtp_tls_peer_verify_result() keeps reporting the library's verdict.
+ * @param conn      the connection being verified.
+ * @param info      the facts (see ::smtp_tls_verify_info).
+ * @param user_data as given to smtp_tls_config_set_verify_callback().
+ */
+typedef int (*smtp_tls_on_verify)(smtp_tls_conn *conn, const smtp_tls_verify_info *info,
+                                        void *user_data);
+
+/**
+ * @brief Install (or remove, with NULL) the verification callback.
+ * @param cfg       the configuration.
+ * @param cb        the callback, or NULL.
+ * @param user_data passed to @p cb.
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_TLS_UNAVAILABLE.
+ */
+SMTP_API int smtp_tls_config_set_verify_callback(smtp_tls_config *cfg, smtp_tls_on_verify cb,
+                                                 void *user_data);
+
+/**
+ * @brief Replace the own certificate chain and key for connections made
+ *        from now on (e.g. after a renewal). Connections already made keep
+ *        the pair they started with. When the new pair fails to load (or
+ *        its key does not match), the old pair stays in use.
+ *
+ * With Mbed TLS each replacement makes a new internal configuration; the
+ * older ones (and their certificates) stay allocated until @p cfg is
+ * deleted, since connections made from them point into them. On a
+ * configuration without a certificate this loads the first pair, like
+ * smtp_tls_config_cert_file().
+ *
+ * Not safe against a concurrent smtp_tls_conn_new() on the same
+ * configuration: call it from the thread that makes the connections, or
+ * hold a lock around both.
+ * @param cfg       the configuration.
+ * @param cert_file path of the chain (PEM, leaf first).
+ * @param key_file  path of the key.
+ * @param password  key password, or NULL.
+ * @return 0; ::SMTP_ERR_TLS_CONFIG (the old pair stays; see
+ *         smtp_tls_config_last_error()); ::SMTP_ERR_NOMEM;
+ *         ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_TLS_UNAVAILABLE.
+ */
+SMTP_API int smtp_tls_config_replace_cert_file(smtp_tls_config *cfg, const char *cert_file,
+                                               const char *key_file, const char *password);
+
+/* ------------------------------------------------------------------ */
+/* Channel bindings (for SASL *-PLUS mechanisms, RFC 5802 6)           */
+
+/** @brief Channel binding "tls-unique" (RFC 5929 3): TLS 1.2 only. */
+#define SMTP_TLS_CB_UNIQUE 1
+/** @brief Channel binding "tls-server-end-point" (RFC 5929 4): hash of the server's certificate. */
+#define SMTP_TLS_CB_SERVER_END_POINT 2
+/** @brief Channel binding "tls-exporter" (RFC 9266): 32 bytes of exporter output. */
+#define SMTP_TLS_CB_EXPORTER 3
+
+/**
+ * @brief The channel-binding data of an established connection.
+ *
+ * - ::SMTP_TLS_CB_EXPORTER: the TLS exporter (RFC 8446 7.5, RFC 5705)
+ *   with label "EXPORTER-Channel-Binding", no context, 32 bytes
+ *   (RFC 9266 2). RFC 9266 4.2 permits it over TLS 1.2 only with the
+ *   extended master secret (RFC 7627); the caller decides.
+ * - ::SMTP_TLS_CB_SERVER_END_POINT: the hash of the server's certificate
+ *   with the hash of its signature algorithm, SHA-256 for MD5 and SHA-1
+ *   (RFC 5929 4.1); both roles give the same bytes.
+ * - ::SMTP_TLS_CB_UNIQUE: the first Finished message of the handshake
+ *   (RFC 5929 3.1); TLS 1.2 only (RFC 9266 3: not defined for TLS 1.3).
+ * @param conn the connection (handshake complete).
+ * @param type one of the SMTP_TLS_CB_* values.
+ * @param out  destination (may be NULL when @p cap is 0).
+ * @param cap  size of @p out.
+ * @param len  receives the length (also on ::SMTP_ERR_BUFFER_TOO_SMALL).
+ * @return 0; ::SMTP_ERR_INVALID_STATE (handshake not complete);
+ *         ::SMTP_ERR_UNSUPPORTED (this type is not defined for the
+ *         negotiated version, or the backend cannot produce it);
+ *         ::SMTP_ERR_BUFFER_TOO_SMALL; ::SMTP_ERR_INVALID_ARGUMENT;
+ *         ::SMTP_ERR_TLS_UNAVAILABLE.
+ */
+SMTP_API int smtp_tls_channel_binding(const smtp_tls_conn *conn, int type, uint8_t *out, size_t cap,
+                                      size_t *len);
 
 #ifdef __cplusplus
 }
