@@ -125,6 +125,9 @@ struct smtp_client_options {
   char *token; /* allocated, NUL-terminated */
   int (*random)(void *buf, size_t len, void *user_data);
   void *random_ud;
+  unsigned int auth_order[SMTP__AUTH_ORDER_MAX]; /* preference, strongest first */
+  size_t auth_order_len;
+  uint32_t scram_max_iter;
 };
 
 int smtp_client_options_new(smtp_client_options **out, const smtp_mem *mem) {
@@ -667,6 +670,7 @@ struct smtp_client_session {
 
   /* AUTH: the buffers exist only when credentials or a token were set */
   smtp__sasl_client *sasl;
+  smtp__client_auth_cfg *acfg; /* preference, SCRAM bound, channel binding (with AUTH) */
   unsigned int auth_mech;
   int auth_cancelled;
   int ir_pending;  /* initial response waits for the first 334 */
@@ -1090,7 +1094,7 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
    * transaction allocates: the AUTH buffers only with credentials, the
    * read stage only with a read callback, the event queue only in event
    * mode. */
-  want_auth = o->have_password || (o->have_token && o->token);
+  want_auth = o->have_password || (o->have_token && o->token) || o->mech == SMTP_SASL_EXTERNAL;
   if (o->have_token && o->token) tok_len = strlen(o->token);
   if (want_auth) {
     zl = strlen(o->authzid);
@@ -1116,7 +1120,9 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   off_evq = ALIGN16(sizeof *c);
   off_full = ALIGN16(off_evq + (event_mode ? EVQ_CAP * sizeof(smtp_client_event) : 0));
   off_sasl = ALIGN16(off_full + (event_mode ? sizeof(smtp_capabilities) : 0));
-  off_out = ALIGN16(off_sasl + (want_auth ? sizeof(smtp__sasl_client) : 0));
+  off_out = ALIGN16(off_sasl + (want_auth ? ALIGN16(sizeof(smtp__sasl_client)) +
+                                                 sizeof(smtp__client_auth_cfg)
+                                           : 0));
   off_stage = off_out + out_cap;
   off_caps = off_stage + (callbacks && callbacks->read_body ? STAGE_CAP : 0);
   off_line = off_caps;
@@ -1156,6 +1162,12 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
     char *q = base + off_cred;
     c->sasl = (smtp__sasl_client *)(void *)(base + off_sasl);
     memset(c->sasl, 0, sizeof *c->sasl);
+    c->acfg = (smtp__client_auth_cfg *)(void *)(base + off_sasl +
+                                                ALIGN16(sizeof(smtp__sasl_client)));
+    memset(c->acfg, 0, sizeof *c->acfg);
+    memcpy(c->acfg->order, o->auth_order, sizeof o->auth_order);
+    c->acfg->order_len = o->auth_order_len;
+    c->acfg->max_iter = o->scram_max_iter;
     c->line = base + off_line;
     c->line_cap = line_cap;
     c->sasl_raw = base + off_raw;
@@ -1209,6 +1221,7 @@ void smtp_client_session_del(smtp_client_session *c) {
   if (c->txn) c->txn->owner = NULL;
   smtp_reply_parser_del(c->rp);
   if (c->sasl) smtp__sasl_client_wipe(c->sasl);
+  if (c->acfg) smtp__wipe(c->acfg, sizeof *c->acfg);
   if (c->line) smtp__wipe(c->line, c->line_cap);
   if (c->sasl_raw) smtp__wipe(c->sasl_raw, c->raw_cap);
   if (c->cred_copy) smtp__wipe(c->cred_copy, c->cred_copy_len);
@@ -1368,13 +1381,19 @@ static void start_auth(smtp_client_session *c) {
   }
   supported = smtp__sasl_client_supported(c->opt.have_password, c->opt.have_token,
                                           c->opt.random != NULL);
+  /* RFC 5802 6: the -PLUS forms only with channel-binding data. */
+  smtp__client_auth_creds_cb(&c->creds, &c->acfg->cbind, c->acfg->max_iter);
+  if (!c->acfg->cbind.len) supported &= ~(unsigned)SMTP__SASL_SCRAM_PLUS;
   if (c->opt.mech) mech = (offered & supported & c->opt.mech) ? c->opt.mech : 0;
+  else if (c->acfg->order_len)
+    mech = smtp__sasl_client_choose_order(offered, supported, c->acfg->order,
+                                          c->acfg->order_len);
   else mech = smtp__sasl_client_choose(offered, supported);
   if (!mech) {
     auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
     return;
   }
-  if (mech == SMTP_SASL_SCRAM_SHA_256) {
+  if (smtp__scram_alg(mech)) {
     unsigned char rnd[18];
     smtp_ssize k;
     if (!c->opt.random || c->opt.random(rnd, sizeof rnd, c->opt.random_ud) != 0) {
@@ -1428,7 +1447,7 @@ static void start_auth(smtp_client_session *c) {
 }
 
 static void after_tls_decision(smtp_client_session *c) {
-  if (c->opt.have_password || c->opt.have_token) start_auth(c);
+  if (c->sasl) start_auth(c);
   else ready(c);
 }
 
@@ -2763,4 +2782,43 @@ void smtp__client_session_set_one_reply(smtp_client_session *c, int on) {
 
 unsigned int smtp_client_session_auth_mechanism(const smtp_client_session *c) {
   return c ? c->auth_mech : 0;
+}
+
+/* ---------------- AUTH settings: preference, SCRAM bound, channel binding */
+
+int smtp_client_options_set_auth_preference(smtp_client_options *opt, const unsigned int *mechs,
+                                            size_t n) {
+  size_t i;
+  unsigned int known = smtp__sasl_client_supported(1, 1, 1);
+  if (!opt || (!mechs && n) || n > SMTP__AUTH_ORDER_MAX) return SMTP_ERR_INVALID_ARGUMENT;
+  for (i = 0; i < n; i++)
+    if (mechs[i] == 0 || (mechs[i] & (mechs[i] - 1)) || !(mechs[i] & known))
+      return SMTP_ERR_INVALID_ARGUMENT;
+  for (i = 0; i < n; i++) opt->auth_order[i] = mechs[i];
+  opt->auth_order_len = n;
+  return SMTP_OK;
+}
+
+int smtp_client_options_set_scram_max_iterations(smtp_client_options *opt, unsigned int n) {
+  if (!opt || (n && n < SMTP__SCRAM_MIN_ITER)) return SMTP_ERR_INVALID_ARGUMENT;
+  opt->scram_max_iter = n;
+  return SMTP_OK;
+}
+
+int smtp_client_session_set_channel_binding(smtp_client_session *c, const char *type,
+                                            const void *data, size_t len) {
+  size_t tl = 0;
+  if (!c) return SMTP_ERR_INVALID_ARGUMENT;
+  if (type) {
+    tl = strlen(type);
+    if (!smtp__scram_cbname_ok(type, tl) || !data || len == 0 || len > SMTP__SCRAM_CB_MAX)
+      return SMTP_ERR_INVALID_ARGUMENT;
+  }
+  if (!c->acfg) return SMTP_OK; /* no AUTH in this session */
+  smtp__wipe(&c->acfg->cbind, sizeof c->acfg->cbind);
+  if (!type) return SMTP_OK;
+  memcpy(c->acfg->cbind.name, type, tl);
+  memcpy(c->acfg->cbind.data, data, len);
+  c->acfg->cbind.len = len;
+  return SMTP_OK;
 }

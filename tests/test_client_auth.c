@@ -327,6 +327,100 @@ static void test_auth_after_starttls(void **state) {
   assert_int_equal(0, 0);
 }
 
+
+/* Mechanism choice among the SCRAM family (RFC 5802 6): without
+ * channel-binding data the -PLUS forms are never used and the flag is "n";
+ * with data a -PLUS form is preferred, and "y" is sent when the server
+ * offers none. The script is run whole, byte by byte and at random splits. */
+#define SCRAM_N "biwsbj11c2VyLHI9UVVGQlFVRkJRVUZCUVVGQlFVRkJRVUZC"
+#define SCRAM_P "cD10bHMtZXhwb3J0ZXIsLG49dXNlcixyPVFVRkJRVUZCUVVGQlFVRkJRVUZCUVVGQg=="
+#define SCRAM_Y "eSwsbj11c2VyLHI9UVVGQlFVRkJRVUZCUVVGQlFVRkJRVUZC"
+static void run_cb(harness_setup_fn setup, const char *cbtype, const char *script, const char *log) {
+  static const struct { int mode; uint32_t seed; } runs[] = {{FEED_WHOLE, 0}, {FEED_BYTES, 0}, {FEED_RANDOM, 5}};
+  static const unsigned char cb[32] = {9, 8, 7};
+  for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+    harness *h = calloc(1, sizeof *h);
+    assert_non_null(h);
+    h_start(h, setup, runs[i].mode, runs[i].seed);
+    if (cbtype) assert_int_equal(smtp_client_session_set_channel_binding(h->c, cbtype, cb, sizeof cb), SMTP_OK);
+    h_run(h, script);
+    h_expect_log(h, log);
+    h_end(h);
+    free(h);
+  }
+}
+static void test_scram_family_choice(void **state) {
+  (void)state;
+  run_cb(setup_scram, NULL,
+         "S: 220 mx\nC: EHLO client.example\n"
+         "S: 250-mx\nS: 250 AUTH SCRAM-SHA-1 SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN\n"
+         "C: AUTH SCRAM-SHA-256 " SCRAM_N "\nS: 535 no\nC: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -38 535\nCLOSED -38\n");
+  run_cb(setup_scram, NULL,
+         "S: 220 mx\nC: EHLO client.example\n"
+         "S: 250-mx\nS: 250 AUTH SCRAM-SHA-1 SCRAM-SHA-512 SCRAM-SHA-256\n"
+         "C: AUTH SCRAM-SHA-512 " SCRAM_N "\nS: 535 no\nC: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -38 535\nCLOSED -38\n");
+  run_cb(setup_scram, "tls-exporter",
+         "S: 220 mx\nC: EHLO client.example\n"
+         "S: 250-mx\nS: 250 AUTH SCRAM-SHA-1 SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN\n"
+         "C: AUTH SCRAM-SHA-256-PLUS " SCRAM_P "\nS: 535 no\nC: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -38 535\nCLOSED -38\n");
+  run_cb(setup_scram, "tls-exporter",
+         "S: 220 mx\nC: EHLO client.example\n"
+         "S: 250-mx\nS: 250 AUTH SCRAM-SHA-256 PLAIN\n"
+         "C: AUTH SCRAM-SHA-256 " SCRAM_Y "\nS: 535 no\nC: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -38 535\nCLOSED -38\n");
+  /* a server asking for more iterations than allowed (100,000) is refused */
+  run_cb(setup_scram, NULL,
+         "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH SCRAM-SHA-256\n"
+         "C: AUTH SCRAM-SHA-256 " SCRAM_N "\n"
+         "S: 334 cj1RVUZCUVVGQlFVRkJRVUZCUVVGQlFVRkJRVUZCWFlaLHM9UVNYQ1IrUTZzZWs4YmY5MixpPTIwMDAwMA==\n"
+         "C: *\nS: 501 cancelled\nC: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -38 501\nCLOSED -38\n");
+}
+
+/* The preference order replaces the built-in one. */
+static void setup_pref(harness *h) {
+  static const unsigned int order[] = {SMTP_SASL_LOGIN, SMTP_SASL_PLAIN};
+  setup_scram(h);
+  assert_int_equal(smtp_client_options_set_auth_preference(h->opt, order, 2), SMTP_OK);
+}
+static void test_preference(void **state) {
+  (void)state;
+  static const unsigned int bad[] = {SMTP_SASL_LOGIN | SMTP_SASL_PLAIN};
+  smtp_client_options *o;
+  h_transcript(setup_pref,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH SCRAM-SHA-256 PLAIN\n"
+               "C: AUTH PLAIN AHVzZXIAcGVuY2ls\nS: 235 ok\nQUIT\nC: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 200\nAUTH 0 235\nREADY\nCLOSED 0\n");
+  assert_int_equal(smtp_client_options_new(&o, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_options_set_auth_preference(o, bad, 1), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_client_options_set_auth_preference(o, NULL, 1), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_client_options_set_scram_max_iterations(o, 100), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_client_options_set_scram_max_iterations(o, 500000), SMTP_OK);
+  smtp_client_options_del(o);
+}
+
+/* EXTERNAL (RFC 4422 A.1) forced without credentials: an empty initial
+ * response ("=", RFC 4954 4). */
+static void setup_external(harness *h) {
+  smtp_client_options_set_allow_plaintext_auth(h->opt, 1);
+  assert_int_equal(smtp_client_options_set_auth_mechanism(h->opt, SMTP_SASL_EXTERNAL), SMTP_OK);
+  h->no_submit = 1;
+}
+static void test_external(void **state) {
+  (void)state;
+  h_transcript(setup_external,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH EXTERNAL PLAIN\n"
+               "C: AUTH EXTERNAL =\nS: 235 ok\nQUIT\nC: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 200\nAUTH 0 235\nREADY\nCLOSED 0\n");
+  h_transcript(setup_external,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH PLAIN\n"
+               "C: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 200\nAUTH -41 0\nCLOSED -41\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plain),
@@ -341,6 +435,9 @@ int main(void) {
       cmocka_unit_test(test_scram),
       cmocka_unit_test(test_scram_needs_random),
       cmocka_unit_test(test_auth_after_starttls),
+      cmocka_unit_test(test_scram_family_choice),
+      cmocka_unit_test(test_preference),
+      cmocka_unit_test(test_external),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

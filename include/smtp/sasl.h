@@ -1,7 +1,8 @@
 /**
  * @file sasl.h
- * @brief Base64 (RFC 4648 4, strict) and the messages of SASL PLAIN
- *        (RFC 4616) and LOGIN used by AUTH (RFC 4954).
+ * @brief Base64 (RFC 4648 4, strict), the messages of SASL PLAIN
+ *        (RFC 4616) and LOGIN used by AUTH (RFC 4954), and SCRAM stored-key
+ *        records (RFC 5802 3) for servers.
  */
 #ifndef SMTP_SASL_H
 #define SMTP_SASL_H
@@ -85,6 +86,82 @@ typedef struct smtp_sasl_plain {
  *         (@p out NULL, @p msg NULL with @p len > 0).
  */
 SMTP_API int smtp_sasl_plain_decode(const char *msg, size_t len, smtp_sasl_plain *out);
+
+
+/** @brief Largest SCRAM salt a record holds, in octets. */
+#define SMTP_SCRAM_SALT_MAX 64
+/** @brief Largest SCRAM key (SHA-512's 64 octets). */
+#define SMTP_SCRAM_KEY_MAX 64
+
+/**
+ * @brief What a SCRAM server stores for one user (RFC 5802 3): the salt,
+ *        the iteration count, StoredKey = H(ClientKey) and ServerKey. The
+ *        password itself is not needed to verify a client, and cannot be
+ *        recovered from a record.
+ */
+typedef struct smtp_scram_record {
+  unsigned int mech;        /**< The family: ::SMTP_SASL_SCRAM_SHA_1, ::SMTP_SASL_SCRAM_SHA_256
+                                 or ::SMTP_SASL_SCRAM_SHA_512 (a record also serves the
+                                 family's -PLUS form). */
+  unsigned int iterations;  /**< Hi() iteration count (RFC 5802 2.2), at least 1. */
+  size_t salt_len;          /**< Octets of @ref salt used (1..::SMTP_SCRAM_SALT_MAX). */
+  unsigned char salt[SMTP_SCRAM_SALT_MAX];           /**< The salt. */
+  unsigned char stored_key[SMTP_SCRAM_KEY_MAX];      /**< StoredKey (hash-length octets used). */
+  unsigned char server_key[SMTP_SCRAM_KEY_MAX];      /**< ServerKey (hash-length octets used). */
+  unsigned char reserved[32];                        /**< Zero; room to grow. */
+} smtp_scram_record;
+
+/**
+ * @brief The digest length of a SCRAM family (20, 32 or 64 octets).
+ * @param mech one ::smtp_sasl_mech bit of a SCRAM mechanism, -PLUS or not.
+ * @return the length, or 0 when @p mech is not a SCRAM mechanism.
+ */
+SMTP_API size_t smtp_scram_key_len(unsigned int mech);
+
+/**
+ * @brief Make a stored-key record from a password (RFC 5802 3:
+ *        SaltedPassword = Hi(password, salt, i), StoredKey = H(HMAC(SaltedPassword,
+ *        "Client Key")), ServerKey = HMAC(SaltedPassword, "Server Key")).
+ * The password is used as given: SASLprep (RFC 4013) is not applied, so
+ * clients must send the same octets (ASCII passwords are unaffected).
+ * @param mech a SCRAM mechanism bit (-PLUS maps to its family).
+ * @param password NUL-terminated, not empty.
+ * @param salt the salt (take at least 16 random octets); read during the call.
+ * @param salt_len 1..::SMTP_SCRAM_SALT_MAX.
+ * @param iterations at least 1 (RFC 7677 4: 4096 or more).
+ * @param out the record; zeroed first.
+ * @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT (NULL pointers, not a SCRAM
+ *         mechanism, empty password, salt length or iteration count out of range).
+ */
+SMTP_API int smtp_scram_make_record(unsigned int mech, const char *password, const void *salt,
+                                    size_t salt_len, unsigned int iterations,
+                                    smtp_scram_record *out);
+
+/**
+ * @brief Format a record as one text line, without line end:
+ *        `user:MECH:iterations:salt_b64:storedkey_b64:serverkey_b64`, MECH
+ *        being SCRAM-SHA-1, SCRAM-SHA-256 or SCRAM-SHA-512.
+ * @param user the user name (no ':', no controls, 1..255 octets).
+ * @param rec the record.
+ * @param out output buffer; NUL-terminated when the result fits.
+ * @param outcap size of @p out (512 always suffices).
+ * @return characters written (NUL excluded), ::SMTP_ERR_BUFFER_TOO_SMALL or
+ *         ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API smtp_ssize smtp_scram_record_format(const char *user, const smtp_scram_record *rec,
+                                             char *out, size_t outcap);
+
+/**
+ * @brief Parse a line made by smtp_scram_record_format() (no line end).
+ * @param line the text; @param len its length.
+ * @param user set to the user name (a span into @p line).
+ * @param out the record.
+ * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX (field count, unknown mechanism, bad
+ *         number, key of the wrong length), ::SMTP_ERR_BASE64 or
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL pointers).
+ */
+SMTP_API int smtp_scram_record_parse(const char *line, size_t len, smtp_span *user,
+                                     smtp_scram_record *out);
 
 #ifdef __cplusplus
 }
