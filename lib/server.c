@@ -1596,6 +1596,10 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   s->mail_line_max = mail_line;
   s->rcpt_line_max = rcpt_line;
   s->mode = SRV_M_LINE;
+  if (smtp__srv_sasl_init(s) != SMTP_OK) {
+    smtp__free(mem, s);
+    return SMTP_ERR_NOMEM;
+  }
   *out = s;
   return SMTP_OK;
 }

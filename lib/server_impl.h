@@ -223,5 +223,7 @@ void smtp__srv_sasl_start(smtp_server_session *s, unsigned int mech, const char 
 void smtp__srv_sasl_line(smtp_server_session *s, const char *data, size_t n);
 void smtp__srv_sasl_reset(smtp_server_session *s);
 void smtp__srv_sasl_free(smtp_server_session *s);
+/* At creation: the state block, when a built-in verifier may run. */
+int smtp__srv_sasl_init(smtp_server_session *s);
 
 #endif

@@ -5,9 +5,10 @@
  * mechanisms XOAUTH2 and OAUTHBEARER (RFC 7628) through a validation
  * callback.
  *
- * Their state lives in one block allocated the first time it is needed
- * (an AUTH with one of them, or the application giving channel-binding
- * data or an EXTERNAL identity), freed with the session. Every failure of
+ * Their state lives in one block allocated with the session when one of
+ * them is configured (a scram_lookup or token callback, or EXTERNAL among
+ * the mechanisms), so that the session allocates nothing afterwards; freed
+ * with the session. Every failure of
  * the exchange itself is 535 5.7.8 (RFC 4954 4: "authentication
  * credentials invalid"), counted towards the AUTH failure limit by
  * server_auth.c; failures of the application's side (lookup error, no
@@ -60,9 +61,11 @@ int smtp_server_options_set_scram_iterations(smtp_server_options *o, unsigned in
   return SMTP_OK;
 }
 
-static struct smtp__srv_sasl *sx_get(smtp_server_session *s) {
-  if (!s->sx) s->sx = smtp__calloc(&s->mem, 1, sizeof *s->sx);
-  return s->sx;
+int smtp__srv_sasl_init(smtp_server_session *s) {
+  if (!s->cb.scram_lookup && !s->cb.token && !(s->opt.auth_mechs & SMTP_SASL_EXTERNAL))
+    return SMTP_OK;
+  s->sx = smtp__calloc(&s->mem, 1, sizeof *s->sx);
+  return s->sx ? SMTP_OK : SMTP_ERR_NOMEM;
 }
 
 void smtp__srv_sasl_free(smtp_server_session *s) {
@@ -87,11 +90,9 @@ int smtp_server_session_set_channel_binding(smtp_server_session *s, const char *
     tl = strlen(type);
     if (!smtp__scram_cbname_ok(type, tl) || !data || len == 0 || len > SMTP__SCRAM_CB_MAX)
       return SMTP_ERR_INVALID_ARGUMENT;
-  } else if (!s->sx) {
-    return SMTP_OK;
   }
-  x = sx_get(s);
-  if (!x) return SMTP_ERR_NOMEM;
+  x = s->sx;
+  if (!x) return SMTP_OK; /* no built-in verifier in this session: unused */
   memset(x->cb_name, 0, sizeof x->cb_name);
   smtp__wipe(x->cb_data, sizeof x->cb_data);
   x->cb_len = 0;
@@ -116,9 +117,8 @@ int smtp_server_session_set_external_identity(smtp_server_session *s, const char
   struct smtp__srv_sasl *x;
   if (!s) return SMTP_ERR_INVALID_ARGUMENT;
   if (identity && bad_name(identity, len)) return SMTP_ERR_INVALID_ARGUMENT;
-  if (!identity && !s->sx) return SMTP_OK;
-  x = sx_get(s);
-  if (!x) return SMTP_ERR_NOMEM;
+  x = s->sx;
+  if (!x) return SMTP_OK; /* EXTERNAL not enabled in the options: unused */
   x->ext_len = 0;
   if (!identity) return SMTP_OK;
   memcpy(x->ext_id, identity, len);
@@ -358,7 +358,7 @@ static void token_line(smtp_server_session *s, const char *m, size_t n) {
 void smtp__srv_sasl_start(smtp_server_session *s, unsigned int mech, const char *ir, size_t n,
                           int has_ir) {
   s->auth_mech = mech;
-  if (!sx_get(s)) {
+  if (!s->sx) {
     tempfail(s);
     return;
   }

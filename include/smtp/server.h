@@ -747,8 +747,12 @@ SMTP_API int smtp_server_options_set_data_end_timeout(smtp_server_options *o, in
 /**
  * @brief Create a session. Makes one allocation, sized by the options and
  *        the callbacks (about 3.5 KiB with the defaults and no AUTH
- *        callback; 256 octets more with one); the session allocates nothing
- *        more until smtp_server_session_del().
+ *        callback; 256 octets more with one), and a second of about 5 KiB
+ *        when a built-in SCRAM, EXTERNAL or token verifier is configured
+ *        (smtp_server_callbacks_set_scram_lookup(),
+ *        smtp_server_callbacks_set_token(), ::SMTP_SASL_EXTERNAL among the
+ *        mechanisms); the session allocates nothing more until
+ *        smtp_server_session_del().
  * @param out set to the session, or NULL on failure; the caller owns it and
  *        frees it with smtp_server_session_del().
  * @param callbacks copied (free the object whenever you like); NULL means no
@@ -1220,7 +1224,8 @@ SMTP_API int smtp_server_options_set_scram_iterations(smtp_server_options *o, un
  * @param type the type name (letters, digits, ".", "-"; at most 31 octets), or
  *        NULL to forget the data.
  * @param data the bytes (copied). @param len 1..128.
- * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT or ::SMTP_ERR_NOMEM.
+ * @return ::SMTP_OK (also when the session has no built-in verifier: the
+ *         data are then unused) or ::SMTP_ERR_INVALID_ARGUMENT.
  */
 SMTP_API int smtp_server_session_set_channel_binding(smtp_server_session *s, const char *type,
                                                      const void *data, size_t len);
@@ -1233,7 +1238,8 @@ SMTP_API int smtp_server_session_set_channel_binding(smtp_server_session *s, con
  * @param identity 1..255 octets of UTF-8 without controls (copied), or NULL
  *        to withdraw it.
  * @param len its length.
- * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT or ::SMTP_ERR_NOMEM.
+ * @return ::SMTP_OK (also when ::SMTP_SASL_EXTERNAL was not enabled in the
+ *         options: the identity is then unused) or ::SMTP_ERR_INVALID_ARGUMENT.
  */
 SMTP_API int smtp_server_session_set_external_identity(smtp_server_session *s,
                                                        const char *identity, size_t len);
