@@ -1147,6 +1147,9 @@ static void process_line(smtp_server_session *s, const char *line, size_t len) {
       if (m < c.args.len) sb_str(&b, " ***");
       smtp__srv_trace(s, SMTP_SERVER_TRACE_IN, t, b.len);
     }
+  } else if (len > 5 && smtp__casecmp(line, 4, "AUTH", 4) == 0) {
+    /* A malformed AUTH line may still carry a credential: verb only. */
+    smtp__srv_trace(s, SMTP_SERVER_TRACE_IN, "AUTH ***", 8);
   } else {
     smtp__srv_trace(s, SMTP_SERVER_TRACE_IN, line, len);
   }

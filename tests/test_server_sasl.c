@@ -60,7 +60,7 @@ static int trace_cb(smtp_server_session *s, int dir, const char *line, size_t le
   H *h = ud;
   (void)s;
   if (h->tracelen + len + 3 < sizeof h->trace) {
-    h->trace[h->tracelen++] = (char)dir;
+    h->trace[h->tracelen++] = dir == SMTP_SERVER_TRACE_IN ? 'C' : 'S';
     memcpy(h->trace + h->tracelen, line, len);
     h->tracelen += len;
     h->trace[h->tracelen++] = '\n';
@@ -221,6 +221,7 @@ static void test_scram_families(void **state) {
       /* the trace never shows the proof or the password */
       assert_null(strstr(h.trace, proof));
       assert_null(strstr(h.trace, "pencil"));
+      assert_non_null(strstr(h.trace, "S235 2.7.0")); /* the trace is complete */
       end(&h);
       /* -PLUS with the session's channel binding */
       start(&h, bytes, SCRAM_ALL, F_CB);
@@ -363,6 +364,7 @@ static void test_tokens(void **state) {
     b64line("AUTH OAUTHBEARER ", ob_good, sizeof ob_good - 1, line, sizeof line);
     assert_string_equal(say(&h, line), AUTH_OK);
     assert_null(strstr(h.trace, "good-tok1"));
+    assert_non_null(strstr(h.trace, "CAUTH OAUTHBEARER ***\n"));
     assert_null(strstr(h.trace, line + 17)); /* the base64 form neither */
     end(&h);
     start(&h, bytes, SMTP_SASL_XOAUTH2, 0);
@@ -371,6 +373,20 @@ static void test_tokens(void **state) {
     assert_string_equal(say(&h, line), AUTH_OK);
     end(&h);
   }
+}
+
+/* A malformed AUTH line is traced as its verb only: it may carry a
+ * credential all the same. */
+static void test_trace_malformed(void **state) {
+  H h;
+  (void)state;
+  start(&h, 0, SMTP_SASL_OAUTHBEARER, 0);
+  say(&h, "EHLO c.example");
+  say(&h, "AUTH OAUTH\001BEARER c2VjcmV0LXRva2Vu");
+  say(&h, "AUTH\tOAUTHBEARER c2VjcmV0LXRva2Vu");
+  assert_null(strstr(h.trace, "c2VjcmV0LXRva2Vu"));
+  assert_non_null(strstr(h.trace, "CAUTH ***\n"));
+  end(&h);
 }
 
 static void test_settings(void **state) {
@@ -414,6 +430,7 @@ int main(void) {
       cmocka_unit_test(test_scram_families), cmocka_unit_test(test_scram_failures),
       cmocka_unit_test(test_external),       cmocka_unit_test(test_tokens),
       cmocka_unit_test(test_settings),       cmocka_unit_test(test_bounds),
+      cmocka_unit_test(test_trace_malformed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
