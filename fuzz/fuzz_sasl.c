@@ -271,7 +271,7 @@ static void record(const char *d, size_t n) {
   memcpy(user, u.ptr, u.len);
   user[u.len] = 0;
   k = smtp_scram_record_format(user, &r, line, sizeof line);
-  if (k < 0) return; /* a user name with controls or NUL: parse takes it, format does not */
+  CHECK(k > 0);
   CHECK(smtp_scram_record_parse(line, (size_t)k, &u2, &r2) == SMTP_OK);
   CHECK(u2.len == u.len && memcmp(u2.ptr, user, u.len) == 0);
   CHECK(memcmp(&r, &r2, sizeof r) == 0);

@@ -260,6 +260,8 @@ int smtp_scram_record_parse(const char *line, size_t len, smtp_span *user,
     }
   }
   if (n != 6 || fl[0] == 0 || fl[0] > 255) return SMTP_ERR_SYNTAX;
+  for (i = 0; i < fl[0]; i++)
+    if ((unsigned char)f[0][i] < 0x20 || f[0][i] == 0x7f) return SMTP_ERR_SYNTAX;
   mech = smtp_sasl_mech_from_name(f[1], fl[1]);
   if (!(mech & SMTP__SASL_SCRAM_BASE)) return SMTP_ERR_SYNTAX;
   if (fl[2] == 0 || fl[2] > 10) return SMTP_ERR_SYNTAX;

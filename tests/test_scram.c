@@ -420,6 +420,7 @@ static void test_scram_records(void **state) {
       ":SCRAM-SHA-256:4096:W22ZaJ0SNY7soEsUEjb6gQ==:AAAA:AAAA",
       "user:SCRAM-SHA-256:4096:W22ZaJ0SNY7soEsUEjb6gQ==:AAAA",
       "user:pass",
+      "us\ter:SCRAM-SHA-1:4096:W22ZaJ0SNY7soEsUEjb6gQ==:AAAAAAAAAAAAAAAAAAAAAAAAAAA=:AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     assert_true(smtp_scram_record_parse(bad[i], strlen(bad[i]), &user, &back) < 0);

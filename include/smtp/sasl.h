@@ -156,8 +156,9 @@ SMTP_API smtp_ssize smtp_scram_record_format(const char *user, const smtp_scram_
  * @param line the text; @param len its length.
  * @param user set to the user name (a span into @p line).
  * @param out the record.
- * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX (field count, unknown mechanism, bad
- *         number, key of the wrong length), ::SMTP_ERR_BASE64 or
+ * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX (field count, empty user or one
+ *         with controls or over 255 octets, unknown mechanism, bad number,
+ *         key of the wrong length), ::SMTP_ERR_BASE64 or
  *         ::SMTP_ERR_INVALID_ARGUMENT (NULL pointers).
  */
 SMTP_API int smtp_scram_record_parse(const char *line, size_t len, smtp_span *user,
