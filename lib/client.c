@@ -128,6 +128,9 @@ struct smtp_client_options {
   unsigned int auth_order[SMTP__AUTH_ORDER_MAX]; /* preference, strongest first */
   size_t auth_order_len;
   uint32_t scram_max_iter;
+  smtp_sasl_mechanism custom[SMTP__CUSTOM_MAX]; /* application mechanisms */
+  char custom_name[SMTP__CUSTOM_MAX][SMTP__MECH_NAME_MAX + 1];
+  size_t ncustom;
 };
 
 int smtp_client_options_new(smtp_client_options **out, const smtp_mem *mem) {
@@ -1094,7 +1097,8 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
    * transaction allocates: the AUTH buffers only with credentials, the
    * read stage only with a read callback, the event queue only in event
    * mode. */
-  want_auth = o->have_password || (o->have_token && o->token) || o->mech == SMTP_SASL_EXTERNAL;
+  want_auth = o->have_password || (o->have_token && o->token) || o->mech == SMTP_SASL_EXTERNAL ||
+              o->ncustom > 0;
   if (o->have_token && o->token) tok_len = strlen(o->token);
   if (want_auth) {
     zl = strlen(o->authzid);
@@ -1168,6 +1172,10 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
     memcpy(c->acfg->order, o->auth_order, sizeof o->auth_order);
     c->acfg->order_len = o->auth_order_len;
     c->acfg->max_iter = o->scram_max_iter;
+    memcpy(c->acfg->custom, o->custom, sizeof o->custom);
+    memcpy(c->acfg->custom_name, o->custom_name, sizeof o->custom_name);
+    c->acfg->ncustom = o->ncustom;
+    for (size_t k = 0; k < o->ncustom; k++) c->acfg->custom[k].name = c->acfg->custom_name[k];
     c->line = base + off_line;
     c->line_cap = line_cap;
     c->sasl_raw = base + off_raw;
@@ -1361,6 +1369,84 @@ static int line_b64(smtp_client_session *c, const char *prefix, const char *raw,
   return SMTP_OK;
 }
 
+/* 1 when the AUTH keyword of the last EHLO lists @p name. The keywords'
+ * text: greeting NUL, then keyword NUL params NUL for each. */
+static int auth_offers_name(const smtp_client_session *c, const char *name) {
+  const char *t = c->caps_text, *end;
+  size_t nl = strlen(name);
+  if (!t || !c->caps_tlen) return 0;
+  end = t + c->caps_tlen;
+  t += strlen(t) + 1;
+  while (t < end) {
+    const char *kw = t, *params = t + strlen(t) + 1;
+    if (params >= end) break;
+    t = params + strlen(params) + 1;
+    if (smtp__casecmp(kw, strlen(kw), "AUTH", 4) != 0) continue;
+    while (*params) {
+      size_t wl = 0;
+      while (*params == ' ') params++;
+      while (params[wl] && params[wl] != ' ') wl++;
+      if (wl && smtp__casecmp(params, wl, name, nl) == 0) return 1;
+      params += wl;
+    }
+  }
+  return 0;
+}
+
+/* The first application mechanism the server offers: started (1), or 0
+ * when none is offered. */
+static int start_custom(smtp_client_session *c) {
+  size_t i, rawlen = 0, nl;
+  int has_ir = 0, rc;
+  for (i = 0; i < c->acfg->ncustom; i++)
+    if (auth_offers_name(c, c->acfg->custom_name[i])) break;
+  if (i == c->acfg->ncustom) return 0;
+  /* RFC 4954 4 / SECURITY.md: no credentials in clear text unless allowed. */
+  if (!c->tls_active && !c->opt.allow_plain) {
+    auth_fail(c, SMTP_ERR_PLAINTEXT_AUTH, NULL);
+    return 1;
+  }
+  rc = smtp__sasl_client_start_custom(c->sasl, &c->acfg->custom[i], &c->creds, c->sasl_raw,
+                                      c->raw_cap, &rawlen, &has_ir);
+  if (rc != SMTP_OK) {
+    smtp__sasl_client_wipe(c->sasl);
+    auth_fail(c, rc == SMTP_ERR_CALLBACK_REFUSED ? SMTP_ERR_AUTH_FAILED : SMTP_ERR_AUTH_UNAVAILABLE,
+              NULL);
+    return 1;
+  }
+  c->auth_mech = 0;
+  c->ir_pending = 0;
+  nl = strlen(c->acfg->custom_name[i]);
+  if (has_ir && 6 + nl + SMTP_BASE64_ENCODED_LEN(rawlen) + 2 > SMTP_COMMAND_LINE_MAX) {
+    c->ir_pending = 1; /* RFC 4954 4: sent after the empty 334 instead */
+    c->ir_len = rawlen;
+    has_ir = 0;
+  }
+  memcpy(c->line, "AUTH ", 5);
+  memcpy(c->line + 5, c->acfg->custom_name[i], nl);
+  if (has_ir) {
+    char prefix[8 + SMTP__MECH_NAME_MAX];
+    memcpy(prefix, c->line, 5 + nl);
+    prefix[5 + nl] = ' ';
+    prefix[6 + nl] = 0;
+    rc = line_b64(c, prefix, c->sasl_raw, rawlen);
+    c->line_redact = (int)(6 + nl);
+  } else {
+    c->line_len = 5 + nl;
+    c->line_redact = -1;
+  }
+  if (!c->ir_pending) smtp__wipe(c->sasl_raw, rawlen);
+  if (rc != SMTP_OK) {
+    smtp__sasl_client_wipe(c->sasl);
+    auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
+    return 1;
+  }
+  c->auth_cancelled = 0;
+  c->phase = PH_AUTH;
+  c->todo |= T_LINE;
+  return 1;
+}
+
 static void start_auth(smtp_client_session *c) {
   unsigned int supported, mech, offered;
   char nonce[32];
@@ -1370,6 +1456,7 @@ static void start_auth(smtp_client_session *c) {
   const char *name;
 
   offered = c->caps.auth_mechs;
+  if (!c->opt.mech && c->acfg->ncustom && start_custom(c)) return;
   if (!(c->ext & SMTP_EXT_AUTH)) {
     auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
     return;
@@ -2820,5 +2907,18 @@ int smtp_client_session_set_channel_binding(smtp_client_session *c, const char *
   memcpy(c->acfg->cbind.name, type, tl);
   memcpy(c->acfg->cbind.data, data, len);
   c->acfg->cbind.len = len;
+  return SMTP_OK;
+}
+
+int smtp_client_options_add_sasl_mechanism(smtp_client_options *opt, const smtp_sasl_mechanism *m) {
+  size_t n;
+  if (!opt || !m || m->version != SMTP_SASL_MECHANISM_VERSION || !m->start || !m->step ||
+      !smtp__sasl_mech_name_ok(m->name))
+    return SMTP_ERR_INVALID_ARGUMENT;
+  if (opt->ncustom >= SMTP__CUSTOM_MAX) return SMTP_ERR_LIMIT;
+  n = opt->ncustom++;
+  opt->custom[n] = *m;
+  memcpy(opt->custom_name[n], m->name, strlen(m->name) + 1);
+  opt->custom[n].name = opt->custom_name[n];
   return SMTP_OK;
 }

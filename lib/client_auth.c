@@ -296,11 +296,69 @@ static int scram_server_final(smtp__sasl_client *s, const char *chal, size_t cle
   return SMTP_OK;
 }
 
+int smtp__sasl_mech_name_ok(const char *name) {
+  size_t i, n;
+  if (!name) return 0;
+  n = strlen(name);
+  if (n == 0 || n > SMTP__MECH_NAME_MAX) return 0;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)name[i];
+    if (!(c >= 'A' && c <= 'Z') && !smtp__is_digit(c) && c != '-' && c != '_') return 0;
+  }
+  return 1;
+}
+
+static smtp_span span_of(const char *p, size_t n) {
+  smtp_span sp;
+  sp.ptr = p;
+  sp.len = p ? n : 0;
+  return sp;
+}
+
+/* Map an application mechanism's answer: 0, 1 (cancel) or an error. */
+static int custom_rc(int rc, size_t outlen, size_t cap) {
+  if (rc == 0) return outlen <= cap ? SMTP_OK : SMTP_ERR_BUFFER_TOO_SMALL;
+  if (rc == 1) return 1;
+  return rc < 0 ? rc : SMTP_ERR_CALLBACK_FAILURE;
+}
+
+int smtp__sasl_client_start_custom(smtp__sasl_client *s, const smtp_sasl_mechanism *m,
+                                   const smtp__sasl_creds *cr, char *out, size_t cap,
+                                   size_t *outlen, int *has_ir) {
+  smtp_sasl_client_creds c;
+  int rc;
+  memset(s, 0, sizeof *s);
+  s->mech = SMTP__SASL_CUSTOM;
+  s->ext = m;
+  *outlen = 0;
+  *has_ir = 0;
+  memset(&c, 0, sizeof c);
+  c.authzid = span_of(cr->authzid, cr->authzid_len);
+  c.user = span_of(cr->user, cr->user_len);
+  c.password = span_of(cr->pass, cr->pass_len);
+  c.token = span_of(cr->token, cr->token_len);
+  rc = m->start(&s->ext_state, &c, (unsigned char *)out, cap, outlen, has_ir, m->user_data);
+  rc = custom_rc(rc, *outlen, cap);
+  if (rc != SMTP_OK) {
+    *outlen = 0;
+    return rc == 1 ? SMTP_ERR_CALLBACK_REFUSED : rc;
+  }
+  *has_ir = *has_ir ? 1 : 0;
+  return SMTP_OK;
+}
+
 int smtp__sasl_client_step(smtp__sasl_client *s, const smtp__sasl_creds *cr, const char *chal,
                            size_t chal_len, char *out, size_t cap, size_t *outlen) {
   int step = s->step++;
   *outlen = 0;
   if (s->failed) return 1;
+  if (s->mech == SMTP__SASL_CUSTOM) {
+    int rc = s->ext->step(s->ext_state, (const unsigned char *)chal, chal_len,
+                          (unsigned char *)out, cap, outlen, s->ext->user_data);
+    rc = custom_rc(rc, *outlen, cap);
+    if (rc != SMTP_OK) *outlen = 0;
+    return rc == SMTP_OK ? SMTP_OK : 1;
+  }
   switch (s->mech) {
   case SMTP_SASL_PLAIN:
     return 1; /* the initial response was complete: a challenge is unexpected */
@@ -366,7 +424,13 @@ int smtp__sasl_client_step(smtp__sasl_client *s, const smtp__sasl_creds *cr, con
 
 int smtp__sasl_client_success_ok(const smtp__sasl_client *s) {
   if (smtp__scram_alg(s->mech)) return s->done;
+  if (s->mech == SMTP__SASL_CUSTOM)
+    return !s->ext->done || s->ext->done(s->ext_state, s->ext->user_data) == 1;
   return !s->failed;
 }
 
-void smtp__sasl_client_wipe(smtp__sasl_client *s) { smtp__wipe(s, sizeof *s); }
+void smtp__sasl_client_wipe(smtp__sasl_client *s) {
+  if (s->mech == SMTP__SASL_CUSTOM && s->ext && s->ext->free && s->ext_state)
+    s->ext->free(s->ext_state, s->ext->user_data);
+  smtp__wipe(s, sizeof *s);
+}

@@ -10,8 +10,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <smtp/sasl.h>
+
 #include "hash.h"
 #include "scram.h"
+
+/* The mechanism value of an application mechanism (smtp_sasl_mechanism):
+ * outside every smtp_sasl_mech bit. */
+#define SMTP__SASL_CUSTOM (1u << 30)
+#define SMTP__CUSTOM_MAX 4
+#define SMTP__MECH_NAME_MAX 20
 
 /* Credentials, pointers into the session's own copies. */
 typedef struct smtp__sasl_creds {
@@ -43,6 +51,8 @@ typedef struct smtp__sasl_client {
   char nonce[SMTP__SCRAM_NONCE_MAX]; size_t nonce_len;
   char authmsg[SMTP__SCRAM_AUTHMSG_MAX]; size_t authmsg_len; /* client-first-bare so far, then all */
   unsigned char server_sig[SMTP__HASH_MAX];
+  const smtp_sasl_mechanism *ext; /* SMTP__SASL_CUSTOM: the vtable */
+  void *ext_state;                /* and its per-exchange state */
 } smtp__sasl_client;
 
 /* Most entries of a configured mechanism preference order. */
@@ -58,6 +68,9 @@ typedef struct smtp__client_cbind {
 /* AUTH settings a session keeps beside its SASL state (only with AUTH). */
 typedef struct smtp__client_auth_cfg {
   smtp__client_cbind cbind;
+  smtp_sasl_mechanism custom[SMTP__CUSTOM_MAX];
+  char custom_name[SMTP__CUSTOM_MAX][SMTP__MECH_NAME_MAX + 1];
+  size_t ncustom;
   unsigned int order[SMTP__AUTH_ORDER_MAX];
   size_t order_len;
   uint32_t max_iter;
@@ -88,6 +101,14 @@ int smtp__sasl_client_start(smtp__sasl_client *s, unsigned int mech, const smtp_
                             const char *nonce, size_t nonce_len, char *out, size_t cap,
                             size_t *outlen, int *has_ir);
 
+/* Start an application mechanism (same contract as smtp__sasl_client_start). */
+int smtp__sasl_client_start_custom(smtp__sasl_client *s, const smtp_sasl_mechanism *m,
+                                   const smtp__sasl_creds *cr, char *out, size_t cap,
+                                   size_t *outlen, int *has_ir);
+
+/* 1 when @p name is a valid SASL mechanism name (RFC 4422 3.1). */
+int smtp__sasl_mech_name_ok(const char *name);
+
 /* Answer a (decoded) 334 challenge. Returns 0 with the response in @p out, 1
  * when the exchange must be cancelled ("*", RFC 4954 4) because the
  * challenge is unacceptable (SCRAM nonce/iteration/signature failures), or
@@ -99,7 +120,7 @@ int smtp__sasl_client_step(smtp__sasl_client *s, const smtp__sasl_creds *cr, con
  * signature was verified (RFC 5802 5: the client authenticates the server). */
 int smtp__sasl_client_success_ok(const smtp__sasl_client *s);
 
-/* Forget every secret. */
+/* Forget every secret (and release an application mechanism's state). */
 void smtp__sasl_client_wipe(smtp__sasl_client *s);
 
 #endif

@@ -421,6 +421,112 @@ static void test_external(void **state) {
                "GREETING 220\nCAPS 200\nAUTH -41 0\nCLOSED -41\n");
 }
 
+/* An application mechanism through the vtable (smtp_sasl_mechanism):
+ * "X-ECHO" sends "hello", answers each challenge reversed, and believes a
+ * 235 only after the challenge "ok". */
+static int echo_frees, echo_starts;
+typedef struct { int ok; } echo_state;
+static int echo_start(void **state, const smtp_sasl_client_creds *cr, unsigned char *out, size_t cap,
+                      size_t *outlen, int *has_initial, void *ud) {
+  echo_state *st = calloc(1, sizeof *st);
+  (void)ud;
+  assert_non_null(st);
+  assert_int_equal(cr->user.len, 4); /* the session's credentials are passed on */
+  assert_true(cap >= 5);
+  memcpy(out, "hello", 5);
+  *outlen = 5;
+  *has_initial = 1;
+  *state = st;
+  echo_starts++;
+  return 0;
+}
+static int echo_step(void *state, const unsigned char *ch, size_t len, unsigned char *out, size_t cap,
+                     size_t *outlen, void *ud) {
+  echo_state *st = state;
+  (void)ud;
+  if (len == 2 && memcmp(ch, "ok", 2) == 0) st->ok = 1;
+  if (len == 4 && memcmp(ch, "stop", 4) == 0) return 1; /* cancel */
+  assert_true(cap >= len);
+  for (size_t i = 0; i < len; i++) out[i] = ch[len - 1 - i];
+  *outlen = len;
+  return 0;
+}
+static int echo_done(void *state, void *ud) {
+  (void)ud;
+  return ((echo_state *)state)->ok;
+}
+static void echo_free(void *state, void *ud) {
+  (void)ud;
+  echo_frees++;
+  free(state);
+}
+static const smtp_sasl_mechanism ECHO = {SMTP_SASL_MECHANISM_VERSION, "X-ECHO", echo_start, echo_step,
+                                         echo_done, echo_free, NULL};
+static void setup_echo(harness *h) {
+  setup_scram(h);
+  assert_int_equal(smtp_client_options_add_sasl_mechanism(h->opt, &ECHO), SMTP_OK);
+}
+static void test_custom_mechanism(void **state) {
+  smtp_sasl_mechanism bad = ECHO;
+  smtp_client_options *o;
+  (void)state;
+  echo_frees = echo_starts = 0;
+  h_transcript(setup_echo,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH PLAIN x-echo\n"
+               "C: AUTH X-ECHO aGVsbG8=\nS: 334 YWJj\nC: Y2Jh\nS: 334 b2s=\nC: a28=\n"
+               "S: 235 ok\nQUIT\nC: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 200\nAUTH 0 235\nREADY\nCLOSED 0\n");
+  assert_int_equal(echo_starts, 6);
+  assert_int_equal(echo_frees, 6);
+  /* a 235 the mechanism does not believe; a cancel */
+  h_transcript(setup_echo,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH X-ECHO\n"
+               "C: AUTH X-ECHO aGVsbG8=\nS: 235 ok\nC: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 200\nAUTH -38 235\nCLOSED -38\n");
+  h_transcript(setup_echo,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH X-ECHO\n"
+               "C: AUTH X-ECHO aGVsbG8=\nS: 334 c3RvcA==\nC: *\nS: 501 cancelled\nC: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 200\nAUTH -38 501\nCLOSED -38\n");
+  assert_int_equal(echo_frees, echo_starts);
+  /* not offered: the built-in mechanisms as usual */
+  h_transcript(setup_echo,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH PLAIN\n"
+               "C: AUTH PLAIN AHVzZXIAcGVuY2ls\nS: 235 ok\nQUIT\nC: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 200\nAUTH 0 235\nREADY\nCLOSED 0\n");
+  assert_int_equal(smtp_client_options_new(&o, NULL), SMTP_OK);
+  bad.name = "x-echo"; /* RFC 4422 3.1: upper case */
+  assert_int_equal(smtp_client_options_add_sasl_mechanism(o, &bad), SMTP_ERR_INVALID_ARGUMENT);
+  bad = ECHO;
+  bad.version = 2;
+  assert_int_equal(smtp_client_options_add_sasl_mechanism(o, &bad), SMTP_ERR_INVALID_ARGUMENT);
+  for (int i = 0; i < 4; i++) assert_int_equal(smtp_client_options_add_sasl_mechanism(o, &ECHO), SMTP_OK);
+  assert_int_equal(smtp_client_options_add_sasl_mechanism(o, &ECHO), SMTP_ERR_LIMIT);
+  smtp_client_options_del(o);
+}
+
+/* The client's trace never shows a proof, a password or a token. */
+static void setup_scram_trace(harness *h) {
+  setup_scram(h);
+  h->trace = 1;
+}
+static void test_trace_redacted(void **state) {
+  harness *h = calloc(1, sizeof *h);
+  (void)state;
+  assert_non_null(h);
+  h_start(h, setup_scram_trace, FEED_WHOLE, 0);
+  h_run(h, "S: 220 mx\nC: EHLO client.example\n"
+           "S: 250-mx\nS: 250 AUTH SCRAM-SHA-256\n"
+           "C: AUTH SCRAM-SHA-256 " SCRAM_C1 "\nS: 334 " SCRAM_S1 "\nC: " SCRAM_C2 "\n"
+           "S: 334 " SCRAM_S2 "\nC: \nS: 235 2.7.0 ok\nQUIT\nC: QUIT\nS: 221 bye\n");
+  assert_non_null(strstr(h->log, "TS 235 2.7.0 ok")); /* the trace was recorded */
+  assert_non_null(strstr(h->log, "TC AUTH SCRAM-SHA-256")); /* the client's lines too */
+  assert_null(strstr(h->log, SCRAM_C2));
+  assert_null(strstr(h->log, "UFVwcTJHRjhVcSszWW5iZ3o0dy9pWGRsMWdzdnlJ")); /* the proof's base64 */
+  assert_null(strstr(h->log, SCRAM_C1));
+  h_end(h);
+  free(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plain),
@@ -438,6 +544,8 @@ int main(void) {
       cmocka_unit_test(test_scram_family_choice),
       cmocka_unit_test(test_preference),
       cmocka_unit_test(test_external),
+      cmocka_unit_test(test_custom_mechanism),
+      cmocka_unit_test(test_trace_redacted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,6 +86,7 @@
 #include <smtp/common.h>
 #include <smtp/reply.h>
 #include <smtp/ext.h>
+#include <smtp/sasl.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -729,6 +730,23 @@ SMTP_API int smtp_client_options_set_scram_max_iterations(smtp_client_options *o
  */
 SMTP_API int smtp_client_session_set_channel_binding(smtp_client_session *c, const char *type,
                                                      const void *data, size_t len);
+
+/**
+ * @brief Add an application mechanism (::smtp_sasl_mechanism) to the client.
+ *        Unless a built-in mechanism is forced with
+ *        smtp_client_options_set_auth_mechanism(), the first added
+ *        mechanism the server offers is used before any built-in one. A
+ *        session with added mechanisms authenticates even without
+ *        credentials (the mechanism decides what it needs).
+ *        smtp_client_session_auth_mechanism() reports 0 for them.
+ * @param opt the options.
+ * @param m the vtable; copied (the name too); its functions and user_data
+ *        must stay valid as long as sessions made from these options live.
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL, another version, a
+ *         bad name, no start or step function), ::SMTP_ERR_LIMIT (4 already).
+ */
+SMTP_API int smtp_client_options_add_sasl_mechanism(smtp_client_options *opt,
+                                                    const smtp_sasl_mechanism *m);
 
 /** @brief The mechanism AUTH used. @param c the session.
  *  @return a ::smtp_sasl_mech bit, 0 when none. */

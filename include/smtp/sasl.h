@@ -164,6 +164,54 @@ SMTP_API smtp_ssize smtp_scram_record_format(const char *user, const smtp_scram_
 SMTP_API int smtp_scram_record_parse(const char *line, size_t len, smtp_span *user,
                                      smtp_scram_record *out);
 
+/** @brief Version of ::smtp_sasl_mechanism this library understands. */
+#define SMTP_SASL_MECHANISM_VERSION 1
+
+/** @brief What a client mechanism gets to start with (spans into the
+ *  session's copies, valid during the call; empty when not set). */
+typedef struct smtp_sasl_client_creds {
+  smtp_span authzid;  /**< Authorization identity. */
+  smtp_span user;     /**< Authentication identity. */
+  smtp_span password; /**< Password. Never log it. */
+  smtp_span token;    /**< OAuth token. Never log it. */
+  unsigned char reserved[32]; /**< Zero. */
+} smtp_sasl_client_creds;
+
+/**
+ * @brief A SASL mechanism the application adds to the client (GSSAPI, NTLM,
+ *        a private one): a small vtable the session drives over AUTH (RFC
+ *        4954 4). Messages are raw octets; the session does the base64.
+ *
+ * Return values of @ref start and @ref step: 0 with the message in @c out
+ * (@c *outlen octets, at most @c cap), 1 to cancel the exchange (the
+ * session sends "*", RFC 4954 4, and AUTH fails with
+ * ::SMTP_ERR_AUTH_FAILED), or a negative ::smtp_error (AUTH fails with
+ * ::SMTP_ERR_AUTH_UNAVAILABLE before the command is sent, else the exchange
+ * is cancelled). All calls happen on the session's thread, inside
+ * smtp_client_session_mem_recv() or the call that starts AUTH.
+ */
+typedef struct smtp_sasl_mechanism {
+  unsigned int version; /**< ::SMTP_SASL_MECHANISM_VERSION. */
+  /** The name as servers advertise it (RFC 4422 3.1: 1..20 of A-Z, 0-9,
+   *  "-", "_"); matched case-insensitively against the AUTH keyword. */
+  const char *name;
+  /** Begin an exchange. Set @c *state to per-exchange data (or leave it
+   *  NULL), write the initial response and set @c *has_initial to 1, or
+   *  set it to 0 to wait for the server's first challenge. */
+  int (*start)(void **state, const smtp_sasl_client_creds *creds, unsigned char *out,
+               size_t cap, size_t *outlen, int *has_initial, void *user_data);
+  /** Answer a (decoded) 334 challenge. */
+  int (*step)(void *state, const unsigned char *challenge, size_t len, unsigned char *out,
+              size_t cap, size_t *outlen, void *user_data);
+  /** On 235: 1 when the success may be believed (e.g. the server proved
+   *  itself), 0 to treat it as a failure. NULL: always believed. */
+  int (*done)(void *state, void *user_data);
+  /** Release @c state at the end of the exchange, whatever its outcome
+   *  (also when the session is deleted mid-exchange). May be NULL. */
+  void (*free)(void *state, void *user_data);
+  void *user_data; /**< Passed to every function. */
+} smtp_sasl_mechanism;
+
 #ifdef __cplusplus
 }
 #endif
