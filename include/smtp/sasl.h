@@ -182,7 +182,7 @@ typedef struct smtp_sasl_client_creds {
  *        a private one): a small vtable the session drives over AUTH (RFC
  *        4954 4). Messages are raw octets; the session does the base64.
  *
- * Return values of @ref start and @ref step: 0 with the message in @c out
+ * Return values of @c start and @c step: 0 with the message in @c out
  * (@c *outlen octets, at most @c cap), 1 to cancel the exchange (the
  * session sends "*", RFC 4954 4, and AUTH fails with
  * ::SMTP_ERR_AUTH_FAILED), or a negative ::smtp_error (AUTH fails with
