@@ -35,6 +35,8 @@ static void usage(FILE *f) {
         "  --scram-mech MECH       with --make-scram-record: SCRAM-SHA-1, SCRAM-SHA-256\n"
         "                          (default) or SCRAM-SHA-512\n"
         "  --scram-iterations N    with --make-scram-record: iteration count (default 4096)\n"
+        "  --oauth-token USER:TOKEN  accept this bearer token for USER with XOAUTH2 and\n"
+        "                          OAUTHBEARER (repeatable)\n"
         "  --require-auth          refuse MAIL (530 5.7.0) until authenticated\n"
         "  --require-tls           refuse MAIL (530 5.7.0) until TLS is up\n"
         "  --allow-plaintext-auth  offer AUTH without TLS\n"
@@ -138,6 +140,12 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
     } else if (!strcmp(a, "--auth-file")) {
       NEEDS_VALUE();
       cfg->auth_file = v;
+    } else if (!strcmp(a, "--oauth-token")) {
+      const char *colon;
+      NEEDS_VALUE();
+      colon = strchr(v, ':');
+      if (!colon || colon == v || !colon[1]) return usage_error("bad --oauth-token (USER:TOKEN)", v);
+      if (push(&cfg->tokens, &cfg->ntokens, v)) return usage_error("out of memory", NULL);
     } else if (!strcmp(a, "--make-scram-record")) {
       NEEDS_VALUE();
       if (!*v || strchr(v, ':') || strlen(v) > 255) return usage_error("bad --make-scram-record user", v);
@@ -200,7 +208,8 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
   if (cfg->stdio && cfg->nlisten) return usage_error("--stdio and --listen exclude each other", NULL);
   if (!!cfg->tls_cert != !!cfg->tls_key) return usage_error("--tls-cert and --tls-key go together", NULL);
   if (cfg->maildir && cfg->discard) return usage_error("--maildir and --discard exclude each other", NULL);
-  if (cfg->require_auth && !cfg->auth_file) return usage_error("--require-auth needs --auth-file", NULL);
+  if (cfg->require_auth && !cfg->auth_file && !cfg->ntokens)
+    return usage_error("--require-auth needs --auth-file or --oauth-token", NULL);
   if (cfg->tls_cert && cfg->tls_self_signed)
     return usage_error("--tls-cert and --tls-self-signed exclude each other", NULL);
   if ((cfg->implicit_tls || cfg->tls_cert_out) && !cfg->tls_cert && !cfg->tls_self_signed)
@@ -301,6 +310,7 @@ void server_app_config_free(server_app_config *cfg) {
   free(cfg->users);
   free((void *)cfg->reject);
   free((void *)cfg->tempfail);
+  free((void *)cfg->tokens);
   memset(cfg, 0, sizeof *cfg);
 }
 
@@ -471,6 +481,23 @@ static int on_scram_lookup(smtp_server_session *s, unsigned int mech, const char
     return 0;
   }
   return SMTP_ERR_NOT_FOUND;
+}
+
+/* XOAUTH2 / OAUTHBEARER: the token must be the one given for the user. */
+static int on_token(smtp_server_session *s, const smtp_server_token *t, void *ud) {
+  server_app_conn *c = ud;
+  (void)s;
+  for (size_t i = 0; i < c->cfg->ntokens; i++) {
+    const char *e = c->cfg->tokens[i], *colon = strchr(e, ':');
+    size_t ul = (size_t)(colon - e), tl = strlen(colon + 1);
+    unsigned diff;
+    if (ul != t->user.len || memcmp(e, t->user.ptr, ul) != 0) continue;
+    diff = tl != t->token.len;
+    for (size_t k = 0; k < t->token.len; k++)
+      diff |= (unsigned)(unsigned char)t->token.ptr[k] ^ (unsigned)(unsigned char)colon[1 + (k < tl ? k : 0)];
+    return diff ? SMTP_ERR_CALLBACK_REFUSED : 0;
+  }
+  return SMTP_ERR_CALLBACK_REFUSED;
 }
 
 static int app_random(void *buf, size_t len, void *ud) {
@@ -686,9 +713,16 @@ int server_app_session_setup(const server_app_config *cfg, int tls_available,
   smtp_server_callbacks_set_data_start(k, on_data_start);
   smtp_server_callbacks_set_data_chunk(k, on_data_chunk);
   smtp_server_callbacks_set_data_end(k, on_data_end);
-  if (cfg->auth_file) {
-    unsigned int mechs = SMTP_SASL_PLAIN | SMTP_SASL_LOGIN;
-    smtp_server_callbacks_set_auth(k, on_auth);
+  if (cfg->auth_file || cfg->ntokens) {
+    unsigned int mechs = 0;
+    if (cfg->ntokens) {
+      mechs |= SMTP_SASL_XOAUTH2 | SMTP_SASL_OAUTHBEARER;
+      smtp_server_callbacks_set_token(k, on_token);
+    }
+    if (cfg->auth_file) {
+      mechs |= SMTP_SASL_PLAIN | SMTP_SASL_LOGIN;
+      smtp_server_callbacks_set_auth(k, on_auth);
+    }
     if (cfg->scram_mechs) {
       /* the families with stored keys, and their -PLUS forms (offered once
        * the transport gives the session channel-binding data) */

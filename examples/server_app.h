@@ -49,6 +49,8 @@ typedef struct server_app_config {
   server_app_user *users;    /* loaded from auth_file */
   size_t nusers;
   unsigned int scram_mechs;  /* SCRAM families with at least one stored-key line */
+  const char **tokens;       /* --oauth-token USER:TOKEN (repeatable) */
+  size_t ntokens;
   const char *make_scram_user;   /* --make-scram-record USER */
   unsigned int make_scram_mech;  /* --scram-mech, default SCRAM-SHA-256 */
   unsigned int make_scram_iter;  /* --scram-iterations, default 4096 */

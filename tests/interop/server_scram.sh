@@ -5,8 +5,9 @@
 # SCRAM mechanism under STARTTLS (certificate verified) and delivers; a
 # wrong password gets 535; swaks and curl, which speak no SCRAM, still
 # authenticate the password user with PLAIN and LOGIN from the same file
-# and are refused for the SCRAM-only user. Deliveries checked in the
-# Maildir. Usage: server_scram.sh PATH/TO/smtp-server (smtp-send is taken
+# and are refused for the SCRAM-only user; curl's OAUTHBEARER against
+# --oauth-token, with RFC 7628's error reply for a bad token. Deliveries
+# checked in the Maildir. Usage: server_scram.sh PATH/TO/smtp-server (smtp-send is taken
 # from the same build folder). Exit 77 without swaks, curl or openssl.
 SERVER=${1:?usage: server_scram.sh smtp-server}
 SEND=$(dirname "$SERVER")/smtp-send
@@ -73,5 +74,28 @@ timeout 30 curl -sS --max-time 20 --resolve "mx.test:$PORT:127.0.0.1" "smtp://mx
 check "curl (PLAIN) for the password user" $(eq "$?" 0)
 check "curl delivered" $(t grep -q 'curl body' "$(md_last "$TMP/md")")
 check "eight deliveries in all" $(eq "$(md_count "$TMP/md")" 8)
+stop_server "$SPID"
+
+# Bearer tokens (RFC 7628): curl's OAUTHBEARER against --oauth-token; a
+# refused token gets the JSON error challenge, curl's ^A, then 535.
+start_server tok --tls-cert "$TMP/c/cert.pem" --tls-key "$TMP/c/key.pem" \
+  --oauth-token alice:tok-123 --require-auth --maildir "$TMP/md2"
+cb() { # cb NAME TOKEN
+  timeout 30 curl -sS -v --max-time 20 --resolve "mx.test:$PORT:127.0.0.1" "smtp://mx.test:$PORT" \
+    --ssl-reqd --cacert "$TMP/c/cert.pem" --user alice: --oauth2-bearer "$2" --mail-from a@example.com \
+    --mail-rcpt rcpt@example.org -T "$TMP/msg.eml" >"$TMP/$1.out" 2>&1
+  RC=$?
+}
+cb tokgood tok-123
+check "curl OAUTHBEARER: exit 0" $(eq "$RC" 0)
+check "curl OAUTHBEARER: AUTH OAUTHBEARER, 235" \
+  $(t grep -q '^> AUTH OAUTHBEARER' "$TMP/tokgood.out" && grep -q '^< 235' "$TMP/tokgood.out")
+check "curl OAUTHBEARER: delivered" $(eq "$(md_count "$TMP/md2")" 1)
+cb tokbad tok-124
+check "curl bad token: refused" $(not [ "$RC" = 0 ])
+check "curl bad token: RFC 7628 error challenge, then 535" \
+  $(t grep -q '^< 334 eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NoZW1lcyI6ImJlYXJlciJ9' "$TMP/tokbad.out" &&
+    grep -q '^> AQ==' "$TMP/tokbad.out" && grep -q '^< 535 5.7.8' "$TMP/tokbad.out")
+check "curl bad token: nothing delivered" $(eq "$(md_count "$TMP/md2")" 1)
 stop_server "$SPID"
 finish
