@@ -259,7 +259,7 @@ static void session(uint8_t sel, const char *d, size_t n) {
   /* everything sent parses as replies */
   if (olen <= sizeof obuf) {
     size_t p = 0;
-    CHECK(smtp_reply_parser_new(&rp, NULL, 0, 0) == SMTP_OK);
+    CHECK(smtp_reply_parser_new(&rp, 0, 0, NULL) == SMTP_OK);
     while (p < olen) {
       smtp_ssize k = smtp_reply_parser_feed(rp, obuf + p, olen - p);
       CHECK(k > 0 && smtp_reply_parser_done(rp));

@@ -45,12 +45,13 @@ void smtp_server_callbacks_set_token(smtp_server_callbacks *cb, smtp_server_on_t
   if (cb) cb->f.token = f;
 }
 
-void smtp_server_options_set_random(smtp_server_options *o,
-                                    int (*fn)(void *buf, size_t len, void *user_data),
-                                    void *user_data) {
-  if (!o) return;
+int smtp_server_options_set_random(smtp_server_options *o,
+                                   int (*fn)(void *buf, size_t len, void *user_data),
+                                   void *user_data) {
+  if (!o) return SMTP_ERR_INVALID_ARGUMENT;
   o->p.random = fn;
   o->p.random_ud = user_data;
+  return SMTP_OK;
 }
 
 int smtp_server_options_set_scram_iterations(smtp_server_options *o, unsigned int min,

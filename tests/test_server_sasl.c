@@ -111,7 +111,7 @@ static void start(H *h, int bytes, unsigned int mechs, int flags) {
   assert_int_equal(smtp_server_options_set_allow_plaintext_auth(o, 1), 0);
   assert_int_equal(smtp_server_options_set_auth_mechs(o, mechs), 0);
   if (flags & F_MAXFAIL3) assert_int_equal(smtp_server_options_set_max_auth_failures(o, 3), 0);
-  if (!(flags & F_NO_RANDOM)) smtp_server_options_set_random(o, det_random, NULL);
+  if (!(flags & F_NO_RANDOM)) assert_int_equal(smtp_server_options_set_random(o, det_random, NULL), 0);
   smtp_server_callbacks_set_scram_lookup(cb, lookup);
   smtp_server_callbacks_set_token(cb, token_cb);
   smtp_server_callbacks_set_trace(cb, trace_cb);
@@ -396,6 +396,7 @@ static void test_settings(void **state) {
   assert_int_equal(smtp_server_options_set_scram_iterations(o, 0, 10), SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp_server_options_set_scram_iterations(o, 10, 9), SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp_server_options_set_scram_iterations(o, 4096, 4096), 0);
+  assert_int_equal(smtp_server_options_set_random(NULL, det_random, NULL), SMTP_ERR_INVALID_ARGUMENT);
   smtp_server_options_del(o);
   assert_int_equal(smtp_server_session_set_channel_binding(NULL, "x", "y", 1), SMTP_ERR_INVALID_ARGUMENT);
 }
