@@ -53,6 +53,8 @@ struct srv_params {
   unsigned int auth_mechs;
   int (*random)(void *buf, size_t len, void *user_data);
   void *random_ud;
+  unsigned char fake_secret[32]; /* made-up SCRAM salts for unknown users */
+  unsigned char have_fake_secret;
   unsigned int scram_min_iter, scram_max_iter;
   int command_timeout;
   int data_timeout;

@@ -21,6 +21,8 @@
 #include "scram.h"
 #include "server_impl.h"
 
+#define SMTP__MECH_NAME 20 /* RFC 4422 3.1 */
+
 struct smtp__srv_sasl {
   smtp__scram_srv scram;
   char cb_name[SMTP__SCRAM_CBNAME_MAX];
@@ -51,6 +53,10 @@ int smtp_server_options_set_random(smtp_server_options *o,
   if (!o) return SMTP_ERR_INVALID_ARGUMENT;
   o->p.random = fn;
   o->p.random_ud = user_data;
+  /* The secret behind made-up salts: drawn once, shared by every session
+   * made from these options, so an unknown user's salt stays the same. */
+  o->p.have_fake_secret =
+      fn && fn(o->p.fake_secret, sizeof o->p.fake_secret, user_data) == 0 ? 1 : 0;
   return SMTP_OK;
 }
 
@@ -200,12 +206,24 @@ static void scram_first(smtp_server_session *s, unsigned int mech, const char *m
   rc = s->cb.scram_lookup(s, fam, st->user, st->user_len, &st->rec, s->user_data);
   s->in_any_cb--;
   if (rc == SMTP_ERR_NOT_FOUND || rc == SMTP_ERR_CALLBACK_REFUSED) {
-    /* Unknown user: go on with a made-up record, fail at the proof. */
+    /* Unknown user: go on with a made-up record, fail at the proof. The
+     * salt is HMAC(secret, mechanism ":" user), the same on every try. */
+    unsigned char mac[SMTP__SHA256_LEN];
     memset(&st->rec, 0, sizeof st->rec);
     st->rec.mech = fam;
     st->rec.iterations = s->opt.scram_min_iter;
     st->rec.salt_len = 16;
-    if (rnd(s, st->rec.salt, 16) != 0) {
+    if (s->opt.have_fake_secret) {
+      char in[SMTP__MECH_NAME + 1 + sizeof st->user];
+      size_t ml = strlen(smtp_sasl_mech_name(fam)), il = 0;
+      memcpy(in, smtp_sasl_mech_name(fam), ml);
+      in[ml] = ':';
+      memcpy(in + ml + 1, st->user, st->user_len);
+      il = ml + 1 + st->user_len;
+      (void)smtp__hmac(SMTP__H_SHA256, s->opt.fake_secret, sizeof s->opt.fake_secret, in, il, mac);
+      memcpy(st->rec.salt, mac, 16);
+      smtp__wipe(mac, sizeof mac);
+    } else if (rnd(s, st->rec.salt, 16) != 0) {
       tempfail(s);
       return;
     }

@@ -375,6 +375,29 @@ static void test_tokens(void **state) {
   }
 }
 
+/* An unknown user gets the same made-up salt on every try (derived from a
+ * secret drawn when the random source was set), like a real user's. */
+static void test_unknown_user_salt(void **state) {
+  H h;
+  char line[256], first[2][512];
+  size_t n;
+  (void)state;
+  start(&h, 0, SCRAM_ALL, 0);
+  say(&h, "EHLO c.example");
+  for (int i = 0; i < 2; i++) {
+    char nonce[32];
+    snprintf(nonce, sizeof nonce, "n,,n=nobody,r=abc%d", i);
+    b64line("AUTH SCRAM-SHA-256 ", nonce, strlen(nonce), line, sizeof line);
+    n = chal(say(&h, line), first[i], sizeof first[i] - 1);
+    first[i][n] = 0;
+    assert_string_equal(say(&h, "*"), "501 5.7.0 Authentication cancelled\r\n");
+  }
+  assert_non_null(strstr(first[0], ",s="));
+  assert_string_equal(strstr(first[0], ",s="), strstr(first[1], ",s="));
+  assert_non_null(strstr(first[0], ",i=4096"));
+  end(&h);
+}
+
 /* A malformed AUTH line is traced as its verb only: it may carry a
  * credential all the same. */
 static void test_trace_malformed(void **state) {
@@ -432,6 +455,7 @@ int main(void) {
       cmocka_unit_test(test_external),       cmocka_unit_test(test_tokens),
       cmocka_unit_test(test_settings),       cmocka_unit_test(test_bounds),
       cmocka_unit_test(test_trace_malformed),
+      cmocka_unit_test(test_unknown_user_salt),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

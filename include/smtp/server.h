@@ -1126,8 +1126,12 @@ SMTP_API uint64_t smtp_server_session_message_size(const smtp_server_session *s)
  * Malformed messages, wrong proofs and unknown users all end in 535 5.7.8
  * (undecodable base64 in 501 5.5.2, "*" in 501 5.7.0) and count towards
  * the AUTH failure limit. An unknown user runs a full exchange with a
- * made-up salt and fails only at the proof, so the first reply does not
- * tell which users exist. The trace never shows the client's SASL lines.
+ * made-up salt and fails only at the proof. The salt is derived from the
+ * user name and a secret drawn from the random source when
+ * smtp_server_options_set_random() is called, so it is the same on every
+ * try for sessions made from those options, and the iteration count is the
+ * configured minimum: the first reply does not tell which users exist as
+ * long as real records use that count too. The trace never shows the client's SASL lines.
  * Mechanisms without a built-in handler still go to the auth_step callback.
  * @{ */
 
