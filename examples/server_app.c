@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -31,7 +32,16 @@ static void usage(FILE *f) {
         "  --implicit-tls          TLS from the first byte\n"
         "  --tls-backend NAME      mbedtls or openssl (default: the build's first)\n"
         "  --tls-client-ca FILE    request client certificates, verified against FILE\n"
-        "  --auth-file FILE        enable AUTH; FILE holds user:password lines\n"
+        "  --auth-file FILE        enable AUTH; FILE holds user:password lines and SCRAM\n"
+        "                          stored-key lines (user:SCRAM-SHA-256:iterations:salt:\n"
+        "                          storedkey:serverkey, base64 fields)\n"
+        "  --make-scram-record USER  read a password from stdin, print USER's stored-key\n"
+        "                          line for --auth-file, exit\n"
+        "  --scram-mech MECH       with --make-scram-record: SCRAM-SHA-1, SCRAM-SHA-256\n"
+        "                          (default) or SCRAM-SHA-512\n"
+        "  --scram-iterations N    with --make-scram-record: iteration count (default 4096)\n"
+        "  --oauth-token USER:TOKEN  accept this bearer token for USER with XOAUTH2 and\n"
+        "                          OAUTHBEARER (repeatable)\n"
         "  --require-auth          refuse MAIL (530 5.7.0) until authenticated\n"
         "  --require-tls           refuse MAIL (530 5.7.0) until TLS is up\n"
         "  --allow-plaintext-auth  offer AUTH without TLS\n"
@@ -153,6 +163,27 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
     } else if (!strcmp(a, "--auth-file")) {
       NEEDS_VALUE();
       cfg->auth_file = v;
+    } else if (!strcmp(a, "--oauth-token")) {
+      const char *colon;
+      NEEDS_VALUE();
+      colon = strchr(v, ':');
+      if (!colon || colon == v || !colon[1]) return usage_error("bad --oauth-token (USER:TOKEN)", v);
+      if (push(&cfg->tokens, &cfg->ntokens, v)) return usage_error("out of memory", NULL);
+    } else if (!strcmp(a, "--make-scram-record")) {
+      NEEDS_VALUE();
+      if (!*v || strchr(v, ':') || strlen(v) > 255) return usage_error("bad --make-scram-record user", v);
+      cfg->make_scram_user = v;
+    } else if (!strcmp(a, "--scram-mech")) {
+      NEEDS_VALUE();
+      cfg->make_scram_mech = smtp_sasl_mech_from_name(v, strlen(v));
+      if (!(cfg->make_scram_mech &
+            (SMTP_SASL_SCRAM_SHA_1 | SMTP_SASL_SCRAM_SHA_256 | SMTP_SASL_SCRAM_SHA_512)))
+        return usage_error("bad --scram-mech", v);
+    } else if (!strcmp(a, "--scram-iterations")) {
+      uint64_t n;
+      NEEDS_VALUE();
+      if (parse_u64(v, &n) != 0 || n < 4096 || n > 10000000) return usage_error("bad --scram-iterations", v);
+      cfg->make_scram_iter = (unsigned)n;
     } else if (!strcmp(a, "--require-auth")) {
       cfg->require_auth = 1;
     } else if (!strcmp(a, "--require-tls")) {
@@ -218,7 +249,8 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
     return usage_error("--capture - writes to stdout, which --stdio speaks SMTP on", NULL);
   if (!!cfg->tls_cert != !!cfg->tls_key) return usage_error("--tls-cert and --tls-key go together", NULL);
   if (cfg->maildir && cfg->discard) return usage_error("--maildir and --discard exclude each other", NULL);
-  if (cfg->require_auth && !cfg->auth_file) return usage_error("--require-auth needs --auth-file", NULL);
+  if (cfg->require_auth && !cfg->auth_file && !cfg->ntokens)
+    return usage_error("--require-auth needs --auth-file or --oauth-token", NULL);
   if (cfg->tls_cert && cfg->tls_self_signed)
     return usage_error("--tls-cert and --tls-self-signed exclude each other", NULL);
   if ((cfg->implicit_tls || cfg->tls_cert_out) && !cfg->tls_cert && !cfg->tls_self_signed)
@@ -242,8 +274,32 @@ static int load_users(server_app_config *cfg) {
   while (fgets(line, sizeof line, f)) {
     char *colon, *end = line + strlen(line);
     server_app_user *u;
+    smtp_scram_record rec;
+    smtp_span name;
     while (end > line && (end[-1] == '\n' || end[-1] == '\r')) *--end = '\0';
     if (!line[0] || line[0] == '#') continue;
+    colon = strchr(line, ':');
+    if (colon && !strncmp(colon + 1, "SCRAM-", 6)) {
+      /* user:SCRAM-SHA-256:iterations:salt_b64:storedkey_b64:serverkey_b64 */
+      if (smtp_scram_record_parse(line, strlen(line), &name, &rec) != SMTP_OK) {
+        fprintf(stderr, "smtp-server: %s: malformed SCRAM line for %.*s\n", cfg->auth_file,
+                (int)(colon - line), line);
+        fclose(f);
+        return 1;
+      }
+      u = realloc(cfg->users, (cfg->nusers + 1) * sizeof *u);
+      if (!u) {
+        fclose(f);
+        return 1;
+      }
+      cfg->users = u;
+      memset(&cfg->users[cfg->nusers], 0, sizeof *u);
+      cfg->users[cfg->nusers].name = strndup(name.ptr, name.len);
+      cfg->users[cfg->nusers].scram = rec;
+      cfg->nusers++;
+      cfg->scram_mechs |= rec.mech;
+      continue;
+    }
     colon = strchr(line, ':');
     if (!colon || colon == line) {
       fprintf(stderr, "smtp-server: %s: malformed line (want user:password)\n", cfg->auth_file);
@@ -257,6 +313,7 @@ static int load_users(server_app_config *cfg) {
       return 1;
     }
     cfg->users = u;
+    memset(&cfg->users[cfg->nusers], 0, sizeof *u);
     cfg->users[cfg->nusers].name = strdup(line);
     cfg->users[cfg->nusers].password = strdup(colon + 1);
     cfg->nusers++;
@@ -329,6 +386,7 @@ void server_app_config_free(server_app_config *cfg) {
   free(cfg->users);
   free((void *)cfg->reject);
   free((void *)cfg->tempfail);
+  free((void *)cfg->tokens);
   smtp_script_del(cfg->script);
   if (cfg->capture) capture_app_close();
   memset(cfg, 0, sizeof *cfg);
@@ -491,8 +549,10 @@ static int on_auth(smtp_server_session *s, const smtp_server_auth *a, void *ud) 
   if (c->script && script_conn_event(c->script, s, SMTP_SCRIPT_AUTH, NULL, 0)) return 0;
   for (size_t i = 0; i < c->cfg->nusers; i++) {
     const server_app_user *u = &c->cfg->users[i];
-    size_t pl = strlen(u->password);
+    size_t pl;
     unsigned diff = 0;
+    if (!u->password) continue; /* a SCRAM line: no password to compare with */
+    pl = strlen(u->password);
     if (strlen(u->name) != a->authcid.len || memcmp(u->name, a->authcid.ptr, a->authcid.len))
       continue;
     /* Compare the whole password whatever its content (no early exit). */
@@ -503,6 +563,84 @@ static int on_auth(smtp_server_session *s, const smtp_server_auth *a, void *ud) 
     return diff ? SMTP_ERR_CALLBACK_REFUSED : 0;
   }
   return SMTP_ERR_CALLBACK_REFUSED;
+}
+
+/* SCRAM: the stored-key record of a user for the family asked for. */
+static int on_scram_lookup(smtp_server_session *s, unsigned int mech, const char *user,
+                           size_t len, smtp_scram_record *rec, void *ud) {
+  server_app_conn *c = ud;
+  (void)s;
+  for (size_t i = 0; i < c->cfg->nusers; i++) {
+    const server_app_user *u = &c->cfg->users[i];
+    if (u->password || u->scram.mech != mech || strlen(u->name) != len ||
+        memcmp(u->name, user, len) != 0)
+      continue;
+    *rec = u->scram;
+    return 0;
+  }
+  return SMTP_ERR_NOT_FOUND;
+}
+
+/* XOAUTH2 / OAUTHBEARER: the token must be the one given for the user. */
+static int on_token(smtp_server_session *s, const smtp_server_token *t, void *ud) {
+  server_app_conn *c = ud;
+  (void)s;
+  for (size_t i = 0; i < c->cfg->ntokens; i++) {
+    const char *e = c->cfg->tokens[i], *colon = strchr(e, ':');
+    size_t ul = (size_t)(colon - e), tl = strlen(colon + 1);
+    unsigned diff;
+    if (ul != t->user.len || memcmp(e, t->user.ptr, ul) != 0) continue;
+    diff = tl != t->token.len;
+    for (size_t k = 0; k < t->token.len; k++)
+      diff |= (unsigned)(unsigned char)t->token.ptr[k] ^ (unsigned)(unsigned char)colon[1 + (k < tl ? k : 0)];
+    return diff ? SMTP_ERR_CALLBACK_REFUSED : 0;
+  }
+  return SMTP_ERR_CALLBACK_REFUSED;
+}
+
+static int app_random(void *buf, size_t len, void *ud) {
+  unsigned char *p = buf;
+  (void)ud;
+  while (len) {
+    ssize_t n = getrandom(p, len, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int server_app_make_scram_record(const server_app_config *cfg) {
+  char pw[1024], line[1024];
+  unsigned char salt[16];
+  smtp_scram_record rec;
+  size_t n;
+  int r;
+  if (!fgets(pw, sizeof pw, stdin)) {
+    fprintf(stderr, "smtp-server: --make-scram-record: no password on stdin\n");
+    return 1;
+  }
+  n = strlen(pw);
+  while (n && (pw[n - 1] == '\n' || pw[n - 1] == '\r')) pw[--n] = '\0';
+  if (app_random(salt, sizeof salt, NULL) != 0) {
+    fprintf(stderr, "smtp-server: no random bytes\n");
+    return 1;
+  }
+  r = smtp_scram_make_record(cfg->make_scram_mech ? cfg->make_scram_mech : SMTP_SASL_SCRAM_SHA_256,
+                             pw, salt, sizeof salt,
+                             cfg->make_scram_iter ? cfg->make_scram_iter : 4096, &rec);
+  memset(pw, 0, sizeof pw);
+  if (r == SMTP_OK && smtp_scram_record_format(cfg->make_scram_user, &rec, line, sizeof line) < 0)
+    r = SMTP_ERR_INVALID_ARGUMENT;
+  if (r != SMTP_OK) {
+    fprintf(stderr, "smtp-server: --make-scram-record: %s\n", smtp_strerror(r));
+    return 1;
+  }
+  printf("%s\n", line);
+  return 0;
 }
 
 /* Bytes from the network on the operator's terminal or log: escaped
@@ -754,8 +892,29 @@ int server_app_session_setup(const server_app_config *cfg, int tls_available,
     if ((drop & SMTP_EXT_STARTTLS) && (r = smtp_server_options_set_tls_available(o, 0))) goto fail;
     script_app_install(k);
   }
-  if (cfg->auth_file && !(cfg->script && (smtp_script_drop_mask(cfg->script) & SMTP_EXT_AUTH)))
-    smtp_server_callbacks_set_auth(k, on_auth);
+  if ((cfg->auth_file || cfg->ntokens) &&
+      !(cfg->script && (smtp_script_drop_mask(cfg->script) & SMTP_EXT_AUTH))) {
+    unsigned int mechs = 0;
+    if (cfg->ntokens) {
+      mechs |= SMTP_SASL_XOAUTH2 | SMTP_SASL_OAUTHBEARER;
+      smtp_server_callbacks_set_token(k, on_token);
+    }
+    if (cfg->auth_file) {
+      mechs |= SMTP_SASL_PLAIN | SMTP_SASL_LOGIN;
+      smtp_server_callbacks_set_auth(k, on_auth);
+    }
+    if (cfg->scram_mechs) {
+      /* the families with stored keys, and their -PLUS forms (offered once
+       * the transport gives the session channel-binding data) */
+      mechs |= cfg->scram_mechs;
+      if (cfg->scram_mechs & SMTP_SASL_SCRAM_SHA_1) mechs |= SMTP_SASL_SCRAM_SHA_1_PLUS;
+      if (cfg->scram_mechs & SMTP_SASL_SCRAM_SHA_256) mechs |= SMTP_SASL_SCRAM_SHA_256_PLUS;
+      if (cfg->scram_mechs & SMTP_SASL_SCRAM_SHA_512) mechs |= SMTP_SASL_SCRAM_SHA_512_PLUS;
+      smtp_server_callbacks_set_scram_lookup(k, on_scram_lookup);
+      smtp_server_options_set_random(o, app_random, NULL);
+    }
+    if ((r = smtp_server_options_set_auth_mechs(o, mechs))) goto fail;
+  }
   if (cfg->trace || cfg->capture) smtp_server_callbacks_set_trace(k, on_trace);
   *opt = o;
   *cb = k;

@@ -21,7 +21,8 @@
 
 typedef struct server_app_user {
   char *name;
-  char *password;
+  char *password;            /* NULL for a SCRAM stored-key line */
+  smtp_scram_record scram;   /* with password == NULL */
 } server_app_user;
 
 /* Connection-level options (server_conn.c): PROXY protocol, trusted
@@ -71,6 +72,12 @@ typedef struct server_app_config {
   const char *capture;       /* --capture FILE ("-": stdout; capture_app.c) */
   server_app_user *users;    /* loaded from auth_file */
   size_t nusers;
+  unsigned int scram_mechs;  /* SCRAM families with at least one stored-key line */
+  const char **tokens;       /* --oauth-token USER:TOKEN (repeatable) */
+  size_t ntokens;
+  const char *make_scram_user;   /* --make-scram-record USER */
+  unsigned int make_scram_mech;  /* --scram-mech, default SCRAM-SHA-256 */
+  unsigned int make_scram_iter;  /* --scram-iterations, default 4096 */
 } server_app_config;
 
 /* Parse argv. Returns 0 to go on, 1 when --help was printed (exit 0), or 64
@@ -81,6 +88,10 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv);
 /* Load the auth file and create the Maildir folders. Returns 0, or prints
  * one line to stderr and returns 1. */
 int server_app_prepare(server_app_config *cfg);
+
+/* --make-scram-record: read a password line from stdin, print the
+ * stored-key line on stdout. Returns the exit status. */
+int server_app_make_scram_record(const server_app_config *cfg);
 
 void server_app_config_free(server_app_config *cfg);
 

@@ -962,6 +962,11 @@ int main(int argc, char **argv) {
   r = server_app_parse_args(&cfg, argc, argv);
   if (r == 1) return 0;
   if (r != 0) return r;
+  if (cfg.make_scram_user) {
+    r = server_app_make_scram_record(&cfg);
+    server_app_config_free(&cfg);
+    return r;
+  }
   memset(&sv, 0, sizeof sv);
   sv.cfg = &cfg;
   sv.ep = -1;

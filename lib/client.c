@@ -139,6 +139,12 @@ struct smtp_client_options {
   char *token; /* allocated, NUL-terminated */
   int (*random)(void *buf, size_t len, void *user_data);
   void *random_ud;
+  unsigned int auth_order[SMTP__AUTH_ORDER_MAX]; /* preference, strongest first */
+  size_t auth_order_len;
+  uint32_t scram_max_iter;
+  smtp_sasl_mechanism custom[SMTP__CUSTOM_MAX]; /* application mechanisms */
+  char custom_name[SMTP__CUSTOM_MAX][SMTP__MECH_NAME_MAX + 1];
+  size_t ncustom;
   char *xclient; /* "XCLIENT ..." (allocated, NUL-terminated) and, after its
                   * NUL, the HELO attribute for the EHLO that follows (or "") */
   size_t xclient_len;
@@ -781,6 +787,7 @@ struct smtp_client_session {
 
   /* AUTH: the buffers exist only when credentials or a token were set */
   smtp__sasl_client *sasl;
+  smtp__client_auth_cfg *acfg; /* preference, SCRAM bound, channel binding (with AUTH) */
   unsigned int auth_mech;
   int auth_cancelled;
   int ir_pending;  /* initial response waits for the first 334 */
@@ -1211,7 +1218,8 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
    * transaction allocates: the AUTH buffers only with credentials, the
    * read stage only with a read callback, the event queue only in event
    * mode. */
-  want_auth = o->have_password || (o->have_token && o->token);
+  want_auth = o->have_password || (o->have_token && o->token) || o->mech == SMTP_SASL_EXTERNAL ||
+              o->ncustom > 0;
   if (o->have_token && o->token) tok_len = strlen(o->token);
   if (want_auth) {
     zl = strlen(o->authzid);
@@ -1237,7 +1245,9 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   off_evq = ALIGN16(sizeof *c);
   off_full = ALIGN16(off_evq + (event_mode ? EVQ_CAP * sizeof(smtp_client_event) : 0));
   off_sasl = ALIGN16(off_full + (event_mode ? sizeof(smtp_capabilities) : 0));
-  off_out = ALIGN16(off_sasl + (want_auth ? sizeof(smtp__sasl_client) : 0));
+  off_out = ALIGN16(off_sasl + (want_auth ? ALIGN16(sizeof(smtp__sasl_client)) +
+                                                 sizeof(smtp__client_auth_cfg)
+                                           : 0));
   off_stage = off_out + out_cap;
   off_caps = off_stage + (callbacks && callbacks->read_body ? STAGE_CAP : 0);
   off_line = off_caps;
@@ -1287,6 +1297,16 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
     char *q = base + off_cred;
     c->sasl = (smtp__sasl_client *)(void *)(base + off_sasl);
     memset(c->sasl, 0, sizeof *c->sasl);
+    c->acfg = (smtp__client_auth_cfg *)(void *)(base + off_sasl +
+                                                ALIGN16(sizeof(smtp__sasl_client)));
+    memset(c->acfg, 0, sizeof *c->acfg);
+    memcpy(c->acfg->order, o->auth_order, sizeof o->auth_order);
+    c->acfg->order_len = o->auth_order_len;
+    c->acfg->max_iter = o->scram_max_iter;
+    memcpy(c->acfg->custom, o->custom, sizeof o->custom);
+    memcpy(c->acfg->custom_name, o->custom_name, sizeof o->custom_name);
+    c->acfg->ncustom = o->ncustom;
+    for (size_t k = 0; k < o->ncustom; k++) c->acfg->custom[k].name = c->acfg->custom_name[k];
     c->line = base + off_line;
     c->line_cap = line_cap;
     c->sasl_raw = base + off_raw;
@@ -1340,6 +1360,7 @@ void smtp_client_session_del(smtp_client_session *c) {
   if (c->txn) c->txn->owner = NULL;
   smtp_reply_parser_del(c->rp);
   if (c->sasl) smtp__sasl_client_wipe(c->sasl);
+  if (c->acfg) smtp__wipe(c->acfg, sizeof *c->acfg);
   if (c->line) smtp__wipe(c->line, c->line_cap);
   if (c->sasl_raw) smtp__wipe(c->sasl_raw, c->raw_cap);
   if (c->cred_copy) smtp__wipe(c->cred_copy, c->cred_copy_len);
@@ -1479,6 +1500,84 @@ static int line_b64(smtp_client_session *c, const char *prefix, const char *raw,
   return SMTP_OK;
 }
 
+/* 1 when the AUTH keyword of the last EHLO lists @p name. The keywords'
+ * text: greeting NUL, then keyword NUL params NUL for each. */
+static int auth_offers_name(const smtp_client_session *c, const char *name) {
+  const char *t = c->caps_text, *end;
+  size_t nl = strlen(name);
+  if (!t || !c->caps_tlen) return 0;
+  end = t + c->caps_tlen;
+  t += strlen(t) + 1;
+  while (t < end) {
+    const char *kw = t, *params = t + strlen(t) + 1;
+    if (params >= end) break;
+    t = params + strlen(params) + 1;
+    if (smtp__casecmp(kw, strlen(kw), "AUTH", 4) != 0) continue;
+    while (*params) {
+      size_t wl = 0;
+      while (*params == ' ') params++;
+      while (params[wl] && params[wl] != ' ') wl++;
+      if (wl && smtp__casecmp(params, wl, name, nl) == 0) return 1;
+      params += wl;
+    }
+  }
+  return 0;
+}
+
+/* The first application mechanism the server offers: started (1), or 0
+ * when none is offered. */
+static int start_custom(smtp_client_session *c) {
+  size_t i, rawlen = 0, nl;
+  int has_ir = 0, rc;
+  for (i = 0; i < c->acfg->ncustom; i++)
+    if (auth_offers_name(c, c->acfg->custom_name[i])) break;
+  if (i == c->acfg->ncustom) return 0;
+  /* RFC 4954 4: no credentials in clear text unless allowed. */
+  if (!c->tls_active && !c->opt.allow_plain) {
+    auth_fail(c, SMTP_ERR_PLAINTEXT_AUTH, NULL);
+    return 1;
+  }
+  rc = smtp__sasl_client_start_custom(c->sasl, &c->acfg->custom[i], &c->creds, c->sasl_raw,
+                                      c->raw_cap, &rawlen, &has_ir);
+  if (rc != SMTP_OK) {
+    smtp__sasl_client_wipe(c->sasl);
+    auth_fail(c, rc == SMTP_ERR_CALLBACK_REFUSED ? SMTP_ERR_AUTH_FAILED : SMTP_ERR_AUTH_UNAVAILABLE,
+              NULL);
+    return 1;
+  }
+  c->auth_mech = 0;
+  c->ir_pending = 0;
+  nl = strlen(c->acfg->custom_name[i]);
+  if (has_ir && 6 + nl + SMTP_BASE64_ENCODED_LEN(rawlen) + 2 > SMTP_COMMAND_LINE_MAX) {
+    c->ir_pending = 1; /* RFC 4954 4: sent after the empty 334 instead */
+    c->ir_len = rawlen;
+    has_ir = 0;
+  }
+  memcpy(c->line, "AUTH ", 5);
+  memcpy(c->line + 5, c->acfg->custom_name[i], nl);
+  if (has_ir) {
+    char prefix[8 + SMTP__MECH_NAME_MAX];
+    memcpy(prefix, c->line, 5 + nl);
+    prefix[5 + nl] = ' ';
+    prefix[6 + nl] = 0;
+    rc = line_b64(c, prefix, c->sasl_raw, rawlen);
+    c->line_redact = (int)(6 + nl);
+  } else {
+    c->line_len = 5 + nl;
+    c->line_redact = -1;
+  }
+  if (!c->ir_pending) smtp__wipe(c->sasl_raw, rawlen);
+  if (rc != SMTP_OK) {
+    smtp__sasl_client_wipe(c->sasl);
+    auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
+    return 1;
+  }
+  c->auth_cancelled = 0;
+  c->phase = PH_AUTH;
+  c->todo |= T_LINE;
+  return 1;
+}
+
 static void start_auth(smtp_client_session *c) {
   unsigned int supported, mech, offered;
   char nonce[32];
@@ -1488,6 +1587,7 @@ static void start_auth(smtp_client_session *c) {
   const char *name;
 
   offered = c->caps.auth_mechs;
+  if (!c->opt.mech && c->acfg->ncustom && start_custom(c)) return;
   if (!(c->ext & SMTP_EXT_AUTH)) {
     auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
     return;
@@ -1499,13 +1599,19 @@ static void start_auth(smtp_client_session *c) {
   }
   supported = smtp__sasl_client_supported(c->opt.have_password, c->opt.have_token,
                                           c->opt.random != NULL);
+  /* RFC 5802 6: the -PLUS forms only with channel-binding data. */
+  smtp__client_auth_creds_cb(&c->creds, &c->acfg->cbind, c->acfg->max_iter);
+  if (!c->acfg->cbind.len) supported &= ~(unsigned)SMTP__SASL_SCRAM_PLUS;
   if (c->opt.mech) mech = (offered & supported & c->opt.mech) ? c->opt.mech : 0;
+  else if (c->acfg->order_len)
+    mech = smtp__sasl_client_choose_order(offered, supported, c->acfg->order,
+                                          c->acfg->order_len);
   else mech = smtp__sasl_client_choose(offered, supported);
   if (!mech) {
     auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
     return;
   }
-  if (mech == SMTP_SASL_SCRAM_SHA_256) {
+  if (smtp__scram_alg(mech)) {
     unsigned char rnd[18];
     smtp_ssize k;
     if (!c->opt.random || c->opt.random(rnd, sizeof rnd, c->opt.random_ud) != 0) {
@@ -1565,7 +1671,7 @@ static void after_tls_decision(smtp_client_session *c) {
     c->todo |= T_XFORWARD;
     return;
   }
-  if (c->opt.have_password || c->opt.have_token) start_auth(c);
+  if (c->sasl) start_auth(c);
   else ready(c);
 }
 
@@ -2939,6 +3045,58 @@ void smtp__client_session_set_one_reply(smtp_client_session *c, int on) {
 
 unsigned int smtp_client_session_auth_mechanism(const smtp_client_session *c) {
   return c ? c->auth_mech : 0;
+}
+
+/* ---------------- AUTH settings: preference, SCRAM bound, channel binding */
+
+int smtp_client_options_set_auth_preference(smtp_client_options *opt, const unsigned int *mechs,
+                                            size_t n) {
+  size_t i;
+  unsigned int known = smtp__sasl_client_supported(1, 1, 1);
+  if (!opt || (!mechs && n) || n > SMTP__AUTH_ORDER_MAX) return SMTP_ERR_INVALID_ARGUMENT;
+  for (i = 0; i < n; i++)
+    if (mechs[i] == 0 || (mechs[i] & (mechs[i] - 1)) || !(mechs[i] & known))
+      return SMTP_ERR_INVALID_ARGUMENT;
+  for (i = 0; i < n; i++) opt->auth_order[i] = mechs[i];
+  opt->auth_order_len = n;
+  return SMTP_OK;
+}
+
+int smtp_client_options_set_scram_max_iterations(smtp_client_options *opt, unsigned int n) {
+  if (!opt || (n && n < SMTP__SCRAM_MIN_ITER)) return SMTP_ERR_INVALID_ARGUMENT;
+  opt->scram_max_iter = n;
+  return SMTP_OK;
+}
+
+int smtp_client_session_set_channel_binding(smtp_client_session *c, const char *type,
+                                            const void *data, size_t len) {
+  size_t tl = 0;
+  if (!c) return SMTP_ERR_INVALID_ARGUMENT;
+  if (type) {
+    tl = strlen(type);
+    if (!smtp__scram_cbname_ok(type, tl) || !data || len == 0 || len > SMTP__SCRAM_CB_MAX)
+      return SMTP_ERR_INVALID_ARGUMENT;
+  }
+  if (!c->acfg) return SMTP_OK; /* no AUTH in this session */
+  smtp__wipe(&c->acfg->cbind, sizeof c->acfg->cbind);
+  if (!type) return SMTP_OK;
+  memcpy(c->acfg->cbind.name, type, tl);
+  memcpy(c->acfg->cbind.data, data, len);
+  c->acfg->cbind.len = len;
+  return SMTP_OK;
+}
+
+int smtp_client_options_add_sasl_mechanism(smtp_client_options *opt, const smtp_sasl_mechanism *m) {
+  size_t n;
+  if (!opt || !m || m->version != SMTP_SASL_MECHANISM_VERSION || !m->start || !m->step ||
+      !smtp__sasl_mech_name_ok(m->name))
+    return SMTP_ERR_INVALID_ARGUMENT;
+  if (opt->ncustom >= SMTP__CUSTOM_MAX) return SMTP_ERR_LIMIT;
+  n = opt->ncustom++;
+  opt->custom[n] = *m;
+  memcpy(opt->custom_name[n], m->name, strlen(m->name) + 1);
+  opt->custom[n].name = opt->custom_name[n];
+  return SMTP_OK;
 }
 
 int smtp_client_session_set_addr(smtp_client_session *c, unsigned int which, const smtp_endpoint *ep) {

@@ -8,8 +8,13 @@
  *   OAUTHBEARER  RFC 7628 3.1: gs2-header "n,a=" saslname "," ^A "auth=Bearer "
  *                token ^A ^A; after an error challenge the client sends ^A
  *                (RFC 7628 3.2.3).
- *   SCRAM-SHA-256 RFC 5802 3 and RFC 7677: client-first, client-final with
- *                proof, server signature verified before success counts.
+ *   SCRAM-SHA-1, -256, -512 and their -PLUS forms: RFC 5802 3 and 6,
+ *                RFC 7677: client-first, client-final with proof, server
+ *                signature verified before success counts; gs2 flag "p="
+ *                with -PLUS, "y" when the client has channel-binding data but
+ *                the server did not offer -PLUS, "n" when it has none.
+ *   EXTERNAL     RFC 4422 appendix A: the initial response is the
+ *                authorization identity, empty for none.
  *   CRAM-MD5     RFC 2195 2: user SP hex(HMAC-MD5(password, challenge)).
  *
  * Deviation: passwords are used as given (no SASLprep, RFC 5802 2.2 /
@@ -26,23 +31,36 @@ unsigned int smtp__sasl_client_supported(int have_password, int have_token, int 
   unsigned int m = 0;
   if (have_password) {
     m |= SMTP_SASL_PLAIN | SMTP_SASL_LOGIN;
-    if (smtp__hash_available()) {
-      m |= SMTP_SASL_CRAM_MD5;
-      if (have_random) m |= SMTP_SASL_SCRAM_SHA_256;
-    }
+    m |= SMTP_SASL_CRAM_MD5;
+    if (have_random) m |= SMTP__SASL_SCRAM_ALL;
   }
   if (have_token) m |= SMTP_SASL_OAUTHBEARER | SMTP_SASL_XOAUTH2;
-  return m;
+  return m | SMTP_SASL_EXTERNAL;
+}
+
+void smtp__client_auth_creds_cb(smtp__sasl_creds *cr, const smtp__client_cbind *cb,
+                                uint32_t max_iter) {
+  cr->cb_name = cb->len ? cb->name : NULL;
+  cr->cb_data = cb->len ? cb->data : NULL;
+  cr->cb_len = cb->len;
+  cr->max_iter = max_iter;
+}
+
+unsigned int smtp__sasl_client_choose_order(unsigned int offered, unsigned int supported,
+                                            const unsigned int *order, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (offered & supported & order[i]) return order[i];
+  return 0;
 }
 
 unsigned int smtp__sasl_client_choose(unsigned int offered, unsigned int supported) {
-  static const unsigned int order[] = {SMTP_SASL_SCRAM_SHA_256, SMTP_SASL_OAUTHBEARER,
-                                       SMTP_SASL_XOAUTH2,       SMTP_SASL_CRAM_MD5,
-                                       SMTP_SASL_PLAIN,         SMTP_SASL_LOGIN};
-  size_t i;
-  for (i = 0; i < SMTP__ARRAY_LEN(order); i++)
-    if (offered & supported & order[i]) return order[i];
-  return 0;
+  static const unsigned int order[] = {
+      SMTP_SASL_SCRAM_SHA_512_PLUS, SMTP_SASL_SCRAM_SHA_256_PLUS, SMTP_SASL_SCRAM_SHA_1_PLUS,
+      SMTP_SASL_SCRAM_SHA_512,      SMTP_SASL_SCRAM_SHA_256,      SMTP_SASL_SCRAM_SHA_1,
+      SMTP_SASL_OAUTHBEARER,        SMTP_SASL_XOAUTH2,            SMTP_SASL_CRAM_MD5,
+      SMTP_SASL_PLAIN,              SMTP_SASL_LOGIN};
+  return smtp__sasl_client_choose_order(offered, supported, order, SMTP__ARRAY_LEN(order));
 }
 
 typedef struct {
@@ -124,19 +142,41 @@ int smtp__sasl_client_start(smtp__sasl_client *s, unsigned int mech, const smtp_
     put(&b, cr->token, cr->token_len);
     puts_(&b, "\001\001");
     break;
-  case SMTP_SASL_SCRAM_SHA_256: {
+  case SMTP_SASL_EXTERNAL:
+    /* RFC 4422 A.1: the message is the authorization identity, maybe empty. */
+    if (cr->authzid && cr->authzid_len) put(&b, cr->authzid, cr->authzid_len);
+    break;
+  case SMTP_SASL_SCRAM_SHA_1:
+  case SMTP_SASL_SCRAM_SHA_256:
+  case SMTP_SASL_SCRAM_SHA_512:
+  case SMTP_SASL_SCRAM_SHA_1_PLUS:
+  case SMTP_SASL_SCRAM_SHA_256_PLUS:
+  case SMTP_SASL_SCRAM_SHA_512_PLUS: {
     sbuf g = {s->gs2, sizeof s->gs2, 0, 0};
     sbuf a = {s->authmsg, sizeof s->authmsg, 0, 0};
     size_t i;
-    if (!smtp__hash_available()) return SMTP_ERR_UNSUPPORTED;
+    s->alg = smtp__scram_alg(mech);
     if (!cr->user || !cr->pass || !nonce || nonce_len == 0 || nonce_len > sizeof s->nonce)
       return SMTP_ERR_INVALID_ARGUMENT;
     for (i = 0; i < nonce_len; i++)
       if (nonce[i] <= 0x20 || nonce[i] >= 0x7f || nonce[i] == ',') return SMTP_ERR_INVALID_ARGUMENT;
+    if (cr->cb_name && (!smtp__scram_cbname_ok(cr->cb_name, strlen(cr->cb_name)) ||
+                        cr->cb_len == 0 || cr->cb_len > SMTP__SCRAM_CB_MAX))
+      return SMTP_ERR_INVALID_ARGUMENT;
     memcpy(s->nonce, nonce, nonce_len);
     s->nonce_len = nonce_len;
-    /* gs2-header = "n," [ "a=" saslname ] "," (no channel binding). */
-    puts_(&g, "n,");
+    /* gs2-header = gs2-cbind-flag "," [ "a=" saslname ] "," (RFC 5802 7);
+     * the flag per RFC 5802 6. */
+    if (smtp__scram_is_plus(mech)) {
+      if (!cr->cb_name) return SMTP_ERR_UNSUPPORTED; /* -PLUS needs channel binding */
+      puts_(&g, "p=");
+      puts_(&g, cr->cb_name);
+      puts_(&g, ",");
+    } else if (cr->cb_name) {
+      puts_(&g, "y,");
+    } else {
+      puts_(&g, "n,");
+    }
     if (cr->authzid && cr->authzid_len) {
       puts_(&g, "a=");
       put_saslname(&g, cr->authzid, cr->authzid_len);
@@ -163,53 +203,42 @@ int smtp__sasl_client_start(smtp__sasl_client *s, unsigned int mech, const smtp_
   return SMTP_OK;
 }
 
-/* Find attribute @p name ("r", "s", ...) in a comma-separated SCRAM message. */
-static int scram_attr(const char *m, size_t len, char name, const char **val, size_t *vlen) {
-  size_t i = 0;
-  while (i < len) {
-    size_t j = i;
-    while (j < len && m[j] != ',') j++;
-    if (j - i >= 2 && m[i] == name && m[i + 1] == '=') {
-      *val = m + i + 2;
-      *vlen = j - i - 2;
-      return 1;
-    }
-    i = j + 1;
-  }
-  return 0;
-}
-
 static int scram_server_first(smtp__sasl_client *s, const smtp__sasl_creds *cr, const char *chal,
                               size_t clen, char *out, size_t cap, size_t *outlen) {
-  const char *r, *salt64, *it;
-  size_t rlen, slen, itlen, i;
-  unsigned char salt[128], salted[SMTP__SHA256_LEN], ckey[SMTP__SHA256_LEN],
-      stored[SMTP__SHA256_LEN], csig[SMTP__SHA256_LEN], skey[SMTP__SHA256_LEN];
-  uint32_t iter = 0;
+  const char *r, *salt64, *it, *val;
+  size_t rlen, slen, itlen, vlen, pos = 0, i, hl = smtp__hash_len(s->alg);
+  unsigned char salt[SMTP_SCRAM_SALT_MAX * 2], proof[SMTP__HASH_MAX],
+      cbin[SMTP__SCRAM_GS2_MAX + SMTP__SCRAM_CB_MAX];
+  uint32_t iter = 0, max_iter = cr->max_iter ? cr->max_iter : SMTP__SCRAM_MAX_ITER;
   smtp_ssize n;
-  char b64[64];
+  char b64[SMTP_BASE64_ENCODED_LEN(SMTP__SCRAM_GS2_MAX + SMTP__SCRAM_CB_MAX) + 1], name;
   sbuf a, b = {out, cap, 0, 0};
-  size_t cfwp_at;
-  int rc = SMTP_OK;
+  size_t cfwp_at, cbn, slen_dec;
+  int rc, k;
 
-  /* server-first-message = [reserved-mext ","] nonce "," salt "," iteration-count */
-  if (clen >= 2 && chal[0] == 'm' && chal[1] == '=') return 1; /* mandatory extension: unsupported */
-  if (memchr(chal, 0, clen)) return 1;
-  if (!scram_attr(chal, clen, 'r', &r, &rlen) || !scram_attr(chal, clen, 's', &salt64, &slen) ||
-      !scram_attr(chal, clen, 'i', &it, &itlen))
-    return 1;
+  /* server-first-message = [reserved-mext ","] nonce "," salt ","
+   *                        iteration-count ["," extensions]   (RFC 5802 7);
+   * a mandatory extension (m=) is not supported: fail. */
+  if (clen == 0 || clen > SMTP__SCRAM_MSG_MAX || memchr(chal, 0, clen)) return 1;
+  if (smtp__scram_attr(chal, clen, &pos, &name, &r, &rlen) != 1 || name != 'r') return 1;
+  if (smtp__scram_attr(chal, clen, &pos, &name, &salt64, &slen) != 1 || name != 's') return 1;
+  if (smtp__scram_attr(chal, clen, &pos, &name, &it, &itlen) != 1 || name != 'i') return 1;
+  while ((k = smtp__scram_attr(chal, clen, &pos, &name, &val, &vlen)) == 1)
+    if (name == 'm') return 1;
+  if (k < 0) return 1;
   /* The server's nonce must extend ours (RFC 5802 5.1). */
-  if (rlen <= s->nonce_len || memcmp(r, s->nonce, s->nonce_len) != 0) return 1;
-  for (i = 0; i < rlen; i++)
-    if (r[i] <= 0x20 || r[i] >= 0x7f) return 1;
+  if (rlen <= s->nonce_len || rlen > 2 * SMTP__SCRAM_NONCE_MAX ||
+      memcmp(r, s->nonce, s->nonce_len) != 0 || !smtp__scram_printable(r, rlen))
+    return 1;
   if (itlen == 0 || itlen > 9) return 1;
   for (i = 0; i < itlen; i++) {
     if (!smtp__is_digit((unsigned char)it[i])) return 1;
     iter = iter * 10 + (uint32_t)(it[i] - '0');
   }
-  if (iter < SMTP__SCRAM_MIN_ITER || iter > SMTP__SCRAM_MAX_ITER) return 1;
+  if (iter < SMTP__SCRAM_MIN_ITER || iter > max_iter) return 1;
   n = smtp_base64_decode(salt64, slen, salt, sizeof salt);
   if (n <= 0) return 1;
+  slen_dec = (size_t)n;
 
   /* AuthMessage = client-first-message-bare "," server-first-message ","
    *               client-final-message-without-proof */
@@ -221,43 +250,34 @@ static int scram_server_first(smtp__sasl_client *s, const smtp__sasl_creds *cr, 
   put(&a, chal, clen);
   put(&a, ",", 1);
   cfwp_at = a.len;
+  /* channel-binding = "c=" base64(gs2-header [cbind-data]) (RFC 5802 7) */
   puts_(&a, "c=");
-  {
-    smtp_ssize g = smtp_base64_encode(s->gs2, s->gs2_len, b64, sizeof b64);
-    if (g < 0) return SMTP_ERR_BUFFER_TOO_SMALL;
-    put(&a, b64, (size_t)g);
+  memcpy(cbin, s->gs2, s->gs2_len);
+  cbn = s->gs2_len;
+  if (s->gs2[0] == 'p') {
+    memcpy(cbin + cbn, cr->cb_data, cr->cb_len);
+    cbn += cr->cb_len;
   }
+  n = smtp_base64_encode(cbin, cbn, b64, sizeof b64);
+  if (n < 0) return SMTP_ERR_BUFFER_TOO_SMALL;
+  put(&a, b64, (size_t)n);
   puts_(&a, ",r=");
   put(&a, r, rlen);
-  if (a.overflow) return SMTP_ERR_BUFFER_TOO_SMALL;
+  if (a.overflow) return 1;
   s->authmsg_len = a.len;
 
-  /* SaltedPassword = Hi(password, salt, i); ClientKey = HMAC(SP, "Client Key");
-   * StoredKey = H(ClientKey); ClientSignature = HMAC(StoredKey, AuthMessage);
-   * ClientProof = ClientKey XOR ClientSignature; ServerKey = HMAC(SP, "Server Key");
-   * ServerSignature = HMAC(ServerKey, AuthMessage). */
-  rc = smtp__pbkdf2_sha256(cr->pass, cr->pass_len, salt, (size_t)n, iter, salted);
-  if (rc == SMTP_OK) rc = smtp__hmac_sha256(salted, sizeof salted, "Client Key", 10, ckey);
-  if (rc == SMTP_OK) rc = smtp__sha256(ckey, sizeof ckey, stored);
-  if (rc == SMTP_OK) rc = smtp__hmac_sha256(stored, sizeof stored, s->authmsg, s->authmsg_len, csig);
-  if (rc == SMTP_OK) rc = smtp__hmac_sha256(salted, sizeof salted, "Server Key", 10, skey);
-  if (rc == SMTP_OK)
-    rc = smtp__hmac_sha256(skey, sizeof skey, s->authmsg, s->authmsg_len, s->server_sig);
+  rc = smtp__scram_client_proof(s->alg, cr->pass, cr->pass_len, salt, slen_dec, iter,
+                                s->authmsg, s->authmsg_len, proof, s->server_sig);
   if (rc == SMTP_OK) {
-    for (i = 0; i < sizeof ckey; i++) ckey[i] ^= csig[i];
     put(&b, s->authmsg + cfwp_at, s->authmsg_len - cfwp_at);
     puts_(&b, ",p=");
-    n = smtp_base64_encode(ckey, sizeof ckey, b64, sizeof b64);
+    n = smtp_base64_encode(proof, hl, b64, sizeof b64);
     if (n < 0) rc = SMTP_ERR_BUFFER_TOO_SMALL;
     else put(&b, b64, (size_t)n);
     if (b.overflow) rc = SMTP_ERR_BUFFER_TOO_SMALL;
     *outlen = b.len;
   }
-  smtp__wipe(salted, sizeof salted);
-  smtp__wipe(ckey, sizeof ckey);
-  smtp__wipe(stored, sizeof stored);
-  smtp__wipe(csig, sizeof csig);
-  smtp__wipe(skey, sizeof skey);
+  smtp__wipe(proof, sizeof proof);
   return rc;
 }
 
@@ -265,16 +285,65 @@ static int scram_server_final(smtp__sasl_client *s, const char *chal, size_t cle
   unsigned char v[64];
   smtp_ssize n;
   size_t i;
-  unsigned char diff = 0;
   /* server-final-message = (server-error / verifier) ["," extensions] */
   if (clen < 2 || chal[0] != 'v' || chal[1] != '=') return 1; /* e=... or garbage */
   i = 2;
   while (i < clen && chal[i] != ',') i++;
   n = smtp_base64_decode(chal + 2, i - 2, v, sizeof v);
-  if (n != SMTP__SHA256_LEN) return 1;
-  for (i = 0; i < SMTP__SHA256_LEN; i++) diff |= (unsigned char)(v[i] ^ s->server_sig[i]);
-  if (diff) return 1;
+  if (n <= 0 || (size_t)n != smtp__hash_len(s->alg)) return 1;
+  if (smtp__scram_ct_diff(v, s->server_sig, (size_t)n)) return 1;
   s->done = 1;
+  return SMTP_OK;
+}
+
+int smtp__sasl_mech_name_ok(const char *name) {
+  size_t i, n;
+  if (!name) return 0;
+  n = strlen(name);
+  if (n == 0 || n > SMTP__MECH_NAME_MAX) return 0;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)name[i];
+    if (!(c >= 'A' && c <= 'Z') && !smtp__is_digit(c) && c != '-' && c != '_') return 0;
+  }
+  return 1;
+}
+
+static smtp_span span_of(const char *p, size_t n) {
+  smtp_span sp;
+  sp.ptr = p;
+  sp.len = p ? n : 0;
+  return sp;
+}
+
+/* Map an application mechanism's answer: 0, 1 (cancel) or an error. */
+static int custom_rc(int rc, size_t outlen, size_t cap) {
+  if (rc == 0) return outlen <= cap ? SMTP_OK : SMTP_ERR_BUFFER_TOO_SMALL;
+  if (rc == 1) return 1;
+  return rc < 0 ? rc : SMTP_ERR_CALLBACK_FAILURE;
+}
+
+int smtp__sasl_client_start_custom(smtp__sasl_client *s, const smtp_sasl_mechanism *m,
+                                   const smtp__sasl_creds *cr, char *out, size_t cap,
+                                   size_t *outlen, int *has_ir) {
+  smtp_sasl_client_creds c;
+  int rc;
+  memset(s, 0, sizeof *s);
+  s->mech = SMTP__SASL_CUSTOM;
+  s->ext = m;
+  *outlen = 0;
+  *has_ir = 0;
+  memset(&c, 0, sizeof c);
+  c.authzid = span_of(cr->authzid, cr->authzid_len);
+  c.user = span_of(cr->user, cr->user_len);
+  c.password = span_of(cr->pass, cr->pass_len);
+  c.token = span_of(cr->token, cr->token_len);
+  rc = m->start(&s->ext_state, &c, (unsigned char *)out, cap, outlen, has_ir, m->user_data);
+  rc = custom_rc(rc, *outlen, cap);
+  if (rc != SMTP_OK) {
+    *outlen = 0;
+    return rc == 1 ? SMTP_ERR_CALLBACK_REFUSED : rc;
+  }
+  *has_ir = *has_ir ? 1 : 0;
   return SMTP_OK;
 }
 
@@ -283,6 +352,13 @@ int smtp__sasl_client_step(smtp__sasl_client *s, const smtp__sasl_creds *cr, con
   int step = s->step++;
   *outlen = 0;
   if (s->failed) return 1;
+  if (s->mech == SMTP__SASL_CUSTOM) {
+    int rc = s->ext->step(s->ext_state, (const unsigned char *)chal, chal_len,
+                          (unsigned char *)out, cap, outlen, s->ext->user_data);
+    rc = custom_rc(rc, *outlen, cap);
+    if (rc != SMTP_OK) *outlen = 0;
+    return rc == SMTP_OK ? SMTP_OK : 1;
+  }
   switch (s->mech) {
   case SMTP_SASL_PLAIN:
     return 1; /* the initial response was complete: a challenge is unexpected */
@@ -330,7 +406,14 @@ int smtp__sasl_client_step(smtp__sasl_client *s, const smtp__sasl_creds *cr, con
     smtp__wipe(mac, sizeof mac);
     return SMTP_OK;
   }
+  case SMTP_SASL_EXTERNAL:
+    return 1; /* the initial response was complete */
+  case SMTP_SASL_SCRAM_SHA_1:
   case SMTP_SASL_SCRAM_SHA_256:
+  case SMTP_SASL_SCRAM_SHA_512:
+  case SMTP_SASL_SCRAM_SHA_1_PLUS:
+  case SMTP_SASL_SCRAM_SHA_256_PLUS:
+  case SMTP_SASL_SCRAM_SHA_512_PLUS:
     if (step == 0) return scram_server_first(s, cr, chal, chal_len, out, cap, outlen);
     if (step == 1) return scram_server_final(s, chal, chal_len); /* empty response */
     return 1;
@@ -340,8 +423,14 @@ int smtp__sasl_client_step(smtp__sasl_client *s, const smtp__sasl_creds *cr, con
 }
 
 int smtp__sasl_client_success_ok(const smtp__sasl_client *s) {
-  if (s->mech == SMTP_SASL_SCRAM_SHA_256) return s->done;
+  if (smtp__scram_alg(s->mech)) return s->done;
+  if (s->mech == SMTP__SASL_CUSTOM)
+    return !s->ext->done || s->ext->done(s->ext_state, s->ext->user_data) == 1;
   return !s->failed;
 }
 
-void smtp__sasl_client_wipe(smtp__sasl_client *s) { smtp__wipe(s, sizeof *s); }
+void smtp__sasl_client_wipe(smtp__sasl_client *s) {
+  if (s->mech == SMTP__SASL_CUSTOM && s->ext && s->ext->free && s->ext_state)
+    s->ext->free(s->ext_state, s->ext->user_data);
+  smtp__wipe(s, sizeof *s);
+}

@@ -33,12 +33,17 @@ static const struct {
     {SMTP_SASL_SCRAM_SHA_1, "SCRAM-SHA-1"}, /* RFC 5802 */
     {SMTP_SASL_SCRAM_SHA_256, "SCRAM-SHA-256"}, /* RFC 7677 */
     {SMTP_SASL_EXTERNAL, "EXTERNAL"},       /* RFC 4422 Appendix A */
+    {SMTP_SASL_SCRAM_SHA_512, "SCRAM-SHA-512"},
+    {SMTP_SASL_SCRAM_SHA_1_PLUS, "SCRAM-SHA-1-PLUS"},     /* RFC 5802 6 */
+    {SMTP_SASL_SCRAM_SHA_256_PLUS, "SCRAM-SHA-256-PLUS"}, /* RFC 7677 */
+    {SMTP_SASL_SCRAM_SHA_512_PLUS, "SCRAM-SHA-512-PLUS"},
 };
 
 #define SASL_ALL                                                                      \
   (SMTP_SASL_PLAIN | SMTP_SASL_LOGIN | SMTP_SASL_CRAM_MD5 | SMTP_SASL_XOAUTH2 |       \
    SMTP_SASL_OAUTHBEARER | SMTP_SASL_SCRAM_SHA_1 | SMTP_SASL_SCRAM_SHA_256 |          \
-   SMTP_SASL_EXTERNAL)
+   SMTP_SASL_EXTERNAL | SMTP_SASL_SCRAM_SHA_512 | SMTP_SASL_SCRAM_SHA_1_PLUS |          \
+   SMTP_SASL_SCRAM_SHA_256_PLUS | SMTP_SASL_SCRAM_SHA_512_PLUS)
 
 unsigned int smtp_sasl_mech_from_name(const char *name, size_t len) {
   size_t i;
@@ -389,7 +394,9 @@ static int check_ehlo_line(const char *s) {
 
 /* AUTH mechanisms, strongest first (the builder's advertising order). */
 static const unsigned int auth_order[] = {
-    SMTP_SASL_EXTERNAL, SMTP_SASL_SCRAM_SHA_256, SMTP_SASL_SCRAM_SHA_1,
+    SMTP_SASL_EXTERNAL, SMTP_SASL_SCRAM_SHA_512_PLUS, SMTP_SASL_SCRAM_SHA_256_PLUS,
+    SMTP_SASL_SCRAM_SHA_1_PLUS, SMTP_SASL_SCRAM_SHA_512, SMTP_SASL_SCRAM_SHA_256,
+    SMTP_SASL_SCRAM_SHA_1,
     SMTP_SASL_OAUTHBEARER, SMTP_SASL_XOAUTH2, SMTP_SASL_CRAM_MD5,
     SMTP_SASL_PLAIN, SMTP_SASL_LOGIN,
 };

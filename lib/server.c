@@ -1292,6 +1292,9 @@ static void process_line(smtp_server_session *s, const char *line, size_t len) {
       if (m < c.args.len) sb_str(&b, " ***");
       smtp__srv_trace(s, SMTP_SERVER_TRACE_IN, t, b.len);
     }
+  } else if (len > 5 && smtp__casecmp(line, 4, "AUTH", 4) == 0) {
+    /* A malformed AUTH line may still carry a credential: verb only. */
+    smtp__srv_trace(s, SMTP_SERVER_TRACE_IN, "AUTH ***", 8);
   } else {
     smtp__srv_trace(s, SMTP_SERVER_TRACE_IN, line, len);
   }
@@ -1512,6 +1515,8 @@ static void params_defaults(struct srv_params *p) {
   p->max_auth_failures = 5;
   p->extensions = SMTP_SERVER_DEFAULT_EXTENSIONS;
   p->auth_mechs = SMTP_SASL_PLAIN | SMTP_SASL_LOGIN;
+  p->scram_min_iter = 4096;   /* RFC 7677 4 */
+  p->scram_max_iter = 100000;
   p->reject_nul = 1;
   p->command_timeout = 300000;
   p->data_timeout = 180000;
@@ -1624,7 +1629,9 @@ int smtp_server_options_set_extensions(smtp_server_options *o, unsigned int flag
 int smtp_server_options_set_auth_mechs(smtp_server_options *o, unsigned int mechs) {
   const unsigned int all = SMTP_SASL_PLAIN | SMTP_SASL_LOGIN | SMTP_SASL_CRAM_MD5 |
                            SMTP_SASL_XOAUTH2 | SMTP_SASL_OAUTHBEARER | SMTP_SASL_SCRAM_SHA_1 |
-                           SMTP_SASL_SCRAM_SHA_256 | SMTP_SASL_EXTERNAL;
+                           SMTP_SASL_SCRAM_SHA_256 | SMTP_SASL_EXTERNAL |
+                           SMTP_SASL_SCRAM_SHA_512 | SMTP_SASL_SCRAM_SHA_1_PLUS |
+                           SMTP_SASL_SCRAM_SHA_256_PLUS | SMTP_SASL_SCRAM_SHA_512_PLUS;
   if (!o || (mechs & ~all)) return SMTP_ERR_INVALID_ARGUMENT;
   o->p.auth_mechs = mechs;
   return SMTP_OK;
@@ -1644,7 +1651,9 @@ static size_t ehlo_reply_bound(const struct srv_params *o, const char *host,
   memset(&cfg, 0, sizeof cfg);
   cfg.flags = o->extensions & ~(unsigned)(SMTP_EXT_STARTTLS | SMTP_EXT_AUTH);
   if (o->tls_available) cfg.flags |= SMTP_EXT_STARTTLS;
-  if ((cb->auth || cb->auth_step) && o->auth_mechs) {
+  if ((cb->auth || cb->auth_step || cb->scram_lookup || cb->token ||
+       (o->auth_mechs & SMTP_SASL_EXTERNAL)) &&
+      o->auth_mechs) {
     cfg.flags |= SMTP_EXT_AUTH;
     cfg.auth_mechs = o->auth_mechs;
   }
@@ -1679,7 +1688,8 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   if (callbacks) cbs = callbacks->f;
   else memset(&cbs, 0, sizeof cbs);
   host_len = strlen(host);
-  with_auth = cbs.auth || cbs.auth_step;
+  with_auth = cbs.auth || cbs.auth_step || cbs.scram_lookup || cbs.token ||
+              (opt.auth_mechs & SMTP_SASL_EXTERNAL);
   /* Extra MAIL/RCPT line room per extension ("Message Length Added"):
    * RFC 1870 (26), RFC 3030 (16), RFC 3461 5.4 (ENVID 100 + RET 8 with
    * keywords; ORCPT/NOTIFY 530), RFC 4954 5 (500), RFC 6531 3.4 (10),
@@ -1740,6 +1750,10 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   s->mail_line_max = mail_line;
   s->rcpt_line_max = rcpt_line;
   s->mode = SRV_M_LINE;
+  if (smtp__srv_sasl_init(s) != SMTP_OK) {
+    smtp__free(mem, s);
+    return SMTP_ERR_NOMEM;
+  }
   *out = s;
   return SMTP_OK;
 }
@@ -1748,6 +1762,7 @@ void smtp_server_session_del(smtp_server_session *s) {
   smtp_mem m;
   if (!s) return;
   m = s->mem;
+  smtp__srv_sasl_free(s);
   smtp__free(&m, s);
 }
 

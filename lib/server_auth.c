@@ -26,6 +26,7 @@ unsigned int smtp__srv_auth_offered(const smtp_server_session *s) {
   unsigned int m = 0;
   if (s->cb.auth || s->cb.auth_step) m |= s->opt.auth_mechs & BUILTIN_MECHS;
   if (s->cb.auth_step) m |= s->opt.auth_mechs & ~(unsigned)BUILTIN_MECHS;
+  m |= s->opt.auth_mechs & smtp__srv_sasl_builtin(s);
   return m;
 }
 
@@ -48,6 +49,7 @@ void smtp__srv_auth_reset(smtp_server_session *s) {
   s->auth_stepno = 0;
   s->auth_builtin = 0;
   s->login_stage = 0;
+  smtp__srv_sasl_reset(s);
   if (!s->authed) {
     /* The identity of an exchange that did not succeed. */
     if (s->user) wipe(s->user, SRV_NAME_MAX + 1);
@@ -90,6 +92,14 @@ static int emit_challenge(smtp_server_session *s, const void *data, size_t len) 
   o[4 + n] = '\r';
   o[5 + n] = '\n';
   smtp__srv_out_commit(s, 6 + (size_t)n);
+  return SMTP_OK;
+}
+
+int smtp__srv_auth_emit_challenge(smtp_server_session *s, const void *data, size_t len) {
+  int r = emit_challenge(s, data, len);
+  if (r != SMTP_OK) return r;
+  s->op = SRV_OP_AUTH;
+  smtp__srv_apply(s, 334);
   return SMTP_OK;
 }
 
@@ -148,6 +158,13 @@ static void set_identity(smtp_server_session *s, smtp_span id) {
   memmove(s->user, id.ptr, id.len);
   s->user_len = (unsigned short)id.len;
   s->user[id.len] = '\0';
+}
+
+void smtp__srv_auth_set_identity(smtp_server_session *s, const char *id, size_t len) {
+  smtp_span sp;
+  sp.ptr = id;
+  sp.len = len;
+  set_identity(s, sp);
 }
 
 /* RFC 4616 2: [authzid] NUL authcid NUL passwd. */
@@ -273,6 +290,11 @@ int smtp__srv_auth_command(smtp_server_session *s, const char *args, size_t len)
       return SMTP_OK;
     }
   }
+  if (mech & smtp__srv_sasl_builtin(s)) {
+    s->auth_builtin = 1;
+    smtp__srv_sasl_start(s, mech, s->in, (size_t)n, has_ir);
+    return SMTP_OK;
+  }
   if ((mech & BUILTIN_MECHS) && s->cb.auth) {
     s->auth_builtin = 1;
     if (mech == SMTP_SASL_PLAIN) {
@@ -301,7 +323,8 @@ int smtp__srv_auth_line(smtp_server_session *s, const char *line, size_t len) {
     return SMTP_OK;
   }
   if (s->auth_builtin) {
-    if (s->auth_mech == SMTP_SASL_PLAIN) plain_check(s, s->in, (size_t)n);
+    if (!(s->auth_mech & BUILTIN_MECHS)) smtp__srv_sasl_line(s, s->in, (size_t)n);
+    else if (s->auth_mech == SMTP_SASL_PLAIN) plain_check(s, s->in, (size_t)n);
     else if (s->login_stage == 0) login_user(s, s->in, (size_t)n);
     else login_pass(s, s->in, (size_t)n);
     return SMTP_OK;

@@ -25,6 +25,8 @@ struct srv_callbacks {
   smtp_server_on_unknown_command unknown_command;
   smtp_server_on_auth auth;
   smtp_server_on_auth_step auth_step;
+  smtp_server_on_scram_lookup scram_lookup;
+  smtp_server_on_token token;
   smtp_server_on_starttls starttls;
   smtp_server_on_trace trace;
 };
@@ -49,6 +51,11 @@ struct srv_params {
   unsigned int max_auth_failures;
   unsigned int extensions;
   unsigned int auth_mechs;
+  int (*random)(void *buf, size_t len, void *user_data);
+  void *random_ud;
+  unsigned char fake_secret[32]; /* made-up SCRAM salts for unknown users */
+  unsigned char have_fake_secret;
+  unsigned int scram_min_iter, scram_max_iter;
   int command_timeout;
   int data_timeout;
   int data_end_timeout;
@@ -127,6 +134,7 @@ struct smtp_server_session {
   const char *hostname; /* in the tail */
   size_t hostname_len;
   char *user;           /* AUTH identity (tail), NULL without AUTH callbacks */
+  struct smtp__srv_sasl *sx; /* built-in SCRAM/EXTERNAL/token state (server_sasl.c) */
   smtp_mem mem;
 
   /* Message data. */
@@ -214,5 +222,17 @@ void smtp__srv_auth_reset(smtp_server_session *s);
 unsigned int smtp__srv_auth_offered(const smtp_server_session *s);
 int smtp__srv_auth_usable(const smtp_server_session *s);
 void smtp__srv_auth_complete(smtp_server_session *s, int code);
+int smtp__srv_auth_emit_challenge(smtp_server_session *s, const void *data, size_t len);
+void smtp__srv_auth_set_identity(smtp_server_session *s, const char *id, size_t len);
+
+/* server_sasl.c: SCRAM, EXTERNAL, XOAUTH2/OAUTHBEARER run by the session */
+unsigned int smtp__srv_sasl_builtin(const smtp_server_session *s);
+void smtp__srv_sasl_start(smtp_server_session *s, unsigned int mech, const char *ir, size_t n,
+                          int has_ir);
+void smtp__srv_sasl_line(smtp_server_session *s, const char *data, size_t n);
+void smtp__srv_sasl_reset(smtp_server_session *s);
+void smtp__srv_sasl_free(smtp_server_session *s);
+/* At creation: the state block, when a built-in verifier may run. */
+int smtp__srv_sasl_init(smtp_server_session *s);
 
 #endif

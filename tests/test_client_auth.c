@@ -327,6 +327,206 @@ static void test_auth_after_starttls(void **state) {
   assert_int_equal(0, 0);
 }
 
+
+/* Mechanism choice among the SCRAM family (RFC 5802 6): without
+ * channel-binding data the -PLUS forms are never used and the flag is "n";
+ * with data a -PLUS form is preferred, and "y" is sent when the server
+ * offers none. The script is run whole, byte by byte and at random splits. */
+#define SCRAM_N "biwsbj11c2VyLHI9UVVGQlFVRkJRVUZCUVVGQlFVRkJRVUZC"
+#define SCRAM_P "cD10bHMtZXhwb3J0ZXIsLG49dXNlcixyPVFVRkJRVUZCUVVGQlFVRkJRVUZCUVVGQg=="
+#define SCRAM_Y "eSwsbj11c2VyLHI9UVVGQlFVRkJRVUZCUVVGQlFVRkJRVUZC"
+static void run_cb(harness_setup_fn setup, const char *cbtype, const char *script, const char *log) {
+  static const struct { int mode; uint32_t seed; } runs[] = {{FEED_WHOLE, 0}, {FEED_BYTES, 0}, {FEED_RANDOM, 5}};
+  static const unsigned char cb[32] = {9, 8, 7};
+  for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+    harness *h = calloc(1, sizeof *h);
+    assert_non_null(h);
+    h_start(h, setup, runs[i].mode, runs[i].seed);
+    if (cbtype) assert_int_equal(smtp_client_session_set_channel_binding(h->c, cbtype, cb, sizeof cb), SMTP_OK);
+    h_run(h, script);
+    h_expect_log(h, log);
+    h_end(h);
+    free(h);
+  }
+}
+static void test_scram_family_choice(void **state) {
+  (void)state;
+  run_cb(setup_scram, NULL,
+         "S: 220 mx\nC: EHLO client.example\n"
+         "S: 250-mx\nS: 250 AUTH SCRAM-SHA-1 SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN\n"
+         "C: AUTH SCRAM-SHA-256 " SCRAM_N "\nS: 535 no\nC: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -38 535\nCLOSED -38\n");
+  run_cb(setup_scram, NULL,
+         "S: 220 mx\nC: EHLO client.example\n"
+         "S: 250-mx\nS: 250 AUTH SCRAM-SHA-1 SCRAM-SHA-512 SCRAM-SHA-256\n"
+         "C: AUTH SCRAM-SHA-512 " SCRAM_N "\nS: 535 no\nC: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -38 535\nCLOSED -38\n");
+  run_cb(setup_scram, "tls-exporter",
+         "S: 220 mx\nC: EHLO client.example\n"
+         "S: 250-mx\nS: 250 AUTH SCRAM-SHA-1 SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN\n"
+         "C: AUTH SCRAM-SHA-256-PLUS " SCRAM_P "\nS: 535 no\nC: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -38 535\nCLOSED -38\n");
+  run_cb(setup_scram, "tls-exporter",
+         "S: 220 mx\nC: EHLO client.example\n"
+         "S: 250-mx\nS: 250 AUTH SCRAM-SHA-256 PLAIN\n"
+         "C: AUTH SCRAM-SHA-256 " SCRAM_Y "\nS: 535 no\nC: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -38 535\nCLOSED -38\n");
+  /* a server asking for more iterations than allowed (100,000) is refused */
+  run_cb(setup_scram, NULL,
+         "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH SCRAM-SHA-256\n"
+         "C: AUTH SCRAM-SHA-256 " SCRAM_N "\n"
+         "S: 334 cj1RVUZCUVVGQlFVRkJRVUZCUVVGQlFVRkJRVUZCWFlaLHM9UVNYQ1IrUTZzZWs4YmY5MixpPTIwMDAwMA==\n"
+         "C: *\nS: 501 cancelled\nC: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -38 501\nCLOSED -38\n");
+}
+
+/* The preference order replaces the built-in one. */
+static void setup_pref(harness *h) {
+  static const unsigned int order[] = {SMTP_SASL_LOGIN, SMTP_SASL_PLAIN};
+  setup_scram(h);
+  assert_int_equal(smtp_client_options_set_auth_preference(h->opt, order, 2), SMTP_OK);
+}
+static void test_preference(void **state) {
+  (void)state;
+  static const unsigned int bad[] = {SMTP_SASL_LOGIN | SMTP_SASL_PLAIN};
+  smtp_client_options *o;
+  h_transcript(setup_pref,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH SCRAM-SHA-256 PLAIN\n"
+               "C: AUTH PLAIN AHVzZXIAcGVuY2ls\nS: 235 ok\nQUIT\nC: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 200\nAUTH 0 235\nREADY\nCLOSED 0\n");
+  assert_int_equal(smtp_client_options_new(&o, NULL), SMTP_OK);
+  assert_int_equal(smtp_client_options_set_auth_preference(o, bad, 1), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_client_options_set_auth_preference(o, NULL, 1), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_client_options_set_scram_max_iterations(o, 100), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_client_options_set_scram_max_iterations(o, 500000), SMTP_OK);
+  smtp_client_options_del(o);
+}
+
+/* EXTERNAL (RFC 4422 A.1) forced without credentials: an empty initial
+ * response ("=", RFC 4954 4). */
+static void setup_external(harness *h) {
+  smtp_client_options_set_allow_plaintext_auth(h->opt, 1);
+  assert_int_equal(smtp_client_options_set_auth_mechanism(h->opt, SMTP_SASL_EXTERNAL), SMTP_OK);
+  h->no_submit = 1;
+}
+static void test_external(void **state) {
+  (void)state;
+  h_transcript(setup_external,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH EXTERNAL PLAIN\n"
+               "C: AUTH EXTERNAL =\nS: 235 ok\nQUIT\nC: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 200\nAUTH 0 235\nREADY\nCLOSED 0\n");
+  h_transcript(setup_external,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH PLAIN\n"
+               "C: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 200\nAUTH -41 0\nCLOSED -41\n");
+}
+
+/* An application mechanism through the vtable (smtp_sasl_mechanism):
+ * "X-ECHO" sends "hello", answers each challenge reversed, and believes a
+ * 235 only after the challenge "ok". */
+static int echo_frees, echo_starts;
+typedef struct { int ok; } echo_state;
+static int echo_start(void **state, const smtp_sasl_client_creds *cr, unsigned char *out, size_t cap,
+                      size_t *outlen, int *has_initial, void *ud) {
+  echo_state *st = calloc(1, sizeof *st);
+  (void)ud;
+  assert_non_null(st);
+  assert_int_equal(cr->user.len, 4); /* the session's credentials are passed on */
+  assert_true(cap >= 5);
+  memcpy(out, "hello", 5);
+  *outlen = 5;
+  *has_initial = 1;
+  *state = st;
+  echo_starts++;
+  return 0;
+}
+static int echo_step(void *state, const unsigned char *ch, size_t len, unsigned char *out, size_t cap,
+                     size_t *outlen, void *ud) {
+  echo_state *st = state;
+  (void)ud;
+  if (len == 2 && memcmp(ch, "ok", 2) == 0) st->ok = 1;
+  if (len == 4 && memcmp(ch, "stop", 4) == 0) return 1; /* cancel */
+  assert_true(cap >= len);
+  for (size_t i = 0; i < len; i++) out[i] = ch[len - 1 - i];
+  *outlen = len;
+  return 0;
+}
+static int echo_done(void *state, void *ud) {
+  (void)ud;
+  return ((echo_state *)state)->ok;
+}
+static void echo_free(void *state, void *ud) {
+  (void)ud;
+  echo_frees++;
+  free(state);
+}
+static const smtp_sasl_mechanism ECHO = {SMTP_SASL_MECHANISM_VERSION, "X-ECHO", echo_start, echo_step,
+                                         echo_done, echo_free, NULL};
+static void setup_echo(harness *h) {
+  setup_scram(h);
+  assert_int_equal(smtp_client_options_add_sasl_mechanism(h->opt, &ECHO), SMTP_OK);
+}
+static void test_custom_mechanism(void **state) {
+  smtp_sasl_mechanism bad = ECHO;
+  smtp_client_options *o;
+  (void)state;
+  echo_frees = echo_starts = 0;
+  h_transcript(setup_echo,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH PLAIN x-echo\n"
+               "C: AUTH X-ECHO aGVsbG8=\nS: 334 YWJj\nC: Y2Jh\nS: 334 b2s=\nC: a28=\n"
+               "S: 235 ok\nQUIT\nC: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 200\nAUTH 0 235\nREADY\nCLOSED 0\n");
+  assert_int_equal(echo_starts, 6);
+  assert_int_equal(echo_frees, 6);
+  /* a 235 the mechanism does not believe; a cancel */
+  h_transcript(setup_echo,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH X-ECHO\n"
+               "C: AUTH X-ECHO aGVsbG8=\nS: 235 ok\nC: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 200\nAUTH -38 235\nCLOSED -38\n");
+  h_transcript(setup_echo,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH X-ECHO\n"
+               "C: AUTH X-ECHO aGVsbG8=\nS: 334 c3RvcA==\nC: *\nS: 501 cancelled\nC: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 200\nAUTH -38 501\nCLOSED -38\n");
+  assert_int_equal(echo_frees, echo_starts);
+  /* not offered: the built-in mechanisms as usual */
+  h_transcript(setup_echo,
+               "S: 220 mx\nC: EHLO client.example\nS: 250-mx\nS: 250 AUTH PLAIN\n"
+               "C: AUTH PLAIN AHVzZXIAcGVuY2ls\nS: 235 ok\nQUIT\nC: QUIT\nS: 221 bye\n",
+               "GREETING 220\nCAPS 200\nAUTH 0 235\nREADY\nCLOSED 0\n");
+  assert_int_equal(smtp_client_options_new(&o, NULL), SMTP_OK);
+  bad.name = "x-echo"; /* RFC 4422 3.1: upper case */
+  assert_int_equal(smtp_client_options_add_sasl_mechanism(o, &bad), SMTP_ERR_INVALID_ARGUMENT);
+  bad = ECHO;
+  bad.version = 2;
+  assert_int_equal(smtp_client_options_add_sasl_mechanism(o, &bad), SMTP_ERR_INVALID_ARGUMENT);
+  for (int i = 0; i < 4; i++) assert_int_equal(smtp_client_options_add_sasl_mechanism(o, &ECHO), SMTP_OK);
+  assert_int_equal(smtp_client_options_add_sasl_mechanism(o, &ECHO), SMTP_ERR_LIMIT);
+  smtp_client_options_del(o);
+}
+
+/* The client's trace never shows a proof, a password or a token. */
+static void setup_scram_trace(harness *h) {
+  setup_scram(h);
+  h->trace = 1;
+}
+static void test_trace_redacted(void **state) {
+  harness *h = calloc(1, sizeof *h);
+  (void)state;
+  assert_non_null(h);
+  h_start(h, setup_scram_trace, FEED_WHOLE, 0);
+  h_run(h, "S: 220 mx\nC: EHLO client.example\n"
+           "S: 250-mx\nS: 250 AUTH SCRAM-SHA-256\n"
+           "C: AUTH SCRAM-SHA-256 " SCRAM_C1 "\nS: 334 " SCRAM_S1 "\nC: " SCRAM_C2 "\n"
+           "S: 334 " SCRAM_S2 "\nC: \nS: 235 2.7.0 ok\nQUIT\nC: QUIT\nS: 221 bye\n");
+  assert_non_null(strstr(h->log, "TS 235 2.7.0 ok")); /* the trace was recorded */
+  assert_non_null(strstr(h->log, "TC AUTH SCRAM-SHA-256")); /* the client's lines too */
+  assert_null(strstr(h->log, SCRAM_C2));
+  assert_null(strstr(h->log, "UFVwcTJHRjhVcSszWW5iZ3o0dy9pWGRsMWdzdnlJ")); /* the proof's base64 */
+  assert_null(strstr(h->log, SCRAM_C1));
+  h_end(h);
+  free(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plain),
@@ -341,6 +541,11 @@ int main(void) {
       cmocka_unit_test(test_scram),
       cmocka_unit_test(test_scram_needs_random),
       cmocka_unit_test(test_auth_after_starttls),
+      cmocka_unit_test(test_scram_family_choice),
+      cmocka_unit_test(test_preference),
+      cmocka_unit_test(test_external),
+      cmocka_unit_test(test_custom_mechanism),
+      cmocka_unit_test(test_trace_redacted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

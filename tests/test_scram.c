@@ -1,8 +1,10 @@
-/* SCRAM-SHA-256 client (RFC 7677 / RFC 5802) against the RFC 7677 section
- * 3 test vector, its failure cases, and the hashes under it: SHA-256
- * (FIPS 180-4 "abc"), HMAC-SHA-256 (RFC 4231 4.2, 4.3), PBKDF2-HMAC-SHA-256
- * (RFC 7914 11), HMAC-MD5 (RFC 2202 2) and CRAM-MD5 (RFC 2195 2). Skipped
- * when the library is built without mbedTLS. */
+/* SCRAM (RFC 5802, RFC 7677) in both roles: the client against the RFC
+ * 7677 section 3 and RFC 5802 section 5 test vectors and its failure cases,
+ * the server's verifier against the same vectors from stored keys, the
+ * SHA-512 and -PLUS forms end to end, stored-key records; and the hashes
+ * under them: SHA-256 (FIPS 180-4 "abc"), HMAC-SHA-256 (RFC 4231 4.2, 4.3),
+ * PBKDF2-HMAC-SHA-256 (RFC 7914 11), HMAC-MD5 (RFC 2202 2) and CRAM-MD5
+ * (RFC 2195 2). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,9 +14,11 @@
 #include <cmocka.h>
 
 #include <smtp/ext.h>
+#include <smtp/sasl.h>
 
 #include "client_auth.h"
 #include "hash.h"
+#include "scram.h"
 
 static void hex(const unsigned char *b, size_t n, char *out) {
   static const char h[] = "0123456789abcdef";
@@ -89,7 +93,7 @@ static void test_hmac_md5_cram(void **state) {
   size_t n;
   int ir;
   smtp__sasl_client s;
-  smtp__sasl_creds cr = {NULL, 0, "tim", 3, "tanstaaftanstaaf", 16, NULL, 0};
+  smtp__sasl_creds cr = {NULL, 0, "tim", 3, "tanstaaftanstaaf", 16, NULL, 0, NULL, NULL, 0, 0};
   NEED_HASH();
   /* RFC 2202 2 test case 2 */
   assert_int_equal(smtp__hmac_md5("Jefe", 4, "what do ya want for nothing?", 28, d), 0);
@@ -128,7 +132,7 @@ static void scram_begin(smtp__sasl_client *s, const smtp__sasl_creds *cr) {
 static void test_scram_rfc7677_vector(void **state) {
   (void)state;
   smtp__sasl_client s;
-  smtp__sasl_creds cr = {NULL, 0, "user", 4, "pencil", 6, NULL, 0};
+  smtp__sasl_creds cr = {NULL, 0, "user", 4, "pencil", 6, NULL, 0, NULL, NULL, 0, 0};
   char out[512];
   size_t n;
   NEED_HASH();
@@ -160,7 +164,7 @@ static void test_scram_failures(void **state) {
       "",
   };
   smtp__sasl_client s;
-  smtp__sasl_creds cr = {NULL, 0, "user", 4, "pencil", 6, NULL, 0};
+  smtp__sasl_creds cr = {NULL, 0, "user", 4, "pencil", 6, NULL, 0, NULL, NULL, 0, 0};
   char out[512];
   size_t n;
   NEED_HASH();
@@ -184,7 +188,7 @@ static void test_scram_failures(void **state) {
 static void test_scram_saslname(void **state) {
   (void)state;
   smtp__sasl_client s;
-  smtp__sasl_creds cr = {"ad=m,in", 7, "u,s=er", 6, "p", 1, NULL, 0};
+  smtp__sasl_creds cr = {"ad=m,in", 7, "u,s=er", 6, "p", 1, NULL, 0, NULL, NULL, 0, 0};
   char out[256];
   size_t n;
   int ir;
@@ -195,6 +199,253 @@ static void test_scram_saslname(void **state) {
   /* a nonce with "," or controls is refused */
   assert_int_equal(smtp__sasl_client_start(&s, SMTP_SASL_SCRAM_SHA_256, &cr, "a,b", 3, out, sizeof out, &n, &ir),
                    SMTP_ERR_INVALID_ARGUMENT);
+}
+
+
+/* RFC 5802 5: SCRAM-SHA-1, user "user", password "pencil". */
+static const char N1[] = "fyko+d2lbbFgONRv9qkxdawL";
+static const char SFIRST1[] = "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096";
+static const char CFINAL1[] =
+    "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=";
+static const char SFINAL1[] = "v=rmF9pqV8S7suAoZWja4dJRkFsKQ=";
+
+static void test_scram_rfc5802_vector(void **state) {
+  (void)state;
+  smtp__sasl_client s;
+  smtp__sasl_creds cr = {NULL, 0, "user", 4, "pencil", 6, NULL, 0, NULL, NULL, 0, 0};
+  char out[512];
+  size_t n;
+  int ir;
+  assert_int_equal(smtp__sasl_client_start(&s, SMTP_SASL_SCRAM_SHA_1, &cr, N1, sizeof N1 - 1, out,
+                                           sizeof out, &n, &ir),
+                   0);
+  assert_int_equal(n, strlen("n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL"));
+  assert_memory_equal(out, "n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL", n);
+  assert_int_equal(smtp__sasl_client_step(&s, &cr, SFIRST1, sizeof SFIRST1 - 1, out, sizeof out, &n), 0);
+  assert_int_equal(n, sizeof CFINAL1 - 1);
+  assert_memory_equal(out, CFINAL1, n);
+  assert_int_equal(smtp__sasl_client_step(&s, &cr, SFINAL1, sizeof SFINAL1 - 1, out, sizeof out, &n), 0);
+  assert_true(smtp__sasl_client_success_ok(&s));
+}
+
+/* The server's verifier from stored keys reproduces both RFC exchanges. */
+static void server_vector(unsigned int mech, const char *cfirst, const char *salt_b64,
+                          const char *snonce, const char *sfirst, const char *cfinal,
+                          const char *sfinal) {
+  smtp__scram_srv st;
+  smtp__scram_cfirst cf;
+  unsigned char salt[32];
+  char out[512];
+  size_t n;
+  smtp_ssize sl = smtp_base64_decode(salt_b64, strlen(salt_b64), salt, sizeof salt);
+  assert_true(sl > 0);
+  assert_int_equal(smtp__scram_srv_client_first(&st, mech, cfirst, strlen(cfirst), &cf), 0);
+  assert_int_equal(cf.flag, 'n');
+  assert_int_equal(st.user_len, 4);
+  assert_memory_equal(st.user, "user", 4);
+  assert_int_equal(smtp_scram_make_record(mech, "pencil", salt, (size_t)sl, 4096, &st.rec), 0);
+  assert_int_equal(smtp__scram_srv_server_first(&st, snonce, strlen(snonce), out, sizeof out, &n), 0);
+  assert_int_equal(n, strlen(sfirst));
+  assert_memory_equal(out, sfirst, n);
+  assert_int_equal(smtp__scram_srv_client_final(&st, cfinal, strlen(cfinal), NULL, 0, out, sizeof out, &n), 0);
+  assert_int_equal(n, strlen(sfinal));
+  assert_memory_equal(out, sfinal, n);
+}
+
+static void test_scram_server_vectors(void **state) {
+  (void)state;
+  server_vector(SMTP_SASL_SCRAM_SHA_256, "n,,n=user,r=rOprNGfwEbeRWgbNEkqO", "W22ZaJ0SNY7soEsUEjb6gQ==",
+                "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", SFIRST, CFINAL, SFINAL);
+  server_vector(SMTP_SASL_SCRAM_SHA_1, "n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL", "QSXCR+Q6sek8bf92",
+                "3rfcNHYJY1ZVvWVs7j", SFIRST1, CFINAL1, SFINAL1);
+}
+
+/* Client against server core, every family, with and without channel binding. */
+static int run_pair(unsigned int mech, const char *cbname, const unsigned char *ccb, size_t ccblen,
+                    const unsigned char *scb, size_t scblen, const char *pass, char *flag) {
+  smtp__sasl_client c;
+  smtp__sasl_creds cr = {NULL, 0, "us,er", 5, pass, strlen(pass), NULL, 0, cbname, ccb, ccblen, 0};
+  smtp__scram_srv st;
+  smtp__scram_cfirst cf;
+  char m1[1024], m2[1024];
+  size_t n1, n2;
+  int ir;
+  assert_int_equal(smtp__sasl_client_start(&c, mech, &cr, "cNonce123", 9, m1, sizeof m1, &n1, &ir), 0);
+  if (smtp__scram_srv_client_first(&st, mech, m1, n1, &cf) != 0) return -1;
+  *flag = cf.flag;
+  assert_int_equal(st.user_len, 5);
+  assert_memory_equal(st.user, "us,er", 5);
+  assert_int_equal(smtp_scram_make_record(mech, "secret", "saltsaltsalt", 12, 4096, &st.rec), 0);
+  assert_int_equal(smtp__scram_srv_server_first(&st, "sNonce456", 9, m2, sizeof m2, &n2), 0);
+  if (smtp__sasl_client_step(&c, &cr, m2, n2, m1, sizeof m1, &n1) != 0) return -2;
+  if (smtp__scram_srv_client_final(&st, m1, n1, scb, scblen, m2, sizeof m2, &n2) != 0) return -3;
+  if (smtp__sasl_client_step(&c, &cr, m2, n2, m1, sizeof m1, &n1) != 0) return -4;
+  assert_int_equal(n1, 0);
+  return smtp__sasl_client_success_ok(&c) ? 0 : -5;
+}
+
+static void test_scram_pairs(void **state) {
+  (void)state;
+  static const unsigned int base[] = {SMTP_SASL_SCRAM_SHA_1, SMTP_SASL_SCRAM_SHA_256, SMTP_SASL_SCRAM_SHA_512};
+  static const unsigned char cb[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  unsigned char other[32];
+  char flag;
+  memcpy(other, cb, sizeof cb);
+  other[31] ^= 1;
+  for (size_t i = 0; i < 3; i++) {
+    unsigned int plus = smtp__scram_plus_of(base[i]);
+    /* no channel binding: "n" */
+    assert_int_equal(run_pair(base[i], NULL, NULL, 0, NULL, 0, "secret", &flag), 0);
+    assert_int_equal(flag, 'n');
+    /* wrong password: the proof fails */
+    assert_int_equal(run_pair(base[i], NULL, NULL, 0, NULL, 0, "secreT", &flag), -3);
+    /* client has channel binding, the mechanism is not -PLUS: "y" */
+    assert_int_equal(run_pair(base[i], "tls-exporter", cb, 32, NULL, 0, "secret", &flag), 0);
+    assert_int_equal(flag, 'y');
+    /* -PLUS: "p=tls-exporter", the data travel in c= and must match */
+    assert_int_equal(run_pair(plus, "tls-exporter", cb, 32, cb, 32, "secret", &flag), 0);
+    assert_int_equal(flag, 'p');
+    assert_int_equal(run_pair(plus, "tls-exporter", cb, 32, other, 32, "secret", &flag), -3);
+    assert_int_equal(run_pair(plus, "tls-exporter", cb, 32, NULL, 0, "secret", &flag), -3);
+  }
+}
+
+static void test_scram_client_limits(void **state) {
+  (void)state;
+  smtp__sasl_client s;
+  smtp__sasl_creds cr = {NULL, 0, "user", 4, "pencil", 6, NULL, 0, NULL, NULL, 0, 0};
+  char out[512];
+  size_t n;
+  int ir;
+  static const char big[] = "r=abcdefXYZ,s=QSXCR+Q6sek8bf92,i=100001";
+  static const char ok[] = "r=abcdefXYZ,s=QSXCR+Q6sek8bf92,i=100000";
+  /* default upper bound 100,000 iterations */
+  assert_int_equal(smtp__sasl_client_start(&s, SMTP_SASL_SCRAM_SHA_1, &cr, "abcdef", 6, out, sizeof out, &n, &ir), 0);
+  assert_int_equal(smtp__sasl_client_step(&s, &cr, big, sizeof big - 1, out, sizeof out, &n), 1);
+  assert_int_equal(smtp__sasl_client_start(&s, SMTP_SASL_SCRAM_SHA_1, &cr, "abcdef", 6, out, sizeof out, &n, &ir), 0);
+  assert_int_equal(smtp__sasl_client_step(&s, &cr, ok, sizeof ok - 1, out, sizeof out, &n), 0);
+  /* configurable */
+  cr.max_iter = 200000;
+  assert_int_equal(smtp__sasl_client_start(&s, SMTP_SASL_SCRAM_SHA_1, &cr, "abcdef", 6, out, sizeof out, &n, &ir), 0);
+  assert_int_equal(smtp__sasl_client_step(&s, &cr, big, sizeof big - 1, out, sizeof out, &n), 0);
+  /* -PLUS without channel-binding data cannot start */
+  assert_int_equal(smtp__sasl_client_start(&s, SMTP_SASL_SCRAM_SHA_256_PLUS, &cr, "abcdef", 6, out, sizeof out, &n, &ir),
+                   SMTP_ERR_UNSUPPORTED);
+  /* attributes out of order, trailing comma, reserved m= first */
+  static const char *const bad[] = {
+      "s=QSXCR+Q6sek8bf92,r=abcdefXYZ,i=4096", "r=abcdefXYZ,s=QSXCR+Q6sek8bf92,i=4096,",
+      "r=abcdefXYZ,s=QSXCR+Q6sek8bf92,i=4096,m=x", "r=abcdefXYZ,s=,i=4096", "r=abc,s=QSXCR+Q6sek8bf92,i=4096",
+      "r=abcdef,s=QSXCR+Q6sek8bf92,i=4096" /* nonce reused unchanged */,
+      "r=abcdefX Z,s=QSXCR+Q6sek8bf92,i=4096", "r=abcdefXYZ,s=QSXCR+Q6sek8bf92",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    assert_int_equal(smtp__sasl_client_start(&s, SMTP_SASL_SCRAM_SHA_1, &cr, "abcdef", 6, out, sizeof out, &n, &ir), 0);
+    assert_int_equal(smtp__sasl_client_step(&s, &cr, bad[i], strlen(bad[i]), out, sizeof out, &n), 1);
+  }
+}
+
+/* The server's parser refuses malformed client messages at each step. */
+static void test_scram_server_bad(void **state) {
+  (void)state;
+  smtp__scram_srv st;
+  smtp__scram_cfirst cf;
+  char out[512];
+  size_t n;
+  static const char *const bad_first[] = {
+      "", "x,,n=user,r=abc", "n,n=user,r=abc", "n,,r=abc,n=user", "n,,n=user", "n,,n=us=3Xr,r=abc",
+      "n,,n=,r=abc", "n,,n=user,r=", "n,,n=user,r=a b", "n,,m=ext,n=user,r=abc", "n,,n=user,r=abc,",
+      "p=tls exporter,,n=user,r=abc", "p=,,n=user,r=abc", "n,a=,n=user,r=abc", "n,,n=user,r=abc,m=1",
+  };
+  for (size_t i = 0; i < sizeof bad_first / sizeof bad_first[0]; i++)
+    assert_int_equal(smtp__scram_srv_client_first(&st, SMTP_SASL_SCRAM_SHA_256, bad_first[i],
+                                                  strlen(bad_first[i]), &cf),
+                     -1);
+  /* a good first, then bad finals */
+  static const char *const bad_final[] = {
+      "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ",
+      "c=biws,r=rOprNGfwEbeRWgbNEkqO,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+      "c=eSws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+      "c=b!ws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+      "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+      "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
+      "c=biws,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
+      "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AAAA",
+      "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=eHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+  };
+  unsigned char salt[16];
+  smtp_ssize sl = smtp_base64_decode("W22ZaJ0SNY7soEsUEjb6gQ==", 24, salt, sizeof salt);
+  for (size_t i = 0; i < sizeof bad_final / sizeof bad_final[0]; i++) {
+    assert_int_equal(smtp__scram_srv_client_first(&st, SMTP_SASL_SCRAM_SHA_256, "n,,n=user,r=rOprNGfwEbeRWgbNEkqO", 32, &cf), 0);
+    assert_int_equal(smtp_scram_make_record(SMTP_SASL_SCRAM_SHA_256, "pencil", salt, (size_t)sl, 4096, &st.rec), 0);
+    assert_int_equal(smtp__scram_srv_server_first(&st, "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", 30, out, sizeof out, &n), 0);
+    assert_int_equal(smtp__scram_srv_client_final(&st, bad_final[i], strlen(bad_final[i]), NULL, 0, out, sizeof out, &n), -1);
+  }
+  /* an unknown user's fake exchange fails even with the right proof */
+  assert_int_equal(smtp__scram_srv_client_first(&st, SMTP_SASL_SCRAM_SHA_256, "n,,n=user,r=rOprNGfwEbeRWgbNEkqO", 32, &cf), 0);
+  assert_int_equal(smtp_scram_make_record(SMTP_SASL_SCRAM_SHA_256, "pencil", salt, (size_t)sl, 4096, &st.rec), 0);
+  st.fake = 1;
+  assert_int_equal(smtp__scram_srv_server_first(&st, "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", 30, out, sizeof out, &n), 0);
+  assert_int_equal(smtp__scram_srv_client_final(&st, CFINAL, sizeof CFINAL - 1, NULL, 0, out, sizeof out, &n), -1);
+}
+
+static void test_scram_records(void **state) {
+  (void)state;
+  smtp_scram_record r, back;
+  smtp_span user;
+  char line[512];
+  smtp_ssize n;
+  assert_int_equal(smtp_scram_make_record(SMTP_SASL_SCRAM_SHA_256_PLUS, "pencil", "\x5b\x6d\x99\x68\x9d\x12\x35\x8e\xec\xa0\x4b\x14\x12\x36\xfa\x81", 16, 4096, &r), 0);
+  assert_int_equal(r.mech, SMTP_SASL_SCRAM_SHA_256);
+  n = smtp_scram_record_format("user", &r, line, sizeof line);
+  assert_true(n > 0);
+  /* RFC 7677 3's salt; the keys follow from "pencil" */
+  assert_true(strncmp(line, "user:SCRAM-SHA-256:4096:W22ZaJ0SNY7soEsUEjb6gQ==:", 49) == 0);
+  assert_int_equal(smtp_scram_record_parse(line, (size_t)n, &user, &back), 0);
+  assert_int_equal(user.len, 4);
+  assert_int_equal(back.mech, SMTP_SASL_SCRAM_SHA_256);
+  assert_int_equal(back.iterations, 4096);
+  assert_int_equal(back.salt_len, 16);
+  assert_memory_equal(back.stored_key, r.stored_key, 32);
+  assert_memory_equal(back.server_key, r.server_key, 32);
+  assert_int_equal(smtp_scram_record_format("user", &r, line, 20), SMTP_ERR_BUFFER_TOO_SMALL);
+  assert_int_equal(smtp_scram_record_format("us:er", &r, line, sizeof line), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_scram_make_record(SMTP_SASL_PLAIN, "p", "s", 1, 1, &r), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_scram_make_record(SMTP_SASL_SCRAM_SHA_1, "p", "s", 1, 0, &r), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_scram_make_record(SMTP_SASL_SCRAM_SHA_1, "", "s", 1, 1, &r), SMTP_ERR_INVALID_ARGUMENT);
+  static const char *const bad[] = {
+      "user:SCRAM-SHA-256:4096:W22ZaJ0SNY7soEsUEjb6gQ==:AAAA:AAAA",
+      "user:PLAIN:4096:W22ZaJ0SNY7soEsUEjb6gQ==:AAAA:AAAA",
+      "user:SCRAM-SHA-256:x:W22ZaJ0SNY7soEsUEjb6gQ==:AAAA:AAAA",
+      "user:SCRAM-SHA-256:0:W22ZaJ0SNY7soEsUEjb6gQ==:AAAA:AAAA",
+      ":SCRAM-SHA-256:4096:W22ZaJ0SNY7soEsUEjb6gQ==:AAAA:AAAA",
+      "user:SCRAM-SHA-256:4096:W22ZaJ0SNY7soEsUEjb6gQ==:AAAA",
+      "user:pass",
+      "us\ter:SCRAM-SHA-1:4096:W22ZaJ0SNY7soEsUEjb6gQ==:AAAAAAAAAAAAAAAAAAAAAAAAAAA=:AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    assert_true(smtp_scram_record_parse(bad[i], strlen(bad[i]), &user, &back) < 0);
+  assert_int_equal(smtp_scram_key_len(SMTP_SASL_SCRAM_SHA_512_PLUS), 64);
+  assert_int_equal(smtp_scram_key_len(SMTP_SASL_SCRAM_SHA_1), 20);
+  assert_int_equal(smtp_scram_key_len(SMTP_SASL_PLAIN), 0);
+}
+
+/* EXTERNAL (RFC 4422 A.1): the initial response is the authzid. */
+static void test_external(void **state) {
+  (void)state;
+  smtp__sasl_client s;
+  smtp__sasl_creds cr = {"admin", 5, NULL, 0, NULL, 0, NULL, 0, NULL, NULL, 0, 0};
+  char out[64];
+  size_t n;
+  int ir;
+  assert_int_equal(smtp__sasl_client_start(&s, SMTP_SASL_EXTERNAL, &cr, NULL, 0, out, sizeof out, &n, &ir), 0);
+  assert_int_equal(ir, 1);
+  assert_int_equal(n, 5);
+  assert_memory_equal(out, "admin", 5);
+  cr.authzid_len = 0;
+  assert_int_equal(smtp__sasl_client_start(&s, SMTP_SASL_EXTERNAL, &cr, NULL, 0, out, sizeof out, &n, &ir), 0);
+  assert_int_equal(ir, 1);
+  assert_int_equal(n, 0);
+  assert_int_equal(smtp__sasl_client_step(&s, &cr, "", 0, out, sizeof out, &n), 1);
 }
 
 /* Mechanism choice: strongest first. */
@@ -231,6 +482,13 @@ int main(void) {
       cmocka_unit_test(test_scram_failures),
       cmocka_unit_test(test_scram_saslname),
       cmocka_unit_test(test_choice),
+      cmocka_unit_test(test_scram_rfc5802_vector),
+      cmocka_unit_test(test_scram_server_vectors),
+      cmocka_unit_test(test_scram_pairs),
+      cmocka_unit_test(test_scram_client_limits),
+      cmocka_unit_test(test_scram_server_bad),
+      cmocka_unit_test(test_scram_records),
+      cmocka_unit_test(test_external),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

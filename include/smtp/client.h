@@ -88,6 +88,7 @@
 #include <smtp/ext.h>
 #include <smtp/endpoint.h>
 #include <smtp/xclient.h>
+#include <smtp/sasl.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -357,8 +358,12 @@ SMTP_API int smtp_client_options_set_oauth_token(smtp_client_options *opt, const
                                                  const char *token);
 /**
  * @brief Force one mechanism (a single ::smtp_sasl_mech bit), or 0 for the
- *        strongest both sides have: SCRAM-SHA-256 > OAUTHBEARER > XOAUTH2 (with a
- *        token) > CRAM-MD5 > PLAIN > LOGIN.
+ *        strongest both sides have (see smtp_client_options_set_auth_preference()).
+ *        ::SMTP_SASL_EXTERNAL (RFC 4422 appendix A) needs no password: the
+ *        TLS layer presents a client certificate, and the authzid given to
+ *        smtp_client_options_set_credentials(), if any, is sent as the
+ *        authorization identity; forcing it makes the session authenticate
+ *        even without credentials.
  * @param opt the options. @param mech one ::smtp_sasl_mech bit, or 0.
  * @return ::SMTP_OK, ::SMTP_ERR_UNSUPPORTED (not implemented or not in this build),
  *         ::SMTP_ERR_INVALID_ARGUMENT.
@@ -399,8 +404,8 @@ SMTP_API int smtp_client_options_set_reply_limits(smtp_client_options *opt, size
  *  @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
 SMTP_API int smtp_client_options_set_output_buffer(smtp_client_options *opt, size_t bytes);
 /**
- * @brief Random bytes for SCRAM nonces. Without it SCRAM-SHA-256 is never
- *        chosen (the library reads no random device itself).
+ * @brief Random bytes for SCRAM nonces. Without it no SCRAM mechanism is
+ *        ever chosen (the library reads no random device itself).
  * @param opt the options.
  * @param fn fills its @c len bytes at @c buf and returns 0, or non-zero on failure.
  * @param user_data passed to @p fn.
@@ -686,6 +691,76 @@ SMTP_API int smtp_client_session_error(const smtp_client_session *c);
 /** @brief Whether the session is over (CLOSED event delivered).
  *  @param c the session. @return 1 or 0. */
 SMTP_API int smtp_client_session_is_closed(const smtp_client_session *c);
+/**
+ * @brief The SASL mechanisms to try, strongest first, in place of the
+ *        built-in order (the SCRAM -PLUS forms SHA-512, SHA-256, SHA-1, then
+ *        SCRAM-SHA-512, -256, -1, OAUTHBEARER, XOAUTH2, CRAM-MD5, PLAIN,
+ *        LOGIN). The first one the server offers and the credentials allow
+ *        is used; EXTERNAL is only ever used when listed here or forced with
+ *        smtp_client_options_set_auth_mechanism(). A forced mechanism wins
+ *        over this list.
+ * @param opt the options.
+ * @param mechs ::smtp_sasl_mech bits, one per entry; copied.
+ * @param n entries (at most 16); 0 restores the built-in order.
+ * @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT (NULL pointers, too many
+ *         entries, an entry that is not exactly one mechanism this library
+ *         implements).
+ */
+SMTP_API int smtp_client_options_set_auth_preference(smtp_client_options *opt,
+                                                     const unsigned int *mechs, size_t n);
+
+/**
+ * @brief Most SCRAM iterations the client accepts from a server (default
+ *        100,000; a server asking for more is answered "*", RFC 4954 4, and
+ *        AUTH fails with ::SMTP_ERR_AUTH_FAILED). The fewest is always 4096
+ *        (RFC 7677 4).
+ * @param opt the options. @param n the bound, at least 4096; 0 restores the default.
+ * @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_client_options_set_scram_max_iterations(smtp_client_options *opt,
+                                                          unsigned int n);
+
+/**
+ * @brief Channel-binding data of the TLS connection (RFC 5056), for the
+ *        SCRAM -PLUS mechanisms (RFC 5802 6). The TLS layer's owner sets it
+ *        after the handshake and before the EHLO that follows it: e.g.
+ *        "tls-exporter" (RFC 9266, 32 octets, TLS 1.3) or
+ *        "tls-server-end-point" / "tls-unique" (RFC 5929, TLS 1.2).
+ *
+ * With data set, the client prefers a -PLUS mechanism the server offers and
+ * otherwise sends the "y" flag (it supports channel binding but the server
+ * does not appear to), which a server that does offer -PLUS must refuse:
+ * that is how a downgrade by an attacker who removed the -PLUS names is
+ * detected. Without data the client never picks a -PLUS mechanism and
+ * sends "n". Forcing a non-PLUS SCRAM mechanism with data set still sends
+ * "y". Ignored by sessions without credentials.
+ * @param c the session.
+ * @param type the channel-binding type name (RFC 5056 7: letters, digits,
+ *        "." and "-", at most 31 octets); NULL forgets the data.
+ * @param data the bytes (copied; wiped when the session is deleted).
+ * @param len 1..128.
+ * @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_client_session_set_channel_binding(smtp_client_session *c, const char *type,
+                                                     const void *data, size_t len);
+
+/**
+ * @brief Add an application mechanism (::smtp_sasl_mechanism) to the client.
+ *        Unless a built-in mechanism is forced with
+ *        smtp_client_options_set_auth_mechanism(), the first added
+ *        mechanism the server offers is used before any built-in one. A
+ *        session with added mechanisms authenticates even without
+ *        credentials (the mechanism decides what it needs).
+ *        smtp_client_session_auth_mechanism() reports 0 for them.
+ * @param opt the options.
+ * @param m the vtable; copied (the name too); its functions and user_data
+ *        must stay valid as long as sessions made from these options live.
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL, another version, a
+ *         bad name, no start or step function), ::SMTP_ERR_LIMIT (4 already).
+ */
+SMTP_API int smtp_client_options_add_sasl_mechanism(smtp_client_options *opt,
+                                                    const smtp_sasl_mechanism *m);
+
 /** @brief The mechanism AUTH used. @param c the session.
  *  @return a ::smtp_sasl_mech bit, 0 when none. */
 SMTP_API unsigned int smtp_client_session_auth_mechanism(const smtp_client_session *c);

@@ -80,7 +80,11 @@ typedef enum smtp_sasl_mech {
   SMTP_SASL_OAUTHBEARER = 1u << 4,    /**< RFC 7628 */
   SMTP_SASL_SCRAM_SHA_1 = 1u << 5,    /**< RFC 5802 */
   SMTP_SASL_SCRAM_SHA_256 = 1u << 6,  /**< RFC 7677 */
-  SMTP_SASL_EXTERNAL = 1u << 7        /**< RFC 4422 Appendix A */
+  SMTP_SASL_EXTERNAL = 1u << 7,       /**< RFC 4422 Appendix A */
+  SMTP_SASL_SCRAM_SHA_512 = 1u << 8,  /**< RFC 5802 with SHA-512 (IANA SASL registry) */
+  SMTP_SASL_SCRAM_SHA_1_PLUS = 1u << 9,   /**< RFC 5802 with channel binding */
+  SMTP_SASL_SCRAM_SHA_256_PLUS = 1u << 10, /**< RFC 7677 with channel binding */
+  SMTP_SASL_SCRAM_SHA_512_PLUS = 1u << 11  /**< SCRAM-SHA-512 with channel binding */
 } smtp_sasl_mech;
 
 /**
@@ -193,7 +197,7 @@ typedef struct smtp_ehlo_config {
  * @brief Build a complete 250 EHLO/LHLO reply (CRLF-terminated lines).
  *
  * Lines: domain [SP greeting], then the flags' keywords in the order of
- * ::smtp_ext_flag (AUTH mechanisms strongest first: EXTERNAL, SCRAM-SHA-256,
+ * ::smtp_ext_flag (AUTH mechanisms strongest first: EXTERNAL, the SCRAM -PLUS forms (SHA-512, SHA-256, SHA-1), SCRAM-SHA-512, SCRAM-SHA-256,
  * SCRAM-SHA-1, OAUTHBEARER, XOAUTH2, CRAM-MD5, PLAIN, LOGIN), then the extra
  * lines; "250-" on every line but the last, "250 " on it. No NUL is written.
  * @param buf output; nothing is written past @p buflen.

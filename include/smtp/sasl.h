@@ -1,7 +1,8 @@
 /**
  * @file sasl.h
- * @brief Base64 (RFC 4648 4, strict) and the messages of SASL PLAIN
- *        (RFC 4616) and LOGIN used by AUTH (RFC 4954).
+ * @brief Base64 (RFC 4648 4, strict), the messages of SASL PLAIN
+ *        (RFC 4616) and LOGIN used by AUTH (RFC 4954), and SCRAM stored-key
+ *        records (RFC 5802 3) for servers.
  */
 #ifndef SMTP_SASL_H
 #define SMTP_SASL_H
@@ -88,6 +89,131 @@ typedef struct smtp_sasl_plain {
  *         (@p out NULL, @p msg NULL with @p len > 0).
  */
 SMTP_API int smtp_sasl_plain_decode(const char *msg, size_t len, smtp_sasl_plain *out);
+
+
+/** @brief Largest SCRAM salt a record holds, in octets. */
+#define SMTP_SCRAM_SALT_MAX 64
+/** @brief Largest SCRAM key (SHA-512's 64 octets). */
+#define SMTP_SCRAM_KEY_MAX 64
+
+/**
+ * @brief What a SCRAM server stores for one user (RFC 5802 3): the salt,
+ *        the iteration count, StoredKey = H(ClientKey) and ServerKey. The
+ *        password itself is not needed to verify a client, and cannot be
+ *        recovered from a record.
+ */
+typedef struct smtp_scram_record {
+  unsigned int mech;        /**< The family: ::SMTP_SASL_SCRAM_SHA_1, ::SMTP_SASL_SCRAM_SHA_256
+                                 or ::SMTP_SASL_SCRAM_SHA_512 (a record also serves the
+                                 family's -PLUS form). */
+  unsigned int iterations;  /**< Hi() iteration count (RFC 5802 2.2), at least 1. */
+  size_t salt_len;          /**< Octets of @ref salt used (1..::SMTP_SCRAM_SALT_MAX). */
+  unsigned char salt[SMTP_SCRAM_SALT_MAX];           /**< The salt. */
+  unsigned char stored_key[SMTP_SCRAM_KEY_MAX];      /**< StoredKey (hash-length octets used). */
+  unsigned char server_key[SMTP_SCRAM_KEY_MAX];      /**< ServerKey (hash-length octets used). */
+  unsigned char reserved[32];                        /**< Zero; room to grow. */
+} smtp_scram_record;
+
+/**
+ * @brief The digest length of a SCRAM family (20, 32 or 64 octets).
+ * @param mech one ::smtp_sasl_mech bit of a SCRAM mechanism, -PLUS or not.
+ * @return the length, or 0 when @p mech is not a SCRAM mechanism.
+ */
+SMTP_API size_t smtp_scram_key_len(unsigned int mech);
+
+/**
+ * @brief Make a stored-key record from a password (RFC 5802 3:
+ *        SaltedPassword = Hi(password, salt, i), StoredKey = H(HMAC(SaltedPassword,
+ *        "Client Key")), ServerKey = HMAC(SaltedPassword, "Server Key")).
+ * The password is used as given: SASLprep (RFC 4013) is not applied, so
+ * clients must send the same octets (ASCII passwords are unaffected).
+ * @param mech a SCRAM mechanism bit (-PLUS maps to its family).
+ * @param password NUL-terminated, not empty.
+ * @param salt the salt (take at least 16 random octets); read during the call.
+ * @param salt_len 1..::SMTP_SCRAM_SALT_MAX.
+ * @param iterations at least 1 (RFC 7677 4: 4096 or more).
+ * @param out the record; zeroed first.
+ * @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT (NULL pointers, not a SCRAM
+ *         mechanism, empty password, salt length or iteration count out of range).
+ */
+SMTP_API int smtp_scram_make_record(unsigned int mech, const char *password, const void *salt,
+                                    size_t salt_len, unsigned int iterations,
+                                    smtp_scram_record *out);
+
+/**
+ * @brief Format a record as one text line, without line end:
+ *        `user:MECH:iterations:salt_b64:storedkey_b64:serverkey_b64`, MECH
+ *        being SCRAM-SHA-1, SCRAM-SHA-256 or SCRAM-SHA-512.
+ * @param user the user name (no ':', no controls, 1..255 octets).
+ * @param rec the record.
+ * @param out output buffer; NUL-terminated when the result fits.
+ * @param outcap size of @p out (512 always suffices).
+ * @return characters written (NUL excluded), ::SMTP_ERR_BUFFER_TOO_SMALL or
+ *         ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API smtp_ssize smtp_scram_record_format(const char *user, const smtp_scram_record *rec,
+                                             char *out, size_t outcap);
+
+/**
+ * @brief Parse a line made by smtp_scram_record_format() (no line end).
+ * @param line the text; @param len its length.
+ * @param user set to the user name (a span into @p line).
+ * @param out the record.
+ * @return ::SMTP_OK, ::SMTP_ERR_SYNTAX (field count, empty user or one
+ *         with controls or over 255 octets, unknown mechanism, bad number,
+ *         key of the wrong length), ::SMTP_ERR_BASE64 or
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL pointers).
+ */
+SMTP_API int smtp_scram_record_parse(const char *line, size_t len, smtp_span *user,
+                                     smtp_scram_record *out);
+
+/** @brief Version of ::smtp_sasl_mechanism this library understands. */
+#define SMTP_SASL_MECHANISM_VERSION 1
+
+/** @brief What a client mechanism gets to start with (spans into the
+ *  session's copies, valid during the call; empty when not set). */
+typedef struct smtp_sasl_client_creds {
+  smtp_span authzid;  /**< Authorization identity. */
+  smtp_span user;     /**< Authentication identity. */
+  smtp_span password; /**< Password. Never log it. */
+  smtp_span token;    /**< OAuth token. Never log it. */
+  unsigned char reserved[32]; /**< Zero. */
+} smtp_sasl_client_creds;
+
+/**
+ * @brief A SASL mechanism the application adds to the client (GSSAPI, NTLM,
+ *        a private one): a small vtable the session drives over AUTH (RFC
+ *        4954 4). Messages are raw octets; the session does the base64.
+ *
+ * Return values of @c start and @c step: 0 with the message in @c out
+ * (@c *outlen octets, at most @c cap), 1 to cancel the exchange (the
+ * session sends "*", RFC 4954 4, and AUTH fails with
+ * ::SMTP_ERR_AUTH_FAILED), or a negative ::smtp_error (AUTH fails with
+ * ::SMTP_ERR_AUTH_UNAVAILABLE before the command is sent, else the exchange
+ * is cancelled). All calls happen on the session's thread, inside
+ * smtp_client_session_mem_recv() or the call that starts AUTH.
+ */
+typedef struct smtp_sasl_mechanism {
+  unsigned int version; /**< ::SMTP_SASL_MECHANISM_VERSION. */
+  /** The name as servers advertise it (RFC 4422 3.1: 1..20 of A-Z, 0-9,
+   *  "-", "_"); matched case-insensitively against the AUTH keyword. */
+  const char *name;
+  /** Begin an exchange. Set @c *state to per-exchange data (or leave it
+   *  NULL), write the initial response and set @c *has_initial to 1, or
+   *  set it to 0 to wait for the server's first challenge. */
+  int (*start)(void **state, const smtp_sasl_client_creds *creds, unsigned char *out,
+               size_t cap, size_t *outlen, int *has_initial, void *user_data);
+  /** Answer a (decoded) 334 challenge. */
+  int (*step)(void *state, const unsigned char *challenge, size_t len, unsigned char *out,
+              size_t cap, size_t *outlen, void *user_data);
+  /** On 235: 1 when the success may be believed (e.g. the server proved
+   *  itself), 0 to treat it as a failure. NULL: always believed. */
+  int (*done)(void *state, void *user_data);
+  /** Release @c state at the end of the exchange, whatever its outcome
+   *  (also when the session is deleted mid-exchange). May be NULL. */
+  void (*free)(void *state, void *user_data);
+  void *user_data; /**< Passed to every function. */
+} smtp_sasl_mechanism;
 
 #ifdef __cplusplus
 }

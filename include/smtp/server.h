@@ -105,6 +105,7 @@
 #include <smtp/xclient.h>
 #include <smtp/ext.h>
 #include <smtp/reply.h>
+#include <smtp/sasl.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -744,8 +745,12 @@ SMTP_API int smtp_server_options_set_data_total_timeout(smtp_server_options *o, 
 /**
  * @brief Create a session. Makes one allocation, sized by the options and
  *        the callbacks (about 3.5 KiB with the defaults and no AUTH
- *        callback; 256 octets more with one); the session allocates nothing
- *        more until smtp_server_session_del().
+ *        callback; 256 octets more with one), and a second of about 5 KiB
+ *        when a built-in SCRAM, EXTERNAL or token verifier is configured
+ *        (smtp_server_callbacks_set_scram_lookup(),
+ *        smtp_server_callbacks_set_token(), ::SMTP_SASL_EXTERNAL among the
+ *        mechanisms); the session allocates nothing more until
+ *        smtp_server_session_del().
  * @param out set to the session, or NULL on failure; the caller owns it and
  *        frees it with smtp_server_session_del().
  * @param callbacks copied (free the object whenever you like); NULL means no
@@ -1195,6 +1200,136 @@ SMTP_API int smtp_server_options_set_xclient(smtp_server_options *o, unsigned in
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT.
  */
 SMTP_API int smtp_server_session_allow_xclient(smtp_server_session *s, unsigned int which);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Built-in SASL verifiers: SCRAM, EXTERNAL, bearer tokens
+ *
+ * Besides PLAIN and LOGIN the session runs these mechanisms itself when the
+ * application enables them with smtp_server_options_set_auth_mechs() and
+ * provides what each needs; they are offered only then:
+ *
+ * - SCRAM-SHA-1, SCRAM-SHA-256, SCRAM-SHA-512 (RFC 5802, RFC 7677): the
+ *   scram_lookup callback (stored keys, no clear-text password) and a
+ *   random source (smtp_server_options_set_random()) for the server nonce.
+ *   Their -PLUS forms also need the TLS channel-binding data
+ *   (smtp_server_session_set_channel_binding()). A client that sends the
+ *   "y" flag while the server offers a -PLUS form fails (RFC 5802 6: a
+ *   downgrade), as does a "p" flag on a mechanism without -PLUS, a
+ *   channel-binding type other than the server's, or other data.
+ * - EXTERNAL (RFC 4422 appendix A): smtp_server_session_set_external_identity()
+ *   after a client certificate verified. The client's authorization
+ *   identity must be empty or equal to it.
+ * - XOAUTH2 and OAUTHBEARER (RFC 7628): the token callback. A refused
+ *   token gets the error challenge (RFC 7628 3.2.2, a JSON status
+ *   object); the client's dummy response then gets 535 5.7.8.
+ *
+ * Malformed messages, wrong proofs and unknown users all end in 535 5.7.8
+ * (undecodable base64 in 501 5.5.2, "*" in 501 5.7.0) and count towards
+ * the AUTH failure limit. An unknown user runs a full exchange with a
+ * made-up salt and fails only at the proof. The salt is derived from the
+ * user name and a secret drawn from the random source when
+ * smtp_server_options_set_random() is called, so it is the same on every
+ * try for sessions made from those options, and the iteration count is the
+ * configured minimum: the first reply does not tell which users exist as
+ * long as real records use that count too. The trace never shows the client's SASL lines.
+ * Mechanisms without a built-in handler still go to the auth_step callback.
+ * @{ */
+
+/** @brief Look up the SCRAM record of a user.
+ *  @param s the session.
+ *  @param mech the SCRAM family asked for (::SMTP_SASL_SCRAM_SHA_1,
+ *         ::SMTP_SASL_SCRAM_SHA_256 or ::SMTP_SASL_SCRAM_SHA_512; -PLUS
+ *         exchanges ask for their family).
+ *  @param user the authentication identity, UTF-8 without controls, decoded
+ *         from the saslname (not NUL-terminated); valid during the call.
+ *  @param user_len its length.
+ *  @param rec fill it: its mech must be @p mech's family.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0 with @p rec filled; ::SMTP_ERR_NOT_FOUND for an unknown user
+ *          (the exchange goes on with a made-up record and fails with 535);
+ *          any other negative value: 454 4.7.0. Called synchronously: no
+ *          deferral. */
+typedef int (*smtp_server_on_scram_lookup)(smtp_server_session *s, unsigned int mech,
+                                           const char *user, size_t user_len,
+                                           smtp_scram_record *rec, void *user_data);
+
+/** @brief A bearer token from XOAUTH2 or OAUTHBEARER (RFC 7628 3.1). */
+typedef struct smtp_server_token {
+  unsigned int mech;   /**< ::SMTP_SASL_XOAUTH2 or ::SMTP_SASL_OAUTHBEARER. */
+  smtp_span user;      /**< XOAUTH2 "user=", OAUTHBEARER gs2 "a=" (decoded); may be empty. */
+  smtp_span token;     /**< The token after "Bearer ". Never log it. */
+  unsigned char reserved[16]; /**< Zero. */
+} smtp_server_token;
+
+/** @brief Validate a bearer token.
+ *  @param s the session.
+ *  @param tok the token and user; valid during the call only.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0 accepts (235; the identity is @c tok->user; with an empty
+ *          user the token is refused); ::SMTP_ERR_CALLBACK_REFUSED sends RFC
+ *          7628's error challenge, then 535 after the client's response; any
+ *          other negative value: 454 4.7.0. Synchronous: no deferral. */
+typedef int (*smtp_server_on_token)(smtp_server_session *s, const smtp_server_token *tok,
+                                    void *user_data);
+
+/** @brief Set the SCRAM lookup callback (enables the SCRAM verifiers).
+ *  @param cb the callbacks object; NULL does nothing. @param f the callback or NULL. */
+SMTP_API void smtp_server_callbacks_set_scram_lookup(smtp_server_callbacks *cb,
+                                                     smtp_server_on_scram_lookup f);
+/** @brief Set the bearer-token callback (enables XOAUTH2 and OAUTHBEARER).
+ *  @param cb the callbacks object; NULL does nothing. @param f the callback or NULL. */
+SMTP_API void smtp_server_callbacks_set_token(smtp_server_callbacks *cb, smtp_server_on_token f);
+
+/** @brief Random bytes for SCRAM server nonces and made-up salts (the
+ *  library reads no random device itself). Without it SCRAM is not offered.
+ *  @param o the options.
+ *  @param fn fills its @c len bytes at @c buf and returns 0, or non-zero on
+ *         failure (the exchange then gets 454 4.7.0); NULL removes it.
+ *  @param user_data passed to @p fn.
+ *  @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT (@p o NULL). */
+SMTP_API int smtp_server_options_set_random(smtp_server_options *o,
+                                             int (*fn)(void *buf, size_t len, void *user_data),
+                                             void *user_data);
+
+/** @brief Iteration counts a SCRAM record may carry (default 4096..100000,
+ *  RFC 7677 4's minimum and libsmtp's client default maximum). A record
+ *  outside them gets 454 4.7.0; made-up records use @p min.
+ *  @param o the options. @param min at least 1. @param max at least @p min.
+ *  @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
+SMTP_API int smtp_server_options_set_scram_iterations(smtp_server_options *o, unsigned int min,
+                                                      unsigned int max);
+
+/**
+ * @brief Channel-binding data of this session's TLS connection (RFC 5056),
+ *        for the SCRAM -PLUS mechanisms: e.g. "tls-exporter" (RFC 9266) or
+ *        "tls-server-end-point" (RFC 5929). Set it after the handshake
+ *        (after smtp_server_session_tls_started()); the -PLUS forms enabled
+ *        in the options are offered from then on.
+ * @param s the session.
+ * @param type the type name (letters, digits, ".", "-"; at most 31 octets), or
+ *        NULL to forget the data.
+ * @param data the bytes (copied). @param len 1..128.
+ * @return ::SMTP_OK (also when the session has no built-in verifier: the
+ *         data are then unused) or ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_server_session_set_channel_binding(smtp_server_session *s, const char *type,
+                                                     const void *data, size_t len);
+
+/**
+ * @brief The client's certificate verified and names @p identity: AUTH
+ *        EXTERNAL (RFC 4422 appendix A) is offered (when enabled in the
+ *        options) and authenticates as it.
+ * @param s the session.
+ * @param identity 1..255 octets of UTF-8 without controls (copied), or NULL
+ *        to withdraw it.
+ * @param len its length.
+ * @return ::SMTP_OK (also when ::SMTP_SASL_EXTERNAL was not enabled in the
+ *         options: the identity is then unused) or ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_server_session_set_external_identity(smtp_server_session *s,
+                                                       const char *identity, size_t len);
 
 /** @} */
 
