@@ -45,6 +45,10 @@ typedef struct server_app_config {
   const char *tls_cert_out;  /* --tls-cert-out FILE: write the certificate in use (PEM) */
   unsigned int max_conns;    /* --max-connections N (TCP), default 1000 */
   int timeout_ms;            /* --timeout SECONDS: command and data deadlines; 0: RFC 5321 defaults */
+  unsigned int ext_on;       /* --enable-ext KEYWORD (smtp_ext_flag bits) */
+  unsigned int ext_off;      /* --disable-ext KEYWORD */
+  const char **ehlo_kw;      /* --ehlo-keyword 'KEYWORD [PARAMS]' (repeatable) */
+  size_t nehlo_kw;
   server_app_user *users;    /* loaded from auth_file */
   size_t nusers;
 } server_app_config;
