@@ -770,7 +770,7 @@ static int mail_params(smtp_server_session *s, smtp_span rest, smtp_server_mail 
   int st = walk_params(s, SMTP_VERB_MAIL, rest, pflags, v, &seen);
   if (st != -1) return st;
   if (SEEN(SMTP__P_SIZE)) {
-    /* RFC 1870 6: overflow-checked (SECURITY.md 4). */
+    /* RFC 1870 6: overflow-checked; an overflow is "too big". */
     if (v[SMTP__P_SIZE].flag) return SMTP_STATUS_SIZE_EXCEEDED;
     if (s->opt.max_size && v[SMTP__P_SIZE].u > s->opt.max_size) return SMTP_STATUS_SIZE_EXCEEDED;
     m->size = v[SMTP__P_SIZE].u;

@@ -5,7 +5,7 @@
 # --deliver-by (RFC 2852), --hold-for / --hold-until (RFC 4865), --rrvs
 # (RFC 7293), --mail-param / --rcpt-param, --dsn-notify with ORCPT
 # (RFC 3461 4.2), --timeout and --json. Checks both transcripts (--trace),
-# the exit codes of CLI.md and the 555 for parameters nobody claims.
+# the exit codes of the example programs and the 555 for parameters nobody claims.
 # Also: --auth-mech SCRAM-SHA-256 gets a random source (RFC 5802 5.1) and
 # sends its client-first message to a stub server offering only SCRAM.
 # Usage: client_server_ext.sh PATH/TO/smtp-send (smtp-server is taken from
