@@ -211,15 +211,15 @@ static int p_body(smtp_span v, int hv, smtp__pval *o, char *sc, size_t cap, size
   (void)cap;
   (void)used;
   if (!hv) return -1;
-  if (span_ieq(v, "7BIT")) o->mode = SMTP_SERVER_BODY_7BIT;
-  else if (span_ieq(v, "8BITMIME")) o->mode = SMTP_SERVER_BODY_8BITMIME;
-  else if (span_ieq(v, "BINARYMIME")) o->mode = SMTP_SERVER_BODY_BINARYMIME;
+  if (span_ieq(v, "7BIT")) o->mode = SMTP_BODY_7BIT;
+  else if (span_ieq(v, "8BITMIME")) o->mode = SMTP_BODY_8BITMIME;
+  else if (span_ieq(v, "BINARYMIME")) o->mode = SMTP_BODY_BINARYMIME;
   else return -1;
   return 0;
 }
 static size_t f_body(const smtp__pval *v, char *buf, size_t cap) {
-  const char *s = v->mode == SMTP_SERVER_BODY_BINARYMIME ? "BINARYMIME"
-                  : v->mode == SMTP_SERVER_BODY_8BITMIME ? "8BITMIME"
+  const char *s = v->mode == SMTP_BODY_BINARYMIME ? "BINARYMIME"
+                  : v->mode == SMTP_BODY_8BITMIME ? "8BITMIME"
                                                           : "7BIT";
   size_t n = 0;
   put(buf, cap, &n, s, strlen(s));
@@ -232,14 +232,14 @@ static int p_ret(smtp_span v, int hv, smtp__pval *o, char *sc, size_t cap, size_
   (void)cap;
   (void)used;
   if (!hv) return -1;
-  if (span_ieq(v, "FULL")) o->mode = SMTP_SERVER_RET_FULL;
-  else if (span_ieq(v, "HDRS")) o->mode = SMTP_SERVER_RET_HDRS;
+  if (span_ieq(v, "FULL")) o->mode = SMTP_DSN_RET_FULL;
+  else if (span_ieq(v, "HDRS")) o->mode = SMTP_DSN_RET_HDRS;
   else return -1;
   return 0;
 }
 static size_t f_ret(const smtp__pval *v, char *buf, size_t cap) {
   size_t n = 0;
-  put(buf, cap, &n, v->mode == SMTP_SERVER_RET_HDRS ? "HDRS" : "FULL", 4);
+  put(buf, cap, &n, v->mode == SMTP_DSN_RET_HDRS ? "HDRS" : "FULL", 4);
   return n;
 }
 
@@ -434,16 +434,16 @@ static int p_notify(smtp_span v, int hv, smtp__pval *o, char *sc, size_t cap, si
     while (j < v.len && v.ptr[j] != ',') j++;
     w.ptr = v.ptr + i;
     w.len = j - i;
-    if (span_ieq(w, "NEVER")) b = SMTP_SERVER_NOTIFY_NEVER;
-    else if (span_ieq(w, "SUCCESS")) b = SMTP_SERVER_NOTIFY_SUCCESS;
-    else if (span_ieq(w, "FAILURE")) b = SMTP_SERVER_NOTIFY_FAILURE;
-    else if (span_ieq(w, "DELAY")) b = SMTP_SERVER_NOTIFY_DELAY;
+    if (span_ieq(w, "NEVER")) b = SMTP_DSN_NOTIFY_NEVER;
+    else if (span_ieq(w, "SUCCESS")) b = SMTP_DSN_NOTIFY_SUCCESS;
+    else if (span_ieq(w, "FAILURE")) b = SMTP_DSN_NOTIFY_FAILURE;
+    else if (span_ieq(w, "DELAY")) b = SMTP_DSN_NOTIFY_DELAY;
     else return -1;
     if (bits & b) return -1;
     bits |= b;
     i = j + 1;
   }
-  if ((bits & SMTP_SERVER_NOTIFY_NEVER) && bits != SMTP_SERVER_NOTIFY_NEVER) return -1;
+  if ((bits & SMTP_DSN_NOTIFY_NEVER) && bits != SMTP_DSN_NOTIFY_NEVER) return -1;
   o->u = bits;
   return 0;
 }
@@ -451,10 +451,10 @@ static size_t f_notify(const smtp__pval *v, char *buf, size_t cap) {
   static const struct {
     unsigned int bit;
     const char *name;
-  } w[] = {{SMTP_SERVER_NOTIFY_NEVER, "NEVER"},
-           {SMTP_SERVER_NOTIFY_SUCCESS, "SUCCESS"},
-           {SMTP_SERVER_NOTIFY_FAILURE, "FAILURE"},
-           {SMTP_SERVER_NOTIFY_DELAY, "DELAY"}};
+  } w[] = {{SMTP_DSN_NOTIFY_NEVER, "NEVER"},
+           {SMTP_DSN_NOTIFY_SUCCESS, "SUCCESS"},
+           {SMTP_DSN_NOTIFY_FAILURE, "FAILURE"},
+           {SMTP_DSN_NOTIFY_DELAY, "DELAY"}};
   size_t n = 0, k;
   int first = 1;
   for (k = 0; k < SMTP__ARRAY_LEN(w); k++) {

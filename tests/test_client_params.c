@@ -178,7 +178,7 @@ static void test_timeouts(void **state) {
   smtp_ssize n;
   (void)state;
   assert_int_equal(smtp_client_options_new(&o, NULL), SMTP_OK);
-  assert_int_equal(smtp_client_callbacks_new(&cb), SMTP_OK);
+  assert_int_equal(smtp_client_callbacks_new(&cb, NULL), SMTP_OK);
   assert_int_equal(smtp_client_options_set_timeout(o, SMTP_CLIENT_TIMEOUT_GREETING, 0),
                    SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp_client_options_set_timeout(o, 8, 1000), SMTP_ERR_INVALID_ARGUMENT);
