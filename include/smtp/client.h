@@ -73,7 +73,11 @@
  *    recipient, index order), then ::SMTP_CLIENT_EVENT_TXN_DONE. A
  *    transaction refused locally (size, 8BITMIME, SMTPUTF8, REQUIRETLS)
  *    gets only ::SMTP_CLIENT_EVENT_TXN_DONE, and nothing is sent for it
- *    (also ::SMTP_ERR_LIMIT when LIMITS MAILMAX would be exceeded).
+ *    (also ::SMTP_ERR_LIMIT when LIMITS MAILMAX would be exceeded, and
+ *    ::SMTP_ERR_UNSUPPORTED for a parameter of an extension not offered).
+ *    Between transactions (after READY or TXN_DONE), a command of
+ *    smtp_client_session_command() gets its ::SMTP_CLIENT_EVENT_COMMAND
+ *    before the next transaction starts.
  * 7. ::SMTP_CLIENT_EVENT_CLOSED exactly once, last: error 0 after a 221
  *    to QUIT, else the reason (421, protocol error, timeout, TLS policy, ...).
  *    A transaction still open at that point gets its

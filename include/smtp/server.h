@@ -25,9 +25,11 @@
  *  2. For each complete command line, in the order received (RFC 2920):
  *     trace (SMTP_SERVER_TRACE_IN), then at most one of ehlo (HELO, EHLO,
  *     LHLO), mail, rcpt, data_start (DATA), rset, vrfy, expn, help, noop,
- *     quit, starttls, auth / auth_step, unknown_command. A command refused by
- *     the session itself (sequence, syntax, limits, policy) fires no event
- *     callback; its reply goes out at once.
+ *     quit, starttls, auth / auth_step, etrn, burl, unknown_command; MAIL
+ *     and RCPT first fire param once for each parameter the session does not
+ *     handle (before mail / rcpt). A command refused by the session itself
+ *     (sequence, syntax, limits, policy) fires no event callback; its reply
+ *     goes out at once.
  *  3. The next command is not looked at until the previous one has its
  *     reply: a callback that returns ::SMTP_ERR_DEFERRED stops the session
  *     until smtp_server_session_reply(); the unconsumed bytes stay with the
