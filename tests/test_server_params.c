@@ -152,6 +152,18 @@ T(disabled,
   "C: ETRN example.com\nS: 502 5.5.1 Command not implemented\n"
   EHLO_EV "E: mail <a@b.example>\nE: unknown ETRN example.com\n")
 
+/* After HELO no extension is in force (RFC 5321 4.1.1.1): 555 even for an
+ * enabled one; a verb of an extension that is not enabled: 502 5.5.1. */
+T(after_helo,
+  ALL_OPTS "O: burl_cb\nO: etrn_cb\n" GREETING "C: HELO client.example\nS: 250 localhost\n"
+  MOFF("MT-PRIORITY=1") MOFF("BY=120;R") MOFF("HOLDFOR=10") MOFF("SOLICIT=a") MOFF("MTRK=abc")
+  MOFF("SUBMITTER=a@b.example")
+  "C: MAIL FROM:<a@b.example>\n" MAIL_OK
+  "C: RCPT TO:<c@d.example> RRVS=2014-04-03T23:01:00Z\n" P555
+  "C: RCPT TO:<c@d.example>\n" RCPT_OK
+  "C: BURL imap://h/m LAST\nS: 502 5.5.1 Command not implemented\n"
+  "E: connect\nE: ehlo HELO client.example\nE: mail <a@b.example>\nE: rcpt <c@d.example> #0\n")
+
 /* FUTURERELEASE is offered only with its EHLO parameters (RFC 4865 3). */
 T(futurerelease_needs_params,
   "O: ext+ FUTURERELEASE\n" GREETING EHLO MOFF("HOLDFOR=10"))
@@ -243,6 +255,7 @@ int main(void) {
       cmocka_unit_test(mtrk),          cmocka_unit_test(submitter),
       cmocka_unit_test(rrvs),          cmocka_unit_test(disabled),
       cmocka_unit_test(futurerelease_needs_params), cmocka_unit_test(param_hook),
+      cmocka_unit_test(after_helo),
       cmocka_unit_test(etrn),          cmocka_unit_test(burl),
       cmocka_unit_test(options_api),
   };
