@@ -447,8 +447,10 @@ typedef int (*smtp_server_on_param)(smtp_server_session *s, const smtp_server_pa
  *  transaction only (RFC 1985 5: 503 inside one). Answer with one of RFC 1985
  *  5's codes through smtp_server_session_reply() (250, 251, 252, 253, 458,
  *  459); the default is `250 2.0.0 Queuing started`, ::SMTP_ERR_CALLBACK_REFUSED
- *  gives `458 4.3.0 Unable to queue messages`. Without this callback ETRN
- *  gets 502 5.5.1 even when enabled.
+ *  gives `458 4.3.0 Unable to queue messages`. With this callback but
+ *  without ::SMTP_EXT_ETRN enabled, ETRN gets 502 5.5.1. Without this
+ *  callback ETRN is not offered and goes to the unknown-command callback as
+ *  before (default 502 5.5.1).
  *  @param s the session.
  *  @param etrn the request; valid during the call only.
  *  @param user_data as given to smtp_server_session_new().
@@ -460,7 +462,9 @@ typedef int (*smtp_server_on_etrn)(smtp_server_session *s, const smtp_server_etr
  *  transaction with recipients (else 503). The session does not fetch: the
  *  application does, and answers. Default `554 5.6.6 Content fetch not
  *  supported`; on a 2yz answer to a BURL with LAST the transaction ends (as
- *  after data). Without this callback BURL gets 502 5.5.1.
+ *  after data). With this callback but without ::SMTP_EXT_BURL enabled,
+ *  BURL gets 502 5.5.1; without this callback BURL is not offered and is an
+ *  unknown verb (the unknown-command callback, default 500 5.5.2).
  *  @param s the session.
  *  @param burl the request; valid during the call only.
  *  @param user_data as given to smtp_server_session_new().
