@@ -218,7 +218,10 @@ typedef smtp_ssize (*smtp_client_on_read_body)(smtp_client_session *c, smtp_clie
 /**
  * @brief Protocol trace: one line without CRLF. @p direction 'C' for what the
  *        client queues, 'S' for what the server sent. AUTH data is replaced by
- *        "<redacted>"; message data is summarised, not shown.
+ *        "<redacted>"; message data is summarised, not shown. The text is
+ *        raw: reply lines are the server's bytes unchanged (control bytes,
+ *        escape sequences, invalid UTF-8 included); pass them through
+ *        smtp_escape_text() before they reach a terminal or a log.
  */
 typedef void (*smtp_client_on_trace)(smtp_client_session *c, int direction, const char *line,
                                      size_t len, void *user_data);

@@ -245,6 +245,7 @@ _PROTOTYPES = {
     "smtp_server_options_set_command_timeout": (c_int, [c_void_p, c_int]),
     "smtp_server_options_set_data_timeout": (c_int, [c_void_p, c_int]),
     "smtp_server_options_set_data_end_timeout": (c_int, [c_void_p, c_int]),
+    "smtp_server_options_set_data_total_timeout": (c_int, [c_void_p, c_int]),
     # server.h: session
     "smtp_server_session_new": (c_int, [_P(c_void_p), c_void_p, c_void_p, c_void_p, c_void_p]),
     "smtp_server_session_del": (None, [c_void_p]),
@@ -259,6 +260,8 @@ _PROTOTYPES = {
     "smtp_server_session_tls_started": (c_int, [c_void_p, _P(TlsInfo)]),
     "smtp_server_session_timeout_ms": (c_int, [c_void_p]),
     "smtp_server_session_deadline_seq": (c_uint, [c_void_p]),
+    "smtp_server_session_total_timeout_ms": (c_int, [c_void_p]),
+    "smtp_server_session_total_seq": (c_uint, [c_void_p]),
     "smtp_server_session_timeout": (c_int, [c_void_p]),
     "smtp_server_session_shutdown": (c_int, [c_void_p]),
     "smtp_server_session_reply": (c_int, [c_void_p, c_int, c_char_p, c_char_p]),
