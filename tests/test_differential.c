@@ -820,11 +820,14 @@ static void dp_datetime(uint32_t *r, int utc, char *out, size_t cap, int64_t *t)
   char frac[16] = "";
   int64_t days;
   if (hh_below(r, 3) == 0) snprintf(frac, sizeof frac, ".%u", (unsigned)hh_below(r, 1000000));
+  /* the ranges are bounded above; % keeps the compiler's length estimate too */
   if (utc || (oh == 0 && om == 0 && hh_below(r, 2)))
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", y, mo, d, h, mi, se, frac);
+    snprintf(out, cap, "%04u-%02u-%02uT%02u:%02u:%02u%.8sZ", (unsigned)y % 10000u, (unsigned)mo % 100u,
+             (unsigned)d % 100u, (unsigned)h % 100u, (unsigned)mi % 100u, (unsigned)se % 100u, frac);
   else
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d%s%c%02d:%02d", y, mo, d, h, mi, se, frac,
-             neg ? '-' : '+', oh, om);
+    snprintf(out, cap, "%04u-%02u-%02uT%02u:%02u:%02u%.8s%c%02u:%02u", (unsigned)y % 10000u,
+             (unsigned)mo % 100u, (unsigned)d % 100u, (unsigned)h % 100u, (unsigned)mi % 100u,
+             (unsigned)se % 100u, frac, neg ? '-' : '+', (unsigned)oh % 100u, (unsigned)om % 100u);
   /* days since 1970 by counting (independent of the library's arithmetic) */
   days = 0;
   for (int yy = 1970; yy < y; yy++) days += ((yy % 4 == 0 && yy % 100 != 0) || yy % 400 == 0) ? 366 : 365;

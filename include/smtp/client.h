@@ -133,6 +133,9 @@ typedef struct smtp_client_txn_result {
   size_t nrcpt;      /**< Recipients in the transaction. */
   size_t naccepted;  /**< Recipients whose RCPT got a 2xx. */
   size_t ndelivered; /**< Recipients the message was delivered to (final 2xx). */
+  uint64_t reserved[2]; /**< Zero. Room for fields added in a later 1.x release:
+                          the size of this struct never changes within a major
+                          version. */
 } smtp_client_txn_result;
 
 /**
@@ -150,6 +153,9 @@ typedef struct smtp_client_event {
                                         handed to an event callback: valid during the call. */
   smtp_client_txn *txn;            /**< The transaction concerned, or NULL. */
   smtp_client_txn_result result;   /**< TXN_DONE only. */
+  uint64_t reserved[4]; /**< Zero. Room for fields added in a later 1.x release:
+                          the size of this struct never changes within a major
+                          version. */
 } smtp_client_event;
 
 /* ------------------------------------------------------------------ */
