@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include <smtp/address.h>
 #include <smtp/client.h>
 
 /* Exit statuses (docs/examples.md). */
@@ -47,6 +48,11 @@ typedef struct send_opts {
   const char *rrvs;         /* RRVS= value on every RCPT */
   int timeout_s;            /* 0: RFC 5321 4.5.3.2 defaults */
   int json;
+  unsigned int proxy_version;  /* --proxy-header v1|v2: 1 or 2; 0 none */
+  int have_proxy_source;       /* --proxy-source ADDR:PORT */
+  smtp_endpoint proxy_source;
+  const char *xclient;         /* --xclient 'NAME=VALUE ...' (xtext values) */
+  const char *xforward;        /* --xforward 'NAME=VALUE ...' */
 } send_opts;
 
 /* Parse argv. Returns 0 to go on, SEND_EXIT_USAGE after printing one line

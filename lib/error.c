@@ -49,6 +49,8 @@ const char *smtp_strerror(int error) {
   case SMTP_ERR_TLS_REQUIRED: return "TLS is required but is not available or not up.";
   case SMTP_ERR_LIMIT: return "A configured limit was reached (recipients, errors, ...).";
   case SMTP_ERR_CALLBACK_REFUSED: return "A callback refused the operation (non-fatal).";
+  case SMTP_ERR_PROXY_HEADER: return "A PROXY protocol header is malformed, oversized or missing where one is required.";
+  case SMTP_ERR_UNTRUSTED: return "The peer is not a trusted source for a PROXY header, XCLIENT or XFORWARD.";
   case SMTP_ERR_NOMEM: return "An allocation failed.";
   case SMTP_ERR_CALLBACK_FAILURE: return "A callback failed; the session is unusable.";
   case SMTP_ERR_PROTOCOL: return "The peer violated the protocol.";

@@ -17,5 +17,8 @@
 #include <smtp/io.h>
 #include <smtp/tls.h>
 #include <smtp/driver.h>
+#include <smtp/endpoint.h>
+#include <smtp/proxy.h>
+#include <smtp/xclient.h>
 
 #endif /* SMTP_SMTP_H */
