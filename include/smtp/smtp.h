@@ -20,5 +20,7 @@
 #include <smtp/endpoint.h>
 #include <smtp/proxy.h>
 #include <smtp/xclient.h>
+#include <smtp/script.h>
+#include <smtp/capture.h>
 
 #endif /* SMTP_SMTP_H */
