@@ -2,10 +2,12 @@
 #include "send_app.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <smtp/ext.h>
 
@@ -39,6 +41,15 @@ static const char *const USAGE =
     "  --dsn-notify LIST      NEVER, or a comma list of SUCCESS,FAILURE,DELAY\n"
     "  --dsn-ret FULL|HDRS    DSN RET parameter\n"
     "  --envid ID             DSN ENVID parameter\n"
+    "  --mail-param K[=V]     extra MAIL FROM parameter (repeatable; RFC 5321 esmtp-param)\n"
+    "  --rcpt-param K[=V]     extra RCPT TO parameter on every recipient (repeatable)\n"
+    "  --mt-priority N        MT-PRIORITY=N, -9..9 (RFC 6710)\n"
+    "  --deliver-by SPEC      BY=SPEC, e.g. 120;R or -30;NT (RFC 2852)\n"
+    "  --hold-for SECONDS     HOLDFOR=SECONDS (RFC 4865)\n"
+    "  --hold-until DATE-TIME HOLDUNTIL=DATE-TIME, UTC, e.g. 2027-01-01T00:00:00Z (RFC 4865)\n"
+    "  --rrvs DATE-TIME[;C|R] RRVS on every recipient (RFC 7293)\n"
+    "  --timeout SECONDS      every per-phase deadline (default: RFC 5321 4.5.3.2's)\n"
+    "  --json                 print one JSON object instead of the lines\n"
     "  --trace                print the protocol transcript to stderr\n"
     "  --proxy-header v1|v2   send a PROXY protocol header first (HAProxy's spec)\n"
     "  --proxy-source ADDR:PORT  the client it announces (default: this socket's address)\n"
@@ -178,7 +189,9 @@ int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
   memset(o, 0, sizeof *o);
   o->starttls = SMTP_CLIENT_STARTTLS_OPPORTUNISTIC;
   o->to = calloc((size_t)argc + 1, sizeof *o->to);
-  if (!o->to) return usage_error(err, "%s", "out of memory");
+  o->mail_params = calloc((size_t)argc + 1, sizeof *o->mail_params);
+  o->rcpt_params = calloc((size_t)argc + 1, sizeof *o->rcpt_params);
+  if (!o->to || !o->mail_params || !o->rcpt_params) return usage_error(err, "%s", "out of memory");
   for (int i = 1; i < argc; i++) {
     int nr;
     const char *a = argv[i];
@@ -273,6 +286,45 @@ int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
       o->envid = v;
     } else if (strcmp(a, "--trace") == 0) {
       o->trace = 1;
+    } else if (strcmp(a, "--mail-param") == 0) {
+      NEEDS_VALUE();
+      o->mail_params[o->nmail_params++] = v;
+    } else if (strcmp(a, "--rcpt-param") == 0) {
+      NEEDS_VALUE();
+      o->rcpt_params[o->nrcpt_params++] = v;
+    } else if (strcmp(a, "--mt-priority") == 0) {
+      char *end;
+      long n;
+      NEEDS_VALUE();
+      errno = 0;
+      n = strtol(v, &end, 10);
+      /* RFC 6710 7: priority-value = (["-"] NZDIGIT) / "0" (no "+") */
+      if (!*v || *v == '+' || *end || errno || n < -9 || n > 9)
+        return usage_error(err, "bad --mt-priority value: %s", v);
+      o->has_mt_priority = 1;
+      o->mt_priority = (int)n;
+    } else if (strcmp(a, "--deliver-by") == 0) {
+      NEEDS_VALUE();
+      o->deliver_by = v;
+    } else if (strcmp(a, "--hold-for") == 0) {
+      NEEDS_VALUE();
+      o->hold_for = v;
+    } else if (strcmp(a, "--hold-until") == 0) {
+      NEEDS_VALUE();
+      o->hold_until = v;
+    } else if (strcmp(a, "--rrvs") == 0) {
+      NEEDS_VALUE();
+      o->rrvs = v;
+    } else if (strcmp(a, "--timeout") == 0) {
+      char *end;
+      long n;
+      NEEDS_VALUE();
+      errno = 0;
+      n = strtol(v, &end, 10);
+      if (!*v || *end || errno || n < 1 || n > 86400) return usage_error(err, "bad --timeout value: %s", v);
+      o->timeout_s = (int)n;
+    } else if (strcmp(a, "--json") == 0) {
+      o->json = 1;
     } else if ((nr = parse_net_opt(o, argc, argv, &i, err)) >= 0) {
       if (nr) return nr;
     } else if (a[0] == '-' && a[1] != '\0') {
@@ -295,6 +347,8 @@ int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
 
 void send_opts_free(send_opts *o) {
   free(o->to);
+  free(o->mail_params);
+  free(o->rcpt_params);
   free(o->auth_user);
   if (o->auth_pass) {
     memset(o->auth_pass, 0, strlen(o->auth_pass));
@@ -359,6 +413,101 @@ static const char *clean(const char *s) {
   return buf;
 }
 
+/* Split "K[=V]" and add it as a MAIL (@p rcpt 0) or RCPT parameter. */
+static int add_param(smtp_client_txn *t, int rcpt, const char *kv, const char *opt, FILE *err) {
+  char buf[1100];
+  char *eq;
+  int rc;
+  if (strlen(kv) >= sizeof buf) {
+    fprintf(err, "smtp-send: bad %s value: too long (see --help)\n", opt);
+    return SEND_EXIT_USAGE;
+  }
+  strcpy(buf, kv);
+  eq = strchr(buf, '=');
+  if (eq) *eq++ = '\0';
+  rc = rcpt ? smtp_client_txn_add_rcpt_param(t, SMTP_CLIENT_ALL_RCPTS, buf, eq)
+            : smtp_client_txn_add_mail_param(t, buf, eq);
+  if (rc != SMTP_OK) {
+    fprintf(err, "smtp-send: bad %s value: %s (%s) (see --help)\n", opt, clean(kv), smtp_strerror(rc));
+    return SEND_EXIT_USAGE;
+  }
+  return 0;
+}
+
+/* The extension options and the extra parameters (CLI.md second wave);
+ * every value is checked by the library's parameter table. */
+static int fill_params(smtp_client_txn *t, const send_opts *o, FILE *err) {
+  char kv[128];
+  int rc;
+  if (o->has_mt_priority) {
+    rc = smtp_client_txn_set_mt_priority(t, o->mt_priority);
+    if (rc != SMTP_OK) {
+      fprintf(err, "smtp-send: bad --mt-priority value (%s) (see --help)\n", smtp_strerror(rc));
+      return SEND_EXIT_USAGE;
+    }
+  }
+#define KV(opt, key, val)                                              \
+  do {                                                                 \
+    if (strlen(val) + sizeof key + 1 > sizeof kv) {                    \
+      fprintf(err, "smtp-send: bad %s value: too long (see --help)\n", opt); \
+      return SEND_EXIT_USAGE;                                          \
+    }                                                                  \
+    snprintf(kv, sizeof kv, "%s=%s", key, val);                        \
+  } while (0)
+  if (o->deliver_by) {
+    KV("--deliver-by", "BY", o->deliver_by);
+    if ((rc = add_param(t, 0, kv, "--deliver-by", err)) != 0) return rc;
+  }
+  if (o->hold_for) {
+    KV("--hold-for", "HOLDFOR", o->hold_for);
+    if ((rc = add_param(t, 0, kv, "--hold-for", err)) != 0) return rc;
+  }
+  if (o->hold_until) {
+    KV("--hold-until", "HOLDUNTIL", o->hold_until);
+    if ((rc = add_param(t, 0, kv, "--hold-until", err)) != 0) return rc;
+  }
+  if (o->rrvs) {
+    KV("--rrvs", "RRVS", o->rrvs);
+    if ((rc = add_param(t, 1, kv, "--rrvs", err)) != 0) return rc;
+  }
+#undef KV
+  for (size_t i = 0; i < o->nmail_params; i++)
+    if ((rc = add_param(t, 0, o->mail_params[i], "--mail-param", err)) != 0) return rc;
+  for (size_t i = 0; i < o->nrcpt_params; i++)
+    if ((rc = add_param(t, 1, o->rcpt_params[i], "--rcpt-param", err)) != 0) return rc;
+  return 0;
+}
+
+/* Random bytes for SCRAM nonces (RFC 5802 5.1): the kernel's generator,
+ * /dev/urandom when getrandom(2) is not there. */
+static int random_bytes(void *buf, size_t len, void *ud) {
+  unsigned char *p = buf;
+  (void)ud;
+  while (len) {
+    ssize_t n = getrandom(p, len, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return -1;
+      while (len) {
+        ssize_t r = read(fd, p, len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+          close(fd);
+          return -1;
+        }
+        p += r;
+        len -= (size_t)r;
+      }
+      close(fd);
+      return 0;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
 static int fill_txn(smtp_client_txn *t, const send_opts *o, FILE *err) {
   int rc = smtp_client_txn_set_from(t, o->from, strlen(o->from));
   if (rc != SMTP_OK) {
@@ -366,7 +515,17 @@ static int fill_txn(smtp_client_txn *t, const send_opts *o, FILE *err) {
     return SEND_EXIT_USAGE;
   }
   for (size_t i = 0; i < o->nto; i++) {
-    smtp_ssize r = smtp_client_txn_add_rcpt(t, o->to[i], strlen(o->to[i]), o->dsn_notify, NULL, 0);
+    /* RFC 3461 4.2: with NOTIFY, the original recipient goes along as
+     * ORCPT=rfc822;<addr> (xtext-encoded by the library). */
+    const char *orcpt = o->dsn_notify ? o->to[i] : NULL;
+    size_t olen = orcpt ? strlen(orcpt) : 0;
+    smtp_ssize r;
+    if (orcpt && olen >= 2 && orcpt[0] == '<' && orcpt[olen - 1] == '>') {
+      orcpt++;
+      olen -= 2;
+    }
+    if (orcpt && olen == 0) orcpt = NULL; /* nothing to record */
+    r = smtp_client_txn_add_rcpt(t, o->to[i], strlen(o->to[i]), o->dsn_notify, orcpt, olen);
     if (r < 0) {
       fprintf(err, "smtp-send: bad --to address: %s (%s)\n", clean(o->to[i]), smtp_strerror((int)r));
       return SEND_EXIT_USAGE;
@@ -380,22 +539,7 @@ static int fill_txn(smtp_client_txn *t, const send_opts *o, FILE *err) {
     }
   }
   if (o->requiretls) smtp_client_txn_set_requiretls(t, 1);
-  return 0;
-}
-
-static int send_random(void *buf, size_t len, void *ud) {
-  unsigned char *p = buf;
-  (void)ud;
-  while (len) {
-    ssize_t n = getrandom(p, len, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
+  return fill_params(t, o, err);
 }
 
 static int fill_options(smtp_client_options *opt, const send_opts *o, const char *helo, FILE *err) {
@@ -411,7 +555,7 @@ static int fill_options(smtp_client_options *opt, const send_opts *o, const char
   smtp_client_options_set_lmtp(opt, o->lmtp);
   smtp_client_options_set_starttls(opt, o->implicit_tls ? SMTP_CLIENT_STARTTLS_OFF : o->starttls);
   /* SCRAM nonces come from the application (the library reads no device). */
-  smtp_client_options_set_random(opt, send_random, NULL);
+  smtp_client_options_set_random(opt, random_bytes, NULL);
   if (!o->auth_user && o->auth_mech == SMTP_SASL_EXTERNAL) {
     rc = smtp_client_options_set_auth_mechanism(opt, SMTP_SASL_EXTERNAL);
     if (rc != SMTP_OK) return SEND_EXIT_USAGE;
@@ -434,6 +578,7 @@ static int fill_options(smtp_client_options *opt, const send_opts *o, const char
     }
   }
   smtp_client_options_set_allow_plaintext_auth(opt, o->allow_plaintext_auth);
+  if (o->timeout_s) smtp_client_options_set_timeout(opt, SMTP_CLIENT_TIMEOUT_ALL, o->timeout_s * 1000);
   if (o->no_pipelining) disabled |= SMTP_EXT_PIPELINING;
   if (o->no_chunking) disabled |= SMTP_EXT_CHUNKING;
   if (o->no_8bitmime) disabled |= SMTP_EXT_8BITMIME;
@@ -506,8 +651,100 @@ static void print_reply_tail(FILE *f, const smtp_reply *r) {
   fputc('\n', f);
 }
 
+/* ---- --json ---- */
+
+static void js_put(char **b, size_t *n, const char *s, size_t l) {
+  char *nb = realloc(*b, *n + l + 1);
+  if (!nb) return;
+  memcpy(nb + *n, s, l);
+  *n += l;
+  nb[*n] = '\0';
+  *b = nb;
+}
+
+/* A JSON string: quotes, backslash and controls escaped, other bytes kept
+ * only when printable ASCII (text from the network). */
+static void js_str(char **b, size_t *n, const char *s, size_t l) {
+  js_put(b, n, "\"", 1);
+  for (size_t i = 0; i < l; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    char e[8];
+    if (ch == '"' || ch == '\\') {
+      e[0] = '\\';
+      e[1] = (char)ch;
+      js_put(b, n, e, 2);
+    } else if (ch < 0x20 || ch >= 0x7f) {
+      snprintf(e, sizeof e, "\\u%04x", ch);
+      js_put(b, n, e, 6);
+    } else {
+      js_put(b, n, (const char *)&s[i], 1);
+    }
+  }
+  js_put(b, n, "\"", 1);
+}
+
+/* "code":N,"enhanced":"x.y.z"|null,"text":"..." of a reply. */
+static void js_reply(char **b, size_t *n, const smtp_reply *r) {
+  char t[64];
+  snprintf(t, sizeof t, "\"code\":%d,\"enhanced\":", r->code);
+  js_put(b, n, t, strlen(t));
+  if (r->has_enhanced) {
+    smtp_enhanced_code_format(&r->enhanced, t, sizeof t);
+    js_str(b, n, t, strlen(t));
+  } else {
+    js_put(b, n, "null", 4);
+  }
+  js_put(b, n, ",\"text\":", 8);
+  {
+    char *txt = NULL;
+    size_t tl = 0;
+    for (size_t i = 0; i < r->nlines; i++) {
+      if (i) js_put(&txt, &tl, " ", 1);
+      js_put(&txt, &tl, r->lines[i].ptr, r->lines[i].len);
+    }
+    js_str(b, n, txt ? txt : "", tl);
+    free(txt);
+  }
+}
+
 static const char *rcpt_addr(const send_app *a, size_t index) {
   return index < a->o->nto ? a->o->to[index] : "?";
+}
+
+static void json_event(send_app *a, const smtp_client_event *ev) {
+  switch (ev->type) {
+  case SMTP_CLIENT_EVENT_MAIL:
+    if (ev->reply && ev->reply->code / 100 != 2) {
+      size_t n = 0;
+      a->mail_refused = 1;
+      js_put(&a->json_mail, &n, "{", 1);
+      js_reply(&a->json_mail, &n, ev->reply);
+      js_put(&a->json_mail, &n, "}", 1);
+    }
+    break;
+  case SMTP_CLIENT_EVENT_RCPT:
+    if (a->mail_refused || !ev->reply) break;
+    js_put(&a->json_rcpts, &a->json_rcpts_len, a->json_rcpts_len ? ",{\"addr\":" : "{\"addr\":",
+           a->json_rcpts_len ? 9 : 8);
+    js_str(&a->json_rcpts, &a->json_rcpts_len, rcpt_addr(a, ev->index), strlen(rcpt_addr(a, ev->index)));
+    js_put(&a->json_rcpts, &a->json_rcpts_len, ",", 1);
+    js_reply(&a->json_rcpts, &a->json_rcpts_len, ev->reply);
+    js_put(&a->json_rcpts, &a->json_rcpts_len, "}", 1);
+    break;
+  case SMTP_CLIENT_EVENT_DATA:
+    if (a->mail_refused || !ev->reply) break;
+    js_put(&a->json_data, &a->json_data_len, a->json_data_len ? ",{" : "{", a->json_data_len ? 2 : 1);
+    if (ev->index != SMTP_CLIENT_NO_INDEX) {
+      js_put(&a->json_data, &a->json_data_len, "\"addr\":", 7);
+      js_str(&a->json_data, &a->json_data_len, rcpt_addr(a, ev->index), strlen(rcpt_addr(a, ev->index)));
+      js_put(&a->json_data, &a->json_data_len, ",", 1);
+    }
+    js_reply(&a->json_data, &a->json_data_len, ev->reply);
+    js_put(&a->json_data, &a->json_data_len, "}", 1);
+    break;
+  default:
+    break;
+  }
 }
 
 /* The connection ended before the server answered the data for every
@@ -518,7 +755,7 @@ static const char *rcpt_addr(const send_app *a, size_t index) {
  * the library's description of the error. */
 static void print_missing_data_lines(send_app *a, int error) {
   const char *why;
-  if (a->missing_done || !a->body_started || a->mail_refused) return;
+  if (a->missing_done || !a->body_started || a->mail_refused || a->o->json) return;
   a->missing_done = 1;
   why = error == SMTP_ERR_TIMEOUT ? "timeout"
         : (error == 0 || error == SMTP_ERR_CONNECTION_LOST || error == SMTP_ERR_EOF ||
@@ -547,6 +784,12 @@ static void print_missing_data_lines(send_app *a, int error) {
 static int on_event(smtp_client_session *c, const smtp_client_event *ev, void *ud) {
   send_app *a = ud;
   (void)c;
+  if (a->o->json &&
+      (ev->type == SMTP_CLIENT_EVENT_MAIL || ev->type == SMTP_CLIENT_EVENT_RCPT ||
+       ev->type == SMTP_CLIENT_EVENT_DATA)) {
+    json_event(a, ev);
+    return 0;
+  }
   switch (ev->type) {
   case SMTP_CLIENT_EVENT_MAIL:
     if (ev->reply && ev->reply->code / 100 != 2) {
@@ -640,7 +883,55 @@ int send_app_init(send_app *a, const send_opts *o, const char *default_helo, con
   return 0;
 }
 
+/* --json: one object on stdout (CLI.md second wave). */
+static void json_print(send_app *a, int status, int exit_code) {
+  char *b = NULL;
+  size_t n = 0;
+  char t[64];
+  js_put(&b, &n, "{\"mail\":", 8);
+  if (a->json_mail) js_put(&b, &n, a->json_mail, strlen(a->json_mail));
+  else js_put(&b, &n, "null", 4);
+  js_put(&b, &n, ",\"rcpts\":[", 10);
+  if (a->json_rcpts) js_put(&b, &n, a->json_rcpts, a->json_rcpts_len);
+  js_put(&b, &n, "],\"data\":", 9);
+  if (!a->json_data) js_put(&b, &n, "null", 4);
+  else if (a->o->lmtp) {
+    js_put(&b, &n, "[", 1);
+    js_put(&b, &n, a->json_data, a->json_data_len);
+    js_put(&b, &n, "]", 1);
+  } else {
+    js_put(&b, &n, a->json_data, a->json_data_len);
+  }
+  js_put(&b, &n, ",\"tls\":", 7);
+  if (a->have_tls) {
+    js_put(&b, &n, "{\"version\":", 11);
+    js_str(&b, &n, a->tls_protocol, strlen(a->tls_protocol));
+    js_put(&b, &n, ",\"cipher\":", 10);
+    js_str(&b, &n, a->tls_cipher, strlen(a->tls_cipher));
+    js_put(&b, &n, a->tls_verified ? ",\"verified\":true}" : ",\"verified\":false}",
+           a->tls_verified ? 17 : 18);
+  } else {
+    js_put(&b, &n, "null", 4);
+  }
+  js_put(&b, &n, ",\"error\":", 9);
+  if (status && status != SMTP_ERR_REJECTED && status != SMTP_ERR_TEMPFAIL) {
+    const char *e = smtp_strerror(status);
+    js_str(&b, &n, e, strlen(e));
+  } else {
+    js_put(&b, &n, "null", 4);
+  }
+  snprintf(t, sizeof t, ",\"exit\":%d}\n", exit_code);
+  js_put(&b, &n, t, strlen(t));
+  if (b) fputs(b, a->out);
+  fflush(a->out);
+  free(b);
+}
+
 void send_app_free(send_app *a) {
+  free(a->json_rcpts);
+  free(a->json_data);
+  free(a->json_mail);
+  a->json_rcpts = a->json_data = a->json_mail = NULL;
   smtp_client_txn_del(a->txn);
   smtp_client_options_del(a->opt);
   smtp_client_callbacks_del(a->cbs);
@@ -651,7 +942,25 @@ void send_app_free(send_app *a) {
   a->cbs = NULL;
 }
 
+static int finish_lines(send_app *a);
+
 int send_app_finish(send_app *a) {
+  int rc;
+  FILE *out = a->out;
+  if (a->o->json) {
+    int status = a->got_result ? a->result.status : a->closed_error;
+    if (a->tls_error) status = a->tls_error;
+    if (status == 0) status = a->closed_error;
+    a->printed = 1; /* the object explains it */
+    rc = finish_lines(a);
+    json_print(a, a->got_result && a->result.ndelivered > 0 ? 0 : status, rc);
+    a->out = out;
+    return rc;
+  }
+  return finish_lines(a);
+}
+
+static int finish_lines(send_app *a) {
   int status;
   print_missing_data_lines(a, a->closed_error);
   if (a->got_result && a->result.ndelivered > 0) {

@@ -39,6 +39,17 @@ typedef struct send_opts {
   const char *envid;
   int trace;
   const char *file;      /* NULL or "-": stdin */
+  const char **mail_params; /* --mail-param K[=V] (argv strings) */
+  size_t nmail_params;
+  const char **rcpt_params; /* --rcpt-param K[=V], every recipient */
+  size_t nrcpt_params;
+  int has_mt_priority, mt_priority;
+  const char *deliver_by;   /* BY= value */
+  const char *hold_for;     /* HOLDFOR= value */
+  const char *hold_until;   /* HOLDUNTIL= value */
+  const char *rrvs;         /* RRVS= value on every RCPT */
+  int timeout_s;            /* 0: RFC 5321 4.5.3.2 defaults */
+  int json;
   unsigned int proxy_version;  /* --proxy-header v1|v2: 1 or 2; 0 none */
   int have_proxy_source;       /* --proxy-source ADDR:PORT */
   smtp_endpoint proxy_source;
@@ -68,6 +79,15 @@ typedef struct send_app {
   int printed;      /* a stdout line was printed */
   int tls_error;    /* set by the transport */
   char detail[256]; /* set by the transport: the TLS library's reason, appended to the stderr line */
+  /* --json: what the object reports (replies copied as they come) */
+  char *json_rcpts;  /* ",{...}" items, malloc'ed */
+  size_t json_rcpts_len;
+  char *json_data;   /* the data reply object(s) */
+  size_t json_data_len;
+  char *json_mail;   /* the refused MAIL reply, or NULL */
+  int have_tls;      /* set by the transport */
+  char tls_protocol[64], tls_cipher[128];
+  int tls_verified;
   /* Replies owed after the data: per recipient 1 accepted, 2 its DATA line
    * printed (LMTP); the SMTP DATA line; whether the data phase began. */
   unsigned char *rcpt_state;

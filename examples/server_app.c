@@ -59,6 +59,14 @@ static void usage(FILE *f) {
         "  --timeout SECONDS       every deadline: between commands, per data block, and the\n"
         "                          whole of one DATA or BDAT chunk, which no data renews\n"
         "                          (default: 300, 180 and 600, RFC 5321 4.5.3.2)\n"
+        "  --enable-ext KEYWORD    offer an extension the library implements (repeatable):\n"
+        "                          DSN, REQUIRETLS, MT-PRIORITY, DELIVERBY, FUTURERELEASE, RRVS,\n"
+        "                          NO-SOLICITING, MTRK, SUBMITTER, ETRN, BURL, CHUNKING, BINARYMIME,\n"
+        "                          SMTPUTF8, PIPELINING, 8BITMIME, SIZE, ENHANCEDSTATUSCODES, LIMITS,\n"
+        "                          VRFY, EXPN, HELP\n"
+        "  --disable-ext KEYWORD   do not offer it (repeatable)\n"
+        "  --ehlo-keyword 'KEYWORD [PARAMS]'  advertise a keyword the library does not know\n"
+        "                          (repeatable); MAIL/RCPT parameters of that name are accepted\n"
         "  --script FILE           test harness: scripted replies, delays, disconnects (rules per line)\n"
         "  --capture FILE          append one JSON line per finished transaction ('-': stdout)\n"
         "  --help                  this text\n",
@@ -101,6 +109,18 @@ static int valid_addr(const char *a) {
   if (n == 0 || n > SMTP_PATH_MAX) return 0;
   if (strcasecmp(a, "postmaster") == 0) return 1;
   return smtp_parse_mailbox(a, n, SMTP_PARSE_UTF8, &mb) == SMTP_OK;
+}
+
+/* The flag of a keyword the server session implements (--enable-ext). */
+static unsigned int ext_flag(const char *kw) {
+  const smtp_ext_info *e = smtp_ext_lookup(kw, strlen(kw));
+  const unsigned int served =
+      SMTP_EXT_PIPELINING | SMTP_EXT_SIZE | SMTP_EXT_8BITMIME | SMTP_EXT_BINARYMIME |
+      SMTP_EXT_CHUNKING | SMTP_EXT_SMTPUTF8 | SMTP_EXT_ENHANCEDSTATUSCODES | SMTP_EXT_DSN |
+      SMTP_EXT_REQUIRETLS | SMTP_EXT_LIMITS | SMTP_EXT_VRFY | SMTP_EXT_EXPN | SMTP_EXT_HELP |
+      SMTP_EXT_MT_PRIORITY | SMTP_EXT_DELIVERBY | SMTP_EXT_FUTURERELEASE | SMTP_EXT_RRVS |
+      SMTP_EXT_NO_SOLICITING | SMTP_EXT_MTRK | SMTP_EXT_SUBMITTER | SMTP_EXT_ETRN | SMTP_EXT_BURL;
+  return e && (e->flag & served) ? e->flag : 0;
 }
 
 int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
@@ -216,6 +236,29 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
       NEEDS_VALUE();
       if (parse_u64(v, &n) != 0 || n == 0 || n > 100000) return usage_error("bad --max-connections", v);
       cfg->max_conns = (unsigned)n;
+    } else if (!strcmp(a, "--enable-ext") || !strcmp(a, "--disable-ext")) {
+      unsigned int f;
+      NEEDS_VALUE();
+      f = ext_flag(v);
+      if (!f) return usage_error("extension not implemented by the library", v);
+      if (a[2] == 'e') {
+        cfg->ext_on |= f;
+        cfg->ext_off &= ~f;
+      } else {
+        cfg->ext_off |= f;
+        cfg->ext_on &= ~f;
+      }
+    } else if (!strcmp(a, "--ehlo-keyword")) {
+      smtp_server_options *probe = NULL;
+      int bad;
+      NEEDS_VALUE();
+      /* The library's own check of an ehlo-line (RFC 5321 4.1.1.1). */
+      if (smtp_server_options_new(&probe, NULL) != SMTP_OK) return usage_error("out of memory", NULL);
+      for (size_t k = 0; k < cfg->nehlo_kw; k++) (void)smtp_server_options_add_ehlo_keyword(probe, cfg->ehlo_kw[k]);
+      bad = smtp_server_options_add_ehlo_keyword(probe, v) != SMTP_OK;
+      smtp_server_options_del(probe);
+      if (bad) return usage_error("bad --ehlo-keyword (an ehlo-line the library does not implement, not twice)", v);
+      if (push(&cfg->ehlo_kw, &cfg->nehlo_kw, v)) return usage_error("out of memory", NULL);
     } else if (!strcmp(a, "--max-memory")) {
       uint64_t n;
       NEEDS_VALUE();
@@ -387,6 +430,7 @@ void server_app_config_free(server_app_config *cfg) {
   free((void *)cfg->reject);
   free((void *)cfg->tempfail);
   free((void *)cfg->tokens);
+  free((void *)cfg->ehlo_kw);
   smtp_script_del(cfg->script);
   if (cfg->capture) capture_app_close();
   memset(cfg, 0, sizeof *cfg);
@@ -848,6 +892,58 @@ int server_app_delivered(server_app_conn *c, smtp_server_session *s, int ok) {
   return answer(c, s);
 }
 
+/* --ehlo-keyword: a parameter named like an advertised keyword is the
+ * application's and accepted; any other unknown one gets 555 5.5.4. */
+static int on_param(smtp_server_session *s, const smtp_server_param *p, void *ud) {
+  server_app_conn *c = ud;
+  (void)s;
+  for (size_t i = 0; i < c->cfg->nehlo_kw; i++) {
+    const char *kw = c->cfg->ehlo_kw[i];
+    size_t n = strcspn(kw, " ");
+    if (n == p->keyword.len && strncasecmp(kw, p->keyword.ptr, n) == 0) return 0;
+  }
+  return SMTP_ERR_CALLBACK_REFUSED;
+}
+
+/* ETRN (RFC 1985): this server keeps no queue for other hosts. */
+static int on_etrn(smtp_server_session *s, const smtp_server_etrn *e, void *ud) {
+  char t[300];
+  (void)ud;
+  snprintf(t, sizeof t, "OK, no messages waiting for node %.*s", (int)e->node.len, e->node.ptr);
+  return smtp_server_session_reply(s, 251, "2.0.0", t);
+}
+
+/* BURL (RFC 4468): nothing is fetched; the session's default is 554 5.6.6. */
+static int on_burl(smtp_server_session *s, const smtp_server_burl *b, void *ud) {
+  (void)s;
+  (void)b;
+  (void)ud;
+  return 0;
+}
+
+/* --enable-ext / --disable-ext / --ehlo-keyword. */
+static int ext_setup(const server_app_config *cfg, smtp_server_options *o, smtp_server_callbacks *k) {
+  unsigned int ext = (SMTP_SERVER_DEFAULT_EXTENSIONS | cfg->ext_on) & ~cfg->ext_off;
+  int r;
+  if (ext & SMTP_EXT_FUTURERELEASE) {
+    /* RFC 4865 3: the longest hold (7 days) and the latest release time. */
+    char p[64];
+    time_t t = time(NULL) + 7 * 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(p, sizeof p, "604800 %04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if ((r = smtp_server_options_set_ext_params(o, SMTP_EXT_FUTURERELEASE, p)) != 0) return r;
+  }
+  if ((r = smtp_server_options_set_extensions(o, ext)) != 0) return r;
+  for (size_t i = 0; i < cfg->nehlo_kw; i++)
+    if ((r = smtp_server_options_add_ehlo_keyword(o, cfg->ehlo_kw[i])) != 0) return r;
+  smtp_server_callbacks_set_param(k, on_param);
+  if (ext & SMTP_EXT_ETRN) smtp_server_callbacks_set_etrn(k, on_etrn);
+  if (ext & SMTP_EXT_BURL) smtp_server_callbacks_set_burl(k, on_burl);
+  return 0;
+}
+
 /* The greeting: per-client limits on the session's client address. */
 static int on_connect(smtp_server_session *s, void *ud) {
   server_app_conn *c = ud;
@@ -874,6 +970,7 @@ int server_app_session_setup(const server_app_config *cfg, int tls_available,
                           (r = smtp_server_options_set_data_timeout(o, cfg->timeout_ms)) ||
                           (r = smtp_server_options_set_data_total_timeout(o, cfg->timeout_ms))))
     goto fail;
+  if ((r = ext_setup(cfg, o, k)) != 0) goto fail;
   if (cfg->net.max_per_ip || cfg->net.rate_per_ip || cfg->net.xclient || cfg->net.xforward)
     smtp_server_callbacks_set_connect(k, on_connect);
   if ((r = smtp_server_options_set_xclient(o, (cfg->net.xclient ? SMTP_XCLIENT : 0u) |

@@ -67,6 +67,10 @@ typedef struct server_app_config {
   unsigned int max_conns;    /* --max-connections N (TCP); 0: derived from RLIMIT_NOFILE */
   uint64_t max_memory;       /* --max-memory BYTES: RSS ceiling for new connections; 0: none */
   int timeout_ms;            /* --timeout SECONDS: command and data deadlines; 0: RFC 5321 defaults */
+  unsigned int ext_on;       /* --enable-ext KEYWORD (smtp_ext_flag bits) */
+  unsigned int ext_off;      /* --disable-ext KEYWORD */
+  const char **ehlo_kw;      /* --ehlo-keyword 'KEYWORD [PARAMS]' (repeatable) */
+  size_t nehlo_kw;
   server_app_net net;        /* server_conn.c */
   smtp_script *script;       /* --script FILE, parsed (script_app.c) */
   const char *capture;       /* --capture FILE ("-": stdout; capture_app.c) */

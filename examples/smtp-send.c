@@ -327,6 +327,15 @@ int main(int argc, char **argv) {
         snprintf(app.detail, sizeof app.detail, "(%s)", one);
     }
   }
+  {
+    smtp_tls_info info;
+    if (smtp_driver_tls_info(d, &info) == 0) {
+      app.have_tls = 1;
+      snprintf(app.tls_protocol, sizeof app.tls_protocol, "%s", info.protocol ? info.protocol : "");
+      snprintf(app.tls_cipher, sizeof app.tls_cipher, "%s", info.cipher ? info.cipher : "");
+      app.tls_verified = info.peer_verified;
+    }
+  }
   if (!smtp_client_session_is_closed(c)) smtp_client_session_connection_lost(c);
   rc = send_app_finish(&app);
 out:

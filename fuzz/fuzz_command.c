@@ -5,13 +5,18 @@
  * is one command line without CRLF. Checked invariants: every span lies
  * inside the input; accepted text obeys the limits of RFC 5321 4.5.3.1
  * and holds no CR, LF or NUL; non-ASCII only with SMTP_PARSE_UTF8 and then
- * valid UTF-8; a path's address re-parses as the same mailbox. */
+ * valid UTF-8; a path's address re-parses as the same mailbox. Every
+ * MAIL/RCPT parameter of the shared table (lib/params.c) goes through its
+ * parser; an accepted value formatted by its formatter parses again to the
+ * same value (the client's output is what the server reads). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <smtp/address.h>
+
+#include "../lib/params.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -62,6 +67,37 @@ static void check_path(const smtp_path *p, unsigned flags) {
   CHECK(again.domain_kind == p->mailbox.domain_kind);
 }
 
+static int same_val(const smtp__pval *a, const smtp__pval *b) {
+  return a->u == b->u && a->i == b->i && a->mode == b->mode && a->flag == b->flag &&
+         a->text.len == b->text.len && (a->text.len == 0 || memcmp(a->text.ptr, b->text.ptr, a->text.len) == 0) &&
+         a->type.len == b->type.len && (a->type.len == 0 || memcmp(a->type.ptr, b->type.ptr, a->type.len) == 0);
+}
+
+static void check_table_param(int verb, const smtp_param *prm) {
+  static char scratch[2048], scratch2[2048], out[4096];
+  const smtp__param_def *d = smtp__param_find(verb, prm->keyword.ptr, prm->keyword.len);
+  smtp__pval v, w;
+  size_t used = 0, used2 = 0, n;
+  smtp_span sv;
+  if (!d) return;
+  memset(&v, 0, sizeof v);
+  if (d->parse(prm->value, prm->has_value, &v, scratch, sizeof scratch, &used) != 0) return;
+  CHECK(used <= sizeof scratch);
+  CHECK(d->has_value ? prm->has_value : !prm->has_value);
+  /* round trip: format, parse again, same value */
+  n = d->format(&v, out, sizeof out);
+  CHECK(n <= sizeof out);
+  CHECK(d->has_value ? n >= 1 : n == 0);
+  for (size_t i = 0; i < n; i++) CHECK(out[i] >= 33 && out[i] <= 126 && out[i] != '=');
+  sv.ptr = out;
+  sv.len = n;
+  memset(&w, 0, sizeof w);
+  CHECK(d->parse(sv, d->has_value, &w, scratch2, sizeof scratch2, &used2) == 0);
+  if (d - smtp__param_table == SMTP__P_SIZE && v.flag) return; /* overflow marker */
+  /* text spans point into different buffers: compare the bytes */
+  CHECK(same_val(&v, &w));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   smtp_command cmd;
   unsigned flags;
@@ -97,6 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       CHECK(prm.has_value ? prm.value.len >= 1 : prm.value.len == 0);
       clean(prm.value, flags);
       CHECK(++n <= SMTP_COMMAND_LINE_MAX);
+      check_table_param(cmd.verb, &prm);
     }
     CHECK(rc == 0 || rc == SMTP_ERR_PARAM);
   } else if (cmd.verb == SMTP_VERB_EHLO || cmd.verb == SMTP_VERB_HELO ||

@@ -16,6 +16,8 @@
 
 #include <smtp/ext.h>
 
+#include "../lib/params.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(x) \
@@ -65,6 +67,19 @@ static void fuzz_parse(const char *s, size_t size) {
     CHECK(kw->params.ptr >= kw->keyword.ptr + kw->keyword.len);
     CHECK(kw->params.ptr + kw->params.len == lines[li].ptr + lines[li].len);
     CHECK(smtp_capabilities_find(&caps, "") == NULL);
+    {
+      /* The EHLO parameters of an extension with them (MT-PRIORITY profile,
+       * DELIVERBY, FUTURERELEASE, NO-SOLICITING, BURL): the grammar check a
+       * server applies to its own must not accept controls or SP runs. */
+      const smtp_ext_info *e = smtp_ext_lookup(kw->keyword.ptr, kw->keyword.len);
+      if (e && e->flag && smtp__ehlo_params_check(e->flag, kw->params.ptr, kw->params.len) == 0) {
+        for (size_t j = 0; j < kw->params.len; j++) {
+          unsigned char ch = (unsigned char)kw->params.ptr[j];
+          CHECK(ch >= 32 && ch < 127);
+          if (ch == ' ') CHECK(j > 0 && j + 1 < kw->params.len && kw->params.ptr[j + 1] != ' ');
+        }
+      }
+    }
   }
   if (caps.size_has_value) CHECK((caps.flags & SMTP_EXT_SIZE) && caps.size_max > 0);
   if (caps.auth_mechs) CHECK(caps.flags & SMTP_EXT_AUTH);

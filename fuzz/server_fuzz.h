@@ -148,6 +148,23 @@ static int sfz_unknown(smtp_server_session *s, const smtp_command *c, void *ud) 
   (void)c;
   return sfz_decide(ud, 1);
 }
+static int sfz_etrn(smtp_server_session *s, const smtp_server_etrn *e, void *ud) {
+  (void)s;
+  (void)e;
+  return sfz_decide(ud, 1);
+}
+static int sfz_burl(smtp_server_session *s, const smtp_server_burl *b, void *ud) {
+  (void)s;
+  (void)b;
+  return sfz_decide(ud, 1);
+}
+/* Unknown MAIL/RCPT parameters: accepted or refused by their length (no
+ * deferral here, as the API says). */
+static int sfz_param(smtp_server_session *s, const smtp_server_param *p, void *ud) {
+  (void)s;
+  (void)ud;
+  return (p->keyword.len & 1u) ? 0 : SMTP_ERR_CALLBACK_REFUSED;
+}
 
 typedef struct sfz_out {
   char *p;
@@ -235,9 +252,21 @@ static sfz_out sfz_run(const uint8_t *data, size_t size, int mode, uint64_t seed
   if (b & 2u) smtp_server_options_set_input_buffer(o, 1024);
   if (b & 4u) smtp_server_options_set_max_recipients(o, 3);
   if (b & 8u) smtp_server_options_set_max_message_size(o, 100);
-  if (b & 16u)
-    smtp_server_options_set_extensions(o, SMTP_SERVER_DEFAULT_EXTENSIONS | SMTP_EXT_DSN |
-                                              SMTP_EXT_REQUIRETLS | SMTP_EXT_VRFY);
+  if (b & 16u) {
+    /* Every extension with parameters (lib/params.c), their EHLO
+     * parameters, an application keyword, and the hooks. */
+    smtp_server_options_set_extensions(
+        o, SMTP_SERVER_DEFAULT_EXTENSIONS | SMTP_EXT_DSN | SMTP_EXT_REQUIRETLS | SMTP_EXT_VRFY |
+               SMTP_EXT_MT_PRIORITY | SMTP_EXT_DELIVERBY | SMTP_EXT_FUTURERELEASE | SMTP_EXT_RRVS |
+               SMTP_EXT_NO_SOLICITING | SMTP_EXT_MTRK | SMTP_EXT_SUBMITTER | SMTP_EXT_ETRN |
+               SMTP_EXT_BURL);
+    smtp_server_options_set_ext_params(o, SMTP_EXT_MT_PRIORITY, "MIXER");
+    smtp_server_options_set_ext_params(o, SMTP_EXT_FUTURERELEASE, "604800 2027-01-01T00:00:00Z");
+    smtp_server_options_add_ehlo_keyword(o, "XFOO 1");
+    smtp_server_callbacks_set_param(cb, sfz_param);
+    smtp_server_callbacks_set_etrn(cb, sfz_etrn);
+    smtp_server_callbacks_set_burl(cb, sfz_burl);
+  }
   if (b & 32u) smtp_server_options_set_max_errors(o, 3);
   if (b & 64u) smtp_server_options_set_auth_mechs(o, SMTP_SASL_PLAIN | SMTP_SASL_LOGIN | SMTP_SASL_SCRAM_SHA_256);
   smtp_server_callbacks_set_connect(cb, sfz_connect);

@@ -25,12 +25,14 @@
 #include <smtp/client.h>
 #include <smtp/data.h>
 #include <smtp/sasl.h>
+#include <smtp/server.h>
 #include <smtp/xclient.h>
 
 #include "client_auth.h"
 #include "client_internal.h"
 #include "data_internal.h"
 #include "internal.h"
+#include "params.h"
 
 /* ------------------------------------------------------------------ */
 /* Limits and timeouts                                                  */
@@ -88,26 +90,36 @@ struct smtp_client_callbacks {
   smtp_client_on_event event;
   smtp_client_on_read_body read_body;
   smtp_client_on_trace trace;
-  smtp_mem mem; /* the allocator of this object (not copied into sessions) */
+  smtp_client_on_command command;
 };
 
+/* A callbacks object and the allocator that made it, in one block: the
+ * session copies only the callbacks (the allocator is not part of every
+ * session). */
+typedef struct cb_box {
+  smtp_mem mem;
+  smtp_client_callbacks cbs;
+} cb_box;
+
 int smtp_client_callbacks_new(smtp_client_callbacks **out, const smtp_mem *mem) {
-  smtp_client_callbacks *cbs;
+  cb_box *box;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
   if (!mem) mem = smtp_mem_default();
   if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
-  cbs = smtp__calloc(mem, 1, sizeof *cbs);
-  if (!cbs) return SMTP_ERR_NOMEM;
-  cbs->mem = *mem;
-  *out = cbs;
+  box = smtp__calloc(mem, 1, sizeof *box);
+  if (!box) return SMTP_ERR_NOMEM;
+  box->mem = *mem;
+  *out = &box->cbs;
   return SMTP_OK;
 }
 void smtp_client_callbacks_del(smtp_client_callbacks *cbs) {
+  cb_box *box;
   smtp_mem mem;
   if (!cbs) return;
-  mem = cbs->mem;
-  smtp__free(&mem, cbs);
+  box = (cb_box *)(void *)((char *)cbs - offsetof(cb_box, cbs));
+  mem = box->mem;
+  smtp__free(&mem, box);
 }
 
 #define CB_SETTER(name, type)                                                        \
@@ -127,6 +139,7 @@ CB_SETTER(closed, smtp_client_on_closed)
 CB_SETTER(event, smtp_client_on_event)
 CB_SETTER(read_body, smtp_client_on_read_body)
 CB_SETTER(trace, smtp_client_on_trace)
+CB_SETTER(command, smtp_client_on_command)
 
 struct smtp_client_options {
   smtp_mem mem;
@@ -145,12 +158,26 @@ struct smtp_client_options {
   smtp_sasl_mechanism custom[SMTP__CUSTOM_MAX]; /* application mechanisms */
   char custom_name[SMTP__CUSTOM_MAX][SMTP__MECH_NAME_MAX + 1];
   size_t ncustom;
+  int tmo[SMTP_CLIENT_TIMEOUT_ALL];
   char *xclient; /* "XCLIENT ..." (allocated, NUL-terminated) and, after its
                   * NUL, the HELO attribute for the EHLO that follows (or "") */
   size_t xclient_len;
   char *xforward; /* "XFORWARD ..." (allocated, NUL-terminated), or NULL */
   size_t xforward_len;
 };
+
+/* RFC 5321 4.5.3.2 defaults, by smtp_client_timeout_phase. */
+static const int tmo_default[SMTP_CLIENT_TIMEOUT_ALL] = {
+    TMO_GREETING, TMO_MAIL, TMO_RCPT, TMO_DATA_INIT, TMO_DATA_BLOCK, TMO_DATA_FINAL, TMO_OTHER};
+
+int smtp_client_options_set_timeout(smtp_client_options *opt, int phase, int ms) {
+  int i;
+  if (!opt || phase < 0 || phase > SMTP_CLIENT_TIMEOUT_ALL || ms < 1 || ms > 86400000)
+    return SMTP_ERR_INVALID_ARGUMENT;
+  for (i = 0; i < SMTP_CLIENT_TIMEOUT_ALL; i++)
+    if (phase == SMTP_CLIENT_TIMEOUT_ALL || phase == i) opt->tmo[i] = ms;
+  return SMTP_OK;
+}
 
 int smtp_client_options_new(smtp_client_options **out, const smtp_mem *mem) {
   smtp_client_options *o;
@@ -401,8 +428,19 @@ typedef struct txn_rcpt {
   int accepted;
 } txn_rcpt;
 
+/* A parameter added by the application (kept in the txn buffer). */
+typedef struct txn_param {
+  int verb;            /* SMTP_VERB_MAIL or SMTP_VERB_RCPT */
+  size_t rcpt;         /* RCPT: the recipient, or SMTP_CLIENT_ALL_RCPTS */
+  size_t kw_off, kw_len, val_off, val_len;
+  int has_value;
+  unsigned int ext;    /* the extension that owns it, 0 when unknown */
+} txn_param;
+
 struct smtp_client_txn {
   smtp_mem mem;
+  txn_param *params;
+  size_t nparams, params_cap;
   char *buf;
   size_t buf_len, buf_cap;
   txn_rcpt *rcpts;
@@ -446,6 +484,7 @@ int smtp_client_txn_del(smtp_client_txn *t) {
   mem = t->mem;
   smtp__free(&mem, t->buf);
   smtp__free(&mem, t->rcpts);
+  smtp__free(&mem, t->params);
   smtp__free(&mem, t);
   return SMTP_OK;
 }
@@ -455,6 +494,7 @@ int smtp_client_txn_reset(smtp_client_txn *t) {
   if (t->owner) return SMTP_ERR_INVALID_STATE;
   t->buf_len = 0;
   t->nrcpt = 0;
+  t->nparams = 0;
   t->has_from = 0;
   t->utf8 = 0;
   t->ret = 0;
@@ -666,12 +706,231 @@ const char *smtp_client_txn_rcpt_address(const smtp_client_txn *t, size_t index,
   return t->buf + t->rcpts[index].addr_off;
 }
 
+static void bput(char *buf, size_t cap, size_t *n, const char *s, size_t l);
+
+/* ---------------- extension and extra parameters ---------------- */
+
+/* Most octets the parameters added here may put on one MAIL or RCPT line
+ * (the built-in ones aside), so every line fits the 2 KiB the session
+ * formats commands in. */
+#define EXTRA_PARAMS_MAX 1000u
+
+/* Octets " KEYWORD[=VALUE]" of the parameters of @p t that go on the MAIL
+ * line (@p rcpt SIZE_MAX) or on recipient @p rcpt's line. */
+static size_t txn_params_len(const smtp_client_txn *t, int verb, size_t rcpt) {
+  size_t i, n = 0;
+  for (i = 0; i < t->nparams; i++) {
+    const txn_param *p = &t->params[i];
+    if (p->verb != verb) continue;
+    if (verb == SMTP_VERB_RCPT && p->rcpt != SMTP_CLIENT_ALL_RCPTS && p->rcpt != rcpt) continue;
+    n += 1 + p->kw_len + (p->has_value ? 1 + p->val_len : 0);
+  }
+  return n;
+}
+
+static int txn_param_has(const smtp_client_txn *t, int verb, size_t rcpt, const char *kw,
+                         size_t kwlen) {
+  size_t i;
+  for (i = 0; i < t->nparams; i++) {
+    const txn_param *p = &t->params[i];
+    if (p->verb != verb || smtp__casecmp(t->buf + p->kw_off, p->kw_len, kw, kwlen) != 0) continue;
+    if (verb == SMTP_VERB_MAIL || rcpt == SMTP_CLIENT_ALL_RCPTS ||
+        p->rcpt == SMTP_CLIENT_ALL_RCPTS || p->rcpt == rcpt)
+      return 1;
+  }
+  return 0;
+}
+
+/* RFC 5321 4.1.2: esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"),
+ * esmtp-value = 1*(%d33-60 / %d62-126). */
+static int check_esmtp_param(const char *kw, size_t kwlen, const char *val, size_t vlen) {
+  size_t i;
+  if (kwlen == 0) return SMTP_ERR_SYNTAX;
+  for (i = 0; i < kwlen; i++) {
+    int ch = (unsigned char)kw[i];
+    if (!smtp__is_alpha(ch) && !smtp__is_digit(ch) && (ch != '-' || i == 0)) return SMTP_ERR_SYNTAX;
+  }
+  if (val) {
+    if (vlen == 0) return SMTP_ERR_SYNTAX;
+    for (i = 0; i < vlen; i++) {
+      int ch = (unsigned char)val[i];
+      if (ch == '\r' || ch == '\n' || ch == 0) return SMTP_ERR_BAD_CHAR;
+      if (ch < 33 || ch > 126 || ch == '=') return SMTP_ERR_SYNTAX;
+    }
+  }
+  return SMTP_OK;
+}
+
+/* Add a parameter. Known ones are validated by the table's parser (the one
+ * the server uses); the library's own (SIZE, BODY, SMTPUTF8, REQUIRETLS,
+ * RET, ENVID, AUTH, NOTIFY, ORCPT) have setters of their own. */
+static int txn_param_add(smtp_client_txn *t, int verb, size_t rcpt, const char *kw,
+                         const char *val) {
+  size_t kwlen, vlen, off_k, off_v = 0, room;
+  const smtp__param_def *d;
+  txn_param *p;
+  int rc;
+  if (!t || !kw) return SMTP_ERR_INVALID_ARGUMENT;
+  if (t->owner) return SMTP_ERR_INVALID_STATE;
+  if (verb == SMTP_VERB_RCPT && rcpt != SMTP_CLIENT_ALL_RCPTS && rcpt >= t->nrcpt)
+    return SMTP_ERR_NOT_FOUND;
+  kwlen = strlen(kw);
+  vlen = val ? strlen(val) : 0;
+  if (has_ctl(kw, kwlen)) return SMTP_ERR_BAD_CHAR;
+  rc = check_esmtp_param(kw, kwlen, val, vlen);
+  if (rc != SMTP_OK) return rc;
+  d = smtp__param_find(verb, kw, kwlen);
+  if (d) {
+    char scratch[1024];
+    size_t used = 0;
+    smtp__pval v;
+    smtp_span sv;
+    int id = (int)(d - smtp__param_table);
+    if (id < SMTP__P_MT_PRIORITY || id == SMTP__P_NOTIFY || id == SMTP__P_ORCPT)
+      return SMTP_ERR_INVALID_ARGUMENT; /* the library sends these itself */
+    sv.ptr = val ? val : "";
+    sv.len = vlen;
+    memset(&v, 0, sizeof v);
+    if (d->parse(sv, val != NULL, &v, scratch, sizeof scratch, &used) != 0) return SMTP_ERR_PARAM;
+    if (verb == SMTP_VERB_MAIL &&
+        ((id == SMTP__P_HOLDFOR && txn_param_has(t, verb, rcpt, "HOLDUNTIL", 9)) ||
+         (id == SMTP__P_HOLDUNTIL && txn_param_has(t, verb, rcpt, "HOLDFOR", 7))))
+      return SMTP_ERR_PARAM; /* RFC 4865 4: one hold-param */
+  }
+  if (txn_param_has(t, verb, rcpt, kw, kwlen)) return SMTP_ERR_PARAM; /* twice */
+  /* Room on the line: every recipient's line when @p rcpt is all of them. */
+  room = 1 + kwlen + (val ? 1 + vlen : 0);
+  if (verb == SMTP_VERB_MAIL || rcpt != SMTP_CLIENT_ALL_RCPTS) {
+    if (txn_params_len(t, verb, rcpt) + room > EXTRA_PARAMS_MAX) return SMTP_ERR_TOO_LONG;
+  } else {
+    size_t i;
+    if (txn_params_len(t, verb, SMTP_CLIENT_ALL_RCPTS - 1) + room > EXTRA_PARAMS_MAX)
+      return SMTP_ERR_TOO_LONG;
+    for (i = 0; i < t->nrcpt; i++)
+      if (txn_params_len(t, verb, i) + room > EXTRA_PARAMS_MAX) return SMTP_ERR_TOO_LONG;
+  }
+  if (t->nparams == t->params_cap) {
+    size_t cap = t->params_cap ? t->params_cap * 2 : 4;
+    txn_param *np = smtp__realloc(&t->mem, t->params, cap * sizeof *np);
+    if (!np) return SMTP_ERR_NOMEM;
+    t->params = np;
+    t->params_cap = cap;
+  }
+  rc = txn_store(t, kw, kwlen, &off_k);
+  if (rc != SMTP_OK) return rc;
+  if (val) {
+    rc = txn_store(t, val, vlen, &off_v);
+    if (rc != SMTP_OK) return rc;
+  }
+  p = &t->params[t->nparams++];
+  p->verb = verb;
+  p->rcpt = rcpt;
+  p->kw_off = off_k;
+  p->kw_len = kwlen;
+  p->val_off = off_v;
+  p->val_len = vlen;
+  p->has_value = val != NULL;
+  p->ext = d ? d->ext : 0;
+  return SMTP_OK;
+}
+
+int smtp_client_txn_add_mail_param(smtp_client_txn *t, const char *keyword, const char *value) {
+  return txn_param_add(t, SMTP_VERB_MAIL, SMTP_CLIENT_ALL_RCPTS, keyword, value);
+}
+
+int smtp_client_txn_add_rcpt_param(smtp_client_txn *t, size_t index, const char *keyword,
+                                   const char *value) {
+  return txn_param_add(t, SMTP_VERB_RCPT, index, keyword, value);
+}
+
+/* Format a typed value with the table's formatter and add it. */
+static int txn_param_typed(smtp_client_txn *t, int verb, size_t rcpt, int id,
+                           const smtp__pval *v) {
+  const smtp__param_def *d = &smtp__param_table[id];
+  char val[128];
+  size_t n = d->format(v, val, sizeof val - 1);
+  if (n >= sizeof val) return SMTP_ERR_TOO_LONG;
+  val[n] = '\0';
+  return txn_param_add(t, verb, rcpt, d->keyword, val);
+}
+
+int smtp_client_txn_set_mt_priority(smtp_client_txn *t, int priority) {
+  smtp__pval v;
+  if (priority < -9 || priority > 9) return SMTP_ERR_INVALID_ARGUMENT; /* RFC 6710 7 */
+  memset(&v, 0, sizeof v);
+  v.i = priority;
+  return txn_param_typed(t, SMTP_VERB_MAIL, SMTP_CLIENT_ALL_RCPTS, SMTP__P_MT_PRIORITY, &v);
+}
+
+int smtp_client_txn_set_deliver_by(smtp_client_txn *t, int by_time, int mode, int trace_on) {
+  smtp__pval v;
+  if (by_time < -999999999 || by_time > 999999999 || (mode != 'N' && mode != 'R'))
+    return SMTP_ERR_INVALID_ARGUMENT; /* RFC 2852 4 */
+  memset(&v, 0, sizeof v);
+  v.i = by_time;
+  v.mode = mode;
+  v.flag = trace_on ? 1 : 0;
+  return txn_param_typed(t, SMTP_VERB_MAIL, SMTP_CLIENT_ALL_RCPTS, SMTP__P_BY, &v);
+}
+
+int smtp_client_txn_set_hold_for(smtp_client_txn *t, unsigned int seconds) {
+  smtp__pval v;
+  if (seconds == 0 || seconds > 999999999u) return SMTP_ERR_INVALID_ARGUMENT; /* RFC 4865 4 */
+  memset(&v, 0, sizeof v);
+  v.u = seconds;
+  return txn_param_typed(t, SMTP_VERB_MAIL, SMTP_CLIENT_ALL_RCPTS, SMTP__P_HOLDFOR, &v);
+}
+
+int smtp_client_txn_set_hold_until(smtp_client_txn *t, const char *date_time) {
+  if (!date_time) return SMTP_ERR_INVALID_ARGUMENT;
+  return txn_param_add(t, SMTP_VERB_MAIL, SMTP_CLIENT_ALL_RCPTS, "HOLDUNTIL", date_time);
+}
+
+int smtp_client_txn_set_rrvs(smtp_client_txn *t, size_t index, const char *date_time, int mode) {
+  smtp__pval v;
+  int64_t tmp;
+  if (!date_time || (mode != 0 && mode != 'C' && mode != 'R')) return SMTP_ERR_INVALID_ARGUMENT;
+  if (smtp__datetime_parse(date_time, strlen(date_time), 0, &tmp) != 0) return SMTP_ERR_PARAM;
+  memset(&v, 0, sizeof v);
+  v.text.ptr = date_time;
+  v.text.len = strlen(date_time);
+  v.mode = mode;
+  return txn_param_typed(t, SMTP_VERB_RCPT, index, SMTP__P_RRVS, &v);
+}
+
+/* Append the added parameters of the MAIL line (@p rcpt SIZE_MAX) or of a
+ * recipient's line. */
+static void put_params(const smtp_client_txn *t, int verb, size_t rcpt, char *buf, size_t cap,
+                       size_t *n) {
+  size_t i;
+  for (i = 0; i < t->nparams; i++) {
+    const txn_param *p = &t->params[i];
+    if (p->verb != verb) continue;
+    if (verb == SMTP_VERB_RCPT && p->rcpt != SMTP_CLIENT_ALL_RCPTS && p->rcpt != rcpt) continue;
+    bput(buf, cap, n, " ", 1);
+    bput(buf, cap, n, t->buf + p->kw_off, p->kw_len);
+    if (p->has_value) {
+      bput(buf, cap, n, "=", 1);
+      bput(buf, cap, n, t->buf + p->val_off, p->val_len);
+    }
+  }
+}
+
+/* Every parameter of an extension must have been offered (an unknown one
+ * is the application's business and goes out as it is). */
+static int txn_params_offered(const smtp_client_txn *t, unsigned int ext) {
+  size_t i;
+  for (i = 0; i < t->nparams; i++)
+    if (t->params[i].ext && !(t->params[i].ext & ext)) return 0;
+  return 1;
+}
+
 /* ------------------------------------------------------------------ */
 /* The session                                                          */
 
 enum kind {
   K_GREETING, K_EHLO, K_HELO, K_STARTTLS, K_AUTH, K_MAIL, K_RCPT, K_DATA, K_DATA_END,
-  K_BDAT, K_BDAT_LAST, K_RSET, K_QUIT, K_XCLIENT, K_XFORWARD
+  K_BDAT, K_BDAT_LAST, K_RSET, K_QUIT, K_RAW, K_XCLIENT, K_XFORWARD
 };
 
 typedef struct pend {
@@ -716,6 +975,7 @@ typedef struct sess_opt {
   int have_password, have_token;
   int (*random)(void *buf, size_t len, void *user_data);
   void *random_ud;
+  int tmo[SMTP_CLIENT_TIMEOUT_ALL];
   const char *xclient; /* "XCLIENT ..." in the session's allocation, or NULL */
   size_t xclient_len;
   const char *xhelo;   /* the EHLO name after XCLIENT's 220 ("" : the own) */
@@ -1065,6 +1325,9 @@ static int emit(smtp_client_session *c, const smtp_client_event *ev) {
   case SMTP_CLIENT_EVENT_CLOSED:
     if (cb->closed) rc = cb->closed(c, ev->error, c->ud); else handled = 0;
     break;
+  case SMTP_CLIENT_EVENT_COMMAND:
+    if (cb->command) rc = cb->command(c, ev->reply, c->ud); else handled = 0;
+    break;
   default:
     handled = 0;
   }
@@ -1274,6 +1537,11 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   c->opt.max_lines = o->max_lines;
   c->opt.random = o->random;
   c->opt.random_ud = o->random_ud;
+  {
+    int i;
+    for (i = 0; i < SMTP_CLIENT_TIMEOUT_ALL; i++)
+      c->opt.tmo[i] = o->tmo[i] ? o->tmo[i] : tmo_default[i];
+  }
   memcpy(base + off_ehlo, o->ehlo, el);
   c->opt.ehlo = base + off_ehlo;
   if (o->xclient) {
@@ -1798,6 +2066,9 @@ static int txn_plan(smtp_client_session *c) {
     c->size_value = size;
   }
   if (x & SMTP_EXT_DSN) c->use_dsn = 1;
+  /* A parameter of an extension the server did not offer: refused here
+   * (RFC 5321 4.1.1.11 would give 555). */
+  if (!txn_params_offered(t, x)) return SMTP_ERR_UNSUPPORTED;
   /* RFC 9422: LIMITS RCPTMAX splits the recipients over transactions. */
   c->nparts = 1;
   if (c->caps.limits_rcptmax && t->nrcpt > c->caps.limits_rcptmax)
@@ -1873,39 +2144,38 @@ static void bput(char *buf, size_t cap, size_t *n, const char *s, size_t l) {
   *n += l;
 }
 
-/* Format MAIL FROM with its parameters into @p buf. */
+/* Format MAIL FROM with its parameters into @p buf, each through the
+ * parameter table's formatter (lib/params.c), then the added ones. */
 static size_t fmt_mail(smtp_client_session *c, char *buf, size_t cap) {
   smtp_client_txn *t = c->txn;
   size_t n = 0;
-  char num[24];
-  int k;
-#define PUT(s, l) bput(buf, cap, &n, (s), (l))
-#define PUTS(s) PUT((s), strlen(s))
-  PUTS("MAIL FROM:<");
-  PUT(t->buf + t->from_off, t->from_len);
-  PUTS(">");
+  smtp__pval v;
+  memset(&v, 0, sizeof v);
+  bput(buf, cap, &n, "MAIL FROM:<", 11);
+  bput(buf, cap, &n, t->buf + t->from_off, t->from_len);
+  bput(buf, cap, &n, ">", 1);
   if (c->use_size) {
-    uint64_t v = c->size_value;
-    k = 0;
-    do { num[k++] = (char)('0' + v % 10); v /= 10; } while (v);
-    PUTS(" SIZE=");
-    while (k) PUT(&num[--k], 1);
+    v.u = c->size_value;
+    smtp__param_put(&smtp__param_table[SMTP__P_SIZE], &v, buf, cap, &n);
   }
-  if (c->use_binary) PUTS(" BODY=BINARYMIME");
-  else if (c->use_8bit) PUTS(" BODY=8BITMIME");
-  if (c->use_utf8) PUTS(" SMTPUTF8");
-  if (c->use_requiretls) PUTS(" REQUIRETLS");
+  if (c->use_binary || c->use_8bit) {
+    v.mode = c->use_binary ? SMTP_BODY_BINARYMIME : SMTP_BODY_8BITMIME;
+    smtp__param_put(&smtp__param_table[SMTP__P_BODY], &v, buf, cap, &n);
+  }
+  if (c->use_utf8) smtp__param_put(&smtp__param_table[SMTP__P_SMTPUTF8], &v, buf, cap, &n);
+  if (c->use_requiretls) smtp__param_put(&smtp__param_table[SMTP__P_REQUIRETLS], &v, buf, cap, &n);
   if (c->use_dsn) {
-    if (t->ret == SMTP_DSN_RET_FULL) PUTS(" RET=FULL");
-    else if (t->ret == SMTP_DSN_RET_HDRS) PUTS(" RET=HDRS");
+    if (t->ret == SMTP_DSN_RET_FULL || t->ret == SMTP_DSN_RET_HDRS) {
+      v.mode = t->ret == SMTP_DSN_RET_FULL ? SMTP_DSN_RET_FULL : SMTP_DSN_RET_HDRS;
+      smtp__param_put(&smtp__param_table[SMTP__P_RET], &v, buf, cap, &n);
+    }
     if (t->has_envid) {
-      PUTS(" ENVID=");
-      if (n < cap) {
-        smtp_ssize x = smtp_xtext_encode(t->buf + t->envid_off, t->envid_len, buf + n, cap - n);
-        n += x > 0 ? (size_t)x : cap;
-      }
+      v.text.ptr = t->buf + t->envid_off;
+      v.text.len = t->envid_len;
+      smtp__param_put(&smtp__param_table[SMTP__P_ENVID], &v, buf, cap, &n);
     }
   }
+  put_params(t, SMTP_VERB_MAIL, SMTP_CLIENT_ALL_RCPTS, buf, cap, &n);
   return n;
 }
 
@@ -1913,28 +2183,26 @@ static size_t fmt_rcpt(smtp_client_session *c, size_t i, char *buf, size_t cap) 
   smtp_client_txn *t = c->txn;
   const txn_rcpt *r = &t->rcpts[i];
   size_t n = 0;
-  PUTS("RCPT TO:<");
-  PUT(t->buf + r->addr_off, r->addr_len);
-  PUTS(">");
+  smtp__pval v;
+  memset(&v, 0, sizeof v);
+  bput(buf, cap, &n, "RCPT TO:<", 9);
+  bput(buf, cap, &n, t->buf + r->addr_off, r->addr_len);
+  bput(buf, cap, &n, ">", 1);
   if (c->use_dsn) {
     if (r->notify) {
-      int first = 1;
-      PUTS(" NOTIFY=");
-      if (r->notify & SMTP_DSN_NOTIFY_NEVER) PUTS("NEVER");
-      if (r->notify & SMTP_DSN_NOTIFY_SUCCESS) { PUTS(first ? "SUCCESS" : ",SUCCESS"); first = 0; }
-      if (r->notify & SMTP_DSN_NOTIFY_FAILURE) { PUTS(first ? "FAILURE" : ",FAILURE"); first = 0; }
-      if (r->notify & SMTP_DSN_NOTIFY_DELAY) { PUTS(first ? "DELAY" : ",DELAY"); first = 0; }
+      /* SMTP_DSN_NOTIFY_* and SMTP_SERVER_NOTIFY_* share their bits. */
+      v.u = r->notify;
+      smtp__param_put(&smtp__param_table[SMTP__P_NOTIFY], &v, buf, cap, &n);
     }
     if (r->has_orcpt) {
-      PUTS(" ORCPT=rfc822;");
-      if (n < cap) {
-        smtp_ssize x = smtp_xtext_encode(t->buf + r->orcpt_off, r->orcpt_len, buf + n, cap - n);
-        n += x > 0 ? (size_t)x : cap;
-      }
+      v.type.ptr = "rfc822";
+      v.type.len = 6;
+      v.text.ptr = t->buf + r->orcpt_off;
+      v.text.len = r->orcpt_len;
+      smtp__param_put(&smtp__param_table[SMTP__P_ORCPT], &v, buf, cap, &n);
     }
   }
-#undef PUT
-#undef PUTS
+  put_params(t, SMTP_VERB_RCPT, i, buf, cap, &n);
   return n;
 }
 
@@ -2773,6 +3041,15 @@ static int handle_reply(smtp_client_session *c, const smtp_reply *r, size_t rest
     /* RFC 5321 4.1.1.10: 221, then the server closes. Any reply ends it. */
     session_end(c, c->end_error);
     return SMTP_OK;
+
+  case K_RAW:
+    /* smtp_client_session_command(): the reply is the application's. */
+    emit_simple(c, SMTP_CLIENT_EVENT_COMMAND, class_of(code) == 2 || class_of(code) == 3 ? 0
+                                              : class_of(code) == 4 ? SMTP_ERR_TEMPFAIL
+                                                                    : SMTP_ERR_REJECTED, r);
+    if (c->phase == PH_CLOSED) return SMTP_OK;
+    if (code == 421) return handle_421(c, r);
+    return SMTP_OK;
   }
   (void)rest;
   return SMTP_OK;
@@ -2922,21 +3199,23 @@ int smtp_client_session_tls_active(const smtp_client_session *c) { return c ? c-
 
 int smtp_client_session_timeout_ms(const smtp_client_session *c) {
   const pend *p;
+  const int *t;
   if (!c || c->phase == PH_CLOSED) return -1;
-  if (c->phase == PH_TLS) return TMO_OTHER;
+  t = c->opt.tmo;
+  if (c->phase == PH_TLS) return t[SMTP_CLIENT_TIMEOUT_OTHER];
   if ((c->body_phase == B_SEND || c->body_phase == B_DONE) && send_pending(c))
-    return TMO_DATA_BLOCK; /* message data still being written */
-  if (c->ring_count == 0) return send_pending(c) ? TMO_OTHER : -1;
+    return t[SMTP_CLIENT_TIMEOUT_DATA_BLOCK]; /* message data still being written */
+  if (c->ring_count == 0) return send_pending(c) ? t[SMTP_CLIENT_TIMEOUT_OTHER] : -1;
   p = &c->ring[c->ring_head];
   switch (p->kind) {
-  case K_GREETING: return TMO_GREETING;
-  case K_MAIL: return TMO_MAIL;
-  case K_RCPT: return TMO_RCPT;
-  case K_DATA: return TMO_DATA_INIT;
+  case K_GREETING: return t[SMTP_CLIENT_TIMEOUT_GREETING];
+  case K_MAIL: return t[SMTP_CLIENT_TIMEOUT_MAIL];
+  case K_RCPT: return t[SMTP_CLIENT_TIMEOUT_RCPT];
+  case K_DATA: return t[SMTP_CLIENT_TIMEOUT_DATA_INIT];
   case K_DATA_END:
-  case K_BDAT_LAST: return TMO_DATA_FINAL;
-  case K_BDAT: return TMO_DATA_BLOCK;
-  default: return TMO_OTHER;
+  case K_BDAT_LAST: return t[SMTP_CLIENT_TIMEOUT_DATA_FINAL];
+  case K_BDAT: return t[SMTP_CLIENT_TIMEOUT_DATA_BLOCK];
+  default: return t[SMTP_CLIENT_TIMEOUT_OTHER];
   }
 }
 
@@ -2996,6 +3275,26 @@ int smtp_client_session_want_body(const smtp_client_session *c) {
 int smtp_client_session_resume_body(smtp_client_session *c) {
   if (!c) return SMTP_ERR_INVALID_ARGUMENT;
   c->read_blocked = 0;
+  return SMTP_OK;
+}
+
+int smtp_client_session_command(smtp_client_session *c, const char *line, size_t len) {
+  static const char *const refused[] = {"MAIL", "RCPT", "DATA", "BDAT", "BURL", "RSET", "QUIT",
+                                        "STARTTLS", "AUTH", "HELO", "EHLO", "LHLO"};
+  size_t v = 0, i;
+  if (!c || !line || len == 0) return SMTP_ERR_INVALID_ARGUMENT;
+  if (has_ctl(line, len)) return SMTP_ERR_BAD_CHAR;
+  if (len > SMTP_COMMAND_LINE_MAX - 2) return SMTP_ERR_TOO_LONG;
+  while (v < len && smtp__is_alpha((unsigned char)line[v])) v++;
+  if (v == 0 || (v < len && line[v] != ' ')) return SMTP_ERR_INVALID_ARGUMENT;
+  for (i = 0; i < SMTP__ARRAY_LEN(refused); i++)
+    if (smtp__casecmp(line, v, refused[i], strlen(refused[i])) == 0)
+      return SMTP_ERR_INVALID_ARGUMENT;
+  if (c->phase == PH_CLOSED) return SMTP_ERR_CLOSED;
+  /* The safe point: ready, no transaction running, nothing outstanding. */
+  if (c->phase != PH_READY || c->txn_active || c->ring_count || c->todo || c->quit_requested)
+    return SMTP_ERR_INVALID_STATE;
+  if (!emit_line(c, K_RAW, 0, line, len, len)) return c->out_nomem ? SMTP_ERR_NOMEM : SMTP_ERR_INVALID_STATE;
   return SMTP_OK;
 }
 

@@ -87,9 +87,14 @@ static const struct {
     {SMTP_EXT_VRFY, "VRFY"},                               /* RFC 5321 */
     {SMTP_EXT_EXPN, "EXPN"},                               /* RFC 5321 */
     {SMTP_EXT_HELP, "HELP"},                               /* RFC 5321 */
+    {SMTP_EXT_RRVS, "RRVS"},                               /* RFC 7293 */
+    {SMTP_EXT_NO_SOLICITING, "NO-SOLICITING"},             /* RFC 3865 */
+    {SMTP_EXT_MTRK, "MTRK"},                               /* RFC 3885 */
+    {SMTP_EXT_SUBMITTER, "SUBMITTER"},                     /* RFC 4405 */
+    {SMTP_EXT_BURL, "BURL"},                               /* RFC 4468 */
 };
 
-#define EXT_ALL ((SMTP_EXT_HELP << 1) - 1u)
+#define EXT_ALL ((SMTP_EXT_BURL << 1) - 1u)
 
 static unsigned int ext_flag_of(const char *kw, size_t len) {
   size_t i;

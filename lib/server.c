@@ -13,6 +13,7 @@
  * pipeline. One allocation per session; nothing is allocated afterwards. */
 #include <string.h>
 
+#include "params.h"
 #include <smtp/xclient.h>
 
 #include "server_impl.h"
@@ -186,7 +187,36 @@ static unsigned int compute_offered(const smtp_server_session *s) {
   f &= ~(unsigned)(SMTP_EXT_STARTTLS | SMTP_EXT_AUTH);
   if (s->opt.tls_available && !s->tls) f |= SMTP_EXT_STARTTLS; /* RFC 3207 4 */
   if (smtp__srv_auth_usable(s)) f |= SMTP_EXT_AUTH;
+  /* RFC 4865 3: FUTURERELEASE only with its two EHLO parameters; ETRN and
+   * BURL only with a callback that handles them. */
+  if (!(s->ext_with_params & SMTP_EXT_FUTURERELEASE)) f &= ~(unsigned)SMTP_EXT_FUTURERELEASE;
+  if (!s->cb.etrn) f &= ~(unsigned)SMTP_EXT_ETRN;
+  if (!s->cb.burl) f &= ~(unsigned)SMTP_EXT_BURL;
   return f;
+}
+
+#define SRV_EHLO_LINES 32
+
+/* The extra EHLO lines to send with the extensions @p offered: lines of
+ * extensions with parameters (only when offered) and application keywords.
+ * Their flags leave cfg->flags (the line carries the keyword). */
+static void ehlo_extra_fill(const char *buf, size_t len, unsigned int with_params,
+                            unsigned int offered, smtp_ehlo_config *cfg, const char **lines) {
+  size_t i = 0, k = 0;
+  while (i < len && k < SRV_EHLO_LINES) {
+    const char *l = buf + i;
+    size_t n = strlen(l), kw = 0;
+    const smtp_ext_info *e;
+    unsigned int f;
+    while (kw < n && l[kw] != ' ') kw++;
+    e = smtp_ext_lookup(l, kw);
+    f = e ? e->flag & with_params : 0;
+    if (!f || (offered & f)) lines[k++] = l;
+    i += n + 1;
+  }
+  cfg->flags &= ~with_params;
+  cfg->extra = lines;
+  cfg->nextra = k;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -237,6 +267,7 @@ static int emit_helo_ok(smtp_server_session *s) {
     smtp_ehlo_config cfg;
     smtp_ssize n;
     unsigned int off;
+    const char *lines[SRV_EHLO_LINES];
     memset(&cfg, 0, sizeof cfg);
     /* Offer as if this EHLO were accepted. */
     off = compute_offered(s);
@@ -249,6 +280,7 @@ static int emit_helo_ok(smtp_server_session *s) {
     }
     cfg.limits_rcptmax = limits_value(s->opt.max_rcpt);
     cfg.limits_mailmax = limits_value(s->opt.max_transactions);
+    ehlo_extra_fill(s->ehlo_extra, s->ehlo_extra_len, s->ext_with_params, off, &cfg, lines);
     out_compact(s);
     n = smtp_ehlo_reply_build(s->out + s->out_end,
                               s->out_cap - s->out_end < s->reply_max ? s->out_cap - s->out_end
@@ -344,6 +376,10 @@ static void apply(smtp_server_session *s, int code) {
   case SRV_OP_RSET:
     if (cls == 2) reset_transaction(s);
     break;
+  case SRV_OP_BURL:
+    /* RFC 4468 3.5: a positive reply to BURL ... LAST ends the message. */
+    if (cls == 2 && s->burl_last) reset_transaction(s);
+    break;
   case SRV_OP_QUIT:
     if (cls == 2) s->closed = 1; /* RFC 5321 4.1.1.10 */
     break;
@@ -401,6 +437,12 @@ int smtp__srv_finish_status(smtp_server_session *s, int id) {
   return smtp__srv_finish(s, st->code, &st->enhanced, st->text, strlen(st->text));
 }
 
+/* RFC 4468 5 / RFC 5248: 554 5.6.6 message content not fetched. */
+static int finish_burl_refused(smtp_server_session *s) {
+  static const smtp_enhanced_code e566 = {5, 6, 6};
+  return smtp__srv_finish(s, 554, &e566, "Content fetch not supported", 27);
+}
+
 /* Default positive answer of each event. */
 static int finish_default(smtp_server_session *s) {
   switch (s->op) {
@@ -439,6 +481,11 @@ static int finish_default(smtp_server_session *s) {
     /* PLAIN/LOGIN accepted; auth_step returning 0 without an answer is a
      * temporary failure. */
     return smtp__srv_finish_status(s, s->auth_builtin ? SMTP_STATUS_AUTH_OK : SMTP_STATUS_AUTH_TEMP);
+  case SRV_OP_ETRN: {
+    static const smtp_enhanced_code e200 = {2, 0, 0};
+    return smtp__srv_finish(s, 250, &e200, "Queuing started", 15); /* RFC 1985 5 */
+  }
+  case SRV_OP_BURL: return finish_burl_refused(s);
   case SRV_OP_UNKNOWN:
   default: return smtp__srv_finish_status(s, SMTP_STATUS_SYNTAX_ERROR);
   }
@@ -458,6 +505,11 @@ static int finish_refused(smtp_server_session *s) {
   case SRV_OP_AUTH: return smtp__srv_finish_status(s, SMTP_STATUS_AUTH_FAILED);
   case SRV_OP_EXPN: return smtp__srv_finish_status(s, SMTP_STATUS_EXPN_REFUSED);
   case SRV_OP_UNKNOWN: return smtp__srv_finish_status(s, SMTP_STATUS_SYNTAX_ERROR);
+  case SRV_OP_ETRN: {
+    static const smtp_enhanced_code e430 = {4, 3, 0};
+    return smtp__srv_finish(s, 458, &e430, "Unable to queue messages", 24); /* RFC 1985 5 */
+  }
+  case SRV_OP_BURL: return finish_burl_refused(s);
   case SRV_OP_QUIT: return finish_default(s);
   default: return smtp__srv_finish(s, 550, &e571, "Refused", 7);
   }
@@ -666,95 +718,161 @@ static void cmd_helo(smtp_server_session *s, const smtp_command *c) {
   CALL_EVENT(s, SRV_OP_HELO, ehlo, &info, s->user_data);
 }
 
-/* Parameters of MAIL (RFC 5321 4.1.1.2 and the extensions). Returns a
- * status id to refuse with, or -1 when all is well. */
-static int mail_params(smtp_server_session *s, smtp_span rest, smtp_server_mail *m,
-                       unsigned pflags) {
+/* Hand a parameter the session does not handle to the param callback.
+ * Returns -1 (accepted), a status id to refuse with, or -2 when the
+ * callback answered (or the session failed). */
+static int param_hook(smtp_server_session *s, int verb, const smtp_param *prm) {
+  smtp_server_param p;
+  int rv;
+  if (!s->cb.param) return SMTP_STATUS_PARAM_UNKNOWN; /* RFC 5321 4.1.1.11: 555 */
+  p.verb = verb;
+  p.keyword = prm->keyword;
+  p.value = prm->value;
+  p.has_value = prm->has_value;
+  s->answered = 0;
+  s->in_cb = 1;
+  s->in_any_cb++;
+  s->in_param_cb = 1;
+  rv = s->cb.param(s, &p, s->user_data);
+  s->in_param_cb = 0;
+  s->in_any_cb--;
+  s->in_cb = 0;
+  if (s->fatal) return -2;
+  if (s->answered) {
+    s->answered = 0;
+    if (rv != 0 && rv != SMTP_ERR_CALLBACK_REFUSED) smtp__srv_set_fatal(s, SMTP_ERR_CALLBACK_FAILURE);
+    return -2;
+  }
+  if (rv == 0) return -1;
+  if (rv == SMTP_ERR_CALLBACK_REFUSED) return SMTP_STATUS_PARAM_UNKNOWN;
+  smtp__srv_set_fatal(s, SMTP_ERR_CALLBACK_FAILURE);
+  return -2;
+}
+
+/* Whether the parameter @p d may be used now. */
+static int param_enabled(const smtp_server_session *s, const smtp__param_def *d) {
+  if (d->ext == SMTP_EXT_REQUIRETLS) /* RFC 8689 4: refused with 530 without TLS */
+    return (s->opt.extensions & SMTP_EXT_REQUIRETLS) && s->helo_verb != SMTP_VERB_HELO;
+  return (s->offered & d->ext) != 0;
+}
+
+/* 501 with the parameter's enhanced code (RFC 6710 4.1: 5.5.2; else 5.5.4). */
+static int param_malformed(smtp_server_session *s, const smtp__param_def *d) {
+  if (d->enh_detail != 4) {
+    smtp_enhanced_code e;
+    e.cls = 5;
+    e.subject = 5;
+    e.detail = d->enh_detail;
+    (void)smtp__srv_finish(s, 501, &e, "Syntax error in parameters or arguments", 39);
+    return -2;
+  }
+  return SMTP_STATUS_PARAM_SYNTAX;
+}
+
+/* Walk the parameters of MAIL or RCPT through the shared table
+ * (lib/params.c): one parser per parameter. Values land in vals[id], seen
+ * has bit id for each one given. Returns -1 when all is well, a status id to
+ * refuse with, or -2 when the reply was already given. */
+static int walk_params(smtp_server_session *s, int verb, smtp_span rest, unsigned pflags,
+                       smtp__pval *vals, unsigned int *seen) {
   smtp_param prm;
-  unsigned seen = 0;
   char *scratch = s->in + s->scratch_off;
-  size_t used = 0, scratch_cap = s->in_cap - s->scratch_off;
+  size_t used = 0, cap = s->in_cap - s->scratch_off;
   int r;
-  enum { P_SIZE = 1, P_BODY = 2, P_UTF8 = 4, P_RET = 8, P_ENVID = 16, P_RTLS = 32, P_AUTH = 64 };
+  *seen = 0;
   while ((r = smtp_param_next(&rest, pflags, &prm)) == 1) {
-    unsigned bit;
-    if (span_ieq(prm.keyword, "SIZE") && (s->offered & SMTP_EXT_SIZE)) {
-      /* RFC 1870 6: digits only, overflow-checked (docs/security.md 4). */
-      uint64_t v;
-      bit = P_SIZE;
-      if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
-      r = smtp_parse_u64(prm.value.ptr, prm.value.len, &v);
-      if (r == SMTP_ERR_OVERFLOW) return SMTP_STATUS_SIZE_EXCEEDED;
-      if (r != SMTP_OK) return SMTP_STATUS_PARAM_SYNTAX;
-      if (s->opt.max_size && v > s->opt.max_size) return SMTP_STATUS_SIZE_EXCEEDED;
-      m->size = v;
-      m->has_size = 1;
-    } else if (span_ieq(prm.keyword, "BODY") &&
-               (s->offered & (SMTP_EXT_8BITMIME | SMTP_EXT_BINARYMIME))) {
-      bit = P_BODY;
-      if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
-      if (span_ieq(prm.value, "7BIT")) m->body = SMTP_BODY_7BIT;
-      else if (span_ieq(prm.value, "8BITMIME") && (s->offered & SMTP_EXT_8BITMIME))
-        m->body = SMTP_BODY_8BITMIME; /* RFC 6152 */
-      else if (span_ieq(prm.value, "BINARYMIME") && (s->offered & SMTP_EXT_BINARYMIME))
-        m->body = SMTP_BODY_BINARYMIME; /* RFC 3030 3 */
-      else return SMTP_STATUS_PARAM_SYNTAX;
-    } else if (span_ieq(prm.keyword, "SMTPUTF8") && (s->offered & SMTP_EXT_SMTPUTF8)) {
-      bit = P_UTF8; /* RFC 6531 3.4: no value */
-      if (prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
-      m->smtputf8 = 1;
-    } else if (span_ieq(prm.keyword, "RET") && (s->offered & SMTP_EXT_DSN)) {
-      bit = P_RET; /* RFC 3461 4.3 */
-      if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
-      if (span_ieq(prm.value, "FULL")) m->ret = SMTP_DSN_RET_FULL;
-      else if (span_ieq(prm.value, "HDRS")) m->ret = SMTP_DSN_RET_HDRS;
-      else return SMTP_STATUS_PARAM_SYNTAX;
-    } else if (span_ieq(prm.keyword, "ENVID") && (s->offered & SMTP_EXT_DSN)) {
-      /* RFC 3461 4.4: xtext of printable ASCII, at most 100 characters. */
-      size_t dl;
-      bit = P_ENVID;
-      if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
-      if (smtp_xtext_decode(prm.value.ptr, prm.value.len, scratch + used, scratch_cap - used,
-                            &dl) != SMTP_OK ||
-          dl == 0 || dl > 100 || !is_ascii_printable(scratch + used, dl))
-        return SMTP_STATUS_PARAM_SYNTAX;
-      m->envid.ptr = scratch + used;
-      m->envid.len = dl;
-      m->has_envid = 1;
-      used += dl;
-    } else if (span_ieq(prm.keyword, "REQUIRETLS") &&
-               (s->opt.extensions & SMTP_EXT_REQUIRETLS) && s->helo_verb != SMTP_VERB_HELO) {
-      bit = P_RTLS; /* RFC 8689 4: only over TLS */
-      if (prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
-      if (!s->tls) return SMTP_STATUS_REQUIRETLS_NEEDS_TLS;
-      m->requiretls = 1;
-    } else if (span_ieq(prm.keyword, "AUTH") && (s->offered & SMTP_EXT_AUTH)) {
-      /* RFC 4954 5: AUTH=xtext(mailbox) or AUTH=<> */
-      size_t dl;
-      bit = P_AUTH;
-      if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
-      if (smtp_xtext_decode(prm.value.ptr, prm.value.len, scratch + used, scratch_cap - used,
-                            &dl) != SMTP_OK ||
-          dl == 0)
-        return SMTP_STATUS_PARAM_SYNTAX;
-      /* docs/security.md 3: decoded values are validated again. */
-      for (size_t i = 0; i < dl; i++) {
-        unsigned char ch = (unsigned char)scratch[used + i];
-        if (ch < 0x20 || ch == 0x7f) return SMTP_STATUS_PARAM_SYNTAX;
-      }
-      if (smtp_utf8_validate(scratch + used, dl) != SMTP_OK) return SMTP_STATUS_PARAM_SYNTAX;
-      m->auth.ptr = scratch + used;
-      m->auth.len = dl;
-      m->has_auth = 1;
-      used += dl;
-    } else {
-      return SMTP_STATUS_PARAM_UNKNOWN; /* RFC 5321 4.1.1.11: 555 */
+    const smtp__param_def *d = smtp__param_find(verb, prm.keyword.ptr, prm.keyword.len);
+    unsigned int bit;
+    if (!d || !param_enabled(s, d)) {
+      int st = param_hook(s, verb, &prm);
+      if (st != -1) return st;
+      continue;
     }
-    /* RFC 3461 4.5 and generally: a parameter given twice is an error. */
-    if (seen & bit) return SMTP_STATUS_PARAM_SYNTAX;
-    seen |= bit;
+    bit = 1u << (d - smtp__param_table);
+    /* RFC 3461 4.5, RFC 6710 4.1 and generally: a parameter given twice
+     * is an error. */
+    if (*seen & bit) return param_malformed(s, d);
+    memset(&vals[d - smtp__param_table], 0, sizeof vals[0]);
+    if (d->parse(prm.value, prm.has_value, &vals[d - smtp__param_table], scratch, cap, &used) != 0)
+      return param_malformed(s, d);
+    *seen |= bit;
   }
   if (r < 0) return SMTP_STATUS_PARAM_SYNTAX;
+  return -1;
+}
+
+#define SEEN(id) (seen & (1u << (id)))
+
+/* Parameters of MAIL (RFC 5321 4.1.1.2 and the extensions). Returns a
+ * status id to refuse with, -1 when all is well, -2 when answered. */
+static int mail_params(smtp_server_session *s, smtp_span rest, smtp_server_mail *m,
+                       unsigned pflags) {
+  smtp__pval v[SMTP__P_COUNT];
+  unsigned int seen;
+  int st = walk_params(s, SMTP_VERB_MAIL, rest, pflags, v, &seen);
+  if (st != -1) return st;
+  if (SEEN(SMTP__P_SIZE)) {
+    /* RFC 1870 6: overflow-checked; an overflow is "too big". */
+    if (v[SMTP__P_SIZE].flag) return SMTP_STATUS_SIZE_EXCEEDED;
+    if (s->opt.max_size && v[SMTP__P_SIZE].u > s->opt.max_size) return SMTP_STATUS_SIZE_EXCEEDED;
+    m->size = v[SMTP__P_SIZE].u;
+    m->has_size = 1;
+  }
+  if (SEEN(SMTP__P_BODY)) {
+    /* 8BITMIME only when offered (RFC 6152), BINARYMIME likewise (RFC 3030 3). */
+    m->body = v[SMTP__P_BODY].mode;
+    if ((m->body == SMTP_BODY_8BITMIME && !(s->offered & SMTP_EXT_8BITMIME)) ||
+        (m->body == SMTP_BODY_BINARYMIME && !(s->offered & SMTP_EXT_BINARYMIME)))
+      return SMTP_STATUS_PARAM_SYNTAX;
+  }
+  if (SEEN(SMTP__P_SMTPUTF8)) m->smtputf8 = 1; /* RFC 6531 3.4 */
+  if (SEEN(SMTP__P_REQUIRETLS)) {
+    if (!s->tls) return SMTP_STATUS_REQUIRETLS_NEEDS_TLS; /* RFC 8689 4 */
+    m->requiretls = 1;
+  }
+  if (SEEN(SMTP__P_RET)) m->ret = v[SMTP__P_RET].mode;
+  if (SEEN(SMTP__P_ENVID)) {
+    m->envid = v[SMTP__P_ENVID].text;
+    m->has_envid = 1;
+  }
+  if (SEEN(SMTP__P_AUTH)) {
+    m->auth = v[SMTP__P_AUTH].text;
+    m->has_auth = 1;
+  }
+  if (SEEN(SMTP__P_MT_PRIORITY)) {
+    m->mt_priority = (int)v[SMTP__P_MT_PRIORITY].i;
+    m->has_mt_priority = 1;
+  }
+  if (SEEN(SMTP__P_BY)) {
+    m->by_time = (int)v[SMTP__P_BY].i;
+    m->by_mode = v[SMTP__P_BY].mode;
+    m->by_trace = v[SMTP__P_BY].flag;
+    m->has_by = 1;
+  }
+  /* RFC 4865 4: one hold-param. */
+  if (SEEN(SMTP__P_HOLDFOR) && SEEN(SMTP__P_HOLDUNTIL)) return SMTP_STATUS_PARAM_SYNTAX;
+  if (SEEN(SMTP__P_HOLDFOR)) {
+    m->hold_for = (unsigned int)v[SMTP__P_HOLDFOR].u;
+    m->has_hold_for = 1;
+  }
+  if (SEEN(SMTP__P_HOLDUNTIL)) {
+    m->hold_until = v[SMTP__P_HOLDUNTIL].i;
+    m->hold_until_text = v[SMTP__P_HOLDUNTIL].text;
+    m->has_hold_until = 1;
+  }
+  if (SEEN(SMTP__P_SOLICIT)) {
+    m->solicit = v[SMTP__P_SOLICIT].text;
+    m->has_solicit = 1;
+  }
+  if (SEEN(SMTP__P_MTRK)) {
+    m->mtrk_certifier = v[SMTP__P_MTRK].text;
+    m->mtrk_timeout = (unsigned int)v[SMTP__P_MTRK].u;
+    m->has_mtrk = 1;
+  }
+  if (SEEN(SMTP__P_SUBMITTER)) {
+    m->submitter = v[SMTP__P_SUBMITTER].text;
+    m->has_submitter = 1;
+  }
   return -1;
 }
 
@@ -798,6 +916,7 @@ static void cmd_mail(smtp_server_session *s, const smtp_command *c) {
   m.path = &path;
   m.params = params;
   st = mail_params(s, params, &m, flags & SMTP_PARSE_UTF8);
+  if (st == -2) return; /* answered */
   if (st >= 0) {
     refuse(s, SRV_OP_MAIL, st);
     return;
@@ -823,81 +942,24 @@ static void cmd_mail(smtp_server_session *s, const smtp_command *c) {
   CALL_EVENT(s, SRV_OP_MAIL, mail, &m, s->user_data);
 }
 
-/* NOTIFY="NEVER" / 1#( "SUCCESS" / "FAILURE" / "DELAY" ) (RFC 3461 4.1). */
-static int parse_notify(smtp_span v, unsigned int *out) {
-  size_t i = 0;
-  unsigned int bits = 0;
-  while (i <= v.len) {
-    size_t j = i;
-    smtp_span w;
-    unsigned int b;
-    while (j < v.len && v.ptr[j] != ',') j++;
-    w.ptr = v.ptr + i;
-    w.len = j - i;
-    if (span_ieq(w, "NEVER")) b = SMTP_DSN_NOTIFY_NEVER;
-    else if (span_ieq(w, "SUCCESS")) b = SMTP_DSN_NOTIFY_SUCCESS;
-    else if (span_ieq(w, "FAILURE")) b = SMTP_DSN_NOTIFY_FAILURE;
-    else if (span_ieq(w, "DELAY")) b = SMTP_DSN_NOTIFY_DELAY;
-    else return -1;
-    if (bits & b) return -1;
-    bits |= b;
-    i = j + 1;
-  }
-  if ((bits & SMTP_DSN_NOTIFY_NEVER) && bits != SMTP_DSN_NOTIFY_NEVER) return -1;
-  *out = bits;
-  return 0;
-}
-
 static int rcpt_params(smtp_server_session *s, smtp_span rest, smtp_server_rcpt *rc,
                        unsigned pflags) {
-  smtp_param prm;
-  unsigned seen = 0;
-  char *scratch = s->in + s->scratch_off;
-  int r;
-  while ((r = smtp_param_next(&rest, pflags, &prm)) == 1) {
-    unsigned bit;
-    if (span_ieq(prm.keyword, "NOTIFY") && (s->offered & SMTP_EXT_DSN)) {
-      bit = 1;
-      if (!prm.has_value || parse_notify(prm.value, &rc->notify) != 0)
-        return SMTP_STATUS_PARAM_SYNTAX;
-    } else if (span_ieq(prm.keyword, "ORCPT") && (s->offered & SMTP_EXT_DSN)) {
-      /* RFC 3461 4.2: addr-type ";" xtext; decoded: printable ASCII (or
-       * UTF-8 for the utf-8 addr-type, RFC 6533). */
-      size_t k = 0, dl;
-      bit = 2;
-      if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
-      while (k < prm.value.len && prm.value.ptr[k] != ';') k++;
-      if (k == 0 || k >= prm.value.len - 1 || k > 64) return SMTP_STATUS_PARAM_SYNTAX;
-      for (size_t i = 0; i < k; i++) {
-        char ch = prm.value.ptr[i];
-        if (!smtp__is_alpha(ch) && !smtp__is_digit(ch) && ch != '-')
-          return SMTP_STATUS_PARAM_SYNTAX;
-      }
-      if (smtp_xtext_decode(prm.value.ptr + k + 1, prm.value.len - k - 1, scratch,
-                            s->in_cap - s->scratch_off, &dl) != SMTP_OK ||
-          dl == 0 || dl > 500)
-        return SMTP_STATUS_PARAM_SYNTAX;
-      rc->orcpt_type.ptr = prm.value.ptr;
-      rc->orcpt_type.len = k;
-      if (!is_ascii_printable(scratch, dl)) {
-        size_t i;
-        if (!span_ieq(rc->orcpt_type, "utf-8") || smtp_utf8_validate(scratch, dl) != SMTP_OK)
-          return SMTP_STATUS_PARAM_SYNTAX;
-        for (i = 0; i < dl; i++) {
-          unsigned char ch = (unsigned char)scratch[i];
-          if (ch < 0x20 || ch == 0x7f) return SMTP_STATUS_PARAM_SYNTAX;
-        }
-      }
-      rc->orcpt.ptr = scratch;
-      rc->orcpt.len = dl;
-      rc->has_orcpt = 1;
-    } else {
-      return SMTP_STATUS_PARAM_UNKNOWN;
-    }
-    if (seen & bit) return SMTP_STATUS_PARAM_SYNTAX;
-    seen |= bit;
+  smtp__pval v[SMTP__P_COUNT];
+  unsigned int seen;
+  int st = walk_params(s, SMTP_VERB_RCPT, rest, pflags, v, &seen);
+  if (st != -1) return st;
+  if (SEEN(SMTP__P_NOTIFY)) rc->notify = (unsigned int)v[SMTP__P_NOTIFY].u;
+  if (SEEN(SMTP__P_ORCPT)) {
+    rc->orcpt_type = v[SMTP__P_ORCPT].type;
+    rc->orcpt = v[SMTP__P_ORCPT].text;
+    rc->has_orcpt = 1;
   }
-  if (r < 0) return SMTP_STATUS_PARAM_SYNTAX;
+  if (SEEN(SMTP__P_RRVS)) {
+    rc->rrvs_time = v[SMTP__P_RRVS].i;
+    rc->rrvs_mode = v[SMTP__P_RRVS].mode;
+    rc->rrvs_text = v[SMTP__P_RRVS].text;
+    rc->has_rrvs = 1;
+  }
   return -1;
 }
 
@@ -933,6 +995,7 @@ static void cmd_rcpt(smtp_server_session *s, const smtp_command *c) {
   rc.params = params;
   rc.index = s->rcpts;
   st = rcpt_params(s, params, &rc, flags & SMTP_PARSE_UTF8);
+  if (st == -2) return; /* answered */
   if (st >= 0) {
     refuse(s, SRV_OP_RCPT, st);
     return;
@@ -1129,6 +1192,71 @@ static void cmd_starttls(smtp_server_session *s, const smtp_command *c) {
     return;
   }
   CALL_EVENT0(s, SRV_OP_STARTTLS, starttls);
+}
+
+/* ETRN [option] node-name (RFC 1985 5): outside a transaction; option "@"
+ * (a domain and its subdomains) or "#" (a queue name). */
+static void cmd_etrn(smtp_server_session *s, const smtp_command *c) {
+  smtp_server_etrn e;
+  size_t i = 0;
+  s->op = SRV_OP_ETRN;
+  if (!(s->offered & SMTP_EXT_ETRN)) {
+    refuse(s, SRV_OP_ETRN, SMTP_STATUS_NOT_IMPLEMENTED);
+    return;
+  }
+  if (s->in_mail) {
+    refuse(s, SRV_OP_ETRN, SMTP_STATUS_BAD_SEQUENCE); /* RFC 1985 5 */
+    return;
+  }
+  e.option = 0;
+  if (c->args.len && (c->args.ptr[0] == '@' || c->args.ptr[0] == '#')) {
+    e.option = c->args.ptr[0];
+    i = 1;
+  }
+  e.node.ptr = c->args.ptr + i;
+  e.node.len = c->args.len - i;
+  if (e.node.len == 0 || !is_ascii_printable(e.node.ptr, e.node.len) ||
+      memchr(e.node.ptr, ' ', e.node.len) ||
+      (e.option != '#' && smtp_parse_domain(e.node.ptr, e.node.len, 0) != SMTP_OK)) {
+    refuse(s, SRV_OP_ETRN, SMTP_STATUS_PARAM_SYNTAX); /* RFC 1985 5: 501 */
+    return;
+  }
+  CALL_EVENT(s, SRV_OP_ETRN, etrn, &e, s->user_data);
+}
+
+/* BURL absolute-URI [SP "LAST"] (RFC 4468 3): inside a transaction with
+ * recipients, not after BDAT started the body the other way. */
+static void cmd_burl(smtp_server_session *s, const smtp_command *c) {
+  smtp_server_burl b;
+  size_t n = c->args.len;
+  s->op = SRV_OP_BURL;
+  if (!(s->offered & SMTP_EXT_BURL)) {
+    refuse(s, SRV_OP_BURL, SMTP_STATUS_NOT_IMPLEMENTED);
+    return;
+  }
+  if (!s->in_mail || s->rcpts == 0) {
+    refuse(s, SRV_OP_BURL, SMTP_STATUS_BAD_SEQUENCE); /* RFC 4468 3 */
+    return;
+  }
+  b.last = 0;
+  if (n > 5 && c->args.ptr[n - 5] == ' ') {
+    smtp_span w;
+    w.ptr = c->args.ptr + n - 4;
+    w.len = 4;
+    if (span_ieq(w, "LAST")) {
+      b.last = 1;
+      n -= 5;
+    }
+  }
+  b.url.ptr = c->args.ptr;
+  b.url.len = n;
+  if (n == 0 || !is_ascii_printable(b.url.ptr, n) || memchr(b.url.ptr, ' ', n) ||
+      !memchr(b.url.ptr, ':', n)) {
+    refuse(s, SRV_OP_BURL, SMTP_STATUS_PARAM_SYNTAX);
+    return;
+  }
+  s->burl_last = (unsigned char)b.last;
+  CALL_EVENT(s, SRV_OP_BURL, burl, &b, s->user_data);
 }
 
 /* XCLIENT and XFORWARD (Postfix's XCLIENT_README, XFORWARD_README), when
@@ -1352,7 +1480,14 @@ static void process_line(smtp_server_session *s, const char *line, size_t len) {
   case SMTP_VERB_HELP: cmd_simple(s, &c); break;
   case SMTP_VERB_STARTTLS: cmd_starttls(s, &c); break;
   case SMTP_VERB_AUTH: (void)smtp__srv_auth_command(s, c.args.ptr, c.args.len); break;
-  default: cmd_unknown(s, &c); break;
+  case SMTP_VERB_ETRN:
+    if (s->cb.etrn) cmd_etrn(s, &c);
+    else cmd_unknown(s, &c);
+    break;
+  default:
+    if (s->cb.burl && smtp__casecmp(c.verb_text.ptr, c.verb_text.len, "BURL", 4) == 0) cmd_burl(s, &c);
+    else cmd_unknown(s, &c);
+    break;
   }
 }
 
@@ -1504,6 +1639,9 @@ CB_SETTER(auth, smtp_server_on_auth)
 CB_SETTER(auth_step, smtp_server_on_auth_step)
 CB_SETTER(starttls, smtp_server_on_starttls)
 CB_SETTER(trace, smtp_server_on_trace)
+CB_SETTER(param, smtp_server_on_param)
+CB_SETTER(etrn, smtp_server_on_etrn)
+CB_SETTER(burl, smtp_server_on_burl)
 
 static void params_defaults(struct srv_params *p) {
   memset(p, 0, sizeof *p);
@@ -1620,10 +1758,112 @@ int smtp_server_options_set_extensions(smtp_server_options *o, unsigned int flag
                           SMTP_EXT_BINARYMIME | SMTP_EXT_CHUNKING | SMTP_EXT_SMTPUTF8 |
                           SMTP_EXT_ENHANCEDSTATUSCODES | SMTP_EXT_DSN | SMTP_EXT_REQUIRETLS |
                           SMTP_EXT_LIMITS | SMTP_EXT_VRFY | SMTP_EXT_EXPN | SMTP_EXT_HELP |
-                          SMTP_EXT_STARTTLS | SMTP_EXT_AUTH;
+                          SMTP_EXT_STARTTLS | SMTP_EXT_AUTH | SMTP_EXT_MT_PRIORITY |
+                          SMTP_EXT_DELIVERBY | SMTP_EXT_FUTURERELEASE | SMTP_EXT_RRVS |
+                          SMTP_EXT_NO_SOLICITING | SMTP_EXT_MTRK | SMTP_EXT_SUBMITTER |
+                          SMTP_EXT_ETRN | SMTP_EXT_BURL;
   if (!o || (flags & ~ok)) return SMTP_ERR_INVALID_ARGUMENT;
   o->p.extensions = flags & ~(unsigned)(SMTP_EXT_STARTTLS | SMTP_EXT_AUTH);
   return SMTP_OK;
+}
+
+/* Remove the extra EHLO line whose keyword is @p kw (kwlen octets). */
+static void ehlo_extra_remove(smtp_server_options *o, const char *kw, size_t kwlen) {
+  size_t i = 0;
+  while (i < o->ehlo_extra_len) {
+    char *l = o->ehlo_extra + i;
+    size_t n = strlen(l), k = 0;
+    while (k < n && l[k] != ' ') k++;
+    if (smtp__casecmp(l, k, kw, kwlen) == 0) {
+      memmove(l, l + n + 1, o->ehlo_extra_len - i - n - 1);
+      o->ehlo_extra_len -= n + 1;
+      continue;
+    }
+    i += n + 1;
+  }
+}
+
+static size_t ehlo_extra_count(const smtp_server_options *o) {
+  size_t i = 0, k = 0;
+  while (i < o->ehlo_extra_len) {
+    i += strlen(o->ehlo_extra + i) + 1;
+    k++;
+  }
+  return k;
+}
+
+static int ehlo_extra_append(smtp_server_options *o, const char *a, size_t an, const char *b,
+                             size_t bn) {
+  size_t need = an + (bn ? bn + 1 : 0) + 1;
+  if (need > sizeof o->ehlo_extra - o->ehlo_extra_len || ehlo_extra_count(o) >= SRV_EHLO_LINES)
+    return SMTP_ERR_INVALID_ARGUMENT;
+  memcpy(o->ehlo_extra + o->ehlo_extra_len, a, an);
+  if (bn) {
+    o->ehlo_extra[o->ehlo_extra_len + an] = ' ';
+    memcpy(o->ehlo_extra + o->ehlo_extra_len + an + 1, b, bn);
+  }
+  o->ehlo_extra[o->ehlo_extra_len + need - 1] = '\0';
+  o->ehlo_extra_len += need;
+  return SMTP_OK;
+}
+
+int smtp_server_options_set_ext_params(smtp_server_options *o, unsigned int ext,
+                                       const char *params) {
+  const char *kw;
+  size_t n = params ? strlen(params) : 0;
+  int r;
+  if (!o) return SMTP_ERR_INVALID_ARGUMENT;
+  switch (ext) {
+  case SMTP_EXT_MT_PRIORITY: kw = "MT-PRIORITY"; break;
+  case SMTP_EXT_DELIVERBY: kw = "DELIVERBY"; break;
+  case SMTP_EXT_FUTURERELEASE: kw = "FUTURERELEASE"; break;
+  case SMTP_EXT_NO_SOLICITING: kw = "NO-SOLICITING"; break;
+  case SMTP_EXT_BURL: kw = "BURL"; break;
+  default: return SMTP_ERR_INVALID_ARGUMENT;
+  }
+  if (smtp__ehlo_params_check(ext, params, n) != 0) return SMTP_ERR_INVALID_ARGUMENT;
+  if (ext == SMTP_EXT_FUTURERELEASE && n == 0) return SMTP_ERR_INVALID_ARGUMENT;
+  ehlo_extra_remove(o, kw, strlen(kw));
+  o->ext_with_params &= ~ext;
+  if (n == 0) return SMTP_OK; /* the bare keyword, from the flags */
+  r = ehlo_extra_append(o, kw, strlen(kw), params, n);
+  if (r == SMTP_OK) o->ext_with_params |= ext;
+  return r;
+}
+
+int smtp_server_options_add_ehlo_keyword(smtp_server_options *o, const char *line) {
+  size_t n, k = 0, i;
+  const smtp_ext_info *e;
+  if (!o || !line) return SMTP_ERR_INVALID_ARGUMENT;
+  n = strlen(line);
+  if (n == 0 || n > 500) return SMTP_ERR_INVALID_ARGUMENT;
+  /* RFC 5321 4.1.1.1: ehlo-keyword *(SP ehlo-param); one SP between. */
+  if (!smtp__is_alpha((unsigned char)line[0]) && !smtp__is_digit((unsigned char)line[0]))
+    return SMTP_ERR_INVALID_ARGUMENT;
+  while (k < n && (smtp__is_alpha((unsigned char)line[k]) ||
+                   smtp__is_digit((unsigned char)line[k]) || line[k] == '-'))
+    k++;
+  for (i = k; i < n; i++) {
+    unsigned char c = (unsigned char)line[i];
+    if (c == ' ') {
+      if (i + 1 == n || line[i + 1] == ' ') return SMTP_ERR_INVALID_ARGUMENT;
+    } else if (i == k || c < 33 || c > 126) {
+      return SMTP_ERR_INVALID_ARGUMENT;
+    }
+  }
+  e = smtp_ext_lookup(line, k);
+  if (e && e->flag) return SMTP_ERR_INVALID_ARGUMENT; /* one libsmtp implements */
+  {
+    size_t j = 0;
+    while (j < o->ehlo_extra_len) {
+      const char *l = o->ehlo_extra + j;
+      size_t ln = strlen(l), lk = 0;
+      while (lk < ln && l[lk] != ' ') lk++;
+      if (smtp__casecmp(l, lk, line, k) == 0) return SMTP_ERR_INVALID_ARGUMENT;
+      j += ln + 1;
+    }
+  }
+  return ehlo_extra_append(o, line, n, NULL, 0);
 }
 
 int smtp_server_options_set_auth_mechs(smtp_server_options *o, unsigned int mechs) {
@@ -1644,10 +1884,12 @@ int smtp_server_options_set_auth_mechs(smtp_server_options *o, unsigned int mech
  * state: every extension it can offer at once (STARTTLS and REQUIRETLS
  * never go together, so this is an upper bound). */
 static size_t ehlo_reply_bound(const struct srv_params *o, const char *host,
-                               const struct srv_callbacks *cb) {
-  char tmp[1024];
+                               const struct srv_callbacks *cb, const char *extra,
+                               size_t extra_len, unsigned int with_params) {
+  char tmp[1024 + SMTP_SERVER_EHLO_EXTRA_MAX + 4 * SRV_EHLO_LINES];
   smtp_ehlo_config cfg;
   smtp_ssize n;
+  const char *lines[SRV_EHLO_LINES];
   memset(&cfg, 0, sizeof cfg);
   cfg.flags = o->extensions & ~(unsigned)(SMTP_EXT_STARTTLS | SMTP_EXT_AUTH);
   if (o->tls_available) cfg.flags |= SMTP_EXT_STARTTLS;
@@ -1660,6 +1902,8 @@ static size_t ehlo_reply_bound(const struct srv_params *o, const char *host,
   cfg.size_max = o->max_size;
   cfg.limits_rcptmax = limits_value(o->max_rcpt);
   cfg.limits_mailmax = limits_value(o->max_transactions);
+  cfg.flags &= ~(unsigned)SMTP_EXT_FUTURERELEASE; /* only as an extra line */
+  ehlo_extra_fill(extra, extra_len, with_params, cfg.flags | with_params, &cfg, lines);
   n = smtp_ehlo_reply_build(tmp, sizeof tmp, host, NULL, &cfg);
   return n > 0 ? (size_t)n : sizeof tmp;
 }
@@ -1670,6 +1914,9 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   struct srv_params opt;
   struct srv_callbacks cbs;
   const char *host = default_hostname;
+  const char *extra = NULL;
+  size_t extra_len = 0;
+  unsigned int with_params = 0;
   smtp_server_session *s;
   size_t mail_extra = 0, rcpt_extra = 0, mail_line, rcpt_line, in_cap, out_cap, host_len;
   size_t user_cap, total;
@@ -1682,6 +1929,9 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   if (options) {
     opt = options->p;
     host = options->hostname;
+    extra = options->ehlo_extra;
+    extra_len = options->ehlo_extra_len;
+    with_params = options->ext_with_params;
   } else {
     params_defaults(&opt);
   }
@@ -1694,15 +1944,9 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
    * RFC 1870 (26), RFC 3030 (16), RFC 3461 5.4 (ENVID 100 + RET 8 with
    * keywords; ORCPT/NOTIFY 530), RFC 4954 5 (500), RFC 6531 3.4 (10),
    * RFC 8689 (11). */
-  if (opt.extensions & SMTP_EXT_SIZE) mail_extra += 26;
-  if (opt.extensions & (SMTP_EXT_8BITMIME | SMTP_EXT_BINARYMIME)) mail_extra += 16;
-  if (opt.extensions & SMTP_EXT_DSN) {
-    mail_extra += 124;
-    rcpt_extra += 530;
-  }
-  if (opt.extensions & SMTP_EXT_SMTPUTF8) mail_extra += 10;
-  if (opt.extensions & SMTP_EXT_REQUIRETLS) mail_extra += 11;
-  if (with_auth) mail_extra += 500;
+  mail_extra = smtp__param_budget(SMTP_VERB_MAIL, opt.extensions);
+  rcpt_extra = smtp__param_budget(SMTP_VERB_RCPT, opt.extensions);
+  if (with_auth) mail_extra += smtp__param_table[SMTP__P_AUTH].budget;
   mail_line = opt.max_command_line + mail_extra;
   rcpt_line = opt.max_command_line + rcpt_extra;
   /* Input: the configured size (it bounds SASL lines, RFC 4954 4), raised
@@ -1713,7 +1957,8 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   in_cap = opt.input_buffer;
   if (in_cap < mail_line) in_cap = mail_line;
   if (in_cap < rcpt_line) in_cap = rcpt_line;
-  if (((opt.extensions & SMTP_EXT_DSN) || with_auth) && in_cap < 2 * mail_line)
+  if (((opt.extensions & (SMTP_EXT_DSN | SMTP_EXT_SUBMITTER)) || with_auth) &&
+      in_cap < 2 * mail_line)
     in_cap = 2 * mail_line;
   if ((opt.extensions & SMTP_EXT_DSN) && in_cap < rcpt_line + 501) in_cap = rcpt_line + 501;
   /* Output: any reply may take half of it (the backpressure threshold);
@@ -1722,11 +1967,12 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
    * (which keeps srv_close_reserve() octets of that half for a closing 421). */
   out_cap = opt.output_buffer;
   {
-    size_t ehlo = ehlo_reply_bound(&opt, host, &cbs) + srv_close_reserve(host_len);
+    size_t ehlo = ehlo_reply_bound(&opt, host, &cbs, extra, extra_len, with_params) +
+                  srv_close_reserve(host_len);
     if (out_cap < 2 * ehlo) out_cap = 2 * ehlo;
   }
   user_cap = with_auth ? SRV_NAME_MAX + 1 : 0;
-  total = sizeof *s + in_cap + out_cap + host_len + 1 + user_cap;
+  total = sizeof *s + in_cap + out_cap + host_len + 1 + user_cap + extra_len;
   base = smtp__malloc(mem, total);
   if (!base) return SMTP_ERR_NOMEM;
   s = (smtp_server_session *)(void *)base;
@@ -1746,6 +1992,13 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   if (with_auth) {
     s->user = s->out + out_cap + host_len + 1;
     s->user[0] = '\0';
+  }
+  if (extra_len) {
+    char *x = s->out + out_cap + host_len + 1 + user_cap;
+    memcpy(x, extra, extra_len);
+    s->ehlo_extra = x;
+    s->ehlo_extra_len = extra_len;
+    s->ext_with_params = with_params;
   }
   s->mail_line_max = mail_line;
   s->rcpt_line_max = rcpt_line;
@@ -2002,6 +2255,7 @@ int smtp_server_session_reply(smtp_server_session *s, int code, const char *enha
   if (s->op == SRV_OP_AUTH && code == 235 && s->auth_builtin == 0)
     return SMTP_ERR_INVALID_ARGUMENT; /* use smtp_server_session_auth_accept() */
   if (!code_ok_for_op(s->op, code)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (s->in_param_cb && code / 100 != 4 && code / 100 != 5) return SMTP_ERR_INVALID_ARGUMENT;
   if (enhanced) {
     size_t used = 0;
     if (smtp_enhanced_code_parse(enhanced, strlen(enhanced), &e, &used) != SMTP_OK ||

@@ -29,6 +29,9 @@ struct srv_callbacks {
   smtp_server_on_token token;
   smtp_server_on_starttls starttls;
   smtp_server_on_trace trace;
+  smtp_server_on_param param;
+  smtp_server_on_etrn etrn;
+  smtp_server_on_burl burl;
 };
 
 struct smtp_server_callbacks {
@@ -77,6 +80,11 @@ struct smtp_server_options {
   smtp_mem mem;
   char hostname[SRV_NAME_MAX + 1];
   struct srv_params p;
+  /* Extra EHLO lines, each NUL-terminated: the EHLO parameters of
+   * extensions (ext_with_params says which) and application keywords. */
+  char ehlo_extra[SMTP_SERVER_EHLO_EXTRA_MAX];
+  size_t ehlo_extra_len;
+  unsigned int ext_with_params;
 };
 
 /* Input modes. */
@@ -100,7 +108,9 @@ enum {
   SRV_OP_QUIT,
   SRV_OP_STARTTLS,
   SRV_OP_AUTH,
-  SRV_OP_UNKNOWN
+  SRV_OP_UNKNOWN,
+  SRV_OP_ETRN,
+  SRV_OP_BURL
 };
 
 #define SRV_TLS_STR 64
@@ -133,6 +143,9 @@ struct smtp_server_session {
   struct srv_params opt;
   const char *hostname; /* in the tail */
   size_t hostname_len;
+  const char *ehlo_extra; /* extra EHLO lines (tail), see smtp_server_options */
+  size_t ehlo_extra_len;
+  unsigned int ext_with_params;
   char *user;           /* AUTH identity (tail), NULL without AUTH callbacks */
   struct smtp__srv_sasl *sx; /* built-in SCRAM/EXTERNAL/token state (server_sasl.c) */
   smtp_mem mem;
@@ -179,6 +192,8 @@ struct smtp_server_session {
   unsigned char answered;   /* the running callback answered */
   unsigned char deferred;   /* waiting for smtp_server_session_reply() */
   unsigned char paused;
+  unsigned char in_param_cb; /* the param callback runs: only 4yz/5yz answers */
+  unsigned char burl_last;   /* the BURL waiting for its answer had LAST */
   unsigned char msg_refused; /* the application refused a chunk */
   unsigned char msg_too_big; /* a BDAT chunk was announced past the size limit */
   unsigned char data_block;  /* a data block arrived in this mem_recv */

@@ -98,6 +98,7 @@ static inline void h_log_event(harness *h, const smtp_client_event *ev) {
           (int)ev->result.ndelivered);
     break;
   case SMTP_CLIENT_EVENT_CLOSED: h_log(h, "CLOSED %d\n", ev->error); break;
+  case SMTP_CLIENT_EVENT_COMMAND: h_log(h, "COMMAND %d %d\n", ev->error, code); break;
   default: h_log(h, "EVENT %d\n", ev->type);
   }
 }
@@ -307,6 +308,12 @@ static inline void h_run(harness *h, const char *script) {
       h_events(h);
     } else if (n == 4 && memcmp(p, "QUIT", 4) == 0) {
       smtp_client_session_quit(h->c);
+      h_events(h);
+    } else if (n >= 4 && memcmp(p, "CMD ", 4) == 0) {
+      /* smtp_client_session_command() with the rest of the line */
+      char cmd[1024];
+      size_t cl = h_unescape(p + 4, n - 4, cmd);
+      h_log(h, "CMD %d\n", smtp_client_session_command(h->c, cmd, cl));
       h_events(h);
     } else if (n == 6 && memcmp(p, "SUBMIT", 6) == 0) {
       h_log(h, "SUBMIT %d\n", smtp_client_session_submit(h->c, h->txn));

@@ -18,7 +18,10 @@
  *    smtp_reply_format() -> smtp_reply_parser (code, enhanced code, every
  *    line; RFC 5321 4.2, RFC 2034), smtp_ehlo_reply_build() ->
  *    smtp_capabilities_parse() (flags, SIZE, AUTH, LIMITS, extra lines;
- *    RFC 5321 4.1.1.1, RFC 1870, RFC 4954, RFC 9422). */
+ *    RFC 5321 4.1.1.1, RFC 1870, RFC 4954, RFC 9422).
+ * 4. Every extension parameter (MT-PRIORITY, BY, HOLDFOR/HOLDUNTIL, SOLICIT,
+ *    MTRK, SUBMITTER, RRVS) and an unknown one, set on the client, reaches
+ *    the server's callbacks with the same values. */
 #include "hardening_harness.h"
 
 #include <smtp/address.h>
@@ -721,6 +724,295 @@ static void diff_ehlo_build(void **state) {
   }
 }
 
+/* ------------------------------------------------------------------------ */
+/* 4. Every extension parameter from the client through the server: what   */
+/*    the application gives the client (typed setters, or the wire value)  */
+/*    arrives at the server's callbacks unchanged (RFC 6710, RFC 2852,      */
+/*    RFC 4865, RFC 3865, RFC 3885, RFC 4405, RFC 7293; unknown parameters  */
+/*    through the parameter hook, RFC 5321 4.1.2).                          */
+
+typedef struct dp_want {
+  int prio, by_time, by_mode, by_trace, hold_kind; /* hold_kind 0 none, 1 for, 2 until */
+  unsigned hold_for;
+  char hold_until[48];
+  int64_t hold_until_t;
+  char solicit[64], mtrk[40], submitter[80];
+  unsigned mtrk_timeout;
+  int mtrk_has_timeout;
+  char rrvs[3][48];
+  int rrvs_mode[3];
+  int64_t rrvs_t[3];
+  char xkw[16], xval[32];
+  int nrcpt;
+} dp_want;
+
+typedef struct dp_got {
+  hh_buf log;
+  int mails, rcpts, params, done, closed;
+} dp_got;
+
+static int dp_on_mail(smtp_server_session *s, const smtp_server_mail *m, void *ud) {
+  dp_got *g = ud;
+  (void)s;
+  g->mails++;
+  hh_buf_fmt(&g->log, "prio %d %d|", m->has_mt_priority, m->mt_priority);
+  hh_buf_fmt(&g->log, "by %d %d %c %d|", m->has_by, m->by_time, m->by_mode ? m->by_mode : '-', m->by_trace);
+  hh_buf_fmt(&g->log, "hold %d %u %d %lld ", m->has_hold_for, m->hold_for, m->has_hold_until,
+             (long long)m->hold_until);
+  hh_buf_add(&g->log, m->hold_until_text.ptr, m->hold_until_text.len);
+  hh_buf_fmt(&g->log, "|solicit %d ", m->has_solicit);
+  hh_buf_add(&g->log, m->solicit.ptr, m->solicit.len);
+  hh_buf_fmt(&g->log, "|mtrk %d ", m->has_mtrk);
+  hh_buf_add(&g->log, m->mtrk_certifier.ptr, m->mtrk_certifier.len);
+  hh_buf_fmt(&g->log, " %u|submitter %d ", m->mtrk_timeout, m->has_submitter);
+  hh_buf_add(&g->log, m->submitter.ptr, m->submitter.len);
+  hh_buf_str(&g->log, "\n");
+  return 0;
+}
+
+static int dp_on_rcpt(smtp_server_session *s, const smtp_server_rcpt *r, void *ud) {
+  dp_got *g = ud;
+  (void)s;
+  g->rcpts++;
+  hh_buf_fmt(&g->log, "rcpt %d %lld %c ", r->has_rrvs, (long long)r->rrvs_time,
+             r->rrvs_mode ? r->rrvs_mode : '-');
+  hh_buf_add(&g->log, r->rrvs_text.ptr, r->rrvs_text.len);
+  hh_buf_str(&g->log, "\n");
+  return 0;
+}
+
+static int dp_on_param(smtp_server_session *s, const smtp_server_param *p, void *ud) {
+  dp_got *g = ud;
+  (void)s;
+  g->params++;
+  hh_buf_fmt(&g->log, "param %s ", p->verb == SMTP_VERB_MAIL ? "MAIL" : "RCPT");
+  hh_buf_add(&g->log, p->keyword.ptr, p->keyword.len);
+  hh_buf_str(&g->log, "=");
+  hh_buf_add(&g->log, p->value.ptr, p->value.len);
+  hh_buf_str(&g->log, "\n");
+  return 0;
+}
+
+static int dp_on_done(smtp_client_session *c, smtp_client_txn *t, const smtp_client_txn_result *r,
+                      void *ud) {
+  dp_got *g = ud;
+  (void)t;
+  g->done = r->status == SMTP_OK ? 1 : r->status;
+  smtp_client_session_quit(c);
+  return 0;
+}
+
+static int dp_on_closed(smtp_client_session *c, int error, void *ud) {
+  dp_got *g = ud;
+  (void)c;
+  g->closed = error == 0 ? 1 : error;
+  return 0;
+}
+
+/* A random RFC 3339 date-time (UTC only when @p utc) and its seconds. */
+static void dp_datetime(uint32_t *r, int utc, char *out, size_t cap, int64_t *t) {
+  static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  int y = 1971 + (int)hh_below(r, 200), mo = 1 + (int)hh_below(r, 12);
+  int d = 1 + (int)hh_below(r, (size_t)mdays[mo - 1]);
+  int h = (int)hh_below(r, 24), mi = (int)hh_below(r, 60), se = (int)hh_below(r, 60);
+  int oh = utc ? 0 : (int)hh_below(r, 15), om = utc ? 0 : (int)hh_below(r, 2) * 30;
+  int neg = !utc && hh_below(r, 2);
+  char frac[16] = "";
+  int64_t days;
+  if (hh_below(r, 3) == 0) snprintf(frac, sizeof frac, ".%u", (unsigned)hh_below(r, 1000000));
+  /* the ranges are bounded above; % keeps the compiler's length estimate too */
+  if (utc || (oh == 0 && om == 0 && hh_below(r, 2)))
+    snprintf(out, cap, "%04u-%02u-%02uT%02u:%02u:%02u%.8sZ", (unsigned)y % 10000u, (unsigned)mo % 100u,
+             (unsigned)d % 100u, (unsigned)h % 100u, (unsigned)mi % 100u, (unsigned)se % 100u, frac);
+  else
+    snprintf(out, cap, "%04u-%02u-%02uT%02u:%02u:%02u%.8s%c%02u:%02u", (unsigned)y % 10000u,
+             (unsigned)mo % 100u, (unsigned)d % 100u, (unsigned)h % 100u, (unsigned)mi % 100u,
+             (unsigned)se % 100u, frac, neg ? '-' : '+', (unsigned)oh % 100u, (unsigned)om % 100u);
+  /* days since 1970 by counting (independent of the library's arithmetic) */
+  days = 0;
+  for (int yy = 1970; yy < y; yy++) days += ((yy % 4 == 0 && yy % 100 != 0) || yy % 400 == 0) ? 366 : 365;
+  for (int mm = 1; mm < mo; mm++)
+    days += mdays[mm - 1] + (mm == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+  days += d - 1;
+  *t = days * 86400 + h * 3600 + mi * 60 + se - (neg ? -1 : 1) * (oh * 3600 + om * 60);
+}
+
+static void dp_word(uint32_t *r, char *out, size_t maxlen, const char *alphabet) {
+  size_t n = 1 + hh_below(r, maxlen), al = strlen(alphabet);
+  for (size_t i = 0; i < n; i++) out[i] = alphabet[hh_below(r, al)];
+  out[n] = '\0';
+}
+
+/* Pump bytes both ways in the split mode until nothing moves. */
+static void dp_pump(smtp_client_session *c, smtp_server_session *s, int mode, uint32_t *r) {
+  for (int iter = 0; iter < 100000; iter++) {
+    const char *p;
+    smtp_ssize n;
+    int moved = 0;
+    n = smtp_client_session_mem_send(c, &p);
+    if (n > 0) {
+      size_t k = mode == HH_WHOLE ? (size_t)n : mode == HH_BYTES ? 1 : 1 + hh_below(r, (size_t)n);
+      smtp_ssize t = smtp_server_session_mem_recv(s, p, k);
+      HH_CHECK(t >= 0);
+      if (t > 0) {
+        smtp_client_session_mem_consume(c, (size_t)t);
+        moved = 1;
+      }
+    }
+    n = smtp_server_session_mem_send(s, &p);
+    if (n > 0) {
+      size_t k = mode == HH_WHOLE ? (size_t)n : mode == HH_BYTES ? 1 : 1 + hh_below(r, (size_t)n);
+      smtp_ssize t = smtp_client_session_mem_recv(c, p, k);
+      HH_CHECK(t >= 0);
+      if (t > 0) {
+        smtp_server_session_mem_consume(s, (size_t)t);
+        moved = 1;
+      }
+    }
+    if (!moved) return;
+  }
+}
+
+static void diff_params_one(uint32_t seed, int mode) {
+  uint32_t r = seed * 2654435761u + 7;
+  dp_want w;
+  dp_got g;
+  hh_buf want = {0};
+  smtp_server_options *so;
+  smtp_server_callbacks *scb;
+  smtp_server_session *s;
+  smtp_client_callbacks *ccb;
+  smtp_client_session *c;
+  smtp_client_txn *t;
+  static const char *const rcpts[3] = {"a@x.example", "b@x.example", "c@x.example"};
+  memset(&w, 0, sizeof w);
+  memset(&g, 0, sizeof g);
+  snprintf(hh_ctx, sizeof hh_ctx, "parameter session %u (%s)", seed, hh_mode_name(mode));
+  /* the server: every extension with parameters, the parameter hook */
+  HH_CHECK(smtp_server_options_new(&so, NULL) == SMTP_OK);
+  HH_CHECK(smtp_server_options_set_extensions(
+               so, SMTP_SERVER_DEFAULT_EXTENSIONS | SMTP_EXT_MT_PRIORITY | SMTP_EXT_DELIVERBY |
+                       SMTP_EXT_FUTURERELEASE | SMTP_EXT_RRVS | SMTP_EXT_NO_SOLICITING |
+                       SMTP_EXT_MTRK | SMTP_EXT_SUBMITTER) == SMTP_OK);
+  HH_CHECK(smtp_server_options_set_ext_params(so, SMTP_EXT_FUTURERELEASE,
+                                              "999999999 2199-12-31T23:59:59Z") == SMTP_OK);
+  HH_CHECK(smtp_server_options_add_ehlo_keyword(so, "XPARAM") == SMTP_OK);
+  HH_CHECK(smtp_server_callbacks_new(&scb, NULL) == SMTP_OK);
+  smtp_server_callbacks_set_mail(scb, dp_on_mail);
+  smtp_server_callbacks_set_rcpt(scb, dp_on_rcpt);
+  smtp_server_callbacks_set_param(scb, dp_on_param);
+  HH_CHECK(smtp_server_session_new(&s, scb, &g, so, NULL) == SMTP_OK);
+  smtp_server_options_del(so);
+  smtp_server_callbacks_del(scb);
+  /* the client and its transaction */
+  HH_CHECK(smtp_client_callbacks_new(&ccb, NULL) == SMTP_OK);
+  smtp_client_callbacks_set_txn_done(ccb, dp_on_done);
+  smtp_client_callbacks_set_closed(ccb, dp_on_closed);
+  HH_CHECK(smtp_client_session_new(&c, ccb, &g, NULL, NULL) == SMTP_OK);
+  smtp_client_callbacks_del(ccb);
+  HH_CHECK(smtp_client_txn_new(&t, NULL) == SMTP_OK);
+  HH_CHECK(smtp_client_txn_set_from(t, "s@y.example", 11) == SMTP_OK);
+  w.nrcpt = 1 + (int)hh_below(&r, 3);
+  for (int k = 0; k < w.nrcpt; k++) HH_CHECK(smtp_client_txn_add_rcpt(t, rcpts[k], 11, 0, NULL, 0) == k);
+  HH_CHECK(smtp_client_txn_set_body(t, "m\r\n", 3) == SMTP_OK);
+  w.prio = hh_below(&r, 4) ? (int)hh_below(&r, 19) - 9 : 100;
+  if (w.prio != 100) HH_CHECK(smtp_client_txn_set_mt_priority(t, w.prio) == SMTP_OK);
+  if (hh_below(&r, 4)) {
+    w.by_mode = hh_below(&r, 2) ? 'R' : 'N';
+    w.by_time = w.by_mode == 'R' ? 1 + (int)hh_below(&r, 999999999)
+                                 : (int)hh_below(&r, 1999999999) - 999999999;
+    w.by_trace = (int)hh_below(&r, 2);
+    HH_CHECK(smtp_client_txn_set_deliver_by(t, w.by_time, w.by_mode, w.by_trace) == SMTP_OK);
+  }
+  w.hold_kind = (int)hh_below(&r, 3);
+  if (w.hold_kind == 1) {
+    w.hold_for = 1 + (unsigned)hh_below(&r, 999999999);
+    HH_CHECK(smtp_client_txn_set_hold_for(t, w.hold_for) == SMTP_OK);
+  } else if (w.hold_kind == 2) {
+    dp_datetime(&r, 1, w.hold_until, sizeof w.hold_until, &w.hold_until_t);
+    HH_CHECK(smtp_client_txn_set_hold_until(t, w.hold_until) == SMTP_OK);
+  }
+  if (hh_below(&r, 2)) {
+    char k1[20], k2[20];
+    dp_word(&r, k1, 18, "abcXYZ019.-:_");
+    dp_word(&r, k2, 18, "abcXYZ019.-:_");
+    if (hh_below(&r, 2)) snprintf(w.solicit, sizeof w.solicit, "%s,%s", k1, k2);
+    else snprintf(w.solicit, sizeof w.solicit, "%s", k1);
+    HH_CHECK(smtp_client_txn_add_mail_param(t, "SOLICIT", w.solicit) == SMTP_OK);
+  }
+  if (hh_below(&r, 2)) {
+    char v[64];
+    dp_word(&r, w.mtrk, 30, "ABCxyz0189+/-.");
+    w.mtrk_has_timeout = (int)hh_below(&r, 2);
+    w.mtrk_timeout = w.mtrk_has_timeout ? (unsigned)hh_below(&r, 1000000000) : 0;
+    if (w.mtrk_has_timeout) snprintf(v, sizeof v, "%s:%u", w.mtrk, w.mtrk_timeout);
+    else snprintf(v, sizeof v, "%s", w.mtrk);
+    HH_CHECK(smtp_client_txn_add_mail_param(t, "MTRK", v) == SMTP_OK);
+  }
+  if (hh_below(&r, 2)) {
+    /* the mailbox with characters xtext must encode ('+', '=') */
+    char local[24], x[200];
+    smtp_ssize xn;
+    dp_word(&r, local, 12, "ab+=9.");
+    if (local[0] == '.') local[0] = 'a';
+    {
+      size_t L = strlen(local);
+      if (local[L - 1] == '.') local[L - 1] = 'z';
+      for (size_t i = 1; i < L; i++)
+        if (local[i] == '.' && local[i - 1] == '.') local[i] = 'q';
+    }
+    snprintf(w.submitter, sizeof w.submitter, "%s@sub.example", local);
+    xn = smtp_xtext_encode(w.submitter, strlen(w.submitter), x, sizeof x - 1);
+    HH_CHECK(xn > 0);
+    x[xn] = '\0';
+    HH_CHECK(smtp_client_txn_add_mail_param(t, "SUBMITTER", x) == SMTP_OK);
+  }
+  for (int k = 0; k < w.nrcpt; k++) {
+    if (hh_below(&r, 2)) {
+      static const int modes[3] = {0, 'C', 'R'};
+      w.rrvs_mode[k] = modes[hh_below(&r, 3)];
+      dp_datetime(&r, 0, w.rrvs[k], sizeof w.rrvs[k], &w.rrvs_t[k]);
+      HH_CHECK(smtp_client_txn_set_rrvs(t, (size_t)k, w.rrvs[k], w.rrvs_mode[k]) == SMTP_OK);
+    }
+  }
+  if (hh_below(&r, 2)) {
+    snprintf(w.xkw, sizeof w.xkw, "XPARAM");
+    dp_word(&r, w.xval, 20, "abc!\"#$%&'()*+,-./0189:;<>?@[\\]^_`{|}~");
+    HH_CHECK(smtp_client_txn_add_mail_param(t, w.xkw, w.xval) == SMTP_OK);
+  }
+  HH_CHECK(smtp_client_session_submit(c, t) == SMTP_OK);
+  dp_pump(c, s, mode, &r);
+  HH_CHECK(g.done == 1);
+  HH_CHECK(g.closed == 1);
+  /* what the server must have seen, in callback order */
+  if (w.xkw[0]) hh_buf_fmt(&want, "param MAIL %s=%s\n", w.xkw, w.xval);
+  hh_buf_fmt(&want, "prio %d %d|", w.prio != 100, w.prio != 100 ? w.prio : 0);
+  hh_buf_fmt(&want, "by %d %d %c %d|", w.by_mode != 0, w.by_time, w.by_mode ? w.by_mode : '-', w.by_trace);
+  hh_buf_fmt(&want, "hold %d %u %d %lld ", w.hold_kind == 1, w.hold_for, w.hold_kind == 2,
+             (long long)w.hold_until_t);
+  hh_buf_str(&want, w.hold_until);
+  hh_buf_fmt(&want, "|solicit %d %s", w.solicit[0] != 0, w.solicit);
+  hh_buf_fmt(&want, "|mtrk %d %s %u", w.mtrk[0] != 0, w.mtrk, w.mtrk_timeout);
+  hh_buf_fmt(&want, "|submitter %d %s\n", w.submitter[0] != 0, w.submitter);
+  for (int k = 0; k < w.nrcpt; k++) {
+    hh_buf_fmt(&want, "rcpt %d %lld %c %s\n", w.rrvs[k][0] != 0, (long long)w.rrvs_t[k],
+               w.rrvs_mode[k] ? w.rrvs_mode[k] : '-', w.rrvs[k]);
+  }
+  HH_CHECK_STR(hh_buf_cstr(&g.log), hh_buf_cstr(&want));
+  hh_buf_free(&want);
+  hh_buf_free(&g.log);
+  smtp_client_txn_del(t);
+  smtp_client_session_del(c);
+  smtp_server_session_del(s);
+}
+
+static void diff_params(void **state) {
+  (void)state;
+  for (uint32_t seed = 1; seed <= DIFF_SESSIONS; seed++)
+    diff_params_one(seed, seed % 8 == 0 ? HH_BYTES : seed % 4 == 0 ? HH_WHOLE : HH_RANDOM);
+  print_message("%d parameter sessions: every extension parameter arrived unchanged\n", DIFF_SESSIONS);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(diff_client_to_server),
@@ -728,6 +1020,7 @@ int main(void) {
       cmocka_unit_test(diff_auth),
       cmocka_unit_test(diff_reply_format),
       cmocka_unit_test(diff_ehlo_build),
+      cmocka_unit_test(diff_params),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -366,7 +366,9 @@ static void api_contract(void **state) {
   assert_int_equal(smtp_server_options_set_max_command_line(o, 100), SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp_server_options_set_max_recipients(o, 0), SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp_server_options_set_output_buffer(o, 10), SMTP_ERR_INVALID_ARGUMENT);
-  assert_int_equal(smtp_server_options_set_extensions(o, SMTP_EXT_FUTURERELEASE), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_server_options_set_extensions(o, SMTP_EXT_FUTURERELEASE), SMTP_OK);
+  assert_int_equal(smtp_server_options_set_extensions(o, SMTP_EXT_BURL << 1), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_server_options_set_extensions(o, SMTP_SERVER_DEFAULT_EXTENSIONS), SMTP_OK);
   assert_int_equal(smtp_server_options_set_auth_mechs(o, 1u << 20), SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp_server_options_set_bare_line_end(o, 7), SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp_server_options_set_lmtp(NULL, 1), SMTP_ERR_INVALID_ARGUMENT);

@@ -180,11 +180,11 @@ size_t tr_unescape(const char *in, size_t len, char **out) {
 /* ------------------------------------------------------------------------ */
 /* The scripted application.                                                 */
 
-enum { Q_MAX = 64, NEV = 17 };
+enum { Q_MAX = 64, NEV = 20 };
 static const char *const ev_names[NEV] = {"connect", "ehlo", "mail", "rcpt", "data_start",
                                           "data_chunk", "data_end", "rset", "vrfy", "expn",
                                           "help", "noop", "quit", "starttls", "unknown",
-                                          "auth", "auth_step"};
+                                          "auth", "auth_step", "param", "etrn", "burl"};
 
 typedef struct tr_queue {
   const char *act[Q_MAX];
@@ -316,6 +316,36 @@ static int on_mail(smtp_server_session *s, const smtp_server_mail *m, void *ud) 
     ds_str(&d, " auth=");
     ds_escaped(&d, m->auth.ptr, m->auth.len);
   }
+  if (m->has_mt_priority) {
+    snprintf(t, sizeof t, " prio=%d", m->mt_priority);
+    ds_str(&d, t);
+  }
+  if (m->has_by) {
+    snprintf(t, sizeof t, " by=%d;%c%s", m->by_time, m->by_mode, m->by_trace ? "T" : "");
+    ds_str(&d, t);
+  }
+  if (m->has_hold_for) {
+    snprintf(t, sizeof t, " holdfor=%u", m->hold_for);
+    ds_str(&d, t);
+  }
+  if (m->has_hold_until) {
+    snprintf(t, sizeof t, " holduntil=%lld", (long long)m->hold_until);
+    ds_str(&d, t);
+  }
+  if (m->has_solicit) {
+    ds_str(&d, " solicit=");
+    ds_escaped(&d, m->solicit.ptr, m->solicit.len);
+  }
+  if (m->has_mtrk) {
+    ds_str(&d, " mtrk=");
+    ds_escaped(&d, m->mtrk_certifier.ptr, m->mtrk_certifier.len);
+    snprintf(t, sizeof t, ":%u", m->mtrk_timeout);
+    ds_str(&d, t);
+  }
+  if (m->has_submitter) {
+    ds_str(&d, " submitter=");
+    ds_escaped(&d, m->submitter.ptr, m->submitter.len);
+  }
   tr_log(a, "%s", d.p);
   ds_free(&d);
   return act(a, 2);
@@ -338,6 +368,14 @@ static int on_rcpt(smtp_server_session *s, const smtp_server_rcpt *r, void *ud) 
     ds_escaped(&d, r->orcpt_type.ptr, r->orcpt_type.len);
     ds_str(&d, ";");
     ds_escaped(&d, r->orcpt.ptr, r->orcpt.len);
+  }
+  if (r->has_rrvs) {
+    snprintf(t, sizeof t, " rrvs=%lld", (long long)r->rrvs_time);
+    ds_str(&d, t);
+    if (r->rrvs_mode) {
+      snprintf(t, sizeof t, ";%c", r->rrvs_mode);
+      ds_str(&d, t);
+    }
   }
   snprintf(t, sizeof t, " #%u", r->index);
   ds_str(&d, t);
@@ -429,6 +467,24 @@ static int on_unknown(smtp_server_session *s, const smtp_command *c, void *ud) {
          c->args.ptr);
   return act(ud, 14);
 }
+static int on_param(smtp_server_session *s, const smtp_server_param *p, void *ud) {
+  (void)s;
+  tr_log(ud, "param %s %.*s%s%.*s", p->verb == SMTP_VERB_MAIL ? "MAIL" : "RCPT",
+         (int)p->keyword.len, p->keyword.ptr, p->has_value ? "=" : "", (int)p->value.len,
+         p->value.ptr);
+  return act(ud, 17);
+}
+static int on_etrn(smtp_server_session *s, const smtp_server_etrn *e, void *ud) {
+  (void)s;
+  tr_log(ud, "etrn %s%.*s", e->option == '@' ? "@" : e->option == '#' ? "#" : "",
+         (int)e->node.len, e->node.ptr);
+  return act(ud, 18);
+}
+static int on_burl(smtp_server_session *s, const smtp_server_burl *b, void *ud) {
+  (void)s;
+  tr_log(ud, "burl %.*s%s", (int)b->url.len, b->url.ptr, b->last ? " LAST" : "");
+  return act(ud, 19);
+}
 static int on_auth(smtp_server_session *s, const smtp_server_auth *au, void *ud) {
   tr_app *a = ud;
   dstr d = {0};
@@ -489,6 +545,8 @@ typedef struct script {
 } script;
 
 static unsigned parse_ext(const char *name) {
+  const smtp_ext_info *e = smtp_ext_lookup(name, strlen(name));
+  if (e && e->flag) return e->flag;
   static const struct {
     const char *n;
     unsigned f;
@@ -535,6 +593,14 @@ static void apply_option(smtp_server_options *o, smtp_server_callbacks *cb, cons
   else if (!strcmp(name, "out")) rc = smtp_server_options_set_output_buffer(o, (size_t)atoi(val));
   else if (!strcmp(name, "ext+")) *ext |= parse_ext(val);
   else if (!strcmp(name, "ext-")) *ext &= ~parse_ext(val);
+  else if (!strcmp(name, "ext_params")) {
+    char kw[64] = {0}, pv[200] = {0};
+    sscanf(val, "%63s %199[^\n]", kw, pv);
+    rc = smtp_server_options_set_ext_params(o, parse_ext(kw), pv);
+  } else if (!strcmp(name, "ehlo_kw")) rc = smtp_server_options_add_ehlo_keyword(o, val);
+  else if (!strcmp(name, "param_cb")) smtp_server_callbacks_set_param(cb, on_param);
+  else if (!strcmp(name, "etrn_cb")) smtp_server_callbacks_set_etrn(cb, on_etrn);
+  else if (!strcmp(name, "burl_cb")) smtp_server_callbacks_set_burl(cb, on_burl);
   else if (!strcmp(name, "mechs")) {
     unsigned m = 0;
     char *save = NULL, *tok;

@@ -44,6 +44,11 @@ VERBS_PARAMS = {
     "DELIVERBY": ("", "BY", ""),                    # RFC 2852 4
     "FUTURERELEASE": ("", "HOLDFOR HOLDUNTIL", ""), # RFC 4865 3
     "ETRN": ("ETRN", "", ""),                       # RFC 1985 4
+    "RRVS": ("", "", "RRVS"),                       # RFC 7293 3
+    "NO-SOLICITING": ("", "SOLICIT", ""),           # RFC 3865 2
+    "MTRK": ("", "MTRK", ""),                       # RFC 3885 3
+    "SUBMITTER": ("", "SUBMITTER", ""),             # RFC 4405 4
+    "BURL": ("BURL", "", ""),                       # RFC 4468 3
 }
 
 # Keywords with an smtp_ext_flag (include/smtp/ext.h).
@@ -67,6 +72,11 @@ FLAGS = {
     "VRFY": "SMTP_EXT_VRFY",
     "EXPN": "SMTP_EXT_EXPN",
     "HELP": "SMTP_EXT_HELP",
+    "RRVS": "SMTP_EXT_RRVS",
+    "NO-SOLICITING": "SMTP_EXT_NO_SOLICITING",
+    "MTRK": "SMTP_EXT_MTRK",
+    "SUBMITTER": "SMTP_EXT_SUBMITTER",
+    "BURL": "SMTP_EXT_BURL",
 }
 
 

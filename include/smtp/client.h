@@ -73,7 +73,11 @@
  *    recipient, index order), then ::SMTP_CLIENT_EVENT_TXN_DONE. A
  *    transaction refused locally (size, 8BITMIME, SMTPUTF8, REQUIRETLS)
  *    gets only ::SMTP_CLIENT_EVENT_TXN_DONE, and nothing is sent for it
- *    (also ::SMTP_ERR_LIMIT when LIMITS MAILMAX would be exceeded).
+ *    (also ::SMTP_ERR_LIMIT when LIMITS MAILMAX would be exceeded, and
+ *    ::SMTP_ERR_UNSUPPORTED for a parameter of an extension not offered).
+ *    Between transactions (after READY or TXN_DONE), a command of
+ *    smtp_client_session_command() gets its ::SMTP_CLIENT_EVENT_COMMAND
+ *    before the next transaction starts.
  * 7. ::SMTP_CLIENT_EVENT_CLOSED exactly once, last: error 0 after a 221
  *    to QUIT, else the reason (421, protocol error, timeout, TLS policy, ...).
  *    A transaction still open at that point gets its
@@ -119,7 +123,8 @@ typedef enum smtp_client_event_type {
   SMTP_CLIENT_EVENT_BODY_START = 8, /**< The body is wanted from its first byte (push it, or it is read). */
   SMTP_CLIENT_EVENT_DATA = 9,     /**< Reply to DATA/BDAT or after the data (LMTP: per recipient). */
   SMTP_CLIENT_EVENT_TXN_DONE = 10,/**< The transaction is over: @ref smtp_client_event::result. */
-  SMTP_CLIENT_EVENT_CLOSED = 11   /**< The session is over: @ref smtp_client_event::error (0 after QUIT). */
+  SMTP_CLIENT_EVENT_CLOSED = 11,  /**< The session is over: @ref smtp_client_event::error (0 after QUIT). */
+  SMTP_CLIENT_EVENT_COMMAND = 12  /**< Reply to a command of smtp_client_session_command(). */
 } smtp_client_event_type;
 
 /** @brief Outcome of a whole transaction (all LIMITS parts together). */
@@ -201,6 +206,9 @@ typedef int (*smtp_client_on_txn_done)(smtp_client_session *c, smtp_client_txn *
                                        const smtp_client_txn_result *result, void *user_data);
 /** @brief The session is over (@p error 0 after QUIT). */
 typedef int (*smtp_client_on_closed)(smtp_client_session *c, int error, void *user_data);
+/** @brief Reply to the command sent with smtp_client_session_command(). */
+typedef int (*smtp_client_on_command)(smtp_client_session *c, const smtp_reply *reply,
+                                      void *user_data);
 /** @brief Generic: gets every event that has no dedicated callback set. */
 typedef int (*smtp_client_on_event)(smtp_client_session *c, const smtp_client_event *ev,
                                     void *user_data);
@@ -278,6 +286,10 @@ SMTP_API void smtp_client_callbacks_set_read_body(smtp_client_callbacks *cbs, sm
 /** @brief Set the trace callback.
  *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
 SMTP_API void smtp_client_callbacks_set_trace(smtp_client_callbacks *cbs, smtp_client_on_trace cb);
+/** @brief Set the reply callback of smtp_client_session_command() (without it
+ *  the reply goes to the event callback as ::SMTP_CLIENT_EVENT_COMMAND).
+ *  @param cbs the callbacks object. @param cb the callback, or NULL. */
+SMTP_API void smtp_client_callbacks_set_command(smtp_client_callbacks *cbs, smtp_client_on_command cb);
 
 /* ------------------------------------------------------------------ */
 /** @name Options
@@ -414,6 +426,28 @@ SMTP_API int smtp_client_options_set_output_buffer(smtp_client_options *opt, siz
 SMTP_API int smtp_client_options_set_random(smtp_client_options *opt,
                                             int (*fn)(void *buf, size_t len, void *user_data),
                                             void *user_data);
+/** @brief The waits that have a deadline (RFC 5321 4.5.3.2). */
+typedef enum smtp_client_timeout_phase {
+  SMTP_CLIENT_TIMEOUT_GREETING = 0,   /**< The 220 greeting; default 5 min (4.5.3.2.1). */
+  SMTP_CLIENT_TIMEOUT_MAIL = 1,       /**< Reply to MAIL; default 5 min (4.5.3.2.2). */
+  SMTP_CLIENT_TIMEOUT_RCPT = 2,       /**< Reply to RCPT; default 5 min (4.5.3.2.3). */
+  SMTP_CLIENT_TIMEOUT_DATA_INIT = 3,  /**< The 354 to DATA; default 2 min (4.5.3.2.4). */
+  SMTP_CLIENT_TIMEOUT_DATA_BLOCK = 4, /**< Each data block sent; default 3 min (4.5.3.2.5). */
+  SMTP_CLIENT_TIMEOUT_DATA_FINAL = 5, /**< The reply after the data; default 10 min (4.5.3.2.6). */
+  SMTP_CLIENT_TIMEOUT_OTHER = 6,      /**< Any other reply (EHLO, STARTTLS, AUTH, RSET,
+                                           QUIT, TLS handshake, raw commands); default 5 min. */
+  SMTP_CLIENT_TIMEOUT_ALL = 7         /**< Every phase at once (a setter argument only). */
+} smtp_client_timeout_phase;
+/**
+ * @brief Change one deadline of smtp_client_session_timeout_ms() (RFC 5321
+ *        4.5.3.2: timeouts SHOULD be easy to reconfigure). The defaults are the
+ *        RFC's values; shorter ones risk failing transfers the RFC would let finish.
+ * @param opt the options.
+ * @param phase an ::smtp_client_timeout_phase.
+ * @param ms milliseconds, 1 to 86400000 (one day).
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL @p opt, unknown phase, @p ms out of range).
+ */
+SMTP_API int smtp_client_options_set_timeout(smtp_client_options *opt, int phase, int ms);
 /** @} */
 
 /* ------------------------------------------------------------------ */
@@ -531,6 +565,72 @@ SMTP_API int smtp_client_txn_rcpt_result(const smtp_client_txn *t, size_t index,
  *          freed), or NULL when out of range. */
 SMTP_API const char *smtp_client_txn_rcpt_address(const smtp_client_txn *t, size_t index,
                                                   size_t *len);
+
+/** Every recipient of the transaction, as the @c index of
+ *  smtp_client_txn_add_rcpt_param() and smtp_client_txn_set_rrvs(). */
+#define SMTP_CLIENT_ALL_RCPTS ((size_t)-1)
+
+/**
+ * @brief Add a MAIL FROM parameter (RFC 5321 4.1.2 esmtp-param).
+ *
+ * A parameter of an extension libsmtp implements (MT-PRIORITY, BY, HOLDFOR,
+ * HOLDUNTIL, SOLICIT, MTRK, SUBMITTER) is checked with the same parser the
+ * server session uses and sent only when the server offered its extension;
+ * otherwise the transaction ends locally with ::SMTP_ERR_UNSUPPORTED, nothing
+ * of it sent. Any other keyword is sent as it is, whatever the server
+ * offered. The parameters the library sets itself (SIZE, BODY, SMTPUTF8,
+ * REQUIRETLS, RET, ENVID, AUTH) are refused: use their setters.
+ * @param t the transaction (not submitted).
+ * @param keyword esmtp-keyword: (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"), NUL-terminated.
+ * @param value esmtp-value (1*(%d33-60 / %d62-126)), NUL-terminated, or NULL for
+ *        a keyword without "=". Both are copied.
+ * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL, a library-set keyword);
+ *         ::SMTP_ERR_SYNTAX (not an esmtp-param); ::SMTP_ERR_BAD_CHAR (CR, LF,
+ *         NUL or another control); ::SMTP_ERR_PARAM (a known parameter with a
+ *         malformed value, or given twice, or HOLDFOR with HOLDUNTIL);
+ *         ::SMTP_ERR_TOO_LONG (the added parameters of one line would pass
+ *         1000 octets); ::SMTP_ERR_INVALID_STATE (submitted); ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_client_txn_add_mail_param(smtp_client_txn *t, const char *keyword,
+                                            const char *value);
+/**
+ * @brief Add a RCPT TO parameter to one recipient, or to every recipient
+ *        (::SMTP_CLIENT_ALL_RCPTS, also those added later). Same rules as
+ *        smtp_client_txn_add_mail_param(); the known RCPT parameter is RRVS
+ *        (NOTIFY and ORCPT come from smtp_client_txn_add_rcpt()).
+ * @param t the transaction. @param index the recipient or ::SMTP_CLIENT_ALL_RCPTS.
+ * @param keyword the esmtp-keyword. @param value the esmtp-value or NULL.
+ * @return as smtp_client_txn_add_mail_param(), and ::SMTP_ERR_NOT_FOUND for
+ *         an index out of range.
+ */
+SMTP_API int smtp_client_txn_add_rcpt_param(smtp_client_txn *t, size_t index, const char *keyword,
+                                            const char *value);
+/** @brief MT-PRIORITY=@p priority (RFC 6710). @param t the transaction.
+ *  @param priority -9 to 9.
+ *  @return as smtp_client_txn_add_mail_param(); ::SMTP_ERR_INVALID_ARGUMENT out of range. */
+SMTP_API int smtp_client_txn_set_mt_priority(smtp_client_txn *t, int priority);
+/** @brief BY=@p by_time;@p mode[T] (RFC 2852 4). @param t the transaction.
+ *  @param by_time seconds, -999999999 to 999999999; positive with 'R'.
+ *  @param mode 'N' (notify) or 'R' (return). @param trace_on 1 adds the trace modifier "T".
+ *  @return as smtp_client_txn_add_mail_param(); ::SMTP_ERR_INVALID_ARGUMENT out of
+ *          range; ::SMTP_ERR_PARAM for 'R' with a by_time below 1. */
+SMTP_API int smtp_client_txn_set_deliver_by(smtp_client_txn *t, int by_time, int mode,
+                                            int trace_on);
+/** @brief HOLDFOR=@p seconds (RFC 4865 4). @param t the transaction.
+ *  @param seconds 1 to 999999999.
+ *  @return as smtp_client_txn_add_mail_param(); ::SMTP_ERR_INVALID_ARGUMENT out of range. */
+SMTP_API int smtp_client_txn_set_hold_for(smtp_client_txn *t, unsigned int seconds);
+/** @brief HOLDUNTIL=@p date_time (RFC 4865 4). @param t the transaction.
+ *  @param date_time an RFC 3339 date-time in UTC ("Z" or a zero offset), NUL-terminated.
+ *  @return as smtp_client_txn_add_mail_param(). */
+SMTP_API int smtp_client_txn_set_hold_until(smtp_client_txn *t, const char *date_time);
+/** @brief RRVS=@p date_time[;@p mode] on one recipient or all (RFC 7293 3.1).
+ *  @param t the transaction. @param index the recipient or ::SMTP_CLIENT_ALL_RCPTS.
+ *  @param date_time an RFC 3339 date-time, NUL-terminated.
+ *  @param mode 0 (none), 'C' (continue) or 'R' (reject).
+ *  @return as smtp_client_txn_add_rcpt_param(). */
+SMTP_API int smtp_client_txn_set_rrvs(smtp_client_txn *t, size_t index, const char *date_time,
+                                      int mode);
 /** @} */
 
 /* ------------------------------------------------------------------ */
@@ -667,6 +767,28 @@ SMTP_API int smtp_client_session_resume_body(smtp_client_session *c);
  *  @param c the session.
  *  @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT or ::SMTP_ERR_CLOSED. */
 SMTP_API int smtp_client_session_quit(smtp_client_session *c);
+/**
+ * @brief Send one command line of the application's (VRFY, EXPN, ETRN,
+ *        HELP, NOOP, XCLIENT, a private verb) and get its reply through
+ *        the command callback or ::SMTP_CLIENT_EVENT_COMMAND.
+ *
+ * Only at a safe point: the session is ready (::SMTP_CLIENT_EVENT_READY
+ * came), no transaction is running (never inside a DATA or BDAT body) and
+ * no other such command waits for its reply. The line is queued at once
+ * (CRLF added) and goes out with the next smtp_client_session_mem_send();
+ * a submitted transaction starts after its reply. Verbs whose replies
+ * change what the session tracks are refused: MAIL, RCPT, DATA, BDAT, BURL,
+ * RSET, QUIT, STARTTLS, AUTH, HELO, EHLO, LHLO. A reply of 421 ends the
+ * session as usual.
+ * @param c the session.
+ * @param line the command without CRLF (not NUL-terminated); copied.
+ * @param len its length, 1 to 510 (RFC 5321 4.5.3.1.4).
+ * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL, empty, a refused verb,
+ *         not a verb first); ::SMTP_ERR_BAD_CHAR (CR, LF, NUL or another
+ *         control); ::SMTP_ERR_TOO_LONG; ::SMTP_ERR_INVALID_STATE (not at a
+ *         safe point); ::SMTP_ERR_CLOSED; ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_client_session_command(smtp_client_session *c, const char *line, size_t len);
 /**
  * @brief Next queued event (event mode). @p ev's pointers stay valid until
  *        the next smtp_client_session_mem_recv().

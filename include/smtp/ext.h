@@ -68,7 +68,12 @@ typedef enum smtp_ext_flag {
   SMTP_EXT_ETRN = 1u << 15,               /**< RFC 1985 */
   SMTP_EXT_VRFY = 1u << 16,               /**< RFC 5321 (keyword listed by some servers) */
   SMTP_EXT_EXPN = 1u << 17,               /**< RFC 5321 */
-  SMTP_EXT_HELP = 1u << 18                /**< RFC 5321 */
+  SMTP_EXT_HELP = 1u << 18,               /**< RFC 5321 */
+  SMTP_EXT_RRVS = 1u << 19,               /**< RFC 7293 (RRVS= on RCPT) */
+  SMTP_EXT_NO_SOLICITING = 1u << 20,      /**< RFC 3865 (SOLICIT= on MAIL) */
+  SMTP_EXT_MTRK = 1u << 21,               /**< RFC 3885 (MTRK= on MAIL) */
+  SMTP_EXT_SUBMITTER = 1u << 22,          /**< RFC 4405 (SUBMITTER= on MAIL; historic) */
+  SMTP_EXT_BURL = 1u << 23                /**< RFC 4468 (the BURL verb; submission only) */
 } smtp_ext_flag;
 
 /** @brief SASL mechanisms libsmtp knows (bit flags). */

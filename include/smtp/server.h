@@ -25,9 +25,11 @@
  *  2. For each complete command line, in the order received (RFC 2920):
  *     trace (SMTP_SERVER_TRACE_IN), then at most one of ehlo (HELO, EHLO,
  *     LHLO), mail, rcpt, data_start (DATA), rset, vrfy, expn, help, noop,
- *     quit, starttls, auth / auth_step, unknown_command. A command refused by
- *     the session itself (sequence, syntax, limits, policy) fires no event
- *     callback; its reply goes out at once.
+ *     quit, starttls, auth / auth_step, etrn, burl, unknown_command; MAIL
+ *     and RCPT first fire param once for each parameter the session does not
+ *     handle (before mail / rcpt). A command refused by the session itself
+ *     (sequence, syntax, limits, policy) fires no event callback; its reply
+ *     goes out at once.
  *  3. The next command is not looked at until the previous one has its
  *     reply: a callback that returns ::SMTP_ERR_DEFERRED stops the session
  *     until smtp_server_session_reply(); the unconsumed bytes stay with the
@@ -151,6 +153,24 @@ typedef struct smtp_server_mail {
   int has_envid;         /**< 1 when ENVID= was given. */
   smtp_span auth;        /**< AUTH= value xtext-decoded (RFC 4954 5), e.g. `<>` or a mailbox. */
   int has_auth;          /**< 1 when AUTH= was given. */
+  int has_mt_priority;   /**< 1 when MT-PRIORITY= was given (RFC 6710). */
+  int mt_priority;       /**< Its value, -9 to 9 (RFC 6710 7). */
+  int has_by;            /**< 1 when BY= was given (RFC 2852 4). */
+  int by_time;           /**< by-time in seconds, -999999999 to 999999999 (positive with 'R'). */
+  int by_mode;           /**< 'N' (notify) or 'R' (return). */
+  int by_trace;          /**< 1 with the trace modifier "T". */
+  int has_hold_for;      /**< 1 when HOLDFOR= was given (RFC 4865 4). */
+  unsigned int hold_for; /**< Seconds to hold the message, 1 to 999999999. */
+  int has_hold_until;    /**< 1 when HOLDUNTIL= was given (RFC 4865 4). */
+  int64_t hold_until;    /**< Release time, seconds since 1970-01-01T00:00:00Z. */
+  smtp_span hold_until_text; /**< HOLDUNTIL date-time as sent (RFC 3339 5.6). */
+  int has_solicit;       /**< 1 when SOLICIT= was given (RFC 3865). */
+  smtp_span solicit;     /**< The solicitation keywords as sent (comma-separated). */
+  int has_mtrk;          /**< 1 when MTRK= was given (RFC 3885). */
+  smtp_span mtrk_certifier; /**< MTRK certifier as sent. */
+  unsigned int mtrk_timeout; /**< MTRK timeout in seconds; 0 when absent. */
+  int has_submitter;     /**< 1 when SUBMITTER= was given (RFC 4405). */
+  smtp_span submitter;   /**< The responsible submitter, xtext-decoded (a validated Mailbox). */
 } smtp_server_mail;
 
 /** @brief RCPT TO (RFC 5321 4.1.1.3) with its parameters. */
@@ -164,7 +184,32 @@ typedef struct smtp_server_rcpt {
   unsigned int index;    /**< The index this recipient gets when accepted: the number of
                               recipients accepted so far in this transaction. LMTP data_end
                               reports the same index. */
+  int has_rrvs;          /**< 1 when RRVS= was given (RFC 7293 3.1). */
+  int64_t rrvs_time;     /**< The RRVS date-time in seconds since 1970-01-01T00:00:00Z. */
+  int rrvs_mode;         /**< 'C' (continue) or 'R' (reject) when given, else 0. */
+  smtp_span rrvs_text;   /**< The date-time as sent (without ";C" / ";R"). */
 } smtp_server_rcpt;
+
+/** @brief A MAIL or RCPT parameter the session does not implement (or one of
+ *  an extension that is not enabled), handed to ::smtp_server_on_param. */
+typedef struct smtp_server_param {
+  int verb;              /**< ::SMTP_VERB_MAIL or ::SMTP_VERB_RCPT. */
+  smtp_span keyword;     /**< esmtp-keyword as sent (RFC 5321 4.1.2). */
+  smtp_span value;       /**< esmtp-value as sent (not decoded); empty without "=". */
+  int has_value;         /**< 1 when "=" was present. */
+} smtp_server_param;
+
+/** @brief ETRN (RFC 1985 5): the node whose queue the client asks to start. */
+typedef struct smtp_server_etrn {
+  smtp_span node;        /**< The node name without the option character. */
+  int option;            /**< 0, '@' (the domain and its subdomains) or '#' (a queue name). */
+} smtp_server_etrn;
+
+/** @brief BURL (RFC 4468 3): message content to fetch from a URL. */
+typedef struct smtp_server_burl {
+  smtp_span url;         /**< The URL as sent (validated: printable ASCII, no SP). */
+  int last;              /**< 1 when "LAST" followed: the message ends with this part. */
+} smtp_server_burl;
 
 /** @brief End of message data (after CRLF "." CRLF, or after BDAT ... LAST). */
 typedef struct smtp_server_data_end {
@@ -387,6 +432,50 @@ typedef int (*smtp_server_on_auth_step)(smtp_server_session *s,
  *          value is fatal. */
 typedef int (*smtp_server_on_starttls)(smtp_server_session *s, void *user_data);
 
+/** @brief A MAIL/RCPT parameter the session does not handle itself (see
+ *  ::smtp_server_param). Called while the command is checked, before the
+ *  mail or rcpt callback; once per such parameter. Return 0 to accept it
+ *  (the application reads it from smtp_server_mail::params or
+ *  smtp_server_rcpt::params), ::SMTP_ERR_CALLBACK_REFUSED for the default
+ *  refusal 555 5.5.4 (RFC 5321 4.1.1.11), or call smtp_server_session_reply()
+ *  with a 4yz or 5yz reply of your choice and return 0. Without this
+ *  callback every such parameter gets 555 5.5.4. No deferral.
+ *  @param s the session.
+ *  @param p the parameter; valid during the call only.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED; any other value is fatal. */
+typedef int (*smtp_server_on_param)(smtp_server_session *s, const smtp_server_param *p,
+                                    void *user_data);
+/** @brief ETRN (RFC 1985), when ::SMTP_EXT_ETRN is enabled; outside a
+ *  transaction only (RFC 1985 5: 503 inside one). Answer with one of RFC 1985
+ *  5's codes through smtp_server_session_reply() (250, 251, 252, 253, 458,
+ *  459); the default is `250 2.0.0 Queuing started`, ::SMTP_ERR_CALLBACK_REFUSED
+ *  gives `458 4.3.0 Unable to queue messages`. With this callback but
+ *  without ::SMTP_EXT_ETRN enabled, ETRN gets 502 5.5.1. Without this
+ *  callback ETRN is not offered and goes to the unknown-command callback as
+ *  before (default 502 5.5.1).
+ *  @param s the session.
+ *  @param etrn the request; valid during the call only.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal. */
+typedef int (*smtp_server_on_etrn)(smtp_server_session *s, const smtp_server_etrn *etrn,
+                                   void *user_data);
+/** @brief BURL (RFC 4468), when ::SMTP_EXT_BURL is enabled, inside a
+ *  transaction with recipients (else 503). The session does not fetch: the
+ *  application does, and answers. Default `554 5.6.6 Content fetch not
+ *  supported`; on a 2yz answer to a BURL with LAST the transaction ends (as
+ *  after data). With this callback but without ::SMTP_EXT_BURL enabled,
+ *  BURL gets 502 5.5.1; without this callback BURL is not offered and is an
+ *  unknown verb (the unknown-command callback, default 500 5.5.2).
+ *  @param s the session.
+ *  @param burl the request; valid during the call only.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal. */
+typedef int (*smtp_server_on_burl)(smtp_server_session *s, const smtp_server_burl *burl,
+                                   void *user_data);
+
 /** @brief Direction of a trace line. */
 typedef enum smtp_server_trace_dir {
   SMTP_SERVER_TRACE_IN = 0, /**< A command line from the client (without CRLF). */
@@ -508,6 +597,18 @@ SMTP_API void smtp_server_callbacks_set_starttls(smtp_server_callbacks *cb,
  *  @param cb the callbacks object; NULL does nothing.
  *  @param f the callback, or NULL to unset it (default answers). */
 SMTP_API void smtp_server_callbacks_set_trace(smtp_server_callbacks *cb, smtp_server_on_trace f);
+/** @brief Set the parameter callback (::smtp_server_on_param).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (555 5.5.4 for every unknown parameter). */
+SMTP_API void smtp_server_callbacks_set_param(smtp_server_callbacks *cb, smtp_server_on_param f);
+/** @brief Set the ETRN callback (::smtp_server_on_etrn).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it. */
+SMTP_API void smtp_server_callbacks_set_etrn(smtp_server_callbacks *cb, smtp_server_on_etrn f);
+/** @brief Set the BURL callback (::smtp_server_on_burl).
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it. */
+SMTP_API void smtp_server_callbacks_set_burl(smtp_server_callbacks *cb, smtp_server_on_burl f);
 
 /** @} */
 
@@ -630,7 +731,15 @@ SMTP_API int smtp_server_options_set_max_message_size(smtp_server_options *o, ui
 /** @brief Extensions to offer (::smtp_ext_flag bits; default
  *  ::SMTP_SERVER_DEFAULT_EXTENSIONS). Accepted: PIPELINING, SIZE, 8BITMIME,
  *  BINARYMIME, CHUNKING, SMTPUTF8, ENHANCEDSTATUSCODES, DSN, REQUIRETLS,
- *  LIMITS, VRFY, EXPN, HELP; STARTTLS and AUTH bits are ignored (see
+ *  LIMITS, VRFY, EXPN, HELP, MT-PRIORITY, DELIVERBY, FUTURERELEASE, RRVS,
+ *  NO-SOLICITING, MTRK, SUBMITTER, ETRN, BURL. FUTURERELEASE is offered only
+ *  once its EHLO parameters are set (smtp_server_options_set_ext_params(),
+ *  RFC 4865 3). A parameter of an extension not offered gets 555 5.5.4; a
+ *  malformed one of an offered extension 501 with the extension's enhanced
+ *  code (5.5.2 for MT-PRIORITY, RFC 6710 4.1; else 5.5.4). The session
+ *  checks syntax only: policy (which priorities, release times, RRVS
+ *  checks) is the application's, in its mail and rcpt callbacks.
+ *  STARTTLS and AUTH bits are ignored (see
  *  smtp_server_options_set_tls_available() and the auth callbacks); others
  *  are ::SMTP_ERR_INVALID_ARGUMENT. BINARYMIME needs CHUNKING (without it,
  *  BINARYMIME is silently not offered, RFC 3030 3); REQUIRETLS is only
@@ -640,6 +749,36 @@ SMTP_API int smtp_server_options_set_max_message_size(smtp_server_options *o, ui
  *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (a bit outside the list
  *          above); the option is then unchanged. */
 SMTP_API int smtp_server_options_set_extensions(smtp_server_options *o, unsigned int flags);
+/** Most octets of all extra EHLO lines of one options object together (each
+ *  line counted with a terminating NUL). */
+#define SMTP_SERVER_EHLO_EXTRA_MAX 1024
+/** @brief The EHLO parameters of an extension libsmtp implements: the
+ *  priority profile of MT-PRIORITY (RFC 6710 7, 1 to 20 of ALPHA DIGIT "-"
+ *  "_" "."), the min-by-time of DELIVERBY (RFC 2852 3, up to 9 digits),
+ *  FUTURERELEASE's max-future-release-interval SP max-future-release-date-time
+ *  (RFC 4865 3, required for it to be offered), the solicitation keywords of
+ *  NO-SOLICITING (RFC 3865), the URL types of BURL (RFC 4468 3). They are
+ *  sent when the extension is enabled and offered.
+ *  @param o the options.
+ *  @param ext exactly one of the ::smtp_ext_flag bits above.
+ *  @param params the parameter text (NUL-terminated), or NULL or "" for none.
+ *         Copied.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p o, another flag,
+ *          a value that does not match the grammar, no room left). */
+SMTP_API int smtp_server_options_set_ext_params(smtp_server_options *o, unsigned int ext,
+                                                const char *params);
+/** @brief Advertise an EHLO keyword libsmtp does not implement, with its
+ *  parameters: an ehlo-line (RFC 5321 4.1.1.1), e.g. "XFOO" or "XBAR 1 2".
+ *  Sent after the library's own keywords, in the order added. Its MAIL/RCPT
+ *  parameters, if any, go to ::smtp_server_on_param.
+ *  @param o the options.
+ *  @param line the ehlo-line (NUL-terminated, at most 500 octets); copied.
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL argument, not an
+ *          ehlo-line, a keyword libsmtp implements: use
+ *          smtp_server_options_set_extensions() and
+ *          smtp_server_options_set_ext_params() for those, the same keyword
+ *          twice, or more than ::SMTP_SERVER_EHLO_EXTRA_MAX octets in all). */
+SMTP_API int smtp_server_options_add_ehlo_keyword(smtp_server_options *o, const char *line);
 /** @brief SASL mechanisms to offer (::smtp_sasl_mech bits; default PLAIN |
  *  LOGIN). PLAIN and LOGIN need the auth (or auth_step) callback, the others
  *  the auth_step callback; mechanisms without a handler are not offered.

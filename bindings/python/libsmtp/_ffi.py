@@ -107,12 +107,21 @@ class ServerMail(ctypes.Structure):
     _fields_ = [("path", POINTER(Path)), ("params", Span), ("size", c_uint64),
                 ("has_size", c_int), ("body", c_int), ("smtputf8", c_int),
                 ("requiretls", c_int), ("ret", c_int), ("envid", Span), ("has_envid", c_int),
-                ("auth", Span), ("has_auth", c_int)]
+                ("auth", Span), ("has_auth", c_int),
+                ("has_mt_priority", c_int), ("mt_priority", c_int),
+                ("has_by", c_int), ("by_time", c_int), ("by_mode", c_int), ("by_trace", c_int),
+                ("has_hold_for", c_int), ("hold_for", c_uint),
+                ("has_hold_until", c_int), ("hold_until", ctypes.c_int64),
+                ("hold_until_text", Span), ("has_solicit", c_int), ("solicit", Span),
+                ("has_mtrk", c_int), ("mtrk_certifier", Span), ("mtrk_timeout", c_uint),
+                ("has_submitter", c_int), ("submitter", Span)]
 
 
 class ServerRcpt(ctypes.Structure):
     _fields_ = [("path", POINTER(Path)), ("params", Span), ("notify", c_uint),
-                ("orcpt_type", Span), ("orcpt", Span), ("has_orcpt", c_int), ("index", c_uint)]
+                ("orcpt_type", Span), ("orcpt", Span), ("has_orcpt", c_int), ("index", c_uint),
+                ("has_rrvs", c_int), ("rrvs_time", ctypes.c_int64), ("rrvs_mode", c_int),
+                ("rrvs_text", Span)]
 
 
 class ServerDataEnd(ctypes.Structure):
