@@ -17,5 +17,6 @@
 #include <smtp/io.h>
 #include <smtp/tls.h>
 #include <smtp/driver.h>
+#include <smtp/resolver.h>
 
 #endif /* SMTP_SMTP_H */
