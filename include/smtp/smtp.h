@@ -18,5 +18,6 @@
 #include <smtp/tls.h>
 #include <smtp/driver.h>
 #include <smtp/resolver.h>
+#include <smtp/delivery.h>
 
 #endif /* SMTP_SMTP_H */
