@@ -36,6 +36,13 @@ typedef struct send_opts {
   const char *envid;
   int trace;
   const char *file;      /* NULL or "-": stdin */
+  /* delivery to the recipients' domain (CLI.md second wave) */
+  int mx, dane, mta_sts;
+  const char *resolver;      /* --resolver HOST[:PORT] */
+  const char *dnssec_anchor; /* --dnssec-anchor FILE */
+  unsigned int mx_port;      /* --port N (default 25) */
+  unsigned int mta_sts_port; /* --mta-sts-port N (default 443; tests) */
+  const char *domain;        /* the recipients' domain (points into an argv string) */
 } send_opts;
 
 /* Parse argv. Returns 0 to go on, SEND_EXIT_USAGE after printing one line
@@ -54,6 +61,7 @@ typedef struct send_app {
   smtp_client_txn *txn;
   smtp_client_callbacks *cbs;
   int mail_refused;
+  int txn_started;  /* a reply to MAIL came: the transaction ran on this host */
   int got_result;
   smtp_client_txn_result result;
   int closed_error;
@@ -61,6 +69,10 @@ typedef struct send_app {
   int tls_error;    /* set by the transport */
   char detail[256]; /* set by the transport: the TLS library's reason, appended to the stderr line */
 } send_app;
+
+/* The event callback send_app_init() installs (prints the result lines);
+ * a transport may wrap it. */
+int send_app_on_event(smtp_client_session *c, const smtp_client_event *ev, void *ud);
 
 /* Build options and transaction; @p default_helo is used without --helo.
  * Returns 0, or SEND_EXIT_USAGE for an invalid address/parameter (one line

@@ -580,6 +580,13 @@ int smtp_driver_tls_info(const smtp_driver *d, smtp_tls_info *info) {
   return smtp_tls_get_info(d->tls, info);
 }
 
+int smtp_driver_peer_cert(const smtp_driver *d, size_t index, const unsigned char **der,
+                          size_t *len) {
+  if (!d || !der || !len) return SMTP_ERR_INVALID_ARGUMENT;
+  if (d->tls_state != TS_UP) return SMTP_ERR_INVALID_STATE;
+  return smtp_tls_peer_cert(d->tls, index, der, len);
+}
+
 int smtp_driver_last_error(const smtp_driver *d, char *buf, size_t len) {
   size_t n;
   if (!d || !buf || len == 0) return SMTP_ERR_INVALID_ARGUMENT;

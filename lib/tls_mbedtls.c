@@ -905,6 +905,27 @@ int smtp_tls_get_info(const smtp_tls_conn *conn, smtp_tls_info *info) {
   return SMTP_OK;
 }
 
+int smtp_tls_peer_cert(const smtp_tls_conn *conn, size_t index, const unsigned char **der,
+                       size_t *len) {
+  if (!conn || !der || !len) return SMTP_ERR_INVALID_ARGUMENT;
+  *der = NULL;
+  *len = 0;
+  if (conn->state != ST_OPEN) return SMTP_ERR_INVALID_STATE;
+#if defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)
+  {
+    const mbedtls_x509_crt *c = mbedtls_ssl_get_peer_cert(&conn->ssl);
+    for (size_t i = 0; c && i < index; i++) c = c->next;
+    if (!c || !c->raw.p || c->raw.len == 0) return SMTP_ERR_NOT_FOUND;
+    *der = c->raw.p;
+    *len = c->raw.len;
+    return SMTP_OK;
+  }
+#else
+  (void)index;
+  return SMTP_ERR_UNSUPPORTED;
+#endif
+}
+
 int smtp_tls_last_error(const smtp_tls_conn *conn, char *buf, size_t len) {
   if (!conn || !buf || len == 0) return SMTP_ERR_INVALID_ARGUMENT;
   snprintf(buf, len, "%s", conn->errbuf);

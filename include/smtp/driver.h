@@ -240,6 +240,19 @@ SMTP_API int smtp_driver_tls_info(const smtp_driver *d, smtp_tls_info *info);
  */
 SMTP_API int smtp_driver_last_error(const smtp_driver *d, char *buf, size_t len);
 
+/**
+ * @brief Certificate @p index of the chain the peer sent (DER), as
+ *        smtp_tls_peer_cert() gives it, once TLS is up: for checks such as
+ *        DANE (smtp_dane_match()) from the event that follows the handshake.
+ * @param d     the driver.
+ * @param index position in the chain (0: the peer's own certificate).
+ * @param der   receives a pointer valid until smtp_driver_del().
+ * @param len   receives its length.
+ * @return as smtp_tls_peer_cert(); ::SMTP_ERR_INVALID_STATE without TLS.
+ */
+SMTP_API int smtp_driver_peer_cert(const smtp_driver *d, size_t index, const unsigned char **der,
+                                   size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

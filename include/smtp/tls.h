@@ -463,6 +463,24 @@ SMTP_API int smtp_tls_last_error(const smtp_tls_conn *conn, char *buf, size_t le
  */
 SMTP_API int smtp_tls_conn_use_cert(smtp_tls_conn *conn, const smtp_tls_config *other);
 
+/* ---- Peer certificate chain (for checks outside the TLS library, such as
+ * DANE: smtp_dane_match() in delivery.h) ---- */
+
+/**
+ * @brief Certificate @p index of the chain the peer sent (0: its own
+ *        certificate), in DER, once the handshake is done.
+ * @param conn  the connection.
+ * @param index position in the chain as sent.
+ * @param der   receives a pointer valid until smtp_tls_conn_del().
+ * @param len   receives its length.
+ * @return 0; ::SMTP_ERR_NOT_FOUND (no certificate at @p index);
+ *         ::SMTP_ERR_INVALID_STATE (no handshake done);
+ *         ::SMTP_ERR_UNSUPPORTED (the TLS library keeps no peer chain);
+ *         ::SMTP_ERR_TLS_UNAVAILABLE; ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_tls_peer_cert(const smtp_tls_conn *conn, size_t index,
+                                const unsigned char **der, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif
