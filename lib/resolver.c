@@ -101,6 +101,7 @@ int smtp_resolver_lookup(const smtp_resolver *r, const char *name, unsigned int 
 typedef struct script_rr {
   struct script_rr *next;
   char *name;
+  uint32_t hash; /* of the name, case and a final dot ignored */
   unsigned int type, flags, delay_ms;
   size_t rdlen;
   unsigned char rdata[];
@@ -123,6 +124,7 @@ typedef struct {
   script_rr *rrs, *last;
   script_query *q;
   size_t nq, capq;
+  size_t *freel, nfree; /* free slots */
   int next_id;
   unsigned int count[64];
   unsigned int total;
@@ -136,10 +138,11 @@ static int sc_fds(smtp_resolver_fd *fds, size_t cap, void *ud) {
   return 0;
 }
 
+/* Query ids are (generation << 16 | slot): found without a search. */
 static script_query *sc_find(scripted *s, int id) {
-  for (size_t i = 0; i < s->nq; i++)
-    if (s->q[i].used && s->q[i].id == id) return &s->q[i];
-  return NULL;
+  size_t slot = (size_t)id & 0xffffu;
+  if (id < 0 || slot >= s->nq || !s->q[slot].used || s->q[slot].id != id) return NULL;
+  return &s->q[slot];
 }
 
 static int sc_timeout(void *ud) {
@@ -156,12 +159,23 @@ static int sc_timeout(void *ud) {
   return best > 0x7fffffff ? 0x7fffffff : (int)best;
 }
 
+/* FNV-1a over the lower-cased name without a final dot: a quick filter
+ * before the name comparison. */
+static uint32_t name_hash(const char *n) {
+  uint32_t h = 2166136261u;
+  size_t l = strlen(n);
+  if (l && n[l - 1] == '.') l--;
+  for (size_t i = 0; i < l; i++) h = (h ^ (uint32_t)smtp__lower((unsigned char)n[i])) * 16777619u;
+  return h;
+}
+
 /* Whether the table knows the name at all, the flags and delay for the pair. */
 static int sc_lookup(const scripted *s, const char *name, unsigned int type, unsigned int *flags,
                      unsigned int *delay, size_t *count, size_t *bytes) {
   int known = 0;
+  uint32_t h = name_hash(name);
   for (const script_rr *e = s->rrs; e; e = e->next) {
-    if (!smtp__dns_name_eq(e->name, name)) continue;
+    if (e->hash != h || !smtp__dns_name_eq(e->name, name)) continue;
     known = 1;
     if (e->type != type) continue;
     *flags |= e->flags;
@@ -200,8 +214,9 @@ static void sc_complete(scripted *s, script_query *q) {
   while (known && count == 0 && q->type != SMTP_DNS_CNAME && chain < 20) {
     size_t c2 = 0;
     const script_rr *cn = NULL;
+    uint32_t h = name_hash(cur);
     for (const script_rr *e = s->rrs; e; e = e->next)
-      if (e->type == SMTP_DNS_CNAME && e->rdlen && smtp__dns_name_eq(e->name, cur)) cn = e;
+      if (e->type == SMTP_DNS_CNAME && e->rdlen && e->hash == h && smtp__dns_name_eq(e->name, cur)) cn = e;
     if (!cn) break;
     chain++;
     sc_lookup(s, cur, SMTP_DNS_CNAME, &flags, &delay, &c2, &bytes);
@@ -228,8 +243,9 @@ static void sc_complete(scripted *s, script_query *q) {
   cur = q->name;
   for (int link = 0; link <= chain; link++) {
     const script_rr *cn = NULL;
+    uint32_t h = name_hash(cur);
     for (const script_rr *e = s->rrs; e; e = e->next) {
-      if (!e->rdlen || !smtp__dns_name_eq(e->name, cur)) continue;
+      if (!e->rdlen || e->hash != h || !smtp__dns_name_eq(e->name, cur)) continue;
       if (e->type == q->type && nrr < count) {
         rrs[nrr].owner = e->name;
         rrs[nrr].type = e->type;
@@ -292,6 +308,7 @@ static void sc_forget(int id, void *ud) {
   if (!q) return;
   smtp__free(&s->mem, q->wire);
   memset(q, 0, sizeof *q);
+  s->freel[s->nfree++] = (size_t)(q - s->q);
 }
 
 static void sc_close(void *ud) {
@@ -306,6 +323,7 @@ static void sc_close(void *ud) {
   }
   for (size_t i = 0; i < s->nq; i++) smtp__free(&m, s->q[i].wire);
   smtp__free(&m, s->q);
+  smtp__free(&m, s->freel);
   smtp__free(&m, s);
 }
 
@@ -317,14 +335,19 @@ static int sc_query(const char *name, unsigned int type, void *ud) {
   script_query *q;
   if (!name || type > 0xffff || smtp__dns_name_to_wire(name, w, sizeof w) < 0 || strlen(name) > SMTP__DNS_NAME_MAX)
     return SMTP_ERR_INVALID_ARGUMENT;
-  for (slot = 0; slot < s->nq; slot++)
-    if (!s->q[slot].used) break;
+  slot = s->nq;
+  if (s->nfree) slot = s->freel[--s->nfree];
   if (slot == s->nq) {
+    if (s->nq >= 0xffff) return SMTP_ERR_NOMEM; /* 65535 queries pending */
     if (s->nq == s->capq) {
       size_t nc = s->capq ? s->capq * 2 : 16;
       script_query *nq = smtp__realloc(&s->mem, s->q, nc * sizeof *nq);
+      size_t *nf;
       if (!nq) return SMTP_ERR_NOMEM;
       s->q = nq;
+      nf = smtp__realloc(&s->mem, s->freel, nc * sizeof *nf);
+      if (!nf) return SMTP_ERR_NOMEM;
+      s->freel = nf;
       s->capq = nc;
     }
     s->nq++;
@@ -332,8 +355,7 @@ static int sc_query(const char *name, unsigned int type, void *ud) {
   q = &s->q[slot];
   memset(q, 0, sizeof *q);
   q->used = 1;
-  q->id = s->next_id++;
-  if (s->next_id < 0) s->next_id = 0;
+  q->id = (int)(((unsigned int)s->next_id++ & 0x7fffu) << 16 | (unsigned int)slot);
   q->type = type;
   q->status = -1;
   strcpy(q->name, name);
@@ -386,6 +408,7 @@ int smtp_resolver_scripted_add(const smtp_resolver *r, const char *name, unsigne
     return SMTP_ERR_NOMEM;
   }
   memcpy(e->name, name, nl + 1);
+  e->hash = name_hash(name);
   e->type = type;
   e->flags = flags;
   e->delay_ms = delay_ms;
