@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <smtp/delivery.h>
+#include <smtp/tls.h>
 
 #include "dane_certs.h"
 
@@ -394,10 +395,12 @@ static void test_dane_lookups(void **state) {
   {
     const unsigned char *chain[2] = {der_leaf, der_ca};
     size_t lens[2] = {sizeof der_leaf, sizeof der_ca};
-    assert_int_equal(smtp_dane_match(tl, n, chain, lens, 2, NULL, 0), SMTP_DANE_MATCH_EE);
+    /* digests come from the TLS library: none in a build without TLS */
+    int have = smtp_tls_available();
+    assert_int_equal(smtp_dane_match(tl, n, chain, lens, 2, NULL, 0), have ? SMTP_DANE_MATCH_EE : SMTP_ERR_UNSUPPORTED);
     chain[0] = der_cn;
     lens[0] = sizeof der_cn;
-    assert_int_equal(smtp_dane_match(tl, n, chain, lens, 2, NULL, 0), SMTP_ERR_DANE);
+    assert_int_equal(smtp_dane_match(tl, n, chain, lens, 2, NULL, 0), have ? SMTP_ERR_DANE : SMTP_ERR_UNSUPPORTED);
   }
   smtp_delivery_report(d, &t, SMTP_DELIVERY_TLS_FAILED);
   /* mx2's TLSA answer is bogus: skipped (RFC 7672 2.2), reported */
@@ -473,8 +476,14 @@ static void test_dane_match(void **state) {
     r.data = v[i].data;
     r.data_len = v[i].len;
     rc = smtp_dane_match(&r, 1, chain, lens, 2, mxname, 1);
-    if (rc != v[i].want) fail_msg("vector %zu: %d want %d", i, rc, v[i].want);
+    {
+      int want = v[i].want;
+      int usable = (v[i].usage == 2 || v[i].usage == 3) && v[i].sel <= 1 && v[i].mt <= 2;
+      if (!smtp_tls_available() && usable && v[i].mt != 0) want = SMTP_ERR_UNSUPPORTED; /* no digests */
+      if (rc != want) fail_msg("vector %zu: %d want %d", i, rc, want);
+    }
   }
+  if (!smtp_tls_available()) return; /* the checks below use SHA-256 records */
   /* DANE-TA name checks (RFC 7672 3.2.2, 3.2.3) */
   r.usage = 2;
   r.selector = 1;
