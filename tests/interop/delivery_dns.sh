@@ -58,12 +58,14 @@ CA_SPKI_HASH=$(openssl x509 -in "$C/ca.pem" -noout -pubkey | openssl pkey -pubin
 
 # ---- mail servers: one port, several addresses ----
 start_at() { # start_at NAME ADDR PORT [options]  (PORT 0: the kernel's)
-  local name=$1 addr=$2 port=$3 i
+  local name=$1 addr=$2 port=$3 i spec pat
   shift 3
-  timeout -k 5 170 "$SERVER" --listen "$addr:$port" --hostname "$name" "$@" 2>"$TMP/$name.log" &
+  spec="$addr:$port" pat="${addr//./\\.}"
+  case $addr in *:*) spec="[$addr]:$port" pat="\\[$addr\\]" ;; esac
+  timeout -k 5 170 "$SERVER" --listen "$spec" --hostname "$name" "$@" 2>"$TMP/$name.log" &
   PIDS="$PIDS $!"
   for i in $(seq 200); do
-    P=$(sed -n "s/^smtp-server: listening on ${addr//./\\.}:\([0-9][0-9]*\) .*/\1/p" "$TMP/$name.log" | head -1)
+    P=$(sed -n "s/^smtp-server: listening on $pat:\([0-9][0-9]*\) .*/\1/p" "$TMP/$name.log" | head -1)
     [ -n "$P" ] && return 0
     sleep 0.05
   done
@@ -76,6 +78,11 @@ start_at mxb.example 127.0.0.15 "$SP" --maildir "$TMP/mdb"
 start_at mx.dane.example 127.0.0.16 "$SP" --maildir "$TMP/mdd" --tls-cert "$C/dane/cert.pem" --tls-key "$C/dane/key.pem"
 cat "$C/mx.sts.example.pem" "$C/ca.pem" >"$C/mx.sts.chain.pem"
 start_at mx.sts.example 127.0.0.17 "$SP" --maildir "$TMP/mds" --tls-cert "$C/mx.sts.chain.pem" --tls-key "$C/mx.sts.example.key"
+V6=0
+if has_ipv6; then
+  start_at mx.v6.example ::1 "$SP" --maildir "$TMP/md6"
+  V6=1
+fi
 # 127.0.0.12: a server that greets with 421 (RFC 5321 3.8) and hangs up
 timeout -k 5 170 "$PY" - "$SP" >"$TMP/busy.log" 2>&1 <<'EOF' &
 import socket, sys
@@ -144,6 +151,9 @@ _$SP._tcp.mx.danebad IN TLSA 3 1 1 ${SPKI_HASH%??}00
 daneta IN MX 10 mx.daneta
 mx.daneta IN A 127.0.0.17
 _$SP._tcp.mx.daneta IN TLSA 2 1 2 $CA_SPKI_HASH
+v6 IN MX 10 mx.v6
+mx.v6 IN AAAA ::1
+mx.v6 IN A 127.0.0.19
 bogus IN MX 10 mx.bogus
 mx.bogus IN A 127.0.0.14
 sts IN MX 10 mx.sts
@@ -313,6 +323,30 @@ check "DANE-TA 2 1 2 (the test CA's key, SHA-512): exit 0" $(eq "$RC" 0)
 check "DANE-TA 2 1 2: matched as DANE-TA" $(t grep -q '^DANE: DANE-TA matched' "$TMP/daneta.err")
 mx danebad_off --to bob@danebad.example
 check "without --dane the TLSA records are not used" $(eq "$RC" 0)
+# IPv6 first (RFC 8305 4): ::1 is tried before 127.0.0.19 (nothing there)
+if [ "$V6" = 1 ]; then
+  mx v6 --to bob@v6.example --trace
+  check "IPv6 and IPv4 addresses: exit 0" $(eq "$RC" 0)
+  check "IPv6 address tried first, delivered over ::1" $(eq "$(grep -o '^MX: mx.v6.example (preference 10) [^ ]*' "$TMP/v6.err" | head -1)" "MX: mx.v6.example (preference 10) ::1")
+  check "IPv6 delivery arrived" $(eq "$(md_count "$TMP/md6")" 1)
+fi
+# DNS time-outs are bounded: a resolver that never answers
+timeout -k 5 170 "$PY" - >"$TMP/blackhole.port" 2>/dev/null <<'EOF2' &
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+while True:
+    s.recv(4096)
+EOF2
+PIDS="$PIDS $!"
+for i in $(seq 50); do [ -s "$TMP/blackhole.port" ] && break; sleep 0.05; done
+BH=$(cat "$TMP/blackhole.port")
+start=$(date +%s)
+R="--resolver 127.0.0.1:$BH"
+mx blackhole --to bob@pref.example
+R="--resolver 127.0.0.1:$UP"
+check "unanswered DNS: exit 2 within 15 s" $(eq "$RC:$(( $(date +%s) - start < 15 ))" "2:1")
+check "unanswered DNS: 451 4.4.3 (retry later)" $(t grep -q '^RCPT bob@pref.example 451 4.4.3 ' "$TMP/blackhole.out")
 # MTA-STS (RFC 8461)
 S="--mta-sts --mta-sts-port $HP --ca-file $C/ca.pem --trace"
 mx sts --to bob@sts.example $S
