@@ -346,13 +346,17 @@ static int mx_done(smtp_delivery *d) {
 static int start_addr_queries(smtp_delivery *d) {
   for (size_t i = 0; i < d->nhosts; i++) {
     dhost *h = &d->hosts[i];
-    if (!(d->cfg.flags & SMTP_DELIVERY_NO_IPV6)) {
-      h->q[0] = d->res.query(h->name, SMTP_DNS_AAAA, d->res.user_data);
-      if (h->q[0] < 0) return h->q[0] == SMTP_ERR_NOMEM ? SMTP_ERR_NOMEM : SMTP_OK;
-    }
-    if (!(d->cfg.flags & SMTP_DELIVERY_NO_IPV4)) {
-      h->q[1] = d->res.query(h->name, SMTP_DNS_A, d->res.user_data);
-      if (h->q[1] < 0) return h->q[1] == SMTP_ERR_NOMEM ? SMTP_ERR_NOMEM : SMTP_OK;
+    for (int k = 0; k < 2; k++) {
+      if (d->cfg.flags & (k == 0 ? SMTP_DELIVERY_NO_IPV6 : SMTP_DELIVERY_NO_IPV4)) continue;
+      h->q[k] = d->res.query(h->name, k == 0 ? SMTP_DNS_AAAA : SMTP_DNS_A, d->res.user_data);
+      if (h->q[k] == SMTP_ERR_NOMEM) {
+        h->q[k] = -1;
+        return SMTP_ERR_NOMEM;
+      }
+      if (h->q[k] < 0) { /* the adapter refused the name: the host has no address */
+        h->q[k] = -1;
+        h->tempfail = 1;
+      }
     }
   }
   return SMTP_OK;
@@ -388,7 +392,7 @@ static void addrs_done(smtp_delivery *d, dhost *h) {
   h->secure = sec;
   if (h->naddrs == 0) {
     h->unusable = 1;
-    h->tempfail = temp;
+    h->tempfail = h->tempfail || temp;
   }
 }
 
@@ -446,9 +450,8 @@ static int finish(smtp_delivery *d) {
   return SMTP_OK;
 }
 
-int smtp_delivery_resolve(smtp_delivery *d) {
+static int resolve_step(smtp_delivery *d) {
   int rc, pending = 0;
-  if (!d) return SMTP_ERR_INVALID_ARGUMENT;
   switch (d->phase) {
   case PH_READY:
   case PH_DONE: return SMTP_OK;
@@ -520,6 +523,15 @@ int smtp_delivery_resolve(smtp_delivery *d) {
   default:
     return SMTP_ERR_INVALID_STATE;
   }
+}
+
+int smtp_delivery_resolve(smtp_delivery *d) {
+  int rc;
+  if (!d) return SMTP_ERR_INVALID_ARGUMENT;
+  rc = resolve_step(d);
+  if (rc == SMTP_ERR_NOMEM) /* sticky: a half-built step is not redone */
+    return fail(d, SMTP_ERR_NOMEM, SMTP_DELIVERY_RETRY, 451, "4.3.0", "out of memory");
+  return rc;
 }
 
 static void fmt_addr(const unsigned char *a, unsigned int fam, char *out, size_t cap) {

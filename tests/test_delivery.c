@@ -709,6 +709,69 @@ static void test_mta_sts_delivery(void **state) {
   smtp_resolver_close(&res);
 }
 
+/* Every allocation of a delivery failing in turn: SMTP_ERR_NOMEM or a
+ * complete result, never a crash or a leak (ASan in CI). */
+static long fail_at, alloc_n;
+static void *f_malloc(size_t n, void *ud) {
+  (void)ud;
+  return ++alloc_n == fail_at ? NULL : malloc(n);
+}
+static void f_free(void *p, void *ud) {
+  (void)ud;
+  free(p);
+}
+static void *f_calloc(size_t a, size_t b, void *ud) {
+  (void)ud;
+  return ++alloc_n == fail_at ? NULL : calloc(a, b);
+}
+static void *f_realloc(void *p, size_t n, void *ud) {
+  (void)ud;
+  return ++alloc_n == fail_at ? NULL : realloc(p, n);
+}
+
+static void test_alloc_failures(void **state) {
+  smtp_resolver res;
+  smtp_delivery_config c = cfg(SMTP_DELIVERY_DANE);
+  smtp_mem m = {NULL, f_malloc, f_free, f_calloc, f_realloc};
+  int completed = 0;
+  (void)state;
+  smtp_resolver_scripted_new(&res, NULL);
+  add(&res, "af.example", SMTP_DNS_MX, "10 mx1.af.example", SMTP_SCRIPTED_SECURE);
+  add(&res, "af.example", SMTP_DNS_MX, "10 mx2.af.example", SMTP_SCRIPTED_SECURE);
+  add(&res, "mx1.af.example", SMTP_DNS_A, "192.0.2.1", SMTP_SCRIPTED_SECURE);
+  add(&res, "mx1.af.example", SMTP_DNS_AAAA, "2001:db8::1", SMTP_SCRIPTED_SECURE);
+  add(&res, "mx2.af.example", SMTP_DNS_A, "192.0.2.2", SMTP_SCRIPTED_SECURE);
+  add(&res, "mx2.af.example", SMTP_DNS_AAAA, NULL, SMTP_SCRIPTED_SECURE);
+  add(&res, "_25._tcp.mx1.af.example", SMTP_DNS_TLSA, "3 1 1 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", SMTP_SCRIPTED_SECURE);
+  for (fail_at = 1; fail_at < 200 && !completed; fail_at++) {
+    smtp_delivery *d = NULL;
+    smtp_delivery_target t;
+    int rc;
+    alloc_n = 0;
+    rc = smtp_delivery_new(&d, "af.example", &res, &c, &m);
+    if (rc != 0) {
+      assert_int_equal(rc, SMTP_ERR_NOMEM);
+      continue;
+    }
+    rc = smtp_delivery_add_rcpt(d, "a@af.example");
+    if (rc >= 0) {
+      while ((rc = smtp_delivery_resolve(d)) == SMTP_ERR_WOULDBLOCK) smtp_resolver_wait(&res, 100);
+      if (rc == 0) {
+        assert_int_equal(smtp_delivery_next(d, &t), 0);
+        smtp_delivery_tls_failure(d, &t, SMTP_TLSRPT_VALIDATION_FAILURE, "x");
+        completed = alloc_n < fail_at;
+      } else {
+        assert_int_equal(rc, SMTP_ERR_NOMEM);
+      }
+    } else {
+      assert_int_equal(rc, SMTP_ERR_NOMEM);
+    }
+    smtp_delivery_del(d);
+  }
+  assert_true(completed); /* the run without a failure was reached */
+  smtp_resolver_close(&res);
+}
+
 static void test_args(void **state) {
   smtp_resolver res;
   smtp_delivery *d;
@@ -741,6 +804,7 @@ int main(void) {
       cmocka_unit_test(test_mta_sts_parse),
       cmocka_unit_test(test_mta_sts_txt),
       cmocka_unit_test(test_mta_sts_delivery),
+      cmocka_unit_test(test_alloc_failures),
       cmocka_unit_test(test_args),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
