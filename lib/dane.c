@@ -180,6 +180,11 @@ static int cn_match(const cert_parts *cp, const char *const *names, size_t nname
   return 0;
 }
 
+/* 1 when @child carries a valid signature made with @issuer's key (and
+ * @issuer may sign certificates), 0 when not, SMTP_ERR_UNSUPPORTED when
+ * the build has no X.509 code (the TLS library's). Below. */
+static int signed_by(const cert_parts *child, const cert_parts *issuer);
+
 /* One record against one certificate. 1 match, 0 no, <0 error. */
 static int rr_match(const smtp_dns_rr *r, const cert_parts *cp) {
   const unsigned char *data = r->selector == 0 ? cp->cert.p : cp->spki.p;
@@ -231,6 +236,13 @@ int smtp_dane_match(const smtp_dns_rr *records, size_t nrec, const unsigned char
             memcmp(cp[x].issuer.p, cp[x + 1].subject.p, cp[x].issuer.len) != 0)
           linked = 0;
       if (!linked) continue;
+      /* each certificate up to the anchor signed by the next one */
+      for (size_t x = 0; x < j && linked; x++) {
+        int sg = signed_by(&cp[x], &cp[x + 1]);
+        if (sg < 0) return sg;
+        linked = sg;
+      }
+      if (!linked) continue;
       n = san_names(&cp[0], names, nnames, &matched);
       if (n < 0) return SMTP_ERR_SYNTAX;
       if (matched || (n == 0 && cn_match(&cp[0], names, nnames))) return SMTP_DANE_MATCH_TA;
@@ -241,6 +253,7 @@ int smtp_dane_match(const smtp_dns_rr *records, size_t nrec, const unsigned char
 
 #if defined(SMTP_HAVE_TLS)
 #include <mbedtls/sha256.h>
+#include <mbedtls/x509_crt.h>
 #include <mbedtls/sha512.h>
 #include <mbedtls/version.h>
 
@@ -258,7 +271,34 @@ int smtp__dane_digest(unsigned int matching, const unsigned char *data, size_t l
   if (rc != 0) return SMTP_ERR_UNSUPPORTED;
   return matching == 1 ? 32 : 64;
 }
+
+/* The signature check is mbedTLS's (x509_crt_verify with the issuer as the
+ * only trust anchor); validity dates are not part of DANE-TA matching here
+ * (as for DANE-EE, RFC 7672 3.1.1), so only those flags are tolerated. */
+static int signed_by(const cert_parts *child, const cert_parts *issuer) {
+  mbedtls_x509_crt c, i;
+  uint32_t flags = 0;
+  int rc, ok = 0;
+  mbedtls_x509_crt_init(&c);
+  mbedtls_x509_crt_init(&i);
+  rc = mbedtls_x509_crt_parse_der(&c, child->cert.p, child->cert.len);
+  if (rc == 0) rc = mbedtls_x509_crt_parse_der(&i, issuer->cert.p, issuer->cert.len);
+  if (rc == 0) {
+    rc = mbedtls_x509_crt_verify(&c, &i, NULL, NULL, &flags, NULL, NULL);
+    flags &= ~(uint32_t)(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE);
+    ok = (rc == 0 || rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) && flags == 0;
+  }
+  mbedtls_x509_crt_free(&c);
+  mbedtls_x509_crt_free(&i);
+  return ok;
+}
 #else
+static int signed_by(const cert_parts *child, const cert_parts *issuer) {
+  (void)child;
+  (void)issuer;
+  return SMTP_ERR_UNSUPPORTED;
+}
+
 int smtp__dane_digest(unsigned int matching, const unsigned char *data, size_t len,
                       unsigned char out[64]) {
   (void)matching;

@@ -253,13 +253,15 @@ SMTP_API const smtp_dns_rr *smtp_delivery_tlsa(const smtp_delivery *d,
  * (selector 1) matches, exactly (matching type 0) or by SHA-256 (1) or
  * SHA-512 (2) digest; names and validity dates are not checked (RFC 7672
  * 3.1.1). DANE-TA(2): a certificate of the chain after the leaf matches;
- * it must have signed the certificate below it, which the caller's TLS
- * library checks (this function compares issuer and subject names: each
- * certificate's issuer must equal the next one's subject up to the match);
- * and the leaf must carry one of @p names as a DNS subjectAltName (or, when
- * it has none, as its subject common name), with a "*." wildcard covering
- * exactly one leftmost label (RFC 7672 3.2.3). Records with other usages,
- * selectors or matching types are skipped (RFC 7672 3.1.3).
+ * every certificate from the leaf up to it must name the next one as its
+ * issuer and carry a valid signature by the next one's key (checked with
+ * the TLS library's X.509 code; validity dates are not checked); and the
+ * leaf must carry one of @p names as a DNS subjectAltName (or, when it has
+ * none, as its subject common name), with a "*." wildcard covering exactly
+ * one leftmost label (RFC 7672 3.2.3). Records with other usages,
+ * selectors or matching types are skipped (RFC 7672 3.1.3). Without TLS
+ * in the build there are no digests and no signature checks
+ * (::SMTP_ERR_UNSUPPORTED where they are needed).
  *
  * @param records  the TLSA records (as smtp_delivery_tlsa() gives).
  * @param nrec     how many.

@@ -65,7 +65,7 @@ start_at() { # start_at NAME ADDR PORT [options]  (PORT 0: the kernel's)
   timeout -k 5 170 "$SERVER" --listen "$spec" --hostname "$name" "$@" 2>"$TMP/$name.log" &
   PIDS="$PIDS $!"
   for i in $(seq 200); do
-    P=$(sed -n "s/^smtp-server: listening on $pat:\([0-9][0-9]*\) .*/\1/p" "$TMP/$name.log" | head -1)
+    P=$(sed -n "s/^smtp-server: listening on $pat:\([0-9][0-9]*\) .*/\1/p" "$TMP/$name.log" 2>/dev/null | head -1)
     [ -n "$P" ] && return 0
     sleep 0.05
   done
