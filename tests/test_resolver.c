@@ -336,6 +336,108 @@ static void test_many_records(void **state) {
   smtp_resolver_close(&res);
 }
 
+#if defined(SMTP_HAVE_CARES)
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* A DNS server in the test process (UDP on 127.0.0.1): answers each query
+ * by its name: "sec.example" MX with AD, "fail.example" SERVFAIL,
+ * "mute.example" never. */
+static void fake_dns_serve(int fd) {
+  unsigned char q[512], a[1024], rd[300];
+  struct sockaddr_in from;
+  socklen_t fl = sizeof from;
+  ssize_t n;
+  while ((n = recvfrom(fd, q, sizeof q, MSG_DONTWAIT, (struct sockaddr *)&from, &fl)) > 12) {
+    char name[256];
+    size_t p = 12, o = 0;
+    unsigned int type;
+    smtp__dns_wire_rr rr;
+    int len = -1;
+    while (p < (size_t)n && q[p] && o + q[p] + 1 < sizeof name) {
+      if (o) name[o++] = '.';
+      memcpy(name + o, q + p + 1, q[p]);
+      o += q[p];
+      p += (size_t)q[p] + 1;
+    }
+    name[o] = 0;
+    type = (unsigned int)q[p + 1] << 8 | q[p + 2];
+    assert_true(q[3] & 0x20); /* AD asked for (RFC 6840 5.7) */
+    assert_true(q[2] & 0x01); /* RD */
+    if (strcmp(name, "sec.example") == 0) {
+      rr.owner = name;
+      rr.type = SMTP_DNS_MX;
+      rr.rdata = rd;
+      rr.rdlen = (size_t)smtp__dns_rdata_from_text(SMTP_DNS_MX, "10 mx.sec.example", rd, sizeof rd);
+      len = smtp__dns_build_answer((uint16_t)(q[0] << 8 | q[1]), name, type, 0, 1, &rr, 1, a, sizeof a);
+    } else if (strcmp(name, "fail.example") == 0) {
+      len = smtp__dns_build_answer((uint16_t)(q[0] << 8 | q[1]), name, type, 2, 0, NULL, 0, a, sizeof a);
+    }
+    if (len > 0) sendto(fd, a, (size_t)len, 0, (struct sockaddr *)&from, fl);
+    fl = sizeof from;
+  }
+}
+
+/* Like smtp_resolver_lookup(), with the fake server served between waits. */
+static smtp_dns_result *cares_look(const smtp_resolver *res, int fd, const char *name) {
+  smtp_resolver_answer a;
+  smtp_dns_result *r = NULL;
+  int id = res->query(name, SMTP_DNS_MX, res->user_data);
+  assert_true(id >= 0);
+  for (int i = 0; i < 400; i++) {
+    int rc = res->answer(id, &a, res->user_data);
+    if (rc == 0) break;
+    assert_int_equal(rc, SMTP_ERR_WOULDBLOCK);
+    fake_dns_serve(fd);
+    assert_int_equal(smtp_resolver_wait(res, 10), 0);
+  }
+  assert_int_equal(res->answer(id, &a, res->user_data), 0);
+  if (a.status == SMTP_DNS_OK)
+    assert_int_equal(smtp_dns_parse(a.wire, a.len, name, SMTP_DNS_MX, a.security, &r, NULL), 0);
+  else
+    assert_int_equal(smtp_dns_result_failed(a.status, name, &r, NULL), 0);
+  res->forget(id, res->user_data);
+  return r;
+}
+
+static void test_cares_loopback(void **state) {
+  struct sockaddr_in sa;
+  socklen_t sl = sizeof sa;
+  char server[64];
+  smtp_resolver res;
+  smtp_dns_result *r;
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  (void)state;
+  assert_true(fd >= 0);
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+  snprintf(server, sizeof server, "127.0.0.1:%u", ntohs(sa.sin_port));
+  assert_int_equal(smtp_resolver_cares_new(&res, server, 400, NULL), 0);
+  r = cares_look(&res, fd, "sec.example");
+  assert_int_equal(smtp_dns_result_status(r), SMTP_DNS_OK);
+  assert_int_equal(smtp_dns_result_authenticated(r), 1); /* the AD bit */
+  assert_string_equal(smtp_dns_result_record(r, 0)->target, "mx.sec.example");
+  smtp_dns_result_del(r);
+  r = cares_look(&res, fd, "fail.example");
+  assert_int_equal(smtp_dns_result_status(r), SMTP_DNS_TEMPFAIL);
+  smtp_dns_result_del(r);
+  r = cares_look(&res, fd, "mute.example"); /* bounded by the 400 ms limit */
+  assert_int_equal(smtp_dns_result_status(r), SMTP_DNS_TIMEOUT);
+  smtp_dns_result_del(r);
+  /* a query forgotten while pending, then the adapter closed */
+  assert_true(res.query("mute.example", SMTP_DNS_A, res.user_data) >= 0);
+  res.forget(res.query("mute.example", SMTP_DNS_AAAA, res.user_data), res.user_data);
+  smtp_resolver_close(&res);
+  close(fd);
+}
+#endif
+
 static void test_backends_optional(void **state) {
   smtp_resolver res;
   int rc;
@@ -364,6 +466,9 @@ int main(void) {
       cmocka_unit_test(test_parse_basic),    cmocka_unit_test(test_parse_compression),
       cmocka_unit_test(test_scripted),       cmocka_unit_test(test_many_records),
       cmocka_unit_test(test_backends_optional),
+#if defined(SMTP_HAVE_CARES)
+      cmocka_unit_test(test_cares_loopback),
+#endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
