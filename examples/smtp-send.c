@@ -417,29 +417,15 @@ out:
 
 /* RFC 8461: the policy to apply, from the cache or fetched; NULL for none. */
 static smtp_mta_sts_policy *sts_policy(const send_opts *o, const smtp_resolver *res) {
-  char dir[512], path[800], id[33] = "", cid[33] = "", why[256];
+  char dir[512], id[33] = "", cid[33] = "", why[256];
   const char *base = getenv("XDG_CACHE_HOME");
   smtp_mta_sts_policy *cached = NULL, *p = NULL;
   smtp_dns_result *r = NULL;
-  int64_t fetched = 0, now = (int64_t)time(NULL);
-  int valid_cache = 0, ntxt = 0, rc;
-  for (const char *q = o->domain; *q; q++)
-    if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '-' || *q == '.'))
-      return NULL;
+  int64_t now = (int64_t)time(NULL);
+  int valid_cache, ntxt = 0, rc;
   if (base && *base) snprintf(dir, sizeof dir, "%s/libsmtp", base);
   else snprintf(dir, sizeof dir, "%s/.cache/libsmtp", getenv("HOME") ? getenv("HOME") : ".");
-  snprintf(path, sizeof path, "%s/mta-sts-%s", dir, o->domain);
-  {
-    FILE *f = fopen(path, "rb");
-    if (f) {
-      char buf[70000];
-      size_t n = fread(buf, 1, sizeof buf, f);
-      fclose(f);
-      if (smtp_mta_sts_cache_parse(buf, n, &cached, cid, sizeof cid, &fetched, NULL) == 0 &&
-          now < fetched + (int64_t)smtp_mta_sts_policy_max_age(cached))
-        valid_cache = 1; /* RFC 8461 5.1: usable until max_age */
-    }
-  }
+  valid_cache = smtp_mta_sts_cache_load(dir, o->domain, now, &cached, cid, sizeof cid, NULL, NULL) == 0;
   /* the TXT record (RFC 8461 3.1): exactly one starting with v=STSv1 */
   {
     char name[300];
@@ -458,7 +444,6 @@ static smtp_mta_sts_policy *sts_policy(const send_opts *o, const smtp_resolver *
   if (ntxt != 1 || !id[0] || (valid_cache && strcmp(id, cid) == 0)) {
     if (o->trace && valid_cache) fprintf(stderr, "MTA-STS: %s: cached policy (id %s)\n", o->domain, cid);
     if (valid_cache) return cached;
-    smtp_mta_sts_policy_del(cached);
     if (o->trace) fprintf(stderr, "MTA-STS: %s: no policy\n", o->domain);
     return NULL;
   }
@@ -480,36 +465,27 @@ static smtp_mta_sts_policy *sts_policy(const send_opts *o, const smtp_resolver *
     }
     if (!to[0]) {
       fprintf(stderr, "smtp-send: MTA-STS: cannot resolve %s\n", host);
-      rc = SMTP_ERR_MTA_STS;
     } else {
       rc = smtp_mta_sts_fetch(o->domain, o->ca_file, to, 30000, &p, why, sizeof why, NULL);
-      if (rc != 0) fprintf(stderr, "smtp-send: MTA-STS policy fetch for %s failed: %s\n", o->domain, why[0] ? why : smtp_strerror(rc));
+      if (rc != 0)
+        fprintf(stderr, "smtp-send: MTA-STS policy fetch for %s failed: %s\n", o->domain,
+                why[0] ? why : smtp_strerror(rc));
     }
   }
-  if (!p) {
-    if (valid_cache) return cached; /* RFC 8461 5.1: keep using a valid cached policy */
-    smtp_mta_sts_policy_del(cached);
-    return NULL;
-  }
+  if (!p) /* RFC 8461 5.1: keep using a valid cached policy */
+    return valid_cache ? cached : NULL;
   smtp_mta_sts_policy_del(cached);
+  /* the base directory may not exist yet: make it, then the cache stores */
   {
-    char buf[70000], tmp[820];
-    smtp_ssize n = smtp_mta_sts_cache_format(p, id, now, buf, sizeof buf);
-    FILE *f;
-    /* mkdir -p: the cache base may not exist yet */
-    for (char *sl = strchr(dir + 1, '/'); sl; sl = strchr(sl + 1, '/')) {
+    char *sl;
+    for (sl = strchr(dir + 1, '/'); sl; sl = strchr(sl + 1, '/')) {
       *sl = 0;
       mkdir(dir, 0700);
       *sl = '/';
     }
-    mkdir(dir, 0700);
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    if (n > 0 && (f = fopen(tmp, "wb")) != NULL) {
-      int ok = fwrite(buf, 1, (size_t)n, f) == (size_t)n;
-      ok = (fclose(f) == 0) && ok;
-      if (!ok || rename(tmp, path) != 0) remove(tmp);
-    }
   }
+  rc = smtp_mta_sts_cache_store(dir, o->domain, p, id, now, NULL);
+  if (rc != 0) fprintf(stderr, "smtp-send: cannot cache the MTA-STS policy in %s: %s\n", dir, smtp_strerror(rc));
   if (o->trace) fprintf(stderr, "MTA-STS: %s: fetched policy (id %s)\n", o->domain, id);
   return p;
 }

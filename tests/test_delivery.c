@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <smtp/delivery.h>
@@ -637,6 +638,33 @@ static void test_mta_sts_parse(void **state) {
   smtp_mta_sts_policy_del(p);
 }
 
+static void test_mta_sts_cache_dir(void **state) {
+  static const char pol[] = "version: STSv1\nmode: enforce\nmx: *.example.net\nmax_age: 100\n";
+  char dir[64], id[33], path[128];
+  smtp_mta_sts_policy *p, *q;
+  int64_t t = 0;
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/libsmtp-sts-%ld", (long)getpid());
+  assert_int_equal(smtp_mta_sts_policy_parse(pol, strlen(pol), &p, NULL), 0);
+  assert_int_equal(smtp_mta_sts_cache_load(dir, "Example.NET", 1000, &q, id, sizeof id, NULL, NULL), SMTP_ERR_NOT_FOUND);
+  assert_int_equal(smtp_mta_sts_cache_store(dir, "Example.NET", p, "v42", 1000, NULL), 0);
+  /* RFC 8461 5.1: valid until fetched + max_age */
+  assert_int_equal(smtp_mta_sts_cache_load(dir, "example.net", 1099, &q, id, sizeof id, &t, NULL), 0);
+  assert_string_equal(id, "v42");
+  assert_int_equal(t, 1000);
+  assert_int_equal(smtp_mta_sts_mx_match(q, "mx.example.net"), 1);
+  smtp_mta_sts_policy_del(q);
+  assert_int_equal(smtp_mta_sts_cache_load(dir, "example.net", 1100, &q, id, sizeof id, NULL, NULL), SMTP_ERR_NOT_FOUND);
+  assert_null(q);
+  /* names that could leave the directory are refused */
+  assert_int_equal(smtp_mta_sts_cache_store(dir, "../etc", p, "v1", 1, NULL), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_mta_sts_cache_store(dir, "a/b.example", p, "v1", 1, NULL), SMTP_ERR_INVALID_ARGUMENT);
+  snprintf(path, sizeof path, "%s/mta-sts-example.net", dir);
+  remove(path);
+  rmdir(dir);
+  smtp_mta_sts_policy_del(p);
+}
+
 static void test_mta_sts_txt(void **state) {
   static const struct {
     const char *txt;
@@ -821,6 +849,7 @@ int main(void) {
       cmocka_unit_test(test_dane_match),
       cmocka_unit_test(test_mta_sts_parse),
       cmocka_unit_test(test_mta_sts_txt),
+      cmocka_unit_test(test_mta_sts_cache_dir),
       cmocka_unit_test(test_mta_sts_delivery),
       cmocka_unit_test(test_alloc_failures),
       cmocka_unit_test(test_args),

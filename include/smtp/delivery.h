@@ -424,6 +424,42 @@ SMTP_API int smtp_mta_sts_cache_parse(const char *buf, size_t len, smtp_mta_sts_
                                       char *id, size_t idcap, int64_t *fetched,
                                       const smtp_mem *mem);
 
+/**
+ * @brief Load the cached policy of @p domain from @p dir (the file
+ *        DIR/mta-sts-DOMAIN that smtp_mta_sts_cache_store() wrote), when it
+ *        is still valid at @p now (RFC 8461 5.1: until its fetch time plus
+ *        max_age). Does file I/O.
+ * @param dir     the cache directory (the application's choice).
+ * @param domain  the policy domain (a DNS name; letters, digits, '-', '.', '_').
+ * @param now     the current time (seconds since the epoch; the caller's clock).
+ * @param out     receives the policy.
+ * @param id      receives the id it was fetched under (at least 33 octets).
+ * @param idcap   size of @p id.
+ * @param fetched receives its fetch time (may be NULL).
+ * @param mem     allocator (NULL: default).
+ * @return 0; ::SMTP_ERR_NOT_FOUND (no file, unreadable, or expired);
+ *         ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_mta_sts_cache_load(const char *dir, const char *domain, int64_t now,
+                                     smtp_mta_sts_policy **out, char *id, size_t idcap,
+                                     int64_t *fetched, const smtp_mem *mem);
+
+/**
+ * @brief Store a policy for @p domain in @p dir (created if missing, mode
+ *        0700; the file is written under a temporary name and renamed, so a
+ *        reader never sees half of it). Does file I/O.
+ * @param dir     the cache directory.
+ * @param domain  the policy domain.
+ * @param p       the policy.
+ * @param id      the TXT record's id it was fetched under.
+ * @param fetched its fetch time.
+ * @param mem     allocator (NULL: default).
+ * @return 0; ::SMTP_ERR_IO; ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_mta_sts_cache_store(const char *dir, const char *domain,
+                                      const smtp_mta_sts_policy *p, const char *id,
+                                      int64_t fetched, const smtp_mem *mem);
+
 /* ---- TLS reporting ---- */
 
 /** @brief TLS-RPT result types (RFC 8460 4.3). */
