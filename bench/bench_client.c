@@ -220,7 +220,7 @@ int main(int argc, char **argv) {
   a.nrcpt = nrcpt;
   for (i = 0; i < (int)nrcpt; i++)
     a.rcpt_len[i] = (size_t)snprintf(a.rcpt[i], sizeof a.rcpt[i], "rcpt%d@example.org", i);
-  if (smtp_client_callbacks_new(&cbs) != SMTP_OK) bench_die("callbacks_new");
+  if (smtp_client_callbacks_new(&cbs, NULL) != SMTP_OK) bench_die("callbacks_new");
   smtp_client_callbacks_set_txn_done(cbs, on_txn_done);
   smtp_client_callbacks_set_closed(cbs, on_closed);
 

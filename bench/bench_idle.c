@@ -66,7 +66,7 @@ static smtp_client_session *idle_client(const smtp_client_options *o, const smtp
                              "250 ENHANCEDSTATUSCODES\r\n";
   smtp_client_session *c;
   smtp_client_callbacks *cb;
-  if (smtp_client_callbacks_new(&cb) != SMTP_OK) bench_die("client callbacks");
+  if (smtp_client_callbacks_new(&cb, NULL) != SMTP_OK) bench_die("client callbacks");
   smtp_client_callbacks_set_txn_done(cb, on_done);
   if (smtp_client_session_new(&c, cb, NULL, o, mem) != SMTP_OK) bench_die("client new");
   smtp_client_callbacks_del(cb);

@@ -480,7 +480,7 @@ int main(int argc, char **argv) {
   c.work = malloc(c.worklen);
   if (!bufs[0] || !bufs[1] || !bufs[2] || !bufs[3] || !c.work) die("out of memory");
   memset(c.work, 0, c.worklen); /* fault the pages in before timing */
-  if (smtp_reply_parser_new(&c.rp, NULL, 0, 0) != SMTP_OK) die("reply parser");
+  if (smtp_reply_parser_new(&c.rp, 0, 0, NULL) != SMTP_OK) die("reply parser");
   smtp_reply_parser_set_enhanced(c.rp, 1);
 
   printf("libsmtp micro benchmarks, median of %d runs; ratios against memchr (one call per\n"

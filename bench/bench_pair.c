@@ -221,7 +221,7 @@ int main(int argc, char **argv) {
   a.nrcpt = nrcpt;
   for (i = 0; i < (int)nrcpt; i++)
     a.rcpt_len[i] = (size_t)snprintf(a.rcpt[i], sizeof a.rcpt[i], "rcpt%d@example.org", i);
-  if (smtp_client_callbacks_new(&ccb) != SMTP_OK) bench_die("client callbacks");
+  if (smtp_client_callbacks_new(&ccb, NULL) != SMTP_OK) bench_die("client callbacks");
   smtp_client_callbacks_set_txn_done(ccb, on_txn_done);
   if (smtp_server_callbacks_new(&scb, NULL) != SMTP_OK) bench_die("server callbacks");
   smtp_server_callbacks_set_data_chunk(scb, on_chunk);

@@ -320,7 +320,7 @@ int main(int argc, char **argv) {
   g.to_submit = g.idle ? 0 : total;
   if (!g.idle && nsess > total) nsess = (unsigned)total;
 
-  if (smtp_client_callbacks_new(&g.cbs) != SMTP_OK) bench_die("callbacks");
+  if (smtp_client_callbacks_new(&g.cbs, NULL) != SMTP_OK) bench_die("callbacks");
   smtp_client_callbacks_set_txn_done(g.cbs, on_txn_done);
   smtp_client_callbacks_set_closed(g.cbs, on_closed);
   smtp_client_callbacks_set_event(g.cbs, on_event);

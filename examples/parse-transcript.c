@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
     data = file;
   }
   smtp_reply_parser *p;
-  int rv = smtp_reply_parser_new(&p, NULL, 0, 0);
+  int rv = smtp_reply_parser_new(&p, 0, 0, NULL);
   if (rv != SMTP_OK) { fprintf(stderr, "%s\n", smtp_strerror(rv)); free(file); return 2; }
   smtp_reply_parser_set_enhanced(p, 1);
   size_t off = 0;

@@ -1,4 +1,4 @@
-/* smtp-send's application half: see send_app.h and shared/CLI.md. */
+/* smtp-send's application half: see send_app.h and docs/examples.md. */
 #include "send_app.h"
 
 #include <stdlib.h>
@@ -50,7 +50,7 @@ static const char *const USAGE =
     "\"DATA <code> <enhanced> <text>\" (LMTP: \"DATA <addr> ...\" per recipient).\n"
     "Exit status: 0 all recipients accepted, 1 some, 2 none, 64 usage error.\n";
 
-/* One line on stderr and EX_USAGE (CLI.md). */
+/* One line on stderr and EX_USAGE (docs/examples.md). */
 #define usage_error(err, fmt, arg) \
   (fprintf((err), "smtp-send: " fmt " (see --help)\n", (arg)), SEND_EXIT_USAGE)
 
@@ -513,14 +513,14 @@ int send_app_init(send_app *a, const send_opts *o, const char *default_helo, con
   a->out = out;
   a->err = err;
   if (smtp_client_options_new(&a->opt, NULL) != SMTP_OK || smtp_client_txn_new(&a->txn, NULL) != SMTP_OK ||
-      smtp_client_callbacks_new(&a->cbs) != SMTP_OK) {
+      smtp_client_callbacks_new(&a->cbs, NULL) != SMTP_OK) {
     fputs("smtp-send: out of memory\n", err);
     return SEND_EXIT_NONE;
   }
   rc = fill_options(a->opt, o, o->helo ? o->helo : default_helo, err);
   if (rc) return rc;
   if ((rc = fill_txn(a->txn, o, err)) != 0) return rc;
-  /* CLI.md: bare CR/LF become CRLF; NUL, long lines, 8-bit without
+  /* docs/examples.md: bare CR/LF become CRLF; NUL, long lines, 8-bit without
    * 8BITMIME fail before any of the message is sent. */
   smtp_client_txn_set_body(a->txn, msg, msglen);
   smtp_client_callbacks_set_event(a->cbs, send_app_on_event);

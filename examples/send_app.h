@@ -1,4 +1,4 @@
-/* smtp-send's application half (shared/CLI.md, "smtp-send"): option
+/* smtp-send's application half (docs/examples.md, "smtp-send"): option
  * parsing, reading the message, building the client options and the
  * transaction, the per-recipient output lines and the exit status. The
  * transport (examples/smtp-send.c) only moves bytes. */
@@ -9,7 +9,7 @@
 
 #include <smtp/client.h>
 
-/* Exit statuses (CLI.md). */
+/* Exit statuses (docs/examples.md). */
 #define SEND_EXIT_ALL 0      /* every recipient accepted the message */
 #define SEND_EXIT_SOME 1     /* some did, some did not */
 #define SEND_EXIT_NONE 2     /* delivered to none: rejected, connection/TLS failure, timeout */

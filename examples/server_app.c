@@ -371,7 +371,7 @@ static int on_rcpt(smtp_server_session *s, const smtp_server_rcpt *r, void *ud) 
   if (n > SMTP_PATH_MAX) return SMTP_ERR_CALLBACK_REFUSED;
   memcpy(addr, r->path->address.ptr, n);
   addr[n] = '\0';
-  /* CLI.md: whole address, case-insensitive. */
+  /* docs/examples.md: whole address, case-insensitive. */
   for (size_t i = 0; i < c->cfg->nreject; i++)
     if (strcasecmp(addr, c->cfg->reject[i]) == 0)
       return smtp_server_session_reply(s, 550, "5.1.1", "Mailbox unknown") == SMTP_OK

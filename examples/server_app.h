@@ -1,5 +1,5 @@
 /* The application side of examples/smtp-server: command-line options
- * (../shared/CLI.md), the callbacks (policy, AUTH against a user:password
+ * (docs/examples.md), the callbacks (policy, AUTH against a user:password
  * file, Maildir delivery with Return-Path / Delivered-To / Received header
  * fields), and a blocking --stdio loop. smtp-server.c only chooses how to
  * serve (stdio here; TCP, TLS and event loops are added on top), so every

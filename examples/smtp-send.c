@@ -1,5 +1,5 @@
 /* smtp-send: send one message to one server with the client session
- * (shared/CLI.md). The application half (options, output lines, exit
+ * (docs/examples.md). The application half (options, output lines, exit
  * status) is in send_app.c; this file is the transport: it connects
  * (getaddrinfo, non-blocking connect with a time limit), sets up TLS
  * (tls.h) from --starttls / --implicit-tls / --ca-file / --insecure /
@@ -7,7 +7,7 @@
  * non-blocking socket with poll(2): STARTTLS or implicit TLS (RFC 8314),
  * the session's RFC 5321 4.5.3.2 deadlines, no plaintext fallback.
  *
- * Certificate verification (CLI.md):
+ * Certificate verification (docs/examples.md):
  *   --implicit-tls, --starttls required: verified against --ca-file, or the
  *       system trust store, unless --insecure;
  *   --starttls opportunistic (default): verified only with --ca-file (then a
@@ -103,7 +103,7 @@ static int tcp_connect(const char *host, const char *port, FILE *err) {
   return fd;
 }
 
-/* CLI.md: the host name when it is a valid domain, else the address literal
+/* docs/examples.md: the host name when it is a valid domain, else the address literal
  * of the local socket address. */
 static void default_helo(int fd, char *out, size_t cap) {
   struct sockaddr_storage ss;
@@ -626,7 +626,7 @@ int main(int argc, char **argv) {
       size_t k = 0;
       app.tls_error = e;
       smtp_driver_last_error(d, why, sizeof why);
-      /* one line on stderr (CLI.md): the TLS library may give several */
+      /* one line on stderr (docs/examples.md): the TLS library may give several */
       for (const char *p = why; *p && k + 3 < sizeof one; p++) {
         if (*p != '\n' && *p != '\r') one[k++] = *p;
         else if (p[1] && p[1] != '\n' && p[1] != '\r') one[k++] = ';', one[k++] = ' ';

@@ -1,5 +1,5 @@
 /* smtp-server: a small, real mail server built on the server session
- * (../shared/CLI.md). The application logic (options, policy, AUTH, Maildir
+ * (docs/examples.md). The application logic (options, policy, AUTH, Maildir
  * delivery) lives in server_app.c; this file is the transport:
  *
  *   - TCP: every --listen address (IPv4 and IPv6; a name such as
@@ -632,7 +632,7 @@ static int serve_stdio(server *sv) {
     return 1;
   }
   /* The end of the session is the end of the program, whatever the reason
-   * (QUIT, EOF, time-out, a failed handshake): exit 0 (CLI.md). */
+   * (QUIT, EOF, time-out, a failed handshake): exit 0 (docs/examples.md). */
   (void)smtp_driver_run_server(s, &io, sv->tls, sv->driver_flags, NULL);
   smtp_server_session_del(s);
   server_app_conn_del(app);

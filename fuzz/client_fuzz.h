@@ -162,7 +162,7 @@ static uint32_t fz_run(const uint8_t *data, size_t size, unsigned split, int one
   body_flags = data[1];
   data += 2;
   size -= 2;
-  CHECK(smtp_client_callbacks_new(&cb) == SMTP_OK);
+  CHECK(smtp_client_callbacks_new(&cb, NULL) == SMTP_OK);
   smtp_client_callbacks_set_event(cb, fz_event);
   CHECK(smtp_client_options_new(&o, NULL) == SMTP_OK);
   if (flags & 1) smtp_client_options_set_disabled_extensions(o, SMTP_EXT_PIPELINING);

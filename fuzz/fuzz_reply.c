@@ -116,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   max_line = line_opts[(opt >> 1) & 3];
   max_lines = lines_opts[(opt >> 3) & 3];
-  if (smtp_reply_parser_new(&p, NULL, max_line, max_lines) != SMTP_OK) return 0;
+  if (smtp_reply_parser_new(&p, max_line, max_lines, NULL) != SMTP_OK) return 0;
   if (!max_line) max_line = SMTP_REPLY_LINE_MAX;
   if (!max_lines) max_lines = SMTP_REPLY_LINES_MAX;
   smtp_reply_parser_set_enhanced(p, opt & 1);

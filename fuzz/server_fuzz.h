@@ -310,7 +310,7 @@ static sfz_out sfz_run(const uint8_t *data, size_t size, int mode, uint64_t seed
     /* Everything sent parses as replies. */
     smtp_reply_parser *rp;
     size_t off = 0;
-    if (smtp_reply_parser_new(&rp, NULL, 0, 0) != SMTP_OK) abort();
+    if (smtp_reply_parser_new(&rp, 0, 0, NULL) != SMTP_OK) abort();
     while (off < out.len) {
       smtp_ssize k = smtp_reply_parser_feed(rp, out.p + off, out.len - off);
       if (k <= 0 || !smtp_reply_parser_done(rp)) {

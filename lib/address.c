@@ -2,7 +2,7 @@
  * parameters: RFC 5321 4.1.2, 4.1.3, 4.5.3.1 with the RFC 6531 3.3
  * extensions. Strict ABNF, no allocation, no copying: every result is a
  * span into the caller's input. Bytes are handed back exactly as sent and
- * never interpreted (SECURITY.md 5: "$", "{", "}", "|", "/" are atext).
+ * never interpreted (docs/security.md 5: "$", "{", "}", "|", "/" are atext).
  *
  * Error choice when the input stops matching: the first octet that does
  * not fit decides. A control octet gives SMTP_ERR_BAD_CHAR, a non-ASCII

@@ -5,7 +5,7 @@
  *     replies (kind, recipient index, and the output offset where its bytes
  *     end). Replies are matched to the ring in order (RFC 2920 3.1); a reply
  *     whose command has not been consumed by the transport yet, or that
- *     arrives with nothing outstanding, is a protocol error (SECURITY.md §6),
+ *     arrives with nothing outstanding, is a protocol error (docs/security.md 6),
  *     except 421, which the server may send at any moment (RFC 5321 3.8).
  *   - Reply handlers only change state; produce() writes whatever the state
  *     calls for into the one output buffer, as far as it fits: single
@@ -74,45 +74,58 @@
 /* Callbacks and options objects                                        */
 
 struct smtp_client_callbacks {
-  smtp_client_greeting_cb greeting;
-  smtp_client_capabilities_cb capabilities;
-  smtp_client_starttls_cb starttls;
-  smtp_client_auth_cb auth;
-  smtp_client_mail_cb mail;
-  smtp_client_rcpt_cb rcpt;
-  smtp_client_body_start_cb body_start;
-  smtp_client_data_cb data;
-  smtp_client_txn_done_cb txn_done;
-  smtp_client_closed_cb closed;
-  smtp_client_event_cb event;
-  smtp_client_read_body_cb read_body;
-  smtp_client_trace_cb trace;
+  smtp_client_on_greeting greeting;
+  smtp_client_on_capabilities capabilities;
+  smtp_client_on_starttls starttls;
+  smtp_client_on_auth auth;
+  smtp_client_on_mail mail;
+  smtp_client_on_rcpt rcpt;
+  smtp_client_on_body_start body_start;
+  smtp_client_on_data data;
+  smtp_client_on_txn_done txn_done;
+  smtp_client_on_closed closed;
+  smtp_client_on_event event;
+  smtp_client_on_read_body read_body;
+  smtp_client_on_trace trace;
+  smtp_mem mem; /* the allocator of this object (not copied into sessions) */
 };
 
-int smtp_client_callbacks_new(smtp_client_callbacks **out) {
+int smtp_client_callbacks_new(smtp_client_callbacks **out, const smtp_mem *mem) {
+  smtp_client_callbacks *cbs;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
-  *out = smtp__calloc(NULL, 1, sizeof **out);
-  return *out ? SMTP_OK : SMTP_ERR_NOMEM;
+  *out = NULL;
+  if (!mem) mem = smtp_mem_default();
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
+  cbs = smtp__calloc(mem, 1, sizeof *cbs);
+  if (!cbs) return SMTP_ERR_NOMEM;
+  cbs->mem = *mem;
+  *out = cbs;
+  return SMTP_OK;
 }
-void smtp_client_callbacks_del(smtp_client_callbacks *cbs) { smtp__free(NULL, cbs); }
+void smtp_client_callbacks_del(smtp_client_callbacks *cbs) {
+  smtp_mem mem;
+  if (!cbs) return;
+  mem = cbs->mem;
+  smtp__free(&mem, cbs);
+}
 
 #define CB_SETTER(name, type)                                                        \
   void smtp_client_callbacks_set_##name(smtp_client_callbacks *cbs, type cb) {       \
     if (cbs) cbs->name = cb;                                                         \
   }
-CB_SETTER(greeting, smtp_client_greeting_cb)
-CB_SETTER(capabilities, smtp_client_capabilities_cb)
-CB_SETTER(starttls, smtp_client_starttls_cb)
-CB_SETTER(auth, smtp_client_auth_cb)
-CB_SETTER(mail, smtp_client_mail_cb)
-CB_SETTER(rcpt, smtp_client_rcpt_cb)
-CB_SETTER(body_start, smtp_client_body_start_cb)
-CB_SETTER(data, smtp_client_data_cb)
-CB_SETTER(txn_done, smtp_client_txn_done_cb)
-CB_SETTER(closed, smtp_client_closed_cb)
-CB_SETTER(event, smtp_client_event_cb)
-CB_SETTER(read_body, smtp_client_read_body_cb)
-CB_SETTER(trace, smtp_client_trace_cb)
+CB_SETTER(greeting, smtp_client_on_greeting)
+CB_SETTER(capabilities, smtp_client_on_capabilities)
+CB_SETTER(starttls, smtp_client_on_starttls)
+CB_SETTER(auth, smtp_client_on_auth)
+CB_SETTER(mail, smtp_client_on_mail)
+CB_SETTER(rcpt, smtp_client_on_rcpt)
+CB_SETTER(body_start, smtp_client_on_body_start)
+CB_SETTER(data, smtp_client_on_data)
+CB_SETTER(txn_done, smtp_client_on_txn_done)
+CB_SETTER(closed, smtp_client_on_closed)
+CB_SETTER(event, smtp_client_on_event)
+CB_SETTER(read_body, smtp_client_on_read_body)
+CB_SETTER(trace, smtp_client_on_trace)
 
 struct smtp_client_options {
   smtp_mem mem;
@@ -132,6 +145,7 @@ int smtp_client_options_new(smtp_client_options **out, const smtp_mem *mem) {
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
   if (!mem) mem = smtp_mem_default();
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
   o = smtp__calloc(mem, 1, sizeof *o);
   if (!o) return SMTP_ERR_NOMEM;
   o->mem = *mem;
@@ -154,7 +168,7 @@ void smtp_client_options_del(smtp_client_options *opt) {
 }
 
 /* Controls (C0, DEL) are never allowed in a value the client puts on the
- * wire (SECURITY.md §3). */
+ * wire (docs/security.md 3). */
 static int has_ctl(const char *s, size_t n) {
   size_t i;
   for (i = 0; i < n; i++) {
@@ -178,8 +192,10 @@ int smtp_client_options_set_ehlo_name(smtp_client_options *opt, const char *name
   return SMTP_OK;
 }
 
-void smtp_client_options_set_lmtp(smtp_client_options *opt, int on) {
-  if (opt) opt->lmtp = on ? 1 : 0;
+int smtp_client_options_set_lmtp(smtp_client_options *opt, int on) {
+  if (!opt || on < 0 || on > 1) return SMTP_ERR_INVALID_ARGUMENT;
+  opt->lmtp = (unsigned char)on;
+  return SMTP_OK;
 }
 
 int smtp_client_options_set_starttls(smtp_client_options *opt, int policy) {
@@ -253,17 +269,25 @@ int smtp_client_options_set_auth_mechanism(smtp_client_options *opt, unsigned in
   return SMTP_OK;
 }
 
-void smtp_client_options_set_allow_plaintext_auth(smtp_client_options *opt, int on) {
-  if (opt) opt->allow_plain = on ? 1 : 0;
+int smtp_client_options_set_allow_plaintext_auth(smtp_client_options *opt, int on) {
+  if (!opt || on < 0 || on > 1) return SMTP_ERR_INVALID_ARGUMENT;
+  opt->allow_plain = (unsigned char)on;
+  return SMTP_OK;
 }
-void smtp_client_options_set_disabled_extensions(smtp_client_options *opt, unsigned int f) {
-  if (opt) opt->disabled = f;
+int smtp_client_options_set_disabled_extensions(smtp_client_options *opt, unsigned int f) {
+  if (!opt) return SMTP_ERR_INVALID_ARGUMENT;
+  opt->disabled = f;
+  return SMTP_OK;
 }
-void smtp_client_options_set_require_smtputf8(smtp_client_options *opt, int on) {
-  if (opt) opt->require_utf8 = on ? 1 : 0;
+int smtp_client_options_set_require_smtputf8(smtp_client_options *opt, int on) {
+  if (!opt || on < 0 || on > 1) return SMTP_ERR_INVALID_ARGUMENT;
+  opt->require_utf8 = (unsigned char)on;
+  return SMTP_OK;
 }
-void smtp_client_options_set_requiretls(smtp_client_options *opt, int on) {
-  if (opt) opt->requiretls = on ? 1 : 0;
+int smtp_client_options_set_requiretls(smtp_client_options *opt, int on) {
+  if (!opt || on < 0 || on > 1) return SMTP_ERR_INVALID_ARGUMENT;
+  opt->requiretls = (unsigned char)on;
+  return SMTP_OK;
 }
 int smtp_client_options_set_reply_limits(smtp_client_options *opt, size_t max_line,
                                          size_t max_lines) {
@@ -279,12 +303,13 @@ int smtp_client_options_set_output_buffer(smtp_client_options *opt, size_t bytes
   opt->out_cap = bytes;
   return SMTP_OK;
 }
-void smtp_client_options_set_random(smtp_client_options *opt,
-                                    int (*fn)(void *buf, size_t len, void *user_data),
-                                    void *user_data) {
-  if (!opt) return;
+int smtp_client_options_set_random(smtp_client_options *opt,
+                                   int (*fn)(void *buf, size_t len, void *user_data),
+                                   void *user_data) {
+  if (!opt) return SMTP_ERR_INVALID_ARGUMENT;
   opt->random = fn;
   opt->random_ud = user_data;
+  return SMTP_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -326,6 +351,7 @@ int smtp_client_txn_new(smtp_client_txn **out, const smtp_mem *mem) {
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
   if (!mem) mem = smtp_mem_default();
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
   t = smtp__calloc(mem, 1, sizeof *t);
   if (!t) return SMTP_ERR_NOMEM;
   t->mem = *mem;
@@ -333,13 +359,18 @@ int smtp_client_txn_new(smtp_client_txn **out, const smtp_mem *mem) {
   return SMTP_OK;
 }
 
-void smtp_client_txn_del(smtp_client_txn *t) {
+int smtp_client_txn_del(smtp_client_txn *t) {
   smtp_mem mem;
-  if (!t) return;
+  if (!t) return SMTP_OK;
+  /* A submitted transaction belongs to its session until it completes or
+   * the session ends: freeing it now would leave the session a dangling
+   * pointer. */
+  if (t->owner) return SMTP_ERR_INVALID_STATE;
   mem = t->mem;
   smtp__free(&mem, t->buf);
   smtp__free(&mem, t->rcpts);
   smtp__free(&mem, t);
+  return SMTP_OK;
 }
 
 int smtp_client_txn_reset(smtp_client_txn *t) {
@@ -384,6 +415,9 @@ static int check_address(const char **addr, size_t *len, int allow_postmaster, i
   size_t n = *len;
   smtp_mailbox mb;
   int rc;
+  /* Bounds before content: a length larger than any path is refused
+   * without reading the bytes (RFC 5321 4.5.3.1.3). */
+  if (n > SMTP_PATH_MAX) return SMTP_ERR_PATH_TOO_LONG;
   if (has_ctl(a, n)) return SMTP_ERR_BAD_CHAR;
   if (n >= 2 && a[0] == '<' && a[n - 1] == '>') {
     a++;
@@ -440,8 +474,8 @@ smtp_ssize smtp_client_txn_add_rcpt(smtp_client_txn *t, const char *addr, size_t
   if (orcpt) {
     /* The original recipient travels xtext-encoded (RFC 3461 4.2); its
      * decoded form must still be a sane address string. */
+    if (orcpt_len == 0 || orcpt_len > ORCPT_MAX / 3) return SMTP_ERR_TOO_LONG;
     if (has_ctl(orcpt, orcpt_len)) return SMTP_ERR_BAD_CHAR;
-    if (orcpt_len == 0 || orcpt_len * 3 > ORCPT_MAX) return SMTP_ERR_TOO_LONG;
     if (smtp_utf8_validate(orcpt, orcpt_len) != SMTP_OK) return SMTP_ERR_UTF8;
   }
   if (t->nrcpt >= RCPT_MAX) return SMTP_ERR_LIMIT;
@@ -476,7 +510,9 @@ int smtp_client_txn_set_dsn(smtp_client_txn *t, int ret, const char *envid, size
   if (!t || ret < 0 || ret > SMTP_DSN_RET_HDRS || (!envid && len)) return SMTP_ERR_INVALID_ARGUMENT;
   if (t->owner) return SMTP_ERR_INVALID_STATE;
   if (envid) {
-    /* RFC 3461 4.4: printable US-ASCII, at most 100 characters. */
+    /* RFC 3461 4.4: printable US-ASCII, at most 100 characters (the
+     * length is checked before the bytes are read). */
+    if (len > ENVID_MAX) return SMTP_ERR_TOO_LONG;
     for (i = 0; i < len; i++) {
       unsigned char ch = (unsigned char)envid[i];
       if (ch < 0x20 || ch > 0x7e) return SMTP_ERR_BAD_CHAR;
@@ -504,7 +540,7 @@ int smtp_client_txn_set_size(smtp_client_txn *t, uint64_t size) {
 }
 
 int smtp_client_txn_set_body_type(smtp_client_txn *t, int type) {
-  if (!t || type < SMTP_CLIENT_BODY_AUTO || type > SMTP_CLIENT_BODY_BINARYMIME)
+  if (!t || type < SMTP_BODY_UNSPECIFIED || type > SMTP_BODY_BINARYMIME)
     return SMTP_ERR_INVALID_ARGUMENT;
   if (t->owner) return SMTP_ERR_INVALID_STATE;
   t->body_type = type;
@@ -1080,6 +1116,7 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
   if (!mem) mem = smtp_mem_default();
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
   if (!o) {
     memset(&defaults, 0, sizeof defaults);
     memcpy(defaults.ehlo, "localhost", 10);
@@ -1188,7 +1225,7 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
       *q = 0;
     }
   }
-  rc = smtp_reply_parser_new(&c->rp, mem, o->max_line, o->max_lines);
+  rc = smtp_reply_parser_new(&c->rp, o->max_line, o->max_lines, mem);
   if (rc != SMTP_OK) {
     if (c->cred_copy) smtp__wipe(c->cred_copy, c->cred_copy_len);
     smtp__free(mem, c);
@@ -1361,7 +1398,7 @@ static void start_auth(smtp_client_session *c) {
     auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
     return;
   }
-  /* RFC 4954 4 / SECURITY.md §2: no credentials in clear text unless allowed. */
+  /* RFC 4954 4 / docs/security.md 2: no credentials in clear text unless allowed. */
   if (!c->tls_active && !c->opt.allow_plain) {
     auth_fail(c, SMTP_ERR_PLAINTEXT_AUTH, NULL);
     return;
@@ -1501,7 +1538,7 @@ static int txn_plan(smtp_client_session *c) {
     if (!(x & SMTP_EXT_SMTPUTF8)) return SMTP_ERR_NEEDS_SMTPUTF8;
     c->use_utf8 = 1;
   }
-  if (type == SMTP_CLIENT_BODY_BINARYMIME) {
+  if (type == SMTP_BODY_BINARYMIME) {
     /* RFC 3030 3: BINARYMIME needs CHUNKING, the body goes in BDAT. */
     if (!(x & SMTP_EXT_BINARYMIME) || !(x & SMTP_EXT_CHUNKING)) return SMTP_ERR_NEEDS_BINARYMIME;
     c->use_binary = 1;
@@ -1509,23 +1546,23 @@ static int txn_plan(smtp_client_session *c) {
   } else {
     if (t->body_source == SMTP_CLIENT_BODY_MEMORY) {
       /* One pass judges the body as it will be sent (bare CR / bare LF
-       * become CRLF and end lines, SECURITY.md §1; 998 octets before each
+       * become CRLF and end lines, docs/security.md 1; 998 octets before each
        * CRLF, RFC 5321 4.5.3.1.6) and counts its octets as sent (SIZE=,
        * RFC 1870 3). */
       seen = smtp_data_measure(t->body, t->body_len, &wire);
       if (seen & SMTP_DATA_SEEN_NUL) return SMTP_ERR_NUL;
       if (seen & SMTP_DATA_SEEN_LONG_LINE) return SMTP_ERR_LINE_TOO_LONG;
       if (seen & SMTP_DATA_SEEN_8BIT) {
-        if (type == SMTP_CLIENT_BODY_7BIT) return SMTP_ERR_NEEDS_8BITMIME;
+        if (type == SMTP_BODY_7BIT) return SMTP_ERR_NEEDS_8BITMIME;
         if (!(x & SMTP_EXT_8BITMIME)) return SMTP_ERR_NEEDS_8BITMIME;
         c->use_8bit = 1;
       }
     }
-    if (type == SMTP_CLIENT_BODY_8BITMIME) {
+    if (type == SMTP_BODY_8BITMIME) {
       if (!(x & SMTP_EXT_8BITMIME)) return SMTP_ERR_NEEDS_8BITMIME;
       c->use_8bit = 1;
     }
-    if (type == SMTP_CLIENT_BODY_AUTO && t->body_source != SMTP_CLIENT_BODY_MEMORY &&
+    if (type == SMTP_BODY_UNSPECIFIED && t->body_source != SMTP_CLIENT_BODY_MEMORY &&
         (x & SMTP_EXT_8BITMIME))
       c->use_8bit = 1; /* unknown content: 8BITMIME covers 7-bit too (RFC 6152 3) */
     c->allow_8bit_stream = c->use_8bit;
@@ -1696,7 +1733,7 @@ static size_t fmt_rcpt(smtp_client_session *c, size_t i, char *buf, size_t cap) 
 /* ---------------- body ---------------- */
 
 static void body_abort(smtp_client_session *c, int err) {
-  /* SECURITY.md §1: an invalid body after 354 ends the session without the
+  /* docs/security.md 1: an invalid body after 354 ends the session without the
    * terminator, so nothing is delivered. */
   c->local_error = err;
   session_end(c, err);
@@ -2216,7 +2253,7 @@ static int on_reply(smtp_client_session *c, const smtp_reply *r, size_t rest) {
   if (smtp_reply_code_class(r->code) == SMTP_REPLY_INVALID) return SMTP_ERR_PROTOCOL;
   if (!p || p->end > c->consumed) {
     /* Unsolicited, or ahead of its command: only 421 may do that (RFC 5321
-     * 3.8); anything else is a protocol error (SECURITY.md §6). */
+     * 3.8); anything else is a protocol error (docs/security.md 6). */
     if (r->code == 421) {
       if (c->phase == PH_QUIT) {
         session_end(c, c->end_error);
@@ -2282,7 +2319,7 @@ static int handle_reply(smtp_client_session *c, const smtp_reply *r, size_t rest
   case K_STARTTLS:
     if (code == 421) return handle_421(c, r);
     if (code == 220) {
-      /* RFC 3207 4.2, SECURITY.md §2: nothing may follow the 220 before the
+      /* RFC 3207 4.2, docs/security.md 2: nothing may follow the 220 before the
        * handshake; such bytes would be injected into the TLS session. */
       if (rest) return SMTP_ERR_PROTOCOL;
       c->phase = PH_TLS;
@@ -2507,7 +2544,7 @@ smtp_ssize smtp_client_session_mem_recv(smtp_client_session *c, const char *data
                : SMTP_ERR_CLOSED;
   if (c->event_mode && c->evq_count) return SMTP_ERR_INVALID_STATE;
   if (len && c->phase == PH_TLS) {
-    /* SECURITY.md §2: bytes between 220 and the handshake. */
+    /* docs/security.md 2: bytes between 220 and the handshake. */
     session_end(c, SMTP_ERR_PROTOCOL);
     return SMTP_ERR_PROTOCOL;
   }
@@ -2518,7 +2555,7 @@ smtp_ssize smtp_client_session_mem_recv(smtp_client_session *c, const char *data
     const smtp_reply *r;
     int rc;
     if (n < 0) {
-      /* SECURITY.md §6: malformed, mixed codes, too long: never a success.
+      /* docs/security.md 6: malformed, mixed codes, too long: never a success.
        * NOMEM: the reply store could not grow for a larger reply. */
       int e = n == SMTP_ERR_NOMEM ? SMTP_ERR_NOMEM : SMTP_ERR_PROTOCOL;
       session_end(c, e);
@@ -2631,7 +2668,7 @@ int smtp_client_session_tls_started(smtp_client_session *c, const smtp_tls_info 
 int smtp_client_session_tls_failed(smtp_client_session *c, int error) {
   if (!c) return SMTP_ERR_INVALID_ARGUMENT;
   if (c->phase == PH_CLOSED) return SMTP_OK;
-  /* SECURITY.md §2: no plaintext retry on this connection. */
+  /* docs/security.md 2: no plaintext retry on this connection. */
   session_end(c, error < 0 ? error : SMTP_ERR_TLS_HANDSHAKE);
   return SMTP_OK;
 }

@@ -4,7 +4,7 @@
  * Rules: RFC 5321 4.5.2 (transparency), 4.1.1.4 (end of data is CRLF "."
  * CRLF; the CRLF before the dot is the message's last line end), 4.5.3.1.6
  * (1000-octet text lines, the duplicated dot not counted), RFC 3030 2
- * (BDAT), and SECURITY.md §1 (SMTP smuggling: CVE-2023-51764/5/6,
+ * (BDAT), and docs/security.md 1 (SMTP smuggling: CVE-2023-51764/5/6,
  * CVE-2024-27305): end of data is found on the raw bytes only, never after
  * any normalisation, and no other sequence ends data. */
 #include <string.h>
@@ -387,7 +387,7 @@ smtp_ssize smtp_stuff(smtp_stuffer *e, const char *in, size_t inlen, size_t *con
       if (*p == '\n') {
         p++;
       } else {
-        /* Bare CR: never sent bare (SECURITY.md §1); normalised or refused. */
+        /* Bare CR: never sent bare (docs/security.md 1); normalised or refused. */
         e->seen |= SMTP_DATA_SEEN_BARE_CR;
         if (refuse_bare) {
           *consumed = (size_t)(p - (const unsigned char *)in);
@@ -481,7 +481,7 @@ smtp_ssize smtp_stuff(smtp_stuffer *e, const char *in, size_t inlen, size_t *con
         return s_fail(e, SMTP_ERR_LINE_TOO_LONG);
       }
       if (nul_stop) {
-        /* NUL is never sent (RFC 5321 4.5.2 "text"; SECURITY.md §1). */
+        /* NUL is never sent (RFC 5321 4.5.2 "text"; docs/security.md 1). */
         e->seen |= SMTP_DATA_SEEN_NUL;
         *consumed = (size_t)(p - (const unsigned char *)in);
         e->line_len = line_len;

@@ -3,7 +3,7 @@
  * one loop serves the server and the client session. It reads the
  * monotonic clock to enforce the session's deadlines (RFC 5321 4.5.3.2).
  *
- * Layers (STYLE.md 11):  session <-> [smtp_tls_conn] <-> smtp_io
+ * Layers (docs/io.md):  session <-> [smtp_tls_conn] <-> smtp_io
  *
  * The pump is a loop of small steps, each moving bytes where it can, until
  * a step makes no progress. Reads from the transport happen only after a
@@ -54,7 +54,7 @@ struct smtp_driver {
    * needed: when TLS starts, or when the session leaves part of a
    * plaintext read unconsumed. Plaintext is read into a stack buffer and
    * given to the session at once, so an idle plaintext connection never
-   * has them (RSS per idle connection, issue 7). */
+   * has them (RSS per idle connection, bench/README.md). */
   char *in;
   char *cbuf;
 };
@@ -269,7 +269,7 @@ static void step_starttls(smtp_driver *d, int *prog) {
   if (d->in_len > 0) {
     if (d->ops->tls_role == SMTP_TLS_CLIENT) {
       /* bytes after the server's 220 and before the handshake: an
-       * injection attempt (SECURITY.md 2, CVE-2021-38371 class) */
+       * injection attempt (docs/security.md 2, CVE-2021-38371 class) */
       finish(d, SMTP_ERR_PROTOCOL, NOTIFY_TLS_FAILED);
       return;
     }
@@ -482,7 +482,7 @@ int smtp__driver_new(smtp_driver **out, const smtp__driver_ops *ops, void *sessi
   if (r != 0) return r; /* a broken adapter cannot even be closed */
   if (!out || !ops || !session || (flags & ~SMTP_DRIVER_IMPLICIT_TLS) ||
       ((flags & SMTP_DRIVER_IMPLICIT_TLS) && !tls) ||
-      (tls && smtp_tls_config_role(tls) != ops->tls_role)) {
+      (tls && smtp_tls_config_role(tls) != ops->tls_role) || (mem && !smtp__mem_valid(mem))) {
     smtp__io_close(&copy);
     return SMTP_ERR_INVALID_ARGUMENT;
   }

@@ -5,6 +5,9 @@
 #include <smtp/common.h>
 
 /* Allocation through a session's copied allocator hook. */
+/* 1 when all four functions of @p mem are set (every _new checks an
+ * allocator it is given with this; NULL means the default). */
+int smtp__mem_valid(const smtp_mem *mem);
 void *smtp__malloc(const smtp_mem *mem, size_t size);
 void *smtp__calloc(const smtp_mem *mem, size_t nmemb, size_t size);
 void *smtp__realloc(const smtp_mem *mem, void *ptr, size_t size);

@@ -1,4 +1,4 @@
-/* The I/O adapter vtable (STYLE.md 11): checking, copying and normalising
+/* The I/O adapter vtable: checking, copying and normalising
  * adapters in one place, and the in-memory pipe pair. No system calls
  * here; the POSIX adapter is in io_posix.c. */
 #include <string.h>
@@ -165,6 +165,7 @@ int smtp_io_pipe_new(smtp_io *a, smtp_io *b, size_t capacity, const smtp_mem *me
   pipe_end *ea, *eb;
   if (!a || !b || a == b || capacity == 0) return SMTP_ERR_INVALID_ARGUMENT;
   if (!mem) mem = smtp_mem_default();
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
   sh = smtp__calloc(mem, 1, sizeof *sh);
   if (!sh) return SMTP_ERR_NOMEM;
   sh->mem = *mem;

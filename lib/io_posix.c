@@ -107,6 +107,7 @@ int smtp_io_posix_new(smtp_io *io, int rfd, int wfd, unsigned int flags, const s
   posix_io *p;
   if (!io || rfd < 0 || wfd < 0 || (flags & ~SMTP_IO_POSIX_OWN_FD)) return SMTP_ERR_INVALID_ARGUMENT;
   if (!mem) mem = smtp_mem_default();
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
   p = smtp__calloc(mem, 1, sizeof *p);
   if (!p) return SMTP_ERR_NOMEM;
   p->mem = *mem;

@@ -1,4 +1,4 @@
-/* The allocator hook (STYLE.md 6): every allocation in lib/ goes through a
+/* The allocator hook: every allocation in lib/ goes through a
  * session's copied smtp_mem. */
 #include <stdlib.h>
 
@@ -13,6 +13,10 @@ static const smtp_mem default_mem = {NULL, default_malloc, default_free, default
                                      default_realloc};
 
 const smtp_mem *smtp_mem_default(void) { return &default_mem; }
+
+int smtp__mem_valid(const smtp_mem *mem) {
+  return mem && mem->malloc && mem->free && mem->calloc && mem->realloc;
+}
 
 void *smtp__malloc(const smtp_mem *mem, size_t size) {
   if (!mem) mem = &default_mem;

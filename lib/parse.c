@@ -89,7 +89,7 @@ int smtp_parse_command(const char *line, size_t len, smtp_command *out) {
   out->args.len = 0;
   /* RFC 5321 4.5.3.1.4: 512 octets including CRLF. */
   if (len > SMTP_COMMAND_LINE_MAX - 2) return SMTP_ERR_TOO_LONG;
-  /* SECURITY.md 1/3: CR, LF or NUL inside a line is never split or passed on. */
+  /* docs/security.md 1/3: CR, LF or NUL inside a line is never split or passed on. */
   if (smtp__has_crlfnul(p, len)) return SMTP_ERR_BAD_CHAR;
   while (i < len && i <= VERB_MAX && SMTP__IS(p[i], SMTP__A_LETDIG)) i++;
   if (i == 0 || i > VERB_MAX) return SMTP_ERR_SYNTAX;

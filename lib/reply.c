@@ -203,14 +203,13 @@ static void start_reply(smtp_reply_parser *p) {
   p->line_len = p->line_start = p->text_len = p->total = p->nlines = 0;
 }
 
-int smtp_reply_parser_new(smtp_reply_parser **out, const smtp_mem *mem, size_t max_line,
-                          size_t max_lines) {
+int smtp_reply_parser_new(smtp_reply_parser **out, size_t max_line, size_t max_lines, const smtp_mem *mem) {
   smtp_reply_parser *p;
   size_t total, off_spans, off_text, sc, tc;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
   if (!mem) mem = smtp_mem_default();
-  if (!mem->malloc || !mem->free) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
   if (max_line == 0) max_line = SMTP_REPLY_LINE_MAX;
   if (max_lines == 0) max_lines = SMTP_REPLY_LINES_MAX;
   /* "250\r\n" is the shortest line. */
@@ -424,6 +423,9 @@ smtp_ssize smtp_reply_format(char *buf, size_t buflen, int code,
   size_t elen = 0, pos = 0, room, a, i;
   if ((!buf && buflen) || (!text && textlen)) return SMTP_ERR_INVALID_ARGUMENT;
   if (smtp_reply_code_class(code) == SMTP_REPLY_INVALID) return SMTP_ERR_INVALID_ARGUMENT;
+  /* Every text octet is written (LF becomes CRLF plus a prefix), so a text
+   * longer than the buffer cannot fit: refused before it is read. */
+  if (textlen > buflen) return SMTP_ERR_BUFFER_TOO_SMALL;
   if (enhanced) {
     smtp_ssize r;
     if (enhanced->cls != code / 100) return SMTP_ERR_INVALID_ARGUMENT;

@@ -58,6 +58,9 @@ int smtp_sasl_plain_decode(const char *msg, size_t len, smtp_sasl_plain *out) {
   if (!out || (!msg && len)) return SMTP_ERR_INVALID_ARGUMENT;
   memset(out, 0, sizeof(*out));
   if (len == 0) return SMTP_ERR_SYNTAX;
+  /* Three fields of at most 255 octets and two NULs: a longer message is
+   * refused before its bytes are read (RFC 4616 2). */
+  if (len > 3 * 255 + 2) return SMTP_ERR_TOO_LONG;
 
   /* RFC 4616 2: exactly two NUL separators. */
   nul1 = memchr(msg, '\0', len);

@@ -307,7 +307,7 @@ static void apply(smtp_server_session *s, int code) {
     break;
   case SRV_OP_STARTTLS:
     if (cls == 2) {
-      /* RFC 3207 4.2 / SECURITY.md 2: nothing received before the handshake
+      /* RFC 3207 4.2 / docs/security.md 2: nothing received before the handshake
        * is ever executed. */
       s->starttls_pending = 1;
       s->in_len = 0;
@@ -494,7 +494,7 @@ static int msg_verdict(const smtp_server_session *s) {
   unsigned int seen = (s->tflags & SMTP_SERVER_FLAG_BDAT) ? 0 : s->un.seen;
   if (s->msg_too_big || (s->opt.max_size && s->msg_size > s->opt.max_size))
     return SMTP_ERR_MESSAGE_TOO_BIG; /* RFC 1870 6.3 */
-  /* SECURITY.md 1: bare CR / LF refused by default (RFC 5321 2.3.8). */
+  /* docs/security.md 1: bare CR / LF refused by default (RFC 5321 2.3.8). */
   if (s->opt.bare_policy == SMTP_SERVER_BARE_REJECT) {
     if (seen & SMTP_DATA_SEEN_BARE_LF) return SMTP_ERR_BARE_LF;
     if (seen & SMTP_DATA_SEEN_BARE_CR) return SMTP_ERR_BARE_CR;
@@ -506,7 +506,7 @@ static int msg_verdict(const smtp_server_session *s) {
   return 0;
 }
 
-/* Count and hand on message bytes (SECURITY.md 4: oversize data is counted
+/* Count and hand on message bytes (docs/security.md 4: oversize data is counted
  * and discarded, never buffered). */
 static void deliver(smtp_server_session *s, const char *p, size_t n) {
   int rv;
@@ -604,8 +604,8 @@ static void cmd_helo(smtp_server_session *s, const smtp_command *c) {
   s->op = SRV_OP_HELO;
   if (c->args.len == 0 || c->args.len > SRV_NAME_MAX ||
       smtp_parse_ehlo_arg(c->args.ptr, c->args.len, flags, &kind) != SMTP_OK) {
-    /* RFC 5321 4.1.4: a refused EHLO leaves the state unchanged. CLI.md:
-     * neither a domain nor an address literal: 501 5.5.2. */
+    /* RFC 5321 4.1.4: a refused EHLO leaves the state unchanged.
+     * Neither a domain nor an address literal: 501 5.5.2. */
     static const smtp_enhanced_code e552 = {5, 5, 2};
     (void)smtp__srv_finish(s, 501, &e552, "Invalid domain name", 19);
     return;
@@ -637,7 +637,7 @@ static int mail_params(smtp_server_session *s, smtp_span rest, smtp_server_mail 
   while ((r = smtp_param_next(&rest, pflags, &prm)) == 1) {
     unsigned bit;
     if (span_ieq(prm.keyword, "SIZE") && (s->offered & SMTP_EXT_SIZE)) {
-      /* RFC 1870 6: digits only, overflow-checked (SECURITY.md 4). */
+      /* RFC 1870 6: digits only, overflow-checked (docs/security.md 4). */
       uint64_t v;
       bit = P_SIZE;
       if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
@@ -651,11 +651,11 @@ static int mail_params(smtp_server_session *s, smtp_span rest, smtp_server_mail 
                (s->offered & (SMTP_EXT_8BITMIME | SMTP_EXT_BINARYMIME))) {
       bit = P_BODY;
       if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
-      if (span_ieq(prm.value, "7BIT")) m->body = SMTP_SERVER_BODY_7BIT;
+      if (span_ieq(prm.value, "7BIT")) m->body = SMTP_BODY_7BIT;
       else if (span_ieq(prm.value, "8BITMIME") && (s->offered & SMTP_EXT_8BITMIME))
-        m->body = SMTP_SERVER_BODY_8BITMIME; /* RFC 6152 */
+        m->body = SMTP_BODY_8BITMIME; /* RFC 6152 */
       else if (span_ieq(prm.value, "BINARYMIME") && (s->offered & SMTP_EXT_BINARYMIME))
-        m->body = SMTP_SERVER_BODY_BINARYMIME; /* RFC 3030 3 */
+        m->body = SMTP_BODY_BINARYMIME; /* RFC 3030 3 */
       else return SMTP_STATUS_PARAM_SYNTAX;
     } else if (span_ieq(prm.keyword, "SMTPUTF8") && (s->offered & SMTP_EXT_SMTPUTF8)) {
       bit = P_UTF8; /* RFC 6531 3.4: no value */
@@ -664,8 +664,8 @@ static int mail_params(smtp_server_session *s, smtp_span rest, smtp_server_mail 
     } else if (span_ieq(prm.keyword, "RET") && (s->offered & SMTP_EXT_DSN)) {
       bit = P_RET; /* RFC 3461 4.3 */
       if (!prm.has_value) return SMTP_STATUS_PARAM_SYNTAX;
-      if (span_ieq(prm.value, "FULL")) m->ret = SMTP_SERVER_RET_FULL;
-      else if (span_ieq(prm.value, "HDRS")) m->ret = SMTP_SERVER_RET_HDRS;
+      if (span_ieq(prm.value, "FULL")) m->ret = SMTP_DSN_RET_FULL;
+      else if (span_ieq(prm.value, "HDRS")) m->ret = SMTP_DSN_RET_HDRS;
       else return SMTP_STATUS_PARAM_SYNTAX;
     } else if (span_ieq(prm.keyword, "ENVID") && (s->offered & SMTP_EXT_DSN)) {
       /* RFC 3461 4.4: xtext of printable ASCII, at most 100 characters. */
@@ -695,7 +695,7 @@ static int mail_params(smtp_server_session *s, smtp_span rest, smtp_server_mail 
                             &dl) != SMTP_OK ||
           dl == 0)
         return SMTP_STATUS_PARAM_SYNTAX;
-      /* SECURITY.md 3: decoded values are validated again. */
+      /* docs/security.md 3: decoded values are validated again. */
       for (size_t i = 0; i < dl; i++) {
         unsigned char ch = (unsigned char)scratch[used + i];
         if (ch < 0x20 || ch == 0x7f) return SMTP_STATUS_PARAM_SYNTAX;
@@ -776,8 +776,8 @@ static void cmd_mail(smtp_server_session *s, const smtp_command *c) {
   s->p_flags = 0;
   if (m.smtputf8) s->p_flags |= SMTP_SERVER_FLAG_SMTPUTF8;
   if (m.requiretls) s->p_flags |= SMTP_SERVER_FLAG_REQUIRETLS;
-  if (m.body == SMTP_SERVER_BODY_8BITMIME) s->p_flags |= SMTP_SERVER_FLAG_8BITMIME;
-  if (m.body == SMTP_SERVER_BODY_BINARYMIME) s->p_flags |= SMTP_SERVER_FLAG_BINARYMIME;
+  if (m.body == SMTP_BODY_8BITMIME) s->p_flags |= SMTP_SERVER_FLAG_8BITMIME;
+  if (m.body == SMTP_BODY_BINARYMIME) s->p_flags |= SMTP_SERVER_FLAG_BINARYMIME;
   CALL_EVENT(s, SRV_OP_MAIL, mail, &m, s->user_data);
 }
 
@@ -792,16 +792,16 @@ static int parse_notify(smtp_span v, unsigned int *out) {
     while (j < v.len && v.ptr[j] != ',') j++;
     w.ptr = v.ptr + i;
     w.len = j - i;
-    if (span_ieq(w, "NEVER")) b = SMTP_SERVER_NOTIFY_NEVER;
-    else if (span_ieq(w, "SUCCESS")) b = SMTP_SERVER_NOTIFY_SUCCESS;
-    else if (span_ieq(w, "FAILURE")) b = SMTP_SERVER_NOTIFY_FAILURE;
-    else if (span_ieq(w, "DELAY")) b = SMTP_SERVER_NOTIFY_DELAY;
+    if (span_ieq(w, "NEVER")) b = SMTP_DSN_NOTIFY_NEVER;
+    else if (span_ieq(w, "SUCCESS")) b = SMTP_DSN_NOTIFY_SUCCESS;
+    else if (span_ieq(w, "FAILURE")) b = SMTP_DSN_NOTIFY_FAILURE;
+    else if (span_ieq(w, "DELAY")) b = SMTP_DSN_NOTIFY_DELAY;
     else return -1;
     if (bits & b) return -1;
     bits |= b;
     i = j + 1;
   }
-  if ((bits & SMTP_SERVER_NOTIFY_NEVER) && bits != SMTP_SERVER_NOTIFY_NEVER) return -1;
+  if ((bits & SMTP_DSN_NOTIFY_NEVER) && bits != SMTP_DSN_NOTIFY_NEVER) return -1;
   *out = bits;
   return 0;
 }
@@ -926,7 +926,7 @@ static void cmd_data(smtp_server_session *s, const smtp_command *c) {
 }
 
 /* A BDAT refused before its data: reply now, then consume and drop the
- * chunk (RFC 3030 2; SECURITY.md 1: a refused BDAT still consumes its bytes). */
+ * chunk (RFC 3030 2; docs/security.md 1: a refused BDAT still consumes its bytes). */
 static void bdat_refuse(smtp_server_session *s, int status_id) {
   refuse(s, SRV_OP_BDAT, status_id);
   s->bdat_deliver = 0;
@@ -1097,7 +1097,7 @@ static void cmd_unknown(smtp_server_session *s, const smtp_command *c) {
 }
 
 /* Lines longer than their limit (RFC 5321 4.5.3.1.4, 4.5.3.1.9): 500, and the
- * line is never run (SECURITY.md 4). */
+ * line is never run (docs/security.md 4). */
 static void line_too_long(smtp_server_session *s) {
   if (s->auth_active) {
     smtp__srv_trace(s, SMTP_SERVER_TRACE_IN, "***", 3);
@@ -1164,7 +1164,7 @@ static void process_line(smtp_server_session *s, const char *line, size_t len) {
     return;
   }
   if (r != SMTP_OK) {
-    /* SECURITY.md 1: a bare CR/LF or NUL inside a command line makes the
+    /* docs/security.md 1: a bare CR/LF or NUL inside a command line makes the
      * whole line an error; never two commands out of one line. */
     refuse(s, SRV_OP_NONE, SMTP_STATUS_SYNTAX_ERROR);
     return;
@@ -1211,7 +1211,7 @@ static void process_line(smtp_server_session *s, const char *line, size_t len) {
 /* ------------------------------------------------------------------------ */
 /* Input steps. Each takes bytes from p[0..n) and returns how many.          */
 
-/* Command lines end only at CRLF (RFC 5321 2.3.8; SECURITY.md 1). A complete
+/* Command lines end only at CRLF (RFC 5321 2.3.8; docs/security.md 1). A complete
  * line inside the caller's bytes is used in place; only a line that
  * straddles two calls is copied. Any line longer than the input buffer is
  * discarded up to its CRLF and answered 500. */
@@ -1245,7 +1245,7 @@ static size_t step_line(smtp_server_session *s, const char *p, size_t n) {
     return j + 1;
   }
   if (s->in_len + n >= s->in_cap) {
-    /* SECURITY.md 1/4: the tail of an over-long line is never a new line. */
+    /* docs/security.md 1/4: the tail of an over-long line is never a new line. */
     s->in_len = 0;
     s->mode = SRV_M_DISCARD;
     s->discard_cr = n > 0 && p[n - 1] == '\r';
@@ -1293,7 +1293,7 @@ static size_t step_data(smtp_server_session *s, const char *p, size_t n) {
   return used;
 }
 
-/* BDAT chunk bytes: counted, never scanned (RFC 3030 2; SECURITY.md 1),
+/* BDAT chunk bytes: counted, never scanned (RFC 3030 2; docs/security.md 1),
  * handed on in place. */
 static size_t step_bdat(smtp_server_session *s, const char *p, size_t n) {
   size_t take = n;
@@ -1313,14 +1313,12 @@ static int blocked(const smtp_server_session *s) {
 /* ------------------------------------------------------------------------ */
 /* Public API: objects.                                                      */
 
-static int mem_ok(const smtp_mem *m) { return m && m->malloc && m->free; }
-
 int smtp_server_callbacks_new(smtp_server_callbacks **out, const smtp_mem *mem) {
   smtp_server_callbacks *cb;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
   if (!mem) mem = smtp_mem_default();
-  if (!mem_ok(mem)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
   cb = smtp__malloc(mem, sizeof *cb);
   if (!cb) return SMTP_ERR_NOMEM;
   memset(cb, 0, sizeof *cb);
@@ -1388,7 +1386,7 @@ int smtp_server_options_new(smtp_server_options **out, const smtp_mem *mem) {
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
   if (!mem) mem = smtp_mem_default();
-  if (!mem_ok(mem)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
   o = smtp__malloc(mem, sizeof *o);
   if (!o) return SMTP_ERR_NOMEM;
   options_defaults(o);
@@ -1518,7 +1516,7 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
   if (!mem) mem = smtp_mem_default();
-  if (!mem_ok(mem)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
   if (options) {
     opt = options->p;
     host = options->hostname;
@@ -1625,7 +1623,7 @@ smtp_ssize smtp_server_session_mem_recv(smtp_server_session *s, const char *data
   }
   if (s->data_block) s->seq++; /* RFC 5321 4.5.3.2.5: per data block */
   if (s->fatal) return s->fatal;
-  /* SECURITY.md 2: whatever followed STARTTLS in this buffer is dropped. */
+  /* docs/security.md 2: whatever followed STARTTLS in this buffer is dropped. */
   if (s->starttls_pending) off = len;
   return (smtp_ssize)off;
 }
@@ -1680,7 +1678,7 @@ int smtp_server_session_want_close(const smtp_server_session *s) {
 static void copy_str(char *dst, const char *src) {
   size_t i = 0;
   if (src) {
-    /* SNI and the like are untrusted bytes (SECURITY.md 2): keep printable ASCII. */
+    /* SNI and the like are untrusted bytes (docs/security.md 2): keep printable ASCII. */
     for (; src[i] && i < SRV_TLS_STR - 1; i++) {
       unsigned char c = (unsigned char)src[i];
       dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';

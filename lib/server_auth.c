@@ -7,7 +7,7 @@
  * "*" cancels (501 5.7.0); a PLAIN message needs exactly two NULs and an
  * authzid other than the authcid is refused unless allowed; SASL lines over
  * the input buffer give 500 5.5.6; failed exchanges are counted and the
- * session closes with 421 at the limit (SECURITY.md 4). Credentials never
+ * session closes with 421 at the limit (docs/security.md 4). Credentials never
  * reach the trace; decoded secrets are wiped from the input buffer, where
  * they are decoded (see server_impl.h).
  *
@@ -157,7 +157,7 @@ static void plain_check(smtp_server_session *s, const char *msg, size_t len) {
   if (smtp_sasl_plain_decode(msg, len, &p) != SMTP_OK || p.authcid.len > SRV_NAME_MAX ||
       p.authzid.len > SRV_NAME_MAX || has_controls(p.authcid.ptr, p.authcid.len) ||
       has_controls(p.authzid.ptr, p.authzid.len)) {
-    smtp__srv_auth_abort(s, SMTP_STATUS_AUTH_FAILED); /* SECURITY.md 4: never authenticates */
+    smtp__srv_auth_abort(s, SMTP_STATUS_AUTH_FAILED); /* docs/security.md 4: never authenticates */
     return;
   }
   if (p.authzid.len && s->opt.authzid_policy == SMTP_SERVER_AUTHZID_SAME &&

@@ -99,7 +99,7 @@ enum {
 /* One allocation holds the struct, then the input buffer, the output
  * buffer, the host name and, only with an auth or auth_step callback, the
  * AUTH identity (SRV_NAME_MAX + 1). Memory per idle session is what this
- * costs (issue 7: <= 4 KiB with the defaults), so rarely used state has no
+ * costs (at most 4 KiB with the defaults, bench/bench_idle.c), so rarely used state has no
  * buffer of its own:
  *  - the input buffer is also the scratch area of the command being run
  *    (decoded xtext of MAIL/RCPT parameters after the line when the line

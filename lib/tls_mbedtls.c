@@ -1,4 +1,4 @@
-/* TLS over memory with Mbed TLS (tls.h; STYLE.md 12).
+/* TLS over memory with Mbed TLS (tls.h).
  *
  * Mbed TLS is driven through mbedtls_ssl_set_bio() with two callbacks that
  * read and write this connection's own ciphertext buffers and return
@@ -61,7 +61,7 @@ struct smtp_tls_config {
   int verify;
   int min_version, max_version;
   int have_own, have_ca, system_ca_tried;
-  smtp_tls_sni_callback sni_cb;
+  smtp_tls_on_sni sni_cb;
   void *sni_ud;
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
@@ -146,6 +146,7 @@ int smtp_tls_config_new(smtp_tls_config **out, int role, const smtp_mem *mem) {
   *out = NULL;
   if (role != SMTP_TLS_SERVER && role != SMTP_TLS_CLIENT) return SMTP_ERR_INVALID_ARGUMENT;
   if (!mem) mem = smtp_mem_default();
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
 #if SMTP__MBED3 && defined(MBEDTLS_PSA_CRYPTO_C)
   if (psa_crypto_init() != PSA_SUCCESS) return SMTP_ERR_TLS_CONFIG;
 #endif
@@ -570,7 +571,7 @@ int smtp_tls_config_set_versions(smtp_tls_config *cfg, int min_version, int max_
   return apply_versions(cfg);
 }
 
-int smtp_tls_config_set_sni_callback(smtp_tls_config *cfg, smtp_tls_sni_callback cb, void *user_data) {
+int smtp_tls_config_set_sni_callback(smtp_tls_config *cfg, smtp_tls_on_sni cb, void *user_data) {
   if (!cfg || cfg->role != SMTP_TLS_SERVER) return SMTP_ERR_INVALID_ARGUMENT;
   cfg->sni_cb = cb;
   cfg->sni_ud = user_data;
@@ -602,7 +603,7 @@ static int sni_trampoline(void *p, mbedtls_ssl_context *ssl, const unsigned char
   smtp_tls_config *cfg = p;
   smtp_tls_conn *c = conn_of(ssl);
   int r = 0;
-  /* Untrusted bytes (SECURITY.md 2): recorded bounded, never interpreted. */
+  /* Untrusted bytes (docs/security.md 2): recorded bounded, never interpreted. */
   c->has_sni = 1;
   c->sni_len = len < sizeof c->sni - 1 ? len : sizeof c->sni - 1;
   memcpy(c->sni, name, c->sni_len);
@@ -728,6 +729,7 @@ int smtp_tls_conn_new(smtp_tls_conn **out, const smtp_tls_config *cfg, const cha
   }
   if (hostname && strlen(hostname) > 255) return SMTP_ERR_INVALID_ARGUMENT;
   if (!mem) mem = smtp_mem_default();
+  if (!smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
   c = smtp__calloc(mem, 1, sizeof *c);
   if (!c) return SMTP_ERR_NOMEM;
   c->mem = *mem;

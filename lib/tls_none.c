@@ -62,7 +62,7 @@ int smtp_tls_config_set_versions(smtp_tls_config *cfg, int min_version, int max_
   (void)cfg, (void)min_version, (void)max_version;
   return SMTP_ERR_TLS_UNAVAILABLE;
 }
-int smtp_tls_config_set_sni_callback(smtp_tls_config *cfg, smtp_tls_sni_callback cb, void *user_data) {
+int smtp_tls_config_set_sni_callback(smtp_tls_config *cfg, smtp_tls_on_sni cb, void *user_data) {
   (void)cfg, (void)cb, (void)user_data;
   return SMTP_ERR_TLS_UNAVAILABLE;
 }

@@ -7,7 +7,7 @@
  * Decoding is strict: lower-case hex, a bare or short "+", "=", SP,
  * controls and non-ASCII are errors. Decoded octets may be anything
  * (including NUL): callers validate the decoded value against its own
- * grammar (SECURITY.md 3). */
+ * grammar (docs/security.md 3). */
 #include <smtp/address.h>
 
 #include "abnf.h"

@@ -239,7 +239,7 @@ static inline void h_start(harness *h, harness_setup_fn setup, int mode, uint32_
   assert_int_equal(smtp_client_options_set_ehlo_name(h->opt, "client.example"), SMTP_OK);
   assert_int_equal(smtp_client_options_set_starttls(h->opt, SMTP_CLIENT_STARTTLS_OFF), SMTP_OK);
   assert_int_equal(smtp_client_txn_new(&h->txn, NULL), SMTP_OK);
-  assert_int_equal(smtp_client_callbacks_new(&h->cbs), SMTP_OK);
+  assert_int_equal(smtp_client_callbacks_new(&h->cbs, NULL), SMTP_OK);
   smtp_client_callbacks_set_event(h->cbs, h_on_event);
   smtp_client_callbacks_set_read_body(h->cbs, h_read_body);
   smtp_client_callbacks_set_trace(h->cbs, h_trace);

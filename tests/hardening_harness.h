@@ -628,7 +628,7 @@ static inline int hh_srv_tls(hh_srv *h, const char *sni) {
 static inline void hh_reply_codes(const char *p, size_t n, hh_buf *codes) {
   smtp_reply_parser *rp = NULL;
   size_t off = 0;
-  assert_int_equal(smtp_reply_parser_new(&rp, NULL, 0, 0), SMTP_OK);
+  assert_int_equal(smtp_reply_parser_new(&rp, 0, 0, NULL), SMTP_OK);
   while (off < n) {
     smtp_ssize r = smtp_reply_parser_feed(rp, p + off, n - off);
     const smtp_reply *rep;
@@ -805,7 +805,7 @@ static inline int hh_cli_new(hh_cli *h, const hh_cli_cfg *cfg, const hh_cli_txn 
   if (cfg) h->cfg = *cfg;
   h->read_fail_at = -1;
   hh_mem_init(&h->mem, fail_at);
-  r = smtp_client_callbacks_new(&h->cbs);
+  r = smtp_client_callbacks_new(&h->cbs, NULL);
   if (r != SMTP_OK) return r;
   smtp_client_callbacks_set_event(h->cbs, hh_c_event);
   smtp_client_callbacks_set_read_body(h->cbs, hh_c_read);

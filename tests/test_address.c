@@ -1,6 +1,6 @@
 /* The ABNF module: command lines, paths, mailboxes, domains, address
  * literals, MAIL/RCPT arguments and esmtp parameters.
- * RFC 5321 4.1.1, 4.1.2, 4.1.3, 4.5.3.1; RFC 6531 3.3; SECURITY.md 3 and 5.
+ * RFC 5321 4.1.1, 4.1.2, 4.1.3, 4.5.3.1; RFC 6531 3.3; docs/security.md 3 and 5.
  * Every vector names the rule it checks. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -121,7 +121,7 @@ static void test_command_length(void **state) {
 }
 
 /* ------------------------------------------------------------------ */
-/* Mailbox: RFC 5321 4.1.2, RFC 6531 3.3, SECURITY.md 5. */
+/* Mailbox: RFC 5321 4.1.2, RFC 6531 3.3, docs/security.md 5. */
 
 struct mb_vec {
   const char *in;

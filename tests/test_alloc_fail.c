@@ -1,4 +1,4 @@
-/* Allocation failure at every allocation index (STYLE.md 17, after
+/* Allocation failure at every allocation index (after
  * nghttp2's failmalloc test): every run ends with a clean SMTP_ERR_NOMEM or
  * with success, and leaves nothing allocated. Covered: the server session
  * (callbacks, options, session), the client session (options, transactions,
@@ -211,7 +211,7 @@ static void af_reply_parser(void **state) {
     int r;
     hh_mem_init(&m, k);
     snprintf(hh_ctx, sizeof hh_ctx, "reply parser, allocation %zu", k);
-    r = smtp_reply_parser_new(&p, &m.mem, 0, 0);
+    r = smtp_reply_parser_new(&p, 0, 0, &m.mem);
     HH_CHECK(r == SMTP_OK || r == SMTP_ERR_NOMEM);
     if (r == SMTP_OK) {
       HH_CHECK(smtp_reply_parser_feed(p, "250-a\r\n250 b\r\n", 14) == 14);
@@ -245,7 +245,7 @@ static void af_client_large_reply(void **state) {
     smtp_ssize r;
     hh_mem_init(&m, k);
     snprintf(hh_ctx, sizeof hh_ctx, "client large EHLO reply, allocation %zu", k);
-    HH_CHECK(smtp_client_callbacks_new(&cb) == SMTP_OK);
+    HH_CHECK(smtp_client_callbacks_new(&cb, NULL) == SMTP_OK);
     HH_CHECK(smtp_client_options_new(&o, NULL) == SMTP_OK);
     smtp_client_options_set_starttls(o, SMTP_CLIENT_STARTTLS_OFF);
     if (smtp_client_session_new(&c, cb, NULL, o, &m.mem) != SMTP_OK) {

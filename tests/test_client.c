@@ -381,7 +381,7 @@ static void test_lmtp(void **state) {
                "GREETING 220\nDONE -36 0 0\nCLOSED -36\n");
 }
 
-/* Lost connection after the data: a temporary failure (SECURITY.md §6). */
+/* Lost connection after the data: a temporary failure (docs/security.md 6). */
 static void test_connection_lost_after_data(void **state) {
   (void)state;
   h_transcript(setup_one,
@@ -768,7 +768,7 @@ static size_t session_bytes(const smtp_client_options *o, int with_cbs, int with
   smtp_client_session *c;
   size_t n;
   if (with_cbs) {
-    assert_int_equal(smtp_client_callbacks_new(&cb), SMTP_OK);
+    assert_int_equal(smtp_client_callbacks_new(&cb, NULL), SMTP_OK);
     if (with_read) smtp_client_callbacks_set_read_body(cb, dummy_read);
   }
   assert_int_equal(smtp_client_session_new(&c, cb, NULL, o, &mem), SMTP_OK);
@@ -792,7 +792,7 @@ static void test_memory_by_options(void **state) {
   smtp_mem mem = {&m, bm_malloc, bm_free, bm_calloc, bm_realloc};
   size_t parser, base, with_cb, with_read, min_out, creds, tok;
   (void)state;
-  assert_int_equal(smtp_reply_parser_new(&rp, &mem, 0, 0), SMTP_OK);
+  assert_int_equal(smtp_reply_parser_new(&rp, 0, 0, &mem), SMTP_OK);
   parser = m.cur;
   smtp_reply_parser_del(rp);
   assert_int_equal(smtp_client_options_new(&o, NULL), SMTP_OK);
@@ -969,7 +969,7 @@ static void test_caps_callback_mode(void **state) {
   size_t calls;
   (void)state;
   memset(&seen, 0, sizeof seen);
-  assert_int_equal(smtp_client_callbacks_new(&cb), SMTP_OK);
+  assert_int_equal(smtp_client_callbacks_new(&cb, NULL), SMTP_OK);
   smtp_client_callbacks_set_capabilities(cb, caps_cb);
   smtp_client_callbacks_set_starttls(cb, starttls_cb);
   assert_int_equal(smtp_client_options_new(&o, NULL), SMTP_OK);
@@ -1072,7 +1072,7 @@ static void og_txn(const char *body, size_t blen, const char *token, size_t fail
                            : "250-mx\r\n250 PIPELINING\r\n";
   memset(r, 0, sizeof *r);
   r->done_status = 1;
-  assert_int_equal(smtp_client_callbacks_new(&cb), SMTP_OK);
+  assert_int_equal(smtp_client_callbacks_new(&cb, NULL), SMTP_OK);
   smtp_client_callbacks_set_event(cb, og_event);
   assert_int_equal(smtp_client_options_new(&o, NULL), SMTP_OK);
   assert_int_equal(smtp_client_options_set_starttls(o, SMTP_CLIENT_STARTTLS_OFF), SMTP_OK);
@@ -1344,7 +1344,7 @@ static void zc_session(zc_run *z, int chunking, int binary) {
   assert_int_equal(smtp_client_txn_set_from(t, "a@b.org", 7), SMTP_OK);
   assert_int_equal(smtp_client_txn_add_rcpt(t, "c@d.org", 7, 0, NULL, 0), 0);
   assert_int_equal(smtp_client_txn_set_body(t, z->body, z->n), SMTP_OK);
-  if (binary) assert_int_equal(smtp_client_txn_set_body_type(t, SMTP_CLIENT_BODY_BINARYMIME), SMTP_OK);
+  if (binary) assert_int_equal(smtp_client_txn_set_body_type(t, SMTP_BODY_BINARYMIME), SMTP_OK);
   assert_int_equal(smtp_client_session_new(&c, NULL, NULL, o, NULL), SMTP_OK);
   assert_int_equal(smtp_client_session_submit(c, t), SMTP_OK);
   zc_feed(c, "220 mx\r\n");

@@ -106,7 +106,7 @@ static void setup_binary(harness *h) {
   assert_int_equal(smtp_client_txn_set_from(h->txn, "a@b.org", 7), SMTP_OK);
   assert_int_equal(smtp_client_txn_add_rcpt(h->txn, "bob@example.org", 15, 0, NULL, 0), 0);
   assert_int_equal(smtp_client_txn_set_body(h->txn, bin, 5), SMTP_OK);
-  assert_int_equal(smtp_client_txn_set_body_type(h->txn, SMTP_CLIENT_BODY_BINARYMIME), SMTP_OK);
+  assert_int_equal(smtp_client_txn_set_body_type(h->txn, SMTP_BODY_BINARYMIME), SMTP_OK);
 }
 static void test_binarymime(void **state) {
   (void)state;
@@ -219,7 +219,7 @@ static void test_7bit_no_param(void **state) {
 }
 
 /* Streamed body: 8-bit content after 354 to a server without 8BITMIME ends
- * the session without the terminator (SECURITY.md §1). */
+ * the session without the terminator (docs/security.md 1). */
 static void setup_8bit_stream(harness *h) {
   h_txn(h, "a@b.org", R1, 1, NULL);
   assert_int_equal(smtp_client_txn_set_body_source(h->txn, SMTP_CLIENT_BODY_PUSH), SMTP_OK);

@@ -1,4 +1,4 @@
-/* The client cases of SECURITY.md: injection through every application
+/* The client cases of docs/security.md: injection through every application
  * input (§3), STARTTLS injection and downgrade (§2), reply smuggling and
  * bounds (§6), 421 at any point, replies before their command, the body
  * rules (§1), and allocation failure at every index without a leak. */
@@ -141,7 +141,7 @@ static void test_starttls_forgets_caps(void **state) {
                "BODY 0\nDATA - 250\nDONE 0 1 1\nCLOSED 0\n");
 }
 
-/* SECURITY.md §2 (CVE-2011-0411 class): bytes after the 220 and before the
+/* docs/security.md 2 (CVE-2011-0411 class): bytes after the 220 and before the
  * handshake are a protocol error, in the same packet or later. */
 static void test_starttls_injection(void **state) {
   (void)state;
@@ -217,7 +217,7 @@ static void test_starttls_opportunistic_refused(void **state) {
                "DONE 0 1 1\nCLOSED 0\n");
 }
 
-/* Credentials never in clear text (RFC 4954 4, SECURITY.md §2). */
+/* Credentials never in clear text (RFC 4954 4, docs/security.md 2). */
 static void setup_auth_clear(harness *h) {
   assert_int_equal(smtp_client_options_set_credentials(h->opt, NULL, "user", "secret"), SMTP_OK);
   h_txn(h, "a@b.org", R1, 1, "x\r\n");
@@ -279,7 +279,7 @@ static void check_bad_reply(const char *pkt, size_t n) {
   }
 }
 
-/* Malformed replies are protocol errors, never successes (SECURITY.md §6,
+/* Malformed replies are protocol errors, never successes (docs/security.md 6,
  * CVE-2020-8794 class). */
 static void test_reply_smuggling(void **state) {
   (void)state;
@@ -304,7 +304,7 @@ static void test_reply_smuggling(void **state) {
     if (i == sizeof bad / sizeof bad[0] - 1) n = 9;
     check_bad_reply(bad[i], n);
   }
-  /* a bare final "250" is valid (SECURITY.md §6) */
+  /* a bare final "250" is valid (docs/security.md 6) */
   h_transcript(NULL, "S: 220\nC: EHLO client.example\nS: 250\nQUIT\nC: QUIT\nS: 221\n",
                "GREETING 220\nCAPS 0\nREADY\nCLOSED 0\n");
 }
@@ -339,7 +339,7 @@ static void test_reply_bounds_configured(void **state) {
 }
 
 /* A reply before its command was written (or with none outstanding) is a
- * protocol error (SECURITY.md §6); 421 may come at any time. */
+ * protocol error (docs/security.md 6); 421 may come at any time. */
 static void test_reply_before_command(void **state) {
   (void)state;
   harness *h = calloc(1, sizeof *h);
@@ -410,7 +410,7 @@ static void test_421_everywhere(void **state) {
 }
 
 /* A body that turns out invalid after 354 ends the session without the
- * terminator (SECURITY.md §1); so does a failing read callback. */
+ * terminator (docs/security.md 1); so does a failing read callback. */
 static void setup_stream_nul(harness *h) {
   static const char b[] = "ok\r\nbad\0line\r\n";
   h_txn(h, "a@b.org", R1, 1, NULL);
@@ -529,7 +529,7 @@ static void test_no_steady_state_allocation(void **state) {
   smtp_client_session *c;
   smtp_client_txn *t;
   int left = 2;
-  assert_int_equal(smtp_client_callbacks_new(&cb), SMTP_OK);
+  assert_int_equal(smtp_client_callbacks_new(&cb, NULL), SMTP_OK);
   smtp_client_callbacks_set_event(cb, steady_done);
   assert_int_equal(smtp_client_txn_new(&t, &mem), SMTP_OK);
   assert_int_equal(smtp_client_txn_set_from(t, "a@b.org", 7), SMTP_OK);

@@ -1,5 +1,5 @@
 /* Message data framing (lib/data.c): un-stuffing and end-of-data detection
- * (RFC 5321 4.5.2, 4.1.1.4; SECURITY.md §1, SMTP smuggling CVE-2023-51764,
+ * (RFC 5321 4.5.2, 4.1.1.4; docs/security.md 1, SMTP smuggling CVE-2023-51764,
  * CVE-2023-51765, CVE-2023-51766, CVE-2024-27305), dot-stuffing, line
  * limits (RFC 5321 4.5.3.1.6), body scanning and BDAT (RFC 3030 2).
  *
@@ -211,7 +211,7 @@ static const uvec unstuff_vectors[] = {
     UV("pipelined second message", "a\r\n.\r\nb\r\n.\r\n", "a\r\n", 1, 6, 0),
     UV("8bit after end not seen", "a\r\n.\r\n\xff\x00\n\r", "a\r\n", 1, 6, 0),
     UV("pipelined MAIL after empty", ".\r\nMAIL FROM:<a@b>\r\n", "", 1, 3, 0),
-    /* SECURITY.md §1 / CVE-2023-51764/5/6, CVE-2024-27305: none of these
+    /* docs/security.md 1 / CVE-2023-51764/5/6, CVE-2024-27305: none of these
      * ends data; all are passed through and reported. */
     UV("LF . LF", "a\n.\nb", "a\n.\nb", 0, ALL, LF_),
     UV("LF . CRLF", "a\n.\r\nb", "a\n.\r\nb", 0, ALL, LF_),
@@ -328,7 +328,7 @@ static void test_unstuff_line_limit(void **state) {
   assert_int_equal(r.seen, 0);
   assert_int_equal(r.outlen, 1000);
   ures_free(&r);
-  /* A long line's tail is never a line start (SECURITY.md §1): a dot at
+  /* A long line's tail is never a line start (docs/security.md 1): a dot at
    * offset 1000, 1024, 2048 of one line is data. */
   memset(buf, 'y', 2090);
   buf[1000] = '.';
@@ -586,7 +586,7 @@ typedef struct svec {
 #define RB SMTP_STUFF_REFUSE_BARE
 
 static const svec stuff_vectors[] = {
-    /* RFC 5321 4.1.1.4 / 4.5.2; SECURITY.md §1 (client side). */
+    /* RFC 5321 4.1.1.4 / 4.5.2; docs/security.md 1 (client side). */
     SV("empty body", "", 0, ".\r\n", 0, 0, 0),
     SV("no final CRLF", "a", 0, "a\r\n.\r\n", 0, 0, 0),
     SV("final CRLF kept", "a\r\n", 0, "a\r\n.\r\n", 0, 0, 0),

@@ -1,6 +1,6 @@
 /* The driver (driver.h) over the memory pipe and socketpair(2): byte
  * pumping, STARTTLS insertion (RFC 3207) with the pipelining rules of
- * SECURITY.md 2, implicit TLS (RFC 8314), deadlines (RFC 5321 4.5.3.2) on
+ * docs/security.md 2, implicit TLS (RFC 8314), deadlines (RFC 5321 4.5.3.2) on
  * an injected clock, EOF and TLS close handling, the blocking loop.
  *
  * Part 1 drives two small scripted stand-in sessions through the internal
@@ -365,7 +365,7 @@ static void test_implicit_tls(void **state) {
   smtp_driver_del(dc);
 }
 
-/* RFC 3207 5 / SECURITY.md 2 (CVE-2011-0411): a command pipelined behind
+/* RFC 3207 5 / docs/security.md 2 (CVE-2011-0411): a command pipelined behind
  * STARTTLS is never executed; the bytes are dropped and whatever follows
  * must be TLS. */
 static void test_server_drops_pipelined_after_starttls(void **state) {
@@ -402,7 +402,7 @@ static void test_server_drops_pipelined_after_starttls(void **state) {
   smtp__io_close(&b);
 }
 
-/* SECURITY.md 2: bytes after the server's 220 to STARTTLS and before the
+/* docs/security.md 2: bytes after the server's 220 to STARTTLS and before the
  * handshake are an error for the client (CVE-2021-38371 / 2021-22947). */
 static void test_client_refuses_injected_after_220(void **state) {
   (void)state;
@@ -477,7 +477,7 @@ static int64_t fake_clock(void *ud) {
   return fake_now;
 }
 
-/* RFC 5321 4.5.3.2.7 / SECURITY.md 7: a client that drips bytes without
+/* RFC 5321 4.5.3.2.7 / docs/security.md 7: a client that drips bytes without
  * ever finishing a command hits the deadline of that command. */
 static void test_timeout_slow_drip(void **state) {
   (void)state;
@@ -610,7 +610,7 @@ static void test_eof(void **state) {
 }
 
 /* A close_notify in the middle of a session ends it: TLS_CLOSED, and
- * nothing continues in plaintext (SECURITY.md 2, CVE-2020-28018 class). */
+ * nothing continues in plaintext (docs/security.md 2, CVE-2020-28018 class). */
 static void test_tls_close_mid_session(void **state) {
   (void)state;
   if (!smtp_tls_available()) skip();
@@ -888,7 +888,7 @@ static void run_real(size_t chunk, unsigned int flags) {
   assert_int_equal(smtp_server_options_set_hostname(so, "mx.example.test"), 0);
   assert_int_equal(smtp_server_options_set_tls_available(so, 1), 0);
   assert_int_equal(smtp_server_session_new(&ss, scb, &sapp, so, NULL), 0);
-  assert_int_equal(smtp_client_callbacks_new(&ccb), 0);
+  assert_int_equal(smtp_client_callbacks_new(&ccb, NULL), 0);
   smtp_client_callbacks_set_txn_done(ccb, app_txn_done);
   smtp_client_callbacks_set_closed(ccb, app_closed);
   assert_int_equal(smtp_client_options_new(&co, NULL), 0);
@@ -953,7 +953,7 @@ static int count_mail(smtp_server_session *s, const smtp_server_mail *m, void *u
   return 0;
 }
 
-/* SECURITY.md 2 with the real server session: MAIL pipelined behind
+/* docs/security.md 2 with the real server session: MAIL pipelined behind
  * STARTTLS is never executed, and plaintext after the 220 is not TLS. */
 static void test_real_starttls_injection(void **state) {
   (void)state;

@@ -387,7 +387,7 @@ static void run_vector(const vec *v) {
   outcome o;
   size_t *cuts = malloc((v->inlen + 5) * sizeof(size_t));
   assert_non_null(cuts);
-  assert_int_equal(smtp_reply_parser_new(&p, &m, v->max_line, v->max_lines), SMTP_OK);
+  assert_int_equal(smtp_reply_parser_new(&p, v->max_line, v->max_lines, &m), SMTP_OK);
   smtp_reply_parser_set_enhanced(p, v->enhanced);
 
   run(p, v->in, v->inlen, NULL, 0, &o);
@@ -449,7 +449,7 @@ static void test_long_lines(void **state) {
   free(s);
   /* A peer that never ends the line: bounded, an error, not more memory. */
   s = make_line("250 ", 100000, "");
-  vec v3 = {"endless line", "SECURITY.md 4", s, strlen(s), 0, 0, 0, SMTP_ERR_REPLY_TOO_LONG,
+  vec v3 = {"endless line", "docs/security.md 4", s, strlen(s), 0, 0, 0, SMTP_ERR_REPLY_TOO_LONG,
             0, {{0}}};
   run_vector(&v3);
   free(s);
@@ -476,7 +476,7 @@ static void test_total_bound(void **state) {
   }
   s[n * ll] = '\0';
   smtp_reply_parser *p;
-  assert_int_equal(smtp_reply_parser_new(&p, NULL, 0, 0), SMTP_OK);
+  assert_int_equal(smtp_reply_parser_new(&p, 0, 0, NULL), SMTP_OK);
   assert_int_equal(smtp_reply_parser_feed(p, s, n * ll), (smtp_ssize)(n * ll));
   assert_true(smtp_reply_parser_done(p));
   assert_int_equal(smtp_reply_parser_reply(p)->nlines, 16);
@@ -499,7 +499,7 @@ static void test_too_many_lines_default(void **state) {
   for (int i = 0; i < 101; i++) memcpy(s + i * 7, "250-a\r\n", 7);
   memcpy(s + 99 * 7, "250 a\r\n", 7);
   smtp_reply_parser *p;
-  assert_int_equal(smtp_reply_parser_new(&p, NULL, 0, 0), SMTP_OK);
+  assert_int_equal(smtp_reply_parser_new(&p, 0, 0, NULL), SMTP_OK);
   assert_int_equal(smtp_reply_parser_feed(p, s, 100 * 7), 700);
   assert_int_equal(smtp_reply_parser_reply(p)->nlines, 100);
   memcpy(s + 99 * 7, "250-a\r\n", 7);
@@ -516,7 +516,7 @@ static void test_too_many_lines_default(void **state) {
 static void test_sticky_and_reset(void **state) {
   (void)state;
   smtp_reply_parser *p;
-  assert_int_equal(smtp_reply_parser_new(&p, NULL, 0, 0), SMTP_OK);
+  assert_int_equal(smtp_reply_parser_new(&p, 0, 0, NULL), SMTP_OK);
   assert_int_equal(smtp_reply_parser_feed(p, "250 OK\n", 7), SMTP_ERR_REPLY_SYNTAX);
   assert_int_equal(smtp_reply_parser_feed(p, "250 OK\r\n", 8), SMTP_ERR_REPLY_SYNTAX);
   assert_int_equal(smtp_reply_parser_feed(p, "", 0), SMTP_ERR_REPLY_SYNTAX);
@@ -548,7 +548,7 @@ static void test_pipelined_stop(void **state) {
    * next feed even though the caller's buffer is gone. */
   char buf[] = "250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n";
   smtp_reply_parser *p;
-  assert_int_equal(smtp_reply_parser_new(&p, NULL, 0, 0), SMTP_OK);
+  assert_int_equal(smtp_reply_parser_new(&p, 0, 0, NULL), SMTP_OK);
   smtp_reply_parser_set_enhanced(p, 1);
   smtp_ssize r = smtp_reply_parser_feed(p, buf, strlen(buf));
   assert_int_equal(r, 21);
@@ -569,14 +569,14 @@ static void test_pipelined_stop(void **state) {
 static void test_new_arguments(void **state) {
   (void)state;
   smtp_reply_parser *p = (smtp_reply_parser *)&p;
-  assert_int_equal(smtp_reply_parser_new(NULL, NULL, 0, 0), SMTP_ERR_INVALID_ARGUMENT);
-  assert_int_equal(smtp_reply_parser_new(&p, NULL, 4, 0), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_reply_parser_new(NULL, 0, 0, NULL), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_reply_parser_new(&p, 4, 0, NULL), SMTP_ERR_INVALID_ARGUMENT);
   assert_null(p);
-  assert_int_equal(smtp_reply_parser_new(&p, NULL, 65537, 0), SMTP_ERR_INVALID_ARGUMENT);
-  assert_int_equal(smtp_reply_parser_new(&p, NULL, 0, 65537), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_reply_parser_new(&p, 65537, 0, NULL), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_reply_parser_new(&p, 0, 65537, NULL), SMTP_ERR_INVALID_ARGUMENT);
   smtp_mem bad = {NULL, NULL, NULL, NULL, NULL};
-  assert_int_equal(smtp_reply_parser_new(&p, &bad, 0, 0), SMTP_ERR_INVALID_ARGUMENT);
-  assert_int_equal(smtp_reply_parser_new(&p, NULL, 65536, 65536), SMTP_OK);
+  assert_int_equal(smtp_reply_parser_new(&p, 0, 0, &bad), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_reply_parser_new(&p, 65536, 65536, NULL), SMTP_OK);
   smtp_reply_parser_del(p);
 }
 
@@ -587,7 +587,7 @@ static void test_nomem(void **state) {
     counting cnt = {0, 0, k};
     smtp_mem m = counting_mem(&cnt);
     smtp_reply_parser *p = (smtp_reply_parser *)&p;
-    int r = smtp_reply_parser_new(&p, &m, 0, 0);
+    int r = smtp_reply_parser_new(&p, 0, 0, &m);
     if (r == SMTP_OK) {
       assert_true(k >= 1);
       assert_int_equal(smtp_reply_parser_feed(p, "250 OK\r\n", 8), 8);
@@ -657,7 +657,7 @@ static void test_store_growth(void **state) {
     counting cnt = {0, 0, -1};
     smtp_mem m = counting_mem(&cnt);
     smtp_reply_parser *p;
-    assert_int_equal(smtp_reply_parser_new(&p, &m, 0, 0), SMTP_OK);
+    assert_int_equal(smtp_reply_parser_new(&p, 0, 0, &m), SMTP_OK);
     assert_int_equal(cnt.calls, 1);
     /* Small replies fit the first store. */
     for (int i = 0; i < 50; i++) {
@@ -693,7 +693,7 @@ static void test_store_growth_nomem(void **state) {
     counting cnt = {0, 0, k};
     smtp_mem m = counting_mem(&cnt);
     smtp_reply_parser *p;
-    assert_int_equal(smtp_reply_parser_new(&p, &m, 0, 0), SMTP_OK);
+    assert_int_equal(smtp_reply_parser_new(&p, 0, 0, &m), SMTP_OK);
     smtp_ssize r = feed_pieces(p, s, len, (uint64_t)k);
     if (r == (smtp_ssize)len) {
       check_big(smtp_reply_parser_reply(p));
@@ -719,7 +719,7 @@ static void test_store_growth_nomem(void **state) {
 static void test_store_small_limits(void **state) {
   (void)state;
   smtp_reply_parser *p;
-  assert_int_equal(smtp_reply_parser_new(&p, NULL, 6, 3), SMTP_OK);
+  assert_int_equal(smtp_reply_parser_new(&p, 6, 3, NULL), SMTP_OK);
   assert_int_equal(smtp_reply_parser_feed(p, "250-\r\n250-\r\n250\r\n", 17), 17);
   assert_int_equal(smtp_reply_parser_reply(p)->nlines, 3);
   assert_int_equal(smtp_reply_parser_feed(p, "250-\r\n250-\r\n250-\r\n", 18),
@@ -727,7 +727,7 @@ static void test_store_small_limits(void **state) {
   smtp_reply_parser_del(p);
   /* 40 lines of 200 octets (bound: 8,192 octets, 40 lines): text and
    * spans both move, the span table up to exactly its bound of 40. */
-  assert_int_equal(smtp_reply_parser_new(&p, NULL, 400, 40), SMTP_OK);
+  assert_int_equal(smtp_reply_parser_new(&p, 400, 40, NULL), SMTP_OK);
   char *b = malloc(40 * 200);
   assert_non_null(b);
   for (int i = 0; i < 40; i++) {
@@ -930,7 +930,7 @@ static void roundtrip(int code, const smtp_enhanced_code *enh, const char *text,
     }
   assert_int_equal(start, (size_t)n);
   smtp_reply_parser *p;
-  assert_int_equal(smtp_reply_parser_new(&p, NULL, 0, 1000), SMTP_OK);
+  assert_int_equal(smtp_reply_parser_new(&p, 0, 1000, NULL), SMTP_OK);
   smtp_reply_parser_set_enhanced(p, enh != NULL);
   assert_int_equal(smtp_reply_parser_feed(p, buf, (size_t)n), n);
   const smtp_reply *r = smtp_reply_parser_reply(p);

@@ -1,4 +1,4 @@
-/* The security suite: every class of ../shared/SECURITY.md (sections 1-7),
+/* The security suite: every class of docs/security.md (sections 1-7),
  * at least three concrete inputs each, for the server and the client role,
  * each citing the CVE or RFC it comes from. Server input is fed whole, one
  * byte at a time and at HH_SPLITS random split points (seeded); the server's
@@ -94,7 +94,7 @@ static void srv_expect(const char *name, const hh_srv_cfg *cfg, const char *in, 
 
 /* The end-of-data look-alikes of SMTP smuggling: CVE-2023-51764 (Postfix),
  * CVE-2023-51765 (Sendmail), CVE-2023-51766 (Exim), CVE-2024-27305
- * (aiosmtpd), plus SECURITY.md 1's list. None of them ends data. */
+ * (aiosmtpd), plus docs/security.md 1's list. None of them ends data. */
 static const struct {
   const char *seq;
   size_t len;
@@ -181,7 +181,7 @@ static void s1_smuggling(void **state) {
   }
 }
 
-/* Bare CR / LF inside command lines (RFC 5321 2.3.8; SECURITY.md 1): the
+/* Bare CR / LF inside command lines (RFC 5321 2.3.8; docs/security.md 1): the
  * whole line is one error, never two commands. */
 static void s1_bare_in_commands(void **state) {
   (void)state;
@@ -199,7 +199,7 @@ static void s1_bare_in_commands(void **state) {
 }
 
 /* A line longer than the buffer is one line: its tail never starts a new
- * one (SECURITY.md 1, 4; RFC 5321 4.5.3.1.4). Commands: 500, the "QUIT" at
+ * one (docs/security.md 1, 4; RFC 5321 4.5.3.1.4). Commands: 500, the "QUIT" at
  * its tail is not run. */
 static void s1_long_command_tail(void **state) {
   static const size_t lens[] = {507, 600, 1017, 1018, 1019, 1024, 1025, 3072, 70000};
@@ -469,7 +469,7 @@ static void c1_worst_case_growth(void **state) {
 }
 
 /* Invalid bodies: refused before MAIL when known (memory), else the session
- * ends after 354 without the terminator (SECURITY.md 1). */
+ * ends after 354 without the terminator (docs/security.md 1). */
 static void c1_invalid_body(void **state) {
   hh_buf longline = {0};
   (void)state;
@@ -523,7 +523,7 @@ static void c1_invalid_body(void **state) {
   hh_buf_free(&longline);
 }
 
-/* A body source failing after 354 (SECURITY.md 1): close without the terminator. */
+/* A body source failing after 354 (docs/security.md 1): close without the terminator. */
 static void c1_read_fails_after_354(void **state) {
   static const int fail_at[] = {0, 1, 7, 100};
   hh_buf body = {0};
@@ -691,7 +691,7 @@ static void s2_tls_forgets_state(void **state) {
   srv_all(&c, check_tls_forgets, NULL);
 }
 
-/* SNI is untrusted bytes (SECURITY.md 2): stored without controls. */
+/* SNI is untrusted bytes (docs/security.md 2): stored without controls. */
 static void check_sni(hh_srv *h, const void *arg) {
   smtp_tls_info info;
   (void)arg;
@@ -859,7 +859,7 @@ static void c2_caps_after_tls_only(void **state) {
 }
 
 /* TLS required: every failure ends the session before AUTH or MAIL
- * (RFC 3207 4.1 / RFC 8314; SECURITY.md 2); credentials never travel in
+ * (RFC 3207 4.1 / RFC 8314; docs/security.md 2); credentials never travel in
  * clear text unless allowed (RFC 4954 4). */
 static void c2_tls_required(void **state) {
   hh_cli_cfg cfg;
@@ -1004,7 +1004,7 @@ static void c3_api_injection(void **state) {
 }
 
 /* Server: decoded values are validated again before the application sees
- * them (SECURITY.md 3; Exim CVE-2020-28021 AUTH= parameter; RFC 3461 4). */
+ * them (docs/security.md 3; Exim CVE-2020-28021 AUTH= parameter; RFC 3461 4). */
 static void s3_decoded_values(void **state) {
   hh_srv_cfg cfg;
   (void)state;
@@ -1072,7 +1072,7 @@ static void s4_command_line_limit(void **state) {
 }
 
 /* A peer that never sends CRLF costs bounded memory: one allocation, the
- * session's own (SECURITY.md 4). */
+ * session's own (docs/security.md 4). */
 static void check_bounded(hh_srv *h, const void *arg) {
   hh_buf c = {0};
   (void)arg;
@@ -1217,7 +1217,7 @@ static void s4_error_limit(void **state) {
 }
 
 /* A client that pipelines without reading replies is served as its output
- * drains, with bounded memory (RFC 2920 3.1; SECURITY.md 4). */
+ * drains, with bounded memory (RFC 2920 3.1; docs/security.md 4). */
 static void s4_pipelining_backpressure(void **state) {
   static const char *cmds[] = {"NOOP\r\n", "RSET\r\n", "VRFY postmaster\r\n"};
   (void)state;
@@ -1258,7 +1258,7 @@ static void s4_pipelining_backpressure(void **state) {
 }
 
 /* AUTH: strict base64, structure, authzid policy, failure limit (RFC 4954
- * 4, RFC 4616 2; SECURITY.md 4). */
+ * 4, RFC 4616 2; docs/security.md 4). */
 static void s4_auth(void **state) {
   hh_srv_cfg cfg;
   (void)state;
@@ -1371,7 +1371,7 @@ static void c4_reply_bounds(void **state) {
 
 /* Thousands of pipelined recipients: at most a bounded number of commands
  * in flight (the client's ring), every reply matched to its command, memory
- * bounded on both sides (RFC 2920 3.1; SECURITY.md 4): the server allocates
+ * bounded on both sides (RFC 2920 3.1; docs/security.md 4): the server allocates
  * nothing after creation, the client the copy of the EHLO keywords and at
  * most the three moves of its ring (16 -> 32 -> 64 -> 128 entries), all
  * kept until the session ends. */
@@ -1398,7 +1398,7 @@ static void c4_many_recipients(void **state) {
     hh_srv_new(&p.srv, &scfg, 0);
     hh_mem_init(&p.cli.mem, 0);
     p.cli.read_fail_at = -1;
-    assert_int_equal(smtp_client_callbacks_new(&p.cli.cbs), SMTP_OK);
+    assert_int_equal(smtp_client_callbacks_new(&p.cli.cbs, NULL), SMTP_OK);
     smtp_client_callbacks_set_event(p.cli.cbs, hh_c_event);
     assert_int_equal(smtp_client_options_new(&p.cli.opt, &p.cli.mem.mem), SMTP_OK);
     assert_int_equal(smtp_client_options_set_starttls(p.cli.opt, SMTP_CLIENT_STARTTLS_OFF), SMTP_OK);
@@ -1687,7 +1687,7 @@ static void c6_final_reply_lost(void **state) {
 }
 
 /* Replies that arrive before their command was sent are a protocol error
- * (RFC 2920 3.1; SECURITY.md 6). The client's output is not taken here, so
+ * (RFC 2920 3.1; docs/security.md 6). The client's output is not taken here, so
  * every reply after the greeting is early, however the bytes are split. */
 static void c6_reply_before_command(void **state) {
   static const char *early[] = {"220 mx.example.test\r\n250 mx.example.test\r\n",
@@ -1973,7 +1973,7 @@ static void c7_timeouts_fail_temporarily(void **state) {
 
 /* ======================================================================== */
 /* Random token streams: the same replies and events however the bytes are  */
-/* split (SECURITY.md: chunk boundaries are where sans-I/O parsers break),  */
+/* split (docs/security.md: chunk boundaries are where sans-I/O parsers break),  */
 /* well-formed replies, no leak, one allocation. A deterministic, structured */
 /* cousin of fuzz_server_split that runs in every test run.                 */
 /* ======================================================================== */

@@ -134,7 +134,7 @@ T(mail_space_after_colon,
   "C: MAIL FROM: <a@b.example>\n" MAIL_OK
   "C: RCPT TO: <c@d.example>\n" RCPT_OK)
 
-/* RFC 5321 4.1.1.1 and CLI.md: an EHLO argument that is neither a domain nor
+/* RFC 5321 4.1.1.1 and docs/examples.md: an EHLO argument that is neither a domain nor
  * an address literal is 501 5.5.2; the state is unchanged. */
 T(ehlo_arguments,
   GREETING
@@ -225,7 +225,7 @@ static void wrong_answers(void **state) {
   run_case(state);
 }
 
-/* RFC 2920 + STYLE.md 4: deferred answers keep the pipeline in order. */
+/* RFC 2920: deferred answers keep the pipeline in order. */
 T(deferred_pipeline,
   GREETING EHLO
   "A: mail defer\nA: rcpt defer\nA: rcpt ok\nA: rcpt defer\nA: data_end defer\n"
@@ -295,7 +295,7 @@ T(transaction_limit,
   "C: MAIL FROM:<a@b.example>\n" MAIL_OK "C: RSET\nS: 250 2.0.0 Reset\n"
   "C: MAIL FROM:<a@b.example>\nS: 452 4.5.3 Too many transactions in this session\n")
 
-/* CLI.md / SECURITY.md 4: after N errors 421 4.7.0 and close; NOOP, RSET,
+/* docs/examples.md / docs/security.md 4: after N errors 421 4.7.0 and close; NOOP, RSET,
  * VRFY are not errors. */
 T(error_limit,
   "O: max_errors 3\n" GREETING
@@ -408,7 +408,7 @@ static void api_contract(void **state) {
 }
 
 /* Memory: one allocation, a few KiB for an idle session; every allocation
- * failure is clean (STYLE.md 6, 17). */
+ * failure is clean. */
 static void allocation(void **state) {
   tr_mem m;
   smtp_server_session *s;

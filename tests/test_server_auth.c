@@ -31,7 +31,7 @@
   "S: 250-localhost\n" EHLO_CAPS_BODY "S: 250-AUTH PLAIN LOGIN\nS: 250 LIMITS RCPTMAX=100\n"
 #define PLAIN_START "O: plaintext_auth\n" GREETING "C: EHLO client.example\n" EHLO_AUTH_REPLY
 
-/* RFC 4954 4 advice / CLI.md: no AUTH without TLS unless allowed (538). */
+/* RFC 4954 4 advice / docs/examples.md: no AUTH without TLS unless allowed (538). */
 T(not_offered_without_tls,
   GREETING EHLO "C: AUTH PLAIN AHVzZXIAc2VjcmV0\n"
   "S: 538 5.7.11 Encryption required for requested authentication mechanism\n")
@@ -54,7 +54,7 @@ T(plain,
   "E: connect\nE: ehlo EHLO client.example\nE: auth PLAIN /user/wrong\n"
   "E: auth PLAIN /user/secret\nE: mail <a@b.example>\n")
 
-/* SECURITY.md 4: PLAIN without two NULs never authenticates; "=" is an
+/* docs/security.md 4: PLAIN without two NULs never authenticates; "=" is an
  * empty response; a control in the user name is refused. */
 T(plain_structure,
   PLAIN_START
@@ -76,7 +76,7 @@ T(base64_and_cancel,
   "C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: *\nS: 501 5.7.0 Authentication cancelled\n"
   "C: AUTH PLAIN AHVzZXIAc2VjcmV0\n" AUTH_OK)
 
-/* RFC 4616 2 / SECURITY.md 4: authzid other than the user is refused by default. */
+/* RFC 4616 2 / docs/security.md 4: authzid other than the user is refused by default. */
 T(authzid_default,
   PLAIN_START
   "C: AUTH PLAIN YWRtaW4AdXNlcgBzZWNyZXQ=\n" AUTH_BAD
@@ -108,7 +108,7 @@ T(auth_sequence,
   "C: MAIL FROM:<a@b.example>\n" MAIL_OK
   "C: AUTH PLAIN AHVzZXIAc2VjcmV0\n" BADSEQ)
 
-/* SECURITY.md 4 / CLI.md: repeated failures lead to 421 4.7.0 and close. */
+/* docs/security.md 4 / docs/examples.md: repeated failures lead to 421 4.7.0 and close. */
 T(failure_limit,
   "O: max_auth_failures 3\n" PLAIN_START
   "C: AUTH PLAIN AHVzZXIAd3Jvbmc=\n" AUTH_BAD
@@ -128,7 +128,7 @@ T(auth_deferred,
   "C: AUTH PLAIN AHVzZXIAc2VjcmV0\nC: NOOP\nS: 454 4.7.0 Directory unavailable\nS: 250 2.0.0 OK\n"
   "C: AUTH PLAIN AHVzZXIAc2VjcmV0\n" AUTH_OK)
 
-/* require_auth: MAIL refused with 530 5.7.0 until authenticated (CLI.md). */
+/* require_auth: MAIL refused with 530 5.7.0 until authenticated (docs/examples.md). */
 T(require_auth,
   "O: require_auth\n" PLAIN_START
   "C: MAIL FROM:<a@b.example>\nS: 530 5.7.0 Authentication required\n"
@@ -186,7 +186,7 @@ static void identity(void **state) {
            setup_identity);
 }
 
-/* SECURITY.md: credentials never reach the trace. */
+/* docs/security.md: credentials never reach the trace. */
 static char trace_buf[8192];
 static size_t trace_len;
 static int on_trace(smtp_server_session *s, int dir, const char *line, size_t len, void *ud) {

@@ -75,7 +75,7 @@ T(size_declared,
   "C: MAIL FROM:<a@b.example> SIZE=100\n" MAIL_OK
   "E: connect\nE: ehlo EHLO client.example\nE: mail <a@b.example> size=100\n")
 
-/* SECURITY.md 4 / RFC 1870 6.3: oversize data is counted and discarded,
+/* docs/security.md 4 / RFC 1870 6.3: oversize data is counted and discarded,
  * refused after its end with 552 5.3.4; the session goes on. */
 T(size_exceeded_data,
   "O: max_size 10\n" GREETING "C: EHLO client.example\n"
@@ -91,7 +91,7 @@ T(size_exceeded_data,
   "E: data_end size=10\n")
 
 /* Bare LF / CR in a message: refused after its end (default policy),
- * never end of data (SECURITY.md 1). */
+ * never end of data (docs/security.md 1). */
 T(bare_lf_rejected,
   TXN "C: DATA\n" DATA_GO "C- line one\\nline two\\r\\n.\\r\\n\n"
   "S: 550 5.6.0 Bare CR or LF in message\n"

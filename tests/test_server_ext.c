@@ -151,7 +151,7 @@ T(requiretls,
   "C: MAIL FROM:<a@b.example> REQUIRETLS\n" MAIL_OK
   EHLO_EV "E: starttls\nE: ehlo EHLO client.example\nE: mail <a@b.example> requiretls\n")
 
-/* require_tls: MAIL refused with 530 5.7.0 until TLS is up (CLI.md). */
+/* require_tls: MAIL refused with 530 5.7.0 until TLS is up (docs/examples.md). */
 T(require_tls,
   "O: tls\nO: require_tls\n" GREETING "C: EHLO client.example\n" EHLO_TLS_REPLY
   "C: MAIL FROM:<a@b.example>\nS: 530 5.7.0 Must issue a STARTTLS command first\n"

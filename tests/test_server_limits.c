@@ -593,7 +593,7 @@ static void reply_over_bound_deferred(void **state) {
   smtp_server_session_del(s);
 }
 
-/* RFC 5321 4.2.2 / SECURITY.md 4: after too many errors the session closes
+/* RFC 5321 4.2.2 / docs/security.md 4: after too many errors the session closes
  * with 421 4.7.0. The output it keeps free next to an application's reply
  * must hold that 421 with the longest host name (255 octets): a client that
  * reads nothing still gets it, whatever the application answered before. */

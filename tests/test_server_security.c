@@ -1,4 +1,4 @@
-/* The server cases of SECURITY.md, each fed whole, byte by byte and at random
+/* The server cases of docs/security.md, each fed whole, byte by byte and at random
  * splits:
  *  1. end of data and line endings (SMTP smuggling: CVE-2023-51764,
  *     CVE-2023-51765, CVE-2023-51766, CVE-2024-27305);
@@ -40,7 +40,7 @@
 
 /* ---- 1. SMTP smuggling ---- */
 
-/* Sequences that must never end DATA (SECURITY.md 1), in script escapes. */
+/* Sequences that must never end DATA (docs/security.md 1), in script escapes. */
 static const char *const smuggle[] = {
     "\\n.\\n", "\\n.\\r\\n", "\\r\\n.\\n", "\\r.\\r", "\\r\\n.\\r", "\\r\\n.\\r\\r\\n", "\\r\\n\\0.\\r\\n",
 };
@@ -270,7 +270,7 @@ static void recipient_flood(void **state) {
   free(script);
 }
 
-/* SIZE: digits only, overflow refused not wrapped (SECURITY.md 4). */
+/* SIZE: digits only, overflow refused not wrapped (docs/security.md 4). */
 T(size_overflow,
   "O: max_size 1000\n" GREETING "C: EHLO client.example\n"
   "S: 250-localhost\nS: 250-PIPELINING\nS: 250-SIZE 1000\nS: 250-8BITMIME\nS: 250-BINARYMIME\n"
@@ -295,7 +295,7 @@ T(bdat_huge,
   "C: BDAT 18446744073709551615\nS: 552 5.3.4 Message size exceeds fixed limit\n"
   "C- \\{20000:Q}\nZ: open\n")
 
-/* CLI.md: 20 errors, then 421 4.7.0 and close. */
+/* docs/examples.md: 20 errors, then 421 4.7.0 and close. */
 static void error_flood(void **state) {
   char script[4096];
   size_t n = 0;
@@ -308,7 +308,7 @@ static void error_flood(void **state) {
 }
 
 /* Allocation failure at every allocation index leaves nothing behind and
- * reports NOMEM (STYLE.md 17). */
+ * reports NOMEM. */
 static void alloc_failures(void **state) {
   (void)state;
   for (size_t k = 1; k <= 4; k++) {

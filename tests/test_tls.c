@@ -1,7 +1,7 @@
 /* TLS over memory (tls.h): a self-signed server and a client talking
  * through the in-memory pipe pair (io.h). Handshake, verification (RFC 7817
  * / RFC 6125 6.4.3 host names), configuration errors, garbage and truncated
- * handshakes, close_notify and alerts (SECURITY.md 2: a TLS close ends the
+ * handshakes, close_notify and alerts (docs/security.md 2: a TLS close ends the
  * session, no plaintext fallback), TLS facts, SNI, the write-retry rule,
  * and allocation failures. Skipped when built without TLS. */
 #include <setjmp.h>
@@ -608,7 +608,7 @@ static void established(smtp_tls_config *ccfg, side *cl, side *sv) {
 }
 
 /* close_notify ends the session: SMTP_ERR_TLS_CLOSED, sticky, no way back
- * to plaintext (SECURITY.md 2, CVE-2020-28018 class). */
+ * to plaintext (docs/security.md 2, CVE-2020-28018 class). */
 static void test_close_notify(void **state) {
   (void)state;
   SKIP_WITHOUT_TLS();

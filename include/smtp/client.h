@@ -14,7 +14,7 @@
  *   output (a pointer into the session's buffer), the transport writes
  *   some of it and reports that with smtp_client_session_mem_consume().
  *   A reply is only accepted for a command whose bytes were consumed
- *   (RFC 2920 3.1 / SECURITY.md §6: a reply that arrives before its
+ *   (RFC 2920 3.1: a reply that arrives before its
  *   command was sent is a protocol error), so consume right after writing.
  * - smtp_client_session_want_read() / _want_write() / _want_tls() tell the
  *   loop what to wait for; both want_read and want_write being 0 means the
@@ -140,7 +140,9 @@ typedef struct smtp_client_event {
   size_t index;                    /**< Recipient index, or ::SMTP_CLIENT_NO_INDEX. */
   unsigned int part;               /**< Transaction part (0 unless split per LIMITS RCPTMAX). */
   const smtp_reply *reply;         /**< The server's reply, NULL when the event is local. */
-  const smtp_capabilities *caps;   /**< CAPABILITIES only; valid until the next EHLO. */
+  const smtp_capabilities *caps;   /**< CAPABILITIES only. From smtp_client_session_next_event()
+                                        (event mode): valid until the next EHLO or STARTTLS;
+                                        handed to an event callback: valid during the call. */
   smtp_client_txn *txn;            /**< The transaction concerned, or NULL. */
   smtp_client_txn_result result;   /**< TXN_DONE only. */
 } smtp_client_event;
@@ -154,44 +156,44 @@ typedef struct smtp_client_event {
  * @{ */
 
 /** @brief The greeting reply (220, 554, 421, ...). */
-typedef int (*smtp_client_greeting_cb)(smtp_client_session *c, const smtp_reply *reply,
+typedef int (*smtp_client_on_greeting)(smtp_client_session *c, const smtp_reply *reply,
                                        void *user_data);
 /** @brief Capabilities after EHLO/LHLO (flags 0 after HELO); again after TLS.
  *  @p caps and its spans are valid during the call; smtp_client_session_capabilities()
  *  gives a copy that lasts until the next EHLO. */
-typedef int (*smtp_client_capabilities_cb)(smtp_client_session *c, const smtp_capabilities *caps,
+typedef int (*smtp_client_on_capabilities)(smtp_client_session *c, const smtp_capabilities *caps,
                                            void *user_data);
 /** @brief The server said 220 to STARTTLS: start the TLS handshake now, then
  *         call smtp_client_session_tls_started() (or _tls_failed()). */
-typedef int (*smtp_client_starttls_cb)(smtp_client_session *c, void *user_data);
+typedef int (*smtp_client_on_starttls)(smtp_client_session *c, void *user_data);
 /** @brief AUTH result: @p result 0, ::SMTP_ERR_AUTH_FAILED (535),
  *         ::SMTP_ERR_AUTH_TOO_WEAK (534), ::SMTP_ERR_AUTH_TEMP (454),
  *         ::SMTP_ERR_AUTH_UNAVAILABLE, ::SMTP_ERR_PLAINTEXT_AUTH, ::SMTP_ERR_REJECTED,
  *         ::SMTP_ERR_TEMPFAIL; @p reply NULL for a local failure. */
-typedef int (*smtp_client_auth_cb)(smtp_client_session *c, int result, const smtp_reply *reply,
+typedef int (*smtp_client_on_auth)(smtp_client_session *c, int result, const smtp_reply *reply,
                                    void *user_data);
 /** @brief Reply to MAIL FROM. */
-typedef int (*smtp_client_mail_cb)(smtp_client_session *c, smtp_client_txn *txn,
+typedef int (*smtp_client_on_mail)(smtp_client_session *c, smtp_client_txn *txn,
                                    const smtp_reply *reply, void *user_data);
 /** @brief Reply to RCPT TO for recipient @p index (as added to the transaction).
  *  251 and 551 (RFC 5321 3.4) are reported like any reply; the session never
  *  re-routes by itself (RFC 5321 7.4). */
-typedef int (*smtp_client_rcpt_cb)(smtp_client_session *c, smtp_client_txn *txn, size_t index,
+typedef int (*smtp_client_on_rcpt)(smtp_client_session *c, smtp_client_txn *txn, size_t index,
                                    const smtp_reply *reply, void *user_data);
 /** @brief The body is wanted from its first byte (part @p part). */
-typedef int (*smtp_client_body_start_cb)(smtp_client_session *c, smtp_client_txn *txn,
+typedef int (*smtp_client_on_body_start)(smtp_client_session *c, smtp_client_txn *txn,
                                          unsigned int part, void *user_data);
 /** @brief Reply about the message: refusal of DATA/BDAT, or the final reply
  *  (@p index is ::SMTP_CLIENT_NO_INDEX for SMTP; the recipient for LMTP). */
-typedef int (*smtp_client_data_cb)(smtp_client_session *c, smtp_client_txn *txn, size_t index,
+typedef int (*smtp_client_on_data)(smtp_client_session *c, smtp_client_txn *txn, size_t index,
                                    const smtp_reply *reply, void *user_data);
 /** @brief The transaction is over; @p txn may be reused or freed from here on. */
-typedef int (*smtp_client_txn_done_cb)(smtp_client_session *c, smtp_client_txn *txn,
+typedef int (*smtp_client_on_txn_done)(smtp_client_session *c, smtp_client_txn *txn,
                                        const smtp_client_txn_result *result, void *user_data);
 /** @brief The session is over (@p error 0 after QUIT). */
-typedef int (*smtp_client_closed_cb)(smtp_client_session *c, int error, void *user_data);
+typedef int (*smtp_client_on_closed)(smtp_client_session *c, int error, void *user_data);
 /** @brief Generic: gets every event that has no dedicated callback set. */
-typedef int (*smtp_client_event_cb)(smtp_client_session *c, const smtp_client_event *ev,
+typedef int (*smtp_client_on_event)(smtp_client_session *c, const smtp_client_event *ev,
                                     void *user_data);
 /**
  * @brief Pull body bytes (a transaction with ::SMTP_CLIENT_BODY_READ).
@@ -201,73 +203,75 @@ typedef int (*smtp_client_event_cb)(smtp_client_session *c, const smtp_client_ev
  * is available now (call smtp_client_session_resume_body() later), or
  * another negative ::smtp_error to abort: after DATA's 354 the session then
  * ends without sending the terminator, so nothing is delivered
- * (SECURITY.md §1). Called from smtp_client_session_mem_send().
+ * (no partial message is ever taken for a whole one). Called from smtp_client_session_mem_send().
  */
-typedef smtp_ssize (*smtp_client_read_body_cb)(smtp_client_session *c, smtp_client_txn *txn,
+typedef smtp_ssize (*smtp_client_on_read_body)(smtp_client_session *c, smtp_client_txn *txn,
                                                char *buf, size_t len, int *eof, void *user_data);
 /**
  * @brief Protocol trace: one line without CRLF. @p direction 'C' for what the
  *        client queues, 'S' for what the server sent. AUTH data is replaced by
  *        "<redacted>"; message data is summarised, not shown.
  */
-typedef void (*smtp_client_trace_cb)(smtp_client_session *c, int direction, const char *line,
+typedef void (*smtp_client_on_trace)(smtp_client_session *c, int direction, const char *line,
                                      size_t len, void *user_data);
 /** @} */
 
 /**
  * @brief Allocate an empty callbacks object (every callback unset).
  * @param out receives the object; the caller frees it with smtp_client_callbacks_del().
- * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out), ::SMTP_ERR_NOMEM.
+ * @param mem allocator or NULL for the C library's; copied.
+ * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out, an allocator
+ *         without all four functions), ::SMTP_ERR_NOMEM.
  */
-SMTP_API int smtp_client_callbacks_new(smtp_client_callbacks **out);
+SMTP_API int smtp_client_callbacks_new(smtp_client_callbacks **out, const smtp_mem *mem);
 /** @brief Free a callbacks object; NULL does nothing.
  *  @param cbs the object (sessions keep their own copy). */
 SMTP_API void smtp_client_callbacks_del(smtp_client_callbacks *cbs);
 /** @brief Set the greeting callback.
  *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
-SMTP_API void smtp_client_callbacks_set_greeting(smtp_client_callbacks *cbs, smtp_client_greeting_cb cb);
+SMTP_API void smtp_client_callbacks_set_greeting(smtp_client_callbacks *cbs, smtp_client_on_greeting cb);
 /** @brief Set the capabilities callback.
  *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
-SMTP_API void smtp_client_callbacks_set_capabilities(smtp_client_callbacks *cbs, smtp_client_capabilities_cb cb);
+SMTP_API void smtp_client_callbacks_set_capabilities(smtp_client_callbacks *cbs, smtp_client_on_capabilities cb);
 /** @brief Set the STARTTLS (handshake point) callback.
  *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
-SMTP_API void smtp_client_callbacks_set_starttls(smtp_client_callbacks *cbs, smtp_client_starttls_cb cb);
+SMTP_API void smtp_client_callbacks_set_starttls(smtp_client_callbacks *cbs, smtp_client_on_starttls cb);
 /** @brief Set the AUTH result callback.
  *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
-SMTP_API void smtp_client_callbacks_set_auth(smtp_client_callbacks *cbs, smtp_client_auth_cb cb);
+SMTP_API void smtp_client_callbacks_set_auth(smtp_client_callbacks *cbs, smtp_client_on_auth cb);
 /** @brief Set the MAIL reply callback.
  *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
-SMTP_API void smtp_client_callbacks_set_mail(smtp_client_callbacks *cbs, smtp_client_mail_cb cb);
+SMTP_API void smtp_client_callbacks_set_mail(smtp_client_callbacks *cbs, smtp_client_on_mail cb);
 /** @brief Set the per-recipient RCPT reply callback.
  *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
-SMTP_API void smtp_client_callbacks_set_rcpt(smtp_client_callbacks *cbs, smtp_client_rcpt_cb cb);
+SMTP_API void smtp_client_callbacks_set_rcpt(smtp_client_callbacks *cbs, smtp_client_on_rcpt cb);
 /** @brief Set the body-start callback.
  *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
-SMTP_API void smtp_client_callbacks_set_body_start(smtp_client_callbacks *cbs, smtp_client_body_start_cb cb);
+SMTP_API void smtp_client_callbacks_set_body_start(smtp_client_callbacks *cbs, smtp_client_on_body_start cb);
 /** @brief Set the data reply (SMTP: one; LMTP: per recipient) callback.
  *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
-SMTP_API void smtp_client_callbacks_set_data(smtp_client_callbacks *cbs, smtp_client_data_cb cb);
+SMTP_API void smtp_client_callbacks_set_data(smtp_client_callbacks *cbs, smtp_client_on_data cb);
 /** @brief Set the transaction-done callback.
  *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
-SMTP_API void smtp_client_callbacks_set_txn_done(smtp_client_callbacks *cbs, smtp_client_txn_done_cb cb);
+SMTP_API void smtp_client_callbacks_set_txn_done(smtp_client_callbacks *cbs, smtp_client_on_txn_done cb);
 /** @brief Set the session-closed callback.
  *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
-SMTP_API void smtp_client_callbacks_set_closed(smtp_client_callbacks *cbs, smtp_client_closed_cb cb);
+SMTP_API void smtp_client_callbacks_set_closed(smtp_client_callbacks *cbs, smtp_client_on_closed cb);
 /** @brief Set the generic event (events without a dedicated callback) callback.
  *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
-SMTP_API void smtp_client_callbacks_set_event(smtp_client_callbacks *cbs, smtp_client_event_cb cb);
+SMTP_API void smtp_client_callbacks_set_event(smtp_client_callbacks *cbs, smtp_client_on_event cb);
 /** @brief Set the body read (pull) callback.
  *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
-SMTP_API void smtp_client_callbacks_set_read_body(smtp_client_callbacks *cbs, smtp_client_read_body_cb cb);
+SMTP_API void smtp_client_callbacks_set_read_body(smtp_client_callbacks *cbs, smtp_client_on_read_body cb);
 /** @brief Set the trace callback.
  *  @param cbs the callbacks object; NULL does nothing. @param cb the callback, or NULL to unset. */
-SMTP_API void smtp_client_callbacks_set_trace(smtp_client_callbacks *cbs, smtp_client_trace_cb cb);
+SMTP_API void smtp_client_callbacks_set_trace(smtp_client_callbacks *cbs, smtp_client_on_trace cb);
 
 /* ------------------------------------------------------------------ */
 /** @name Options
  * @{ */
 
-/** @brief STARTTLS policy (RFC 3207, SECURITY.md §2). */
+/** @brief STARTTLS policy (RFC 3207). */
 typedef enum smtp_client_starttls_policy {
   SMTP_CLIENT_STARTTLS_OPPORTUNISTIC = 0, /**< STARTTLS when offered; go on in clear text when not
                                                offered or refused (not after a failed handshake). */
@@ -311,8 +315,9 @@ SMTP_API void smtp_client_options_del(smtp_client_options *opt);
  */
 SMTP_API int smtp_client_options_set_ehlo_name(smtp_client_options *opt, const char *name);
 /** @brief Speak LMTP (RFC 2033): LHLO, per-recipient replies after the data.
- *  @param opt the options. @param on 1 for LMTP, 0 for SMTP. */
-SMTP_API void smtp_client_options_set_lmtp(smtp_client_options *opt, int on);
+ *  @param opt the options. @param on 1 for LMTP, 0 for SMTP.
+ *  @return ::SMTP_OK, or ::SMTP_ERR_INVALID_ARGUMENT (NULL @p opt, @p on not 0 or 1). */
+SMTP_API int smtp_client_options_set_lmtp(smtp_client_options *opt, int on);
 /** @brief Set the STARTTLS policy.
  *  @param opt the options. @param policy an ::smtp_client_starttls_policy.
  *  @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
@@ -349,21 +354,25 @@ SMTP_API int smtp_client_options_set_oauth_token(smtp_client_options *opt, const
  */
 SMTP_API int smtp_client_options_set_auth_mechanism(smtp_client_options *opt, unsigned int mech);
 /** @brief Allow credentials without TLS (default off: ::SMTP_ERR_PLAINTEXT_AUTH).
- *  @param opt the options. @param on 1 to allow. */
-SMTP_API void smtp_client_options_set_allow_plaintext_auth(smtp_client_options *opt, int on);
+ *  @param opt the options. @param on 1 to allow.
+ *  @return ::SMTP_OK, or ::SMTP_ERR_INVALID_ARGUMENT (NULL @p opt, @p on not 0 or 1). */
+SMTP_API int smtp_client_options_set_allow_plaintext_auth(smtp_client_options *opt, int on);
 /**
  * @brief Never use these extensions even when offered: any of
  *        ::SMTP_EXT_PIPELINING, ::SMTP_EXT_CHUNKING, ::SMTP_EXT_8BITMIME,
  *        ::SMTP_EXT_SIZE, ::SMTP_EXT_DSN, ::SMTP_EXT_SMTPUTF8, ::SMTP_EXT_BINARYMIME.
  * @param opt the options. @param ext_flags ::smtp_ext_flag bits.
+ * @return ::SMTP_OK, or ::SMTP_ERR_INVALID_ARGUMENT (NULL @p opt).
  */
-SMTP_API void smtp_client_options_set_disabled_extensions(smtp_client_options *opt, unsigned int ext_flags);
+SMTP_API int smtp_client_options_set_disabled_extensions(smtp_client_options *opt, unsigned int ext_flags);
 /** @brief Send SMTPUTF8 with every MAIL; fail when the server lacks it (RFC 6531).
- *  @param opt the options. @param on 1 to require. */
-SMTP_API void smtp_client_options_set_require_smtputf8(smtp_client_options *opt, int on);
+ *  @param opt the options. @param on 1 to require.
+ *  @return ::SMTP_OK, or ::SMTP_ERR_INVALID_ARGUMENT (NULL @p opt, @p on not 0 or 1). */
+SMTP_API int smtp_client_options_set_require_smtputf8(smtp_client_options *opt, int on);
 /** @brief REQUIRETLS (RFC 8689) on every MAIL; fail unless TLS is up and offered.
- *  @param opt the options. @param on 1 to require. */
-SMTP_API void smtp_client_options_set_requiretls(smtp_client_options *opt, int on);
+ *  @param opt the options. @param on 1 to require.
+ *  @return ::SMTP_OK, or ::SMTP_ERR_INVALID_ARGUMENT (NULL @p opt, @p on not 0 or 1). */
+SMTP_API int smtp_client_options_set_requiretls(smtp_client_options *opt, int on);
 /**
  * @brief Bounds on server replies: longest line incl. CRLF and most lines.
  * @param opt the options.
@@ -384,10 +393,11 @@ SMTP_API int smtp_client_options_set_output_buffer(smtp_client_options *opt, siz
  * @param opt the options.
  * @param fn fills its @c len bytes at @c buf and returns 0, or non-zero on failure.
  * @param user_data passed to @p fn.
+ * @return ::SMTP_OK, or ::SMTP_ERR_INVALID_ARGUMENT (NULL @p opt).
  */
-SMTP_API void smtp_client_options_set_random(smtp_client_options *opt,
-                                             int (*fn)(void *buf, size_t len, void *user_data),
-                                             void *user_data);
+SMTP_API int smtp_client_options_set_random(smtp_client_options *opt,
+                                            int (*fn)(void *buf, size_t len, void *user_data),
+                                            void *user_data);
 /** @} */
 
 /* ------------------------------------------------------------------ */
@@ -399,31 +409,6 @@ SMTP_API void smtp_client_options_set_random(smtp_client_options *opt,
  * Every input is validated when it is set: nothing invalid can reach the wire.
  * @{ */
 
-/** @brief DSN NOTIFY values (RFC 3461 4.1), bit flags. */
-typedef enum smtp_dsn_notify {
-  SMTP_DSN_NOTIFY_DEFAULT = 0,   /**< No NOTIFY parameter. */
-  SMTP_DSN_NOTIFY_NEVER = 1u << 0, /**< NEVER (alone). */
-  SMTP_DSN_NOTIFY_SUCCESS = 1u << 1, /**< SUCCESS */
-  SMTP_DSN_NOTIFY_FAILURE = 1u << 2, /**< FAILURE */
-  SMTP_DSN_NOTIFY_DELAY = 1u << 3    /**< DELAY */
-} smtp_dsn_notify;
-
-/** @brief DSN RET values (RFC 3461 4.3). */
-typedef enum smtp_dsn_ret {
-  SMTP_DSN_RET_DEFAULT = 0, /**< No RET parameter. */
-  SMTP_DSN_RET_FULL = 1,    /**< RET=FULL */
-  SMTP_DSN_RET_HDRS = 2     /**< RET=HDRS */
-} smtp_dsn_ret;
-
-/** @brief What the body is (RFC 6152, RFC 3030). */
-typedef enum smtp_client_body_type {
-  SMTP_CLIENT_BODY_AUTO = 0,  /**< Scan a memory body; a streamed body is declared 8BITMIME
-                                   when the server offers it, else 7BIT. */
-  SMTP_CLIENT_BODY_7BIT = 1,  /**< 7-bit text: an 8-bit octet is an error. */
-  SMTP_CLIENT_BODY_8BITMIME = 2, /**< BODY=8BITMIME (fails without 8BITMIME). */
-  SMTP_CLIENT_BODY_BINARYMIME = 3 /**< BODY=BINARYMIME with BDAT, sent unchanged (fails without
-                                       BINARYMIME + CHUNKING). */
-} smtp_client_body_type;
 
 /** @brief Where the body comes from. */
 typedef enum smtp_client_body_source {
@@ -440,8 +425,17 @@ typedef enum smtp_client_body_source {
  * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_NOMEM.
  */
 SMTP_API int smtp_client_txn_new(smtp_client_txn **out, const smtp_mem *mem);
-/** @brief Free a transaction (it must not be submitted); NULL does nothing. @param t the transaction. */
-SMTP_API void smtp_client_txn_del(smtp_client_txn *t);
+/**
+ * @brief Free a transaction; NULL does nothing.
+ *
+ * A submitted transaction belongs to its session until its result has been
+ * reported (the txn_done callback or event) or the session is deleted; it
+ * cannot be freed before.
+ * @param t the transaction.
+ * @return ::SMTP_OK (freed, or @p t was NULL); ::SMTP_ERR_INVALID_STATE when
+ *         @p t is submitted to a session and not finished (nothing freed).
+ */
+SMTP_API int smtp_client_txn_del(smtp_client_txn *t);
 /** @brief Empty the transaction and keep its memory.
  *  @param t the transaction.
  *  @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL), or ::SMTP_ERR_INVALID_STATE
@@ -482,7 +476,7 @@ SMTP_API int smtp_client_txn_set_dsn(smtp_client_txn *t, int ret, const char *en
  *  @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_INVALID_STATE. */
 SMTP_API int smtp_client_txn_set_size(smtp_client_txn *t, uint64_t size);
 /** @brief What the body is.
- *  @param t the transaction. @param type an ::smtp_client_body_type.
+ *  @param t the transaction. @param type an ::smtp_body_type.
  *  @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_INVALID_STATE. */
 SMTP_API int smtp_client_txn_set_body_type(smtp_client_txn *t, int type);
 /**
@@ -533,7 +527,15 @@ SMTP_API const char *smtp_client_txn_rcpt_address(const smtp_client_txn *t, size
  * @param callbacks copied; NULL selects event mode (smtp_client_session_next_event()).
  * @param user_data handed to every callback.
  * @param options copied; NULL for the defaults.
- * @param mem allocator or NULL; copied. All memory is allocated here.
+ * @param mem allocator or NULL; copied. Creation makes two allocations (the
+ *        session with its buffers; the reply parser with its first text
+ *        store). Later ones happen only when something outgrows what the
+ *        session has, and are kept for the session's life: a reply larger
+ *        than any before, a pipelined group larger than the reply ring, a
+ *        body or line that needs the configured output size, the copy of
+ *        each EHLO reply's keywords, and (callback mode) the set built by
+ *        smtp_client_session_capabilities(). Steady transactions allocate
+ *        nothing.
  * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_NOMEM.
  */
 SMTP_API int smtp_client_session_new(smtp_client_session **out,
@@ -609,8 +611,8 @@ SMTP_API int smtp_client_session_timeout_ms(const smtp_client_session *c);
  *  @param c the session. @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
 SMTP_API int smtp_client_session_on_timeout(smtp_client_session *c);
 /** @brief The connection ended (EOF or error). After QUIT this is the normal
- *  end; otherwise an open transaction fails temporarily (also after its data,
- *  SECURITY.md §6) and the session ends with ::SMTP_ERR_CONNECTION_LOST.
+ *  end; otherwise an open transaction fails temporarily (also after its data: only a
+ *  2xx reply to the data means delivered) and the session ends with ::SMTP_ERR_CONNECTION_LOST.
  *  @param c the session. @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
 SMTP_API int smtp_client_session_connection_lost(smtp_client_session *c);
 

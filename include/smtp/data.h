@@ -1,7 +1,7 @@
 /**
  * @file data.h
  * @brief Message data framing: dot-stuffing for DATA (RFC 5321 4.5.2),
- *        end-of-data detection on raw bytes (SECURITY.md §1), and BDAT
+ *        end-of-data detection on raw bytes (before any normalisation, so no bare CR/LF form ends data), and BDAT
  *        chunk framing (RFC 3030).
  */
 #ifndef SMTP_DATA_H
@@ -127,8 +127,7 @@ SMTP_API void smtp_stuffer_init(smtp_stuffer *e, unsigned int flags);
  * @param outcap room in @p out.
  * @param consumed set to input bytes consumed; on error, the offset of the
  *        offending byte (bytes before it were converted into @p out, but
- *        the message must be abandoned: close without the terminator,
- *        SECURITY.md §1).
+ *        the message must be abandoned: close without the terminator).
  * @return bytes written, or ::SMTP_ERR_NUL, ::SMTP_ERR_LINE_TOO_LONG,
  *         ::SMTP_ERR_BARE_CR / ::SMTP_ERR_BARE_LF (with ::SMTP_STUFF_REFUSE_BARE),
  *         ::SMTP_ERR_INVALID_ARGUMENT (NULL pointers),

@@ -5,7 +5,7 @@
  *        byte, and the session's deadlines enforced.
  *
  * The sessions are sans-I/O; the driver is the small loop that connects
- * one to a transport (STYLE.md 11, a chain of layers):
+ * one to a transport (a chain of layers):
  *
  * @verbatim
  *   session  <-- plaintext -->  [TLS connection]  <-- bytes -->  smtp_io
@@ -14,7 +14,7 @@
  * It pumps the session's output to the transport and the transport's
  * input to the session; when the session asks for TLS (the 220 reply to
  * STARTTLS was sent or received) it drops whatever plaintext it still
- * holds (RFC 3207 5, SECURITY.md 2), runs the handshake and tells the
+ * holds (RFC 3207 5: nothing pipelined behind STARTTLS is run), runs the handshake and tells the
  * session with its `tls_started` call; with ::SMTP_DRIVER_IMPLICIT_TLS the
  * handshake comes before the first SMTP byte (RFC 8314). It reads the
  * monotonic clock and calls the session's time-out function when the

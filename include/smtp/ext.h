@@ -14,6 +14,40 @@
 extern "C" {
 #endif
 
+/** @name Parameter values shared by both roles
+ * The values of MAIL and RCPT parameters that the client sends and the server
+ * reports, one definition for both.
+ * @{ */
+
+/** @brief BODY= values (RFC 6152, RFC 3030). */
+typedef enum smtp_body_type {
+  SMTP_BODY_UNSPECIFIED = 0, /**< No BODY parameter. Client: a memory body is
+                                  scanned; a streamed one is declared 8BITMIME
+                                  when the server offers it, else 7BIT. */
+  SMTP_BODY_7BIT = 1,        /**< BODY=7BIT (client: an 8-bit octet is an error). */
+  SMTP_BODY_8BITMIME = 2,    /**< BODY=8BITMIME (RFC 6152; client: fails without 8BITMIME). */
+  SMTP_BODY_BINARYMIME = 3   /**< BODY=BINARYMIME (RFC 3030; BDAT only; client: sent
+                                  unchanged, fails without BINARYMIME and CHUNKING). */
+} smtp_body_type;
+
+/** @brief DSN RET= values (RFC 3461 4.3). */
+typedef enum smtp_dsn_ret {
+  SMTP_DSN_RET_DEFAULT = 0, /**< No RET parameter. */
+  SMTP_DSN_RET_FULL = 1,    /**< RET=FULL */
+  SMTP_DSN_RET_HDRS = 2     /**< RET=HDRS */
+} smtp_dsn_ret;
+
+/** @brief DSN NOTIFY= values (RFC 3461 4.1), bit flags; 0: no NOTIFY parameter. */
+typedef enum smtp_dsn_notify {
+  SMTP_DSN_NOTIFY_DEFAULT = 0,       /**< No NOTIFY parameter. */
+  SMTP_DSN_NOTIFY_NEVER = 1u << 0,   /**< NEVER (alone). */
+  SMTP_DSN_NOTIFY_SUCCESS = 1u << 1, /**< SUCCESS */
+  SMTP_DSN_NOTIFY_FAILURE = 1u << 2, /**< FAILURE */
+  SMTP_DSN_NOTIFY_DELAY = 1u << 3    /**< DELAY */
+} smtp_dsn_notify;
+
+/** @} */
+
 /** @brief Extensions libsmtp understands (bit flags). */
 typedef enum smtp_ext_flag {
   SMTP_EXT_PIPELINING = 1u << 0,          /**< RFC 2920 */
@@ -184,7 +218,7 @@ typedef struct smtp_ext_info {
   const char *verbs;       /**< SMTP verbs it adds, space-separated ("" if none). */
   const char *mail_params; /**< MAIL parameters it adds, space-separated ("" if none). */
   const char *rcpt_params; /**< RCPT parameters it adds, space-separated ("" if none). */
-  unsigned int flag;       /**< The ::smtp_ext_flag when libsmtp implements it, else 0. */
+  unsigned int flag;       /**< The ::smtp_ext_flag naming this extension in flag sets, else 0 (a flag alone does not say that both roles implement it). */
 } smtp_ext_info;
 
 /**

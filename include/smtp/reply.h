@@ -122,8 +122,7 @@ typedef struct smtp_reply_parser smtp_reply_parser;
  * @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT (NULL @p out, an allocator
  *         without malloc/free, limits out of range) or ::SMTP_ERR_NOMEM.
  */
-SMTP_API int smtp_reply_parser_new(smtp_reply_parser **out, const smtp_mem *mem,
-                                   size_t max_line, size_t max_lines);
+SMTP_API int smtp_reply_parser_new(smtp_reply_parser **out, size_t max_line, size_t max_lines, const smtp_mem *mem);
 
 /**
  * @brief Free a parser and everything it holds; NULL does nothing.

@@ -131,28 +131,8 @@ typedef struct smtp_server_helo {
   int name_kind;   /**< ::smtp_domain_kind of @ref name. */
 } smtp_server_helo;
 
-/** @brief BODY= values (RFC 6152, RFC 3030). */
-typedef enum smtp_server_body {
-  SMTP_SERVER_BODY_NONE = 0,      /**< No BODY parameter. */
-  SMTP_SERVER_BODY_7BIT = 1,      /**< BODY=7BIT */
-  SMTP_SERVER_BODY_8BITMIME = 2,  /**< BODY=8BITMIME (RFC 6152) */
-  SMTP_SERVER_BODY_BINARYMIME = 3 /**< BODY=BINARYMIME (RFC 3030; BDAT only) */
-} smtp_server_body;
-
-/** @brief RET= values (RFC 3461 4.3). */
-typedef enum smtp_server_dsn_ret {
-  SMTP_SERVER_RET_NONE = 0, /**< No RET parameter. */
-  SMTP_SERVER_RET_FULL = 1, /**< RET=FULL */
-  SMTP_SERVER_RET_HDRS = 2  /**< RET=HDRS */
-} smtp_server_dsn_ret;
-
-/** @brief NOTIFY= bits (RFC 3461 4.1). 0 means the parameter was absent. */
-typedef enum smtp_server_dsn_notify {
-  SMTP_SERVER_NOTIFY_NEVER = 1u << 0,   /**< NOTIFY=NEVER */
-  SMTP_SERVER_NOTIFY_SUCCESS = 1u << 1, /**< SUCCESS */
-  SMTP_SERVER_NOTIFY_FAILURE = 1u << 2, /**< FAILURE */
-  SMTP_SERVER_NOTIFY_DELAY = 1u << 3    /**< DELAY */
-} smtp_server_dsn_notify;
+/* BODY=, RET= and NOTIFY= values: ::smtp_body_type, ::smtp_dsn_ret and
+ * ::smtp_dsn_notify in ext.h, shared with the client. */
 
 /** @brief MAIL FROM (RFC 5321 4.1.1.2) with its parameters, decoded and validated. */
 typedef struct smtp_server_mail {
@@ -160,10 +140,10 @@ typedef struct smtp_server_mail {
   smtp_span params;      /**< All parameter text as sent (already checked). */
   uint64_t size;         /**< SIZE= value (RFC 1870), when @ref has_size. */
   int has_size;          /**< 1 when SIZE= was given. */
-  int body;              /**< ::smtp_server_body */
+  int body;              /**< ::smtp_body_type */
   int smtputf8;          /**< 1 with the SMTPUTF8 parameter (RFC 6531 3.4). */
   int requiretls;        /**< 1 with REQUIRETLS (RFC 8689 4; only accepted under TLS). */
-  int ret;               /**< ::smtp_server_dsn_ret (RFC 3461 4.3). */
+  int ret;               /**< ::smtp_dsn_ret (RFC 3461 4.3). */
   smtp_span envid;       /**< ENVID, xtext-decoded, printable ASCII (RFC 3461 4.4). */
   int has_envid;         /**< 1 when ENVID= was given. */
   smtp_span auth;        /**< AUTH= value xtext-decoded (RFC 4954 5), e.g. `<>` or a mailbox. */
@@ -174,7 +154,7 @@ typedef struct smtp_server_mail {
 typedef struct smtp_server_rcpt {
   const smtp_path *path; /**< The forward-path; path->is_postmaster for `<Postmaster>`. */
   smtp_span params;      /**< All parameter text as sent. */
-  unsigned int notify;   /**< ::smtp_server_dsn_notify bits; 0 when absent (RFC 3461 4.1). */
+  unsigned int notify;   /**< ::smtp_dsn_notify bits; 0 when absent (RFC 3461 4.1). */
   smtp_span orcpt_type;  /**< ORCPT addr-type, e.g. "rfc822" (RFC 3461 4.2). */
   smtp_span orcpt;       /**< ORCPT address, xtext-decoded and validated. */
   int has_orcpt;         /**< 1 when ORCPT= was given. */
@@ -397,7 +377,7 @@ typedef int (*smtp_server_on_auth_step)(smtp_server_session *s,
 /** @brief STARTTLS about to be accepted (default 220 2.0.0). Refuse with
  *  454 4.7.0 (::SMTP_ERR_CALLBACK_REFUSED). Do not defer this one unless your
  *  transport discards the bytes it holds when smtp_server_session_want_tls()
- *  becomes 1 (RFC 3207 5; SECURITY.md 2).
+ *  becomes 1 (RFC 3207 5).
  *  @param s the session.
  *  @param user_data as given to smtp_server_session_new().
  *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
@@ -531,7 +511,7 @@ SMTP_API void smtp_server_callbacks_set_trace(smtp_server_callbacks *cb, smtp_se
  *  or a value out of range; the option is then unchanged).
  *  @{ */
 
-/** @brief Bare CR / bare LF policy for message data (SECURITY.md 1). */
+/** @brief Bare CR / bare LF policy for message data (RFC 5321 2.3.8). */
 typedef enum smtp_server_bare_policy {
   /** Default: a message holding a bare CR or LF is refused after its end
    *  with 550 5.6.0; the session goes on. */
@@ -690,7 +670,7 @@ SMTP_API int smtp_server_options_set_require_tls(smtp_server_options *o, int on)
  *  @param on 1 to enable, 0 to disable.
  *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p on not 0 or 1). */
 SMTP_API int smtp_server_options_set_require_auth(smtp_server_options *o, int on);
-/** @brief What to do with a bare CR or LF in message data (SECURITY.md 1).
+/** @brief What to do with a bare CR or LF in message data (RFC 5321 2.3.8).
  *  Default ::SMTP_SERVER_BARE_REJECT.
  *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
  *  @param policy an ::smtp_server_bare_policy.
@@ -779,7 +759,7 @@ SMTP_API void smtp_server_session_del(smtp_server_session *s);
  * sequence. Keep the rest and give it again later (when
  * smtp_server_session_want_read() is 1). Between a 220 reply to STARTTLS
  * and smtp_server_session_tls_started() every byte is taken and discarded
- * (RFC 3207 5, SECURITY.md 2). An incomplete line is copied into the
+ * (RFC 3207 5). An incomplete line is copied into the
  * session (bounded; an over-long line is discarded up to its CRLF and gets
  * 500 5.5.6). @p len 0 only resumes pending work.
  *

@@ -20,7 +20,7 @@
  * chain or name failures ::SMTP_ERR_TLS_VERIFY, bad certificates, keys or
  * CA files ::SMTP_ERR_TLS_CONFIG, a close_notify or a fatal alert after
  * the handshake ::SMTP_ERR_TLS_CLOSED (the SMTP session ends: never a
- * fallback to plaintext, SECURITY.md 2). smtp_tls_last_error() and
+ * fallback to plaintext). smtp_tls_last_error() and
  * smtp_tls_config_last_error() give the TLS library's reason as text.
  *
  * Without TLS in the build (`-Dtls=disabled`) every function that would
@@ -259,14 +259,14 @@ SMTP_API int smtp_tls_config_set_versions(smtp_tls_config *cfg, int min_version,
  * @brief Server Name Indication callback (server side).
  *
  * Called during the handshake with the name the client sent (untrusted
- * bytes, SECURITY.md 2: the span is valid only during the call and may
+ * bytes: the span is valid only during the call and may
  * hold anything). It may pick another certificate with
  * smtp_tls_conn_use_cert().
  * @return 0 to continue (with the configuration's own certificate unless
  *         one was picked); any other value aborts the handshake
  *         (unrecognized_name).
  */
-typedef int (*smtp_tls_sni_callback)(smtp_tls_conn *conn, const char *name, size_t len,
+typedef int (*smtp_tls_on_sni)(smtp_tls_conn *conn, const char *name, size_t len,
                                      void *user_data);
 
 /**
@@ -278,7 +278,7 @@ typedef int (*smtp_tls_sni_callback)(smtp_tls_conn *conn, const char *name, size
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p cfg, client role);
  *         ::SMTP_ERR_TLS_UNAVAILABLE.
  */
-SMTP_API int smtp_tls_config_set_sni_callback(smtp_tls_config *cfg, smtp_tls_sni_callback cb,
+SMTP_API int smtp_tls_config_set_sni_callback(smtp_tls_config *cfg, smtp_tls_on_sni cb,
                                               void *user_data);
 
 /**

@@ -1,6 +1,6 @@
 #!/bin/bash
 # smtp-send against Python's aiosmtpd on loopback: the delivered bytes, the
-# envelope, the per-recipient output lines and the exit codes (CLI.md).
+# envelope, the per-recipient output lines and the exit codes (docs/examples.md).
 # Exits 77 (skip) when aiosmtpd is not installed.
 set -u
 SEND=${1:?path to smtp-send}

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """examples/smtp-send against scripted, misbehaving servers on loopback
 (Python's socket and ssl, i.e. OpenSSL, on the other end): the client side
-of SECURITY.md 2 end to end, and the failure exit codes of CLI.md.
+of docs/security.md 2 end to end, and the failure exit codes of docs/examples.md.
 
   - bytes injected after the 220 to STARTTLS and before the handshake
     (CVE-2011-0411 class, client side): exit 2, no MAIL, no credentials;
@@ -132,7 +132,7 @@ try:
                            capture_output=True)
         return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
-    # 1. Injection after the 220 to STARTTLS (SECURITY.md 2, client side).
+    # 1. Injection after the 220 to STARTTLS (docs/security.md 2, client side).
     def inject(c, log):
         c.sendall(b"220 mx.test ESMTP\r\n")
         ehlo_reply(c, log, [b"STARTTLS"])

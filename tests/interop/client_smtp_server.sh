@@ -3,7 +3,7 @@
 # SMTP and LMTP, STARTTLS verified against the server's exported
 # certificate (--tls-cert-out / --ca-file), every --starttls policy, implicit
 # TLS (IPv4 and IPv6), AUTH PLAIN and LOGIN, SMTPUTF8, a 1 MB message,
-# refusals. Checks the output lines, the exit codes of CLI.md and the
+# refusals. Checks the output lines, the exit codes of docs/examples.md and the
 # delivered bytes in the Maildir.
 # Usage: client_smtp_server.sh PATH/TO/smtp-send (smtp-server is taken from
 # the same directory).
@@ -15,7 +15,7 @@ SERVER=$(dirname "$SEND")/smtp-server
 printf 'user:s3cret\nother:pw\n' >"$TMP/users"
 # CRLF message with dot-leading lines (smtp-send stuffs, smtp-server unstuffs)
 printf 'From: a@example.com\r\nTo: bob@example.org\r\nSubject: two examples\r\n\r\n.leading dot\r\n..two\r\n.\r\nlast\r\n' >"$TMP/m1"
-# bare LF input: smtp-send sends CRLF (CLI.md), so this is stored as m1
+# bare LF input: smtp-send sends CRLF (docs/examples.md), so this is stored as m1
 tr -d '\r' <"$TMP/m1" >"$TMP/m1.lf"
 
 snd() { # snd NAME SMTP-SEND-ARGS...: stdout $TMP/NAME.out, stderr $TMP/NAME.err, RC

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""examples/smtp-server under hostile and broken clients (issue 5 point 3):
+"""examples/smtp-server under hostile and broken clients:
 while idle connections, byte-at-a-time "slowloris" lines, binary garbage,
 connection resets (before the greeting, mid-command, mid-DATA, mid-TLS
 handshake), garbage TLS handshakes (implicit TLS and after STARTTLS) and a
@@ -266,7 +266,7 @@ def slow_reader(port, n=10000):
     # pipelines n NOOPs and QUIT and reads the replies slowly through a
     # small receive buffer (512 octets every 10 ms): reading takes longer
     # than the command deadline, yet the session is served as its output
-    # drains (CLI.md) because every answered command starts a new deadline
+    # drains (docs/examples.md) because every answered command starts a new deadline
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.settimeout(20)

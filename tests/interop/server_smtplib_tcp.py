@@ -4,7 +4,7 @@ TCP (server_smtplib.py covers --stdio through socat): STARTTLS verified
 against the server's exported throw-away certificate, AUTH (PLAIN and
 LOGIN) offered only under TLS, SMTPUTF8 under TLS, implicit TLS with
 SMTP_SSL, LMTP over TCP, and the STARTTLS command-injection case of
-SECURITY.md 2 (CVE-2011-0411) with a real TLS stack. Every delivery is
+docs/security.md 2 (CVE-2011-0411) with a real TLS stack. Every delivery is
 checked byte for byte in the Maildir. Bounded in time; loopback only.
 
 Usage: server_smtplib_tcp.py PATH/TO/smtp-server
@@ -164,7 +164,7 @@ try:
                 check("system trust store does not accept the throw-away certificate", False)
             except ssl.SSLCertVerificationError:
                 check("system trust store does not accept the throw-away certificate", True)
-        # SECURITY.md 2 (CVE-2011-0411): a command pipelined behind STARTTLS
+        # docs/security.md 2 (CVE-2011-0411): a command pipelined behind STARTTLS
         # is never executed; the first reply under TLS answers EHLO.
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
         f = s.makefile("rb")

@@ -20,8 +20,8 @@ import threading
 # The ABI this binding was written against (include/smtp/version.h).
 # smtp_version_check(ABI_MAJOR, ABI_MINOR) must accept the loaded library:
 # same major version, minor version at least this one.
-ABI_MAJOR = 0
-ABI_MINOR = 1
+ABI_MAJOR = 1
+ABI_MINOR = 0
 
 c_int = ctypes.c_int
 c_uint = ctypes.c_uint
@@ -265,7 +265,7 @@ _PROTOTYPES = {
     "smtp_server_session_received_protocol": (c_char_p, [c_void_p]),
     "smtp_server_session_message_size": (c_uint64, [c_void_p]),
     # client.h: callbacks
-    "smtp_client_callbacks_new": (c_int, [_P(c_void_p)]),
+    "smtp_client_callbacks_new": (c_int, [_P(c_void_p), c_void_p]),
     "smtp_client_callbacks_del": (None, [c_void_p]),
     "smtp_client_callbacks_set_event": (None, [c_void_p, CLI_EVENT_CB]),
     "smtp_client_callbacks_set_trace": (None, [c_void_p, CLI_TRACE_CB]),
@@ -273,20 +273,20 @@ _PROTOTYPES = {
     "smtp_client_options_new": (c_int, [_P(c_void_p), c_void_p]),
     "smtp_client_options_del": (None, [c_void_p]),
     "smtp_client_options_set_ehlo_name": (c_int, [c_void_p, c_char_p]),
-    "smtp_client_options_set_lmtp": (None, [c_void_p, c_int]),
+    "smtp_client_options_set_lmtp": (c_int, [c_void_p, c_int]),
     "smtp_client_options_set_starttls": (c_int, [c_void_p, c_int]),
     "smtp_client_options_set_credentials": (c_int, [c_void_p, c_char_p, c_char_p, c_char_p]),
     "smtp_client_options_set_oauth_token": (c_int, [c_void_p, c_char_p, c_char_p]),
     "smtp_client_options_set_auth_mechanism": (c_int, [c_void_p, c_uint]),
-    "smtp_client_options_set_allow_plaintext_auth": (None, [c_void_p, c_int]),
-    "smtp_client_options_set_disabled_extensions": (None, [c_void_p, c_uint]),
-    "smtp_client_options_set_require_smtputf8": (None, [c_void_p, c_int]),
-    "smtp_client_options_set_requiretls": (None, [c_void_p, c_int]),
+    "smtp_client_options_set_allow_plaintext_auth": (c_int, [c_void_p, c_int]),
+    "smtp_client_options_set_disabled_extensions": (c_int, [c_void_p, c_uint]),
+    "smtp_client_options_set_require_smtputf8": (c_int, [c_void_p, c_int]),
+    "smtp_client_options_set_requiretls": (c_int, [c_void_p, c_int]),
     "smtp_client_options_set_reply_limits": (c_int, [c_void_p, c_size_t, c_size_t]),
     "smtp_client_options_set_output_buffer": (c_int, [c_void_p, c_size_t]),
     # client.h: transactions
     "smtp_client_txn_new": (c_int, [_P(c_void_p), c_void_p]),
-    "smtp_client_txn_del": (None, [c_void_p]),
+    "smtp_client_txn_del": (c_int, [c_void_p]),
     "smtp_client_txn_set_from": (c_int, [c_void_p, c_char_p, c_size_t]),
     "smtp_client_txn_add_rcpt": (c_ssize, [c_void_p, c_char_p, c_size_t, c_uint, c_char_p,
                                            c_size_t]),

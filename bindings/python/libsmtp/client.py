@@ -327,7 +327,7 @@ class ClientSession:
                         "output_buffer")
             if trace is not None:
                 # Callback mode: the generic event callback gets every event.
-                E.check(lib.smtp_client_callbacks_new(ctypes.byref(cbs)),
+                E.check(lib.smtp_client_callbacks_new(ctypes.byref(cbs), None),
                         "smtp_client_callbacks_new")
                 ev_cb = _ffi.CLI_EVENT_CB(self._c_event)
                 tr_cb = _ffi.CLI_TRACE_CB(self._c_trace)
