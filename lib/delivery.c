@@ -83,7 +83,8 @@ int smtp_delivery_new(smtp_delivery **out, const char *domain, const smtp_resolv
   unsigned char w[256];
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
-  if (!domain || smtp_resolver_check(resolver) != SMTP_OK) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!domain || smtp_resolver_check(resolver) != SMTP_OK || (mem && !smtp__mem_valid(mem)))
+    return SMTP_ERR_INVALID_ARGUMENT;
   if (cfg && cfg->version != SMTP_DELIVERY_CONFIG_VERSION) return SMTP_ERR_INVALID_ARGUMENT;
   if (smtp__dns_name_to_wire(domain, w, sizeof w) <= 1) return SMTP_ERR_INVALID_ARGUMENT;
   d = smtp__calloc(mem, 1, sizeof *d);

@@ -403,7 +403,8 @@ int smtp_dns_result_failed(int status, const char *qname, smtp_dns_result **out,
   size_t l;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
-  if (!qname || status < SMTP_DNS_OK || status > SMTP_DNS_MALFORMED) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!qname || status < SMTP_DNS_OK || status > SMTP_DNS_MALFORMED || (mem && !smtp__mem_valid(mem)))
+    return SMTP_ERR_INVALID_ARGUMENT;
   l = strlen(qname);
   r = make_result(mem, 0, l + 1);
   if (!r) return SMTP_ERR_NOMEM;
@@ -432,7 +433,8 @@ int smtp_dns_parse(const unsigned char *wire, size_t len, const char *qname, uns
 
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
-  if (!qname || (!wire && len) || security > SMTP_DNS_SEC_BOGUS) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!qname || (!wire && len) || security > SMTP_DNS_SEC_BOGUS || (mem && !smtp__mem_valid(mem)))
+    return SMTP_ERR_INVALID_ARGUMENT;
   ql = smtp__dns_name_to_wire(qname, qwire, sizeof qwire);
   if (ql < 0) return SMTP_ERR_INVALID_ARGUMENT;
   qlen = (size_t)ql;

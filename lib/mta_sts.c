@@ -124,7 +124,7 @@ int smtp_mta_sts_policy_parse(const char *body, size_t len, smtp_mta_sts_policy 
   int have_version = 0, have_mode = 0, have_age = 0, rc = SMTP_ERR_SYNTAX;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
-  if (!body && len) return SMTP_ERR_INVALID_ARGUMENT;
+  if ((!body && len) || (mem && !smtp__mem_valid(mem))) return SMTP_ERR_INVALID_ARGUMENT;
   if (len > SMTP_MTA_STS_MAX_POLICY) return SMTP_ERR_TOO_LONG;
   p = smtp__calloc(mem, 1, sizeof *p);
   if (!p) return SMTP_ERR_NOMEM;

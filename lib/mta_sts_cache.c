@@ -46,6 +46,7 @@ int smtp_mta_sts_cache_load(const char *dir, const char *domain, int64_t now,
   if (!out || !id || idcap < 33) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
   id[0] = 0;
+  if (mem && !smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
   rc = cache_path(dir, domain, path, sizeof path);
   if (rc) return rc;
   f = fopen(path, "rb");
@@ -78,7 +79,7 @@ int smtp_mta_sts_cache_store(const char *dir, const char *domain, const smtp_mta
   smtp_ssize n;
   FILE *f;
   int rc, ok;
-  if (!p || !id) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!p || !id || (mem && !smtp__mem_valid(mem))) return SMTP_ERR_INVALID_ARGUMENT;
   rc = cache_path(dir, domain, path, sizeof path);
   if (rc) return rc;
   buf = smtp__malloc(mem, CACHE_MAX);

@@ -65,7 +65,7 @@ int smtp_mta_sts_fetch(const char *domain, const char *ca_file, const char *conn
   if (err && errcap) err[0] = 0;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
-  if (!domain || timeout_ms < 0 || smtp__dns_name_to_wire(domain, w, sizeof w) <= 1 ||
+  if (!domain || timeout_ms < 0 || (mem && !smtp__mem_valid(mem)) || smtp__dns_name_to_wire(domain, w, sizeof w) <= 1 ||
       strlen(domain) > 240)
     return SMTP_ERR_INVALID_ARGUMENT;
   if (connect_to && (strlen(connect_to) > 300 || strpbrk(connect_to, " \r\n\t")))

@@ -64,7 +64,8 @@ int smtp_resolver_lookup(const smtp_resolver *r, const char *name, unsigned int 
   smtp_resolver_answer ans;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
-  if (smtp_resolver_check(r) != SMTP_OK || !name || timeout_ms < 0) return SMTP_ERR_INVALID_ARGUMENT;
+  if (smtp_resolver_check(r) != SMTP_OK || !name || timeout_ms < 0 || (mem && !smtp__mem_valid(mem)))
+    return SMTP_ERR_INVALID_ARGUMENT;
   id = r->query(name, type, r->user_data);
   if (id < 0) return id;
   until = mono_ms() + timeout_ms;
@@ -370,6 +371,7 @@ int smtp_resolver_scripted_new(smtp_resolver *out, const smtp_mem *mem) {
   scripted *s;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   memset(out, 0, sizeof *out);
+  if (mem && !smtp__mem_valid(mem)) return SMTP_ERR_INVALID_ARGUMENT;
   s = smtp__calloc(mem, 1, sizeof *s);
   if (!s) return SMTP_ERR_NOMEM;
   s->mem = mem ? *mem : *smtp_mem_default();

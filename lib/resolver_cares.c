@@ -208,7 +208,7 @@ int smtp_resolver_cares_new(smtp_resolver *out, const char *server, int timeout_
   int rc;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   memset(out, 0, sizeof *out);
-  if (timeout_ms < 0) return SMTP_ERR_INVALID_ARGUMENT;
+  if (timeout_ms < 0 || (mem && !smtp__mem_valid(mem))) return SMTP_ERR_INVALID_ARGUMENT;
   if (timeout_ms == 0) timeout_ms = 5000;
   if (server) {
     size_t l = strlen(server);

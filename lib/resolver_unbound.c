@@ -215,7 +215,7 @@ int smtp_resolver_unbound_new(smtp_resolver *out, const char *server, const char
   int rc = 0;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   memset(out, 0, sizeof *out);
-  if (timeout_ms < 0 || (server && fwd_spec(server, fwd, sizeof fwd) != 0))
+  if (timeout_ms < 0 || (server && fwd_spec(server, fwd, sizeof fwd) != 0) || (mem && !smtp__mem_valid(mem)))
     return SMTP_ERR_INVALID_ARGUMENT;
   if (timeout_ms == 0) timeout_ms = 10000;
   u = smtp__calloc(mem, 1, sizeof *u);

@@ -834,6 +834,18 @@ static void test_args(void **state) {
   smtp_delivery_del(d);
   smtp_delivery_del(NULL);
   assert_string_equal(smtp_tlsrpt_result_name(99), "");
+  /* an allocator with a function missing is refused before any use */
+  {
+    smtp_mem part = {NULL, f_malloc, f_free, f_calloc, NULL};
+    smtp_resolver r2;
+    smtp_dns_result *dr;
+    smtp_mta_sts_policy *p;
+    assert_int_equal(smtp_delivery_new(&d, "a.b", &res, NULL, &part), SMTP_ERR_INVALID_ARGUMENT);
+    assert_null(d);
+    assert_int_equal(smtp_resolver_scripted_new(&r2, &part), SMTP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(smtp_dns_result_failed(SMTP_DNS_TIMEOUT, "a.b", &dr, &part), SMTP_ERR_INVALID_ARGUMENT);
+    assert_int_equal(smtp_mta_sts_policy_parse("x", 1, &p, &part), SMTP_ERR_INVALID_ARGUMENT);
+  }
   smtp_resolver_close(&res);
 }
 
