@@ -96,11 +96,14 @@ static int ca_query(const char *name, unsigned int type, void *ud) {
 static int ca_fds(smtp_resolver_fd *fds, size_t cap, void *ud) {
   ca *c = ud;
   ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-  int bits = ares_getsock(c->ch, socks, ARES_GETSOCK_MAXNUM), n = 0;
-  for (int i = 0; i < ARES_GETSOCK_MAXNUM && (size_t)n < cap; i++) {
+  /* the bit layout of ares_getsock(), read unsigned: c-ares' own macros
+   * shift a signed 1 into the sign bit for the 16th socket */
+  unsigned int bits = (unsigned int)ares_getsock(c->ch, socks, ARES_GETSOCK_MAXNUM);
+  int n = 0;
+  for (unsigned int i = 0; i < ARES_GETSOCK_MAXNUM && (size_t)n < cap; i++) {
     unsigned int ev = 0;
-    if (ARES_GETSOCK_READABLE(bits, i)) ev |= SMTP_RESOLVER_READ;
-    if (ARES_GETSOCK_WRITABLE(bits, i)) ev |= SMTP_RESOLVER_WRITE;
+    if (bits & (1u << i)) ev |= SMTP_RESOLVER_READ;
+    if (bits & (1u << (i + ARES_GETSOCK_MAXNUM))) ev |= SMTP_RESOLVER_WRITE;
     if (!ev) continue;
     fds[n].fd = socks[i];
     fds[n].events = ev;
