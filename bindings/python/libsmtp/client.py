@@ -137,6 +137,13 @@ class Transaction:
     invalid reaches the wire).
     """
 
+    # Set by the drivers (libsmtp.send_mail, libsmtp.aio.send_mail) after the
+    # session ended.
+    session_error: int = 0                 #: the error the session ended with (0: clean QUIT)
+    tls_error: Optional[BaseException] = None  #: the ssl exception of a failed handshake
+    capabilities: Optional["Capabilities"] = None  #: the server's last EHLO capabilities
+    tls: bool = False                      #: whether TLS was up
+
     def __init__(self, mail_from, recipients, message, *, body_type="auto", dsn_ret=None,
                  envid=None, notify=None, requiretls=False):
         self._lib = lib = _ffi.lib()

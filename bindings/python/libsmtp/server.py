@@ -209,7 +209,7 @@ class Command:
 # --------------------------------------------------------------------------
 # Module-level C callbacks: user_data is a key into _sessions.
 
-_sessions = weakref.WeakValueDictionary()
+_sessions: "weakref.WeakValueDictionary[int, ServerSession]" = weakref.WeakValueDictionary()
 _ids = itertools.count(1)
 
 
