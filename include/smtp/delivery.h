@@ -373,7 +373,9 @@ SMTP_API int smtp_delivery_set_mta_sts(smtp_delivery *d, const smtp_mta_sts_poli
  *        verified for that name against @p ca_file (NULL: the system
  *        store), no redirects, at most ::SMTP_MTA_STS_MAX_POLICY octets,
  *        within @p timeout_ms, status 200 and a text/plain media type;
- *        then parsed. Blocking. Needs libcurl at build time.
+ *        then parsed. Blocking. Needs libcurl at build time; the first
+ *        call initialises libcurl (curl_global_init(), not thread safe:
+ *        make it before starting threads); libcurl allocates with malloc.
  * @param domain     the recipient domain.
  * @param ca_file    trust anchors (PEM), or NULL.
  * @param connect_to "HOST:PORT" to connect to instead of resolving
