@@ -427,24 +427,70 @@ out:
 
 /* ---- output ---- */
 
+/* Bytes from the network on a terminal or a log: escaped with
+ * smtp_escape_text() (control bytes, C1 and direction controls, invalid
+ * UTF-8), never raw. */
+void send_app_print_escaped(FILE *f, const char *prefix, const char *p, size_t n, int newline) {
+  char stack[2048];
+  char *buf = stack;
+  size_t need = smtp_escape_text(stack, sizeof stack, p, n);
+  if (need >= sizeof stack) {
+    buf = malloc(need + 1);
+    if (buf) smtp_escape_text(buf, need + 1, p, n);
+    else buf = stack; /* the truncated text, still escaped */
+  }
+  fprintf(f, "%s%s%s", prefix, buf, newline ? "\n" : "");
+  if (buf != stack) free(buf);
+}
+
 static void print_reply_tail(FILE *f, const smtp_reply *r) {
   char ec[32] = "-";
   if (r->has_enhanced) smtp_enhanced_code_format(&r->enhanced, ec, sizeof ec);
   fprintf(f, "%d %s", r->code, ec);
   for (size_t i = 0; i < r->nlines; i++) {
     const smtp_span *l = &r->lines[i];
-    fputc(' ', f);
-    /* the text as sent, controls shown as '?' (it came from the network) */
-    for (size_t k = 0; k < l->len; k++) {
-      unsigned char ch = (unsigned char)l->ptr[k];
-      fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, f);
-    }
+    /* the text as sent, escaped (it came from the network) */
+    send_app_print_escaped(f, " ", l->ptr, l->len, 0);
   }
   fputc('\n', f);
 }
 
 static const char *rcpt_addr(const send_app *a, size_t index) {
   return index < a->o->nto ? a->o->to[index] : "?";
+}
+
+/* The connection ended before the server answered the data for every
+ * accepted recipient (LMTP: one reply each, RFC 2033 4.2) or for the
+ * message (SMTP): each missing answer still gets its line, with the local
+ * failure: `DATA <addr> 421 - connection lost` (LMTP), `DATA 421 -
+ * connection lost` (SMTP); "timeout" instead when a deadline passed, else
+ * the library's description of the error. */
+static void print_missing_data_lines(send_app *a, int error) {
+  const char *why;
+  if (a->missing_done || !a->body_started || a->mail_refused) return;
+  a->missing_done = 1;
+  why = error == SMTP_ERR_TIMEOUT ? "timeout"
+        : (error == 0 || error == SMTP_ERR_CONNECTION_LOST || error == SMTP_ERR_EOF ||
+           error == SMTP_ERR_CLOSED || error == SMTP_ERR_IO || error == SMTP_ERR_TEMPFAIL ||
+           error == SMTP_ERR_SERVICE_UNAVAILABLE)
+            ? "connection lost"
+            : smtp_strerror(error);
+  if (a->o->lmtp) {
+    for (size_t i = 0; i < a->o->nto && a->rcpt_state; i++)
+      if (a->rcpt_state[i] == 1) {
+        fprintf(a->out, "DATA %s 421 - %s\n", rcpt_addr(a, i), why);
+        a->rcpt_state[i] = 2;
+        a->printed = 1;
+      }
+  } else if (!a->data_line) {
+    int any = 0;
+    for (size_t i = 0; i < a->o->nto && a->rcpt_state; i++) any |= a->rcpt_state[i] != 0;
+    if (any) {
+      fprintf(a->out, "DATA 421 - %s\n", why);
+      a->data_line = 1;
+      a->printed = 1;
+    }
+  }
 }
 
 int send_app_on_event(smtp_client_session *c, const smtp_client_event *ev, void *ud) {
@@ -465,11 +511,20 @@ int send_app_on_event(smtp_client_session *c, const smtp_client_event *ev, void 
     fprintf(a->out, "RCPT %s ", rcpt_addr(a, ev->index));
     print_reply_tail(a->out, ev->reply);
     a->printed = 1;
+    if (ev->reply->code / 100 == 2 && a->rcpt_state && ev->index < a->o->nto) a->rcpt_state[ev->index] = 1;
+    break;
+  case SMTP_CLIENT_EVENT_BODY_START:
+    a->body_started = 1;
     break;
   case SMTP_CLIENT_EVENT_DATA:
     if (a->mail_refused || !ev->reply) break;
-    if (ev->index != SMTP_CLIENT_NO_INDEX) fprintf(a->out, "DATA %s ", rcpt_addr(a, ev->index));
-    else fputs("DATA ", a->out);
+    if (ev->index != SMTP_CLIENT_NO_INDEX) {
+      fprintf(a->out, "DATA %s ", rcpt_addr(a, ev->index));
+      if (a->rcpt_state && ev->index < a->o->nto) a->rcpt_state[ev->index] = 2;
+    } else {
+      fputs("DATA ", a->out);
+      a->data_line = 1;
+    }
     print_reply_tail(a->out, ev->reply);
     a->printed = 1;
     break;
@@ -490,6 +545,7 @@ int send_app_on_event(smtp_client_session *c, const smtp_client_event *ev, void 
     break;
   case SMTP_CLIENT_EVENT_CLOSED:
     a->closed_error = ev->error;
+    print_missing_data_lines(a, ev->error);
     break;
   default:
     break;
@@ -501,8 +557,9 @@ int send_app_on_event(smtp_client_session *c, const smtp_client_event *ev, void 
 static void on_trace(smtp_client_session *c, int dir, const char *line, size_t len, void *ud) {
   send_app *a = ud;
   (void)c;
+  char prefix[4] = {(char)dir, ':', ' ', 0};
   if (!a->o->trace) return;
-  fprintf(a->err, "%c: %.*s\n", dir, (int)len, line);
+  send_app_print_escaped(a->err, prefix, line, len, 1);
 }
 
 int send_app_init(send_app *a, const send_opts *o, const char *default_helo, const char *msg,
@@ -525,6 +582,11 @@ int send_app_init(send_app *a, const send_opts *o, const char *default_helo, con
   smtp_client_txn_set_body(a->txn, msg, msglen);
   smtp_client_callbacks_set_event(a->cbs, send_app_on_event);
   smtp_client_callbacks_set_trace(a->cbs, on_trace);
+  a->rcpt_state = calloc(o->nto ? o->nto : 1, 1);
+  if (!a->rcpt_state) {
+    fputs("smtp-send: out of memory\n", err);
+    return SEND_EXIT_NONE;
+  }
   return 0;
 }
 
@@ -532,6 +594,8 @@ void send_app_free(send_app *a) {
   smtp_client_txn_del(a->txn);
   smtp_client_options_del(a->opt);
   smtp_client_callbacks_del(a->cbs);
+  free(a->rcpt_state);
+  a->rcpt_state = NULL;
   a->txn = NULL;
   a->opt = NULL;
   a->cbs = NULL;
@@ -539,6 +603,7 @@ void send_app_free(send_app *a) {
 
 int send_app_finish(send_app *a) {
   int status;
+  print_missing_data_lines(a, a->closed_error);
   if (a->got_result && a->result.ndelivered > 0) {
     if (a->result.ndelivered == a->result.nrcpt) return SEND_EXIT_ALL;
     return SEND_EXIT_SOME;

@@ -68,6 +68,10 @@ typedef struct send_app {
   int printed;      /* a stdout line was printed */
   int tls_error;    /* set by the transport */
   char detail[256]; /* set by the transport: the TLS library's reason, appended to the stderr line */
+  /* Replies owed after the data: per recipient 1 accepted, 2 its DATA line
+   * printed (LMTP); the SMTP DATA line; whether the data phase began. */
+  unsigned char *rcpt_state;
+  int data_line, body_started, missing_done;
 } send_app;
 
 /* The event callback send_app_init() installs (prints the result lines);
@@ -84,6 +88,10 @@ void send_app_free(send_app *a);
 /* The exit status once the session is over (prints the stderr line for a
  * failure without a reply). */
 int send_app_finish(send_app *a);
+
+/* Print prefix, then @p p escaped with smtp_escape_text(), then a newline
+ * when @p newline: how every byte from the network reaches stdout/stderr. */
+void send_app_print_escaped(FILE *f, const char *prefix, const char *p, size_t n, int newline);
 
 /* Validate the command-line addresses and parameters without a session
  * (same rules as send_app_init); 0 or SEND_EXIT_USAGE. */

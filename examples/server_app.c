@@ -1,6 +1,7 @@
 /* The application logic of examples/smtp-server; see server_app.h. */
 #include "server_app.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -37,8 +38,13 @@ static void usage(FILE *f) {
         "  --tempfail ADDR         RCPT for ADDR gets 450 4.2.0 (repeatable)\n"
         "  --trace                 print the protocol transcript to stderr\n"
         "  --tls-cert-out FILE     write the certificate in use (PEM), e.g. for a client's CA file\n"
-        "  --max-connections N     concurrent TCP sessions (default 1000); past it: 421 4.3.2\n"
-        "  --timeout SECONDS       command and data deadlines (default: RFC 5321 4.5.3.2)\n"
+        "  --max-connections N     concurrent TCP sessions (default: what RLIMIT_NOFILE allows,\n"
+        "                          two descriptors each, at most 1000); past it: 421 4.3.2\n"
+        "  --max-memory BYTES      process memory ceiling (resident set): past it new\n"
+        "                          connections get 421 4.3.2 and are closed (default: none)\n"
+        "  --timeout SECONDS       every deadline: between commands, per data block, and the\n"
+        "                          whole of one DATA or BDAT chunk, which no data renews\n"
+        "                          (default: 300, 180 and 600, RFC 5321 4.5.3.2)\n"
         "  --help                  this text\n",
         f);
 }
@@ -84,7 +90,7 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
   memset(cfg, 0, sizeof *cfg);
   cfg->max_size = 52428800u;
   cfg->max_rcpt = 100;
-  cfg->max_conns = 1000;
+  cfg->max_conns = 0; /* derived from RLIMIT_NOFILE at start (smtp-server.c) */
   if (gethostname(cfg->hostname, sizeof cfg->hostname - 1) != 0 ||
       smtp_parse_domain(cfg->hostname, strlen(cfg->hostname), 0) != SMTP_OK)
     snprintf(cfg->hostname, sizeof cfg->hostname, "localhost");
@@ -162,6 +168,11 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
       NEEDS_VALUE();
       if (parse_u64(v, &n) != 0 || n == 0 || n > 100000) return usage_error("bad --max-connections", v);
       cfg->max_conns = (unsigned)n;
+    } else if (!strcmp(a, "--max-memory")) {
+      uint64_t n;
+      NEEDS_VALUE();
+      if (parse_u64(v, &n) != 0 || n < 1048576u) return usage_error("bad --max-memory (at least 1048576)", v);
+      cfg->max_memory = n;
     } else if (!strcmp(a, "--timeout")) {
       uint64_t n;
       NEEDS_VALUE();
@@ -224,6 +235,34 @@ static int load_users(server_app_config *cfg) {
   return 0;
 }
 
+/* Maildir convention (qmail's maildir(5)): a file in tmp/ not touched for
+ * 36 hours is the remains of a delivery that never finished (a killed
+ * server); remove it at start. Files of this process's own failed
+ * deliveries are removed at once (drop_message(), server_app_deliver()). */
+#define MAILDIR_TMP_STALE_S (36 * 3600)
+
+static void maildir_clean_tmp(const char *maildir) {
+  char dir[4096], p[4096];
+  DIR *d;
+  struct dirent *e;
+  time_t now = time(NULL);
+  unsigned long removed = 0;
+  snprintf(dir, sizeof dir, "%s/tmp", maildir);
+  d = opendir(dir);
+  if (!d) return;
+  while ((e = readdir(d)) != NULL) {
+    struct stat st;
+    time_t last;
+    if (e->d_name[0] == '.') continue;
+    if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= sizeof p) continue;
+    if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    last = st.st_mtime > st.st_atime ? st.st_mtime : st.st_atime;
+    if (now - last > MAILDIR_TMP_STALE_S && unlink(p) == 0) removed++;
+  }
+  closedir(d);
+  if (removed) fprintf(stderr, "smtp-server: removed %lu stale file(s) from %s\n", removed, dir);
+}
+
 int server_app_prepare(server_app_config *cfg) {
   if (cfg->auth_file && load_users(cfg)) return 1;
   if (cfg->maildir) {
@@ -240,6 +279,7 @@ int server_app_prepare(server_app_config *cfg) {
         return 1;
       }
     }
+    maildir_clean_tmp(cfg->maildir);
   }
   return 0;
 }
@@ -407,10 +447,25 @@ static int on_auth(smtp_server_session *s, const smtp_server_auth *a, void *ud) 
   return SMTP_ERR_CALLBACK_REFUSED;
 }
 
+/* Bytes from the network on the operator's terminal or log: escaped
+ * (control bytes, C1 and direction controls, invalid UTF-8), never raw. */
+void server_app_print_escaped(FILE *f, const char *prefix, const char *p, size_t n) {
+  char stack[2048];
+  char *buf = stack;
+  size_t need = smtp_escape_text(stack, sizeof stack, p, n);
+  if (need >= sizeof stack) {
+    buf = malloc(need + 1);
+    if (buf) smtp_escape_text(buf, need + 1, p, n);
+    else buf = stack; /* the truncated text, still escaped */
+  }
+  fprintf(f, "%s%s\n", prefix, buf);
+  if (buf != stack) free(buf);
+}
+
 static int on_trace(smtp_server_session *s, int dir, const char *line, size_t len, void *ud) {
   (void)s;
   (void)ud;
-  fprintf(stderr, "%s%.*s\n", dir == SMTP_SERVER_TRACE_IN ? "C: " : "S: ", (int)len, line);
+  server_app_print_escaped(stderr, dir == SMTP_SERVER_TRACE_IN ? "C: " : "S: ", line, len);
   return 0;
 }
 
@@ -569,7 +624,8 @@ int server_app_session_setup(const server_app_config *cfg, int tls_available,
       (r = smtp_server_options_set_require_tls(o, cfg->require_tls)))
     goto fail;
   if (cfg->timeout_ms && ((r = smtp_server_options_set_command_timeout(o, cfg->timeout_ms)) ||
-                          (r = smtp_server_options_set_data_timeout(o, cfg->timeout_ms))))
+                          (r = smtp_server_options_set_data_timeout(o, cfg->timeout_ms)) ||
+                          (r = smtp_server_options_set_data_total_timeout(o, cfg->timeout_ms))))
     goto fail;
   smtp_server_callbacks_set_rcpt(k, on_rcpt);
   smtp_server_callbacks_set_data_start(k, on_data_start);
@@ -613,8 +669,8 @@ int server_app_serve_fd(const server_app_config *cfg, int in, int out) {
   server_app_conn *c;
   static char buf[16384];
   size_t have = 0;
-  unsigned seq = 0;
-  long long deadline = 0;
+  unsigned seq = 0, total_seq = 0;
+  long long deadline = 0, total_deadline = -1;
   int status = 0;
   if (server_app_session_setup(cfg, 0, &o, &cb) != 0) return 1;
   c = server_app_conn_new(cfg, NULL);
@@ -649,6 +705,14 @@ int server_app_serve_fd(const server_app_config *cfg, int in, int out) {
       seq = smtp_server_session_deadline_seq(s);
       deadline = now_ms() + smtp_server_session_timeout_ms(s);
     }
+    /* The whole DATA / one BDAT chunk: a bound no data renews. */
+    if (smtp_server_session_total_timeout_ms(s) < 0) {
+      total_deadline = -1;
+    } else if (total_deadline < 0 || smtp_server_session_total_seq(s) != total_seq) {
+      total_seq = smtp_server_session_total_seq(s);
+      total_deadline = now_ms() + smtp_server_session_total_timeout_ms(s);
+    }
+    if (total_deadline >= 0 && total_deadline < deadline) deadline = total_deadline;
     {
       struct pollfd pfd = {in, POLLIN, 0};
       long long left = deadline - now_ms();

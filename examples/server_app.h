@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <smtp/server.h>
 
@@ -43,7 +44,8 @@ typedef struct server_app_config {
   size_t ntempfail;
   int trace;                 /* --trace */
   const char *tls_cert_out;  /* --tls-cert-out FILE: write the certificate in use (PEM) */
-  unsigned int max_conns;    /* --max-connections N (TCP), default 1000 */
+  unsigned int max_conns;    /* --max-connections N (TCP); 0: derived from RLIMIT_NOFILE */
+  uint64_t max_memory;       /* --max-memory BYTES: RSS ceiling for new connections; 0: none */
   int timeout_ms;            /* --timeout SECONDS: command and data deadlines; 0: RFC 5321 defaults */
   server_app_user *users;    /* loaded from auth_file */
   size_t nusers;
@@ -89,6 +91,10 @@ int server_app_deliver(server_app_conn *c);
  * (LMTP answers every recipient with it) and give the deferred answer.
  * Returns 0, or -1 when the session would not take it. */
 int server_app_delivered(server_app_conn *c, smtp_server_session *s, int ok);
+
+/* Print prefix, then @p p escaped with smtp_escape_text(), then a newline:
+ * how every byte from the network reaches stderr (--trace, logs). */
+void server_app_print_escaped(FILE *f, const char *prefix, const char *p, size_t n);
 
 /* One session on fds @p in / @p out, blocking, with the RFC 5321 deadlines.
  * Returns the exit status (0 when the session ended normally, also on EOF). */

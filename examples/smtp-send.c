@@ -37,6 +37,7 @@
 #include <smtp/io.h>
 #include <smtp/tls.h>
 
+#include "progress.h"
 #include "send_app.h"
 
 #define CONNECT_TIMEOUT_MS 30000 /* per address */
@@ -192,7 +193,10 @@ static void on_trace(smtp_client_session *c, int dir, const char *line, size_t l
             info.peer_verified ? "verified" : a->o->insecure ? "not verified (--insecure)" : "not verified");
   }
   (void)c;
-  fprintf(a->err, "%c: %.*s\n", dir, (int)len, line);
+  {
+    char prefix[4] = {(char)dir, ':', ' ', 0};
+    send_app_print_escaped(a->err, prefix, line, len, 1);
+  }
 }
 
 /* Run the driver over the non-blocking socket until the session is over. */
@@ -569,6 +573,7 @@ int main(int argc, char **argv) {
   char *msg = NULL;
   size_t msglen = 0;
   char helo[256];
+  progress prog;
   int fd = -1, sock, rc;
 
   signal(SIGPIPE, SIG_IGN);
@@ -606,6 +611,7 @@ int main(int argc, char **argv) {
     rc = SEND_EXIT_NONE;
     goto out;
   }
+  progress_wrap(&prog, &io, msglen, stderr); /* a progress line for big messages on a tty */
   sock = fd;
   fd = -1; /* the adapter owns it now (and the driver the adapter) */
   rc = smtp_driver_new_client(&d, c, &io, tls, tls ? o.servername : NULL,
@@ -619,6 +625,7 @@ int main(int argc, char **argv) {
   smtp_client_session_submit(c, app.txn);
   smtp_client_session_quit(c);
   run(d, sock);
+  progress_done(&prog);
   {
     int e = smtp_driver_error(d);
     if (is_tls_error(e)) {

@@ -37,8 +37,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 #include <unistd.h>
 
 #include <smtp/smtp.h>
@@ -95,6 +100,14 @@ typedef struct server {
   pthread_cond_t cv;
   conn *todo_head, *todo_tail, *done_head;
   int efd;
+  /* resource limits (descriptors, memory): see "Resource limits" below */
+  unsigned int max_conns;     /* --max-connections, or derived from RLIMIT_NOFILE */
+  int spare_fd;               /* held back for EMFILE: accept, 421, close */
+  int statm_fd;               /* /proc/self/statm, kept open (no descriptor needed later) */
+  unsigned int peak_active;   /* since the last malloc_trim */
+  int64_t next_trim;
+  unsigned long shed_fd, shed_mem, shed_busy;
+  int64_t next_shed_log;
 } server;
 
 static volatile sig_atomic_t stop_requested;
@@ -421,18 +434,169 @@ static int is_listener(const server *sv, const void *p) {
   return p >= (const void *)&sv->ls[0] && p < (const void *)&sv->ls[MAX_LISTENERS];
 }
 
-static void start_session(server *sv, int fd, const struct sockaddr_storage *peer) {
+/* ------------------------------------------------------------------------ */
+/* Resource limits: descriptors and memory. A server that runs out of
+ * descriptors must still answer: one descriptor is held back (the spare);
+ * when accept(2) fails with EMFILE/ENFILE the spare is closed, the waiting
+ * connection accepted with it, told 421 4.3.2 and closed, and the spare
+ * re-opened, so the listen queue drains instead of leaving clients
+ * without an answer. The default --max-connections leaves room for two
+ * descriptors per session (the socket and a message file in tmp/) within
+ * RLIMIT_NOFILE. Past --max-memory (resident set size), new connections
+ * get 421 4.3.2. After a load peak, free heap pages go back to the system
+ * (malloc_trim) once the number of sessions has fallen.                    */
+
+#define FD_RESERVE 16          /* stdio, epoll, eventfd, spare, statm, TLS files, logs */
+#define MAX_CONNS_DEFAULT 1000
+#define TRIM_INTERVAL_MS 1000
+#define SHED_LOG_INTERVAL_MS 1000
+
+static void open_spare(server *sv) {
+  if (sv->spare_fd < 0) sv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Raise the soft descriptor limit towards what the sessions need (two
+ * descriptors each for --max-connections, or for MAX_CONNS_DEFAULT), within
+ * the hard limit, and derive the default --max-connections from it. */
+static void limits_setup(server *sv) {
+  struct rlimit rl;
+  unsigned int room;
+  unsigned int target = sv->cfg->max_conns > MAX_CONNS_DEFAULT ? sv->cfg->max_conns : MAX_CONNS_DEFAULT;
+  rlim_t want = (rlim_t)target * 2 + FD_RESERVE + sv->nls;
+  sv->spare_fd = sv->statm_fd = -1;
+  sv->max_conns = sv->cfg->max_conns;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+      struct rlimit up = rl;
+      up.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+      if (setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want) room = target;
+    else if (rl.rlim_cur > FD_RESERVE + sv->nls + 2)
+      room = (unsigned int)((rl.rlim_cur - FD_RESERVE - sv->nls) / 2);
+    else room = 1;
+    if (!sv->max_conns) sv->max_conns = room < MAX_CONNS_DEFAULT ? room : MAX_CONNS_DEFAULT;
+    else if (sv->max_conns > room)
+      fprintf(stderr, "smtp-server: note: --max-connections %u exceeds what RLIMIT_NOFILE (%llu) "
+                      "allows (%u); connections past the descriptor limit get 421 4.3.2\n",
+              sv->max_conns, (unsigned long long)rl.rlim_cur, room);
+  }
+  if (!sv->max_conns) sv->max_conns = MAX_CONNS_DEFAULT;
+  if (sv->cfg->max_memory) sv->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  open_spare(sv);
+}
+
+static void limits_close(server *sv) {
+  if (sv->spare_fd >= 0) close(sv->spare_fd);
+  if (sv->statm_fd >= 0) close(sv->statm_fd);
+  sv->spare_fd = sv->statm_fd = -1;
+}
+
+/* Resident set size in bytes, or 0 when unknown. */
+static uint64_t rss_bytes(const server *sv) {
+  char buf[128];
+  ssize_t n;
+  unsigned long long size = 0, res = 0;
+  if (sv->statm_fd < 0) return 0;
+  n = pread(sv->statm_fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  if (sscanf(buf, "%llu %llu", &size, &res) != 2) return 0;
+  return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void shed_log(server *sv) {
+  int64_t t = now_ms();
+  if (t < sv->next_shed_log) return;
+  sv->next_shed_log = t + SHED_LOG_INTERVAL_MS;
+  fprintf(stderr, "smtp-server: refused with 421 so far: %lu out of descriptors, %lu over --max-memory, "
+                  "%lu over --max-connections\n", sv->shed_fd, sv->shed_mem, sv->shed_busy);
+}
+
+static void refuse_421(int fd, const char *line, size_t len) {
+  (void)!write(fd, line, len); /* a fresh socket: the line fits its buffer */
+  close(fd);
+}
+
+/* accept(2) failed with EMFILE/ENFILE: answer the waiting connections with
+ * the spare descriptor. Returns 1 when the queue could be served, 0 when
+ * the spare is gone too (the caller pauses accepting). */
+static int shed_with_spare(server *sv, listener *l) {
+  static const char msg[] = "421 4.3.2 Too many open connections, try again later\r\n";
+  for (int i = 0; i < 64; i++) {
+    int fd;
+    if (sv->spare_fd < 0) return 0;
+    close(sv->spare_fd);
+    sv->spare_fd = -1;
+    fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      refuse_421(fd, msg, sizeof msg - 1);
+      sv->shed_fd++;
+    }
+    open_spare(sv);
+    if (fd < 0) break; /* the queue is empty (EAGAIN) */
+  }
+  shed_log(sv);
+  return sv->spare_fd >= 0;
+}
+
+/* Admission of a new connection: 1 to serve it, 0 when it was told 421 and
+ * closed (too many sessions, or the process past --max-memory). */
+static int admit_connection(server *sv, int fd) {
   static const char busy[] = "421 4.3.2 Too many connections, try again later\r\n";
+  static const char mem[] = "421 4.3.2 System resources exhausted, try again later\r\n";
+  if (sv->active >= sv->max_conns) { /* RFC 5321 3.1: 421 when busy */
+    refuse_421(fd, busy, sizeof busy - 1);
+    sv->shed_busy++;
+    return 0;
+  }
+  if (sv->cfg->max_memory && rss_bytes(sv) > sv->cfg->max_memory) {
+    refuse_421(fd, mem, sizeof mem - 1);
+    sv->shed_mem++;
+    shed_log(sv);
+    return 0;
+  }
+  if (sv->active + 1 > sv->peak_active) sv->peak_active = sv->active + 1;
+  return 1;
+}
+
+/* After load: once the sessions have fallen to half of the peak since the
+ * last trim (or to none), give free heap pages back to the system. */
+static void memory_after_load(server *sv) {
+#ifdef __GLIBC__
+  int64_t t;
+  if (sv->peak_active < 16 || sv->active > sv->peak_active / 2) return;
+  t = now_ms();
+  if (t < sv->next_trim) return;
+  sv->next_trim = t + TRIM_INTERVAL_MS;
+  malloc_trim(0);
+  sv->peak_active = sv->active;
+#else
+  (void)sv;
+#endif
+}
+
+/* How long the loop may sleep before memory_after_load() has work: -1 when
+ * it has none (so an idle server still gives the memory back). */
+static int memory_wait_ms(const server *sv) {
+#ifdef __GLIBC__
+  int64_t left;
+  if (sv->peak_active < 16 || sv->active > sv->peak_active / 2) return -1;
+  left = sv->next_trim - now_ms();
+  return left > 0 ? (int)left : 0;
+#else
+  (void)sv;
+  return -1;
+#endif
+}
+
+static void start_session(server *sv, int fd, const struct sockaddr_storage *peer) {
   char literal[INET6_ADDRSTRLEN + 8];
   smtp_io io;
   struct epoll_event e;
   conn *c;
   int one = 1;
-  if (sv->active >= sv->cfg->max_conns) { /* RFC 5321 3.1: 421 when busy */
-    (void)!write(fd, busy, sizeof busy - 1);
-    close(fd);
-    return;
-  }
+  if (!admit_connection(sv, fd)) return;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   format_addr(peer, NULL, 0, literal, sizeof literal);
   c = calloc(1, sizeof *c);
@@ -476,6 +640,7 @@ fail:
 }
 
 static void accept_some(server *sv, listener *l) {
+  open_spare(sv); /* lost to another thread's open() after a shed: retry */
   for (int i = 0; i < ACCEPT_BATCH; i++) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -484,8 +649,9 @@ static void accept_some(server *sv, listener *l) {
     fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+      if ((errno == EMFILE || errno == ENFILE) && shed_with_spare(sv, l)) return;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        /* out of descriptors: stop accepting for a moment, keep serving */
+        /* no spare either: stop accepting for a moment, keep serving */
         fprintf(stderr, "smtp-server: accept: %s (pausing)\n", strerror(errno));
         sv->accept_paused = 1;
         sv->accept_resume = now_ms() + ACCEPT_PAUSE_MS;
@@ -560,6 +726,10 @@ static int serve_tcp(server *sv) {
       int tm = smtp_driver_next_timeout_ms(c->d);
       if (tm >= 0 && (timeout < 0 || tm < timeout)) timeout = tm;
     }
+    {
+      int tm = memory_wait_ms(sv);
+      if (tm >= 0 && (timeout < 0 || tm < timeout)) timeout = tm;
+    }
     if (sv->accept_paused) {
       int64_t left = sv->accept_resume - now_ms();
       int tm = left > 0 ? (int)left : 0;
@@ -603,6 +773,7 @@ static int serve_tcp(server *sv) {
       if (smtp_driver_is_done(c->d)) drop(sv, c);
       else update_events(sv, c);
     }
+    memory_after_load(sv);
   }
   while (sv->list) drop(sv, sv->list);
   worker_stop(sv);
@@ -651,6 +822,7 @@ int main(int argc, char **argv) {
   memset(&sv, 0, sizeof sv);
   sv.cfg = &cfg;
   sv.ep = -1;
+  sv.spare_fd = sv.statm_fd = -1;
   /* Check every --listen before doing anything (usage errors are 64). */
   if (!cfg.stdio) {
     for (size_t i = 0; i < cfg.nlisten; i++) {
@@ -666,6 +838,7 @@ int main(int argc, char **argv) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = SIG_IGN;
   sigaction(SIGPIPE, &sa, NULL); /* the stdio adapter writes to a pipe */
+  sigaction(SIGXFSZ, &sa, NULL); /* past RLIMIT_FSIZE a write fails (EFBIG): 451, file removed */
 
   r = 1;
   if (server_app_prepare(&cfg) != 0) goto out;
@@ -698,9 +871,11 @@ int main(int argc, char **argv) {
               cfg.implicit_tls ? "implicit TLS" : sv.tls ? "STARTTLS" : "plaintext",
               cfg.lmtp ? ", LMTP" : "");
   }
+  limits_setup(&sv);
   fflush(stderr);
   r = serve_tcp(&sv);
 out:
+  limits_close(&sv);
   close_listeners(&sv);
   smtp_server_options_del(sv.opt);
   smtp_server_callbacks_del(sv.cb);

@@ -53,6 +53,10 @@ typedef struct smtp__driver_ops {
   int (*connection_lost)(void *s);             /* may be NULL */
   int (*is_done)(const void *s);               /* over, all output consumed */
   int (*error)(const void *s);                 /* may be NULL: the session's end reason */
+  /* A second deadline that data does not renew (server message data); both
+   * may be NULL. Armed when total_seq changes, cleared when total_ms < 0. */
+  int (*total_ms)(const void *s);
+  unsigned int (*total_seq)(const void *s);
 } smtp__driver_ops;
 
 int smtp__driver_new(smtp_driver **out, const smtp__driver_ops *ops, void *session,

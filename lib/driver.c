@@ -45,6 +45,10 @@ struct smtp_driver {
   unsigned int seq;
   int last_tmo;
   int64_t deadline, linger;
+  int64_t idle_deadline;  /* the session's timeout_ms(), re-armed per its seq */
+  int64_t total_deadline; /* ops->total_ms(), armed per total_seq, never renewed */
+  unsigned int total_seq;
+  int have_total_seq;
   int64_t (*clock)(void *ud);
   void *clock_ud;
   char errbuf[256];
@@ -184,7 +188,7 @@ static void step_handshake(smtp_driver *d, int *prog) {
     d->tls_state = TS_UP;
     *prog = 1;
     d->have_seq = 0;
-    d->deadline = -1; /* re-armed from the session's state */
+    d->deadline = d->idle_deadline = -1; /* re-armed from the session's state */
     smtp_tls_get_info(d->tls, &info);
     r = d->ops->tls_started(d->s, &info);
     if (r < 0) finish(d, r, NOTIFY_NONE);
@@ -397,6 +401,23 @@ static void step(smtp_driver *d, int *prog) {
   }
 }
 
+/* The non-renewable deadline (server message data: the whole DATA, one
+ * BDAT chunk), armed when its sequence changes and never moved by data. */
+static void update_total(smtp_driver *d) {
+  int t;
+  unsigned int seq;
+  if (!d->ops->total_ms || !d->ops->total_seq) return;
+  t = d->ops->total_ms(d->s);
+  seq = d->ops->total_seq(d->s);
+  if (t < 0) {
+    d->total_deadline = -1;
+  } else if (!d->have_total_seq || seq != d->total_seq || d->total_deadline < 0) {
+    d->total_deadline = now(d) + t;
+  }
+  d->total_seq = seq;
+  d->have_total_seq = 1;
+}
+
 static void update_deadline(smtp_driver *d) {
   int tmo, rearm = 0;
   if (d->done) {
@@ -413,25 +434,29 @@ static void update_deadline(smtp_driver *d) {
     if (d->deadline < 0) d->deadline = now(d) + (tmo >= 0 ? tmo : DRV_HANDSHAKE_MS);
     return;
   }
+  update_total(d);
   if (tmo < 0) {
-    d->deadline = -1;
+    d->idle_deadline = -1;
     d->last_tmo = tmo;
     d->moved = 0;
-    return;
+  } else {
+    if (d->ops->deadline_seq) {
+      unsigned int seq = 0;
+      d->ops->deadline_seq(d->s, &seq);
+      if (!d->have_seq || seq != d->seq) rearm = 1;
+      d->seq = seq;
+      d->have_seq = 1;
+    } else if (d->moved) {
+      rearm = 1; /* the client session: re-arm whenever bytes moved */
+    }
+    if (tmo != d->last_tmo || d->idle_deadline < 0) rearm = 1;
+    d->moved = 0;
+    d->last_tmo = tmo;
+    if (rearm) d->idle_deadline = now(d) + tmo;
   }
-  if (d->ops->deadline_seq) {
-    unsigned int seq = 0;
-    d->ops->deadline_seq(d->s, &seq);
-    if (!d->have_seq || seq != d->seq) rearm = 1;
-    d->seq = seq;
-    d->have_seq = 1;
-  } else if (d->moved) {
-    rearm = 1; /* the client session: re-arm whenever bytes moved */
-  }
-  if (tmo != d->last_tmo || d->deadline < 0) rearm = 1;
-  d->moved = 0;
-  d->last_tmo = tmo;
-  if (rearm) d->deadline = now(d) + tmo;
+  d->deadline = d->idle_deadline;
+  if (d->total_deadline >= 0 && (d->deadline < 0 || d->total_deadline < d->deadline))
+    d->deadline = d->total_deadline;
 }
 
 static void check_deadline(smtp_driver *d) {
@@ -500,6 +525,7 @@ int smtp__driver_new(smtp_driver **out, const smtp__driver_ops *ops, void *sessi
   d->tls_cfg = tls;
   d->flags = flags;
   d->deadline = d->linger = -1;
+  d->idle_deadline = d->total_deadline = -1;
   d->last_tmo = -2;
   d->clock = mono_ms;
   if (hostname) {

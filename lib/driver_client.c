@@ -29,7 +29,8 @@ static int cl_error(const void *s) { return smtp_client_session_error(s); }
  * moved (client.h, smtp_client_session_timeout_ms()). */
 static const smtp__driver_ops client_ops = {
     SMTP_TLS_CLIENT, cl_recv,       cl_send, cl_consume, cl_want_read, cl_want_tls, cl_tls_started,
-    cl_tls_failed,   cl_timeout_ms, NULL,    cl_timeout, cl_lost,      cl_is_done,  cl_error};
+    cl_tls_failed,   cl_timeout_ms, NULL,    cl_timeout, cl_lost,      cl_is_done,  cl_error,
+    NULL,            NULL};
 
 int smtp_driver_new_client(smtp_driver **out, struct smtp_client_session *session, const smtp_io *io,
                            const smtp_tls_config *tls, const char *hostname, unsigned int flags,

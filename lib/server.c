@@ -261,6 +261,7 @@ static void apply(smtp_server_session *s, int code) {
   case SRV_OP_DATA:
     if (code == 354) {
       s->mode = SRV_M_DATA;
+      s->total_seq++; /* the whole DATA is bounded from its 354 */
       smtp_unstuffer_reset(&s->un);
       s->msg_size = 0;
       s->msg_refused = 0;
@@ -281,8 +282,10 @@ static void apply(smtp_server_session *s, int code) {
       else
         s->bdat_failed = 1;
     }
-    if (s->bdat_left > 0) s->mode = SRV_M_BDAT;
-    else if (s->bdat_deliver) {
+    if (s->bdat_left > 0) {
+      s->mode = SRV_M_BDAT;
+      s->total_seq++; /* each chunk is bounded from its command */
+    } else if (s->bdat_deliver) {
       /* BDAT 0 [LAST]: the chunk is complete already. */
       s->op = SRV_OP_NONE;
       if (s->bdat_last) {
@@ -325,7 +328,7 @@ static void apply(smtp_server_session *s, int code) {
     s->closed = 1; /* RFC 5321 3.8 */
     return;
   }
-  if (!counted_auth && is_error_code(code) && op != SRV_OP_DATA_END) {
+  if (!counted_auth && is_error_code(code) && op != SRV_OP_DATA_END && !s->no_count) {
     s->errors++;
     if (s->opt.max_errors && s->errors >= s->opt.max_errors && !s->closed)
       close_421(s, SMTP_STATUS_TOO_MANY_ERRORS);
@@ -930,7 +933,10 @@ static void cmd_data(smtp_server_session *s, const smtp_command *c) {
 static void bdat_refuse(smtp_server_session *s, int status_id) {
   refuse(s, SRV_OP_BDAT, status_id);
   s->bdat_deliver = 0;
-  if (s->bdat_left > 0 && !s->closed) s->mode = SRV_M_BDAT;
+  if (s->bdat_left > 0 && !s->closed) {
+    s->mode = SRV_M_BDAT;
+    s->total_seq++;
+  }
 }
 
 static void cmd_bdat(smtp_server_session *s, const smtp_command *c) {
@@ -951,7 +957,18 @@ static void cmd_bdat(smtp_server_session *s, const smtp_command *c) {
     bdat_refuse(s, SMTP_STATUS_NOT_IMPLEMENTED);
     return;
   }
-  if (!s->in_mail || s->bdat_failed) {
+  if (s->in_mail && s->bdat_failed) {
+    /* RFC 3030 2: after a failed chunk the receiver MUST accept and discard
+     * the chunks already in the pipeline. Each still gets its reply (503),
+     * but none counts towards the error limit; BDAT LAST ends the failed
+     * transaction. */
+    s->no_count = 1;
+    bdat_refuse(s, SMTP_STATUS_BAD_SEQUENCE);
+    s->no_count = 0;
+    if (last) reset_transaction(s);
+    return;
+  }
+  if (!s->in_mail) {
     bdat_refuse(s, SMTP_STATUS_BAD_SEQUENCE);
     return;
   }
@@ -981,6 +998,7 @@ static void cmd_bdat(smtp_server_session *s, const smtp_command *c) {
   s->bdat_deliver = 1;
   if (size > 0) {
     s->mode = SRV_M_BDAT;
+    s->total_seq++;
   } else if (last) {
     begin_eod(s);
   } else {
@@ -1371,6 +1389,7 @@ static void params_defaults(struct srv_params *p) {
   p->command_timeout = 300000;
   p->data_timeout = 180000;
   p->data_end_timeout = 600000;
+  p->data_total_timeout = 600000;
 }
 
 static const char default_hostname[] = "localhost";
@@ -1450,6 +1469,7 @@ OPT_BOOL(lenient_space_after_colon, lenient_colon)
 OPT_RANGE(command_timeout, command_timeout, int, 1, 86400000)
 OPT_RANGE(data_timeout, data_timeout, int, 1, 86400000)
 OPT_RANGE(data_end_timeout, data_end_timeout, int, 1, 86400000)
+OPT_RANGE(data_total_timeout, data_total_timeout, int, 1, 86400000)
 
 int smtp_server_options_set_max_message_size(smtp_server_options *o, uint64_t n) {
   if (!o) return SMTP_ERR_INVALID_ARGUMENT;
@@ -1718,6 +1738,16 @@ int smtp_server_session_timeout_ms(const smtp_server_session *s) {
 
 unsigned int smtp_server_session_deadline_seq(const smtp_server_session *s) {
   return s ? s->seq : 0;
+}
+
+int smtp_server_session_total_timeout_ms(const smtp_server_session *s) {
+  if (!s || s->closed || s->fatal || s->eod) return -1;
+  if (s->mode == SRV_M_DATA || s->mode == SRV_M_BDAT) return s->opt.data_total_timeout;
+  return -1;
+}
+
+unsigned int smtp_server_session_total_seq(const smtp_server_session *s) {
+  return s ? s->total_seq : 0;
 }
 
 static int close_with(smtp_server_session *s, int id) {

@@ -52,6 +52,7 @@ struct srv_params {
   int command_timeout;
   int data_timeout;
   int data_end_timeout;
+  int data_total_timeout;
   unsigned char lmtp;
   unsigned char tls_available;
   unsigned char allow_plaintext_auth;
@@ -138,6 +139,7 @@ struct smtp_server_session {
   unsigned int offered; /* extensions offered in the last EHLO reply */
   unsigned int errors, auth_failures, transactions;
   unsigned int seq;
+  unsigned int total_seq; /* a new whole-data deadline (DATA after 354, each BDAT chunk) */
   unsigned int tflags; /* SMTP_SERVER_FLAG_SMTPUTF8 | BDAT | REQUIRETLS | 8BITMIME | BINARYMIME */
   unsigned int rcpts;
   unsigned int p_flags; /* flags of the MAIL waiting for its answer */
@@ -160,6 +162,7 @@ struct smtp_server_session {
   unsigned char authed;
   unsigned char in_mail;
   unsigned char bdat_failed;
+  unsigned char no_count; /* the reply being sent is not an error (RFC 3030 2 discard) */
   /* The event in progress. */
   unsigned char op;
   unsigned char in_cb;      /* an event callback runs */

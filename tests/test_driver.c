@@ -219,10 +219,10 @@ static int f_error(const void *s) { return ((const fake *)s)->err; }
 
 static const smtp__driver_ops server_ops = {SMTP_TLS_SERVER, f_recv, f_send, f_consume, f_want_read,
                                             f_want_tls, f_tls_started, NULL, f_timeout_ms, f_seq,
-                                            f_timeout, NULL, f_is_done, NULL};
+                                            f_timeout, NULL, f_is_done, NULL, NULL, NULL};
 static const smtp__driver_ops client_ops = {SMTP_TLS_CLIENT, f_recv, f_send, f_consume, f_want_read,
                                             f_want_tls, f_tls_started, f_tls_failed, f_timeout_ms,
-                                            NULL, f_timeout, f_lost, f_is_done, f_error};
+                                            NULL, f_timeout, f_lost, f_is_done, f_error, NULL, NULL};
 
 /* The client waits for the greeting before its first command. */
 static int greeted_client_recv_hook;
@@ -995,6 +995,240 @@ static void test_real_starttls_injection(void **state) {
   smtp_server_callbacks_del(scb);
 }
 
+/* ---- the whole-data deadline (RFC 5321 4.5.3.2.5/4.5.3.2.6 shape) ---- */
+
+typedef struct dl_app {
+  uint64_t size;
+  int ends;
+} dl_app;
+
+static int dl_chunk(smtp_server_session *s, const char *p, size_t n, void *ud) {
+  (void)s;
+  (void)p;
+  ((dl_app *)ud)->size += n;
+  return 0;
+}
+
+static int dl_end(smtp_server_session *s, const smtp_server_data_end *end, void *ud) {
+  (void)s;
+  (void)end;
+  ((dl_app *)ud)->ends++;
+  return 0;
+}
+
+typedef struct dl_run {
+  smtp_server_callbacks *cb;
+  smtp_server_options *o;
+  smtp_server_session *ss;
+  smtp_driver *d;
+  smtp_io b;
+  dl_app app;
+  char out[4096];
+  size_t out_len;
+} dl_run;
+
+static void dl_drain(dl_run *r) {
+  char buf[1024];
+  smtp_ssize n;
+  while ((n = smtp__io_recv(&r->b, buf, sizeof buf)) > 0) {
+    size_t k = (size_t)n;
+    if (k > sizeof r->out - 1 - r->out_len) k = sizeof r->out - 1 - r->out_len;
+    memcpy(r->out + r->out_len, buf, k);
+    r->out_len += k;
+    r->out[r->out_len] = 0;
+  }
+}
+
+/* Send bytes at the current fake time (the pipe holds 64 KiB). */
+static void dl_send(dl_run *r, const char *p, size_t n) {
+  while (n > 0) {
+    smtp_ssize w = smtp__io_send(&r->b, p, n);
+    assert_true(w > 0);
+    p += w;
+    n -= (size_t)w;
+    smtp_driver_on_readable(r->d);
+    dl_drain(r);
+  }
+}
+
+static void dl_sends(dl_run *r, const char *p) { dl_send(r, p, strlen(p)); }
+
+/* A session through the real driver on the fake clock, after EHLO, MAIL
+ * and RCPT. total_ms 0: the default. */
+static void dl_open(dl_run *r, int total_ms) {
+  smtp_io a;
+  memset(r, 0, sizeof *r);
+  assert_int_equal(smtp_server_callbacks_new(&r->cb, NULL), 0);
+  smtp_server_callbacks_set_data_chunk(r->cb, dl_chunk);
+  smtp_server_callbacks_set_data_end(r->cb, dl_end);
+  assert_int_equal(smtp_server_options_new(&r->o, NULL), 0);
+  assert_int_equal(smtp_server_options_set_max_message_size(r->o, 0), 0);
+  if (total_ms) assert_int_equal(smtp_server_options_set_data_total_timeout(r->o, total_ms), 0);
+  assert_int_equal(smtp_server_session_new(&r->ss, r->cb, &r->app, r->o, NULL), 0);
+  assert_int_equal(smtp_io_pipe_new(&a, &r->b, 65536, NULL), 0);
+  assert_int_equal(smtp_driver_new_server(&r->d, r->ss, &a, NULL, 0, NULL), 0);
+  smtp__driver_set_clock(r->d, fake_clock, NULL);
+  smtp_driver_pump(r->d);
+  dl_drain(r);
+  dl_sends(r, "EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n");
+  assert_non_null(strstr(r->out, "250 2.1.5"));
+}
+
+static void dl_close(dl_run *r) {
+  smtp_driver_del(r->d);
+  smtp__io_close(&r->b);
+  smtp_server_session_del(r->ss);
+  smtp_server_options_del(r->o);
+  smtp_server_callbacks_del(r->cb);
+}
+
+/* Advance the fake clock by ms, firing the timer when the deadline passes. */
+static void dl_wait(dl_run *r, int64_t ms) {
+  int64_t end = fake_now + ms;
+  while (!smtp_driver_is_done(r->d)) {
+    int t = smtp_driver_next_timeout_ms(r->d);
+    if (t < 0 || fake_now + t > end) break;
+    fake_now += t;
+    smtp_driver_on_timer(r->d);
+    dl_drain(r);
+  }
+  fake_now = end;
+}
+
+/* One octet every 2 s inside DATA: each block re-arms the 3-minute block
+ * deadline, but the whole DATA ends 10 minutes after its 354. Returns the
+ * simulated time the session was kept after the 354. */
+static int64_t drip_data(int total_ms, int step_ms) {
+  dl_run r;
+  int64_t t0;
+  dl_open(&r, total_ms);
+  fake_now = 1000;
+  dl_sends(&r, "DATA\r\n");
+  assert_non_null(strstr(r.out, "354 "));
+  t0 = fake_now;
+  for (int i = 0; i < 100000 && !smtp_driver_is_done(r.d); i++) {
+    dl_wait(&r, step_ms);
+    if (smtp_driver_is_done(r.d) || strstr(r.out, "421 ")) break;
+    dl_sends(&r, "x");
+  }
+  assert_non_null(strstr(r.out, "421 4.4.2 localhost Timeout"));
+  assert_int_equal(r.app.ends, 0); /* the message was never accepted */
+  dl_wait(&r, SMTP_DRIVER_LINGER_MS);
+  assert_true(smtp_driver_is_done(r.d));
+  assert_int_equal(smtp_driver_error(r.d), SMTP_ERR_TIMEOUT);
+  dl_close(&r);
+  return t0;
+}
+
+static void test_data_total_deadline_drip(void **state) {
+  (void)state;
+  /* default: 600 s from the 354, whatever the drip rate below 180 s */
+  int64_t t0 = drip_data(0, 2000);
+  assert_true(fake_now - SMTP_DRIVER_LINGER_MS - t0 >= 600000);
+  assert_true(fake_now - SMTP_DRIVER_LINGER_MS - t0 <= 600000 + 2000);
+  t0 = drip_data(0, 170000);
+  assert_true(fake_now - SMTP_DRIVER_LINGER_MS - t0 <= 600000 + 170000);
+  /* the example server's --timeout 5 sets 5 s */
+  t0 = drip_data(5000, 2000);
+  assert_true(fake_now - SMTP_DRIVER_LINGER_MS - t0 <= 6000);
+  /* silence longer than the block deadline still ends it at 180 s */
+  t0 = drip_data(0, 200000);
+  assert_true(fake_now - SMTP_DRIVER_LINGER_MS - t0 <= 200000);
+}
+
+/* The session's side of the rule: in DATA each block changes the
+ * per-block deadline's counter but not the whole-data one; each BDAT chunk
+ * starts a new whole-data bound; outside message data there is none. */
+static void test_total_seq_rules(void **state) {
+  (void)state;
+  dl_run r;
+  unsigned int t0, s0;
+  dl_open(&r, 0);
+  assert_int_equal(smtp_server_session_total_timeout_ms(r.ss), -1);
+  dl_sends(&r, "DATA\r\n");
+  t0 = smtp_server_session_total_seq(r.ss);
+  assert_int_equal(smtp_server_session_total_timeout_ms(r.ss), 600000);
+  for (int i = 0; i < 5; i++) {
+    s0 = smtp_server_session_deadline_seq(r.ss);
+    dl_sends(&r, "line\r\n");
+    assert_int_not_equal(smtp_server_session_deadline_seq(r.ss), s0); /* per block */
+    assert_int_equal(smtp_server_session_total_seq(r.ss), t0);        /* not renewed */
+  }
+  dl_sends(&r, ".\r\n");
+  assert_int_equal(smtp_server_session_total_timeout_ms(r.ss), -1);
+  dl_sends(&r, "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 10\r\nabc");
+  t0 = smtp_server_session_total_seq(r.ss);
+  assert_int_equal(smtp_server_session_total_timeout_ms(r.ss), 600000);
+  dl_sends(&r, "defghij");
+  assert_int_equal(smtp_server_session_total_timeout_ms(r.ss), -1);
+  dl_sends(&r, "BDAT 3 LAST\r\nx");
+  assert_int_not_equal(smtp_server_session_total_seq(r.ss), t0); /* a new chunk, a new bound */
+  dl_sends(&r, "yz");
+  assert_int_equal(r.app.ends, 2);
+  assert_int_equal(smtp_server_session_total_timeout_ms(NULL), -1);
+  assert_int_equal(smtp_server_session_total_seq(NULL), 0);
+  /* the option's range, as the other deadlines: 1 ms .. one day */
+  assert_int_equal(smtp_server_options_set_data_total_timeout(r.o, 0), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_server_options_set_data_total_timeout(r.o, 86400001), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_server_options_set_data_total_timeout(r.o, 86400000), SMTP_OK);
+  assert_int_equal(smtp_server_options_set_data_total_timeout(NULL, 1000), SMTP_ERR_INVALID_ARGUMENT);
+  dl_close(&r);
+}
+
+/* An honest slow client: 50 MB at 100 kB/s (500 s) fits in the default. */
+static void test_data_total_deadline_honest(void **state) {
+  (void)state;
+  static char block[10000];
+  dl_run r;
+  memset(block, 'a', sizeof block);
+  for (size_t i = 99; i < sizeof block; i += 100) {
+    block[i - 1] = '\r';
+    block[i] = '\n';
+  }
+  dl_open(&r, 0);
+  fake_now = 1000;
+  dl_sends(&r, "DATA\r\n");
+  for (int i = 0; i < 5000; i++) { /* 10 kB every 100 ms */
+    dl_wait(&r, 100);
+    assert_false(smtp_driver_is_done(r.d));
+    dl_send(&r, block, sizeof block);
+  }
+  dl_sends(&r, ".\r\n");
+  assert_int_equal(r.app.ends, 1);
+  assert_int_equal(r.app.size, 50000000u);
+  assert_non_null(strstr(r.out, "250 2.0.0"));
+  assert_null(strstr(r.out, "421"));
+  /* back to the command deadline: no whole-data bound any more */
+  assert_int_equal(smtp_server_session_total_timeout_ms(r.ss), -1);
+  assert_int_equal(smtp_driver_next_timeout_ms(r.d), 300000);
+  dl_close(&r);
+}
+
+/* BDAT: each chunk is bounded from its command line; pipelined chunks
+ * that keep arriving each get their own bound (RFC 3030 2). */
+static void test_bdat_chunk_deadline(void **state) {
+  (void)state;
+  dl_run r;
+  int64_t t0;
+  dl_open(&r, 0);
+  fake_now = 1000;
+  dl_sends(&r, "BDAT 4\r\nabcd");
+  assert_non_null(strstr(r.out, "250 2.0.0 4 octets"));
+  assert_int_equal(smtp_server_session_total_timeout_ms(r.ss), -1);
+  dl_sends(&r, "BDAT 100000 LAST\r\n");
+  t0 = fake_now;
+  assert_int_equal(smtp_server_session_total_timeout_ms(r.ss), 600000);
+  for (int i = 0; i < 1000 && !strstr(r.out, "421 "); i++) {
+    dl_wait(&r, 2000);
+    if (strstr(r.out, "421 ")) break;
+    dl_sends(&r, "y");
+  }
+  assert_non_null(strstr(r.out, "421 4.4.2"));
+  assert_true(fake_now - t0 >= 600000 && fake_now - t0 <= 602000);
+  assert_int_equal(r.app.ends, 0);
+  dl_close(&r);
+}
+
 static void test_real_implicit_tls(void **state) {
   (void)state;
   if (!smtp_tls_available()) skip();
@@ -1022,6 +1256,10 @@ int main(void) {
       cmocka_unit_test(test_real_starttls),
       cmocka_unit_test(test_real_implicit_tls),
       cmocka_unit_test(test_real_starttls_injection),
+      cmocka_unit_test(test_total_seq_rules),
+      cmocka_unit_test(test_data_total_deadline_drip),
+      cmocka_unit_test(test_data_total_deadline_honest),
+      cmocka_unit_test(test_bdat_chunk_deadline),
   };
   return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }

@@ -175,6 +175,89 @@ T(bdat_sequence,
   "C: BDAT 4 LAST\nC- efgh\n" BADSEQ
   "C: RSET\nS: 250 2.0.0 Reset\n")
 
+/* RFC 3030 2: after a refused chunk the receiver MUST accept and discard
+ * the chunks already in the pipeline. 30 chunks follow a 552 (29, then
+ * BDAT LAST): each is read and answered 503, none counts towards the
+ * 20-error limit (no 421), and BDAT LAST ends the failed transaction so the
+ * next MAIL is served. The first 552 comes from the size limit. */
+T(bdat_discard_after_refusal,
+  "O: max_size 10\n" GREETING "C: EHLO client.example\n"
+  "S: 250-localhost\nS: 250-PIPELINING\nS: 250-SIZE 10\nS: 250-8BITMIME\nS: 250-BINARYMIME\n"
+  "S: 250-CHUNKING\nS: 250-SMTPUTF8\nS: 250-ENHANCEDSTATUSCODES\nS: 250 LIMITS RCPTMAX=100\n"
+  "C: MAIL FROM:<a@b.example>\n" MAIL_OK "C: RCPT TO:<c@d.example>\n" RCPT_OK
+  "C: BDAT 11\nC- 12345678901\n" "S: 552 5.3.4 Message size exceeds fixed limit\n"
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4 LAST\nC- QUIT\n" BADSEQ
+  "C: MAIL FROM:<a@b.example>\n" MAIL_OK "C: RCPT TO:<c@d.example>\n" RCPT_OK
+  "C: BDAT 3 LAST\nC- abc\n" MSG_OK
+  "C: NOOP\nS: 250 2.0.0 OK\n" "Z: open\n")
+
+/* The same after a chunk the application refused at its start (452): the
+ * discarded chunks are not errors either; errors still count elsewhere. */
+T(bdat_discard_after_app_refusal,
+  TXN "A: data_start reply 452 4.3.1 No room\n"
+  "C: BDAT 4\nC- abcd\n" "S: 452 4.3.1 No room\n"
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 4\nC- efgh\n" BADSEQ
+  "C: BDAT 0 LAST\n" BADSEQ
+  "C: XYZZY\nS: 500 5.5.2 Syntax error, command unrecognized\n"
+  "C: RSET\nS: 250 2.0.0 Reset\n" "Z: open\n")
+
 /* BDAT syntax: the size must be digits; an unknown size skips nothing. */
 T(bdat_syntax,
   TXN "C: BDAT\nS: 501 5.5.4 Syntax error in parameters or arguments\n"
@@ -297,6 +380,7 @@ int main(void) {
       cmocka_unit_test(bdat_syntax),      cmocka_unit_test(bdat_size),
       cmocka_unit_test(bdat_binarymime),  cmocka_unit_test(bdat_big_paused),
       cmocka_unit_test(bdat_deferred_start_and_rset),
+      cmocka_unit_test(bdat_discard_after_refusal), cmocka_unit_test(bdat_discard_after_app_refusal),
       cmocka_unit_test(lmtp_data),        cmocka_unit_test(lmtp_sequence),
       cmocka_unit_test(lmtp_deferred_bdat), cmocka_unit_test(lmtp_refused_message),
       cmocka_unit_test(lmtp_many_recipients),

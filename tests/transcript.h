@@ -1,6 +1,7 @@
 /* Transcript helper: runs "C: ..." / "S: ..." scripts against a server
- * session whole, one byte at a time and at random split points (seeded,
- * deterministic), and asserts the exact server output, the order of the
+ * session (tr_check) or a client session (tr_client_check, below) whole,
+ * one byte at a time and at random split points (seeded, deterministic),
+ * and asserts the exact server output, the order of the
  * callbacks and that nothing leaked.
  *
  * Script lines (one per line, "\n"-separated; escapes \r \n \t \0 \\ \xHH
@@ -72,5 +73,16 @@ size_t tr_escape(char *out, size_t cap, const char *p, size_t n);
 
 /* Decode a script escape string into bytes; returns the length (malloc'ed *out). */
 size_t tr_unescape(const char *in, size_t len, char **out);
+
+/* The client side. The same script syntax seen from the client: "S:" lines
+ * are what the server sends (fed to a client session in event mode), "C:"
+ * lines are what the client must send, "E:" lines the events it must report
+ * ("greeting 220", "rcpt 0 250", "txn_done delivered=1", "closed 0", ...).
+ * The transaction: "M: from", "R: rcpt" (repeatable), then "B: body" submits
+ * it and asks for QUIT. Options first: "O: lmtp", "O: disable FLAGS". */
+int tr_client_run(const char *script, int mode, unsigned seed, char *err, size_t errlen);
+/* Whole, byte by byte and at many random splits; fails the cmocka test on
+ * the first mismatch (output, events or a leak). */
+void tr_client_check(const char *script);
 
 #endif

@@ -97,6 +97,9 @@ typedef struct smtp_mailbox {
   int domain_kind;   /**< ::smtp_domain_kind */
   int quoted;        /**< 1 when the Local-part is a Quoted-string. */
   int utf8;          /**< 1 when any octet is non-ASCII. */
+  uint64_t reserved[2]; /**< Zero. Room for fields added in a later 1.x release:
+                          the size of this struct never changes within a major
+                          version. */
 } smtp_mailbox;
 
 /** @brief A Reverse-path or Forward-path. */
@@ -107,6 +110,9 @@ typedef struct smtp_path {
   smtp_mailbox mailbox;/**< The mailbox (zeroed for the null path and for \<Postmaster>). */
   int is_null;         /**< 1 for "<>" (reverse-path only). */
   int is_postmaster;   /**< 1 for "<Postmaster>" without domain (forward-path only; any case). */
+  uint64_t reserved[2]; /**< Zero. Room for fields added in a later 1.x release:
+                          the size of this struct never changes within a major
+                          version. */
 } smtp_path;
 
 /**
@@ -242,6 +248,9 @@ typedef struct smtp_param {
   smtp_span keyword; /**< (ALPHA / DIGIT) *(ALPHA / DIGIT / "-") */
   smtp_span value;   /**< 1*(%d33-60 / %d62-126), or UTF-8 with SMTPUTF8; empty if none. */
   int has_value;     /**< 1 when "=" was present. */
+  uint64_t reserved[2]; /**< Zero. Room for fields added in a later 1.x release:
+                          the size of this struct never changes within a major
+                          version. */
 } smtp_param;
 
 /**

@@ -128,6 +128,9 @@ typedef struct smtp_client_txn_result {
   size_t nrcpt;      /**< Recipients in the transaction. */
   size_t naccepted;  /**< Recipients whose RCPT got a 2xx. */
   size_t ndelivered; /**< Recipients the message was delivered to (final 2xx). */
+  uint64_t reserved[2]; /**< Zero. Room for fields added in a later 1.x release:
+                          the size of this struct never changes within a major
+                          version. */
 } smtp_client_txn_result;
 
 /**
@@ -145,6 +148,9 @@ typedef struct smtp_client_event {
                                         handed to an event callback: valid during the call. */
   smtp_client_txn *txn;            /**< The transaction concerned, or NULL. */
   smtp_client_txn_result result;   /**< TXN_DONE only. */
+  uint64_t reserved[4]; /**< Zero. Room for fields added in a later 1.x release:
+                          the size of this struct never changes within a major
+                          version. */
 } smtp_client_event;
 
 /* ------------------------------------------------------------------ */
@@ -210,7 +216,10 @@ typedef smtp_ssize (*smtp_client_on_read_body)(smtp_client_session *c, smtp_clie
 /**
  * @brief Protocol trace: one line without CRLF. @p direction 'C' for what the
  *        client queues, 'S' for what the server sent. AUTH data is replaced by
- *        "<redacted>"; message data is summarised, not shown.
+ *        "<redacted>"; message data is summarised, not shown. The text is
+ *        raw: reply lines are the server's bytes unchanged (control bytes,
+ *        escape sequences, invalid UTF-8 included); pass them through
+ *        smtp_escape_text() before they reach a terminal or a log.
  */
 typedef void (*smtp_client_on_trace)(smtp_client_session *c, int direction, const char *line,
                                      size_t len, void *user_data);

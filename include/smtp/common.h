@@ -196,6 +196,39 @@ SMTP_API const char *smtp_version_string(void);
  */
 SMTP_API int smtp_version_check(unsigned int major, unsigned int minor);
 
+/**
+ * @brief Escape untrusted bytes for a terminal or a log line.
+ *
+ * Trace callbacks (::smtp_server_on_trace, ::smtp_client_on_trace) and
+ * every span a session hands out carry the peer's bytes raw: printed as
+ * they are, an escape sequence from the network reaches the operator's
+ * terminal. This function writes a copy that is printable ASCII plus valid
+ * UTF-8 only:
+ *  - printable ASCII (0x20..0x7E) is copied, except `\` which becomes `\\`;
+ *  - CR, LF and TAB become `\r`, `\n`, `\t`; every other C0 control and
+ *    DEL becomes `\xHH` (two upper-case hex digits);
+ *  - a valid UTF-8 sequence (RFC 3629: shortest form, no surrogates, at
+ *    most U+10FFFF) is copied, except the C1 controls U+0080..U+009F and the
+ *    invisible formatting and direction controls (U+061C, U+200B..U+200F,
+ *    U+2028..U+202E, U+2060..U+206F, U+FEFF), which become `\uHHHH`;
+ *  - every octet that does not start a valid sequence becomes `\xHH`, and
+ *    escaping resumes at the next octet.
+ * The result is the same whatever the input; distinct inputs give distinct
+ * outputs (a literal `\` is doubled). At most 6 octets per input octet.
+ *
+ * @param out where to write; may be NULL when @p cap is 0 (to measure).
+ * @param cap size of @p out. When > 0, the output is always NUL-terminated;
+ *        when the whole text does not fit it stops before the first escape
+ *        or UTF-8 sequence that would not fit (never half of one).
+ * @param in the bytes (not NUL-terminated, may hold NUL); may be NULL when
+ *        @p len is 0.
+ * @param len octets in @p in.
+ * @return the length of the whole escaped text, without the NUL (as
+ *         snprintf(3) does): the output was complete when the result is
+ *         less than @p cap. NULL @p in with @p len > 0 counts as empty.
+ */
+SMTP_API size_t smtp_escape_text(char *out, size_t cap, const char *in, size_t len);
+
 
 /**
  * @brief Facts about an established TLS session, handed to a session by

@@ -34,6 +34,9 @@ typedef struct smtp_unstuffer {
   unsigned int seen;  /**< ::smtp_data_seen bits accumulated over the message. */
   uint64_t line_len;  /**< Internal: octets of the current line so far. */
   uint64_t total;     /**< Unstuffed octets delivered so far (the terminator excluded). */
+  uint64_t reserved[2]; /**< Zero. Room for fields added in a later 1.x release:
+                          the size of this struct never changes within a major
+                          version. */
 } smtp_unstuffer;
 
 /**
@@ -89,6 +92,9 @@ typedef struct smtp_stuffer {
   unsigned int flags;  /**< ::smtp_stuffer_flags */
   unsigned int seen;   /**< ::smtp_data_seen bits of the input so far. */
   uint64_t line_len;   /**< Internal. */
+  uint64_t reserved[2]; /**< Zero. Room for fields added in a later 1.x release:
+                          the size of this struct never changes within a major
+                          version. */
 } smtp_stuffer;
 
 /**

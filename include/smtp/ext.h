@@ -126,6 +126,9 @@ typedef struct smtp_capabilities {
   size_t nkeywords;          /**< Keywords stored in @ref keywords. */
   size_t ndropped;           /**< Keyword lines beyond ::SMTP_CAPS_MAX_KEYWORDS. */
   smtp_ext_keyword keywords[SMTP_CAPS_MAX_KEYWORDS]; /**< Every keyword, known or not, in order. */
+  uint64_t reserved[4]; /**< Zero. Room for fields added in a later 1.x release:
+                          the size of this struct never changes within a major
+                          version. */
 } smtp_capabilities;
 
 /**

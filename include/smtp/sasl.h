@@ -70,6 +70,9 @@ typedef struct smtp_sasl_plain {
   smtp_span authzid; /**< Authorization identity; empty when absent. */
   smtp_span authcid; /**< Authentication identity (never empty). */
   smtp_span passwd;  /**< Password (never empty). */
+  uint64_t reserved[2]; /**< Zero. Room for fields added in a later 1.x release:
+                          the size of this struct never changes within a major
+                          version. */
 } smtp_sasl_plain;
 
 /**

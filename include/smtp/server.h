@@ -392,7 +392,10 @@ typedef enum smtp_server_trace_dir {
 
 /** @brief Protocol trace: one line at a time, without CRLF; message data is
  *  not traced. AUTH initial responses and SASL client lines appear as `***`
- *  (redacted). The return value is ignored. It may fire from inside any
+ *  (redacted). The text is raw: command lines are the client's bytes
+ *  unchanged (control bytes, escape sequences, invalid UTF-8 included);
+ *  pass them through smtp_escape_text() before they reach a terminal or a
+ *  log. The return value is ignored. It may fire from inside any
  *  other callback; do not call smtp_server_session_reply() from it.
  *  @param s the session.
  *  @param dir an ::smtp_server_trace_dir.
@@ -716,6 +719,19 @@ SMTP_API int smtp_server_options_set_data_timeout(smtp_server_options *o, int ms
  *  @param ms milliseconds, 1..86400000 (one day).
  *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p ms out of range). */
 SMTP_API int smtp_server_options_set_data_end_timeout(smtp_server_options *o, int ms);
+/** @brief Bound on the whole of one message transfer, ms (default 600000):
+ *  for DATA from the 354 reply to the final `CRLF . CRLF`, and for BDAT from
+ *  each chunk's command line to the chunk's last octet. Unlike the per-block
+ *  data timeout (smtp_server_options_set_data_timeout()), no amount of data
+ *  arriving renews it, so a client that sends one octet at a time cannot
+ *  keep the session beyond it. The default follows the shape of RFC 5321
+ *  4.5.3.2.5 and 4.5.3.2.6 (3 minutes per block, 10 minutes for the whole
+ *  DATA); it admits a 50 MB message at 100 kB/s (500 s). See
+ *  smtp_server_session_total_timeout_ms().
+ *  @param o the options; NULL gives ::SMTP_ERR_INVALID_ARGUMENT.
+ *  @param ms milliseconds, 1..86400000 (one day).
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (@p ms out of range). */
+SMTP_API int smtp_server_options_set_data_total_timeout(smtp_server_options *o, int ms);
 
 /** @} */
 
@@ -861,7 +877,8 @@ SMTP_API int smtp_server_session_tls_started(smtp_server_session *s, const smtp_
 /**
  * @brief The deadline of the current wait in milliseconds (RFC 5321 4.5.3.2):
  *        the command timeout while waiting for a command line (however slowly
- *        it arrives), the data timeout per block of message data, the
+ *        it arrives), the data timeout per block of message data (bounded as
+ *        a whole by smtp_server_session_total_timeout_ms()), the
  *        data-end timeout while the application has not answered the end of
  *        data. -1 when closed.
  *
@@ -881,6 +898,29 @@ SMTP_API int smtp_server_session_timeout_ms(const smtp_server_session *s);
  *  @param s the session; NULL gives 0.
  *  @return the counter; compare it for change only (it wraps). */
 SMTP_API unsigned int smtp_server_session_deadline_seq(const smtp_server_session *s);
+/**
+ * @brief The second, non-renewable deadline of message data, ms: while the
+ *        session reads DATA (from its 354 reply to the end of data) or one
+ *        BDAT chunk (from its command line to its last octet), the value set
+ *        with smtp_server_options_set_data_total_timeout(); -1 otherwise.
+ *
+ * The transport keeps two deadlines during message data: the one of
+ * smtp_server_session_timeout_ms() (re-armed per block whenever
+ * smtp_server_session_deadline_seq() changes) and this one, armed only when
+ * smtp_server_session_total_seq() changes and never renewed by the data
+ * that arrives. Whichever passes first: call smtp_server_session_timeout().
+ * The driver (driver.h) does this; a transport of its own must too, or a
+ * client sending one octet per block time keeps the session for ever.
+ * @param s the session.
+ * @return the bound in milliseconds, or -1 (@p s NULL, closed or failed,
+ *         or not reading message data).
+ */
+SMTP_API int smtp_server_session_total_timeout_ms(const smtp_server_session *s);
+/** @brief A counter that changes whenever a whole-data deadline starts (the
+ *  354 reply to DATA was queued, a BDAT chunk's bytes begin).
+ *  @param s the session; NULL gives 0.
+ *  @return the counter; compare it for change only (it wraps). */
+SMTP_API unsigned int smtp_server_session_total_seq(const smtp_server_session *s);
 /**
  * @brief The deadline passed: queue `421 4.4.2 <hostname> Timeout, closing
  *        connection` and close (a deferred answer and a pending STARTTLS

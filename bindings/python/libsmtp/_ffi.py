@@ -63,12 +63,12 @@ class TlsInfo(ctypes.Structure):
 
 class Mailbox(ctypes.Structure):
     _fields_ = [("local", Span), ("domain", Span), ("domain_kind", c_int),
-                ("quoted", c_int), ("utf8", c_int)]
+                ("quoted", c_int), ("utf8", c_int), ("reserved", c_uint64 * 2)]
 
 
 class Path(ctypes.Structure):
     _fields_ = [("raw", Span), ("address", Span), ("route", Span), ("mailbox", Mailbox),
-                ("is_null", c_int), ("is_postmaster", c_int)]
+                ("is_null", c_int), ("is_postmaster", c_int), ("reserved", c_uint64 * 2)]
 
 
 class Command(ctypes.Structure):
@@ -95,7 +95,8 @@ class CapabilitiesStruct(ctypes.Structure):
     _fields_ = [("flags", c_uint), ("size_max", c_uint64), ("size_has_value", c_int),
                 ("auth_mechs", c_uint), ("limits_rcptmax", c_uint), ("limits_mailmax", c_uint),
                 ("limits_rcptdomainmax", c_uint), ("greeting", Span), ("nkeywords", c_size_t),
-                ("ndropped", c_size_t), ("keywords", ExtKeyword * CAPS_MAX_KEYWORDS)]
+                ("ndropped", c_size_t), ("keywords", ExtKeyword * CAPS_MAX_KEYWORDS),
+                ("reserved", c_uint64 * 4)]
 
 
 class ServerHelo(ctypes.Structure):
@@ -130,13 +131,13 @@ class ServerAuthStep(ctypes.Structure):
 
 class TxnResultStruct(ctypes.Structure):
     _fields_ = [("status", c_int), ("nrcpt", c_size_t), ("naccepted", c_size_t),
-                ("ndelivered", c_size_t)]
+                ("ndelivered", c_size_t), ("reserved", c_uint64 * 2)]
 
 
 class ClientEventStruct(ctypes.Structure):
     _fields_ = [("type", c_int), ("error", c_int), ("index", c_size_t), ("part", c_uint),
                 ("reply", POINTER(ReplyStruct)), ("caps", POINTER(CapabilitiesStruct)),
-                ("txn", c_void_p), ("result", TxnResultStruct)]
+                ("txn", c_void_p), ("result", TxnResultStruct), ("reserved", c_uint64 * 4)]
 
 
 # Every struct above, by its C name: the layout test compares them with
@@ -236,6 +237,7 @@ _PROTOTYPES = {
     "smtp_server_options_set_command_timeout": (c_int, [c_void_p, c_int]),
     "smtp_server_options_set_data_timeout": (c_int, [c_void_p, c_int]),
     "smtp_server_options_set_data_end_timeout": (c_int, [c_void_p, c_int]),
+    "smtp_server_options_set_data_total_timeout": (c_int, [c_void_p, c_int]),
     # server.h: session
     "smtp_server_session_new": (c_int, [_P(c_void_p), c_void_p, c_void_p, c_void_p, c_void_p]),
     "smtp_server_session_del": (None, [c_void_p]),
@@ -250,6 +252,8 @@ _PROTOTYPES = {
     "smtp_server_session_tls_started": (c_int, [c_void_p, _P(TlsInfo)]),
     "smtp_server_session_timeout_ms": (c_int, [c_void_p]),
     "smtp_server_session_deadline_seq": (c_uint, [c_void_p]),
+    "smtp_server_session_total_timeout_ms": (c_int, [c_void_p]),
+    "smtp_server_session_total_seq": (c_uint, [c_void_p]),
     "smtp_server_session_timeout": (c_int, [c_void_p]),
     "smtp_server_session_shutdown": (c_int, [c_void_p]),
     "smtp_server_session_reply": (c_int, [c_void_p, c_int, c_char_p, c_char_p]),

@@ -100,7 +100,7 @@ class ServerConnection:
         s = self.session
         sel = selectors.DefaultSelector()
         seq = None
-        deadline = None
+        deadline = idle_deadline = total_deadline = total_seq = None
         try:
             sel.register(self._wake_r, selectors.EVENT_READ)
             if self.implicit_tls:
@@ -122,7 +122,17 @@ class ServerConnection:
                 if s.deadline_seq != seq:
                     seq = s.deadline_seq
                     t = s.timeout_ms
-                    deadline = None if t < 0 else time.monotonic() + t / 1000.0
+                    idle_deadline = None if t < 0 else time.monotonic() + t / 1000.0
+                # message data: a second bound that no data renews
+                tt = s.total_timeout_ms
+                if tt < 0:
+                    total_deadline = None
+                elif total_deadline is None or s.total_seq != total_seq:
+                    total_seq = s.total_seq
+                    total_deadline = time.monotonic() + tt / 1000.0
+                deadline = idle_deadline
+                if total_deadline is not None and (deadline is None or total_deadline < deadline):
+                    deadline = total_deadline
                 if s.buffered and s.want_read and s.receive():
                     continue
                 reading = s.want_read and s.buffered < 4 * _RECV
@@ -140,7 +150,7 @@ class ServerConnection:
                         if deadline is not None and time.monotonic() >= deadline:
                             if not s.is_closed:
                                 s.timeout()      # 421 4.4.2, then want_close
-                            deadline = None
+                            deadline = idle_deadline = total_deadline = None
                         continue
                     woke = False
                     for k, _ in events:

@@ -342,6 +342,7 @@ _OPTIONS = {
     "command_timeout_ms": ("command_timeout", int),
     "data_timeout_ms": ("data_timeout", int),
     "data_end_timeout_ms": ("data_end_timeout", int),
+    "data_total_timeout_ms": ("data_total_timeout", int),
 }
 OPTION_NAMES = tuple(_OPTIONS)
 
@@ -379,7 +380,7 @@ class ServerSession:
     ``require_tls``, ``require_auth``, ``accept_bare_line_ends``,
     ``reject_nul``, ``reject_long_lines``, ``any_authzid``,
     ``lenient_space_after_colon``, ``command_timeout_ms``,
-    ``data_timeout_ms``, ``data_end_timeout_ms``.
+    ``data_timeout_ms``, ``data_end_timeout_ms``, ``data_total_timeout_ms``.
     """
 
     def __init__(self, handler=None, **options):
@@ -586,6 +587,17 @@ class ServerSession:
     def deadline_seq(self):
         """Changes whenever a new deadline starts: restart the timer then."""
         return self._lib.smtp_server_session_deadline_seq(self._ptr())
+
+    @property
+    def total_timeout_ms(self):
+        """The bound on the whole DATA or one BDAT chunk (ms), which no data
+        renews; -1 outside message data."""
+        return self._lib.smtp_server_session_total_timeout_ms(self._ptr())
+
+    @property
+    def total_seq(self):
+        """Changes whenever a whole-data bound starts: arm it then."""
+        return self._lib.smtp_server_session_total_seq(self._ptr())
 
     def timeout(self):
         """The deadline passed: queue 421 4.4.2 and close."""

@@ -25,6 +25,7 @@ int main(void) {
   F(smtp_mailbox, domain_kind);
   F(smtp_mailbox, quoted);
   F(smtp_mailbox, utf8);
+  F(smtp_mailbox, reserved);
   S(smtp_path);
   F(smtp_path, raw);
   F(smtp_path, address);
@@ -32,6 +33,7 @@ int main(void) {
   F(smtp_path, mailbox);
   F(smtp_path, is_null);
   F(smtp_path, is_postmaster);
+  F(smtp_path, reserved);
   S(smtp_command);
   F(smtp_command, verb);
   F(smtp_command, verb_text);
@@ -61,6 +63,7 @@ int main(void) {
   F(smtp_capabilities, nkeywords);
   F(smtp_capabilities, ndropped);
   F(smtp_capabilities, keywords);
+  F(smtp_capabilities, reserved);
   S(smtp_server_helo);
   F(smtp_server_helo, verb);
   F(smtp_server_helo, name);
@@ -108,6 +111,7 @@ int main(void) {
   F(smtp_client_txn_result, nrcpt);
   F(smtp_client_txn_result, naccepted);
   F(smtp_client_txn_result, ndelivered);
+  F(smtp_client_txn_result, reserved);
   S(smtp_client_event);
   F(smtp_client_event, type);
   F(smtp_client_event, error);
@@ -117,5 +121,6 @@ int main(void) {
   F(smtp_client_event, caps);
   F(smtp_client_event, txn);
   F(smtp_client_event, result);
+  F(smtp_client_event, reserved);
   return 0;
 }

@@ -137,6 +137,34 @@ class TestSmtplib(ServerCase):
             self.assertEqual(code, 421)
             self.assertTrue(text.startswith(b"4.4.2"))
 
+    def test_data_drip_is_cut(self):
+        # The whole DATA is bounded from its 354 (RFC 5321 4.5.3.2 shape): a
+        # client sending one octet per 0.1 s renews the per-block deadline
+        # (1 s) but not this one (0.5 s).
+        import socket
+        srv = self.start(support.Collector, data_timeout_ms=1000, data_total_timeout_ms=500)
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=D)
+        self.addCleanup(s.close)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"HELO c.example\r\nMAIL FROM:<a@example.org>\r\n"
+                  b"RCPT TO:<b@example.net>\r\nDATA\r\n")
+        for _ in range(4):
+            f.readline()
+        t0 = time.monotonic()
+        s.settimeout(0.1)
+        got = b""
+        while time.monotonic() - t0 < D and not got:
+            try:
+                s.sendall(b"x")
+                got = s.recv(512)
+            except socket.timeout:
+                pass
+            except OSError:
+                break
+        self.assertTrue(got.startswith(b"421 4.4.2"), got)
+        self.assertLess(time.monotonic() - t0, 0.9)
+
     def test_close_sends_421(self):
         srv = libsmtp.Server(support.Collector, "127.0.0.1", 0, max_wait=D).start()
         self.addCleanup(srv.close)
