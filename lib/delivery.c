@@ -589,7 +589,6 @@ int smtp_delivery_next(smtp_delivery *d, smtp_delivery_target *t) {
     t->tls = h->tls;
     t->dnssec = (unsigned int)h->secure;
     t->sts_testing = d->sts_mode == SMTP_MTA_STS_TESTING && h->tls == SMTP_DELIVERY_TLS_OPPORTUNISTIC;
-    t->reserved[0] = (unsigned int)d->cur_addr;
     d->cur_addr++;
     return SMTP_OK;
   }

@@ -100,7 +100,7 @@ typedef struct smtp_delivery_target {
   unsigned int tls;          /**< SMTP_DELIVERY_TLS_*. */
   unsigned int dnssec;       /**< 1 when the MX and address answers were authenticated. */
   unsigned int sts_testing;  /**< 1 when an MTA-STS policy in testing mode would have required verified TLS: report, do not refuse. */
-  unsigned int reserved[4];  /**< Zero; room to grow. */
+  uint64_t reserved[4];      /**< Zeroed by the library; room to grow within a major version. */
 } smtp_delivery_target;
 
 /** @name What happened with a target (smtp_delivery_report())
@@ -129,7 +129,7 @@ typedef struct smtp_delivery_rcpt_result {
   const char *host;         /**< The MX host that answered, or NULL. */
   const char *addr_text;    /**< Its address, or NULL. */
   int error;                /**< 0, or the SMTP_ERR_* behind a failure without a reply. */
-  unsigned int reserved[4]; /**< Zero; room to grow. */
+  uint64_t reserved[4];     /**< Zeroed by the library; room to grow within a major version. */
 } smtp_delivery_rcpt_result;
 
 /**
@@ -493,7 +493,7 @@ typedef struct smtp_tlsrpt_failure {
   const char *receiving_mx_hostname; /**< The MX host, or NULL. */
   const char *receiving_ip;        /**< Its address, or NULL. */
   const char *failure_reason_code; /**< Free text, or NULL. */
-  unsigned int reserved[4];        /**< Zero. */
+  uint64_t reserved[4];            /**< Zero; fields are only appended. */
 } smtp_tlsrpt_failure;
 
 /**

@@ -91,6 +91,9 @@ typedef struct smtp_resolver_answer {
   const unsigned char *wire;
   /** Octets in @c wire. */
   size_t len;
+  /** Zeroed by the library before smtp_resolver::answer; an adapter leaves
+   *  it alone (room to grow within a major version). */
+  uint64_t reserved[2];
 } smtp_resolver_answer;
 
 /**
@@ -181,7 +184,7 @@ typedef struct smtp_dns_rr {
   unsigned int matching;       /**< TLSA: matching type (0 exact, 1 SHA-256, 2 SHA-512). */
   const unsigned char *data;   /**< TLSA: the association data; TXT: the character-strings joined. */
   size_t data_len;             /**< Octets in @c data. */
-  unsigned int reserved[4];    /**< Zero; room to grow. */
+  uint64_t reserved[2];        /**< Zero; fields are only appended. */
 } smtp_dns_rr;
 
 /** @brief A parsed answer (opaque). */
