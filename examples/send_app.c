@@ -33,6 +33,10 @@ static const char *const USAGE =
     "  --dsn-ret FULL|HDRS    DSN RET parameter\n"
     "  --envid ID             DSN ENVID parameter\n"
     "  --trace                print the protocol transcript to stderr\n"
+    "  --proxy-header v1|v2   send a PROXY protocol header first (HAProxy's spec)\n"
+    "  --proxy-source ADDR:PORT  the client it announces (default: this socket's address)\n"
+    "  --xclient 'NAME=VALUE ...'  send XCLIENT with these attributes when offered, then EHLO again\n"
+    "  --xforward 'NAME=VALUE ...' send XFORWARD with these attributes when offered\n"
     "  --mx                   deliver to the recipients' domain (all must share one)\n"
     "                         through its MX hosts, instead of --server\n"
     "  --port N               with --mx: the SMTP port of the MX hosts (default 25)\n"
@@ -152,6 +156,65 @@ static int parse_notify(send_opts *o, const char *s, FILE *err) {
   return 0;
 }
 
+/* --proxy-source ADDR:PORT ([v6]:PORT for IPv6). */
+static int parse_endpoint(smtp_endpoint *e, const char *v) {
+  const char *colon, *a = v;
+  size_t alen;
+  unsigned long port = 0;
+  if (v[0] == '[') {
+    const char *rb = strchr(v, ']');
+    if (!rb || rb[1] != ':') return -1;
+    a = v + 1;
+    alen = (size_t)(rb - a);
+    colon = rb + 1;
+  } else {
+    colon = strrchr(v, ':');
+    if (!colon) return -1;
+    alen = (size_t)(colon - v);
+  }
+  if (!colon[1] || strlen(colon + 1) > 5) return -1;
+  for (const char *p = colon + 1; *p; p++) {
+    if (*p < '0' || *p > '9') return -1;
+    port = port * 10 + (unsigned long)(*p - '0');
+  }
+  if (port > 65535) return -1;
+  return smtp_endpoint_parse(e, a, alen, (unsigned int)port) == 0 ? 0 : -1;
+}
+
+/* Connection-level options: -1 not one of them, 0 taken, else usage. */
+static int parse_net_opt(send_opts *o, int argc, char **argv, int *i, FILE *err) {
+  const char *a = argv[*i];
+  if (strcmp(a, "--proxy-header") && strcmp(a, "--proxy-source") && strcmp(a, "--xclient") &&
+      strcmp(a, "--xforward"))
+    return -1;
+  if (*i + 1 >= argc) return usage_error(err, "%s needs a value", a);
+  (*i)++;
+  if (!strcmp(a, "--xclient") || !strcmp(a, "--xforward")) {
+    smtp_xattrs x;
+    char scratch[SMTP_COMMAND_LINE_MAX];
+    const char *v = argv[*i];
+    int fwd = a[3] == 'f';
+    if (strlen(v) >= sizeof scratch ||
+        smtp_xattrs_parse(fwd ? SMTP_XFORWARD : SMTP_XCLIENT, v, strlen(v), &x, scratch, sizeof scratch) != 0)
+      return fwd ? usage_error(err, "bad --xforward (NAME=VALUE ... with XFORWARD's names, xtext values): %s", v)
+                 : usage_error(err, "bad --xclient (NAME=VALUE ... with XCLIENT's names, xtext values): %s", v);
+    if (fwd) o->xforward = v;
+    else o->xclient = v;
+    return 0;
+  }
+  if (!strcmp(a, "--proxy-header")) {
+    const char *v = argv[*i];
+    if (!strcmp(v, "v1")) o->proxy_version = 1;
+    else if (!strcmp(v, "v2")) o->proxy_version = 2;
+    else return usage_error(err, "bad --proxy-header (v1 or v2): %s", v);
+    return 0;
+  }
+  if (parse_endpoint(&o->proxy_source, argv[*i]) != 0)
+    return usage_error(err, "bad --proxy-source (ADDR:PORT, [v6]:PORT): %s", argv[*i]);
+  o->have_proxy_source = 1;
+  return 0;
+}
+
 int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
   int have_server = 0;
   memset(o, 0, sizeof *o);
@@ -159,6 +222,7 @@ int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
   o->to = calloc((size_t)argc + 1, sizeof *o->to);
   if (!o->to) return usage_error(err, "%s", "out of memory");
   for (int i = 1; i < argc; i++) {
+    int nr;
     const char *a = argv[i];
     const char *v = NULL;
 #define NEEDS_VALUE()                                                      \
@@ -261,6 +325,8 @@ int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
     } else if (strcmp(a, "--mta-sts-port") == 0) {
       NEEDS_VALUE();
       if (parse_port(v, &o->mta_sts_port, "--mta-sts-port", err)) return SEND_EXIT_USAGE;
+    } else if ((nr = parse_net_opt(o, argc, argv, &i, err)) >= 0) {
+      if (nr) return nr;
     } else if (a[0] == '-' && a[1] != '\0') {
       return usage_error(err, "unknown option: %s", a);
     } else {
@@ -278,6 +344,8 @@ int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
   if (o->mx && mx_domain(o, err)) return SEND_EXIT_USAGE;
   if (o->mx && !o->mx_port) o->mx_port = 25;
   if (!o->servername && !o->mx) o->servername = o->host;
+  if (o->have_proxy_source && !o->proxy_version)
+    return usage_error(err, "%s", "--proxy-source needs --proxy-header");
   return send_check_inputs(o, err);
 }
 
@@ -406,6 +474,24 @@ static int fill_options(smtp_client_options *opt, const send_opts *o, const char
   if (o->no_8bitmime) disabled |= SMTP_EXT_8BITMIME;
   smtp_client_options_set_disabled_extensions(opt, disabled);
   smtp_client_options_set_require_smtputf8(opt, o->smtputf8);
+  if (o->xclient) {
+    smtp_xattrs x;
+    char scratch[SMTP_COMMAND_LINE_MAX];
+    if (smtp_xattrs_parse(SMTP_XCLIENT, o->xclient, strlen(o->xclient), &x, scratch, sizeof scratch) != 0 ||
+        smtp_client_options_set_xclient(opt, &x) != 0) {
+      fprintf(err, "smtp-send: bad --xclient: %s\n", o->xclient);
+      return SEND_EXIT_USAGE;
+    }
+  }
+  if (o->xforward) {
+    smtp_xattrs x;
+    char scratch[SMTP_COMMAND_LINE_MAX];
+    if (smtp_xattrs_parse(SMTP_XFORWARD, o->xforward, strlen(o->xforward), &x, scratch, sizeof scratch) != 0 ||
+        smtp_client_options_set_xforward(opt, &x) != 0) {
+      fprintf(err, "smtp-send: bad --xforward: %s\n", o->xforward);
+      return SEND_EXIT_USAGE;
+    }
+  }
   return 0;
 }
 

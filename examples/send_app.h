@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include <smtp/address.h>
 #include <smtp/client.h>
 
 /* Exit statuses (docs/examples.md). */
@@ -36,6 +37,11 @@ typedef struct send_opts {
   const char *envid;
   int trace;
   const char *file;      /* NULL or "-": stdin */
+  unsigned int proxy_version;  /* --proxy-header v1|v2: 1 or 2; 0 none */
+  int have_proxy_source;       /* --proxy-source ADDR:PORT */
+  smtp_endpoint proxy_source;
+  const char *xclient;         /* --xclient 'NAME=VALUE ...' (xtext values) */
+  const char *xforward;        /* --xforward 'NAME=VALUE ...' */
   /* delivery to the recipients' domain (CLI.md second wave) */
   int mx, dane, mta_sts;
   const char *resolver;      /* --resolver HOST[:PORT] */

@@ -47,6 +47,7 @@ static void usage(FILE *f) {
         "                          (default: 300, 180 and 600, RFC 5321 4.5.3.2)\n"
         "  --help                  this text\n",
         f);
+  fputs(server_conn_usage, f);
 }
 
 static int usage_error(const char *msg, const char *arg) {
@@ -91,10 +92,12 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
   cfg->max_size = 52428800u;
   cfg->max_rcpt = 100;
   cfg->max_conns = 0; /* derived from RLIMIT_NOFILE at start (smtp-server.c) */
+  server_conn_defaults(cfg);
   if (gethostname(cfg->hostname, sizeof cfg->hostname - 1) != 0 ||
       smtp_parse_domain(cfg->hostname, strlen(cfg->hostname), 0) != SMTP_OK)
     snprintf(cfg->hostname, sizeof cfg->hostname, "localhost");
   for (int i = 1; i < argc; i++) {
+    int cr;
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define NEEDS_VALUE()                                               \
@@ -178,6 +181,8 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
       NEEDS_VALUE();
       if (parse_u64(v, &n) != 0 || n == 0 || n > 86400) return usage_error("bad --timeout", v);
       cfg->timeout_ms = (int)n * 1000;
+    } else if ((cr = server_conn_parse_opt(cfg, argc, argv, &i)) >= 0) {
+      if (cr) return cr;
     } else if (a[0] == '-') {
       return usage_error("unknown option", a);
     } else {
@@ -194,7 +199,7 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
   if ((cfg->implicit_tls || cfg->tls_cert_out) && !cfg->tls_cert && !cfg->tls_self_signed)
     return usage_error("--implicit-tls and --tls-cert-out need --tls-cert/--tls-key or --tls-self-signed", NULL);
   if (cfg->nlisten == 0) cfg->listen[cfg->nlisten++] = "127.0.0.1:2525";
-  return 0;
+  return server_conn_check(cfg);
 }
 
 static int mkdir_one(const char *path) {
@@ -265,6 +270,10 @@ static void maildir_clean_tmp(const char *maildir) {
 
 int server_app_prepare(server_app_config *cfg) {
   if (cfg->auth_file && load_users(cfg)) return 1;
+  if (server_conn_prepare(cfg)) {
+    fprintf(stderr, "smtp-server: cannot build the --trusted-proxy list\n");
+    return 1;
+  }
   if (cfg->maildir) {
     static const char *const sub[] = {"tmp", "new", "cur"};
     char p[4096];
@@ -285,6 +294,7 @@ int server_app_prepare(server_app_config *cfg) {
 }
 
 void server_app_config_free(server_app_config *cfg) {
+  server_conn_free(cfg);
   for (size_t i = 0; i < cfg->nusers; i++) {
     if (cfg->users[i].password) memset(cfg->users[i].password, 0, strlen(cfg->users[i].password));
     free(cfg->users[i].name);
@@ -314,6 +324,7 @@ struct server_app_conn {
   char name[512];       /* unique file name (its tmp/ path: tmp_path()) */
   int result_code;      /* LMTP: the delivery's answer for every recipient */
   char result_text[600];
+  void *limit_slot;     /* per-client counters (server_conn.c) */
   server_app_async_fn async_fn; /* deliver on another thread (TCP loop) */
   void *async_ud;
 };
@@ -349,6 +360,7 @@ static void drop_message(server_app_conn *c) {
 
 void server_app_conn_del(server_app_conn *c) {
   if (!c) return;
+  server_conn_release(c->limit_slot);
   drop_message(c);
   free(c->rcpt_buf);
   free(c->rcpt_off);
@@ -492,12 +504,15 @@ static int write_headers(server_app_conn *c, smtp_server_session *s) {
   const char *rp = smtp_server_session_reverse_path(s, &rlen);
   const char *helo = smtp_server_session_helo_name(s, &hlen);
   unsigned n = smtp_server_session_rcpt_count(s);
-  char date[64];
+  char date[64], lit[64];
   time_t now = time(NULL);
   struct tm tm;
   int k;
   localtime_r(&now, &tm);
   strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S %z", &tm);
+  /* the client as the session knows it (after a PROXY header or XCLIENT) */
+  server_conn_client_literal(s, lit, sizeof lit);
+  if (!lit[0]) snprintf(lit, sizeof lit, "%s", c->peer);
   k = snprintf(buf, sizeof buf, "Return-Path: <%.*s>\r\n", (int)rlen, rp ? rp : "");
   if (write_all(c->fd, buf, (size_t)k)) return -1;
   for (unsigned i = 0; i < n && rcpt_at(c, i); i++) {
@@ -506,8 +521,8 @@ static int write_headers(server_app_conn *c, smtp_server_session *s) {
   }
   k = snprintf(buf, sizeof buf,
                "Received: from %.*s%s%s%s\r\n\tby %s (libsmtp example) with %s id %s%s%s%s;\r\n\t%s\r\n",
-               (int)hlen, helo ? helo : "unknown", c->peer[0] ? " ([" : "", c->peer,
-               c->peer[0] ? "])" : "", c->cfg->hostname, smtp_server_session_received_protocol(s),
+               (int)hlen, helo ? helo : "unknown", lit[0] ? " ([" : "", lit,
+               lit[0] ? "])" : "", c->cfg->hostname, smtp_server_session_received_protocol(s),
                c->name, n == 1 && rcpt_at(c, 0) ? "\r\n\tfor <" : "",
                n == 1 && rcpt_at(c, 0) ? rcpt_at(c, 0) : "", n == 1 && rcpt_at(c, 0) ? ">" : "",
                date);
@@ -608,6 +623,13 @@ int server_app_delivered(server_app_conn *c, smtp_server_session *s, int ok) {
   return answer(c, s);
 }
 
+/* The greeting: per-client limits on the session's client address. */
+static int on_connect(smtp_server_session *s, void *ud) {
+  server_app_conn *c = ud;
+  (void)server_conn_admit(c->cfg, s, &c->limit_slot);
+  return 0;
+}
+
 int server_app_session_setup(const server_app_config *cfg, int tls_available,
                              smtp_server_options **opt, smtp_server_callbacks **cb) {
   smtp_server_options *o = NULL;
@@ -626,6 +648,11 @@ int server_app_session_setup(const server_app_config *cfg, int tls_available,
   if (cfg->timeout_ms && ((r = smtp_server_options_set_command_timeout(o, cfg->timeout_ms)) ||
                           (r = smtp_server_options_set_data_timeout(o, cfg->timeout_ms)) ||
                           (r = smtp_server_options_set_data_total_timeout(o, cfg->timeout_ms))))
+    goto fail;
+  if (cfg->net.max_per_ip || cfg->net.rate_per_ip || cfg->net.xclient || cfg->net.xforward)
+    smtp_server_callbacks_set_connect(k, on_connect);
+  if ((r = smtp_server_options_set_xclient(o, (cfg->net.xclient ? SMTP_XCLIENT : 0u) |
+                                                  (cfg->net.xforward ? SMTP_XFORWARD : 0u))))
     goto fail;
   smtp_server_callbacks_set_rcpt(k, on_rcpt);
   smtp_server_callbacks_set_data_start(k, on_data_start);

@@ -20,6 +20,19 @@ typedef struct server_app_user {
   char *password;
 } server_app_user;
 
+/* Connection-level options (server_conn.c): PROXY protocol, trusted
+ * proxies, XCLIENT/XFORWARD, per-client limits, worker processes. */
+typedef struct server_app_net {
+  int proxy_protocol;        /* --proxy-protocol */
+  const char **trusted;      /* --trusted-proxy CIDR (repeatable) */
+  size_t ntrusted;
+  smtp_cidr_list *trusted_list; /* built by server_conn_prepare() */
+  int xclient, xforward;     /* --xclient, --xforward */
+  unsigned int max_per_ip;   /* --max-per-ip N, default 50; 0: none */
+  unsigned int rate_per_ip;  /* --rate-per-ip N per minute, default 0: none */
+  unsigned int workers;      /* --workers N, default 1 */
+} server_app_net;
+
 typedef struct server_app_config {
   const char *listen[SERVER_APP_MAX_LISTEN]; /* --listen HOST:PORT (repeatable) */
   size_t nlisten;
@@ -47,6 +60,7 @@ typedef struct server_app_config {
   unsigned int max_conns;    /* --max-connections N (TCP); 0: derived from RLIMIT_NOFILE */
   uint64_t max_memory;       /* --max-memory BYTES: RSS ceiling for new connections; 0: none */
   int timeout_ms;            /* --timeout SECONDS: command and data deadlines; 0: RFC 5321 defaults */
+  server_app_net net;        /* server_conn.c */
   server_app_user *users;    /* loaded from auth_file */
   size_t nusers;
 } server_app_config;
@@ -95,6 +109,29 @@ int server_app_delivered(server_app_conn *c, smtp_server_session *s, int ok);
 /* Print prefix, then @p p escaped with smtp_escape_text(), then a newline:
  * how every byte from the network reaches stderr (--trace, logs). */
 void server_app_print_escaped(FILE *f, const char *prefix, const char *p, size_t n);
+
+/* --- server_conn.c: connection-level options and per-client limits --- */
+
+/* Defaults into cfg->net. */
+void server_conn_defaults(server_app_config *cfg);
+/* One option at argv[*i] (value argv[*i + 1]): -1 not one of these, 0
+ * taken (*i moved past its value), 64 usage error (printed). */
+int server_conn_parse_opt(server_app_config *cfg, int argc, char **argv, int *i);
+/* The option lines for --help. */
+extern const char server_conn_usage[];
+/* Checks between options: 0 or 64 (printed). */
+int server_conn_check(const server_app_config *cfg);
+/* Build the trusted list: 0, or 1 after a message. */
+int server_conn_prepare(server_app_config *cfg);
+void server_conn_free(server_app_config *cfg);
+/* The connect callback's part: per-client limits on the session's client
+ * address (after PROXY). Returns 0 (admitted; *slot is set and must be
+ * given to server_conn_release()), or 1 after answering 421 4.7.0. */
+int server_conn_admit(const server_app_config *cfg, smtp_server_session *s, void **slot);
+void server_conn_release(void *slot);
+/* The client's address as a Received "from" TCP-info address literal body
+ * ("192.0.2.1", "IPv6:2001:db8::1"), from the session; "" when unknown. */
+void server_conn_client_literal(const smtp_server_session *s, char *buf, size_t cap);
 
 /* One session on fds @p in / @p out, blocking, with the RFC 5321 deadlines.
  * Returns the exit status (0 when the session ended normally, also on EOF). */

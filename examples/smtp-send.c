@@ -615,7 +615,18 @@ int main(int argc, char **argv) {
   sock = fd;
   fd = -1; /* the adapter owns it now (and the driver the adapter) */
   rc = smtp_driver_new_client(&d, c, &io, tls, tls ? o.servername : NULL,
-                              o.implicit_tls ? SMTP_DRIVER_IMPLICIT_TLS : 0, NULL);
+                              (o.implicit_tls ? SMTP_DRIVER_IMPLICIT_TLS : 0) |
+                                  (o.proxy_version ? SMTP_DRIVER_PROXY : 0),
+                              NULL);
+  if (rc == SMTP_OK && o.proxy_version) {
+    /* announce --proxy-source (default: this socket's own address) as the
+     * client, and the server's address as the destination */
+    smtp_endpoint src, dst;
+    smtp_client_session_addr(c, SMTP_ADDR_CLIENT, &src);
+    smtp_client_session_addr(c, SMTP_ADDR_SERVER, &dst);
+    if (o.have_proxy_source) src = o.proxy_source;
+    rc = smtp_driver_set_proxy_header(d, o.proxy_version, &src, &dst);
+  }
   if (rc != SMTP_OK) {
     fprintf(stderr, "smtp-send: %s\n", smtp_strerror(rc));
     rc = SEND_EXIT_NONE;

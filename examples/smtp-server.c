@@ -39,6 +39,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <fcntl.h>
 #ifdef __GLIBC__
@@ -207,6 +208,7 @@ static int listen_on(server *sv, const char *spec) {
       continue;
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (sv->cfg->net.workers > 1) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     /* [::]:25 and 0.0.0.0:25 may both be given: keep the families apart. */
     if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 511) != 0) {
@@ -616,6 +618,7 @@ static void start_session(server *sv, int fd, const struct sockaddr_storage *pee
   }
   if (smtp_driver_new_server(&c->d, c->s, &io, sv->tls, sv->driver_flags, NULL) != SMTP_OK)
     goto fail; /* the driver closed io (and fd) */
+  if (sv->driver_flags & SMTP_DRIVER_PROXY) smtp_driver_set_proxy_trusted(c->d, sv->cfg->net.trusted_list);
   if (sv->worker_running) server_app_conn_set_async(c->app, deliver_async, c);
   c->fd = fd;
   memset(&e, 0, sizeof e);
@@ -804,10 +807,83 @@ static int serve_stdio(server *sv) {
   }
   /* The end of the session is the end of the program, whatever the reason
    * (QUIT, EOF, time-out, a failed handshake): exit 0 (docs/examples.md). */
-  (void)smtp_driver_run_server(s, &io, sv->tls, sv->driver_flags, NULL);
+  {
+    smtp_driver *d;
+    if (smtp_driver_new_server(&d, s, &io, sv->tls, sv->driver_flags, NULL) == SMTP_OK) {
+      if (sv->driver_flags & SMTP_DRIVER_PROXY) smtp_driver_set_proxy_trusted(d, sv->cfg->net.trusted_list);
+      (void)smtp_driver_run(d);
+      smtp_driver_del(d);
+    }
+  }
   smtp_server_session_del(s);
   server_app_conn_del(app);
   return 0;
+}
+
+/* --workers N: N processes, each with its own SO_REUSEPORT socket on every
+ * listening address (the kernel spreads new connections over them); the
+ * parent only forwards SIGINT/SIGTERM and waits. Worker 0 keeps the
+ * sockets bound at start-up (so port 0 resolves once, for all). */
+static int reopen_listeners(server *sv) {
+  for (size_t i = 0; i < sv->nls; i++) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int one = 1, fd;
+    memset(&ss, 0, sizeof ss);
+    if (getsockname(sv->ls[i].fd, (struct sockaddr *)&ss, &sl) != 0) return -1;
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 511) != 0) {
+      close(fd);
+      return -1;
+    }
+    close(sv->ls[i].fd);
+    sv->ls[i].fd = fd;
+  }
+  return 0;
+}
+
+static int serve_workers(server *sv) {
+  unsigned int n = sv->cfg->net.workers, alive = 0;
+  pid_t pids[256] = {0};
+  int status = 0;
+  for (unsigned int k = 0; k < n; k++) {
+    pid_t p = fork();
+    if (p < 0) {
+      fprintf(stderr, "smtp-server: fork: %s\n", strerror(errno));
+      break;
+    }
+    if (p == 0) {
+      if (k > 0 && reopen_listeners(sv) != 0) {
+        fprintf(stderr, "smtp-server: worker %u: cannot open its sockets: %s\n", k, strerror(errno));
+        _exit(1);
+      }
+      _exit(serve_tcp(sv));
+    }
+    pids[alive++] = p;
+  }
+  close_listeners(sv); /* the workers hold them */
+  fprintf(stderr, "smtp-server: %u worker processes\n", alive);
+  fflush(stderr);
+  while (alive > 0) {
+    int st;
+    pid_t p = waitpid(-1, &st, 0);
+    if (p < 0) {
+      if (errno != EINTR) break;
+      if (stop_requested)
+        for (unsigned int k = 0; k < n && k < 256; k++)
+          if (pids[k] > 0) kill(pids[k], SIGTERM);
+      continue;
+    }
+    for (unsigned int k = 0; k < n; k++)
+      if (pids[k] == p) pids[k] = 0;
+    alive--;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) status = 1;
+  }
+  return status;
 }
 
 int main(int argc, char **argv) {
@@ -844,6 +920,7 @@ int main(int argc, char **argv) {
   if (server_app_prepare(&cfg) != 0) goto out;
   if (setup_tls(&sv, &cfg) != 0) goto out;
   if (cfg.implicit_tls) sv.driver_flags = SMTP_DRIVER_IMPLICIT_TLS;
+  if (cfg.net.proxy_protocol) sv.driver_flags |= SMTP_DRIVER_PROXY;
   /* STARTTLS is offered when there is a certificate and TLS does not
    * start with the first byte. */
   if (server_app_session_setup(&cfg, sv.tls && !cfg.implicit_tls, &sv.opt, &sv.cb) != 0) {
@@ -873,7 +950,8 @@ int main(int argc, char **argv) {
   }
   limits_setup(&sv);
   fflush(stderr);
-  r = serve_tcp(&sv);
+  if (cfg.net.workers > 1) r = serve_workers(&sv);
+  else r = serve_tcp(&sv);
 out:
   limits_close(&sv);
   close_listeners(&sv);

@@ -6,6 +6,8 @@
 #include <smtp/io.h>
 #include <smtp/tls.h>
 #include <smtp/driver.h>
+#include <smtp/endpoint.h>
+#include <smtp/proxy.h>
 
 #include "internal.h"
 
@@ -57,6 +59,9 @@ typedef struct smtp__driver_ops {
    * may be NULL. Armed when total_seq changes, cleared when total_ms < 0. */
   int (*total_ms)(const void *s);
   unsigned int (*total_seq)(const void *s);
+  /* endpoints (SMTP_ADDR_*): may be NULL (then the driver records none) */
+  int (*set_addr)(void *s, unsigned int which, const smtp_endpoint *ep);
+  int (*get_addr)(const void *s, unsigned int which, smtp_endpoint *out);
 } smtp__driver_ops;
 
 int smtp__driver_new(smtp_driver **out, const smtp__driver_ops *ops, void *session,

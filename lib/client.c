@@ -25,6 +25,7 @@
 #include <smtp/client.h>
 #include <smtp/data.h>
 #include <smtp/sasl.h>
+#include <smtp/xclient.h>
 
 #include "client_auth.h"
 #include "client_internal.h"
@@ -138,6 +139,11 @@ struct smtp_client_options {
   char *token; /* allocated, NUL-terminated */
   int (*random)(void *buf, size_t len, void *user_data);
   void *random_ud;
+  char *xclient; /* "XCLIENT ..." (allocated, NUL-terminated) and, after its
+                  * NUL, the HELO attribute for the EHLO that follows (or "") */
+  size_t xclient_len;
+  char *xforward; /* "XFORWARD ..." (allocated, NUL-terminated), or NULL */
+  size_t xforward_len;
 };
 
 int smtp_client_options_new(smtp_client_options **out, const smtp_mem *mem) {
@@ -164,7 +170,72 @@ void smtp_client_options_del(smtp_client_options *opt) {
     smtp__free(&mem, opt->token);
   }
   smtp__wipe(opt->pass, sizeof opt->pass);
+  smtp__free(&mem, opt->xclient);
+  smtp__free(&mem, opt->xforward);
   smtp__free(&mem, opt);
+}
+
+int smtp_client_options_set_xforward(smtp_client_options *opt, const smtp_xattrs *attrs) {
+  char buf[SMTP_COMMAND_LINE_MAX];
+  smtp_ssize n;
+  char *p;
+  if (!opt) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!attrs) {
+    smtp__free(&opt->mem, opt->xforward);
+    opt->xforward = NULL;
+    opt->xforward_len = 0;
+    return SMTP_OK;
+  }
+  n = smtp_xattrs_format(SMTP_XFORWARD, attrs, buf, sizeof buf - 11); /* "XFORWARD " + CRLF */
+  if (n == SMTP_ERR_BUFFER_TOO_SMALL) return SMTP_ERR_TOO_LONG;
+  if (n < 0) return (int)n;
+  p = smtp__malloc(&opt->mem, (size_t)n + 10);
+  if (!p) return SMTP_ERR_NOMEM;
+  memcpy(p, "XFORWARD ", 9);
+  memcpy(p + 9, buf, (size_t)n);
+  p[n + 9] = 0;
+  smtp__free(&opt->mem, opt->xforward);
+  opt->xforward = p;
+  opt->xforward_len = (size_t)n + 10;
+  return SMTP_OK;
+}
+
+int smtp_client_options_set_xclient(smtp_client_options *opt, const smtp_xattrs *attrs) {
+  char buf[SMTP_COMMAND_LINE_MAX];
+  smtp_ssize n;
+  char *p;
+  if (!opt) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!attrs) {
+    smtp__free(&opt->mem, opt->xclient);
+    opt->xclient = NULL;
+    opt->xclient_len = 0;
+    return SMTP_OK;
+  }
+  n = smtp_xattrs_format(SMTP_XCLIENT, attrs, buf, sizeof buf - 10); /* "XCLIENT " + CRLF */
+  if (n == SMTP_ERR_BUFFER_TOO_SMALL) return SMTP_ERR_TOO_LONG;
+  if (n < 0) return (int)n;
+  {
+    /* the announced HELO name is the one to use in the EHLO after XCLIENT */
+    size_t hl = 0;
+    const char *h = NULL;
+    if (attrs->state[SMTP_XATTR_HELO] == SMTP_XVALUE_SET &&
+        smtp_parse_ehlo_arg(attrs->value[SMTP_XATTR_HELO].ptr, attrs->value[SMTP_XATTR_HELO].len, 0, NULL) ==
+            SMTP_OK) {
+      h = attrs->value[SMTP_XATTR_HELO].ptr;
+      hl = attrs->value[SMTP_XATTR_HELO].len;
+    }
+    p = smtp__malloc(&opt->mem, (size_t)n + 8 + 1 + hl + 1);
+    if (!p) return SMTP_ERR_NOMEM;
+    memcpy(p, "XCLIENT ", 8);
+    memcpy(p + 8, buf, (size_t)n);
+    p[n + 8] = 0;
+    if (hl) memcpy(p + n + 9, h, hl);
+    p[n + 9 + (smtp_ssize)hl] = 0;
+    smtp__free(&opt->mem, opt->xclient);
+    opt->xclient = p;
+    opt->xclient_len = (size_t)n + 8 + 1 + hl + 1;
+  }
+  return SMTP_OK;
 }
 
 /* Controls (C0, DEL) are never allowed in a value the client puts on the
@@ -594,7 +665,7 @@ const char *smtp_client_txn_rcpt_address(const smtp_client_txn *t, size_t index,
 
 enum kind {
   K_GREETING, K_EHLO, K_HELO, K_STARTTLS, K_AUTH, K_MAIL, K_RCPT, K_DATA, K_DATA_END,
-  K_BDAT, K_BDAT_LAST, K_RSET, K_QUIT
+  K_BDAT, K_BDAT_LAST, K_RSET, K_QUIT, K_XCLIENT, K_XFORWARD
 };
 
 typedef struct pend {
@@ -615,6 +686,8 @@ enum phase {
 #define T_RSET 16u
 #define T_QUIT 32u
 #define T_DOT 64u   /* ".\r\n" after an unexpected 354 (RFC 2920 3.1 example) */
+#define T_XCLIENT 128u /* XCLIENT (Postfix's XCLIENT_README), once, when offered */
+#define T_XFORWARD 256u /* XFORWARD (Postfix's XFORWARD_README), after the last EHLO, when offered */
 
 enum body_phase { B_NONE, B_WAIT, B_SEND, B_DONE };
 
@@ -637,6 +710,10 @@ typedef struct sess_opt {
   int have_password, have_token;
   int (*random)(void *buf, size_t len, void *user_data);
   void *random_ud;
+  const char *xclient; /* "XCLIENT ..." in the session's allocation, or NULL */
+  size_t xclient_len;
+  const char *xhelo;   /* the EHLO name after XCLIENT's 220 ("" : the own) */
+  const char *xforward; /* "XFORWARD ..." in the session's allocation, or NULL */
 } sess_opt;
 
 struct smtp_client_session {
@@ -744,6 +821,12 @@ struct smtp_client_session {
   size_t chunk_hdr_pos, chunk_len;
   char *stage;
   size_t stage_off, stage_len;
+
+  smtp__ep addrs[2]; /* SMTP_ADDR_CLIENT (local), SMTP_ADDR_SERVER (remote) */
+  int xclient_done;  /* XCLIENT was sent on this connection */
+  int xclient_ok;    /* ... and accepted: EHLO with its HELO name */
+  int xforward_offered; /* the last EHLO reply listed XFORWARD */
+  int xforward_done;    /* sent after that EHLO */
 
   /* events (event mode only) */
   smtp_client_event *evq;
@@ -1160,7 +1243,7 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   off_raw = off_line + line_cap;
   off_cred = off_raw + raw_cap;
   off_ehlo = off_cred + cred_len;
-  total = off_ehlo + el;
+  total = off_ehlo + el + o->xclient_len + o->xforward_len;
   base = smtp__malloc(mem, total);
   if (!base) return SMTP_ERR_NOMEM;
   c = (smtp_client_session *)(void *)base;
@@ -1182,6 +1265,16 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   c->opt.random_ud = o->random_ud;
   memcpy(base + off_ehlo, o->ehlo, el);
   c->opt.ehlo = base + off_ehlo;
+  if (o->xclient) {
+    memcpy(base + off_ehlo + el, o->xclient, o->xclient_len);
+    c->opt.xclient = base + off_ehlo + el;
+    c->opt.xclient_len = strlen(c->opt.xclient);
+    c->opt.xhelo = c->opt.xclient + c->opt.xclient_len + 1;
+  }
+  if (o->xforward) {
+    memcpy(base + off_ehlo + el + o->xclient_len, o->xforward, o->xforward_len);
+    c->opt.xforward = base + off_ehlo + el + o->xclient_len;
+  }
   if (event_mode) c->evq = (smtp_client_event *)(void *)(base + off_evq);
   c->out = base + off_out;
   c->out_cap = out_cap;
@@ -1465,6 +1558,12 @@ static void start_auth(smtp_client_session *c) {
 }
 
 static void after_tls_decision(smtp_client_session *c) {
+  if (c->opt.xforward && c->xforward_offered && !c->xforward_done) {
+    /* the attributes go with this EHLO's session; the reply continues here */
+    c->xforward_done = 1;
+    c->todo |= T_XFORWARD;
+    return;
+  }
   if (c->opt.have_password || c->opt.have_token) start_auth(c);
   else ready(c);
 }
@@ -2122,9 +2221,10 @@ static void produce_some(smtp_client_session *c, int allow_read) {
     if (c->direct_len) return; /* bytes after a direct span wait for it */
     if (c->todo & T_EHLO) {
       char buf[SMTP_DOMAIN_MAX + 8];
-      size_t n = strlen(c->opt.ehlo);
+      const char *name = c->xclient_ok && c->opt.xhelo[0] ? c->opt.xhelo : c->opt.ehlo;
+      size_t n = strlen(name);
       memcpy(buf, c->opt.lmtp ? "LHLO " : "EHLO ", 5);
-      memcpy(buf + 5, c->opt.ehlo, n);
+      memcpy(buf + 5, name, n);
       if (!emit_line(c, K_EHLO, 0, buf, n + 5, n + 5)) return;
       c->todo &= ~T_EHLO;
     }
@@ -2139,6 +2239,15 @@ static void produce_some(smtp_client_session *c, int allow_read) {
     if (c->todo & T_STARTTLS) {
       if (!emit_line(c, K_STARTTLS, 0, "STARTTLS", 8, 8)) return;
       c->todo &= ~T_STARTTLS;
+    }
+    if (c->todo & T_XFORWARD) {
+      size_t xl = strlen(c->opt.xforward);
+      if (!emit_line(c, K_XFORWARD, 0, c->opt.xforward, xl, xl)) return;
+      c->todo &= ~T_XFORWARD;
+    }
+    if (c->todo & T_XCLIENT) {
+      if (!emit_line(c, K_XCLIENT, 0, c->opt.xclient, c->opt.xclient_len, c->opt.xclient_len)) return;
+      c->todo &= ~T_XCLIENT;
     }
     if (c->todo & T_LINE) {
       size_t tl = c->line_redact < 0 ? c->line_len : (size_t)c->line_redact;
@@ -2243,6 +2352,14 @@ static int on_ehlo_ok(smtp_client_session *c, const smtp_reply *r, int kind) {
   }
   emit(c, &ev);
   if (c->phase == PH_CLOSED) return SMTP_OK;
+  c->xforward_offered = kind == K_EHLO && smtp_capabilities_find(&caps, "XFORWARD") != NULL;
+  c->xforward_done = 0;
+  if (kind == K_EHLO && c->opt.xclient && !c->xclient_done && smtp_capabilities_find(&caps, "XCLIENT")) {
+    /* once per connection: the server starts over with a 220, then EHLO again */
+    c->xclient_done = 1;
+    c->todo |= T_XCLIENT;
+    return SMTP_OK;
+  }
   after_ehlo(c);
   return SMTP_OK;
 }
@@ -2314,6 +2431,24 @@ static int handle_reply(smtp_client_session *c, const smtp_reply *r, size_t rest
       return SMTP_OK;
     }
     fail_quit(c, class_of(code) == 4 ? SMTP_ERR_TEMPFAIL : SMTP_ERR_REJECTED);
+    return SMTP_OK;
+
+  case K_XFORWARD:
+    if (code == 421) return handle_421(c, r);
+    /* accepted or not (a server that refuses them keeps its own view) */
+    after_tls_decision(c);
+    return SMTP_OK;
+
+  case K_XCLIENT:
+    if (code == 421) return handle_421(c, r);
+    if (code == 220) {
+      /* the session is the announced client's now: EHLO again */
+      c->xclient_ok = 1;
+      c->todo |= T_EHLO;
+      return SMTP_OK;
+    }
+    /* refused (550 5.7.0 untrusted, 501, ...): go on as the proxy itself */
+    after_ehlo(c);
     return SMTP_OK;
 
   case K_STARTTLS:
@@ -2800,4 +2935,14 @@ void smtp__client_session_set_one_reply(smtp_client_session *c, int on) {
 
 unsigned int smtp_client_session_auth_mechanism(const smtp_client_session *c) {
   return c ? c->auth_mech : 0;
+}
+
+int smtp_client_session_set_addr(smtp_client_session *c, unsigned int which, const smtp_endpoint *ep) {
+  if (!c) return SMTP_ERR_INVALID_ARGUMENT;
+  return smtp__ep_set(c->addrs, 2, which, ep);
+}
+
+int smtp_client_session_addr(const smtp_client_session *c, unsigned int which, smtp_endpoint *out) {
+  if (!c) return SMTP_ERR_INVALID_ARGUMENT;
+  return smtp__ep_get(c->addrs, 2, which, out);
 }

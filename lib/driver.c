@@ -1,9 +1,10 @@
-/* The driver (driver.h): pumps bytes between an smtp_io transport, an
- * optional TLS connection and a session seen through smtp__driver_ops, so
- * one loop serves the server and the client session. It reads the
- * monotonic clock to enforce the session's deadlines (RFC 5321 4.5.3.2).
+/* The driver (driver.h): pumps bytes between an smtp_io transport, a
+ * chain of connection filters (cfilter.h: PROXY reader or writer, TLS) and
+ * a session seen through smtp__driver_ops, so one loop serves the server
+ * and the client session. It reads the monotonic clock to enforce the
+ * session's deadlines (RFC 5321 4.5.3.2).
  *
- * Layers (docs/io.md):  session <-> [smtp_tls_conn] <-> smtp_io
+ * Chain (docs/io.md):  session <-> [TLS] <-> [PROXY] <-> transport (smtp_io)
  *
  * The pump is a loop of small steps, each moving bytes where it can, until
  * a step makes no progress. Reads from the transport happen only after a
@@ -12,9 +13,10 @@
  * unexpectedly; writes are attempted whenever there is output. */
 #include <stddef.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
-#include "adapters.h"
+#include "cfilter.h"
 
 #define DRV_IN_CAP 16384u     /* plaintext held for the session */
 #define DRV_CIPHER_CAP 16384u /* one transport read of ciphertext */
@@ -23,6 +25,19 @@
 
 enum { TS_NONE = 0, TS_HANDSHAKE = 1, TS_UP = 2 };
 enum { NOTIFY_NONE = 0, NOTIFY_LOST = 1, NOTIFY_TLS_FAILED = 2 };
+
+/* The PROXY filter's state, in the driver's own allocation (after the
+ * struct) when SMTP_DRIVER_PROXY is set: no allocation per connection. */
+struct proxy_cf {
+  smtp_proxy_reader rd;       /* server */
+  const smtp_cidr_list *trusted;
+  char *pb;                   /* octets read behind the header (own allocation, rare) */
+  size_t pb_len, pb_off;
+  int checked;
+  int have_hdr;               /* client: a header was set */
+  size_t hdr_len, hdr_off;    /* client: header octets, sent so far */
+  char hdr[SMTP_PROXY_V2_FIXED + 36];
+};
 
 struct smtp_driver {
   smtp_mem mem;
@@ -61,6 +76,10 @@ struct smtp_driver {
    * has them (RSS per idle connection, bench/README.md). */
   char *in;
   char *cbuf;
+  /* the filter chain: top is the session's side */
+  smtp__cf cf_io, cf_proxy, cf_tls;
+  smtp__cf *top;
+  struct proxy_cf *px;
 };
 
 /* The buffers, allocated on first need. */
@@ -104,21 +123,223 @@ static void set_errtext(smtp_driver *d, int err) {
   }
 }
 
-/* Send what TLS produced (alerts, records) to the transport. */
-static int flush_tls(smtp_driver *d, int *prog) {
+/* ---- the transport filter: the smtp_io adapter ---- */
+
+/* One read from the transport, only after a readiness signal. */
+static smtp_ssize io_recv(smtp__cf *f, char *buf, size_t len, int *prog) {
+  smtp_driver *d = f->d;
+  smtp_ssize r;
+  if (len == 0) return SMTP_ERR_WOULDBLOCK;
+  if (!d->readable) {
+    d->need_in = 1;
+    return SMTP_ERR_WOULDBLOCK;
+  }
+  d->readable = 0;
+  r = smtp__io_recv(&d->io, buf, len);
+  if (r > 0) {
+    *prog = 1;
+    return r;
+  }
+  if (r == SMTP_ERR_WOULDBLOCK) {
+    d->need_in = 1;
+    return r;
+  }
+  if (r == SMTP_ERR_EOF) {
+    d->eof = 1;
+    *prog = 1;
+  }
+  return r;
+}
+
+static smtp_ssize io_send(smtp__cf *f, const char *data, size_t len, int *prog) {
+  smtp_ssize w = smtp__io_send(&f->d->io, data, len);
+  if (w == SMTP_ERR_WOULDBLOCK) {
+    f->d->need_out = 1;
+    return w;
+  }
+  if (w < 0) return SMTP_ERR_IO;
+  *prog = 1;
+  return w;
+}
+
+static const smtp__cf_type cf_type_io = {"transport", NULL, io_recv, io_send, NULL, NULL};
+
+/* ---- the TLS filter: the smtp_tls adapter (tls.h) unchanged ---- */
+
+/* Send what TLS produced (alerts, records) to the filter below. */
+static int tls_flush(smtp__cf *f, int *prog) {
+  smtp_driver *d = f->d;
   const char *p;
   smtp_ssize n;
   if (!d->tls) return 0;
   while ((n = smtp_tls_pending_output(d->tls, &p)) > 0) {
-    smtp_ssize w = smtp__io_send(&d->io, p, (size_t)n);
-    if (w == SMTP_ERR_WOULDBLOCK) {
-      d->need_out = 1;
-      return 0;
-    }
+    smtp_ssize w = f->next->t->send(f->next, p, (size_t)n, prog);
+    if (w == SMTP_ERR_WOULDBLOCK) return 0;
     if (w < 0) return SMTP_ERR_IO;
     smtp_tls_consume_output(d->tls, (size_t)w);
     *prog = 1;
   }
+  return 0;
+}
+
+/* Read ciphertext from below into the TLS engine: 1 fed (or EOF fed),
+ * 0 nothing there, negative on failure. */
+static int tls_pull(smtp__cf *f, int *prog) {
+  smtp_driver *d = f->d;
+  size_t space = smtp_tls_feed_space(d->tls);
+  smtp_ssize n = f->next->t->recv(f->next, d->cbuf, space < DRV_CIPHER_CAP ? space : DRV_CIPHER_CAP, prog);
+  if (n > 0) {
+    smtp_tls_feed(d->tls, d->cbuf, (size_t)n);
+    return 1;
+  }
+  if (n == SMTP_ERR_EOF) {
+    smtp_tls_feed_eof(d->tls);
+    return 1;
+  }
+  if (n == SMTP_ERR_WOULDBLOCK) return 0;
+  return SMTP_ERR_IO;
+}
+
+static int tls_connect(smtp__cf *f, int *prog) {
+  smtp_driver *d = f->d;
+  const char *p;
+  int r = smtp_tls_handshake(d->tls), k;
+  if (tls_flush(f, prog) < 0) return SMTP_ERR_IO;
+  if (r == 0) return 0;
+  if (r != SMTP_ERR_WOULDBLOCK) return r == SMTP_ERR_EOF ? SMTP_ERR_TLS_HANDSHAKE : r;
+  if (smtp_tls_pending_output(d->tls, &p) > 0) return SMTP_ERR_WOULDBLOCK; /* flush first */
+  k = tls_pull(f, prog);
+  return k < 0 ? k : SMTP_ERR_WOULDBLOCK;
+}
+
+static smtp_ssize tls_recv(smtp__cf *f, char *buf, size_t len, int *prog) {
+  for (;;) {
+    smtp_ssize r = smtp_tls_read(f->d->tls, buf, len);
+    int k;
+    if (r > 0) {
+      *prog = 1;
+      return r;
+    }
+    if (r != SMTP_ERR_WOULDBLOCK) return r; /* SMTP_ERR_EOF, TLS_CLOSED, TLS */
+    k = tls_pull(f, prog);
+    if (k <= 0) return k < 0 ? k : SMTP_ERR_WOULDBLOCK;
+  }
+}
+
+static smtp_ssize tls_send(smtp__cf *f, const char *data, size_t len, int *prog) {
+  smtp_ssize w = smtp_tls_write(f->d->tls, data, len);
+  if (w == SMTP_ERR_WOULDBLOCK) {
+    f->d->need_out = 1;
+    return w;
+  }
+  if (w < 0) return w;
+  if (tls_flush(f, prog) < 0) return SMTP_ERR_IO;
+  return w;
+}
+
+static const smtp__cf_type cf_type_tls = {"tls", tls_connect, tls_recv, tls_send, tls_flush, NULL};
+
+/* ---- the PROXY filter: reader (server) or writer (client) ---- */
+
+static int proxy_read_connect(smtp__cf *f, int *prog) {
+  smtp_driver *d = f->d;
+  struct proxy_cf *px = d->px;
+  char tmp[DRV_IN_CAP];
+  smtp_ssize n, k;
+  if (!px->checked) {
+    /* only a trusted source may speak for its clients */
+    smtp_endpoint peer;
+    memset(&peer, 0, sizeof peer);
+    if (d->ops->get_addr) d->ops->get_addr(d->s, SMTP_ADDR_CLIENT, &peer);
+    if (!smtp_cidr_list_match(px->trusted, &peer)) return SMTP_ERR_UNTRUSTED;
+    px->checked = 1;
+  }
+  n = f->next->t->recv(f->next, tmp, sizeof tmp, prog);
+  if (n == SMTP_ERR_WOULDBLOCK) return (int)n;
+  if (n == SMTP_ERR_EOF) return SMTP_ERR_CONNECTION_LOST;
+  if (n < 0) return SMTP_ERR_IO;
+  k = smtp_proxy_reader_feed(&px->rd, tmp, (size_t)n);
+  if (k < 0) return (int)k;
+  if (smtp_proxy_reader_done(&px->rd) != 1) {
+    d->need_in = 1;
+    return SMTP_ERR_WOULDBLOCK;
+  }
+  if (k < n) {
+    /* the next layer's first octets came with the header: keep them */
+    px->pb = smtp__malloc(&d->mem, (size_t)(n - k));
+    if (!px->pb) return SMTP_ERR_NOMEM;
+    memcpy(px->pb, tmp + k, (size_t)(n - k));
+    px->pb_len = (size_t)(n - k);
+    px->pb_off = 0;
+  }
+  {
+    smtp_proxy_info info;
+    smtp_proxy_reader_info(&px->rd, &info);
+    if (d->ops->set_addr && info.command == SMTP_PROXY_CMD_PROXY &&
+        info.source.family != SMTP_AF_NONE) {
+      d->ops->set_addr(d->s, SMTP_ADDR_CLIENT, &info.source);
+      d->ops->set_addr(d->s, SMTP_ADDR_SERVER, &info.destination);
+    }
+  }
+  return 0;
+}
+
+static smtp_ssize proxy_recv(smtp__cf *f, char *buf, size_t len, int *prog) {
+  struct proxy_cf *px = f->d->px;
+  if (px->pb) {
+    size_t n = px->pb_len - px->pb_off;
+    if (n > len) n = len;
+    memcpy(buf, px->pb + px->pb_off, n);
+    px->pb_off += n;
+    if (px->pb_off == px->pb_len) {
+      smtp__free(&f->d->mem, px->pb);
+      px->pb = NULL;
+    }
+    *prog = 1;
+    return (smtp_ssize)n;
+  }
+  return f->next->t->recv(f->next, buf, len, prog);
+}
+
+static smtp_ssize proxy_send(smtp__cf *f, const char *data, size_t len, int *prog) {
+  return f->next->t->send(f->next, data, len, prog);
+}
+
+static int proxy_write_connect(smtp__cf *f, int *prog) {
+  struct proxy_cf *px = f->d->px;
+  if (!px->have_hdr) return SMTP_ERR_INVALID_STATE;
+  while (px->hdr_off < px->hdr_len) {
+    smtp_ssize w = f->next->t->send(f->next, px->hdr + px->hdr_off, px->hdr_len - px->hdr_off, prog);
+    if (w < 0) return w == SMTP_ERR_WOULDBLOCK ? SMTP_ERR_WOULDBLOCK : SMTP_ERR_IO;
+    px->hdr_off += (size_t)w;
+  }
+  return 0;
+}
+
+static void proxy_destroy(smtp__cf *f) {
+  struct proxy_cf *px = f->d->px;
+  smtp__free(&f->d->mem, px->pb);
+  px->pb = NULL;
+}
+
+static const smtp__cf_type cf_type_proxy_reader = {"proxy-reader", proxy_read_connect, proxy_recv,
+                                                   proxy_send, NULL, proxy_destroy};
+static const smtp__cf_type cf_type_proxy_writer = {"proxy-writer", proxy_write_connect, proxy_recv,
+                                                   proxy_send, NULL, proxy_destroy};
+
+/* The lowest filter whose start-up is not over, or NULL. */
+static smtp__cf *chain_pending(const smtp_driver *d) {
+  smtp__cf *f, *low = NULL;
+  for (f = d->top; f; f = f->next)
+    if (!f->connected) low = f;
+  return low;
+}
+
+/* Every filter's own pending octets, top down. */
+static int chain_flush(smtp_driver *d, int *prog) {
+  smtp__cf *f;
+  for (f = d->top; f; f = f->next)
+    if (f->t->flush && f->t->flush(f, prog) < 0) return SMTP_ERR_IO;
   return 0;
 }
 
@@ -133,34 +354,9 @@ static void finish(smtp_driver *d, int err, int notify) {
   if (err == 0 && d->timed_out) err = SMTP_ERR_TIMEOUT;
   d->err = err;
   set_errtext(d, err);
-  (void)flush_tls(d, &prog); /* best effort: a pending alert */
+  if (d->tls) (void)tls_flush(&d->cf_tls, &prog); /* best effort: a pending alert */
   d->need_in = d->need_out = 0;
   d->deadline = -1;
-}
-
-/* One read from the transport, only after a readiness signal. */
-static smtp_ssize read_io(smtp_driver *d, char *buf, size_t len, int *prog) {
-  smtp_ssize r;
-  if (len == 0) return 0;
-  if (!d->readable) {
-    d->need_in = 1;
-    return 0;
-  }
-  d->readable = 0;
-  r = smtp__io_recv(&d->io, buf, len);
-  if (r > 0) {
-    *prog = 1;
-    return r;
-  }
-  if (r == SMTP_ERR_WOULDBLOCK) {
-    d->need_in = 1;
-    return 0;
-  }
-  if (r == SMTP_ERR_EOF) {
-    d->eof = 1;
-    *prog = 1;
-  }
-  return r;
 }
 
 static int start_handshake(smtp_driver *d) {
@@ -171,40 +367,34 @@ static int start_handshake(smtp_driver *d) {
   if (r != 0) return r;
   d->tls_state = TS_HANDSHAKE;
   d->deadline = -1; /* update_deadline() starts the handshake's deadline */
+  d->cf_tls.t = &cf_type_tls;
+  d->cf_tls.d = d;
+  d->cf_tls.connected = 0;
+  d->cf_tls.next = d->top;
+  d->top = &d->cf_tls;
   (void)tmo;
   return 0;
 }
 
-static void step_handshake(smtp_driver *d, int *prog) {
-  smtp_tls_info info;
-  const char *p;
-  int r = smtp_tls_handshake(d->tls);
-  int f = flush_tls(d, prog);
-  if (f < 0) {
-    finish(d, f, NOTIFY_TLS_FAILED);
+/* Run the start-up of the lowest unconnected filter. */
+static void step_connect(smtp_driver *d, smtp__cf *f, int *prog) {
+  int r = f->t->connect(f, prog);
+  if (r == SMTP_ERR_WOULDBLOCK) return;
+  if (r < 0) {
+    if (f == &d->cf_tls) finish(d, r, NOTIFY_TLS_FAILED);
+    else finish(d, r, d->ops->connection_lost ? NOTIFY_LOST : NOTIFY_NONE);
     return;
   }
-  if (r == 0) {
+  f->connected = 1;
+  *prog = 1;
+  d->have_seq = 0;
+  d->deadline = d->idle_deadline = -1; /* re-armed from the session's state */
+  if (f == &d->cf_tls) {
+    smtp_tls_info info;
     d->tls_state = TS_UP;
-    *prog = 1;
-    d->have_seq = 0;
-    d->deadline = d->idle_deadline = -1; /* re-armed from the session's state */
     smtp_tls_get_info(d->tls, &info);
     r = d->ops->tls_started(d->s, &info);
     if (r < 0) finish(d, r, NOTIFY_NONE);
-    return;
-  }
-  if (r != SMTP_ERR_WOULDBLOCK) {
-    finish(d, r == SMTP_ERR_EOF ? SMTP_ERR_TLS_HANDSHAKE : r, NOTIFY_TLS_FAILED);
-    return;
-  }
-  if (smtp_tls_pending_output(d->tls, &p) > 0) return; /* flush first */
-  {
-    size_t space = smtp_tls_feed_space(d->tls);
-    smtp_ssize n = read_io(d, d->cbuf, space < DRV_CIPHER_CAP ? space : DRV_CIPHER_CAP, prog);
-    if (n > 0) smtp_tls_feed(d->tls, d->cbuf, (size_t)n);
-    else if (n == SMTP_ERR_EOF) smtp_tls_feed_eof(d->tls);
-    else if (n < 0) finish(d, SMTP_ERR_IO, NOTIFY_TLS_FAILED);
   }
 }
 
@@ -215,7 +405,7 @@ static void step_closing(smtp_driver *d, int *prog) {
     if (r == SMTP_ERR_WOULDBLOCK) return; /* flush, then again */
     d->notify_sent = 1;
     *prog = 1;
-    if (flush_tls(d, prog) < 0) {
+    if (tls_flush(&d->cf_tls, prog) < 0) {
       finish(d, 0, NOTIFY_NONE); /* the peer is gone: the session ended anyway */
       return;
     }
@@ -232,30 +422,11 @@ static void step_output(smtp_driver *d, int *prog) {
     return;
   }
   if (n == 0) return;
-  if (d->tls_state == TS_UP) {
-    w = smtp_tls_write(d->tls, p, (size_t)n);
-    if (w == SMTP_ERR_WOULDBLOCK) {
-      d->need_out = 1;
-      return;
-    }
-    if (w < 0) {
-      finish(d, (int)w, NOTIFY_LOST);
-      return;
-    }
-    if (flush_tls(d, prog) < 0) {
-      finish(d, SMTP_ERR_IO, NOTIFY_LOST);
-      return;
-    }
-  } else {
-    w = smtp__io_send(&d->io, p, (size_t)n);
-    if (w == SMTP_ERR_WOULDBLOCK) {
-      d->need_out = 1;
-      return;
-    }
-    if (w < 0) {
-      finish(d, SMTP_ERR_IO, NOTIFY_LOST);
-      return;
-    }
+  w = d->top->t->send(d->top, p, (size_t)n, prog);
+  if (w == SMTP_ERR_WOULDBLOCK) return;
+  if (w < 0) {
+    finish(d, (int)w, NOTIFY_LOST);
+    return;
   }
   *prog = 1;
   d->moved = 1;
@@ -319,38 +490,20 @@ static void step_input(smtp_driver *d, int *prog) {
     return;
   }
   if (d->tls_state == TS_UP) {
-    for (;;) {
-      smtp_ssize r = smtp_tls_read(d->tls, d->in, DRV_IN_CAP);
-      if (r > 0) {
-        d->in_len = (size_t)r;
-        *prog = 1;
-        return;
-      }
-      if (r != SMTP_ERR_WOULDBLOCK) {
-        transport_ended(d, (int)r); /* SMTP_ERR_EOF, TLS_CLOSED, TLS */
-        return;
-      }
-      {
-        size_t space = smtp_tls_feed_space(d->tls);
-        smtp_ssize n = read_io(d, d->cbuf, space < DRV_CIPHER_CAP ? space : DRV_CIPHER_CAP, prog);
-        if (n > 0) {
-          smtp_tls_feed(d->tls, d->cbuf, (size_t)n);
-          continue;
-        }
-        if (n == SMTP_ERR_EOF) {
-          smtp_tls_feed_eof(d->tls);
-          continue;
-        }
-        if (n < 0) transport_ended(d, SMTP_ERR_IO);
-        return;
-      }
+    smtp_ssize r = d->top->t->recv(d->top, d->in, DRV_IN_CAP, prog);
+    if (r > 0) {
+      d->in_len = (size_t)r;
+      *prog = 1;
+    } else if (r != SMTP_ERR_WOULDBLOCK) {
+      transport_ended(d, (int)r); /* SMTP_ERR_EOF, TLS_CLOSED, TLS, IO */
     }
+    return;
   }
   {
     /* Plaintext: read on the stack and hand it over at once; only what
      * the session leaves (paused, busy, or STARTTLS pipelined) is kept. */
     char tmp[DRV_IN_CAP];
-    k = read_io(d, tmp, sizeof tmp, prog);
+    k = d->top->t->recv(d->top, tmp, sizeof tmp, prog);
     if (k > 0) {
       smtp_ssize used = d->ops->recv(d->s, tmp, (size_t)k);
       if (used < 0) {
@@ -370,16 +523,20 @@ static void step_input(smtp_driver *d, int *prog) {
     }
   }
   if (k == SMTP_ERR_EOF) transport_ended(d, SMTP_ERR_EOF);
-  else if (k < 0) transport_ended(d, SMTP_ERR_IO);
+  else if (k != SMTP_ERR_WOULDBLOCK) transport_ended(d, SMTP_ERR_IO);
 }
 
 static void step(smtp_driver *d, int *prog) {
-  if (d->tls && flush_tls(d, prog) < 0) {
+  smtp__cf *pending;
+  if (chain_flush(d, prog) < 0) {
     finish(d, SMTP_ERR_IO, d->tls_state == TS_HANDSHAKE ? NOTIFY_TLS_FAILED : NOTIFY_LOST);
     return;
   }
-  if (d->tls_state == TS_HANDSHAKE) {
-    step_handshake(d, prog);
+  pending = chain_pending(d);
+  if (pending) {
+    /* no session byte moves before every filter is up: the greeting
+     * waits for the PROXY header, the first command for TLS */
+    step_connect(d, pending, prog);
     return;
   }
   if (d->closing) {
@@ -429,8 +586,11 @@ static void update_deadline(smtp_driver *d) {
     return;
   }
   tmo = d->ops->timeout_ms(d->s);
-  if (d->tls_state == TS_HANDSHAKE) {
-    /* one deadline for the whole handshake, from its start */
+  if (chain_pending(d)) {
+    /* one deadline for the whole start-up, from its start; a PROXY header
+     * comes right after the connection or not at all */
+    if (chain_pending(d) == &d->cf_proxy && (tmo < 0 || tmo > SMTP_DRIVER_PROXY_TIMEOUT_MS))
+      tmo = SMTP_DRIVER_PROXY_TIMEOUT_MS;
     if (d->deadline < 0) d->deadline = now(d) + (tmo >= 0 ? tmo : DRV_HANDSHAKE_MS);
     return;
   }
@@ -470,7 +630,7 @@ static void check_deadline(smtp_driver *d) {
     return;
   }
   d->timed_out = 1;
-  if (d->tls_state == TS_HANDSHAKE) {
+  if (chain_pending(d)) {
     d->ops->timeout(d->s);
     finish(d, SMTP_ERR_TIMEOUT, NOTIFY_NONE);
     return;
@@ -496,6 +656,27 @@ static int pump(smtp_driver *d) {
   return d->done ? SMTP_ERR_CLOSED : 0;
 }
 
+/* The socket's own addresses go to the session, unless it has some. */
+static void record_addresses(smtp_driver *d, int fd) {
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  smtp_endpoint peer, local, cur;
+  int server = d->ops->tls_role == SMTP_TLS_SERVER;
+  if (fd < 0 || !d->ops->set_addr || !d->ops->get_addr) return;
+  sl = sizeof ss;
+  if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+      smtp_endpoint_from_sockaddr(&peer, &ss, sl) != 0)
+    return; /* not a socket (a pipe, a terminal) */
+  sl = sizeof ss;
+  if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+      smtp_endpoint_from_sockaddr(&local, &ss, sl) != 0)
+    memset(&local, 0, sizeof local);
+  if (d->ops->get_addr(d->s, SMTP_ADDR_CLIENT, &cur) == 0 && cur.family == SMTP_AF_NONE)
+    d->ops->set_addr(d->s, SMTP_ADDR_CLIENT, server ? &peer : &local);
+  if (d->ops->get_addr(d->s, SMTP_ADDR_SERVER, &cur) == 0 && cur.family == SMTP_AF_NONE)
+    d->ops->set_addr(d->s, SMTP_ADDR_SERVER, server ? &local : &peer);
+}
+
 int smtp__driver_new(smtp_driver **out, const smtp__driver_ops *ops, void *session, const smtp_io *io,
                      const smtp_tls_config *tls, const char *hostname, unsigned int flags,
                      const smtp_mem *mem) {
@@ -505,15 +686,20 @@ int smtp__driver_new(smtp_driver **out, const smtp__driver_ops *ops, void *sessi
   if (out) *out = NULL;
   r = smtp__io_copy(&copy, io);
   if (r != 0) return r; /* a broken adapter cannot even be closed */
-  if (!out || !ops || !session || (flags & ~SMTP_DRIVER_IMPLICIT_TLS) ||
+  if (!out || !ops || !session || (flags & ~(SMTP_DRIVER_IMPLICIT_TLS | SMTP_DRIVER_PROXY)) ||
       ((flags & SMTP_DRIVER_IMPLICIT_TLS) && !tls) ||
       (tls && smtp_tls_config_role(tls) != ops->tls_role) || (mem && !smtp__mem_valid(mem))) {
     smtp__io_close(&copy);
     return SMTP_ERR_INVALID_ARGUMENT;
   }
   if (!mem) mem = smtp_mem_default();
-  d = smtp__malloc(mem, sizeof *d);
-  if (d) memset(d, 0, sizeof *d);
+  {
+    /* the PROXY filter's state goes in the same allocation */
+    size_t sz = sizeof *d;
+    if (flags & SMTP_DRIVER_PROXY) sz = ((sz + 15) & ~(size_t)15) + sizeof(struct proxy_cf);
+    d = smtp__malloc(mem, sz);
+    if (d) memset(d, 0, sizeof *d);
+  }
   if (!d) {
     smtp__io_close(&copy);
     return SMTP_ERR_NOMEM;
@@ -528,6 +714,20 @@ int smtp__driver_new(smtp_driver **out, const smtp__driver_ops *ops, void *sessi
   d->idle_deadline = d->total_deadline = -1;
   d->last_tmo = -2;
   d->clock = mono_ms;
+  d->cf_io.t = &cf_type_io;
+  d->cf_io.d = d;
+  d->cf_io.connected = 1;
+  d->top = &d->cf_io;
+  record_addresses(d, smtp_io_posix_fd(&d->io));
+  if (flags & SMTP_DRIVER_PROXY) {
+    d->px = (struct proxy_cf *)(void *)((char *)d + ((sizeof *d + 15) & ~(size_t)15));
+    memset(d->px, 0, sizeof *d->px);
+    smtp_proxy_reader_init(&d->px->rd, 0);
+    d->cf_proxy.t = ops->tls_role == SMTP_TLS_SERVER ? &cf_type_proxy_reader : &cf_type_proxy_writer;
+    d->cf_proxy.d = d;
+    d->cf_proxy.next = d->top;
+    d->top = &d->cf_proxy;
+  }
   if (hostname) {
     size_t n = strlen(hostname);
     d->hostname = smtp__malloc(mem, n + 1);
@@ -552,6 +752,7 @@ void smtp_driver_del(smtp_driver *d) {
   smtp_mem mem;
   if (!d) return;
   mem = d->mem;
+  if (d->px) proxy_destroy(&d->cf_proxy);
   smtp_tls_conn_del(d->tls);
   smtp__io_close(&d->io);
   smtp__free(&mem, d->hostname);
@@ -654,4 +855,50 @@ int smtp_driver_run(smtp_driver *d) {
     pump(d);
   }
   return d->err;
+}
+
+int smtp_driver_set_proxy_trusted(smtp_driver *d, const smtp_cidr_list *trusted) {
+  if (!d) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!d->px || d->ops->tls_role != SMTP_TLS_SERVER || d->px->checked) return SMTP_ERR_INVALID_STATE;
+  d->px->trusted = trusted;
+  return SMTP_OK;
+}
+
+int smtp_driver_set_proxy_header(smtp_driver *d, unsigned int version, const smtp_endpoint *src,
+                                 const smtp_endpoint *dst) {
+  struct proxy_cf *px;
+  int n;
+  if (!d || (version != 1 && version != 2)) return SMTP_ERR_INVALID_ARGUMENT;
+  px = d->px;
+  if (!px || d->ops->tls_role != SMTP_TLS_CLIENT || px->hdr_off > 0) return SMTP_ERR_INVALID_STATE;
+  if (version == 1) n = smtp_proxy_write_v1(px->hdr, sizeof px->hdr, src, dst);
+  else
+    n = smtp_proxy_write_v2(px->hdr, sizeof px->hdr, src && dst ? SMTP_PROXY_CMD_PROXY : SMTP_PROXY_CMD_LOCAL,
+                            src, dst, NULL, 0);
+  if (n < 0) return n;
+  px->hdr_len = (size_t)n;
+  px->have_hdr = 1;
+  return SMTP_OK;
+}
+
+const smtp_proxy_reader *smtp_driver_proxy_reader(const smtp_driver *d) {
+  if (!d || !d->px || d->ops->tls_role != SMTP_TLS_SERVER || smtp_proxy_reader_done(&d->px->rd) != 1)
+    return NULL;
+  return &d->px->rd;
+}
+
+int smtp_driver_filters(const smtp_driver *d, char *buf, size_t len) {
+  const smtp__cf *f;
+  size_t n = 0;
+  if (!d || !buf || len == 0) return SMTP_ERR_INVALID_ARGUMENT;
+  buf[0] = 0;
+  for (f = d->top; f; f = f->next) {
+    size_t k = strlen(f->t->name);
+    if (n + k + (f->next ? 1 : 0) >= len) return SMTP_ERR_BUFFER_TOO_SMALL;
+    memcpy(buf + n, f->t->name, k);
+    n += k;
+    if (f->next) buf[n++] = ' ';
+    buf[n] = 0;
+  }
+  return (int)n;
 }

@@ -24,13 +24,20 @@ static int cl_is_done(const void *s) {
   return smtp_client_session_is_closed(s) && !smtp_client_session_want_write(s);
 }
 static int cl_error(const void *s) { return smtp_client_session_error(s); }
+static int cl_set_addr(void *s, unsigned int which, const smtp_endpoint *ep) {
+  return smtp_client_session_set_addr(s, which, ep);
+}
+static int cl_get_addr(const void *s, unsigned int which, smtp_endpoint *out) {
+  return smtp_client_session_addr(s, which, out);
+}
 
 /* No deadline sequence: the client session asks to re-arm whenever bytes
  * moved (client.h, smtp_client_session_timeout_ms()). */
 static const smtp__driver_ops client_ops = {
     SMTP_TLS_CLIENT, cl_recv,       cl_send, cl_consume, cl_want_read, cl_want_tls, cl_tls_started,
     cl_tls_failed,   cl_timeout_ms, NULL,    cl_timeout, cl_lost,      cl_is_done,  cl_error,
-    NULL,            NULL};
+    NULL,            NULL,
+    cl_set_addr,     cl_get_addr};
 
 int smtp_driver_new_client(smtp_driver **out, struct smtp_client_session *session, const smtp_io *io,
                            const smtp_tls_config *tls, const char *hostname, unsigned int flags,

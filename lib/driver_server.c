@@ -23,13 +23,20 @@ static int sv_timeout(void *s) { return smtp_server_session_timeout(s); }
 static int sv_is_done(const void *s) { return smtp_server_session_want_close(s); }
 static int sv_total_ms(const void *s) { return smtp_server_session_total_timeout_ms(s); }
 static unsigned int sv_total_seq(const void *s) { return smtp_server_session_total_seq(s); }
+static int sv_set_addr(void *s, unsigned int which, const smtp_endpoint *ep) {
+  return smtp_server_session_set_addr(s, which, ep);
+}
+static int sv_get_addr(const void *s, unsigned int which, smtp_endpoint *out) {
+  return smtp_server_session_addr(s, which, out);
+}
 
 /* The server session has no "TLS failed" or "connection lost" entry: the
  * driver just ends and the application deletes the session. */
 static const smtp__driver_ops server_ops = {
     SMTP_TLS_SERVER, sv_recv, sv_send,    sv_consume, sv_want_read, sv_want_tls, sv_tls_started,
     NULL,            sv_timeout_ms, sv_seq, sv_timeout, NULL,        sv_is_done,  NULL,
-    sv_total_ms,     sv_total_seq};
+    sv_total_ms,     sv_total_seq,
+    sv_set_addr,     sv_get_addr};
 
 int smtp_driver_new_server(smtp_driver **out, struct smtp_server_session *session, const smtp_io *io,
                            const smtp_tls_config *tls, unsigned int flags, const smtp_mem *mem) {

@@ -49,6 +49,8 @@ const char *smtp_strerror(int error) {
   case SMTP_ERR_TLS_REQUIRED: return "TLS is required but is not available or not up.";
   case SMTP_ERR_LIMIT: return "A configured limit was reached (recipients, errors, ...).";
   case SMTP_ERR_CALLBACK_REFUSED: return "A callback refused the operation (non-fatal).";
+  case SMTP_ERR_PROXY_HEADER: return "A PROXY protocol header is malformed, oversized or missing where one is required.";
+  case SMTP_ERR_UNTRUSTED: return "The peer is not a trusted source for a PROXY header, XCLIENT or XFORWARD.";
   case SMTP_ERR_DNS: return "A DNS lookup failed (server failure, time-out, malformed answer) or the resolver is unusable.";
   case SMTP_ERR_DNSSEC_BOGUS: return "A DNSSEC-signed answer failed validation (RFC 4035 5.5).";
   case SMTP_ERR_NULL_MX: return "The domain publishes a null MX: it accepts no mail (RFC 7505).";

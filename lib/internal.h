@@ -19,6 +19,20 @@ static inline int smtp__is_digit(int c) { return c >= '0' && c <= '9'; }
 static inline int smtp__is_alpha(int c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 int smtp__casecmp(const char *a, size_t alen, const char *b, size_t blen);
 
+/* A connection endpoint as a session keeps it (20 octets; endpoint.c). */
+struct smtp_endpoint;
+typedef struct smtp__ep {
+  uint8_t family, origin;
+  uint16_t port;
+  uint8_t addr[16];
+} smtp__ep;
+/* Set slot @which of @slots (SMTP_ADDR_*; @n slots) from @ep (NULL:
+ * clear). Replacing a transport or application client address by a
+ * PROXY/XCLIENT/XFORWARD one first keeps the old one in SMTP_ADDR_PEER
+ * (when @n has that slot and it is empty). */
+int smtp__ep_set(smtp__ep *slots, unsigned int n, unsigned int which, const struct smtp_endpoint *ep);
+int smtp__ep_get(const smtp__ep *slots, unsigned int n, unsigned int which, struct smtp_endpoint *out);
+
 #define SMTP__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

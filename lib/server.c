@@ -13,6 +13,8 @@
  * pipeline. One allocation per session; nothing is allocated afterwards. */
 #include <string.h>
 
+#include <smtp/xclient.h>
+
 #include "server_impl.h"
 
 /* ------------------------------------------------------------------------ */
@@ -193,6 +195,40 @@ static unsigned int compute_offered(const smtp_server_session *s) {
 static void begin_eod(smtp_server_session *s);
 static void progress(smtp_server_session *s);
 
+/* XCLIENT / XFORWARD in an EHLO reply of @p n octets at @p r (room @p cap),
+ * for a client the application trusts: the last line becomes a
+ * continuation and the keywords follow (Postfix's XCLIENT_README and
+ * XFORWARD_README). */
+static smtp_ssize add_x_keywords(const smtp_server_session *s, char *r, size_t n, size_t cap) {
+  static const char xc[] = "XCLIENT NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT";
+  static const char xf[] = "XFORWARD NAME ADDR PROTO HELO SOURCE IDENT PORT";
+  unsigned int on = s->opt.xclient & s->x_allowed;
+  size_t last, need = 0;
+  if (!on || n < 6) return (smtp_ssize)n;
+  if (on & SMTP_XCLIENT) need += 4 + sizeof xc - 1 + 2;
+  if (on & SMTP_XFORWARD) need += 4 + sizeof xf - 1 + 2;
+  if (n + need > cap) return SMTP_ERR_BUFFER_TOO_SMALL;
+  for (last = n - 2; last > 0 && !(r[last - 1] == '\n'); last--) {
+  }
+  r[last + 3] = '-';
+  if (on & SMTP_XCLIENT) {
+    memcpy(r + n, "250", 3);
+    r[n + 3] = (on & SMTP_XFORWARD) ? '-' : ' ';
+    memcpy(r + n + 4, xc, sizeof xc - 1);
+    n += 4 + sizeof xc - 1;
+    r[n++] = '\r';
+    r[n++] = '\n';
+  }
+  if (on & SMTP_XFORWARD) {
+    memcpy(r + n, "250 ", 4);
+    memcpy(r + n + 4, xf, sizeof xf - 1);
+    n += 4 + sizeof xf - 1;
+    r[n++] = '\r';
+    r[n++] = '\n';
+  }
+  return (smtp_ssize)n;
+}
+
 /* The HELO/EHLO/LHLO positive reply (RFC 5321 4.1.1.1). */
 static int emit_helo_ok(smtp_server_session *s) {
   if (s->p_verb == SMTP_VERB_HELO) {
@@ -218,6 +254,9 @@ static int emit_helo_ok(smtp_server_session *s) {
                               s->out_cap - s->out_end < s->reply_max ? s->out_cap - s->out_end
                                                                      : s->reply_max,
                               s->hostname, NULL, &cfg);
+    if (n < 0) return (int)n;
+    n = add_x_keywords(s, s->out + s->out_end, (size_t)n,
+                       s->out_cap - s->out_end < s->reply_max ? s->out_cap - s->out_end : s->reply_max);
     if (n < 0) return (int)n;
     trace_out(s, s->out + s->out_end, (size_t)n);
     s->out_end += (size_t)n;
@@ -1092,7 +1131,95 @@ static void cmd_starttls(smtp_server_session *s, const smtp_command *c) {
   CALL_EVENT0(s, SRV_OP_STARTTLS, starttls);
 }
 
+/* XCLIENT and XFORWARD (Postfix's XCLIENT_README, XFORWARD_README), when
+ * the options enable them. Returns 1 when the command was one of them. */
+static int cmd_xcommand(smtp_server_session *s, const smtp_command *c) {
+  static const smtp_enhanced_code e570 = {5, 7, 0}, e551 = {5, 5, 1}, e554 = {5, 5, 4},
+                                  e200 = {2, 0, 0};
+  unsigned int verb;
+  smtp_xattrs x;
+  smtp_endpoint ep;
+  char *scratch = s->in + s->scratch_off;
+  size_t cap = s->in_cap - s->scratch_off;
+  int r;
+  if (smtp__casecmp(c->verb_text.ptr, c->verb_text.len, "XCLIENT", 7) == 0) verb = SMTP_XCLIENT;
+  else if (smtp__casecmp(c->verb_text.ptr, c->verb_text.len, "XFORWARD", 8) == 0) verb = SMTP_XFORWARD;
+  else return 0;
+  if (!(s->opt.xclient & verb)) return 0;
+  s->op = SRV_OP_UNKNOWN;
+  s->answered = 0;
+  if (!(s->x_allowed & verb)) {
+    (void)smtp__srv_finish(s, 550, &e570, "Error: insufficient authorization", 33);
+    return 1;
+  }
+  if (s->in_mail) {
+    (void)smtp__srv_finish(s, 503, &e551, "Error: MAIL transaction in progress", 35);
+    return 1;
+  }
+  r = smtp_xattrs_parse(verb, c->args.ptr, c->args.len, &x, scratch, cap);
+  if (r != SMTP_OK) {
+    (void)smtp__srv_finish(s, 501, &e554, "Bad attribute list", 18);
+    return 1;
+  }
+  /* the client's address and port; the server's for XCLIENT */
+  smtp__ep_get(s->addrs, 3, SMTP_ADDR_CLIENT, &ep);
+  if (x.state[SMTP_XATTR_ADDR] == SMTP_XVALUE_SET) {
+    uint16_t port = ep.port;
+    (void)smtp_endpoint_parse(&ep, x.value[SMTP_XATTR_ADDR].ptr, x.value[SMTP_XATTR_ADDR].len, port);
+  } else if (x.state[SMTP_XATTR_ADDR] != SMTP_XVALUE_ABSENT) {
+    memset(&ep, 0, sizeof ep);
+  }
+  if (x.state[SMTP_XATTR_PORT] == SMTP_XVALUE_SET) {
+    unsigned int p = 0;
+    for (size_t i = 0; i < x.value[SMTP_XATTR_PORT].len; i++)
+      p = p * 10 + (unsigned int)(x.value[SMTP_XATTR_PORT].ptr[i] - '0');
+    ep.port = (uint16_t)p;
+  }
+  if (x.state[SMTP_XATTR_ADDR] != SMTP_XVALUE_ABSENT || x.state[SMTP_XATTR_PORT] != SMTP_XVALUE_ABSENT) {
+    ep.origin = verb == SMTP_XCLIENT ? SMTP_ORIGIN_XCLIENT : SMTP_ORIGIN_XFORWARD;
+    smtp__ep_set(s->addrs, 3, SMTP_ADDR_CLIENT, &ep);
+  }
+  if (verb == SMTP_XCLIENT &&
+      (x.state[SMTP_XATTR_DESTADDR] != SMTP_XVALUE_ABSENT || x.state[SMTP_XATTR_DESTPORT] != SMTP_XVALUE_ABSENT)) {
+    smtp__ep_get(s->addrs, 3, SMTP_ADDR_SERVER, &ep);
+    if (x.state[SMTP_XATTR_DESTADDR] == SMTP_XVALUE_SET)
+      (void)smtp_endpoint_parse(&ep, x.value[SMTP_XATTR_DESTADDR].ptr, x.value[SMTP_XATTR_DESTADDR].len, ep.port);
+    else if (x.state[SMTP_XATTR_DESTADDR] != SMTP_XVALUE_ABSENT)
+      memset(&ep, 0, sizeof ep);
+    if (x.state[SMTP_XATTR_DESTPORT] == SMTP_XVALUE_SET) {
+      unsigned int p = 0;
+      for (size_t i = 0; i < x.value[SMTP_XATTR_DESTPORT].len; i++)
+        p = p * 10 + (unsigned int)(x.value[SMTP_XATTR_DESTPORT].ptr[i] - '0');
+      ep.port = (uint16_t)p;
+    }
+    ep.origin = SMTP_ORIGIN_XCLIENT;
+    smtp__ep_set(s->addrs, 3, SMTP_ADDR_SERVER, &ep);
+  }
+  if (verb == SMTP_XFORWARD) {
+    /* the original client's HELO name names it in the Received field */
+    if (x.state[SMTP_XATTR_HELO] == SMTP_XVALUE_SET && s->helo_verb) {
+      memcpy(s->helo_name, x.value[SMTP_XATTR_HELO].ptr, x.value[SMTP_XATTR_HELO].len);
+      s->helo_len = (unsigned short)x.value[SMTP_XATTR_HELO].len;
+      s->helo_name[s->helo_len] = '\0';
+    }
+    (void)smtp__srv_finish(s, 250, &e200, "Ok", 2);
+    return 1;
+  }
+  {
+    /* XCLIENT: the session starts over as the new client's, with a greeting */
+    char t[SRV_NAME_MAX + 64];
+    sbuf b = {t, sizeof t, 0};
+    reset_session(s);
+    sb_put(&b, s->hostname, s->hostname_len);
+    sb_str(&b, s->opt.lmtp ? " LMTP " : " ESMTP ");
+    sb_str(&b, smtp_status_default(SMTP_STATUS_GREETING)->text);
+    (void)smtp__srv_finish(s, 220, &no_enh, t, b.len);
+  }
+  return 1;
+}
+
 static void cmd_unknown(smtp_server_session *s, const smtp_command *c) {
+  if (s->opt.xclient && cmd_xcommand(s, c)) return;
   s->op = SRV_OP_UNKNOWN;
   s->answered = 0;
   if (s->cb.unknown_command) {
@@ -1466,6 +1593,12 @@ OPT_BOOL(reject_nul, reject_nul)
 OPT_BOOL(reject_long_lines, reject_long_lines)
 OPT_BOOL(authzid_policy, authzid_policy)
 OPT_BOOL(lenient_space_after_colon, lenient_colon)
+
+int smtp_server_options_set_xclient(smtp_server_options *o, unsigned int which) {
+  if (!o || (which & ~(SMTP_XCLIENT | SMTP_XFORWARD))) return SMTP_ERR_INVALID_ARGUMENT;
+  o->p.xclient = (unsigned char)which;
+  return SMTP_OK;
+}
 OPT_RANGE(command_timeout, command_timeout, int, 1, 86400000)
 OPT_RANGE(data_timeout, data_timeout, int, 1, 86400000)
 OPT_RANGE(data_end_timeout, data_end_timeout, int, 1, 86400000)
@@ -1959,4 +2092,20 @@ const char *smtp_server_session_received_protocol(const smtp_server_session *s) 
 
 uint64_t smtp_server_session_message_size(const smtp_server_session *s) {
   return s ? s->msg_size : 0;
+}
+
+int smtp_server_session_set_addr(smtp_server_session *s, unsigned int which, const smtp_endpoint *ep) {
+  if (!s) return SMTP_ERR_INVALID_ARGUMENT;
+  return smtp__ep_set(s->addrs, 3, which, ep);
+}
+
+int smtp_server_session_addr(const smtp_server_session *s, unsigned int which, smtp_endpoint *out) {
+  if (!s) return SMTP_ERR_INVALID_ARGUMENT;
+  return smtp__ep_get(s->addrs, 3, which, out);
+}
+
+int smtp_server_session_allow_xclient(smtp_server_session *s, unsigned int which) {
+  if (!s || (which & ~(SMTP_XCLIENT | SMTP_XFORWARD))) return SMTP_ERR_INVALID_ARGUMENT;
+  s->x_allowed = (unsigned char)which;
+  return SMTP_OK;
 }

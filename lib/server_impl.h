@@ -63,6 +63,7 @@ struct srv_params {
   unsigned char reject_long_lines;
   unsigned char authzid_policy;
   unsigned char lenient_colon;
+  unsigned char xclient; /* SMTP_XCLIENT | SMTP_XFORWARD handled by the session */
 };
 
 struct smtp_server_options {
@@ -181,6 +182,9 @@ struct smtp_server_session {
   unsigned char auth_exchange; /* the current AUTH passed its checks (failures count) */
   unsigned char auth_builtin;  /* PLAIN/LOGIN handled here */
   unsigned char login_stage;   /* LOGIN: 0 user name expected, 1 password expected */
+
+  smtp__ep addrs[3]; /* SMTP_ADDR_CLIENT, _SERVER, _PEER */
+  unsigned char x_allowed; /* XCLIENT/XFORWARD allowed to this client */
 
   char helo_name[SRV_NAME_MAX + 1];
   char rpath[SMTP_PATH_MAX + 1];

@@ -22,12 +22,14 @@
 
 #include <smtp/client.h>
 #include <smtp/driver.h>
+#include <smtp/proxy.h>
 #include <smtp/server.h>
 
 #include "adapters.h"
 
 /* ------------------------------------------------------------------ */
 /* A scripted stand-in session (both roles).                          */
+#define S(x) x, sizeof(x) - 1
 
 typedef struct fake {
   int role;
@@ -45,6 +47,7 @@ typedef struct fake {
   size_t next;
   char proto[32];
   int peer_verified;
+  smtp__ep addrs[3]; /* SMTP_ADDR_* as a session keeps them */
 } fake;
 
 static void queue(fake *f, const char *s) {
@@ -219,10 +222,11 @@ static int f_error(const void *s) { return ((const fake *)s)->err; }
 
 static const smtp__driver_ops server_ops = {SMTP_TLS_SERVER, f_recv, f_send, f_consume, f_want_read,
                                             f_want_tls, f_tls_started, NULL, f_timeout_ms, f_seq,
-                                            f_timeout, NULL, f_is_done, NULL, NULL, NULL};
+                                            f_timeout, NULL, f_is_done, NULL, NULL, NULL, NULL, NULL};
 static const smtp__driver_ops client_ops = {SMTP_TLS_CLIENT, f_recv, f_send, f_consume, f_want_read,
                                             f_want_tls, f_tls_started, f_tls_failed, f_timeout_ms,
-                                            NULL, f_timeout, f_lost, f_is_done, f_error, NULL, NULL};
+                                            NULL, f_timeout, f_lost, f_is_done, f_error, NULL, NULL, NULL,
+                                            NULL};
 
 /* The client waits for the greeting before its first command. */
 static int greeted_client_recv_hook;
@@ -1235,6 +1239,367 @@ static void test_real_implicit_tls(void **state) {
   run_real(0, SMTP_DRIVER_IMPLICIT_TLS);
 }
 
+
+
+/* XCLIENT from the real client session to the real server session
+ * (Postfix's XCLIENT_README): sent once when offered, EHLO again with the
+ * announced HELO name, the transaction goes on; refused (550 5.7.0) when
+ * the server does not trust the client, and the session goes on as itself. */
+static void run_xclient(int trusted, size_t chunk, int forward) {
+  smtp_server_callbacks *scb;
+  smtp_server_options *so;
+  smtp_server_session *ss;
+  smtp_client_callbacks *ccb;
+  smtp_client_options *co;
+  smtp_client_session *cs;
+  smtp_client_txn *t;
+  smtp_driver *ds, *dc;
+  smtp_io a, b;
+  srv_app sapp;
+  cli_app capp;
+  smtp_xattrs x;
+  smtp_endpoint e;
+  char scratch[256], txt[SMTP_ENDPOINT_TEXT_MAX];
+  const char *h;
+  size_t hl;
+  static const char attrs[] = "NAME=orig.example ADDR=192.0.2.44 PORT=5555 HELO=orig.example";
+  static const char fattrs[] = "NAME=orig.example ADDR=IPV6:2001:db8::77 HELO=fwd.example SOURCE=REMOTE";
+  unsigned int verb = forward ? SMTP_XFORWARD : SMTP_XCLIENT;
+  memset(&sapp, 0, sizeof sapp);
+  memset(&capp, 0, sizeof capp);
+  assert_int_equal(smtp_server_callbacks_new(&scb, NULL), 0);
+  smtp_server_callbacks_set_data_chunk(scb, app_chunk);
+  smtp_server_callbacks_set_data_end(scb, app_end);
+  assert_int_equal(smtp_server_options_new(&so, NULL), 0);
+  assert_int_equal(smtp_server_options_set_hostname(so, "mx.example.test"), 0);
+  assert_int_equal(smtp_server_options_set_xclient(so, verb), 0);
+  assert_int_equal(smtp_server_session_new(&ss, scb, &sapp, so, NULL), 0);
+  if (trusted) assert_int_equal(smtp_server_session_allow_xclient(ss, verb), 0);
+  assert_int_equal(smtp_client_callbacks_new(&ccb, NULL), 0);
+  smtp_client_callbacks_set_txn_done(ccb, app_txn_done);
+  smtp_client_callbacks_set_closed(ccb, app_closed);
+  assert_int_equal(smtp_client_options_new(&co, NULL), 0);
+  assert_int_equal(smtp_client_options_set_ehlo_name(co, "client.example.test"), 0);
+  if (forward) {
+    assert_int_equal(smtp_xattrs_parse(SMTP_XFORWARD, fattrs, sizeof fattrs - 1, &x, scratch, sizeof scratch), 0);
+    assert_int_equal(smtp_client_options_set_xforward(co, &x), 0);
+  } else {
+    assert_int_equal(smtp_xattrs_parse(SMTP_XCLIENT, attrs, sizeof attrs - 1, &x, scratch, sizeof scratch), 0);
+    assert_int_equal(smtp_client_options_set_xclient(co, &x), 0);
+  }
+  assert_int_equal(smtp_client_session_new(&cs, ccb, &capp, co, NULL), 0);
+  assert_int_equal(smtp_client_txn_new(&t, NULL), 0);
+  assert_int_equal(smtp_client_txn_set_from(t, "alice@example.org", 17), 0);
+  assert_int_equal(smtp_client_txn_add_rcpt(t, "bob@example.org", 15, 0, NULL, 0), 0);
+  assert_int_equal(smtp_client_txn_set_body(t, real_body, sizeof real_body - 1), 0);
+  assert_int_equal(smtp_client_session_submit(cs, t), 0);
+  assert_int_equal(smtp_client_session_quit(cs), 0);
+  assert_int_equal(smtp_io_pipe_new(&a, &b, chunk ? 64 : 65536, NULL), 0);
+  smtp_io_pipe_set_chunk(&a, chunk);
+  smtp_io_pipe_set_chunk(&b, chunk);
+  assert_int_equal(smtp_driver_new_server(&ds, ss, &a, NULL, 0, NULL), 0);
+  assert_int_equal(smtp_driver_new_client(&dc, cs, &b, NULL, NULL, 0, NULL), 0);
+  run_pair(ds, dc);
+  assert_int_equal(smtp_driver_error(ds), 0);
+  assert_int_equal(smtp_driver_error(dc), 0);
+  assert_int_equal(capp.result.ndelivered, 1);
+  assert_int_equal(sapp.data_ends, 1);
+  assert_int_equal(smtp_server_session_addr(ss, SMTP_ADDR_CLIENT, &e), 0);
+  h = smtp_server_session_helo_name(ss, &hl);
+  assert_non_null(h);
+  if (trusted && forward) {
+    smtp_endpoint_format(&e, txt, sizeof txt);
+    assert_string_equal(txt, "2001:db8::77");
+    assert_int_equal(e.origin, SMTP_ORIGIN_XFORWARD);
+    assert_int_equal(hl, 11);
+    assert_memory_equal(h, "fwd.example", 11);
+  } else if (trusted) {
+    smtp_endpoint_format(&e, txt, sizeof txt);
+    assert_string_equal(txt, "192.0.2.44");
+    assert_int_equal(e.port, 5555);
+    assert_int_equal(e.origin, SMTP_ORIGIN_XCLIENT);
+    assert_int_equal(hl, 12);
+    assert_memory_equal(h, "orig.example", 12); /* the EHLO after XCLIENT */
+  } else {
+    assert_int_equal(e.family, SMTP_AF_NONE);
+    assert_int_equal(hl, 19);
+    assert_memory_equal(h, "client.example.test", 19);
+  }
+  smtp_driver_del(ds);
+  smtp_driver_del(dc);
+  smtp_client_txn_del(t);
+  smtp_client_session_del(cs);
+  smtp_client_options_del(co);
+  smtp_client_callbacks_del(ccb);
+  smtp_server_session_del(ss);
+  smtp_server_options_del(so);
+  smtp_server_callbacks_del(scb);
+}
+
+static void test_real_xclient(void **state) {
+  (void)state;
+  run_xclient(1, 0, 0);
+  run_xclient(1, 3, 0);
+  run_xclient(0, 0, 0);
+  run_xclient(1, 0, 1); /* XFORWARD */
+  run_xclient(1, 2, 1);
+  run_xclient(0, 0, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* The PROXY filter (HAProxy's PROXY protocol, versions 1 and 2).      */
+
+static int f_set_addr(void *s, unsigned int which, const smtp_endpoint *ep) {
+  return smtp__ep_set(((fake *)s)->addrs, 3, which, ep);
+}
+static int f_get_addr(const void *s, unsigned int which, smtp_endpoint *out) {
+  return smtp__ep_get(((const fake *)s)->addrs, 3, which, out);
+}
+static const smtp__driver_ops server_ops_a = {SMTP_TLS_SERVER, f_recv, f_send, f_consume, f_want_read,
+                                              f_want_tls, f_tls_started, NULL, f_timeout_ms, f_seq,
+                                              f_timeout, NULL, f_is_done, NULL, NULL, NULL, f_set_addr,
+                                              f_get_addr};
+static const smtp__driver_ops client_ops_a = {SMTP_TLS_CLIENT, f_recv, f_send, f_consume, f_want_read,
+                                              f_want_tls, f_tls_started, f_tls_failed, f_timeout_ms,
+                                              NULL, f_timeout, f_lost, f_is_done, f_error, NULL, NULL,
+                                              f_set_addr, f_get_addr};
+
+static void ep(smtp_endpoint *e, const char *a, unsigned int port, unsigned int origin) {
+  assert_int_equal(smtp_endpoint_parse(e, a, strlen(a), port), 0);
+  e->origin = origin;
+}
+
+static void assert_ep(const fake *f, unsigned int which, const char *text, unsigned int port,
+                      unsigned int origin) {
+  smtp_endpoint e;
+  char b[SMTP_ENDPOINT_TEXT_MAX];
+  assert_int_equal(smtp__ep_get(f->addrs, 3, which, &e), 0);
+  assert_true(smtp_endpoint_format(&e, b, sizeof b) > 0);
+  assert_string_equal(b, text);
+  assert_int_equal(e.port, port);
+  assert_int_equal(e.origin, origin);
+}
+
+/* A client announcing 192.0.2.1:56324 -> 198.51.100.2:25 through a proxy
+ * at 127.0.0.1; both versions, implicit TLS or not, pipes moving 1..3
+ * octets at a time (the header arrives in many reads). */
+static void test_proxy_end_to_end(void **state) {
+  smtp_cidr_list *trusted;
+  (void)state;
+  assert_int_equal(smtp_cidr_list_new(&trusted, NULL), 0);
+  assert_int_equal(smtp_cidr_list_add(trusted, "127.0.0.0/8"), 0);
+  for (unsigned int version = 1; version <= 2; version++) {
+    for (int tls = 0; tls <= (smtp_tls_available() ? 1 : 0); tls++) {
+      for (size_t chunk = 0; chunk <= 3; chunk++) {
+        fake sv, cl;
+        smtp_io a, b;
+        smtp_driver *ds, *dc;
+        smtp_endpoint src, dst, t;
+        unsigned int fl = SMTP_DRIVER_PROXY | (tls ? SMTP_DRIVER_IMPLICIT_TLS : 0);
+        char names[64];
+        fake_init(&sv, SMTP_TLS_SERVER, NULL);
+        fake_init(&cl, SMTP_TLS_CLIENT, plain_script);
+        sv.implicit = cl.implicit = tls;
+        ep(&t, "127.0.0.1", 40000, SMTP_ORIGIN_TRANSPORT);
+        smtp__ep_set(sv.addrs, 3, SMTP_ADDR_CLIENT, &t);
+        ep(&src, "192.0.2.1", 56324, SMTP_ORIGIN_APPLICATION);
+        ep(&dst, "198.51.100.2", 25, SMTP_ORIGIN_APPLICATION);
+        assert_int_equal(smtp_io_pipe_new(&a, &b, chunk ? 64 : 65536, NULL), 0);
+        smtp_io_pipe_set_chunk(&a, chunk);
+        smtp_io_pipe_set_chunk(&b, chunk);
+        assert_int_equal(smtp__driver_new(&ds, &server_ops_a, &sv, &a, tls ? srv_cfg : NULL, NULL, fl, NULL), 0);
+        assert_int_equal(smtp__driver_new(&dc, &client_ops_a, &cl, &b, tls ? cli_cfg : NULL,
+                                          "mx.example.test", fl, NULL), 0);
+        assert_int_equal(smtp_driver_set_proxy_trusted(ds, trusted), 0);
+        assert_int_equal(smtp_driver_set_proxy_trusted(dc, trusted), SMTP_ERR_INVALID_STATE);
+        assert_int_equal(smtp_driver_set_proxy_header(dc, version, &src, &dst), 0);
+        assert_int_equal(smtp_driver_set_proxy_header(ds, version, &src, &dst), SMTP_ERR_INVALID_STATE);
+        assert_true(smtp_driver_filters(ds, names, sizeof names) > 0);
+        assert_string_equal(names, tls ? "tls proxy-reader transport" : "proxy-reader transport");
+        assert_true(smtp_driver_filters(dc, names, sizeof names) > 0);
+        assert_string_equal(names, tls ? "tls proxy-writer transport" : "proxy-writer transport");
+        /* the server writes nothing, not even the greeting, before the header */
+        smtp_driver_on_readable(ds);
+        assert_int_equal(sv.greeted, 0);
+        assert_int_equal(smtp_io_pipe_pending(&b), 0);
+        assert_null(smtp_driver_proxy_reader(ds));
+        run_pair(ds, dc);
+        check_plain(&sv, &cl);
+        assert_int_equal(smtp_driver_error(ds), 0);
+        assert_int_equal(smtp_driver_error(dc), 0);
+        assert_int_equal(sv.tls_up, tls);
+        assert_ep(&sv, SMTP_ADDR_CLIENT, "192.0.2.1", 56324, SMTP_ORIGIN_PROXY);
+        assert_ep(&sv, SMTP_ADDR_SERVER, "198.51.100.2", 25, SMTP_ORIGIN_PROXY);
+        assert_ep(&sv, SMTP_ADDR_PEER, "127.0.0.1", 40000, SMTP_ORIGIN_TRANSPORT);
+        {
+          const smtp_proxy_reader *r = smtp_driver_proxy_reader(ds);
+          smtp_proxy_info info;
+          assert_non_null(r);
+          assert_int_equal(smtp_proxy_reader_info(r, &info), 0);
+          assert_int_equal(info.version, version);
+        }
+        smtp_driver_del(ds);
+        smtp_driver_del(dc);
+      }
+    }
+  }
+  smtp_cidr_list_del(trusted);
+}
+
+/* Server side given raw bytes: what must end the connection without a
+ * greeting, and the next layer's bytes arriving in the same read as the
+ * header. */
+static int proxy_server_raw(const char *bytes, size_t len, const char *peer, smtp_cidr_list *trusted,
+                            fake *sv, size_t *written) {
+  smtp_io a, b;
+  smtp_driver *ds;
+  smtp_endpoint t;
+  int err;
+  fake_init(sv, SMTP_TLS_SERVER, NULL);
+  ep(&t, peer, 40000, SMTP_ORIGIN_TRANSPORT);
+  smtp__ep_set(sv->addrs, 3, SMTP_ADDR_CLIENT, &t);
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 65536, NULL), 0);
+  assert_int_equal(smtp__driver_new(&ds, &server_ops_a, sv, &a, NULL, NULL, SMTP_DRIVER_PROXY, NULL), 0);
+  if (trusted) assert_int_equal(smtp_driver_set_proxy_trusted(ds, trusted), 0);
+  if (len) assert_int_equal(b.send(bytes, len, b.user_data), (smtp_ssize)len);
+  /* the client is done sending; unless it ends with QUIT, it closes */
+  if (len < 6 || memcmp(bytes + len - 6, "QUIT\r\n", 6) != 0) {
+    assert_int_equal(b.close(b.user_data), 0);
+    b.close = NULL;
+  }
+  for (int i = 0; i < 100 && !smtp_driver_is_done(ds); i++) smtp_driver_on_readable(ds);
+  assert_true(smtp_driver_is_done(ds));
+  err = smtp_driver_error(ds);
+  *written = (size_t)sv->greeted;
+  if (!sv->greeted && b.close) assert_int_equal(smtp_io_pipe_pending(&b), 0);
+  smtp_driver_del(ds);
+  if (b.close) b.close(b.user_data);
+  return err;
+}
+
+static void test_proxy_refusals(void **state) {
+  smtp_cidr_list *trusted;
+  fake sv;
+  size_t greeted;
+  static const char v1[] = "PROXY TCP4 192.0.2.1 198.51.100.2 56324 25\r\n";
+  static const char both[] = "PROXY TCP6 2001:db8::1 2001:db8::2 1 25\r\nEHLO client.example\r\nQUIT\r\n";
+  (void)state;
+  assert_int_equal(smtp_cidr_list_new(&trusted, NULL), 0);
+  assert_int_equal(smtp_cidr_list_add(trusted, "127.0.0.1"), 0);
+  assert_int_equal(smtp_cidr_list_add(trusted, "::1"), 0);
+  /* no header where one is required */
+  assert_int_equal(proxy_server_raw(S("EHLO client.example\r\n"), "127.0.0.1", trusted, &sv, &greeted),
+                   SMTP_ERR_PROXY_HEADER);
+  assert_int_equal(greeted, 0);
+  assert_string_equal(sv.log, "");
+  /* an untrusted source, even with a good header */
+  assert_int_equal(proxy_server_raw(S(v1), "203.0.113.9", trusted, &sv, &greeted), SMTP_ERR_UNTRUSTED);
+  assert_int_equal(greeted, 0);
+  /* no list: nobody is trusted */
+  assert_int_equal(proxy_server_raw(S(v1), "127.0.0.1", NULL, &sv, &greeted), SMTP_ERR_UNTRUSTED);
+  /* malformed, oversized */
+  assert_int_equal(proxy_server_raw(S("PROXY TCP4 192.0.2.256 1.2.3.4 1 2\r\n"), "127.0.0.1", trusted, &sv,
+                                    &greeted), SMTP_ERR_PROXY_HEADER);
+  assert_int_equal(greeted, 0);
+  {
+    char longline[200];
+    memset(longline, 'x', sizeof longline);
+    memcpy(longline, "PROXY UNKNOWN ", 14);
+    assert_int_equal(proxy_server_raw(longline, sizeof longline, "127.0.0.1", trusted, &sv, &greeted),
+                     SMTP_ERR_PROXY_HEADER);
+    assert_int_equal(greeted, 0);
+  }
+  /* the connection ends inside the header */
+  assert_int_equal(proxy_server_raw(v1, 20, "127.0.0.1", trusted, &sv, &greeted), SMTP_ERR_CONNECTION_LOST);
+  assert_int_equal(greeted, 0);
+  /* header and commands in one read: the commands reach the session */
+  assert_int_equal(proxy_server_raw(S(both), "::1", trusted, &sv, &greeted), 0);
+  assert_int_equal(greeted, 1);
+  assert_string_equal(sv.log, "EHLO client.example\nQUIT\n");
+  assert_ep(&sv, SMTP_ADDR_CLIENT, "2001:db8::1", 1, SMTP_ORIGIN_PROXY);
+  assert_ep(&sv, SMTP_ADDR_PEER, "::1", 40000, SMTP_ORIGIN_TRANSPORT);
+  /* LOCAL (a health check): the transport's addresses stay */
+  assert_int_equal(proxy_server_raw(S("\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00" "QUIT\r\n"), "127.0.0.1", trusted,
+                                    &sv, &greeted), 0);
+  assert_int_equal(greeted, 1);
+  assert_ep(&sv, SMTP_ADDR_CLIENT, "127.0.0.1", 40000, SMTP_ORIGIN_TRANSPORT);
+  smtp_cidr_list_del(trusted);
+}
+
+
+/* A PROXY header must come at once: 30 s without it (or with half of it)
+ * end the connection without a greeting. */
+static void test_proxy_header_deadline(void **state) {
+  smtp_cidr_list *trusted;
+  (void)state;
+  assert_int_equal(smtp_cidr_list_new(&trusted, NULL), 0);
+  assert_int_equal(smtp_cidr_list_add(trusted, "127.0.0.1"), 0);
+  for (int half = 0; half <= 1; half++) {
+    fake sv;
+    smtp_io a, b;
+    smtp_driver *ds;
+    smtp_endpoint t;
+    fake_init(&sv, SMTP_TLS_SERVER, NULL);
+    ep(&t, "127.0.0.1", 40000, SMTP_ORIGIN_TRANSPORT);
+    smtp__ep_set(sv.addrs, 3, SMTP_ADDR_CLIENT, &t);
+    fake_now = 5000000;
+    assert_int_equal(smtp_io_pipe_new(&a, &b, 65536, NULL), 0);
+    assert_int_equal(smtp__driver_new(&ds, &server_ops_a, &sv, &a, NULL, NULL, SMTP_DRIVER_PROXY, NULL), 0);
+    smtp__driver_set_clock(ds, fake_clock, NULL);
+    assert_int_equal(smtp_driver_set_proxy_trusted(ds, trusted), 0);
+    if (half) assert_int_equal(b.send("PROXY TCP4 192.0.2.1", 20, b.user_data), 20);
+    smtp_driver_on_readable(ds);
+    assert_int_equal(smtp_driver_next_timeout_ms(ds), SMTP_DRIVER_PROXY_TIMEOUT_MS);
+    fake_now += SMTP_DRIVER_PROXY_TIMEOUT_MS - 1;
+    smtp_driver_on_timer(ds);
+    assert_false(smtp_driver_is_done(ds));
+    fake_now += 1;
+    smtp_driver_on_timer(ds);
+    assert_true(smtp_driver_is_done(ds));
+    assert_int_equal(smtp_driver_error(ds), SMTP_ERR_TIMEOUT);
+    assert_int_equal(sv.greeted, 0);
+    assert_int_equal(smtp_io_pipe_pending(&b), 0);
+    smtp_driver_del(ds);
+    b.close(b.user_data);
+  }
+  smtp_cidr_list_del(trusted);
+}
+
+/* A client driver with the filter but no header refuses to start. */
+static void test_proxy_writer_needs_header(void **state) {
+  fake cl;
+  smtp_io a, b;
+  smtp_driver *dc;
+  (void)state;
+  fake_init(&cl, SMTP_TLS_CLIENT, plain_script);
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 4096, NULL), 0);
+  assert_int_equal(smtp__driver_new(&dc, &client_ops_a, &cl, &b, NULL, NULL, SMTP_DRIVER_PROXY, NULL), 0);
+  assert_int_equal(smtp_driver_set_proxy_header(dc, 3, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_driver_pump(dc), SMTP_ERR_CLOSED);
+  assert_int_equal(smtp_driver_error(dc), SMTP_ERR_INVALID_STATE);
+  smtp_driver_del(dc);
+  a.close(a.user_data);
+}
+
+/* A real socket: the driver records the socket's addresses in the session. */
+static void test_addresses_from_socket(void **state) {
+  int sv_fd[2];
+  smtp_io io;
+  smtp_driver *d;
+  fake sv;
+  smtp_endpoint e;
+  (void)state;
+  fake_init(&sv, SMTP_TLS_SERVER, NULL);
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv_fd), 0);
+  assert_int_equal(smtp_io_posix_new(&io, sv_fd[0], sv_fd[0], SMTP_IO_POSIX_OWN_FD, NULL), 0);
+  assert_int_equal(smtp__driver_new(&d, &server_ops_a, &sv, &io, NULL, NULL, 0, NULL), 0);
+  assert_int_equal(smtp__ep_get(sv.addrs, 3, SMTP_ADDR_CLIENT, &e), 0);
+  assert_int_equal(e.family, SMTP_AF_UNIX);
+  assert_int_equal(e.origin, SMTP_ORIGIN_TRANSPORT);
+  smtp_driver_del(d);
+  close(sv_fd[1]);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
@@ -1256,6 +1621,12 @@ int main(void) {
       cmocka_unit_test(test_real_starttls),
       cmocka_unit_test(test_real_implicit_tls),
       cmocka_unit_test(test_real_starttls_injection),
+      cmocka_unit_test(test_real_xclient),
+      cmocka_unit_test(test_proxy_end_to_end),
+      cmocka_unit_test(test_proxy_refusals),
+      cmocka_unit_test(test_proxy_writer_needs_header),
+      cmocka_unit_test(test_proxy_header_deadline),
+      cmocka_unit_test(test_addresses_from_socket),
       cmocka_unit_test(test_total_seq_rules),
       cmocka_unit_test(test_data_total_deadline_drip),
       cmocka_unit_test(test_data_total_deadline_honest),

@@ -505,6 +505,8 @@ static unsigned parse_ext(const char *name) {
   abort();
 }
 
+static unsigned int tr_xallow; /* O: xallow N, applied to the session */
+
 static void apply_option(smtp_server_options *o, smtp_server_callbacks *cb, const char *l,
                          unsigned *ext) {
   char name[64] = {0}, val[256] = {0};
@@ -521,6 +523,8 @@ static void apply_option(smtp_server_options *o, smtp_server_callbacks *cb, cons
   else if (!strcmp(name, "authzid_any")) rc = smtp_server_options_set_authzid_policy(o, SMTP_SERVER_AUTHZID_ANY);
   else if (!strcmp(name, "lenient_colon")) rc = smtp_server_options_set_lenient_space_after_colon(o, 1);
   else if (!strcmp(name, "hostname")) rc = smtp_server_options_set_hostname(o, val);
+  else if (!strcmp(name, "xclient")) rc = smtp_server_options_set_xclient(o, (unsigned)atoi(val));
+  else if (!strcmp(name, "xallow")) tr_xallow = (unsigned)atoi(val);
   else if (!strcmp(name, "max_rcpt")) rc = smtp_server_options_set_max_recipients(o, (unsigned)atoi(val));
   else if (!strcmp(name, "max_trans")) rc = smtp_server_options_set_max_transactions(o, (unsigned)atoi(val));
   else if (!strcmp(name, "max_errors")) rc = smtp_server_options_set_max_errors(o, (unsigned)atoi(val));
@@ -787,6 +791,7 @@ int tr_run(const char *text, tr_setup_fn setup, int mode, unsigned seed, char *e
   smtp_server_callbacks_set_unknown_command(cb, on_unknown);
   smtp_server_callbacks_set_auth(cb, on_auth);
   smtp_server_callbacks_set_starttls(cb, on_starttls);
+  tr_xallow = 0;
   script_parse(&sc, text, o, cb);
   if (setup) setup(o, cb);
   for (int i = 0; i < NEV; i++) {
@@ -794,6 +799,7 @@ int tr_run(const char *text, tr_setup_fn setup, int mode, unsigned seed, char *e
     app.q[i].n = sc.nqa[i];
   }
   if (smtp_server_session_new(&app.s, cb, &app, o, &mem.mem) != SMTP_OK) abort();
+  if (tr_xallow && smtp_server_session_allow_xclient(app.s, tr_xallow) != SMTP_OK) abort();
   smtp_server_options_del(o);
   smtp_server_callbacks_del(cb);
   r.s = app.s;

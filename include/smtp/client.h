@@ -86,6 +86,8 @@
 #include <smtp/common.h>
 #include <smtp/reply.h>
 #include <smtp/ext.h>
+#include <smtp/endpoint.h>
+#include <smtp/xclient.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -688,6 +690,59 @@ SMTP_API int smtp_client_session_is_closed(const smtp_client_session *c);
  *  @return a ::smtp_sasl_mech bit, 0 when none. */
 SMTP_API unsigned int smtp_client_session_auth_mechanism(const smtp_client_session *c);
 /** @} */
+
+/**
+ * @brief Send XCLIENT (Postfix's XCLIENT_README) with these attributes
+ *        when the server offers it: once per connection, right after the
+ *        first EHLO reply that lists XCLIENT; on the server's 220 the
+ *        session sends EHLO again and goes on (STARTTLS, AUTH, the
+ *        transactions) as the announced client. A refusal (e.g. 550 5.7.0
+ *        from a server that does not trust this client) is not an error:
+ *        the session goes on as itself. A server that does not offer
+ *        XCLIENT gets nothing.
+ * @param opt    the options.
+ * @param attrs  the attributes (formatted and checked now, see
+ *               smtp_xattrs_format()); NULL removes them.
+ * @return 0; the errors of smtp_xattrs_format(); ::SMTP_ERR_TOO_LONG (the
+ *         command line would pass 512 octets); ::SMTP_ERR_NOMEM;
+ *         ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_client_options_set_xclient(smtp_client_options *opt, const smtp_xattrs *attrs);
+
+/**
+ * @brief Send XFORWARD (Postfix's XFORWARD_README) with these attributes
+ *        when the server offers it: after the last EHLO (after STARTTLS
+ *        when it is used, before AUTH and the first transaction), once per
+ *        EHLO. The reply does not change what the session does next.
+ * @param opt    the options.
+ * @param attrs  the attributes (formatted and checked now, see
+ *               smtp_xattrs_format()); NULL removes them.
+ * @return as smtp_client_options_set_xclient().
+ */
+SMTP_API int smtp_client_options_set_xforward(smtp_client_options *opt, const smtp_xattrs *attrs);
+
+/**
+ * @brief Record an endpoint of the connection: ::SMTP_ADDR_CLIENT (this
+ *        side) or ::SMTP_ADDR_SERVER (the server). The driver records the
+ *        socket's addresses when the session has none; an application doing
+ *        its own I/O sets them here.
+ * @param c      the session.
+ * @param which  ::SMTP_ADDR_CLIENT or ::SMTP_ADDR_SERVER.
+ * @param ep     the endpoint (copied), or NULL to forget it.
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_client_session_set_addr(smtp_client_session *c, unsigned int which,
+                                          const smtp_endpoint *ep);
+
+/**
+ * @brief Read an endpoint of the connection.
+ * @param c      the session.
+ * @param which  ::SMTP_ADDR_CLIENT or ::SMTP_ADDR_SERVER.
+ * @param out    filled in; family ::SMTP_AF_NONE when unknown.
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_client_session_addr(const smtp_client_session *c, unsigned int which,
+                                      smtp_endpoint *out);
 
 #ifdef __cplusplus
 }

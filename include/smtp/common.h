@@ -95,6 +95,8 @@ typedef enum smtp_error {
   SMTP_ERR_TLS_REQUIRED = -43,        /**< TLS is required but is not available or not up. */
   SMTP_ERR_LIMIT = -44,               /**< A configured limit was reached (recipients, errors, ...). */
   SMTP_ERR_CALLBACK_REFUSED = -45,    /**< A callback refused the operation (non-fatal). */
+  SMTP_ERR_PROXY_HEADER = -53,       /**< A PROXY protocol header is malformed, oversized or missing where one is required. */
+  SMTP_ERR_UNTRUSTED = -54,          /**< The peer is not a trusted source for a PROXY header, XCLIENT or XFORWARD. */
   SMTP_ERR_DNS = -61,                 /**< A DNS lookup failed (server failure, time-out, malformed answer) or the resolver is unusable. */
   SMTP_ERR_DNSSEC_BOGUS = -62,        /**< A DNSSEC-signed answer failed validation (RFC 4035 5.5). */
   SMTP_ERR_NULL_MX = -63,             /**< The domain publishes a null MX: it accepts no mail (RFC 7505). */

@@ -63,6 +63,8 @@
 #include <smtp/common.h>
 #include <smtp/io.h>
 #include <smtp/tls.h>
+#include <smtp/endpoint.h>
+#include <smtp/proxy.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -76,6 +78,34 @@ typedef struct smtp_driver smtp_driver;
 
 /** @brief Flag: TLS from the first byte (implicit TLS, RFC 8314 "submissions", port 465). */
 #define SMTP_DRIVER_IMPLICIT_TLS 1u
+
+/**
+ * @brief Flag: a PROXY protocol filter (proxy.h) sits on the transport.
+ *
+ * Server: the connection must begin with a version 1 or 2 header from a
+ * trusted source (smtp_driver_set_proxy_trusted(); without a list every
+ * source is refused). Nothing is written, not even the greeting, until the
+ * header is read; a missing, malformed or oversized header
+ * (::SMTP_ERR_PROXY_HEADER), an untrusted source (::SMTP_ERR_UNTRUSTED) or
+ * the end of the connection before the header end the driver without a
+ * byte sent. A PROXY command's addresses replace the session's client and
+ * server endpoints (the transport's peer stays readable as
+ * ::SMTP_ADDR_PEER); LOCAL keeps them. With ::SMTP_DRIVER_IMPLICIT_TLS the
+ * handshake follows the header.
+ *
+ * Client: the header set with smtp_driver_set_proxy_header() is written
+ * before anything else (before the TLS handshake with implicit TLS).
+ *
+ * The filter's state (about 800 octets) is part of the driver's one
+ * allocation; octets that arrive in the same read right behind the header
+ * are kept in a buffer of their size until the next layer takes them.
+ */
+#define SMTP_DRIVER_PROXY 2u
+
+/** @brief How long a server driver with ::SMTP_DRIVER_PROXY waits for the
+ *  whole PROXY header (or the session's own deadline, when shorter), in
+ *  milliseconds; then it ends with ::SMTP_ERR_TIMEOUT, without a byte sent. */
+#define SMTP_DRIVER_PROXY_TIMEOUT_MS 30000
 
 /** @brief smtp_driver_poll_events() bit: wait until the transport is readable. */
 #define SMTP_DRIVER_POLLIN 1u
@@ -96,7 +126,7 @@ typedef struct smtp_driver smtp_driver;
  * @param tls      server TLS configuration for STARTTLS / implicit TLS, or
  *                 NULL (then a session asking for TLS ends with
  *                 ::SMTP_ERR_TLS_UNAVAILABLE). Not copied: must outlive the driver.
- * @param flags    0 or ::SMTP_DRIVER_IMPLICIT_TLS.
+ * @param flags    0, ::SMTP_DRIVER_IMPLICIT_TLS and/or ::SMTP_DRIVER_PROXY.
  * @param mem      allocator (NULL: default); copied.
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT (NULL, unknown flag, implicit TLS
  *         without @p tls, a client @p tls); ::SMTP_ERR_UNSUPPORTED (io
@@ -252,6 +282,57 @@ SMTP_API int smtp_driver_last_error(const smtp_driver *d, char *buf, size_t len)
  */
 SMTP_API int smtp_driver_peer_cert(const smtp_driver *d, size_t index, const unsigned char **der,
                                    size_t *len);
+
+/**
+ * @brief The sources allowed to send a PROXY header (server drivers made
+ *        with ::SMTP_DRIVER_PROXY), checked against the session's client
+ *        endpoint as the transport gave it (the driver records it from the
+ *        socket; an application with its own transport sets it with
+ *        smtp_server_session_set_addr() before the first pump).
+ * @param d        the driver.
+ * @param trusted  the list; not copied, must outlive the driver. NULL:
+ *                 nobody (every header refused).
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_INVALID_STATE (no
+ *         PROXY filter, a client driver, or the check already ran).
+ */
+SMTP_API int smtp_driver_set_proxy_trusted(smtp_driver *d, const smtp_cidr_list *trusted);
+
+/**
+ * @brief The header a client driver made with ::SMTP_DRIVER_PROXY writes
+ *        first (smtp_proxy_write_v1() / smtp_proxy_write_v2(); version 2
+ *        with both endpoints NULL is a LOCAL header). Call before the first
+ *        pump; without it the first pump ends the driver with
+ *        ::SMTP_ERR_INVALID_STATE.
+ * @param d        the driver.
+ * @param version  1 or 2.
+ * @param src      the client to announce (copied into the header), or NULL.
+ * @param dst      the server to announce, or NULL.
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_INVALID_STATE (no
+ *         PROXY filter, a server driver, or the header is being written).
+ */
+SMTP_API int smtp_driver_set_proxy_header(smtp_driver *d, unsigned int version,
+                                          const smtp_endpoint *src, const smtp_endpoint *dst);
+
+/**
+ * @brief The PROXY header a server driver read (for its records:
+ *        smtp_proxy_reader_tlv(), smtp_proxy_reader_info()).
+ * @param d the driver.
+ * @return the reader, valid until smtp_driver_del(); NULL before a header
+ *         was read completely, or without a PROXY filter.
+ */
+SMTP_API const smtp_proxy_reader *smtp_driver_proxy_reader(const smtp_driver *d);
+
+/**
+ * @brief The names of the connection's filters, from the session's side
+ *        down to the transport, separated by spaces (e.g. "tls proxy-reader
+ *        transport"); for logs and tests.
+ * @param d    the driver.
+ * @param buf  destination, NUL-terminated.
+ * @param len  its size.
+ * @return the text length; ::SMTP_ERR_INVALID_ARGUMENT;
+ *         ::SMTP_ERR_BUFFER_TOO_SMALL.
+ */
+SMTP_API int smtp_driver_filters(const smtp_driver *d, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

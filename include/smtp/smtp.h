@@ -17,6 +17,9 @@
 #include <smtp/io.h>
 #include <smtp/tls.h>
 #include <smtp/driver.h>
+#include <smtp/endpoint.h>
+#include <smtp/proxy.h>
+#include <smtp/xclient.h>
 #include <smtp/resolver.h>
 #include <smtp/delivery.h>
 

@@ -66,7 +66,8 @@ def die_with_parent():
 class Server:
     def __init__(self, tmp, name, args, prlimit=None):
         self.log = os.path.join(tmp, name + ".log")
-        cmd = [SERVER, "--listen", "127.0.0.1:0", "--hostname", "mx.test"] + args
+        # every client here is 127.0.0.1: no per-address cap (its own test: server_proxy.py)
+        cmd = [SERVER, "--listen", "127.0.0.1:0", "--hostname", "mx.test", "--max-per-ip", "0"] + args
         if prlimit:
             cmd = ["prlimit"] + prlimit + ["--"] + cmd
         self.proc = subprocess.Popen(cmd, stderr=open(self.log, "wb"), preexec_fn=die_with_parent)

@@ -58,7 +58,8 @@ class Server:
     def __init__(self, tmp, name, args):
         self.log = os.path.join(tmp, name + ".log")
         self.proc = subprocess.Popen([SERVER, "--listen", "127.0.0.1:0", "--hostname", "localhost",
-                                      "--timeout", str(TIMEOUT_S)] + args,
+                                      "--timeout", str(TIMEOUT_S),
+                                      "--max-per-ip", "0"] + args,  # every client is 127.0.0.1
                                      stderr=open(self.log, "wb"), preexec_fn=die_with_parent)
         self.port = None
         deadline = time.time() + 10

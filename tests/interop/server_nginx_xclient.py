@@ -1,0 +1,171 @@
+#!/usr/bin/python3
+"""Interop: nginx's mail proxy (ngx_mail_module, `xclient on`) in front of
+examples/smtp-server started with --xclient --trusted-proxy 127.0.0.1.
+nginx asks a small auth_http service (here, in Python) where to relay,
+connects to smtp-server, sends XCLIENT with the original client's address
+and HELO name, and relays the session. Clients connect to nginx from
+127.0.0.2 and 127.0.0.3; every delivered message must name its original
+client in the Received header. Also: a client that is not trusted gets
+550 5.7.0 for XCLIENT. Skipped (77) when nginx or its mail module is not
+installed. Loopback only; bounded in time.
+
+Usage: server_nginx_xclient.py PATH/TO/smtp-server
+"""
+import http.server
+import os
+import re
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SERVER = sys.argv[1]
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+MODULE = "/usr/lib/nginx/modules/ngx_mail_module.so"
+failures = 0
+count = 0
+
+
+def check(name, cond, detail=""):
+    global failures, count
+    count += 1
+    print(("ok %d - " % count if cond else "not ok %d - " % count) + name
+          + ("" if cond else "  # " + repr(detail)[:400]))
+    if not cond:
+        failures += 1
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Server:
+    def __init__(self, tmp, name, args):
+        self.log = os.path.join(tmp, name + ".log")
+        self.proc = subprocess.Popen(
+            ["timeout", "150", SERVER, "--listen", "127.0.0.1:0", "--hostname", "localhost"] + args,
+            stderr=open(self.log, "wb"))
+        deadline = time.time() + 10
+        self.port = None
+        while time.time() < deadline and self.port is None:
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+) ", open(self.log).read())
+            if m:
+                self.port = int(m.group(1))
+            elif self.proc.poll() is not None:
+                break
+            else:
+                time.sleep(0.05)
+        if self.port is None:
+            raise RuntimeError("smtp-server did not start: " + open(self.log).read())
+
+    def close(self):
+        self.proc.terminate()
+        return self.proc.wait(timeout=10)
+
+
+def auth_service(backend_port):
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Auth-Status", "OK")
+            self.send_header("Auth-Server", "127.0.0.1")
+            self.send_header("Auth-Port", str(backend_port))
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+def main():
+    if not NGINX or not os.path.exists(MODULE):
+        print("nginx with the mail module not installed: skip")
+        return 77
+    tmp = tempfile.mkdtemp(prefix="libsmtp-nginx.")
+    md = os.path.join(tmp, "md")
+    sv = Server(tmp, "xclient", ["--xclient", "--trusted-proxy", "127.0.0.1", "--maildir", md])
+    httpd = auth_service(sv.port)
+    front = free_port()
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("load_module %s;\nworker_processes 1;\ndaemon off;\nmaster_process off;\n"
+                "pid %s/nginx.pid;\nerror_log %s/nginx-error.log info;\nevents { worker_connections 64; }\n"
+                "mail {\n  server_name mx.test;\n  auth_http 127.0.0.1:%d/auth;\n  xclient on;\n"
+                "  smtp_auth none;\n  proxy_pass_error_message on;\n"
+                "  server { listen 127.0.0.1:%d; protocol smtp; }\n}\n"
+                % (MODULE, tmp, tmp, httpd.server_address[1], front))
+    ng = subprocess.Popen(["timeout", "150", NGINX, "-p", tmp, "-e", os.path.join(tmp, "nginx-stderr.log"),
+                           "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", front), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    sent, errors = {}, []
+    for i in range(6):
+        src = "127.0.0.%d" % (2 + i % 2)
+        try:
+            c = smtplib.SMTP("127.0.0.1", front, local_hostname="client%d.example" % i, timeout=20,
+                             source_address=(src, 0))
+            c.sendmail("a@example.org", ["b@example.org"],
+                       ("Subject: msg %d from %s\r\n\r\nbody\r\n" % (i, src)).encode())
+            c.quit()
+            sent[i] = src
+        except Exception as e:  # noqa
+            errors.append(repr(e))
+    check("nginx relayed 6 sessions to smtp-server", len(sent) == 6, errors[:2])
+    wrong, seen = [], 0
+    d = os.path.join(md, "new")
+    for f in (os.listdir(d) if os.path.isdir(d) else []):
+        data = open(os.path.join(d, f), "rb").read()
+        m = re.search(rb"Subject: msg (\d+) from (\S+)", data)
+        r = re.search(rb"Received: from (\S+) \(\[([^\]]+)\]\)", data)
+        if not m:
+            continue
+        seen += 1
+        if not r or r.group(2) != m.group(2) or r.group(1) != b"client%d.example" % int(m.group(1)):
+            wrong.append((m.group(0), r.group(0) if r else None))
+    check("every message delivered", seen == 6, seen)
+    check("every Received names the original client's address and HELO (from XCLIENT)", not wrong and seen,
+          wrong[:3])
+    ng.terminate()
+    ng.wait(timeout=10)
+    httpd.shutdown()
+    sv.close()
+    # the same server does not trust 127.0.0.2
+    sv = Server(tmp, "untrusted", ["--xclient", "--trusted-proxy", "127.0.0.1"])
+    c = smtplib.SMTP("127.0.0.1", sv.port, local_hostname="x.example", timeout=10, source_address=("127.0.0.2", 0))
+    code, _ = c.ehlo()
+    offered = c.has_extn("xclient")
+    code, msg = c.docmd("XCLIENT", "ADDR=192.0.2.1")
+    c.quit()
+    check("untrusted client: XCLIENT not offered, 550 5.7.0", not offered and code == 550 and msg.startswith(b"5.7.0"),
+          (offered, code, msg))
+    sv.close()
+    if failures:
+        for n in ("nginx-error.log", "xclient.log"):
+            p = os.path.join(tmp, n)
+            if os.path.exists(p):
+                print("# ---- " + n)
+                for line in open(p, errors="replace").read().splitlines()[-15:]:
+                    print("#   " + line)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("1..%d" % count)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
