@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture_app.h"
+
 /* ------------------------------------------------------------------------ */
 /* Options.                                                                  */
 
@@ -45,6 +47,8 @@ static void usage(FILE *f) {
         "  --timeout SECONDS       every deadline: between commands, per data block, and the\n"
         "                          whole of one DATA or BDAT chunk, which no data renews\n"
         "                          (default: 300, 180 and 600, RFC 5321 4.5.3.2)\n"
+        "  --script FILE           test harness: scripted replies, delays, disconnects (rules per line)\n"
+        "  --capture FILE          append one JSON line per finished transaction ('-': stdout)\n"
         "  --help                  this text\n",
         f);
   fputs(server_conn_usage, f);
@@ -183,6 +187,15 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
       cfg->timeout_ms = (int)n * 1000;
     } else if ((cr = server_conn_parse_opt(cfg, argc, argv, &i)) >= 0) {
       if (cr) return cr;
+    } else if (!strcmp(a, "--script")) {
+      int r;
+      NEEDS_VALUE();
+      if (cfg->script) return usage_error("--script given twice", v);
+      if ((r = script_app_load(v, &cfg->script)) != 0) return r;
+    } else if (!strcmp(a, "--capture")) {
+      NEEDS_VALUE();
+      if (!*v) return usage_error("bad --capture", v);
+      cfg->capture = v;
     } else if (a[0] == '-') {
       return usage_error("unknown option", a);
     } else {
@@ -191,6 +204,8 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
 #undef NEEDS_VALUE
   }
   if (cfg->stdio && cfg->nlisten) return usage_error("--stdio and --listen exclude each other", NULL);
+  if (cfg->stdio && cfg->capture && !strcmp(cfg->capture, "-"))
+    return usage_error("--capture - writes to stdout, which --stdio speaks SMTP on", NULL);
   if (!!cfg->tls_cert != !!cfg->tls_key) return usage_error("--tls-cert and --tls-key go together", NULL);
   if (cfg->maildir && cfg->discard) return usage_error("--maildir and --discard exclude each other", NULL);
   if (cfg->require_auth && !cfg->auth_file) return usage_error("--require-auth needs --auth-file", NULL);
@@ -274,6 +289,7 @@ int server_app_prepare(server_app_config *cfg) {
     fprintf(stderr, "smtp-server: cannot build the --trusted-proxy list\n");
     return 1;
   }
+  if (cfg->capture && capture_app_open(cfg->capture) != 0) return 1;
   if (cfg->maildir) {
     static const char *const sub[] = {"tmp", "new", "cur"};
     char p[4096];
@@ -303,6 +319,8 @@ void server_app_config_free(server_app_config *cfg) {
   free(cfg->users);
   free((void *)cfg->reject);
   free((void *)cfg->tempfail);
+  smtp_script_del(cfg->script);
+  if (cfg->capture) capture_app_close();
   memset(cfg, 0, sizeof *cfg);
 }
 
@@ -327,7 +345,12 @@ struct server_app_conn {
   void *limit_slot;     /* per-client counters (server_conn.c) */
   server_app_async_fn async_fn; /* deliver on another thread (TCP loop) */
   void *async_ud;
+  script_conn *script;  /* --script */
+  smtp_capture *cap;    /* --capture */
 };
+
+script_conn *server_app_conn_script(server_app_conn *c) { return c ? c->script : NULL; }
+smtp_capture *server_app_conn_capture(server_app_conn *c) { return c ? c->cap : NULL; }
 
 void server_app_conn_set_async(server_app_conn *c, server_app_async_fn fn, void *ud) {
   c->async_fn = fn;
@@ -340,6 +363,11 @@ server_app_conn *server_app_conn_new(const server_app_config *cfg, const char *p
   c->cfg = cfg;
   c->fd = -1;
   if (peer) snprintf(c->peer, sizeof c->peer, "%s", peer);
+  if ((cfg->script && !(c->script = script_conn_new(cfg->script))) ||
+      (cfg->capture && !(c->cap = capture_app_conn_new()))) {
+    server_app_conn_del(c);
+    return NULL;
+  }
   return c;
 }
 
@@ -362,6 +390,9 @@ void server_app_conn_del(server_app_conn *c) {
   if (!c) return;
   server_conn_release(c->limit_slot);
   drop_message(c);
+  smtp_capture_end(c->cap); /* a transaction left open is recorded without data */
+  smtp_capture_del(c->cap);
+  script_conn_del(c->script);
   free(c->rcpt_buf);
   free(c->rcpt_off);
   free(c);
@@ -423,6 +454,11 @@ static int on_rcpt(smtp_server_session *s, const smtp_server_rcpt *r, void *ud) 
   if (n > SMTP_PATH_MAX) return SMTP_ERR_CALLBACK_REFUSED;
   memcpy(addr, r->path->address.ptr, n);
   addr[n] = '\0';
+  if (c->script) { /* --script: a scripted reply replaces the policy below */
+    int code = script_conn_event(c->script, s, SMTP_SCRIPT_RCPT, NULL, 0);
+    if (code / 100 == 2 && rcpt_keep(c, r->index, addr, n) != 0) return -1;
+    if (code) return 0;
+  }
   /* docs/examples.md: whole address, case-insensitive. */
   for (size_t i = 0; i < c->cfg->nreject; i++)
     if (strcasecmp(addr, c->cfg->reject[i]) == 0)
@@ -442,7 +478,7 @@ static int on_rcpt(smtp_server_session *s, const smtp_server_rcpt *r, void *ud) 
 
 static int on_auth(smtp_server_session *s, const smtp_server_auth *a, void *ud) {
   server_app_conn *c = ud;
-  (void)s;
+  if (c->script && script_conn_event(c->script, s, SMTP_SCRIPT_AUTH, NULL, 0)) return 0;
   for (size_t i = 0; i < c->cfg->nusers; i++) {
     const server_app_user *u = &c->cfg->users[i];
     size_t pl = strlen(u->password);
@@ -475,8 +511,9 @@ void server_app_print_escaped(FILE *f, const char *prefix, const char *p, size_t
 }
 
 static int on_trace(smtp_server_session *s, int dir, const char *line, size_t len, void *ud) {
-  (void)s;
-  (void)ud;
+  server_app_conn *c = ud;
+  if (c->cap) (void)smtp_capture_trace(c->cap, s, dir, line, len);
+  if (!c->cfg->trace) return 0;
   server_app_print_escaped(stderr, dir == SMTP_SERVER_TRACE_IN ? "C: " : "S: ", line, len);
   return 0;
 }
@@ -535,6 +572,19 @@ static int on_data_start(smtp_server_session *s, void *ud) {
   char p[4096];
   drop_message(c);
   c->result_code = 0;
+  if (c->script) {
+    int bdat = (smtp_server_session_flags(s) & SMTP_SERVER_FLAG_BDAT) != 0;
+    int code = script_conn_event(c->script, s, bdat ? SMTP_SCRIPT_BDAT : SMTP_SCRIPT_DATA, NULL, 0);
+    if (code && code != 354 && code / 100 != 2) return 0; /* refused by the script */
+    if (code && c->cfg->maildir) {
+      /* the reply is set: a file that cannot be made drops the message silently */
+      unique_name(c);
+      tmp_path(c, p, sizeof p);
+      c->fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (c->fd >= 0 && write_headers(c, s) != 0) drop_message(c);
+      return 0;
+    }
+  }
   if (!c->cfg->maildir) return 0;
   unique_name(c);
   tmp_path(c, p, sizeof p);
@@ -584,6 +634,11 @@ int server_app_deliver(server_app_conn *c) {
 }
 
 static void set_result(server_app_conn *c, int ok) {
+  if (ok && c->cap && c->cfg->maildir) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/new/%s", c->cfg->maildir, c->name);
+    (void)smtp_capture_set_file(c->cap, p);
+  }
   if (!ok) {
     c->result_code = 451;
     snprintf(c->result_text, sizeof c->result_text, "Cannot store the message");
@@ -603,6 +658,28 @@ static int answer(server_app_conn *c, smtp_server_session *s) {
 
 static int on_data_end(smtp_server_session *s, const smtp_server_data_end *e, void *ud) {
   server_app_conn *c = ud;
+  if (c->cap) (void)smtp_capture_data_end(c->cap, e);
+  if (c->script) {
+    const char *enh, *text;
+    int code;
+    if (e->rcpt_index <= 0) {
+      code = script_conn_decide(c->script, SMTP_SCRIPT_DATA_END, NULL, 0);
+      if (code && !e->refused) {
+        /* store first (a 2yz the script gives is a delivery), then answer */
+        if (code / 100 == 2 && c->cfg->maildir && c->fd >= 0 && server_app_deliver(c) == 0) {
+          char p[4096];
+          snprintf(p, sizeof p, "%s/new/%s", c->cfg->maildir, c->name);
+          if (c->cap) (void)smtp_capture_set_file(c->cap, p);
+        }
+        drop_message(c);
+      }
+      if (code && !e->refused) code = script_conn_reply(c->script, s);
+    } else {
+      code = script_conn_last_reply(c->script, &enh, &text); /* LMTP: the same for every recipient */
+      if (code && smtp_server_session_reply(s, code, enh, text) != SMTP_OK) code = 0;
+    }
+    if (code && !e->refused) return 0;
+  }
   if (e->refused) {
     drop_message(c);
     return 0; /* the session answers */
@@ -658,8 +735,18 @@ int server_app_session_setup(const server_app_config *cfg, int tls_available,
   smtp_server_callbacks_set_data_start(k, on_data_start);
   smtp_server_callbacks_set_data_chunk(k, on_data_chunk);
   smtp_server_callbacks_set_data_end(k, on_data_end);
-  if (cfg->auth_file) smtp_server_callbacks_set_auth(k, on_auth);
-  if (cfg->trace) smtp_server_callbacks_set_trace(k, on_trace);
+  if (cfg->script) {
+    /* --script: drop-keyword rules, and the stages left to the session */
+    unsigned int drop = smtp_script_drop_mask(cfg->script);
+    if ((drop & ~(unsigned)(SMTP_EXT_STARTTLS | SMTP_EXT_AUTH)) &&
+        (r = smtp_server_options_set_extensions(o, SMTP_SERVER_DEFAULT_EXTENSIONS & ~drop)))
+      goto fail;
+    if ((drop & SMTP_EXT_STARTTLS) && (r = smtp_server_options_set_tls_available(o, 0))) goto fail;
+    script_app_install(k);
+  }
+  if (cfg->auth_file && !(cfg->script && (smtp_script_drop_mask(cfg->script) & SMTP_EXT_AUTH)))
+    smtp_server_callbacks_set_auth(k, on_auth);
+  if (cfg->trace || cfg->capture) smtp_server_callbacks_set_trace(k, on_trace);
   *opt = o;
   *cb = k;
   return 0;

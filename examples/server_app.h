@@ -11,7 +11,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <smtp/capture.h>
+#include <smtp/script.h>
 #include <smtp/server.h>
+
+#include "script_app.h"
 
 #define SERVER_APP_MAX_LISTEN 16
 
@@ -61,6 +65,8 @@ typedef struct server_app_config {
   uint64_t max_memory;       /* --max-memory BYTES: RSS ceiling for new connections; 0: none */
   int timeout_ms;            /* --timeout SECONDS: command and data deadlines; 0: RFC 5321 defaults */
   server_app_net net;        /* server_conn.c */
+  smtp_script *script;       /* --script FILE, parsed (script_app.c) */
+  const char *capture;       /* --capture FILE ("-": stdout; capture_app.c) */
   server_app_user *users;    /* loaded from auth_file */
   size_t nusers;
 } server_app_config;
@@ -88,6 +94,11 @@ typedef struct server_app_conn server_app_conn;
 server_app_conn *server_app_conn_new(const server_app_config *cfg, const char *peer);
 /* Drops an unfinished delivery (its file in tmp/). */
 void server_app_conn_del(server_app_conn *c);
+
+/* The connection's script state (NULL without --script) and capture
+ * (NULL without --capture). */
+script_conn *server_app_conn_script(server_app_conn *c);
+smtp_capture *server_app_conn_capture(server_app_conn *c);
 
 /* Asynchronous delivery (smtp-server's TCP event loop). With a hook set,
  * the end of a message bound for a Maildir does not fsync inside the

@@ -49,6 +49,7 @@
 
 #include <smtp/smtp.h>
 
+#include "capture_app.h"
 #include "server_app.h"
 
 #define EX_USAGE 64
@@ -298,6 +299,7 @@ static void update_events(server *sv, conn *c) {
   struct epoll_event e;
   if (want & SMTP_DRIVER_POLLIN) ev |= EPOLLIN;
   if (want & SMTP_DRIVER_POLLOUT) ev |= EPOLLOUT;
+  if (script_conn_wait_ms(server_app_conn_script(c->app)) > 0) ev &= ~(unsigned)EPOLLOUT; /* --script holds it */
   if (ev == c->events) return;
   memset(&e, 0, sizeof e);
   e.events = ev;
@@ -616,6 +618,8 @@ static void start_session(server *sv, int fd, const struct sockaddr_storage *pee
     close(fd);
     goto fail;
   }
+  if (server_app_conn_script(c->app)) script_conn_wrap_io(server_app_conn_script(c->app), &io, 0);
+  capture_app_set_client(server_app_conn_capture(c->app), (const struct sockaddr *)peer, NULL);
   if (smtp_driver_new_server(&c->d, c->s, &io, sv->tls, sv->driver_flags, NULL) != SMTP_OK)
     goto fail; /* the driver closed io (and fd) */
   if (sv->driver_flags & SMTP_DRIVER_PROXY) smtp_driver_set_proxy_trusted(c->d, sv->cfg->net.trusted_list);
@@ -727,6 +731,8 @@ static int serve_tcp(server *sv) {
     if (shutdown_until >= 0 && (!sv->list || now_ms() >= shutdown_until)) break;
     for (conn *c = sv->list; c; c = c->next) {
       int tm = smtp_driver_next_timeout_ms(c->d);
+      int sw = script_conn_wait_ms(server_app_conn_script(c->app));
+      if (sw >= 0 && (tm < 0 || sw < tm)) tm = sw;
       if (tm >= 0 && (timeout < 0 || tm < timeout)) timeout = tm;
     }
     {
@@ -772,6 +778,10 @@ static int serve_tcp(server *sv) {
     }
     for (conn *c = sv->list, *next; c; c = next) {
       next = c->next;
+      if (script_conn_wait_ms(server_app_conn_script(c->app)) == 0) { /* --script's gate opened */
+        script_conn_woken(server_app_conn_script(c->app));
+        smtp_driver_on_writable(c->d);
+      }
       if (smtp_driver_next_timeout_ms(c->d) == 0) smtp_driver_on_timer(c->d);
       if (smtp_driver_is_done(c->d)) drop(sv, c);
       else update_events(sv, c);
@@ -805,6 +815,8 @@ static int serve_stdio(server *sv) {
     server_app_conn_del(app);
     return 1;
   }
+  if (server_app_conn_script(app)) script_conn_wrap_io(server_app_conn_script(app), &io, 1);
+  if (literal[0]) capture_app_set_client(server_app_conn_capture(app), (const struct sockaddr *)&ss, NULL);
   /* The end of the session is the end of the program, whatever the reason
    * (QUIT, EOF, time-out, a failed handshake): exit 0 (docs/examples.md). */
   {

@@ -20,6 +20,8 @@
 #include <smtp/endpoint.h>
 #include <smtp/proxy.h>
 #include <smtp/xclient.h>
+#include <smtp/script.h>
+#include <smtp/capture.h>
 #include <smtp/resolver.h>
 #include <smtp/delivery.h>
 

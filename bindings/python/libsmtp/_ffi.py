@@ -353,6 +353,64 @@ def _candidates(path=None):
         yield found
 
 
+# --------------------------------------------------------------------------
+# Test-harness kit (script.h, capture.h). Declared on first
+# use by testing_lib(), so the rest of the binding still loads an older
+# library.
+
+class ScriptError(ctypes.Structure):
+    _fields_ = [("line", c_uint), ("message", ctypes.c_char * 120), ("reserved", c_uint64 * 4)]
+
+
+class ScriptAction(ctypes.Structure):
+    _fields_ = [("code", c_int), ("enhanced", ctypes.c_char * 16), ("text", c_char_p),
+                ("delay_ms", c_uint), ("tarpit_ms", c_uint), ("close", c_int),
+                ("matched", c_uint), ("reserved", c_uint64 * 4)]
+
+
+STRUCTS["smtp_script_error"] = ScriptError
+STRUCTS["smtp_script_action"] = ScriptAction
+
+CAPTURE_RECORD_CB = CFUNC(None, c_void_p, c_void_p, c_void_p)
+
+_TESTING_PROTOTYPES = {
+    "smtp_script_parse": (c_int, [_P(c_void_p), c_char_p, c_size_t, c_void_p, _P(ScriptError)]),
+    "smtp_script_del": (None, [c_void_p]),
+    "smtp_script_rule_count": (c_uint, [c_void_p]),
+    "smtp_script_drop_mask": (c_uint, [c_void_p]),
+    "smtp_script_run_new": (c_int, [_P(c_void_p), c_void_p, c_void_p]),
+    "smtp_script_run_del": (None, [c_void_p]),
+    "smtp_script_run_next": (c_int, [c_void_p, c_int, c_char_p, c_size_t, _P(ScriptAction)]),
+    "smtp_capture_new": (c_int, [_P(c_void_p), CAPTURE_RECORD_CB, c_void_p, c_void_p]),
+    "smtp_capture_del": (None, [c_void_p]),
+    "smtp_capture_set_client": (c_int, [c_void_p, c_char_p, c_int, c_char_p, c_int]),
+    "smtp_capture_trace": (c_int, [c_void_p, c_void_p, c_int, c_char_p, c_size_t]),
+    "smtp_capture_data_end": (c_int, [c_void_p, _P(ServerDataEnd)]),
+    "smtp_capture_set_file": (c_int, [c_void_p, c_char_p]),
+    "smtp_capture_end": (None, [c_void_p]),
+    "smtp_capture_record_json": (c_int, [c_void_p, c_char_p, c_char_p, c_size_t, _P(c_size_t)]),
+}
+_testing_declared = False
+
+
+def testing_lib():
+    """The loaded library with the test-harness functions declared; raises
+    LibraryVersionError when it lacks them."""
+    global _testing_declared
+    lib_ = lib()
+    with _lock:
+        if not _testing_declared:
+            try:
+                for name, (restype, argtypes) in _TESTING_PROTOTYPES.items():
+                    fn = getattr(lib_, name)
+                    fn.restype = restype
+                    fn.argtypes = argtypes
+            except AttributeError as e:
+                raise LibraryVersionError("libsmtp lacks the test-harness kit (smtp_script_*, smtp_capture_*): %s" % e) from None
+            _testing_declared = True
+    return lib_
+
+
 def _declare(lib):
     for name, (restype, argtypes) in _PROTOTYPES.items():
         fn = getattr(lib, name)  # AttributeError: an export is missing

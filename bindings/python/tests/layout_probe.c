@@ -122,5 +122,18 @@ int main(void) {
   F(smtp_client_event, txn);
   F(smtp_client_event, result);
   F(smtp_client_event, reserved);
+  S(smtp_script_error);
+  F(smtp_script_error, line);
+  F(smtp_script_error, message);
+  F(smtp_script_error, reserved);
+  S(smtp_script_action);
+  F(smtp_script_action, code);
+  F(smtp_script_action, enhanced);
+  F(smtp_script_action, text);
+  F(smtp_script_action, delay_ms);
+  F(smtp_script_action, tarpit_ms);
+  F(smtp_script_action, close);
+  F(smtp_script_action, matched);
+  F(smtp_script_action, reserved);
   return 0;
 }
