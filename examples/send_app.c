@@ -55,8 +55,19 @@ static const char *const USAGE =
     "  --proxy-source ADDR:PORT  the client it announces (default: this socket's address)\n"
     "  --xclient 'NAME=VALUE ...'  send XCLIENT with these attributes when offered, then EHLO again\n"
     "  --xforward 'NAME=VALUE ...' send XFORWARD with these attributes when offered\n"
+    "  --mx                   deliver to the recipients' domain (all must share one)\n"
+    "                         through its MX hosts, instead of --server\n"
+    "  --port N               with --mx: the SMTP port of the MX hosts (default 25)\n"
+    "  --resolver HOST[:PORT] the DNS server to ask (default: the system's)\n"
+    "  --dane                 with --mx: DANE (RFC 7672) from DNSSEC-validated TLSA records\n"
+    "  --dnssec-anchor FILE   validate DNSSEC here (libunbound) with this trust anchor\n"
+    "                         instead of trusting the resolver's AD bit\n"
+    "  --mta-sts              with --mx: MTA-STS (RFC 8461), policies cached under\n"
+    "                         $XDG_CACHE_HOME/libsmtp (default ~/.cache/libsmtp)\n"
+    "  --mta-sts-port N       port of the policy server (default 443; for tests)\n"
     "  --help                 this text\n"
     "\n"
+    "With --mx and a null MX (RFC 7505): \"RCPT <addr> 556 5.1.10 ...\" per recipient, exit 2.\n"
     "Output: one line per recipient, \"RCPT <addr> <code> <enhanced> <text>\", then\n"
     "\"DATA <code> <enhanced> <text>\" (LMTP: \"DATA <addr> ...\" per recipient).\n"
     "Exit status: 0 all recipients accepted, 1 some, 2 none, 64 usage error.\n";
@@ -102,6 +113,44 @@ static int parse_server(send_opts *o, const char *s, FILE *err) {
     memcpy(o->port, "25", 3);
   }
   if (strcmp(o->port, "465") == 0) o->implicit_tls = 1; /* RFC 8314 */
+  return 0;
+}
+
+static int parse_port(const char *v, unsigned int *out, const char *opt, FILE *err) {
+  unsigned long n = 0;
+  size_t l = strlen(v);
+  if (l == 0 || l > 5) return usage_error(err, "bad %s value", opt);
+  for (size_t i = 0; i < l; i++) {
+    if (v[i] < '0' || v[i] > '9') return usage_error(err, "bad %s value", opt);
+    n = n * 10 + (unsigned long)(v[i] - '0');
+  }
+  if (n < 1 || n > 65535) return usage_error(err, "bad %s value", opt);
+  *out = (unsigned int)n;
+  return 0;
+}
+
+/* --resolver: an address (IPv4, [IPv6]) with an optional port. */
+static int check_resolver(const char *v, FILE *err) {
+  size_t l = strlen(v);
+  if (l == 0 || l > 64) return usage_error(err, "bad --resolver value: %s", v);
+  for (size_t i = 0; i < l; i++) {
+    char c = v[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '.' ||
+          c == ':' || c == '[' || c == ']'))
+      return usage_error(err, "bad --resolver value (an address): %s", v);
+  }
+  return 0;
+}
+
+/* --mx: every recipient in one domain, returned lower-case in place. */
+static int mx_domain(send_opts *o, FILE *err) {
+  for (size_t i = 0; i < o->nto; i++) {
+    const char *at = strrchr(o->to[i], '@');
+    if (!at || !at[1] || at[1] == '[') return usage_error(err, "--mx needs a domain in every --to: %s", o->to[i]);
+    if (!o->domain) o->domain = at + 1;
+    else if (strcasecmp(o->domain, at + 1) != 0)
+      return usage_error(err, "--mx: every --to must have the same domain: %s", o->to[i]);
+  }
   return 0;
 }
 
@@ -325,6 +374,26 @@ int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
       o->timeout_s = (int)n;
     } else if (strcmp(a, "--json") == 0) {
       o->json = 1;
+    } else if (strcmp(a, "--mx") == 0) {
+      o->mx = 1;
+    } else if (strcmp(a, "--dane") == 0) {
+      o->dane = 1;
+    } else if (strcmp(a, "--mta-sts") == 0) {
+      o->mta_sts = 1;
+    } else if (strcmp(a, "--resolver") == 0) {
+      NEEDS_VALUE();
+      if (check_resolver(v, err)) return SEND_EXIT_USAGE;
+      o->resolver = v;
+    } else if (strcmp(a, "--dnssec-anchor") == 0) {
+      NEEDS_VALUE();
+      if (!*v) return usage_error(err, "%s", "bad --dnssec-anchor value");
+      o->dnssec_anchor = v;
+    } else if (strcmp(a, "--port") == 0) {
+      NEEDS_VALUE();
+      if (parse_port(v, &o->mx_port, "--port", err)) return SEND_EXIT_USAGE;
+    } else if (strcmp(a, "--mta-sts-port") == 0) {
+      NEEDS_VALUE();
+      if (parse_port(v, &o->mta_sts_port, "--mta-sts-port", err)) return SEND_EXIT_USAGE;
     } else if ((nr = parse_net_opt(o, argc, argv, &i, err)) >= 0) {
       if (nr) return nr;
     } else if (a[0] == '-' && a[1] != '\0') {
@@ -335,11 +404,16 @@ int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
     }
 #undef NEEDS_VALUE
   }
-  if (!have_server) return usage_error(err, "%s", "--server is required");
+  if (o->mx && have_server) return usage_error(err, "%s", "--mx and --server exclude each other");
+  if (!o->mx && (o->dane || o->mta_sts || o->mx_port || o->mta_sts_port))
+    return usage_error(err, "%s", "--dane, --mta-sts and --port need --mx");
+  if (!o->mx && !have_server) return usage_error(err, "%s", "--server is required");
   if (!o->from) return usage_error(err, "%s", "--from is required (--from '' for <>)");
   if (o->nto == 0) return usage_error(err, "%s", "at least one --to is required");
   if (!!o->tls_cert != !!o->tls_key) return usage_error(err, "%s", "--tls-cert and --tls-key go together");
-  if (!o->servername) o->servername = o->host;
+  if (o->mx && mx_domain(o, err)) return SEND_EXIT_USAGE;
+  if (o->mx && !o->mx_port) o->mx_port = 25;
+  if (!o->servername && !o->mx) o->servername = o->host;
   if (o->have_proxy_source && !o->proxy_version)
     return usage_error(err, "%s", "--proxy-source needs --proxy-header");
   return send_check_inputs(o, err);
@@ -781,7 +855,7 @@ static void print_missing_data_lines(send_app *a, int error) {
   }
 }
 
-static int on_event(smtp_client_session *c, const smtp_client_event *ev, void *ud) {
+int send_app_on_event(smtp_client_session *c, const smtp_client_event *ev, void *ud) {
   send_app *a = ud;
   (void)c;
   if (a->o->json &&
@@ -792,6 +866,7 @@ static int on_event(smtp_client_session *c, const smtp_client_event *ev, void *u
   }
   switch (ev->type) {
   case SMTP_CLIENT_EVENT_MAIL:
+    if (ev->reply) a->txn_started = 1;
     if (ev->reply && ev->reply->code / 100 != 2) {
       a->mail_refused = 1;
       fputs("MAIL ", a->out);
@@ -873,7 +948,7 @@ int send_app_init(send_app *a, const send_opts *o, const char *default_helo, con
   /* docs/examples.md: bare CR/LF become CRLF; NUL, long lines, 8-bit without
    * 8BITMIME fail before any of the message is sent. */
   smtp_client_txn_set_body(a->txn, msg, msglen);
-  smtp_client_callbacks_set_event(a->cbs, on_event);
+  smtp_client_callbacks_set_event(a->cbs, send_app_on_event);
   smtp_client_callbacks_set_trace(a->cbs, on_trace);
   a->rcpt_state = calloc(o->nto ? o->nto : 1, 1);
   if (!a->rcpt_state) {

@@ -55,6 +55,13 @@ typedef struct send_opts {
   smtp_endpoint proxy_source;
   const char *xclient;         /* --xclient 'NAME=VALUE ...' (xtext values) */
   const char *xforward;        /* --xforward 'NAME=VALUE ...' */
+  /* delivery to the recipients' domain (CLI.md second wave) */
+  int mx, dane, mta_sts;
+  const char *resolver;      /* --resolver HOST[:PORT] */
+  const char *dnssec_anchor; /* --dnssec-anchor FILE */
+  unsigned int mx_port;      /* --port N (default 25) */
+  unsigned int mta_sts_port; /* --mta-sts-port N (default 443; tests) */
+  const char *domain;        /* the recipients' domain (points into an argv string) */
 } send_opts;
 
 /* Parse argv. Returns 0 to go on, SEND_EXIT_USAGE after printing one line
@@ -73,6 +80,7 @@ typedef struct send_app {
   smtp_client_txn *txn;
   smtp_client_callbacks *cbs;
   int mail_refused;
+  int txn_started;  /* a reply to MAIL came: the transaction ran on this host */
   int got_result;
   smtp_client_txn_result result;
   int closed_error;
@@ -93,6 +101,10 @@ typedef struct send_app {
   unsigned char *rcpt_state;
   int data_line, body_started, missing_done;
 } send_app;
+
+/* The event callback send_app_init() installs (prints the result lines);
+ * a transport may wrap it. */
+int send_app_on_event(smtp_client_session *c, const smtp_client_event *ev, void *ud);
 
 /* Build options and transaction; @p default_helo is used without --helo.
  * Returns 0, or SEND_EXIT_USAGE for an invalid address/parameter (one line

@@ -27,8 +27,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <smtp/address.h>
 #include <smtp/client.h>
+#include <smtp/delivery.h>
+#include <smtp/resolver.h>
 #include <smtp/driver.h>
 #include <smtp/io.h>
 #include <smtp/tls.h>
@@ -241,6 +245,345 @@ static int is_tls_error(int e) {
          e == SMTP_ERR_TLS_CLOSED || e == SMTP_ERR_TLS_CONFIG || e == SMTP_ERR_TLS_UNAVAILABLE;
 }
 
+/* ---- --mx: delivery to the recipients' domain (delivery.h) ---- */
+
+#define MX_RESOLVE_MS 60000
+
+static uint32_t rnd32(void *ud) {
+  (void)ud;
+  return arc4random(); /* equal MX preferences shuffled (RFC 5321 5.1) */
+}
+
+/* The DANE check after the handshake: the current target's TLSA records
+ * against the chain the server sent (smtp_dane_match()). */
+static struct {
+  smtp_delivery *d;
+  const smtp_delivery_target *t;
+  const char *domain;
+  int checked;
+  int result;
+} dane;
+
+static int mx_on_event(smtp_client_session *c, const smtp_client_event *ev, void *ud) {
+  send_app *a = ud;
+  smtp_tls_info info;
+  if (ev->type == SMTP_CLIENT_EVENT_CAPABILITIES && dane.t && dane.t->tls == SMTP_DELIVERY_TLS_DANE &&
+      !dane.checked && trace_driver && smtp_driver_tls_info(trace_driver, &info) == 0) {
+    static uint8_t store[16][16384]; /* the peer's chain, DER (16 KiB a certificate at most) */
+    const unsigned char *chain[16];
+    const smtp_tls_conn *tc = smtp_driver_tls_conn(trace_driver);
+    size_t lens[16], n = 0, nrec = 0;
+    const smtp_dns_rr *rec = smtp_delivery_tlsa(dane.d, dane.t, &nrec);
+    const char *names[2];
+    names[0] = dane.t->host;
+    names[1] = dane.domain;
+    dane.checked = 1;
+    while (n < 16 && tc && smtp_tls_peer_cert(tc, n, store[n], sizeof store[n], &lens[n]) == 0) {
+      chain[n] = store[n];
+      n++;
+    }
+    dane.result = n && rec ? smtp_dane_match(rec, nrec, chain, lens, n, names, 2) : SMTP_ERR_DANE;
+    if (dane.result < 0) {
+      a->tls_error = SMTP_ERR_DANE;
+      return SMTP_ERR_CALLBACK_FAILURE; /* RFC 7672 2.2: no delivery to this host */
+    }
+    if (a->o->trace) fprintf(a->err, "DANE: %s matched\n", dane.result == SMTP_DANE_MATCH_EE ? "DANE-EE" : "DANE-TA");
+  }
+  return send_app_on_event(c, ev, ud);
+}
+
+static int connect_target(const smtp_delivery_target *t) {
+  struct sockaddr_storage ss;
+  struct addrinfo ai;
+  memset(&ss, 0, sizeof ss);
+  memset(&ai, 0, sizeof ai);
+  if (t->family == 4) {
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)t->port);
+    memcpy(&v4->sin_addr, t->addr, 4);
+    ai.ai_family = AF_INET;
+    ai.ai_addrlen = sizeof *v4;
+  } else {
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)t->port);
+    memcpy(&v6->sin6_addr, t->addr, 16);
+    ai.ai_family = AF_INET6;
+    ai.ai_addrlen = sizeof *v6;
+  }
+  ai.ai_socktype = SOCK_STREAM;
+  ai.ai_addr = (struct sockaddr *)&ss;
+  return connect_one(&ai);
+}
+
+/* The TLS configuration a target needs (delivery.h SMTP_DELIVERY_TLS_*). */
+static int target_tls(const send_opts *o, const smtp_delivery_target *t, smtp_tls_config **out,
+                      int *starttls) {
+  smtp_tls_config *cfg = NULL;
+  int verify = t->tls == SMTP_DELIVERY_TLS_VERIFY;
+  *out = NULL;
+  *starttls = t->tls == SMTP_DELIVERY_TLS_OPPORTUNISTIC ? SMTP_CLIENT_STARTTLS_OPPORTUNISTIC
+                                                        : SMTP_CLIENT_STARTTLS_REQUIRED;
+  if (!smtp_tls_available()) {
+    if (t->tls != SMTP_DELIVERY_TLS_OPPORTUNISTIC) return -1;
+    *starttls = SMTP_CLIENT_STARTTLS_OFF;
+    return 0;
+  }
+  if (smtp_tls_config_new(&cfg, SMTP_TLS_CLIENT, NULL) != 0) return -1;
+  /* DANE: the TLSA records decide, not the WebPKI (RFC 7672 3.1) */
+  if (smtp_tls_config_set_verify(cfg, verify ? SMTP_TLS_VERIFY_REQUIRED : SMTP_TLS_VERIFY_NONE) != 0 ||
+      (verify && (o->ca_file ? smtp_tls_config_ca_file(cfg, o->ca_file) : smtp_tls_config_system_ca(cfg)) != 0)) {
+    smtp_tls_config_del(cfg);
+    return -1;
+  }
+  *out = cfg;
+  return 0;
+}
+
+static const char *tls_level(unsigned int l) {
+  switch (l) {
+  case SMTP_DELIVERY_TLS_ENCRYPT: return "TLS required";
+  case SMTP_DELIVERY_TLS_DANE: return "DANE";
+  case SMTP_DELIVERY_TLS_VERIFY: return "TLS verified (MTA-STS)";
+  default: return "opportunistic TLS";
+  }
+}
+
+/* One attempt at one address. Returns the outcome for smtp_delivery_report()
+ * and, for SMTP_DELIVERY_DONE, the exit status in *status. */
+static unsigned int mx_attempt(const send_opts *o, smtp_delivery *d, const smtp_delivery_target *t,
+                               const char *msg, size_t msglen, int *status) {
+  send_app app;
+  smtp_client_session *c = NULL;
+  smtp_tls_config *tls = NULL;
+  smtp_driver *drv = NULL;
+  smtp_io io;
+  char helo[256];
+  int fd, starttls, rc;
+  unsigned int outcome = SMTP_DELIVERY_TEMPFAIL;
+  if (o->trace)
+    fprintf(stderr, "MX: %s (preference %u) %s port %u, %s\n", t->host, t->preference, t->addr_text,
+            t->port, tls_level(t->tls));
+  fd = connect_target(t);
+  if (fd < 0) {
+    fprintf(stderr, "smtp-send: cannot connect to %s [%s] port %u: %s\n", t->host, t->addr_text, t->port,
+            strerror(errno));
+    return SMTP_DELIVERY_CONNECT_FAILED;
+  }
+  if (target_tls(o, t, &tls, &starttls) != 0) {
+    fprintf(stderr, "smtp-send: %s: TLS is required (%s) but cannot be set up\n", t->host, tls_level(t->tls));
+    close(fd);
+    return SMTP_DELIVERY_TLS_FAILED;
+  }
+  default_helo(fd, helo, sizeof helo);
+  rc = send_app_init(&app, o, helo, msg, msglen, stdout, stderr);
+  if (rc) {
+    close(fd);
+    smtp_tls_config_del(tls);
+    send_app_free(&app);
+    *status = rc;
+    return SMTP_DELIVERY_DONE;
+  }
+  smtp_client_callbacks_set_trace(app.cbs, on_trace);
+  smtp_client_callbacks_set_event(app.cbs, mx_on_event);
+  smtp_client_options_set_starttls(app.opt, starttls);
+  memset(&dane, 0, sizeof dane);
+  dane.d = d;
+  dane.t = t;
+  dane.domain = o->domain;
+  if (smtp_client_session_new(&c, app.cbs, &app, app.opt, NULL) != SMTP_OK ||
+      smtp_io_posix_new(&io, fd, fd, SMTP_IO_POSIX_OWN_FD, NULL) != SMTP_OK) {
+    close(fd);
+    goto out;
+  }
+  if (smtp_driver_new_client(&drv, c, &io, tls, tls ? t->host : NULL, 0, NULL) != SMTP_OK) goto out;
+  trace_driver = drv;
+  trace_tls_shown = 0;
+  smtp_client_session_submit(c, app.txn);
+  smtp_client_session_quit(c);
+  run(drv, fd);
+  {
+    int e = smtp_driver_error(drv);
+    if (is_tls_error(e) && !app.tls_error) app.tls_error = e;
+  }
+  if (!smtp_client_session_is_closed(c)) smtp_client_session_connection_lost(c);
+  if (app.txn_started) {
+    *status = send_app_finish(&app);
+    outcome = SMTP_DELIVERY_DONE;
+  } else if (app.tls_error == SMTP_ERR_DANE) {
+    fprintf(stderr, "smtp-send: %s [%s]: DANE: the certificate matches none of the TLSA records\n", t->host,
+            t->addr_text);
+    smtp_delivery_tls_failure(d, t, SMTP_TLSRPT_VALIDATION_FAILURE, "certificate matches no TLSA record");
+    outcome = SMTP_DELIVERY_TLS_FAILED;
+  } else if (app.tls_error || app.closed_error == SMTP_ERR_TLS_REQUIRED ||
+             (app.got_result && app.result.status == SMTP_ERR_TLS_REQUIRED)) {
+    int e = app.tls_error ? app.tls_error : SMTP_ERR_TLS_REQUIRED;
+    fprintf(stderr, "smtp-send: %s [%s]: %s\n", t->host, t->addr_text, smtp_strerror(e));
+    smtp_delivery_tls_failure(d, t,
+                              e == SMTP_ERR_TLS_REQUIRED ? SMTP_TLSRPT_STARTTLS_NOT_SUPPORTED
+                              : e == SMTP_ERR_TLS_VERIFY ? SMTP_TLSRPT_CERTIFICATE_NOT_TRUSTED
+                                                         : SMTP_TLSRPT_VALIDATION_FAILURE,
+                              smtp_strerror(e));
+    outcome = SMTP_DELIVERY_TLS_FAILED;
+  } else {
+    int e = app.closed_error ? app.closed_error : app.got_result ? app.result.status : SMTP_ERR_CONNECTION_LOST;
+    fprintf(stderr, "smtp-send: %s [%s]: %s; trying the next host\n", t->host, t->addr_text, smtp_strerror(e));
+  }
+out:
+  trace_driver = NULL;
+  dane.t = NULL;
+  smtp_driver_del(drv);
+  smtp_client_session_del(c);
+  send_app_free(&app);
+  smtp_tls_config_del(tls);
+  return outcome;
+}
+
+/* RFC 8461: the policy to apply, from the cache or fetched; NULL for none. */
+static smtp_mta_sts_policy *sts_policy(const send_opts *o, const smtp_resolver *res) {
+  char dir[512], id[33] = "", cid[33] = "", why[256];
+  const char *base = getenv("XDG_CACHE_HOME");
+  smtp_mta_sts_policy *cached = NULL, *p = NULL;
+  smtp_dns_result *r = NULL;
+  int64_t now = (int64_t)time(NULL);
+  int valid_cache, ntxt = 0, rc;
+  if (base && *base) snprintf(dir, sizeof dir, "%s/libsmtp", base);
+  else snprintf(dir, sizeof dir, "%s/.cache/libsmtp", getenv("HOME") ? getenv("HOME") : ".");
+  valid_cache = smtp_mta_sts_cache_load(dir, o->domain, now, &cached, cid, sizeof cid, NULL, NULL) == 0;
+  /* the TXT record (RFC 8461 3.1): exactly one starting with v=STSv1 */
+  {
+    char name[300];
+    snprintf(name, sizeof name, "_mta-sts.%s", o->domain);
+    if (smtp_resolver_lookup(res, name, SMTP_DNS_TXT, 10000, &r, NULL) == 0) {
+      for (size_t i = 0; i < smtp_dns_result_count(r); i++) {
+        const smtp_dns_rr *x = smtp_dns_result_record(r, i);
+        if (x->data_len >= 7 && memcmp(x->data, "v=STSv1", 7) == 0) {
+          ntxt++;
+          if (smtp_mta_sts_txt_parse((const char *)x->data, x->data_len, id, sizeof id) != 0) id[0] = 0;
+        }
+      }
+    }
+    smtp_dns_result_del(r);
+  }
+  if (ntxt != 1 || !id[0] || (valid_cache && strcmp(id, cid) == 0)) {
+    if (o->trace && valid_cache) fprintf(stderr, "MTA-STS: %s: cached policy (id %s)\n", o->domain, cid);
+    if (valid_cache) return cached;
+    if (o->trace) fprintf(stderr, "MTA-STS: %s: no policy\n", o->domain);
+    return NULL;
+  }
+  /* fetch from mta-sts.DOMAIN, resolved through the same resolver */
+  {
+    char host[300], to[80] = "";
+    unsigned int port = o->mta_sts_port ? o->mta_sts_port : 443;
+    snprintf(host, sizeof host, "mta-sts.%s", o->domain);
+    for (unsigned int type = SMTP_DNS_A; !to[0]; type = SMTP_DNS_AAAA) {
+      if (smtp_resolver_lookup(res, host, type, 10000, &r, NULL) == 0 && smtp_dns_result_count(r)) {
+        const smtp_dns_rr *x = smtp_dns_result_record(r, 0);
+        char a[64];
+        inet_ntop(x->addr_len == 4 ? AF_INET : AF_INET6, x->addr, a, sizeof a);
+        snprintf(to, sizeof to, x->addr_len == 4 ? "%s:%u" : "[%s]:%u", a, port);
+      }
+      smtp_dns_result_del(r);
+      r = NULL;
+      if (type == SMTP_DNS_AAAA) break;
+    }
+    if (!to[0]) {
+      fprintf(stderr, "smtp-send: MTA-STS: cannot resolve %s\n", host);
+    } else {
+      rc = smtp_mta_sts_fetch(o->domain, o->ca_file, to, 30000, &p, why, sizeof why, NULL);
+      if (rc != 0)
+        fprintf(stderr, "smtp-send: MTA-STS policy fetch for %s failed: %s\n", o->domain,
+                why[0] ? why : smtp_strerror(rc));
+    }
+  }
+  if (!p) /* RFC 8461 5.1: keep using a valid cached policy */
+    return valid_cache ? cached : NULL;
+  smtp_mta_sts_policy_del(cached);
+  /* the base directory may not exist yet: make it, then the cache stores */
+  {
+    char *sl;
+    for (sl = strchr(dir + 1, '/'); sl; sl = strchr(sl + 1, '/')) {
+      *sl = 0;
+      mkdir(dir, 0700);
+      *sl = '/';
+    }
+  }
+  rc = smtp_mta_sts_cache_store(dir, o->domain, p, id, now, NULL);
+  if (rc != 0) fprintf(stderr, "smtp-send: cannot cache the MTA-STS policy in %s: %s\n", dir, smtp_strerror(rc));
+  if (o->trace) fprintf(stderr, "MTA-STS: %s: fetched policy (id %s)\n", o->domain, id);
+  return p;
+}
+
+static int run_mx(const send_opts *o, const char *msg, size_t msglen) {
+  smtp_resolver res;
+  smtp_delivery *d = NULL;
+  smtp_delivery_config cfg;
+  smtp_delivery_target t;
+  smtp_mta_sts_policy *sts = NULL;
+  long long until = now_ms() + MX_RESOLVE_MS;
+  int rc, status = SEND_EXIT_NONE, done = 0;
+  rc = o->dnssec_anchor ? smtp_resolver_unbound_new(&res, o->resolver, o->dnssec_anchor, 10000, NULL)
+                        : smtp_resolver_cares_new(&res, o->resolver, 5000, NULL);
+  if (rc != 0) {
+    fprintf(stderr, "smtp-send: cannot set up the resolver (%s): %s\n",
+            o->dnssec_anchor ? "libunbound" : "c-ares", smtp_strerror(rc));
+    return SEND_EXIT_NONE;
+  }
+  memset(&cfg, 0, sizeof cfg);
+  cfg.version = SMTP_DELIVERY_CONFIG_VERSION;
+  cfg.flags = o->dane ? SMTP_DELIVERY_DANE : 0;
+  cfg.port = o->mx_port;
+  cfg.random = rnd32;
+  if (o->mta_sts) sts = sts_policy(o, &res);
+  rc = smtp_delivery_new(&d, o->domain, &res, &cfg, NULL);
+  if (rc != 0) {
+    fprintf(stderr, "smtp-send: bad recipient domain %s: %s\n", o->domain, smtp_strerror(rc));
+    smtp_resolver_close(&res);
+    smtp_mta_sts_policy_del(sts);
+    return SEND_EXIT_USAGE;
+  }
+  for (size_t i = 0; i < o->nto; i++) smtp_delivery_add_rcpt(d, o->to[i]);
+  if (sts && smtp_mta_sts_policy_mode(sts) != SMTP_MTA_STS_NONE) smtp_delivery_set_mta_sts(d, sts);
+  while ((rc = smtp_delivery_resolve(d)) == SMTP_ERR_WOULDBLOCK) {
+    long long left = until - now_ms();
+    if (left <= 0) break;
+    smtp_resolver_wait(&res, (int)left);
+  }
+  if (rc == 0) {
+    while (!done && smtp_delivery_next(d, &t) == 0) {
+      unsigned int outcome = mx_attempt(o, d, &t, msg, msglen, &status);
+      smtp_delivery_report(d, &t, outcome);
+      if (outcome == SMTP_DELIVERY_DONE) done = 1;
+    }
+  } else if (rc == SMTP_ERR_WOULDBLOCK) {
+    fprintf(stderr, "smtp-send: DNS lookups for %s timed out\n", o->domain);
+  }
+  if (!done) {
+    /* no host took the transaction: one line per recipient with the reason
+     * (RFC 7505 null MX: 556 5.1.10) */
+    for (size_t i = 0; i < smtp_delivery_rcpt_count(d); i++) {
+      smtp_delivery_rcpt_result rr;
+      if (smtp_delivery_rcpt(d, i, &rr) != 0 || rr.code == 0) continue;
+      printf("RCPT %s %d %s %s\n", rr.addr, rr.code, rr.enhanced[0] ? rr.enhanced : "-", rr.text);
+    }
+    status = SEND_EXIT_NONE;
+  }
+  if (o->trace) {
+    size_t nf = 0;
+    const smtp_tlsrpt_failure *f = smtp_delivery_tls_failures(d, &nf);
+    for (size_t i = 0; i < nf; i++)
+      fprintf(stderr, "TLS-RPT: %s mx=%s ip=%s %s\n", smtp_tlsrpt_result_name(f[i].result_type),
+              f[i].receiving_mx_hostname ? f[i].receiving_mx_hostname : "-",
+              f[i].receiving_ip ? f[i].receiving_ip : "-", f[i].failure_reason_code ? f[i].failure_reason_code : "");
+  }
+  fflush(stdout);
+  smtp_delivery_del(d);
+  smtp_mta_sts_policy_del(sts);
+  smtp_resolver_close(&res);
+  return status;
+}
+
 int main(int argc, char **argv) {
   send_opts o;
   send_app app;
@@ -260,6 +603,11 @@ int main(int argc, char **argv) {
   if (rc) {
     send_opts_free(&o);
     return rc < 0 ? 0 : rc;
+  }
+  if (o.mx) {
+    if (send_read_message(o.file, &msg, &msglen, stderr) != 0) rc = SEND_EXIT_NONE;
+    else rc = run_mx(&o, msg, msglen);
+    goto out;
   }
   rc = setup_tls(&o, &tls, stderr);
   if (rc) goto out;

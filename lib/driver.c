@@ -837,6 +837,7 @@ int smtp_driver_tls_info(const smtp_driver *d, smtp_tls_info *info) {
   return smtp_tls_get_info(d->tls, info);
 }
 
+
 int smtp_driver_last_error(const smtp_driver *d, char *buf, size_t len) {
   size_t n;
   if (!d || !buf || len == 0) return SMTP_ERR_INVALID_ARGUMENT;

@@ -52,6 +52,12 @@ const char *smtp_strerror(int error) {
   case SMTP_ERR_PROXY_HEADER: return "A PROXY protocol header is malformed, oversized or missing where one is required.";
   case SMTP_ERR_UNTRUSTED: return "The peer is not a trusted source for a PROXY header, XCLIENT or XFORWARD.";
   case SMTP_ERR_TLS_NOT_VERIFIED: return "REQUIRETLS asked for, but the server's certificate was not verified (RFC 8689 4.1).";
+  case SMTP_ERR_DNS: return "A DNS lookup failed (server failure, time-out, malformed answer) or the resolver is unusable.";
+  case SMTP_ERR_DNSSEC_BOGUS: return "A DNSSEC-signed answer failed validation (RFC 4035 5.5).";
+  case SMTP_ERR_NULL_MX: return "The domain publishes a null MX: it accepts no mail (RFC 7505).";
+  case SMTP_ERR_DANE: return "The server certificate matches none of the usable TLSA records (RFC 7672).";
+  case SMTP_ERR_MTA_STS: return "An MTA-STS policy forbids this delivery, or the policy is invalid (RFC 8461).";
+  case SMTP_ERR_NO_ROUTE: return "No usable mail exchanger or address is left to try.";
   case SMTP_ERR_NOMEM: return "An allocation failed.";
   case SMTP_ERR_CALLBACK_FAILURE: return "A callback failed; the session is unusable.";
   case SMTP_ERR_PROTOCOL: return "The peer violated the protocol.";

@@ -98,6 +98,12 @@ typedef enum smtp_error {
   SMTP_ERR_PROXY_HEADER = -53,       /**< A PROXY protocol header is malformed, oversized or missing where one is required. */
   SMTP_ERR_UNTRUSTED = -54,          /**< The peer is not a trusted source for a PROXY header, XCLIENT or XFORWARD. */
   SMTP_ERR_TLS_NOT_VERIFIED = -57,    /**< REQUIRETLS asked for, but the server's certificate was not verified (RFC 8689 4.1). */
+  SMTP_ERR_DNS = -61,                 /**< A DNS lookup failed (server failure, time-out, malformed answer) or the resolver is unusable. */
+  SMTP_ERR_DNSSEC_BOGUS = -62,        /**< A DNSSEC-signed answer failed validation (RFC 4035 5.5). */
+  SMTP_ERR_NULL_MX = -63,             /**< The domain publishes a null MX: it accepts no mail (RFC 7505). */
+  SMTP_ERR_DANE = -64,                /**< The server certificate matches none of the usable TLSA records (RFC 7672). */
+  SMTP_ERR_MTA_STS = -65,             /**< An MTA-STS policy forbids this delivery, or the policy is invalid (RFC 8461). */
+  SMTP_ERR_NO_ROUTE = -66,            /**< No usable mail exchanger or address is left to try. */
 
   /** Threshold: every code at or below this value is fatal. */
   SMTP_ERR_FATAL = -900,

@@ -280,6 +280,7 @@ SMTP_API const smtp_tls_conn *smtp_driver_tls_conn(const smtp_driver *d);
  */
 SMTP_API int smtp_driver_last_error(const smtp_driver *d, char *buf, size_t len);
 
+
 /**
  * @brief The sources allowed to send a PROXY header (server drivers made
  *        with ::SMTP_DRIVER_PROXY), checked against the session's client

@@ -22,5 +22,7 @@
 #include <smtp/xclient.h>
 #include <smtp/script.h>
 #include <smtp/capture.h>
+#include <smtp/resolver.h>
+#include <smtp/delivery.h>
 
 #endif /* SMTP_SMTP_H */

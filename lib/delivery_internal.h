@@ -1,0 +1,17 @@
+/* Shared between delivery.c, dane.c and mta_sts*.c. Not installed. */
+#ifndef SMTP_DELIVERY_INTERNAL_H
+#define SMTP_DELIVERY_INTERNAL_H
+
+#include <stddef.h>
+
+/* RFC 8461 4.1 / RFC 6125 6.4.3 restricted: pattern equal to host (case
+ * and one trailing dot ignored), or "*.rest" where host is one label
+ * followed by ".rest". 1 when it matches. */
+int smtp__mta_sts_pattern_match(const char *pattern, const char *host);
+
+/* The digest a TLSA matching type names (1: SHA-256, 2: SHA-512), into out
+ * (64 octets); returns the digest length, or SMTP_ERR_UNSUPPORTED. */
+int smtp__dane_digest(unsigned int matching, const unsigned char *data, size_t len,
+                      unsigned char out[64]);
+
+#endif
