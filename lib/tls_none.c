@@ -136,13 +136,6 @@ int smtp_tls_conn_use_cert(smtp_tls_conn *conn, const smtp_tls_config *other) {
   (void)conn, (void)other;
   return SMTP_ERR_TLS_UNAVAILABLE;
 }
-int smtp_tls_peer_cert(const smtp_tls_conn *conn, size_t index, const unsigned char **der,
-                       size_t *len) {
-  (void)conn, (void)index;
-  if (der) *der = NULL;
-  if (len) *len = 0;
-  return SMTP_ERR_TLS_UNAVAILABLE;
-}
 int smtp__tls_export_key_pem(const smtp_tls_config *cfg, char *buf, size_t len) {
   (void)cfg, (void)buf, (void)len;
   return SMTP_ERR_TLS_UNAVAILABLE;
