@@ -194,6 +194,7 @@ static void open_transaction(smtp_capture *c, const smtp_server_session *s) {
   smtp_tls_info ti;
   const char *h, *a;
   size_t n;
+  smtp_endpoint ep;
   rec_clear(c);
   c->open = 1;
   memcpy(r->client, c->client, sizeof r->client);
@@ -201,6 +202,20 @@ static void open_transaction(smtp_capture *c, const smtp_server_session *s) {
   memcpy(r->peer, c->peer, sizeof r->peer);
   r->has_peer = c->has_peer;
   r->peer_port = c->peer_port;
+  /* The session's own endpoints win when it has them: a PROXY header or
+   * XCLIENT changes the client after the connection opened, and the TCP
+   * peer is then kept as the session's peer endpoint. */
+  if (smtp_server_session_addr(s, SMTP_ADDR_CLIENT, &ep) == 0 &&
+      (ep.family == SMTP_AF_INET || ep.family == SMTP_AF_INET6) &&
+      smtp_endpoint_format(&ep, r->client, sizeof r->client) > 0) {
+    r->client_port = ep.port;
+    if (smtp_server_session_addr(s, SMTP_ADDR_PEER, &ep) == 0 &&
+        (ep.family == SMTP_AF_INET || ep.family == SMTP_AF_INET6) &&
+        smtp_endpoint_format(&ep, r->peer, sizeof r->peer) > 0) {
+      r->has_peer = 1;
+      r->peer_port = ep.port;
+    }
+  }
   r->mail = c->pending_path;
   r->mail_params = c->pending_params;
   c->pending_path = c->pending_params = NULL;

@@ -110,12 +110,20 @@ def main():
 
     # 1. a trusted proxy on 127.0.0.1
     md = os.path.join(tmp, "md1")
+    cap = os.path.join(tmp, "capture.jsonl")
     sv = Server(tmp, "proxy", ["--proxy-protocol", "--trusted-proxy", "127.0.0.0/8",
-                               "--trusted-proxy", "::1", "--maildir", md])
+                               "--trusted-proxy", "::1", "--maildir", md, "--capture", cap])
     rc, out = send(sv.port, ["--proxy-header", "v2", "--proxy-source", "192.0.2.77:4444"], msg)
     check("smtp-send PROXY v2: delivered", rc == 0, out)
     check("PROXY v2: Received names the announced client", received_from(newest(md)) == "192.0.2.77",
           received_from(newest(md)))
+    import json
+    recs = [json.loads(line) for line in open(cap) if line.strip()] if os.path.exists(cap) else []
+    rec = recs[-1] if recs else {}
+    check("PROXY v2: the capture record's client is the announced one",
+          rec.get("client") == {"addr": "192.0.2.77", "port": 4444}, rec.get("client"))
+    check("PROXY v2: the capture record's peer is the proxy (the TCP peer)",
+          isinstance(rec.get("peer"), dict) and rec["peer"].get("addr") == "127.0.0.1", rec.get("peer"))
     rc, out = send(sv.port, ["--proxy-header", "v1", "--proxy-source", "198.51.100.9:1"], msg)
     check("smtp-send PROXY v1: delivered", rc == 0, out)
     check("PROXY v1: Received names the announced client", received_from(newest(md)) == "198.51.100.9")
