@@ -85,7 +85,7 @@ static int posix_wait(unsigned int events, int timeout_ms, void *ud) {
   return (int)ready;
 }
 
-static int posix_close(void *ud) {
+static int io_posix_close(void *ud) {
   posix_io *p = ud;
   smtp_mem mem = p->mem;
   int r = 0;
@@ -126,7 +126,7 @@ int smtp_io_posix_new(smtp_io *io, int rfd, int wfd, unsigned int flags, const s
   io->user_data = p;
   io->send = posix_send;
   io->recv = posix_recv;
-  io->close = posix_close;
+  io->close = io_posix_close;
   io->wait = posix_wait;
   return SMTP_OK;
 }

@@ -92,9 +92,9 @@ static void test_truncation(void **state) {
   assert_string_equal(buf, "");
 }
 
-static unsigned long rng_state = 12345;
+static uint64_t rng_state = 12345; /* 64 bits on every target (armhf's long has 32) */
 static unsigned rnd(void) {
-  rng_state = rng_state * 6364136223846793005ul + 1442695040888963407ul;
+  rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
   return (unsigned)(rng_state >> 33);
 }
 
