@@ -21,7 +21,7 @@ export PATH="$PATH:/usr/sbin"
 . "$(dirname "$0")/lib.sh"
 "$SEND" --help | grep -q -- '--mx' || { echo "smtp-send without --mx: skip"; exit 77; }
 
-# usage errors (CLI.md: one line on stderr, exit 64, nothing sent)
+# usage errors (docs/examples.md: one line on stderr, exit 64, nothing sent)
 u() { timeout 10 "$SEND" "$@" </dev/null >/dev/null 2>&1; echo $?; }
 check "--mx with --server: 64" $(eq "$(u --mx --server 127.0.0.1 --from a@b.example --to c@d.example)" 64)
 check "--mx with two domains: 64" $(eq "$(u --mx --from a@b.example --to c@d.example --to e@f.example)" 64)
