@@ -508,7 +508,7 @@ static int add_param(smtp_client_txn *t, int rcpt, const char *kv, const char *o
   return 0;
 }
 
-/* The extension options and the extra parameters (CLI.md second wave);
+/* The extension options and the extra parameters (docs/examples.md);
  * every value is checked by the library's parameter table. */
 static int fill_params(smtp_client_txn *t, const send_opts *o, FILE *err) {
   char kv[128];
@@ -958,7 +958,7 @@ int send_app_init(send_app *a, const send_opts *o, const char *default_helo, con
   return 0;
 }
 
-/* --json: one object on stdout (CLI.md second wave). */
+/* --json: one object on stdout (docs/examples.md). */
 static void json_print(send_app *a, int status, int exit_code) {
   char *b = NULL;
   size_t n = 0;

@@ -55,7 +55,7 @@ typedef struct send_opts {
   smtp_endpoint proxy_source;
   const char *xclient;         /* --xclient 'NAME=VALUE ...' (xtext values) */
   const char *xforward;        /* --xforward 'NAME=VALUE ...' */
-  /* delivery to the recipients' domain (CLI.md second wave) */
+  /* delivery to the recipients' domain (docs/examples.md) */
   int mx, dane, mta_sts;
   const char *resolver;      /* --resolver HOST[:PORT] */
   const char *dnssec_anchor; /* --dnssec-anchor FILE */
