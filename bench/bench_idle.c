@@ -2,7 +2,7 @@
  * holds (counting smtp_mem) after its greeting and EHLO, for the server and
  * the client, with the default options and with other buffer sizes; then RSS growth per session with N such sessions alive
  * in one process (malloc overhead included). Target: <= 4096 octets per
- * idle plaintext session (issue 7).
+ * idle plaintext session.
  *
  * Usage: bench_idle [N]   (default 10000) */
 #include <stdio.h>
