@@ -521,8 +521,8 @@ int smtp_dns_parse(const unsigned char *wire, size_t len, const char *qname, uns
       smtp__free(mem, d);
       return SMTP_ERR_NOMEM;
     }
-    a = (char *)(void *)(r->rr + kept);
-    if (!kept) a = (char *)(r + 1);
+    /* (r->rr is NULL without records: no pointer arithmetic on it then) */
+    a = kept ? (char *)(void *)(r->rr + kept) : (char *)(r + 1);
     r->name = a;
     a = name_text(cur, a);
   }
