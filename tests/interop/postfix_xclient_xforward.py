@@ -25,6 +25,8 @@ import sys
 import tempfile
 import time
 
+import ilib  # noqa: E402  (tests/interop/ilib.py)
+
 SERVER = sys.argv[1]
 SEND = os.path.join(os.path.dirname(SERVER), "smtp-send")
 POSTFIX = shutil.which("postfix") or ("/usr/sbin/postfix" if os.path.exists("/usr/sbin/postfix") else None)
@@ -41,12 +43,7 @@ def check(name, cond, detail=""):
         failures += 1
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+free_port = ilib.free_port
 
 
 def postfix(d, *args):
@@ -111,28 +108,9 @@ local_recipient_maps =
                        if os.path.exists(os.path.join(d, "maillog")) else log)
 
 
-class Server:
+class Server(ilib.Server):
     def __init__(self, tmp, name, args):
-        self.log = os.path.join(tmp, name + ".log")
-        self.proc = subprocess.Popen(
-            ["timeout", "150", SERVER, "--listen", "127.0.0.1:0", "--hostname", "localhost"] + args,
-            stderr=open(self.log, "wb"))
-        deadline = time.time() + 10
-        self.port = None
-        while time.time() < deadline and self.port is None:
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+) ", open(self.log).read())
-            if m:
-                self.port = int(m.group(1))
-            elif self.proc.poll() is not None:
-                break
-            else:
-                time.sleep(0.05)
-        if self.port is None:
-            raise RuntimeError("smtp-server did not start: " + open(self.log).read())
-
-    def close(self):
-        self.proc.terminate()
-        return self.proc.wait(timeout=10)
+        super().__init__(SERVER, tmp, name, args, limit=150)
 
 
 def wait_files(md, n, secs=30):

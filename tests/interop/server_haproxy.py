@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+import ilib  # noqa: E402  (tests/interop/ilib.py)
+
 SERVER = sys.argv[1]
 HAPROXY = shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None)
 failures = 0
@@ -35,36 +37,12 @@ def check(name, cond, detail=""):
         failures += 1
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+free_port = ilib.free_port
 
 
-class Server:
+class Server(ilib.Server):
     def __init__(self, tmp, name, args):
-        self.log = os.path.join(tmp, name + ".log")
-        self.proc = subprocess.Popen(
-            ["timeout", "150", SERVER, "--listen", "127.0.0.1:0", "--hostname", "localhost"] + args,
-            stderr=open(self.log, "wb"))
-        deadline = time.time() + 10
-        self.port = None
-        while time.time() < deadline and self.port is None:
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+) ", open(self.log).read())
-            if m:
-                self.port = int(m.group(1))
-            elif self.proc.poll() is not None:
-                break
-            else:
-                time.sleep(0.05)
-        if self.port is None:
-            raise RuntimeError("smtp-server did not start: " + open(self.log).read())
-
-    def close(self):
-        self.proc.terminate()
-        return self.proc.wait(timeout=10)
+        super().__init__(SERVER, tmp, name, args, limit=150)
 
 
 def start_haproxy(tmp, name, front, backends, send_proxy):

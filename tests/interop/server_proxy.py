@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+import ilib  # noqa: E402  (tests/interop/ilib.py)
+
 SERVER = sys.argv[1]
 SEND = os.path.join(os.path.dirname(SERVER), "smtp-send")
 failures = 0
@@ -36,28 +38,9 @@ def check(name, cond, detail=""):
         failures += 1
 
 
-class Server:
+class Server(ilib.Server):
     def __init__(self, tmp, name, args):
-        self.log = os.path.join(tmp, name + ".log")
-        self.proc = subprocess.Popen(
-            ["timeout", "120", SERVER, "--listen", "127.0.0.1:0", "--hostname", "localhost"] + args,
-            stderr=open(self.log, "wb"))
-        deadline = time.time() + 10
-        self.port = None
-        while time.time() < deadline and self.port is None:
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+) ", open(self.log).read())
-            if m:
-                self.port = int(m.group(1))
-            elif self.proc.poll() is not None:
-                break
-            else:
-                time.sleep(0.05)
-        if self.port is None:
-            raise RuntimeError("smtp-server did not start: " + open(self.log).read())
-
-    def close(self):
-        self.proc.terminate()
-        return self.proc.wait(timeout=10)
+        super().__init__(SERVER, tmp, name, args, limit=120)
 
 
 def received_from(path):
