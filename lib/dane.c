@@ -8,6 +8,7 @@
 #include <smtp/delivery.h>
 
 #include "delivery_internal.h"
+#include "hash.h"
 #include "internal.h"
 
 #define MAX_CERTS 16
@@ -251,60 +252,21 @@ int smtp_dane_match(const smtp_dns_rr *records, size_t nrec, const unsigned char
   return err ? err : SMTP_ERR_DANE;
 }
 
-#if defined(SMTP_HAVE_TLS)
-#include <mbedtls/sha256.h>
-#include <mbedtls/x509_crt.h>
-#include <mbedtls/sha512.h>
-#include <mbedtls/version.h>
-
+/* TLSA matching types 1 and 2 (RFC 6698 2.1.3) with the library's own
+ * SHA-2 (hash.c), so every build, TLS backend or none, digests alike. */
 int smtp__dane_digest(unsigned int matching, const unsigned char *data, size_t len,
                       unsigned char out[64]) {
-  int rc;
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
-  if (matching == 1) rc = mbedtls_sha256(data, len, out, 0);
-  else if (matching == 2) rc = mbedtls_sha512(data, len, out, 0);
-#else
-  if (matching == 1) rc = mbedtls_sha256_ret(data, len, out, 0);
-  else if (matching == 2) rc = mbedtls_sha512_ret(data, len, out, 0);
-#endif
+  int alg;
+  if (matching == 1) alg = SMTP__H_SHA256;
+  else if (matching == 2) alg = SMTP__H_SHA512;
   else return SMTP_ERR_UNSUPPORTED;
-  if (rc != 0) return SMTP_ERR_UNSUPPORTED;
-  return matching == 1 ? 32 : 64;
+  if (smtp__hash(alg, data, len, out) < 0) return SMTP_ERR_UNSUPPORTED;
+  return (int)smtp__hash_len(alg);
 }
 
-/* The signature check is mbedTLS's (x509_crt_verify with the issuer as the
- * only trust anchor); validity dates are not part of DANE-TA matching here
- * (as for DANE-EE, RFC 7672 3.1.1), so only those flags are tolerated. */
+/* The signature check needs public-key code, so it is the TLS backend's. */
 static int signed_by(const cert_parts *child, const cert_parts *issuer) {
-  mbedtls_x509_crt c, i;
-  uint32_t flags = 0;
-  int rc, ok = 0;
-  mbedtls_x509_crt_init(&c);
-  mbedtls_x509_crt_init(&i);
-  rc = mbedtls_x509_crt_parse_der(&c, child->cert.p, child->cert.len);
-  if (rc == 0) rc = mbedtls_x509_crt_parse_der(&i, issuer->cert.p, issuer->cert.len);
-  if (rc == 0) {
-    rc = mbedtls_x509_crt_verify(&c, &i, NULL, NULL, &flags, NULL, NULL);
-    flags &= ~(uint32_t)(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE);
-    ok = (rc == 0 || rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) && flags == 0;
-  }
-  mbedtls_x509_crt_free(&c);
-  mbedtls_x509_crt_free(&i);
-  return ok;
-}
-#else
-static int signed_by(const cert_parts *child, const cert_parts *issuer) {
-  (void)child;
-  (void)issuer;
-  return SMTP_ERR_UNSUPPORTED;
+  return smtp__tls_x509_signed_by(child->cert.p, child->cert.len, issuer->cert.p,
+                                  issuer->cert.len);
 }
 
-int smtp__dane_digest(unsigned int matching, const unsigned char *data, size_t len,
-                      unsigned char out[64]) {
-  (void)matching;
-  (void)data;
-  (void)len;
-  (void)out;
-  return SMTP_ERR_UNSUPPORTED;
-}
-#endif

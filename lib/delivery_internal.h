@@ -14,4 +14,12 @@ int smtp__mta_sts_pattern_match(const char *pattern, const char *host);
 int smtp__dane_digest(unsigned int matching, const unsigned char *data, size_t len,
                       unsigned char out[64]);
 
+/* 1 when the DER certificate @p child carries a valid signature by the
+ * public key of the DER certificate @p issuer whose subject is the child's
+ * issuer name, 0 when it does not; SMTP_ERR_UNSUPPORTED in a build without
+ * TLS. Validity dates are not looked at. Implemented by the default TLS
+ * backend (tls.c, tls_none.c). */
+int smtp__tls_x509_signed_by(const unsigned char *child, size_t child_len,
+                             const unsigned char *issuer, size_t issuer_len);
+
 #endif

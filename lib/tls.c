@@ -7,6 +7,7 @@
 #include <sys/auxv.h>
 #endif
 
+#include "delivery_internal.h"
 #include "tls_internal.h"
 
 #define INV SMTP_ERR_INVALID_ARGUMENT
@@ -387,4 +388,10 @@ int smtp__tls_cpu_has_aes(void) {
 #else
   return 0;
 #endif
+}
+
+int smtp__tls_x509_signed_by(const unsigned char *child, size_t child_len,
+                             const unsigned char *issuer, size_t issuer_len) {
+  if (!child || !issuer || !child_len || !issuer_len) return 0;
+  return backends[0]->x509_signed_by(child, child_len, issuer, issuer_len);
 }

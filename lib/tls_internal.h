@@ -70,6 +70,10 @@ struct smtp__tls_backend {
   int (*peer_subject)(const smtp_tls_conn *conn, char *buf, size_t len);
   int (*channel_binding)(const smtp_tls_conn *conn, int type, uint8_t *out, size_t cap,
                          size_t *len);
+  /* 1 when DER @p child is signed by DER @p issuer (name and signature;
+   * dates ignored), 0 when not or when either does not parse. */
+  int (*x509_signed_by)(const unsigned char *child, size_t child_len,
+                        const unsigned char *issuer, size_t issuer_len);
 };
 
 #if defined(SMTP_HAVE_MBEDTLS)

@@ -1234,6 +1234,29 @@ static int v_channel_binding(const smtp_tls_conn *c, int t, uint8_t *o, size_t c
   return mb_channel_binding(CCONN(c), t, o, cap, l);
 }
 
+/* DANE-TA's chain step (RFC 7672 3.1.2): mbedTLS's chain verification
+ * with the issuer as the only trust anchor; validity dates are not part of
+ * the match (as for DANE-EE, RFC 7672 3.1.1), so only those flags are
+ * tolerated. */
+static int v_x509_signed_by(const unsigned char *child, size_t child_len,
+                            const unsigned char *issuer, size_t issuer_len) {
+  mbedtls_x509_crt c, i;
+  uint32_t flags = 0;
+  int rc, ok = 0;
+  mbedtls_x509_crt_init(&c);
+  mbedtls_x509_crt_init(&i);
+  rc = mbedtls_x509_crt_parse_der(&c, child, child_len);
+  if (rc == 0) rc = mbedtls_x509_crt_parse_der(&i, issuer, issuer_len);
+  if (rc == 0) {
+    rc = mbedtls_x509_crt_verify(&c, &i, NULL, NULL, &flags, NULL, NULL);
+    flags &= ~(uint32_t)(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE);
+    ok = (rc == 0 || rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) && flags == 0;
+  }
+  mbedtls_x509_crt_free(&c);
+  mbedtls_x509_crt_free(&i);
+  return ok;
+}
+
 const smtp__tls_backend smtp__tls_mbedtls = {
     SMTP_TLS_BACKEND_MBEDTLS, "mbedtls", mb_version,
     v_config_new, v_config_del, v_cert_file, v_cert_mem, v_self_signed, v_export_cert, v_export_key,
@@ -1241,5 +1264,5 @@ const smtp__tls_backend smtp__tls_mbedtls = {
     v_config_last_error, v_conn_new, v_conn_del, v_handshake, v_is_established, v_feed,
     v_feed_space, v_feed_eof, v_pending_output, v_consume_output, v_read, v_has_pending, v_write,
     v_close_notify, v_get_info, v_last_error, v_use_cert, v_peer_cert, v_peer_verify_result,
-    v_peer_subject, v_channel_binding,
+    v_peer_subject, v_channel_binding, v_x509_signed_by,
 };

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "adapters.h"
+#include "delivery_internal.h"
 
 int smtp_tls_available(void) { return 0; }
 const char *smtp_tls_backend(void) { return "none"; }
@@ -194,4 +195,10 @@ int smtp_tls_channel_binding(const smtp_tls_conn *conn, int type, uint8_t *out, 
   (void)conn, (void)type, (void)out, (void)cap;
   if (len) *len = 0;
   return SMTP_ERR_TLS_UNAVAILABLE;
+}
+
+int smtp__tls_x509_signed_by(const unsigned char *child, size_t child_len,
+                             const unsigned char *issuer, size_t issuer_len) {
+  (void)child, (void)child_len, (void)issuer, (void)issuer_len;
+  return SMTP_ERR_UNSUPPORTED;
 }

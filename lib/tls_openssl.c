@@ -20,6 +20,7 @@
  * when the CPU has AES instructions, else ChaCha20-Poly1305 first; the
  * server's order wins (SSL_OP_CIPHER_SERVER_PREFERENCE).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -1115,6 +1116,27 @@ static int os_channel_binding(const smtp_tls_conn *pub, int type, uint8_t *out, 
   }
 }
 
+/* DANE-TA's chain step (RFC 7672 3.1.2): the issuer's subject names the
+ * child's issuer (and its key identifier, when both carry one) and its key
+ * verifies the child's signature. */
+static int os_x509_signed_by(const unsigned char *child, size_t child_len,
+                             const unsigned char *issuer, size_t issuer_len) {
+  const unsigned char *cp = child, *ip = issuer;
+  X509 *c, *i;
+  int ok = 0;
+  if (child_len > LONG_MAX || issuer_len > LONG_MAX) return 0;
+  c = d2i_X509(NULL, &cp, (long)child_len);
+  i = d2i_X509(NULL, &ip, (long)issuer_len);
+  if (c && i && X509_check_issued(i, c) == X509_V_OK) {
+    EVP_PKEY *k = X509_get0_pubkey(i);
+    ok = k && X509_verify(c, k) == 1;
+  }
+  X509_free(c);
+  X509_free(i);
+  ERR_clear_error();
+  return ok;
+}
+
 const smtp__tls_backend smtp__tls_openssl = {
     SMTP_TLS_BACKEND_OPENSSL, "openssl", os_version,
     os_config_new, os_config_del, os_cert_file, os_cert_mem, os_self_signed, os_export_cert,
@@ -1123,4 +1145,5 @@ const smtp__tls_backend smtp__tls_openssl = {
     os_feed, os_feed_space, os_feed_eof, os_pending_output, os_consume_output, os_read,
     os_has_pending, os_write, os_close_notify, os_get_info, os_last_error, os_use_cert,
     os_peer_cert, os_peer_verify_result, os_peer_subject, os_channel_binding,
+    os_x509_signed_by,
 };

@@ -259,9 +259,9 @@ SMTP_API const smtp_dns_rr *smtp_delivery_tlsa(const smtp_delivery *d,
  * leaf must carry one of @p names as a DNS subjectAltName (or, when it has
  * none, as its subject common name), with a "*." wildcard covering exactly
  * one leftmost label (RFC 7672 3.2.3). Records with other usages,
- * selectors or matching types are skipped (RFC 7672 3.1.3). Without TLS
- * in the build there are no digests and no signature checks
- * (::SMTP_ERR_UNSUPPORTED where they are needed).
+ * selectors or matching types are skipped (RFC 7672 3.1.3). The digests
+ * are the library's own, in every build; a build without TLS has no
+ * signature checks, so DANE-TA there gives ::SMTP_ERR_UNSUPPORTED.
  *
  * @param records  the TLSA records (as smtp_delivery_tlsa() gives).
  * @param nrec     how many.
