@@ -2,7 +2,7 @@
 """Compiles and links every C block of README.md marked with
 <!-- readme-example: NAME --> against the public headers and the shared
 library, so the README's examples cannot rot.
-usage: readme_examples.py README INCLUDE_DIR LIBSMTP_SO OUTDIR CC [CC ARGS...]"""
+usage: readme_examples.py README INCLUDE_DIRS(: between) LIBSMTP_SO OUTDIR CC [CC ARGS...]"""
 import os
 import re
 import subprocess
@@ -21,8 +21,10 @@ for name, code in blocks:
     exe = os.path.join(outdir, f"readme_{name}")
     with open(src, "w", encoding="utf-8") as f:
         f.write(code)
-    cmd = cc + ["-std=c11", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra", "-Werror",
-                "-I", incdir, src, "-o", exe, lib, "-Wl,-rpath," + os.path.dirname(lib)]
+    # incdir: the source include/ and the build's (generated <smtp/features.h>), os.pathsep between
+    incs = [a for d in incdir.split(os.pathsep) for a in ("-I", d)]
+    cmd = cc + ["-std=c11", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra", "-Werror"] + incs + \
+        [src, "-o", exe, lib, "-Wl,-rpath," + os.path.dirname(lib)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     print(f"{name}: {'ok' if r.returncode == 0 else 'FAILED'}")
     if r.returncode != 0:

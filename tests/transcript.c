@@ -240,6 +240,7 @@ static int do_answer(tr_app *a, const char *act) {
     if (*t) tr_unescape(t, strlen(t), &text);
     r = smtp_server_session_reply(a->s, code, enh[0] ? enh : NULL, *t ? text : NULL);
     free(text);
+#if SMTP_HAVE_SASL /* <smtp/features.h>: built without SASL, no script answers AUTH */
   } else if (strncmp(act, "challenge", 9) == 0) {
     char *d = NULL;
     const char *p = act[9] == ' ' ? act + 10 : act + 9;
@@ -248,6 +249,7 @@ static int do_answer(tr_app *a, const char *act) {
     free(d);
   } else if (strncmp(act, "accept ", 7) == 0) {
     r = smtp_server_session_auth_accept(a->s, act + 7, strlen(act + 7));
+#endif
   } else {
     return 0;
   }

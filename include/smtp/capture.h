@@ -40,6 +40,9 @@
 
 #include <smtp/common.h>
 #include <smtp/server.h>
+#include <smtp/features.h>
+
+#if SMTP_HAVE_SERVER
 
 #ifdef __cplusplus
 extern "C" {
@@ -174,5 +177,7 @@ SMTP_API int smtp_capture_record_data(const smtp_capture_record *rec, uint64_t *
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* SMTP_HAVE_SERVER */
 
 #endif /* SMTP_CAPTURE_H */

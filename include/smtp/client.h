@@ -93,6 +93,9 @@
 #include <smtp/endpoint.h>
 #include <smtp/xclient.h>
 #include <smtp/sasl.h>
+#include <smtp/features.h>
+
+#if SMTP_HAVE_CLIENT
 
 #ifdef __cplusplus
 extern "C" {
@@ -944,5 +947,7 @@ SMTP_API int smtp_client_session_addr(const smtp_client_session *c, unsigned int
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* SMTP_HAVE_CLIENT */
 
 #endif /* SMTP_CLIENT_H */

@@ -40,6 +40,9 @@
 
 #include <smtp/common.h>
 #include <smtp/resolver.h>
+#include <smtp/features.h>
+
+#if SMTP_HAVE_DELIVERY
 
 #ifdef __cplusplus
 extern "C" {
@@ -521,5 +524,7 @@ SMTP_API const smtp_tlsrpt_failure *smtp_delivery_tls_failures(const smtp_delive
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* SMTP_HAVE_DELIVERY */
 
 #endif /* SMTP_DELIVERY_H */

@@ -65,6 +65,7 @@
 #include <smtp/tls.h>
 #include <smtp/endpoint.h>
 #include <smtp/proxy.h>
+#include <smtp/features.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -75,6 +76,9 @@ struct smtp_client_session;
 
 /** @brief A running connection (opaque). */
 typedef struct smtp_driver smtp_driver;
+
+/* The rest is built only with the driver (<smtp/features.h>). */
+#if SMTP_HAVE_DRIVER
 
 /** @brief Flag: TLS from the first byte (implicit TLS, RFC 8314 "submissions", port 465). */
 #define SMTP_DRIVER_IMPLICIT_TLS 1u
@@ -116,6 +120,7 @@ typedef struct smtp_driver smtp_driver;
  *  after a time-out, a close_notify) before it gives up, in milliseconds. */
 #define SMTP_DRIVER_LINGER_MS 30000
 
+#if SMTP_HAVE_SERVER
 /**
  * @brief Create a driver for a server session.
  * @param out      receives the driver (NULL on failure).
@@ -149,6 +154,7 @@ SMTP_API int smtp_driver_new_client(smtp_driver **out, struct smtp_client_sessio
                                     const smtp_io *io, const smtp_tls_config *tls,
                                     const char *hostname, unsigned int flags,
                                     const smtp_mem *mem);
+#endif
 
 /**
  * @brief Free the driver and its TLS connection, and close its I/O
@@ -170,6 +176,7 @@ SMTP_API void smtp_driver_del(smtp_driver *d);
  */
 SMTP_API int smtp_driver_run(smtp_driver *d);
 
+#if SMTP_HAVE_SERVER
 /**
  * @brief smtp_driver_new_server() + smtp_driver_run() + smtp_driver_del().
  * @param session, io, tls, flags, mem  as smtp_driver_new_server().
@@ -187,6 +194,7 @@ SMTP_API int smtp_driver_run_server(struct smtp_server_session *session, const s
 SMTP_API int smtp_driver_run_client(struct smtp_client_session *session, const smtp_io *io,
                                     const smtp_tls_config *tls, const char *hostname,
                                     unsigned int flags, const smtp_mem *mem);
+#endif
 
 /**
  * @brief Move every byte that can move now, without blocking on a
@@ -331,6 +339,8 @@ SMTP_API const smtp_proxy_reader *smtp_driver_proxy_reader(const smtp_driver *d)
  *         ::SMTP_ERR_BUFFER_TOO_SMALL.
  */
 SMTP_API int smtp_driver_filters(const smtp_driver *d, char *buf, size_t len);
+
+#endif /* SMTP_HAVE_DRIVER */
 
 #ifdef __cplusplus
 }

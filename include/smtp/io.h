@@ -30,6 +30,7 @@
 #define SMTP_IO_H
 
 #include <smtp/common.h>
+#include <smtp/features.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -81,6 +82,7 @@ typedef struct smtp_io {
   int (*wait)(unsigned int events, int timeout_ms, void *user_data);
 } smtp_io;
 
+#if SMTP_HAVE_DRIVER
 /**
  * @brief Check that @p io is usable: known version, @c send and @c recv set.
  * @param io the adapter to check (not modified).
@@ -89,10 +91,12 @@ typedef struct smtp_io {
  *         or newer than ::SMTP_IO_VERSION.
  */
 SMTP_API int smtp_io_check(const smtp_io *io);
+#endif
 
 /** @brief smtp_io_posix_new() flag: close the descriptor(s) in smtp_io::close. */
 #define SMTP_IO_POSIX_OWN_FD 1u
 
+#if SMTP_HAVE_DRIVER
 /**
  * @brief Fill @p io with an adapter over POSIX file descriptors.
  *
@@ -171,6 +175,7 @@ SMTP_API smtp_ssize smtp_io_pipe_pending(const smtp_io *io);
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT when @p io is not a pipe end.
  */
 SMTP_API int smtp_io_pipe_shutdown(const smtp_io *io);
+#endif
 
 #ifdef __cplusplus
 }

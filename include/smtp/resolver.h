@@ -29,6 +29,9 @@
 #define SMTP_RESOLVER_H
 
 #include <smtp/common.h>
+#include <smtp/features.h>
+
+#if SMTP_HAVE_DELIVERY
 
 #ifdef __cplusplus
 extern "C" {
@@ -366,5 +369,7 @@ SMTP_API int smtp_resolver_scripted_queries(const smtp_resolver *r, unsigned int
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* SMTP_HAVE_DELIVERY */
 
 #endif /* SMTP_RESOLVER_H */

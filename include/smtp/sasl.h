@@ -8,6 +8,7 @@
 #define SMTP_SASL_H
 
 #include <smtp/common.h>
+#include <smtp/features.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,6 +50,7 @@ SMTP_API smtp_ssize smtp_base64_encode(const void *in, size_t len, char *out, si
  */
 SMTP_API smtp_ssize smtp_base64_decode(const char *in, size_t len, void *out, size_t outcap);
 
+#if SMTP_HAVE_SASL
 /**
  * @brief Build a PLAIN message: [authzid] NUL authcid NUL passwd (RFC 4616 2), not encoded.
  * @param authzid authorization identity, NULL or "" for none.
@@ -65,6 +67,7 @@ SMTP_API smtp_ssize smtp_base64_decode(const char *in, size_t len, void *out, si
  */
 SMTP_API smtp_ssize smtp_sasl_plain_encode(const char *authzid, const char *authcid,
                                            const char *passwd, char *out, size_t outcap);
+#endif
 
 /** @brief The three fields of a decoded PLAIN message (spans into the message). */
 typedef struct smtp_sasl_plain {
@@ -76,6 +79,7 @@ typedef struct smtp_sasl_plain {
                           version. */
 } smtp_sasl_plain;
 
+#if SMTP_HAVE_SASL
 /**
  * @brief Split a decoded PLAIN message: exactly two NULs, non-empty authcid and
  *        passwd, each field at most 255 octets of valid UTF-8 (RFC 4616 2).
@@ -89,6 +93,7 @@ typedef struct smtp_sasl_plain {
  *         (@p out NULL, @p msg NULL with @p len > 0).
  */
 SMTP_API int smtp_sasl_plain_decode(const char *msg, size_t len, smtp_sasl_plain *out);
+#endif
 
 
 /** @brief Largest SCRAM salt a record holds, in octets. */
@@ -114,6 +119,7 @@ typedef struct smtp_scram_record {
   unsigned char reserved[32];                        /**< Zero; room to grow. */
 } smtp_scram_record;
 
+#if SMTP_HAVE_SASL
 /**
  * @brief The digest length of a SCRAM family (20, 32 or 64 octets).
  * @param mech one ::smtp_sasl_mech bit of a SCRAM mechanism, -PLUS or not.
@@ -166,6 +172,7 @@ SMTP_API smtp_ssize smtp_scram_record_format(const char *user, const smtp_scram_
  */
 SMTP_API int smtp_scram_record_parse(const char *line, size_t len, smtp_span *user,
                                      smtp_scram_record *out);
+#endif
 
 /** @brief Version of ::smtp_sasl_mechanism this library understands. */
 #define SMTP_SASL_MECHANISM_VERSION 1

@@ -64,6 +64,9 @@
 #define SMTP_SCRIPT_H
 
 #include <smtp/common.h>
+#include <smtp/features.h>
+
+#if SMTP_HAVE_SERVER
 
 #ifdef __cplusplus
 extern "C" {
@@ -202,5 +205,7 @@ SMTP_API const char *smtp_script_stage_name(int stage);
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* SMTP_HAVE_SERVER */
 
 #endif /* SMTP_SCRIPT_H */

@@ -108,6 +108,9 @@
 #include <smtp/ext.h>
 #include <smtp/reply.h>
 #include <smtp/sasl.h>
+#include <smtp/features.h>
+
+#if SMTP_HAVE_SERVER
 
 #ifdef __cplusplus
 extern "C" {
@@ -1134,6 +1137,7 @@ SMTP_API int smtp_server_session_shutdown(smtp_server_session *s);
 SMTP_API int smtp_server_session_reply(smtp_server_session *s, int code, const char *enhanced,
                                        const char *text);
 
+#if SMTP_HAVE_SASL
 /**
  * @brief Send a SASL challenge (`334 ` + base64 of @p data, RFC 4954 4) in
  *        answer to an auth_step; the client's next line fires auth_step
@@ -1173,6 +1177,7 @@ SMTP_API int smtp_server_session_auth_challenge(smtp_server_session *s, const vo
  */
 SMTP_API int smtp_server_session_auth_accept(smtp_server_session *s, const char *identity,
                                              size_t len);
+#endif /* SMTP_HAVE_SASL */
 
 /** @} */
 
@@ -1413,6 +1418,7 @@ typedef struct smtp_server_token {
 typedef int (*smtp_server_on_token)(smtp_server_session *s, const smtp_server_token *tok,
                                     void *user_data);
 
+#if SMTP_HAVE_SASL
 /** @brief Set the SCRAM lookup callback (enables the SCRAM verifiers).
  *  @param cb the callbacks object; NULL does nothing. @param f the callback or NULL. */
 SMTP_API void smtp_server_callbacks_set_scram_lookup(smtp_server_callbacks *cb,
@@ -1469,11 +1475,14 @@ SMTP_API int smtp_server_session_set_channel_binding(smtp_server_session *s, con
  */
 SMTP_API int smtp_server_session_set_external_identity(smtp_server_session *s,
                                                        const char *identity, size_t len);
+#endif /* SMTP_HAVE_SASL */
 
 /** @} */
 
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* SMTP_HAVE_SERVER */
 
 #endif /* SMTP_SERVER_H */

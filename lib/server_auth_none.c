@@ -1,0 +1,60 @@
+/* The server session without SASL (built with -Dsasl=false instead of
+ * server_auth.c and server_sasl.c): AUTH is never offered in the EHLO reply
+ * and the command is answered 502 5.5.1 as one this server does not
+ * implement (RFC 5321 4.2.4). The AUTH functions of server.h are not built
+ * (<smtp/features.h>). */
+#include "server_impl.h"
+
+unsigned int smtp__srv_auth_offered(const smtp_server_session *s) {
+  (void)s;
+  return 0;
+}
+
+int smtp__srv_auth_usable(const smtp_server_session *s) {
+  (void)s;
+  return 0;
+}
+
+void smtp__srv_auth_reset(smtp_server_session *s) {
+  s->auth_active = 0;
+  s->auth_exchange = 0;
+  s->auth_mech = 0;
+  s->auth_stepno = 0;
+  s->auth_builtin = 0;
+  s->login_stage = 0;
+}
+
+void smtp__srv_auth_complete(smtp_server_session *s, int code) {
+  (void)code;
+  smtp__srv_auth_reset(s);
+}
+
+void smtp__srv_auth_abort(smtp_server_session *s, int status_id) {
+  s->op = SRV_OP_AUTH;
+  (void)smtp__srv_finish_status(s, status_id);
+}
+
+int smtp__srv_auth_command(smtp_server_session *s, const char *args, size_t len) {
+  (void)args;
+  (void)len;
+  s->auth_exchange = 0;
+  smtp__srv_auth_abort(s, SMTP_STATUS_NOT_IMPLEMENTED);
+  return SMTP_OK;
+}
+
+/* Never reached: no exchange starts, so no line is a SASL response. */
+int smtp__srv_auth_line(smtp_server_session *s, const char *line, size_t len) {
+  (void)line;
+  (void)len;
+  s->auth_active = 0;
+  smtp__srv_auth_abort(s, SMTP_STATUS_NOT_IMPLEMENTED);
+  return SMTP_OK;
+}
+
+/* No built-in mechanism, so no per-session SASL state. */
+int smtp__srv_sasl_init(smtp_server_session *s) {
+  (void)s;
+  return SMTP_OK;
+}
+
+void smtp__srv_sasl_free(smtp_server_session *s) { (void)s; }
