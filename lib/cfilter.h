@@ -48,4 +48,17 @@ struct smtp__cf {
   int connected;
 };
 
+/* The PROXY filters (driver.c): the reader for a server session, the
+ * writer for a client session. */
+extern const smtp__cf_type smtp__cf_proxy_reader;
+extern const smtp__cf_type smtp__cf_proxy_writer;
+
+/* smtp__driver_new() with the PROXY filter type given (used when
+ * SMTP_DRIVER_PROXY is set): the public entry points pass their role's,
+ * so a one-role program links only that filter. */
+int smtp__driver_create(smtp_driver **out, const smtp__driver_ops *ops,
+                        const smtp__cf_type *proxy_type, void *session, const smtp_io *io,
+                        const smtp_tls_config *tls, const char *hostname, unsigned int flags,
+                        const smtp_mem *mem);
+
 #endif

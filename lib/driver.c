@@ -112,19 +112,14 @@ void smtp__driver_set_clock(smtp_driver *d, int64_t (*now_ms)(void *ud), void *u
   d->clock_ud = ud;
 }
 
+/* The TLS library's text for a TLS failure, kept now (the connection goes
+ * away); any other error's text is smtp_strerror()'s, looked up only when
+ * smtp_driver_last_error() is called, so a program that never asks does
+ * not link the error strings. */
 static void set_errtext(smtp_driver *d, int err) {
   if (d->tls && (err == SMTP_ERR_TLS_HANDSHAKE || err == SMTP_ERR_TLS_VERIFY ||
-                 err == SMTP_ERR_TLS_CLOSED || err == SMTP_ERR_TLS || err == SMTP_ERR_EOF)) {
+                 err == SMTP_ERR_TLS_CLOSED || err == SMTP_ERR_TLS || err == SMTP_ERR_EOF))
     smtp_tls_last_error(d->tls, d->errbuf, sizeof d->errbuf);
-    if (d->errbuf[0]) return;
-  }
-  if (err) {
-    const char *t = smtp_strerror(err);
-    size_t n = strlen(t);
-    if (n >= sizeof d->errbuf) n = sizeof d->errbuf - 1;
-    memcpy(d->errbuf, t, n);
-    d->errbuf[n] = 0;
-  }
 }
 
 /* ---- the transport filter: the smtp_io adapter ---- */
@@ -328,10 +323,13 @@ static void proxy_destroy(smtp__cf *f) {
   px->pb = NULL;
 }
 
-static const smtp__cf_type cf_type_proxy_reader = {"proxy-reader", proxy_read_connect, proxy_recv,
-                                                   proxy_send, NULL, proxy_destroy};
-static const smtp__cf_type cf_type_proxy_writer = {"proxy-writer", proxy_write_connect, proxy_recv,
-                                                   proxy_send, NULL, proxy_destroy};
+/* Not static: the server's entry points name the reader and the client's
+ * the writer (smtp__driver_create()), so a program with one role does not
+ * link the other's PROXY code. */
+const smtp__cf_type smtp__cf_proxy_reader = {"proxy-reader", proxy_read_connect, proxy_recv,
+                                             proxy_send, NULL, proxy_destroy};
+const smtp__cf_type smtp__cf_proxy_writer = {"proxy-writer", proxy_write_connect, proxy_recv,
+                                             proxy_send, NULL, proxy_destroy};
 
 /* The lowest filter whose start-up is not over, or NULL. */
 static smtp__cf *chain_pending(const smtp_driver *d) {
@@ -706,6 +704,15 @@ static void record_addresses(smtp_driver *d, int fd) {
 int smtp__driver_new(smtp_driver **out, const smtp__driver_ops *ops, void *session, const smtp_io *io,
                      const smtp_tls_config *tls, const char *hostname, unsigned int flags,
                      const smtp_mem *mem) {
+  const smtp__cf_type *px = ops && ops->tls_role == SMTP_TLS_SERVER ? &smtp__cf_proxy_reader
+                                                                     : &smtp__cf_proxy_writer;
+  return smtp__driver_create(out, ops, px, session, io, tls, hostname, flags, mem);
+}
+
+int smtp__driver_create(smtp_driver **out, const smtp__driver_ops *ops,
+                        const smtp__cf_type *proxy_type, void *session, const smtp_io *io,
+                        const smtp_tls_config *tls, const char *hostname, unsigned int flags,
+                        const smtp_mem *mem) {
   smtp_driver *d;
   smtp_io copy;
   int r;
@@ -749,7 +756,7 @@ int smtp__driver_new(smtp_driver **out, const smtp__driver_ops *ops, void *sessi
     d->px = (struct proxy_cf *)(void *)((char *)d + ((sizeof *d + 15) & ~(size_t)15));
     memset(d->px, 0, sizeof *d->px);
     smtp_proxy_reader_init(&d->px->rd, 0);
-    d->cf_proxy.t = ops->tls_role == SMTP_TLS_SERVER ? &cf_type_proxy_reader : &cf_type_proxy_writer;
+    d->cf_proxy.t = proxy_type;
     d->cf_proxy.d = d;
     d->cf_proxy.next = d->top;
     d->top = &d->cf_proxy;
@@ -839,11 +846,13 @@ int smtp_driver_tls_info(const smtp_driver *d, smtp_tls_info *info) {
 
 
 int smtp_driver_last_error(const smtp_driver *d, char *buf, size_t len) {
+  const char *t;
   size_t n;
   if (!d || !buf || len == 0) return SMTP_ERR_INVALID_ARGUMENT;
-  n = strlen(d->errbuf);
+  t = d->errbuf[0] || !d->err ? d->errbuf : smtp_strerror(d->err);
+  n = strlen(t);
   if (n >= len) n = len - 1;
-  memcpy(buf, d->errbuf, n);
+  memcpy(buf, t, n);
   buf[n] = 0;
   return SMTP_OK;
 }

@@ -2,7 +2,7 @@
  * (smtp__driver_ops), and the public client entry points of driver.h. */
 #include <smtp/client.h>
 
-#include "adapters.h"
+#include "cfilter.h"
 
 static smtp_ssize cl_recv(void *s, const char *data, size_t len) {
   return smtp_client_session_mem_recv(s, data, len);
@@ -42,7 +42,8 @@ static const smtp__driver_ops client_ops = {
 int smtp_driver_new_client(smtp_driver **out, struct smtp_client_session *session, const smtp_io *io,
                            const smtp_tls_config *tls, const char *hostname, unsigned int flags,
                            const smtp_mem *mem) {
-  return smtp__driver_new(out, &client_ops, session, io, tls, hostname, flags, mem);
+  return smtp__driver_create(out, &client_ops, &smtp__cf_proxy_writer,
+                             session, io, tls, hostname, flags, mem);
 }
 
 int smtp_driver_run_client(struct smtp_client_session *session, const smtp_io *io,

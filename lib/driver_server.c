@@ -2,7 +2,7 @@
  * (smtp__driver_ops), and the public server entry points of driver.h. */
 #include <smtp/server.h>
 
-#include "adapters.h"
+#include "cfilter.h"
 
 static smtp_ssize sv_recv(void *s, const char *data, size_t len) {
   return smtp_server_session_mem_recv(s, data, len);
@@ -40,7 +40,8 @@ static const smtp__driver_ops server_ops = {
 
 int smtp_driver_new_server(smtp_driver **out, struct smtp_server_session *session, const smtp_io *io,
                            const smtp_tls_config *tls, unsigned int flags, const smtp_mem *mem) {
-  return smtp__driver_new(out, &server_ops, session, io, tls, NULL, flags, mem);
+  return smtp__driver_create(out, &server_ops, &smtp__cf_proxy_reader,
+                             session, io, tls, NULL, flags, mem);
 }
 
 int smtp_driver_run_server(struct smtp_server_session *session, const smtp_io *io,
