@@ -140,7 +140,9 @@ typedef struct smtp_driver smtp_driver;
 SMTP_API int smtp_driver_new_server(smtp_driver **out, struct smtp_server_session *session,
                                     const smtp_io *io, const smtp_tls_config *tls,
                                     unsigned int flags, const smtp_mem *mem);
+#endif
 
+#if SMTP_HAVE_CLIENT
 /**
  * @brief Create a driver for a client session.
  * @param out, session, io, flags, mem  as smtp_driver_new_server().
@@ -185,7 +187,9 @@ SMTP_API int smtp_driver_run(smtp_driver *d);
 SMTP_API int smtp_driver_run_server(struct smtp_server_session *session, const smtp_io *io,
                                     const smtp_tls_config *tls, unsigned int flags,
                                     const smtp_mem *mem);
+#endif
 
+#if SMTP_HAVE_CLIENT
 /**
  * @brief smtp_driver_new_client() + smtp_driver_run() + smtp_driver_del().
  * @param session, io, tls, hostname, flags, mem  as smtp_driver_new_client().
