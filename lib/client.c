@@ -1704,7 +1704,7 @@ int smtp_client_session_timeout_ms(const smtp_client_session *c) {
   }
 }
 
-int smtp_client_session_on_timeout(smtp_client_session *c) {
+int smtp_client_session_timeout(smtp_client_session *c) {
   if (!c) return SMTP_ERR_INVALID_ARGUMENT;
   smtp__cli_session_end(c, SMTP_ERR_TIMEOUT);
   return SMTP_OK;
@@ -1818,6 +1818,8 @@ const smtp_capabilities *smtp_client_session_capabilities(const smtp_client_sess
 }
 
 int smtp_client_session_error(const smtp_client_session *c) { return c ? c->error : 0; }
+
+void *smtp_client_session_user_data(const smtp_client_session *c) { return c ? c->ud : NULL; }
 
 int smtp_client_session_is_closed(const smtp_client_session *c) {
   return c ? c->phase == PH_CLOSED : 1;

@@ -242,7 +242,7 @@ void h_run(harness *h, const char *script) {
       smtp_client_session_connection_lost(h->c);
       h_events(h);
     } else if (n == 7 && memcmp(p, "TIMEOUT", 7) == 0) {
-      smtp_client_session_on_timeout(h->c);
+      smtp_client_session_timeout(h->c);
       h_events(h);
     } else if (n == 4 && memcmp(p, "QUIT", 4) == 0) {
       smtp_client_session_quit(h->c);
