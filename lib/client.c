@@ -316,8 +316,8 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
    * transaction allocates: the AUTH buffers only with credentials, the
    * read stage only with a read callback, the event queue only in event
    * mode. */
-  want_auth = o->have_password || (o->have_token && o->token) || o->mech == SMTP_SASL_EXTERNAL ||
-              o->ncustom > 0;
+  want_auth = o->sasl && (o->have_password || (o->have_token && o->token) ||
+                          o->mech == SMTP_SASL_EXTERNAL || o->ncustom > 0);
   if (o->have_token && o->token) tok_len = strlen(o->token);
   if (want_auth) {
     zl = strlen(o->authzid);
@@ -404,6 +404,7 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
                                                 ALIGN16(sizeof(smtp__sasl_client)));
     memset(c->auth.cfg, 0, sizeof *c->auth.cfg);
     memcpy(c->auth.cfg->order, o->auth_order, sizeof o->auth_order);
+    c->auth.cfg->ops = o->sasl;
     c->auth.cfg->order_len = o->auth_order_len;
     c->auth.cfg->max_iter = o->scram_max_iter;
     memcpy(c->auth.cfg->custom, o->custom, sizeof o->custom);
@@ -462,7 +463,7 @@ void smtp_client_session_del(smtp_client_session *c) {
   mem = c->mem;
   if (c->txn) c->txn->owner = NULL;
   smtp_reply_parser_del(c->rp);
-  if (c->auth.sasl) smtp__sasl_client_wipe(c->auth.sasl);
+  if (c->auth.sasl) c->auth.cfg->ops->wipe(c->auth.sasl);
   if (c->auth.cfg) smtp__wipe(c->auth.cfg, sizeof *c->auth.cfg);
   if (c->auth.line) smtp__wipe(c->auth.line, c->auth.line_cap);
   if (c->auth.raw) smtp__wipe(c->auth.raw, c->auth.raw_cap);
@@ -640,10 +641,10 @@ static int start_custom(smtp_client_session *c) {
     auth_fail(c, SMTP_ERR_PLAINTEXT_AUTH, NULL);
     return 1;
   }
-  rc = smtp__sasl_client_start_custom(c->auth.sasl, &c->auth.cfg->custom[i], &c->auth.creds, c->auth.raw,
+  rc = c->auth.cfg->ops->start_custom(c->auth.sasl, &c->auth.cfg->custom[i], &c->auth.creds, c->auth.raw,
                                       c->auth.raw_cap, &rawlen, &has_ir);
   if (rc != SMTP_OK) {
-    smtp__sasl_client_wipe(c->auth.sasl);
+    c->auth.cfg->ops->wipe(c->auth.sasl);
     auth_fail(c, rc == SMTP_ERR_CALLBACK_REFUSED ? SMTP_ERR_AUTH_FAILED : SMTP_ERR_AUTH_UNAVAILABLE,
               NULL);
     return 1;
@@ -671,7 +672,7 @@ static int start_custom(smtp_client_session *c) {
   }
   if (!c->auth.ir_pending) smtp__wipe(c->auth.raw, rawlen);
   if (rc != SMTP_OK) {
-    smtp__sasl_client_wipe(c->auth.sasl);
+    c->auth.cfg->ops->wipe(c->auth.sasl);
     auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
     return 1;
   }
@@ -700,21 +701,21 @@ static void start_auth(smtp_client_session *c) {
     auth_fail(c, SMTP_ERR_PLAINTEXT_AUTH, NULL);
     return;
   }
-  supported = smtp__sasl_client_supported(c->opt.have_password, c->opt.have_token,
+  supported = c->auth.cfg->ops->supported(c->opt.have_password, c->opt.have_token,
                                           c->opt.random != NULL);
   /* RFC 5802 6: the -PLUS forms only with channel-binding data. */
-  smtp__client_auth_creds_cb(&c->auth.creds, &c->auth.cfg->cbind, c->auth.cfg->max_iter);
+  c->auth.cfg->ops->creds_cb(&c->auth.creds, &c->auth.cfg->cbind, c->auth.cfg->max_iter);
   if (!c->auth.cfg->cbind.len) supported &= ~(unsigned)SMTP__SASL_SCRAM_PLUS;
   if (c->opt.mech) mech = (offered & supported & c->opt.mech) ? c->opt.mech : 0;
   else if (c->auth.cfg->order_len)
-    mech = smtp__sasl_client_choose_order(offered, supported, c->auth.cfg->order,
+    mech = c->auth.cfg->ops->choose_order(offered, supported, c->auth.cfg->order,
                                           c->auth.cfg->order_len);
-  else mech = smtp__sasl_client_choose(offered, supported);
+  else mech = c->auth.cfg->ops->choose(offered, supported);
   if (!mech) {
     auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
     return;
   }
-  if (smtp__scram_alg(mech)) {
+  if (c->auth.cfg->ops->scram_alg(mech)) {
     unsigned char rnd[18];
     smtp_ssize k;
     if (!c->opt.random || c->opt.random(rnd, sizeof rnd, c->opt.random_ud) != 0) {
@@ -724,7 +725,7 @@ static void start_auth(smtp_client_session *c) {
     k = smtp_base64_encode(rnd, sizeof rnd, nonce, sizeof nonce);
     nonce_len = k > 0 ? (size_t)k : 0;
   }
-  rc = smtp__sasl_client_start(c->auth.sasl, mech, &c->auth.creds, nonce, nonce_len, c->auth.raw,
+  rc = c->auth.cfg->ops->start(c->auth.sasl, mech, &c->auth.creds, nonce, nonce_len, c->auth.raw,
                                c->auth.raw_cap, &rawlen, &has_ir);
   if (rc != SMTP_OK) {
     auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
@@ -1289,7 +1290,7 @@ static int reply_auth(smtp_client_session *c, const smtp_reply *r) {
     } else if (dn < 0) {
       rc = 1; /* undecodable challenge: cancel */
     } else {
-      rc = smtp__sasl_client_step(c->auth.sasl, &c->auth.creds, chal, (size_t)dn, c->auth.raw,
+      rc = c->auth.cfg->ops->step(c->auth.sasl, &c->auth.creds, chal, (size_t)dn, c->auth.raw,
                                   c->auth.raw_cap, &rawlen);
     }
     if (rc == 0) {
@@ -1312,13 +1313,13 @@ static int reply_auth(smtp_client_session *c, const smtp_reply *r) {
     emit_simple(c, SMTP_CLIENT_EVENT_AUTH, SMTP_ERR_AUTH_TEMP, r);
     return handle_421(c, r);
   }
-  if (code == 235 && !c->auth.cancelled && smtp__sasl_client_success_ok(c->auth.sasl)) {
-    smtp__sasl_client_wipe(c->auth.sasl);
+  if (code == 235 && !c->auth.cancelled && c->auth.cfg->ops->success_ok(c->auth.sasl)) {
+    c->auth.cfg->ops->wipe(c->auth.sasl);
     emit_simple(c, SMTP_CLIENT_EVENT_AUTH, 0, r);
     if (c->phase != PH_CLOSED) ready(c);
     return SMTP_OK;
   }
-  smtp__sasl_client_wipe(c->auth.sasl);
+  c->auth.cfg->ops->wipe(c->auth.sasl);
   {
     int err;
     if (code == 535) err = SMTP_ERR_AUTH_FAILED;

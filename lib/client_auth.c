@@ -434,3 +434,9 @@ void smtp__sasl_client_wipe(smtp__sasl_client *s) {
     s->ext->free(s->ext_state, s->ext->user_data);
   smtp__wipe(s, sizeof *s);
 }
+
+const smtp__sasl_client_ops smtp__sasl_client_impl = {
+    smtp__sasl_client_supported, smtp__client_auth_creds_cb, smtp__sasl_client_choose,
+    smtp__sasl_client_choose_order, smtp__sasl_client_start, smtp__sasl_client_start_custom,
+    smtp__sasl_client_step, smtp__sasl_client_success_ok, smtp__sasl_client_wipe,
+    smtp__scram_alg};

@@ -66,7 +66,35 @@ typedef struct smtp__client_cbind {
 } smtp__client_cbind;
 
 /* AUTH settings a session keeps beside its SASL state (only with AUTH). */
+/* The mechanisms as the session reaches them: through this table, which
+ * the options setters that turn AUTH on (credentials, token, a mechanism,
+ * an application mechanism) name. A program that never calls one of them
+ * does not link the mechanisms, the SCRAM code or the hashes
+ * (docs/footprint.md). client_auth.c and, without SASL, client_auth_none.c
+ * define smtp__sasl_client_impl. */
+typedef struct smtp__sasl_client_ops {
+  unsigned int (*supported)(int have_password, int have_token, int have_random);
+  void (*creds_cb)(smtp__sasl_creds *cr, const smtp__client_cbind *cb, uint32_t max_iter);
+  unsigned int (*choose)(unsigned int offered, unsigned int supported);
+  unsigned int (*choose_order)(unsigned int offered, unsigned int supported,
+                               const unsigned int *order, size_t n);
+  int (*start)(smtp__sasl_client *s, unsigned int mech, const smtp__sasl_creds *cr,
+               const char *nonce, size_t nonce_len, char *out, size_t cap, size_t *outlen,
+               int *has_ir);
+  int (*start_custom)(smtp__sasl_client *s, const smtp_sasl_mechanism *m,
+                      const smtp__sasl_creds *cr, char *out, size_t cap, size_t *outlen,
+                      int *has_ir);
+  int (*step)(smtp__sasl_client *s, const smtp__sasl_creds *cr, const char *chal,
+              size_t chal_len, char *out, size_t cap, size_t *outlen);
+  int (*success_ok)(const smtp__sasl_client *s);
+  void (*wipe)(smtp__sasl_client *s);
+  int (*scram_alg)(unsigned int mech);
+} smtp__sasl_client_ops;
+
+extern const smtp__sasl_client_ops smtp__sasl_client_impl;
+
 typedef struct smtp__client_auth_cfg {
+  const smtp__sasl_client_ops *ops; /* from the options; set whenever AUTH is on */
   smtp__client_cbind cbind;
   smtp_sasl_mechanism custom[SMTP__CUSTOM_MAX];
   char custom_name[SMTP__CUSTOM_MAX][SMTP__MECH_NAME_MAX + 1];

@@ -79,6 +79,7 @@ struct smtp_client_options {
   size_t max_line, max_lines, out_cap;
   char authzid[256], user[256], pass[256];
   int have_password, have_token;
+  const smtp__sasl_client_ops *sasl; /* set by the setters that turn AUTH on */
   char *token; /* allocated, NUL-terminated */
   int (*random)(void *buf, size_t len, void *user_data);
   void *random_ud;

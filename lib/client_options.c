@@ -211,6 +211,7 @@ int smtp_client_options_set_credentials(smtp_client_options *opt, const char *au
   memcpy(opt->user, user, ul + 1);
   memcpy(opt->pass, password, pl + 1);
   opt->have_password = 1;
+  opt->sasl = &smtp__sasl_client_impl;
   return SMTP_OK;
 }
 
@@ -236,6 +237,7 @@ int smtp_client_options_set_oauth_token(smtp_client_options *opt, const char *us
   opt->token = copy;
   if (!opt->have_password) memcpy(opt->user, user ? user : "", ul + 1);
   opt->have_token = 1;
+  opt->sasl = &smtp__sasl_client_impl;
   return SMTP_OK;
 }
 
@@ -248,6 +250,7 @@ int smtp_client_options_set_auth_mechanism(smtp_client_options *opt, unsigned in
   if (mech & (mech - 1)) return SMTP_ERR_INVALID_ARGUMENT;
   if (!(smtp__sasl_client_supported(1, 1, 1) & mech)) return SMTP_ERR_UNSUPPORTED;
   opt->mech = mech;
+  opt->sasl = &smtp__sasl_client_impl;
   return SMTP_OK;
 }
 
@@ -325,6 +328,7 @@ int smtp_client_options_add_sasl_mechanism(smtp_client_options *opt, const smtp_
   opt->custom[n] = *m;
   memcpy(opt->custom_name[n], m->name, strlen(m->name) + 1);
   opt->custom[n].name = opt->custom_name[n];
+  opt->sasl = &smtp__sasl_client_impl;
   return SMTP_OK;
 }
 

@@ -341,7 +341,7 @@ static int txn_param_add(smtp_client_txn *t, int verb, size_t rcpt, const char *
     sv.ptr = val ? val : "";
     sv.len = vlen;
     memset(&v, 0, sizeof v);
-    if (d->parse(sv, val != NULL, &v, scratch, sizeof scratch, &used) != 0) return SMTP_ERR_PARAM;
+    if (smtp__param_parse(d, sv, val != NULL, &v, scratch, sizeof scratch, &used) != 0) return SMTP_ERR_PARAM;
     if (verb == SMTP_VERB_MAIL &&
         ((id == SMTP__P_HOLDFOR && txn_param_has(t, verb, rcpt, "HOLDUNTIL", 9)) ||
          (id == SMTP__P_HOLDUNTIL && txn_param_has(t, verb, rcpt, "HOLDFOR", 7))))

@@ -509,36 +509,43 @@ static size_t f_rrvs(const smtp__pval *v, char *buf, size_t cap) {
  * comes with HOLDUNTIL). RRVS, SOLICIT, MTRK and SUBMITTER: the longest
  * value this file accepts, with the keyword and its SP. */
 const smtp__param_def smtp__param_table[SMTP__P_COUNT] = {
-    {"SIZE", SMTP_EXT_SIZE, SMTP_VERB_MAIL, 1, 4, 26, "1*20DIGIT", p_size, f_size},
+    {"SIZE", SMTP_EXT_SIZE, SMTP_VERB_MAIL, 1, 4, 26, "1*20DIGIT", f_size},
     {"BODY", SMTP_EXT_8BITMIME | SMTP_EXT_BINARYMIME, SMTP_VERB_MAIL, 1, 4, 16,
-     "\"7BIT\" / \"8BITMIME\" / \"BINARYMIME\"", p_body, f_body},
-    {"SMTPUTF8", SMTP_EXT_SMTPUTF8, SMTP_VERB_MAIL, 0, 4, 10, "(none)", no_value, fmt_none},
-    {"REQUIRETLS", SMTP_EXT_REQUIRETLS, SMTP_VERB_MAIL, 0, 4, 11, "(none)", no_value, fmt_none},
-    {"RET", SMTP_EXT_DSN, SMTP_VERB_MAIL, 1, 4, 8, "\"FULL\" / \"HDRS\"", p_ret, f_ret},
-    {"ENVID", SMTP_EXT_DSN, SMTP_VERB_MAIL, 1, 4, 116, "xtext (1-100 printable ASCII)", p_envid,
-     fmt_xtext},
-    {"AUTH", SMTP_EXT_AUTH, SMTP_VERB_MAIL, 1, 4, 500, "xtext (mailbox) / \"<>\"", p_auth,
-     fmt_xtext},
+     "\"7BIT\" / \"8BITMIME\" / \"BINARYMIME\"", f_body},
+    {"SMTPUTF8", SMTP_EXT_SMTPUTF8, SMTP_VERB_MAIL, 0, 4, 10, "(none)", fmt_none},
+    {"REQUIRETLS", SMTP_EXT_REQUIRETLS, SMTP_VERB_MAIL, 0, 4, 11, "(none)", fmt_none},
+    {"RET", SMTP_EXT_DSN, SMTP_VERB_MAIL, 1, 4, 8, "\"FULL\" / \"HDRS\"", f_ret},
+    {"ENVID", SMTP_EXT_DSN, SMTP_VERB_MAIL, 1, 4, 116, "xtext (1-100 printable ASCII)", fmt_xtext},
+    {"AUTH", SMTP_EXT_AUTH, SMTP_VERB_MAIL, 1, 4, 500, "xtext (mailbox) / \"<>\"", fmt_xtext},
     {"MT-PRIORITY", SMTP_EXT_MT_PRIORITY, SMTP_VERB_MAIL, 1, 2, 15, "([\"-\"] %x31-39) / \"0\"",
-     p_prio, f_i64},
+     f_i64},
     {"BY", SMTP_EXT_DELIVERBY, SMTP_VERB_MAIL, 1, 4, 17,
-     "[\"-\" / \"+\"] 1*9DIGIT \";\" (\"N\" / \"R\") [\"T\"]", p_by, f_by},
-    {"HOLDFOR", SMTP_EXT_FUTURERELEASE, SMTP_VERB_MAIL, 1, 4, 0, "%x31-39 *8DIGIT", p_holdfor,
-     f_u64},
+     "[\"-\" / \"+\"] 1*9DIGIT \";\" (\"N\" / \"R\") [\"T\"]", f_by},
+    {"HOLDFOR", SMTP_EXT_FUTURERELEASE, SMTP_VERB_MAIL, 1, 4, 0, "%x31-39 *8DIGIT", f_u64},
     {"HOLDUNTIL", SMTP_EXT_FUTURERELEASE, SMTP_VERB_MAIL, 1, 4, 34, "date-time (UTC, RFC 3339)",
-     p_holduntil, fmt_text},
+     fmt_text},
     {"SOLICIT", SMTP_EXT_NO_SOLICITING, SMTP_VERB_MAIL, 1, 4, 521,
-     "keyword *(\",\" keyword), at most 512 octets", p_solicit, fmt_text},
-    {"MTRK", SMTP_EXT_MTRK, SMTP_VERB_MAIL, 1, 4, 144, "certifier [\":\" 1*9DIGIT]", p_mtrk,
-     f_mtrk},
-    {"SUBMITTER", SMTP_EXT_SUBMITTER, SMTP_VERB_MAIL, 1, 4, 500, "xtext (Mailbox)", p_submitter,
-     fmt_xtext},
+     "keyword *(\",\" keyword), at most 512 octets", fmt_text},
+    {"MTRK", SMTP_EXT_MTRK, SMTP_VERB_MAIL, 1, 4, 144, "certifier [\":\" 1*9DIGIT]", f_mtrk},
+    {"SUBMITTER", SMTP_EXT_SUBMITTER, SMTP_VERB_MAIL, 1, 4, 500, "xtext (Mailbox)", fmt_xtext},
     {"NOTIFY", SMTP_EXT_DSN, SMTP_VERB_RCPT, 1, 4, 30,
-     "\"NEVER\" / 1#(\"SUCCESS\" / \"FAILURE\" / \"DELAY\")", p_notify, f_notify},
-    {"ORCPT", SMTP_EXT_DSN, SMTP_VERB_RCPT, 1, 4, 500, "addr-type \";\" xtext", p_orcpt, f_orcpt},
+     "\"NEVER\" / 1#(\"SUCCESS\" / \"FAILURE\" / \"DELAY\")", f_notify},
+    {"ORCPT", SMTP_EXT_DSN, SMTP_VERB_RCPT, 1, 4, 500, "addr-type \";\" xtext", f_orcpt},
     {"RRVS", SMTP_EXT_RRVS, SMTP_VERB_RCPT, 1, 4, 43, "date-time [\";\" (\"C\" / \"R\")]",
-     p_rrvs, f_rrvs},
+     f_rrvs},
 };
+
+/* The parsers, in the table's order, apart from it: a program that only
+ * formats parameters (a client that sends fixed ones) does not link them. */
+static const smtp__param_parse_fn parsers[SMTP__P_COUNT] = {
+    p_size,     p_body,    no_value, no_value,    p_ret,    p_envid, p_auth,
+    p_prio,     p_by,      p_holdfor, p_holduntil, p_solicit, p_mtrk,  p_submitter,
+    p_notify,   p_orcpt,   p_rrvs};
+
+int smtp__param_parse(const smtp__param_def *d, smtp_span v, int has_value, smtp__pval *out,
+                      char *scratch, size_t cap, size_t *used) {
+  return parsers[d - smtp__param_table](v, has_value, out, scratch, cap, used);
+}
 
 const smtp__param_def *smtp__param_find(int cmd, const char *kw, size_t len) {
   size_t i;

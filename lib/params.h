@@ -58,11 +58,14 @@ typedef struct smtp__param_def {
   unsigned char enh_detail;/* 501 5.5.<detail> when malformed */
   unsigned short budget;   /* octets it may add to the command line */
   const char *grammar;     /* the value grammar, for documentation */
-  smtp__param_parse_fn parse;
   smtp__param_format_fn format;
 } smtp__param_def;
 
 extern const smtp__param_def smtp__param_table[SMTP__P_COUNT];
+
+/* Parse a value of parameter @p d (its parser, see smtp__param_parse_fn). */
+int smtp__param_parse(const smtp__param_def *d, smtp_span v, int has_value, smtp__pval *out,
+                      char *scratch, size_t cap, size_t *used);
 
 /* The entry for @p kw (case-insensitive) of command @p cmd, or NULL. */
 const smtp__param_def *smtp__param_find(int cmd, const char *kw, size_t len);

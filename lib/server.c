@@ -768,7 +768,7 @@ static int walk_params(smtp_server_session *s, int verb, smtp_span rest, unsigne
      * is an error. */
     if (*seen & bit) return param_malformed(s, d);
     memset(&vals[d - smtp__param_table], 0, sizeof vals[0]);
-    if (d->parse(prm.value, prm.has_value, &vals[d - smtp__param_table], scratch, cap, &used) != 0)
+    if (smtp__param_parse(d, prm.value, prm.has_value, &vals[d - smtp__param_table], scratch, cap, &used) != 0)
       return param_malformed(s, d);
     *seen |= bit;
   }
