@@ -1833,6 +1833,16 @@ const smtp_capabilities *smtp_client_session_capabilities(const smtp_client_sess
   return m->caps.full;
 }
 
+int smtp_client_session_ehlo_values(const smtp_client_session *c, smtp_ehlo_values *out) {
+  const smtp_capabilities *caps;
+  if (out) memset(out, 0, sizeof *out);
+  if (!c || !out) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!c->caps.have) return SMTP_ERR_INVALID_STATE;
+  caps = smtp_client_session_capabilities(c);
+  if (!caps) return SMTP_ERR_NOMEM;
+  return smtp_capabilities_values(caps, out);
+}
+
 int smtp_client_session_error(const smtp_client_session *c) { return c ? c->error : 0; }
 
 int smtp_client_session_is_closed(const smtp_client_session *c) {

@@ -558,7 +558,7 @@ SMTP_API int smtp_client_txn_set_body_source(smtp_client_txn *t, int source);
  * smtp_client_txn_set_body_source() drop the URLs again.
  *
  * The transaction is refused locally with ::SMTP_ERR_NEEDS_BURL when the
- * server does not offer BURL; smtp_client_session_ehlo_value() tells which
+ * server does not offer BURL; smtp_client_session_ehlo_values() tells which
  * URL types it lists (RFC 4468 3.1, "imap"). The BURL commands follow the
  * replies to all RCPT commands, like BDAT, and are pipelined when the
  * server offers PIPELINING. SIZE= is sent only with smtp_client_txn_set_size().
@@ -840,6 +840,17 @@ SMTP_API int smtp_client_session_next_event(smtp_client_session *c, smtp_client_
  *          before the first EHLO, after TLS started until the next one, or
  *          when that allocation failed (a later call tries again). */
 SMTP_API const smtp_capabilities *smtp_client_session_capabilities(const smtp_client_session *c);
+/** @brief The typed values of the last EHLO's keywords (SIZE, AUTH,
+ *         MT-PRIORITY profile, DELIVERBY minimum, FUTURERELEASE bounds,
+ *         LIMITS, BURL URL types, NO-SOLICITING keywords): what
+ *         smtp_capabilities_values() makes of smtp_client_session_capabilities().
+ *  @param c the session. @param out receives the values (zeroed first).
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL);
+ *          ::SMTP_ERR_INVALID_STATE (no EHLO/LHLO/HELO reply yet, or TLS
+ *          started and the new EHLO is not answered yet); ::SMTP_ERR_NOMEM
+ *          (the capabilities could not be built). Spans in @p out are valid
+ *          until the next EHLO or STARTTLS. */
+SMTP_API int smtp_client_session_ehlo_values(const smtp_client_session *c, smtp_ehlo_values *out);
 /** @brief The error the session ended with. @param c the session.
  *  @return 0 while open or after a clean QUIT, else an ::smtp_error. */
 SMTP_API int smtp_client_session_error(const smtp_client_session *c);
