@@ -29,7 +29,7 @@ void smtp__cli_out_compact(smtp_client_session *c) {
   if (c->body.chunk_open) c->body.chunk_hdr_pos -= shift;
 }
 
-/* Move the output to a block of out_max bytes, keeping its contents and
+/* Move the output to a block of out.max bytes, keeping its contents and
  * offsets. Returns 1 when it moved. */
 int smtp__cli_out_grow(smtp_client_session *c) {
   char *nb;
@@ -47,8 +47,8 @@ int smtp__cli_out_grow(smtp_client_session *c) {
 }
 
 /* Room for @p n more bytes at the tail (compacting when that helps). When
- * @p n does not fit even in the empty buffer, the buffer grows to out_max;
- * if that fails, the session ends with SMTP_ERR_NOMEM (out_nomem, seen by
+ * @p n does not fit even in the empty buffer, the buffer grows to out.max;
+ * if that fails, the session ends with SMTP_ERR_NOMEM (out.nomem, seen by
  * produce()): waiting would not help. */
 int smtp__cli_out_room_slow(smtp_client_session *c, size_t n) {
   if (c->out.head) smtp__cli_out_compact(c);

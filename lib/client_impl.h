@@ -429,7 +429,7 @@ static inline size_t send_pending(const smtp_client_session *c) { return out_pen
  * write per span: short runs between line-start dots are cheaper copied). */
 #define DIRECT_MIN 4096u
 /* Output in the session's allocation: command lines (a long AUTH line
- * moves it to out_max) and short messages copied whole. */
+ * moves it to out.max) and short messages copied whole. */
 #define OUT_INIT 1536u
 #define DIRECT_SMALL 512u
 
