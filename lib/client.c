@@ -1720,7 +1720,7 @@ int smtp_client_session_timeout_ms(const smtp_client_session *c) {
   }
 }
 
-int smtp_client_session_on_timeout(smtp_client_session *c) {
+int smtp_client_session_timeout(smtp_client_session *c) {
   if (!c) return SMTP_ERR_INVALID_ARGUMENT;
   smtp__cli_session_end(c, SMTP_ERR_TIMEOUT);
   return SMTP_OK;
@@ -1844,6 +1844,8 @@ int smtp_client_session_ehlo_values(const smtp_client_session *c, smtp_ehlo_valu
 }
 
 int smtp_client_session_error(const smtp_client_session *c) { return c ? c->error : 0; }
+
+void *smtp_client_session_user_data(const smtp_client_session *c) { return c ? c->ud : NULL; }
 
 int smtp_client_session_is_closed(const smtp_client_session *c) {
   return c ? c->phase == PH_CLOSED : 1;

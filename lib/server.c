@@ -265,6 +265,7 @@ static int emit_helo_ok(smtp_server_session *s) {
     unsigned int off;
     const char *lines[SRV_EHLO_LINES];
     memset(&cfg, 0, sizeof cfg);
+    cfg.version = SMTP_EHLO_CONFIG_VERSION;
     /* Offer as if this EHLO were accepted. */
     off = compute_offered(s);
     cfg.flags = off;
@@ -1861,6 +1862,7 @@ static size_t ehlo_reply_bound(const struct srv_params *o, const char *host,
   smtp_ssize n;
   const char *lines[SRV_EHLO_LINES];
   memset(&cfg, 0, sizeof cfg);
+  cfg.version = SMTP_EHLO_CONFIG_VERSION;
   cfg.flags = o->extensions & ~(unsigned)(SMTP_EXT_STARTTLS | SMTP_EXT_AUTH);
   if (o->tls_available) cfg.flags |= SMTP_EXT_STARTTLS;
   if ((cb->auth || cb->auth_step || cb->scram_lookup || cb->token ||
