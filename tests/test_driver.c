@@ -823,6 +823,9 @@ typedef struct srv_app {
   char body[8192];
   size_t body_len;
   int data_ends;
+  smtp_endpoint client; /* the session's client at the end of the data */
+  char helo[64];        /* and its HELO name */
+  size_t helo_len;
 } srv_app;
 
 static int app_chunk(smtp_server_session *s, const char *data, size_t len, void *ud) {
@@ -836,9 +839,14 @@ static int app_chunk(smtp_server_session *s, const char *data, size_t len, void 
 
 static int app_end(smtp_server_session *s, const smtp_server_data_end *end, void *ud) {
   srv_app *a = ud;
-  (void)s;
+  const char *h;
+  size_t hl = 0;
   assert_int_equal(end->refused, 0);
   a->data_ends++;
+  assert_int_equal(smtp_server_session_addr(s, SMTP_ADDR_CLIENT, &a->client), 0);
+  h = smtp_server_session_helo_name(s, &hl);
+  a->helo_len = h && hl < sizeof a->helo ? hl : 0;
+  if (a->helo_len) memcpy(a->helo, h, hl);
   return 0;
 }
 
@@ -1309,11 +1317,16 @@ static void run_xclient(int trusted, size_t chunk, int forward) {
   h = smtp_server_session_helo_name(ss, &hl);
   assert_non_null(h);
   if (trusted && forward) {
-    smtp_endpoint_format(&e, txt, sizeof txt);
+    /* during the transaction: XFORWARD's client and HELO name */
+    smtp_endpoint_format(&sapp.client, txt, sizeof txt);
     assert_string_equal(txt, "2001:db8::77");
-    assert_int_equal(e.origin, SMTP_ORIGIN_XFORWARD);
-    assert_int_equal(hl, 11);
-    assert_memory_equal(h, "fwd.example", 11);
+    assert_int_equal(sapp.client.origin, SMTP_ORIGIN_XFORWARD);
+    assert_int_equal(sapp.helo_len, 11);
+    assert_memory_equal(sapp.helo, "fwd.example", 11);
+    /* after it (XFORWARD_README: per transaction): the session's own */
+    assert_int_equal(e.family, SMTP_AF_NONE);
+    assert_int_equal(hl, 19);
+    assert_memory_equal(h, "client.example.test", 19);
   } else if (trusted) {
     smtp_endpoint_format(&e, txt, sizeof txt);
     assert_string_equal(txt, "192.0.2.44");

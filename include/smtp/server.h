@@ -1316,13 +1316,31 @@ SMTP_API int smtp_server_session_addr(const smtp_server_session *s, unsigned int
  *        (smtp_server_session_allow_xclient()); others get
  *        `550 5.7.0 Error: insufficient authorization`. Inside a mail
  *        transaction: `503 5.5.1`; a bad attribute list: `501 5.5.4`.
- *        XCLIENT replaces the session's client endpoint (ADDR, PORT) and
- *        server endpoint (DESTADDR, DESTPORT), keeping the transport's as
- *        ::SMTP_ADDR_PEER, forgets HELO/EHLO, AUTH and the transaction, and
- *        answers with a new 220 greeting (the client sends EHLO again; the
- *        connect callback is not called again). XFORWARD replaces the client
- *        endpoint and the HELO name and answers `250 2.0.0 Ok`. NAME, PROTO,
- *        LOGIN, SOURCE and IDENT are checked but not kept. Disabled commands
+ *        XCLIENT (for the rest of the connection; each attribute until a
+ *        later XCLIENT gives it again) replaces the session's client
+ *        endpoint (ADDR, PORT) and server endpoint (DESTADDR, DESTPORT),
+ *        keeping the transport's as ::SMTP_ADDR_PEER, forgets HELO/EHLO,
+ *        AUTH and the transaction, and answers with a new 220 greeting (the
+ *        client sends EHLO again; the connect callback is not called
+ *        again). Its HELO becomes the session's HELO name
+ *        (smtp_server_session_helo_name(); the EHLO the proxy sends next
+ *        does not replace it, `[UNAVAILABLE]`: no name); PROTO=SMTP or
+ *        ESMTP is the protocol the client spoke
+ *        (smtp_server_session_received_protocol()); LOGIN makes the session
+ *        authenticated as that user, as Postfix does with its SASL login
+ *        name (smtp_server_session_auth_user(), ::SMTP_SERVER_FLAG_AUTH;
+ *        `[UNAVAILABLE]`: not authenticated); NAME is the client's host
+ *        name. XFORWARD answers `250 2.0.0 Ok`; its attributes (which add
+ *        up over several commands) hold for the next mail transaction only
+ *        (Postfix's XFORWARD_README: they are forgotten when the transaction
+ *        ends with its end-of-data reply, on RSET, HELO/EHLO, STARTTLS and
+ *        XCLIENT): ADDR/PORT are then the client endpoint
+ *        (smtp_server_session_addr(), origin ::SMTP_ORIGIN_XFORWARD, the
+ *        session's own client as ::SMTP_ADDR_PEER), HELO the HELO name and
+ *        PROTO the protocol (SMTP/ESMTP; other names are only readable).
+ *        Every attribute, also NAME, SOURCE and IDENT, is readable with
+ *        smtp_server_session_xattrs(). Out of memory for the attribute
+ *        block (allocated on first use): `451 4.3.0`. Disabled commands
  *        reach the unknown-command callback as before.
  * @param o      the options.
  * @param which  0, ::SMTP_XCLIENT and/or ::SMTP_XFORWARD.
@@ -1339,6 +1357,22 @@ SMTP_API int smtp_server_options_set_xclient(smtp_server_options *o, unsigned in
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT.
  */
 SMTP_API int smtp_server_session_allow_xclient(smtp_server_session *s, unsigned int which);
+
+/**
+ * @brief Read the attributes XCLIENT or XFORWARD gave
+ *        (smtp_server_options_set_xclient()): for ::SMTP_XCLIENT those in
+ *        force for the connection, for ::SMTP_XFORWARD those of the current
+ *        (or next) mail transaction. From any callback, or outside one.
+ * @param s     the session.
+ * @param verb  ::SMTP_XCLIENT or ::SMTP_XFORWARD.
+ * @param out   filled in: state ::SMTP_XVALUE_ABSENT for attributes not
+ *              given; values (decoded, NUL-terminated) point into the
+ *              session and stay valid until the session next takes input
+ *              or is deleted.
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_server_session_xattrs(const smtp_server_session *s, unsigned int verb,
+                                        smtp_xattrs *out);
 
 /** @} */
 
