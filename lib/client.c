@@ -1383,6 +1383,7 @@ static void txn_finish(smtp_client_session *c, int status_override) {
   c->direct = NULL;
   c->direct_len = 0;
   if (c->phase == PH_TXN) c->phase = PH_READY;
+  c->xforward_done = 0; /* the server forgot them with the transaction */
   emit(c, &ev);
 }
 
@@ -2681,6 +2682,13 @@ static void produce_some(smtp_client_session *c, int allow_read) {
       return;
     }
     if (c->phase == PH_READY && c->ring_count == 0) {
+      if (c->txn && c->opt.xforward && c->xforward_offered && !c->xforward_done) {
+        /* XFORWARD_README: the attributes go with one transaction; sent
+         * again before each later one */
+        c->xforward_done = 1;
+        c->todo |= T_XFORWARD;
+        continue;
+      }
       if (c->txn) {
         txn_start(c);
         continue;
@@ -2812,8 +2820,9 @@ static int handle_reply(smtp_client_session *c, const smtp_reply *r, size_t rest
 
   case K_XFORWARD:
     if (code == 421) return handle_421(c, r);
-    /* accepted or not (a server that refuses them keeps its own view) */
-    after_tls_decision(c);
+    /* accepted or not (a server that refuses them keeps its own view);
+     * before a later transaction the session is ready already */
+    if (c->phase != PH_READY) after_tls_decision(c);
     return SMTP_OK;
 
   case K_XCLIENT:

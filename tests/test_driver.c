@@ -826,6 +826,7 @@ typedef struct srv_app {
   smtp_endpoint client; /* the session's client at the end of the data */
   char helo[64];        /* and its HELO name */
   size_t helo_len;
+  int xforward_ends;    /* data ends with XFORWARD's client */
 } srv_app;
 
 static int app_chunk(smtp_server_session *s, const char *data, size_t len, void *ud) {
@@ -847,6 +848,7 @@ static int app_end(smtp_server_session *s, const smtp_server_data_end *end, void
   h = smtp_server_session_helo_name(s, &hl);
   a->helo_len = h && hl < sizeof a->helo ? hl : 0;
   if (a->helo_len) memcpy(a->helo, h, hl);
+  if (a->client.origin == SMTP_ORIGIN_XFORWARD) a->xforward_ends++;
   return 0;
 }
 
@@ -854,15 +856,23 @@ typedef struct cli_app {
   int done;
   smtp_client_txn_result result;
   int closed, closed_error;
+  smtp_client_txn *next; /* submitted from the first txn_done */
+  int quit_at_end;       /* then QUIT from the last txn_done */
 } cli_app;
 
 static int app_txn_done(smtp_client_session *c, smtp_client_txn *t, const smtp_client_txn_result *r,
                         void *ud) {
   cli_app *a = ud;
-  (void)c;
   (void)t;
   a->done++;
   a->result = *r;
+  if (a->next) {
+    smtp_client_txn *n = a->next;
+    a->next = NULL;
+    assert_int_equal(smtp_client_session_submit(c, n), 0);
+  } else if (a->quit_at_end) {
+    assert_int_equal(smtp_client_session_quit(c), 0);
+  }
   return 0;
 }
 
@@ -1261,7 +1271,7 @@ static void run_xclient(int trusted, size_t chunk, int forward) {
   smtp_client_callbacks *ccb;
   smtp_client_options *co;
   smtp_client_session *cs;
-  smtp_client_txn *t;
+  smtp_client_txn *t, *t2;
   smtp_driver *ds, *dc;
   smtp_io a, b;
   srv_app sapp;
@@ -1302,7 +1312,17 @@ static void run_xclient(int trusted, size_t chunk, int forward) {
   assert_int_equal(smtp_client_txn_add_rcpt(t, "bob@example.org", 15, 0, NULL, 0), 0);
   assert_int_equal(smtp_client_txn_set_body(t, real_body, sizeof real_body - 1), 0);
   assert_int_equal(smtp_client_session_submit(cs, t), 0);
-  assert_int_equal(smtp_client_session_quit(cs), 0);
+  /* XFORWARD: a second transaction, which gets its own XFORWARD */
+  assert_int_equal(smtp_client_txn_new(&t2, NULL), 0);
+  assert_int_equal(smtp_client_txn_set_from(t2, "alice@example.org", 17), 0);
+  assert_int_equal(smtp_client_txn_add_rcpt(t2, "carol@example.org", 17, 0, NULL, 0), 0);
+  assert_int_equal(smtp_client_txn_set_body(t2, real_body, sizeof real_body - 1), 0);
+  if (forward) {
+    capp.next = t2; /* submitted when the first is done */
+    capp.quit_at_end = 1;
+  } else {
+    assert_int_equal(smtp_client_session_quit(cs), 0);
+  }
   assert_int_equal(smtp_io_pipe_new(&a, &b, chunk ? 64 : 65536, NULL), 0);
   smtp_io_pipe_set_chunk(&a, chunk);
   smtp_io_pipe_set_chunk(&b, chunk);
@@ -1312,7 +1332,8 @@ static void run_xclient(int trusted, size_t chunk, int forward) {
   assert_int_equal(smtp_driver_error(ds), 0);
   assert_int_equal(smtp_driver_error(dc), 0);
   assert_int_equal(capp.result.ndelivered, 1);
-  assert_int_equal(sapp.data_ends, 1);
+  assert_int_equal(sapp.data_ends, forward ? 2 : 1);
+  assert_int_equal(sapp.xforward_ends, trusted && forward ? 2 : 0);
   assert_int_equal(smtp_server_session_addr(ss, SMTP_ADDR_CLIENT, &e), 0);
   h = smtp_server_session_helo_name(ss, &hl);
   assert_non_null(h);
@@ -1343,6 +1364,7 @@ static void run_xclient(int trusted, size_t chunk, int forward) {
   smtp_driver_del(dc);
   smtp_client_txn_del(t);
   smtp_client_session_del(cs);
+  smtp_client_txn_del(t2);
   smtp_client_options_del(co);
   smtp_client_callbacks_del(ccb);
   smtp_server_session_del(ss);
