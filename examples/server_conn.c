@@ -208,3 +208,16 @@ void server_conn_client_literal(const smtp_server_session *s, char *buf, size_t 
   if (smtp_endpoint_format(&e, t, sizeof t) < 0) return;
   snprintf(buf, cap, "%s%s", e.family == SMTP_AF_INET6 ? "IPv6:" : "", t);
 }
+
+void server_conn_client_name(const smtp_server_session *s, char *buf, size_t cap) {
+  smtp_xattrs x;
+  unsigned int st = SMTP_XVALUE_ABSENT;
+  buf[0] = 0;
+  if (smtp_server_session_xattrs(s, SMTP_XFORWARD, &x) == 0) st = x.state[SMTP_XATTR_NAME];
+  if (st == SMTP_XVALUE_ABSENT && smtp_server_session_xattrs(s, SMTP_XCLIENT, &x) == 0)
+    st = x.state[SMTP_XATTR_NAME];
+  if (st == SMTP_XVALUE_SET)
+    snprintf(buf, cap, "%.*s", (int)x.value[SMTP_XATTR_NAME].len, x.value[SMTP_XATTR_NAME].ptr);
+  else if (st != SMTP_XVALUE_ABSENT)
+    snprintf(buf, cap, "unknown"); /* the lookup failed (Postfix writes the same) */
+}
