@@ -955,6 +955,14 @@ static int on_connect(smtp_server_session *s, void *ud) {
   return 0;
 }
 
+/* After XCLIENT: the limits on the announced client. */
+static int on_ehlo(smtp_server_session *s, const smtp_server_helo *h, void *ud) {
+  server_app_conn *c = ud;
+  (void)h;
+  (void)server_conn_admit_xclient(c->cfg, s, &c->limit_slot);
+  return 0;
+}
+
 int server_app_session_setup(const server_app_config *cfg, int tls_available,
                              smtp_server_options **opt, smtp_server_callbacks **cb) {
   smtp_server_options *o = NULL;
@@ -977,6 +985,7 @@ int server_app_session_setup(const server_app_config *cfg, int tls_available,
   if ((r = ext_setup(cfg, o, k)) != 0) goto fail;
   if (cfg->net.max_per_ip || cfg->net.rate_per_ip || cfg->net.xclient || cfg->net.xforward)
     smtp_server_callbacks_set_connect(k, on_connect);
+  if ((cfg->net.max_per_ip || cfg->net.rate_per_ip) && cfg->net.xclient) smtp_server_callbacks_set_ehlo(k, on_ehlo);
   if ((r = smtp_server_options_set_xclient(o, (cfg->net.xclient ? SMTP_XCLIENT : 0u) |
                                                   (cfg->net.xforward ? SMTP_XFORWARD : 0u))))
     goto fail;

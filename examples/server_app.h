@@ -157,6 +157,10 @@ void server_conn_free(server_app_config *cfg);
  * given to server_conn_release()), or 1 after answering 421 4.7.0. */
 int server_conn_admit(const server_app_config *cfg, smtp_server_session *s, void **slot);
 void server_conn_release(void *slot);
+/* The EHLO callback's part: a session from a trusted XCLIENT proxy is
+ * counted for the client XCLIENT announced, once, at the EHLO that follows
+ * XCLIENT. Same results as server_conn_admit() (1: answered 421 4.7.0). */
+int server_conn_admit_xclient(const server_app_config *cfg, smtp_server_session *s, void **slot);
 /* The client's address as a Received "from" TCP-info address literal body
  * ("192.0.2.1", "IPv6:2001:db8::1"), from the session; "" when unknown. */
 void server_conn_client_literal(const smtp_server_session *s, char *buf, size_t cap);

@@ -196,6 +196,29 @@ def main():
         s.close()
     sv.close()
 
+    # 4b. and the client XCLIENT announces (counted at the EHLO after it),
+    # not the trusted proxy that carries every session
+    sv = Server(tmp, "perip-xclient", ["--xclient", "--trusted-proxy", "127.0.0.1", "--max-per-ip", "2"])
+    socks, rs = [], []
+    for i in range(5):
+        s = socket.socket()
+        s.settimeout(5)
+        s.connect(("127.0.0.1", sv.port))
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"XCLIENT ADDR=192.0.2.%d\r\n" % (1 if i < 3 else 2 + i))
+        f.readline()
+        s.sendall(b"EHLO proxied.example\r\n")
+        rs.append(f.readline())
+        socks.append((s, f))
+    check("XCLIENT proxy: the cap applies to the announced client, not to the proxy",
+          rs[0].startswith(b"250") and rs[1].startswith(b"250") and rs[2].startswith(b"421 4.7.0")
+          and rs[3].startswith(b"250") and rs[4].startswith(b"250"), rs)
+    for s, f in socks:
+        f.close()
+        s.close()
+    sv.close()
+
     # 5. --rate-per-ip
     sv = Server(tmp, "rate", ["--rate-per-ip", "3"])
     gs = [raw(sv.port, b"QUIT\r\n")[:9] for i in range(5)]
