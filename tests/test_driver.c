@@ -1424,7 +1424,9 @@ static void test_proxy_end_to_end(void **state) {
   (void)state;
   assert_int_equal(smtp_cidr_list_new(&trusted, NULL), 0);
   assert_int_equal(smtp_cidr_list_add(trusted, "127.0.0.0/8"), 0);
-  for (unsigned int version = 1; version <= 2; version++) {
+  /* version 3 here: 2 with a PP2_TYPE_CRC32C record */
+  for (unsigned int vv = 1; vv <= 3; vv++) {
+    unsigned int version = vv == 3 ? 2 : vv, hv = vv == 3 ? 2 | SMTP_DRIVER_PROXY_CRC32C : vv;
     for (int tls = 0; tls <= (smtp_tls_available() ? 1 : 0); tls++) {
       for (size_t chunk = 0; chunk <= 3; chunk++) {
         fake sv, cl;
@@ -1448,8 +1450,8 @@ static void test_proxy_end_to_end(void **state) {
                                           "mx.example.test", fl, NULL), 0);
         assert_int_equal(smtp_driver_set_proxy_trusted(ds, trusted), 0);
         assert_int_equal(smtp_driver_set_proxy_trusted(dc, trusted), SMTP_ERR_INVALID_STATE);
-        assert_int_equal(smtp_driver_set_proxy_header(dc, version, &src, &dst), 0);
-        assert_int_equal(smtp_driver_set_proxy_header(ds, version, &src, &dst), SMTP_ERR_INVALID_STATE);
+        assert_int_equal(smtp_driver_set_proxy_header(dc, hv, &src, &dst), 0);
+        assert_int_equal(smtp_driver_set_proxy_header(ds, hv, &src, &dst), SMTP_ERR_INVALID_STATE);
         assert_true(smtp_driver_filters(ds, names, sizeof names) > 0);
         assert_string_equal(names, tls ? "tls proxy-reader transport" : "proxy-reader transport");
         assert_true(smtp_driver_filters(dc, names, sizeof names) > 0);
@@ -1471,8 +1473,12 @@ static void test_proxy_end_to_end(void **state) {
           const smtp_proxy_reader *r = smtp_driver_proxy_reader(ds);
           smtp_proxy_info info;
           assert_non_null(r);
+          const uint8_t *cv;
+          size_t cl4;
           assert_int_equal(smtp_proxy_reader_info(r, &info), 0);
           assert_int_equal(info.version, version);
+          assert_int_equal(smtp_proxy_reader_tlv(r, SMTP_PP2_TYPE_CRC32C, &cv, &cl4),
+                           vv == 3 ? SMTP_OK : SMTP_ERR_NOT_FOUND);
         }
         smtp_driver_del(ds);
         smtp_driver_del(dc);
@@ -1611,6 +1617,8 @@ static void test_proxy_writer_needs_header(void **state) {
   assert_int_equal(smtp_io_pipe_new(&a, &b, 4096, NULL), 0);
   assert_int_equal(smtp__driver_new(&dc, &client_ops_a, &cl, &b, NULL, NULL, SMTP_DRIVER_PROXY, NULL), 0);
   assert_int_equal(smtp_driver_set_proxy_header(dc, 3, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_driver_set_proxy_header(dc, 1 | SMTP_DRIVER_PROXY_CRC32C, NULL, NULL),
+                   SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp_driver_pump(dc), SMTP_ERR_CLOSED);
   assert_int_equal(smtp_driver_error(dc), SMTP_ERR_INVALID_STATE);
   smtp_driver_del(dc);

@@ -107,6 +107,9 @@ def main():
           rec.get("client") == {"addr": "192.0.2.77", "port": 4444, "name": None}, rec.get("client"))
     check("PROXY v2: the capture record's peer is the proxy (the TCP peer)",
           isinstance(rec.get("peer"), dict) and rec["peer"].get("addr") == "127.0.0.1", rec.get("peer"))
+    rc, out = send(sv.port, ["--proxy-header", "v2-crc32c", "--proxy-source", "192.0.2.78:4445"], msg)
+    check("smtp-send PROXY v2 with PP2_TYPE_CRC32C: delivered, the checksum verified",
+          rc == 0 and received_from(newest(md)) == "192.0.2.78", (out, received_from(newest(md))))
     rc, out = send(sv.port, ["--proxy-header", "v1", "--proxy-source", "198.51.100.9:1"], msg)
     check("smtp-send PROXY v1: delivered", rc == 0, out)
     check("PROXY v1: Received names the announced client", received_from(newest(md)) == "198.51.100.9")
@@ -128,6 +131,10 @@ def main():
     check("v1 line over 107 octets: closed without a greeting", out == b"", out)
     out = raw(sv.port, SIG + b"\x21\x41\x00\x0c" + b"\x00" * 12)
     check("v2 bad family: closed without a greeting", out == b"", out)
+    # PP2_TYPE_CRC32C: a checksum that does not match the header
+    out = raw(sv.port, SIG + b"\x21\x11\x00\x13" + socket.inet_aton("203.0.113.5") + socket.inet_aton("127.0.0.1")
+              + b"\x30\x39\x00\x19" + b"\x03\x00\x04" + b"\x00\x00\x00\x01" + b"EHLO c\r\n")
+    check("v2 CRC32C mismatch: closed without a greeting", out == b"", out)
     out = raw(sv.port, SIG + b"\x21\x11\x00\x0f" + b"\x00" * 12 + b"\x02\x00\x09")
     check("v2 record over the declared length: closed without a greeting", out == b"", out)
     out = raw(sv.port, SIG + b"\x20\x00\x00\x00" + b"QUIT\r\n")
