@@ -1235,6 +1235,10 @@ SMTP_API unsigned int smtp_server_session_transaction_count(const smtp_server_se
  *         HELO/EHLO/LHLO was accepted, and after TLS started until the next
  *         one. Its content holds until the next accepted HELO/EHLO/LHLO or
  *         smtp_server_session_tls_started(); copy it to keep it longer.
+ *         A HELO attribute from XFORWARD (during its transaction) or
+ *         XCLIENT (smtp_server_options_set_xclient()) replaces it (NULL for
+ *         `[UNAVAILABLE]`); that value holds until the session next takes
+ *         input.
  */
 SMTP_API const char *smtp_server_session_helo_name(const smtp_server_session *s, size_t *len);
 /**
@@ -1247,7 +1251,8 @@ SMTP_API const char *smtp_server_session_helo_name(const smtp_server_session *s,
  *         AUTH succeeded (or TLS started since, which forgets it). AUTH
  *         succeeds at most once between TLS starts, so the content holds
  *         until smtp_server_session_tls_started() or
- *         smtp_server_session_del().
+ *         smtp_server_session_del(). After XCLIENT LOGIN, that login name
+ *         (valid until the session next takes input).
  */
 SMTP_API const char *smtp_server_session_auth_user(const smtp_server_session *s, size_t *len);
 /**
@@ -1267,7 +1272,9 @@ SMTP_API int smtp_server_session_tls_info(const smtp_server_session *s, smtp_tls
  *        ESMTPA, ESMTPS, ESMTPSA (RFC 3848), LMTP... and UTF8SMTP...
  *        (RFC 6531 3.7.3) when the transaction has SMTPUTF8. "SMTP" only after
  *        HELO without TLS or AUTH in SMTP mode; the ESMTP (or LMTP) names
- *        otherwise, even before any HELO/EHLO.
+ *        otherwise, even before any HELO/EHLO. A PROTO attribute (XFORWARD's
+ *        during its transaction, else XCLIENT's) names the client's own
+ *        protocol in SMTP mode: SMTP gives "SMTP", ESMTP the ESMTP names.
  * @param s the session, or NULL (gives "SMTP").
  * @return a static string, never NULL; valid forever.
  */
