@@ -266,6 +266,7 @@ static sfz_out sfz_run(const uint8_t *data, size_t size, int mode, uint64_t seed
     smtp_server_callbacks_set_param(cb, sfz_param);
     smtp_server_callbacks_set_etrn(cb, sfz_etrn);
     smtp_server_callbacks_set_burl(cb, sfz_burl);
+    smtp_server_options_set_xclient(o, SMTP_XCLIENT | SMTP_XFORWARD); /* trusted below */
   }
   if (b & 32u) smtp_server_options_set_max_errors(o, 3);
   if (b & 64u) smtp_server_options_set_auth_mechs(o, SMTP_SASL_PLAIN | SMTP_SASL_LOGIN | SMTP_SASL_SCRAM_SHA_256);
@@ -286,6 +287,7 @@ static sfz_out sfz_run(const uint8_t *data, size_t size, int mode, uint64_t seed
   smtp_server_callbacks_set_auth(cb, sfz_auth);
   if (b & 128u) smtp_server_callbacks_set_auth_step(cb, sfz_auth_step);
   if (smtp_server_session_new(&app.s, cb, &app, o, &mem.mem) != SMTP_OK) abort();
+  if (b & 16u) smtp_server_session_allow_xclient(app.s, SMTP_XCLIENT | SMTP_XFORWARD);
   smtp_server_options_del(o);
   smtp_server_callbacks_del(cb);
   allocs = mem.count;

@@ -1292,7 +1292,7 @@ static int cmd_xcommand(smtp_server_session *s, const smtp_command *c) {
     (void)smtp__srv_finish(s, 501, &e554, "Bad attribute list", 18);
     return 1;
   }
-  if (smtp__srv_x_prepare(s) != SMTP_OK) {
+  if (!s->xs) { /* allocated by smtp_server_session_allow_xclient(); never missing */
     (void)smtp__srv_finish(s, 451, &e430, "Error: insufficient system resources", 36);
     return 1;
   }
@@ -2353,6 +2353,8 @@ int smtp_server_session_addr(const smtp_server_session *s, unsigned int which, s
 
 int smtp_server_session_allow_xclient(smtp_server_session *s, unsigned int which) {
   if (!s || (which & ~(SMTP_XCLIENT | SMTP_XFORWARD))) return SMTP_ERR_INVALID_ARGUMENT;
+  /* the attribute block, now rather than while serving (server_xclient.c) */
+  if ((which & s->opt.xclient) && smtp__srv_x_prepare(s) != SMTP_OK) return SMTP_ERR_NOMEM;
   s->x_allowed = (unsigned char)which;
   return SMTP_OK;
 }

@@ -16,8 +16,10 @@
  * them when it resets its mail state. Several XFORWARD commands add up
  * ("can be used to transmit client or message attributes incrementally").
  *
- * The block is allocated the first time a trusted client uses one of the
- * commands, so sessions that never see them grow by one pointer. */
+ * The block (about 2 KiB) is allocated when the application trusts the
+ * session with a command the options enable
+ * (smtp_server_session_allow_xclient()), so other sessions grow by one
+ * pointer and no session allocates while it serves commands. */
 #include <string.h>
 
 #include <smtp/endpoint.h>
@@ -26,11 +28,29 @@
 #include "hash.h"
 #include "server_impl.h"
 
+/* The longest value of each attribute the parser lets through (xclient.c):
+ * NAME, HELO, LOGIN and IDENT 255; ADDR and DESTADDR "IPV6:" and the
+ * longest IPv6 text (45); PORT 5 digits; PROTO 64 (XFORWARD); SOURCE
+ * "REMOTE". The values of one command set sit in one buffer at these
+ * offsets (1,200 octets of values, each NUL-terminated). */
+static const uint16_t vcap[SMTP_XATTR_COUNT] = {255, 50, 5, SMTP_XFORWARD_PROTO_MAX, 255, 255, 50, 5, 6, 255};
+#define XSET_BUF (255 + 50 + 5 + SMTP_XFORWARD_PROTO_MAX + 255 + 255 + 50 + 5 + 6 + 255 + SMTP_XATTR_COUNT)
+
 struct xset {
   uint8_t state[SMTP_XATTR_COUNT]; /* SMTP_XVALUE_* */
   uint16_t len[SMTP_XATTR_COUNT];
-  char v[SMTP_XATTR_COUNT][SMTP_XATTR_VALUE_MAX + 1];
+  char buf[XSET_BUF];
 };
+
+static size_t voff(unsigned int a) {
+  size_t o = 0;
+  unsigned int i;
+  for (i = 0; i < a; i++) o += (size_t)vcap[i] + 1;
+  return o;
+}
+
+static char *val(struct xset *x, unsigned int a) { return x->buf + voff(a); }
+static const char *cval(const struct xset *x, unsigned int a) { return x->buf + voff(a); }
 
 struct smtp__srv_x {
   struct xset xc;     /* XCLIENT: the connection's */
@@ -59,9 +79,11 @@ static void merge(struct xset *d, const smtp_xattrs *x) {
     d->state[a] = (uint8_t)x->state[a];
     d->len[a] = 0;
     if (x->state[a] == SMTP_XVALUE_SET) {
-      size_t n = x->value[a].len; /* <= SMTP_XATTR_VALUE_MAX (parsed) */
-      memcpy(d->v[a], x->value[a].ptr, n);
-      d->v[a][n] = '\0';
+      size_t n = x->value[a].len; /* <= vcap[a]: checked by the parser */
+      char *v = val(d, a);
+      if (n > vcap[a]) n = vcap[a]; /* never; the slot is not overrun whatever happens */
+      memcpy(v, x->value[a].ptr, n);
+      v[n] = '\0';
       d->len[a] = (uint16_t)n;
     }
   }
@@ -118,7 +140,7 @@ void smtp__srv_x_apply(smtp_server_session *s, unsigned int verb, const smtp_xat
    * authenticated (the restart forgot any earlier authentication) */
   if (xs->xc.state[SMTP_XATTR_LOGIN] == SMTP_XVALUE_SET) {
     s->authed = 1;
-    if (s->user) smtp__srv_auth_set_identity(s, xs->xc.v[SMTP_XATTR_LOGIN], xs->xc.len[SMTP_XATTR_LOGIN]);
+    if (s->user) smtp__srv_auth_set_identity(s, cval(&xs->xc, SMTP_XATTR_LOGIN), xs->xc.len[SMTP_XATTR_LOGIN]);
   }
 }
 
@@ -157,7 +179,7 @@ int smtp__srv_x_helo(const smtp_server_session *s, const char **name, size_t *le
   else if (xs->xc.state[SMTP_XATTR_HELO] != SMTP_XVALUE_ABSENT) set = &xs->xc;
   else return 0;
   if (set->state[SMTP_XATTR_HELO] == SMTP_XVALUE_SET) {
-    *name = set->v[SMTP_XATTR_HELO];
+    *name = cval(set, SMTP_XATTR_HELO);
     if (len) *len = set->len[SMTP_XATTR_HELO];
   } else {
     *name = NULL;
@@ -170,7 +192,7 @@ const char *smtp__srv_x_login(const smtp_server_session *s, size_t *len) {
   const struct smtp__srv_x *xs = s->xs;
   if (!xs || xs->xc.state[SMTP_XATTR_LOGIN] != SMTP_XVALUE_SET) return NULL;
   if (len) *len = xs->xc.len[SMTP_XATTR_LOGIN];
-  return xs->xc.v[SMTP_XATTR_LOGIN];
+  return cval(&xs->xc, SMTP_XATTR_LOGIN);
 }
 
 /* 1: the client spoke SMTP (HELO), 2: ESMTP, 0: not said. XFORWARD's PROTO
@@ -182,8 +204,8 @@ int smtp__srv_x_proto(const smtp_server_session *s) {
   if (xs->xf.state[SMTP_XATTR_PROTO] == SMTP_XVALUE_SET) set = &xs->xf;
   else if (xs->xc.state[SMTP_XATTR_PROTO] == SMTP_XVALUE_SET) set = &xs->xc;
   if (!set) return 0;
-  if (smtp__casecmp(set->v[SMTP_XATTR_PROTO], set->len[SMTP_XATTR_PROTO], "SMTP", 4) == 0) return 1;
-  if (smtp__casecmp(set->v[SMTP_XATTR_PROTO], set->len[SMTP_XATTR_PROTO], "ESMTP", 5) == 0) return 2;
+  if (smtp__casecmp(cval(set, SMTP_XATTR_PROTO), set->len[SMTP_XATTR_PROTO], "SMTP", 4) == 0) return 1;
+  if (smtp__casecmp(cval(set, SMTP_XATTR_PROTO), set->len[SMTP_XATTR_PROTO], "ESMTP", 5) == 0) return 2;
   return 0;
 }
 
@@ -197,7 +219,7 @@ int smtp_server_session_xattrs(const smtp_server_session *s, unsigned int verb, 
   for (a = 0; a < SMTP_XATTR_COUNT; a++) {
     out->state[a] = set->state[a];
     if (set->state[a] == SMTP_XVALUE_SET) {
-      out->value[a].ptr = set->v[a];
+      out->value[a].ptr = cval(set, a);
       out->value[a].len = set->len[a];
     }
   }

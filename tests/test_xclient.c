@@ -360,24 +360,28 @@ static void test_xattrs_api(void **state) {
   assert_int_equal(smtp_server_callbacks_new(&cb, NULL), 0);
   assert_int_equal(smtp_server_options_set_xclient(o, SMTP_XCLIENT | SMTP_XFORWARD), 0);
   assert_int_equal(smtp_server_session_new(&s, cb, NULL, o, &m.mem), 0);
+  /* never trusted: nothing, and no allocation */
+  assert_int_equal(smtp_server_session_xattrs(s, SMTP_XCLIENT, &x), 0);
+  for (int a = 0; a < SMTP_XATTR_COUNT; a++) assert_int_equal(x.state[a], SMTP_XVALUE_ABSENT);
+  /* trusting allocates the attribute block; out of memory: not trusted */
+  m.fail_at = m.count + 1;
+  assert_int_equal(smtp_server_session_allow_xclient(s, SMTP_XCLIENT | SMTP_XFORWARD), SMTP_ERR_NOMEM);
+  feed_out(s, "EHLO proxy.example\r\nXCLIENT NAME=client.example\r\n", out, sizeof out);
+  assert_non_null(strstr(out, "550 5.7.0 Error: insufficient authorization\r\n"));
+  m.fail_at = 0;
+  n = m.count;
   assert_int_equal(smtp_server_session_allow_xclient(s, SMTP_XCLIENT | SMTP_XFORWARD), 0);
+  assert_int_equal(m.count, n + 1);
+  assert_int_equal(smtp_server_session_allow_xclient(s, SMTP_XCLIENT | SMTP_XFORWARD), 0);
+  assert_int_equal(m.count, n + 1); /* once */
   assert_int_equal(smtp_endpoint_parse(&t, S("127.0.0.1"), 40000), 0);
   t.origin = SMTP_ORIGIN_TRANSPORT;
   assert_int_equal(smtp_server_session_set_addr(s, SMTP_ADDR_CLIENT, &t), 0);
-  /* never used: nothing, and no allocation */
-  assert_int_equal(smtp_server_session_xattrs(s, SMTP_XCLIENT, &x), 0);
-  for (int a = 0; a < SMTP_XATTR_COUNT; a++) assert_int_equal(x.state[a], SMTP_XVALUE_ABSENT);
   assert_int_equal(smtp_server_session_xattrs(s, 3, &x), SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp_server_session_xattrs(s, SMTP_XCLIENT, NULL), SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp_server_session_xattrs(NULL, SMTP_XCLIENT, &x), SMTP_ERR_INVALID_ARGUMENT);
   feed_out(s, "EHLO proxy.example\r\n", out, sizeof out);
-  /* out of memory: 451, nothing changed */
-  m.fail_at = m.count + 1;
-  feed_out(s, "XCLIENT NAME=client.example LOGIN=bob ADDR=192.0.2.1\r\n", out, sizeof out);
-  assert_string_equal(out, "451 4.3.0 Error: insufficient system resources\r\n");
-  check_ep(s, SMTP_ADDR_CLIENT, "127.0.0.1", 40000, SMTP_ORIGIN_TRANSPORT);
-  assert_null(smtp_server_session_auth_user(s, &n));
-  m.fail_at = 0;
+  n = m.count;
   feed_out(s, "XCLIENT NAME=client.example LOGIN=bob ADDR=192.0.2.1\r\n", out, sizeof out);
   assert_string_equal(out, "220 localhost ESMTP Service ready\r\n");
   assert_int_equal(smtp_server_session_xattrs(s, SMTP_XCLIENT, &x), 0);
@@ -417,6 +421,47 @@ static void test_xattrs_api(void **state) {
   for (int a = 0; a < SMTP_XATTR_COUNT; a++) assert_int_equal(x.state[a], SMTP_XVALUE_ABSENT);
   assert_int_equal(smtp_server_session_xattrs(s, SMTP_XCLIENT, &x), 0);
   want_attr(&x, SMTP_XATTR_LOGIN, SMTP_XVALUE_SET, "bob"); /* the session's */
+  assert_int_equal(m.count, n); /* nothing allocated while serving */
+  /* the longest values of every attribute fit their slots */
+  feed_out(s, "XCLIENT ADDR=IPV6:ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255 DESTADDR=IPV6:"
+              "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255 PORT=65535 DESTPORT=65535 PROTO=ESMTP\r\n",
+           out, sizeof out);
+  assert_int_equal(smtp_server_session_xattrs(s, SMTP_XCLIENT, &x), 0);
+  want_attr(&x, SMTP_XATTR_ADDR, SMTP_XVALUE_SET, "IPV6:ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255");
+  want_attr(&x, SMTP_XATTR_DESTADDR, SMTP_XVALUE_SET, "IPV6:ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255");
+  want_attr(&x, SMTP_XATTR_DESTPORT, SMTP_XVALUE_SET, "65535");
+  want_attr(&x, SMTP_XATTR_LOGIN, SMTP_XVALUE_SET, "bob");
+  {
+    char line[400], v[256];
+    memset(v, 'p', 64);
+    v[64] = 0;
+    snprintf(line, sizeof line, "XFORWARD PROTO=%s SOURCE=REMOTE\r\n", v);
+    feed_out(s, line, out, sizeof out);
+    assert_string_equal(out, "250 2.0.0 Ok\r\n");
+    memset(v, 'i', 255);
+    v[255] = 0;
+    snprintf(line, sizeof line, "XFORWARD IDENT=%s\r\n", v);
+    feed_out(s, line, out, sizeof out);
+    memset(v, 'n', 255);
+    snprintf(line, sizeof line, "XFORWARD NAME=%s\r\n", v);
+    feed_out(s, line, out, sizeof out);
+    memset(v, 'h', 255);
+    snprintf(line, sizeof line, "XFORWARD HELO=%s\r\n", v);
+    feed_out(s, line, out, sizeof out);
+    assert_string_equal(out, "250 2.0.0 Ok\r\n");
+    assert_int_equal(smtp_server_session_xattrs(s, SMTP_XFORWARD, &x), 0);
+    memset(v, 'p', 64);
+    v[64] = 0;
+    want_attr(&x, SMTP_XATTR_PROTO, SMTP_XVALUE_SET, v);
+    want_attr(&x, SMTP_XATTR_SOURCE, SMTP_XVALUE_SET, "REMOTE");
+    memset(v, 'i', 255);
+    v[255] = 0;
+    want_attr(&x, SMTP_XATTR_IDENT, SMTP_XVALUE_SET, v);
+    memset(v, 'n', 255);
+    want_attr(&x, SMTP_XATTR_NAME, SMTP_XVALUE_SET, v);
+    memset(v, 'h', 255);
+    want_attr(&x, SMTP_XATTR_HELO, SMTP_XVALUE_SET, v);
+  }
   smtp_server_session_del(s);
   assert_int_equal(m.live, 0);
   smtp_server_options_del(o);

@@ -889,7 +889,8 @@ SMTP_API int smtp_server_options_set_data_total_timeout(smtp_server_options *o, 
  *        (smtp_server_callbacks_set_scram_lookup(),
  *        smtp_server_callbacks_set_token(), ::SMTP_SASL_EXTERNAL among the
  *        mechanisms); the session allocates nothing more until
- *        smtp_server_session_del().
+ *        smtp_server_session_del(), except the XCLIENT/XFORWARD attribute
+ *        block smtp_server_session_allow_xclient() adds.
  * @param out set to the session, or NULL on failure; the caller owns it and
  *        frees it with smtp_server_session_del().
  * @param callbacks copied (free the object whenever you like); NULL means no
@@ -1346,9 +1347,8 @@ SMTP_API int smtp_server_session_addr(const smtp_server_session *s, unsigned int
  *        session's own client as ::SMTP_ADDR_PEER), HELO the HELO name and
  *        PROTO the protocol (SMTP/ESMTP; other names are only readable).
  *        Every attribute, also NAME, SOURCE and IDENT, is readable with
- *        smtp_server_session_xattrs(). Out of memory for the attribute
- *        block (allocated on first use): `451 4.3.0`. Disabled commands
- *        reach the unknown-command callback as before.
+ *        smtp_server_session_xattrs(). Disabled commands reach the
+ *        unknown-command callback as before.
  * @param o      the options.
  * @param which  0, ::SMTP_XCLIENT and/or ::SMTP_XFORWARD.
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT.
@@ -1359,9 +1359,14 @@ SMTP_API int smtp_server_options_set_xclient(smtp_server_options *o, unsigned in
  * @brief Trust this session's client with XCLIENT and/or XFORWARD (e.g.
  *        from the connect callback, after checking smtp_server_session_addr()
  *        against a list of trusted proxies with smtp_cidr_list_match()).
+ *        Trusting a session with a command the options enable allocates
+ *        its attribute block (about 2.4 KiB, once; freed by
+ *        smtp_server_session_del()), so the session allocates nothing
+ *        while it serves commands.
  * @param s      the session.
  * @param which  0, ::SMTP_XCLIENT and/or ::SMTP_XFORWARD.
- * @return 0; ::SMTP_ERR_INVALID_ARGUMENT.
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_NOMEM (the session is
+ *         then not trusted).
  */
 SMTP_API int smtp_server_session_allow_xclient(smtp_server_session *s, unsigned int which);
 
