@@ -231,14 +231,19 @@ static void progress(smtp_server_session *s);
  * for a client the application trusts: the last line becomes a
  * continuation and the keywords follow (Postfix's XCLIENT_README and
  * XFORWARD_README). */
+static const char xc[] = "XCLIENT NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT";
+static const char xf[] = "XFORWARD NAME ADDR PROTO HELO SOURCE IDENT PORT";
+
+/* Octets add_x_keywords() adds for the commands @p on. */
+static size_t x_keywords_len(unsigned int on) {
+  return ((on & SMTP_XCLIENT) ? 4 + sizeof xc - 1 + 2 : 0) + ((on & SMTP_XFORWARD) ? 4 + sizeof xf - 1 + 2 : 0);
+}
+
 static smtp_ssize add_x_keywords(const smtp_server_session *s, char *r, size_t n, size_t cap) {
-  static const char xc[] = "XCLIENT NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT";
-  static const char xf[] = "XFORWARD NAME ADDR PROTO HELO SOURCE IDENT PORT";
   unsigned int on = s->opt.xclient & s->x_allowed;
-  size_t last, need = 0;
+  size_t last, need;
   if (!on || n < 6) return (smtp_ssize)n;
-  if (on & SMTP_XCLIENT) need += 4 + sizeof xc - 1 + 2;
-  if (on & SMTP_XFORWARD) need += 4 + sizeof xf - 1 + 2;
+  need = x_keywords_len(on);
   if (n + need > cap) return SMTP_ERR_BUFFER_TOO_SMALL;
   for (last = n - 2; last > 0 && !(r[last - 1] == '\n'); last--) {
   }
@@ -1875,7 +1880,8 @@ static size_t ehlo_reply_bound(const struct srv_params *o, const char *host,
   cfg.flags &= ~(unsigned)SMTP_EXT_FUTURERELEASE; /* only as an extra line */
   ehlo_extra_fill(extra, extra_len, with_params, cfg.flags | with_params, &cfg, lines);
   n = smtp_ehlo_reply_build(tmp, sizeof tmp, host, NULL, &cfg);
-  return n > 0 ? (size_t)n : sizeof tmp;
+  /* and the XCLIENT/XFORWARD lines a trusted client gets */
+  return (n > 0 ? (size_t)n : sizeof tmp) + x_keywords_len(o->xclient);
 }
 
 int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbacks *callbacks,

@@ -468,6 +468,44 @@ static void test_xattrs_api(void **state) {
   smtp_server_callbacks_del(cb);
 }
 
+static int ehlo_later(smtp_server_session *s, const smtp_server_helo *h, void *ud) {
+  (void)s;
+  (void)h;
+  (void)ud;
+  return SMTP_ERR_DEFERRED;
+}
+
+/* The output buffer is sized for the longest EHLO reply the session may
+ * send, XCLIENT and XFORWARD lines included: an application's deferred
+ * answer to EHLO from a trusted client fits (it did not, found by the
+ * server fuzz target). */
+static void test_ehlo_room(void **state) {
+  smtp_server_options *o;
+  smtp_server_callbacks *cb;
+  smtp_server_session *s;
+  char host[201], out[4096];
+  (void)state;
+  memset(host, 'h', 200); /* three labels of 63, a fourth of 8 */
+  host[63] = host[127] = host[191] = '.';
+  host[200] = 0;
+  for (unsigned int which = 1; which <= 3; which++) {
+    assert_int_equal(smtp_server_options_new(&o, NULL), 0);
+    assert_int_equal(smtp_server_callbacks_new(&cb, NULL), 0);
+    assert_int_equal(smtp_server_options_set_hostname(o, host), 0);
+    assert_int_equal(smtp_server_options_set_xclient(o, which), 0);
+    smtp_server_callbacks_set_ehlo(cb, ehlo_later);
+    assert_int_equal(smtp_server_session_new(&s, cb, NULL, o, NULL), 0);
+    assert_int_equal(smtp_server_session_allow_xclient(s, which), 0);
+    feed_out(s, "EHLO client.example\r\n", out, sizeof out);
+    assert_int_equal(smtp_server_session_reply(s, 250, NULL, "Later"), SMTP_OK);
+    feed_out(s, "", out, sizeof out);
+    assert_non_null(strstr(out, which & 2 ? "250 XFORWARD NAME" : "250 XCLIENT NAME"));
+    smtp_server_session_del(s);
+    smtp_server_options_del(o);
+    smtp_server_callbacks_del(cb);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parse_vectors), cmocka_unit_test(test_parse_values),
@@ -475,6 +513,7 @@ int main(void) {
       cmocka_unit_test(xforward_only),      cmocka_unit_test(xclient_disabled),
       cmocka_unit_test(test_endpoints),     cmocka_unit_test(xforward_per_transaction),
       cmocka_unit_test(xclient_applied),    cmocka_unit_test(test_xattrs_api),
+      cmocka_unit_test(test_ehlo_room),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
