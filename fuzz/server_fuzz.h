@@ -230,7 +230,11 @@ static sfz_out sfz_run(const uint8_t *data, size_t size, int mode, uint64_t seed
   sfz_app app;
   sfz_out out = {NULL, 0, 0};
   unsigned a = size > 0 ? data[0] : 0, b = size > 1 ? data[1] : 0;
-  size_t out_cap = (b & 1u) ? 1024 : 2048, pos = 0, avail = 0, allocs;
+  /* With every extension, the hooks and XCLIENT/XFORWARD (b & 16) the
+   * longest EHLO reply may raise a 1024-octet buffer (the session makes
+   * half of it hold that reply): 2048 keeps the configured size the real
+   * one, so the pending-output check below stays exact. */
+  size_t out_cap = (b & 1u) && !(b & 16u) ? 1024 : 2048, pos = 0, avail = 0, allocs;
   uint64_t rng = seed | 1u;
   const char *in;
   size_t len;
