@@ -51,8 +51,10 @@ def check(name, cond, detail=""):
         failures += 1
 
 
-r = subprocess.run([SERVER, "--help"], capture_output=True)
-if b"--tls-self-signed" not in r.stdout + r.stderr:
+# the options exist in every build; --tls-self-signed works only with TLS
+r = subprocess.run([SERVER, "--stdio", "--tls-self-signed"], input=b"QUIT\r\n", capture_output=True,
+                   timeout=30)
+if r.returncode != 0:
     print("1..0 # SKIP smtp-server without TLS")
     sys.exit(77)
 
