@@ -3,6 +3,8 @@
  * and the command is answered 502 5.5.1 as one this server does not
  * implement (RFC 5321 4.2.4). The AUTH functions of server.h are not built
  * (<smtp/features.h>). */
+#include <string.h>
+
 #include "server_impl.h"
 
 unsigned int smtp__srv_auth_offered(const smtp_server_session *s) {
@@ -58,3 +60,11 @@ int smtp__srv_sasl_init(smtp_server_session *s) {
 }
 
 void smtp__srv_sasl_free(smtp_server_session *s) { (void)s; }
+
+/* XCLIENT LOGIN= (server_xclient.c) names the client's identity without
+ * AUTH; kept as server_auth.c keeps it. */
+void smtp__srv_auth_set_identity(smtp_server_session *s, const char *id, size_t len) {
+  memmove(s->user, id, len);
+  s->user_len = (unsigned short)len;
+  s->user[len] = '\0';
+}
