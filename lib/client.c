@@ -1875,8 +1875,10 @@ static void start_auth(smtp_client_session *c) {
     mech = smtp__sasl_client_choose_order(offered, supported, c->acfg->order,
                                           c->acfg->order_len);
   else mech = smtp__sasl_client_choose(offered, supported);
+  if (mech) mech = smtp__sasl_client_cb_policy(mech, offered, c->acfg->cbind.len != 0, &rc);
+  else rc = SMTP_ERR_AUTH_UNAVAILABLE;
   if (!mech) {
-    auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
+    auth_fail(c, rc, NULL);
     return;
   }
   if (smtp__scram_alg(mech)) {

@@ -63,6 +63,18 @@ unsigned int smtp__sasl_client_choose(unsigned int offered, unsigned int support
   return smtp__sasl_client_choose_order(offered, supported, order, SMTP__ARRAY_LEN(order));
 }
 
+unsigned int smtp__sasl_client_cb_policy(unsigned int mech, unsigned int offered, int have_cb,
+                                         int *err) {
+  unsigned int plus;
+  *err = SMTP_OK;
+  if (!(mech & SMTP__SASL_SCRAM_BASE)) return mech;
+  plus = smtp__scram_plus_of(mech);
+  if (!(offered & plus)) return mech; /* "y" with data, "n" without */
+  if (have_cb) return plus;
+  *err = SMTP_ERR_CHANNEL_BINDING;
+  return 0;
+}
+
 typedef struct {
   char *p;
   size_t cap, len;
