@@ -1894,7 +1894,7 @@ static void start_auth(smtp_client_session *c) {
   rc = smtp__sasl_client_start(c->sasl, mech, &c->creds, nonce, nonce_len, c->sasl_raw,
                                c->raw_cap, &rawlen, &has_ir);
   if (rc != SMTP_OK) {
-    auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
+    auth_fail(c, rc == SMTP_ERR_SASLPREP ? rc : SMTP_ERR_AUTH_UNAVAILABLE, NULL);
     return;
   }
   name = smtp_sasl_mech_name(mech);

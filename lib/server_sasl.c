@@ -221,6 +221,21 @@ static void scram_first(smtp_server_session *s, unsigned int mech, const char *m
     fail(s);
     return;
   }
+  /* RFC 5802 5.1: the user name prepared with SASLprep as a query string
+   * before the lookup (it stays as received in the AuthMessage); a name
+   * SASLprep refuses, or an empty result, fails the exchange */
+  {
+    char prep[SMTP__SCRAM_PASS_MAX];
+    size_t pl = 0;
+    if (smtp__scram_prep(st->user, st->user_len, SMTP_SASLPREP_QUERY, prep, sizeof prep, &pl) !=
+            SMTP_OK ||
+        pl >= sizeof st->user || bad_name(prep, pl)) {
+      fail(s);
+      return;
+    }
+    memcpy(st->user, prep, pl);
+    st->user_len = pl;
+  }
   memset(&st->rec, 0, sizeof st->rec);
   s->in_any_cb++;
   rc = s->cb.scram_lookup(s, fam, st->user, st->user_len, &st->rec, s->user_data);

@@ -1382,7 +1382,9 @@ SMTP_API int smtp_server_session_allow_xclient(smtp_server_session *s, unsigned 
  *         ::SMTP_SASL_SCRAM_SHA_256 or ::SMTP_SASL_SCRAM_SHA_512; -PLUS
  *         exchanges ask for their family).
  *  @param user the authentication identity, UTF-8 without controls, decoded
- *         from the saslname (not NUL-terminated); valid during the call.
+ *         from the saslname and prepared with SASLprep as a query string
+ *         (RFC 5802 5.1, smtp_sasl_saslprep()); not NUL-terminated, valid
+ *         during the call.
  *  @param user_len its length.
  *  @param rec fill it: its mech must be @p mech's family.
  *  @param user_data as given to smtp_server_session_new().
