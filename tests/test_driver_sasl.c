@@ -259,6 +259,7 @@ static void test_scram_plus(void **state) {
     }
   }
   assert_true(ran >= 2); /* TLS 1.2 with every backend */
+  print_message("SCRAM-SHA-256-PLUS: %d of 4 version/transport runs (TLS 1.3 needs the backend's support)\n", ran);
 }
 
 /* A forced SCRAM-SHA-256 becomes SCRAM-SHA-256-PLUS (RFC 5802 6: "MUST use
@@ -341,6 +342,7 @@ static void test_external(void **state) {
     }
   }
   assert_true(ran >= 2);
+  print_message("EXTERNAL: %d of 4 version/transport runs\n", ran);
 }
 
 /* No EXTERNAL without a verified certificate: a certificate from another
