@@ -122,7 +122,7 @@ static int on_auth(smtp_client_session *c, int result, const smtp_reply *reply, 
 }
 
 /* What to do to a session once its TLS is up (after the driver fed it). */
-enum { HOOK_NONE, HOOK_SERVER_WRONG_CB, HOOK_CLIENT_NO_CB };
+enum { HOOK_NONE, HOOK_SERVER_WRONG_CB, HOOK_CLIENT_NO_CB, HOOK_CLIENT_UNIQUE };
 
 typedef struct run {
   /* in */
@@ -137,6 +137,7 @@ typedef struct run {
   unsigned int used_mech;
   char server_user[256];
   int skipped;
+  int unique_unsupported; /* HOOK_CLIENT_UNIQUE: the backend has no tls-unique */
 } run;
 
 static void run_one(run *r) {
@@ -202,6 +203,17 @@ static void run_one(run *r) {
       assert_int_equal(smtp_server_session_set_channel_binding(ss, "tls-exporter", junk, 32), 0);
       assert_int_equal(
           smtp_server_session_set_channel_binding(ss, "tls-server-end-point", junk, 32), 0);
+    }
+    if (!hooked && r->hook == HOOK_CLIENT_UNIQUE && smtp_client_session_tls_active(cs)) {
+      /* a client that binds with tls-unique (RFC 5929 3), as RFC 5802 6.1
+       * makes the default: the server holds that type too under TLS 1.2 */
+      uint8_t uq[64];
+      size_t ul2 = 0;
+      hooked = 1;
+      if (smtp_tls_channel_binding(smtp_driver_tls_conn(dc), SMTP_TLS_CB_UNIQUE, uq, sizeof uq, &ul2) == 0)
+        assert_int_equal(smtp_client_session_set_channel_binding(cs, "tls-unique", uq, ul2), 0);
+      else
+        r->unique_unsupported = 1;
     }
     if (!hooked && r->hook == HOOK_CLIENT_NO_CB && smtp_client_session_tls_active(cs)) {
       hooked = 1;
@@ -303,6 +315,26 @@ static void test_wrong_binding(void **state) {
   }
 }
 
+/* tls-unique under TLS 1.2 where the backend gives it (OpenSSL): the
+ * server accepts it beside tls-server-end-point. */
+static void test_tls_unique(void **state) {
+  run r;
+  (void)state;
+  if (!smtp_tls_available()) skip();
+  memset(&r, 0, sizeof r);
+  r.version = SMTP_TLS_VERSION_1_2;
+  r.scfg = srv_cfg;
+  r.hook = HOOK_CLIENT_UNIQUE;
+  run_one(&r);
+  if (r.unique_unsupported) { /* Mbed TLS: the driver's tls-server-end-point stays */
+    assert_int_equal(r.capp.auth_result, 0);
+    print_message("tls-unique: not in this backend\n");
+    return;
+  }
+  assert_int_equal(r.capp.auth_result, 0);
+  assert_int_equal(r.used_mech, SMTP_SASL_SCRAM_SHA_256_PLUS);
+}
+
 /* The server offers -PLUS, the client has no binding data: no SCRAM at
  * all (a downgrade, RFC 5802 6), nothing sent. */
 static void test_client_without_binding(void **state) {
@@ -377,6 +409,7 @@ int main(void) {
       cmocka_unit_test(test_scram_plus),
       cmocka_unit_test(test_forced_family),
       cmocka_unit_test(test_wrong_binding),
+      cmocka_unit_test(test_tls_unique),
       cmocka_unit_test(test_client_without_binding),
       cmocka_unit_test(test_external),
       cmocka_unit_test(test_external_refused),
