@@ -1870,7 +1870,10 @@ static void start_auth(smtp_client_session *c) {
   /* RFC 5802 6: the -PLUS forms only with channel-binding data. */
   smtp__client_auth_creds_cb(&c->creds, &c->acfg->cbind, c->acfg->max_iter);
   if (!c->acfg->cbind.len) supported &= ~(unsigned)SMTP__SASL_SCRAM_PLUS;
-  if (c->opt.mech) mech = (offered & supported & c->opt.mech) ? c->opt.mech : 0;
+  if (c->opt.mech)
+    mech = ((offered & supported & c->opt.mech) || (offered & smtp__scram_plus_of(c->opt.mech)))
+               ? c->opt.mech /* a SCRAM family whose -PLUS form is offered: see below */
+               : 0;
   else if (c->acfg->order_len)
     mech = smtp__sasl_client_choose_order(offered, supported, c->acfg->order,
                                           c->acfg->order_len);

@@ -378,6 +378,17 @@ static void test_scram_family_choice(void **state) {
          "S: 250-mx\nS: 250 AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256\n"
          "C: AUTH SCRAM-SHA-256-PLUS " SCRAM_P "\nS: 535 no\nC: QUIT\nS: 221 bye\n",
          "GREETING 220\nCAPS 200\nAUTH -38 535\nCLOSED -38\n");
+  /* only the -PLUS form offered: used with data, refused without */
+  run_cb(setup_force_scram256, "tls-exporter",
+         "S: 220 mx\nC: EHLO client.example\n"
+         "S: 250-mx\nS: 250 AUTH SCRAM-SHA-256-PLUS PLAIN\n"
+         "C: AUTH SCRAM-SHA-256-PLUS " SCRAM_P "\nS: 535 no\nC: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -38 535\nCLOSED -38\n");
+  run_cb(setup_force_scram256, NULL,
+         "S: 220 mx\nC: EHLO client.example\n"
+         "S: 250-mx\nS: 250 AUTH SCRAM-SHA-256-PLUS PLAIN\n"
+         "C: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -70 0\nCLOSED -70\n");
   /* the SHA-1 family without -PLUS offered: "n" as before */
   run_cb(setup_force_scram1, NULL,
          "S: 220 mx\nC: EHLO client.example\n"
