@@ -1353,13 +1353,16 @@ SMTP_API int smtp_server_session_allow_xclient(smtp_server_session *s, unsigned 
  *   scram_lookup callback (stored keys, no clear-text password) and a
  *   random source (smtp_server_options_set_random()) for the server nonce.
  *   Their -PLUS forms also need the TLS channel-binding data
- *   (smtp_server_session_set_channel_binding()). A client that sends the
- *   "y" flag while the server offers a -PLUS form fails (RFC 5802 6: a
- *   downgrade), as does a "p" flag on a mechanism without -PLUS, a
- *   channel-binding type other than the server's, or other data.
+ *   (smtp_server_session_set_channel_binding(); the driver sets it). A
+ *   client that sends the "y" flag while the server offers a -PLUS form
+ *   fails (RFC 5802 6: a downgrade), as does a "p" flag on a mechanism
+ *   without -PLUS, a channel-binding type the server does not have, or
+ *   other data. User names are prepared with SASLprep (RFC 4013) before
+ *   the lookup.
  * - EXTERNAL (RFC 4422 appendix A): smtp_server_session_set_external_identity()
- *   after a client certificate verified. The client's authorization
- *   identity must be empty or equal to it.
+ *   after a client certificate verified (the driver sets the certificate's
+ *   commonName). The client's authorization identity must be empty or
+ *   equal to it.
  * - XOAUTH2 and OAUTHBEARER (RFC 7628): the token callback. A refused
  *   token gets the error challenge (RFC 7628 3.2.2, a JSON status
  *   object); the client's dummy response then gets 535 5.7.8.
