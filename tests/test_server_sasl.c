@@ -424,6 +424,43 @@ static void test_settings(void **state) {
   assert_int_equal(smtp_server_session_set_channel_binding(NULL, "x", "y", 1), SMTP_ERR_INVALID_ARGUMENT);
 }
 
+/* Up to three binding types at once; a client's "p=" may name any of them. */
+static void test_binding_types(void **state) {
+  static const unsigned char other[32] = {1};
+  H h;
+  (void)state;
+  start(&h, 0, SCRAM_ALL, 0);
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, "tls-server-end-point", other, 32), 0);
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, "tls-unique", other, 12), 0);
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, "tls-exporter", other, 32), 0);
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, "x-fourth", other, 32), SMTP_ERR_LIMIT);
+  /* the same type again replaces its data */
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, "tls-exporter", CB, sizeof CB), 0);
+  say(&h, "EHLO c.example");
+  assert_string_equal(scram(&h, SMTP_SASL_SCRAM_SHA_256_PLUS, "user", "pencil", "tls-exporter", CB, NULL),
+                      AUTH_OK);
+  end(&h);
+  start(&h, 0, SCRAM_ALL, 0);
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, "tls-server-end-point", CB, sizeof CB), 0);
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, "tls-exporter", other, 32), 0);
+  say(&h, "EHLO c.example");
+  /* right type, the other type's data: refused */
+  assert_string_equal(scram(&h, SMTP_SASL_SCRAM_SHA_256_PLUS, "user", "pencil", "tls-exporter", CB, NULL),
+                      AUTH_BAD);
+  /* a type the server does not have */
+  assert_string_equal(scram(&h, SMTP_SASL_SCRAM_SHA_256_PLUS, "user", "pencil", "tls-unique", CB, NULL),
+                      AUTH_BAD);
+  assert_string_equal(
+      scram(&h, SMTP_SASL_SCRAM_SHA_256_PLUS, "user", "pencil", "tls-server-end-point", CB, NULL), AUTH_OK);
+  end(&h);
+  /* NULL forgets every type: no -PLUS offered any more */
+  start(&h, 0, SCRAM_ALL, 0);
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, "tls-exporter", CB, sizeof CB), 0);
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, NULL, NULL, 0), 0);
+  assert_null(strstr(say(&h, "EHLO c.example"), "PLUS"));
+  end(&h);
+}
+
 /* A record outside the server's iteration bounds is a temporary failure. */
 static void test_bounds(void **state) {
   H h;
@@ -526,6 +563,7 @@ int main(void) {
       cmocka_unit_test(test_trace_malformed),
       cmocka_unit_test(test_unknown_user_salt),
       cmocka_unit_test(test_saslprep_roles),
+      cmocka_unit_test(test_binding_types),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
