@@ -46,21 +46,27 @@ static unsigned int ccc(uint32_t cp) {
   return 0;
 }
 
-/* The full compatibility decomposition of @p cp, or NULL (n = 0). */
-static const uint32_t *decomp(uint32_t cp, size_t *n) {
-  size_t lo = 0, hi = sizeof sp_decomp / sizeof sp_decomp[0];
+/* Append the full compatibility decomposition of @p cp to @p buf (at
+ * @p *n, room for @p cap); 1 when it has one, 0 when not, -1 when full. */
+static int decomp(uint32_t cp, uint32_t *buf, size_t *n, size_t cap) {
+  size_t lo = 0, hi = sizeof sp_decomp_key / sizeof sp_decomp_key[0];
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    uint32_t k = sp_decomp[mid].cp_len >> 5;
+    uint32_t k = sp_decomp_key[mid] >> 5;
     if (cp < k) hi = mid;
     else if (cp > k) lo = mid + 1;
     else {
-      *n = sp_decomp[mid].cp_len & 31u;
-      return sp_pool + sp_decomp[mid].off;
+      size_t len = sp_decomp_key[mid] & 31u, i = sp_decomp_off[mid];
+      if (len > cap - *n) return -1;
+      while (len--) {
+        uint32_t u = sp_pool[i++];
+        if (u >= 0xD800 && u < 0xDC00) u = 0x10000 + ((u - 0xD800) << 10 | (sp_pool[i++] - 0xDC00u));
+        buf[(*n)++] = u;
+      }
+      return 1;
     }
   }
-  *n = 0;
-  return NULL;
+  return 0;
 }
 
 /* Hangul syllables (Unicode 3.2 section 3.12). */
@@ -77,7 +83,7 @@ static const uint32_t *decomp(uint32_t cp, size_t *n) {
 /* The primary composite of @p a + @p b, or 0. */
 static uint32_t compose(uint32_t a, uint32_t b) {
   uint64_t key;
-  size_t lo = 0, hi = sizeof sp_comp / sizeof sp_comp[0];
+  size_t lo = 0, hi = sizeof sp_comp_key / sizeof sp_comp_key[0];
   if (a >= H_LBASE && a < H_LBASE + H_LCOUNT && b >= H_VBASE && b < H_VBASE + H_VCOUNT)
     return H_SBASE + ((a - H_LBASE) * H_VCOUNT + (b - H_VBASE)) * H_TCOUNT;
   if (a >= H_SBASE && a < H_SBASE + H_SCOUNT && (a - H_SBASE) % H_TCOUNT == 0 && b > H_TBASE &&
@@ -86,9 +92,9 @@ static uint32_t compose(uint32_t a, uint32_t b) {
   key = (uint64_t)a << 21 | b;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (key < sp_comp[mid].pair) hi = mid;
-    else if (key > sp_comp[mid].pair) lo = mid + 1;
-    else return sp_comp[mid].cp;
+    if (key < sp_comp_key[mid]) hi = mid;
+    else if (key > sp_comp_key[mid]) lo = mid + 1;
+    else return sp_comp_cp[mid];
   }
   return 0;
 }
@@ -156,7 +162,6 @@ smtp_ssize smtp_sasl_saslprep(const char *in, size_t len, unsigned int flags, ch
   if (len > SMTP_SASLPREP_MAX) return SMTP_ERR_TOO_LONG;
   /* 1. map, 2. decompose (NFKD) on the way */
   while (i < len) {
-    const uint32_t *d;
     if (utf8_next(p, len, &i, &cp) != 0) {
       rc = SMTP_ERR_UTF8;
       goto out;
@@ -176,14 +181,13 @@ smtp_ssize smtp_sasl_saslprep(const char *in, size_t len, unsigned int flags, ch
       if (t) buf[n++] = H_TBASE + t;
       continue;
     }
-    d = decomp(cp, &m);
-    if (!d) {
-      d = &cp;
-      m = 1;
+    switch (decomp(cp, buf, &n, SP_CP_MAX)) {
+    case -1: goto toolong;
+    case 1: break;
+    default:
+      if (n == SP_CP_MAX) goto toolong;
+      buf[n++] = cp;
     }
-    if (n + m > SP_CP_MAX) goto toolong;
-    memcpy(buf + n, d, m * sizeof *d);
-    n += m;
   }
   /* canonical order: non-starters sorted by combining class, stably */
   for (k = 1; k < n; k++) {
