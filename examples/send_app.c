@@ -11,6 +11,7 @@
 
 #include <smtp/driver.h>
 #include <smtp/ext.h>
+#include <smtp/tls.h>
 
 static const char *const USAGE =
     "usage: smtp-send --server HOST[:PORT] --from ADDR --to ADDR [--to ADDR ...] [options] [FILE]\n"
@@ -27,6 +28,7 @@ static const char *const USAGE =
     "  --insecure             do not verify the server certificate\n"
     "  --tls-cert FILE --tls-key FILE  present a client certificate\n"
     "  --tls-backend NAME     mbedtls or openssl (default: the build's first)\n"
+    "  --tls-version V        only TLS 1.2 or only TLS 1.3 (default: either)\n"
     "  --tls-servername NAME  SNI and name to verify (default: the host of --server)\n"
     "  --auth USER:PASS       authenticate (PASS is the token for XOAUTH2/OAUTHBEARER)\n"
     "  --auth-mech MECH       PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256,\n"
@@ -293,6 +295,11 @@ int send_parse_args(int argc, char **argv, send_opts *o, FILE *out, FILE *err) {
       if (strcmp(v, "mbedtls") != 0 && strcmp(v, "openssl") != 0)
         return usage_error(err, "--tls-backend takes mbedtls or openssl: %s", v);
       o->tls_backend = v;
+    } else if (strcmp(a, "--tls-version") == 0) {
+      NEEDS_VALUE();
+      if (strcmp(v, "1.2") == 0) o->tls_version = SMTP_TLS_VERSION_1_2;
+      else if (strcmp(v, "1.3") == 0) o->tls_version = SMTP_TLS_VERSION_1_3;
+      else return usage_error(err, "--tls-version takes 1.2 or 1.3: %s", v);
     } else if (strcmp(a, "--tls-servername") == 0) {
       NEEDS_VALUE();
       o->servername = v;

@@ -28,6 +28,7 @@ typedef struct send_opts {
   const char *ca_file;
   int insecure;
   const char *tls_backend;             /* --tls-backend (NULL: the build's default) */
+  int tls_version;                     /* --tls-version: SMTP_TLS_VERSION_1_x, 0: either */
   const char *tls_cert, *tls_key;      /* --tls-cert/--tls-key: a client certificate */
   const char *servername;
   char *auth_user, *auth_pass; /* split copies of --auth */

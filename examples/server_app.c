@@ -31,7 +31,8 @@ static void usage(FILE *f) {
         "  --tls-self-signed       make a throw-away self-signed certificate\n"
         "  --implicit-tls          TLS from the first byte\n"
         "  --tls-backend NAME      mbedtls or openssl (default: the build's first)\n"
-        "  --tls-client-ca FILE    request client certificates, verified against FILE\n"
+        "  --tls-client-ca FILE    request client certificates, verified against FILE;\n"
+        "                          a verified one permits AUTH EXTERNAL as its commonName\n"
         "  --auth-file FILE        enable AUTH; FILE holds user:password lines and SCRAM\n"
         "                          stored-key lines (user:SCRAM-SHA-256:iterations:salt:\n"
         "                          storedkey:serverkey, base64 fields)\n"
@@ -292,8 +293,8 @@ int server_app_parse_args(server_app_config *cfg, int argc, char **argv) {
     return usage_error("--capture - writes to stdout, which --stdio speaks SMTP on", NULL);
   if (!!cfg->tls_cert != !!cfg->tls_key) return usage_error("--tls-cert and --tls-key go together", NULL);
   if (cfg->maildir && cfg->discard) return usage_error("--maildir and --discard exclude each other", NULL);
-  if (cfg->require_auth && !cfg->auth_file && !cfg->ntokens)
-    return usage_error("--require-auth needs --auth-file or --oauth-token", NULL);
+  if (cfg->require_auth && !cfg->auth_file && !cfg->ntokens && !cfg->tls_client_ca)
+    return usage_error("--require-auth needs --auth-file, --oauth-token or --tls-client-ca", NULL);
   if (cfg->tls_cert && cfg->tls_self_signed)
     return usage_error("--tls-cert and --tls-self-signed exclude each other", NULL);
   if ((cfg->implicit_tls || cfg->tls_cert_out) && !cfg->tls_cert && !cfg->tls_self_signed)
@@ -1002,9 +1003,12 @@ int server_app_session_setup(const server_app_config *cfg, int tls_available,
     if ((drop & SMTP_EXT_STARTTLS) && (r = smtp_server_options_set_tls_available(o, 0))) goto fail;
     script_app_install(k);
   }
-  if ((cfg->auth_file || cfg->ntokens) &&
+  if ((cfg->auth_file || cfg->ntokens || cfg->tls_client_ca) &&
       !(cfg->script && (smtp_script_drop_mask(cfg->script) & SMTP_EXT_AUTH))) {
     unsigned int mechs = 0;
+    /* a verified client certificate authenticates as its commonName (the
+     * driver tells the session after the handshake) */
+    if (cfg->tls_client_ca) mechs |= SMTP_SASL_EXTERNAL;
     if (cfg->ntokens) {
       mechs |= SMTP_SASL_XOAUTH2 | SMTP_SASL_OAUTHBEARER;
       smtp_server_callbacks_set_token(k, on_token);

@@ -155,6 +155,11 @@ static int setup_tls(const send_opts *o, smtp_tls_config **out, FILE *err) {
     r = smtp_tls_config_new_backend(&cfg, SMTP_TLS_CLIENT, be, NULL);
   }
   if (r == 0) r = smtp_tls_config_set_verify(cfg, mode);
+  if (r == 0 && o->tls_version && smtp_tls_config_set_versions(cfg, o->tls_version, o->tls_version) != 0) {
+    fprintf(err, "smtp-send: --tls-version: this TLS backend cannot speak only that version\n");
+    smtp_tls_config_del(cfg);
+    return SEND_EXIT_USAGE;
+  }
   if (r == 0 && o->tls_cert) {
     r = smtp_tls_config_cert_file(cfg, o->tls_cert, o->tls_key, NULL);
     if (r != 0) {

@@ -10,7 +10,9 @@
  *  2  a server session with every built-in verifier (SCRAM from a stored
  *     key, EXTERNAL, XOAUTH2/OAUTHBEARER, channel binding) reading the rest
  *     as client lines after EHLO;
- *  3  a stored-key record line (smtp_scram_record_parse/_format).
+ *  3  a stored-key record line (smtp_scram_record_parse/_format), or,
+ *     with bit 2 of the first byte set, SASLprep (RFC 4013) of the rest
+ *     as a stored string and as a query.
  *
  * Invariants: a PLAIN message that decodes has exactly two NULs, a
  * non-empty authcid and passwd, fields of at most 255 octets and no NUL
@@ -22,12 +24,15 @@
  * creation, never authenticates anyone from this input except through
  * EXTERNAL (whose identity is given), and its trace never shows the
  * client's SASL lines; a record that parses formats back to a line that
- * parses to the same record. */
+ * parses to the same record; SASLprep fails only with its documented
+ * errors, its output is valid UTF-8, preparing it again gives it back, and
+ * a stored string that prepares prepares the same as a query. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <smtp/address.h>
 #include <smtp/reply.h>
 #include <smtp/sasl.h>
 #include <smtp/server.h>
@@ -233,6 +238,8 @@ static void session(uint8_t sel, const char *d, size_t n) {
   smtp_server_options_del(o);
   smtp_server_callbacks_del(cb);
   if (sel & 16) CHECK(smtp_server_session_set_channel_binding(s, "tls-exporter", CB, sizeof CB) == SMTP_OK);
+  if (sel & 64)
+    CHECK(smtp_server_session_set_channel_binding(s, "tls-server-end-point", CB + 1, 31) == SMTP_OK);
   if (sel & 32) CHECK(smtp_server_session_set_external_identity(s, "cn=x", 4) == SMTP_OK);
   before = fm.allocs;
   trace_ok = 1;
@@ -285,6 +292,21 @@ static void record(const char *d, size_t n) {
   CHECK(memcmp(&r, &r2, sizeof r) == 0);
 }
 
+static void saslprep(const char *d, size_t n) {
+  static char a[4 * SMTP_SASLPREP_MAX + 1], b[4 * SMTP_SASLPREP_MAX + 1], q[4 * SMTP_SASLPREP_MAX + 1];
+  smtp_ssize ka = smtp_sasl_saslprep(d, n, 0, a, sizeof a), kq, kb;
+  kq = smtp_sasl_saslprep(d, n, SMTP_SASLPREP_QUERY, q, sizeof q);
+  CHECK(ka >= 0 || ka == SMTP_ERR_SASLPREP || ka == SMTP_ERR_UTF8 || ka == SMTP_ERR_TOO_LONG);
+  CHECK(kq >= 0 || kq == SMTP_ERR_SASLPREP || kq == SMTP_ERR_UTF8 || kq == SMTP_ERR_TOO_LONG);
+  if (ka >= 0) CHECK(kq == ka && memcmp(a, q, (size_t)ka) == 0);
+  if (kq < 0) return;
+  CHECK(smtp_utf8_validate(q, (size_t)kq) == SMTP_OK);
+  CHECK(!memchr(q, 0, (size_t)kq)); /* U+0000 is prohibited (C.2.1) */
+  if ((size_t)kq > SMTP_SASLPREP_MAX) return;
+  kb = smtp_sasl_saslprep(q, (size_t)kq, SMTP_SASLPREP_QUERY, b, sizeof b);
+  CHECK(kb == kq && memcmp(b, q, (size_t)kq) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static char dec[4096];
   if (size > 4096) size = 4096;
@@ -296,7 +318,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   case 0: scram_client(data[1], (const char *)data + 2, size - 2); break;
   case 1: scram_server(data[1], (const char *)data + 2, size - 2); break;
   case 2: session(data[1], (const char *)data + 2, size - 2); break;
-  default: record((const char *)data + 2, size - 2); break;
+  default:
+    if (data[0] & 4) saslprep((const char *)data + 2, size - 2);
+    else record((const char *)data + 2, size - 2);
+    break;
   }
   return 0;
 }

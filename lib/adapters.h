@@ -62,6 +62,9 @@ typedef struct smtp__driver_ops {
   /* endpoints (SMTP_ADDR_*): may be NULL (then the driver records none) */
   int (*set_addr)(void *s, unsigned int which, const smtp_endpoint *ep);
   int (*get_addr)(const void *s, unsigned int which, smtp_endpoint *out);
+  /* After tls_started: hand the session what the TLS connection knows for
+   * SASL (channel binding, the client certificate's identity); may be NULL. */
+  int (*tls_bind)(void *s, const smtp_tls_conn *conn);
 } smtp__driver_ops;
 
 int smtp__driver_new(smtp_driver **out, const smtp__driver_ops *ops, void *session,
@@ -70,6 +73,11 @@ int smtp__driver_new(smtp_driver **out, const smtp__driver_ops *ops, void *sessi
 
 /* Tests: replace the monotonic clock (milliseconds). */
 void smtp__driver_set_clock(smtp_driver *d, int64_t (*now_ms)(void *ud), void *ud);
+
+/* --- tls.c / tls_none.c: the subject commonName of the peer's leaf
+ * certificate when it has exactly one (see tls_internal.h), for the
+ * driver's EXTERNAL identity. --- */
+int smtp__tls_peer_cn(const smtp_tls_conn *conn, char *buf, size_t cap, size_t *len);
 
 /* --- tls_mbedtls.c / tls_none.c --- */
 

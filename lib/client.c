@@ -707,13 +707,18 @@ static void start_auth(smtp_client_session *c) {
   /* RFC 5802 6: the -PLUS forms only with channel-binding data. */
   c->auth.cfg->ops->creds_cb(&c->auth.creds, &c->auth.cfg->cbind, c->auth.cfg->max_iter);
   if (!c->auth.cfg->cbind.len) supported &= ~(unsigned)SMTP__SASL_SCRAM_PLUS;
-  if (c->opt.mech) mech = (offered & supported & c->opt.mech) ? c->opt.mech : 0;
+  if (c->opt.mech)
+    mech = ((offered & supported & c->opt.mech) || (offered & smtp__scram_plus_of(c->opt.mech)))
+               ? c->opt.mech /* a SCRAM family whose -PLUS form is offered: see below */
+               : 0;
   else if (c->auth.cfg->order_len)
     mech = c->auth.cfg->ops->choose_order(offered, supported, c->auth.cfg->order,
                                           c->auth.cfg->order_len);
   else mech = c->auth.cfg->ops->choose(offered, supported);
+  if (mech) mech = c->auth.cfg->ops->cb_policy(mech, offered, c->auth.cfg->cbind.len != 0, &rc);
+  else rc = SMTP_ERR_AUTH_UNAVAILABLE;
   if (!mech) {
-    auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
+    auth_fail(c, rc, NULL);
     return;
   }
   if (c->auth.cfg->ops->scram_alg(mech)) {
@@ -729,7 +734,7 @@ static void start_auth(smtp_client_session *c) {
   rc = c->auth.cfg->ops->start(c->auth.sasl, mech, &c->auth.creds, nonce, nonce_len, c->auth.raw,
                                c->auth.raw_cap, &rawlen, &has_ir);
   if (rc != SMTP_OK) {
-    auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
+    auth_fail(c, rc == SMTP_ERR_SASLPREP ? rc : SMTP_ERR_AUTH_UNAVAILABLE, NULL);
     return;
   }
   name = smtp_sasl_mech_name(mech);

@@ -17,8 +17,8 @@
  *                authorization identity, empty for none.
  *   CRAM-MD5     RFC 2195 2: user SP hex(HMAC-MD5(password, challenge)).
  *
- * Deviation: passwords are used as given (no SASLprep, RFC 5802 2.2 /
- * RFC 4013); ASCII passwords are unaffected. */
+ * SCRAM user names and passwords go through SASLprep (RFC 4013; RFC 5802
+ * 2.2 and 5.1, lib/sasl_prep.c). */
 #include <string.h>
 
 #include <smtp/ext.h>
@@ -61,6 +61,18 @@ unsigned int smtp__sasl_client_choose(unsigned int offered, unsigned int support
       SMTP_SASL_OAUTHBEARER,        SMTP_SASL_XOAUTH2,            SMTP_SASL_CRAM_MD5,
       SMTP_SASL_PLAIN,              SMTP_SASL_LOGIN};
   return smtp__sasl_client_choose_order(offered, supported, order, SMTP__ARRAY_LEN(order));
+}
+
+unsigned int smtp__sasl_client_cb_policy(unsigned int mech, unsigned int offered, int have_cb,
+                                         int *err) {
+  unsigned int plus;
+  *err = SMTP_OK;
+  if (!(mech & SMTP__SASL_SCRAM_BASE)) return mech;
+  plus = smtp__scram_plus_of(mech);
+  if (!(offered & plus)) return mech; /* "y" with data, "n" without */
+  if (have_cb) return plus;
+  *err = SMTP_ERR_CHANNEL_BINDING;
+  return 0;
 }
 
 typedef struct {
@@ -182,9 +194,21 @@ int smtp__sasl_client_start(smtp__sasl_client *s, unsigned int mech, const smtp_
       put_saslname(&g, cr->authzid, cr->authzid_len);
     }
     puts_(&g, ",");
-    /* client-first-message-bare = "n=" saslname ",r=" c-nonce */
-    puts_(&a, "n=");
-    put_saslname(&a, cr->user, cr->user_len);
+    /* client-first-message-bare = "n=" saslname ",r=" c-nonce; the user
+     * name prepared with SASLprep as a query (RFC 5802 5.1), the password
+     * checked now so that a password SASLprep refuses (RFC 5802 2.2) ends
+     * the exchange before it starts */
+    {
+      char prep[SMTP__SCRAM_PASS_MAX];
+      size_t pl = 0;
+      int rc = smtp__scram_prep(cr->pass, cr->pass_len, 0, prep, sizeof prep, &pl);
+      smtp__wipe(prep, sizeof prep);
+      if (rc == SMTP_OK) rc = smtp__scram_prep(cr->user, cr->user_len, SMTP_SASLPREP_QUERY, prep,
+                                               sizeof prep, &pl);
+      if (rc != SMTP_OK) return rc;
+      puts_(&a, "n=");
+      put_saslname(&a, prep, pl);
+    }
     puts_(&a, ",r=");
     put(&a, nonce, nonce_len);
     if (g.overflow || a.overflow) return SMTP_ERR_BUFFER_TOO_SMALL;
@@ -439,4 +463,4 @@ const smtp__sasl_client_ops smtp__sasl_client_impl = {
     smtp__sasl_client_supported, smtp__client_auth_creds_cb, smtp__sasl_client_choose,
     smtp__sasl_client_choose_order, smtp__sasl_client_start, smtp__sasl_client_start_custom,
     smtp__sasl_client_step, smtp__sasl_client_success_ok, smtp__sasl_client_wipe,
-    smtp__scram_alg};
+    smtp__scram_alg, smtp__sasl_client_cb_policy};

@@ -89,6 +89,7 @@ typedef struct smtp__sasl_client_ops {
   int (*success_ok)(const smtp__sasl_client *s);
   void (*wipe)(smtp__sasl_client *s);
   int (*scram_alg)(unsigned int mech);
+  unsigned int (*cb_policy)(unsigned int mech, unsigned int offered, int have_cb, int *err);
 } smtp__sasl_client_ops;
 
 extern const smtp__sasl_client_ops smtp__sasl_client_impl;
@@ -117,6 +118,15 @@ unsigned int smtp__sasl_client_supported(int have_password, int have_token, int 
  * XOAUTH2 > CRAM-MD5 > PLAIN > LOGIN (EXTERNAL only when asked for). 0 when
  * none. */
 unsigned int smtp__sasl_client_choose(unsigned int offered, unsigned int supported);
+
+/* RFC 5802 6 on a chosen mechanism: a SCRAM mechanism whose -PLUS form the
+ * server offers becomes that -PLUS form when the client has channel-binding
+ * data ("MUST use a p flag"), and is refused with *err =
+ * SMTP_ERR_CHANNEL_BINDING when it has none (libsmtp supports channel
+ * binding, so seeing -PLUS without a channel to bind is treated as a
+ * downgrade). Any other mechanism is returned as is. */
+unsigned int smtp__sasl_client_cb_policy(unsigned int mech, unsigned int offered, int have_cb,
+                                         int *err);
 
 /* The first of @p order (n bits) in @p offered & @p supported, 0 when none. */
 unsigned int smtp__sasl_client_choose_order(unsigned int offered, unsigned int supported,

@@ -33,6 +33,15 @@ unsigned int smtp__sasl_client_choose(unsigned int offered, unsigned int support
   return 0;
 }
 
+unsigned int smtp__sasl_client_cb_policy(unsigned int mech, unsigned int offered, int have_cb,
+                                         int *err) {
+  (void)mech;
+  (void)offered;
+  (void)have_cb;
+  *err = SMTP_ERR_AUTH_UNAVAILABLE;
+  return 0;
+}
+
 unsigned int smtp__sasl_client_choose_order(unsigned int offered, unsigned int supported,
                                             const unsigned int *order, size_t n) {
   (void)offered;
@@ -95,4 +104,4 @@ const smtp__sasl_client_ops smtp__sasl_client_impl = {
     smtp__sasl_client_supported, smtp__client_auth_creds_cb, smtp__sasl_client_choose,
     smtp__sasl_client_choose_order, smtp__sasl_client_start, smtp__sasl_client_start_custom,
     smtp__sasl_client_step, smtp__sasl_client_success_ok, smtp__sasl_client_wipe,
-    smtp__scram_alg};
+    smtp__scram_alg, smtp__sasl_client_cb_policy};

@@ -397,6 +397,7 @@ static void step_connect(smtp_driver *d, smtp__cf *f, int *prog) {
     d->tls_state = TS_UP;
     smtp_tls_get_info(d->tls, &info);
     r = d->ops->tls_started(d->s, &info);
+    if (r >= 0 && d->ops->tls_bind) r = d->ops->tls_bind(d->s, d->tls);
     if (r < 0) finish(d, r, NOTIFY_NONE);
   }
 }

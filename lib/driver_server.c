@@ -1,8 +1,12 @@
 /* The server session seen through the driver's session vtable
  * (smtp__driver_ops), and the public server entry points of driver.h. */
+#include <string.h>
+
 #include <smtp/server.h>
 
+#include "adapters.h"
 #include "cfilter.h"
+#include "hash.h"
 
 static smtp_ssize sv_recv(void *s, const char *data, size_t len) {
   return smtp_server_session_mem_recv(s, data, len);
@@ -30,13 +34,50 @@ static int sv_get_addr(const void *s, unsigned int which, smtp_endpoint *out) {
   return smtp_server_session_addr(s, which, out);
 }
 
+/* After the handshake: every channel binding (RFC 5056) this connection
+ * gives, so that a SCRAM -PLUS client (RFC 5802 6) finds the type it
+ * uses: "tls-exporter" (RFC 9266) under TLS 1.3, "tls-unique" (RFC 5929 3,
+ * TLS 1.2, when the backend exposes the Finished message) under TLS 1.2,
+ * and "tls-server-end-point" (RFC 5929 4) under both. The exporter is not
+ * offered under TLS 1.2, where RFC 9266 4.2 wants the extended master
+ * secret. A verified client certificate with exactly one subject
+ * commonName makes that name the EXTERNAL identity (RFC 4422 appendix A).
+ * Failures here only leave the mechanisms unoffered. */
+static int sv_tls_bind(void *s, const smtp_tls_conn *t) {
+  static const struct {
+    int type;
+    const char *name;
+    int v13; /* 1: TLS 1.3 only, 0: TLS 1.2 only, -1: both */
+  } types[] = {{SMTP_TLS_CB_EXPORTER, "tls-exporter", 1},
+               {SMTP_TLS_CB_UNIQUE, "tls-unique", 0},
+               {SMTP_TLS_CB_SERVER_END_POINT, "tls-server-end-point", -1}};
+  smtp_tls_info info;
+  uint8_t cb[128];
+  char cn[256];
+  size_t n, i;
+  int v13;
+  if (smtp_tls_get_info(t, &info) != 0) return 0;
+  v13 = info.protocol && strcmp(info.protocol, "TLSv1.3") == 0;
+  (void)smtp_server_session_set_channel_binding(s, NULL, NULL, 0);
+  for (i = 0; i < sizeof types / sizeof types[0]; i++) {
+    if (types[i].v13 >= 0 && types[i].v13 != v13) continue;
+    if (smtp_tls_channel_binding(t, types[i].type, cb, sizeof cb, &n) == 0)
+      (void)smtp_server_session_set_channel_binding(s, types[i].name, cb, n);
+  }
+  smtp__wipe(cb, sizeof cb);
+  (void)smtp_server_session_set_external_identity(s, NULL, 0);
+  if (info.peer_verified && smtp__tls_peer_cn(t, cn, sizeof cn - 1, &n) == 0 && n > 0)
+    (void)smtp_server_session_set_external_identity(s, cn, n);
+  return 0;
+}
+
 /* The server session has no "TLS failed" or "connection lost" entry: the
  * driver just ends and the application deletes the session. */
 static const smtp__driver_ops server_ops = {
     SMTP_TLS_SERVER, sv_recv, sv_send,    sv_consume, sv_want_read, sv_want_tls, sv_tls_started,
     NULL,            sv_timeout_ms, sv_seq, sv_timeout, NULL,        sv_is_done,  NULL,
     sv_total_ms,     sv_total_seq,
-    sv_set_addr,     sv_get_addr};
+    sv_set_addr,     sv_get_addr,  sv_tls_bind};
 
 int smtp_driver_new_server(smtp_driver **out, struct smtp_server_session *session, const smtp_io *io,
                            const smtp_tls_config *tls, unsigned int flags, const smtp_mem *mem) {

@@ -59,6 +59,8 @@ const char *smtp_strerror(int error) {
   case SMTP_ERR_DANE: return "The server certificate matches none of the usable TLSA records (RFC 7672).";
   case SMTP_ERR_MTA_STS: return "An MTA-STS policy forbids this delivery, or the policy is invalid (RFC 8461).";
   case SMTP_ERR_NO_ROUTE: return "No usable mail exchanger or address is left to try.";
+  case SMTP_ERR_CHANNEL_BINDING: return "The server offers SCRAM with channel binding (-PLUS) but this connection has no channel-binding data (possible downgrade).";
+  case SMTP_ERR_SASLPREP: return "A user name or password is not allowed by SASLprep (RFC 4013).";
   case SMTP_ERR_NOMEM: return "An allocation failed.";
   case SMTP_ERR_CALLBACK_FAILURE: return "A callback failed; the session is unusable.";
   case SMTP_ERR_PROTOCOL: return "The peer violated the protocol.";

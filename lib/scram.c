@@ -120,14 +120,28 @@ int smtp__scram_ct_diff(const unsigned char *a, const unsigned char *b, size_t n
 }
 
 /* SaltedPassword, then ClientKey and ServerKey. */
+int smtp__scram_prep(const char *in, size_t len, unsigned int flags, char *out, size_t cap,
+                     size_t *outlen) {
+  smtp_ssize n = smtp_sasl_saslprep(in, len, flags, out, cap);
+  *outlen = 0;
+  if (n <= 0) return SMTP_ERR_SASLPREP; /* failed, or empty (RFC 5802 5.1) */
+  *outlen = (size_t)n;
+  return SMTP_OK;
+}
+
+/* SaltedPassword = Hi(Normalize(password), salt, i) (RFC 5802 3), then
+ * ClientKey and ServerKey. Normalize is SASLprep on a stored string. */
 static int salted_keys(int alg, const char *pass, size_t plen, const unsigned char *salt,
                        size_t slen, uint32_t iter, unsigned char *ckey, unsigned char *skey) {
   unsigned char sp[SMTP__HASH_MAX];
-  int rc = smtp__pbkdf2(alg, pass, plen, salt, slen, iter, sp);
-  size_t hl = smtp__hash_len(alg);
+  char norm[SMTP__SCRAM_PASS_MAX];
+  size_t nlen = 0, hl = smtp__hash_len(alg);
+  int rc = smtp__scram_prep(pass, plen, 0, norm, sizeof norm, &nlen);
+  if (rc == SMTP_OK) rc = smtp__pbkdf2(alg, norm, nlen, salt, slen, iter, sp);
   if (rc == SMTP_OK) rc = smtp__hmac(alg, sp, hl, "Client Key", 10, ckey);
   if (rc == SMTP_OK) rc = smtp__hmac(alg, sp, hl, "Server Key", 10, skey);
   smtp__wipe(sp, sizeof sp);
+  smtp__wipe(norm, sizeof norm);
   return rc;
 }
 

@@ -28,6 +28,17 @@
 #define SMTP__SCRAM_CB_MAX 128    /* channel-binding data octets */
 #define SMTP__SCRAM_CBNAME_MAX 32 /* channel-binding type name */
 
+/* Room for a password or user name after SASLprep (RFC 4013): the
+ * normalization can make it longer than its 255 octets. */
+#define SMTP__SCRAM_PASS_MAX 1024
+
+/* SASLprep (smtp_sasl_saslprep()) for SCRAM: 0 with the prepared string
+ * in out (*outlen octets, not empty), or SMTP_ERR_SASLPREP when the
+ * preparation fails, gives an empty string or does not fit (RFC 5802 5.1:
+ * abort the exchange). */
+int smtp__scram_prep(const char *in, size_t len, unsigned int flags, char *out, size_t cap,
+                     size_t *outlen);
+
 /* Hash algorithm of a SCRAM mechanism (-PLUS or not), 0 when not SCRAM. */
 int smtp__scram_alg(unsigned int mech);
 /* The family (non-PLUS) bit of a SCRAM mechanism, 0 when not SCRAM. */

@@ -23,11 +23,21 @@
 
 #define SMTP__MECH_NAME 20 /* RFC 4422 3.1 */
 
+/* Channel-binding types a session keeps at once: one per type the TLS
+ * layer gives (e.g. tls-exporter and tls-server-end-point). */
+#define SMTP__SRV_CB_MAX 3
+
+struct smtp__srv_cb {
+  char name[SMTP__SCRAM_CBNAME_MAX];
+  unsigned char data[SMTP__SCRAM_CB_MAX];
+  size_t len;
+};
+
 struct smtp__srv_sasl {
   smtp__scram_srv scram;
-  char cb_name[SMTP__SCRAM_CBNAME_MAX];
-  unsigned char cb_data[SMTP__SCRAM_CB_MAX];
-  size_t cb_len;
+  struct smtp__srv_cb cb[SMTP__SRV_CB_MAX];
+  size_t ncb;
+  size_t cb_pick; /* the entry the running -PLUS exchange uses */
   char ext_id[SRV_NAME_MAX + 1];
   size_t ext_len;
   int tok_failed; /* the token error challenge was sent */
@@ -91,7 +101,7 @@ void smtp__srv_sasl_reset(smtp_server_session *s) {
 int smtp_server_session_set_channel_binding(smtp_server_session *s, const char *type,
                                             const void *data, size_t len) {
   struct smtp__srv_sasl *x;
-  size_t tl = 0;
+  size_t tl = 0, i;
   if (!s) return SMTP_ERR_INVALID_ARGUMENT;
   if (type) {
     tl = strlen(type);
@@ -100,13 +110,19 @@ int smtp_server_session_set_channel_binding(smtp_server_session *s, const char *
   }
   x = s->sx;
   if (!x) return SMTP_OK; /* no built-in verifier in this session: unused */
-  memset(x->cb_name, 0, sizeof x->cb_name);
-  smtp__wipe(x->cb_data, sizeof x->cb_data);
-  x->cb_len = 0;
-  if (!type) return SMTP_OK;
-  memcpy(x->cb_name, type, tl);
-  memcpy(x->cb_data, data, len);
-  x->cb_len = len;
+  if (!type) {
+    smtp__wipe(x->cb, sizeof x->cb);
+    x->ncb = 0;
+    return SMTP_OK;
+  }
+  for (i = 0; i < x->ncb && strcmp(x->cb[i].name, type) != 0; i++) {
+  }
+  if (i == SMTP__SRV_CB_MAX) return SMTP_ERR_LIMIT;
+  smtp__wipe(&x->cb[i], sizeof x->cb[i]);
+  memcpy(x->cb[i].name, type, tl);
+  memcpy(x->cb[i].data, data, len);
+  x->cb[i].len = len;
+  if (i == x->ncb) x->ncb++;
   return SMTP_OK;
 }
 
@@ -135,7 +151,7 @@ unsigned int smtp__srv_sasl_builtin(const smtp_server_session *s) {
   if (!s->user) return 0; /* no identity buffer: no AUTH handler at all */
   if (s->cb.scram_lookup && s->opt.random) {
     m |= SMTP__SASL_SCRAM_BASE;
-    if (s->sx && s->sx->cb_len) m |= SMTP__SASL_SCRAM_PLUS;
+    if (s->sx && s->sx->ncb) m |= SMTP__SASL_SCRAM_PLUS;
   }
   if (s->sx && s->sx->ext_len) m |= SMTP_SASL_EXTERNAL;
   if (s->cb.token) m |= SMTP_SASL_XOAUTH2 | SMTP_SASL_OAUTHBEARER;
@@ -179,8 +195,12 @@ static void scram_first(smtp_server_session *s, unsigned int mech, const char *m
   }
   /* RFC 5802 6: the gs2-cbind-flag against what this server offers. */
   if (smtp__scram_is_plus(mech)) {
-    if (cf.flag != 'p' || !x->cb_len || cf.cbname_len != strlen(x->cb_name) ||
-        memcmp(cf.cbname, x->cb_name, cf.cbname_len) != 0) {
+    /* "p=" names a type this connection has (RFC 5802 6, second bullet) */
+    for (x->cb_pick = 0; x->cb_pick < x->ncb; x->cb_pick++)
+      if (cf.flag == 'p' && cf.cbname_len == strlen(x->cb[x->cb_pick].name) &&
+          memcmp(cf.cbname, x->cb[x->cb_pick].name, cf.cbname_len) == 0)
+        break;
+    if (x->cb_pick == x->ncb) {
       fail(s);
       return;
     }
@@ -196,6 +216,21 @@ static void scram_first(smtp_server_session *s, unsigned int mech, const char *m
        (st->authzid_len != st->user_len || memcmp(st->authzid, st->user, st->user_len) != 0))) {
     fail(s);
     return;
+  }
+  /* RFC 5802 5.1: the user name prepared with SASLprep as a query string
+   * before the lookup (it stays as received in the AuthMessage); a name
+   * SASLprep refuses, or an empty result, fails the exchange */
+  {
+    char prep[SMTP__SCRAM_PASS_MAX];
+    size_t pl = 0;
+    if (smtp__scram_prep(st->user, st->user_len, SMTP_SASLPREP_QUERY, prep, sizeof prep, &pl) !=
+            SMTP_OK ||
+        pl >= sizeof st->user || bad_name(prep, pl)) {
+      fail(s);
+      return;
+    }
+    memcpy(st->user, prep, pl);
+    st->user_len = pl;
   }
   memset(&st->rec, 0, sizeof st->rec);
   SMTP__SRV_CALL(s, 0, rc, s->cb.scram_lookup(s, fam, st->user, st->user_len, &st->rec, s->user_data));
@@ -249,7 +284,10 @@ static void scram_line(smtp_server_session *s, const char *m, size_t n) {
   if (st->stage == 0) {
     scram_first(s, s->auth_mech, m, n);
   } else if (st->stage == 1) {
-    if (smtp__scram_srv_client_final(st, m, n, x->cb_data, x->cb_len, out, sizeof out, &outlen) != 0)
+    int plus = smtp__scram_is_plus(s->auth_mech) && x->cb_pick < x->ncb;
+    if (smtp__scram_srv_client_final(st, m, n, plus ? x->cb[x->cb_pick].data : NULL,
+                                     plus ? x->cb[x->cb_pick].len : 0, out, sizeof out,
+                                     &outlen) != 0)
       fail(s);
     else
       challenge(s, out, outlen); /* RFC 4954 4: server-final in a 334, then 235 */

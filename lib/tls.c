@@ -395,3 +395,8 @@ int smtp__tls_x509_signed_by(const unsigned char *child, size_t child_len,
   if (!child || !issuer || !child_len || !issuer_len) return 0;
   return backends[0]->x509_signed_by(child, child_len, issuer, issuer_len);
 }
+
+int smtp__tls_peer_cn(const smtp_tls_conn *conn, char *buf, size_t cap, size_t *len) {
+  if (!conn || !len || (!buf && cap)) return SMTP_ERR_INVALID_ARGUMENT;
+  return conn->be->peer_cn(conn, buf, cap, len);
+}

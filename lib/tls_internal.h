@@ -74,6 +74,10 @@ struct smtp__tls_backend {
    * dates ignored), 0 when not or when either does not parse. */
   int (*x509_signed_by)(const unsigned char *child, size_t child_len,
                         const unsigned char *issuer, size_t issuer_len);
+  /* The subject commonName of the peer's leaf certificate when it has
+   * exactly one, given as UTF8String, PrintableString or IA5String (the
+   * value's octets, not NUL-terminated); SMTP_ERR_NOT_FOUND otherwise. */
+  int (*peer_cn)(const smtp_tls_conn *conn, char *buf, size_t cap, size_t *len);
 };
 
 #if defined(SMTP_HAVE_MBEDTLS)

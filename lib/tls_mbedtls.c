@@ -794,6 +794,23 @@ static int mb_peer_subject(const mb_conn *c, char *buf, size_t len) {
   return SMTP_OK;
 }
 
+static int mb_peer_cn(const mb_conn *c, char *buf, size_t cap, size_t *len) {
+  const mbedtls_x509_crt *q;
+  const mbedtls_x509_name *n, *cn = NULL;
+  if (c->state != ST_OPEN) return SMTP_ERR_INVALID_STATE;
+  q = peer_chain(c);
+  if (!q || !q->version) return SMTP_ERR_NOT_FOUND;
+  for (n = &q->subject; n; n = n->next) {
+    if (!n->oid.p || MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) != 0) continue;
+    if (cn) return SMTP_ERR_NOT_FOUND; /* more than one */
+    cn = n;
+  }
+  if (!cn || (cn->val.tag != MBEDTLS_ASN1_UTF8_STRING && cn->val.tag != MBEDTLS_ASN1_PRINTABLE_STRING &&
+              cn->val.tag != MBEDTLS_ASN1_IA5_STRING))
+    return SMTP_ERR_NOT_FOUND;
+  return smtp__tls_copy_out(cn->val.p, cn->val.len, (uint8_t *)buf, cap, len);
+}
+
 static int mb_channel_binding(const mb_conn *c, int type, uint8_t *out, size_t cap, size_t *len) {
   static const char label[] = "EXPORTER-Channel-Binding";
   unsigned char tmp[64];
@@ -1233,6 +1250,9 @@ static int v_peer_subject(const smtp_tls_conn *c, char *b, size_t l) { return mb
 static int v_channel_binding(const smtp_tls_conn *c, int t, uint8_t *o, size_t cap, size_t *l) {
   return mb_channel_binding(CCONN(c), t, o, cap, l);
 }
+static int v_peer_cn(const smtp_tls_conn *c, char *b, size_t cap, size_t *l) {
+  return mb_peer_cn(CCONN(c), b, cap, l);
+}
 
 /* DANE-TA's chain step (RFC 7672 3.1.2): mbedTLS's chain verification
  * with the issuer as the only trust anchor; validity dates are not part of
@@ -1264,5 +1284,5 @@ const smtp__tls_backend smtp__tls_mbedtls = {
     v_config_last_error, v_conn_new, v_conn_del, v_handshake, v_is_established, v_feed,
     v_feed_space, v_feed_eof, v_pending_output, v_consume_output, v_read, v_has_pending, v_write,
     v_close_notify, v_get_info, v_last_error, v_use_cert, v_peer_cert, v_peer_verify_result,
-    v_peer_subject, v_channel_binding, v_x509_signed_by,
+    v_peer_subject, v_channel_binding, v_x509_signed_by, v_peer_cn,
 };

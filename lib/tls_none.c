@@ -202,3 +202,9 @@ int smtp__tls_x509_signed_by(const unsigned char *child, size_t child_len,
   (void)child, (void)child_len, (void)issuer, (void)issuer_len;
   return SMTP_ERR_UNSUPPORTED;
 }
+
+int smtp__tls_peer_cn(const smtp_tls_conn *conn, char *buf, size_t cap, size_t *len) {
+  (void)conn, (void)buf, (void)cap;
+  if (len) *len = 0;
+  return SMTP_ERR_TLS_UNAVAILABLE;
+}

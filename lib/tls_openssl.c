@@ -1073,6 +1073,26 @@ static int os_peer_subject(const smtp_tls_conn *pub, char *buf, size_t len) {
   return SMTP_OK;
 }
 
+static int os_peer_cn(const smtp_tls_conn *pub, char *buf, size_t cap, size_t *len) {
+  const os_conn *c = (const os_conn *)(const void *)pub;
+  X509 *x;
+  X509_NAME *nm;
+  const ASN1_STRING *v;
+  int i, t;
+  if (c->state != ST_OPEN) return SMTP_ERR_INVALID_STATE;
+  x = peer_at(c, 0);
+  if (!x) return SMTP_ERR_NOT_FOUND;
+  nm = X509_get_subject_name(x);
+  i = X509_NAME_get_index_by_NID(nm, NID_commonName, -1);
+  if (i < 0 || X509_NAME_get_index_by_NID(nm, NID_commonName, i) >= 0) return SMTP_ERR_NOT_FOUND;
+  v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(nm, i));
+  t = v ? ASN1_STRING_type(v) : -1;
+  if (t != V_ASN1_UTF8STRING && t != V_ASN1_PRINTABLESTRING && t != V_ASN1_IA5STRING)
+    return SMTP_ERR_NOT_FOUND;
+  return smtp__tls_copy_out(ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v), (uint8_t *)buf,
+                            cap, len);
+}
+
 static int os_channel_binding(const smtp_tls_conn *pub, int type, uint8_t *out, size_t cap,
                               size_t *len) {
   const os_conn *c = (const os_conn *)(const void *)pub;
@@ -1145,5 +1165,5 @@ const smtp__tls_backend smtp__tls_openssl = {
     os_feed, os_feed_space, os_feed_eof, os_pending_output, os_consume_output, os_read,
     os_has_pending, os_write, os_close_notify, os_get_info, os_last_error, os_use_cert,
     os_peer_cert, os_peer_verify_result, os_peer_subject, os_channel_binding,
-    os_x509_signed_by,
+    os_x509_signed_by, os_peer_cn,
 };

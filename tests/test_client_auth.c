@@ -349,12 +349,51 @@ static void run_cb(harness_setup_fn setup, const char *cbtype, const char *scrip
     free(h);
   }
 }
+static void setup_force_scram256(harness *h) {
+  setup_scram(h);
+  assert_int_equal(smtp_client_options_set_auth_mechanism(h->opt, SMTP_SASL_SCRAM_SHA_256), SMTP_OK);
+}
+static void setup_force_scram1(harness *h) {
+  setup_scram(h);
+  assert_int_equal(smtp_client_options_set_auth_mechanism(h->opt, SMTP_SASL_SCRAM_SHA_1), SMTP_OK);
+}
 static void test_scram_family_choice(void **state) {
   (void)state;
+  /* RFC 5802 6: the server offers SCRAM-SHA-256-PLUS but the client has no
+   * channel-binding data: taken as a downgrade, nothing is sent */
   run_cb(setup_scram, NULL,
          "S: 220 mx\nC: EHLO client.example\n"
          "S: 250-mx\nS: 250 AUTH SCRAM-SHA-1 SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN\n"
-         "C: AUTH SCRAM-SHA-256 " SCRAM_N "\nS: 535 no\nC: QUIT\nS: 221 bye\n",
+         "C: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -70 0\nCLOSED -70\n");
+  run_cb(setup_force_scram256, NULL,
+         "S: 220 mx\nC: EHLO client.example\n"
+         "S: 250-mx\nS: 250 AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256\n"
+         "C: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -70 0\nCLOSED -70\n");
+  /* RFC 5802 6: with data, a forced SCRAM-SHA-256 becomes its offered
+   * -PLUS form ("MUST use a p gs2-cbind-flag") */
+  run_cb(setup_force_scram256, "tls-exporter",
+         "S: 220 mx\nC: EHLO client.example\n"
+         "S: 250-mx\nS: 250 AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256\n"
+         "C: AUTH SCRAM-SHA-256-PLUS " SCRAM_P "\nS: 535 no\nC: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -38 535\nCLOSED -38\n");
+  /* only the -PLUS form offered: used with data, refused without */
+  run_cb(setup_force_scram256, "tls-exporter",
+         "S: 220 mx\nC: EHLO client.example\n"
+         "S: 250-mx\nS: 250 AUTH SCRAM-SHA-256-PLUS PLAIN\n"
+         "C: AUTH SCRAM-SHA-256-PLUS " SCRAM_P "\nS: 535 no\nC: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -38 535\nCLOSED -38\n");
+  run_cb(setup_force_scram256, NULL,
+         "S: 220 mx\nC: EHLO client.example\n"
+         "S: 250-mx\nS: 250 AUTH SCRAM-SHA-256-PLUS PLAIN\n"
+         "C: QUIT\nS: 221 bye\n",
+         "GREETING 220\nCAPS 200\nAUTH -70 0\nCLOSED -70\n");
+  /* the SHA-1 family without -PLUS offered: "n" as before */
+  run_cb(setup_force_scram1, NULL,
+         "S: 220 mx\nC: EHLO client.example\n"
+         "S: 250-mx\nS: 250 AUTH SCRAM-SHA-1 SCRAM-SHA-256-PLUS SCRAM-SHA-256\n"
+         "C: AUTH SCRAM-SHA-1 " SCRAM_N "\nS: 535 no\nC: QUIT\nS: 221 bye\n",
          "GREETING 220\nCAPS 200\nAUTH -38 535\nCLOSED -38\n");
   run_cb(setup_scram, NULL,
          "S: 220 mx\nC: EHLO client.example\n"

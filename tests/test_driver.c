@@ -223,11 +223,11 @@ static int f_error(const void *s) { return ((const fake *)s)->err; }
 
 static const smtp__driver_ops server_ops = {SMTP_TLS_SERVER, f_recv, f_send, f_consume, f_want_read,
                                             f_want_tls, f_tls_started, NULL, f_timeout_ms, f_seq,
-                                            f_timeout, NULL, f_is_done, NULL, NULL, NULL, NULL, NULL};
+                                            f_timeout, NULL, f_is_done, NULL, NULL, NULL, NULL, NULL, NULL};
 static const smtp__driver_ops client_ops = {SMTP_TLS_CLIENT, f_recv, f_send, f_consume, f_want_read,
                                             f_want_tls, f_tls_started, f_tls_failed, f_timeout_ms,
                                             NULL, f_timeout, f_lost, f_is_done, f_error, NULL, NULL, NULL,
-                                            NULL};
+                                            NULL, NULL};
 
 /* The client waits for the greeting before its first command. */
 static int greeted_client_recv_hook;
@@ -1394,11 +1394,11 @@ static int f_get_addr(const void *s, unsigned int which, smtp_endpoint *out) {
 static const smtp__driver_ops server_ops_a = {SMTP_TLS_SERVER, f_recv, f_send, f_consume, f_want_read,
                                               f_want_tls, f_tls_started, NULL, f_timeout_ms, f_seq,
                                               f_timeout, NULL, f_is_done, NULL, NULL, NULL, f_set_addr,
-                                              f_get_addr};
+                                              f_get_addr, NULL};
 static const smtp__driver_ops client_ops_a = {SMTP_TLS_CLIENT, f_recv, f_send, f_consume, f_want_read,
                                               f_want_tls, f_tls_started, f_tls_failed, f_timeout_ms,
                                               NULL, f_timeout, f_lost, f_is_done, f_error, NULL, NULL,
-                                              f_set_addr, f_get_addr};
+                                              f_set_addr, f_get_addr, NULL};
 
 static void ep(smtp_endpoint *e, const char *a, unsigned int port, unsigned int origin) {
   assert_int_equal(smtp_endpoint_parse(e, a, strlen(a), port), 0);

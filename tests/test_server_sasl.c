@@ -424,6 +424,43 @@ static void test_settings(void **state) {
   assert_int_equal(smtp_server_session_set_channel_binding(NULL, "x", "y", 1), SMTP_ERR_INVALID_ARGUMENT);
 }
 
+/* Up to three binding types at once; a client's "p=" may name any of them. */
+static void test_binding_types(void **state) {
+  static const unsigned char other[32] = {1};
+  H h;
+  (void)state;
+  start(&h, 0, SCRAM_ALL, 0);
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, "tls-server-end-point", other, 32), 0);
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, "tls-unique", other, 12), 0);
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, "tls-exporter", other, 32), 0);
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, "x-fourth", other, 32), SMTP_ERR_LIMIT);
+  /* the same type again replaces its data */
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, "tls-exporter", CB, sizeof CB), 0);
+  say(&h, "EHLO c.example");
+  assert_string_equal(scram(&h, SMTP_SASL_SCRAM_SHA_256_PLUS, "user", "pencil", "tls-exporter", CB, NULL),
+                      AUTH_OK);
+  end(&h);
+  start(&h, 0, SCRAM_ALL, 0);
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, "tls-server-end-point", CB, sizeof CB), 0);
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, "tls-exporter", other, 32), 0);
+  say(&h, "EHLO c.example");
+  /* right type, the other type's data: refused */
+  assert_string_equal(scram(&h, SMTP_SASL_SCRAM_SHA_256_PLUS, "user", "pencil", "tls-exporter", CB, NULL),
+                      AUTH_BAD);
+  /* a type the server does not have */
+  assert_string_equal(scram(&h, SMTP_SASL_SCRAM_SHA_256_PLUS, "user", "pencil", "tls-unique", CB, NULL),
+                      AUTH_BAD);
+  assert_string_equal(
+      scram(&h, SMTP_SASL_SCRAM_SHA_256_PLUS, "user", "pencil", "tls-server-end-point", CB, NULL), AUTH_OK);
+  end(&h);
+  /* NULL forgets every type: no -PLUS offered any more */
+  start(&h, 0, SCRAM_ALL, 0);
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, "tls-exporter", CB, sizeof CB), 0);
+  assert_int_equal(smtp_server_session_set_channel_binding(h.s, NULL, NULL, 0), 0);
+  assert_null(strstr(say(&h, "EHLO c.example"), "PLUS"));
+  end(&h);
+}
+
 /* A record outside the server's iteration bounds is a temporary failure. */
 static void test_bounds(void **state) {
   H h;
@@ -449,6 +486,75 @@ static void test_bounds(void **state) {
   end(&h);
 }
 
+/* SASLprep in both roles (RFC 5802 5.1 and 2.2, RFC 4013). */
+#define RAW(lit) lit, sizeof lit - 1
+static void test_saslprep_roles(void **state) {
+  H h;
+  char line[512], raw[512];
+  smtp__sasl_client c;
+  smtp__sasl_creds cr;
+  size_t n;
+  int ir;
+  const char *r;
+  (void)state;
+  /* the server prepares the name it receives: "us<SOFT HYPHEN>er" is
+   * "user", so the real record (salt "0123456789abcdef") is found */
+  start(&h, 0, SCRAM_ALL, 0);
+  say(&h, "EHLO c.example");
+  b64line("AUTH SCRAM-SHA-256 ", RAW("n,,n=us\xC2\xAD" "er,r=clientNONCE"), line, sizeof line);
+  r = say(&h, line);
+  n = chal(r, raw, sizeof raw - 1);
+  raw[n] = 0;
+  assert_non_null(strstr(raw, ",s=MDEyMzQ1Njc4OWFiY2RlZg==,"));
+  assert_int_equal(h.lookups, 1);
+  end(&h);
+  /* a prohibited character (C.2.1) or a name SASLprep empties: 535, no lookup */
+  start(&h, 0, SCRAM_ALL, 0);
+  say(&h, "EHLO c.example");
+  b64line("AUTH SCRAM-SHA-256 ", RAW("n,,n=us\ter,r=clientNONCE"), line, sizeof line);
+  assert_string_equal(say(&h, line), AUTH_BAD);
+  b64line("AUTH SCRAM-SHA-256 ", RAW("n,,n=\xC2\xAD,r=clientNONCE"), line, sizeof line);
+  assert_string_equal(say(&h, line), AUTH_BAD);
+  /* right-to-left text with a left-to-right letter (RFC 3454 6) */
+  b64line("AUTH SCRAM-SHA-256 ", RAW("n,,n=\xD8\xA7" "a\xD8\xA8,r=clientNONCE"), line, sizeof line);
+  assert_string_equal(say(&h, line), AUTH_BAD);
+  assert_int_equal(h.lookups, 0);
+  end(&h);
+  /* both roles: the client's user and password are prepared too, so
+   * "pen<SOFT HYPHEN>cil" is the record's "pencil" and <U+FF55>ser is user */
+  start(&h, 0, SCRAM_ALL, 0);
+  say(&h, "EHLO c.example");
+  assert_string_equal(scram(&h, SMTP_SASL_SCRAM_SHA_256, "\xEF\xBD\x95" "ser", "pen\xC2\xAD" "cil", NULL,
+                            NULL, NULL),
+                      AUTH_OK);
+  end(&h);
+  /* the client refuses a password SASLprep refuses, before sending */
+  memset(&cr, 0, sizeof cr);
+  cr.user = "user";
+  cr.user_len = 4;
+  cr.pass = "pen\x07" "cil";
+  cr.pass_len = 7;
+  assert_int_equal(smtp__sasl_client_start(&c, SMTP_SASL_SCRAM_SHA_256, &cr, "clientNONCE", 11, raw,
+                                           sizeof raw, &n, &ir),
+                   SMTP_ERR_SASLPREP);
+  cr.pass = "pencil";
+  cr.pass_len = 6;
+  cr.user = "\xEE\x80\x80"; /* U+E000, private use (C.3) */
+  cr.user_len = 3;
+  assert_int_equal(smtp__sasl_client_start(&c, SMTP_SASL_SCRAM_SHA_256, &cr, "clientNONCE", 11, raw,
+                                           sizeof raw, &n, &ir),
+                   SMTP_ERR_SASLPREP);
+  /* the client sends the prepared name: <U+2168> (ROMAN NUMERAL NINE) is IX */
+  cr.user = "\xE2\x85\xA8";
+  cr.user_len = 3;
+  assert_int_equal(smtp__sasl_client_start(&c, SMTP_SASL_SCRAM_SHA_256, &cr, "clientNONCE", 11, raw,
+                                           sizeof raw, &n, &ir),
+                   0);
+  assert_int_equal(n, 21);
+  assert_memory_equal(raw, "n,,n=IX,r=clientNONCE", 21);
+  smtp__sasl_client_wipe(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_scram_families), cmocka_unit_test(test_scram_failures),
@@ -456,6 +562,8 @@ int main(void) {
       cmocka_unit_test(test_settings),       cmocka_unit_test(test_bounds),
       cmocka_unit_test(test_trace_malformed),
       cmocka_unit_test(test_unknown_user_salt),
+      cmocka_unit_test(test_saslprep_roles),
+      cmocka_unit_test(test_binding_types),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

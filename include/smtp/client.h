@@ -896,18 +896,22 @@ SMTP_API int smtp_client_options_set_scram_max_iterations(smtp_client_options *o
 
 /**
  * @brief Channel-binding data of the TLS connection (RFC 5056), for the
- *        SCRAM -PLUS mechanisms (RFC 5802 6). The TLS layer's owner sets it
- *        after the handshake and before the EHLO that follows it: e.g.
- *        "tls-exporter" (RFC 9266, 32 octets, TLS 1.3) or
- *        "tls-server-end-point" / "tls-unique" (RFC 5929, TLS 1.2).
+ *        SCRAM -PLUS mechanisms (RFC 5802 6). The driver (driver.h) sets it
+ *        itself after every handshake: "tls-exporter" (RFC 9266, 32
+ *        octets) under TLS 1.3, "tls-server-end-point" (RFC 5929 4) under
+ *        TLS 1.2. An application that runs TLS itself sets it after the
+ *        handshake and before the EHLO that follows it.
  *
- * With data set, the client prefers a -PLUS mechanism the server offers and
- * otherwise sends the "y" flag (it supports channel binding but the server
- * does not appear to), which a server that does offer -PLUS must refuse:
- * that is how a downgrade by an attacker who removed the -PLUS names is
- * detected. Without data the client never picks a -PLUS mechanism and
- * sends "n". Forcing a non-PLUS SCRAM mechanism with data set still sends
- * "y". Ignored by sessions without credentials.
+ * With data set, the client prefers a -PLUS mechanism the server offers
+ * (a forced or preferred SCRAM mechanism becomes its -PLUS form when the
+ * server offers that) and otherwise sends the "y" flag (it supports channel
+ * binding but the server does not appear to), which a server that does
+ * offer -PLUS must refuse: that is how a downgrade by an attacker who
+ * removed the -PLUS names is detected. Without data the client never picks
+ * a -PLUS mechanism; a SCRAM mechanism whose -PLUS form the server offers
+ * is then refused (AUTH fails with ::SMTP_ERR_CHANNEL_BINDING before
+ * anything is sent: the server has a channel the client cannot see), other
+ * SCRAM mechanisms send "n". Ignored by sessions without credentials.
  * @param c the session.
  * @param type the channel-binding type name (RFC 5056 7: letters, digits,
  *        "." and "-", at most 31 octets); NULL forgets the data.

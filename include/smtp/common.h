@@ -105,6 +105,8 @@ typedef enum smtp_error {
   SMTP_ERR_DANE = -64,                /**< The server certificate matches none of the usable TLSA records (RFC 7672). */
   SMTP_ERR_MTA_STS = -65,             /**< An MTA-STS policy forbids this delivery, or the policy is invalid (RFC 8461). */
   SMTP_ERR_NO_ROUTE = -66,            /**< No usable mail exchanger or address is left to try. */
+  SMTP_ERR_CHANNEL_BINDING = -70,     /**< The server offers SCRAM with channel binding (-PLUS, RFC 5802 6) but the connection gave the client no channel-binding data: a possible downgrade. */
+  SMTP_ERR_SASLPREP = -71,            /**< A user name or password is not allowed by SASLprep (RFC 4013 2.3-2.5: prohibited or unassigned characters, bidirectional rules). */
 
   /** Threshold: every code at or below this value is fatal. */
   SMTP_ERR_FATAL = -900,

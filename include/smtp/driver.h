@@ -15,7 +15,12 @@
  * input to the session; when the session asks for TLS (the 220 reply to
  * STARTTLS was sent or received) it drops whatever plaintext it still
  * holds (RFC 3207 5: nothing pipelined behind STARTTLS is run), runs the handshake and tells the
- * session with its `tls_started` call; with ::SMTP_DRIVER_IMPLICIT_TLS the
+ * session with its `tls_started` call, then hands it what SASL needs from
+ * the TLS layer: the channel-binding data for SCRAM -PLUS (RFC 5802 6;
+ * smtp_client_session_set_channel_binding() and
+ * smtp_server_session_set_channel_binding() say which types) and, on a
+ * server, the EXTERNAL identity of a verified client certificate
+ * (smtp_server_session_set_external_identity()); with ::SMTP_DRIVER_IMPLICIT_TLS the
  * handshake comes before the first SMTP byte (RFC 8314). It reads the
  * monotonic clock and calls the session's time-out function when the
  * session's deadline (RFC 5321 4.5.3.2) passes. A TLS close_notify or alert

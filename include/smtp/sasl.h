@@ -96,6 +96,49 @@ SMTP_API int smtp_sasl_plain_decode(const char *msg, size_t len, smtp_sasl_plain
 #endif
 
 
+/** @brief smtp_sasl_saslprep() flag: prepare a "query" string (RFC 3454 7),
+ *  in which code points unassigned in Unicode 3.2 are allowed; RFC 5802 5.1
+ *  prepares SCRAM user names so. Without it the string is a "stored" one
+ *  and they are refused (RFC 5802 2.2: passwords). */
+#define SMTP_SASLPREP_QUERY 1u
+
+/** @brief Longest input smtp_sasl_saslprep() takes, in octets. */
+#define SMTP_SASLPREP_MAX 1024
+
+/**
+ * @brief SASLprep (RFC 4013), the stringprep profile (RFC 3454) for user
+ *        names and passwords: non-ASCII spaces become U+0020 and the
+ *        characters of RFC 3454 table B.1 (soft hyphen, zero-width joiners,
+ *        variation selectors, ...) are removed, the result is normalized
+ *        to Unicode 3.2 form KC, and prohibited characters (RFC 4013 2.3:
+ *        controls, private use, non-characters, surrogates, ...), a
+ *        violation of the bidirectional rules (RFC 3454 6) and, without
+ *        ::SMTP_SASLPREP_QUERY, unassigned code points fail.
+ *
+ * SCRAM applies it in both roles: the client to its user name (a query)
+ * and password (a stored string) before they are used; the server to the
+ * user name it receives before the stored-key lookup, and
+ * smtp_scram_make_record() to the password. ASCII text without controls is
+ * returned unchanged.
+ * @param in UTF-8 text (not NUL-terminated); may be NULL when @p len is 0.
+ * @param len its length, at most ::SMTP_SASLPREP_MAX.
+ * @param flags 0 (stored string) or ::SMTP_SASLPREP_QUERY.
+ * @param out the prepared UTF-8, NUL-terminated when there is room; nothing
+ *        useful is left in it on error. May be NULL when @p outcap is 0.
+ * @param outcap size of @p out (the output of normalization form KC can be
+ *        longer than the input: up to 18 code points for one).
+ * @return octets written (0 for an empty result, which RFC 5802 5.1 treats
+ *         as a failure), ::SMTP_ERR_SASLPREP (prohibited or unassigned
+ *         character, bidirectional rules), ::SMTP_ERR_UTF8 (not valid UTF-8),
+ *         ::SMTP_ERR_TOO_LONG (over ::SMTP_SASLPREP_MAX octets, or over 1024
+ *         code points once decomposed), ::SMTP_ERR_BUFFER_TOO_SMALL or
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL with a length, an unknown flag).
+ */
+#if SMTP_HAVE_SASL
+SMTP_API smtp_ssize smtp_sasl_saslprep(const char *in, size_t len, unsigned int flags, char *out,
+                                       size_t outcap);
+#endif
+
 /** @brief Largest SCRAM salt a record holds, in octets. */
 #define SMTP_SCRAM_SALT_MAX 64
 /** @brief Largest SCRAM key (SHA-512's 64 octets). */
@@ -131,16 +174,19 @@ SMTP_API size_t smtp_scram_key_len(unsigned int mech);
  * @brief Make a stored-key record from a password (RFC 5802 3:
  *        SaltedPassword = Hi(password, salt, i), StoredKey = H(HMAC(SaltedPassword,
  *        "Client Key")), ServerKey = HMAC(SaltedPassword, "Server Key")).
- * The password is used as given: SASLprep (RFC 4013) is not applied, so
- * clients must send the same octets (ASCII passwords are unaffected).
+ * The password is prepared with SASLprep (smtp_sasl_saslprep(), a stored
+ * string: RFC 5802 2.2's Normalize()), as libsmtp's client does before it
+ * derives its proof; ASCII passwords without controls are unchanged.
  * @param mech a SCRAM mechanism bit (-PLUS maps to its family).
  * @param password NUL-terminated, not empty.
  * @param salt the salt (take at least 16 random octets); read during the call.
  * @param salt_len 1..::SMTP_SCRAM_SALT_MAX.
  * @param iterations at least 1 (RFC 7677 4: 4096 or more).
  * @param out the record; zeroed first.
- * @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT (NULL pointers, not a SCRAM
- *         mechanism, empty password, salt length or iteration count out of range).
+ * @return ::SMTP_OK, ::SMTP_ERR_SASLPREP (SASLprep refuses the password or
+ *         leaves nothing of it) or ::SMTP_ERR_INVALID_ARGUMENT (NULL pointers,
+ *         not a SCRAM mechanism, empty password, salt length or iteration
+ *         count out of range).
  */
 SMTP_API int smtp_scram_make_record(unsigned int mech, const char *password, const void *salt,
                                     size_t salt_len, unsigned int iterations,

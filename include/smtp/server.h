@@ -1404,13 +1404,16 @@ SMTP_API int smtp_server_session_xattrs(const smtp_server_session *s, unsigned i
  *   scram_lookup callback (stored keys, no clear-text password) and a
  *   random source (smtp_server_options_set_random()) for the server nonce.
  *   Their -PLUS forms also need the TLS channel-binding data
- *   (smtp_server_session_set_channel_binding()). A client that sends the
- *   "y" flag while the server offers a -PLUS form fails (RFC 5802 6: a
- *   downgrade), as does a "p" flag on a mechanism without -PLUS, a
- *   channel-binding type other than the server's, or other data.
+ *   (smtp_server_session_set_channel_binding(); the driver sets it). A
+ *   client that sends the "y" flag while the server offers a -PLUS form
+ *   fails (RFC 5802 6: a downgrade), as does a "p" flag on a mechanism
+ *   without -PLUS, a channel-binding type the server does not have, or
+ *   other data. User names are prepared with SASLprep (RFC 4013) before
+ *   the lookup.
  * - EXTERNAL (RFC 4422 appendix A): smtp_server_session_set_external_identity()
- *   after a client certificate verified. The client's authorization
- *   identity must be empty or equal to it.
+ *   after a client certificate verified (the driver sets the certificate's
+ *   commonName). The client's authorization identity must be empty or
+ *   equal to it.
  * - XOAUTH2 and OAUTHBEARER (RFC 7628): the token callback. A refused
  *   token gets the error challenge (RFC 7628 3.2.2, a JSON status
  *   object); the client's dummy response then gets 535 5.7.8.
@@ -1433,7 +1436,9 @@ SMTP_API int smtp_server_session_xattrs(const smtp_server_session *s, unsigned i
  *         ::SMTP_SASL_SCRAM_SHA_256 or ::SMTP_SASL_SCRAM_SHA_512; -PLUS
  *         exchanges ask for their family).
  *  @param user the authentication identity, UTF-8 without controls, decoded
- *         from the saslname (not NUL-terminated); valid during the call.
+ *         from the saslname and prepared with SASLprep as a query string
+ *         (RFC 5802 5.1, smtp_sasl_saslprep()); not NUL-terminated, valid
+ *         during the call.
  *  @param user_len its length.
  *  @param rec fill it: its mech must be @p mech's family.
  *  @param user_data as given to smtp_server_session_new().
@@ -1495,15 +1500,23 @@ SMTP_API int smtp_server_options_set_scram_iterations(smtp_server_options *o, un
 /**
  * @brief Channel-binding data of this session's TLS connection (RFC 5056),
  *        for the SCRAM -PLUS mechanisms: e.g. "tls-exporter" (RFC 9266) or
- *        "tls-server-end-point" (RFC 5929). Set it after the handshake
- *        (after smtp_server_session_tls_started()); the -PLUS forms enabled
- *        in the options are offered from then on.
+ *        "tls-server-end-point" / "tls-unique" (RFC 5929). Set it after the
+ *        handshake (after smtp_server_session_tls_started()); the -PLUS
+ *        forms enabled in the options are offered from then on.
+ *
+ * The session keeps up to three types at once (one call per type; a
+ * second call for the same type replaces its data), and a client's "p="
+ * may name any of them (RFC 5802 6). The driver (driver.h) sets them
+ * itself after every handshake: "tls-exporter" under TLS 1.3,
+ * "tls-unique" under TLS 1.2 when the TLS backend gives it, and
+ * "tls-server-end-point" under both.
  * @param s the session.
  * @param type the type name (letters, digits, ".", "-"; at most 31 octets), or
- *        NULL to forget the data.
+ *        NULL to forget the data of every type.
  * @param data the bytes (copied). @param len 1..128.
  * @return ::SMTP_OK (also when the session has no built-in verifier: the
- *         data are then unused) or ::SMTP_ERR_INVALID_ARGUMENT.
+ *         data are then unused), ::SMTP_ERR_LIMIT (three other types are
+ *         set already) or ::SMTP_ERR_INVALID_ARGUMENT.
  */
 SMTP_API int smtp_server_session_set_channel_binding(smtp_server_session *s, const char *type,
                                                      const void *data, size_t len);
@@ -1512,6 +1525,12 @@ SMTP_API int smtp_server_session_set_channel_binding(smtp_server_session *s, con
  * @brief The client's certificate verified and names @p identity: AUTH
  *        EXTERNAL (RFC 4422 appendix A) is offered (when enabled in the
  *        options) and authenticates as it.
+ *
+ * The driver (driver.h) calls it after every handshake: with the subject
+ * commonName of a verified client certificate that has exactly one
+ * (UTF8String, PrintableString or IA5String), else with NULL. An
+ * application that maps certificates otherwise calls it again afterwards
+ * (smtp_driver_tls_conn() gives the certificate).
  * @param s the session.
  * @param identity 1..255 octets of UTF-8 without controls (copied), or NULL
  *        to withdraw it.

@@ -43,10 +43,12 @@ for m in SCRAM-SHA-1 SCRAM-SHA-256 SCRAM-SHA-512; do
   check "smtp-send $m: 235" $(t grep -q '^S: 235' "$TMP/$m.out")
   check "smtp-send $m: delivered" $(t grep -q "body of $m" "$(md_last "$TMP/md")")
 done
-check "EHLO offers the three SCRAM mechanisms and PLAIN LOGIN" \
-  $(t grep -q 'AUTH SCRAM-SHA-512 SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN' "$TMP/SCRAM-SHA-1.out")
+check "EHLO offers the three SCRAM mechanisms, their -PLUS forms (TLS is up) and PLAIN LOGIN" \
+  $(t grep -q 'AUTH SCRAM-SHA-512-PLUS SCRAM-SHA-256-PLUS SCRAM-SHA-1-PLUS SCRAM-SHA-512 SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN' "$TMP/SCRAM-SHA-1.out")
+check "a forced SCRAM-SHA-1 is sent as SCRAM-SHA-1-PLUS (RFC 5802 6)" \
+  $(t grep -q '^C: AUTH SCRAM-SHA-1-PLUS' "$TMP/SCRAM-SHA-1.out")
 send default --auth alice:pencil
-check "smtp-send default choice: SCRAM-SHA-512" $(t grep -q '^C: AUTH SCRAM-SHA-512' "$TMP/default.out")
+check "smtp-send default choice: SCRAM-SHA-512-PLUS" $(t grep -q '^C: AUTH SCRAM-SHA-512-PLUS' "$TMP/default.out")
 send wrong --auth alice:pencyl --auth-mech SCRAM-SHA-256
 check "wrong SCRAM password: exit 2, 535" $(t [ "$RC" = 2 ] && grep -q '535 5.7.8' "$TMP/wrong.out")
 send plainbob --auth bob:s3cret --auth-mech PLAIN
