@@ -708,7 +708,7 @@ static void start_auth(smtp_client_session *c) {
   c->auth.cfg->ops->creds_cb(&c->auth.creds, &c->auth.cfg->cbind, c->auth.cfg->max_iter);
   if (!c->auth.cfg->cbind.len) supported &= ~(unsigned)SMTP__SASL_SCRAM_PLUS;
   if (c->opt.mech)
-    mech = ((offered & supported & c->opt.mech) || (offered & smtp__scram_plus_of(c->opt.mech)))
+    mech = ((offered & supported & c->opt.mech) || (offered & c->auth.cfg->ops->scram_plus_of(c->opt.mech)))
                ? c->opt.mech /* a SCRAM family whose -PLUS form is offered: see below */
                : 0;
   else if (c->auth.cfg->order_len)

@@ -90,6 +90,7 @@ typedef struct smtp__sasl_client_ops {
   void (*wipe)(smtp__sasl_client *s);
   int (*scram_alg)(unsigned int mech);
   unsigned int (*cb_policy)(unsigned int mech, unsigned int offered, int have_cb, int *err);
+  unsigned int (*scram_plus_of)(unsigned int mech);
 } smtp__sasl_client_ops;
 
 extern const smtp__sasl_client_ops smtp__sasl_client_impl;

@@ -43,6 +43,7 @@ static int sv_get_addr(const void *s, unsigned int which, smtp_endpoint *out) {
  * secret. A verified client certificate with exactly one subject
  * commonName makes that name the EXTERNAL identity (RFC 4422 appendix A).
  * Failures here only leave the mechanisms unoffered. */
+#if SMTP_HAVE_SASL
 static int sv_tls_bind(void *s, const smtp_tls_conn *t) {
   static const struct {
     int type;
@@ -70,6 +71,14 @@ static int sv_tls_bind(void *s, const smtp_tls_conn *t) {
     (void)smtp_server_session_set_external_identity(s, cn, n);
   return 0;
 }
+#else
+/* A build without the SASL part has no mechanism to hand the binding to. */
+static int sv_tls_bind(void *s, const smtp_tls_conn *t) {
+  (void)s;
+  (void)t;
+  return 0;
+}
+#endif
 
 /* The server session has no "TLS failed" or "connection lost" entry: the
  * driver just ends and the application deletes the session. */
