@@ -882,8 +882,11 @@ static void check_size(probe *P) {
     pc_close(P, &c);
     return;
   }
-  /* send lim + 1 KiB of data without declaring it (RSET first: Postfix keeps
-   * refusing MAIL after a refused SIZE until then) */
+  /* send lim + 5% + 1 KiB of data without declaring it (RSET first: Postfix
+   * keeps refusing MAIL after a refused SIZE until then). The margin: RFC 1870
+   * counts CRLF as two octets, but some servers count their stored form
+   * (Exim: LF line ends, 1.3% less with these 78-octet lines), and the
+   * check is about the limit being enforced, not where exactly. */
   if (pc_cmd(&c, "RSET") != 0 || raw_envelope(P, &c, name) != 0) {
     pc_close(P, &c);
     return;
@@ -900,7 +903,7 @@ static void check_size(probe *P) {
     memset(line, 'x', 76);
     memcpy(line + 76, "\r\n", 2);
     if (pc_write(&c, "Subject: libsmtp probe size-enforced\r\n\r\n", 40) != 0) ok = 0;
-    while (ok && sent < lim + 1024) {
+    while (ok && sent < lim + lim / 20 + 1024) {
       if (pc_write(&c, line, 78) != 0) ok = 0;
       sent += 78;
     }
