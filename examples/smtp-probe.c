@@ -561,6 +561,9 @@ static int pc_open(probe *P, pc *c, int no_tls, unsigned int disable) {
   c->why = NULL;
   while (cs_next(P, c, &ev) == 1) {
     if (ev.type == SMTP_CLIENT_EVENT_READY) return 0;
+    if (ev.type == SMTP_CLIENT_EVENT_CAPABILITIES && policy == SMTP_CLIENT_STARTTLS_REQUIRED && !c->tls &&
+        !(c->caps & SMTP_EXT_STARTTLS))
+      c->why = "STARTTLS not offered (--starttls required)";
     if (ev.type == SMTP_CLIENT_EVENT_CLOSED) break;
   }
   if (!c->why) c->why = "the session ended";
