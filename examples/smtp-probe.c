@@ -601,7 +601,6 @@ static int submit(probe *P, pc *c, const char *name, const char *from, const cha
                    : smtp_client_txn_set_body_source(c->txn, SMTP_CLIENT_BODY_PUSH)) == SMTP_OK;
   ok = ok && smtp_client_session_submit(c->cs, c->txn) == SMTP_OK;
   if (!ok) report(P, name, R_FAIL, "the client session would not take the transaction");
-  (void)P;
   return ok ? 0 : -1;
 }
 
