@@ -467,7 +467,7 @@ static int cs_next(probe *P, pc *c, smtp_client_event *ev) {
       (void)smtp_client_session_connection_lost(c->cs);
     } else if (r == 0) {
       c->why = "timed out";
-      (void)smtp_client_session_on_timeout(c->cs);
+      (void)smtp_client_session_timeout(c->cs);
     }
   }
 }
