@@ -218,6 +218,7 @@ static void txn_finish(smtp_client_session *c, int status_override) {
   c->out.direct = NULL;
   c->out.direct_len = 0;
   if (c->phase == PH_TXN) c->phase = PH_READY;
+  c->xc.forward_done = 0; /* the server forgot them with the transaction */
   emit(c, &ev);
 }
 
@@ -1107,6 +1108,13 @@ static void produce_some(smtp_client_session *c, int allow_read) {
       return;
     }
     if (c->phase == PH_READY && c->ring.count == 0) {
+      if (c->txn && c->opt.xforward && c->xc.forward_offered && !c->xc.forward_done) {
+        /* XFORWARD_README: the attributes go with one transaction; sent
+         * again before each later one */
+        c->xc.forward_done = 1;
+        c->todo |= T_XFORWARD;
+        continue;
+      }
       if (c->txn) {
         txn_start(c);
         continue;
@@ -1231,8 +1239,9 @@ static int reply_ehlo(smtp_client_session *c, const smtp_reply *r, int kind) {
 static int reply_xforward(smtp_client_session *c, const smtp_reply *r) {
   int code = r->code;
   if (code == 421) return handle_421(c, r);
-  /* accepted or not (a server that refuses them keeps its own view) */
-  after_tls_decision(c);
+  /* accepted or not (a server that refuses them keeps its own view);
+   * before a later transaction the session is ready already */
+  if (c->phase != PH_READY) after_tls_decision(c);
   return SMTP_OK;
 }
 

@@ -914,8 +914,10 @@ SMTP_API int smtp_client_options_set_xclient(smtp_client_options *opt, const smt
 /**
  * @brief Send XFORWARD (Postfix's XFORWARD_README) with these attributes
  *        when the server offers it: after the last EHLO (after STARTTLS
- *        when it is used, before AUTH and the first transaction), once per
- *        EHLO. The reply does not change what the session does next.
+ *        when it is used, before AUTH and the first transaction), and again
+ *        before each later transaction, since the attributes describe one
+ *        mail transaction and the server forgets them when it ends. The
+ *        reply does not change what the session does next.
  * @param opt    the options.
  * @param attrs  the attributes (formatted and checked now, see
  *               smtp_xattrs_format()); NULL removes them.
