@@ -85,3 +85,15 @@ void capture_app_set_client(smtp_capture *c, const struct sockaddr *client,
   split(tcp_peer, p, sizeof p, &pp);
   (void)smtp_capture_set_client(c, a[0] ? a : NULL, ap, tcp_peer && p[0] ? p : NULL, pp);
 }
+
+void capture_app_note_cert(smtp_capture *c, const smtp_tls_conn *t) {
+  uint8_t stack[8192], *der = stack;
+  size_t len = 0;
+  int r;
+  if (!c || !t) return;
+  r = smtp_tls_peer_cert(t, 0, stack, sizeof stack, &len);
+  if (r == SMTP_ERR_BUFFER_TOO_SMALL && (der = malloc(len)) != NULL)
+    r = smtp_tls_peer_cert(t, 0, der, len, &len);
+  if (r == SMTP_OK) (void)smtp_capture_set_client_cert(c, der, len);
+  if (der != stack) free(der);
+}

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <smtp/capture.h>
+#include <smtp/tls.h>
 
 /* Open FILE for appending ("-": stdout). Returns 0, or prints a line and
  * returns 1. */
@@ -22,5 +23,9 @@ smtp_capture *capture_app_conn_new(void);
  * @p tcp_peer the socket's own peer when that differs, else NULL. */
 void capture_app_set_client(smtp_capture *c, const struct sockaddr *client,
                             const struct sockaddr *tcp_peer);
+
+/* The client certificate of @p t (an established connection), if any, for
+ * the records' `client_cert` (subject, issuer, SHA-256). */
+void capture_app_note_cert(smtp_capture *c, const smtp_tls_conn *t);
 
 #endif

@@ -460,10 +460,15 @@ struct server_app_conn {
   void *async_ud;
   script_conn *script;  /* --script */
   smtp_capture *cap;    /* --capture */
+  const smtp_driver *drv; /* the connection's driver (TLS facts for --capture) */
+  int cert_noted;       /* --capture has the client certificate (or there is none) */
 };
 
 script_conn *server_app_conn_script(server_app_conn *c) { return c ? c->script : NULL; }
 smtp_capture *server_app_conn_capture(server_app_conn *c) { return c ? c->cap : NULL; }
+void server_app_conn_set_driver(server_app_conn *c, const smtp_driver *d) {
+  if (c) c->drv = d;
+}
 
 void server_app_conn_set_async(server_app_conn *c, server_app_async_fn fn, void *ud) {
   c->async_fn = fn;
@@ -705,7 +710,24 @@ void server_app_print_escaped(FILE *f, const char *prefix, const char *p, size_t
 
 static int on_trace(smtp_server_session *s, int dir, const char *line, size_t len, void *ud) {
   server_app_conn *c = ud;
+  if (c->cap && !c->cert_noted && c->drv && smtp_driver_tls_conn(c->drv)) {
+    /* the first line after the handshake, long before any MAIL */
+    c->cert_noted = 1;
+    capture_app_note_cert(c->cap, smtp_driver_tls_conn(c->drv));
+  }
   if (c->cap) (void)smtp_capture_trace(c->cap, s, dir, line, len);
+  if (c->script && dir == SMTP_SERVER_TRACE_IN && len > 5 && strncasecmp(line, "BDAT ", 5) == 0 &&
+      (smtp_server_session_flags(s) & SMTP_SERVER_FLAG_BDAT)) {
+    /* --script: a BDAT chunk after the first of the transaction (the first
+     * one is the data_start event). Delays, tarpits and closes act on its
+     * reply; the session answers it itself, so a scripted reply cannot. */
+    uint64_t size;
+    int last;
+    if (smtp_bdat_parse(line + 5, len - 5, &size, &last) == SMTP_OK &&
+        script_conn_decide(c->script, SMTP_SCRIPT_BDAT, NULL, 0) != 0)
+      fprintf(stderr, "smtp-server: script: BDAT reply not possible on a chunk after the first "
+                      "(the session answers it); its delay, tarpit or close still apply\n");
+  }
   if (!c->cfg->trace) return 0;
   server_app_print_escaped(stderr, dir == SMTP_SERVER_TRACE_IN ? "C: " : "S: ", line, len);
   return 0;
@@ -1029,7 +1051,7 @@ int server_app_session_setup(const server_app_config *cfg, int tls_available,
     }
     if ((r = smtp_server_options_set_auth_mechs(o, mechs))) goto fail;
   }
-  if (cfg->trace || cfg->capture) smtp_server_callbacks_set_trace(k, on_trace);
+  if (cfg->trace || cfg->capture || cfg->script) smtp_server_callbacks_set_trace(k, on_trace);
   *opt = o;
   *cb = k;
   return 0;

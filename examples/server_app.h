@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include <smtp/capture.h>
+#include <smtp/driver.h>
 #include <smtp/script.h>
 #include <smtp/server.h>
 
@@ -116,6 +117,9 @@ void server_app_conn_del(server_app_conn *c);
  * (NULL without --capture). */
 script_conn *server_app_conn_script(server_app_conn *c);
 smtp_capture *server_app_conn_capture(server_app_conn *c);
+/* The driver carrying the connection (for --capture's client_cert: the
+ * TLS connection once it is up). */
+void server_app_conn_set_driver(server_app_conn *c, const smtp_driver *d);
 
 /* Asynchronous delivery (smtp-server's TCP event loop). With a hook set,
  * the end of a message bound for a Maildir does not fsync inside the

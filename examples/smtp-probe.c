@@ -10,11 +10,40 @@
  * stalls, sends garbage or closes mid-reply ends the run (exit 2) or its
  * check (FAIL) in bounded time.
  *
- * The probe writes raw bytes on purpose (bare CR/LF, smuggled commands,
- * over-long lines): the client session would never send them. Replies are
- * read with the library's reply parser (smtp/reply.h), capabilities with
- * smtp_capabilities_parse(), and STARTTLS runs the library's TLS connection
- * (smtp/tls.h) over the socket.
+ * Every connection is opened by the library's client session (smtp/client.h,
+ * event mode): the greeting, EHLO (HELO when EHLO is refused), STARTTLS with
+ * the library's TLS connection (smtp/tls.h) and the EHLO after it
+ * (RFC 3207 4.2), the capabilities. The checks then go on with the session
+ * where the session can say what they need:
+ *   - null-sender, pipelining, chunking: a whole transaction of the session
+ *     (MAIL FROM:<>; MAIL, RCPT and DATA pipelined; the body in BDAT);
+ *   - vrfy, expn: smtp_client_session_command(), the session's call for a
+ *     command line of the application's;
+ *   - postmaster: MAIL and the two RCPTs of a session transaction (without
+ *     PIPELINING, so nothing is sent after the last RCPT before the probe
+ *     looks at its reply); the DATA the session then queues is never
+ *     written: no message goes to the postmaster.
+ *   - smuggling-*, bare-lf, bare-cr: MAIL, RCPT and DATA (the 354), or MAIL
+ *     and RCPT before BDAT, by a session transaction; the body is written by
+ *     the probe.
+ * From the point noted above the probe writes the bytes itself and reads
+ * the replies with the library's reply parser (smtp/reply.h): "taking the
+ * connection over" deletes the session, whose pending output is dropped.
+ * A raw write is needed exactly where the check sends what the client
+ * session refuses to send, by design:
+ *   - a body with an end-of-data look-alike, a bare CR or a bare LF, or a
+ *     NUL (smuggling-*, bare-*): the session turns bare CR and LF into CRLF,
+ *     dot-stuffs (RFC 5321 4.5.2) and refuses a NUL in a body;
+ *   - a BDAT chunk whose length the probe chooses, around such a body
+ *     (smuggling-bdat-*): the session frames the chunks itself;
+ *   - a command pipelined behind STARTTLS (starttls-injection): RFC 2920 3.1
+ *     and RFC 3207 4.2 make STARTTLS the last command of a group, and the
+ *     session refuses STARTTLS through smtp_client_session_command();
+ *   - a declared SIZE over the server's limit, and a body over it
+ *     (size-enforced): the session refuses such a transaction locally
+ *     (RFC 1870 6) and sends nothing;
+ *   - a command line of 518 octets (line-length): the session refuses lines
+ *     over 512 octets (RFC 5321 4.5.3.1.4).
  *
  * It only ever uses the addresses it was given: --from as the sender, --to
  * as the recipient (and, for the postmaster check, <Postmaster> and
@@ -118,12 +147,19 @@ static void report(probe *P, const char *name, int r, const char *fmt, ...) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* A connection: socket, optional TLS, reply parser, one deadline.           */
+/* A connection: socket, optional TLS, the client session until a check
+ * takes the connection over, then the raw reply parser; one deadline. */
 
 typedef struct pc {
   int fd;
   smtp_tls_conn *tls;
-  smtp_reply_parser *rp;
+  smtp_client_session *cs; /* the library's client; NULL once taken over */
+  smtp_client_options *opt;
+  smtp_client_txn *txn;    /* the check's transaction on the session */
+  int cs_closed;           /* the session's CLOSED event came */
+  int cs_failed;           /* mem_recv() failed (sticky) */
+  unsigned int write_lines;/* most command lines the session had in one write */
+  smtp_reply_parser *rp;   /* replies once the probe writes the bytes itself */
   int64_t deadline;
   char buf[16384];
   size_t blen;
@@ -325,58 +361,171 @@ static int pc_cmd(pc *c, const char *fmt, ...) {
   return pc_reply(c);
 }
 
+/* The TLS handshake over the socket. Returns 0, or an SMTP_ERR_TLS_*
+ * code with c->why set. */
 static int tls_handshake(probe *P, pc *c) {
   int r;
   if (smtp_tls_conn_new(&c->tls, P->tls, P->ca_file ? P->host : NULL, NULL) != SMTP_OK) {
     c->why = "TLS set-up failed";
-    return -1;
+    return SMTP_ERR_TLS_HANDSHAKE;
   }
   for (;;) {
     char tmp[16384];
     smtp_ssize k;
     r = smtp_tls_handshake(c->tls);
-    if (tls_flush(c) != 0) return -1;
+    if (tls_flush(c) != 0) return SMTP_ERR_TLS_HANDSHAKE;
     if (r == 0) return 0;
     if (r != SMTP_ERR_WOULDBLOCK) {
       c->why = r == SMTP_ERR_TLS_VERIFY ? "TLS certificate did not verify" : "TLS handshake failed";
-      return -1;
+      return r == SMTP_ERR_TLS_VERIFY ? r : SMTP_ERR_TLS_HANDSHAKE;
     }
     k = sock_read(c, tmp, smtp_tls_feed_space(c->tls) < sizeof tmp ? smtp_tls_feed_space(c->tls) : sizeof tmp,
                   -1);
     if (k == 0) {
       c->why = "TLS handshake timed out";
-      return -1;
+      return SMTP_ERR_TLS_HANDSHAKE;
     }
     if (k < 0) smtp_tls_feed_eof(c->tls);
     else smtp_tls_feed(c->tls, tmp, (size_t)k);
   }
 }
 
-static void pc_close(pc *c) {
+/* Run the client session until its next event: write what it queues, run
+ * the TLS handshake when it asks, feed it what the server sends. Returns 1
+ * with *ev (its reply summarized into c->last/c->code), or -1 when the
+ * session is over without one (c->why says why). */
+static int cs_next(probe *P, pc *c, smtp_client_event *ev) {
+  for (;;) {
+    const char *out;
+    smtp_ssize n;
+    int r;
+    if (smtp_client_session_next_event(c->cs, ev)) {
+      if (ev->reply) summarize(c, ev->reply);
+      if (ev->type == SMTP_CLIENT_EVENT_CAPABILITIES && ev->caps) {
+        c->caps = ev->caps->flags;
+        c->size_max = ev->caps->size_max;
+        c->size_has_value = ev->caps->size_has_value;
+      } else if (ev->type == SMTP_CLIENT_EVENT_GREETING && ev->reply && ev->reply->code != 220) {
+        c->why = "greeting is not 220";
+      } else if (ev->type == SMTP_CLIENT_EVENT_CLOSED) {
+        c->cs_closed = 1;
+        if (ev->error && !c->why) c->why = smtp_strerror(ev->error);
+      }
+      return 1;
+    }
+    if (c->cs_closed || c->cs_failed) {
+      if (!c->why) c->why = "the session ended";
+      return -1;
+    }
+    n = smtp_client_session_mem_send(c->cs, &out);
+    if (n < 0) {
+      c->why = smtp_strerror((int)n);
+      c->cs_failed = 1;
+      continue;
+    }
+    if (n > 0) {
+      unsigned int lines = 0;
+      for (smtp_ssize i = 0; i + 1 < n; i++)
+        if (out[i] == '\r' && out[i + 1] == '\n') lines++;
+      if (lines > c->write_lines) c->write_lines = lines;
+      if (pc_write(c, out, (size_t)n) != 0) {
+        (void)smtp_client_session_connection_lost(c->cs);
+        continue;
+      }
+      (void)smtp_client_session_mem_consume(c->cs, (size_t)n);
+      continue;
+    }
+    if (smtp_client_session_want_tls(c->cs)) {
+      /* the session refuses bytes after the 220 to STARTTLS itself */
+      if ((r = tls_handshake(P, c)) != 0) {
+        (void)smtp_client_session_tls_failed(c->cs, r);
+      } else {
+        smtp_tls_info ti;
+        memset(&ti, 0, sizeof ti);
+        (void)smtp_tls_get_info(c->tls, &ti);
+        (void)smtp_client_session_tls_started(c->cs, &ti);
+      }
+      continue;
+    }
+    if (!smtp_client_session_want_read(c->cs) && !smtp_client_session_want_write(c->cs)) {
+      if (!c->why) c->why = "the session ended";
+      return -1;
+    }
+    if (c->blen) {
+      smtp_ssize k = smtp_client_session_mem_recv(c->cs, c->buf, c->blen);
+      if (k < 0) {
+        if (!c->why) c->why = k == SMTP_ERR_PROTOCOL ? "malformed reply" : smtp_strerror((int)k);
+        c->cs_failed = 1;
+        continue;
+      }
+      memmove(c->buf, c->buf + k, c->blen - (size_t)k);
+      c->blen -= (size_t)k;
+      continue;
+    }
+    r = pc_fill(c, -1);
+    if (r < 0) {
+      (void)smtp_client_session_connection_lost(c->cs);
+    } else if (r == 0) {
+      c->why = "timed out";
+      (void)smtp_client_session_timeout(c->cs);
+    }
+  }
+}
+
+/* From here on the probe writes the bytes itself: the session is deleted
+ * with whatever it still had queued (the reasons are in the header). */
+static void pc_takeover(pc *c) {
+  smtp_client_session_del(c->cs);
+  c->cs = NULL;
+  smtp_client_txn_del(c->txn);
+  c->txn = NULL;
+}
+
+static void pc_close(probe *P, pc *c) {
   if (c->fd >= 0) {
-    if (!c->eof) {
-      int64_t d = now_ms() + 1000;
-      if (d < c->deadline) c->deadline = d;
+    int64_t d = now_ms() + 1000;
+    if (d < c->deadline) c->deadline = d;
+    if (c->cs && !c->cs_closed) {
+      smtp_client_event ev;
+      if (smtp_client_session_quit(c->cs) == SMTP_OK)
+        while (cs_next(P, c, &ev) == 1 && ev.type != SMTP_CLIENT_EVENT_CLOSED) {
+        }
+    } else if (!c->cs && !c->eof) {
       if (pc_write(c, "QUIT\r\n", 6) == 0) (void)pc_reply_wait(c, 1000);
     }
     close(c->fd);
   }
   c->fd = -1;
+  smtp_client_session_del(c->cs);
+  c->cs = NULL;
+  smtp_client_txn_del(c->txn);
+  c->txn = NULL;
+  smtp_client_options_del(c->opt);
+  c->opt = NULL;
   smtp_tls_conn_del(c->tls);
   c->tls = NULL;
   smtp_reply_parser_del(c->rp);
   c->rp = NULL;
 }
 
-/* Connect, read the greeting, EHLO, STARTTLS as --starttls says. Returns 0,
- * or -1 with c->why set. @p no_tls: stay in plaintext (starttls-injection
- * does its own). */
-static int pc_open(probe *P, pc *c, int no_tls) {
+/* Connect and let the client session read the greeting, send EHLO and run
+ * STARTTLS as --starttls says, until it is ready for transactions. Returns
+ * 0, or -1 with c->why set. @p no_tls: stay in plaintext (starttls-injection
+ * does its own); @p disable: smtp_ext_flag bits the session must not use. */
+static int pc_open(probe *P, pc *c, int no_tls, unsigned int disable) {
   struct addrinfo hints, *res = NULL, *ai;
+  smtp_client_event ev;
+  int policy = no_tls || P->starttls == 0 || !smtp_tls_available() ? SMTP_CLIENT_STARTTLS_OFF
+               : P->starttls == 2                                  ? SMTP_CLIENT_STARTTLS_REQUIRED
+                                                                   : SMTP_CLIENT_STARTTLS_OPPORTUNISTIC;
   memset(c, 0, sizeof *c);
   c->fd = -1;
   c->deadline = now_ms() + P->timeout_ms;
-  if (smtp_reply_parser_new(&c->rp, 0, 0, NULL) != SMTP_OK) {
+  if (smtp_reply_parser_new(&c->rp, 0, 0, NULL) != SMTP_OK || smtp_client_options_new(&c->opt, NULL) != SMTP_OK ||
+      smtp_client_options_set_ehlo_name(c->opt, P->helo) != SMTP_OK ||
+      smtp_client_options_set_starttls(c->opt, policy) != SMTP_OK ||
+      (disable && smtp_client_options_set_disabled_extensions(c->opt, disable) != SMTP_OK) ||
+      smtp_client_session_new(&c->cs, NULL, NULL, c->opt, NULL) != SMTP_OK) {
     c->why = "out of memory";
     return -1;
   }
@@ -409,41 +558,16 @@ static int pc_open(probe *P, pc *c, int no_tls) {
   }
   freeaddrinfo(res);
   if (c->fd < 0) return -1;
-  if (pc_reply(c) != 0) return -1;
-  if (c->code != 220) {
-    c->why = "greeting is not 220";
-    return -1;
+  c->why = NULL;
+  while (cs_next(P, c, &ev) == 1) {
+    if (ev.type == SMTP_CLIENT_EVENT_READY) return 0;
+    if (ev.type == SMTP_CLIENT_EVENT_CAPABILITIES && policy == SMTP_CLIENT_STARTTLS_REQUIRED && !c->tls &&
+        !(c->caps & SMTP_EXT_STARTTLS))
+      c->why = "STARTTLS not offered (--starttls required)";
+    if (ev.type == SMTP_CLIENT_EVENT_CLOSED) break;
   }
-  if (pc_cmd(c, "EHLO %s", P->helo) != 0) return -1;
-  if (c->code != 250) {
-    c->why = "EHLO refused";
-    return -1;
-  }
-  if (no_tls || P->starttls == 0) return 0;
-  if (!(c->caps & SMTP_EXT_STARTTLS) || !smtp_tls_available()) {
-    if (P->starttls == 2) {
-      c->why = smtp_tls_available() ? "STARTTLS not offered (--starttls required)" : "no TLS in this build";
-      return -1;
-    }
-    return 0;
-  }
-  if (pc_cmd(c, "STARTTLS") != 0) return -1;
-  if (c->code != 220) {
-    if (P->starttls == 2) {
-      c->why = "STARTTLS refused";
-      return -1;
-    }
-    return 0;
-  }
-  c->blen = 0;
-  if (tls_handshake(P, c) != 0) return -1;
-  c->caps = 0;
-  if (pc_cmd(c, "EHLO %s", P->helo) != 0) return -1;
-  if (c->code != 250) {
-    c->why = "EHLO after STARTTLS refused";
-    return -1;
-  }
-  return 0;
+  if (!c->why) c->why = "the session ended";
+  return -1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -457,16 +581,73 @@ static int wanted(const probe *P, const char *name) {
 }
 
 /* Open a connection for a check; on failure report it and return -1. */
-static int open_for(probe *P, pc *c, const char *name, int no_tls) {
-  if (pc_open(P, c, no_tls) == 0) return 0;
+static int open_for(probe *P, pc *c, const char *name, int no_tls, unsigned int disable) {
+  if (pc_open(P, c, no_tls, disable) == 0) return 0;
   report(P, name, R_FAIL, "session set-up failed: %s%s%s", c->why ? c->why : "error",
          c->last[0] ? ": " : "", c->last);
-  pc_close(c);
+  pc_close(P, c);
   return -1;
 }
 
-/* MAIL and RCPT for the test transaction. Returns 0, or reports and returns -1. */
+/* Hand the session a transaction from @p from to @p rcpts (body pushed).
+ * Returns 0, or reports and returns -1. */
+static int submit(probe *P, pc *c, const char *name, const char *from, const char *const *rcpts, size_t n,
+                  const char *body) {
+  int ok = smtp_client_txn_new(&c->txn, NULL) == SMTP_OK &&
+           smtp_client_txn_set_from(c->txn, from, strlen(from)) == SMTP_OK;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = smtp_client_txn_add_rcpt(c->txn, rcpts[i], strlen(rcpts[i]), 0, NULL, 0) >= 0;
+  ok = ok && (body ? smtp_client_txn_set_body(c->txn, body, strlen(body))
+                   : smtp_client_txn_set_body_source(c->txn, SMTP_CLIENT_BODY_PUSH)) == SMTP_OK;
+  ok = ok && smtp_client_session_submit(c->cs, c->txn) == SMTP_OK;
+  if (!ok) report(P, name, R_FAIL, "the client session would not take the transaction");
+  return ok ? 0 : -1;
+}
+
+/* The session's transaction to --to, up to the point where the body is
+ * wanted: the 354 to DATA, or (CHUNKING) every RCPT answered before BDAT.
+ * Returns 0 there; else reports (SKIP when the server refused the
+ * envelope, FAIL when the connection failed) and returns -1. */
 static int envelope(probe *P, pc *c, const char *name) {
+  const char *rcpt[1];
+  char refused[320] = "";
+  smtp_client_event ev;
+  rcpt[0] = P->to;
+  if (submit(P, c, name, P->from, rcpt, 1, NULL) != 0) return -1;
+  while (cs_next(P, c, &ev) == 1) {
+    switch (ev.type) {
+    case SMTP_CLIENT_EVENT_BODY_START: return 0;
+    case SMTP_CLIENT_EVENT_MAIL:
+      if (c->code / 100 != 2 && !refused[0]) snprintf(refused, sizeof refused, "MAIL refused: %s", c->last);
+      break;
+    case SMTP_CLIENT_EVENT_RCPT:
+      if (c->code / 100 != 2 && !refused[0]) snprintf(refused, sizeof refused, "RCPT refused: %s", c->last);
+      break;
+    case SMTP_CLIENT_EVENT_DATA:
+      if (!refused[0]) snprintf(refused, sizeof refused, "%s: %s", (c->caps & SMTP_EXT_CHUNKING) ? "BDAT" : "DATA", c->last);
+      if (c->code / 100 != 4 && c->code / 100 != 5) {
+        report(P, name, R_FAIL, "%s", refused);
+        return -1;
+      }
+      break;
+    case SMTP_CLIENT_EVENT_TXN_DONE:
+      if (refused[0]) report(P, name, R_SKIP, "%s", refused);
+      else report(P, name, R_FAIL, "the transaction ended: %s", c->why ? c->why : smtp_strerror(ev.result.status));
+      return -1;
+    case SMTP_CLIENT_EVENT_CLOSED:
+      report(P, name, R_FAIL, "%s%s%s", c->why ? c->why : "connection ended", c->last[0] ? " after " : "",
+             c->last);
+      return -1;
+    default: break;
+    }
+  }
+  report(P, name, R_FAIL, "%s", c->why ? c->why : "the session ended");
+  return -1;
+}
+
+/* MAIL and RCPT written by the probe (after a take-over). Returns 0, or
+ * reports and returns -1. */
+static int raw_envelope(probe *P, pc *c, const char *name) {
   if (pc_cmd(c, "MAIL FROM:<%s>", P->from) != 0) {
     report(P, name, R_FAIL, "MAIL: %s", c->why);
     return -1;
@@ -524,16 +705,18 @@ static void check_smuggling(probe *P, size_t v, int bdat) {
   pc c;
   snprintf(name, sizeof name, "smuggling-%s%s", bdat ? "bdat-" : "", variants[v].name);
   if (!wanted(P, name)) return;
-  if (open_for(P, &c, name, 0) != 0) return;
+  /* DATA: the session must not use BDAT; BDAT: it does when offered */
+  if (open_for(P, &c, name, 0, bdat ? 0u : (unsigned)(SMTP_EXT_CHUNKING | SMTP_EXT_BINARYMIME)) != 0) return;
   if (bdat && !(c.caps & SMTP_EXT_CHUNKING)) {
     report(P, name, R_SKIP, "CHUNKING not offered");
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
   if (envelope(P, &c, name) != 0) {
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
+  pc_takeover(&c); /* the body is the probe's: see the header */
   len = (size_t)snprintf(msg, sizeof msg,
                          "From: <%s>\r\nTo: <%s>\r\nSubject: libsmtp probe %s\r\n\r\n"
                          "A test of end-of-data handling (RFC 5321 4.1.1.4).",
@@ -545,24 +728,19 @@ static void check_smuggling(probe *P, size_t v, int bdat) {
                           "smuggled\r\n",
                           P->from, P->to);
   if (!bdat) {
-    if (pc_cmd(&c, "DATA") != 0 || c.code != 354) {
-      report(P, name, c.code / 100 == 5 || c.code / 100 == 4 ? R_SKIP : R_FAIL, "DATA: %s",
-             c.why && c.code != 354 && !c.last[0] ? c.why : c.last);
-      pc_close(&c);
-      return;
-    }
+    /* the session got the 354 */
     memcpy(msg + len, ".\r\n", 3);
     len += 3;
     if (pc_write(&c, msg, len) != 0) {
       report(P, name, R_FAIL, "%s", c.why);
-      pc_close(&c);
+      pc_close(P, &c);
       return;
     }
   } else {
     int k = snprintf(hdr, sizeof hdr, "BDAT %zu LAST\r\n", len);
     if (pc_write(&c, hdr, (size_t)k) != 0 || pc_write(&c, msg, len) != 0) {
       report(P, name, R_FAIL, "%s", c.why);
-      pc_close(&c);
+      pc_close(P, &c);
       return;
     }
   }
@@ -583,7 +761,7 @@ static void check_smuggling(probe *P, size_t v, int bdat) {
     else
       report(P, name, R_PASS, "refused: %s", first);
   }
-  pc_close(&c);
+  pc_close(P, &c);
 }
 
 /* STARTTLS with a NOOP in the same packet (RFC 3207 4.2, CVE-2011-0411):
@@ -597,30 +775,31 @@ static void check_starttls_injection(probe *P) {
     report(P, name, R_SKIP, "this build has no TLS");
     return;
   }
-  if (open_for(P, &c, name, 1) != 0) return;
+  if (open_for(P, &c, name, 1, 0) != 0) return;
   if (!(c.caps & SMTP_EXT_STARTTLS)) {
     report(P, name, R_SKIP, "STARTTLS not offered");
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
+  pc_takeover(&c); /* NOOP pipelined behind STARTTLS: see the header */
   if (pc_write(&c, "STARTTLS\r\nNOOP\r\n", 16) != 0 || pc_reply(&c) != 0) {
     report(P, name, R_FAIL, "STARTTLS: %s", c.why);
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
   if (c.code != 220) {
     report(P, name, R_SKIP, "STARTTLS refused: %s", c.last);
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
   if (c.blen) {
     report(P, name, R_FAIL, "the NOOP was answered in plaintext before the handshake");
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
   if (tls_handshake(P, &c) != 0) {
     report(P, name, R_SKIP, "%s", c.why);
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
   /* before we send anything under TLS, the server must stay silent */
@@ -633,7 +812,7 @@ static void check_starttls_injection(probe *P) {
     report(P, name, R_FAIL, "EHLO under TLS got %s", c.last);
   else
     report(P, name, R_PASS, "the NOOP sent with STARTTLS was discarded");
-  pc_close(&c);
+  pc_close(P, &c);
 }
 
 /* A bare LF / bare CR inside a message (RFC 5321 2.3.8). Refusing and
@@ -645,21 +824,17 @@ static void check_bare(probe *P, int lf) {
   int codes[8], n, broken, k;
   pc c;
   if (!wanted(P, name)) return;
-  if (open_for(P, &c, name, 0) != 0) return;
+  if (open_for(P, &c, name, 0, (unsigned)(SMTP_EXT_CHUNKING | SMTP_EXT_BINARYMIME)) != 0) return;
   if (envelope(P, &c, name) != 0) {
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
-  if (pc_cmd(&c, "DATA") != 0 || c.code != 354) {
-    report(P, name, c.code / 100 >= 4 ? R_SKIP : R_FAIL, "DATA: %s", c.last[0] ? c.last : c.why);
-    pc_close(&c);
-    return;
-  }
+  pc_takeover(&c); /* a body with a bare CR or LF: see the header */
   k = snprintf(msg, sizeof msg, "From: <%s>\r\nTo: <%s>\r\nSubject: libsmtp probe %s\r\n\r\nline one%sline two\r\n.\r\n",
                P->from, P->to, name, lf ? "\n" : "\r");
   if (pc_write(&c, msg, (size_t)k) != 0) {
     report(P, name, R_FAIL, "%s", c.why);
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
   n = collect(&c, -1, 1000, codes, 8, first, sizeof first, &broken);
@@ -672,7 +847,7 @@ static void check_bare(probe *P, int lf) {
     report(P, name, R_PASS, "accepted inside the message: %s", first);
   else
     report(P, name, R_PASS, "refused: %s", first);
-  pc_close(&c);
+  pc_close(P, &c);
 }
 
 /* SIZE (RFC 1870 4-6): a declared size over the advertised limit is
@@ -683,40 +858,44 @@ static void check_size(probe *P) {
   uint64_t lim;
   char declared[300];
   if (!wanted(P, name)) return;
-  if (open_for(P, &c, name, 0) != 0) return;
+  if (open_for(P, &c, name, 0, 0) != 0) return;
   if (!(c.caps & SMTP_EXT_SIZE) || !c.size_has_value) {
     report(P, name, R_SKIP, (c.caps & SMTP_EXT_SIZE) ? "SIZE without a fixed limit" : "SIZE not offered");
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
+  pc_takeover(&c); /* SIZE over the limit, declared and sent: see the header */
   lim = c.size_max;
   if (pc_cmd(&c, "MAIL FROM:<%s> SIZE=%llu", P->from, (unsigned long long)lim + 1) != 0) {
     report(P, name, R_FAIL, "MAIL SIZE=%llu: %s", (unsigned long long)lim + 1, c.why);
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
   if (c.code / 100 == 2) {
     report(P, name, R_FAIL, "MAIL with SIZE=%llu over the advertised %llu accepted: %s",
            (unsigned long long)lim + 1, (unsigned long long)lim, c.last);
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
   snprintf(declared, sizeof declared, "%s", c.last);
   if (lim > 4u * 1024 * 1024) {
     report(P, name, R_PASS, "SIZE=%llu refused: %s (limit %llu; message not sent, too large)",
            (unsigned long long)lim + 1, declared, (unsigned long long)lim);
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
-  /* send lim + 1 KiB of data without declaring it (RSET first: Postfix keeps
-   * refusing MAIL after a refused SIZE until then) */
-  if (pc_cmd(&c, "RSET") != 0 || envelope(P, &c, name) != 0) {
-    pc_close(&c);
+  /* send lim + 5% + 1 KiB of data without declaring it (RSET first: Postfix
+   * keeps refusing MAIL after a refused SIZE until then). The margin: RFC 1870
+   * counts CRLF as two octets, but some servers count their stored form
+   * (Exim: LF line ends, 1.3% less with these 78-octet lines), and the
+   * check is about the limit being enforced, not where exactly. */
+  if (pc_cmd(&c, "RSET") != 0 || raw_envelope(P, &c, name) != 0) {
+    pc_close(P, &c);
     return;
   }
   if (pc_cmd(&c, "DATA") != 0 || c.code != 354) {
     report(P, name, R_SKIP, "DATA: %s", c.last);
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
   {
@@ -726,7 +905,7 @@ static void check_size(probe *P) {
     memset(line, 'x', 76);
     memcpy(line + 76, "\r\n", 2);
     if (pc_write(&c, "Subject: libsmtp probe size-enforced\r\n\r\n", 40) != 0) ok = 0;
-    while (ok && sent < lim + 1024) {
+    while (ok && sent < lim + lim / 20 + 1024) {
       if (pc_write(&c, line, 78) != 0) ok = 0;
       sent += 78;
     }
@@ -745,7 +924,7 @@ static void check_size(probe *P) {
       report(P, name, R_FAIL, "oversized message: %s", c.why ? c.why : "no reply");
     }
   }
-  pc_close(&c);
+  pc_close(P, &c);
 }
 
 /* A command line over 512 octets (RFC 5321 4.5.3.1.4): refused (500) or
@@ -757,13 +936,14 @@ static void check_line_length(probe *P) {
   int codes[8], n, broken;
   pc c;
   if (!wanted(P, name)) return;
-  if (open_for(P, &c, name, 0) != 0) return;
+  if (open_for(P, &c, name, 0, 0) != 0) return;
+  pc_takeover(&c); /* a 518-octet line: see the header */
   memcpy(line, "NOOP ", 5);
   memset(line + 5, 'x', 507);
   memcpy(line + 512, "QUIT\r\n", 6);
   if (pc_write(&c, line, 518) != 0) {
     report(P, name, R_FAIL, "%s", c.why);
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
   n = collect(&c, -1, 1000, codes, 8, first, sizeof first, &broken);
@@ -781,140 +961,193 @@ static void check_line_length(probe *P) {
   } else {
     report(P, name, R_PASS, "%s: %s; the session goes on", codes[0] / 100 == 5 ? "refused" : "accepted", first);
   }
-  pc_close(&c);
+  pc_close(P, &c);
 }
 
-/* RFC 5321 4.5.1: <Postmaster> without a domain must be accepted. */
+/* RFC 5321 4.5.1: <Postmaster> without a domain must be accepted. MAIL and
+ * both RCPTs are the session's (without PIPELINING: it waits for each
+ * reply); after the last RCPT reply the probe takes the connection over, so
+ * the DATA the session queues is never written and nothing is delivered. */
 static void check_postmaster(probe *P) {
   const char *name = "postmaster";
   const char *at = strrchr(P->to, '@');
-  char bare[300] = "", dom[300] = "";
+  char dom_addr[300], bare[300] = "", dom[300] = "";
+  const char *rcpts[2];
+  size_t n = 1, got = 0;
+  smtp_client_event ev;
+  int r;
   pc c;
   if (!wanted(P, name)) return;
-  if (open_for(P, &c, name, 0) != 0) return;
-  if (pc_cmd(&c, "MAIL FROM:<%s>", P->from) != 0 || c.code != 250) {
-    report(P, name, c.code / 100 >= 4 ? R_SKIP : R_FAIL, "MAIL: %s", c.last[0] ? c.last : c.why);
-    pc_close(&c);
+  if (open_for(P, &c, name, 0, (unsigned)SMTP_EXT_PIPELINING) != 0) return;
+  rcpts[0] = "Postmaster";
+  if (at) {
+    snprintf(dom_addr, sizeof dom_addr, "postmaster@%s", at + 1);
+    rcpts[n++] = dom_addr;
+  }
+  if (submit(P, &c, name, P->from, rcpts, n, NULL) != 0) {
+    pc_close(P, &c);
     return;
   }
-  if (pc_cmd(&c, "RCPT TO:<Postmaster>") != 0) {
-    report(P, name, R_FAIL, "RCPT TO:<Postmaster>: %s", c.why);
-    pc_close(&c);
+  while ((r = cs_next(P, &c, &ev)) == 1 && got < n) {
+    if (ev.type == SMTP_CLIENT_EVENT_MAIL && c.code / 100 != 2) {
+      report(P, name, c.code / 100 >= 4 ? R_SKIP : R_FAIL, "MAIL: %s", c.last);
+      pc_close(P, &c);
+      return;
+    }
+    if (ev.type == SMTP_CLIENT_EVENT_RCPT) {
+      snprintf(ev.index == 0 ? bare : dom, sizeof bare, "%s", c.last);
+      if (ev.index == 0 && c.code / 100 != 2) {
+        report(P, name, R_FAIL, "RCPT TO:<Postmaster> refused: %s", bare);
+        pc_close(P, &c);
+        return;
+      }
+      got++;
+    }
+    if (ev.type == SMTP_CLIENT_EVENT_TXN_DONE || ev.type == SMTP_CLIENT_EVENT_CLOSED) break;
+  }
+  if (got < n && !bare[0]) {
+    report(P, name, R_FAIL, "RCPT TO:<Postmaster>: %s", c.why ? c.why : "no reply");
+    pc_close(P, &c);
     return;
   }
-  snprintf(bare, sizeof bare, "%s", c.last);
-  if (c.code / 100 != 2) {
-    report(P, name, R_FAIL, "RCPT TO:<Postmaster> refused: %s", bare);
-    pc_close(&c);
-    return;
-  }
-  if (at && pc_cmd(&c, "RCPT TO:<postmaster@%s>", at + 1) == 0) snprintf(dom, sizeof dom, "%s", c.last);
-  (void)pc_cmd(&c, "RSET");
-  if (at && dom[0])
+  pc_takeover(&c); /* the session's queued DATA is dropped; QUIT follows */
+  if (dom[0])
     report(P, name, R_PASS, "<Postmaster>: %s; <postmaster@%s>: %s", bare, at + 1, dom);
   else
     report(P, name, R_PASS, "<Postmaster>: %s", bare);
-  pc_close(&c);
+  pc_close(P, &c);
 }
 
-/* RFC 5321 4.5.5 / 6.1: the null reverse-path must be accepted. */
+/* The session's whole transaction with a small message; @p mail, @p rcpt
+ * and @p data get the replies ("" when none came). Returns the session's
+ * transaction status, or SMTP_ERR_CLOSED when it ended without one. */
+static int run_txn(probe *P, pc *c, const char *name, const char *from, const char *body, char *mail, char *rcpt,
+                   char *data, size_t cap) {
+  const char *rcpts[1];
+  smtp_client_event ev;
+  rcpts[0] = P->to;
+  mail[0] = rcpt[0] = data[0] = '\0';
+  if (submit(P, c, name, from, rcpts, 1, body) != 0) return SMTP_ERR_INVALID_ARGUMENT;
+  while (cs_next(P, c, &ev) == 1) {
+    if (ev.type == SMTP_CLIENT_EVENT_MAIL) snprintf(mail, cap, "%s", c->last);
+    else if (ev.type == SMTP_CLIENT_EVENT_RCPT) snprintf(rcpt, cap, "%s", c->last);
+    else if (ev.type == SMTP_CLIENT_EVENT_DATA) snprintf(data, cap, "%s", c->last);
+    else if (ev.type == SMTP_CLIENT_EVENT_TXN_DONE) return ev.result.status;
+    else if (ev.type == SMTP_CLIENT_EVENT_CLOSED) break;
+  }
+  return SMTP_ERR_CLOSED;
+}
+
+static void test_body(const probe *P, const char *name, const char *text, char *out, size_t cap) {
+  snprintf(out, cap, "From: <%s>\r\nTo: <%s>\r\nSubject: libsmtp probe %s\r\n\r\n%s\r\n", P->from, P->to, name,
+           text);
+}
+
+/* RFC 5321 4.5.5 / 6.1: the null reverse-path must be accepted (the
+ * session's transaction from <>, with a small message). */
 static void check_null_sender(probe *P) {
   const char *name = "null-sender";
-  char mail[300];
+  char body[600], mail[300], rcpt[300], data[300];
   pc c;
   if (!wanted(P, name)) return;
-  if (open_for(P, &c, name, 0) != 0) return;
-  if (pc_cmd(&c, "MAIL FROM:<>") != 0) {
-    report(P, name, R_FAIL, "MAIL FROM:<>: %s", c.why);
-  } else if (c.code / 100 != 2) {
-    report(P, name, R_FAIL, "MAIL FROM:<> refused: %s", c.last);
-  } else {
-    snprintf(mail, sizeof mail, "%s", c.last);
-    if (pc_cmd(&c, "RCPT TO:<%s>", P->to) != 0)
-      report(P, name, R_FAIL, "RCPT after MAIL FROM:<>: %s", c.why);
-    else if (c.code / 100 != 2)
-      report(P, name, R_FAIL, "RCPT after MAIL FROM:<> refused: %s", c.last);
-    else
-      report(P, name, R_PASS, "MAIL FROM:<>: %s; RCPT: %s", mail, c.last);
-    (void)pc_cmd(&c, "RSET");
-  }
-  pc_close(&c);
+  if (open_for(P, &c, name, 0, 0) != 0) return;
+  test_body(P, name, "A test of the null reverse-path (RFC 5321 4.5.5).", body, sizeof body);
+  (void)run_txn(P, &c, name, "", body, mail, rcpt, data, sizeof mail);
+  if (!mail[0])
+    report(P, name, R_FAIL, "MAIL FROM:<>: %s", c.why ? c.why : "no reply");
+  else if (mail[0] != '2')
+    report(P, name, R_FAIL, "MAIL FROM:<> refused: %s", mail);
+  else if (!rcpt[0])
+    report(P, name, R_FAIL, "RCPT after MAIL FROM:<>: %s", c.why ? c.why : "no reply");
+  else if (rcpt[0] != '2')
+    report(P, name, R_FAIL, "RCPT after MAIL FROM:<> refused: %s", rcpt);
+  else
+    report(P, name, R_PASS, "MAIL FROM:<>: %s; RCPT: %s; message: %s", mail, rcpt,
+           data[0] ? data : c.why ? c.why : "no reply");
+  pc_close(P, &c);
 }
 
-/* RFC 2920: with PIPELINING, a group of commands in one write gets one
- * reply each, in order. */
+/* RFC 2920: with PIPELINING the session sends MAIL, RCPT and DATA in one
+ * write; each gets its reply, in order (the session checks the order). */
 static void check_pipelining(probe *P) {
   const char *name = "pipelining";
-  char buf[800], first[300], list[64];
-  int codes[8], n, broken, k;
+  char body[600], mail[300], rcpt[300], data[300];
+  int st;
   pc c;
   if (!wanted(P, name)) return;
-  if (open_for(P, &c, name, 0) != 0) return;
+  if (open_for(P, &c, name, 0, (unsigned)(SMTP_EXT_CHUNKING | SMTP_EXT_BINARYMIME)) != 0) return;
   if (!(c.caps & SMTP_EXT_PIPELINING)) {
     report(P, name, R_SKIP, "PIPELINING not offered");
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
-  k = snprintf(buf, sizeof buf, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nRSET\r\nNOOP\r\n", P->from, P->to);
-  if (pc_write(&c, buf, (size_t)k) != 0) {
-    report(P, name, R_FAIL, "%s", c.why);
-    pc_close(&c);
-    return;
-  }
-  n = collect(&c, -1, 1000, codes, 8, first, sizeof first, &broken);
-  fmt_codes(list, sizeof list, codes, n, 8);
-  if (n != 4)
-    report(P, name, R_FAIL, "%d replies to 4 pipelined commands: %s", n, n ? list : "(none)");
-  else if (codes[0] == 250 && codes[1] / 100 == 2 && codes[2] == 250 && codes[3] == 250)
-    report(P, name, R_PASS, "4 pipelined commands, 4 replies in order: %s", list);
-  else if (codes[2] == 250 && codes[3] == 250)
-    report(P, name, R_PASS, "4 replies in order (MAIL/RCPT refused: %s)", list);
+  c.write_lines = 0;
+  test_body(P, name, "A test of command pipelining (RFC 2920).", body, sizeof body);
+  st = run_txn(P, &c, name, P->from, body, mail, rcpt, data, sizeof mail);
+  if (c.write_lines < 3)
+    report(P, name, R_SKIP, "the client session did not pipeline (%u command lines in one write)", c.write_lines);
+  else if (!mail[0] || !rcpt[0])
+    report(P, name, R_FAIL, "MAIL, RCPT and DATA in one write: %s after %s", c.why ? c.why : "no reply",
+           mail[0] ? mail : "no reply at all");
+  else if (mail[0] != '2' || rcpt[0] != '2')
+    report(P, name, R_PASS, "MAIL, RCPT and DATA in one write, replies in order (MAIL %s; RCPT %s)", mail, rcpt);
+  else if (!data[0] && st != SMTP_OK)
+    report(P, name, R_FAIL, "MAIL, RCPT and DATA in one write: %s after MAIL %s, RCPT %s",
+           c.why ? c.why : smtp_strerror(st), mail, rcpt);
   else
-    report(P, name, R_FAIL, "replies %s to MAIL RCPT RSET NOOP", list);
-  pc_close(&c);
+    report(P, name, R_PASS, "MAIL, RCPT and DATA in one write, replies in order: MAIL %.3s, RCPT %.3s, message: %s",
+           mail, rcpt, data[0] ? data : "no reply");
+  pc_close(P, &c);
 }
 
-/* RFC 3030: BDAT chunks (one empty LAST chunk included) are each answered. */
+/* RFC 3030: the message in BDAT (the session frames it when CHUNKING is
+ * offered); the last chunk is answered. */
 static void check_chunking(probe *P) {
   const char *name = "chunking";
-  char buf[400], r1[300];
-  int k;
+  char body[600], mail[300], rcpt[300], data[300];
   pc c;
   if (!wanted(P, name)) return;
-  if (open_for(P, &c, name, 0) != 0) return;
+  if (open_for(P, &c, name, 0, 0) != 0) return;
   if (!(c.caps & SMTP_EXT_CHUNKING)) {
     report(P, name, R_SKIP, "CHUNKING not offered");
-    pc_close(&c);
+    pc_close(P, &c);
     return;
   }
-  if (envelope(P, &c, name) != 0) {
-    pc_close(&c);
-    return;
+  test_body(P, name, "A test of BDAT (RFC 3030).", body, sizeof body);
+  (void)run_txn(P, &c, name, P->from, body, mail, rcpt, data, sizeof mail);
+  if (mail[0] && mail[0] != '2')
+    report(P, name, R_SKIP, "MAIL refused: %s", mail);
+  else if (rcpt[0] && rcpt[0] != '2')
+    report(P, name, R_SKIP, "RCPT refused: %s", rcpt);
+  else if (!data[0])
+    report(P, name, R_FAIL, "BDAT %zu LAST: %s", strlen(body), c.why ? c.why : "no reply");
+  else if (data[0] != '2')
+    report(P, name, R_FAIL, "BDAT %zu LAST refused: %s", strlen(body), data);
+  else
+    report(P, name, R_PASS, "BDAT %zu LAST: %s", strlen(body), data);
+  pc_close(P, &c);
+}
+
+/* One command line through smtp_client_session_command(); its reply in
+ * c->code / c->last. Returns 0, or -1 with c->why set. */
+static int command(probe *P, pc *c, const char *fmt, ...) {
+  char line[600];
+  smtp_client_event ev;
+  va_list ap;
+  int n, r;
+  va_start(ap, fmt);
+  n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= sizeof line) return -1;
+  if ((r = smtp_client_session_command(c->cs, line, (size_t)n)) != SMTP_OK) {
+    c->why = smtp_strerror(r);
+    return -1;
   }
-  k = snprintf(buf, sizeof buf, "Subject: libsmtp probe chunking\r\n\r\nfirst chunk\r\n");
-  {
-    char hdr[64];
-    int h = snprintf(hdr, sizeof hdr, "BDAT %d\r\n", k);
-    if (pc_write(&c, hdr, (size_t)h) != 0 || pc_write(&c, buf, (size_t)k) != 0 || pc_reply(&c) != 0) {
-      report(P, name, R_FAIL, "BDAT %d: %s", k, c.why);
-      pc_close(&c);
-      return;
-    }
+  while (cs_next(P, c, &ev) == 1) {
+    if (ev.type == SMTP_CLIENT_EVENT_COMMAND) return 0;
+    if (ev.type == SMTP_CLIENT_EVENT_CLOSED) break;
   }
-  snprintf(r1, sizeof r1, "%s", c.last);
-  if (c.code / 100 != 2) {
-    report(P, name, R_FAIL, "BDAT chunk refused: %s", r1);
-    pc_close(&c);
-    return;
-  }
-  if (pc_cmd(&c, "BDAT 0 LAST") != 0) {
-    report(P, name, R_FAIL, "BDAT 0 LAST: %s", c.why);
-  } else if (c.code / 100 != 2) {
-    report(P, name, R_FAIL, "BDAT 0 LAST refused: %s", c.last);
-  } else {
-    report(P, name, R_PASS, "BDAT %d: %s; BDAT 0 LAST: %s", k, r1, c.last);
-  }
-  pc_close(&c);
+  return -1;
 }
 
 /* VRFY / EXPN (RFC 5321 3.5, 7.3): informational; 252 or 502 expose
@@ -923,14 +1156,14 @@ static void check_vrfy_expn(probe *P, int expn) {
   const char *name = expn ? "expn" : "vrfy";
   pc c;
   if (!wanted(P, name)) return;
-  if (open_for(P, &c, name, 0) != 0) return;
-  if (pc_cmd(&c, "%s %s", expn ? "EXPN" : "VRFY", P->to) != 0)
-    report(P, name, R_FAIL, "%s: %s", expn ? "EXPN" : "VRFY", c.why);
+  if (open_for(P, &c, name, 0, 0) != 0) return;
+  if (command(P, &c, "%s %s", expn ? "EXPN" : "VRFY", P->to) != 0)
+    report(P, name, R_FAIL, "%s: %s", expn ? "EXPN" : "VRFY", c.why ? c.why : "no reply");
   else if (c.code == 250 || c.code == 251)
     report(P, name, R_PASS, "exposed: %s confirms <%s>: %s", expn ? "EXPN" : "VRFY", P->to, c.last);
   else
     report(P, name, R_PASS, "not exposed: %s", c.last);
-  pc_close(&c);
+  pc_close(P, &c);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1114,7 +1347,7 @@ int main(int argc, char **argv) {
   }
 
   /* The first connection: can we talk to it at all? */
-  if (pc_open(&P, &c, 0) != 0) {
+  if (pc_open(&P, &c, 0, 0) != 0) {
     fprintf(stderr, "smtp-probe: %s:%s: %s%s%s\n", P.host, P.port, c.why ? c.why : "failed",
             c.last[0] ? ": " : "", c.last);
     if (P.json) {
@@ -1124,11 +1357,11 @@ int main(int argc, char **argv) {
       json_str(c.why ? c.why : "failed");
       printf(",\"checks\":[]}\n");
     }
-    pc_close(&c);
+    pc_close(&P, &c);
     smtp_tls_config_del(P.tls);
     return 2;
   }
-  pc_close(&c);
+  pc_close(&P, &c);
 
   for (size_t v = 0; v < NVARIANTS; v++) check_smuggling(&P, v, 0);
   for (size_t v = 0; v < NVARIANTS; v++) check_smuggling(&P, v, 1);

@@ -347,6 +347,7 @@ static void drop(server *sv, conn *c) {
   else sv->list = c->next;
   if (c->next) c->next->prev = c->prev;
   epoll_ctl(sv->ep, EPOLL_CTL_DEL, c->fd, NULL); /* before the driver closes the fd */
+  server_app_conn_set_driver(c->app, NULL);
   smtp_driver_del(c->d);                         /* closes the descriptor */
   smtp_server_session_del(c->s);
   c->d = NULL;
@@ -657,6 +658,7 @@ static void start_session(server *sv, int fd, const struct sockaddr_storage *pee
   if (smtp_driver_new_server(&c->d, c->s, &io, sv->tls, sv->driver_flags, NULL) != SMTP_OK)
     goto fail; /* the driver closed io (and fd) */
   if (sv->driver_flags & SMTP_DRIVER_PROXY) smtp_driver_set_proxy_trusted(c->d, sv->cfg->net.trusted_list);
+  server_app_conn_set_driver(c->app, c->d);
   if (sv->worker_running) server_app_conn_set_async(c->app, deliver_async, c);
   c->fd = fd;
   memset(&e, 0, sizeof e);
@@ -878,7 +880,9 @@ static int serve_stdio(server *sv) {
     smtp_driver *d;
     if (smtp_driver_new_server(&d, s, &io, sv->tls, sv->driver_flags, NULL) == SMTP_OK) {
       if (sv->driver_flags & SMTP_DRIVER_PROXY) smtp_driver_set_proxy_trusted(d, sv->cfg->net.trusted_list);
+      server_app_conn_set_driver(app, d);
       (void)smtp_driver_run(d);
+      server_app_conn_set_driver(app, NULL);
       smtp_driver_del(d);
     }
   }

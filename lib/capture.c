@@ -6,9 +6,11 @@
 #include <smtp/address.h>
 #include <smtp/capture.h>
 
+#include "hash.h"
 #include "internal.h"
 
 #define CAP_ADDR_MAX 63
+#define CAP_DN_MAX 1024
 #define CAP_FILE_MAX 4095
 
 typedef struct cap_rcpt {
@@ -28,6 +30,8 @@ struct smtp_capture_record {
   int tls;
   char tls_version[64], tls_cipher[64];
   int has_cert, cert_verified;
+  char *cert_subject, *cert_issuer; /* RFC 4514 strings, or NULL */
+  char cert_sha256[2 * SMTP__SHA256_LEN + 1]; /* lower-case hex, or "" */
   char *auth;
   char *mail;
   char *mail_params;
@@ -60,6 +64,8 @@ struct smtp_capture {
   unsigned int data_replies; /* LMTP: replies still expected after the data */
   int lmtp;
   char *file;
+  char *cert_subject, *cert_issuer; /* smtp_capture_set_client_cert() */
+  char cert_sha256[2 * SMTP__SHA256_LEN + 1];
   smtp_capture_record rec;
 };
 
@@ -79,6 +85,8 @@ static void rec_clear(smtp_capture *c) {
   smtp__free(&c->mem, r->mail);
   smtp__free(&c->mem, r->mail_params);
   smtp__free(&c->mem, r->file);
+  smtp__free(&c->mem, r->cert_subject);
+  smtp__free(&c->mem, r->cert_issuer);
   for (unsigned int i = 0; i < r->nrcpts; i++) {
     smtp__free(&c->mem, r->rcpts[i].path);
     smtp__free(&c->mem, r->rcpts[i].params);
@@ -121,6 +129,8 @@ void smtp_capture_del(smtp_capture *c) {
   pending_clear(c);
   mem = c->mem;
   smtp__free(&mem, c->file);
+  smtp__free(&mem, c->cert_subject);
+  smtp__free(&mem, c->cert_issuer);
   smtp__free(&mem, c);
 }
 
@@ -145,6 +155,237 @@ int smtp_capture_set_client(smtp_capture *c, const char *addr, int port, const c
   snprintf(c->peer, sizeof c->peer, "%s", peer_addr ? peer_addr : "");
   c->peer_port = peer_port;
   return SMTP_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The client certificate: issuer and subject as RFC 4514 strings, read from
+ * the DER (RFC 5280 4.1) with a bounded walker, and its SHA-256. Reads only
+ * inside the buffer it is given; every length is checked. */
+
+typedef struct der_el {
+  const unsigned char *p; /* the whole element */
+  size_t len;
+  const unsigned char *c; /* its contents */
+  size_t clen;
+  unsigned int tag;
+} der_el;
+
+/* One element at b[0..n): one-octet tags, definite lengths of up to four
+ * octets (X.690 8.1.3). 0 or -1. */
+static int der_get(const unsigned char *b, size_t n, der_el *e) {
+  size_t l, hdr = 2;
+  if (n < 2 || (b[0] & 0x1f) == 0x1f) return -1;
+  l = b[1];
+  if (l & 0x80) {
+    size_t k = l & 0x7f;
+    if (k == 0 || k > 4 || n < 2 + k) return -1;
+    l = 0;
+    for (size_t i = 0; i < k; i++) l = l << 8 | b[2 + i];
+    hdr += k;
+  }
+  if (l > n - hdr) return -1;
+  e->tag = b[0];
+  e->p = b;
+  e->len = hdr + l;
+  e->c = b + hdr;
+  e->clen = l;
+  return 0;
+}
+
+typedef struct dn_buf {
+  char *p;
+  size_t len, cap;
+  int full;
+} dn_buf;
+
+/* Append whole units only: a string cut short never ends inside an escape. */
+static void dn_put(dn_buf *b, const char *s, size_t n) {
+  if (b->full || n > b->cap - 1 - b->len) {
+    b->full = 1;
+    return;
+  }
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+static void dn_hex(dn_buf *b, const char *lead, unsigned char ch) {
+  static const char hx[] = "0123456789ABCDEF";
+  char e[4];
+  size_t k = 0;
+  if (lead) e[k++] = *lead;
+  e[k++] = hx[ch >> 4];
+  e[k++] = hx[ch & 15];
+  dn_put(b, e, k);
+}
+
+/* The attribute type: RFC 4514 3's short names, else the dotted OID
+ * (returns 1 for a short name, 0 for dotted, -1 when malformed). */
+static int dn_type(dn_buf *b, const unsigned char *o, size_t n) {
+  static const struct {
+    const char *name;
+    unsigned char len;
+    unsigned char oid[10];
+  } names[] = {
+      {"CN", 3, {0x55, 0x04, 0x03}},
+      {"L", 3, {0x55, 0x04, 0x07}},
+      {"ST", 3, {0x55, 0x04, 0x08}},
+      {"O", 3, {0x55, 0x04, 0x0a}},
+      {"OU", 3, {0x55, 0x04, 0x0b}},
+      {"C", 3, {0x55, 0x04, 0x06}},
+      {"STREET", 3, {0x55, 0x04, 0x09}},
+      {"DC", 10, {0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19}},
+      {"UID", 10, {0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x01}},
+  };
+  unsigned long long arc = 0;
+  int first = 1;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (n == names[i].len && memcmp(o, names[i].oid, n) == 0) {
+      dn_put(b, names[i].name, strlen(names[i].name));
+      return 1;
+    }
+  if (n == 0 || (o[n - 1] & 0x80)) return -1;
+  for (size_t i = 0; i < n; i++) {
+    char t[48];
+    int k;
+    if (arc == 0 && o[i] == 0x80) return -1; /* X.690 8.19.2: minimal */
+    if (arc > (1ull << 32)) return -1;
+    arc = arc << 7 | (o[i] & 0x7f);
+    if (o[i] & 0x80) continue;
+    if (first) { /* X.690 8.19.4: the first two arcs share one number */
+      unsigned long long x = arc < 40 ? 0 : arc < 80 ? 1 : 2;
+      k = snprintf(t, sizeof t, "%llu.%llu", x, arc - 40 * x);
+      first = 0;
+    } else {
+      k = snprintf(t, sizeof t, ".%llu", arc);
+    }
+    dn_put(b, t, (size_t)k);
+    arc = 0;
+  }
+  return 0;
+}
+
+/* A Name (RDNSequence) as an RFC 4514 string: RDNs last first, joined by
+ * ','; the values of a multi-valued RDN by '+'. String values are escaped
+ * (2.4), octets outside printable ASCII as \XX; other value types, and
+ * every value of a dotted type, as '#' and the hex of their DER. */
+static int dn_format(const unsigned char *name, size_t n, dn_buf *b) {
+  const unsigned char *rdn_at[64];
+  size_t rdn_len[64], nrdn = 0;
+  der_el e;
+  while (n) {
+    if (der_get(name, n, &e) != 0 || e.tag != 0x31 || nrdn == 64) return -1;
+    rdn_at[nrdn] = e.p;
+    rdn_len[nrdn++] = e.len;
+    name += e.len;
+    n -= e.len;
+  }
+  for (size_t r = nrdn; r-- > 0;) {
+    der_el set, ava, type, val;
+    const unsigned char *q;
+    size_t left;
+    (void)der_get(rdn_at[r], rdn_len[r], &set);
+    q = set.c;
+    left = set.clen;
+    if (!left) return -1;
+    if (r + 1 != nrdn) dn_put(b, ",", 1);
+    for (int first = 1; left; first = 0) {
+      int named;
+      if (der_get(q, left, &ava) != 0 || ava.tag != 0x30) return -1;
+      q += ava.len;
+      left -= ava.len;
+      if (der_get(ava.c, ava.clen, &type) != 0 || type.tag != 0x06 ||
+          der_get(type.c + type.clen, ava.clen - type.len, &val) != 0 || type.len + val.len != ava.clen)
+        return -1;
+      if (!first) dn_put(b, "+", 1);
+      if ((named = dn_type(b, type.c, type.clen)) < 0) return -1;
+      dn_put(b, "=", 1);
+      if (!named || (val.tag != 0x0c && val.tag != 0x13 && val.tag != 0x16 && val.tag != 0x14 &&
+                     val.tag != 0x1a)) {
+        dn_put(b, "#", 1);
+        for (size_t i = 0; i < val.len; i++) dn_hex(b, NULL, val.p[i]);
+        continue;
+      }
+      for (size_t i = 0; i < val.clen; i++) {
+        unsigned char ch = val.c[i];
+        if (ch < 0x20 || ch >= 0x7f) {
+          dn_hex(b, "\\", ch);
+        } else if (ch == '"' || ch == '+' || ch == ',' || ch == ';' || ch == '<' || ch == '>' || ch == '\\' ||
+                   (i == 0 && (ch == ' ' || ch == '#')) || (i + 1 == val.clen && ch == ' ')) {
+          char e2[2] = {'\\', (char)ch};
+          dn_put(b, e2, 2);
+        } else {
+          dn_put(b, (const char *)&ch, 1);
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+/* Issuer and subject of a DER certificate (RFC 5280 4.1.1.1, 4.1.2). */
+static int cert_names(const unsigned char *p, size_t n, der_el *issuer, der_el *subject) {
+  der_el cert, tbs, e;
+  const unsigned char *q;
+  size_t left;
+  if (der_get(p, n, &cert) != 0 || cert.tag != 0x30 || cert.len != n) return -1;
+  if (der_get(cert.c, cert.clen, &tbs) != 0 || tbs.tag != 0x30) return -1;
+  q = tbs.c;
+  left = tbs.clen;
+  for (int i = 0; i < 6; i++) {
+    static const unsigned int want[6] = {0xa0, 0x02, 0x30, 0x30, 0x30, 0x30};
+    if (i == 0 && (!left || q[0] != 0xa0)) continue; /* version is optional (v1) */
+    if (der_get(q, left, &e) != 0 || e.tag != want[i]) return -1;
+    if (i == 3) *issuer = e;
+    if (i == 5) *subject = e;
+    q += e.len;
+    left -= e.len;
+  }
+  return 0;
+}
+
+int smtp_capture_set_client_cert(smtp_capture *c, const void *der, size_t len) {
+  static const char hx[] = "0123456789abcdef";
+  der_el is, su;
+  char *sub = NULL, *iss = NULL;
+  unsigned char md[SMTP__SHA256_LEN];
+  int rc = SMTP_OK;
+  memset(&is, 0, sizeof is);
+  memset(&su, 0, sizeof su);
+  if (!c || (!der && len)) return SMTP_ERR_INVALID_ARGUMENT;
+  if (der) {
+    dn_buf b;
+    if (cert_names(der, len, &is, &su) != 0) return SMTP_ERR_SYNTAX;
+    sub = smtp__malloc(&c->mem, CAP_DN_MAX + 1);
+    iss = smtp__malloc(&c->mem, CAP_DN_MAX + 1);
+    if (!sub || !iss) {
+      rc = SMTP_ERR_NOMEM;
+      goto fail;
+    }
+    b.p = sub, b.len = 0, b.cap = CAP_DN_MAX + 1, b.full = 0, sub[0] = '\0';
+    if (dn_format(su.c, su.clen, &b) != 0) rc = SMTP_ERR_SYNTAX;
+    b.p = iss, b.len = 0, b.cap = CAP_DN_MAX + 1, b.full = 0, iss[0] = '\0';
+    if (rc == SMTP_OK && dn_format(is.c, is.clen, &b) != 0) rc = SMTP_ERR_SYNTAX;
+    if (rc == SMTP_OK && smtp__sha256(der, len, md) != 0) rc = SMTP_ERR_NOMEM;
+    if (rc != SMTP_OK) goto fail;
+  }
+  smtp__free(&c->mem, c->cert_subject);
+  smtp__free(&c->mem, c->cert_issuer);
+  c->cert_subject = sub;
+  c->cert_issuer = iss;
+  c->cert_sha256[0] = '\0';
+  if (der) {
+    for (size_t i = 0; i < sizeof md; i++) {
+      c->cert_sha256[2 * i] = hx[md[i] >> 4];
+      c->cert_sha256[2 * i + 1] = hx[md[i] & 15];
+    }
+    c->cert_sha256[2 * sizeof md] = '\0';
+  }
+  return SMTP_OK;
+fail:
+  smtp__free(&c->mem, sub);
+  smtp__free(&c->mem, iss);
+  return rc;
 }
 
 int smtp_capture_set_file(smtp_capture *c, const char *path) {
@@ -241,8 +482,14 @@ static void open_transaction(smtp_capture *c, const smtp_server_session *s) {
     r->tls = 1;
     snprintf(r->tls_version, sizeof r->tls_version, "%s", ti.protocol ? ti.protocol : "");
     snprintf(r->tls_cipher, sizeof r->tls_cipher, "%s", ti.cipher ? ti.cipher : "");
-    r->has_cert = ti.has_peer_cert ? 1 : 0;
+    r->has_cert = ti.has_peer_cert || c->cert_subject ? 1 : 0;
     r->cert_verified = ti.peer_verified ? 1 : 0;
+    if (c->cert_subject) {
+      if (!(r->cert_subject = dup_n(&c->mem, c->cert_subject, strlen(c->cert_subject))) ||
+          !(r->cert_issuer = dup_n(&c->mem, c->cert_issuer, strlen(c->cert_issuer))))
+        c->failed = 1;
+      memcpy(r->cert_sha256, c->cert_sha256, sizeof r->cert_sha256);
+    }
   }
   c->lmtp = (smtp_server_session_flags(s) & SMTP_SERVER_FLAG_LMTP) != 0;
 }
@@ -554,8 +801,17 @@ int smtp_capture_record_json(const smtp_capture_record *r, const char *time, cha
     puts_(&w, ",\"cipher\":");
     str_or_null(&w, r->tls_cipher, r->tls_cipher[0] != '\0');
     puts_(&w, ",\"client_cert\":");
-    if (r->has_cert) puts_(&w, r->cert_verified ? "{\"verified\":true}" : "{\"verified\":false}");
-    else puts_(&w, "null");
+    if (r->has_cert) {
+      puts_(&w, "{\"subject\":");
+      str_or_null(&w, r->cert_subject, r->cert_subject != NULL);
+      puts_(&w, ",\"issuer\":");
+      str_or_null(&w, r->cert_issuer, r->cert_issuer != NULL);
+      puts_(&w, ",\"sha256\":");
+      str_or_null(&w, r->cert_sha256, r->cert_sha256[0] != '\0');
+      puts_(&w, r->cert_verified ? ",\"verified\":true}" : ",\"verified\":false}");
+    } else {
+      puts_(&w, "null");
+    }
     puts_(&w, "}");
   } else {
     puts_(&w, "null");
@@ -622,4 +878,19 @@ int smtp_capture_record_data(const smtp_capture_record *rec, uint64_t *size) {
   }
   if (size) *size = rec->size;
   return rec->data_code;
+}
+
+int smtp_capture_record_client_cert(const smtp_capture_record *rec, const char **subject,
+                                    const char **issuer, const char **sha256, int *verified) {
+  if (subject) *subject = NULL;
+  if (issuer) *issuer = NULL;
+  if (sha256) *sha256 = NULL;
+  if (verified) *verified = 0;
+  if (!rec) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!rec->has_cert) return SMTP_ERR_NOT_FOUND;
+  if (subject) *subject = rec->cert_subject;
+  if (issuer) *issuer = rec->cert_issuer;
+  if (sha256) *sha256 = rec->cert_sha256[0] ? rec->cert_sha256 : NULL;
+  if (verified) *verified = rec->cert_verified;
+  return SMTP_OK;
 }

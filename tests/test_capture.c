@@ -245,12 +245,141 @@ static void test_connection_end_and_args(void **state) {
   smtp_capture_end(NULL);
 }
 
+/* A v1 certificate (no version field) issued by "CN=libsmtp test CA" to
+ * C=DE, O="Acme, Inc.", a two-valued RDN CN=caf\u00e9 + UID=u1 (UTF-8), and
+ * emailAddress=a@b.example (made with openssl req -utf8 -multivalue-rdn). */
+static const char odd_der[] =
+    "\x30\x82\x01\x62\x30\x82\x01\x08\x02\x01\x07\x30\x0a\x06\x08\x2a\x86\x48\xce\x3d\x04\x03\x02\x30"
+    "\x1a\x31\x18\x30\x16\x06\x03\x55\x04\x03\x0c\x0f\x6c\x69\x62\x73\x6d\x74\x70\x20\x74\x65\x73\x74"
+    "\x20\x43\x41\x30\x1e\x17\x0d\x32\x36\x31\x32\x30\x37\x30\x37\x31\x30\x35\x31\x5a\x17\x0d\x33\x36"
+    "\x31\x32\x30\x34\x30\x37\x31\x30\x35\x31\x5a\x30\x60\x31\x0b\x30\x09\x06\x03\x55\x04\x06\x13\x02"
+    "\x44\x45\x31\x13\x30\x11\x06\x03\x55\x04\x0a\x0c\x0a\x41\x63\x6d\x65\x2c\x20\x49\x6e\x63\x2e\x31"
+    "\x20\x30\x0c\x06\x03\x55\x04\x03\x0c\x05\x63\x61\x66\xc3\xa9\x30\x10\x06\x0a\x09\x92\x26\x89\x93"
+    "\xf2\x2c\x64\x01\x01\x0c\x02\x75\x31\x31\x1a\x30\x18\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x09\x01"
+    "\x16\x0b\x61\x40\x62\x2e\x65\x78\x61\x6d\x70\x6c\x65\x30\x59\x30\x13\x06\x07\x2a\x86\x48\xce\x3d"
+    "\x02\x01\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07\x03\x42\x00\x04\x93\x22\x2e\xd9\x02\x9c\xe9\xf5"
+    "\x72\xe6\xb0\x44\x27\xeb\xcf\x9b\xb4\x9e\x32\x1d\x11\xbf\x60\x45\x53\x30\xd0\xb9\x98\x02\xcd\xf3"
+    "\x1b\x96\x1b\xa9\xae\x0c\xd2\x6b\x07\x1b\x1a\x14\x4f\x33\x87\x52\xa5\x9f\x9f\xda\xbd\x69\x9a\x8f"
+    "\x56\x57\x91\xa5\x64\x31\x69\xed\x30\x0a\x06\x08\x2a\x86\x48\xce\x3d\x04\x03\x02\x03\x48\x00\x30"
+    "\x45\x02\x20\x08\x6e\x3e\xb4\xf3\x11\x22\x6c\xa0\x4f\x59\x67\x4f\x40\xfa\xd2\xf6\xd7\xcc\x49\x90"
+    "\x27\x1a\x75\xee\x73\x03\x47\x08\x15\xe9\x1d\x02\x21\x00\x88\xf5\x00\x54\xb0\x87\x2a\x06\xb7\x3b"
+    "\x0b\xe7\x98\x73\xce\xe4\x6c\xb2\x71\xdb\x26\xbf\xdd\xf3\xdc\x52\xeb\xb6\x5d\x9b\x97\x26";
+#define ODD_LEN (sizeof odd_der - 1)
+
+/* RFC 4514: RDNs last first; a dotted type's value as '#' and its DER hex
+ * (2.4); ',' escaped; octets outside printable ASCII as \XX. */
+static const char odd_subject[] =
+    "1.2.840.113549.1.9.1=#160B6140622E6578616D706C65,CN=caf\\C3\\A9+UID=u1,O=Acme\\, Inc.,C=DE";
+
+/* The session goes through STARTTLS (sans I/O: the TLS facts are handed to
+ * it), then runs one transaction; the capture was given @p der. */
+static void run_tls(harness *h, const char *der, size_t len, int verified, int has_cert) {
+  smtp_server_callbacks *cb;
+  smtp_server_options *o;
+  smtp_server_session *s;
+  smtp_tls_info ti;
+  static const char *const parts[2] = {
+      "EHLO c.example\r\nSTARTTLS\r\n",
+      "EHLO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n"};
+  memset(h, 0, sizeof *h);
+  assert_int_equal(smtp_capture_new(&h->cap, on_record, h, NULL), SMTP_OK);
+  if (der) assert_int_equal(smtp_capture_set_client_cert(h->cap, der, len), SMTP_OK);
+  assert_int_equal(smtp_server_callbacks_new(&cb, NULL), SMTP_OK);
+  assert_int_equal(smtp_server_options_new(&o, NULL), SMTP_OK);
+  assert_int_equal(smtp_server_options_set_hostname(o, "mx.example"), SMTP_OK);
+  assert_int_equal(smtp_server_options_set_tls_available(o, 1), SMTP_OK);
+  smtp_server_callbacks_set_trace(cb, on_trace);
+  assert_int_equal(smtp_server_session_new(&s, cb, h, o, NULL), SMTP_OK);
+  for (int k = 0; k < 2; k++) {
+    const char *p;
+    smtp_ssize n;
+    assert_int_equal(smtp_server_session_mem_recv(s, parts[k], strlen(parts[k])), (smtp_ssize)strlen(parts[k]));
+    while ((n = smtp_server_session_mem_send(s, &p)) > 0) smtp_server_session_mem_consume(s, (size_t)n);
+    if (k == 0) {
+      assert_true(smtp_server_session_want_tls(s));
+      memset(&ti, 0, sizeof ti);
+      ti.protocol = "TLSv1.3";
+      ti.cipher = "TLS_AES_128_GCM_SHA256";
+      ti.has_peer_cert = has_cert;
+      ti.peer_verified = verified;
+      assert_int_equal(smtp_server_session_tls_started(s, &ti), SMTP_OK);
+    }
+  }
+  smtp_capture_end(h->cap);
+  smtp_capture_del(h->cap);
+  smtp_server_session_del(s);
+  smtp_server_callbacks_del(cb);
+  smtp_server_options_del(o);
+}
+
+static const smtp_capture_record *last_rec;
+static void keep_record(smtp_capture *c, const smtp_capture_record *rec, void *ud) {
+  const char *sub, *iss, *fp;
+  int v;
+  (void)c;
+  (void)ud;
+  last_rec = rec;
+  assert_int_equal(smtp_capture_record_client_cert(rec, &sub, &iss, &fp, &v), SMTP_OK);
+  assert_string_equal(sub, odd_subject);
+  assert_string_equal(iss, "CN=libsmtp test CA");
+  assert_string_equal(fp, "da34f29f4a1a76a283bb9ea14f0e6dd426c2db9773f8fc812666cca56251080b");
+  assert_int_equal(v, 0);
+}
+
+static void test_client_cert(void **state) {
+  harness h;
+  smtp_capture *c;
+  (void)state;
+  run_tls(&h, odd_der, ODD_LEN, 1, 1);
+  assert_int_equal(h.nrec, 1);
+  assert_non_null(strstr(h.json[0],
+                         "\"tls\":{\"version\":\"TLSv1.3\",\"cipher\":\"TLS_AES_128_GCM_SHA256\","
+                         "\"client_cert\":{\"subject\":\"1.2.840.113549.1.9.1=#160B6140622E6578616D706C65,"
+                         "CN=caf\\\\C3\\\\A9+UID=u1,O=Acme\\\\, Inc.,C=DE\",\"issuer\":\"CN=libsmtp test CA\","
+                         "\"sha256\":\"da34f29f4a1a76a283bb9ea14f0e6dd426c2db9773f8fc812666cca56251080b\","
+                         "\"verified\":true}}"));
+  /* a certificate the session knows of, but whose DER was not given */
+  run_tls(&h, NULL, 0, 0, 1);
+  assert_non_null(strstr(h.json[0], "\"client_cert\":{\"subject\":null,\"issuer\":null,\"sha256\":null,"
+                                    "\"verified\":false}}"));
+  /* no certificate */
+  run_tls(&h, NULL, 0, 0, 0);
+  assert_non_null(strstr(h.json[0], "\"client_cert\":null}"));
+
+  /* the accessor; every cut and every flipped tag is refused or read
+   * within the buffer (the earlier certificate stays) */
+  assert_int_equal(smtp_capture_new(&c, keep_record, NULL, NULL), SMTP_OK);
+  assert_int_equal(smtp_capture_set_client_cert(c, odd_der, ODD_LEN), SMTP_OK);
+  for (size_t n = 0; n < ODD_LEN; n++)
+    assert_int_equal(smtp_capture_set_client_cert(c, odd_der, n), SMTP_ERR_SYNTAX);
+  {
+    unsigned char m[ODD_LEN];
+    uint32_t x = 12345;
+    for (int round = 0; round < 3000; round++) {
+      size_t at;
+      memcpy(m, odd_der, ODD_LEN);
+      x = x * 1103515245u + 12345u; /* seeded: the same inputs every run */
+      at = (x >> 8) % ODD_LEN;
+      x = x * 1103515245u + 12345u;
+      m[at] = (unsigned char)(x >> 16);
+      (void)smtp_capture_set_client_cert(c, m, ODD_LEN);
+    }
+  }
+  assert_int_equal(smtp_capture_set_client_cert(c, odd_der, ODD_LEN), SMTP_OK);
+  assert_int_equal(smtp_capture_set_client_cert(c, NULL, 5), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_capture_set_client_cert(NULL, odd_der, ODD_LEN), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_capture_record_client_cert(NULL, NULL, NULL, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+  smtp_capture_del(c);
+  (void)last_rec;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pipelined),
       cmocka_unit_test(test_bdat_and_refusals),
       cmocka_unit_test(test_lmtp),
       cmocka_unit_test(test_connection_end_and_args),
+      cmocka_unit_test(test_client_cert),
       cmocka_unit_test(test_xclient_fields),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

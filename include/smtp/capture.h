@@ -26,7 +26,8 @@
  * `time`; `client` `{"addr","port"}`; `peer` (null unless set); `helo`;
  * `tls` `{"version","cipher","client_cert"}` or null without TLS
  * (`client_cert` null without a client certificate, else
- * `{"verified":true|false}`); `auth` (the authorization identity); `mail`
+ * `{"subject","issuer","sha256","verified"}`: see
+ * smtp_capture_set_client_cert(); `verified` true or false); `auth` (the authorization identity); `mail`
  * `{"path","params"}`; `rcpts` (list of `{"path","params","code","enhanced"}`,
  * refused ones included); `data` `{"size","code","enhanced","file","bdat"}`
  * or null when no data was sent. Paths are bare addresses (`""` for the null
@@ -131,6 +132,34 @@ SMTP_API int smtp_capture_data_end(smtp_capture *c, const smtp_server_data_end *
 SMTP_API int smtp_capture_set_file(smtp_capture *c, const char *path);
 
 /**
+ * @brief Give the client certificate of the connection (DER, e.g. what
+ *        smtp_tls_peer_cert() copies at index 0) for the records that
+ *        follow: `client_cert` gets its `subject` and `issuer` and its
+ *        `sha256`; `verified` comes from the session's TLS facts
+ *        (smtp_server_session_tls_info()).
+ *
+ * `subject` and `issuer` are RFC 4514 strings built from the DER by the
+ * library, whatever the TLS backend: the RDNs last first, joined by `,`
+ * (`CN=client.example,O=Example,C=DE`), RFC 4514 3's short names (CN, L,
+ * ST, O, OU, C, STREET, DC, UID) and the dotted OID for any other type;
+ * string values escaped as RFC 4514 2.4 says and every octet outside
+ * printable ASCII as `\XX`; values of other types and of dotted types as
+ * `#` and the hex of their DER. Each is truncated to 1024 octets (never
+ * inside an escape). `sha256` is the SHA-256 of the whole DER in 64
+ * lower-case hex digits. Without this call, a session whose client sent a
+ * certificate gets `client_cert` with those three null.
+ * @param c the capture.
+ * @param der the certificate (only read during the call), or NULL to forget
+ *        the one given before.
+ * @param len its length (0 with NULL).
+ * @return ::SMTP_OK; ::SMTP_ERR_SYNTAX (not a DER X.509 certificate whose
+ *         names this reader understands: the earlier one, if any, stays);
+ *         ::SMTP_ERR_INVALID_ARGUMENT (NULL @p c, NULL @p der with @p len
+ *         > 0); ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_capture_set_client_cert(smtp_capture *c, const void *der, size_t len);
+
+/**
  * @brief The connection ended: record an open transaction (without data).
  * @param c the capture; NULL does nothing.
  */
@@ -173,6 +202,19 @@ SMTP_API const char *smtp_capture_record_rcpt(const smtp_capture_record *rec, un
  *  @param size set to the message size (octets after unstuffing); may be NULL.
  *  @return the reply code, or 0 when the transaction had no data. */
 SMTP_API int smtp_capture_record_data(const smtp_capture_record *rec, uint64_t *size);
+
+/** @brief The client certificate of the transaction's connection.
+ *  @param rec the record.
+ *  @param subject set to its subject (RFC 4514, see
+ *         smtp_capture_set_client_cert()) or NULL when unknown; may be NULL.
+ *  @param issuer set to its issuer likewise; may be NULL.
+ *  @param sha256 set to its SHA-256 (64 lower-case hex digits) or NULL; may be NULL.
+ *  @param verified set to 1 when it verified, else 0; may be NULL.
+ *  The strings are valid as long as @p rec.
+ *  @return ::SMTP_OK; ::SMTP_ERR_NOT_FOUND (no TLS, or no client
+ *          certificate); ::SMTP_ERR_INVALID_ARGUMENT (NULL @p rec). */
+SMTP_API int smtp_capture_record_client_cert(const smtp_capture_record *rec, const char **subject,
+                                             const char **issuer, const char **sha256, int *verified);
 
 #ifdef __cplusplus
 }

@@ -22,7 +22,7 @@
  * - STAGE: `CONNECT` (the greeting), `EHLO`, `HELO`, `LHLO`, `STARTTLS`,
  *   `AUTH` (the outcome of the credentials), `MAIL`, `RCPT`, `DATA` (the 354
  *   reply), `DATA-END` (the reply after the message, DATA or BDAT), `BDAT`
- *   (the first BDAT chunk of a transaction), `RSET`, `NOOP`, `VRFY`, `EXPN`,
+ *   (each BDAT chunk, RFC 3030: see below), `RSET`, `NOOP`, `VRFY`, `EXPN`,
  *   `QUIT`, or any other verb of 1 to 20 letters (e.g. `HELP`, `ETRN`),
  *   case-insensitive.
  * - `#N` (1..1000000) limits the rule to the Nth such command of the session;
@@ -44,7 +44,21 @@
  *     8BITMIME, BINARYMIME, CHUNKING, SMTPUTF8, ENHANCEDSTATUSCODES, DSN,
  *     STARTTLS, AUTH, REQUIRETLS, LIMITS, DELIVERBY, MT-PRIORITY, ETRN, VRFY,
  *     EXPN, HELP). It is a session option (smtp_script_drop_mask()): the
- *     session then treats the extension as not offered.
+ *     session then treats the extension as not offered. `#N` is refused:
+ *     the extensions a ::smtp_server_session offers are fixed when it is
+ *     created, and it enforces that one set on every command (a parameter
+ *     of an extension not offered gets 555, RFC 5321 4.1.1.11), so one
+ *     EHLO reply cannot leave out a keyword the session goes on accepting.
+ *
+ * BDAT: the first chunk of a transaction reaches the application as the
+ * data start (::smtp_server_on_data_start), where a scripted reply refuses
+ * it (4yz/5yz; a 2yz accepts it, as no reply is sent for an accepted chunk
+ * before its octets). Later chunks of the transaction are answered by the
+ * session itself (`250 N octets received`; after the LAST chunk the
+ * DATA-END reply): an application counts them too, when their BDAT line
+ * arrives (the session's trace), so `BDAT#N` names the Nth chunk of the
+ * session, and carries out their delay, tarpit and close, but cannot
+ * replace their reply.
  *
  * Every matching rule of a command applies, in file order: delays add up,
  * a later reply or tarpit replaces an earlier one, and close wins over any
@@ -92,7 +106,7 @@ typedef enum smtp_script_stage {
   SMTP_SCRIPT_RCPT = 8,      /**< RCPT. */
   SMTP_SCRIPT_DATA = 9,      /**< DATA (the 354 reply). */
   SMTP_SCRIPT_DATA_END = 10, /**< The reply after the message (DATA or BDAT). */
-  SMTP_SCRIPT_BDAT = 11,     /**< The first BDAT of a transaction (RFC 3030). */
+  SMTP_SCRIPT_BDAT = 11,     /**< Each BDAT chunk (RFC 3030); see @ref script_format. */
   SMTP_SCRIPT_RSET = 12,     /**< RSET. */
   SMTP_SCRIPT_NOOP = 13,     /**< NOOP. */
   SMTP_SCRIPT_VRFY = 14,     /**< VRFY. */

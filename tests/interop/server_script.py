@@ -229,6 +229,47 @@ def smtplib_cases(tmp):
         sv.close()
 
 
+def bdat_chunk_case(tmp):
+    """The BDAT stage counts every chunk: the first of a transaction takes a
+    scripted reply; later ones (answered by the session) take delays and
+    close."""
+    def lines(sk, n):
+        buf = b""
+        while buf.count(b"\r\n") < n:
+            d = sk.recv(4096)
+            if not d:
+                break
+            buf += d
+        return buf
+
+    sv = Server(tmp, "bdat", "BDAT#1 reply 452 4.3.1 Scripted first chunk\nBDAT#3 delay 1\nBDAT#4 close\n")
+    try:
+        sk = socket.create_connection(("127.0.0.1", sv.port), timeout=10)
+        lines(sk, 1)
+        sk.sendall(b"EHLO client.example\r\n")
+        ehlo = lines(sk, 1)
+        while not re.search(rb"(^|\r\n)250 ", ehlo):
+            ehlo += sk.recv(4096)
+        sk.sendall(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT 5\r\nhello")
+        r = lines(sk, 3)
+        check("BDAT#1: the first chunk gets the scripted 452", r.split(b"\r\n")[2].startswith(b"452 4.3.1"), r)
+        sk.sendall(b"RSET\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT 5\r\nhello")
+        r = lines(sk, 4)
+        check("BDAT#2 (first chunk, no rule): 250", r.split(b"\r\n")[3].startswith(b"250"), r)
+        t0 = time.time()
+        sk.sendall(b"BDAT 3\r\nabc")
+        r = lines(sk, 1)
+        took = time.time() - t0
+        check("BDAT#3 (a later chunk): delayed 1 s, then the session's 250",
+              r.startswith(b"250") and 0.9 <= took < 5, (r, took))
+        sk.sendall(b"BDAT 2 LAST\r\nxy")
+        r = lines(sk, 1)
+        check("BDAT#4 (a later chunk): closed instead of the reply", r == b"", r)
+        sk.close()
+    finally:
+        sv.close()
+
+
 def tls_capture_case(tmp):
     import ssl
     users = os.path.join(tmp, "users")
@@ -257,6 +298,62 @@ def tls_capture_case(tmp):
               and r["tls"]["cipher"] and r["tls"]["client_cert"] is None, r)
         check("capture: AUTH identity and the AUTH= parameter as sent",
               bool(r) and r["auth"] == "joe" and r["mail"]["params"].get("AUTH") == "<>", r)
+    finally:
+        sv.close()
+
+
+def client_cert_case(tmp):
+    """--capture's client_cert over STARTTLS: subject and issuer (RFC 4514,
+    read from the DER by the library), the SHA-256 of the DER, and whether it
+    verified against --tls-client-ca; for a CA-signed and a self-signed one."""
+    import hashlib
+    import ssl
+    if not shutil.which("openssl"):
+        print("# no openssl: the client certificate case is skipped")
+        return
+    r = subprocess.run([SERVER, "--stdio", "--tls-self-signed"], input=b"QUIT\r\n", capture_output=True,
+                       timeout=120)
+    if r.returncode != 0:
+        print("# no TLS in this build: the client certificate case is skipped")
+        return
+
+    def ossl(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True, timeout=60)
+
+    ca, cakey = os.path.join(tmp, "ca.pem"), os.path.join(tmp, "ca.key")
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=libsmtp test CA",
+         "-keyout", cakey, "-out", ca)
+    good, goodkey, csr = os.path.join(tmp, "good.pem"), os.path.join(tmp, "good.key"), os.path.join(tmp, "good.csr")
+    ossl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/C=DE/O=Example Org/CN=client.example",
+         "-keyout", goodkey, "-out", csr)
+    ossl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey, "-set_serial", "2", "-days", "2", "-out", good)
+    rogue, roguekey = os.path.join(tmp, "rogue.pem"), os.path.join(tmp, "rogue.key")
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=rogue, \"the\" client",
+         "-keyout", roguekey, "-out", rogue)
+    sv = Server(tmp, "cert", "# no rules\n", ["--tls-self-signed", "--tls-client-ca", ca])
+    try:
+        for cert, key in ((good, goodkey), (rogue, roguekey)):
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.load_cert_chain(cert, key)
+            s = smtp(sv.port)
+            s.starttls(context=ctx)
+            s.ehlo()
+            s.sendmail("a@example.org", ["x@example.org"], b"Subject: t\r\n\r\nhi\r\n")
+            s.quit()
+        recs = sv.records()
+        der = [hashlib.sha256(ssl.PEM_cert_to_DER_cert(open(f).read())).hexdigest() for f in (good, rogue)]
+        cc = [r["tls"]["client_cert"] if r.get("tls") else None for r in recs]
+        check("client_cert: two records", len(cc) == 2, recs)
+        check("client_cert: CA-signed: subject, issuer, SHA-256, verified",
+              len(cc) == 2 and cc[0] == {"subject": "CN=client.example,O=Example Org,C=DE",
+                                         "issuer": "CN=libsmtp test CA", "sha256": der[0], "verified": True},
+              cc[:1])
+        check("client_cert: self-signed: escaped subject (RFC 4514 2.4), not verified",
+              len(cc) == 2 and cc[1] == {"subject": 'CN=rogue\\, \\"the\\" client',
+                                         "issuer": 'CN=rogue\\, \\"the\\" client', "sha256": der[1],
+                                         "verified": False}, cc[1:])
     finally:
         sv.close()
 
@@ -290,7 +387,9 @@ def main():
     try:
         bad_files(tmp)
         smtplib_cases(tmp)
+        bdat_chunk_case(tmp)
         tls_capture_case(tmp)
+        client_cert_case(tmp)
         swaks_case(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -396,6 +396,7 @@ _TESTING_PROTOTYPES = {
     "smtp_capture_trace": (c_int, [c_void_p, c_void_p, c_int, c_char_p, c_size_t]),
     "smtp_capture_data_end": (c_int, [c_void_p, _P(ServerDataEnd)]),
     "smtp_capture_set_file": (c_int, [c_void_p, c_char_p]),
+    "smtp_capture_set_client_cert": (c_int, [c_void_p, c_char_p, c_size_t]),
     "smtp_capture_end": (None, [c_void_p]),
     "smtp_capture_record_json": (c_int, [c_void_p, c_char_p, c_char_p, c_size_t, _P(c_size_t)]),
 }

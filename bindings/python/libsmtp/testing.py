@@ -30,6 +30,7 @@ output (before STARTTLS only: under TLS they are ignored).
 import ctypes
 import json
 import socket
+import ssl
 import threading
 import time
 import unittest
@@ -156,6 +157,8 @@ class _Handler:
         lib = self._lib = _ffi.testing_lib()
         self.run = server._script.run() if server._script else None
         self.sock = None
+        self.conn = None
+        self._cert_noted = False
         self.session = None
         self.chunks = []
         self.message = None
@@ -265,7 +268,18 @@ class _Handler:
 
     def on_trace(self, s, direction, line):
         raw = line.encode("utf-8", "surrogateescape")
+        conn = self.conn
+        if not self._cert_noted and conn is not None and isinstance(conn.sock, ssl.SSLSocket):
+            # the first line after the handshake: the client certificate, for client_cert
+            self._cert_noted = True
+            der = conn.sock.getpeercert(binary_form=True)
+            if der:
+                self._lib.smtp_capture_set_client_cert(self.cap, der, len(der))
         self._lib.smtp_capture_trace(self.cap, s._ptr(), 0 if direction == "in" else 1, raw, len(raw))
+        if direction == "in" and raw[:5].upper() == b"BDAT " and s.flags & FLAG_BDAT:
+            # a chunk after the first of the transaction: the session answers
+            # it; the script's delay, tarpit and close still apply
+            self._act("BDAT")
 
 
 class _AuthHandler(_Handler):
@@ -329,6 +343,7 @@ class SMTPTestServer:
                 try:
                     session = ServerSession(handler, **self.session_options)
                     c = ServerConnection(gate, session, ssl_context=self.ssl_context)
+                    handler.conn = c
                     with self._lock:
                         if self._closed:
                             session.shutdown()

@@ -74,6 +74,30 @@ class Scripted(unittest.TestCase):
             c.close()
             self.assertEqual(server.errors, [])
 
+    def test_bdat_chunks(self):
+        """BDAT counts every chunk: the first takes a reply, later ones a delay or close."""
+        with SMTPTestServer("BDAT#1 reply 452 4.3.1 Scripted\nBDAT#3 delay 0.5\nBDAT#4 close\n") as server:
+            c = smtp(server)
+            c.ehlo()
+            self.assertTrue(c.has_extn("chunking"))
+            c.mail("a@example.org")
+            c.rcpt("b@example.org")
+            c.send(b"BDAT 3\r\nabc")
+            self.assertEqual(c.getreply()[0], 452)
+            c.rset()
+            c.mail("a@example.org")
+            c.rcpt("b@example.org")
+            c.send(b"BDAT 3\r\nabc")
+            self.assertEqual(c.getreply()[0], 250)
+            t0 = time.monotonic()
+            c.send(b"BDAT 2\r\nde")
+            self.assertEqual(c.getreply()[0], 250)
+            self.assertGreaterEqual(time.monotonic() - t0, 0.45)
+            c.send(b"BDAT 1 LAST\r\nf")
+            with self.assertRaises(smtplib.SMTPServerDisconnected):
+                c.getreply()
+            c.close()
+
     def test_greeting_refused(self):
         with SMTPTestServer("CONNECT reply 554 5.7.1 Go away") as server:
             with self.assertRaises(smtplib.SMTPConnectError):
@@ -103,6 +127,44 @@ class Capture(unittest.TestCase):
         self.assertEqual((t2.mail_from, t2.accepted, t2.message), ("", ["Postmaster"], b"two\r\n"))
         self.assertEqual(set(t1.record), {"time", "client", "peer", "helo", "tls", "auth", "mail",
                                           "rcpts", "data"})
+
+    def test_client_certificate(self):
+        """client_cert over STARTTLS: RFC 4514 subject and issuer, SHA-256 of the DER."""
+        import hashlib
+        import shutil
+        import ssl
+        import tempfile
+        if not shutil.which("openssl"):
+            self.skipTest("openssl not installed")
+        tmp = tempfile.mkdtemp(prefix="libsmtp-pycert-")
+        try:
+            def ossl(*args):
+                subprocess.run(["openssl"] + list(args), check=True, capture_output=True, timeout=60)
+            srv_c, srv_k = os.path.join(tmp, "s.pem"), os.path.join(tmp, "s.key")
+            cli_c, cli_k = os.path.join(tmp, "c.pem"), os.path.join(tmp, "c.key")
+            ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=mx.test",
+                 "-keyout", srv_k, "-out", srv_c)
+            ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                 "-subj", "/O=Example Org/CN=client.example", "-keyout", cli_k, "-out", cli_c)
+            sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            sctx.load_cert_chain(srv_c, srv_k)
+            sctx.verify_mode = ssl.CERT_OPTIONAL
+            sctx.load_verify_locations(cli_c)  # the self-signed client certificate is its own CA
+            cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            cctx.check_hostname = False
+            cctx.verify_mode = ssl.CERT_NONE
+            cctx.load_cert_chain(cli_c, cli_k)
+            with SMTPTestServer(ssl_context=sctx) as server:
+                with smtp(server) as c:
+                    c.starttls(context=cctx)
+                    c.sendmail("a@example.org", ["b@example.org"], b"x\r\n")
+                (tx,) = server.wait_for_transactions(1, D)
+            der = ssl.PEM_cert_to_DER_cert(open(cli_c).read())
+            self.assertEqual(tx.tls["client_cert"],
+                             {"subject": "CN=client.example,O=Example Org", "issuer": "CN=client.example,O=Example Org",
+                              "sha256": hashlib.sha256(der).hexdigest(), "verified": True})
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def test_wait_times_out(self):
         with SMTPTestServer() as server:
