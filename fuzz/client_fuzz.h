@@ -240,7 +240,7 @@ static uint32_t fz_run(const uint8_t *data, size_t size, unsigned split, int one
     }
     if (pos > size) break;
     if (smtp_client_session_want_tls(f.c)) {
-      smtp_tls_info info = {"TLSv1.3", "X", NULL, 1, 1};
+      smtp_tls_info info = {"TLSv1.3", "X", NULL, 1, 1, {0}};
       CHECK(smtp_client_session_tls_started(f.c, &info) == SMTP_OK);
       fz_drain(&f);
     }

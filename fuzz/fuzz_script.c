@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   {
     /* every line alone parses */
     const char *p = text, *end = text + size;
-    unsigned int total = 0;
+    size_t total = 0;
     while (p <= end) {
       const char *eol = memchr(p, '\n', (size_t)(end - p));
       size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);

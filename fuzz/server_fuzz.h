@@ -306,7 +306,7 @@ static sfz_out sfz_run(const uint8_t *data, size_t size, int mode, uint64_t seed
       progress = 1;
     }
     if (smtp_server_session_want_tls(app.s)) {
-      smtp_tls_info info = {"TLSv1.3", "TLS_AES_128_GCM_SHA256", NULL, 0, 0};
+      smtp_tls_info info = {"TLSv1.3", "TLS_AES_128_GCM_SHA256", NULL, 0, 0, {0}};
       if (smtp_server_session_tls_started(app.s, &info) != SMTP_OK) abort();
       progress = 1;
     }

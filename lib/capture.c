@@ -861,11 +861,11 @@ const char *smtp_capture_record_mail(const smtp_capture_record *rec) {
   return rec && rec->mail ? rec->mail : "";
 }
 
-unsigned int smtp_capture_record_rcpt_count(const smtp_capture_record *rec) {
+size_t smtp_capture_record_rcpt_count(const smtp_capture_record *rec) {
   return rec ? rec->nrcpts : 0;
 }
 
-const char *smtp_capture_record_rcpt(const smtp_capture_record *rec, unsigned int i, int *code) {
+const char *smtp_capture_record_rcpt(const smtp_capture_record *rec, size_t i, int *code) {
   if (!rec || i >= rec->nrcpts) return NULL;
   if (code) *code = rec->rcpts[i].code;
   return rec->rcpts[i].path ? rec->rcpts[i].path : "";

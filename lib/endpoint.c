@@ -200,7 +200,7 @@ int smtp_cidr_list_match(const smtp_cidr_list *l, const smtp_endpoint *ep) {
   return 0;
 }
 
-unsigned int smtp_cidr_list_count(const smtp_cidr_list *l) { return l ? l->n : 0; }
+size_t smtp_cidr_list_count(const smtp_cidr_list *l) { return l ? l->n : 0; }
 
 /* --- the sessions' compact copies --- */
 

@@ -418,7 +418,7 @@ void smtp_script_del(smtp_script *sc) {
   smtp__free(&mem, sc);
 }
 
-unsigned int smtp_script_rule_count(const smtp_script *sc) { return sc ? sc->nrules : 0; }
+size_t smtp_script_rule_count(const smtp_script *sc) { return sc ? sc->nrules : 0; }
 
 unsigned int smtp_script_drop_mask(const smtp_script *sc) { return sc ? sc->drop_mask : 0; }
 

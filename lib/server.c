@@ -2289,6 +2289,7 @@ const char *smtp_server_session_auth_user(const smtp_server_session *s, size_t *
 int smtp_server_session_tls_info(const smtp_server_session *s, smtp_tls_info *out) {
   if (!s || !out) return SMTP_ERR_INVALID_ARGUMENT;
   if (!s->tls) return SMTP_ERR_INVALID_STATE;
+  memset(out, 0, sizeof *out);
   out->protocol = s->tls_protocol;
   out->cipher = s->tls_cipher;
   out->sni = s->tls_sni;

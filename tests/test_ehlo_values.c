@@ -215,7 +215,7 @@ static void test_session(void **state) {
   assert_int_equal(smtp_client_session_mem_recv(c, "220 go\r\n", 8), 8);
   for (smtp_client_event ev; smtp_client_session_next_event(c, &ev);) {}
   {
-    smtp_tls_info info = {"TLSv1.3", "TLS_AES_128_GCM_SHA256", NULL, 1, 1};
+    smtp_tls_info info = {"TLSv1.3", "TLS_AES_128_GCM_SHA256", NULL, 1, 1, {0}};
     assert_int_equal(smtp_client_session_tls_started(c, &info), SMTP_OK);
   }
   assert_int_equal(smtp_client_session_ehlo_values(c, &v), SMTP_ERR_INVALID_STATE);

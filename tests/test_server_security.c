@@ -153,7 +153,7 @@ T(starttls_injection_deferred,
 /* SNI is untrusted bytes: controls never come back out. */
 static void sni_untrusted(void **state) {
   smtp_server_session *s;
-  smtp_tls_info in = {"TLSv1.3\r\n", "X", "evil\r\nhost\x01", 1, 1}, out;
+  smtp_tls_info in = {"TLSv1.3\r\n", "X", "evil\r\nhost\x01", 1, 1, {0}}, out;
   (void)state;
   assert_int_equal(smtp_server_session_new(&s, NULL, NULL, NULL, NULL), SMTP_OK);
   assert_int_equal(smtp_server_session_tls_started(s, &in), SMTP_OK); /* implicit TLS */

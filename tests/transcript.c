@@ -911,7 +911,7 @@ int tr_run(const char *text, tr_setup_fn setup, int mode, unsigned seed, char *e
   for (size_t i = 0; i < sc.nseg; i++) {
     feed(&r, &sc, sc.segs[i].bytes.p ? sc.segs[i].bytes.p : "", sc.segs[i].bytes.len, &ri);
     if (!strcmp(sc.segs[i].action, "tls")) {
-      smtp_tls_info info = {"TLSv1.3", "TLS_AES_128_GCM_SHA256", "mx.example", 0, 0};
+      smtp_tls_info info = {"TLSv1.3", "TLS_AES_128_GCM_SHA256", "mx.example", 0, 0, {0}};
       drain(&r, 1);
       if (!smtp_server_session_want_tls(app.s)) {
         snprintf(err, errlen, "want_tls not set at T:");

@@ -188,14 +188,14 @@ SMTP_API const char *smtp_capture_record_mail(const smtp_capture_record *rec);
 /** @brief Number of RCPT commands of the transaction (refused ones included).
  *  @param rec the record.
  *  @return the count; 0 for NULL. */
-SMTP_API unsigned int smtp_capture_record_rcpt_count(const smtp_capture_record *rec);
+SMTP_API size_t smtp_capture_record_rcpt_count(const smtp_capture_record *rec);
 /** @brief One recipient.
  *  @param rec the record.
  *  @param i 0-based index, below smtp_capture_record_rcpt_count().
  *  @param code set to the reply code given to it; may be NULL.
  *  @return the forward-path address (valid as long as @p rec), or NULL when
  *          @p i is out of range. */
-SMTP_API const char *smtp_capture_record_rcpt(const smtp_capture_record *rec, unsigned int i,
+SMTP_API const char *smtp_capture_record_rcpt(const smtp_capture_record *rec, size_t i,
                                               int *code);
 /** @brief The reply to the message data.
  *  @param rec the record.

@@ -242,6 +242,9 @@ SMTP_API size_t smtp_escape_text(char *out, size_t cap, const char *in, size_t l
  *        smtp_client_session_tls_started()).
  *
  * The strings are only read during that call; sessions copy what they keep.
+ * Start from a zeroed struct (`smtp_tls_info info = {0};` or memset) when
+ * filling one: later 1.x releases carve fields out of @ref reserved, and a
+ * zero there means "not given" (docs/abi.md).
  */
 typedef struct smtp_tls_info {
   const char *protocol;  /**< e.g. "TLSv1.3"; may be NULL. */
@@ -249,6 +252,7 @@ typedef struct smtp_tls_info {
   const char *sni;       /**< Server: the SNI the client sent (untrusted bytes); may be NULL. */
   int peer_verified;     /**< 1 when the peer's certificate chain and name verified (or a verification callback accepted it, tls.h). */
   int has_peer_cert;     /**< 1 when the peer presented a certificate. */
+  uint64_t reserved[4];  /**< Zero; room to grow within a major version (a reserved tail). */
 } smtp_tls_info;
 
 #ifdef __cplusplus

@@ -156,7 +156,7 @@ SMTP_API int smtp_cidr_list_match(const smtp_cidr_list *l, const smtp_endpoint *
  * @param l the list (NULL: 0).
  * @return the count.
  */
-SMTP_API unsigned int smtp_cidr_list_count(const smtp_cidr_list *l);
+SMTP_API size_t smtp_cidr_list_count(const smtp_cidr_list *l);
 
 #ifdef __cplusplus
 }

@@ -162,7 +162,7 @@ SMTP_API void smtp_script_del(smtp_script *sc);
 /** @brief Number of rules in a script.
  *  @param sc the script, or NULL (gives 0).
  *  @return the count. */
-SMTP_API unsigned int smtp_script_rule_count(const smtp_script *sc);
+SMTP_API size_t smtp_script_rule_count(const smtp_script *sc);
 
 /**
  * @brief The extensions the script's `drop-keyword` rules leave out, as

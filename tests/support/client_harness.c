@@ -230,12 +230,12 @@ void h_run(harness *h, const char *script) {
       h->explen += h_unescape(p + 3, n - 3, h->expect + h->explen);
       if (!(strncmp(next, "C: ", 3) == 0 || strncmp(next, "X: ", 3) == 0)) h_check_output(h);
     } else if (n == 3 && memcmp(p, "TLS", 3) == 0) {
-      smtp_tls_info info = {"TLSv1.3", "TLS_AES_128_GCM_SHA256", NULL, 1, 1};
+      smtp_tls_info info = {"TLSv1.3", "TLS_AES_128_GCM_SHA256", NULL, 1, 1, {0}};
       h_log(h, "TLS %d\n", smtp_client_session_tls_started(h->c, &info));
       h_events(h);
     } else if (n == 4 && memcmp(p, "TLSU", 4) == 0) {
       /* TLS up, the server's certificate not verified */
-      smtp_tls_info info = {"TLSv1.3", "TLS_AES_128_GCM_SHA256", NULL, 0, 1};
+      smtp_tls_info info = {"TLSv1.3", "TLS_AES_128_GCM_SHA256", NULL, 0, 1, {0}};
       h_log(h, "TLS %d\n", smtp_client_session_tls_started(h->c, &info));
       h_events(h);
     } else if (n == 4 && memcmp(p, "LOST", 4) == 0) {

@@ -58,7 +58,8 @@ class Span(ctypes.Structure):
 
 class TlsInfo(ctypes.Structure):
     _fields_ = [("protocol", c_char_p), ("cipher", c_char_p), ("sni", c_char_p),
-                ("peer_verified", c_int), ("has_peer_cert", c_int)]
+                ("peer_verified", c_int), ("has_peer_cert", c_int),
+                ("reserved", c_uint64 * 4)]
 
 
 class Mailbox(ctypes.Structure):
@@ -385,7 +386,7 @@ CAPTURE_RECORD_CB = CFUNC(None, c_void_p, c_void_p, c_void_p)
 _TESTING_PROTOTYPES = {
     "smtp_script_parse": (c_int, [_P(c_void_p), c_char_p, c_size_t, c_void_p, _P(ScriptError)]),
     "smtp_script_del": (None, [c_void_p]),
-    "smtp_script_rule_count": (c_uint, [c_void_p]),
+    "smtp_script_rule_count": (c_size_t, [c_void_p]),
     "smtp_script_drop_mask": (c_uint, [c_void_p]),
     "smtp_script_run_new": (c_int, [_P(c_void_p), c_void_p, c_void_p]),
     "smtp_script_run_del": (None, [c_void_p]),

@@ -19,6 +19,7 @@ int main(void) {
   F(smtp_tls_info, sni);
   F(smtp_tls_info, peer_verified);
   F(smtp_tls_info, has_peer_cert);
+  F(smtp_tls_info, reserved);
   S(smtp_mailbox);
   F(smtp_mailbox, local);
   F(smtp_mailbox, domain);
