@@ -8,6 +8,7 @@
 
 #include "hash.h"
 #include "internal.h"
+#include "text.h"
 
 #define CAP_ADDR_MAX 63
 #define CAP_DN_MAX 1024
@@ -730,9 +731,8 @@ static void str_or_null(jw *w, const char *s, int present) {
 }
 
 static void num(jw *w, unsigned long long v) {
-  char b[24];
-  int k = snprintf(b, sizeof b, "%llu", v);
-  put(w, b, (size_t)k);
+  char b[SMTP__U64_DIGITS];
+  put(w, b, smtp__fmt_u64(b, (uint64_t)v));
 }
 
 /* "params": upper-cased names, raw values or true (RFC 5321 4.1.2

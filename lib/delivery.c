@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <smtp/delivery.h>
+#include <smtp/endpoint.h>
 
 #include "delivery_internal.h"
 #include "dns.h"
@@ -535,37 +536,14 @@ int smtp_delivery_resolve(smtp_delivery *d) {
   return rc;
 }
 
+/* The address as text through the one formatter the library has
+ * (smtp_endpoint_format(), RFC 5952 for IPv6). */
 static void fmt_addr(const unsigned char *a, unsigned int fam, char *out, size_t cap) {
-  if (fam == 4) {
-    snprintf(out, cap, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
-    return;
-  }
-  {
-    /* RFC 5952 4.2: the longest run (of two or more) of zero groups as "::" */
-    unsigned int g[8];
-    int best = -1, bestlen = 0;
-    size_t o = 0;
-    for (int i = 0; i < 8; i++) g[i] = (unsigned int)a[2 * i] << 8 | a[2 * i + 1];
-    for (int i = 0; i < 8;) {
-      int j = i;
-      while (j < 8 && g[j] == 0) j++;
-      if (j - i > bestlen && j - i >= 2) {
-        best = i;
-        bestlen = j - i;
-      }
-      i = j > i ? j : i + 1;
-    }
-    for (int i = 0; i < 8 && o + 6 < cap;) {
-      if (i == best) {
-        o += (size_t)snprintf(out + o, cap - o, "::");
-        i += bestlen;
-        continue;
-      }
-      o += (size_t)snprintf(out + o, cap - o, "%s%x", (o && out[o - 1] != ':') ? ":" : "", g[i]);
-      i++;
-    }
-    if (o == 0) snprintf(out, cap, "::");
-  }
+  smtp_endpoint ep;
+  memset(&ep, 0, sizeof ep);
+  ep.family = fam == 4 ? SMTP_AF_INET : SMTP_AF_INET6;
+  memcpy(ep.addr, a, fam == 4 ? 4 : 16);
+  if (smtp_endpoint_format(&ep, out, cap) < 0 && cap) out[0] = 0;
 }
 
 int smtp_delivery_next(smtp_delivery *d, smtp_delivery_target *t) {

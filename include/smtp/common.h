@@ -243,7 +243,7 @@ SMTP_API size_t smtp_escape_text(char *out, size_t cap, const char *in, size_t l
  *
  * The strings are only read during that call; sessions copy what they keep.
  * Start from a zeroed struct (`smtp_tls_info info = {0};` or memset) when
- * filling one: later 1.x releases carve fields out of @ref reserved, and a
+ * filling one: later 1.x releases carve fields out of its reserved tail, and a
  * zero there means "not given" (docs/abi.md).
  */
 typedef struct smtp_tls_info {
