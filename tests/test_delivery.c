@@ -428,6 +428,97 @@ static void test_dane_lookups(void **state) {
   smtp_resolver_close(&res);
 }
 
+/* TLSA at the CNAME-expanded name first, then the MX host name (RFC 7672
+ * 2.2.2, RFC 7671 7), only when the whole chain is authenticated. */
+static void test_dane_cname(void **state) {
+  smtp_resolver res;
+  smtp_delivery_config c = cfg(SMTP_DELIVERY_DANE);
+  smtp_delivery *d;
+  smtp_delivery_target t;
+  const smtp_tlsrpt_failure *f;
+  size_t n;
+  const unsigned int S = SMTP_SCRIPTED_SECURE;
+  (void)state;
+  smtp_resolver_scripted_new(&res, NULL);
+  /* records at the expanded name: that name is the TLSA base domain */
+  add(&res, "a.example", SMTP_DNS_MX, "10 mx.a.example", S);
+  add(&res, "mx.a.example", SMTP_DNS_CNAME, "host.provider.example", S);
+  add(&res, "host.provider.example", SMTP_DNS_A, "192.0.2.9", S);
+  add(&res, "host.provider.example", SMTP_DNS_AAAA, NULL, S);
+  add(&res, "_25._tcp.host.provider.example", SMTP_DNS_TLSA, "3 1 1 0101010101010101010101010101010101010101010101010101010101010101", S);
+  add(&res, "_25._tcp.mx.a.example", SMTP_DNS_TLSA, "3 1 1 0202020202020202020202020202020202020202020202020202020202020202", S);
+  smtp_delivery_new(&d, "a.example", &res, &c, NULL);
+  assert_int_equal(resolve(d, &res), 0);
+  assert_int_equal(smtp_resolver_scripted_queries(&res, SMTP_DNS_TLSA), 1);
+  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  assert_string_equal(t.host, "mx.a.example");
+  assert_string_equal(t.tls_name, "host.provider.example");
+  assert_int_equal(t.tls, SMTP_DELIVERY_TLS_DANE);
+  assert_int_equal(smtp_delivery_tlsa(d, &t, &n)[0].data[0], 1);
+  smtp_delivery_del(d);
+
+  /* nothing at the expanded name (NODATA): the MX host name's records */
+  add(&res, "b.example", SMTP_DNS_MX, "10 mx.b.example", S);
+  add(&res, "mx.b.example", SMTP_DNS_CNAME, "host2.provider.example", S);
+  add(&res, "host2.provider.example", SMTP_DNS_A, "192.0.2.10", S);
+  add(&res, "host2.provider.example", SMTP_DNS_AAAA, "2001:db8::10", S);
+  add(&res, "_25._tcp.host2.provider.example", SMTP_DNS_TLSA, NULL, S);
+  add(&res, "_25._tcp.mx.b.example", SMTP_DNS_TLSA, "3 1 1 0202020202020202020202020202020202020202020202020202020202020202", S);
+  smtp_delivery_new(&d, "b.example", &res, &c, NULL);
+  assert_int_equal(resolve(d, &res), 0);
+  assert_int_equal(smtp_resolver_scripted_queries(&res, SMTP_DNS_TLSA), 3);
+  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  assert_string_equal(t.tls_name, "mx.b.example");
+  assert_int_equal(t.tls, SMTP_DELIVERY_TLS_DANE);
+  assert_int_equal(smtp_delivery_tlsa(d, &t, &n)[0].data[0], 2);
+  smtp_delivery_del(d);
+
+  /* neither name has records: no DANE, SNI stays the MX host name */
+  add(&res, "c.example", SMTP_DNS_MX, "10 mx.c.example", S);
+  add(&res, "mx.c.example", SMTP_DNS_CNAME, "host3.provider.example", S);
+  add(&res, "host3.provider.example", SMTP_DNS_A, "192.0.2.11", S);
+  smtp_delivery_new(&d, "c.example", &res, &c, NULL);
+  assert_int_equal(resolve(d, &res), 0);
+  assert_int_equal(smtp_resolver_scripted_queries(&res, SMTP_DNS_TLSA), 5);
+  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  assert_string_equal(t.tls_name, "mx.c.example");
+  assert_int_equal(t.tls, SMTP_DELIVERY_TLS_OPPORTUNISTIC);
+  smtp_delivery_del(d);
+
+  /* one link of the chain not authenticated: the addresses are not
+   * secure, no TLSA lookup at all (RFC 7672 2.2) */
+  add(&res, "e.example", SMTP_DNS_MX, "10 mx.e.example", S);
+  add(&res, "mx.e.example", SMTP_DNS_CNAME, "host4.provider.example", 0);
+  add(&res, "host4.provider.example", SMTP_DNS_A, "192.0.2.12", S);
+  add(&res, "_25._tcp.host4.provider.example", SMTP_DNS_TLSA, "3 1 1 0101010101010101010101010101010101010101010101010101010101010101", S);
+  smtp_delivery_new(&d, "e.example", &res, &c, NULL);
+  assert_int_equal(resolve(d, &res), 0);
+  assert_int_equal(smtp_resolver_scripted_queries(&res, SMTP_DNS_TLSA), 5);
+  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  assert_int_equal(t.dnssec, 0);
+  assert_int_equal(t.tls, SMTP_DELIVERY_TLS_OPPORTUNISTIC);
+  smtp_delivery_del(d);
+
+  /* a bogus answer at the expanded name: the host is not used, reported */
+  add(&res, "g.example", SMTP_DNS_MX, "10 mx.g.example", S);
+  add(&res, "g.example", SMTP_DNS_MX, "20 mx2.g.example", S);
+  add(&res, "mx.g.example", SMTP_DNS_CNAME, "host5.provider.example", S);
+  add(&res, "host5.provider.example", SMTP_DNS_A, "192.0.2.13", S);
+  add(&res, "_25._tcp.host5.provider.example", SMTP_DNS_TLSA, NULL, SMTP_SCRIPTED_BOGUS);
+  add(&res, "_25._tcp.mx.g.example", SMTP_DNS_TLSA, "3 1 1 0202020202020202020202020202020202020202020202020202020202020202", S);
+  add(&res, "mx2.g.example", SMTP_DNS_A, "192.0.2.14", S);
+  smtp_delivery_new(&d, "g.example", &res, &c, NULL);
+  assert_int_equal(resolve(d, &res), 0);
+  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  assert_string_equal(t.host, "mx2.g.example");
+  f = smtp_delivery_tls_failures(d, &n);
+  assert_int_equal(n, 1);
+  assert_string_equal(smtp_tlsrpt_result_name(f[0].result_type), "dnssec-invalid");
+  assert_string_equal(f[0].receiving_mx_hostname, "mx.g.example");
+  smtp_delivery_del(d);
+  smtp_resolver_close(&res);
+}
+
 /* The matcher: every usage/selector/matching type combination that
  * applies, against digests computed outside libsmtp. */
 static void test_dane_match(void **state) {
@@ -853,6 +944,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mx_order),
       cmocka_unit_test(test_implicit_mx_cname_literal),
+      cmocka_unit_test(test_dane_cname),
       cmocka_unit_test(test_null_mx),
       cmocka_unit_test(test_dns_failures),
       cmocka_unit_test(test_addresses_failover_results),

@@ -20,13 +20,18 @@
  * while (rc == 0 && smtp_delivery_next(d, &t) == 0) {
  *   connect to t.addr_text port 25; on failure:
  *     smtp_delivery_report(d, &t, SMTP_DELIVERY_CONNECT_FAILED); continue;
- *   run the session with TLS as t.tls says (DANE: check the chain with
- *     smtp_dane_match()); record each RCPT/DATA reply with
+ *   run the session with TLS as t.tls says, the TLS configuration's
+ *     verification callback being smtp_delivery_tls_verify() with @c d
+ *     and the connection's name t.tls_name (DANE and MTA-STS are then
+ *     decided inside the handshake); record each RCPT/DATA reply with
  *     smtp_delivery_rcpt_reply(), then
  *     smtp_delivery_report(d, &t, SMTP_DELIVERY_DONE or the failure);
  * }
  * read smtp_delivery_rcpt(d, i) for every recipient.
  * @endcode
+ *
+ * Thread safety: one delivery is used by one thread at a time (the
+ * verification callback writes into it during a handshake).
  *
  * Order of hosts (RFC 5321 5.1): MX records by preference, records of
  * equal preference shuffled with the configured random source; no MX
@@ -40,6 +45,7 @@
 
 #include <smtp/common.h>
 #include <smtp/resolver.h>
+#include <smtp/tls.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,7 +56,7 @@ typedef struct smtp_delivery smtp_delivery;
 
 /** @name Configuration flags (smtp_delivery_config::flags)
  * @{ */
-#define SMTP_DELIVERY_DANE 1u    /**< Look up TLSA records (RFC 7672) for hosts whose MX and address answers are DNSSEC-authenticated. */
+#define SMTP_DELIVERY_DANE 1u    /**< Look up TLSA records (RFC 7672) for hosts whose MX and address answers are DNSSEC-authenticated: when the address answers came through a CNAME chain (authenticated with them), at the expanded name first, then, when nothing is there, at the MX host name (RFC 7672 2.2.2, RFC 7671 7). */
 #define SMTP_DELIVERY_NO_IPV6 2u /**< Do not use IPv6 addresses. */
 #define SMTP_DELIVERY_NO_IPV4 4u /**< Do not use IPv4 addresses. */
 /** @} */
@@ -100,6 +106,11 @@ typedef struct smtp_delivery_target {
   unsigned int tls;          /**< SMTP_DELIVERY_TLS_*. */
   unsigned int dnssec;       /**< 1 when the MX and address answers were authenticated. */
   unsigned int sts_testing;  /**< 1 when an MTA-STS policy in testing mode would have required verified TLS: report, do not refuse. */
+  /** The name to give smtp_tls_conn_new() (SNI, and how
+   *  smtp_delivery_tls_verify() finds the host): the TLSA base domain
+   *  (RFC 7672 2.2.2: the CNAME-expanded host name when the TLSA records
+   *  were found there, RFC 7672 8.1), else @c host. */
+  const char *tls_name;
   uint64_t reserved[4];      /**< Zeroed by the library; room to grow within a major version. */
 } smtp_delivery_target;
 
@@ -281,6 +292,59 @@ SMTP_API const smtp_dns_rr *smtp_delivery_tlsa(const smtp_delivery *d,
 SMTP_API int smtp_dane_match(const smtp_dns_rr *records, size_t nrec,
                              const unsigned char *const *chain, const size_t *lens,
                              size_t ncerts, const char *const *names, size_t nnames);
+
+/**
+ * @brief A TLS verification callback (::smtp_tls_on_verify) that applies
+ *        the delivery's policy to the server's certificate inside the
+ *        handshake, so a server that fails is refused before any SMTP
+ *        command is sent under TLS. Install it with
+ *        smtp_tls_config_set_verify_callback(cfg, smtp_delivery_tls_verify, d)
+ *        on a client configuration whose verification is
+ *        ::SMTP_TLS_VERIFY_REQUIRED for ::SMTP_DELIVERY_TLS_DANE and
+ *        ::SMTP_DELIVERY_TLS_VERIFY targets (::SMTP_TLS_VERIFY_OPTIONAL for
+ *        the others when an MTA-STS testing policy should see the
+ *        verdict), and make each connection with
+ *        smtp_delivery_target::tls_name as its name: that name finds the
+ *        host (the same callback serves every host of the delivery).
+ *
+ * - ::SMTP_DELIVERY_TLS_DANE: the chain the server sent (at most 16
+ *   certificates, read with smtp_tls_peer_cert()) goes through
+ *   smtp_dane_match() with the host's usable TLSA records; reference
+ *   identifiers for DANE-TA are the TLSA base domain, the MX host name and
+ *   the recipient domain (RFC 7672 3.2.2). The WebPKI verdict is ignored
+ *   (RFC 7672 3.1). A mismatch refuses the certificate and records a
+ *   "validation-failure" (policy "tlsa").
+ * - ::SMTP_DELIVERY_TLS_VERIFY: accepted when the TLS library verified
+ *   chain and name (RFC 8461 4.2); else refused, recorded as
+ *   "certificate-expired", "certificate-host-mismatch" or
+ *   "certificate-not-trusted" (policy "sts") from the library's reason.
+ * - otherwise accepted (unauthenticated TLS, RFC 7672 2.2, RFC 7435); with
+ *   an MTA-STS policy in testing mode a negative verdict is recorded.
+ *
+ * The same code runs with every TLS backend: the chain comes through the
+ * backend-neutral smtp_tls_peer_cert(), the matching is the library's own.
+ * @param conn      the connection being verified.
+ * @param info      the verification facts (expected_name: the name given
+ *                  to smtp_tls_conn_new()).
+ * @param user_data the ::smtp_delivery (resolved).
+ * @return ::SMTP_TLS_VERIFY_ACCEPT or ::SMTP_TLS_VERIFY_REFUSE (also for a
+ *         name that is none of the delivery's hosts, a server-side
+ *         connection, or NULL arguments).
+ */
+SMTP_API int smtp_delivery_tls_verify(smtp_tls_conn *conn, const smtp_tls_verify_info *info,
+                                      void *user_data);
+
+/**
+ * @brief The outcome of the last DANE check smtp_delivery_tls_verify() made
+ *        for the host of @p t.
+ * @param d the delivery.
+ * @param t a target from smtp_delivery_next().
+ * @return ::SMTP_DANE_MATCH_EE or ::SMTP_DANE_MATCH_TA (accepted); 0 when
+ *         no DANE check ran for this host; the smtp_dane_match() error that
+ *         refused it (::SMTP_ERR_DANE, ::SMTP_ERR_SYNTAX, ...) or
+ *         ::SMTP_ERR_NOMEM; ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_delivery_dane_result(const smtp_delivery *d, const smtp_delivery_target *t);
 
 /* ---- MTA-STS ---- */
 

@@ -311,7 +311,7 @@ SMTP_API int smtp_resolver_unbound_new(smtp_resolver *out, const char *server,
 
 /** @name Flags of a scripted entry (smtp_resolver_scripted_add())
  * @{ */
-#define SMTP_SCRIPTED_SECURE 1u    /**< Answer with the AD bit set. */
+#define SMTP_SCRIPTED_SECURE 1u    /**< Answer with the AD bit set (through a CNAME chain: only when every link has it too). */
 #define SMTP_SCRIPTED_BOGUS 2u     /**< Report a validation failure (::SMTP_DNS_SEC_BOGUS). */
 #define SMTP_SCRIPTED_SERVFAIL 4u  /**< Answer RCODE 2. */
 #define SMTP_SCRIPTED_NXDOMAIN 8u  /**< Answer RCODE 3. */
