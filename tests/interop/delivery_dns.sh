@@ -158,6 +158,19 @@ danebad IN MX 10 mx.danebad
 mx.danebad IN A 127.0.0.16
 _$SP._tcp.mx.danebad IN TLSA 3 1 1 ${SPKI_HASH%??}00
 daneta IN MX 10 mx.daneta
+cname IN MX 10 mx.cname
+mx.cname IN CNAME host.provider
+host.provider IN A 127.0.0.16
+_$SP._tcp.host.provider IN TLSA 3 1 1 $SPKI_HASH
+cname2 IN MX 10 mx.cname2
+mx.cname2 IN CNAME host2.provider
+host2.provider IN A 127.0.0.16
+_$SP._tcp.mx.cname2 IN TLSA 3 1 1 $SPKI_HASH
+cname3 IN MX 10 mx.cname3
+mx.cname3 IN CNAME host3.provider
+host3.provider IN A 127.0.0.16
+_$SP._tcp.host3.provider IN TLSA 3 1 1 ${SPKI_HASH%??}00
+_$SP._tcp.mx.cname3 IN TLSA 3 1 1 $SPKI_HASH
 mx.daneta IN A 127.0.0.17
 _$SP._tcp.mx.daneta IN TLSA 2 1 2 $CA_SPKI_HASH
 v6 IN MX 10 mx.v6
@@ -330,6 +343,46 @@ check "DANE mismatch: not delivered" $(t not grep -q '^DATA' "$TMP/danebad.out")
 mx daneta --to bob@daneta.example --dane --trace
 check "DANE-TA 2 1 2 (the test CA's key, SHA-512): exit 0" $(eq "$RC" 0)
 check "DANE-TA 2 1 2: matched as DANE-TA" $(t grep -q '^DANE: DANE-TA matched' "$TMP/daneta.err")
+# the mismatch is refused inside the handshake, with each TLS backend:
+# no EHLO is sent after STARTTLS
+for b in openssl mbedtls; do
+  mx "danebad_$b" --to bob@danebad.example --dane --trace --tls-backend "$b"
+  [ "$RC" = 64 ] && continue # backend not in this build
+  check "DANE mismatch ($b): refused in the TLS handshake (one EHLO, none under TLS)" \
+    $(eq "$RC:$(grep -c '^C: EHLO' "$TMP/danebad_$b.err"):$(grep -c '^TLS: ' "$TMP/danebad_$b.err")" "2:1:0")
+  mx "dane_$b" --to bob@dane.example --dane --trace --tls-backend "$b"
+  check "DANE match ($b): DANE-EE, delivered" $(eq "$RC:$(grep -c '^DANE: DANE-EE matched' "$TMP/dane_$b.err")" "0:1")
+done
+# MX host names behind CNAME chains (RFC 7672 2.2.2, RFC 7671 7): TLSA
+# at the expanded name first, then at the MX host name
+mx cname --to bob@cname.example --dane --trace
+check "CNAME MX: TLSA at the expanded name (the TLSA base domain), DANE-EE matched" \
+  $(eq "$RC:$(grep -c 'TLSA base host.provider.example' "$TMP/cname.err"):$(grep -c '^DANE: DANE-EE matched' "$TMP/cname.err")" "0:1:1")
+mx cname2 --to bob@cname2.example --dane --trace
+check "CNAME MX, no TLSA at the expanded name: the MX host name's records match" \
+  $(eq "$RC:$(grep -c 'TLSA base' "$TMP/cname2.err"):$(grep -c '^DANE: DANE-EE matched' "$TMP/cname2.err")" "0:0:1")
+mx cname3 --to bob@cname3.example --dane
+check "CNAME MX: the expanded name's records win (mismatch there: refused)" \
+  $(eq "$RC:$(grep -c 'matches none of the TLSA records' "$TMP/cname3.err")" "2:1")
+# --json with --mx: per-recipient and per-host results in one object
+jpy() { "$PY" -c "import json,sys; o=json.load(open(sys.argv[1])); $2" "$1" 2>&1 | head -1; }
+mx order_json --to bob@order.example --to carol@order.example --json
+check "--json --mx: one object, exit 0" $(eq "$RC:$(jpy "$TMP/order_json.out" 'print(o["exit"])')" "0:0")
+check "--json --mx: attempts in order with their outcomes" \
+  $(eq "$(jpy "$TMP/order_json.out" 'print(",".join(a["host"]+"="+a["outcome"] for a in o["attempts"]))')" \
+    "mx1.order.example=connect-failed,mx2.order.example=tempfail,mx3.order.example=done")
+check "--json --mx: every recipient delivered by mx3 with its reply" \
+  $(eq "$(jpy "$TMP/order_json.out" 'print(",".join(":".join([r["addr"],r["state"],str(r["code"]),r["host"],r["ip"]]) for r in o["recipients"]))')" \
+    "bob@order.example:delivered:250:mx3.order.example:127.0.0.13,carol@order.example:delivered:250:mx3.order.example:127.0.0.13")
+check "--json --mx: the data reply and the domain" \
+  $(eq "$(jpy "$TMP/order_json.out" 'print(o["data"]["code"], o["domain"], sep=":")')" "250:order.example")
+mx nullmx_json --to bob@nullmx.example --json
+check "--json --mx null MX: permanent 556 5.1.10, no attempt, exit 2" \
+  $(eq "$(jpy "$TMP/nullmx_json.out" 'r=o["recipients"][0]; print(r["state"],r["code"],r["enhanced"],len(o["attempts"]),o["exit"],sep=":")')" "permanent:556:5.1.10:0:2")
+mx danebad_json --to bob@danebad.example --dane --json
+check "--json --mx DANE mismatch: attempt tls-failed, dane mismatch, TLS-RPT record, retry later" \
+  $(eq "$(jpy "$TMP/danebad_json.out" 'a=o["attempts"][0]; f=o["tls_failures"][0]; print(a["outcome"],a["dane"],a["tls_policy"],f["result_type"],f["policy_type"],f["receiving_ip"],o["recipients"][0]["state"],sep=":")')" \
+    "tls-failed:mismatch:dane:validation-failure:tlsa:127.0.0.16:retry")
 mx danebad_off --to bob@danebad.example
 check "without --dane the TLSA records are not used" $(eq "$RC" 0)
 # IPv6 first (RFC 8305 4): ::1 is tried before 127.0.0.19 (nothing there)
