@@ -385,6 +385,7 @@ typedef struct {
 static mx_attempt_rec attempts[MX_MAX_ATTEMPTS];
 static size_t nattempts;
 static char *json_base; /* the object send_app printed for the host that ran the transaction */
+static time_t run_started; /* the TLS report's date range starts here */
 
 /* One attempt at one address. Returns the outcome for smtp_delivery_report()
  * and, for SMTP_DELIVERY_DONE, the exit status in *status. */
@@ -703,7 +704,34 @@ static void mx_json(const send_opts *o, smtp_delivery *d, int status, int error)
     jstr(f, fl[i].failure_reason_code);
     fputc('}', f);
   }
-  fputs("]}\n", f);
+  fputc(']', f);
+  /* the same failures as an RFC 8460 4.4 report document for this run */
+  {
+    smtp_tlsrpt_report_info ri;
+    smtp_tlsrpt_report *rep = NULL;
+    char id[300], contact[300];
+    size_t len = 0;
+    char *doc = NULL;
+    memset(&ri, 0, sizeof ri);
+    ri.version = SMTP_TLSRPT_REPORT_INFO_VERSION;
+    ri.organization_name = "libsmtp smtp-send";
+    snprintf(contact, sizeof contact, "mailto:%s", o->from && *o->from ? o->from : "postmaster");
+    snprintf(id, sizeof id, "%lld_%s", (long long)run_started, o->domain);
+    ri.contact_info = contact;
+    ri.report_id = id;
+    ri.policy_domain = o->domain;
+    ri.start = run_started;
+    ri.end = (int64_t)time(NULL);
+    if (smtp_tlsrpt_report_new(&rep, &ri, NULL) == 0 && smtp_tlsrpt_report_add(rep, d) == 0 &&
+        smtp_tlsrpt_report_format(rep, NULL, 0, &len) == SMTP_ERR_BUFFER_TOO_SMALL &&
+        (doc = malloc(len + 1)) != NULL && smtp_tlsrpt_report_format(rep, doc, len + 1, &len) == 0) {
+      fputs(",\"tls_report\":", f);
+      fputs(doc, f);
+    }
+    free(doc);
+    smtp_tlsrpt_report_del(rep);
+  }
+  fputs("}\n", f);
 }
 
 static int run_mx(const send_opts *o, const char *msg, size_t msglen) {
@@ -714,6 +742,7 @@ static int run_mx(const send_opts *o, const char *msg, size_t msglen) {
   smtp_mta_sts_policy *sts = NULL;
   long long until = now_ms() + MX_RESOLVE_MS;
   int rc, status = SEND_EXIT_NONE, done = 0, error = 0;
+  run_started = time(NULL);
   rc = o->dnssec_anchor ? smtp_resolver_unbound_new(&res, o->resolver, o->dnssec_anchor, 10000, NULL)
                         : smtp_resolver_cares_new(&res, o->resolver, 5000, NULL);
   if (rc != 0) {

@@ -31,6 +31,8 @@ typedef struct {
   int tlsa_stage;         /* 0: TLSA asked at base, 1: at name */
   const char *tls_name;   /* TLSA base domain: name or base */
   int verdict;            /* last result of smtp_delivery_tls_verify(); 0 none */
+  int cb_ok;              /* the callback accepted this attempt's certificate under a policy */
+  unsigned int ok_sessions; /* TLS-RPT: sessions that ran with the policy met */
   char last_ip[48];       /* address of the last target handed out */
   unsigned int tls;
   smtp_dns_rr *tlsa;
@@ -66,6 +68,7 @@ struct smtp_delivery {
   int fail_rc;
   unsigned int last_outcome;
   unsigned int sts_mode;
+  uint32_t sts_max_age;
   char **sts_mx;
   size_t n_sts_mx;
   smtp_tlsrpt_failure *fails; /* strings owned */
@@ -644,6 +647,7 @@ int smtp_delivery_next(smtp_delivery *d, smtp_delivery_target *t) {
     t->tls = h->tls;
     t->tls_name = h->tls_name;
     snprintf(h->last_ip, sizeof h->last_ip, "%s", t->addr_text);
+    h->cb_ok = 0;
     t->dnssec = (unsigned int)h->secure;
     t->sts_testing = d->sts_mode == SMTP_MTA_STS_TESTING && h->tls == SMTP_DELIVERY_TLS_OPPORTUNISTIC;
     d->cur_addr++;
@@ -676,6 +680,7 @@ int smtp_delivery_report(smtp_delivery *d, const smtp_delivery_target *t, unsign
     d->hosts[t->host_index].skipped = 1;
     break;
   default:
+    if (d->hosts[t->host_index].cb_ok) d->hosts[t->host_index].ok_sessions++;
     fail_pending(d, SMTP_DELIVERY_RETRY, 451, "4.4.2", "no final reply for this recipient",
                  SMTP_ERR_CONNECTION_LOST);
     d->phase = PH_DONE;
@@ -746,6 +751,7 @@ int smtp_delivery_set_mta_sts(smtp_delivery *d, const smtp_mta_sts_policy *p) {
   d->sts_mx = mx;
   d->n_sts_mx = n;
   d->sts_mode = smtp_mta_sts_policy_mode(p);
+  d->sts_max_age = smtp_mta_sts_policy_max_age(p);
   return SMTP_OK;
 }
 
@@ -850,20 +856,27 @@ int smtp_delivery_tls_verify(smtp_tls_conn *conn, const smtp_tls_verify_info *in
     /* RFC 7672 3.1: the TLSA records decide, the WebPKI verdict does not */
     rc = dane_check(d, h, conn, info->chain_len);
     h->verdict = rc;
-    if (rc == SMTP_DANE_MATCH_EE || rc == SMTP_DANE_MATCH_TA) return SMTP_TLS_VERIFY_ACCEPT;
+    if (rc == SMTP_DANE_MATCH_EE || rc == SMTP_DANE_MATCH_TA) {
+      h->cb_ok = 1;
+      return SMTP_TLS_VERIFY_ACCEPT;
+    }
     record_fail(d, h->name, h->last_ip[0] ? h->last_ip : NULL, SMTP_TLSRPT_VALIDATION_FAILURE, 2,
                 rc == SMTP_ERR_DANE ? "the certificate matches none of the TLSA records"
                                     : smtp_strerror(rc));
     return SMTP_TLS_VERIFY_REFUSE;
   case SMTP_DELIVERY_TLS_VERIFY:
     /* RFC 8461 4.2: chain and name verified for the MX host */
-    if (info->verdict == 0) return SMTP_TLS_VERIFY_ACCEPT;
+    if (info->verdict == 0) {
+      h->cb_ok = 1;
+      return SMTP_TLS_VERIFY_ACCEPT;
+    }
     record_fail(d, h->name, h->last_ip[0] ? h->last_ip : NULL, webpki_result(info->reason), 1,
                 info->reason && *info->reason ? info->reason : "certificate not verified");
     return SMTP_TLS_VERIFY_REFUSE;
   default:
     /* unauthenticated TLS is enough (RFC 7672 2.2, RFC 7435); an
      * MTA-STS policy in testing mode reports what enforce would refuse */
+    if (info->verdict == 0 && d->sts_mode == SMTP_MTA_STS_TESTING) h->cb_ok = 1;
     if (info->verdict != 0 && d->sts_mode == SMTP_MTA_STS_TESTING)
       record_fail(d, h->name, h->last_ip[0] ? h->last_ip : NULL, webpki_result(info->reason), 1,
                   info->reason && *info->reason ? info->reason : "certificate not verified");
@@ -874,4 +887,30 @@ int smtp_delivery_tls_verify(smtp_tls_conn *conn, const smtp_tls_verify_info *in
 int smtp_delivery_dane_result(const smtp_delivery *d, const smtp_delivery_target *t) {
   if (!d || !t || t->host_index >= d->nhosts) return SMTP_ERR_INVALID_ARGUMENT;
   return d->hosts[t->host_index].verdict;
+}
+
+/* ---- what a TLS report needs (tlsrpt.c) ---- */
+
+const char *smtp__delivery_domain(const smtp_delivery *d) { return d->domain; }
+
+size_t smtp__delivery_nhosts(const smtp_delivery *d) { return d->nhosts; }
+
+int smtp__delivery_host(const smtp_delivery *d, size_t i, smtp__tlsrpt_host *out) {
+  const dhost *h;
+  if (i >= d->nhosts) return SMTP_ERR_INVALID_ARGUMENT;
+  h = &d->hosts[i];
+  out->name = h->name;
+  out->tlsa = h->ntlsa ? h->tlsa : NULL;
+  out->ntlsa = h->ntlsa;
+  out->dane = h->tls == SMTP_DELIVERY_TLS_DANE;
+  out->ok_sessions = h->ok_sessions;
+  return SMTP_OK;
+}
+
+unsigned int smtp__delivery_sts(const smtp_delivery *d, const char *const **mx, size_t *nmx,
+                                uint32_t *max_age) {
+  *mx = (const char *const *)d->sts_mx;
+  *nmx = d->n_sts_mx;
+  *max_age = d->sts_max_age;
+  return d->sts_mx ? d->sts_mode : SMTP_MTA_STS_NONE;
 }

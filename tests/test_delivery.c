@@ -519,6 +519,161 @@ static void test_dane_cname(void **state) {
   smtp_resolver_close(&res);
 }
 
+/* The RFC 8460 4.4 report document from two deliveries to one domain:
+ * an MTA-STS policy and a DANE host, successes counted from the
+ * verification callback's verdicts, failures merged. */
+static void test_tlsrpt_report(void **state) {
+  static const char pol[] = "version: STSv1\nmode: enforce\nmx: mx1.rpt.example\nmx: *.rpt.example\nmax_age: 604800\n";
+  char ab[65], rd[80];
+  smtp_resolver res;
+  smtp_delivery_config c = cfg(SMTP_DELIVERY_DANE);
+  smtp_delivery *d[3];
+  smtp_delivery_target t;
+  smtp_mta_sts_policy *p;
+  smtp_tlsrpt_report *r;
+  smtp_tlsrpt_report_info info;
+  smtp_tls_verify_info vi;
+  int fake_conn;
+  char out[4096];
+  size_t len;
+  const unsigned int S = SMTP_SCRIPTED_SECURE;
+  (void)state;
+  c.random = NULL;
+  memset(ab, 'A', 64);
+  for (int i = 1; i < 64; i += 2) ab[i] = 'B';
+  ab[64] = 0;
+  snprintf(rd, sizeof rd, "3 1 1 %s", ab);
+  smtp_resolver_scripted_new(&res, NULL);
+  add(&res, "rpt.example", SMTP_DNS_MX, "10 mx1.rpt.example", S);
+  add(&res, "rpt.example", SMTP_DNS_MX, "20 mx2.rpt.example", S);
+  add(&res, "mx1.rpt.example", SMTP_DNS_A, "192.0.2.1", S);
+  add(&res, "mx1.rpt.example", SMTP_DNS_AAAA, NULL, S);
+  add(&res, "_25._tcp.mx1.rpt.example", SMTP_DNS_TLSA, rd, S);
+  add(&res, "mx2.rpt.example", SMTP_DNS_A, "192.0.2.2", 0);
+  add(&res, "other.example", SMTP_DNS_MX, "10 mx2.rpt.example", 0);
+  assert_int_equal(smtp_mta_sts_policy_parse(pol, strlen(pol), &p, NULL), 0);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(smtp_delivery_new(&d[i], i == 2 ? "other.example" : "rpt.example", &res, &c, NULL), 0);
+    smtp_delivery_add_rcpt(d[i], "bob@rpt.example");
+    if (i < 2) smtp_delivery_set_mta_sts(d[i], p);
+    assert_int_equal(resolve(d[i], &res), 0);
+  }
+  smtp_mta_sts_policy_del(p);
+  memset(&vi, 0, sizeof vi);
+  vi.size = (unsigned int)sizeof vi;
+  vi.role = SMTP_TLS_CLIENT;
+  vi.expected_name = "mx2.rpt.example";
+  /* first delivery: DANE mismatch at mx1, verified TLS and delivery at mx2 */
+  assert_int_equal(smtp_delivery_next(d[0], &t), 0);
+  assert_int_equal(t.tls, SMTP_DELIVERY_TLS_DANE);
+  smtp_delivery_tls_failure(d[0], &t, SMTP_TLSRPT_VALIDATION_FAILURE, "no match");
+  smtp_delivery_report(d[0], &t, SMTP_DELIVERY_TLS_FAILED);
+  assert_int_equal(smtp_delivery_next(d[0], &t), 0);
+  assert_int_equal(t.tls, SMTP_DELIVERY_TLS_VERIFY);
+  /* the MTA-STS branch reads only the verdict (no certificate) */
+  assert_int_equal(smtp_delivery_tls_verify((smtp_tls_conn *)(void *)&fake_conn, &vi, d[0]), SMTP_TLS_VERIFY_ACCEPT);
+  smtp_delivery_report(d[0], &t, SMTP_DELIVERY_DONE);
+  /* second: no STARTTLS at mx1, an expired certificate at mx2 */
+  assert_int_equal(smtp_delivery_next(d[1], &t), 0);
+  smtp_delivery_tls_failure(d[1], &t, SMTP_TLSRPT_STARTTLS_NOT_SUPPORTED, NULL);
+  smtp_delivery_report(d[1], &t, SMTP_DELIVERY_TLS_FAILED);
+  assert_int_equal(smtp_delivery_next(d[1], &t), 0);
+  vi.verdict = SMTP_ERR_TLS_VERIFY;
+  vi.reason = "certificate has \"expired\"";
+  assert_int_equal(smtp_delivery_tls_verify((smtp_tls_conn *)(void *)&fake_conn, &vi, d[1]), SMTP_TLS_VERIFY_REFUSE);
+  smtp_delivery_report(d[1], &t, SMTP_DELIVERY_TLS_FAILED);
+  assert_int_equal(smtp_delivery_next(d[1], &t), SMTP_ERR_NO_ROUTE);
+
+  memset(&info, 0, sizeof info);
+  info.version = SMTP_TLSRPT_REPORT_INFO_VERSION;
+  info.organization_name = "Example Org";
+  info.contact_info = "mailto:tlsrpt@example.net";
+  info.report_id = "2026-12-06_rpt.example";
+  info.policy_domain = "RPT.example.";
+  info.sending_mta_ip = "192.0.2.200";
+  info.start = 1796515200;
+  info.end = 1796601599;
+  assert_int_equal(smtp_tlsrpt_report_new(&r, &info, NULL), 0);
+  assert_int_equal(smtp_tlsrpt_report_add(r, d[0]), 0);
+  assert_int_equal(smtp_tlsrpt_report_add(r, d[1]), 0);
+  assert_int_equal(smtp_tlsrpt_report_add(r, d[2]), SMTP_ERR_INVALID_ARGUMENT); /* another domain */
+  assert_int_equal(smtp_tlsrpt_report_format(r, out, sizeof out, &len), 0);
+  {
+    char want[4096];
+    snprintf(want, sizeof want,
+             "{\"organization-name\":\"Example Org\","
+             "\"date-range\":{\"start-datetime\":\"2026-12-06T00:00:00Z\",\"end-datetime\":\"2026-12-06T23:59:59Z\"},"
+             "\"contact-info\":\"mailto:tlsrpt@example.net\",\"report-id\":\"2026-12-06_rpt.example\","
+             "\"policies\":["
+             "{\"policy\":{\"policy-type\":\"sts\",\"policy-string\":[\"version: STSv1\",\"mode: enforce\","
+             "\"mx: mx1.rpt.example\",\"mx: *.rpt.example\",\"max_age: 604800\"],\"policy-domain\":\"rpt.example\","
+             "\"mx-host\":[\"mx1.rpt.example\",\"*.rpt.example\"]},"
+             "\"summary\":{\"total-successful-session-count\":1,\"total-failure-session-count\":1},"
+             "\"failure-details\":[{\"result-type\":\"certificate-expired\",\"sending-mta-ip\":\"192.0.2.200\","
+             "\"receiving-mx-hostname\":\"mx2.rpt.example\",\"receiving-ip\":\"192.0.2.2\",\"failed-session-count\":1,"
+             "\"failure-reason-code\":\"certificate has \\\"expired\\\"\"}]},"
+             "{\"policy\":{\"policy-type\":\"tlsa\",\"policy-string\":[\"3 1 1 %s\"],\"policy-domain\":\"rpt.example\","
+             "\"mx-host\":[\"mx1.rpt.example\"]},"
+             "\"summary\":{\"total-successful-session-count\":0,\"total-failure-session-count\":2},"
+             "\"failure-details\":[{\"result-type\":\"validation-failure\",\"sending-mta-ip\":\"192.0.2.200\","
+             "\"receiving-mx-hostname\":\"mx1.rpt.example\",\"receiving-ip\":\"192.0.2.1\",\"failed-session-count\":1,"
+             "\"failure-reason-code\":\"no match\"},"
+             "{\"result-type\":\"starttls-not-supported\",\"sending-mta-ip\":\"192.0.2.200\","
+             "\"receiving-mx-hostname\":\"mx1.rpt.example\",\"receiving-ip\":\"192.0.2.1\",\"failed-session-count\":1}]}"
+             "]}",
+             ab);
+    assert_string_equal(out, want);
+    assert_int_equal(len, strlen(want));
+  }
+  /* the same delivery again: policies and equal failures merge */
+  assert_int_equal(smtp_tlsrpt_report_add(r, d[0]), 0);
+  assert_int_equal(smtp_tlsrpt_report_format(r, out, sizeof out, &len), 0);
+  assert_non_null(strstr(out, "\"total-successful-session-count\":2,\"total-failure-session-count\":1"));
+  assert_non_null(strstr(out, "\"receiving-ip\":\"192.0.2.1\",\"failed-session-count\":2,\"failure-reason-code\":\"no match\""));
+  assert_null(strstr(strstr(out, "\"tlsa\"") + 1, "\"tlsa\"")); /* one tlsa policy */
+  /* buffer sizes: exactly the length does not fit (NUL), one more does */
+  {
+    size_t need = len, l2 = 0;
+    assert_int_equal(smtp_tlsrpt_report_format(r, NULL, 0, &l2), SMTP_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(l2, need);
+    assert_int_equal(smtp_tlsrpt_report_format(r, out, need, &l2), SMTP_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(smtp_tlsrpt_report_format(r, out, need + 1, &l2), 0);
+  }
+  smtp_tlsrpt_report_del(r);
+  /* dates across the calendar (RFC 3339 5.6) and bad fields */
+  {
+    static const struct {
+      int64_t t;
+      const char *s;
+    } dv[] = {{0, "1970-01-01T00:00:00Z"}, {951782400, "2000-02-29T00:00:00Z"},
+              {4107542400, "2100-03-01T00:00:00Z"}, {253402300799, "9999-12-31T23:59:59Z"}};
+    for (size_t i = 0; i < sizeof dv / sizeof dv[0]; i++) {
+      info.start = info.end = dv[i].t;
+      assert_int_equal(smtp_tlsrpt_report_new(&r, &info, NULL), 0);
+      assert_int_equal(smtp_tlsrpt_report_format(r, out, sizeof out, &len), 0);
+      assert_non_null(strstr(out, dv[i].s));
+      assert_non_null(strstr(out, "\"policies\":[]}"));
+      smtp_tlsrpt_report_del(r);
+    }
+    info.end = 253402300800;
+    assert_int_equal(smtp_tlsrpt_report_new(&r, &info, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    info.start = 10;
+    info.end = 9;
+    assert_int_equal(smtp_tlsrpt_report_new(&r, &info, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    info.end = 10;
+    info.organization_name = "bad\nname";
+    assert_int_equal(smtp_tlsrpt_report_new(&r, &info, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    info.organization_name = "";
+    assert_int_equal(smtp_tlsrpt_report_new(&r, &info, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    info.organization_name = "x";
+    info.version = 2;
+    assert_int_equal(smtp_tlsrpt_report_new(&r, &info, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    assert_null(r);
+  }
+  for (int i = 0; i < 3; i++) smtp_delivery_del(d[i]);
+  smtp_resolver_close(&res);
+}
+
 /* The matcher: every usage/selector/matching type combination that
  * applies, against digests computed outside libsmtp. */
 static void test_dane_match(void **state) {
@@ -945,6 +1100,7 @@ int main(void) {
       cmocka_unit_test(test_mx_order),
       cmocka_unit_test(test_implicit_mx_cname_literal),
       cmocka_unit_test(test_dane_cname),
+      cmocka_unit_test(test_tlsrpt_report),
       cmocka_unit_test(test_null_mx),
       cmocka_unit_test(test_dns_failures),
       cmocka_unit_test(test_addresses_failover_results),

@@ -582,6 +582,84 @@ SMTP_API int smtp_delivery_tls_failure(smtp_delivery *d, const smtp_delivery_tar
 SMTP_API const smtp_tlsrpt_failure *smtp_delivery_tls_failures(const smtp_delivery *d,
                                                                size_t *count);
 
+/* ---- TLS reports (RFC 8460) ---- */
+
+/** @brief A TLS report being gathered for one policy domain (opaque). */
+typedef struct smtp_tlsrpt_report smtp_tlsrpt_report;
+
+/** @brief ::smtp_tlsrpt_report_info layout version. */
+#define SMTP_TLSRPT_REPORT_INFO_VERSION 1
+
+/** @brief The fixed fields of a report (RFC 8460 4.4); copied by smtp_tlsrpt_report_new(). */
+typedef struct smtp_tlsrpt_report_info {
+  unsigned int version;          /**< ::SMTP_TLSRPT_REPORT_INFO_VERSION. */
+  const char *organization_name; /**< "organization-name": who sends the report (printable ASCII, 1..200 octets). */
+  const char *contact_info;      /**< "contact-info": an address or URI (printable ASCII, 1..200 octets). */
+  const char *report_id;         /**< "report-id": unique per report (printable ASCII, 1..200 octets). */
+  const char *policy_domain;     /**< "policy-domain": the recipient domain every added delivery went to. */
+  const char *sending_mta_ip;    /**< "sending-mta-ip" in every failure detail, or NULL to leave it out. */
+  int64_t start;                 /**< "start-datetime": seconds since the epoch (UTC). */
+  int64_t end;                   /**< "end-datetime": seconds since the epoch, >= @c start. */
+  void *reserved[4];             /**< Zero; room to grow. */
+} smtp_tlsrpt_report_info;
+
+/**
+ * @brief Start a report for one policy domain and one period (RFC 8460 4:
+ *        one report per policy domain, usually per day). No I/O.
+ * @param out  receives the report.
+ * @param info its fixed fields (copied).
+ * @param mem  allocator (NULL: default); copied.
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT (NULL, unknown version, a field
+ *         missing, empty, too long or not printable ASCII, end before
+ *         start, a date outside years 1970..9999); ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_tlsrpt_report_new(smtp_tlsrpt_report **out, const smtp_tlsrpt_report_info *info,
+                                    const smtp_mem *mem);
+
+/** @brief Free a report. @param r the report, or NULL. */
+SMTP_API void smtp_tlsrpt_report_del(smtp_tlsrpt_report *r);
+
+/**
+ * @brief Count a finished delivery into the report: its policies (an
+ *        MTA-STS policy as "sts" with the policy's lines as policy-string
+ *        and its mx patterns as mx-host; each DANE host as "tlsa" with its
+ *        usable TLSA records in presentation form and the host as
+ *        mx-host; failures without a policy under "no-policy-found"), the
+ *        successful sessions (a transaction ran on a host whose
+ *        certificate smtp_delivery_tls_verify() accepted under a policy)
+ *        and every recorded failure (smtp_delivery_tls_failures(); equal
+ *        ones are merged with a failed-session-count). Policies equal
+ *        across deliveries are merged.
+ * @param r the report.
+ * @param d a delivery to the report's policy domain (it may be deleted
+ *          afterwards: what is needed is copied).
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT (NULL, another domain);
+ *         ::SMTP_ERR_NOMEM (the report may then hold part of @p d).
+ */
+SMTP_API int smtp_tlsrpt_report_add(smtp_tlsrpt_report *r, const smtp_delivery *d);
+
+/**
+ * @brief Write the report as the JSON document of RFC 8460 4.4:
+ *        organization-name, date-range (start-datetime, end-datetime as
+ *        RFC 3339 UTC), contact-info, report-id, policies (each with
+ *        policy: policy-type, policy-string, policy-domain, mx-host;
+ *        summary: total-successful-session-count,
+ *        total-failure-session-count; failure-details: result-type,
+ *        sending-mta-ip, receiving-mx-hostname, receiving-ip,
+ *        failed-session-count, failure-reason-code, each present when
+ *        known). Strings are escaped per RFC 8259 7. Compressing and
+ *        sending it (RFC 8460 5: gzip, mailto or https) is the
+ *        application's.
+ * @param r   the report.
+ * @param buf destination (may be NULL when @p cap is 0).
+ * @param cap its size.
+ * @param len receives the length written (without the NUL written after
+ *            it), or the size needed minus one on ::SMTP_ERR_BUFFER_TOO_SMALL.
+ * @return 0; ::SMTP_ERR_BUFFER_TOO_SMALL; ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_tlsrpt_report_format(const smtp_tlsrpt_report *r, char *buf, size_t cap,
+                                       size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -383,6 +383,45 @@ mx danebad_json --to bob@danebad.example --dane --json
 check "--json --mx DANE mismatch: attempt tls-failed, dane mismatch, TLS-RPT record, retry later" \
   $(eq "$(jpy "$TMP/danebad_json.out" 'a=o["attempts"][0]; f=o["tls_failures"][0]; print(a["outcome"],a["dane"],a["tls_policy"],f["result_type"],f["policy_type"],f["receiving_ip"],o["recipients"][0]["state"],sep=":")')" \
     "tls-failed:mismatch:dane:validation-failure:tlsa:127.0.0.16:retry")
+# the run's TLS report (RFC 8460 4.4): the schema's fields and types
+cat >"$TMP/tlsrpt_check.py" <<'EOF2'
+import json, re, sys
+o = json.load(open(sys.argv[1]))["tls_report"]
+want_ok, want_fail = int(sys.argv[2]), int(sys.argv[3])
+date = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+assert set(o) == {"organization-name", "date-range", "contact-info", "report-id", "policies"}, o.keys()
+assert all(isinstance(o[k], str) and o[k] for k in ("organization-name", "contact-info", "report-id"))
+assert set(o["date-range"]) == {"start-datetime", "end-datetime"}
+assert all(date.match(v) for v in o["date-range"].values())
+types = {"starttls-not-supported", "certificate-host-mismatch", "certificate-expired", "certificate-not-trusted",
+         "validation-failure", "tlsa-invalid", "dnssec-invalid", "dane-required", "sts-policy-fetch-error",
+         "sts-policy-invalid", "sts-webpki-invalid"}
+fkeys = {"result-type", "sending-mta-ip", "receiving-mx-hostname", "receiving-mx-helo", "receiving-ip",
+         "failed-session-count", "additional-information", "failure-reason-code"}
+ok = fail = 0
+for p in o["policies"]:
+    pol = p["policy"]
+    assert pol["policy-type"] in ("tlsa", "sts", "no-policy-found")
+    assert pol["policy-domain"] == sys.argv[4]
+    assert all(isinstance(x, str) for x in pol.get("policy-string", []) + pol.get("mx-host", []))
+    if pol["policy-type"] == "tlsa":
+        assert all(re.match(r"^[23] [01] [012] [0-9A-F]+$", x) for x in pol["policy-string"]), pol
+    s = p["summary"]
+    assert set(s) == {"total-successful-session-count", "total-failure-session-count"}
+    ok += s["total-successful-session-count"]; fail += s["total-failure-session-count"]
+    n = 0
+    for f in p.get("failure-details", []):
+        assert set(f) <= fkeys and f["result-type"] in types and isinstance(f["failed-session-count"], int), f
+        n += f["failed-session-count"]
+    assert n == s["total-failure-session-count"]
+assert (ok, fail) == (want_ok, want_fail), (ok, fail)
+print("ok")
+EOF2
+check "TLS report (RFC 8460 4.4) of a DANE mismatch: schema fields, one failed session" \
+  $(eq "$("$PY" "$TMP/tlsrpt_check.py" "$TMP/danebad_json.out" 0 1 danebad.example 2>&1 | tail -1)" ok)
+mx dane_json --to bob@dane.example --dane --json
+check "TLS report of a DANE match: one successful tlsa session" \
+  $(eq "$("$PY" "$TMP/tlsrpt_check.py" "$TMP/dane_json.out" 1 0 dane.example 2>&1 | tail -1):$(jpy "$TMP/dane_json.out" 'print(o["tls_report"]["policies"][0]["policy"]["policy-type"], o["attempts"][0]["dane"])')" "ok:tlsa EE")
 mx danebad_off --to bob@danebad.example
 check "without --dane the TLSA records are not used" $(eq "$RC" 0)
 # IPv6 first (RFC 8305 4): ::1 is tried before 127.0.0.19 (nothing there)
@@ -422,6 +461,10 @@ mx stsbad --to bob@stsbad.example $S
 check "MTA-STS enforce, MX not listed: exit 2" $(eq "$RC" 2)
 check "MTA-STS enforce, MX not listed: 451 4.7.5" $(t grep -q '^RCPT bob@stsbad.example 451 4.7.5 ' "$TMP/stsbad.out")
 check "MTA-STS enforce, MX not listed: TLS-RPT validation-failure" $(t grep -q '^TLS-RPT: validation-failure mx=mx.stsbad.example' "$TMP/stsbad.err")
+mx stsbad_json --to bob@stsbad.example --mta-sts --mta-sts-port "$HP" --ca-file "$C/ca.pem" --json
+check "TLS report of an MTA-STS policy listing no MX: an sts policy with its lines, one failure" \
+  $(eq "$("$PY" "$TMP/tlsrpt_check.py" "$TMP/stsbad_json.out" 0 1 stsbad.example 2>&1 | tail -1):$(jpy "$TMP/stsbad_json.out" 'p=o["tls_report"]["policies"][0]["policy"]; print(p["policy-type"], "|".join(p["policy-string"]), sep="/")')" \
+    "ok:sts/version: STSv1|mode: enforce|mx: mx.elsewhere.example|max_age: 86400")
 mx ststest --to bob@ststest.example $S
 check "MTA-STS testing, MX not listed: delivered anyway" $(eq "$RC" 0)
 mx stsnone --to bob@stsnone.example $S
