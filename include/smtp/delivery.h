@@ -439,7 +439,8 @@ SMTP_API int smtp_delivery_set_mta_sts(smtp_delivery *d, const smtp_mta_sts_poli
  *        within @p timeout_ms, status 200 and a text/plain media type;
  *        then parsed. Blocking. Needs libcurl at build time; the first
  *        call initialises libcurl (curl_global_init(), not thread safe:
- *        make it before starting threads); libcurl allocates with malloc.
+ *        make it before starting threads); libcurl allocates with malloc
+ *        unless the application called curl_global_init_mem() first.
  * @param domain     the recipient domain.
  * @param ca_file    trust anchors (PEM), or NULL.
  * @param connect_to "HOST:PORT" to connect to instead of resolving
