@@ -743,6 +743,10 @@ static int run_mx(const send_opts *o, const char *msg, size_t msglen) {
   long long until = now_ms() + MX_RESOLVE_MS;
   int rc, status = SEND_EXIT_NONE, done = 0, error = 0;
   run_started = time(NULL);
+  if (o->tls_backend && smtp_tls_backend_by_name(o->tls_backend) < 0) {
+    fprintf(stderr, "smtp-send: TLS backend %s is not in this build\n", o->tls_backend);
+    return SEND_EXIT_USAGE;
+  }
   rc = o->dnssec_anchor ? smtp_resolver_unbound_new(&res, o->resolver, o->dnssec_anchor, 10000, NULL)
                         : smtp_resolver_cares_new(&res, o->resolver, 5000, NULL);
   if (rc != 0) {
