@@ -1035,7 +1035,7 @@ static void test_alloc_failures(void **state) {
   add(&res, "mx2.af.example", SMTP_DNS_A, "192.0.2.2", SMTP_SCRIPTED_SECURE);
   add(&res, "mx2.af.example", SMTP_DNS_AAAA, NULL, SMTP_SCRIPTED_SECURE);
   add(&res, "_25._tcp.mx1.af.example", SMTP_DNS_TLSA, "3 1 1 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", SMTP_SCRIPTED_SECURE);
-  for (fail_at = 1; fail_at < 200 && !completed; fail_at++) {
+  for (fail_at = 1; fail_at < 400 && !completed; fail_at++) {
     smtp_delivery *d = NULL;
     smtp_delivery_target t;
     int rc;
@@ -1051,6 +1051,26 @@ static void test_alloc_failures(void **state) {
       if (rc == 0) {
         assert_int_equal(smtp_delivery_next(d, &t), 0);
         smtp_delivery_tls_failure(d, &t, SMTP_TLSRPT_VALIDATION_FAILURE, "x");
+        {
+          /* the report from it, every allocation failing in turn */
+          smtp_tlsrpt_report_info ri;
+          smtp_tlsrpt_report *r = NULL;
+          char out[2048];
+          size_t len;
+          memset(&ri, 0, sizeof ri);
+          ri.version = SMTP_TLSRPT_REPORT_INFO_VERSION;
+          ri.organization_name = ri.contact_info = ri.report_id = "x";
+          ri.policy_domain = "af.example";
+          rc = smtp_tlsrpt_report_new(&r, &ri, &m);
+          if (rc == 0) rc = smtp_tlsrpt_report_add(r, d);
+          if (rc == 0) {
+            assert_int_equal(smtp_tlsrpt_report_format(r, out, sizeof out, &len), 0);
+            assert_non_null(strstr(out, "\"tlsa\""));
+          } else {
+            assert_int_equal(rc, SMTP_ERR_NOMEM);
+          }
+          smtp_tlsrpt_report_del(r);
+        }
         completed = alloc_n < fail_at;
       } else {
         assert_int_equal(rc, SMTP_ERR_NOMEM);
