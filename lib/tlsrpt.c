@@ -408,7 +408,7 @@ static void jnum(jw *w, uint64_t v) {
  * calendar from a day count, proleptic Gregorian). */
 static void jdate(jw *w, int64_t t) {
   int64_t days = t / 86400, secs = t % 86400, z, era, doe, yoe, y, doy, mp, dd, mm;
-  char b[32];
+  char b[96]; /* room for any int64 the compiler can imagine */
   z = days + 719468;
   era = z / 146097;
   doe = z - era * 146097;
