@@ -44,6 +44,22 @@ vh 1 5 0; ABI_STRICT=1; export ABI_STRICT
 expect 1 "ABI_STRICT: bumped but the list is stale" smtp_a smtp_b smtp_c smtp_d
 expect 0 "ABI_STRICT: unchanged set passes" smtp_a smtp_b smtp_c
 unset ABI_STRICT
+# A release in development (NEWS.md "## X.Y.Z (in development"): additions at
+# its own version; removals only when it is a new major version (X.0.0).
+printf '## 2.0.0 (in development, not released)\n' > "$tmp/NEWS.md"
+ABI_NEWS=$tmp/NEWS.md; export ABI_NEWS
+printf '# abi-version: 2.0.0\nsmtp_a\nsmtp_b\nsmtp_c\n' > "$tmp/recorded"
+vh 2 0 0; expect 0 "2.0.0 in development: added" smtp_a smtp_b smtp_c smtp_d
+vh 2 0 0; expect 0 "2.0.0 in development: removed" smtp_a smtp_b
+printf '## 2.1.0 (in development, not released)\n' > "$tmp/NEWS.md"
+printf '# abi-version: 2.1.0\nsmtp_a\nsmtp_b\nsmtp_c\n' > "$tmp/recorded"
+vh 2 1 0; expect 0 "2.1.0 in development: added" smtp_a smtp_b smtp_c smtp_d
+vh 2 1 0; expect 1 "2.1.0 in development: removed" smtp_a smtp_b
+printf '## 2.0.0 (2026-01-01)\n' > "$tmp/NEWS.md"
+printf '# abi-version: 2.0.0\nsmtp_a\nsmtp_b\nsmtp_c\n' > "$tmp/recorded"
+vh 2 0 0; expect 1 "2.0.0 released: removed" smtp_a smtp_b
+vh 2 0 0; expect 1 "2.0.0 released: added" smtp_a smtp_b smtp_c smtp_d
+unset ABI_NEWS
 printf 'smtp_a\n' > "$tmp/recorded"
 vh 1 4 2; expect 1 "list without an abi-version line" smtp_a
 

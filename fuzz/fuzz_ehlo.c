@@ -101,6 +101,7 @@ static void fuzz_build(const uint8_t *data, size_t size) {
   data += size < sizeof(b) ? size : sizeof(b);
   size -= size < sizeof(b) ? size : sizeof(b);
   memset(&cfg, 0, sizeof(cfg));
+  cfg.version = SMTP_EHLO_CONFIG_VERSION;
   cfg.flags = ((unsigned)b[0] | (unsigned)b[1] << 8 | (unsigned)b[2] << 16) &
               ((SMTP_EXT_HELP << 1) - 1u) & ~(unsigned)SMTP_EXT_FUTURERELEASE;
   cfg.auth_mechs = b[3];

@@ -16,7 +16,7 @@ static int cl_tls_started(void *s, const smtp_tls_info *info) {
 }
 static int cl_tls_failed(void *s, int error) { return smtp_client_session_tls_failed(s, error); }
 static int cl_timeout_ms(const void *s) { return smtp_client_session_timeout_ms(s); }
-static int cl_timeout(void *s) { return smtp_client_session_on_timeout(s); }
+static int cl_timeout(void *s) { return smtp_client_session_timeout(s); }
 static int cl_lost(void *s) { return smtp_client_session_connection_lost(s); }
 /* Over: the CLOSED event was delivered and nothing is left to send (a
  * QUIT queued after a refused greeting still goes out). */

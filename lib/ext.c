@@ -408,13 +408,14 @@ static const unsigned int auth_order[] = {
 
 smtp_ssize smtp_ehlo_reply_build(char *buf, size_t buflen, const char *domain,
                                   const char *greeting, const smtp_ehlo_config *cfg) {
-  static const smtp_ehlo_config empty_cfg = {0, 0, 0, 0, 0, NULL, 0};
+  static const smtp_ehlo_config empty_cfg = {SMTP_EHLO_CONFIG_VERSION, 0, 0, 0, 0, 0, NULL, 0};
   writer w;
   size_t i, last_line;
   int rc;
 
   if (!domain || (!buf && buflen)) return SMTP_ERR_INVALID_ARGUMENT;
   if (!cfg) cfg = &empty_cfg;
+  if (cfg->version != SMTP_EHLO_CONFIG_VERSION) return SMTP_ERR_INVALID_ARGUMENT;
   if ((cfg->flags & ~(unsigned)EXT_ALL) || (cfg->auth_mechs & ~(unsigned)SASL_ALL) ||
       (cfg->nextra && !cfg->extra))
     return SMTP_ERR_INVALID_ARGUMENT;

@@ -15,6 +15,7 @@
 
 #include "abnf.h"
 #include "params.h"
+#include "text.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -37,15 +38,6 @@ static uint64_t digits_value(const char *s, size_t n) {
   return v;
 }
 
-static int printable_ascii(const char *p, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)p[i];
-    if (c < 0x20 || c > 0x7e) return 0;
-  }
-  return 1;
-}
-
 /* Decode xtext into scratch; 0 and the span, or -1. */
 static int xtext_into(smtp_span v, char *scratch, size_t cap, size_t *used, smtp_span *out) {
   size_t dl;
@@ -58,32 +50,18 @@ static int xtext_into(smtp_span v, char *scratch, size_t cap, size_t *used, smtp
   return 0;
 }
 
-static void put(char *buf, size_t cap, size_t *n, const char *s, size_t l) {
-  if (*n <= cap && l <= cap - *n) memcpy(buf + *n, s, l);
-  *n += l;
-}
-
+/* Decimal numbers (text.h); the length needed even when it does not fit. */
 static size_t fmt_u64(uint64_t v, char *buf, size_t cap) {
-  char t[24];
-  size_t k = 0, n = 0;
-  do {
-    t[k++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (k) put(buf, cap, &n, &t[--k], 1);
+  size_t n = 0;
+  smtp__put_u64(buf, cap, &n, v);
   return n;
 }
 
 static size_t fmt_i64(int64_t v, char *buf, size_t cap) {
+  char t[SMTP__U64_DIGITS + 1];
   size_t n = 0;
-  uint64_t m;
-  if (v < 0) {
-    put(buf, cap, &n, "-", 1);
-    m = (uint64_t)(-(v + 1)) + 1u;
-  } else {
-    m = (uint64_t)v;
-  }
-  return n + fmt_u64(m, n <= cap ? buf + n : buf, n <= cap ? cap - n : 0);
+  smtp__put(buf, cap, &n, t, smtp__fmt_i64(t, v));
+  return n;
 }
 
 static size_t fmt_text(const smtp__pval *v, char *buf, size_t cap) {
@@ -222,7 +200,7 @@ static size_t f_body(const smtp__pval *v, char *buf, size_t cap) {
                   : v->mode == SMTP_BODY_8BITMIME ? "8BITMIME"
                                                           : "7BIT";
   size_t n = 0;
-  put(buf, cap, &n, s, strlen(s));
+  smtp__put(buf, cap, &n, s, strlen(s));
   return n;
 }
 
@@ -239,25 +217,20 @@ static int p_ret(smtp_span v, int hv, smtp__pval *o, char *sc, size_t cap, size_
 }
 static size_t f_ret(const smtp__pval *v, char *buf, size_t cap) {
   size_t n = 0;
-  put(buf, cap, &n, v->mode == SMTP_DSN_RET_HDRS ? "HDRS" : "FULL", 4);
+  smtp__put(buf, cap, &n, v->mode == SMTP_DSN_RET_HDRS ? "HDRS" : "FULL", 4);
   return n;
 }
 
 /* RFC 3461 4.4: ENVID=xtext, decoded: 1 to 100 printable ASCII. */
 static int p_envid(smtp_span v, int hv, smtp__pval *o, char *sc, size_t cap, size_t *used) {
   if (!hv || xtext_into(v, sc, cap, used, &o->text) != 0) return -1;
-  if (o->text.len > 100 || !printable_ascii(o->text.ptr, o->text.len)) return -1;
+  if (o->text.len > 100 || !smtp__is_print(o->text.ptr, o->text.len)) return -1;
   return 0;
 }
 
 /* Decoded text without controls, valid UTF-8. */
 static int sane_text(smtp_span t) {
-  size_t i;
-  for (i = 0; i < t.len; i++) {
-    unsigned char ch = (unsigned char)t.ptr[i];
-    if (ch < 0x20 || ch == 0x7f) return 0;
-  }
-  return smtp_utf8_validate(t.ptr, t.len) == SMTP_OK;
+  return !smtp__has_ctl(t.ptr, t.len) && smtp_utf8_validate(t.ptr, t.len) == SMTP_OK;
 }
 
 /* RFC 4954 5: AUTH=xtext(mailbox) / "<>". */
@@ -324,8 +297,8 @@ static size_t f_by(const smtp__pval *v, char *buf, size_t cap) {
   char m[2];
   m[0] = (char)v->mode;
   m[1] = 'T';
-  put(buf, cap, &n, ";", 1);
-  put(buf, cap, &n, m, v->flag ? 2 : 1);
+  smtp__put(buf, cap, &n, ";", 1);
+  smtp__put(buf, cap, &n, m, v->flag ? 2 : 1);
   return n;
 }
 
@@ -404,7 +377,7 @@ static int p_mtrk(smtp_span v, int hv, smtp__pval *o, char *sc, size_t cap, size
 static size_t f_mtrk(const smtp__pval *v, char *buf, size_t cap) {
   size_t n = fmt_text(v, buf, cap);
   if (v->flag) {
-    put(buf, cap, &n, ":", 1);
+    smtp__put(buf, cap, &n, ":", 1);
     n += fmt_u64(v->u, n <= cap ? buf + n : buf, n <= cap ? cap - n : 0);
   }
   return n;
@@ -459,8 +432,8 @@ static size_t f_notify(const smtp__pval *v, char *buf, size_t cap) {
   int first = 1;
   for (k = 0; k < SMTP__ARRAY_LEN(w); k++) {
     if (!(v->u & w[k].bit)) continue;
-    if (!first) put(buf, cap, &n, ",", 1);
-    put(buf, cap, &n, w[k].name, strlen(w[k].name));
+    if (!first) smtp__put(buf, cap, &n, ",", 1);
+    smtp__put(buf, cap, &n, w[k].name, strlen(w[k].name));
     first = 0;
   }
   return n;
@@ -483,15 +456,15 @@ static int p_orcpt(smtp_span v, int hv, smtp__pval *o, char *sc, size_t cap, siz
   if (xtext_into(x, sc, cap, used, &o->text) != 0 || o->text.len > 500) return -1;
   o->type.ptr = v.ptr;
   o->type.len = k;
-  if (!printable_ascii(o->text.ptr, o->text.len)) {
+  if (!smtp__is_print(o->text.ptr, o->text.len)) {
     if (!span_ieq(o->type, "utf-8") || !sane_text(o->text)) return -1;
   }
   return 0;
 }
 static size_t f_orcpt(const smtp__pval *v, char *buf, size_t cap) {
   size_t n = 0;
-  put(buf, cap, &n, v->type.ptr, v->type.len);
-  put(buf, cap, &n, ";", 1);
+  smtp__put(buf, cap, &n, v->type.ptr, v->type.len);
+  smtp__put(buf, cap, &n, ";", 1);
   return n + fmt_xtext(v, n <= cap ? buf + n : buf, n <= cap ? cap - n : 0);
 }
 
@@ -522,7 +495,7 @@ static size_t f_rrvs(const smtp__pval *v, char *buf, size_t cap) {
     char m[2];
     m[0] = ';';
     m[1] = (char)v->mode;
-    put(buf, cap, &n, m, 2);
+    smtp__put(buf, cap, &n, m, 2);
   }
   return n;
 }
@@ -578,10 +551,10 @@ const smtp__param_def *smtp__param_find(int cmd, const char *kw, size_t len) {
 
 void smtp__param_put(const smtp__param_def *d, const smtp__pval *v, char *buf, size_t cap,
                      size_t *n) {
-  put(buf, cap, n, " ", 1);
-  put(buf, cap, n, d->keyword, strlen(d->keyword));
+  smtp__put(buf, cap, n, " ", 1);
+  smtp__put(buf, cap, n, d->keyword, strlen(d->keyword));
   if (d->has_value) {
-    put(buf, cap, n, "=", 1);
+    smtp__put(buf, cap, n, "=", 1);
     *n += d->format(v, *n <= cap ? buf + *n : buf, *n <= cap ? cap - *n : 0);
   }
 }

@@ -34,13 +34,8 @@ static void sb_put(sbuf *b, const char *s, size_t n) {
 }
 static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 static void sb_u64(sbuf *b, uint64_t v) {
-  char t[24];
-  size_t i = sizeof t;
-  do {
-    t[--i] = (char)('0' + (int)(v % 10));
-    v /= 10;
-  } while (v);
-  sb_put(b, t + i, sizeof t - i);
+  char t[SMTP__U64_DIGITS];
+  sb_put(b, t, smtp__fmt_u64(t, v));
 }
 
 /* RFC 9422 4: LIMITS values have at most 6 digits; a larger limit is
@@ -65,10 +60,10 @@ void smtp__srv_set_fatal(smtp_server_session *s, int err) {
 }
 
 void smtp__srv_trace(smtp_server_session *s, int dir, const char *line, size_t len) {
+  int rv;
   if (!s->cb.trace) return;
-  s->in_any_cb++;
-  (void)s->cb.trace(s, dir, line, len, s->user_data);
-  s->in_any_cb--;
+  SMTP__SRV_CALL(s, 0, rv, s->cb.trace(s, dir, line, len, s->user_data));
+  (void)rv;
 }
 
 static void trace_out(smtp_server_session *s, const char *p, size_t n) {
@@ -160,7 +155,7 @@ static void close_421(smtp_server_session *s, int id) {
 /* Transaction state.                                                        */
 
 static void reset_transaction(smtp_server_session *s) {
-  s->in_mail = 0;
+  if (s->state == SRV_ST_MAIL) s->state = SRV_ST_HELO;
   s->rpath_len = 0; /* rpath itself may hold a MAIL waiting for its answer */
   s->tflags = 0;
   s->rcpts = 0;
@@ -172,6 +167,7 @@ static void reset_transaction(smtp_server_session *s) {
 
 static void reset_session(smtp_server_session *s) {
   reset_transaction(s);
+  if (s->state > SRV_ST_GREETED) s->state = SRV_ST_GREETED;
   s->helo_verb = 0;
   s->helo_len = 0;
   s->helo_name[0] = '\0';
@@ -269,6 +265,7 @@ static int emit_helo_ok(smtp_server_session *s) {
     unsigned int off;
     const char *lines[SRV_EHLO_LINES];
     memset(&cfg, 0, sizeof cfg);
+    cfg.version = SMTP_EHLO_CONFIG_VERSION;
     /* Offer as if this EHLO were accepted. */
     off = compute_offered(s);
     cfg.flags = off;
@@ -311,6 +308,7 @@ static void apply(smtp_server_session *s, int code) {
       /* RFC 5321 4.1.4: an accepted EHLO resets like RSET. */
       reset_transaction(s);
       s->helo_verb = s->p_verb;
+      s->state = SRV_ST_HELO;
       memcpy(s->helo_name, s->in, s->p_name_len); /* kept there by cmd_helo() */
       s->helo_len = s->p_name_len;
       s->helo_name[s->helo_len] = '\0';
@@ -320,7 +318,7 @@ static void apply(smtp_server_session *s, int code) {
   case SRV_OP_MAIL:
     if (cls == 2) {
       reset_transaction(s);
-      s->in_mail = 1;
+      s->state = SRV_ST_MAIL;
       s->rpath_len = s->p_name_len; /* written by cmd_mail() */
       s->tflags = s->p_flags;
       s->transactions++;
@@ -532,35 +530,18 @@ int smtp__srv_after_cb(smtp_server_session *s, int rv) {
   }
 }
 
+/* An event: the command @p opcode is handed to callback @p field (which
+ * may answer it), then the default or refusal reply follows from its result
+ * (smtp__srv_after_cb()). Without the callback the default applies. */
 #define CALL_EVENT(s, opcode, field, ...)                                 \
   do {                                                                   \
     int rv_ = 0;                                                         \
     (s)->op = (opcode);                                                  \
     (s)->answered = 0;                                                   \
-    if ((s)->cb.field) {                                                 \
-      (s)->in_cb = 1;                                                    \
-      (s)->in_any_cb++;                                                  \
-      rv_ = (s)->cb.field((s), __VA_ARGS__);                             \
-      (s)->in_any_cb--;                                                  \
-      (s)->in_cb = 0;                                                    \
-    }                                                                    \
+    if ((s)->cb.field) SMTP__SRV_CALL((s), 1, rv_, (s)->cb.field((s), __VA_ARGS__)); \
     (void)smtp__srv_after_cb((s), rv_);                                  \
   } while (0)
-
-#define CALL_EVENT0(s, opcode, field)                                     \
-  do {                                                                   \
-    int rv_ = 0;                                                         \
-    (s)->op = (opcode);                                                  \
-    (s)->answered = 0;                                                   \
-    if ((s)->cb.field) {                                                 \
-      (s)->in_cb = 1;                                                    \
-      (s)->in_any_cb++;                                                  \
-      rv_ = (s)->cb.field((s), (s)->user_data);                          \
-      (s)->in_any_cb--;                                                  \
-      (s)->in_cb = 0;                                                    \
-    }                                                                    \
-    (void)smtp__srv_after_cb((s), rv_);                                  \
-  } while (0)
+#define CALL_EVENT0(s, opcode, field) CALL_EVENT(s, opcode, field, (s)->user_data)
 
 /* A reply the session makes for a command without asking the application. */
 static void refuse(smtp_server_session *s, int op, int status_id) {
@@ -572,8 +553,8 @@ static void refuse(smtp_server_session *s, int op, int status_id) {
 /* Greeting.                                                                 */
 
 static void start(smtp_server_session *s) {
-  if (s->started || s->fatal) return;
-  s->started = 1;
+  if (s->state != SRV_ST_START || s->fatal) return;
+  s->state = SRV_ST_GREETED;
   s->seq++;
   CALL_EVENT0(s, SRV_OP_GREETING, connect);
 }
@@ -607,9 +588,7 @@ static void deliver(smtp_server_session *s, const char *p, size_t n) {
   s->msg_size += n;
   if (msg_verdict(s)) return; /* doomed: no more bytes to the application */
   if (n == 0 || !s->cb.data_chunk) return;
-  s->in_any_cb++;
-  rv = s->cb.data_chunk(s, p, n, s->user_data);
-  s->in_any_cb--;
+  SMTP__SRV_CALL(s, 0, rv, s->cb.data_chunk(s, p, n, s->user_data));
   if (rv == 0) return;
   if (rv == SMTP_ERR_PAUSE) s->paused = 1;
   else if (rv == SMTP_ERR_CALLBACK_REFUSED) s->msg_refused = 1;
@@ -646,9 +625,9 @@ static void eod_step(smtp_server_session *s) {
   info.bdat = (s->tflags & SMTP_SERVER_FLAG_BDAT) ? 1 : 0;
   if (info.refused) {
     if (s->cb.data_end) {
-      s->in_any_cb++;
-      (void)s->cb.data_end(s, &info, s->user_data);
-      s->in_any_cb--;
+      int rv;
+      SMTP__SRV_CALL(s, 0, rv, s->cb.data_end(s, &info, s->user_data));
+      (void)rv; /* refused whatever it says */
     }
     s->op = SRV_OP_DATA_END;
     (void)smtp__srv_finish_status(s, refused_status(info.refused));
@@ -730,13 +709,9 @@ static int param_hook(smtp_server_session *s, int verb, const smtp_param *prm) {
   p.value = prm->value;
   p.has_value = prm->has_value;
   s->answered = 0;
-  s->in_cb = 1;
-  s->in_any_cb++;
   s->in_param_cb = 1;
-  rv = s->cb.param(s, &p, s->user_data);
+  SMTP__SRV_CALL(s, 1, rv, s->cb.param(s, &p, s->user_data));
   s->in_param_cb = 0;
-  s->in_any_cb--;
-  s->in_cb = 0;
   if (s->fatal) return -2;
   if (s->answered) {
     s->answered = 0;
@@ -884,7 +859,7 @@ static void cmd_mail(smtp_server_session *s, const smtp_command *c) {
   int r, st;
   s->op = SRV_OP_MAIL;
   /* RFC 5321 4.1.4: EHLO/HELO first; no MAIL inside a transaction. */
-  if (!s->helo_verb || s->in_mail) {
+  if (s->state != SRV_ST_HELO) { /* RFC 5321 4.1.4: after HELO/EHLO, outside a transaction */
     refuse(s, SRV_OP_MAIL, SMTP_STATUS_BAD_SEQUENCE);
     return;
   }
@@ -970,7 +945,7 @@ static void cmd_rcpt(smtp_server_session *s, const smtp_command *c) {
   unsigned flags = 0;
   int r, st;
   s->op = SRV_OP_RCPT;
-  if (!s->in_mail || (s->tflags & SMTP_SERVER_FLAG_BDAT)) {
+  if (s->state != SRV_ST_MAIL || (s->tflags & SMTP_SERVER_FLAG_BDAT)) {
     refuse(s, SRV_OP_RCPT, SMTP_STATUS_BAD_SEQUENCE); /* RFC 5321 4.1.4 */
     return;
   }
@@ -1014,7 +989,7 @@ static void cmd_data(smtp_server_session *s, const smtp_command *c) {
     refuse(s, SRV_OP_DATA, SMTP_STATUS_PARAM_SYNTAX); /* RFC 5321 4.3.2 */
     return;
   }
-  if (!s->in_mail || (s->tflags & SMTP_SERVER_FLAG_BDAT) ||
+  if (s->state != SRV_ST_MAIL || (s->tflags & SMTP_SERVER_FLAG_BDAT) ||
       (s->tflags & SMTP_SERVER_FLAG_BINARYMIME)) {
     /* RFC 3030 2 and 3: no DATA after BDAT, none with BINARYMIME. */
     refuse(s, SRV_OP_DATA, SMTP_STATUS_BAD_SEQUENCE);
@@ -1059,7 +1034,7 @@ static void cmd_bdat(smtp_server_session *s, const smtp_command *c) {
     bdat_refuse(s, SMTP_STATUS_NOT_IMPLEMENTED);
     return;
   }
-  if (s->in_mail && s->bdat_failed) {
+  if (s->state == SRV_ST_MAIL && s->bdat_failed) {
     /* RFC 3030 2: after a failed chunk the receiver MUST accept and discard
      * the chunks already in the pipeline. Each still gets its reply (503),
      * but none counts towards the error limit; BDAT LAST ends the failed
@@ -1070,7 +1045,7 @@ static void cmd_bdat(smtp_server_session *s, const smtp_command *c) {
     if (last) reset_transaction(s);
     return;
   }
-  if (!s->in_mail) {
+  if (s->state != SRV_ST_MAIL) {
     bdat_refuse(s, SMTP_STATUS_BAD_SEQUENCE);
     return;
   }
@@ -1187,7 +1162,7 @@ static void cmd_starttls(smtp_server_session *s, const smtp_command *c) {
     return;
   }
   /* RFC 3207 4: only offered after EHLO, once, outside a transaction. */
-  if (s->tls || s->helo_verb == 0 || s->helo_verb == SMTP_VERB_HELO || s->in_mail) {
+  if (s->tls || s->state != SRV_ST_HELO || s->helo_verb == SMTP_VERB_HELO) {
     refuse(s, SRV_OP_STARTTLS, SMTP_STATUS_BAD_SEQUENCE);
     return;
   }
@@ -1204,7 +1179,7 @@ static void cmd_etrn(smtp_server_session *s, const smtp_command *c) {
     refuse(s, SRV_OP_ETRN, SMTP_STATUS_NOT_IMPLEMENTED);
     return;
   }
-  if (s->in_mail) {
+  if (s->state == SRV_ST_MAIL) {
     refuse(s, SRV_OP_ETRN, SMTP_STATUS_BAD_SEQUENCE); /* RFC 1985 5 */
     return;
   }
@@ -1234,7 +1209,7 @@ static void cmd_burl(smtp_server_session *s, const smtp_command *c) {
     refuse(s, SRV_OP_BURL, SMTP_STATUS_NOT_IMPLEMENTED);
     return;
   }
-  if (!s->in_mail || s->rcpts == 0) {
+  if (s->state != SRV_ST_MAIL || s->rcpts == 0) {
     refuse(s, SRV_OP_BURL, SMTP_STATUS_BAD_SEQUENCE); /* RFC 4468 3 */
     return;
   }
@@ -1280,7 +1255,7 @@ static int cmd_xcommand(smtp_server_session *s, const smtp_command *c) {
     (void)smtp__srv_finish(s, 550, &e570, "Error: insufficient authorization", 33);
     return 1;
   }
-  if (s->in_mail) {
+  if (s->state == SRV_ST_MAIL) {
     (void)smtp__srv_finish(s, 503, &e551, "Error: MAIL transaction in progress", 35);
     return 1;
   }
@@ -1352,11 +1327,7 @@ static void cmd_unknown(smtp_server_session *s, const smtp_command *c) {
   s->answered = 0;
   if (s->cb.unknown_command) {
     int rv;
-    s->in_cb = 1;
-    s->in_any_cb++;
-    rv = s->cb.unknown_command(s, c, s->user_data);
-    s->in_any_cb--;
-    s->in_cb = 0;
+    SMTP__SRV_CALL(s, 1, rv, s->cb.unknown_command(s, c, s->user_data));
     if (!s->answered && (rv == 0 || rv == SMTP_ERR_CALLBACK_REFUSED) &&
         c->verb == SMTP_VERB_ETRN) {
       (void)smtp__srv_finish_status(s, SMTP_STATUS_NOT_IMPLEMENTED);
@@ -1590,7 +1561,7 @@ static size_t step_bdat(smtp_server_session *s, const char *p, size_t n) {
 
 static int blocked(const smtp_server_session *s) {
   return s->closed || s->fatal || s->deferred || s->paused || s->eod || s->starttls_pending ||
-         !s->started || (s->mode != SRV_M_DATA && s->mode != SRV_M_BDAT && out_full(s));
+         s->state == SRV_ST_START || (s->mode != SRV_M_DATA && s->mode != SRV_M_BDAT && out_full(s));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1891,6 +1862,7 @@ static size_t ehlo_reply_bound(const struct srv_params *o, const char *host,
   smtp_ssize n;
   const char *lines[SRV_EHLO_LINES];
   memset(&cfg, 0, sizeof cfg);
+  cfg.version = SMTP_EHLO_CONFIG_VERSION;
   cfg.flags = o->extensions & ~(unsigned)(SMTP_EXT_STARTTLS | SMTP_EXT_AUTH);
   if (o->tls_available) cfg.flags |= SMTP_EXT_STARTTLS;
   if ((cb->auth || cb->auth_step || cb->scram_lookup || cb->token ||
@@ -2075,13 +2047,13 @@ int smtp_server_session_mem_consume(smtp_server_session *s, size_t n) {
 
 int smtp_server_session_want_read(const smtp_server_session *s) {
   if (!s || s->closed || s->fatal || s->deferred || s->eod || s->starttls_pending) return 0;
-  if (!s->started) return 1;
+  if (s->state == SRV_ST_START) return 1;
   return s->mode == SRV_M_DATA || s->mode == SRV_M_BDAT || !out_full(s);
 }
 
 int smtp_server_session_want_write(const smtp_server_session *s) {
   if (!s) return 0;
-  return out_pending(s) > 0 || (!s->started && !s->fatal);
+  return out_pending(s) > 0 || (s->state == SRV_ST_START && !s->fatal);
 }
 
 int smtp_server_session_want_tls(const smtp_server_session *s) {
@@ -2111,7 +2083,7 @@ static void copy_str(char *dst, const char *src) {
 int smtp_server_session_tls_started(smtp_server_session *s, const smtp_tls_info *info) {
   if (!s || !info) return SMTP_ERR_INVALID_ARGUMENT;
   if (s->fatal || s->closed) return SMTP_ERR_INVALID_STATE;
-  if (!(s->starttls_pending && out_pending(s) == 0) && s->started)
+  if (!(s->starttls_pending && out_pending(s) == 0) && s->state != SRV_ST_START)
     return SMTP_ERR_INVALID_STATE;
   if (s->tls) return SMTP_ERR_INVALID_STATE;
   /* RFC 3207 4.2: forget everything learnt before the handshake. */
@@ -2154,7 +2126,7 @@ unsigned int smtp_server_session_total_seq(const smtp_server_session *s) {
 static int close_with(smtp_server_session *s, int id) {
   if (!s) return SMTP_ERR_INVALID_ARGUMENT;
   if (s->closed || s->fatal) return SMTP_ERR_CLOSED;
-  s->started = 1;
+  if (s->state == SRV_ST_START) s->state = SRV_ST_GREETED;
   s->deferred = 0;
   s->op = SRV_OP_NONE;
   s->eod = 0;
@@ -2296,7 +2268,7 @@ unsigned int smtp_server_session_flags(const smtp_server_session *s) {
   if (s->tls) f |= SMTP_SERVER_FLAG_TLS;
   if (s->authed) f |= SMTP_SERVER_FLAG_AUTH;
   if (s->opt.lmtp) f |= SMTP_SERVER_FLAG_LMTP;
-  if (s->in_mail) f |= SMTP_SERVER_FLAG_MAIL | s->tflags;
+  if (s->state == SRV_ST_MAIL) f |= SMTP_SERVER_FLAG_MAIL | s->tflags;
   /* During the first BDAT's data_start the flag is not yet committed. */
   if (s->op == SRV_OP_BDAT) f |= SMTP_SERVER_FLAG_BDAT;
   return f;
@@ -2306,7 +2278,7 @@ void *smtp_server_session_user_data(const smtp_server_session *s) { return s ? s
 
 const char *smtp_server_session_reverse_path(const smtp_server_session *s, size_t *len) {
   if (len) *len = 0;
-  if (!s || !s->in_mail) return NULL;
+  if (!s || s->state != SRV_ST_MAIL) return NULL;
   if (len) *len = s->rpath_len;
   return s->rpath;
 }
@@ -2353,7 +2325,7 @@ const char *smtp_server_session_received_protocol(const smtp_server_session *s) 
   int utf8, lmtp, idx;
   if (!s) return "SMTP";
   lmtp = s->opt.lmtp ? 1 : 0;
-  utf8 = (s->in_mail && (s->tflags & SMTP_SERVER_FLAG_SMTPUTF8)) ? 1 : 0;
+  utf8 = (s->state == SRV_ST_MAIL && (s->tflags & SMTP_SERVER_FLAG_SMTPUTF8)) ? 1 : 0;
   if (!lmtp && !utf8 && s->helo_verb == SMTP_VERB_HELO && !s->tls && !s->authed) return "SMTP";
   idx = (s->tls ? 2 : 0) + (s->authed ? 1 : 0);
   return names[utf8][lmtp][idx];

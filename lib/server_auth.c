@@ -113,14 +113,6 @@ static void builtin_challenge(smtp_server_session *s, const char *text) {
   smtp__srv_apply(s, 334);
 }
 
-static int has_controls(const char *p, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)p[i];
-    if (c < 0x20 || c == 0x7f) return 1;
-  }
-  return 0;
-}
-
 /* Decode a SASL response to the start of the input buffer; -1 when not
  * strict base64 (RFC 4954 4). The response may itself sit in the input
  * buffer at or after its start: smtp_base64_decode() reads each 4-octet
@@ -140,11 +132,7 @@ static void call_auth(smtp_server_session *s, const smtp_server_auth *info) {
   s->answered = 0;
   s->auth_builtin = 1;
   if (s->cb.auth) {
-    s->in_cb = 1;
-    s->in_any_cb++;
-    rv = s->cb.auth(s, info, s->user_data);
-    s->in_any_cb--;
-    s->in_cb = 0;
+    SMTP__SRV_CALL(s, 1, rv, s->cb.auth(s, info, s->user_data));
   } else {
     rv = SMTP_ERR_CALLBACK_REFUSED;
   }
@@ -172,8 +160,8 @@ static void plain_check(smtp_server_session *s, const char *msg, size_t len) {
   smtp_sasl_plain p;
   smtp_server_auth info;
   if (smtp_sasl_plain_decode(msg, len, &p) != SMTP_OK || p.authcid.len > SRV_NAME_MAX ||
-      p.authzid.len > SRV_NAME_MAX || has_controls(p.authcid.ptr, p.authcid.len) ||
-      has_controls(p.authzid.ptr, p.authzid.len)) {
+      p.authzid.len > SRV_NAME_MAX || smtp__has_ctl(p.authcid.ptr, p.authcid.len) ||
+      smtp__has_ctl(p.authzid.ptr, p.authzid.len)) {
     smtp__srv_auth_abort(s, SMTP_STATUS_AUTH_FAILED); /* docs/security.md 4: never authenticates */
     return;
   }
@@ -194,7 +182,7 @@ static void plain_check(smtp_server_session *s, const char *msg, size_t len) {
 /* LOGIN: the user name, then the password, each its own response. */
 static void login_user(smtp_server_session *s, const char *u, size_t n) {
   smtp_span id;
-  if (n == 0 || n > SRV_NAME_MAX || has_controls(u, n) || smtp_utf8_validate(u, n) != SMTP_OK) {
+  if (n == 0 || n > SRV_NAME_MAX || smtp__has_ctl(u, n) || smtp_utf8_validate(u, n) != SMTP_OK) {
     smtp__srv_auth_abort(s, SMTP_STATUS_AUTH_FAILED);
     return;
   }
@@ -236,11 +224,7 @@ static void step(smtp_server_session *s, const char *data, size_t len, int has) 
   s->answered = 0;
   s->auth_builtin = 0;
   if (s->cb.auth_step) {
-    s->in_cb = 1;
-    s->in_any_cb++;
-    rv = s->cb.auth_step(s, &info, s->user_data);
-    s->in_any_cb--;
-    s->in_cb = 0;
+    SMTP__SRV_CALL(s, 1, rv, s->cb.auth_step(s, &info, s->user_data));
   } else {
     rv = SMTP_ERR_CALLBACK_REFUSED;
   }
@@ -260,7 +244,7 @@ int smtp__srv_auth_command(smtp_server_session *s, const char *args, size_t len)
     return SMTP_OK;
   }
   /* RFC 4954 4: after EHLO; not after a successful AUTH; not in a transaction. */
-  if (s->helo_verb == 0 || s->helo_verb == SMTP_VERB_HELO || s->authed || s->in_mail) {
+  if (s->state != SRV_ST_HELO || s->helo_verb == SMTP_VERB_HELO || s->authed) {
     smtp__srv_auth_abort(s, SMTP_STATUS_BAD_SEQUENCE);
     return SMTP_OK;
   }
@@ -350,7 +334,7 @@ int smtp_server_session_auth_accept(smtp_server_session *s, const char *identity
   int r = smtp__srv_answer_begin(s);
   if (r != SMTP_OK) return r;
   if (s->op != SRV_OP_AUTH) return SMTP_ERR_INVALID_STATE;
-  if (!identity || len == 0 || len > SRV_NAME_MAX || has_controls(identity, len) ||
+  if (!identity || len == 0 || len > SRV_NAME_MAX || smtp__has_ctl(identity, len) ||
       smtp_utf8_validate(identity, len) != SMTP_OK)
     return SMTP_ERR_INVALID_ARGUMENT;
   id.ptr = identity;

@@ -6,6 +6,7 @@
 #include <smtp/server.h>
 
 #include "internal.h"
+#include "text.h"
 
 /* The callbacks a session copies (the allocator stays with the object). */
 struct srv_callbacks {
@@ -113,6 +114,31 @@ enum {
   SRV_OP_BURL
 };
 
+/* Where the dialogue is (RFC 5321 4.1.4 command order, 3.3 transactions).
+ * Commands check it for sequencing; replies move it (apply() in server.c).
+ * The session's end is separate (`closed`: no more input), so what the
+ * application may still ask after QUIT (the envelope, say) is unchanged. */
+enum srv_state {
+  SRV_ST_START,   /* the greeting is not produced yet */
+  SRV_ST_GREETED, /* greeted; no HELO/EHLO/LHLO accepted (or reset by STARTTLS) */
+  SRV_ST_HELO,    /* HELO/EHLO/LHLO accepted, no transaction */
+  SRV_ST_MAIL     /* MAIL accepted: a transaction is open */
+};
+
+/* Call an application callback: the session knows a callback runs
+ * (in_any_cb: no re-entry through mem_recv) and, for an event callback
+ * that may answer the command itself (@p may_answer), that it may do so
+ * (in_cb). @p rv receives the callback's result. Every callback of the
+ * server (server.c, server_auth.c, server_sasl.c) is called through this. */
+#define SMTP__SRV_CALL(s, may_answer, rv, call)                             \
+  do {                                                                      \
+    if (may_answer) (s)->in_cb = 1;                                         \
+    (s)->in_any_cb++;                                                       \
+    (rv) = (call);                                                          \
+    (s)->in_any_cb--;                                                       \
+    if (may_answer) (s)->in_cb = 0;                                         \
+  } while (0)
+
 #define SRV_TLS_STR 64
 
 /* One allocation holds the struct, then the input buffer, the output
@@ -172,7 +198,7 @@ struct smtp_server_session {
   unsigned short p_name_len; /* HELO argument or MAIL address waiting for its answer */
 
   /* Session state. */
-  unsigned char started;  /* greeting produced (or being produced) */
+  unsigned char state;    /* enum srv_state: where the dialogue is */
   unsigned char closed;   /* no more input */
   unsigned char mode;
   unsigned char discard_cr;
@@ -182,7 +208,6 @@ struct smtp_server_session {
   unsigned char tls_verified, tls_has_cert;
   unsigned char starttls_pending; /* 220 to STARTTLS queued; input discarded */
   unsigned char authed;
-  unsigned char in_mail;
   unsigned char bdat_failed;
   unsigned char no_count; /* the reply being sent is not an error (RFC 3030 2 discard) */
   /* The event in progress. */

@@ -111,11 +111,7 @@ int smtp_server_session_set_channel_binding(smtp_server_session *s, const char *
 }
 
 static int bad_name(const char *p, size_t n) {
-  if (n == 0 || n > SRV_NAME_MAX) return 1;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)p[i];
-    if (c < 0x20 || c == 0x7f) return 1;
-  }
+  if (n == 0 || n > SRV_NAME_MAX || smtp__has_ctl(p, n)) return 1;
   return smtp_utf8_validate(p, n) != SMTP_OK;
 }
 
@@ -202,9 +198,7 @@ static void scram_first(smtp_server_session *s, unsigned int mech, const char *m
     return;
   }
   memset(&st->rec, 0, sizeof st->rec);
-  s->in_any_cb++;
-  rc = s->cb.scram_lookup(s, fam, st->user, st->user_len, &st->rec, s->user_data);
-  s->in_any_cb--;
+  SMTP__SRV_CALL(s, 0, rc, s->cb.scram_lookup(s, fam, st->user, st->user_len, &st->rec, s->user_data));
   if (rc == SMTP_ERR_NOT_FOUND || rc == SMTP_ERR_CALLBACK_REFUSED) {
     /* Unknown user: go on with a made-up record, fail at the proof. The
      * salt is HMAC(secret, mechanism ":" user), the same on every try. */
@@ -357,9 +351,7 @@ static void token_line(smtp_server_session *s, const char *m, size_t n) {
     fail(s);
     return;
   }
-  s->in_any_cb++;
-  rc = s->cb.token(s, &t, s->user_data);
-  s->in_any_cb--;
+  SMTP__SRV_CALL(s, 0, rc, s->cb.token(s, &t, s->user_data));
   smtp__wipe(s->in, s->in_cap); /* the token never outlives the call */
   if (rc == 0 && t.user.len) {
     succeed(s, t.user.ptr, t.user.len);

@@ -169,6 +169,34 @@ static void test_client_session_allocations(void **state) {
   smtp_client_callbacks_del(cb);
 }
 
+/* The two roles answer the same questions with the same names: the
+ * application's pointer, and "the deadline passed" (a verb, like every
+ * other session call; on_ names only callback types). */
+static void test_roles_have_the_same_accessors(void **state) {
+  smtp_client_session *c;
+  smtp_server_session *s;
+  int app = 0;
+  (void)state;
+  assert_int_equal(smtp_client_session_new(&c, NULL, &app, NULL, NULL), SMTP_OK);
+  assert_int_equal(smtp_server_session_new(&s, NULL, &app, NULL, NULL), SMTP_OK);
+  assert_ptr_equal(smtp_client_session_user_data(c), &app);
+  assert_ptr_equal(smtp_server_session_user_data(s), &app);
+  assert_null(smtp_client_session_user_data(NULL));
+  assert_null(smtp_server_session_user_data(NULL));
+  /* RFC 5321 4.5.3.2: the client waiting for the greeting gives up */
+  assert_true(smtp_client_session_timeout_ms(c) > 0);
+  assert_int_equal(smtp_client_session_timeout(c), SMTP_OK);
+  assert_int_equal(smtp_client_session_error(c), SMTP_ERR_TIMEOUT);
+  assert_int_equal(smtp_client_session_is_closed(c), 1);
+  assert_int_equal(smtp_client_session_timeout(NULL), SMTP_ERR_INVALID_ARGUMENT);
+  /* the server says 421 and closes */
+  assert_int_equal(smtp_server_session_timeout(s), SMTP_OK);
+  assert_int_equal(smtp_server_session_is_closed(s), 1);
+  assert_int_equal(smtp_server_session_timeout(NULL), SMTP_ERR_INVALID_ARGUMENT);
+  smtp_client_session_del(c);
+  smtp_server_session_del(s);
+}
+
 /* (ptr, len) arguments are checked against their bound before the bytes
  * are read: a length far beyond the object would otherwise be a read past
  * its end (AddressSanitizer reports it). */
@@ -198,6 +226,7 @@ int main(void) {
       cmocka_unit_test(test_shared_enums),
       cmocka_unit_test(test_client_session_allocations),
       cmocka_unit_test(test_lengths_checked_before_reading),
+      cmocka_unit_test(test_roles_have_the_same_accessors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -663,6 +663,7 @@ static void diff_ehlo_build(void **state) {
     smtp_capabilities caps;
     const char *greet = hh_below(&r, 2) ? "ESMTP ready (libsmtp)" : NULL;
     memset(&cfg, 0, sizeof cfg);
+    cfg.version = SMTP_EHLO_CONFIG_VERSION;
     for (size_t i = 0; i < sizeof buildable / sizeof *buildable; i++)
       if (hh_below(&r, 2)) cfg.flags |= buildable[i];
     if (cfg.flags & SMTP_EXT_SIZE) {

@@ -560,7 +560,7 @@ static void test_build_exact(void **state) {
   assert_memory_equal(buf, "250 mail.example.com Hello there\r\n", (size_t)n);
 
   const char *extra[] = {"XCLIENT NAME ADDR", "PRDR"};
-  smtp_ehlo_config cfg = {SMTP_EXT_PIPELINING | SMTP_EXT_SIZE | SMTP_EXT_8BITMIME |
+  smtp_ehlo_config cfg = {SMTP_EHLO_CONFIG_VERSION, SMTP_EXT_PIPELINING | SMTP_EXT_SIZE | SMTP_EXT_8BITMIME |
                               SMTP_EXT_SMTPUTF8 | SMTP_EXT_ENHANCEDSTATUSCODES |
                               SMTP_EXT_STARTTLS | SMTP_EXT_AUTH | SMTP_EXT_LIMITS |
                               SMTP_EXT_CHUNKING | SMTP_EXT_DSN | SMTP_EXT_HELP,
@@ -604,7 +604,7 @@ static void test_build_exact(void **state) {
   }
 
   /* SIZE without a value (RFC 1870 4), LIMITS with one value, AUTH order. */
-  smtp_ehlo_config c2 = {SMTP_EXT_SIZE | SMTP_EXT_AUTH | SMTP_EXT_LIMITS, 0,
+  smtp_ehlo_config c2 = {SMTP_EHLO_CONFIG_VERSION, SMTP_EXT_SIZE | SMTP_EXT_AUTH | SMTP_EXT_LIMITS, 0,
                          0xFF, 0, 7, NULL, 0};
   static const char want2[] =
       "250-[192.0.2.1]\r\n"
@@ -667,7 +667,7 @@ static void test_build_errors(void **state) {
   (void)state;
   for (size_t i = 0; i < sizeof(build_errors) / sizeof(build_errors[0]); i++) {
     const char *extra[1] = {build_errors[i].extra};
-    smtp_ehlo_config cfg = {SMTP_EXT_PIPELINING, 0, 0, 0, 0, extra, build_errors[i].extra ? 1u : 0u};
+    smtp_ehlo_config cfg = {SMTP_EHLO_CONFIG_VERSION, SMTP_EXT_PIPELINING, 0, 0, 0, 0, extra, build_errors[i].extra ? 1u : 0u};
     smtp_ssize n = smtp_ehlo_reply_build(buf, sizeof(buf), build_errors[i].domain,
                                          build_errors[i].greeting, &cfg);
     if (n != build_errors[i].want) fprintf(stderr, "build error vector %zu: %td\n", i, n);
@@ -686,7 +686,16 @@ static void test_build_arguments(void **state) {
                    SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp_ehlo_reply_build(NULL, 0, "a.example", NULL, NULL),
                    SMTP_ERR_BUFFER_TOO_SMALL);
+  /* the struct's version: the one this header describes, nothing else
+   * (0 is what a caller that never set it has; 2 is a future layout) */
   memset(&cfg, 0, sizeof(cfg));
+  assert_int_equal(smtp_ehlo_reply_build(buf, sizeof(buf), "a.example", NULL, &cfg),
+                   SMTP_ERR_INVALID_ARGUMENT);
+  cfg.version = SMTP_EHLO_CONFIG_VERSION + 1;
+  assert_int_equal(smtp_ehlo_reply_build(buf, sizeof(buf), "a.example", NULL, &cfg),
+                   SMTP_ERR_INVALID_ARGUMENT);
+  cfg.version = SMTP_EHLO_CONFIG_VERSION;
+  assert_true(smtp_ehlo_reply_build(buf, sizeof(buf), "a.example", NULL, &cfg) > 0);
   cfg.flags = 1u << 25; /* unknown flag */
   assert_int_equal(smtp_ehlo_reply_build(buf, sizeof(buf), "a.example", NULL, &cfg),
                    SMTP_ERR_INVALID_ARGUMENT);
@@ -731,7 +740,7 @@ static void test_build_arguments(void **state) {
 static void test_build_line_length(void **state) {
   char buf[4096], greet[600], ext[600];
   const char *extra[1] = {ext};
-  smtp_ehlo_config cfg = {0, 0, 0, 0, 0, extra, 1};
+  smtp_ehlo_config cfg = {SMTP_EHLO_CONFIG_VERSION, 0, 0, 0, 0, 0, extra, 1};
   (void)state;
   /* "250-a.example " + greeting + CRLF = 512 exactly. */
   memset(greet, 'g', 512 - 16);
@@ -787,6 +796,7 @@ static void test_build_parse_roundtrip(void **state) {
     smtp_capabilities c;
     smtp_ehlo_config cfg;
     memset(&cfg, 0, sizeof(cfg));
+    cfg.version = SMTP_EHLO_CONFIG_VERSION;
     seed = seed * 1103515245u + 12345u;
     cfg.flags = (round == 0 ? all_flags : (seed >> 5)) & all_flags;
     seed = seed * 1103515245u + 12345u;

@@ -21,7 +21,7 @@
  *   session is over and the connection can be closed.
  * - smtp_client_session_timeout_ms() is the RFC 5321 4.5.3.2 deadline for
  *   what the session waits for now; on expiry call
- *   smtp_client_session_on_timeout(). On EOF call
+ *   smtp_client_session_timeout(). On EOF call
  *   smtp_client_session_connection_lost().
  *
  * @code
@@ -37,7 +37,7 @@
  *     if (smtp_client_session_want_tls(c)) { handshake(); smtp_client_session_tls_started(c, &info); continue; }
  *     char buf[4096];
  *     ssize_t r = read_with_deadline(fd, buf, sizeof buf, smtp_client_session_timeout_ms(c));
- *     if (r == TIMED_OUT) { smtp_client_session_on_timeout(c); break; }
+ *     if (r == TIMED_OUT) { smtp_client_session_timeout(c); break; }
  *     if (r == 0) { smtp_client_session_connection_lost(c); break; }
  *     for (size_t off = 0; off < (size_t)r;) {
  *       smtp_ssize k = smtp_client_session_mem_recv(c, buf + off, (size_t)r - off);
@@ -725,7 +725,7 @@ SMTP_API int smtp_client_session_timeout_ms(const smtp_client_session *c);
 /** @brief The deadline passed: an open transaction fails temporarily and the
  *  session ends with ::SMTP_ERR_TIMEOUT.
  *  @param c the session. @return ::SMTP_OK or ::SMTP_ERR_INVALID_ARGUMENT. */
-SMTP_API int smtp_client_session_on_timeout(smtp_client_session *c);
+SMTP_API int smtp_client_session_timeout(smtp_client_session *c);
 /** @brief The connection ended (EOF or error). After QUIT this is the normal
  *  end; otherwise an open transaction fails temporarily (also after its data: only a
  *  2xx reply to the data means delivered) and the session ends with ::SMTP_ERR_CONNECTION_LOST.
@@ -807,6 +807,11 @@ SMTP_API int smtp_client_session_next_event(smtp_client_session *c, smtp_client_
  *          before the first EHLO, after TLS started until the next one, or
  *          when that allocation failed (a later call tries again). */
 SMTP_API const smtp_capabilities *smtp_client_session_capabilities(const smtp_client_session *c);
+/** @brief The user_data given to smtp_client_session_new() (the pointer every
+ *  callback receives), as smtp_server_session_user_data() is for the server.
+ *  @param c the session, or NULL.
+ *  @return that pointer (owned by the application), or NULL for a NULL @p c. */
+SMTP_API void *smtp_client_session_user_data(const smtp_client_session *c);
 /** @brief The error the session ended with. @param c the session.
  *  @return 0 while open or after a clean QUIT, else an ::smtp_error. */
 SMTP_API int smtp_client_session_error(const smtp_client_session *c);

@@ -188,6 +188,9 @@ SMTP_API const smtp_ext_keyword *smtp_capabilities_find(const smtp_capabilities 
  * (RFC 4865 3): send it as an @ref smtp_ehlo_config::extra line.
  */
 typedef struct smtp_ehlo_config {
+  unsigned int version;       /**< ::SMTP_EHLO_CONFIG_VERSION: the version of this struct the
+                                   caller filled in; the library reads only that version's
+                                   fields and refuses one it does not know (docs/abi.md). */
   unsigned int flags;         /**< ::smtp_ext_flag bits to advertise. */
   uint64_t size_max;          /**< SIZE value (0: "SIZE" without a value = no fixed limit). */
   unsigned int auth_mechs;    /**< ::smtp_sasl_mech bits for the AUTH line. */
@@ -197,6 +200,9 @@ typedef struct smtp_ehlo_config {
                                    between params of octets 33-126), or NULL. Read during the call. */
   size_t nextra;              /**< Number of entries in @ref extra. */
 } smtp_ehlo_config;
+
+/** @brief The version of ::smtp_ehlo_config this header describes. */
+#define SMTP_EHLO_CONFIG_VERSION 1u
 
 /**
  * @brief Build a complete 250 EHLO/LHLO reply (CRLF-terminated lines).
@@ -217,7 +223,8 @@ typedef struct smtp_ehlo_config {
  *         in any string), ::SMTP_ERR_TOO_LONG (a line over 512 octets with CRLF,
  *         RFC 5321 4.5.3.1.5), ::SMTP_ERR_INVALID_ARGUMENT (NULL domain, unknown flag
  *         or mechanism bits, AUTH without mechanisms, FUTURERELEASE in flags, a LIMITS
- *         value over 999999, NULL extra entries).
+ *         value over 999999, NULL extra entries, a @ref smtp_ehlo_config::version this
+ *         library does not know).
  */
 SMTP_API smtp_ssize smtp_ehlo_reply_build(char *buf, size_t buflen, const char *domain,
                                           const char *greeting, const smtp_ehlo_config *cfg);

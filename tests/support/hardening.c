@@ -749,7 +749,7 @@ void hh_cli_script(hh_cli *h, const char *const *steps, size_t nsteps) {
     } else if (strcmp(st, "@LOST") == 0) {
       (void)smtp_client_session_connection_lost(h->c);
     } else if (strcmp(st, "@TIMEOUT") == 0) {
-      (void)smtp_client_session_on_timeout(h->c);
+      (void)smtp_client_session_timeout(h->c);
     } else {
       hh_cli_feed(h, st, strlen(st));
     }

@@ -323,7 +323,7 @@ _PROTOTYPES = {
     "smtp_client_session_tls_failed": (c_int, [c_void_p, c_int]),
     "smtp_client_session_tls_active": (c_int, [c_void_p]),
     "smtp_client_session_timeout_ms": (c_int, [c_void_p]),
-    "smtp_client_session_on_timeout": (c_int, [c_void_p]),
+    "smtp_client_session_timeout": (c_int, [c_void_p]),
     "smtp_client_session_connection_lost": (c_int, [c_void_p]),
     "smtp_client_session_submit": (c_int, [c_void_p, c_void_p]),
     "smtp_client_session_quit": (c_int, [c_void_p]),

@@ -552,7 +552,7 @@ class ClientSession:
 
     def on_timeout(self):
         """The deadline (timeout_ms) passed."""
-        E.check(self._lib.smtp_client_session_on_timeout(self._ptr()), "on_timeout")
+        E.check(self._lib.smtp_client_session_timeout(self._ptr()), "on_timeout")
         self._drain()
 
     def connection_lost(self):
