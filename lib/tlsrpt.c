@@ -511,3 +511,83 @@ int smtp_tlsrpt_report_format(const smtp_tlsrpt_report *r, char *buf, size_t cap
   buf[w.len] = 0;
   return SMTP_OK;
 }
+
+/* ---- the _smtp._tls TXT record (RFC 8460 3) ---- */
+
+static int is_wsp(char c) { return c == ' ' || c == '\t'; }
+
+/* RFC 8460 3: tlsrpt-ext-value = 1*(%x21-3A / %x3C / %x3E-7E) */
+static int ext_value_char(unsigned char c) { return c >= 0x21 && c <= 0x7e && c != ';' && c != '='; }
+
+static int uri_char(unsigned char c) { return c > 0x20 && c < 0x7f && c != ',' && c != ';'; }
+
+static int has_prefix_ci(const char *p, size_t n, const char *pre) {
+  size_t l = strlen(pre);
+  if (n < l) return 0;
+  for (size_t i = 0; i < l; i++)
+    if (smtp__lower((unsigned char)p[i]) != (unsigned char)pre[i]) return 0;
+  return 1;
+}
+
+int smtp_tlsrpt_txt_parse(const char *txt, size_t len, smtp_span *uris, size_t cap, size_t *count) {
+  size_t i = 10, n = 0;
+  int have_rua = 0;
+  if (!txt || !count || (cap && !uris)) return SMTP_ERR_INVALID_ARGUMENT;
+  *count = 0;
+  if (len < 10 || memcmp(txt, "v=TLSRPTv1", 10) != 0) return SMTP_ERR_SYNTAX; /* %s: case-sensitive */
+  for (;;) {
+    size_t ns, ne;
+    /* field-delim = *WSP ";" *WSP */
+    while (i < len && is_wsp(txt[i])) i++;
+    if (i == len) break;
+    if (txt[i] != ';') return SMTP_ERR_SYNTAX;
+    i++;
+    while (i < len && is_wsp(txt[i])) i++;
+    if (i == len) break; /* a trailing delimiter */
+    ns = i;
+    while (i < len && txt[i] != '=' && !is_wsp(txt[i]) && txt[i] != ';') i++;
+    ne = i;
+    if (i == len || txt[i] != '=' || ne == ns || ne - ns > 32) return SMTP_ERR_SYNTAX;
+    i++;
+    if (ne - ns == 3 && memcmp(txt + ns, "rua", 3) == 0) {
+      if (have_rua) return SMTP_ERR_SYNTAX;
+      have_rua = 1;
+      for (;;) {
+        size_t us = i;
+        while (i < len && uri_char((unsigned char)txt[i])) i++;
+        if (i == us) return SMTP_ERR_SYNTAX;
+        /* RFC 8460 3: reports go by mail or HTTPS; other schemes are skipped */
+        if (has_prefix_ci(txt + us, i - us, "mailto:") || has_prefix_ci(txt + us, i - us, "https:")) {
+          if (n < cap) {
+            uris[n].ptr = txt + us;
+            uris[n].len = i - us;
+          }
+          n++;
+        }
+        {
+          size_t j = i;
+          while (j < len && is_wsp(txt[j])) j++;
+          if (j < len && txt[j] == ',') {
+            i = j + 1;
+            while (i < len && is_wsp(txt[i])) i++;
+            continue;
+          }
+        }
+        break;
+      }
+    } else {
+      /* tlsrpt-ext: name (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / "."), a value */
+      size_t vs = i;
+      if (!(smtp__is_alpha((unsigned char)txt[ns]) || smtp__is_digit((unsigned char)txt[ns]))) return SMTP_ERR_SYNTAX;
+      for (size_t k = ns; k < ne; k++) {
+        unsigned char c = (unsigned char)txt[k];
+        if (!(smtp__is_alpha(c) || smtp__is_digit(c) || c == '_' || c == '-' || c == '.')) return SMTP_ERR_SYNTAX;
+      }
+      while (i < len && ext_value_char((unsigned char)txt[i])) i++;
+      if (i == vs) return SMTP_ERR_SYNTAX;
+    }
+  }
+  if (!have_rua) return SMTP_ERR_SYNTAX;
+  *count = n;
+  return SMTP_OK;
+}

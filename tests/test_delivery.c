@@ -674,6 +674,66 @@ static void test_tlsrpt_report(void **state) {
   smtp_resolver_close(&res);
 }
 
+/* The _smtp._tls TXT record (RFC 8460 3): vectors. */
+static void test_tlsrpt_txt(void **state) {
+  static const struct {
+    const char *txt;
+    int rc;
+    size_t n;
+    const char *first, *second;
+  } v[] = {
+      {"v=TLSRPTv1; rua=mailto:reports@example.com", 0, 1, "mailto:reports@example.com", NULL},
+      {"v=TLSRPTv1;rua=https://reporting.example.com/v1/tlsrpt", 0, 1, "https://reporting.example.com/v1/tlsrpt", NULL},
+      {"v=TLSRPTv1; rua=mailto:a@example.com, https://r.example/x;", 0, 2, "mailto:a@example.com", "https://r.example/x"},
+      {"v=TLSRPTv1 ;\trua=MAILTO:a@example.com ; ext_1.x=val;", 0, 1, "MAILTO:a@example.com", NULL},
+      {"v=TLSRPTv1; rua=ftp://x.example/,mailto:b@example.com", 0, 1, "mailto:b@example.com", NULL}, /* unknown scheme skipped */
+      {"v=TLSRPTv1; rua=ftp://x.example/", 0, 0, NULL, NULL},
+      {"v=TLSRPTv1; foo=bar; rua=mailto:c@example.com", 0, 1, "mailto:c@example.com", NULL},
+      {"v=tlsrptv1; rua=mailto:a@example.com", SMTP_ERR_SYNTAX, 0, NULL, NULL},   /* %s: case-sensitive */
+      {"v=TLSRPTv1", SMTP_ERR_SYNTAX, 0, NULL, NULL},                              /* rua required */
+      {"v=TLSRPTv1; foo=bar", SMTP_ERR_SYNTAX, 0, NULL, NULL},
+      {"rua=mailto:a@example.com; v=TLSRPTv1", SMTP_ERR_SYNTAX, 0, NULL, NULL},   /* version first */
+      {"v=TLSRPTv1x; rua=mailto:a@example.com", SMTP_ERR_SYNTAX, 0, NULL, NULL},
+      {"v=TLSRPTv1; rua=mailto:a@example.com; rua=mailto:b@example.com", SMTP_ERR_SYNTAX, 0, NULL, NULL},
+      {"v=TLSRPTv1; rua=", SMTP_ERR_SYNTAX, 0, NULL, NULL},
+      {"v=TLSRPTv1; rua=mailto:a@example.com,", SMTP_ERR_SYNTAX, 0, NULL, NULL},
+      {"v=TLSRPTv1; _x=1; rua=mailto:a@example.com", SMTP_ERR_SYNTAX, 0, NULL, NULL}, /* ext name starts alnum */
+      {"v=TLSRPTv1; x=; rua=mailto:a@example.com", SMTP_ERR_SYNTAX, 0, NULL, NULL},
+      {"v=TLSRPTv1; rua=mailto:a@example.com; x=a=b", SMTP_ERR_SYNTAX, 0, NULL, NULL},
+      {"v=TLSRPTv1;; rua=mailto:a@example.com", SMTP_ERR_SYNTAX, 0, NULL, NULL},
+  };
+  smtp_span u[2];
+  size_t n;
+  (void)state;
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+    int rc = smtp_tlsrpt_txt_parse(v[i].txt, strlen(v[i].txt), u, 2, &n);
+    if (rc != v[i].rc) fail_msg("vector %zu: %d want %d", i, rc, v[i].rc);
+    if (rc) continue;
+    assert_int_equal(n, v[i].n);
+    if (v[i].first) {
+      assert_int_equal(u[0].len, strlen(v[i].first));
+      assert_memory_equal(u[0].ptr, v[i].first, u[0].len);
+    }
+    if (v[i].second) {
+      assert_int_equal(u[1].len, strlen(v[i].second));
+      assert_memory_equal(u[1].ptr, v[i].second, u[1].len);
+    }
+    /* every shorter prefix: never a read past the end, never more URIs */
+    for (size_t cut = 0; cut < strlen(v[i].txt); cut++) {
+      size_t m = 99;
+      rc = smtp_tlsrpt_txt_parse(v[i].txt, cut, NULL, 0, &m);
+      assert_true(rc == 0 || rc == SMTP_ERR_SYNTAX);
+      if (rc == 0) assert_true(m <= v[i].n);
+    }
+  }
+  /* more URIs than room: counted, the first ones given */
+  assert_int_equal(smtp_tlsrpt_txt_parse("v=TLSRPTv1; rua=https://a.example,https://b.example,https://c.example", 69, u, 1, &n), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(u[0].len, 17);
+  assert_int_equal(smtp_tlsrpt_txt_parse(NULL, 0, NULL, 0, &n), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_tlsrpt_txt_parse("v=TLSRPTv1; rua=https://a", 25, NULL, 1, &n), SMTP_ERR_INVALID_ARGUMENT);
+}
+
 /* The matcher: every usage/selector/matching type combination that
  * applies, against digests computed outside libsmtp. */
 static void test_dane_match(void **state) {
@@ -1121,6 +1181,7 @@ int main(void) {
       cmocka_unit_test(test_implicit_mx_cname_literal),
       cmocka_unit_test(test_dane_cname),
       cmocka_unit_test(test_tlsrpt_report),
+      cmocka_unit_test(test_tlsrpt_txt),
       cmocka_unit_test(test_null_mx),
       cmocka_unit_test(test_dns_failures),
       cmocka_unit_test(test_addresses_failover_results),

@@ -585,6 +585,30 @@ SMTP_API const smtp_tlsrpt_failure *smtp_delivery_tls_failures(const smtp_delive
 
 /* ---- TLS reports (RFC 8460) ---- */
 
+/**
+ * @brief Parse a `_smtp._tls` TXT record (RFC 8460 3): "v=TLSRPTv1"
+ *        first (case-sensitive), then ";"-separated fields with optional
+ *        white space around the ";"; exactly one "rua=" field, a
+ *        ","-separated list of URIs; other fields must have the
+ *        extension syntax and are ignored. Of the URIs, those with the
+ *        schemes the RFC defines for delivery, "mailto:" and "https:"
+ *        (case-insensitive), are returned; others are skipped. When a
+ *        lookup returns several records, only those starting with
+ *        "v=TLSRPTv1" count, and unless exactly one remains the domain
+ *        does not use TLS reporting (RFC 8460 3); that choice is the
+ *        caller's.
+ * @param txt   the record's text (character-strings joined).
+ * @param len   its length.
+ * @param uris  receives up to @p cap URIs as spans into @p txt (not
+ *              percent-decoded); may be NULL when @p cap is 0.
+ * @param cap   room in @p uris.
+ * @param count receives how many URIs the record has (may exceed @p cap).
+ * @return 0 (also with no usable URI: @p count 0); ::SMTP_ERR_SYNTAX;
+ *         ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_tlsrpt_txt_parse(const char *txt, size_t len, smtp_span *uris, size_t cap,
+                                   size_t *count);
+
 /** @brief A TLS report being gathered for one policy domain (opaque). */
 typedef struct smtp_tlsrpt_report smtp_tlsrpt_report;
 
