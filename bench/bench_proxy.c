@@ -146,8 +146,9 @@ int main(int argc, char **argv) {
   printf("idle server session after greeting and EHLO (default options)\n");
   printf("  %-44s %8zu octets, %llu allocations\n", "no address recorded", h0, (unsigned long long)sa0);
   printf("  %-44s %8zu octets, %llu allocations\n", "client and server address recorded", h1, (unsigned long long)sa1);
-  printf("  octets the session keeps for endpoints: %zu (3 x %zu) + %zu (XCLIENT trust)\n",
+  printf("  octets the session keeps for endpoints: %zu (3 x %zu) + %zu (XCLIENT trust) + %zu (pointer to the\n"
+         "  XCLIENT/XFORWARD attributes, allocated only when a trusted client sends one)\n",
          sizeof(((struct smtp_server_session *)0)->addrs), sizeof(smtp__ep),
-         sizeof(((struct smtp_server_session *)0)->x_allowed));
+         sizeof(((struct smtp_server_session *)0)->x_allowed), sizeof(((struct smtp_server_session *)0)->xs));
   return (int)(sink & 0);
 }

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <smtp/driver.h>
 #include <smtp/ext.h>
 
 static const char *const USAGE =
@@ -51,7 +52,8 @@ static const char *const USAGE =
     "  --timeout SECONDS      every per-phase deadline (default: RFC 5321 4.5.3.2's)\n"
     "  --json                 print one JSON object instead of the lines\n"
     "  --trace                print the protocol transcript to stderr\n"
-    "  --proxy-header v1|v2   send a PROXY protocol header first (HAProxy's spec)\n"
+    "  --proxy-header v1|v2|v2-crc32c  send a PROXY protocol header first (HAProxy's spec;\n"
+    "                         v2-crc32c: with its PP2_TYPE_CRC32C checksum)\n"
     "  --proxy-source ADDR:PORT  the client it announces (default: this socket's address)\n"
     "  --xclient 'NAME=VALUE ...'  send XCLIENT with these attributes when offered, then EHLO again\n"
     "  --xforward 'NAME=VALUE ...' send XFORWARD with these attributes when offered\n"
@@ -224,7 +226,8 @@ static int parse_net_opt(send_opts *o, int argc, char **argv, int *i, FILE *err)
     const char *v = argv[*i];
     if (!strcmp(v, "v1")) o->proxy_version = 1;
     else if (!strcmp(v, "v2")) o->proxy_version = 2;
-    else return usage_error(err, "bad --proxy-header (v1 or v2): %s", v);
+    else if (!strcmp(v, "v2-crc32c")) o->proxy_version = 2 | SMTP_DRIVER_PROXY_CRC32C;
+    else return usage_error(err, "bad --proxy-header (v1, v2 or v2-crc32c): %s", v);
     return 0;
   }
   if (parse_endpoint(&o->proxy_source, argv[*i]) != 0)

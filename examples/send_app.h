@@ -50,7 +50,7 @@ typedef struct send_opts {
   const char *rrvs;         /* RRVS= value on every RCPT */
   int timeout_s;            /* 0: RFC 5321 4.5.3.2 defaults */
   int json;
-  unsigned int proxy_version;  /* --proxy-header v1|v2: 1 or 2; 0 none */
+  unsigned int proxy_version;  /* --proxy-header v1|v2|v2-crc32c: 1, 2 or 2|SMTP_DRIVER_PROXY_CRC32C; 0 none */
   int have_proxy_source;       /* --proxy-source ADDR:PORT */
   smtp_endpoint proxy_source;
   const char *xclient;         /* --xclient 'NAME=VALUE ...' (xtext values) */

@@ -733,7 +733,7 @@ static int write_headers(server_app_conn *c, smtp_server_session *s) {
   const char *rp = smtp_server_session_reverse_path(s, &rlen);
   const char *helo = smtp_server_session_helo_name(s, &hlen);
   unsigned n = smtp_server_session_rcpt_count(s);
-  char date[64], lit[64];
+  char date[64], lit[64], name[SMTP_XATTR_VALUE_MAX + 2];
   time_t now = time(NULL);
   struct tm tm;
   int k;
@@ -742,6 +742,10 @@ static int write_headers(server_app_conn *c, smtp_server_session *s) {
   /* the client as the session knows it (after a PROXY header or XCLIENT) */
   server_conn_client_literal(s, lit, sizeof lit);
   if (!lit[0]) snprintf(lit, sizeof lit, "%s", c->peer);
+  /* RFC 5321 4.4 TCP-info: Domain FWS address-literal, the name as a
+   * trusted proxy (XCLIENT, XFORWARD) gave it */
+  server_conn_client_name(s, name, sizeof name - 1);
+  if (name[0] && lit[0]) strcat(name, " ");
   k = snprintf(buf, sizeof buf, "Return-Path: <%.*s>\r\n", (int)rlen, rp ? rp : "");
   if (write_all(c->fd, buf, (size_t)k)) return -1;
   for (unsigned i = 0; i < n && rcpt_at(c, i); i++) {
@@ -749,8 +753,8 @@ static int write_headers(server_app_conn *c, smtp_server_session *s) {
     if (write_all(c->fd, buf, (size_t)k)) return -1;
   }
   k = snprintf(buf, sizeof buf,
-               "Received: from %.*s%s%s%s\r\n\tby %s (libsmtp example) with %s id %s%s%s%s;\r\n\t%s\r\n",
-               (int)hlen, helo ? helo : "unknown", lit[0] ? " ([" : "", lit,
+               "Received: from %.*s%s%s%s%s%s\r\n\tby %s (libsmtp example) with %s id %s%s%s%s;\r\n\t%s\r\n",
+               (int)(helo ? hlen : 7), helo ? helo : "unknown", lit[0] ? " (" : "", lit[0] ? name : "", lit[0] ? "[" : "", lit,
                lit[0] ? "])" : "", c->cfg->hostname, smtp_server_session_received_protocol(s),
                c->name, n == 1 && rcpt_at(c, 0) ? "\r\n\tfor <" : "",
                n == 1 && rcpt_at(c, 0) ? rcpt_at(c, 0) : "", n == 1 && rcpt_at(c, 0) ? ">" : "",
@@ -951,6 +955,14 @@ static int on_connect(smtp_server_session *s, void *ud) {
   return 0;
 }
 
+/* After XCLIENT: the limits on the announced client. */
+static int on_ehlo(smtp_server_session *s, const smtp_server_helo *h, void *ud) {
+  server_app_conn *c = ud;
+  (void)h;
+  (void)server_conn_admit_xclient(c->cfg, s, &c->limit_slot);
+  return 0;
+}
+
 int server_app_session_setup(const server_app_config *cfg, int tls_available,
                              smtp_server_options **opt, smtp_server_callbacks **cb) {
   smtp_server_options *o = NULL;
@@ -973,6 +985,7 @@ int server_app_session_setup(const server_app_config *cfg, int tls_available,
   if ((r = ext_setup(cfg, o, k)) != 0) goto fail;
   if (cfg->net.max_per_ip || cfg->net.rate_per_ip || cfg->net.xclient || cfg->net.xforward)
     smtp_server_callbacks_set_connect(k, on_connect);
+  if ((cfg->net.max_per_ip || cfg->net.rate_per_ip) && cfg->net.xclient) smtp_server_callbacks_set_ehlo(k, on_ehlo);
   if ((r = smtp_server_options_set_xclient(o, (cfg->net.xclient ? SMTP_XCLIENT : 0u) |
                                                   (cfg->net.xforward ? SMTP_XFORWARD : 0u))))
     goto fail;

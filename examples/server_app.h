@@ -157,9 +157,16 @@ void server_conn_free(server_app_config *cfg);
  * given to server_conn_release()), or 1 after answering 421 4.7.0. */
 int server_conn_admit(const server_app_config *cfg, smtp_server_session *s, void **slot);
 void server_conn_release(void *slot);
+/* The EHLO callback's part: a session from a trusted XCLIENT proxy is
+ * counted for the client XCLIENT announced, once, at the EHLO that follows
+ * XCLIENT. Same results as server_conn_admit() (1: answered 421 4.7.0). */
+int server_conn_admit_xclient(const server_app_config *cfg, smtp_server_session *s, void **slot);
 /* The client's address as a Received "from" TCP-info address literal body
  * ("192.0.2.1", "IPv6:2001:db8::1"), from the session; "" when unknown. */
 void server_conn_client_literal(const smtp_server_session *s, char *buf, size_t cap);
+/* The client's host name as XFORWARD (this transaction) or XCLIENT said
+ * it: the name, "unknown" for [UNAVAILABLE]/[TEMPUNAVAIL], "" when not said. */
+void server_conn_client_name(const smtp_server_session *s, char *buf, size_t cap);
 
 /* One session on fds @p in / @p out, blocking, with the RFC 5321 deadlines.
  * Returns the exit status (0 when the session ended normally, also on EOF). */

@@ -15,8 +15,8 @@ const char server_conn_usage[] =
     "                          --trusted-proxy source; else it is closed without a greeting\n"
     "  --trusted-proxy CIDR    sources allowed to send PROXY headers, XCLIENT, XFORWARD (repeatable)\n"
     "  --xclient, --xforward   offer XCLIENT / XFORWARD to --trusted-proxy clients\n"
-    "  --max-per-ip N          concurrent sessions per client address (default 50; 0: none)\n"
-    "  --rate-per-ip N         new sessions per client address per minute (default 0: none)\n"
+    "  --max-per-ip N          concurrent sessions per client address, per worker (default 50; 0: none)\n"
+    "  --rate-per-ip N         new sessions per client address per minute, per worker (default 0: none)\n"
     "  --workers N             N processes serving the same sockets (SO_REUSEPORT; default 1)\n";
 
 void server_conn_defaults(server_app_config *cfg) {
@@ -147,9 +147,13 @@ static void maybe_free(ip_slot *s, time_t now) {
   }
 }
 
+static int at_greeting = 1; /* refuse() answers the greeting, else an EHLO */
+
 static int refuse(smtp_server_session *s, const char *why) {
-  /* a greeting carries no enhanced code field (RFC 2034 3): it goes in the text */
-  smtp_server_session_reply(s, 421, NULL, why);
+  /* a greeting carries no enhanced code field (RFC 2034 3): it goes in the
+   * text; the reply to EHLO has one */
+  if (at_greeting) smtp_server_session_reply(s, 421, NULL, why);
+  else smtp_server_session_reply(s, 421, "4.7.0", why + 6);
   return 1;
 }
 
@@ -160,8 +164,12 @@ int server_conn_admit(const server_app_config *cfg, smtp_server_session *s, void
   time_t now = time(NULL);
   *slot = NULL;
   if ((n->xclient || n->xforward) && smtp_server_session_addr(s, SMTP_ADDR_CLIENT, &e) == 0 &&
-      smtp_cidr_list_match(n->trusted_list, &e))
+      smtp_cidr_list_match(n->trusted_list, &e)) {
     smtp_server_session_allow_xclient(s, (n->xclient ? SMTP_XCLIENT : 0u) | (n->xforward ? SMTP_XFORWARD : 0u));
+    /* a proxy that may send XCLIENT is not the client: the limits count
+     * the client it announces, at its EHLO (server_conn_admit_xclient()) */
+    if (n->xclient) return 0;
+  }
   if (!n->max_per_ip && !n->rate_per_ip) return 0;
   if (smtp_server_session_addr(s, SMTP_ADDR_CLIENT, &e) != 0 ||
       (e.family != SMTP_AF_INET && e.family != SMTP_AF_INET6))
@@ -192,6 +200,18 @@ int server_conn_admit(const server_app_config *cfg, smtp_server_session *s, void
   return 0;
 }
 
+int server_conn_admit_xclient(const server_app_config *cfg, smtp_server_session *s, void **slot) {
+  smtp_endpoint e;
+  int r;
+  if (*slot || !cfg->net.xclient || smtp_server_session_addr(s, SMTP_ADDR_CLIENT, &e) != 0 ||
+      e.origin != SMTP_ORIGIN_XCLIENT)
+    return 0;
+  at_greeting = 0;
+  r = server_conn_admit(cfg, s, slot);
+  at_greeting = 1;
+  return r;
+}
+
 void server_conn_release(void *slot) {
   ip_slot *sl = slot;
   if (!sl) return;
@@ -207,4 +227,17 @@ void server_conn_client_literal(const smtp_server_session *s, char *buf, size_t 
   if (e.family != SMTP_AF_INET && e.family != SMTP_AF_INET6) return;
   if (smtp_endpoint_format(&e, t, sizeof t) < 0) return;
   snprintf(buf, cap, "%s%s", e.family == SMTP_AF_INET6 ? "IPv6:" : "", t);
+}
+
+void server_conn_client_name(const smtp_server_session *s, char *buf, size_t cap) {
+  smtp_xattrs x;
+  unsigned int st = SMTP_XVALUE_ABSENT;
+  buf[0] = 0;
+  if (smtp_server_session_xattrs(s, SMTP_XFORWARD, &x) == 0) st = x.state[SMTP_XATTR_NAME];
+  if (st == SMTP_XVALUE_ABSENT && smtp_server_session_xattrs(s, SMTP_XCLIENT, &x) == 0)
+    st = x.state[SMTP_XATTR_NAME];
+  if (st == SMTP_XVALUE_SET)
+    snprintf(buf, cap, "%.*s", (int)x.value[SMTP_XATTR_NAME].len, x.value[SMTP_XATTR_NAME].ptr);
+  else if (st != SMTP_XVALUE_ABSENT)
+    snprintf(buf, cap, "unknown"); /* the lookup failed (Postfix writes the same) */
 }

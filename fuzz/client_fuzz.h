@@ -79,6 +79,17 @@ static int fz_event(smtp_client_session *c, const smtp_client_event *ev, void *u
                                                   e->keywords[i].params.ptr,
                                                   g->keywords[i].params.len));
     }
+    {
+      /* the typed view: the session's equals the one of the reply */
+      smtp_ehlo_values vg, ve;
+      CHECK(smtp_client_session_ehlo_values(c, &vg) == SMTP_OK);
+      CHECK(smtp_capabilities_values(e, &ve) == SMTP_OK);
+      CHECK(vg.flags == ve.flags && vg.malformed == ve.malformed);
+      CHECK((vg.malformed & ~vg.flags) == 0);
+      CHECK(vg.mt_priority_profile == ve.mt_priority_profile && vg.deliverby_min == ve.deliverby_min);
+      CHECK(vg.futurerelease_max_until == ve.futurerelease_max_until && vg.burl_imap == ve.burl_imap);
+      CHECK(vg.deliverby_min <= 999999999u && vg.futurerelease_max_interval <= 999999999u);
+    }
     break;
   }
   case SMTP_CLIENT_EVENT_BODY_START: f->in_body = 1; break;
@@ -181,7 +192,13 @@ static uint32_t fz_run(const uint8_t *data, size_t size, unsigned split, int one
   CHECK(smtp_client_txn_add_rcpt(t, "r2@c.example", 12, 0, NULL, 0) == 1);
   CHECK(smtp_client_txn_add_rcpt(t, "r3@c.example", 12, 0, NULL, 0) == 2);
   if (flags & 128) CHECK(smtp_client_txn_set_body_source(t, SMTP_CLIENT_BODY_PUSH) == SMTP_OK);
-  else if (body_flags & 128)
+  else if (body_flags & 32) {
+    /* the body from URLs (BURL, RFC 4468) */
+    CHECK(smtp_client_txn_add_body_url(t, "imap://h.example/INBOX;UID=7") == SMTP_OK);
+    if (body_flags & 16)
+      CHECK(smtp_client_txn_add_body_url(t, "imap://h.example/X;UID=8;urlauth=submit+u:internal:0a1b") ==
+            SMTP_OK);
+  } else if (body_flags & 128)
     CHECK(smtp_client_txn_set_body(t, fz_big, fz_big_len() - ((body_flags & 64) ? 2 : 0)) == SMTP_OK);
   else CHECK(smtp_client_txn_set_body(t, FZ_BODY, sizeof FZ_BODY - 1) == SMTP_OK);
   CHECK(smtp_client_session_new(&f.c, cb, &f, o, NULL) == SMTP_OK);

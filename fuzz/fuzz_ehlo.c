@@ -81,6 +81,20 @@ static void fuzz_parse(const char *s, size_t size) {
       }
     }
   }
+  {
+    /* the typed view (one parser per keyword, shared with the server) */
+    smtp_ehlo_values v;
+    CHECK(smtp_capabilities_values(&caps, &v) == SMTP_OK);
+    CHECK(v.flags == caps.flags && (v.malformed & ~v.flags) == 0);
+    CHECK(v.size_max == (caps.size_has_value ? caps.size_max : 0));
+    CHECK((v.mt_priority_profile != SMTP_MT_PRIORITY_PROFILE_ABSENT) <=
+          ((v.flags & SMTP_EXT_MT_PRIORITY) != 0));
+    CHECK(v.mt_priority_profile_name.len <= 20);
+    CHECK(v.deliverby_min <= 999999999u && (!v.deliverby_has_min || (v.flags & SMTP_EXT_DELIVERBY)));
+    CHECK(v.futurerelease_max_interval <= 999999999u);
+    CHECK(!v.futurerelease_max_interval || (v.flags & SMTP_EXT_FUTURERELEASE));
+    CHECK(!v.burl_imap || (v.flags & SMTP_EXT_BURL));
+  }
   if (caps.size_has_value) CHECK((caps.flags & SMTP_EXT_SIZE) && caps.size_max > 0);
   if (caps.auth_mechs) CHECK(caps.flags & SMTP_EXT_AUTH);
   if (caps.limits_rcptmax || caps.limits_mailmax || caps.limits_rcptdomainmax)

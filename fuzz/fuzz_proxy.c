@@ -7,7 +7,9 @@
  * not depend on how the input is split; a complete header never consumes
  * past its end and its header_len equals what was consumed; v1 headers are
  * at most 107 octets; every record lies within the reader; a completed
- * header written back by the writers is read again with equal endpoints. */
+ * header written back by the writers is read again with equal endpoints,
+ * also with a PP2_TYPE_CRC32C record, which then catches a changed address
+ * octet. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -88,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (oa.info.command == SMTP_PROXY_CMD_PROXY &&
       (oa.info.source.family == SMTP_AF_INET || oa.info.source.family == SMTP_AF_INET6)) {
     uint8_t out[128];
+    static const smtp_proxy_tlv crc = {SMTP_PP2_TYPE_CRC32C, 4, NULL};
     int n = smtp_proxy_write_v2(out, sizeof out, SMTP_PROXY_CMD_PROXY, &oa.info.source,
                                 &oa.info.destination, NULL, 0);
     smtp_proxy_info again;
@@ -97,6 +100,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(smtp_proxy_reader_info(&b, &again) == 0);
     CHECK(memcmp(&again.source, &oa.info.source, sizeof again.source) == 0);
     CHECK(memcmp(&again.destination, &oa.info.destination, sizeof again.destination) == 0);
+    /* with a checksum record: read back; one octet changed in the
+     * addresses: refused */
+    n = smtp_proxy_write_v2(out, sizeof out, SMTP_PROXY_CMD_PROXY, &oa.info.source,
+                            &oa.info.destination, &crc, 1);
+    CHECK(n > 0);
+    smtp_proxy_reader_init(&b, SMTP_PROXY_V2);
+    CHECK(smtp_proxy_reader_feed(&b, out, (size_t)n) == n);
+    CHECK(smtp_proxy_reader_info(&b, &again) == 0);
+    CHECK(memcmp(&again.source, &oa.info.source, sizeof again.source) == 0);
+    out[16] ^= (uint8_t)(1u << (data[0] & 7u));
+    smtp_proxy_reader_init(&b, SMTP_PROXY_V2);
+    CHECK(smtp_proxy_reader_feed(&b, out, (size_t)n) == SMTP_ERR_PROXY_HEADER);
     n = smtp_proxy_write_v1((char *)out, sizeof out, &oa.info.source, &oa.info.destination);
     CHECK(n > 0 && n <= SMTP_PROXY_V1_MAX);
     smtp_proxy_reader_init(&b, SMTP_PROXY_V1);

@@ -230,7 +230,11 @@ static sfz_out sfz_run(const uint8_t *data, size_t size, int mode, uint64_t seed
   sfz_app app;
   sfz_out out = {NULL, 0, 0};
   unsigned a = size > 0 ? data[0] : 0, b = size > 1 ? data[1] : 0;
-  size_t out_cap = (b & 1u) ? 1024 : 2048, pos = 0, avail = 0, allocs;
+  /* With every extension, the hooks and XCLIENT/XFORWARD (b & 16) the
+   * longest EHLO reply may raise a 1024-octet buffer (the session makes
+   * half of it hold that reply): 2048 keeps the configured size the real
+   * one, so the pending-output check below stays exact. */
+  size_t out_cap = (b & 1u) && !(b & 16u) ? 1024 : 2048, pos = 0, avail = 0, allocs;
   uint64_t rng = seed | 1u;
   const char *in;
   size_t len;
@@ -266,6 +270,7 @@ static sfz_out sfz_run(const uint8_t *data, size_t size, int mode, uint64_t seed
     smtp_server_callbacks_set_param(cb, sfz_param);
     smtp_server_callbacks_set_etrn(cb, sfz_etrn);
     smtp_server_callbacks_set_burl(cb, sfz_burl);
+    smtp_server_options_set_xclient(o, SMTP_XCLIENT | SMTP_XFORWARD); /* trusted below */
   }
   if (b & 32u) smtp_server_options_set_max_errors(o, 3);
   if (b & 64u) smtp_server_options_set_auth_mechs(o, SMTP_SASL_PLAIN | SMTP_SASL_LOGIN | SMTP_SASL_SCRAM_SHA_256);
@@ -286,6 +291,7 @@ static sfz_out sfz_run(const uint8_t *data, size_t size, int mode, uint64_t seed
   smtp_server_callbacks_set_auth(cb, sfz_auth);
   if (b & 128u) smtp_server_callbacks_set_auth_step(cb, sfz_auth_step);
   if (smtp_server_session_new(&app.s, cb, &app, o, &mem.mem) != SMTP_OK) abort();
+  if (b & 16u) smtp_server_session_allow_xclient(app.s, SMTP_XCLIENT | SMTP_XFORWARD);
   smtp_server_options_del(o);
   smtp_server_callbacks_del(cb);
   allocs = mem.count;

@@ -24,6 +24,7 @@ struct smtp_capture_record {
   char peer[CAP_ADDR_MAX + 1];
   int has_peer, peer_port;
   char *helo;
+  char *name; /* the client's host name from XFORWARD or XCLIENT, or NULL */
   int tls;
   char tls_version[64], tls_cipher[64];
   int has_cert, cert_verified;
@@ -73,6 +74,7 @@ static char *dup_n(const smtp_mem *mem, const char *p, size_t n) {
 static void rec_clear(smtp_capture *c) {
   smtp_capture_record *r = &c->rec;
   smtp__free(&c->mem, r->helo);
+  smtp__free(&c->mem, r->name);
   smtp__free(&c->mem, r->auth);
   smtp__free(&c->mem, r->mail);
   smtp__free(&c->mem, r->mail_params);
@@ -221,6 +223,18 @@ static void open_transaction(smtp_capture *c, const smtp_server_session *s) {
   c->pending_path = c->pending_params = NULL;
   if ((h = smtp_server_session_helo_name(s, &n)) != NULL && !(r->helo = dup_n(&c->mem, h, n)))
     c->failed = 1;
+  {
+    /* the host name a trusted proxy gave: this transaction's XFORWARD
+     * NAME, else XCLIENT's; "unknown" when its lookup failed */
+    smtp_xattrs x;
+    unsigned int st = SMTP_XVALUE_ABSENT;
+    if (smtp_server_session_xattrs(s, SMTP_XFORWARD, &x) == SMTP_OK) st = x.state[SMTP_XATTR_NAME];
+    if (st == SMTP_XVALUE_ABSENT && smtp_server_session_xattrs(s, SMTP_XCLIENT, &x) == SMTP_OK)
+      st = x.state[SMTP_XATTR_NAME];
+    if (st == SMTP_XVALUE_SET) h = x.value[SMTP_XATTR_NAME].ptr, n = x.value[SMTP_XATTR_NAME].len;
+    else if (st != SMTP_XVALUE_ABSENT) h = "unknown", n = 7;
+    if (st != SMTP_XVALUE_ABSENT && !(r->name = dup_n(&c->mem, h, n))) c->failed = 1;
+  }
   if ((a = smtp_server_session_auth_user(s, &n)) != NULL && !(r->auth = dup_n(&c->mem, a, n)))
     c->failed = 1;
   if (smtp_server_session_tls_info(s, &ti) == SMTP_OK) {
@@ -518,6 +532,8 @@ int smtp_capture_record_json(const smtp_capture_record *r, const char *time, cha
   puts_(&w, ",\"port\":");
   if (r->client_port >= 0) num(&w, (unsigned long long)r->client_port);
   else puts_(&w, "null");
+  puts_(&w, ",\"name\":");
+  str_or_null(&w, r->name, 1);
   puts_(&w, "},\"peer\":");
   if (r->has_peer) {
     puts_(&w, "{\"addr\":");

@@ -218,6 +218,7 @@ static void txn_finish(smtp_client_session *c, int status_override) {
   c->out.direct = NULL;
   c->out.direct_len = 0;
   if (c->phase == PH_TXN) c->phase = PH_READY;
+  c->xc.forward_done = 0; /* the server forgot them with the transaction */
   emit(c, &ev);
 }
 
@@ -813,6 +814,7 @@ static void part_reset(smtp_client_session *c) {
   c->body.src_eof = 0;
   c->body.read_blocked = 0;
   c->body.stage_off = c->body.stage_len = 0;
+  c->body.url_next = 0;
   c->body.norm_cr = 0;
   c->body.norm_line = 0;
   c->body.norm_started = 0;
@@ -834,6 +836,7 @@ static int txn_plan(smtp_client_session *c) {
   c->plan.verbatim = c->plan.verbatim_crlf = 0;
   c->plan.bdat = c->plan.eightbit = c->plan.binary = c->plan.utf8 = c->plan.size = 0;
   c->plan.requiretls = c->plan.dsn = 0;
+  c->plan.burl = 0;
   c->plan.allow_8bit = 0;
   if (t->body_source == SMTP_CLIENT_BODY_READ && !c->cb.read_body) return SMTP_ERR_INVALID_ARGUMENT;
   /* RFC 8689 4.1: REQUIRETLS only over TLS and only when offered. */
@@ -849,7 +852,21 @@ static int txn_plan(smtp_client_session *c) {
     if (!(x & SMTP_EXT_SMTPUTF8)) return SMTP_ERR_NEEDS_SMTPUTF8;
     c->plan.utf8 = 1;
   }
-  if (type == SMTP_BODY_BINARYMIME) {
+  if (t->body_source == SMTP_CLIENT_BODY_URL) {
+    /* RFC 4468 3: the server fetches the body, BURL instead of DATA/BDAT.
+     * The body type is declared as the application says (BINARYMIME
+     * only where it could also be sent, RFC 3030 3); unknown content gets
+     * 8BITMIME when offered, as a streamed body does (RFC 6152 3). */
+    if (!(x & SMTP_EXT_BURL)) return SMTP_ERR_NEEDS_BURL;
+    c->plan.burl = 1;
+    if (type == SMTP_BODY_BINARYMIME) {
+      if (!(x & SMTP_EXT_BINARYMIME) || !(x & SMTP_EXT_CHUNKING)) return SMTP_ERR_NEEDS_BINARYMIME;
+      c->plan.binary = 1;
+    } else if (type == SMTP_BODY_8BITMIME || (type == SMTP_BODY_UNSPECIFIED && (x & SMTP_EXT_8BITMIME))) {
+      if (!(x & SMTP_EXT_8BITMIME)) return SMTP_ERR_NEEDS_8BITMIME;
+      c->plan.eightbit = 1;
+    }
+  } else if (type == SMTP_BODY_BINARYMIME) {
     /* RFC 3030 3: BINARYMIME needs CHUNKING, the body goes in BDAT. */
     if (!(x & SMTP_EXT_BINARYMIME) || !(x & SMTP_EXT_CHUNKING)) return SMTP_ERR_NEEDS_BINARYMIME;
     c->plan.binary = 1;
@@ -965,7 +982,7 @@ static void body_start(smtp_client_session *c) {
    * give it the configured size (fewer, larger writes). A vetted memory
    * body goes out from the application's memory or in short copies, and
    * leaves the buffer small. A failed move only means smaller writes. */
-  if (!c->plan.verbatim) (void)smtp__cli_out_grow(c);
+  if (!c->plan.verbatim && !c->plan.burl) (void)smtp__cli_out_grow(c);
   ev_init(&ev, SMTP_CLIENT_EVENT_BODY_START);
   ev.txn = c->txn;
   ev.part = c->tx.part;
@@ -992,7 +1009,7 @@ static void produce_txn(smtp_client_session *c) {
     if (n > sizeof buf || !emit_line(c, K_RCPT, c->tx.rcpt_next, buf, n, n)) return;
     c->tx.rcpt_next++;
   }
-  if (!c->tx.data_emitted && !c->plan.bdat) {
+  if (!c->tx.data_emitted && !c->plan.bdat && !c->plan.burl) {
     /* Every reply of the part is in and nothing was accepted (DATA did not
      * fit the pipelined group): no DATA at all, RSET. */
     if (c->ring.count == 0 && c->tx.replies == c->tx.end - c->tx.first &&
@@ -1107,6 +1124,13 @@ static void produce_some(smtp_client_session *c, int allow_read) {
       return;
     }
     if (c->phase == PH_READY && c->ring.count == 0) {
+      if (c->txn && c->opt.xforward && c->xc.forward_offered && !c->xc.forward_done) {
+        /* XFORWARD_README: the attributes go with one transaction; sent
+         * again before each later one */
+        c->xc.forward_done = 1;
+        c->todo |= T_XFORWARD;
+        continue;
+      }
       if (c->txn) {
         txn_start(c);
         continue;
@@ -1231,8 +1255,9 @@ static int reply_ehlo(smtp_client_session *c, const smtp_reply *r, int kind) {
 static int reply_xforward(smtp_client_session *c, const smtp_reply *r) {
   int code = r->code;
   if (code == 421) return handle_421(c, r);
-  /* accepted or not (a server that refuses them keeps its own view) */
-  after_tls_decision(c);
+  /* accepted or not (a server that refuses them keeps its own view);
+   * before a later transaction the session is ready already */
+  if (c->phase != PH_READY) after_tls_decision(c);
   return SMTP_OK;
 }
 
@@ -1346,7 +1371,7 @@ static int reply_mail(smtp_client_session *c, const smtp_reply *r) {
   note_code(c, is_2xx(code) ? 200 : code);
   c->tx.mail_ok = is_2xx(code);
   if (!c->tx.mail_ok && !(c->ext & SMTP_EXT_PIPELINING)) part_over(c, 1);
-  else if (!c->tx.mail_ok && c->plan.bdat && !ring_has(c, K_RCPT)) part_over(c, 1);
+  else if (!c->tx.mail_ok && (c->plan.bdat || c->plan.burl) && !ring_has(c, K_RCPT)) part_over(c, 1);
   return SMTP_OK;
 }
 
@@ -1374,7 +1399,7 @@ static int reply_rcpt(smtp_client_session *c, const smtp_reply *r, size_t index)
   if (!c->tx.active) return SMTP_OK;
   if (code == 421) return handle_421(c, r);
   if (c->tx.replies == c->tx.end - c->tx.first) {
-    if (c->plan.bdat) {
+    if (c->plan.bdat || c->plan.burl) {
       if (c->tx.mail_ok && c->tx.accepted) body_start(c);
       else part_over(c, 1);
     } else if (!(c->ext & SMTP_EXT_PIPELINING) && c->tx.accepted == 0) {
@@ -1815,6 +1840,16 @@ const smtp_capabilities *smtp_client_session_capabilities(const smtp_client_sess
     m->caps.full_ok = 1;
   }
   return m->caps.full;
+}
+
+int smtp_client_session_ehlo_values(const smtp_client_session *c, smtp_ehlo_values *out) {
+  const smtp_capabilities *caps;
+  if (out) memset(out, 0, sizeof *out);
+  if (!c || !out) return SMTP_ERR_INVALID_ARGUMENT;
+  if (!c->caps.have) return SMTP_ERR_INVALID_STATE;
+  caps = smtp_client_session_capabilities(c);
+  if (!caps) return SMTP_ERR_NOMEM;
+  return smtp_capabilities_values(caps, out);
 }
 
 int smtp_client_session_error(const smtp_client_session *c) { return c ? c->error : 0; }

@@ -29,7 +29,7 @@ void smtp__cli_out_compact(smtp_client_session *c) {
   if (c->body.chunk_open) c->body.chunk_hdr_pos -= shift;
 }
 
-/* Move the output to a block of out_max bytes, keeping its contents and
+/* Move the output to a block of out.max bytes, keeping its contents and
  * offsets. Returns 1 when it moved. */
 int smtp__cli_out_grow(smtp_client_session *c) {
   char *nb;
@@ -47,8 +47,8 @@ int smtp__cli_out_grow(smtp_client_session *c) {
 }
 
 /* Room for @p n more bytes at the tail (compacting when that helps). When
- * @p n does not fit even in the empty buffer, the buffer grows to out_max;
- * if that fails, the session ends with SMTP_ERR_NOMEM (out_nomem, seen by
+ * @p n does not fit even in the empty buffer, the buffer grows to out.max;
+ * if that fails, the session ends with SMTP_ERR_NOMEM (out.nomem, seen by
  * produce()): waiting would not help. */
 int smtp__cli_out_room_slow(smtp_client_session *c, size_t n) {
   if (c->out.head) smtp__cli_out_compact(c);
@@ -343,9 +343,49 @@ smtp_ssize smtp__cli_body_feed(smtp_client_session *c, const char *src, size_t l
   }
 }
 
-/* Pull body bytes from memory or the read callback as far as output room allows. */
+/* BURL (RFC 4468 3.4): one command per URL, the last with the LAST
+ * end-marker, as far as the ring and the output allow; without PIPELINING
+ * each waits for the reply to the one before (RFC 4468 3.4 allows BURL in
+ * a pipelined group like BDAT, RFC 3030 4). */
+static void burl_pump(smtp_client_session *c) {
+  const smtp_client_txn *t = c->txn;
+  while (c->body.phase == B_SEND && c->body.url_next < t->nurls) {
+    const txn_url *u = &t->urls[c->body.url_next];
+    int last = c->body.url_next + 1 == t->nurls;
+    char line[SMTP_COMMAND_LINE_MAX];
+    size_t n = 0;
+    if (!(c->ext & SMTP_EXT_PIPELINING) && ring_has(c, K_BDAT)) return;
+    if (ring_full(c) || !smtp__cli_out_room(c, u->len + 12)) return;
+    smtp__put(line, sizeof line, &n, "BURL ", 5);
+    smtp__put(line, sizeof line, &n, t->buf + u->off, u->len);
+    if (last) smtp__put(line, sizeof line, &n, " LAST", 5);
+    if (u->trace_len < u->len) {
+      /* the URLAUTH token stays out of the trace (RFC 4467 9) */
+      char tr[SMTP_COMMAND_LINE_MAX + 16];
+      size_t k = 0;
+      smtp__put(tr, sizeof tr, &k, line, 5 + u->trace_len);
+      smtp__put(tr, sizeof tr, &k, "<redacted>", 10);
+      if (last) smtp__put(tr, sizeof tr, &k, " LAST", 5);
+      trace(c, 'C', tr, k);
+    } else {
+      trace(c, 'C', line, n);
+    }
+    out_put(c, line, n);
+    out_put(c, "\r\n", 2);
+    ring_push(c, last ? K_BDAT_LAST : K_BDAT, last && c->opt.lmtp ? c->tx.accepted : 1);
+    c->body.url_next++;
+    if (last) c->body.phase = B_DONE;
+  }
+}
+
+/* Pull body bytes from memory or the read callback as far as output room
+ * allows; or send the BURL commands. */
 void smtp__cli_body_pump(smtp_client_session *c, int allow_read) {
   smtp_client_txn *t = c->txn;
+  if (t->body_source == SMTP_CLIENT_BODY_URL) {
+    if (c->phase == PH_TXN) burl_pump(c);
+    return;
+  }
   while (c->body.phase == B_SEND && c->phase == PH_TXN) {
     smtp_ssize n;
     if (t->body_source == SMTP_CLIENT_BODY_MEMORY) {

@@ -114,6 +114,12 @@ typedef struct txn_param {
   unsigned int ext;    /* the extension that owns it, 0 when unknown */
 } txn_param;
 
+/* A BURL URL (kept in the txn buffer); trace_len: the octets the trace
+ * shows (up to a URLAUTH token). */
+typedef struct txn_url {
+  size_t off, len, trace_len;
+} txn_url;
+
 struct smtp_client_txn {
   smtp_mem mem;
   txn_param *params;
@@ -135,6 +141,8 @@ struct smtp_client_txn {
   const char *body;
   size_t body_len;
   int requiretls;
+  txn_url *urls;   /* SMTP_CLIENT_BODY_URL: the BURL URLs, in order */
+  size_t nurls, urls_cap;
   smtp_client_session *owner; /* set while submitted */
 };
 
@@ -255,6 +263,7 @@ typedef struct cli_auth {
 /* How the running transaction goes out (decided by txn_plan()). */
 typedef struct cli_plan {
   int bdat, eightbit, binary, utf8, size, requiretls, dsn;
+  int burl;             /* the body comes from URLs (RFC 4468) */
   int allow_8bit;       /* 8-bit octets may appear in a streamed body */
   uint64_t size_value;
   int verbatim;         /* vetted memory body without bare CR/LF: sent as it is in
@@ -290,6 +299,7 @@ typedef struct cli_body {
   int read_blocked;
   int chunk_open;
   size_t chunk_hdr_pos, chunk_len;
+  size_t url_next;      /* BURL: the next URL to send */
   char *stage;
   size_t stage_off, stage_len;
 } cli_body;
@@ -419,7 +429,7 @@ static inline size_t send_pending(const smtp_client_session *c) { return out_pen
  * write per span: short runs between line-start dots are cheaper copied). */
 #define DIRECT_MIN 4096u
 /* Output in the session's allocation: command lines (a long AUTH line
- * moves it to out_max) and short messages copied whole. */
+ * moves it to out.max) and short messages copied whole. */
 #define OUT_INIT 1536u
 #define DIRECT_SMALL 512u
 

@@ -37,6 +37,7 @@ int smtp_client_txn_del(smtp_client_txn *t) {
   smtp__free(&mem, t->buf);
   smtp__free(&mem, t->rcpts);
   smtp__free(&mem, t->params);
+  smtp__free(&mem, t->urls);
   smtp__free(&mem, t);
   return SMTP_OK;
 }
@@ -58,6 +59,7 @@ int smtp_client_txn_reset(smtp_client_txn *t) {
   t->body = NULL;
   t->body_len = 0;
   t->requiretls = 0;
+  t->nurls = 0;
   return SMTP_OK;
 }
 
@@ -222,6 +224,7 @@ int smtp_client_txn_set_body(smtp_client_txn *t, const char *data, size_t len) {
   t->body = data ? data : "";
   t->body_len = len;
   t->body_source = SMTP_CLIENT_BODY_MEMORY;
+  t->nurls = 0;
   return SMTP_OK;
 }
 
@@ -230,6 +233,62 @@ int smtp_client_txn_set_body_source(smtp_client_txn *t, int source) {
     return SMTP_ERR_INVALID_ARGUMENT;
   if (t->owner) return SMTP_ERR_INVALID_STATE;
   t->body_source = source;
+  t->nurls = 0;
+  t->body = NULL;
+  t->body_len = 0;
+  return SMTP_OK;
+}
+
+/* BURL (RFC 4468 3.4): at most this many URLs make one message. */
+#define BURL_URLS_MAX 64u
+/* "BURL " url " LAST" CRLF within the 512-octet command line. */
+#define BURL_URL_MAX (SMTP_COMMAND_LINE_MAX - 12u)
+
+int smtp_client_txn_add_body_url(smtp_client_txn *t, const char *url) {
+  size_t n, i, off;
+  const char *tok;
+  txn_url *u;
+  int rc;
+  if (!t || !url) return SMTP_ERR_INVALID_ARGUMENT;
+  if (t->owner) return SMTP_ERR_INVALID_STATE;
+  n = strlen(url);
+  if (n > BURL_URL_MAX) return SMTP_ERR_TOO_LONG;
+  /* RFC 4468 3.3: burl-cmd = "BURL" SP absolute-URI [SP end-marker];
+   * RFC 3986 3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ). The
+   * URI itself is printable US-ASCII without spaces (RFC 3986 2). */
+  for (i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)url[i];
+    if (ch <= 0x20 || ch >= 0x7f) return SMTP_ERR_BAD_CHAR;
+  }
+  for (i = 0; i < n && url[i] != ':'; i++) {
+    int ch = (unsigned char)url[i];
+    if (!smtp__is_alpha(ch) && (i == 0 || (!smtp__is_digit(ch) && ch != '+' && ch != '-' && ch != '.')))
+      return SMTP_ERR_SYNTAX;
+  }
+  if (i == 0 || i == n || i + 1 == n) return SMTP_ERR_SYNTAX;
+  if (t->body_source == SMTP_CLIENT_BODY_URL && t->nurls >= BURL_URLS_MAX) return SMTP_ERR_LIMIT;
+  if (t->body_source != SMTP_CLIENT_BODY_URL) t->nurls = 0;
+  if (t->nurls == t->urls_cap) {
+    size_t cap = t->urls_cap ? t->urls_cap * 2 : 2;
+    txn_url *nu = smtp__realloc(&t->mem, t->urls, cap * sizeof *nu);
+    if (!nu) return SMTP_ERR_NOMEM;
+    t->urls = nu;
+    t->urls_cap = cap;
+  }
+  rc = txn_store(t, url, n, &off);
+  if (rc != SMTP_OK) return rc;
+  u = &t->urls[t->nurls++];
+  u->off = off;
+  u->len = n;
+  /* RFC 4467 3: the access token after ";URLAUTH=" authorises the fetch;
+   * the trace never shows it. */
+  u->trace_len = n;
+  for (tok = url; (size_t)(tok - url) + 9 <= n; tok++)
+    if (smtp__casecmp(tok, 9, ";URLAUTH=", 9) == 0) {
+      u->trace_len = (size_t)(tok - url) + 9;
+      break;
+    }
+  t->body_source = SMTP_CLIENT_BODY_URL;
   t->body = NULL;
   t->body_len = 0;
   return SMTP_OK;

@@ -13,6 +13,7 @@
 
 #include "data_internal.h"
 #include "internal.h"
+#include "text.h"
 
 #if defined(__SSE2__) && !defined(SMTP_DATA_NO_SIMD)
 #include <emmintrin.h>
@@ -740,18 +741,15 @@ int smtp_parse_u64(const char *s, size_t len, uint64_t *out) {
 }
 
 smtp_ssize smtp_bdat_format(char *buf, size_t buflen, uint64_t size, int last) {
-  char digits[20];
-  size_t nd = 0, need, i = 0;
+  char digits[SMTP__U64_DIGITS];
+  size_t nd, need, i = 0;
   if (!buf && buflen) return SMTP_ERR_INVALID_ARGUMENT;
-  do {
-    digits[nd++] = (char)('0' + (int)(size % 10u));
-    size /= 10u;
-  } while (size);
+  nd = smtp__fmt_u64(digits, size);
   need = 5 + nd + (last ? 5 : 0) + 2;
   if (need > buflen) return SMTP_ERR_BUFFER_TOO_SMALL;
   memcpy(buf, "BDAT ", 5);
-  i = 5;
-  while (nd) buf[i++] = digits[--nd];
+  memcpy(buf + 5, digits, nd);
+  i = 5 + nd;
   if (last) {
     memcpy(buf + i, " LAST", 5);
     i += 5;

@@ -890,15 +890,18 @@ int smtp_driver_set_proxy_trusted(smtp_driver *d, const smtp_cidr_list *trusted)
 
 int smtp_driver_set_proxy_header(smtp_driver *d, unsigned int version, const smtp_endpoint *src,
                                  const smtp_endpoint *dst) {
+  static const smtp_proxy_tlv crc = {SMTP_PP2_TYPE_CRC32C, 4, NULL};
   struct proxy_cf *px;
+  unsigned int with_crc = version & SMTP_DRIVER_PROXY_CRC32C;
   int n;
-  if (!d || (version != 1 && version != 2)) return SMTP_ERR_INVALID_ARGUMENT;
+  version &= ~(unsigned int)SMTP_DRIVER_PROXY_CRC32C;
+  if (!d || (version != 1 && version != 2) || (with_crc && version != 2)) return SMTP_ERR_INVALID_ARGUMENT;
   px = d->px;
   if (!px || d->ops->tls_role != SMTP_TLS_CLIENT || px->hdr_off > 0) return SMTP_ERR_INVALID_STATE;
   if (version == 1) n = smtp_proxy_write_v1(px->hdr, sizeof px->hdr, src, dst);
   else
     n = smtp_proxy_write_v2(px->hdr, sizeof px->hdr, src && dst ? SMTP_PROXY_CMD_PROXY : SMTP_PROXY_CMD_LOCAL,
-                            src, dst, NULL, 0);
+                            src, dst, with_crc ? &crc : NULL, with_crc ? 1 : 0);
   if (n < 0) return n;
   px->hdr_len = (size_t)n;
   px->have_hdr = 1;

@@ -49,6 +49,7 @@ const char *smtp_strerror(int error) {
   case SMTP_ERR_TLS_REQUIRED: return "TLS is required but is not available or not up.";
   case SMTP_ERR_LIMIT: return "A configured limit was reached (recipients, errors, ...).";
   case SMTP_ERR_CALLBACK_REFUSED: return "A callback refused the operation (non-fatal).";
+  case SMTP_ERR_NEEDS_BURL: return "The body is to come from URLs but the server lacks BURL (RFC 4468).";
   case SMTP_ERR_PROXY_HEADER: return "A PROXY protocol header is malformed, oversized or missing where one is required.";
   case SMTP_ERR_UNTRUSTED: return "The peer is not a trusted source for a PROXY header, XCLIENT or XFORWARD.";
   case SMTP_ERR_TLS_NOT_VERIFIED: return "REQUIRETLS asked for, but the server's certificate was not verified (RFC 8689 4.1).";

@@ -18,6 +18,7 @@
 #include <smtp/ext.h>
 
 #include "internal.h"
+#include "text.h"
 
 /* ---------------------------------------------------------------- SASL names */
 
@@ -308,13 +309,8 @@ static void put(writer *w, const char *s, size_t n) {
 static void put_str(writer *w, const char *s) { put(w, s, strlen(s)); }
 
 static void put_u64(writer *w, uint64_t v) {
-  char tmp[20];
-  size_t n = 0;
-  do {
-    tmp[sizeof(tmp) - 1 - n++] = (char)('0' + (int)(v % 10));
-    v /= 10;
-  } while (v);
-  put(w, tmp + sizeof(tmp) - n, n);
+  char tmp[SMTP__U64_DIGITS];
+  put(w, tmp, smtp__fmt_u64(tmp, v));
 }
 
 /* Start a line; the code and separator are written by end_line() once it is

@@ -61,5 +61,7 @@ int smtp__hmac_md5(const void *key, size_t keylen, const void *data, size_t len,
 
 /* Overwrite secrets in a way the compiler does not drop. */
 void smtp__wipe(void *p, size_t n);
+/* CRC-32C of data, continuing from crc (0 to start): crc = smtp__crc32c(crc, more, n). */
+uint32_t smtp__crc32c(uint32_t crc, const void *data, size_t len);
 
 #endif

@@ -570,39 +570,154 @@ size_t smtp__param_budget(int cmd, unsigned int ext) {
 
 /* ----------------------------------------------------- EHLO parameters */
 
-int smtp__ehlo_params_check(unsigned int ext, const char *p, size_t n) {
-  size_t i, sp;
-  int64_t t;
-  if (!p && n) return -1;
-  switch (ext) {
-  case SMTP_EXT_MT_PRIORITY:
-    /* RFC 6710 7: priority-profile = 1*20(ALPHA / DIGIT / "-" / "_" / "."). */
-    if (n > 20) return -1;
-    for (i = 0; i < n; i++) {
-      unsigned char c = (unsigned char)p[i];
-      if (!smtp__is_alpha(c) && !smtp__is_digit(c) && c != '-' && c != '_' && c != '.') return -1;
-    }
-    return 0;
-  case SMTP_EXT_DELIVERBY:
-    /* RFC 2852 3: min-by-time = [1*9DIGIT] (extension tokens not offered). */
-    if (n == 0) return 0;
-    return all_digits(p, n) && n <= 9 ? 0 : -1;
-  case SMTP_EXT_FUTURERELEASE:
-    /* RFC 4865 3: max-future-release-interval SP max-future-release-date-time. */
-    for (sp = 0; sp < n && p[sp] != ' '; sp++) {}
-    if (sp == 0 || sp >= n || sp > 9 || !all_digits(p, sp) || p[0] == '0') return -1;
-    return smtp__datetime_parse(p + sp + 1, n - sp - 1, 1, &t) == 0 ? 0 : -1;
-  case SMTP_EXT_NO_SOLICITING:
-    /* RFC 3865 2: optional solicitation keywords. */
-    return n == 0 || smtp__solicit_check(p, n) == 0 ? 0 : -1;
-  case SMTP_EXT_BURL:
-    /* RFC 4468 3: optional SP-separated URL types, e.g. "imap". */
-    for (i = 0; i < n; i++) {
-      unsigned char c = (unsigned char)p[i];
-      if (c == ' ' ? (i == 0 || i + 1 == n || p[i - 1] == ' ') : (c < 33 || c > 126)) return -1;
-    }
-    return 0;
-  default:
-    return n == 0 ? 0 : -1;
+/* ------------------------------------------------------------------ */
+/* EHLO keyword parameters: one parser per keyword, used by the server to
+ * check the parameters it is configured to announce and by the client's
+ * typed view of a server's EHLO reply (smtp_capabilities_values()). With
+ * @p strict (the server's own line), only what libsmtp itself honours. */
+
+typedef int (*ehlo_parse_fn)(const char *p, size_t n, int strict, smtp_ehlo_values *v);
+
+/* RFC 6710 3: "MT-PRIORITY" [SP priority-profile],
+ * priority-profile = 1*20(ALPHA / DIGIT / "-" / "_" / "."). */
+static int e_mt_priority(const char *p, size_t n, int strict, smtp_ehlo_values *v) {
+  static const struct { const char *name; int id; } known[] = {
+      {"MIXER", SMTP_MT_PRIORITY_PROFILE_MIXER},
+      {"STANAG4406", SMTP_MT_PRIORITY_PROFILE_STANAG4406},
+      {"NSEP", SMTP_MT_PRIORITY_PROFILE_NSEP}};
+  size_t i;
+  (void)strict;
+  if (n > 20) return -1;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if (!smtp__is_alpha(c) && !smtp__is_digit(c) && c != '-' && c != '_' && c != '.') return -1;
   }
+  v->mt_priority_profile = n ? SMTP_MT_PRIORITY_PROFILE_OTHER : SMTP_MT_PRIORITY_PROFILE_UNNAMED;
+  for (i = 0; n && i < SMTP__ARRAY_LEN(known); i++)
+    if (smtp__casecmp(p, n, known[i].name, strlen(known[i].name)) == 0)
+      v->mt_priority_profile = known[i].id;
+  v->mt_priority_profile_name.ptr = p;
+  v->mt_priority_profile_name.len = n;
+  return 0;
+}
+
+/* RFC 2852 3: deliverby-param = min-by-time *( ',' extension-token ),
+ * min-by-time = [1*9DIGIT], extension-token = 1*<CHAR but SP, ",", CTLs>.
+ * The server announces no extension tokens (it defines none). */
+static int e_deliverby(const char *p, size_t n, int strict, smtp_ehlo_values *v) {
+  size_t m = 0, i, run = 1;
+  while (m < n && p[m] != ',') m++;
+  if (m > 9 || (m && !all_digits(p, m))) return -1;
+  if (strict && m < n) return -1;
+  for (i = m; i < n; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if (c == ',') {
+      if (run == 0) return -1;
+      run = 0;
+    } else if (c <= 0x20 || c >= 0x7f) {
+      return -1;
+    } else {
+      run++;
+    }
+  }
+  if (m < n && run == 0) return -1;
+  v->deliverby_has_min = m > 0;
+  v->deliverby_min = m ? (uint32_t)digits_value(p, m) : 0;
+  return 0;
+}
+
+/* RFC 4865 3: max-future-release-interval SP max-future-release-date-time,
+ * the interval %x31-39 *8DIGIT, the date-time normalised to UTC. */
+static int e_futurerelease(const char *p, size_t n, int strict, smtp_ehlo_values *v) {
+  size_t sp;
+  int64_t t;
+  (void)strict;
+  for (sp = 0; sp < n && p[sp] != ' '; sp++) {}
+  if (sp == 0 || sp >= n || sp > 9 || !all_digits(p, sp) || p[0] == '0') return -1;
+  if (smtp__datetime_parse(p + sp + 1, n - sp - 1, 1, &t) != 0) return -1;
+  v->futurerelease_max_interval = (uint32_t)digits_value(p, sp);
+  v->futurerelease_max_until = t;
+  v->futurerelease_max_until_text.ptr = p + sp + 1;
+  v->futurerelease_max_until_text.len = n - sp - 1;
+  return 0;
+}
+
+/* RFC 3865 2: "NO-SOLICITING" [SP solicitation-keywords]. */
+static int e_no_soliciting(const char *p, size_t n, int strict, smtp_ehlo_values *v) {
+  (void)strict;
+  if (n && smtp__solicit_check(p, n) != 0) return -1;
+  v->solicitation_keywords.ptr = p;
+  v->solicitation_keywords.len = n;
+  return 0;
+}
+
+/* RFC 4468 3.1: "BURL" [SP burl-param *(SP burl-param)], URL types such
+ * as "imap" (octets 33-126, single SPs between them). */
+static int e_burl(const char *p, size_t n, int strict, smtp_ehlo_values *v) {
+  size_t i, w = 0;
+  (void)strict;
+  for (i = 0; i <= n; i++) {
+    unsigned char c = i < n ? (unsigned char)p[i] : ' ';
+    if (c == ' ') {
+      if (i < n && (i == 0 || i + 1 == n || p[i - 1] == ' ')) return -1;
+      if (i > w && smtp__casecmp(p + w, i - w, "imap", 4) == 0) v->burl_imap = 1;
+      w = i + 1;
+    } else if (c < 33 || c > 126) {
+      return -1;
+    }
+  }
+  v->burl_types.ptr = p;
+  v->burl_types.len = n;
+  return 0;
+}
+
+static const struct ehlo_def {
+  unsigned int ext;
+  const char *keyword;
+  ehlo_parse_fn parse;
+} ehlo_defs[] = {
+    {SMTP_EXT_MT_PRIORITY, "MT-PRIORITY", e_mt_priority},
+    {SMTP_EXT_DELIVERBY, "DELIVERBY", e_deliverby},
+    {SMTP_EXT_FUTURERELEASE, "FUTURERELEASE", e_futurerelease},
+    {SMTP_EXT_NO_SOLICITING, "NO-SOLICITING", e_no_soliciting},
+    {SMTP_EXT_BURL, "BURL", e_burl},
+};
+
+int smtp__ehlo_params_check(unsigned int ext, const char *p, size_t n) {
+  smtp_ehlo_values v;
+  size_t i;
+  if (!p && n) return -1;
+  for (i = 0; i < SMTP__ARRAY_LEN(ehlo_defs); i++)
+    if (ehlo_defs[i].ext == ext) {
+      memset(&v, 0, sizeof v);
+      return ehlo_defs[i].parse(p ? p : "", n, 1, &v);
+    }
+  return n == 0 ? 0 : -1;
+}
+
+int smtp_capabilities_values(const smtp_capabilities *caps, smtp_ehlo_values *out) {
+  const smtp_ext_keyword *k;
+  size_t i;
+  if (out) memset(out, 0, sizeof *out);
+  if (!caps || !out) return SMTP_ERR_INVALID_ARGUMENT;
+  out->flags = caps->flags;
+  out->size_max = caps->size_has_value ? caps->size_max : 0;
+  out->size_has_value = caps->size_has_value ? 1 : 0;
+  out->auth_mechs = caps->auth_mechs;
+  out->limits_rcptmax = caps->limits_rcptmax;
+  out->limits_mailmax = caps->limits_mailmax;
+  out->limits_rcptdomainmax = caps->limits_rcptdomainmax;
+  k = smtp_capabilities_find(caps, "AUTH");
+  if (k) out->auth_names = k->params;
+  for (i = 0; i < SMTP__ARRAY_LEN(ehlo_defs); i++) {
+    const struct ehlo_def *d = &ehlo_defs[i];
+    smtp_ehlo_values v;
+    if (!(caps->flags & d->ext)) continue;
+    k = smtp_capabilities_find(caps, d->keyword);
+    if (!k) continue; /* dropped past SMTP_CAPS_MAX_KEYWORDS */
+    v = *out;
+    if (d->parse(k->params.len ? k->params.ptr : "", k->params.len, 0, &v) == 0) *out = v;
+    else out->malformed |= d->ext;
+  }
+  return SMTP_OK;
 }

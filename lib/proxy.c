@@ -6,6 +6,7 @@
 
 #include <smtp/proxy.h>
 
+#include "hash.h"
 #include "internal.h"
 
 static const uint8_t v2sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
@@ -30,7 +31,10 @@ struct rdr {
   uint32_t pos;       /* octets consumed */
   uint32_t tlv_left;  /* value octets still to come of the current record */
   uint16_t tlv_used;  /* octets in tlv[] */
-  uint16_t pad;
+  uint8_t in_crc;     /* the current record is PP2_TYPE_CRC32C */
+  uint8_t crc_seen;   /* a PP2_TYPE_CRC32C record was read */
+  uint32_t crc;       /* v2 (PROXY): CRC-32C of the octets so far, the record's value as zeros */
+  uint8_t crc_got[4]; /* the record's value */
   smtp_proxy_info info;
   uint8_t hdr[HDR_CAP];
   uint8_t tlv[SMTP_PROXY_TLV_STORE];
@@ -167,6 +171,11 @@ static void v2_addresses(struct rdr *d) {
 static smtp_ssize complete(struct rdr *d, size_t used) {
   if (d->info.version == 2) {
     if (check_tlvs(d) != 0) return fail(d);
+    /* HAProxy's specification, PP2_TYPE_CRC32C: a header whose checksum does not match is
+     * invalid (the value is big-endian, computed with its own field zero) */
+    if (d->crc_seen && d->crc != (((uint32_t)d->crc_got[0] << 24) | ((uint32_t)d->crc_got[1] << 16) |
+                                  ((uint32_t)d->crc_got[2] << 8) | d->crc_got[3]))
+      return fail(d);
     v2_addresses(d);
   }
   d->info.header_len = d->pos;
@@ -262,6 +271,7 @@ smtp_ssize smtp_proxy_reader_feed(smtp_proxy_reader *r, const void *data, size_t
       i += k;
       if (d->have == SMTP_PROXY_V2_FIXED) {
         if (v2_fixed(d) != 0) return fail(d);
+        d->crc = smtp__crc32c(0, d->hdr, SMTP_PROXY_V2_FIXED);
         d->state = R_V2_ADDR;
         if (d->addr_len == 0) d->state = R_V2_REST;
         if (d->pos == d->total) return complete(d, i);
@@ -276,6 +286,7 @@ smtp_ssize smtp_proxy_reader_feed(smtp_proxy_reader *r, const void *data, size_t
       d->pos += (uint32_t)k;
       i += k;
       if (d->have == SMTP_PROXY_V2_FIXED + d->addr_len) {
+        d->crc = smtp__crc32c(d->crc, d->hdr + SMTP_PROXY_V2_FIXED, d->addr_len);
         d->state = R_V2_REST;
         if (d->pos == d->total) return complete(d, i);
       }
@@ -289,10 +300,15 @@ smtp_ssize smtp_proxy_reader_feed(smtp_proxy_reader *r, const void *data, size_t
         /* a record header; at its start, the rest must hold it */
         if (d->tlv_have == 0 && left < 3) return fail(d);
         d->tlv_hdr[d->tlv_have++] = p[i];
+        d->crc = smtp__crc32c(d->crc, p + i, 1);
         k = 1;
         if (d->tlv_have == 3) {
           size_t vl = ((size_t)d->tlv_hdr[1] << 8) | d->tlv_hdr[2];
           if (vl > left - 1) return fail(d); /* overruns the declared length */
+          d->in_crc = d->tlv_hdr[0] == SMTP_PP2_TYPE_CRC32C;
+          /* exactly 4 octets, and one such record */
+          if (d->in_crc && (vl != 4 || d->crc_seen)) return fail(d);
+          if (d->in_crc) d->crc_seen = 1;
           d->tlv_left = (uint32_t)vl;
           d->storing = (uint8_t)(d->tlv_used + 3 + vl <= SMTP_PROXY_TLV_STORE);
           if (d->storing) {
@@ -305,6 +321,13 @@ smtp_ssize smtp_proxy_reader_feed(smtp_proxy_reader *r, const void *data, size_t
         }
       } else {
         k = d->tlv_left < len - i ? d->tlv_left : len - i;
+        if (d->in_crc) {
+          static const uint8_t zero[4] = {0, 0, 0, 0};
+          memcpy(d->crc_got + (4 - d->tlv_left), p + i, k); /* k <= tlv_left <= 4 */
+          d->crc = smtp__crc32c(d->crc, zero, k);
+        } else {
+          d->crc = smtp__crc32c(d->crc, p + i, k);
+        }
         if (d->storing) {
           memcpy(d->tlv + d->tlv_used, p + i, k);
           d->tlv_used = (uint16_t)(d->tlv_used + k);
@@ -474,9 +497,9 @@ static void v6_of(const smtp_endpoint *e, uint8_t *out) {
 
 int smtp_proxy_write_v2(void *buf, size_t cap, unsigned int command, const smtp_endpoint *src,
                         const smtp_endpoint *dst, const smtp_proxy_tlv *tlvs, size_t ntlvs) {
-  uint8_t *b = buf;
+  uint8_t *b = buf, *crc_at = NULL;
   size_t alen = 0, total, i;
-  unsigned int fam = 0;
+  unsigned int fam = 0, ncrc = 0;
   int ip;
   if (!buf || command > SMTP_PROXY_CMD_PROXY || (ntlvs && !tlvs)) return SMTP_ERR_INVALID_ARGUMENT;
   ip = src && dst && (src->family == SMTP_AF_INET || src->family == SMTP_AF_INET6) &&
@@ -492,8 +515,12 @@ int smtp_proxy_write_v2(void *buf, size_t cap, unsigned int command, const smtp_
   }
   total = SMTP_PROXY_V2_FIXED + alen;
   for (i = 0; i < ntlvs; i++) {
-    if (tlvs[i].type > 255 || tlvs[i].len > 65535 || (tlvs[i].len && !tlvs[i].value))
+    if (tlvs[i].type == SMTP_PP2_TYPE_CRC32C) {
+      /* filled in below; its value is not read */
+      if (tlvs[i].len != 4 || ncrc++) return SMTP_ERR_INVALID_ARGUMENT;
+    } else if (tlvs[i].type > 255 || tlvs[i].len > 65535 || (tlvs[i].len && !tlvs[i].value)) {
       return SMTP_ERR_INVALID_ARGUMENT;
+    }
     total += 3 + (size_t)tlvs[i].len;
   }
   if (total - SMTP_PROXY_V2_FIXED > 65535) return SMTP_ERR_INVALID_ARGUMENT;
@@ -524,8 +551,22 @@ int smtp_proxy_write_v2(void *buf, size_t cap, unsigned int command, const smtp_
     b[0] = (uint8_t)tlvs[i].type;
     b[1] = (uint8_t)(tlvs[i].len >> 8);
     b[2] = (uint8_t)(tlvs[i].len & 0xff);
-    if (tlvs[i].len) memcpy(b + 3, tlvs[i].value, tlvs[i].len);
+    if (tlvs[i].type == SMTP_PP2_TYPE_CRC32C) {
+      crc_at = b + 3;
+      memset(crc_at, 0, 4);
+    } else if (tlvs[i].len) {
+      memcpy(b + 3, tlvs[i].value, tlvs[i].len);
+    }
     b += 3 + tlvs[i].len;
+  }
+  if (crc_at) {
+    /* HAProxy's specification, PP2_TYPE_CRC32C: over the whole header with the field zero,
+     * then stored big-endian */
+    uint32_t c = smtp__crc32c(0, buf, total);
+    crc_at[0] = (uint8_t)(c >> 24);
+    crc_at[1] = (uint8_t)(c >> 16);
+    crc_at[2] = (uint8_t)(c >> 8);
+    crc_at[3] = (uint8_t)c;
   }
   return (int)total;
 }

@@ -17,6 +17,7 @@
 #include <smtp/reply.h>
 
 #include "internal.h"
+#include "text.h"
 
 /* ------------------------------------------------------------------ codes */
 
@@ -67,14 +68,6 @@ int smtp_enhanced_code_parse(const char *s, size_t len, smtp_enhanced_code *out,
   return SMTP_OK;
 }
 
-static size_t put_num(char *p, int v) {
-  size_t n = 0;
-  if (v >= 100) p[n++] = (char)('0' + v / 100);
-  if (v >= 10) p[n++] = (char)('0' + (v / 10) % 10);
-  p[n++] = (char)('0' + v % 10);
-  return n;
-}
-
 smtp_ssize smtp_enhanced_code_format(const smtp_enhanced_code *code, char *buf, size_t buflen) {
   char tmp[12];
   size_t n = 0;
@@ -84,9 +77,9 @@ smtp_ssize smtp_enhanced_code_format(const smtp_enhanced_code *code, char *buf, 
     return SMTP_ERR_ENHANCED_CODE;
   tmp[n++] = (char)('0' + code->cls);
   tmp[n++] = '.';
-  n += put_num(tmp + n, code->subject);
+  n += smtp__fmt_u64(tmp + n, (uint64_t)code->subject);
   tmp[n++] = '.';
-  n += put_num(tmp + n, code->detail);
+  n += smtp__fmt_u64(tmp + n, (uint64_t)code->detail);
   if (buflen < n + 1) return SMTP_ERR_BUFFER_TOO_SMALL;
   memcpy(buf, tmp, n);
   buf[n] = '\0';

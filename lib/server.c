@@ -155,6 +155,7 @@ static void close_421(smtp_server_session *s, int id) {
 /* Transaction state.                                                        */
 
 static void reset_transaction(smtp_server_session *s) {
+  if (s->state == SRV_ST_MAIL) smtp__srv_x_txn_end(s); /* XFORWARD_README: per transaction */
   if (s->state == SRV_ST_MAIL) s->state = SRV_ST_HELO;
   s->rpath_len = 0; /* rpath itself may hold a MAIL waiting for its answer */
   s->tflags = 0;
@@ -167,6 +168,7 @@ static void reset_transaction(smtp_server_session *s) {
 
 static void reset_session(smtp_server_session *s) {
   reset_transaction(s);
+  smtp__srv_x_txn_end(s);
   if (s->state > SRV_ST_GREETED) s->state = SRV_ST_GREETED;
   s->helo_verb = 0;
   s->helo_len = 0;
@@ -225,14 +227,19 @@ static void progress(smtp_server_session *s);
  * for a client the application trusts: the last line becomes a
  * continuation and the keywords follow (Postfix's XCLIENT_README and
  * XFORWARD_README). */
+static const char xc[] = "XCLIENT NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT";
+static const char xf[] = "XFORWARD NAME ADDR PROTO HELO SOURCE IDENT PORT";
+
+/* Octets add_x_keywords() adds for the commands @p on. */
+static size_t x_keywords_len(unsigned int on) {
+  return ((on & SMTP_XCLIENT) ? 4 + sizeof xc - 1 + 2 : 0) + ((on & SMTP_XFORWARD) ? 4 + sizeof xf - 1 + 2 : 0);
+}
+
 static smtp_ssize add_x_keywords(const smtp_server_session *s, char *r, size_t n, size_t cap) {
-  static const char xc[] = "XCLIENT NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT";
-  static const char xf[] = "XFORWARD NAME ADDR PROTO HELO SOURCE IDENT PORT";
   unsigned int on = s->opt.xclient & s->x_allowed;
-  size_t last, need = 0;
+  size_t last, need;
   if (!on || n < 6) return (smtp_ssize)n;
-  if (on & SMTP_XCLIENT) need += 4 + sizeof xc - 1 + 2;
-  if (on & SMTP_XFORWARD) need += 4 + sizeof xf - 1 + 2;
+  need = x_keywords_len(on);
   if (n + need > cap) return SMTP_ERR_BUFFER_TOO_SMALL;
   for (last = n - 2; last > 0 && !(r[last - 1] == '\n'); last--) {
   }
@@ -307,6 +314,7 @@ static void apply(smtp_server_session *s, int code) {
     if (cls == 2) {
       /* RFC 5321 4.1.4: an accepted EHLO resets like RSET. */
       reset_transaction(s);
+      smtp__srv_x_txn_end(s);
       s->helo_verb = s->p_verb;
       s->state = SRV_ST_HELO;
       memcpy(s->helo_name, s->in, s->p_name_len); /* kept there by cmd_helo() */
@@ -373,6 +381,7 @@ static void apply(smtp_server_session *s, int code) {
     break;
   case SRV_OP_RSET:
     if (cls == 2) reset_transaction(s);
+    if (cls == 2) smtp__srv_x_txn_end(s);
     break;
   case SRV_OP_BURL:
     /* RFC 4468 3.5: a positive reply to BURL ... LAST ends the message. */
@@ -1238,10 +1247,9 @@ static void cmd_burl(smtp_server_session *s, const smtp_command *c) {
  * the options enable them. Returns 1 when the command was one of them. */
 static int cmd_xcommand(smtp_server_session *s, const smtp_command *c) {
   static const smtp_enhanced_code e570 = {5, 7, 0}, e551 = {5, 5, 1}, e554 = {5, 5, 4},
-                                  e200 = {2, 0, 0};
+                                  e200 = {2, 0, 0}, e430 = {4, 3, 0};
   unsigned int verb;
   smtp_xattrs x;
-  smtp_endpoint ep;
   char *scratch = s->in + s->scratch_off;
   size_t cap = s->in_cap - s->scratch_off;
   int r;
@@ -1264,47 +1272,13 @@ static int cmd_xcommand(smtp_server_session *s, const smtp_command *c) {
     (void)smtp__srv_finish(s, 501, &e554, "Bad attribute list", 18);
     return 1;
   }
-  /* the client's address and port; the server's for XCLIENT */
-  smtp__ep_get(s->addrs, 3, SMTP_ADDR_CLIENT, &ep);
-  if (x.state[SMTP_XATTR_ADDR] == SMTP_XVALUE_SET) {
-    uint16_t port = ep.port;
-    (void)smtp_endpoint_parse(&ep, x.value[SMTP_XATTR_ADDR].ptr, x.value[SMTP_XATTR_ADDR].len, port);
-  } else if (x.state[SMTP_XATTR_ADDR] != SMTP_XVALUE_ABSENT) {
-    memset(&ep, 0, sizeof ep);
-  }
-  if (x.state[SMTP_XATTR_PORT] == SMTP_XVALUE_SET) {
-    unsigned int p = 0;
-    for (size_t i = 0; i < x.value[SMTP_XATTR_PORT].len; i++)
-      p = p * 10 + (unsigned int)(x.value[SMTP_XATTR_PORT].ptr[i] - '0');
-    ep.port = (uint16_t)p;
-  }
-  if (x.state[SMTP_XATTR_ADDR] != SMTP_XVALUE_ABSENT || x.state[SMTP_XATTR_PORT] != SMTP_XVALUE_ABSENT) {
-    ep.origin = verb == SMTP_XCLIENT ? SMTP_ORIGIN_XCLIENT : SMTP_ORIGIN_XFORWARD;
-    smtp__ep_set(s->addrs, 3, SMTP_ADDR_CLIENT, &ep);
-  }
-  if (verb == SMTP_XCLIENT &&
-      (x.state[SMTP_XATTR_DESTADDR] != SMTP_XVALUE_ABSENT || x.state[SMTP_XATTR_DESTPORT] != SMTP_XVALUE_ABSENT)) {
-    smtp__ep_get(s->addrs, 3, SMTP_ADDR_SERVER, &ep);
-    if (x.state[SMTP_XATTR_DESTADDR] == SMTP_XVALUE_SET)
-      (void)smtp_endpoint_parse(&ep, x.value[SMTP_XATTR_DESTADDR].ptr, x.value[SMTP_XATTR_DESTADDR].len, ep.port);
-    else if (x.state[SMTP_XATTR_DESTADDR] != SMTP_XVALUE_ABSENT)
-      memset(&ep, 0, sizeof ep);
-    if (x.state[SMTP_XATTR_DESTPORT] == SMTP_XVALUE_SET) {
-      unsigned int p = 0;
-      for (size_t i = 0; i < x.value[SMTP_XATTR_DESTPORT].len; i++)
-        p = p * 10 + (unsigned int)(x.value[SMTP_XATTR_DESTPORT].ptr[i] - '0');
-      ep.port = (uint16_t)p;
-    }
-    ep.origin = SMTP_ORIGIN_XCLIENT;
-    smtp__ep_set(s->addrs, 3, SMTP_ADDR_SERVER, &ep);
+  if (!s->xs) { /* allocated by smtp_server_session_allow_xclient(); never missing */
+    (void)smtp__srv_finish(s, 451, &e430, "Error: insufficient system resources", 36);
+    return 1;
   }
   if (verb == SMTP_XFORWARD) {
-    /* the original client's HELO name names it in the Received field */
-    if (x.state[SMTP_XATTR_HELO] == SMTP_XVALUE_SET && s->helo_verb) {
-      memcpy(s->helo_name, x.value[SMTP_XATTR_HELO].ptr, x.value[SMTP_XATTR_HELO].len);
-      s->helo_len = (unsigned short)x.value[SMTP_XATTR_HELO].len;
-      s->helo_name[s->helo_len] = '\0';
-    }
+    /* kept for the next transaction (server_xclient.c) */
+    smtp__srv_x_apply(s, verb, &x);
     (void)smtp__srv_finish(s, 250, &e200, "Ok", 2);
     return 1;
   }
@@ -1313,6 +1287,7 @@ static int cmd_xcommand(smtp_server_session *s, const smtp_command *c) {
     char t[SRV_NAME_MAX + 64];
     sbuf b = {t, sizeof t, 0};
     reset_session(s);
+    smtp__srv_x_apply(s, verb, &x); /* the new client's attributes */
     sb_put(&b, s->hostname, s->hostname_len);
     sb_str(&b, s->opt.lmtp ? " LMTP " : " ESMTP ");
     sb_str(&b, smtp_status_default(SMTP_STATUS_GREETING)->text);
@@ -1877,7 +1852,8 @@ static size_t ehlo_reply_bound(const struct srv_params *o, const char *host,
   cfg.flags &= ~(unsigned)SMTP_EXT_FUTURERELEASE; /* only as an extra line */
   ehlo_extra_fill(extra, extra_len, with_params, cfg.flags | with_params, &cfg, lines);
   n = smtp_ehlo_reply_build(tmp, sizeof tmp, host, NULL, &cfg);
-  return n > 0 ? (size_t)n : sizeof tmp;
+  /* and the XCLIENT/XFORWARD lines a trusted client gets */
+  return (n > 0 ? (size_t)n : sizeof tmp) + x_keywords_len(o->xclient);
 }
 
 int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbacks *callbacks,
@@ -1988,6 +1964,7 @@ void smtp_server_session_del(smtp_server_session *s) {
   if (!s) return;
   m = s->mem;
   smtp__srv_sasl_free(s);
+  smtp__srv_x_free(s);
   smtp__free(&m, s);
 }
 
@@ -2292,15 +2269,19 @@ unsigned int smtp_server_session_transaction_count(const smtp_server_session *s)
 }
 
 const char *smtp_server_session_helo_name(const smtp_server_session *s, size_t *len) {
+  const char *xh;
   if (len) *len = 0;
+  if (s && smtp__srv_x_helo(s, &xh, len)) return xh; /* XFORWARD / XCLIENT HELO */
   if (!s || !s->helo_verb) return NULL;
   if (len) *len = s->helo_len;
   return s->helo_name;
 }
 
 const char *smtp_server_session_auth_user(const smtp_server_session *s, size_t *len) {
+  const char *xl;
   if (len) *len = 0;
   if (!s || !s->authed) return NULL;
+  if ((xl = smtp__srv_x_login(s, len)) != NULL) return xl; /* XCLIENT LOGIN */
   if (len) *len = s->user_len;
   return s->user;
 }
@@ -2322,11 +2303,13 @@ const char *smtp_server_session_received_protocol(const smtp_server_session *s) 
       {{"ESMTP", "ESMTPA", "ESMTPS", "ESMTPSA"}, {"LMTP", "LMTPA", "LMTPS", "LMTPSA"}},
       {{"UTF8SMTP", "UTF8SMTPA", "UTF8SMTPS", "UTF8SMTPSA"},
        {"UTF8LMTP", "UTF8LMTPA", "UTF8LMTPS", "UTF8LMTPSA"}}};
-  int utf8, lmtp, idx;
+  int utf8, lmtp, idx, xp;
   if (!s) return "SMTP";
   lmtp = s->opt.lmtp ? 1 : 0;
   utf8 = (s->state == SRV_ST_MAIL && (s->tflags & SMTP_SERVER_FLAG_SMTPUTF8)) ? 1 : 0;
-  if (!lmtp && !utf8 && s->helo_verb == SMTP_VERB_HELO && !s->tls && !s->authed) return "SMTP";
+  xp = lmtp ? 0 : smtp__srv_x_proto(s); /* XFORWARD / XCLIENT PROTO: the client's own */
+  if (!utf8 && xp == 1) return "SMTP";
+  if (!lmtp && !utf8 && xp != 2 && s->helo_verb == SMTP_VERB_HELO && !s->tls && !s->authed) return "SMTP";
   idx = (s->tls ? 2 : 0) + (s->authed ? 1 : 0);
   return names[utf8][lmtp][idx];
 }
@@ -2342,11 +2325,14 @@ int smtp_server_session_set_addr(smtp_server_session *s, unsigned int which, con
 
 int smtp_server_session_addr(const smtp_server_session *s, unsigned int which, smtp_endpoint *out) {
   if (!s) return SMTP_ERR_INVALID_ARGUMENT;
+  if (smtp__srv_x_addr(s, which, out)) return SMTP_OK; /* XFORWARD's client */
   return smtp__ep_get(s->addrs, 3, which, out);
 }
 
 int smtp_server_session_allow_xclient(smtp_server_session *s, unsigned int which) {
   if (!s || (which & ~(SMTP_XCLIENT | SMTP_XFORWARD))) return SMTP_ERR_INVALID_ARGUMENT;
+  /* the attribute block, now rather than while serving (server_xclient.c) */
+  if ((which & s->opt.xclient) && smtp__srv_x_prepare(s) != SMTP_OK) return SMTP_ERR_NOMEM;
   s->x_allowed = (unsigned char)which;
   return SMTP_OK;
 }

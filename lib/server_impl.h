@@ -233,6 +233,7 @@ struct smtp_server_session {
 
   smtp__ep addrs[3]; /* SMTP_ADDR_CLIENT, _SERVER, _PEER */
   unsigned char x_allowed; /* XCLIENT/XFORWARD allowed to this client */
+  struct smtp__srv_x *xs;  /* XCLIENT/XFORWARD attributes (server_xclient.c), NULL until used */
 
   char helo_name[SRV_NAME_MAX + 1];
   char rpath[SMTP_PATH_MAX + 1];
@@ -264,6 +265,17 @@ int smtp__srv_auth_usable(const smtp_server_session *s);
 void smtp__srv_auth_complete(smtp_server_session *s, int code);
 int smtp__srv_auth_emit_challenge(smtp_server_session *s, const void *data, size_t len);
 void smtp__srv_auth_set_identity(smtp_server_session *s, const char *id, size_t len);
+
+/* server_xclient.c: the attributes XCLIENT and XFORWARD gave (Postfix's
+ * XCLIENT_README and XFORWARD_README), allocated on first use. */
+int smtp__srv_x_prepare(smtp_server_session *s);
+void smtp__srv_x_apply(smtp_server_session *s, unsigned int verb, const struct smtp_xattrs *x);
+void smtp__srv_x_txn_end(smtp_server_session *s);
+void smtp__srv_x_free(smtp_server_session *s);
+int smtp__srv_x_addr(const smtp_server_session *s, unsigned int which, struct smtp_endpoint *out);
+int smtp__srv_x_helo(const smtp_server_session *s, const char **name, size_t *len);
+const char *smtp__srv_x_login(const smtp_server_session *s, size_t *len);
+int smtp__srv_x_proto(const smtp_server_session *s);
 
 /* server_sasl.c: SCRAM, EXTERNAL, XOAUTH2/OAUTHBEARER run by the session */
 unsigned int smtp__srv_sasl_builtin(const smtp_server_session *s);

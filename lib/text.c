@@ -3,7 +3,7 @@
 
 #include "abnf.h"
 
-size_t smtp__fmt_u64(char *buf, uint64_t v) {
+size_t smtp__fmt_u64_any(char *buf, uint64_t v) {
   char t[SMTP__U64_DIGITS];
   size_t k = sizeof t, n;
   do {

@@ -11,12 +11,26 @@
 /* Octets the decimal form of any uint64_t takes at most. */
 #define SMTP__U64_DIGITS 20u
 
-/* Write @p v in decimal (no sign, no leading zeros) to @p buf, which holds
- * at least SMTP__U64_DIGITS octets; returns the octets written (no NUL). */
-size_t smtp__fmt_u64(char *buf, uint64_t v);
+/* Write @p v in decimal (no sign, no leading zeros) to @p buf, which has
+ * room for its digits (at most SMTP__U64_DIGITS octets); returns the
+ * octets written (no NUL). */
+size_t smtp__fmt_u64_any(char *buf, uint64_t v);
+static inline size_t smtp__fmt_u64(char *buf, uint64_t v) {
+  /* one and two digits (reply and enhanced code parts) without a call */
+  if (v < 10u) {
+    buf[0] = (char)('0' + (int)v);
+    return 1;
+  }
+  if (v < 100u) {
+    buf[0] = (char)('0' + (int)(v / 10u));
+    buf[1] = (char)('0' + (int)(v % 10u));
+    return 2;
+  }
+  return smtp__fmt_u64_any(buf, v);
+}
 
-/* The same for a signed value ("-" first when negative); @p buf holds at
- * least SMTP__U64_DIGITS + 1 octets. */
+/* The same for a signed value ("-" first when negative; at most
+ * SMTP__U64_DIGITS + 1 octets). */
 size_t smtp__fmt_i64(char *buf, int64_t v);
 
 /* Append @p l octets of @p s to @p buf (@p cap octets, *@p n used). Past

@@ -17,8 +17,8 @@ const char *smtp_xattr_name(unsigned int attr) { return attr < SMTP_XATTR_COUNT 
 
 static unsigned int known(unsigned int verb) { return verb == SMTP_XCLIENT ? XC_MASK : XF_MASK; }
 
-/* Checks on one decoded value of attribute @a. */
-static int check_value(unsigned int a, const char *v, size_t n) {
+/* Checks on one decoded value of attribute @a of command @verb. */
+static int check_value(unsigned int verb, unsigned int a, const char *v, size_t n) {
   size_t i;
   if (n > SMTP_XATTR_VALUE_MAX) return SMTP_ERR_TOO_LONG;
   for (i = 0; i < n; i++) {
@@ -39,8 +39,12 @@ static int check_value(unsigned int a, const char *v, size_t n) {
       p = p * 10 + (unsigned long)(v[i] - '0');
     }
     if (p > 65535) return SMTP_ERR_SYNTAX;
-  } else if (a == SMTP_XATTR_PROTO) {
+  } else if (a == SMTP_XATTR_PROTO && verb == SMTP_XCLIENT) {
+    /* XCLIENT_README: "either SMTP or ESMTP" */
     if (smtp__casecmp(v, n, "SMTP", 4) != 0 && smtp__casecmp(v, n, "ESMTP", 5) != 0) return SMTP_ERR_SYNTAX;
+  } else if (a == SMTP_XATTR_PROTO) {
+    /* XFORWARD_README: an SMTP or non-SMTP protocol name of up to 64 characters */
+    if (n == 0 || n > SMTP_XFORWARD_PROTO_MAX) return SMTP_ERR_SYNTAX;
   } else if (a == SMTP_XATTR_SOURCE) {
     if (smtp__casecmp(v, n, "LOCAL", 5) != 0 && smtp__casecmp(v, n, "REMOTE", 6) != 0) return SMTP_ERR_SYNTAX;
   } else if (n == 0) {
@@ -81,15 +85,19 @@ int smtp_xattrs_parse(unsigned int verb, const char *args, size_t len, smtp_xatt
     if (cap - used < vl) return SMTP_ERR_BUFFER_TOO_SMALL;
     r = smtp_xtext_decode(args + eq + 1, vl, scratch + used, cap - used, &dl);
     if (r != SMTP_OK) return r == SMTP_ERR_BUFFER_TOO_SMALL ? r : SMTP_ERR_XTEXT;
-    if (dl == 13 && memcmp(scratch + used, "[UNAVAILABLE]", 13) == 0) {
+    /* XCLIENT_README Note 3 / XFORWARD_README Note 3: any case */
+    if (dl == 13 && smtp__casecmp(scratch + used, 13, "[UNAVAILABLE]", 13) == 0) {
       out->state[a] = SMTP_XVALUE_UNAVAILABLE;
       continue;
     }
-    if (dl == 13 && memcmp(scratch + used, "[TEMPUNAVAIL]", 13) == 0) {
+    if (dl == 13 && smtp__casecmp(scratch + used, 13, "[TEMPUNAVAIL]", 13) == 0) {
+      /* XCLIENT_README: a transient host name lookup failure; no other
+       * attribute has this value */
+      if (verb != SMTP_XCLIENT || a != SMTP_XATTR_NAME) return SMTP_ERR_SYNTAX;
       out->state[a] = SMTP_XVALUE_TEMPUNAVAIL;
       continue;
     }
-    r = check_value(a, scratch + used, dl);
+    r = check_value(verb, a, scratch + used, dl);
     if (r != SMTP_OK) return r;
     out->state[a] = SMTP_XVALUE_SET;
     out->value[a].ptr = scratch + used;
@@ -115,9 +123,11 @@ smtp_ssize smtp_xattrs_format(unsigned int verb, const smtp_xattrs *in, char *bu
       v = in->value[a].ptr;
       vl = in->value[a].len;
       if (!v && vl) return SMTP_ERR_INVALID_ARGUMENT;
-      r = check_value(a, v, vl);
+      r = check_value(verb, a, v, vl);
       if (r != SMTP_OK) return r;
     } else {
+      if (in->state[a] == SMTP_XVALUE_TEMPUNAVAIL && (verb != SMTP_XCLIENT || a != SMTP_XATTR_NAME))
+        return SMTP_ERR_SYNTAX;
       v = in->state[a] == SMTP_XVALUE_UNAVAILABLE ? "[UNAVAILABLE]" : "[TEMPUNAVAIL]";
       vl = 13;
     }

@@ -6,7 +6,7 @@ cd "$top"
 
 # Build and test dependencies. Interop peers come from Debian too (loopback only).
 SMTP_BUILD_PKGS="gcc g++ meson ninja-build pkg-config libcmocka-dev libssl-dev libmbedtls-dev scdoc"
-SMTP_TEST_PKGS="chromium python3-pytest python3-mypy python3-venv abigail-tools cmake git debhelper lintian dpkg-dev fakeroot libjs-jquery swaks libnet-ssleay-perl libio-socket-inet6-perl curl socat openssl ca-certificates python3 python3-aiosmtpd postfix dovecot-core dovecot-submissiond doxygen clang libclang-rt-14-dev haproxy nginx-light libnginx-mod-mail libc-ares-dev libunbound-dev libcurl4-openssl-dev nsd unbound ldnsutils"
+SMTP_TEST_PKGS="chromium python3-pytest python3-mypy python3-venv abigail-tools cmake git debhelper lintian dpkg-dev fakeroot libjs-jquery swaks libnet-ssleay-perl libio-socket-inet6-perl curl socat openssl ca-certificates python3 python3-aiosmtpd postfix dovecot-core dovecot-submissiond doxygen clang libclang-rt-14-dev haproxy nginx-light libnginx-mod-mail libc-ares-dev libunbound-dev libcurl4-openssl-dev nsd unbound ldnsutils libidn12 libgnutls-dane0 golang-go golang-github-emersion-go-smtp-dev"
 
 missing_pkgs() {
   for p in "$@"; do

@@ -66,6 +66,8 @@ static int on_data_end(smtp_server_session *s, const smtp_server_data_end *e, vo
   return 0;
 }
 
+static int with_xclient; /* run(): XCLIENT and XFORWARD enabled and trusted */
+
 /* Runs @p in through a session (fed @p step octets at a time; 0: whole). */
 static void run(harness *h, const char *in, size_t step, int lmtp) {
   smtp_server_callbacks *cb;
@@ -86,7 +88,9 @@ static void run(harness *h, const char *in, size_t step, int lmtp) {
   smtp_server_callbacks_set_trace(cb, on_trace);
   smtp_server_callbacks_set_rcpt(cb, on_rcpt);
   smtp_server_callbacks_set_data_end(cb, on_data_end);
+  if (with_xclient) assert_int_equal(smtp_server_options_set_xclient(o, SMTP_XCLIENT | SMTP_XFORWARD), SMTP_OK);
   assert_int_equal(smtp_server_session_new(&s, cb, h, o, NULL), SMTP_OK);
+  if (with_xclient) assert_int_equal(smtp_server_session_allow_xclient(s, SMTP_XCLIENT | SMTP_XFORWARD), SMTP_OK);
   for (int guard = 0; guard < 100000 && !smtp_server_session_want_close(s); guard++) {
     const char *p;
     smtp_ssize n;
@@ -120,7 +124,7 @@ static const char pipelined[] =
     "QUIT\r\n";
 
 static const char want0[] =
-    "{\"time\":\"2026-12-07T04:00:00Z\",\"client\":{\"addr\":\"192.0.2.7\",\"port\":40123},"
+    "{\"time\":\"2026-12-07T04:00:00Z\",\"client\":{\"addr\":\"192.0.2.7\",\"port\":40123,\"name\":null},"
     "\"peer\":null,\"helo\":\"client.example\",\"tls\":null,\"auth\":null,"
     "\"mail\":{\"path\":\"alice@example.org\",\"params\":{\"SIZE\":\"120\",\"BODY\":\"8BITMIME\","
     "\"ENVID\":\"a+2Bb\"}},"
@@ -131,7 +135,7 @@ static const char want0[] =
     "\"bdat\":false}}";
 
 static const char want1[] =
-    "{\"time\":\"2026-12-07T04:00:00Z\",\"client\":{\"addr\":\"192.0.2.7\",\"port\":40123},"
+    "{\"time\":\"2026-12-07T04:00:00Z\",\"client\":{\"addr\":\"192.0.2.7\",\"port\":40123,\"name\":null},"
     "\"peer\":null,\"helo\":\"client.example\",\"tls\":null,\"auth\":null,"
     "\"mail\":{\"path\":\"\",\"params\":{}},"
     "\"rcpts\":[{\"path\":\"Postmaster\",\"params\":{},\"code\":250,\"enhanced\":\"2.1.5\"}],"
@@ -153,6 +157,34 @@ static void test_pipelined(void **state) {
     assert_int_equal(h.size[0], 27); /* "Subject: hi\r\n\r\n.dot\r\nline\r\n" unstuffed */
     assert_int_equal(h.data_code[1], 0);
   }
+}
+
+/* What a trusted proxy said: XCLIENT's client (address, name, HELO, LOGIN)
+ * for the session, XFORWARD's name for its transaction only. */
+static void test_xclient_fields(void **state) {
+  static const char in[] =
+      "EHLO proxy.example\r\n"
+      "XCLIENT NAME=c.example ADDR=192.0.2.9 PORT=7 LOGIN=bob HELO=h.example\r\n"
+      "EHLO proxy.example\r\n"
+      "XFORWARD NAME=[UNAVAILABLE]\r\n"
+      "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nx\r\n.\r\n"
+      "MAIL FROM:<>\r\nRCPT TO:<b@example.org>\r\nRSET\r\nQUIT\r\n";
+  static const char head0[] = "{\"time\":\"2026-12-07T04:00:00Z\",\"client\":{\"addr\":\"192.0.2.9\","
+                              "\"port\":7,\"name\":\"unknown\"},\"peer\":null,\"helo\":\"h.example\","
+                              "\"tls\":null,\"auth\":\"bob\",";
+  static const char head1[] = "{\"time\":\"2026-12-07T04:00:00Z\",\"client\":{\"addr\":\"192.0.2.9\","
+                              "\"port\":7,\"name\":\"c.example\"},\"peer\":null,\"helo\":\"h.example\","
+                              "\"tls\":null,\"auth\":\"bob\",";
+  harness h;
+  (void)state;
+  with_xclient = 1;
+  for (size_t step = 0; step < 3; step++) {
+    run(&h, in, step, 0);
+    assert_int_equal(h.nrec, 2);
+    if (strncmp(h.json[0], head0, sizeof head0 - 1) != 0) fail_msg("%s", h.json[0]);
+    if (strncmp(h.json[1], head1, sizeof head1 - 1) != 0) fail_msg("%s", h.json[1]);
+  }
+  with_xclient = 0;
 }
 
 static void test_bdat_and_refusals(void **state) {
@@ -219,6 +251,7 @@ int main(void) {
       cmocka_unit_test(test_bdat_and_refusals),
       cmocka_unit_test(test_lmtp),
       cmocka_unit_test(test_connection_end_and_args),
+      cmocka_unit_test(test_xclient_fields),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

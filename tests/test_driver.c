@@ -823,6 +823,10 @@ typedef struct srv_app {
   char body[8192];
   size_t body_len;
   int data_ends;
+  smtp_endpoint client; /* the session's client at the end of the data */
+  char helo[64];        /* and its HELO name */
+  size_t helo_len;
+  int xforward_ends;    /* data ends with XFORWARD's client */
 } srv_app;
 
 static int app_chunk(smtp_server_session *s, const char *data, size_t len, void *ud) {
@@ -836,9 +840,15 @@ static int app_chunk(smtp_server_session *s, const char *data, size_t len, void 
 
 static int app_end(smtp_server_session *s, const smtp_server_data_end *end, void *ud) {
   srv_app *a = ud;
-  (void)s;
+  const char *h;
+  size_t hl = 0;
   assert_int_equal(end->refused, 0);
   a->data_ends++;
+  assert_int_equal(smtp_server_session_addr(s, SMTP_ADDR_CLIENT, &a->client), 0);
+  h = smtp_server_session_helo_name(s, &hl);
+  a->helo_len = h && hl < sizeof a->helo ? hl : 0;
+  if (a->helo_len) memcpy(a->helo, h, hl);
+  if (a->client.origin == SMTP_ORIGIN_XFORWARD) a->xforward_ends++;
   return 0;
 }
 
@@ -846,15 +856,23 @@ typedef struct cli_app {
   int done;
   smtp_client_txn_result result;
   int closed, closed_error;
+  smtp_client_txn *next; /* submitted from the first txn_done */
+  int quit_at_end;       /* then QUIT from the last txn_done */
 } cli_app;
 
 static int app_txn_done(smtp_client_session *c, smtp_client_txn *t, const smtp_client_txn_result *r,
                         void *ud) {
   cli_app *a = ud;
-  (void)c;
   (void)t;
   a->done++;
   a->result = *r;
+  if (a->next) {
+    smtp_client_txn *n = a->next;
+    a->next = NULL;
+    assert_int_equal(smtp_client_session_submit(c, n), 0);
+  } else if (a->quit_at_end) {
+    assert_int_equal(smtp_client_session_quit(c), 0);
+  }
   return 0;
 }
 
@@ -1253,7 +1271,7 @@ static void run_xclient(int trusted, size_t chunk, int forward) {
   smtp_client_callbacks *ccb;
   smtp_client_options *co;
   smtp_client_session *cs;
-  smtp_client_txn *t;
+  smtp_client_txn *t, *t2;
   smtp_driver *ds, *dc;
   smtp_io a, b;
   srv_app sapp;
@@ -1294,7 +1312,17 @@ static void run_xclient(int trusted, size_t chunk, int forward) {
   assert_int_equal(smtp_client_txn_add_rcpt(t, "bob@example.org", 15, 0, NULL, 0), 0);
   assert_int_equal(smtp_client_txn_set_body(t, real_body, sizeof real_body - 1), 0);
   assert_int_equal(smtp_client_session_submit(cs, t), 0);
-  assert_int_equal(smtp_client_session_quit(cs), 0);
+  /* XFORWARD: a second transaction, which gets its own XFORWARD */
+  assert_int_equal(smtp_client_txn_new(&t2, NULL), 0);
+  assert_int_equal(smtp_client_txn_set_from(t2, "alice@example.org", 17), 0);
+  assert_int_equal(smtp_client_txn_add_rcpt(t2, "carol@example.org", 17, 0, NULL, 0), 0);
+  assert_int_equal(smtp_client_txn_set_body(t2, real_body, sizeof real_body - 1), 0);
+  if (forward) {
+    capp.next = t2; /* submitted when the first is done */
+    capp.quit_at_end = 1;
+  } else {
+    assert_int_equal(smtp_client_session_quit(cs), 0);
+  }
   assert_int_equal(smtp_io_pipe_new(&a, &b, chunk ? 64 : 65536, NULL), 0);
   smtp_io_pipe_set_chunk(&a, chunk);
   smtp_io_pipe_set_chunk(&b, chunk);
@@ -1304,16 +1332,22 @@ static void run_xclient(int trusted, size_t chunk, int forward) {
   assert_int_equal(smtp_driver_error(ds), 0);
   assert_int_equal(smtp_driver_error(dc), 0);
   assert_int_equal(capp.result.ndelivered, 1);
-  assert_int_equal(sapp.data_ends, 1);
+  assert_int_equal(sapp.data_ends, forward ? 2 : 1);
+  assert_int_equal(sapp.xforward_ends, trusted && forward ? 2 : 0);
   assert_int_equal(smtp_server_session_addr(ss, SMTP_ADDR_CLIENT, &e), 0);
   h = smtp_server_session_helo_name(ss, &hl);
   assert_non_null(h);
   if (trusted && forward) {
-    smtp_endpoint_format(&e, txt, sizeof txt);
+    /* during the transaction: XFORWARD's client and HELO name */
+    smtp_endpoint_format(&sapp.client, txt, sizeof txt);
     assert_string_equal(txt, "2001:db8::77");
-    assert_int_equal(e.origin, SMTP_ORIGIN_XFORWARD);
-    assert_int_equal(hl, 11);
-    assert_memory_equal(h, "fwd.example", 11);
+    assert_int_equal(sapp.client.origin, SMTP_ORIGIN_XFORWARD);
+    assert_int_equal(sapp.helo_len, 11);
+    assert_memory_equal(sapp.helo, "fwd.example", 11);
+    /* after it (XFORWARD_README: per transaction): the session's own */
+    assert_int_equal(e.family, SMTP_AF_NONE);
+    assert_int_equal(hl, 19);
+    assert_memory_equal(h, "client.example.test", 19);
   } else if (trusted) {
     smtp_endpoint_format(&e, txt, sizeof txt);
     assert_string_equal(txt, "192.0.2.44");
@@ -1330,6 +1364,7 @@ static void run_xclient(int trusted, size_t chunk, int forward) {
   smtp_driver_del(dc);
   smtp_client_txn_del(t);
   smtp_client_session_del(cs);
+  smtp_client_txn_del(t2);
   smtp_client_options_del(co);
   smtp_client_callbacks_del(ccb);
   smtp_server_session_del(ss);
@@ -1389,7 +1424,9 @@ static void test_proxy_end_to_end(void **state) {
   (void)state;
   assert_int_equal(smtp_cidr_list_new(&trusted, NULL), 0);
   assert_int_equal(smtp_cidr_list_add(trusted, "127.0.0.0/8"), 0);
-  for (unsigned int version = 1; version <= 2; version++) {
+  /* version 3 here: 2 with a PP2_TYPE_CRC32C record */
+  for (unsigned int vv = 1; vv <= 3; vv++) {
+    unsigned int version = vv == 3 ? 2 : vv, hv = vv == 3 ? 2 | SMTP_DRIVER_PROXY_CRC32C : vv;
     for (int tls = 0; tls <= (smtp_tls_available() ? 1 : 0); tls++) {
       for (size_t chunk = 0; chunk <= 3; chunk++) {
         fake sv, cl;
@@ -1413,8 +1450,8 @@ static void test_proxy_end_to_end(void **state) {
                                           "mx.example.test", fl, NULL), 0);
         assert_int_equal(smtp_driver_set_proxy_trusted(ds, trusted), 0);
         assert_int_equal(smtp_driver_set_proxy_trusted(dc, trusted), SMTP_ERR_INVALID_STATE);
-        assert_int_equal(smtp_driver_set_proxy_header(dc, version, &src, &dst), 0);
-        assert_int_equal(smtp_driver_set_proxy_header(ds, version, &src, &dst), SMTP_ERR_INVALID_STATE);
+        assert_int_equal(smtp_driver_set_proxy_header(dc, hv, &src, &dst), 0);
+        assert_int_equal(smtp_driver_set_proxy_header(ds, hv, &src, &dst), SMTP_ERR_INVALID_STATE);
         assert_true(smtp_driver_filters(ds, names, sizeof names) > 0);
         assert_string_equal(names, tls ? "tls proxy-reader transport" : "proxy-reader transport");
         assert_true(smtp_driver_filters(dc, names, sizeof names) > 0);
@@ -1436,8 +1473,12 @@ static void test_proxy_end_to_end(void **state) {
           const smtp_proxy_reader *r = smtp_driver_proxy_reader(ds);
           smtp_proxy_info info;
           assert_non_null(r);
+          const uint8_t *cv;
+          size_t cl4;
           assert_int_equal(smtp_proxy_reader_info(r, &info), 0);
           assert_int_equal(info.version, version);
+          assert_int_equal(smtp_proxy_reader_tlv(r, SMTP_PP2_TYPE_CRC32C, &cv, &cl4),
+                           vv == 3 ? SMTP_OK : SMTP_ERR_NOT_FOUND);
         }
         smtp_driver_del(ds);
         smtp_driver_del(dc);
@@ -1576,6 +1617,8 @@ static void test_proxy_writer_needs_header(void **state) {
   assert_int_equal(smtp_io_pipe_new(&a, &b, 4096, NULL), 0);
   assert_int_equal(smtp__driver_new(&dc, &client_ops_a, &cl, &b, NULL, NULL, SMTP_DRIVER_PROXY, NULL), 0);
   assert_int_equal(smtp_driver_set_proxy_header(dc, 3, NULL, NULL), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_driver_set_proxy_header(dc, 1 | SMTP_DRIVER_PROXY_CRC32C, NULL, NULL),
+                   SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp_driver_pump(dc), SMTP_ERR_CLOSED);
   assert_int_equal(smtp_driver_error(dc), SMTP_ERR_INVALID_STATE);
   smtp_driver_del(dc);

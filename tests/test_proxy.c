@@ -19,6 +19,8 @@
 #include <smtp/endpoint.h>
 #include <smtp/proxy.h>
 
+#include "hash.h"
+
 #define S(x) x, sizeof(x) - 1
 #define SIG "\r\n\r\n\0\r\nQUIT\n"
 
@@ -33,6 +35,7 @@ struct vec {
   const char *what;
 };
 
+#define V2_CRC_PRE SIG "\x21\x11\x00\x20" "\xc0\x00\x02\x01" "\xc6\x33\x64\x02" "\xdc\x04\x00\x19" TLV_AUTH "\x03\x00\x04"
 #define V2_INET SIG "\x21\x11\x00\x0c" "\xc0\x00\x02\x01" "\xc6\x33\x64\x02" "\xdc\x04\x00\x19"
 #define V6A "\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"
 #define V6B "\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02"
@@ -84,6 +87,18 @@ static const struct vec vecs[] = {
   {S(V2_INET), 1, 0, 2, 1, 1, "192.0.2.1", "198.51.100.2", 56324, 25, "v2 INET STREAM"},
   {S(SIG "\x21\x12\x00\x0c" "\xc0\x00\x02\x01" "\xc6\x33\x64\x02" "\xdc\x04\x00\x19"), 1, 0, 2, 1, 2, "192.0.2.1", "198.51.100.2", 56324, 25, "v2 INET DGRAM"},
   {S(SIG "\x21\x21\x00\x24" V6A V6B "\x00\x01\xff\xff"), 1, 0, 2, 1, 1, "2001:db8::1", "2001:db8::2", 1, 65535, "v2 INET6"},
+  /* PP2_TYPE_CRC32C: CRC-32C of the header with the field zero, big-endian
+   * (the value below computed by an independent bitwise implementation) */
+  {S(V2_CRC_PRE "\x43\xa3\xb4\xd9"), 1, 0, 2, 1, 1, "192.0.2.1", "198.51.100.2", 56324, 25, "v2 CRC32C good"},
+  {S(V2_CRC_PRE "\x43\xa3\xb4\xd8"), 0, 0, 0, 0, 0, NULL, NULL, 0, 0, "v2 CRC32C mismatch"},
+  {S(V2_CRC_PRE "\x00\x00\x00\x00"), 0, 0, 0, 0, 0, NULL, NULL, 0, 0, "v2 CRC32C zero (not filled in)"},
+  {S(SIG "\x21\x11\x00\x20" "\xc0\x00\x02\x02" "\xc6\x33\x64\x02" "\xdc\x04\x00\x19" TLV_AUTH
+     "\x03\x00\x04" "\x43\xa3\xb4\xd9"), 0, 0, 0, 0, 0, NULL, NULL, 0, 0, "v2 CRC32C, an address octet changed"},
+  {S(SIG "\x21\x11\x00\x13" "\xc0\x00\x02\x01" "\xc6\x33\x64\x02" "\xdc\x04\x00\x19" "\x03\x00\x04" "\x43\xa3\xb4"),
+   0, 0, 0, 0, 0, NULL, NULL, 0, 0, "v2 CRC32C of 3 octets"},
+  {S(SIG "\x21\x11\x00\x1a" "\xc0\x00\x02\x01" "\xc6\x33\x64\x02" "\xdc\x04\x00\x19" "\x03\x00\x05" "\x43\xa3\xb4\xd9\x00"),
+   0, 0, 0, 0, 0, NULL, NULL, 0, 0, "v2 CRC32C of 5 octets"},
+  {S(SIG "\x20\x11\x00\x07" "\x03\x00\x04" "\x00\x00\x00\x01"), 1, 0, 2, 0, 1, NULL, NULL, 0, 0, "v2 LOCAL: records skipped unread, CRC32C too"},
   {S(SIG "\x20\x00\x00\x00"), 1, 0, 2, 0, 0, NULL, NULL, 0, 0, "v2 LOCAL (health check)"},
   {S(SIG "\x20\x11\x00\x05" "abcde"), 1, 0, 2, 0, 1, NULL, NULL, 0, 0, "v2 LOCAL, block skipped"},
   {S(SIG "\x21\x00\x00\x00"), 1, 0, 2, 1, 0, NULL, NULL, 0, 0, "v2 PROXY UNSPEC"},
@@ -448,12 +463,85 @@ static void test_cidr(void **state) {
   smtp_cidr_list_del(NULL);
 }
 
+/* CRC-32C itself: RFC 3720 B.4 (its CRC octets are the value's
+ * little-endian form), the common check value, and pieces of any size. */
+static void test_crc32c(void **state) {
+  static const uint8_t pdu[48] = {0x01, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                  0x14, 0, 0, 0, 0, 0, 0x04, 0, 0, 0, 0, 0x14, 0, 0, 0, 0x18,
+                                  0x28, 0, 0, 0, 0, 0, 0, 0, 0x02, 0, 0, 0, 0, 0, 0, 0};
+  uint8_t b[32];
+  uint32_t c;
+  (void)state;
+  memset(b, 0, sizeof b);
+  assert_int_equal(smtp__crc32c(0, b, 32), 0x8a9136aau); /* 32 zero octets: aa 36 91 8a */
+  memset(b, 0xff, sizeof b);
+  assert_int_equal(smtp__crc32c(0, b, 32), 0x62a8ab43u); /* 32 0xff: 43 ab a8 62 */
+  for (int i = 0; i < 32; i++) b[i] = (uint8_t)i;
+  assert_int_equal(smtp__crc32c(0, b, 32), 0x46dd794eu); /* incrementing: 4e 79 dd 46 */
+  for (int i = 0; i < 32; i++) b[i] = (uint8_t)(31 - i);
+  assert_int_equal(smtp__crc32c(0, b, 32), 0x113fdb5cu); /* decrementing: 5c db 3f 11 */
+  assert_int_equal(smtp__crc32c(0, pdu, sizeof pdu), 0xd9963a56u); /* iSCSI read PDU: 56 3a 96 d9 */
+  assert_int_equal(smtp__crc32c(0, "123456789", 9), 0xe3069283u);
+  assert_int_equal(smtp__crc32c(0, NULL, 0), 0);
+  for (size_t k = 0; k <= sizeof pdu; k++) {
+    c = smtp__crc32c(0, pdu, k);
+    assert_int_equal(smtp__crc32c(c, pdu + k, sizeof pdu - k), 0xd9963a56u);
+  }
+}
+
+/* The writer fills in a CRC32C record; the reader accepts what it wrote
+ * and refuses it with any single octet changed. */
+static void test_crc32c_writer(void **state) {
+  smtp_endpoint src, dst;
+  smtp_proxy_tlv t[3] = {{SMTP_PP2_TYPE_AUTHORITY, 10, "mx.example"}, {SMTP_PP2_TYPE_CRC32C, 4, NULL},
+                         {SMTP_PP2_TYPE_UNIQUE_ID, 3, "abc"}};
+  uint8_t buf[128];
+  int n;
+  (void)state;
+  assert_int_equal(smtp_endpoint_parse(&src, "2001:db8::1", 11, 1234), 0);
+  assert_int_equal(smtp_endpoint_parse(&dst, "192.0.2.25", 10, 25), 0);
+  n = smtp_proxy_write_v2(buf, sizeof buf, SMTP_PROXY_CMD_PROXY, &src, &dst, t, 3);
+  assert_int_equal(n, 16 + 36 + 13 + 7 + 6);
+  {
+    struct vec v = {(const char *)buf, (size_t)n, 1, 0, 2, 1, 1, "2001:db8::1", "::ffff:192.0.2.25", 1234, 25,
+                    "written with CRC32C"};
+    smtp_proxy_reader r;
+    size_t used, len;
+    const uint8_t *val;
+    run_vec(&v, 0, v.in, v.len);
+    assert_int_equal(feed(&r, 0, v.in, v.len, 0, &used), 1);
+    assert_int_equal(smtp_proxy_reader_tlv(&r, SMTP_PP2_TYPE_CRC32C, &val, &len), 0);
+    assert_int_equal(len, 4);
+    assert_memory_equal(val, buf + 16 + 36 + 13 + 3, 4);
+  }
+  /* past the signature any change is caught, except PROXY turned LOCAL
+   * (octet 12): a LOCAL block is discarded unread and the connection's own
+   * endpoints are used (section 2.2), and the checksum record's own type
+   * octet (65: it is then another record and there is no checksum) */
+  for (int i = 13; i < n; i++) {
+    smtp_proxy_reader r;
+    size_t used;
+    if (i == 16 + 36 + 13) continue;
+    buf[i] ^= 0x01;
+    if (feed(&r, 0, (const char *)buf, (size_t)n, 0, &used) != SMTP_ERR_PROXY_HEADER) fail_msg("octet %d", i);
+    buf[i] ^= 0x01;
+  }
+  t[1].len = 3;
+  assert_int_equal(smtp_proxy_write_v2(buf, sizeof buf, SMTP_PROXY_CMD_PROXY, &src, &dst, t, 3),
+                   SMTP_ERR_INVALID_ARGUMENT);
+  t[1].len = 4;
+  t[0] = t[1];
+  assert_int_equal(smtp_proxy_write_v2(buf, sizeof buf, SMTP_PROXY_CMD_PROXY, &src, &dst, t, 3),
+                   SMTP_ERR_INVALID_ARGUMENT);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_vectors),    cmocka_unit_test(test_records),
       cmocka_unit_test(test_large_records), cmocka_unit_test(test_unix_paths),
       cmocka_unit_test(test_writers),    cmocka_unit_test(test_endpoints),
-      cmocka_unit_test(test_cidr),
+      cmocka_unit_test(test_cidr),       cmocka_unit_test(test_crc32c),
+      cmocka_unit_test(test_crc32c_writer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

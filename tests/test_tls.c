@@ -1203,6 +1203,83 @@ static void test_alloc_fail(void **state) {
   else assert_true(n == 1);
 }
 
+/* Every allocation a session makes after its creation (the ciphertext
+ * queues come and go with the data) fails cleanly in turn, in both roles:
+ * the call that needed it returns SMTP_ERR_NOMEM (or the session fails
+ * later as a consequence), nothing leaks, and once no allocation fails
+ * the handshake and a round trip of data succeed. */
+static int soft_flush(side *s) {
+  const char *p;
+  smtp_ssize n;
+  while ((n = smtp_tls_pending_output(s->c, &p)) > 0) {
+    smtp_ssize w = smtp__io_send(&s->io, p, (size_t)n);
+    if (w <= 0) break;
+    if (smtp_tls_consume_output(s->c, (size_t)w) != 0) return -1;
+  }
+  return 0;
+}
+
+static int soft_fill(side *s, int *nomem) {
+  char buf[4096];
+  size_t space;
+  while ((space = smtp_tls_feed_space(s->c)) > 0) {
+    smtp_ssize r = smtp__io_recv(&s->io, buf, space < sizeof buf ? space : sizeof buf), f;
+    if (r <= 0) break;
+    f = smtp_tls_feed(s->c, buf, (size_t)r);
+    if (f == SMTP_ERR_NOMEM) *nomem = 1;
+    if (f != r) return -1; /* the octets are lost: the session cannot go on */
+  }
+  return 0;
+}
+
+static void test_alloc_fail_session(void **state) {
+  (void)state;
+  SKIP_WITHOUT_TLS();
+  smtp_tls_config *ccfg = client_cfg(srv_pem);
+  int n, completed = 0, failures = 0;
+  for (n = 1; n < 400 && !completed; n++) {
+    side cl, sv;
+    int rc = WB, rs = WB, nomem = 0, ok = 0;
+    char buf[64];
+    make_pair(&cl, &sv, 65536);
+    assert_int_equal(smtp_tls_conn_new(&cl.c, ccfg, "mx.example.test", &fmem), 0);
+    assert_int_equal(smtp_tls_conn_new(&sv.c, srv_cfg, NULL, &fmem), 0);
+    fail_at = n;
+    alloc_count = 0;
+    for (int i = 0; i < 200 && (rc == WB || rs == WB); i++) {
+      if (rc == WB) rc = smtp_tls_handshake(cl.c);
+      if (soft_flush(&cl) || soft_fill(&sv, &nomem)) break;
+      if (rs == WB) rs = smtp_tls_handshake(sv.c);
+      if (soft_flush(&sv) || soft_fill(&cl, &nomem)) break;
+    }
+    if (rc == SMTP_ERR_NOMEM || rs == SMTP_ERR_NOMEM) nomem = 1;
+    if (rc == 0 && rs == 0) {
+      smtp_ssize w = smtp_tls_write(cl.c, "EHLO a.example\r\n", 16), r = WB;
+      if (w == SMTP_ERR_NOMEM) nomem = 1;
+      if (w == 16 && !soft_flush(&cl) && !soft_fill(&sv, &nomem)) {
+        r = smtp_tls_read(sv.c, buf, sizeof buf);
+        if (r == SMTP_ERR_NOMEM) nomem = 1;
+      }
+      ok = r == 16 && memcmp(buf, "EHLO a.example\r\n", 16) == 0;
+    }
+    completed = ok && alloc_count < n; /* nothing failed this time */
+    if (!ok) {
+      failures++;
+      /* a failed run is explained by the failed allocation, which some
+       * call reported as SMTP_ERR_NOMEM */
+      assert_true(alloc_count >= n);
+      assert_true(nomem);
+    }
+    fail_at = 0;
+    close_side(&cl);
+    close_side(&sv);
+    assert_int_equal(live_allocs, 0);
+  }
+  assert_true(completed);
+  assert_true(failures > 0); /* the session path does allocate, and each failure was survived */
+  smtp_tls_config_del(ccfg);
+}
+
 /* Built with -Dtls=disabled: the same API, every call says so. */
 static void test_unavailable(void **state) {
   (void)state;
@@ -1254,6 +1331,7 @@ int main(void) {
       cmocka_unit_test(test_replace_cert),
       cmocka_unit_test(test_backends),
       cmocka_unit_test(test_system_ca),
+      cmocka_unit_test(test_alloc_fail_session),
       cmocka_unit_test(test_alloc_fail),
       cmocka_unit_test(test_unavailable),
   };

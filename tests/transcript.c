@@ -292,11 +292,41 @@ static int on_ehlo(smtp_server_session *s, const smtp_server_helo *h, void *ud) 
   tr_log(a, "ehlo %s %.*s", verb_name(h->verb), (int)h->name.len, h->name.ptr);
   return act(a, 1);
 }
+static unsigned int tr_who; /* O: who, the client as the session knows it in mail/data_end */
+
+/* " from=ADDR helo=NAME proto=P user=U" (the session's accessors, which
+ * XCLIENT and XFORWARD change). */
+static void ds_who(dstr *d, const smtp_server_session *s) {
+  smtp_endpoint e;
+  char t[SMTP_ENDPOINT_TEXT_MAX + 16];
+  const char *h;
+  size_t n = 0;
+  if (!tr_who) return;
+  ds_str(d, " from=");
+  if (smtp_server_session_addr(s, SMTP_ADDR_CLIENT, &e) == 0 && e.family != SMTP_AF_NONE &&
+      smtp_endpoint_format(&e, t, sizeof t) > 0) {
+    ds_str(d, t);
+    snprintf(t, sizeof t, ":%u", (unsigned)e.port);
+    ds_str(d, t);
+  } else {
+    ds_str(d, "-");
+  }
+  ds_str(d, " helo=");
+  h = smtp_server_session_helo_name(s, &n);
+  if (h) ds_escaped(d, h, n);
+  else ds_str(d, "-");
+  ds_str(d, " proto=");
+  ds_str(d, smtp_server_session_received_protocol(s));
+  ds_str(d, " user=");
+  h = smtp_server_session_auth_user(s, &n);
+  if (h) ds_escaped(d, h, n);
+  else ds_str(d, "-");
+}
+
 static int on_mail(smtp_server_session *s, const smtp_server_mail *m, void *ud) {
   tr_app *a = ud;
   dstr d = {0};
   char t[64];
-  (void)s;
   ds_str(&d, "mail <");
   ds_escaped(&d, m->path->address.ptr, m->path->address.len);
   ds_str(&d, ">");
@@ -346,6 +376,7 @@ static int on_mail(smtp_server_session *s, const smtp_server_mail *m, void *ud) 
     ds_str(&d, " submitter=");
     ds_escaped(&d, m->submitter.ptr, m->submitter.len);
   }
+  ds_who(&d, s);
   tr_log(a, "%s", d.p);
   ds_free(&d);
   return act(a, 2);
@@ -420,6 +451,7 @@ static int on_data_end(smtp_server_session *s, const smtp_server_data_end *e, vo
     ds_str(&d, t);
   }
   if (e->bdat) ds_str(&d, " bdat");
+  ds_who(&d, s);
   tr_log(a, "%s", d.p);
   ds_free(&d);
   if (e->rcpt_index < 0 || e->rcpt_index + 1 >= (int)smtp_server_session_rcpt_count(s))
@@ -583,6 +615,7 @@ static void apply_option(smtp_server_options *o, smtp_server_callbacks *cb, cons
   else if (!strcmp(name, "hostname")) rc = smtp_server_options_set_hostname(o, val);
   else if (!strcmp(name, "xclient")) rc = smtp_server_options_set_xclient(o, (unsigned)atoi(val));
   else if (!strcmp(name, "xallow")) tr_xallow = (unsigned)atoi(val);
+  else if (!strcmp(name, "who")) tr_who = 1;
   else if (!strcmp(name, "max_rcpt")) rc = smtp_server_options_set_max_recipients(o, (unsigned)atoi(val));
   else if (!strcmp(name, "max_trans")) rc = smtp_server_options_set_max_transactions(o, (unsigned)atoi(val));
   else if (!strcmp(name, "max_errors")) rc = smtp_server_options_set_max_errors(o, (unsigned)atoi(val));
@@ -858,6 +891,7 @@ int tr_run(const char *text, tr_setup_fn setup, int mode, unsigned seed, char *e
   smtp_server_callbacks_set_auth(cb, on_auth);
   smtp_server_callbacks_set_starttls(cb, on_starttls);
   tr_xallow = 0;
+  tr_who = 0;
   script_parse(&sc, text, o, cb);
   if (setup) setup(o, cb);
   for (int i = 0; i < NEV; i++) {

@@ -465,7 +465,8 @@ typedef enum smtp_client_body_source {
   SMTP_CLIENT_BODY_NONE = 0,   /**< Not set yet. */
   SMTP_CLIENT_BODY_MEMORY = 1, /**< smtp_client_txn_set_body(). */
   SMTP_CLIENT_BODY_READ = 2,   /**< The read_body callback pulls it. */
-  SMTP_CLIENT_BODY_PUSH = 3    /**< The application pushes it with smtp_client_session_body_push(). */
+  SMTP_CLIENT_BODY_PUSH = 3,   /**< The application pushes it with smtp_client_session_body_push(). */
+  SMTP_CLIENT_BODY_URL = 4     /**< The server fetches it: smtp_client_txn_add_body_url() (BURL, RFC 4468). */
 } smtp_client_body_source;
 
 /**
@@ -543,6 +544,38 @@ SMTP_API int smtp_client_txn_set_body(smtp_client_txn *t, const char *data, size
  *  @param t the transaction. @param source ::SMTP_CLIENT_BODY_READ or ::SMTP_CLIENT_BODY_PUSH.
  *  @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_INVALID_STATE. */
 SMTP_API int smtp_client_txn_set_body_source(smtp_client_txn *t, int source);
+/**
+ * @brief Add a URL the server fetches message content from (BURL, RFC 4468),
+ *        instead of sending the body with DATA or BDAT.
+ *
+ * The message is what the server fetches from every URL added, in order:
+ * one "BURL url" command each (RFC 4468 3.4), the last one with the LAST
+ * end-marker. The URL is typically an IMAP URL with a URLAUTH token
+ * (RFC 4467), which the application obtains from its IMAP server; the
+ * library only checks its form and never traces the token (the trace shows
+ * the URL up to ";URLAUTH="). The first call makes the body source
+ * ::SMTP_CLIENT_BODY_URL; smtp_client_txn_set_body() or
+ * smtp_client_txn_set_body_source() drop the URLs again.
+ *
+ * The transaction is refused locally with ::SMTP_ERR_NEEDS_BURL when the
+ * server does not offer BURL; smtp_client_session_ehlo_values() tells which
+ * URL types it lists (RFC 4468 3.1, "imap"). The BURL commands follow the
+ * replies to all RCPT commands, like BDAT, and are pipelined when the
+ * server offers PIPELINING. SIZE= is sent only with smtp_client_txn_set_size().
+ *
+ * @param t the transaction.
+ * @param url an absolute URI (RFC 3986 4.3): printable US-ASCII without
+ *        spaces, with a ":" after a scheme of letters, digits, "+", "-", ".";
+ *        at most SMTP_COMMAND_LINE_MAX - 12 octets (the command line with
+ *        "BURL ", " LAST" and CRLF stays within 512, RFC 5321 4.5.3.1.4);
+ *        copied.
+ * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL);
+ *         ::SMTP_ERR_BAD_CHAR (a control, a space or a non-ASCII octet);
+ *         ::SMTP_ERR_SYNTAX (no scheme); ::SMTP_ERR_TOO_LONG;
+ *         ::SMTP_ERR_LIMIT (more than 64 URLs); ::SMTP_ERR_INVALID_STATE
+ *         (submitted); ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_client_txn_add_body_url(smtp_client_txn *t, const char *url);
 /** @brief REQUIRETLS for this transaction (RFC 8689).
  *  @param t the transaction. @param on 1 to require.
  *  @return ::SMTP_OK, ::SMTP_ERR_INVALID_ARGUMENT, ::SMTP_ERR_INVALID_STATE. */
@@ -807,6 +840,17 @@ SMTP_API int smtp_client_session_next_event(smtp_client_session *c, smtp_client_
  *          before the first EHLO, after TLS started until the next one, or
  *          when that allocation failed (a later call tries again). */
 SMTP_API const smtp_capabilities *smtp_client_session_capabilities(const smtp_client_session *c);
+/** @brief The typed values of the last EHLO's keywords (SIZE, AUTH,
+ *         MT-PRIORITY profile, DELIVERBY minimum, FUTURERELEASE bounds,
+ *         LIMITS, BURL URL types, NO-SOLICITING keywords): what
+ *         smtp_capabilities_values() makes of smtp_client_session_capabilities().
+ *  @param c the session. @param out receives the values (zeroed first).
+ *  @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL);
+ *          ::SMTP_ERR_INVALID_STATE (no EHLO/LHLO/HELO reply yet, or TLS
+ *          started and the new EHLO is not answered yet); ::SMTP_ERR_NOMEM
+ *          (the capabilities could not be built). Spans in @p out are valid
+ *          until the next EHLO or STARTTLS. */
+SMTP_API int smtp_client_session_ehlo_values(const smtp_client_session *c, smtp_ehlo_values *out);
 /** @brief The user_data given to smtp_client_session_new() (the pointer every
  *  callback receives), as smtp_server_session_user_data() is for the server.
  *  @param c the session, or NULL.
@@ -914,8 +958,10 @@ SMTP_API int smtp_client_options_set_xclient(smtp_client_options *opt, const smt
 /**
  * @brief Send XFORWARD (Postfix's XFORWARD_README) with these attributes
  *        when the server offers it: after the last EHLO (after STARTTLS
- *        when it is used, before AUTH and the first transaction), once per
- *        EHLO. The reply does not change what the session does next.
+ *        when it is used, before AUTH and the first transaction), and again
+ *        before each later transaction, since the attributes describe one
+ *        mail transaction and the server forgets them when it ends. The
+ *        reply does not change what the session does next.
  * @param opt    the options.
  * @param attrs  the attributes (formatted and checked now, see
  *               smtp_xattrs_format()); NULL removes them.

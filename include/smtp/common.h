@@ -95,6 +95,7 @@ typedef enum smtp_error {
   SMTP_ERR_TLS_REQUIRED = -43,        /**< TLS is required but is not available or not up. */
   SMTP_ERR_LIMIT = -44,               /**< A configured limit was reached (recipients, errors, ...). */
   SMTP_ERR_CALLBACK_REFUSED = -45,    /**< A callback refused the operation (non-fatal). */
+  SMTP_ERR_NEEDS_BURL = -46,          /**< The body is to come from URLs but the server lacks BURL (RFC 4468). */
   SMTP_ERR_PROXY_HEADER = -53,       /**< A PROXY protocol header is malformed, oversized or missing where one is required. */
   SMTP_ERR_UNTRUSTED = -54,          /**< The peer is not a trusted source for a PROXY header, XCLIENT or XFORWARD. */
   SMTP_ERR_TLS_NOT_VERIFIED = -57,    /**< REQUIRETLS asked for, but the server's certificate was not verified (RFC 8689 4.1). */

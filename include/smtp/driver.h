@@ -295,6 +295,10 @@ SMTP_API int smtp_driver_last_error(const smtp_driver *d, char *buf, size_t len)
  */
 SMTP_API int smtp_driver_set_proxy_trusted(smtp_driver *d, const smtp_cidr_list *trusted);
 
+/** @brief OR with version 2 in smtp_driver_set_proxy_header(): the header
+ *  carries its CRC-32C (::SMTP_PP2_TYPE_CRC32C). */
+#define SMTP_DRIVER_PROXY_CRC32C 0x100u
+
 /**
  * @brief The header a client driver made with ::SMTP_DRIVER_PROXY writes
  *        first (smtp_proxy_write_v1() / smtp_proxy_write_v2(); version 2
@@ -302,7 +306,9 @@ SMTP_API int smtp_driver_set_proxy_trusted(smtp_driver *d, const smtp_cidr_list 
  *        pump; without it the first pump ends the driver with
  *        ::SMTP_ERR_INVALID_STATE.
  * @param d        the driver.
- * @param version  1 or 2.
+ * @param version  1 or 2; 2 | ::SMTP_DRIVER_PROXY_CRC32C adds a
+ *                 PP2_TYPE_CRC32C record (the header's checksum, which the
+ *                 reader checks).
  * @param src      the client to announce (copied into the header), or NULL.
  * @param dst      the server to announce, or NULL.
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_INVALID_STATE (no

@@ -179,6 +179,79 @@ SMTP_API int smtp_capabilities_parse(const smtp_reply *reply, smtp_capabilities 
 SMTP_API const smtp_ext_keyword *smtp_capabilities_find(const smtp_capabilities *caps,
                                                         const char *keyword);
 
+/** @brief MT-PRIORITY Priority Assignment Profiles (RFC 6710 9.2 registry). */
+typedef enum smtp_mt_priority_profile {
+  SMTP_MT_PRIORITY_PROFILE_ABSENT = 0,     /**< MT-PRIORITY not offered. */
+  SMTP_MT_PRIORITY_PROFILE_UNNAMED = 1,    /**< "MT-PRIORITY" without a profile name. */
+  SMTP_MT_PRIORITY_PROFILE_MIXER = 2,      /**< "MIXER" (RFC 6710 Appendix B; the registry's default policy). */
+  SMTP_MT_PRIORITY_PROFILE_STANAG4406 = 3, /**< "STANAG4406" (RFC 6710 Appendix A). */
+  SMTP_MT_PRIORITY_PROFILE_NSEP = 4,       /**< "NSEP" (RFC 6710 Appendix C). */
+  SMTP_MT_PRIORITY_PROFILE_OTHER = 5       /**< Another valid name (see mt_priority_profile_name). */
+} smtp_mt_priority_profile;
+
+/**
+ * @brief Typed values of the EHLO keywords whose parameters mean something
+ *        to a client, from smtp_capabilities (smtp_capabilities_values()).
+ *
+ * A value is zero (and a span empty) when its keyword is absent. A keyword
+ * that is present with parameters that do not follow its grammar sets its
+ * ::smtp_ext_flag bit in @ref smtp_ehlo_values::malformed and leaves its values zero. Spans
+ * point where the smtp_capabilities' spans point and live as long as those.
+ * The parameter grammars are the ones the server side checks its own EHLO
+ * parameters with (smtp_server_options_set_ext_params()): one parser per
+ * keyword for both roles.
+ */
+typedef struct smtp_ehlo_values {
+  unsigned int flags;            /**< ::smtp_ext_flag bits offered (smtp_capabilities::flags). */
+  unsigned int malformed;        /**< ::smtp_ext_flag bits whose parameters did not parse. */
+  /* SIZE (RFC 1870 4) */
+  uint64_t size_max;             /**< The fixed size limit; 0: none (bare "SIZE" or "SIZE 0"). */
+  int size_has_value;            /**< 1 when smtp_ehlo_values::size_max is a fixed limit. */
+  /* AUTH (RFC 4954 3) */
+  unsigned int auth_mechs;       /**< ::smtp_sasl_mech bits of every AUTH line. */
+  smtp_span auth_names;          /**< The first AUTH line's mechanism list as sent (unknown names too). */
+  /* MT-PRIORITY (RFC 6710 3, 9.2) */
+  int mt_priority_profile;       /**< ::smtp_mt_priority_profile. */
+  smtp_span mt_priority_profile_name; /**< The profile name as sent (1-20 octets), or empty. */
+  /* DELIVERBY (RFC 2852 3) */
+  int deliverby_has_min;         /**< 1 when DELIVERBY carried a min-by-time. */
+  uint32_t deliverby_min;        /**< min-by-time in seconds (at most 999999999): the least
+                                      by-time accepted with by-mode "R" (RFC 2852 4). */
+  /* FUTURERELEASE (RFC 4865 3) */
+  uint32_t futurerelease_max_interval; /**< max-future-release-interval, seconds (1-999999999). */
+  int64_t futurerelease_max_until;     /**< max-future-release-date-time, seconds since
+                                            1970-01-01T00:00:00Z. */
+  smtp_span futurerelease_max_until_text; /**< The same date-time as sent (RFC 3339). */
+  /* LIMITS (RFC 9422 3) */
+  unsigned int limits_rcptmax;   /**< RCPTMAX, 0 when absent. */
+  unsigned int limits_mailmax;   /**< MAILMAX, 0 when absent. */
+  unsigned int limits_rcptdomainmax; /**< RCPTDOMAINMAX, 0 when absent. */
+  /* BURL (RFC 4468 3.1) */
+  int burl_imap;                 /**< 1 when BURL lists the "imap" URL type. */
+  smtp_span burl_types;          /**< BURL's parameters (URL types) as sent, or empty. */
+  /* NO-SOLICITING (RFC 3865 2) */
+  smtp_span solicitation_keywords; /**< The server's solicitation keywords as sent, or empty. */
+  uint64_t reserved[8];          /**< Zero. Room for values added in a later 1.x release. */
+} smtp_ehlo_values;
+
+/**
+ * @brief The typed values of the EHLO keywords in @p caps.
+ *
+ * SIZE, AUTH and LIMITS come from what smtp_capabilities_parse() found
+ * (AUTH and LIMITS of every line); MT-PRIORITY, DELIVERBY, FUTURERELEASE,
+ * BURL and NO-SOLICITING are parsed from the first line of their keyword
+ * with the grammars of RFC 6710 3 (priority-profile), RFC 2852 3
+ * (deliverby-param: min-by-time, extension tokens allowed and ignored),
+ * RFC 4865 3 (interval SP date-time in UTC), RFC 4468 3.1 (URL types) and
+ * RFC 3865 2 (solicitation keywords). Only listed keywords are read (not
+ * those counted in smtp_capabilities::ndropped).
+ * @param caps capabilities from smtp_capabilities_parse() or
+ *        smtp_client_session_capabilities().
+ * @param out receives the values (zeroed first, also on error).
+ * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL).
+ */
+SMTP_API int smtp_capabilities_values(const smtp_capabilities *caps, smtp_ehlo_values *out);
+
 /**
  * @brief What a server offers, for building its EHLO reply.
  *

@@ -75,7 +75,12 @@ extern "C" {
 #define SMTP_PP2_TYPE_ALPN 0x01
 /** @brief PP2_TYPE_AUTHORITY: the host name the client asked for (SNI). */
 #define SMTP_PP2_TYPE_AUTHORITY 0x02
-/** @brief PP2_TYPE_CRC32C: checksum of the header (the reader keeps it, does not check it). */
+/** @brief PP2_TYPE_CRC32C: CRC-32C (Castagnoli) of the whole header computed with
+ *  this record's 4 value octets zero, stored big-endian. The reader checks it
+ *  (a mismatch, a length other than 4 or a second such record make the
+ *  header malformed: ::SMTP_ERR_PROXY_HEADER; in a LOCAL header, whose
+ *  records are skipped unread, it is not checked); smtp_proxy_write_v2()
+ *  fills it in. */
 #define SMTP_PP2_TYPE_CRC32C 0x03
 /** @brief PP2_TYPE_NOOP: padding, ignored. */
 #define SMTP_PP2_TYPE_NOOP 0x04
@@ -158,8 +163,9 @@ SMTP_API void smtp_proxy_reader_init(smtp_proxy_reader *r, unsigned int flags);
  * @param len   their count.
  * @return octets consumed (0 once the header is complete); then
  *         smtp_proxy_reader_done() tells whether it is. ::SMTP_ERR_PROXY_HEADER
- *         for a malformed, oversized or unaccepted header (the connection
- *         must be closed); ::SMTP_ERR_INVALID_ARGUMENT (NULL).
+ *         for a malformed, oversized or unaccepted header, or one whose
+ *         ::SMTP_PP2_TYPE_CRC32C record does not match (the connection must
+ *         be closed); ::SMTP_ERR_INVALID_ARGUMENT (NULL).
  */
 SMTP_API smtp_ssize smtp_proxy_reader_feed(smtp_proxy_reader *r, const void *data, size_t len);
 
@@ -253,10 +259,13 @@ SMTP_API int smtp_proxy_write_v1(char *buf, size_t cap, const smtp_endpoint *src
  * @param command  ::SMTP_PROXY_CMD_LOCAL or ::SMTP_PROXY_CMD_PROXY.
  * @param src      the client (may be NULL with LOCAL).
  * @param dst      the server (may be NULL with LOCAL).
- * @param tlvs     records to append (may be NULL when @p ntlvs is 0).
+ * @param tlvs     records to append (may be NULL when @p ntlvs is 0). A
+ *                 record of type ::SMTP_PP2_TYPE_CRC32C (length 4, value
+ *                 not read, may be NULL) gets the header's checksum.
  * @param ntlvs    their count.
  * @return octets written; ::SMTP_ERR_BUFFER_TOO_SMALL; ::SMTP_ERR_INVALID_ARGUMENT
- *         (NULL, unknown command, a record type over 255 or a header over 65535 + 16 octets).
+ *         (NULL, unknown command, a record type over 255, a header over
+ *         65535 + 16 octets, a CRC32C record not 4 octets long or given twice).
  */
 SMTP_API int smtp_proxy_write_v2(void *buf, size_t cap, unsigned int command,
                                  const smtp_endpoint *src, const smtp_endpoint *dst,

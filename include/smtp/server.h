@@ -889,7 +889,8 @@ SMTP_API int smtp_server_options_set_data_total_timeout(smtp_server_options *o, 
  *        (smtp_server_callbacks_set_scram_lookup(),
  *        smtp_server_callbacks_set_token(), ::SMTP_SASL_EXTERNAL among the
  *        mechanisms); the session allocates nothing more until
- *        smtp_server_session_del().
+ *        smtp_server_session_del(), except the XCLIENT/XFORWARD attribute
+ *        block smtp_server_session_allow_xclient() adds.
  * @param out set to the session, or NULL on failure; the caller owns it and
  *        frees it with smtp_server_session_del().
  * @param callbacks copied (free the object whenever you like); NULL means no
@@ -1235,6 +1236,10 @@ SMTP_API unsigned int smtp_server_session_transaction_count(const smtp_server_se
  *         HELO/EHLO/LHLO was accepted, and after TLS started until the next
  *         one. Its content holds until the next accepted HELO/EHLO/LHLO or
  *         smtp_server_session_tls_started(); copy it to keep it longer.
+ *         A HELO attribute from XFORWARD (during its transaction) or
+ *         XCLIENT (smtp_server_options_set_xclient()) replaces it (NULL for
+ *         `[UNAVAILABLE]`); that value holds until the session next takes
+ *         input.
  */
 SMTP_API const char *smtp_server_session_helo_name(const smtp_server_session *s, size_t *len);
 /**
@@ -1247,7 +1252,8 @@ SMTP_API const char *smtp_server_session_helo_name(const smtp_server_session *s,
  *         AUTH succeeded (or TLS started since, which forgets it). AUTH
  *         succeeds at most once between TLS starts, so the content holds
  *         until smtp_server_session_tls_started() or
- *         smtp_server_session_del().
+ *         smtp_server_session_del(). After XCLIENT LOGIN, that login name
+ *         (valid until the session next takes input).
  */
 SMTP_API const char *smtp_server_session_auth_user(const smtp_server_session *s, size_t *len);
 /**
@@ -1267,7 +1273,9 @@ SMTP_API int smtp_server_session_tls_info(const smtp_server_session *s, smtp_tls
  *        ESMTPA, ESMTPS, ESMTPSA (RFC 3848), LMTP... and UTF8SMTP...
  *        (RFC 6531 3.7.3) when the transaction has SMTPUTF8. "SMTP" only after
  *        HELO without TLS or AUTH in SMTP mode; the ESMTP (or LMTP) names
- *        otherwise, even before any HELO/EHLO.
+ *        otherwise, even before any HELO/EHLO. A PROTO attribute (XFORWARD's
+ *        during its transaction, else XCLIENT's) names the client's own
+ *        protocol in SMTP mode: SMTP gives "SMTP", ESMTP the ESMTP names.
  * @param s the session, or NULL (gives "SMTP").
  * @return a static string, never NULL; valid forever.
  */
@@ -1316,14 +1324,31 @@ SMTP_API int smtp_server_session_addr(const smtp_server_session *s, unsigned int
  *        (smtp_server_session_allow_xclient()); others get
  *        `550 5.7.0 Error: insufficient authorization`. Inside a mail
  *        transaction: `503 5.5.1`; a bad attribute list: `501 5.5.4`.
- *        XCLIENT replaces the session's client endpoint (ADDR, PORT) and
- *        server endpoint (DESTADDR, DESTPORT), keeping the transport's as
- *        ::SMTP_ADDR_PEER, forgets HELO/EHLO, AUTH and the transaction, and
- *        answers with a new 220 greeting (the client sends EHLO again; the
- *        connect callback is not called again). XFORWARD replaces the client
- *        endpoint and the HELO name and answers `250 2.0.0 Ok`. NAME, PROTO,
- *        LOGIN, SOURCE and IDENT are checked but not kept. Disabled commands
- *        reach the unknown-command callback as before.
+ *        XCLIENT (for the rest of the connection; each attribute until a
+ *        later XCLIENT gives it again) replaces the session's client
+ *        endpoint (ADDR, PORT) and server endpoint (DESTADDR, DESTPORT),
+ *        keeping the transport's as ::SMTP_ADDR_PEER, forgets HELO/EHLO,
+ *        AUTH and the transaction, and answers with a new 220 greeting (the
+ *        client sends EHLO again; the connect callback is not called
+ *        again). Its HELO becomes the session's HELO name
+ *        (smtp_server_session_helo_name(); the EHLO the proxy sends next
+ *        does not replace it, `[UNAVAILABLE]`: no name); PROTO=SMTP or
+ *        ESMTP is the protocol the client spoke
+ *        (smtp_server_session_received_protocol()); LOGIN makes the session
+ *        authenticated as that user, as Postfix does with its SASL login
+ *        name (smtp_server_session_auth_user(), ::SMTP_SERVER_FLAG_AUTH;
+ *        `[UNAVAILABLE]`: not authenticated); NAME is the client's host
+ *        name. XFORWARD answers `250 2.0.0 Ok`; its attributes (which add
+ *        up over several commands) hold for the next mail transaction only
+ *        (Postfix's XFORWARD_README: they are forgotten when the transaction
+ *        ends with its end-of-data reply, on RSET, HELO/EHLO, STARTTLS and
+ *        XCLIENT): ADDR/PORT are then the client endpoint
+ *        (smtp_server_session_addr(), origin ::SMTP_ORIGIN_XFORWARD, the
+ *        session's own client as ::SMTP_ADDR_PEER), HELO the HELO name and
+ *        PROTO the protocol (SMTP/ESMTP; other names are only readable).
+ *        Every attribute, also NAME, SOURCE and IDENT, is readable with
+ *        smtp_server_session_xattrs(). Disabled commands reach the
+ *        unknown-command callback as before.
  * @param o      the options.
  * @param which  0, ::SMTP_XCLIENT and/or ::SMTP_XFORWARD.
  * @return 0; ::SMTP_ERR_INVALID_ARGUMENT.
@@ -1334,11 +1359,32 @@ SMTP_API int smtp_server_options_set_xclient(smtp_server_options *o, unsigned in
  * @brief Trust this session's client with XCLIENT and/or XFORWARD (e.g.
  *        from the connect callback, after checking smtp_server_session_addr()
  *        against a list of trusted proxies with smtp_cidr_list_match()).
+ *        Trusting a session with a command the options enable allocates
+ *        its attribute block (about 2.4 KiB, once; freed by
+ *        smtp_server_session_del()), so the session allocates nothing
+ *        while it serves commands.
  * @param s      the session.
  * @param which  0, ::SMTP_XCLIENT and/or ::SMTP_XFORWARD.
- * @return 0; ::SMTP_ERR_INVALID_ARGUMENT.
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_NOMEM (the session is
+ *         then not trusted).
  */
 SMTP_API int smtp_server_session_allow_xclient(smtp_server_session *s, unsigned int which);
+
+/**
+ * @brief Read the attributes XCLIENT or XFORWARD gave
+ *        (smtp_server_options_set_xclient()): for ::SMTP_XCLIENT those in
+ *        force for the connection, for ::SMTP_XFORWARD those of the current
+ *        (or next) mail transaction. From any callback, or outside one.
+ * @param s     the session.
+ * @param verb  ::SMTP_XCLIENT or ::SMTP_XFORWARD.
+ * @param out   filled in: state ::SMTP_XVALUE_ABSENT for attributes not
+ *              given; values (decoded, NUL-terminated) point into the
+ *              session and stay valid until the session next takes input
+ *              or is deleted.
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_server_session_xattrs(const smtp_server_session *s, unsigned int verb,
+                                        smtp_xattrs *out);
 
 /** @} */
 

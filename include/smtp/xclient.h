@@ -17,11 +17,23 @@
  *
  * Each attribute is `NAME=value` with the value xtext-encoded (RFC 3461 4);
  * the decoded value is at most ::SMTP_XATTR_VALUE_MAX octets of printable
- * ASCII, or one of the special values `[UNAVAILABLE]` and `[TEMPUNAVAIL]`.
- * Names are case-insensitive; each may appear once per command. XCLIENT
- * knows NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT; XFORWARD knows
- * NAME ADDR PROTO HELO SOURCE IDENT PORT. ADDR and DESTADDR are an IPv4
- * address or `IPV6:` and an IPv6 address; PORT and DESTPORT are 0..65535.
+ * ASCII, or the special value `[UNAVAILABLE]` (any case). `[TEMPUNAVAIL]`
+ * is allowed for XCLIENT's NAME only (a host name lookup that failed for a
+ * transient reason, as XCLIENT_README has it). Names are case-insensitive;
+ * each may appear once per command. XCLIENT knows NAME ADDR PORT PROTO HELO
+ * LOGIN DESTADDR DESTPORT; XFORWARD knows NAME ADDR PROTO HELO SOURCE IDENT
+ * PORT. ADDR and DESTADDR are an IPv4 address or `IPV6:` and an IPv6
+ * address; PORT and DESTPORT are 0..65535. XCLIENT's PROTO is SMTP or
+ * ESMTP; XFORWARD's is any protocol name of up to
+ * ::SMTP_XFORWARD_PROTO_MAX octets (XFORWARD_README); SOURCE is LOCAL or
+ * REMOTE.
+ *
+ * What the server session does with them (Postfix's semantics): XCLIENT
+ * attributes describe the client for the rest of the connection (each one
+ * until a later XCLIENT gives it again); XFORWARD attributes describe the
+ * client of the next mail transaction only and are forgotten when it ends,
+ * on RSET, HELO/EHLO, STARTTLS and XCLIENT. See
+ * smtp_server_options_set_xclient() and smtp_server_session_xattrs().
  *
  * The server session handles both commands itself when enabled
  * (smtp_server_options_set_xclient()) and offers them in the EHLO reply
@@ -61,6 +73,8 @@ typedef enum smtp_xattr {
 
 /** @brief Longest decoded attribute value. */
 #define SMTP_XATTR_VALUE_MAX 255
+/** @brief Longest XFORWARD PROTO value (XFORWARD_README: up to 64 characters). */
+#define SMTP_XFORWARD_PROTO_MAX 64
 
 /** @brief smtp_xattrs::state: the attribute was not given. */
 #define SMTP_XVALUE_ABSENT 0
@@ -68,7 +82,7 @@ typedef enum smtp_xattr {
 #define SMTP_XVALUE_SET 1
 /** @brief smtp_xattrs::state: `[UNAVAILABLE]`. */
 #define SMTP_XVALUE_UNAVAILABLE 2
-/** @brief smtp_xattrs::state: `[TEMPUNAVAIL]`. */
+/** @brief smtp_xattrs::state: `[TEMPUNAVAIL]` (XCLIENT NAME only). */
 #define SMTP_XVALUE_TEMPUNAVAIL 3
 
 /**
@@ -103,8 +117,10 @@ SMTP_API const char *smtp_xattr_name(unsigned int attr);
  * @param cap      its size (the arguments' length always suffices).
  * @return 0; ::SMTP_ERR_SYNTAX (empty list, an element without `=` or with
  *         an empty name, doubled or trailing spaces, an ADDR/DESTADDR that
- *         is not an address, a PORT/DESTPORT that is not 0..65535, PROTO
- *         other than SMTP/ESMTP, SOURCE other than LOCAL/REMOTE);
+ *         is not an address, a PORT/DESTPORT that is not 0..65535, an
+ *         XCLIENT PROTO other than SMTP/ESMTP, an XFORWARD PROTO over
+ *         ::SMTP_XFORWARD_PROTO_MAX octets, SOURCE other than LOCAL/REMOTE,
+ *         `[TEMPUNAVAIL]` for an attribute other than XCLIENT's NAME);
  *         ::SMTP_ERR_PARAM (a name this command does not know, or given
  *         twice); ::SMTP_ERR_XTEXT; ::SMTP_ERR_TOO_LONG (a value over
  *         ::SMTP_XATTR_VALUE_MAX); ::SMTP_ERR_BAD_CHAR (a decoded value with

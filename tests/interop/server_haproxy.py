@@ -69,7 +69,7 @@ def start_haproxy(tmp, name, front, backends, send_proxy):
 
 
 def received_from(data):
-    m = re.search(rb"Received: from \S+ \(\[([^\]]+)\]\)", data)
+    m = re.search(rb"Received: from \S+ \((?:\S+ )?\[([^\]]+)\]\)", data)
     return m.group(1).decode() if m else None
 
 

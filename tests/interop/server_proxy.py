@@ -104,9 +104,12 @@ def main():
     recs = [json.loads(line) for line in open(cap) if line.strip()] if os.path.exists(cap) else []
     rec = recs[-1] if recs else {}
     check("PROXY v2: the capture record's client is the announced one",
-          rec.get("client") == {"addr": "192.0.2.77", "port": 4444}, rec.get("client"))
+          rec.get("client") == {"addr": "192.0.2.77", "port": 4444, "name": None}, rec.get("client"))
     check("PROXY v2: the capture record's peer is the proxy (the TCP peer)",
           isinstance(rec.get("peer"), dict) and rec["peer"].get("addr") == "127.0.0.1", rec.get("peer"))
+    rc, out = send(sv.port, ["--proxy-header", "v2-crc32c", "--proxy-source", "192.0.2.78:4445"], msg)
+    check("smtp-send PROXY v2 with PP2_TYPE_CRC32C: delivered, the checksum verified",
+          rc == 0 and received_from(newest(md)) == "192.0.2.78", (out, received_from(newest(md))))
     rc, out = send(sv.port, ["--proxy-header", "v1", "--proxy-source", "198.51.100.9:1"], msg)
     check("smtp-send PROXY v1: delivered", rc == 0, out)
     check("PROXY v1: Received names the announced client", received_from(newest(md)) == "198.51.100.9")
@@ -128,6 +131,10 @@ def main():
     check("v1 line over 107 octets: closed without a greeting", out == b"", out)
     out = raw(sv.port, SIG + b"\x21\x41\x00\x0c" + b"\x00" * 12)
     check("v2 bad family: closed without a greeting", out == b"", out)
+    # PP2_TYPE_CRC32C: a checksum that does not match the header
+    out = raw(sv.port, SIG + b"\x21\x11\x00\x13" + socket.inet_aton("203.0.113.5") + socket.inet_aton("127.0.0.1")
+              + b"\x30\x39\x00\x19" + b"\x03\x00\x04" + b"\x00\x00\x00\x01" + b"EHLO c\r\n")
+    check("v2 CRC32C mismatch: closed without a greeting", out == b"", out)
     out = raw(sv.port, SIG + b"\x21\x11\x00\x0f" + b"\x00" * 12 + b"\x02\x00\x09")
     check("v2 record over the declared length: closed without a greeting", out == b"", out)
     out = raw(sv.port, SIG + b"\x20\x00\x00\x00" + b"QUIT\r\n")
@@ -193,6 +200,29 @@ def main():
           gs[0].startswith(b"220") and gs[1].startswith(b"220") and gs[2].startswith(b"421 4.7.0")
           and gs[3].startswith(b"220"), gs)
     for s in socks:
+        s.close()
+    sv.close()
+
+    # 4b. and the client XCLIENT announces (counted at the EHLO after it),
+    # not the trusted proxy that carries every session
+    sv = Server(tmp, "perip-xclient", ["--xclient", "--trusted-proxy", "127.0.0.1", "--max-per-ip", "2"])
+    socks, rs = [], []
+    for i in range(5):
+        s = socket.socket()
+        s.settimeout(5)
+        s.connect(("127.0.0.1", sv.port))
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"XCLIENT ADDR=192.0.2.%d\r\n" % (1 if i < 3 else 2 + i))
+        f.readline()
+        s.sendall(b"EHLO proxied.example\r\n")
+        rs.append(f.readline())
+        socks.append((s, f))
+    check("XCLIENT proxy: the cap applies to the announced client, not to the proxy",
+          rs[0].startswith(b"250") and rs[1].startswith(b"250") and rs[2].startswith(b"421 4.7.0")
+          and rs[3].startswith(b"250") and rs[4].startswith(b"250"), rs)
+    for s, f in socks:
+        f.close()
         s.close()
     sv.close()
 
