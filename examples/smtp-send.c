@@ -259,40 +259,52 @@ static uint32_t rnd32(void *ud) {
   return arc4random(); /* equal MX preferences shuffled (RFC 5321 5.1) */
 }
 
-/* The DANE check after the handshake: the current target's TLSA records
- * against the chain the server sent (smtp_dane_match()). */
+/* The attempt under way: its replies go into the delivery's per-recipient
+ * results (smtp_delivery_rcpt_reply()). DANE and MTA-STS are checked in
+ * the handshake by smtp_delivery_tls_verify(). */
 static struct {
   smtp_delivery *d;
   const smtp_delivery_target *t;
-  const char *domain;
-  int checked;
-  int result;
-} dane;
+  unsigned char accepted[256]; /* recipients a 2xx to RCPT left pending (SMTP: the DATA reply decides) */
+} cur;
+
+static void reply_text(const smtp_reply *r, char *out, size_t cap) {
+  size_t o = 0;
+  out[0] = 0;
+  for (size_t i = 0; i < r->nlines && o + 1 < cap; i++) {
+    size_t l = r->lines[i].len;
+    if (i) out[o++] = ' ';
+    if (l > cap - 1 - o) l = cap - 1 - o;
+    memcpy(out + o, r->lines[i].ptr, l);
+    o += l;
+  }
+  out[o] = 0;
+}
+
+static void record_reply(size_t index, const smtp_reply *r, int final) {
+  char enh[32] = "", text[256];
+  if (!cur.d || !cur.t || !r || r->code < 200 || r->code > 599) return;
+  if (r->has_enhanced) smtp_enhanced_code_format(&r->enhanced, enh, sizeof enh);
+  reply_text(r, text, sizeof text);
+  smtp_delivery_rcpt_reply(cur.d, index, cur.t, r->code, enh[0] ? enh : NULL, text, final);
+}
 
 static int mx_on_event(smtp_client_session *c, const smtp_client_event *ev, void *ud) {
   send_app *a = ud;
-  smtp_tls_info info;
-  if (ev->type == SMTP_CLIENT_EVENT_CAPABILITIES && dane.t && dane.t->tls == SMTP_DELIVERY_TLS_DANE &&
-      !dane.checked && trace_driver && smtp_driver_tls_info(trace_driver, &info) == 0) {
-    static uint8_t store[16][16384]; /* the peer's chain, DER (16 KiB a certificate at most) */
-    const unsigned char *chain[16];
-    const smtp_tls_conn *tc = smtp_driver_tls_conn(trace_driver);
-    size_t lens[16], n = 0, nrec = 0;
-    const smtp_dns_rr *rec = smtp_delivery_tlsa(dane.d, dane.t, &nrec);
-    const char *names[2];
-    names[0] = dane.t->host;
-    names[1] = dane.domain;
-    dane.checked = 1;
-    while (n < 16 && tc && smtp_tls_peer_cert(tc, n, store[n], sizeof store[n], &lens[n]) == 0) {
-      chain[n] = store[n];
-      n++;
+  if (ev->type == SMTP_CLIENT_EVENT_MAIL && ev->reply) a->txn_started = 1; /* also with --json */
+  if (ev->type == SMTP_CLIENT_EVENT_RCPT && ev->reply && !a->mail_refused) {
+    int ok = ev->reply->code / 100 == 2;
+    record_reply(ev->index, ev->reply, !ok);
+    if (ok && ev->index < sizeof cur.accepted) cur.accepted[ev->index] = 1;
+  } else if (ev->type == SMTP_CLIENT_EVENT_DATA && ev->reply && !a->mail_refused) {
+    if (ev->index != SMTP_CLIENT_NO_INDEX) {
+      record_reply(ev->index, ev->reply, 1); /* LMTP: one reply per recipient */
+    } else {
+      for (size_t i = 0; i < sizeof cur.accepted; i++)
+        if (cur.accepted[i]) record_reply(i, ev->reply, 1);
     }
-    dane.result = n && rec ? smtp_dane_match(rec, nrec, chain, lens, n, names, 2) : SMTP_ERR_DANE;
-    if (dane.result < 0) {
-      a->tls_error = SMTP_ERR_DANE;
-      return SMTP_ERR_CALLBACK_FAILURE; /* RFC 7672 2.2: no delivery to this host */
-    }
-    if (a->o->trace) fprintf(a->err, "DANE: %s matched\n", dane.result == SMTP_DANE_MATCH_EE ? "DANE-EE" : "DANE-TA");
+  } else if (ev->type == SMTP_CLIENT_EVENT_MAIL && ev->reply && ev->reply->code / 100 != 2) {
+    for (size_t i = 0; i < a->o->nto; i++) record_reply(i, ev->reply, 1);
   }
   return send_app_on_event(c, ev, ud);
 }
@@ -322,11 +334,15 @@ static int connect_target(const smtp_delivery_target *t) {
   return connect_one(&ai);
 }
 
-/* The TLS configuration a target needs (delivery.h SMTP_DELIVERY_TLS_*). */
-static int target_tls(const send_opts *o, const smtp_delivery_target *t, smtp_tls_config **out,
-                      int *starttls) {
+/* The TLS configuration a target needs (delivery.h SMTP_DELIVERY_TLS_*):
+ * DANE and MTA-STS enforce verify in the handshake through the delivery's
+ * callback; an MTA-STS testing policy sees the verdict without refusing. */
+static int target_tls(const send_opts *o, smtp_delivery *d, const smtp_delivery_target *t,
+                      smtp_tls_config **out, int *starttls) {
   smtp_tls_config *cfg = NULL;
-  int verify = t->tls == SMTP_DELIVERY_TLS_VERIFY;
+  int strict = t->tls == SMTP_DELIVERY_TLS_DANE || t->tls == SMTP_DELIVERY_TLS_VERIFY;
+  int check = strict || t->sts_testing;
+  int be = SMTP_TLS_BACKEND_DEFAULT;
   *out = NULL;
   *starttls = t->tls == SMTP_DELIVERY_TLS_OPPORTUNISTIC ? SMTP_CLIENT_STARTTLS_OPPORTUNISTIC
                                                         : SMTP_CLIENT_STARTTLS_REQUIRED;
@@ -335,10 +351,18 @@ static int target_tls(const send_opts *o, const smtp_delivery_target *t, smtp_tl
     *starttls = SMTP_CLIENT_STARTTLS_OFF;
     return 0;
   }
-  if (smtp_tls_config_new(&cfg, SMTP_TLS_CLIENT, NULL) != 0) return -1;
-  /* DANE: the TLSA records decide, not the WebPKI (RFC 7672 3.1) */
-  if (smtp_tls_config_set_verify(cfg, verify ? SMTP_TLS_VERIFY_REQUIRED : SMTP_TLS_VERIFY_NONE) != 0 ||
-      (verify && (o->ca_file ? smtp_tls_config_ca_file(cfg, o->ca_file) : smtp_tls_config_system_ca(cfg)) != 0)) {
+  if (o->tls_backend && (be = smtp_tls_backend_by_name(o->tls_backend)) < 0) return -1;
+  if (smtp_tls_config_new_backend(&cfg, SMTP_TLS_CLIENT, be, NULL) != 0) return -1;
+  if (smtp_tls_config_set_verify(cfg, strict ? SMTP_TLS_VERIFY_REQUIRED
+                                             : check ? SMTP_TLS_VERIFY_OPTIONAL : SMTP_TLS_VERIFY_NONE) != 0 ||
+      smtp_tls_config_set_verify_callback(cfg, smtp_delivery_tls_verify, d) != 0) {
+    smtp_tls_config_del(cfg);
+    return -1;
+  }
+  /* trust anchors: the WebPKI verdict MTA-STS needs; under DANE the TLSA
+   * records decide (RFC 7672 3.1) whatever the anchors say */
+  if (check && (o->ca_file ? smtp_tls_config_ca_file(cfg, o->ca_file) : smtp_tls_config_system_ca(cfg)) != 0 &&
+      t->tls != SMTP_DELIVERY_TLS_DANE) {
     smtp_tls_config_del(cfg);
     return -1;
   }
@@ -355,6 +379,19 @@ static const char *tls_level(unsigned int l) {
   }
 }
 
+/* --json with --mx: what each attempt did, for the "attempts" list. */
+#define MX_MAX_ATTEMPTS 64
+typedef struct {
+  smtp_delivery_target t;
+  unsigned int outcome;
+  int dane;          /* smtp_delivery_dane_result() after the attempt */
+  char error[160];   /* the local failure, "" when none */
+} mx_attempt_rec;
+static mx_attempt_rec attempts[MX_MAX_ATTEMPTS];
+static size_t nattempts;
+static char *json_base; /* the object send_app printed for the host that ran the transaction */
+static time_t run_started; /* the TLS report's date range starts here */
+
 /* One attempt at one address. Returns the outcome for smtp_delivery_report()
  * and, for SMTP_DELIVERY_DONE, the exit status in *status. */
 static unsigned int mx_attempt(const send_opts *o, smtp_delivery *d, const smtp_delivery_target *t,
@@ -364,45 +401,64 @@ static unsigned int mx_attempt(const send_opts *o, smtp_delivery *d, const smtp_
   smtp_tls_config *tls = NULL;
   smtp_driver *drv = NULL;
   smtp_io io;
-  char helo[256];
+  char helo[256], why[160] = "";
   int fd, starttls, rc;
   unsigned int outcome = SMTP_DELIVERY_TEMPFAIL;
+  size_t nfail0 = 0;
+  char *jbuf = NULL;
+  size_t jlen = 0;
+  FILE *jout = NULL;
+  mx_attempt_rec *rec = nattempts < MX_MAX_ATTEMPTS ? &attempts[nattempts++] : NULL;
+  smtp_delivery_tls_failures(d, &nfail0);
+  if (rec) {
+    memset(rec, 0, sizeof *rec);
+    rec->t = *t;
+  }
   if (o->trace)
-    fprintf(stderr, "MX: %s (preference %u) %s port %u, %s\n", t->host, t->preference, t->addr_text,
-            t->port, tls_level(t->tls));
+    fprintf(stderr, "MX: %s (preference %u) %s port %u, %s%s%s\n", t->host, t->preference, t->addr_text,
+            t->port, tls_level(t->tls), strcmp(t->tls_name, t->host) ? ", TLSA base " : "",
+            strcmp(t->tls_name, t->host) ? t->tls_name : "");
   fd = connect_target(t);
   if (fd < 0) {
+    snprintf(why, sizeof why, "cannot connect: %s", strerror(errno));
     fprintf(stderr, "smtp-send: cannot connect to %s [%s] port %u: %s\n", t->host, t->addr_text, t->port,
             strerror(errno));
-    return SMTP_DELIVERY_CONNECT_FAILED;
+    outcome = SMTP_DELIVERY_CONNECT_FAILED;
+    goto rec;
   }
-  if (target_tls(o, t, &tls, &starttls) != 0) {
-    fprintf(stderr, "smtp-send: %s: TLS is required (%s) but cannot be set up\n", t->host, tls_level(t->tls));
+  if (target_tls(o, d, t, &tls, &starttls) != 0) {
+    snprintf(why, sizeof why, "TLS is required (%s) but cannot be set up", tls_level(t->tls));
+    fprintf(stderr, "smtp-send: %s: %s\n", t->host, why);
     close(fd);
-    return SMTP_DELIVERY_TLS_FAILED;
+    outcome = SMTP_DELIVERY_TLS_FAILED;
+    goto rec;
   }
   default_helo(fd, helo, sizeof helo);
-  rc = send_app_init(&app, o, helo, msg, msglen, stdout, stderr);
+  if (o->json) jout = open_memstream(&jbuf, &jlen);
+  rc = send_app_init(&app, o, helo, msg, msglen, jout ? jout : stdout, stderr);
   if (rc) {
     close(fd);
     smtp_tls_config_del(tls);
     send_app_free(&app);
+    if (jout) fclose(jout);
+    free(jbuf);
     *status = rc;
+    if (rec) rec->outcome = SMTP_DELIVERY_DONE;
     return SMTP_DELIVERY_DONE;
   }
   smtp_client_callbacks_set_trace(app.cbs, on_trace);
   smtp_client_callbacks_set_event(app.cbs, mx_on_event);
   smtp_client_options_set_starttls(app.opt, starttls);
-  memset(&dane, 0, sizeof dane);
-  dane.d = d;
-  dane.t = t;
-  dane.domain = o->domain;
+  memset(&cur, 0, sizeof cur);
+  cur.d = d;
+  cur.t = t;
   if (smtp_client_session_new(&c, app.cbs, &app, app.opt, NULL) != SMTP_OK ||
       smtp_io_posix_new(&io, fd, fd, SMTP_IO_POSIX_OWN_FD, NULL) != SMTP_OK) {
     close(fd);
     goto out;
   }
-  if (smtp_driver_new_client(&drv, c, &io, tls, tls ? t->host : NULL, 0, NULL) != SMTP_OK) goto out;
+  /* the connection's name: the TLSA base domain (SNI, RFC 7672 8.1) */
+  if (smtp_driver_new_client(&drv, c, &io, tls, tls ? t->tls_name : NULL, 0, NULL) != SMTP_OK) goto out;
   trace_driver = drv;
   trace_tls_shown = 0;
   smtp_client_session_submit(c, app.txn);
@@ -410,38 +466,65 @@ static unsigned int mx_attempt(const send_opts *o, smtp_delivery *d, const smtp_
   run(drv, fd);
   {
     int e = smtp_driver_error(drv);
+    smtp_tls_info info;
     if (is_tls_error(e) && !app.tls_error) app.tls_error = e;
+    if (smtp_driver_tls_info(drv, &info) == 0) {
+      app.have_tls = 1;
+      snprintf(app.tls_protocol, sizeof app.tls_protocol, "%s", info.protocol ? info.protocol : "");
+      snprintf(app.tls_cipher, sizeof app.tls_cipher, "%s", info.cipher ? info.cipher : "");
+      app.tls_verified = info.peer_verified;
+    }
   }
+  if (o->trace && smtp_delivery_dane_result(d, t) > 0)
+    fprintf(stderr, "DANE: %s matched\n", smtp_delivery_dane_result(d, t) == SMTP_DANE_MATCH_EE ? "DANE-EE" : "DANE-TA");
   if (!smtp_client_session_is_closed(c)) smtp_client_session_connection_lost(c);
   if (app.txn_started) {
     *status = send_app_finish(&app);
     outcome = SMTP_DELIVERY_DONE;
-  } else if (app.tls_error == SMTP_ERR_DANE) {
-    fprintf(stderr, "smtp-send: %s [%s]: DANE: the certificate matches none of the TLSA records\n", t->host,
-            t->addr_text);
-    smtp_delivery_tls_failure(d, t, SMTP_TLSRPT_VALIDATION_FAILURE, "certificate matches no TLSA record");
-    outcome = SMTP_DELIVERY_TLS_FAILED;
   } else if (app.tls_error || app.closed_error == SMTP_ERR_TLS_REQUIRED ||
              (app.got_result && app.result.status == SMTP_ERR_TLS_REQUIRED)) {
     int e = app.tls_error ? app.tls_error : SMTP_ERR_TLS_REQUIRED;
-    fprintf(stderr, "smtp-send: %s [%s]: %s\n", t->host, t->addr_text, smtp_strerror(e));
-    smtp_delivery_tls_failure(d, t,
-                              e == SMTP_ERR_TLS_REQUIRED ? SMTP_TLSRPT_STARTTLS_NOT_SUPPORTED
-                              : e == SMTP_ERR_TLS_VERIFY ? SMTP_TLSRPT_CERTIFICATE_NOT_TRUSTED
-                                                         : SMTP_TLSRPT_VALIDATION_FAILURE,
-                              smtp_strerror(e));
+    size_t nfail = 0;
+    smtp_delivery_tls_failures(d, &nfail);
+    if (smtp_delivery_dane_result(d, t) < 0)
+      snprintf(why, sizeof why, "DANE: the certificate matches none of the TLSA records");
+    else
+      snprintf(why, sizeof why, "%s", smtp_strerror(e));
+    fprintf(stderr, "smtp-send: %s [%s]: %s\n", t->host, t->addr_text, why);
+    if (nfail == nfail0) /* not recorded by the verification callback */
+      smtp_delivery_tls_failure(d, t,
+                                e == SMTP_ERR_TLS_REQUIRED ? SMTP_TLSRPT_STARTTLS_NOT_SUPPORTED
+                                : e == SMTP_ERR_TLS_VERIFY ? SMTP_TLSRPT_CERTIFICATE_NOT_TRUSTED
+                                                           : SMTP_TLSRPT_VALIDATION_FAILURE,
+                                smtp_strerror(e));
     outcome = SMTP_DELIVERY_TLS_FAILED;
   } else {
     int e = app.closed_error ? app.closed_error : app.got_result ? app.result.status : SMTP_ERR_CONNECTION_LOST;
-    fprintf(stderr, "smtp-send: %s [%s]: %s; trying the next host\n", t->host, t->addr_text, smtp_strerror(e));
+    snprintf(why, sizeof why, "%s", smtp_strerror(e));
+    fprintf(stderr, "smtp-send: %s [%s]: %s; trying the next host\n", t->host, t->addr_text, why);
   }
 out:
   trace_driver = NULL;
-  dane.t = NULL;
+  memset(&cur, 0, sizeof cur);
   smtp_driver_del(drv);
   smtp_client_session_del(c);
   send_app_free(&app);
   smtp_tls_config_del(tls);
+  if (jout) {
+    fclose(jout);
+    if (outcome == SMTP_DELIVERY_DONE && jbuf) {
+      free(json_base);
+      json_base = jbuf;
+      jbuf = NULL;
+    }
+    free(jbuf);
+  }
+rec:
+  if (rec) {
+    rec->outcome = outcome;
+    rec->dane = smtp_delivery_dane_result(d, t);
+    snprintf(rec->error, sizeof rec->error, "%s", why);
+  }
   return outcome;
 }
 
@@ -520,6 +603,142 @@ static smtp_mta_sts_policy *sts_policy(const send_opts *o, const smtp_resolver *
   return p;
 }
 
+/* A JSON string; bytes outside printable ASCII (text from the network)
+ * as \u00XX escapes. NULL prints null. */
+static void jstr(FILE *f, const char *s) {
+  if (!s) {
+    fputs("null", f);
+    return;
+  }
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+    else if (ch < 0x20 || ch >= 0x7f) fprintf(f, "\\u%04x", ch);
+    else fputc(ch, f);
+  }
+  fputc('"', f);
+}
+
+static const char *tls_policy_name(unsigned int l) {
+  switch (l) {
+  case SMTP_DELIVERY_TLS_ENCRYPT: return "encrypt";
+  case SMTP_DELIVERY_TLS_DANE: return "dane";
+  case SMTP_DELIVERY_TLS_VERIFY: return "verify";
+  default: return "opportunistic";
+  }
+}
+
+static const char *outcome_name(unsigned int o) {
+  switch (o) {
+  case SMTP_DELIVERY_CONNECT_FAILED: return "connect-failed";
+  case SMTP_DELIVERY_TEMPFAIL: return "tempfail";
+  case SMTP_DELIVERY_TLS_FAILED: return "tls-failed";
+  default: return "done";
+  }
+}
+
+/* --json with --mx (docs/examples.md): the object of the host that ran the
+ * transaction (or one with null replies), plus "domain", "attempts",
+ * "recipients" and "tls_failures". */
+static void mx_json(const send_opts *o, smtp_delivery *d, int status, int error) {
+  FILE *f = stdout;
+  size_t nf = 0;
+  const smtp_tlsrpt_failure *fl = smtp_delivery_tls_failures(d, &nf);
+  size_t bl = json_base ? strlen(json_base) : 0;
+  static const char *const states[] = {"pending", "delivered", "permanent", "retry"};
+  while (bl && (json_base[bl - 1] == '\n' || json_base[bl - 1] == '}')) {
+    int brace = json_base[bl - 1] == '}';
+    bl--;
+    if (brace) break;
+  }
+  if (json_base && bl) {
+    fwrite(json_base, 1, bl, f);
+  } else {
+    fputs("{\"mail\":null,\"rcpts\":[],\"data\":null,\"tls\":null,\"error\":", f);
+    jstr(f, error ? smtp_strerror(error) : NULL);
+    fprintf(f, ",\"exit\":%d", status);
+  }
+  fputs(",\"domain\":", f);
+  jstr(f, o->domain);
+  fputs(",\"attempts\":[", f);
+  for (size_t i = 0; i < nattempts; i++) {
+    const mx_attempt_rec *r = &attempts[i];
+    fputs(i ? ",{\"host\":" : "{\"host\":", f);
+    jstr(f, r->t.host);
+    fprintf(f, ",\"preference\":%u,\"addr\":", r->t.preference);
+    jstr(f, r->t.addr_text);
+    fprintf(f, ",\"port\":%u,\"tls_policy\":\"%s\",\"tls_name\":", r->t.port, tls_policy_name(r->t.tls));
+    jstr(f, r->t.tls_name);
+    fprintf(f, ",\"dnssec\":%s,\"outcome\":\"%s\",\"dane\":%s,\"error\":", r->t.dnssec ? "true" : "false",
+            outcome_name(r->outcome),
+            r->dane == SMTP_DANE_MATCH_EE ? "\"EE\"" : r->dane == SMTP_DANE_MATCH_TA ? "\"TA\""
+                                         : r->dane < 0                               ? "\"mismatch\""
+                                                                                     : "null");
+    jstr(f, r->error[0] ? r->error : NULL);
+    fputc('}', f);
+  }
+  fputs("],\"recipients\":[", f);
+  for (size_t i = 0; i < smtp_delivery_rcpt_count(d); i++) {
+    smtp_delivery_rcpt_result rr;
+    if (smtp_delivery_rcpt(d, i, &rr) != 0) continue;
+    fputs(i ? ",{\"addr\":" : "{\"addr\":", f);
+    jstr(f, rr.addr);
+    fprintf(f, ",\"state\":\"%s\",\"code\":", states[rr.state >= 0 && rr.state <= 3 ? rr.state : 0]);
+    if (rr.code) fprintf(f, "%d", rr.code);
+    else fputs("null", f);
+    fputs(",\"enhanced\":", f);
+    jstr(f, rr.enhanced[0] ? rr.enhanced : NULL);
+    fputs(",\"text\":", f);
+    jstr(f, rr.text && *rr.text ? rr.text : NULL);
+    fputs(",\"host\":", f);
+    jstr(f, rr.host);
+    fputs(",\"ip\":", f);
+    jstr(f, rr.addr_text);
+    fputc('}', f);
+  }
+  fputs("],\"tls_failures\":[", f);
+  for (size_t i = 0; i < nf; i++) {
+    fprintf(f, "%s{\"result_type\":\"%s\",\"policy_type\":\"%s\",\"receiving_mx_hostname\":", i ? "," : "",
+            smtp_tlsrpt_result_name(fl[i].result_type),
+            fl[i].policy_type == 1 ? "sts" : fl[i].policy_type == 2 ? "tlsa" : "no-policy-found");
+    jstr(f, fl[i].receiving_mx_hostname);
+    fputs(",\"receiving_ip\":", f);
+    jstr(f, fl[i].receiving_ip);
+    fputs(",\"failure_reason_code\":", f);
+    jstr(f, fl[i].failure_reason_code);
+    fputc('}', f);
+  }
+  fputc(']', f);
+  /* the same failures as an RFC 8460 4.4 report document for this run */
+  {
+    smtp_tlsrpt_report_info ri;
+    smtp_tlsrpt_report *rep = NULL;
+    char id[300], contact[300];
+    size_t len = 0;
+    char *doc = NULL;
+    memset(&ri, 0, sizeof ri);
+    ri.version = SMTP_TLSRPT_REPORT_INFO_VERSION;
+    ri.organization_name = "libsmtp smtp-send";
+    snprintf(contact, sizeof contact, "mailto:%s", o->from && *o->from ? o->from : "postmaster");
+    snprintf(id, sizeof id, "%lld_%s", (long long)run_started, o->domain);
+    ri.contact_info = contact;
+    ri.report_id = id;
+    ri.policy_domain = o->domain;
+    ri.start = run_started;
+    ri.end = (int64_t)time(NULL);
+    if (smtp_tlsrpt_report_new(&rep, &ri, NULL) == 0 && smtp_tlsrpt_report_add(rep, d) == 0 &&
+        smtp_tlsrpt_report_format(rep, NULL, 0, &len) == SMTP_ERR_BUFFER_TOO_SMALL &&
+        (doc = malloc(len + 1)) != NULL && smtp_tlsrpt_report_format(rep, doc, len + 1, &len) == 0) {
+      fputs(",\"tls_report\":", f);
+      fputs(doc, f);
+    }
+    free(doc);
+    smtp_tlsrpt_report_del(rep);
+  }
+  fputs("}\n", f);
+}
+
 static int run_mx(const send_opts *o, const char *msg, size_t msglen) {
   smtp_resolver res;
   smtp_delivery *d = NULL;
@@ -527,7 +746,12 @@ static int run_mx(const send_opts *o, const char *msg, size_t msglen) {
   smtp_delivery_target t;
   smtp_mta_sts_policy *sts = NULL;
   long long until = now_ms() + MX_RESOLVE_MS;
-  int rc, status = SEND_EXIT_NONE, done = 0;
+  int rc, status = SEND_EXIT_NONE, done = 0, error = 0;
+  run_started = time(NULL);
+  if (o->tls_backend && smtp_tls_backend_by_name(o->tls_backend) < 0) {
+    fprintf(stderr, "smtp-send: TLS backend %s is not in this build\n", o->tls_backend);
+    return SEND_EXIT_USAGE;
+  }
   rc = o->dnssec_anchor ? smtp_resolver_unbound_new(&res, o->resolver, o->dnssec_anchor, 10000, NULL)
                         : smtp_resolver_cares_new(&res, o->resolver, 5000, NULL);
   if (rc != 0) {
@@ -561,19 +785,24 @@ static int run_mx(const send_opts *o, const char *msg, size_t msglen) {
       smtp_delivery_report(d, &t, outcome);
       if (outcome == SMTP_DELIVERY_DONE) done = 1;
     }
+    if (!done) error = SMTP_ERR_NO_ROUTE;
   } else if (rc == SMTP_ERR_WOULDBLOCK) {
     fprintf(stderr, "smtp-send: DNS lookups for %s timed out\n", o->domain);
+    error = SMTP_ERR_TIMEOUT;
+  } else {
+    error = rc;
   }
   if (!done) {
     /* no host took the transaction: one line per recipient with the reason
      * (RFC 7505 null MX: 556 5.1.10) */
-    for (size_t i = 0; i < smtp_delivery_rcpt_count(d); i++) {
+    for (size_t i = 0; i < smtp_delivery_rcpt_count(d) && !o->json; i++) {
       smtp_delivery_rcpt_result rr;
       if (smtp_delivery_rcpt(d, i, &rr) != 0 || rr.code == 0) continue;
       printf("RCPT %s %d %s %s\n", rr.addr, rr.code, rr.enhanced[0] ? rr.enhanced : "-", rr.text);
     }
     status = SEND_EXIT_NONE;
   }
+  if (o->json) mx_json(o, d, status, error);
   if (o->trace) {
     size_t nf = 0;
     const smtp_tlsrpt_failure *f = smtp_delivery_tls_failures(d, &nf);
@@ -583,6 +812,8 @@ static int run_mx(const send_opts *o, const char *msg, size_t msglen) {
               f[i].receiving_ip ? f[i].receiving_ip : "-", f[i].failure_reason_code ? f[i].failure_reason_code : "");
   }
   fflush(stdout);
+  free(json_base);
+  json_base = NULL;
   smtp_delivery_del(d);
   smtp_mta_sts_policy_del(sts);
   smtp_resolver_close(&res);

@@ -1,8 +1,9 @@
 /* libFuzzer target: the MTA-STS parsers (RFC 8461 3.1 TXT record, 3.2
  * policy) and the cache text.
  *
- * Input layout: byte 0 bit 0 picks the TXT parser (1) or the policy parser
- * (0); the rest is the text. Checked invariants: the TXT parser gives a
+ * Input layout: byte 0 bit 0 picks the TXT parsers (1: the _mta-sts record
+ * and, on the same bytes, the _smtp._tls record of RFC 8460 3) or the
+ * policy parser (0); the rest is the text. Checked invariants: the TXT parser gives a
  * 1..32-character alphanumeric id or fails; a parsed policy has a known
  * mode, max_age within one year, 1..256 mx patterns unless the mode is
  * none, each lower-case and matching itself (a "*." pattern matches one
@@ -33,6 +34,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       CHECK(l >= 1 && l <= 32);
       for (size_t i = 0; i < l; i++)
         CHECK((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z'));
+    }
+    {
+      /* the same bytes as a _smtp._tls record (RFC 8460 3) */
+      smtp_span u[4];
+      size_t cnt = 0;
+      int rc = smtp_tlsrpt_txt_parse(in, n, u, 4, &cnt);
+      CHECK(rc == 0 || rc == SMTP_ERR_SYNTAX);
+      if (rc == 0) {
+        CHECK(n >= 16 && memcmp(in, "v=TLSRPTv1", 10) == 0);
+        for (size_t i = 0; i < cnt && i < 4; i++) {
+          CHECK(u[i].ptr >= in && u[i].len >= 6 && u[i].ptr + u[i].len <= in + n);
+          CHECK(u[i].ptr[0] == 'm' || u[i].ptr[0] == 'M' || u[i].ptr[0] == 'h' || u[i].ptr[0] == 'H');
+          for (size_t k = 0; k < u[i].len; k++)
+            CHECK(u[i].ptr[k] > 0x20 && u[i].ptr[k] < 0x7f && u[i].ptr[k] != ',' && u[i].ptr[k] != ';');
+        }
+      } else {
+        CHECK(cnt == 0);
+      }
     }
     return 0;
   }

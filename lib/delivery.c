@@ -9,6 +9,7 @@
 
 #include <smtp/delivery.h>
 #include <smtp/endpoint.h>
+#include <smtp/tls.h>
 
 #include "delivery_internal.h"
 #include "dns.h"
@@ -27,6 +28,13 @@ typedef struct {
   int tempfail;           /* the unusable reason is temporary */
   int skipped;            /* reported TEMPFAIL/TLS_FAILED */
   int secure;             /* MX and address answers authenticated */
+  char *base;             /* CNAME-expanded name (RFC 7671 7), or NULL */
+  int tlsa_stage;         /* 0: TLSA asked at base, 1: at name */
+  const char *tls_name;   /* TLSA base domain: name or base */
+  int verdict;            /* last result of smtp_delivery_tls_verify(); 0 none */
+  int cb_ok;              /* the callback accepted this attempt's certificate under a policy */
+  unsigned int ok_sessions; /* TLS-RPT: sessions that ran with the policy met */
+  char last_ip[48];       /* address of the last target handed out */
   unsigned int tls;
   smtp_dns_rr *tlsa;
   size_t ntlsa;
@@ -61,6 +69,7 @@ struct smtp_delivery {
   int fail_rc;
   unsigned int last_outcome;
   unsigned int sts_mode;
+  uint32_t sts_max_age;
   char **sts_mx;
   size_t n_sts_mx;
   smtp_tlsrpt_failure *fails; /* strings owned */
@@ -115,6 +124,7 @@ static void host_free(smtp_delivery *d, dhost *h) {
     smtp_dns_result_del(h->r[k]);
   }
   smtp__free(&d->mem, h->tlsa);
+  smtp__free(&d->mem, h->base);
   smtp__free(&d->mem, h->name);
 }
 
@@ -252,6 +262,7 @@ static int add_host(smtp_delivery *d, const char *name, unsigned int pref) {
   h->pref = pref;
   h->name = dupstr(&d->mem, name, 255);
   if (!h->name) return SMTP_ERR_NOMEM;
+  h->tls_name = h->name;
   d->nhosts++;
   return SMTP_OK;
 }
@@ -398,6 +409,34 @@ static void addrs_done(smtp_delivery *d, dhost *h) {
   }
 }
 
+/* The name the address records were found at after the CNAME chain (the
+ * parser followed it); "" when no answer had records. */
+static const char *expanded_name(const dhost *h) {
+  for (int k = 0; k < 2; k++)
+    if (h->r[k] && smtp_dns_result_count(h->r[k]) > 0) return smtp_dns_result_name(h->r[k]);
+  return "";
+}
+
+/* _PORT._tcp.NAME for the host's current TLSA stage (RFC 7672 2.2.1). */
+static void tlsa_qname(const smtp_delivery *d, const dhost *h, char *q, size_t cap) {
+  snprintf(q, cap, "_%u._tcp.%s", d->cfg.port, h->tlsa_stage == 0 ? h->base : h->name);
+}
+
+static int start_tlsa(smtp_delivery *d, dhost *h) {
+  char q[300];
+  tlsa_qname(d, h, q, sizeof q);
+  h->q[2] = d->res.query(q, SMTP_DNS_TLSA, d->res.user_data);
+  if (h->q[2] == SMTP_ERR_NOMEM) {
+    h->q[2] = -1;
+    return SMTP_ERR_NOMEM;
+  }
+  if (h->q[2] < 0) { /* the adapter refused the name: no safe TLS policy */
+    h->q[2] = -1;
+    h->unusable = h->tempfail = 1;
+  }
+  return SMTP_OK;
+}
+
 static int tlsa_usable(const smtp_dns_rr *x) {
   if (x->usage != 2 && x->usage != 3) return 0; /* RFC 7672 3.1.3: PKIX usages unused */
   if (x->selector > 1) return 0;
@@ -493,14 +532,17 @@ static int resolve_step(smtp_delivery *d) {
       addrs_done(d, h);
       /* RFC 7672 2.2: TLSA only when the MX and the addresses validated */
       if ((d->cfg.flags & SMTP_DELIVERY_DANE) && h->secure && !h->unusable) {
-        char q[300];
-        snprintf(q, sizeof q, "_%u._tcp.%s", d->cfg.port, h->name);
-        h->q[2] = d->res.query(q, SMTP_DNS_TLSA, d->res.user_data);
-        if (h->q[2] == SMTP_ERR_NOMEM) return SMTP_ERR_NOMEM;
-        if (h->q[2] < 0) {
-          h->q[2] = -1;
-          h->unusable = h->tempfail = 1;
+        const char *exp = expanded_name(h);
+        h->tlsa_stage = 1;
+        if (*exp && !smtp__dns_name_eq(exp, h->name)) {
+          /* RFC 7672 2.2.2, RFC 7671 7: a secure CNAME chain: the
+           * expanded name first */
+          h->base = dupstr(&d->mem, exp, 255);
+          if (!h->base) return SMTP_ERR_NOMEM;
+          h->tlsa_stage = 0;
         }
+        rc = start_tlsa(d, h);
+        if (rc) return rc;
       }
     }
     d->phase = PH_TLSA;
@@ -510,15 +552,31 @@ static int resolve_step(smtp_delivery *d) {
       dhost *h = &d->hosts[i];
       char q[300];
       if (h->q[2] < 0) continue;
-      snprintf(q, sizeof q, "_%u._tcp.%s", d->cfg.port, h->name);
+      tlsa_qname(d, h, q, sizeof q);
       rc = collect(d, &h->q[2], q, SMTP_DNS_TLSA, &h->r[2]);
       if (rc < 0) return rc;
       if (rc == 0) {
         pending = 1;
         continue;
       }
+      if (h->tlsa_stage == 0) {
+        int st = smtp_dns_result_status(h->r[2]);
+        if (st == SMTP_DNS_NXDOMAIN || st == SMTP_DNS_NODATA) {
+          /* RFC 7671 7: no TLSA records at the expanded name: the
+           * original name's decide */
+          smtp_dns_result_del(h->r[2]);
+          h->r[2] = NULL;
+          h->tlsa_stage = 1;
+          rc = start_tlsa(d, h);
+          if (rc) return rc;
+          if (h->q[2] >= 0) pending = 1;
+          continue;
+        }
+      }
       rc = tlsa_done(d, h);
       if (rc) return rc;
+      /* RFC 7672 2.2.2: the TLSA base domain names the server (SNI) */
+      if (h->tlsa_stage == 0 && h->tls != SMTP_DELIVERY_TLS_OPPORTUNISTIC) h->tls_name = h->base;
     }
     if (pending) return SMTP_ERR_WOULDBLOCK;
     return finish(d);
@@ -565,6 +623,9 @@ int smtp_delivery_next(smtp_delivery *d, smtp_delivery_target *t) {
     fmt_addr(t->addr, t->family, t->addr_text, sizeof t->addr_text);
     t->port = d->cfg.port;
     t->tls = h->tls;
+    t->tls_name = h->tls_name;
+    snprintf(h->last_ip, sizeof h->last_ip, "%s", t->addr_text);
+    h->cb_ok = 0;
     t->dnssec = (unsigned int)h->secure;
     t->sts_testing = d->sts_mode == SMTP_MTA_STS_TESTING && h->tls == SMTP_DELIVERY_TLS_OPPORTUNISTIC;
     d->cur_addr++;
@@ -597,6 +658,7 @@ int smtp_delivery_report(smtp_delivery *d, const smtp_delivery_target *t, unsign
     d->hosts[t->host_index].skipped = 1;
     break;
   default:
+    if (d->hosts[t->host_index].cb_ok) d->hosts[t->host_index].ok_sessions++;
     fail_pending(d, SMTP_DELIVERY_RETRY, 451, "4.4.2", "no final reply for this recipient",
                  SMTP_ERR_CONNECTION_LOST);
     d->phase = PH_DONE;
@@ -667,6 +729,7 @@ int smtp_delivery_set_mta_sts(smtp_delivery *d, const smtp_mta_sts_policy *p) {
   d->sts_mx = mx;
   d->n_sts_mx = n;
   d->sts_mode = smtp_mta_sts_policy_mode(p);
+  d->sts_max_age = smtp_mta_sts_policy_max_age(p);
   return SMTP_OK;
 }
 
@@ -693,4 +756,139 @@ const char *smtp_tlsrpt_result_name(int r) {
                                       "sts-policy-invalid", "sts-webpki-invalid"};
   if (r < 1 || r > SMTP_TLSRPT_STS_WEBPKI_INVALID) return "";
   return names[r];
+}
+
+/* ---- DANE and MTA-STS inside the TLS handshake ---- */
+
+static dhost *host_by_tls_name(smtp_delivery *d, const char *name) {
+  for (size_t i = 0; i < d->nhosts; i++)
+    if (smtp__dns_name_eq(d->hosts[i].tls_name, name)) return &d->hosts[i];
+  for (size_t i = 0; i < d->nhosts; i++)
+    if (smtp__dns_name_eq(d->hosts[i].name, name)) return &d->hosts[i];
+  return NULL;
+}
+
+/* The peer's chain (at most 16 certificates) against the host's TLSA
+ * records; reference identifiers for DANE-TA (RFC 7672 3.2.2): the TLSA
+ * base domain, the MX host name it was reached through, the next-hop
+ * domain. */
+static int dane_check(smtp_delivery *d, const dhost *h, const smtp_tls_conn *conn, size_t n) {
+  const unsigned char *chain[16];
+  size_t lens[16], total = 0, off = 0, nn = 0;
+  const char *names[3];
+  unsigned char *buf;
+  int rc;
+  if (n > 16) n = 16;
+  for (size_t i = 0; i < n; i++) {
+    rc = smtp_tls_peer_cert(conn, i, NULL, 0, &lens[i]);
+    if (rc != SMTP_ERR_BUFFER_TOO_SMALL && rc != SMTP_OK) {
+      n = i;
+      break;
+    }
+    total += lens[i];
+  }
+  if (n == 0 || total == 0) return SMTP_ERR_DANE;
+  buf = smtp__malloc(&d->mem, total);
+  if (!buf) return SMTP_ERR_NOMEM;
+  for (size_t i = 0; i < n; i++) {
+    if (smtp_tls_peer_cert(conn, i, buf + off, total - off, &lens[i]) != SMTP_OK) {
+      n = i;
+      break;
+    }
+    chain[i] = buf + off;
+    off += lens[i];
+  }
+  names[nn++] = h->tls_name;
+  if (h->tls_name != h->name) names[nn++] = h->name;
+  else if (h->base) names[nn++] = h->base;
+  names[nn++] = d->domain;
+  rc = n ? smtp_dane_match(h->tlsa, h->ntlsa, chain, lens, n, names, nn) : SMTP_ERR_DANE;
+  smtp__free(&d->mem, buf);
+  return rc;
+}
+
+/* RFC 8460 4.3 result type of a failed WebPKI verification, from the TLS
+ * library's reason text. */
+static int webpki_result(const char *reason) {
+  char low[200];
+  size_t i = 0;
+  for (; reason && reason[i] && i + 1 < sizeof low; i++) low[i] = (char)smtp__lower((unsigned char)reason[i]);
+  low[i] = 0;
+  if (strstr(low, "expired")) return SMTP_TLSRPT_CERTIFICATE_EXPIRED;
+  if (strstr(low, "hostname") || strstr(low, "name mismatch") || strstr(low, "cn does not match") ||
+      strstr(low, "common name"))
+    return SMTP_TLSRPT_CERTIFICATE_HOST_MISMATCH;
+  return SMTP_TLSRPT_CERTIFICATE_NOT_TRUSTED;
+}
+
+int smtp_delivery_tls_verify(smtp_tls_conn *conn, const smtp_tls_verify_info *info, void *user_data) {
+  smtp_delivery *d = user_data;
+  dhost *h;
+  int rc;
+  if (!d || !conn || !info || !info->expected_name || info->role != SMTP_TLS_CLIENT)
+    return SMTP_TLS_VERIFY_REFUSE;
+  h = host_by_tls_name(d, info->expected_name);
+  if (!h) return SMTP_TLS_VERIFY_REFUSE;
+  switch (h->tls) {
+  case SMTP_DELIVERY_TLS_DANE:
+    /* RFC 7672 3.1: the TLSA records decide, the WebPKI verdict does not */
+    rc = dane_check(d, h, conn, info->chain_len);
+    h->verdict = rc;
+    if (rc == SMTP_DANE_MATCH_EE || rc == SMTP_DANE_MATCH_TA) {
+      h->cb_ok = 1;
+      return SMTP_TLS_VERIFY_ACCEPT;
+    }
+    record_fail(d, h->name, h->last_ip[0] ? h->last_ip : NULL, SMTP_TLSRPT_VALIDATION_FAILURE, 2,
+                rc == SMTP_ERR_DANE ? "the certificate matches none of the TLSA records"
+                                    : smtp_strerror(rc));
+    return SMTP_TLS_VERIFY_REFUSE;
+  case SMTP_DELIVERY_TLS_VERIFY:
+    /* RFC 8461 4.2: chain and name verified for the MX host */
+    if (info->verdict == 0) {
+      h->cb_ok = 1;
+      return SMTP_TLS_VERIFY_ACCEPT;
+    }
+    record_fail(d, h->name, h->last_ip[0] ? h->last_ip : NULL, webpki_result(info->reason), 1,
+                info->reason && *info->reason ? info->reason : "certificate not verified");
+    return SMTP_TLS_VERIFY_REFUSE;
+  default:
+    /* unauthenticated TLS is enough (RFC 7672 2.2, RFC 7435); an
+     * MTA-STS policy in testing mode reports what enforce would refuse */
+    if (info->verdict == 0 && d->sts_mode == SMTP_MTA_STS_TESTING) h->cb_ok = 1;
+    if (info->verdict != 0 && d->sts_mode == SMTP_MTA_STS_TESTING)
+      record_fail(d, h->name, h->last_ip[0] ? h->last_ip : NULL, webpki_result(info->reason), 1,
+                  info->reason && *info->reason ? info->reason : "certificate not verified");
+    return SMTP_TLS_VERIFY_ACCEPT;
+  }
+}
+
+int smtp_delivery_dane_result(const smtp_delivery *d, const smtp_delivery_target *t) {
+  if (!d || !t || t->host_index >= d->nhosts) return SMTP_ERR_INVALID_ARGUMENT;
+  return d->hosts[t->host_index].verdict;
+}
+
+/* ---- what a TLS report needs (tlsrpt.c) ---- */
+
+const char *smtp__delivery_domain(const smtp_delivery *d) { return d->domain; }
+
+size_t smtp__delivery_nhosts(const smtp_delivery *d) { return d->nhosts; }
+
+int smtp__delivery_host(const smtp_delivery *d, size_t i, smtp__tlsrpt_host *out) {
+  const dhost *h;
+  if (i >= d->nhosts) return SMTP_ERR_INVALID_ARGUMENT;
+  h = &d->hosts[i];
+  out->name = h->name;
+  out->tlsa = h->ntlsa ? h->tlsa : NULL;
+  out->ntlsa = h->ntlsa;
+  out->dane = h->tls == SMTP_DELIVERY_TLS_DANE;
+  out->ok_sessions = h->ok_sessions;
+  return SMTP_OK;
+}
+
+unsigned int smtp__delivery_sts(const smtp_delivery *d, const char *const **mx, size_t *nmx,
+                                uint32_t *max_age) {
+  *mx = (const char *const *)d->sts_mx;
+  *nmx = d->n_sts_mx;
+  *max_age = d->sts_max_age;
+  return d->sts_mx ? d->sts_mode : SMTP_MTA_STS_NONE;
 }

@@ -209,7 +209,7 @@ static void sc_complete(scripted *s, script_query *q) {
   smtp__dns_wire_rr *rrs = NULL;
   char tgt[21][SMTP__DNS_NAME_MAX + 2], nxt[SMTP__DNS_NAME_MAX + 2];
   size_t ncname = 0;
-  int known, n, chain = 0;
+  int known, n, chain = 0, insecure_link = 0;
   /* First pass: sizes (chain bounded at 20 links). */
   known = sc_lookup(s, cur, q->type, &flags, &delay, &count, &bytes);
   while (known && count == 0 && q->type != SMTP_DNS_CNAME && chain < 20) {
@@ -220,13 +220,20 @@ static void sc_complete(scripted *s, script_query *q) {
       if (e->type == SMTP_DNS_CNAME && e->rdlen && e->hash == h && smtp__dns_name_eq(e->name, cur)) cn = e;
     if (!cn) break;
     chain++;
-    sc_lookup(s, cur, SMTP_DNS_CNAME, &flags, &delay, &c2, &bytes);
+    {
+      /* the answer is authenticated only when every link of the chain is */
+      unsigned int cf = 0;
+      sc_lookup(s, cur, SMTP_DNS_CNAME, &cf, &delay, &c2, &bytes);
+      if (!(cf & SMTP_SCRIPTED_SECURE)) insecure_link = 1;
+      flags |= cf;
+    }
     ncname += c2;
     wire_name_text(cn->rdata, cn->rdlen, tgt[chain]);
     cur = tgt[chain];
     known = sc_lookup(s, cur, q->type, &flags, &delay, &count, &bytes);
   }
   count += ncname;
+  if (insecure_link) flags &= ~SMTP_SCRIPTED_SECURE;
   (void)delay;
   q->security = (flags & SMTP_SCRIPTED_BOGUS) ? SMTP_DNS_SEC_BOGUS : SMTP_DNS_SEC_FROM_AD;
   if (flags & SMTP_SCRIPTED_TIMEOUT) {

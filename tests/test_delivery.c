@@ -428,6 +428,312 @@ static void test_dane_lookups(void **state) {
   smtp_resolver_close(&res);
 }
 
+/* TLSA at the CNAME-expanded name first, then the MX host name (RFC 7672
+ * 2.2.2, RFC 7671 7), only when the whole chain is authenticated. */
+static void test_dane_cname(void **state) {
+  smtp_resolver res;
+  smtp_delivery_config c = cfg(SMTP_DELIVERY_DANE);
+  smtp_delivery *d;
+  smtp_delivery_target t;
+  const smtp_tlsrpt_failure *f;
+  size_t n;
+  const unsigned int S = SMTP_SCRIPTED_SECURE;
+  (void)state;
+  smtp_resolver_scripted_new(&res, NULL);
+  /* records at the expanded name: that name is the TLSA base domain */
+  add(&res, "a.example", SMTP_DNS_MX, "10 mx.a.example", S);
+  add(&res, "mx.a.example", SMTP_DNS_CNAME, "host.provider.example", S);
+  add(&res, "host.provider.example", SMTP_DNS_A, "192.0.2.9", S);
+  add(&res, "host.provider.example", SMTP_DNS_AAAA, NULL, S);
+  add(&res, "_25._tcp.host.provider.example", SMTP_DNS_TLSA, "3 1 1 0101010101010101010101010101010101010101010101010101010101010101", S);
+  add(&res, "_25._tcp.mx.a.example", SMTP_DNS_TLSA, "3 1 1 0202020202020202020202020202020202020202020202020202020202020202", S);
+  smtp_delivery_new(&d, "a.example", &res, &c, NULL);
+  assert_int_equal(resolve(d, &res), 0);
+  assert_int_equal(smtp_resolver_scripted_queries(&res, SMTP_DNS_TLSA), 1);
+  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  assert_string_equal(t.host, "mx.a.example");
+  assert_string_equal(t.tls_name, "host.provider.example");
+  assert_int_equal(t.tls, SMTP_DELIVERY_TLS_DANE);
+  assert_int_equal(smtp_delivery_tlsa(d, &t, &n)[0].data[0], 1);
+  smtp_delivery_del(d);
+
+  /* nothing at the expanded name (NODATA): the MX host name's records */
+  add(&res, "b.example", SMTP_DNS_MX, "10 mx.b.example", S);
+  add(&res, "mx.b.example", SMTP_DNS_CNAME, "host2.provider.example", S);
+  add(&res, "host2.provider.example", SMTP_DNS_A, "192.0.2.10", S);
+  add(&res, "host2.provider.example", SMTP_DNS_AAAA, "2001:db8::10", S);
+  add(&res, "_25._tcp.host2.provider.example", SMTP_DNS_TLSA, NULL, S);
+  add(&res, "_25._tcp.mx.b.example", SMTP_DNS_TLSA, "3 1 1 0202020202020202020202020202020202020202020202020202020202020202", S);
+  smtp_delivery_new(&d, "b.example", &res, &c, NULL);
+  assert_int_equal(resolve(d, &res), 0);
+  assert_int_equal(smtp_resolver_scripted_queries(&res, SMTP_DNS_TLSA), 3);
+  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  assert_string_equal(t.tls_name, "mx.b.example");
+  assert_int_equal(t.tls, SMTP_DELIVERY_TLS_DANE);
+  assert_int_equal(smtp_delivery_tlsa(d, &t, &n)[0].data[0], 2);
+  smtp_delivery_del(d);
+
+  /* neither name has records: no DANE, SNI stays the MX host name */
+  add(&res, "c.example", SMTP_DNS_MX, "10 mx.c.example", S);
+  add(&res, "mx.c.example", SMTP_DNS_CNAME, "host3.provider.example", S);
+  add(&res, "host3.provider.example", SMTP_DNS_A, "192.0.2.11", S);
+  smtp_delivery_new(&d, "c.example", &res, &c, NULL);
+  assert_int_equal(resolve(d, &res), 0);
+  assert_int_equal(smtp_resolver_scripted_queries(&res, SMTP_DNS_TLSA), 5);
+  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  assert_string_equal(t.tls_name, "mx.c.example");
+  assert_int_equal(t.tls, SMTP_DELIVERY_TLS_OPPORTUNISTIC);
+  smtp_delivery_del(d);
+
+  /* one link of the chain not authenticated: the addresses are not
+   * secure, no TLSA lookup at all (RFC 7672 2.2) */
+  add(&res, "e.example", SMTP_DNS_MX, "10 mx.e.example", S);
+  add(&res, "mx.e.example", SMTP_DNS_CNAME, "host4.provider.example", 0);
+  add(&res, "host4.provider.example", SMTP_DNS_A, "192.0.2.12", S);
+  add(&res, "_25._tcp.host4.provider.example", SMTP_DNS_TLSA, "3 1 1 0101010101010101010101010101010101010101010101010101010101010101", S);
+  smtp_delivery_new(&d, "e.example", &res, &c, NULL);
+  assert_int_equal(resolve(d, &res), 0);
+  assert_int_equal(smtp_resolver_scripted_queries(&res, SMTP_DNS_TLSA), 5);
+  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  assert_int_equal(t.dnssec, 0);
+  assert_int_equal(t.tls, SMTP_DELIVERY_TLS_OPPORTUNISTIC);
+  smtp_delivery_del(d);
+
+  /* a bogus answer at the expanded name: the host is not used, reported */
+  add(&res, "g.example", SMTP_DNS_MX, "10 mx.g.example", S);
+  add(&res, "g.example", SMTP_DNS_MX, "20 mx2.g.example", S);
+  add(&res, "mx.g.example", SMTP_DNS_CNAME, "host5.provider.example", S);
+  add(&res, "host5.provider.example", SMTP_DNS_A, "192.0.2.13", S);
+  add(&res, "_25._tcp.host5.provider.example", SMTP_DNS_TLSA, NULL, SMTP_SCRIPTED_BOGUS);
+  add(&res, "_25._tcp.mx.g.example", SMTP_DNS_TLSA, "3 1 1 0202020202020202020202020202020202020202020202020202020202020202", S);
+  add(&res, "mx2.g.example", SMTP_DNS_A, "192.0.2.14", S);
+  smtp_delivery_new(&d, "g.example", &res, &c, NULL);
+  assert_int_equal(resolve(d, &res), 0);
+  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  assert_string_equal(t.host, "mx2.g.example");
+  f = smtp_delivery_tls_failures(d, &n);
+  assert_int_equal(n, 1);
+  assert_string_equal(smtp_tlsrpt_result_name(f[0].result_type), "dnssec-invalid");
+  assert_string_equal(f[0].receiving_mx_hostname, "mx.g.example");
+  smtp_delivery_del(d);
+  smtp_resolver_close(&res);
+}
+
+/* The RFC 8460 4.4 report document from two deliveries to one domain:
+ * an MTA-STS policy and a DANE host, successes counted from the
+ * verification callback's verdicts, failures merged. */
+static void test_tlsrpt_report(void **state) {
+  static const char pol[] = "version: STSv1\nmode: enforce\nmx: mx1.rpt.example\nmx: *.rpt.example\nmax_age: 604800\n";
+  char ab[65], rd[80];
+  smtp_resolver res;
+  smtp_delivery_config c = cfg(SMTP_DELIVERY_DANE);
+  smtp_delivery *d[3];
+  smtp_delivery_target t;
+  smtp_mta_sts_policy *p;
+  smtp_tlsrpt_report *r;
+  smtp_tlsrpt_report_info info;
+  smtp_tls_verify_info vi;
+  int fake_conn;
+  char out[4096];
+  size_t len;
+  const unsigned int S = SMTP_SCRIPTED_SECURE;
+  (void)state;
+  c.random = NULL;
+  memset(ab, 'A', 64);
+  for (int i = 1; i < 64; i += 2) ab[i] = 'B';
+  ab[64] = 0;
+  snprintf(rd, sizeof rd, "3 1 1 %s", ab);
+  smtp_resolver_scripted_new(&res, NULL);
+  add(&res, "rpt.example", SMTP_DNS_MX, "10 mx1.rpt.example", S);
+  add(&res, "rpt.example", SMTP_DNS_MX, "20 mx2.rpt.example", S);
+  add(&res, "mx1.rpt.example", SMTP_DNS_A, "192.0.2.1", S);
+  add(&res, "mx1.rpt.example", SMTP_DNS_AAAA, NULL, S);
+  add(&res, "_25._tcp.mx1.rpt.example", SMTP_DNS_TLSA, rd, S);
+  add(&res, "mx2.rpt.example", SMTP_DNS_A, "192.0.2.2", 0);
+  add(&res, "other.example", SMTP_DNS_MX, "10 mx2.rpt.example", 0);
+  assert_int_equal(smtp_mta_sts_policy_parse(pol, strlen(pol), &p, NULL), 0);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(smtp_delivery_new(&d[i], i == 2 ? "other.example" : "rpt.example", &res, &c, NULL), 0);
+    smtp_delivery_add_rcpt(d[i], "bob@rpt.example");
+    if (i < 2) smtp_delivery_set_mta_sts(d[i], p);
+    assert_int_equal(resolve(d[i], &res), 0);
+  }
+  smtp_mta_sts_policy_del(p);
+  memset(&vi, 0, sizeof vi);
+  vi.size = (unsigned int)sizeof vi;
+  vi.role = SMTP_TLS_CLIENT;
+  vi.expected_name = "mx2.rpt.example";
+  /* first delivery: DANE mismatch at mx1, verified TLS and delivery at mx2 */
+  assert_int_equal(smtp_delivery_next(d[0], &t), 0);
+  assert_int_equal(t.tls, SMTP_DELIVERY_TLS_DANE);
+  smtp_delivery_tls_failure(d[0], &t, SMTP_TLSRPT_VALIDATION_FAILURE, "no match");
+  smtp_delivery_report(d[0], &t, SMTP_DELIVERY_TLS_FAILED);
+  assert_int_equal(smtp_delivery_next(d[0], &t), 0);
+  assert_int_equal(t.tls, SMTP_DELIVERY_TLS_VERIFY);
+  /* the MTA-STS branch reads only the verdict (no certificate) */
+  assert_int_equal(smtp_delivery_tls_verify((smtp_tls_conn *)(void *)&fake_conn, &vi, d[0]), SMTP_TLS_VERIFY_ACCEPT);
+  smtp_delivery_report(d[0], &t, SMTP_DELIVERY_DONE);
+  /* second: no STARTTLS at mx1, an expired certificate at mx2 */
+  assert_int_equal(smtp_delivery_next(d[1], &t), 0);
+  smtp_delivery_tls_failure(d[1], &t, SMTP_TLSRPT_STARTTLS_NOT_SUPPORTED, NULL);
+  smtp_delivery_report(d[1], &t, SMTP_DELIVERY_TLS_FAILED);
+  assert_int_equal(smtp_delivery_next(d[1], &t), 0);
+  vi.verdict = SMTP_ERR_TLS_VERIFY;
+  vi.reason = "certificate has \"expired\"";
+  assert_int_equal(smtp_delivery_tls_verify((smtp_tls_conn *)(void *)&fake_conn, &vi, d[1]), SMTP_TLS_VERIFY_REFUSE);
+  smtp_delivery_report(d[1], &t, SMTP_DELIVERY_TLS_FAILED);
+  assert_int_equal(smtp_delivery_next(d[1], &t), SMTP_ERR_NO_ROUTE);
+
+  memset(&info, 0, sizeof info);
+  info.version = SMTP_TLSRPT_REPORT_INFO_VERSION;
+  info.organization_name = "Example Org";
+  info.contact_info = "mailto:tlsrpt@example.net";
+  info.report_id = "2026-12-06_rpt.example";
+  info.policy_domain = "RPT.example.";
+  info.sending_mta_ip = "192.0.2.200";
+  info.start = 1796515200;
+  info.end = 1796601599;
+  assert_int_equal(smtp_tlsrpt_report_new(&r, &info, NULL), 0);
+  assert_int_equal(smtp_tlsrpt_report_add(r, d[0]), 0);
+  assert_int_equal(smtp_tlsrpt_report_add(r, d[1]), 0);
+  assert_int_equal(smtp_tlsrpt_report_add(r, d[2]), SMTP_ERR_INVALID_ARGUMENT); /* another domain */
+  assert_int_equal(smtp_tlsrpt_report_format(r, out, sizeof out, &len), 0);
+  {
+    char want[4096];
+    snprintf(want, sizeof want,
+             "{\"organization-name\":\"Example Org\","
+             "\"date-range\":{\"start-datetime\":\"2026-12-06T00:00:00Z\",\"end-datetime\":\"2026-12-06T23:59:59Z\"},"
+             "\"contact-info\":\"mailto:tlsrpt@example.net\",\"report-id\":\"2026-12-06_rpt.example\","
+             "\"policies\":["
+             "{\"policy\":{\"policy-type\":\"sts\",\"policy-string\":[\"version: STSv1\",\"mode: enforce\","
+             "\"mx: mx1.rpt.example\",\"mx: *.rpt.example\",\"max_age: 604800\"],\"policy-domain\":\"rpt.example\","
+             "\"mx-host\":[\"mx1.rpt.example\",\"*.rpt.example\"]},"
+             "\"summary\":{\"total-successful-session-count\":1,\"total-failure-session-count\":1},"
+             "\"failure-details\":[{\"result-type\":\"certificate-expired\",\"sending-mta-ip\":\"192.0.2.200\","
+             "\"receiving-mx-hostname\":\"mx2.rpt.example\",\"receiving-ip\":\"192.0.2.2\",\"failed-session-count\":1,"
+             "\"failure-reason-code\":\"certificate has \\\"expired\\\"\"}]},"
+             "{\"policy\":{\"policy-type\":\"tlsa\",\"policy-string\":[\"3 1 1 %s\"],\"policy-domain\":\"rpt.example\","
+             "\"mx-host\":[\"mx1.rpt.example\"]},"
+             "\"summary\":{\"total-successful-session-count\":0,\"total-failure-session-count\":2},"
+             "\"failure-details\":[{\"result-type\":\"validation-failure\",\"sending-mta-ip\":\"192.0.2.200\","
+             "\"receiving-mx-hostname\":\"mx1.rpt.example\",\"receiving-ip\":\"192.0.2.1\",\"failed-session-count\":1,"
+             "\"failure-reason-code\":\"no match\"},"
+             "{\"result-type\":\"starttls-not-supported\",\"sending-mta-ip\":\"192.0.2.200\","
+             "\"receiving-mx-hostname\":\"mx1.rpt.example\",\"receiving-ip\":\"192.0.2.1\",\"failed-session-count\":1}]}"
+             "]}",
+             ab);
+    assert_string_equal(out, want);
+    assert_int_equal(len, strlen(want));
+  }
+  /* the same delivery again: policies and equal failures merge */
+  assert_int_equal(smtp_tlsrpt_report_add(r, d[0]), 0);
+  assert_int_equal(smtp_tlsrpt_report_format(r, out, sizeof out, &len), 0);
+  assert_non_null(strstr(out, "\"total-successful-session-count\":2,\"total-failure-session-count\":1"));
+  assert_non_null(strstr(out, "\"receiving-ip\":\"192.0.2.1\",\"failed-session-count\":2,\"failure-reason-code\":\"no match\""));
+  assert_null(strstr(strstr(out, "\"tlsa\"") + 1, "\"tlsa\"")); /* one tlsa policy */
+  /* buffer sizes: exactly the length does not fit (NUL), one more does */
+  {
+    size_t need = len, l2 = 0;
+    assert_int_equal(smtp_tlsrpt_report_format(r, NULL, 0, &l2), SMTP_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(l2, need);
+    assert_int_equal(smtp_tlsrpt_report_format(r, out, need, &l2), SMTP_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(smtp_tlsrpt_report_format(r, out, need + 1, &l2), 0);
+  }
+  smtp_tlsrpt_report_del(r);
+  /* dates across the calendar (RFC 3339 5.6) and bad fields */
+  {
+    static const struct {
+      int64_t t;
+      const char *s;
+    } dv[] = {{0, "1970-01-01T00:00:00Z"}, {951782400, "2000-02-29T00:00:00Z"},
+              {4107542400, "2100-03-01T00:00:00Z"}, {253402300799, "9999-12-31T23:59:59Z"}};
+    for (size_t i = 0; i < sizeof dv / sizeof dv[0]; i++) {
+      info.start = info.end = dv[i].t;
+      assert_int_equal(smtp_tlsrpt_report_new(&r, &info, NULL), 0);
+      assert_int_equal(smtp_tlsrpt_report_format(r, out, sizeof out, &len), 0);
+      assert_non_null(strstr(out, dv[i].s));
+      assert_non_null(strstr(out, "\"policies\":[]}"));
+      smtp_tlsrpt_report_del(r);
+    }
+    info.end = 253402300800;
+    assert_int_equal(smtp_tlsrpt_report_new(&r, &info, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    info.start = 10;
+    info.end = 9;
+    assert_int_equal(smtp_tlsrpt_report_new(&r, &info, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    info.end = 10;
+    info.organization_name = "bad\nname";
+    assert_int_equal(smtp_tlsrpt_report_new(&r, &info, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    info.organization_name = "";
+    assert_int_equal(smtp_tlsrpt_report_new(&r, &info, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    info.organization_name = "x";
+    info.version = 2;
+    assert_int_equal(smtp_tlsrpt_report_new(&r, &info, NULL), SMTP_ERR_INVALID_ARGUMENT);
+    assert_null(r);
+  }
+  for (int i = 0; i < 3; i++) smtp_delivery_del(d[i]);
+  smtp_resolver_close(&res);
+}
+
+/* The _smtp._tls TXT record (RFC 8460 3): vectors. */
+static void test_tlsrpt_txt(void **state) {
+  static const struct {
+    const char *txt;
+    int rc;
+    size_t n;
+    const char *first, *second;
+  } v[] = {
+      {"v=TLSRPTv1; rua=mailto:reports@example.com", 0, 1, "mailto:reports@example.com", NULL},
+      {"v=TLSRPTv1;rua=https://reporting.example.com/v1/tlsrpt", 0, 1, "https://reporting.example.com/v1/tlsrpt", NULL},
+      {"v=TLSRPTv1; rua=mailto:a@example.com, https://r.example/x;", 0, 2, "mailto:a@example.com", "https://r.example/x"},
+      {"v=TLSRPTv1 ;\trua=MAILTO:a@example.com ; ext_1.x=val;", 0, 1, "MAILTO:a@example.com", NULL},
+      {"v=TLSRPTv1; rua=ftp://x.example/,mailto:b@example.com", 0, 1, "mailto:b@example.com", NULL}, /* unknown scheme skipped */
+      {"v=TLSRPTv1; rua=ftp://x.example/", 0, 0, NULL, NULL},
+      {"v=TLSRPTv1; foo=bar; rua=mailto:c@example.com", 0, 1, "mailto:c@example.com", NULL},
+      {"v=tlsrptv1; rua=mailto:a@example.com", SMTP_ERR_SYNTAX, 0, NULL, NULL},   /* %s: case-sensitive */
+      {"v=TLSRPTv1", SMTP_ERR_SYNTAX, 0, NULL, NULL},                              /* rua required */
+      {"v=TLSRPTv1; foo=bar", SMTP_ERR_SYNTAX, 0, NULL, NULL},
+      {"rua=mailto:a@example.com; v=TLSRPTv1", SMTP_ERR_SYNTAX, 0, NULL, NULL},   /* version first */
+      {"v=TLSRPTv1x; rua=mailto:a@example.com", SMTP_ERR_SYNTAX, 0, NULL, NULL},
+      {"v=TLSRPTv1; rua=mailto:a@example.com; rua=mailto:b@example.com", SMTP_ERR_SYNTAX, 0, NULL, NULL},
+      {"v=TLSRPTv1; rua=", SMTP_ERR_SYNTAX, 0, NULL, NULL},
+      {"v=TLSRPTv1; rua=mailto:a@example.com,", SMTP_ERR_SYNTAX, 0, NULL, NULL},
+      {"v=TLSRPTv1; _x=1; rua=mailto:a@example.com", SMTP_ERR_SYNTAX, 0, NULL, NULL}, /* ext name starts alnum */
+      {"v=TLSRPTv1; x=; rua=mailto:a@example.com", SMTP_ERR_SYNTAX, 0, NULL, NULL},
+      {"v=TLSRPTv1; rua=mailto:a@example.com; x=a=b", SMTP_ERR_SYNTAX, 0, NULL, NULL},
+      {"v=TLSRPTv1;; rua=mailto:a@example.com", SMTP_ERR_SYNTAX, 0, NULL, NULL},
+  };
+  smtp_span u[2];
+  size_t n;
+  (void)state;
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+    int rc = smtp_tlsrpt_txt_parse(v[i].txt, strlen(v[i].txt), u, 2, &n);
+    if (rc != v[i].rc) fail_msg("vector %zu: %d want %d", i, rc, v[i].rc);
+    if (rc) continue;
+    assert_int_equal(n, v[i].n);
+    if (v[i].first) {
+      assert_int_equal(u[0].len, strlen(v[i].first));
+      assert_memory_equal(u[0].ptr, v[i].first, u[0].len);
+    }
+    if (v[i].second) {
+      assert_int_equal(u[1].len, strlen(v[i].second));
+      assert_memory_equal(u[1].ptr, v[i].second, u[1].len);
+    }
+    /* every shorter prefix: never a read past the end, never more URIs */
+    for (size_t cut = 0; cut < strlen(v[i].txt); cut++) {
+      size_t m = 99;
+      rc = smtp_tlsrpt_txt_parse(v[i].txt, cut, NULL, 0, &m);
+      assert_true(rc == 0 || rc == SMTP_ERR_SYNTAX);
+      if (rc == 0) assert_true(m <= v[i].n);
+    }
+  }
+  /* more URIs than room: counted, the first ones given */
+  assert_int_equal(smtp_tlsrpt_txt_parse("v=TLSRPTv1; rua=https://a.example,https://b.example,https://c.example", 69, u, 1, &n), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(u[0].len, 17);
+  assert_int_equal(smtp_tlsrpt_txt_parse(NULL, 0, NULL, 0, &n), SMTP_ERR_INVALID_ARGUMENT);
+  assert_int_equal(smtp_tlsrpt_txt_parse("v=TLSRPTv1; rua=https://a", 25, NULL, 1, &n), SMTP_ERR_INVALID_ARGUMENT);
+}
+
 /* The matcher: every usage/selector/matching type combination that
  * applies, against digests computed outside libsmtp. */
 static void test_dane_match(void **state) {
@@ -789,7 +1095,7 @@ static void test_alloc_failures(void **state) {
   add(&res, "mx2.af.example", SMTP_DNS_A, "192.0.2.2", SMTP_SCRIPTED_SECURE);
   add(&res, "mx2.af.example", SMTP_DNS_AAAA, NULL, SMTP_SCRIPTED_SECURE);
   add(&res, "_25._tcp.mx1.af.example", SMTP_DNS_TLSA, "3 1 1 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", SMTP_SCRIPTED_SECURE);
-  for (fail_at = 1; fail_at < 200 && !completed; fail_at++) {
+  for (fail_at = 1; fail_at < 400 && !completed; fail_at++) {
     smtp_delivery *d = NULL;
     smtp_delivery_target t;
     int rc;
@@ -805,6 +1111,26 @@ static void test_alloc_failures(void **state) {
       if (rc == 0) {
         assert_int_equal(smtp_delivery_next(d, &t), 0);
         smtp_delivery_tls_failure(d, &t, SMTP_TLSRPT_VALIDATION_FAILURE, "x");
+        {
+          /* the report from it, every allocation failing in turn */
+          smtp_tlsrpt_report_info ri;
+          smtp_tlsrpt_report *r = NULL;
+          char out[2048];
+          size_t len;
+          memset(&ri, 0, sizeof ri);
+          ri.version = SMTP_TLSRPT_REPORT_INFO_VERSION;
+          ri.organization_name = ri.contact_info = ri.report_id = "x";
+          ri.policy_domain = "af.example";
+          rc = smtp_tlsrpt_report_new(&r, &ri, &m);
+          if (rc == 0) rc = smtp_tlsrpt_report_add(r, d);
+          if (rc == 0) {
+            assert_int_equal(smtp_tlsrpt_report_format(r, out, sizeof out, &len), 0);
+            assert_non_null(strstr(out, "\"tlsa\""));
+          } else {
+            assert_int_equal(rc, SMTP_ERR_NOMEM);
+          }
+          smtp_tlsrpt_report_del(r);
+        }
         completed = alloc_n < fail_at;
       } else {
         assert_int_equal(rc, SMTP_ERR_NOMEM);
@@ -853,6 +1179,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mx_order),
       cmocka_unit_test(test_implicit_mx_cname_literal),
+      cmocka_unit_test(test_dane_cname),
+      cmocka_unit_test(test_tlsrpt_report),
+      cmocka_unit_test(test_tlsrpt_txt),
       cmocka_unit_test(test_null_mx),
       cmocka_unit_test(test_dns_failures),
       cmocka_unit_test(test_addresses_failover_results),

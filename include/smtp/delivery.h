@@ -20,13 +20,18 @@
  * while (rc == 0 && smtp_delivery_next(d, &t) == 0) {
  *   connect to t.addr_text port 25; on failure:
  *     smtp_delivery_report(d, &t, SMTP_DELIVERY_CONNECT_FAILED); continue;
- *   run the session with TLS as t.tls says (DANE: check the chain with
- *     smtp_dane_match()); record each RCPT/DATA reply with
+ *   run the session with TLS as t.tls says, the TLS configuration's
+ *     verification callback being smtp_delivery_tls_verify() with @c d
+ *     and the connection's name t.tls_name (DANE and MTA-STS are then
+ *     decided inside the handshake); record each RCPT/DATA reply with
  *     smtp_delivery_rcpt_reply(), then
  *     smtp_delivery_report(d, &t, SMTP_DELIVERY_DONE or the failure);
  * }
  * read smtp_delivery_rcpt(d, i) for every recipient.
  * @endcode
+ *
+ * Thread safety: one delivery is used by one thread at a time (the
+ * verification callback writes into it during a handshake).
  *
  * Order of hosts (RFC 5321 5.1): MX records by preference, records of
  * equal preference shuffled with the configured random source; no MX
@@ -41,6 +46,7 @@
 #include <smtp/common.h>
 #include <smtp/resolver.h>
 #include <smtp/features.h>
+#include <smtp/tls.h>
 
 #if SMTP_HAVE_DELIVERY
 
@@ -53,7 +59,7 @@ typedef struct smtp_delivery smtp_delivery;
 
 /** @name Configuration flags (smtp_delivery_config::flags)
  * @{ */
-#define SMTP_DELIVERY_DANE 1u    /**< Look up TLSA records (RFC 7672) for hosts whose MX and address answers are DNSSEC-authenticated. */
+#define SMTP_DELIVERY_DANE 1u    /**< Look up TLSA records (RFC 7672) for hosts whose MX and address answers are DNSSEC-authenticated: when the address answers came through a CNAME chain (authenticated with them), at the expanded name first, then, when nothing is there, at the MX host name (RFC 7672 2.2.2, RFC 7671 7). */
 #define SMTP_DELIVERY_NO_IPV6 2u /**< Do not use IPv6 addresses. */
 #define SMTP_DELIVERY_NO_IPV4 4u /**< Do not use IPv4 addresses. */
 /** @} */
@@ -103,6 +109,11 @@ typedef struct smtp_delivery_target {
   unsigned int tls;          /**< SMTP_DELIVERY_TLS_*. */
   unsigned int dnssec;       /**< 1 when the MX and address answers were authenticated. */
   unsigned int sts_testing;  /**< 1 when an MTA-STS policy in testing mode would have required verified TLS: report, do not refuse. */
+  /** The name to give smtp_tls_conn_new() (SNI, and how
+   *  smtp_delivery_tls_verify() finds the host): the TLSA base domain
+   *  (RFC 7672 2.2.2: the CNAME-expanded host name when the TLSA records
+   *  were found there, RFC 7672 8.1), else @c host. */
+  const char *tls_name;
   uint64_t reserved[4];      /**< Zeroed by the library; room to grow within a major version. */
 } smtp_delivery_target;
 
@@ -285,6 +296,59 @@ SMTP_API int smtp_dane_match(const smtp_dns_rr *records, size_t nrec,
                              const unsigned char *const *chain, const size_t *lens,
                              size_t ncerts, const char *const *names, size_t nnames);
 
+/**
+ * @brief A TLS verification callback (::smtp_tls_on_verify) that applies
+ *        the delivery's policy to the server's certificate inside the
+ *        handshake, so a server that fails is refused before any SMTP
+ *        command is sent under TLS. Install it with
+ *        smtp_tls_config_set_verify_callback(cfg, smtp_delivery_tls_verify, d)
+ *        on a client configuration whose verification is
+ *        ::SMTP_TLS_VERIFY_REQUIRED for ::SMTP_DELIVERY_TLS_DANE and
+ *        ::SMTP_DELIVERY_TLS_VERIFY targets (::SMTP_TLS_VERIFY_OPTIONAL for
+ *        the others when an MTA-STS testing policy should see the
+ *        verdict), and make each connection with
+ *        smtp_delivery_target::tls_name as its name: that name finds the
+ *        host (the same callback serves every host of the delivery).
+ *
+ * - ::SMTP_DELIVERY_TLS_DANE: the chain the server sent (at most 16
+ *   certificates, read with smtp_tls_peer_cert()) goes through
+ *   smtp_dane_match() with the host's usable TLSA records; reference
+ *   identifiers for DANE-TA are the TLSA base domain, the MX host name and
+ *   the recipient domain (RFC 7672 3.2.2). The WebPKI verdict is ignored
+ *   (RFC 7672 3.1). A mismatch refuses the certificate and records a
+ *   "validation-failure" (policy "tlsa").
+ * - ::SMTP_DELIVERY_TLS_VERIFY: accepted when the TLS library verified
+ *   chain and name (RFC 8461 4.2); else refused, recorded as
+ *   "certificate-expired", "certificate-host-mismatch" or
+ *   "certificate-not-trusted" (policy "sts") from the library's reason.
+ * - otherwise accepted (unauthenticated TLS, RFC 7672 2.2, RFC 7435); with
+ *   an MTA-STS policy in testing mode a negative verdict is recorded.
+ *
+ * The same code runs with every TLS backend: the chain comes through the
+ * backend-neutral smtp_tls_peer_cert(), the matching is the library's own.
+ * @param conn      the connection being verified.
+ * @param info      the verification facts (expected_name: the name given
+ *                  to smtp_tls_conn_new()).
+ * @param user_data the ::smtp_delivery (resolved).
+ * @return ::SMTP_TLS_VERIFY_ACCEPT or ::SMTP_TLS_VERIFY_REFUSE (also for a
+ *         name that is none of the delivery's hosts, a server-side
+ *         connection, or NULL arguments).
+ */
+SMTP_API int smtp_delivery_tls_verify(smtp_tls_conn *conn, const smtp_tls_verify_info *info,
+                                      void *user_data);
+
+/**
+ * @brief The outcome of the last DANE check smtp_delivery_tls_verify() made
+ *        for the host of @p t.
+ * @param d the delivery.
+ * @param t a target from smtp_delivery_next().
+ * @return ::SMTP_DANE_MATCH_EE or ::SMTP_DANE_MATCH_TA (accepted); 0 when
+ *         no DANE check ran for this host; the smtp_dane_match() error that
+ *         refused it (::SMTP_ERR_DANE, ::SMTP_ERR_SYNTAX, ...) or
+ *         ::SMTP_ERR_NOMEM; ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_delivery_dane_result(const smtp_delivery *d, const smtp_delivery_target *t);
+
 /* ---- MTA-STS ---- */
 
 /** @name MTA-STS policy modes (RFC 8461 3.2)
@@ -378,7 +442,8 @@ SMTP_API int smtp_delivery_set_mta_sts(smtp_delivery *d, const smtp_mta_sts_poli
  *        within @p timeout_ms, status 200 and a text/plain media type;
  *        then parsed. Blocking. Needs libcurl at build time; the first
  *        call initialises libcurl (curl_global_init(), not thread safe:
- *        make it before starting threads); libcurl allocates with malloc.
+ *        make it before starting threads); libcurl allocates with malloc
+ *        unless the application called curl_global_init_mem() first.
  * @param domain     the recipient domain.
  * @param ca_file    trust anchors (PEM), or NULL.
  * @param connect_to "HOST:PORT" to connect to instead of resolving
@@ -520,6 +585,108 @@ SMTP_API int smtp_delivery_tls_failure(smtp_delivery *d, const smtp_delivery_tar
  */
 SMTP_API const smtp_tlsrpt_failure *smtp_delivery_tls_failures(const smtp_delivery *d,
                                                                size_t *count);
+
+/* ---- TLS reports (RFC 8460) ---- */
+
+/**
+ * @brief Parse a `_smtp._tls` TXT record (RFC 8460 3): "v=TLSRPTv1"
+ *        first (case-sensitive), then ";"-separated fields with optional
+ *        white space around the ";"; exactly one "rua=" field, a
+ *        ","-separated list of URIs; other fields must have the
+ *        extension syntax and are ignored. Of the URIs, those with the
+ *        schemes the RFC defines for delivery, "mailto:" and "https:"
+ *        (case-insensitive), are returned; others are skipped. When a
+ *        lookup returns several records, only those starting with
+ *        "v=TLSRPTv1" count, and unless exactly one remains the domain
+ *        does not use TLS reporting (RFC 8460 3); that choice is the
+ *        caller's.
+ * @param txt   the record's text (character-strings joined).
+ * @param len   its length.
+ * @param uris  receives up to @p cap URIs as spans into @p txt (not
+ *              percent-decoded); may be NULL when @p cap is 0.
+ * @param cap   room in @p uris.
+ * @param count receives how many URIs the record has (may exceed @p cap).
+ * @return 0 (also with no usable URI: @p count 0); ::SMTP_ERR_SYNTAX;
+ *         ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_tlsrpt_txt_parse(const char *txt, size_t len, smtp_span *uris, size_t cap,
+                                   size_t *count);
+
+/** @brief A TLS report being gathered for one policy domain (opaque). */
+typedef struct smtp_tlsrpt_report smtp_tlsrpt_report;
+
+/** @brief ::smtp_tlsrpt_report_info layout version. */
+#define SMTP_TLSRPT_REPORT_INFO_VERSION 1
+
+/** @brief The fixed fields of a report (RFC 8460 4.4); copied by smtp_tlsrpt_report_new(). */
+typedef struct smtp_tlsrpt_report_info {
+  unsigned int version;          /**< ::SMTP_TLSRPT_REPORT_INFO_VERSION. */
+  const char *organization_name; /**< "organization-name": who sends the report (printable ASCII, 1..200 octets). */
+  const char *contact_info;      /**< "contact-info": an address or URI (printable ASCII, 1..200 octets). */
+  const char *report_id;         /**< "report-id": unique per report (printable ASCII, 1..200 octets). */
+  const char *policy_domain;     /**< "policy-domain": the recipient domain every added delivery went to. */
+  const char *sending_mta_ip;    /**< "sending-mta-ip" in every failure detail, or NULL to leave it out. */
+  int64_t start;                 /**< "start-datetime": seconds since the epoch (UTC). */
+  int64_t end;                   /**< "end-datetime": seconds since the epoch, >= @c start. */
+  void *reserved[4];             /**< Zero; room to grow. */
+} smtp_tlsrpt_report_info;
+
+/**
+ * @brief Start a report for one policy domain and one period (RFC 8460 4:
+ *        one report per policy domain, usually per day). No I/O.
+ * @param out  receives the report.
+ * @param info its fixed fields (copied).
+ * @param mem  allocator (NULL: default); copied.
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT (NULL, unknown version, a field
+ *         missing, empty, too long or not printable ASCII, end before
+ *         start, a date outside years 1970..9999); ::SMTP_ERR_NOMEM.
+ */
+SMTP_API int smtp_tlsrpt_report_new(smtp_tlsrpt_report **out, const smtp_tlsrpt_report_info *info,
+                                    const smtp_mem *mem);
+
+/** @brief Free a report. @param r the report, or NULL. */
+SMTP_API void smtp_tlsrpt_report_del(smtp_tlsrpt_report *r);
+
+/**
+ * @brief Count a finished delivery into the report: its policies (an
+ *        MTA-STS policy as "sts" with the policy's lines as policy-string
+ *        and its mx patterns as mx-host; each DANE host as "tlsa" with its
+ *        usable TLSA records in presentation form and the host as
+ *        mx-host; failures without a policy under "no-policy-found"), the
+ *        successful sessions (a transaction ran on a host whose
+ *        certificate smtp_delivery_tls_verify() accepted under a policy)
+ *        and every recorded failure (smtp_delivery_tls_failures(); equal
+ *        ones are merged with a failed-session-count). Policies equal
+ *        across deliveries are merged.
+ * @param r the report.
+ * @param d a delivery to the report's policy domain (it may be deleted
+ *          afterwards: what is needed is copied).
+ * @return 0; ::SMTP_ERR_INVALID_ARGUMENT (NULL, another domain);
+ *         ::SMTP_ERR_NOMEM (the report may then hold part of @p d).
+ */
+SMTP_API int smtp_tlsrpt_report_add(smtp_tlsrpt_report *r, const smtp_delivery *d);
+
+/**
+ * @brief Write the report as the JSON document of RFC 8460 4.4:
+ *        organization-name, date-range (start-datetime, end-datetime as
+ *        RFC 3339 UTC), contact-info, report-id, policies (each with
+ *        policy: policy-type, policy-string, policy-domain, mx-host;
+ *        summary: total-successful-session-count,
+ *        total-failure-session-count; failure-details: result-type,
+ *        sending-mta-ip, receiving-mx-hostname, receiving-ip,
+ *        failed-session-count, failure-reason-code, each present when
+ *        known). Strings are escaped per RFC 8259 7. Compressing and
+ *        sending it (RFC 8460 5: gzip, mailto or https) is the
+ *        application's.
+ * @param r   the report.
+ * @param buf destination (may be NULL when @p cap is 0).
+ * @param cap its size.
+ * @param len receives the length written (without the NUL written after
+ *            it), or the size needed minus one on ::SMTP_ERR_BUFFER_TOO_SMALL.
+ * @return 0; ::SMTP_ERR_BUFFER_TOO_SMALL; ::SMTP_ERR_INVALID_ARGUMENT.
+ */
+SMTP_API int smtp_tlsrpt_report_format(const smtp_tlsrpt_report *r, char *buf, size_t cap,
+                                       size_t *len);
 
 #ifdef __cplusplus
 }

@@ -285,7 +285,13 @@ SMTP_API int smtp_resolver_lookup(const smtp_resolver *r, const char *name, unsi
  *                (/etc/resolv.conf).
  * @param timeout_ms per-query limit (0: 5000); the answer is then
  *                ::SMTP_DNS_TIMEOUT.
- * @param mem     allocator for the adapter's state (NULL: default).
+ * @param mem     allocator for the adapter's own state and the answers it
+ *                keeps (NULL: default). c-ares allocates its channel,
+ *                sockets' buffers and queries in flight itself, with
+ *                malloc unless the application called
+ *                ares_library_init_mem() before the first adapter was made
+ *                (process-wide; libsmtp does not call it, see the delivery
+ *                page of the documentation).
  * @return 0; ::SMTP_ERR_UNSUPPORTED (built without c-ares);
  *         ::SMTP_ERR_INVALID_ARGUMENT (bad @p server); ::SMTP_ERR_NOMEM;
  *         ::SMTP_ERR_DNS (c-ares failed to start).
@@ -302,8 +308,10 @@ SMTP_API int smtp_resolver_cares_new(smtp_resolver *out, const char *server, int
  *                    format), or NULL for none (then every answer is
  *                    insecure).
  * @param timeout_ms  per-query limit (0: 10000).
- * @param mem         allocator for the adapter's own state (NULL: default;
- *                    libunbound allocates with malloc).
+ * @param mem         allocator for the adapter's own state and the answers
+ *                    it keeps (NULL: default); libunbound allocates its
+ *                    context, cache and validator state with malloc (it
+ *                    has no allocator hook).
  * @return 0; ::SMTP_ERR_UNSUPPORTED (built without libunbound);
  *         ::SMTP_ERR_INVALID_ARGUMENT; ::SMTP_ERR_NOMEM; ::SMTP_ERR_DNS
  *         (libunbound refused the server or the anchor file).
@@ -314,7 +322,7 @@ SMTP_API int smtp_resolver_unbound_new(smtp_resolver *out, const char *server,
 
 /** @name Flags of a scripted entry (smtp_resolver_scripted_add())
  * @{ */
-#define SMTP_SCRIPTED_SECURE 1u    /**< Answer with the AD bit set. */
+#define SMTP_SCRIPTED_SECURE 1u    /**< Answer with the AD bit set (through a CNAME chain: only when every link has it too). */
 #define SMTP_SCRIPTED_BOGUS 2u     /**< Report a validation failure (::SMTP_DNS_SEC_BOGUS). */
 #define SMTP_SCRIPTED_SERVFAIL 4u  /**< Answer RCODE 2. */
 #define SMTP_SCRIPTED_NXDOMAIN 8u  /**< Answer RCODE 3. */

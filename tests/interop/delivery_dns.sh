@@ -158,6 +158,19 @@ danebad IN MX 10 mx.danebad
 mx.danebad IN A 127.0.0.16
 _$SP._tcp.mx.danebad IN TLSA 3 1 1 ${SPKI_HASH%??}00
 daneta IN MX 10 mx.daneta
+cname IN MX 10 mx.cname
+mx.cname IN CNAME host.provider
+host.provider IN A 127.0.0.16
+_$SP._tcp.host.provider IN TLSA 3 1 1 $SPKI_HASH
+cname2 IN MX 10 mx.cname2
+mx.cname2 IN CNAME host2.provider
+host2.provider IN A 127.0.0.16
+_$SP._tcp.mx.cname2 IN TLSA 3 1 1 $SPKI_HASH
+cname3 IN MX 10 mx.cname3
+mx.cname3 IN CNAME host3.provider
+host3.provider IN A 127.0.0.16
+_$SP._tcp.host3.provider IN TLSA 3 1 1 ${SPKI_HASH%??}00
+_$SP._tcp.mx.cname3 IN TLSA 3 1 1 $SPKI_HASH
 mx.daneta IN A 127.0.0.17
 _$SP._tcp.mx.daneta IN TLSA 2 1 2 $CA_SPKI_HASH
 v6 IN MX 10 mx.v6
@@ -330,6 +343,85 @@ check "DANE mismatch: not delivered" $(t not grep -q '^DATA' "$TMP/danebad.out")
 mx daneta --to bob@daneta.example --dane --trace
 check "DANE-TA 2 1 2 (the test CA's key, SHA-512): exit 0" $(eq "$RC" 0)
 check "DANE-TA 2 1 2: matched as DANE-TA" $(t grep -q '^DANE: DANE-TA matched' "$TMP/daneta.err")
+# the mismatch is refused inside the handshake, with each TLS backend:
+# no EHLO is sent after STARTTLS
+for b in openssl mbedtls; do
+  mx "danebad_$b" --to bob@danebad.example --dane --trace --tls-backend "$b"
+  [ "$RC" = 64 ] && continue # backend not in this build
+  check "DANE mismatch ($b): refused in the TLS handshake (one EHLO, none under TLS)" \
+    $(eq "$RC:$(grep -c '^C: EHLO' "$TMP/danebad_$b.err"):$(grep -c '^TLS: ' "$TMP/danebad_$b.err")" "2:1:0")
+  mx "dane_$b" --to bob@dane.example --dane --trace --tls-backend "$b"
+  check "DANE match ($b): DANE-EE, delivered" $(eq "$RC:$(grep -c '^DANE: DANE-EE matched' "$TMP/dane_$b.err")" "0:1")
+done
+# MX host names behind CNAME chains (RFC 7672 2.2.2, RFC 7671 7): TLSA
+# at the expanded name first, then at the MX host name
+mx cname --to bob@cname.example --dane --trace
+check "CNAME MX: TLSA at the expanded name (the TLSA base domain), DANE-EE matched" \
+  $(eq "$RC:$(grep -c 'TLSA base host.provider.example' "$TMP/cname.err"):$(grep -c '^DANE: DANE-EE matched' "$TMP/cname.err")" "0:1:1")
+mx cname2 --to bob@cname2.example --dane --trace
+check "CNAME MX, no TLSA at the expanded name: the MX host name's records match" \
+  $(eq "$RC:$(grep -c 'TLSA base' "$TMP/cname2.err"):$(grep -c '^DANE: DANE-EE matched' "$TMP/cname2.err")" "0:0:1")
+mx cname3 --to bob@cname3.example --dane
+check "CNAME MX: the expanded name's records win (mismatch there: refused)" \
+  $(eq "$RC:$(grep -c 'matches none of the TLSA records' "$TMP/cname3.err")" "2:1")
+# --json with --mx: per-recipient and per-host results in one object
+jpy() { "$PY" -c "import json,sys; o=json.load(open(sys.argv[1])); $2" "$1" 2>&1 | head -1; }
+mx order_json --to bob@order.example --to carol@order.example --json
+check "--json --mx: one object, exit 0" $(eq "$RC:$(jpy "$TMP/order_json.out" 'print(o["exit"])')" "0:0")
+check "--json --mx: attempts in order with their outcomes" \
+  $(eq "$(jpy "$TMP/order_json.out" 'print(",".join(a["host"]+"="+a["outcome"] for a in o["attempts"]))')" \
+    "mx1.order.example=connect-failed,mx2.order.example=tempfail,mx3.order.example=done")
+check "--json --mx: every recipient delivered by mx3 with its reply" \
+  $(eq "$(jpy "$TMP/order_json.out" 'print(",".join(":".join([r["addr"],r["state"],str(r["code"]),r["host"],r["ip"]]) for r in o["recipients"]))')" \
+    "bob@order.example:delivered:250:mx3.order.example:127.0.0.13,carol@order.example:delivered:250:mx3.order.example:127.0.0.13")
+check "--json --mx: the data reply and the domain" \
+  $(eq "$(jpy "$TMP/order_json.out" 'print(o["data"]["code"], o["domain"], sep=":")')" "250:order.example")
+mx nullmx_json --to bob@nullmx.example --json
+check "--json --mx null MX: permanent 556 5.1.10, no attempt, exit 2" \
+  $(eq "$(jpy "$TMP/nullmx_json.out" 'r=o["recipients"][0]; print(r["state"],r["code"],r["enhanced"],len(o["attempts"]),o["exit"],sep=":")')" "permanent:556:5.1.10:0:2")
+mx danebad_json --to bob@danebad.example --dane --json
+check "--json --mx DANE mismatch: attempt tls-failed, dane mismatch, TLS-RPT record, retry later" \
+  $(eq "$(jpy "$TMP/danebad_json.out" 'a=o["attempts"][0]; f=o["tls_failures"][0]; print(a["outcome"],a["dane"],a["tls_policy"],f["result_type"],f["policy_type"],f["receiving_ip"],o["recipients"][0]["state"],sep=":")')" \
+    "tls-failed:mismatch:dane:validation-failure:tlsa:127.0.0.16:retry")
+# the run's TLS report (RFC 8460 4.4): the schema's fields and types
+cat >"$TMP/tlsrpt_check.py" <<'EOF2'
+import json, re, sys
+o = json.load(open(sys.argv[1]))["tls_report"]
+want_ok, want_fail = int(sys.argv[2]), int(sys.argv[3])
+date = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+assert set(o) == {"organization-name", "date-range", "contact-info", "report-id", "policies"}, o.keys()
+assert all(isinstance(o[k], str) and o[k] for k in ("organization-name", "contact-info", "report-id"))
+assert set(o["date-range"]) == {"start-datetime", "end-datetime"}
+assert all(date.match(v) for v in o["date-range"].values())
+types = {"starttls-not-supported", "certificate-host-mismatch", "certificate-expired", "certificate-not-trusted",
+         "validation-failure", "tlsa-invalid", "dnssec-invalid", "dane-required", "sts-policy-fetch-error",
+         "sts-policy-invalid", "sts-webpki-invalid"}
+fkeys = {"result-type", "sending-mta-ip", "receiving-mx-hostname", "receiving-mx-helo", "receiving-ip",
+         "failed-session-count", "additional-information", "failure-reason-code"}
+ok = fail = 0
+for p in o["policies"]:
+    pol = p["policy"]
+    assert pol["policy-type"] in ("tlsa", "sts", "no-policy-found")
+    assert pol["policy-domain"] == sys.argv[4]
+    assert all(isinstance(x, str) for x in pol.get("policy-string", []) + pol.get("mx-host", []))
+    if pol["policy-type"] == "tlsa":
+        assert all(re.match(r"^[23] [01] [012] [0-9A-F]+$", x) for x in pol["policy-string"]), pol
+    s = p["summary"]
+    assert set(s) == {"total-successful-session-count", "total-failure-session-count"}
+    ok += s["total-successful-session-count"]; fail += s["total-failure-session-count"]
+    n = 0
+    for f in p.get("failure-details", []):
+        assert set(f) <= fkeys and f["result-type"] in types and isinstance(f["failed-session-count"], int), f
+        n += f["failed-session-count"]
+    assert n == s["total-failure-session-count"]
+assert (ok, fail) == (want_ok, want_fail), (ok, fail)
+print("ok")
+EOF2
+check "TLS report (RFC 8460 4.4) of a DANE mismatch: schema fields, one failed session" \
+  $(eq "$("$PY" "$TMP/tlsrpt_check.py" "$TMP/danebad_json.out" 0 1 danebad.example 2>&1 | tail -1)" ok)
+mx dane_json --to bob@dane.example --dane --json
+check "TLS report of a DANE match: one successful tlsa session" \
+  $(eq "$("$PY" "$TMP/tlsrpt_check.py" "$TMP/dane_json.out" 1 0 dane.example 2>&1 | tail -1):$(jpy "$TMP/dane_json.out" 'print(o["tls_report"]["policies"][0]["policy"]["policy-type"], o["attempts"][0]["dane"])')" "ok:tlsa EE")
 mx danebad_off --to bob@danebad.example
 check "without --dane the TLSA records are not used" $(eq "$RC" 0)
 # IPv6 first (RFC 8305 4): ::1 is tried before 127.0.0.19 (nothing there)
@@ -369,6 +461,10 @@ mx stsbad --to bob@stsbad.example $S
 check "MTA-STS enforce, MX not listed: exit 2" $(eq "$RC" 2)
 check "MTA-STS enforce, MX not listed: 451 4.7.5" $(t grep -q '^RCPT bob@stsbad.example 451 4.7.5 ' "$TMP/stsbad.out")
 check "MTA-STS enforce, MX not listed: TLS-RPT validation-failure" $(t grep -q '^TLS-RPT: validation-failure mx=mx.stsbad.example' "$TMP/stsbad.err")
+mx stsbad_json --to bob@stsbad.example --mta-sts --mta-sts-port "$HP" --ca-file "$C/ca.pem" --json
+check "TLS report of an MTA-STS policy listing no MX: an sts policy with its lines, one failure" \
+  $(eq "$("$PY" "$TMP/tlsrpt_check.py" "$TMP/stsbad_json.out" 0 1 stsbad.example 2>&1 | tail -1):$(jpy "$TMP/stsbad_json.out" 'p=o["tls_report"]["policies"][0]["policy"]; print(p["policy-type"], "|".join(p["policy-string"]), sep="/")')" \
+    "ok:sts/version: STSv1|mode: enforce|mx: mx.elsewhere.example|max_age: 86400")
 mx ststest --to bob@ststest.example $S
 check "MTA-STS testing, MX not listed: delivered anyway" $(eq "$RC" 0)
 mx stsnone --to bob@stsnone.example $S
