@@ -8,6 +8,7 @@
 
 #include "hash.h"
 #include "internal.h"
+#include "json.h"
 #include "text.h"
 
 #define CAP_ADDR_MAX 63
@@ -687,42 +688,11 @@ int smtp_capture_trace(smtp_capture *c, const smtp_server_session *s, int dir, c
 /* ------------------------------------------------------------------------ */
 /* JSON.                                                                     */
 
-typedef struct jw {
-  char *buf;
-  size_t cap, len;
-} jw;
+typedef smtp__jw jw;
 
-static void put(jw *w, const char *s, size_t n) {
-  if (w->len + n < w->cap) memcpy(w->buf + w->len, s, n);
-  w->len += n;
-}
-
-static void puts_(jw *w, const char *s) { put(w, s, strlen(s)); }
-
-/* A JSON string. Valid UTF-8 passes through; controls, quote and
- * backslash are escaped; an octet of invalid UTF-8 becomes U+FFFD. */
-static void str_n(jw *w, const char *s, size_t n) {
-  int utf8_ok = smtp_utf8_validate(s, n) == SMTP_OK;
-  put(w, "\"", 1);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    char e[8];
-    if (ch == '"' || ch == '\\') {
-      e[0] = '\\';
-      e[1] = (char)ch;
-      put(w, e, 2);
-    } else if (ch < 0x20 || ch == 0x7f) {
-      snprintf(e, sizeof e, "\\u%04x", ch);
-      put(w, e, 6);
-    } else if (ch >= 0x80 && !utf8_ok) {
-      put(w, "\\ufffd", 6);
-    } else {
-      put(w, (const char *)&ch, 1);
-    }
-  }
-  put(w, "\"", 1);
-}
-
+static void put(jw *w, const char *s, size_t n) { smtp__jw_put(w, s, n); }
+static void puts_(jw *w, const char *s) { smtp__jw_puts(w, s); }
+static void str_n(jw *w, const char *s, size_t n) { smtp__jw_str_n(w, s, n); }
 static void str(jw *w, const char *s) { str_n(w, s, strlen(s)); }
 
 static void str_or_null(jw *w, const char *s, int present) {
@@ -730,10 +700,7 @@ static void str_or_null(jw *w, const char *s, int present) {
   else puts_(w, "null");
 }
 
-static void num(jw *w, unsigned long long v) {
-  char b[SMTP__U64_DIGITS];
-  put(w, b, smtp__fmt_u64(b, (uint64_t)v));
-}
+static void num(jw *w, unsigned long long v) { smtp__jw_u64(w, (uint64_t)v); }
 
 /* "params": upper-cased names, raw values or true (RFC 5321 4.1.2
  * esmtp-param; values as sent, xtext not decoded). */

@@ -8,6 +8,7 @@
 
 #include "hash.h"
 #include "internal.h"
+#include "text.h"
 
 static const uint8_t v2sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
                                   0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
@@ -426,16 +427,7 @@ const char *smtp_proxy_reader_unix_path(const smtp_proxy_reader *r, int destinat
 
 /* --- writers --- */
 
-static size_t put_port(char *b, unsigned int v) {
-  char t[6];
-  size_t n = 0, i;
-  do {
-    t[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (i = 0; i < n; i++) b[i] = t[n - 1 - i];
-  return n;
-}
+static size_t put_port(char *b, unsigned int v) { return smtp__fmt_u64(b, v); }
 
 static void v6_of(const smtp_endpoint *e, uint8_t *out);
 

@@ -22,6 +22,7 @@
 #include <smtp/sasl.h>
 
 #include "internal.h"
+#include "text.h"
 #include "scram.h"
 
 static const struct {
@@ -215,13 +216,8 @@ static void wput_b64(wbuf *b, const unsigned char *d, size_t n) {
   else b->len += (size_t)k;
 }
 static void wput_uint(wbuf *b, unsigned int v) {
-  char t[16];
-  size_t n = 0;
-  do {
-    t[sizeof t - 1 - n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  wput(b, t + sizeof t - n, n);
+  char t[SMTP__U64_DIGITS];
+  wput(b, t, smtp__fmt_u64(t, v));
 }
 
 smtp_ssize smtp_scram_record_format(const char *user, const smtp_scram_record *rec, char *out,

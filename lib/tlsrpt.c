@@ -7,6 +7,7 @@
 
 #include <smtp/delivery.h>
 
+#include "json.h"
 #include "delivery_internal.h"
 #include "dns.h"
 #include "internal.h"
@@ -358,51 +359,18 @@ int smtp_tlsrpt_report_add(smtp_tlsrpt_report *r, const smtp_delivery *d) {
 
 /* ---- JSON ---- */
 
-typedef struct {
-  char *buf;
-  size_t cap, len;
-} jw;
+typedef smtp__jw jw;
 
-static void put(jw *w, const char *s, size_t n) {
-  if (w->len < w->cap) {
-    size_t k = w->cap - w->len < n ? w->cap - w->len : n;
-    memcpy(w->buf + w->len, s, k);
-  }
-  w->len += n;
-}
-
-static void puts_(jw *w, const char *s) { put(w, s, strlen(s)); }
-
-/* A JSON string (RFC 8259 7): quotes, backslash and controls escaped. */
-static void jstr(jw *w, const char *s) {
-  put(w, "\"", 1);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    char e[8];
-    if (c == '"' || c == '\\') {
-      e[0] = '\\';
-      e[1] = (char)c;
-      put(w, e, 2);
-    } else if (c < 0x20 || c == 0x7f) {
-      snprintf(e, sizeof e, "\\u%04x", c);
-      put(w, e, 6);
-    } else {
-      put(w, (const char *)s, 1);
-    }
-  }
-  put(w, "\"", 1);
-}
+static void put(jw *w, const char *s, size_t n) { smtp__jw_put(w, s, n); }
+static void puts_(jw *w, const char *s) { smtp__jw_puts(w, s); }
+static void jstr(jw *w, const char *s) { smtp__jw_str_n(w, s, strlen(s)); }
 
 static void jkey(jw *w, const char *k) {
   jstr(w, k);
   put(w, ":", 1);
 }
 
-static void jnum(jw *w, uint64_t v) {
-  char b[24];
-  snprintf(b, sizeof b, "%llu", (unsigned long long)v);
-  puts_(w, b);
-}
+static void jnum(jw *w, uint64_t v) { smtp__jw_u64(w, v); }
 
 /* RFC 3339 5.6 date-time in UTC from seconds since the epoch (the civil
  * calendar from a day count, proleptic Gregorian). */
