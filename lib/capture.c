@@ -8,6 +8,7 @@
 
 #include "hash.h"
 #include "internal.h"
+#include "der.h"
 #include "json.h"
 #include "text.h"
 
@@ -164,35 +165,9 @@ int smtp_capture_set_client(smtp_capture *c, const char *addr, int port, const c
  * the DER (RFC 5280 4.1) with a bounded walker, and its SHA-256. Reads only
  * inside the buffer it is given; every length is checked. */
 
-typedef struct der_el {
-  const unsigned char *p; /* the whole element */
-  size_t len;
-  const unsigned char *c; /* its contents */
-  size_t clen;
-  unsigned int tag;
-} der_el;
+typedef smtp__der der_el;
 
-/* One element at b[0..n): one-octet tags, definite lengths of up to four
- * octets (X.690 8.1.3). 0 or -1. */
-static int der_get(const unsigned char *b, size_t n, der_el *e) {
-  size_t l, hdr = 2;
-  if (n < 2 || (b[0] & 0x1f) == 0x1f) return -1;
-  l = b[1];
-  if (l & 0x80) {
-    size_t k = l & 0x7f;
-    if (k == 0 || k > 4 || n < 2 + k) return -1;
-    l = 0;
-    for (size_t i = 0; i < k; i++) l = l << 8 | b[2 + i];
-    hdr += k;
-  }
-  if (l > n - hdr) return -1;
-  e->tag = b[0];
-  e->p = b;
-  e->len = hdr + l;
-  e->c = b + hdr;
-  e->clen = l;
-  return 0;
-}
+static int der_get(const unsigned char *b, size_t n, der_el *e) { return smtp__der_read(b, n, e); }
 
 typedef struct dn_buf {
   char *p;

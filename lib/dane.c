@@ -8,41 +8,16 @@
 #include <smtp/delivery.h>
 
 #include "delivery_internal.h"
+#include "der.h"
 #include "hash.h"
 #include "internal.h"
 
 #define MAX_CERTS 16
 
-typedef struct {
-  const unsigned char *p; /* the whole element (tag, length, contents) */
-  size_t len;
-  const unsigned char *c; /* contents */
-  size_t clen;
-  unsigned int tag;
-} der;
+typedef smtp__der der;
 
-/* Read one element at buf[0..len): single-octet tags, definite lengths
- * (up to 4 length octets, minimal form). 0 or -1. */
 static int der_read(const unsigned char *buf, size_t len, der *out) {
-  size_t l, hdr = 2;
-  if (len < 2) return -1;
-  if ((buf[0] & 0x1f) == 0x1f) return -1; /* high tag numbers: not in certificates we read */
-  l = buf[1];
-  if (l & 0x80) {
-    size_t n = l & 0x7f;
-    if (n == 0 || n > 4 || len < 2 + n) return -1; /* indefinite length is not DER */
-    l = 0;
-    for (size_t i = 0; i < n; i++) l = l << 8 | buf[2 + i];
-    if (buf[2] == 0 || l < 128) return -1; /* DER: minimal length octets */
-    hdr += n;
-  }
-  if (l > len - hdr) return -1;
-  out->tag = buf[0];
-  out->p = buf;
-  out->len = hdr + l;
-  out->c = buf + hdr;
-  out->clen = l;
-  return 0;
+  return smtp__der_read(buf, len, out);
 }
 
 typedef struct {
