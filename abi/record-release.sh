@@ -14,7 +14,7 @@ trap 'git -C "$top" worktree remove --force "$tmp/src" 2>/dev/null; rm -rf "$tmp
 git -C "$top" worktree add -q --detach "$tmp/src" "$commit"
 cd "$tmp/src"
 meson setup b -Dbuildtype=debug -Dtests=false -Dexamples=false -Dbench=false -Ddocs=disabled >/dev/null
-ninja -C b lib/libsmtp.so >/dev/null
+ninja -C b >/dev/null
 . "$top/abi/common.sh"
 set -- $(header_version include/smtp/version.h)
 out="$top/abi/libsmtp-$1.$2.$3.abi"
