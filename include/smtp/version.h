@@ -12,7 +12,7 @@
 /** ABI major version: bumped on every incompatible change (SONAME). */
 #define SMTP_API_VERSION_MAJOR 1
 /** ABI minor version: bumped when symbols are added. */
-#define SMTP_API_VERSION_MINOR 0
+#define SMTP_API_VERSION_MINOR 1
 /** Patch level: bumped for fixes that change no interface. */
 #define SMTP_API_VERSION_PATCH 0
 
