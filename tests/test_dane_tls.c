@@ -19,7 +19,7 @@
 #include <smtp/io.h>
 #include <smtp/tls.h>
 
-#include "adapters.h"
+#include "support/tls_pipe.h"
 #include "tls_backend.h"
 
 #define WB SMTP_ERR_WOULDBLOCK
@@ -30,56 +30,20 @@ static char mx_pem[4096], other_pem[4096];
 static unsigned char mx_der[4096];
 static size_t mx_der_len;
 
-typedef struct side {
-  smtp_tls_conn *c;
-  smtp_io io;
-} side;
-
-static void flush(side *s) {
-  const char *p;
-  smtp_ssize n;
-  while ((n = smtp_tls_pending_output(s->c, &p)) > 0) {
-    smtp_ssize w = smtp__io_send(&s->io, p, (size_t)n);
-    if (w <= 0) break;
-    assert_int_equal(smtp_tls_consume_output(s->c, (size_t)w), 0);
-  }
-}
-
-static void fill(side *s) {
-  char buf[4096];
-  size_t space;
-  while ((space = smtp_tls_feed_space(s->c)) > 0) {
-    smtp_ssize r = smtp__io_recv(&s->io, buf, space < sizeof buf ? space : sizeof buf);
-    if (r == SMTP_ERR_EOF) {
-      smtp_tls_feed_eof(s->c);
-      break;
-    }
-    if (r <= 0) break;
-    assert_int_equal(smtp_tls_feed(s->c, buf, (size_t)r), r);
-  }
-}
-
 /* One handshake of a client made from @p ccfg for @p name against the
  * server configuration @p scfg; the client's result. */
 static int handshake(smtp_tls_config *ccfg, const char *name, smtp_tls_config *scfg) {
-  side cl, sv;
+  tp_side cl, sv;
   int rc = WB, rs = WB;
-  assert_int_equal(smtp_io_pipe_new(&cl.io, &sv.io, 65536, NULL), 0);
+  tp_open(&cl, &sv, 65536);
   assert_int_equal(smtp_tls_conn_new(&cl.c, ccfg, name, NULL), 0);
   assert_int_equal(smtp_tls_conn_new(&sv.c, scfg, NULL, NULL), 0);
   for (int i = 0; i < 2000 && (rc == WB || rs == WB); i++) {
-    if (rc == WB) rc = smtp_tls_handshake(cl.c);
-    flush(&cl);
-    fill(&sv);
-    if (rs == WB) rs = smtp_tls_handshake(sv.c);
-    flush(&sv);
-    fill(&cl);
+    tp_round(&cl, &sv, &rc, &rs);
     if (rc != WB && rc != 0) break; /* refused: the server waits for nothing more */
   }
-  smtp_tls_conn_del(cl.c);
-  smtp_tls_conn_del(sv.c);
-  smtp__io_close(&cl.io);
-  smtp__io_close(&sv.io);
+  tp_close(&cl);
+  tp_close(&sv);
   return rc;
 }
 

@@ -18,6 +18,7 @@
 #include <smtp/tls.h>
 
 #include "adapters.h"
+#include "support/tls_pipe.h"
 #include "tls_backend.h"
 
 #define WB SMTP_ERR_WOULDBLOCK
@@ -86,59 +87,8 @@ static int teardown_all(void **state) {
     }                                                                                              \
   } while (0)
 
-/* ---- one side: a TLS connection over one end of a memory pipe ---- */
-typedef struct side {
-  smtp_tls_conn *c;
-  smtp_io io;
-} side;
-
-static void flush(side *s) {
-  const char *p;
-  smtp_ssize n;
-  while ((n = smtp_tls_pending_output(s->c, &p)) > 0) {
-    smtp_ssize w = smtp__io_send(&s->io, p, (size_t)n);
-    if (w <= 0) break;
-    assert_int_equal(smtp_tls_consume_output(s->c, (size_t)w), 0);
-  }
-}
-
-static void fill(side *s) {
-  char buf[4096];
-  size_t space;
-  while ((space = smtp_tls_feed_space(s->c)) > 0) {
-    smtp_ssize r = smtp__io_recv(&s->io, buf, space < sizeof buf ? space : sizeof buf);
-    if (r == SMTP_ERR_EOF) {
-      smtp_tls_feed_eof(s->c);
-      break;
-    }
-    if (r <= 0) break;
-    assert_int_equal(smtp_tls_feed(s->c, buf, (size_t)r), r);
-  }
-}
-
-static void make_pair(side *cl, side *sv, size_t cap) {
-  cl->c = sv->c = NULL;
-  assert_int_equal(smtp_io_pipe_new(&cl->io, &sv->io, cap, NULL), 0);
-}
-
-/* Run both handshakes until neither is in progress (or 2000 rounds). */
-static void handshake_pair(side *cl, side *sv, int *rc, int *rs) {
-  *rc = *rs = WB;
-  for (int i = 0; i < 2000 && (*rc == WB || *rs == WB); i++) {
-    if (*rc == WB) *rc = smtp_tls_handshake(cl->c);
-    flush(cl);
-    fill(sv);
-    if (*rs == WB) *rs = smtp_tls_handshake(sv->c);
-    flush(sv);
-    fill(cl);
-  }
-}
-
-static void close_side(side *s) {
-  smtp_tls_conn_del(s->c);
-  s->c = NULL;
-  smtp__io_close(&s->io);
-}
+/* ---- the two sides: tp_side, a TLS connection over one end of a memory
+ * pipe (support/tls_pipe.h) ---- */
 
 static smtp_tls_config *client_cfg(const char *ca_pem) {
   smtp_tls_config *cfg;
@@ -149,7 +99,7 @@ static smtp_tls_config *client_cfg(const char *ca_pem) {
 }
 
 /* Write all of data from one side and read it on the other. */
-static void transfer(side *from, side *to, const char *data, size_t len) {
+static void transfer(tp_side *from, tp_side *to, const char *data, size_t len) {
   size_t sent = 0, got = 0;
   char *buf = malloc(len + 1);
   assert_non_null(buf);
@@ -159,8 +109,8 @@ static void transfer(side *from, side *to, const char *data, size_t len) {
       if (w > 0) sent += (size_t)w;
       else assert_int_equal(w, WB);
     }
-    flush(from);
-    fill(to);
+    tp_flush(from);
+    tp_fill(to);
     for (;;) {
       smtp_ssize r = smtp_tls_read(to->c, buf + got, len - got);
       if (r > 0) {
@@ -183,17 +133,17 @@ static void transfer(side *from, side *to, const char *data, size_t len) {
 static void test_handshake_ok(void **state) {
   (void)state;
   SKIP_WITHOUT_TLS();
-  side cl, sv;
+  tp_side cl, sv;
   int rc, rs;
   smtp_tls_info ci, si;
   smtp_tls_config *ccfg = client_cfg(srv_pem);
-  make_pair(&cl, &sv, 65536);
+  tp_open(&cl, &sv, 65536);
   assert_int_equal(smtp_tls_conn_new(&cl.c, ccfg, "mx.example.test", &fmem), 0);
   assert_int_equal(smtp_tls_conn_new(&sv.c, srv_cfg, NULL, &fmem), 0);
   assert_int_equal(smtp_tls_get_info(cl.c, &ci), SMTP_ERR_INVALID_STATE);
   assert_int_equal(smtp_tls_read(cl.c, (char[4]){0}, 4), SMTP_ERR_INVALID_STATE);
   assert_int_equal(smtp_tls_write(cl.c, "x", 1), SMTP_ERR_INVALID_STATE);
-  handshake_pair(&cl, &sv, &rc, &rs);
+  tp_handshake(&cl, &sv, &rc, &rs);
   assert_int_equal(rc, 0);
   assert_int_equal(rs, 0);
   assert_true(smtp_tls_is_established(cl.c));
@@ -216,8 +166,8 @@ static void test_handshake_ok(void **state) {
   /* application data both ways */
   transfer(&cl, &sv, "EHLO client.example.test\r\n", 26);
   transfer(&sv, &cl, "250-mx.example.test\r\n250 PIPELINING\r\n", 37);
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   smtp_tls_config_del(ccfg);
   assert_int_equal(live_allocs, 0);
 }
@@ -227,7 +177,7 @@ static void test_handshake_ok(void **state) {
 static void test_bulk_small_pipe(void **state) {
   (void)state;
   SKIP_WITHOUT_TLS();
-  side cl, sv;
+  tp_side cl, sv;
   int rc, rs;
   size_t len = 100000;
   char *data = malloc(len);
@@ -235,18 +185,18 @@ static void test_bulk_small_pipe(void **state) {
   assert_non_null(data);
   srand(42);
   for (size_t i = 0; i < len; i++) data[i] = (char)(rand() & 0xff);
-  make_pair(&cl, &sv, 1000);
+  tp_open(&cl, &sv, 1000);
   smtp_io_pipe_set_chunk(&cl.io, 7);
   smtp_io_pipe_set_chunk(&sv.io, 7);
   assert_int_equal(smtp_tls_conn_new(&cl.c, ccfg, "mx.example.test", NULL), 0);
   assert_int_equal(smtp_tls_conn_new(&sv.c, srv_cfg, NULL, NULL), 0);
-  handshake_pair(&cl, &sv, &rc, &rs);
+  tp_handshake(&cl, &sv, &rc, &rs);
   assert_int_equal(rc, 0);
   assert_int_equal(rs, 0);
   transfer(&cl, &sv, data, len);
   transfer(&sv, &cl, data, len);
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   smtp_tls_config_del(ccfg);
   free(data);
 }
@@ -256,40 +206,40 @@ static void test_bulk_small_pipe(void **state) {
 static void test_write_retry(void **state) {
   (void)state;
   SKIP_WITHOUT_TLS();
-  side cl, sv;
+  tp_side cl, sv;
   int rc, rs;
   static char data[40000];
   smtp_ssize w;
   size_t total = 0;
   smtp_tls_config *ccfg = client_cfg(srv_pem);
   memset(data, 'a', sizeof data);
-  make_pair(&cl, &sv, 65536);
+  tp_open(&cl, &sv, 65536);
   assert_int_equal(smtp_tls_conn_new(&cl.c, ccfg, "mx.example.test", NULL), 0);
   assert_int_equal(smtp_tls_conn_new(&sv.c, srv_cfg, NULL, NULL), 0);
-  handshake_pair(&cl, &sv, &rc, &rs);
+  tp_handshake(&cl, &sv, &rc, &rs);
   assert_int_equal(rc, 0);
   /* Without flushing, the output buffer fills up and a write blocks. */
   while ((w = smtp_tls_write(cl.c, data, 1000)) > 0) total += (size_t)w;
   assert_int_equal(w, WB);
   assert_true(total > 0);
   assert_int_equal(smtp_tls_write(cl.c, data, 999), SMTP_ERR_INVALID_ARGUMENT); /* shorter */
-  flush(&cl);
+  tp_flush(&cl);
   /* Longer is fine: the remembered 1000 bytes are reported. */
   assert_int_equal(smtp_tls_write(cl.c, data, sizeof data), 1000);
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   smtp_tls_config_del(ccfg);
 }
 
 static void expect_verify_fail(const char *ca_pem, const char *host, smtp_tls_config *server) {
-  side cl, sv;
+  tp_side cl, sv;
   int rc, rs;
   char why[256];
   smtp_tls_config *ccfg = client_cfg(ca_pem);
-  make_pair(&cl, &sv, 65536);
+  tp_open(&cl, &sv, 65536);
   assert_int_equal(smtp_tls_conn_new(&cl.c, ccfg, host, NULL), 0);
   assert_int_equal(smtp_tls_conn_new(&sv.c, server, NULL, NULL), 0);
-  handshake_pair(&cl, &sv, &rc, &rs);
+  tp_handshake(&cl, &sv, &rc, &rs);
   assert_int_equal(rc, SMTP_ERR_TLS_VERIFY);
   assert_int_not_equal(rs, 0); /* the server never gets an established session */
   assert_int_equal(smtp_tls_handshake(cl.c), SMTP_ERR_TLS_VERIFY); /* sticky */
@@ -297,8 +247,8 @@ static void expect_verify_fail(const char *ca_pem, const char *host, smtp_tls_co
   assert_non_null(strstr(why, "verif"));
   assert_false(smtp_tls_is_established(cl.c));
   assert_int_equal(smtp_tls_write(cl.c, "MAIL", 4), SMTP_ERR_TLS_VERIFY);
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   smtp_tls_config_del(ccfg);
 }
 
@@ -319,17 +269,17 @@ static void test_untrusted(void **state) {
 
 static int handshake_with(const char *ca_pem, const char *host, smtp_tls_config *server, int mode,
                           smtp_tls_info *info) {
-  side cl, sv;
+  tp_side cl, sv;
   int rc, rs;
   smtp_tls_config *ccfg = client_cfg(ca_pem);
   assert_int_equal(smtp_tls_config_set_verify(ccfg, mode), 0);
-  make_pair(&cl, &sv, 65536);
+  tp_open(&cl, &sv, 65536);
   assert_int_equal(smtp_tls_conn_new(&cl.c, ccfg, host, NULL), 0);
   assert_int_equal(smtp_tls_conn_new(&sv.c, server, NULL, NULL), 0);
-  handshake_pair(&cl, &sv, &rc, &rs);
+  tp_handshake(&cl, &sv, &rc, &rs);
   if (rc == 0 && info) assert_int_equal(smtp_tls_get_info(cl.c, info), 0);
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   smtp_tls_config_del(ccfg);
   return rc;
 }
@@ -601,12 +551,12 @@ static void test_truncated_handshake(void **state) {
   smtp_tls_config_del(ccfg);
 }
 
-static void established(smtp_tls_config *ccfg, side *cl, side *sv) {
+static void established(smtp_tls_config *ccfg, tp_side *cl, tp_side *sv) {
   int rc, rs;
-  make_pair(cl, sv, 65536);
+  tp_open(cl, sv, 65536);
   assert_int_equal(smtp_tls_conn_new(&cl->c, ccfg, "mx.example.test", NULL), 0);
   assert_int_equal(smtp_tls_conn_new(&sv->c, srv_cfg, NULL, NULL), 0);
-  handshake_pair(cl, sv, &rc, &rs);
+  tp_handshake(cl, sv, &rc, &rs);
   assert_int_equal(rc, 0);
   assert_int_equal(rs, 0);
 }
@@ -616,14 +566,14 @@ static void established(smtp_tls_config *ccfg, side *cl, side *sv) {
 static void test_close_notify(void **state) {
   (void)state;
   SKIP_WITHOUT_TLS();
-  side cl, sv;
+  tp_side cl, sv;
   char buf[64];
   smtp_tls_config *ccfg = client_cfg(srv_pem);
   established(ccfg, &cl, &sv);
   transfer(&cl, &sv, "QUIT\r\n", 6);
   assert_int_equal(smtp_tls_close_notify(cl.c), 0);
-  flush(&cl);
-  fill(&sv);
+  tp_flush(&cl);
+  tp_fill(&sv);
   assert_int_equal(smtp_tls_read(sv.c, buf, sizeof buf), SMTP_ERR_TLS_CLOSED);
   assert_int_equal(smtp_tls_read(sv.c, buf, sizeof buf), SMTP_ERR_TLS_CLOSED);
   assert_int_equal(smtp_tls_write(sv.c, "221 bye\r\n", 9), SMTP_ERR_TLS_CLOSED);
@@ -631,8 +581,8 @@ static void test_close_notify(void **state) {
   assert_false(smtp_tls_is_established(sv.c));
   smtp_tls_last_error(sv.c, buf, sizeof buf);
   assert_non_null(strstr(buf, "close_notify"));
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   smtp_tls_config_del(ccfg);
 }
 
@@ -640,18 +590,18 @@ static void test_close_notify(void **state) {
 static void test_eof_without_close_notify(void **state) {
   (void)state;
   SKIP_WITHOUT_TLS();
-  side cl, sv;
+  tp_side cl, sv;
   char buf[64];
   smtp_tls_config *ccfg = client_cfg(srv_pem);
   established(ccfg, &cl, &sv);
   assert_int_equal(smtp_tls_write(cl.c, "NOOP\r\n", 6), 6);
-  flush(&cl);
+  tp_flush(&cl);
   smtp__io_close(&cl.io); /* hang up */
-  fill(&sv);
+  tp_fill(&sv);
   assert_int_equal(smtp_tls_read(sv.c, buf, sizeof buf), 6);
   assert_int_equal(smtp_tls_read(sv.c, buf, sizeof buf), SMTP_ERR_EOF);
   smtp_tls_conn_del(cl.c);
-  close_side(&sv);
+  tp_close(&sv);
   smtp_tls_config_del(ccfg);
 }
 
@@ -660,14 +610,14 @@ static void test_eof_without_close_notify(void **state) {
 static void test_tampered_record_alert(void **state) {
   (void)state;
   SKIP_WITHOUT_TLS();
-  side cl, sv;
+  tp_side cl, sv;
   char buf[256];
   const char *p;
   smtp_ssize n, r;
   smtp_tls_config *ccfg = client_cfg(srv_pem);
   established(ccfg, &cl, &sv);
-  flush(&sv);
-  fill(&cl);
+  tp_flush(&sv);
+  tp_fill(&cl);
   while (smtp_tls_read(cl.c, buf, sizeof buf) > 0) {
   }
   assert_int_equal(smtp_tls_write(cl.c, "RCPT TO:<a@b>\r\n", 15), 15);
@@ -679,14 +629,14 @@ static void test_tampered_record_alert(void **state) {
   assert_int_equal(smtp_tls_feed(sv.c, buf, (size_t)n), n);
   r = smtp_tls_read(sv.c, buf, sizeof buf);
   assert_true(r == SMTP_ERR_TLS || r == SMTP_ERR_TLS_CLOSED);
-  flush(&sv); /* the alert goes out */
-  fill(&cl);
+  tp_flush(&sv); /* the alert goes out */
+  tp_fill(&cl);
   r = smtp_tls_read(cl.c, buf, sizeof buf);
   assert_int_equal(r, SMTP_ERR_TLS_CLOSED);
   smtp_tls_last_error(cl.c, buf, sizeof buf);
   assert_non_null(strstr(buf, "alert"));
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   smtp_tls_config_del(ccfg);
 }
 
@@ -707,13 +657,13 @@ static int sni_cb(smtp_tls_conn *conn, const char *name, size_t len, void *ud) {
 /* ---- policy: the peer's chain, the verification callback, client
  * certificates, channel bindings ---- */
 
-static int open_pair(smtp_tls_config *ccfg, smtp_tls_config *scfg, const char *host, side *cl, side *sv,
+static int open_pair(smtp_tls_config *ccfg, smtp_tls_config *scfg, const char *host, tp_side *cl, tp_side *sv,
                      int *rs) {
   int rc;
-  make_pair(cl, sv, 65536);
+  tp_open(cl, sv, 65536);
   assert_int_equal(smtp_tls_conn_new(&cl->c, ccfg, host, NULL), 0);
   assert_int_equal(smtp_tls_conn_new(&sv->c, scfg, NULL, NULL), 0);
-  handshake_pair(cl, sv, &rc, rs);
+  tp_handshake(cl, sv, &rc, rs);
   return rc;
 }
 
@@ -721,18 +671,18 @@ static void test_peer_chain(void **state) {
   (void)state;
   SKIP_WITHOUT_TLS();
   smtp_tls_config *ccfg = client_cfg(srv_pem);
-  side cl, sv;
+  tp_side cl, sv;
   int rs;
   uint8_t der[4096];
   size_t len = 0, need = 0;
   char subject[256], why[128];
-  make_pair(&cl, &sv, 65536);
+  tp_open(&cl, &sv, 65536);
   assert_int_equal(smtp_tls_conn_new(&cl.c, ccfg, "mx.example.test", NULL), 0);
   /* nothing received yet */
   assert_int_equal(smtp_tls_peer_cert(cl.c, 0, der, sizeof der, &len), SMTP_ERR_INVALID_STATE);
   assert_int_equal(smtp_tls_peer_verify_result(cl.c, NULL, 0), SMTP_ERR_INVALID_STATE);
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   assert_int_equal(open_pair(ccfg, srv_cfg, "mx.example.test", &cl, &sv, &rs), 0);
   assert_int_equal(rs, 0);
   /* RFC 5280 4.1: a certificate is a DER SEQUENCE */
@@ -750,8 +700,8 @@ static void test_peer_chain(void **state) {
   /* the server asked for no client certificate */
   assert_int_equal(smtp_tls_peer_cert(sv.c, 0, der, sizeof der, &len), SMTP_ERR_NOT_FOUND);
   assert_int_equal(smtp_tls_peer_subject(sv.c, subject, sizeof subject), SMTP_ERR_NOT_FOUND);
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   smtp_tls_config_del(ccfg);
 }
 
@@ -778,7 +728,7 @@ static void test_verify_callback(void **state) {
   (void)state;
   SKIP_WITHOUT_TLS();
   smtp_tls_config *ccfg;
-  side cl, sv;
+  tp_side cl, sv;
   int rc, rs;
   vcb_state v;
   smtp_tls_info info;
@@ -802,8 +752,8 @@ static void test_verify_callback(void **state) {
   /* the library's own verdict stays visible */
   assert_int_equal(smtp_tls_peer_verify_result(cl.c, why, sizeof why), SMTP_ERR_TLS_VERIFY);
   assert_true(strlen(why) > 0);
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   smtp_tls_config_del(ccfg);
   /* Trusted, but the callback refuses: the handshake fails. */
   ccfg = client_cfg(srv_pem);
@@ -816,16 +766,16 @@ static void test_verify_callback(void **state) {
   assert_int_equal(v.verdict, 0);
   assert_int_equal(smtp_tls_last_error(cl.c, why, sizeof why), 0);
   assert_non_null(strstr(why, "callback"));
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   /* Opportunistic: refused means unverified, not failed. */
   assert_int_equal(smtp_tls_config_set_verify(ccfg, SMTP_TLS_VERIFY_OPTIONAL), 0);
   rc = open_pair(ccfg, srv_cfg, "mx.example.test", &cl, &sv, &rs);
   assert_int_equal(rc, 0);
   assert_int_equal(smtp_tls_get_info(cl.c, &info), 0);
   assert_int_equal(info.peer_verified, 0);
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   smtp_tls_config_del(ccfg);
 }
 
@@ -835,7 +785,7 @@ static void test_client_cert(void **state) {
   smtp_tls_config *ccfg = client_cfg(srv_pem), *plain = client_cfg(srv_pem), *scfg;
   char cli_pem[4096], subject[256];
   size_t n;
-  side cl, sv;
+  tp_side cl, sv;
   int rc, rs;
   smtp_tls_info info;
   assert_int_equal(smtp_tls_config_self_signed(ccfg, "client.example.test"), 0);
@@ -857,8 +807,8 @@ static void test_client_cert(void **state) {
   assert_int_equal(info.peer_verified, 1);
   assert_int_equal(smtp_tls_peer_subject(sv.c, subject, sizeof subject), 0);
   assert_non_null(strstr(subject, "CN=client.example.test"));
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   /* the server's own check of the client certificate: told its role, no
    * expected name, the chain; refusing fails the handshake */
   {
@@ -874,15 +824,15 @@ static void test_client_cert(void **state) {
     assert_int_equal(v.verdict, 0);
     assert_int_equal(v.chain_len, 1);
     assert_true(v.der_len > 100);
-    close_side(&cl);
-    close_side(&sv);
+    tp_close(&cl);
+    tp_close(&sv);
     assert_int_equal(smtp_tls_config_set_verify_callback(scfg, NULL, NULL), 0);
   }
   /* no client certificate: the server refuses */
   rc = open_pair(plain, scfg, "mx.example.test", &cl, &sv, &rs);
   assert_true(rs == SMTP_ERR_TLS_VERIFY || rs == SMTP_ERR_TLS_HANDSHAKE);
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   smtp_tls_config_del(ccfg);
   smtp_tls_config_del(plain);
   smtp_tls_config_del(scfg);
@@ -890,17 +840,17 @@ static void test_client_cert(void **state) {
 
 /* Both ends compute the same channel-binding data (RFC 5929, RFC 9266). */
 static void check_bindings(smtp_tls_config *ccfg, smtp_tls_config *scfg, int tls12_unique) {
-  side cl, sv;
+  tp_side cl, sv;
   int rs;
   uint8_t a[64], b[64];
   size_t la, lb;
-  make_pair(&cl, &sv, 65536);
+  tp_open(&cl, &sv, 65536);
   assert_int_equal(smtp_tls_conn_new(&cl.c, ccfg, "mx.example.test", NULL), 0);
   assert_int_equal(smtp_tls_channel_binding(cl.c, SMTP_TLS_CB_EXPORTER, a, sizeof a, &la),
                    SMTP_ERR_INVALID_STATE);
   assert_int_equal(smtp_tls_channel_binding(cl.c, 99, a, sizeof a, &la), SMTP_ERR_INVALID_ARGUMENT);
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   assert_int_equal(open_pair(ccfg, scfg, "mx.example.test", &cl, &sv, &rs), 0);
   assert_int_equal(rs, 0);
   assert_int_equal(smtp_tls_channel_binding(cl.c, SMTP_TLS_CB_EXPORTER, a, sizeof a, &la), 0);
@@ -934,8 +884,8 @@ static void check_bindings(smtp_tls_config *ccfg, smtp_tls_config *scfg, int tls
       assert_false(ra == 0 && rb == 0);
     }
   }
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
 }
 
 static int is_openssl(const smtp_tls_config *cfg) {
@@ -947,13 +897,13 @@ static void test_channel_binding(void **state) {
   SKIP_WITHOUT_TLS();
   smtp_tls_config *ccfg = client_cfg(srv_pem);
   smtp_tls_info info;
-  side cl, sv;
+  tp_side cl, sv;
   int rs;
   /* the newest version both have (TLS 1.3 unless Mbed TLS 2.28): no tls-unique */
   assert_int_equal(open_pair(ccfg, srv_cfg, "mx.example.test", &cl, &sv, &rs), 0);
   assert_int_equal(smtp_tls_get_info(cl.c, &info), 0);
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   check_bindings(ccfg, srv_cfg, strcmp(info.protocol, "TLSv1.2") == 0 && is_openssl(ccfg));
   /* TLS 1.2 */
   assert_int_equal(smtp_tls_config_set_versions(ccfg, SMTP_TLS_VERSION_1_2, SMTP_TLS_VERSION_1_2), 0);
@@ -981,7 +931,7 @@ static void test_cross_backend(void **state) {
     check_bindings(ccfg, scfg, 0); /* Mbed TLS has no tls-unique */
     assert_int_equal(smtp_tls_config_set_versions(ccfg, SMTP_TLS_VERSION_1_2, SMTP_TLS_VERSION_1_2), 0);
     {
-      side cl, sv;
+      tp_side cl, sv;
       int rs;
       uint8_t a[64], b[64];
       size_t la, lb;
@@ -991,8 +941,8 @@ static void test_cross_backend(void **state) {
       assert_int_equal(la, 32);
       assert_int_equal(lb, 32);
       assert_memory_equal(a, b, 32); /* RFC 5705 computed by two libraries */
-      close_side(&cl);
-      close_side(&sv);
+      tp_close(&cl);
+      tp_close(&sv);
     }
     smtp_tls_config_del(ccfg);
     smtp_tls_config_del(scfg);
@@ -1012,7 +962,7 @@ static void test_replace_cert(void **state) {
   SKIP_WITHOUT_TLS();
   char dir[] = "/tmp/libsmtp-tls-XXXXXX", cert[64], keyf[64], key[4096], why[256];
   smtp_tls_config *scfg, *to_other = client_cfg(other_pem), *to_srv = client_cfg(srv_pem);
-  side cl, sv, cl2, sv2;
+  tp_side cl, sv, cl2, sv2;
   int rs, r;
   assert_non_null(mkdtemp(dir));
   snprintf(cert, sizeof cert, "%s/c.pem", dir);
@@ -1023,7 +973,7 @@ static void test_replace_cert(void **state) {
   assert_int_equal(smtp_tls_config_new(&scfg, SMTP_TLS_SERVER, NULL), 0);
   assert_int_equal(smtp_tls_config_replace_cert_file(scfg, cert, keyf, NULL), 0); /* first load */
   /* a connection made before the replacement */
-  make_pair(&cl, &sv, 65536);
+  tp_open(&cl, &sv, 65536);
   assert_int_equal(smtp_tls_conn_new(&cl.c, to_srv, "mx.example.test", NULL), 0);
   assert_int_equal(smtp_tls_conn_new(&sv.c, scfg, NULL, NULL), 0);
   /* a broken pair: refused, the old one stays */
@@ -1042,24 +992,24 @@ static void test_replace_cert(void **state) {
     char pem[4096];
     size_t n;
     /* the older connection still presents the old certificate */
-    handshake_pair(&cl, &sv, &rc, &rs);
+    tp_handshake(&cl, &sv, &rc, &rs);
     assert_int_equal(rc, 0);
     assert_int_equal(rs, 0);
     /* a new one presents the new certificate, which is also what is exported */
     assert_int_equal(open_pair(to_other, scfg, "other.example.test", &cl2, &sv2, &rs), 0);
     assert_int_equal(rs, 0);
-    close_side(&cl2);
-    close_side(&sv2);
+    tp_close(&cl2);
+    tp_close(&sv2);
     assert_int_equal(smtp_tls_config_export_cert(scfg, pem, sizeof pem, &n), 0);
     assert_string_equal(pem, other_pem);
     /* replaced twice: still fine */
     assert_int_equal(smtp_tls_config_replace_cert_file(scfg, cert, keyf, NULL), 0);
     assert_int_equal(open_pair(to_other, scfg, "other.example.test", &cl2, &sv2, &rs), 0);
-    close_side(&cl2);
-    close_side(&sv2);
+    tp_close(&cl2);
+    tp_close(&sv2);
   }
-  close_side(&cl);
-  close_side(&sv);
+  tp_close(&cl);
+  tp_close(&sv);
   unlink(cert);
   unlink(keyf);
   rmdir(dir);
@@ -1096,7 +1046,7 @@ static void test_sni(void **state) {
   smtp_tls_config *scfg;
   smtp_tls_info info;
   char key[2048];
-  side cl, sv;
+  tp_side cl, sv;
   int rc, rs;
   assert_int_equal(smtp_tls_conn_use_cert(NULL, other_cfg), SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp_tls_config_new(&scfg, SMTP_TLS_SERVER, NULL), 0);
@@ -1114,15 +1064,15 @@ static void test_sni(void **state) {
   /* refused name: the handshake fails on both sides */
   {
     smtp_tls_config *ccfg = client_cfg(srv_pem);
-    make_pair(&cl, &sv, 65536);
+    tp_open(&cl, &sv, 65536);
     assert_int_equal(smtp_tls_conn_new(&cl.c, ccfg, "nope.example.test", NULL), 0);
     assert_int_equal(smtp_tls_conn_new(&sv.c, scfg, NULL, NULL), 0);
-    handshake_pair(&cl, &sv, &rc, &rs);
+    tp_handshake(&cl, &sv, &rc, &rs);
     assert_int_equal(rs, SMTP_ERR_TLS_HANDSHAKE);
     assert_int_equal(rc, SMTP_ERR_TLS_HANDSHAKE); /* the server's alert */
     assert_int_equal(smtp_tls_conn_use_cert(sv.c, other_cfg), SMTP_ERR_INVALID_STATE); /* outside cb */
-    close_side(&cl);
-    close_side(&sv);
+    tp_close(&cl);
+    tp_close(&sv);
     smtp_tls_config_del(ccfg);
   }
   smtp_tls_config_del(scfg);
@@ -1145,15 +1095,15 @@ static void test_system_ca(void **state) {
   assert_int_equal(smtp_tls_config_new(&cfg, SMTP_TLS_CLIENT, NULL), 0);
   assert_int_equal(smtp_tls_config_system_ca(cfg), 0);
   {
-    side cl, sv;
+    tp_side cl, sv;
     int rc, rs;
-    make_pair(&cl, &sv, 65536);
+    tp_open(&cl, &sv, 65536);
     assert_int_equal(smtp_tls_conn_new(&cl.c, cfg, "mx.example.test", NULL), 0);
     assert_int_equal(smtp_tls_conn_new(&sv.c, srv_cfg, NULL, NULL), 0);
-    handshake_pair(&cl, &sv, &rc, &rs);
+    tp_handshake(&cl, &sv, &rc, &rs);
     assert_int_equal(rc, SMTP_ERR_TLS_VERIFY);
-    close_side(&cl);
-    close_side(&sv);
+    tp_close(&cl);
+    tp_close(&sv);
   }
   smtp_tls_config_del(cfg);
 }
@@ -1208,7 +1158,7 @@ static void test_alloc_fail(void **state) {
  * the call that needed it returns SMTP_ERR_NOMEM (or the session fails
  * later as a consequence), nothing leaks, and once no allocation fails
  * the handshake and a round trip of data succeed. */
-static int soft_flush(side *s) {
+static int soft_flush(tp_side *s) {
   const char *p;
   smtp_ssize n;
   while ((n = smtp_tls_pending_output(s->c, &p)) > 0) {
@@ -1219,7 +1169,7 @@ static int soft_flush(side *s) {
   return 0;
 }
 
-static int soft_fill(side *s, int *nomem) {
+static int soft_fill(tp_side *s, int *nomem) {
   char buf[4096];
   size_t space;
   while ((space = smtp_tls_feed_space(s->c)) > 0) {
@@ -1238,10 +1188,10 @@ static void test_alloc_fail_session(void **state) {
   smtp_tls_config *ccfg = client_cfg(srv_pem);
   int n, completed = 0, failures = 0;
   for (n = 1; n < 400 && !completed; n++) {
-    side cl, sv;
+    tp_side cl, sv;
     int rc = WB, rs = WB, nomem = 0, ok = 0;
     char buf[64];
-    make_pair(&cl, &sv, 65536);
+    tp_open(&cl, &sv, 65536);
     assert_int_equal(smtp_tls_conn_new(&cl.c, ccfg, "mx.example.test", &fmem), 0);
     assert_int_equal(smtp_tls_conn_new(&sv.c, srv_cfg, NULL, &fmem), 0);
     fail_at = n;
@@ -1271,8 +1221,8 @@ static void test_alloc_fail_session(void **state) {
       assert_true(nomem);
     }
     fail_at = 0;
-    close_side(&cl);
-    close_side(&sv);
+    tp_close(&cl);
+    tp_close(&sv);
     assert_int_equal(live_allocs, 0);
   }
   assert_true(completed);
