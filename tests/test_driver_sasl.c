@@ -55,28 +55,30 @@ static smtp_tls_config *server_cfg(const char *ca) {
   return c;
 }
 
-static int setup_all(void **state) {
-  smtp_tls_config *tmp;
+/* A self-signed identity for @p cn: its certificate into @p pem and, when
+ * @p key is not NULL, its key; the configuration into *keep, or deleted
+ * when keep is NULL. 0, or -1 when a step fails. */
+static int identity(const char *cn, char *pem, size_t pem_size, char *key, size_t key_size,
+                    smtp_tls_config **keep) {
+  smtp_tls_config *c;
   size_t n;
+  if (smtp_tls_config_new(&c, SMTP_TLS_SERVER, NULL) || smtp_tls_config_self_signed(c, cn) ||
+      smtp_tls_config_export_cert(c, pem, pem_size, &n) ||
+      (key && smtp__tls_export_key_pem(c, key, key_size)))
+    return -1;
+  if (keep) *keep = c;
+  else smtp_tls_config_del(c);
+  return 0;
+}
+
+static int setup_all(void **state) {
   (void)state;
   if (!smtp_tls_available()) return 0;
-  if (smtp_tls_config_new(&srv_cfg, SMTP_TLS_SERVER, NULL) ||
-      smtp_tls_config_self_signed(srv_cfg, "mx.example.test") ||
-      smtp_tls_config_export_cert(srv_cfg, srv_pem, sizeof srv_pem, &n) ||
-      smtp__tls_export_key_pem(srv_cfg, srv_key, sizeof srv_key))
+  if (identity("mx.example.test", srv_pem, sizeof srv_pem, srv_key, sizeof srv_key, &srv_cfg) ||
+      /* the client certificate: self-signed, CN alice.example */
+      identity("alice.example", cli_pem, sizeof cli_pem, cli_key, sizeof cli_key, NULL) ||
+      identity("unrelated.example", other_pem, sizeof other_pem, NULL, 0, NULL))
     return -1;
-  /* the client certificate: self-signed, CN alice.example */
-  if (smtp_tls_config_new(&tmp, SMTP_TLS_SERVER, NULL) ||
-      smtp_tls_config_self_signed(tmp, "alice.example") ||
-      smtp_tls_config_export_cert(tmp, cli_pem, sizeof cli_pem, &n) ||
-      smtp__tls_export_key_pem(tmp, cli_key, sizeof cli_key))
-    return -1;
-  smtp_tls_config_del(tmp);
-  if (smtp_tls_config_new(&tmp, SMTP_TLS_SERVER, NULL) ||
-      smtp_tls_config_self_signed(tmp, "unrelated.example") ||
-      smtp_tls_config_export_cert(tmp, other_pem, sizeof other_pem, &n))
-    return -1;
-  smtp_tls_config_del(tmp);
   srv_cca_cfg = server_cfg(cli_pem);
   srv_other_cfg = server_cfg(other_pem);
   return srv_cca_cfg && srv_other_cfg ? 0 : -1;
@@ -248,28 +250,48 @@ static void run_one(run *r) {
 
 static const int versions[] = {SMTP_TLS_VERSION_1_2, SMTP_TLS_VERSION_1_3};
 
-/* SCRAM-SHA-256-PLUS chosen by the client on its own, both versions,
- * STARTTLS and implicit TLS: the driver fed both sides the same binding. */
-static void test_scram_plus(void **state) {
+/* A run against the server configuration @p scfg, all else at its default. */
+static run run_with(const smtp_tls_config *scfg) {
+  run r;
+  memset(&r, 0, sizeof r);
+  r.scfg = scfg;
+  return r;
+}
+
+/* @p tmpl once per TLS version, over STARTTLS and, when @p implicit_too,
+ * implicit TLS as well; @p check called on each run the backend could
+ * make. How many it made. */
+static int run_versions(const run *tmpl, int implicit_too, void (*check)(const run *r)) {
   int ran = 0;
-  (void)state;
-  if (!smtp_tls_available()) skip();
   for (size_t v = 0; v < 2; v++) {
-    for (unsigned int flags = 0; flags <= SMTP_DRIVER_IMPLICIT_TLS; flags++) {
-      run r;
-      memset(&r, 0, sizeof r);
+    for (unsigned int flags = 0; flags <= (implicit_too ? SMTP_DRIVER_IMPLICIT_TLS : 0); flags++) {
+      run r = *tmpl;
       r.version = versions[v];
-      r.scfg = srv_cfg;
       r.flags = flags;
       run_one(&r);
       if (r.skipped) continue;
       ran++;
-      assert_int_equal(r.capp.auth_calls, 1);
-      assert_int_equal(r.capp.auth_result, 0);
-      assert_int_equal(r.used_mech, SMTP_SASL_SCRAM_SHA_256_PLUS);
-      assert_string_equal(r.server_user, "user");
+      check(&r);
     }
   }
+  return ran;
+}
+
+/* SCRAM-SHA-256-PLUS chosen by the client on its own, both versions,
+ * STARTTLS and implicit TLS: the driver fed both sides the same binding. */
+static void check_scram_plus(const run *r) {
+  assert_int_equal(r->capp.auth_calls, 1);
+  assert_int_equal(r->capp.auth_result, 0);
+  assert_int_equal(r->used_mech, SMTP_SASL_SCRAM_SHA_256_PLUS);
+  assert_string_equal(r->server_user, "user");
+}
+
+static void test_scram_plus(void **state) {
+  run r = run_with(srv_cfg);
+  int ran;
+  (void)state;
+  if (!smtp_tls_available()) skip();
+  ran = run_versions(&r, 1, check_scram_plus);
   assert_true(ran >= 2); /* TLS 1.2 with every backend */
   print_message("SCRAM-SHA-256-PLUS: %d of 4 version/transport runs (TLS 1.3 needs the backend's support)\n", ran);
 }
@@ -278,17 +300,14 @@ static void test_scram_plus(void **state) {
  * p" when the server offers the -PLUS form); SCRAM-SHA-1, whose -PLUS form
  * this server does not offer, sends "y" and succeeds. */
 static void test_forced_family(void **state) {
-  run r;
+  run r = run_with(srv_cfg);
   (void)state;
   if (!smtp_tls_available()) skip();
-  memset(&r, 0, sizeof r);
-  r.scfg = srv_cfg;
   r.client_mech = SMTP_SASL_SCRAM_SHA_256;
   run_one(&r);
   assert_int_equal(r.capp.auth_result, 0);
   assert_int_equal(r.used_mech, SMTP_SASL_SCRAM_SHA_256_PLUS);
-  memset(&r, 0, sizeof r);
-  r.scfg = srv_cfg;
+  r = run_with(srv_cfg);
   r.client_mech = SMTP_SASL_SCRAM_SHA_1;
   run_one(&r);
   assert_int_equal(r.capp.auth_result, 0);
@@ -298,32 +317,27 @@ static void test_forced_family(void **state) {
 
 /* The server's binding differs from the client's (as behind a
  * TLS-terminating man in the middle): the proof is refused, 535. */
+static void check_wrong_binding(const run *r) {
+  assert_int_equal(r->capp.auth_calls, 1);
+  assert_int_equal(r->capp.auth_result, SMTP_ERR_AUTH_FAILED);
+  assert_int_equal(r->server_user[0], 0);
+}
+
 static void test_wrong_binding(void **state) {
+  run r = run_with(srv_cfg);
   (void)state;
   if (!smtp_tls_available()) skip();
-  for (size_t v = 0; v < 2; v++) {
-    run r;
-    memset(&r, 0, sizeof r);
-    r.version = versions[v];
-    r.scfg = srv_cfg;
-    r.hook = HOOK_SERVER_WRONG_CB;
-    run_one(&r);
-    if (r.skipped) continue;
-    assert_int_equal(r.capp.auth_calls, 1);
-    assert_int_equal(r.capp.auth_result, SMTP_ERR_AUTH_FAILED);
-    assert_int_equal(r.server_user[0], 0);
-  }
+  r.hook = HOOK_SERVER_WRONG_CB;
+  run_versions(&r, 0, check_wrong_binding);
 }
 
 /* tls-unique under TLS 1.2 where the backend gives it (OpenSSL): the
  * server accepts it beside tls-server-end-point. */
 static void test_tls_unique(void **state) {
-  run r;
+  run r = run_with(srv_cfg);
   (void)state;
   if (!smtp_tls_available()) skip();
-  memset(&r, 0, sizeof r);
   r.version = SMTP_TLS_VERSION_1_2;
-  r.scfg = srv_cfg;
   r.hook = HOOK_CLIENT_UNIQUE;
   run_one(&r);
   if (r.unique_unsupported) { /* Mbed TLS: the driver's tls-server-end-point stays */
@@ -338,11 +352,9 @@ static void test_tls_unique(void **state) {
 /* The server offers -PLUS, the client has no binding data: no SCRAM at
  * all (a downgrade, RFC 5802 6), nothing sent. */
 static void test_client_without_binding(void **state) {
-  run r;
+  run r = run_with(srv_cfg);
   (void)state;
   if (!smtp_tls_available()) skip();
-  memset(&r, 0, sizeof r);
-  r.scfg = srv_cfg;
   r.hook = HOOK_CLIENT_NO_CB;
   run_one(&r);
   assert_int_equal(r.capp.auth_calls, 1);
@@ -352,27 +364,20 @@ static void test_client_without_binding(void **state) {
 
 /* EXTERNAL with a client certificate the server verified: the identity is
  * the certificate's commonName. */
+static void check_external(const run *r) {
+  assert_int_equal(r->capp.auth_result, 0);
+  assert_int_equal(r->used_mech, SMTP_SASL_EXTERNAL);
+  assert_string_equal(r->server_user, "alice.example");
+}
+
 static void test_external(void **state) {
-  int ran = 0;
+  run r = run_with(srv_cca_cfg);
+  int ran;
   (void)state;
   if (!smtp_tls_available()) skip();
-  for (size_t v = 0; v < 2; v++) {
-    for (unsigned int flags = 0; flags <= SMTP_DRIVER_IMPLICIT_TLS; flags++) {
-      run r;
-      memset(&r, 0, sizeof r);
-      r.version = versions[v];
-      r.scfg = srv_cca_cfg;
-      r.flags = flags;
-      r.client_cert = 1;
-      r.client_mech = SMTP_SASL_EXTERNAL;
-      run_one(&r);
-      if (r.skipped) continue;
-      ran++;
-      assert_int_equal(r.capp.auth_result, 0);
-      assert_int_equal(r.used_mech, SMTP_SASL_EXTERNAL);
-      assert_string_equal(r.server_user, "alice.example");
-    }
-  }
+  r.client_cert = 1;
+  r.client_mech = SMTP_SASL_EXTERNAL;
+  ran = run_versions(&r, 1, check_external);
   assert_true(ran >= 2);
   print_message("EXTERNAL: %d of 4 version/transport runs\n", ran);
 }
@@ -380,24 +385,20 @@ static void test_external(void **state) {
 /* No EXTERNAL without a verified certificate: a certificate from another
  * CA, or none at all. */
 static void test_external_refused(void **state) {
-  run r;
+  run r = run_with(srv_other_cfg);
   (void)state;
   if (!smtp_tls_available()) skip();
-  memset(&r, 0, sizeof r);
-  r.scfg = srv_other_cfg;
   r.client_cert = 1;
   r.client_mech = SMTP_SASL_EXTERNAL;
   run_one(&r);
   assert_int_equal(r.capp.auth_result, SMTP_ERR_AUTH_UNAVAILABLE);
   assert_int_equal(r.server_user[0], 0);
-  memset(&r, 0, sizeof r);
-  r.scfg = srv_cca_cfg;
+  r = run_with(srv_cca_cfg);
   r.client_mech = SMTP_SASL_EXTERNAL;
   run_one(&r);
   assert_int_equal(r.capp.auth_result, SMTP_ERR_AUTH_UNAVAILABLE);
   /* the same certificate where none is asked for */
-  memset(&r, 0, sizeof r);
-  r.scfg = srv_cfg;
+  r = run_with(srv_cfg);
   r.client_cert = 1;
   r.client_mech = SMTP_SASL_EXTERNAL;
   run_one(&r);
