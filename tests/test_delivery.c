@@ -41,6 +41,37 @@ static int resolve(smtp_delivery *d, const smtp_resolver *res) {
   return rc;
 }
 
+/* A delivery to @p domain, with the recipient @p rcpt unless NULL,
+ * resolved: resolve()'s result asserted to be @p want. */
+static smtp_delivery *resolved(const char *domain, const char *rcpt, const smtp_resolver *res,
+                               const smtp_delivery_config *c, int want) {
+  smtp_delivery *d;
+  smtp_delivery_new(&d, domain, res, c, NULL);
+  if (rcpt) smtp_delivery_add_rcpt(d, rcpt);
+  assert_int_equal(resolve(d, res), want);
+  return d;
+}
+
+/* resolved() with no recipient, expected to succeed, and its first target
+ * into @p t (asserted). */
+static smtp_delivery *first_target(const char *domain, const smtp_resolver *res,
+                                   const smtp_delivery_config *c, smtp_delivery_target *t) {
+  smtp_delivery *d = resolved(domain, NULL, res, c, 0);
+  assert_int_equal(smtp_delivery_next(d, t), 0);
+  return d;
+}
+
+/* first_target(), the number of TLSA queries the resolver has answered
+ * once the delivery is resolved asserted to be @p tlsa_queries. */
+static smtp_delivery *first_dane_target(const char *domain, const smtp_resolver *res,
+                                        const smtp_delivery_config *c, int tlsa_queries,
+                                        smtp_delivery_target *t) {
+  smtp_delivery *d = resolved(domain, NULL, res, c, 0);
+  assert_int_equal(smtp_resolver_scripted_queries(res, SMTP_DNS_TLSA), tlsa_queries);
+  assert_int_equal(smtp_delivery_next(d, t), 0);
+  return d;
+}
+
 static void add(const smtp_resolver *r, const char *name, unsigned int type, const char *rd,
                 unsigned int flags) {
   assert_int_equal(smtp_resolver_scripted_add(r, name, type, rd, flags, 0), 0);
@@ -103,8 +134,7 @@ static void test_mx_order(void **state) {
     smtp_delivery *d;
     const char *order[8];
     c.random = NULL;
-    smtp_delivery_new(&d, "example.com", &res, &c, NULL);
-    assert_int_equal(resolve(d, &res), 0);
+    d = resolved("example.com", NULL, &res, &c, 0);
     host_order(d, order, 8);
     assert_string_equal(order[1], "a.example.com");
     assert_string_equal(order[2], "b.example.com");
@@ -136,39 +166,29 @@ static void test_implicit_mx_cname_literal(void **state) {
   add(&res, "noaddr.example", SMTP_DNS_MX, "5 mx.noaddr.example", 0);
   add(&res, "mx.noaddr.example", SMTP_DNS_TXT, "x", 0);
 
-  smtp_delivery_new(&d, "plain.example", &res, &c, NULL);
-  assert_int_equal(resolve(d, &res), 0);
-  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  d = first_target("plain.example", &res, &c, &t);
   assert_string_equal(t.host, "plain.example");
   assert_int_equal(t.preference, 0);
   assert_string_equal(t.addr_text, "192.0.2.7");
   assert_int_equal(t.port, 25);
   smtp_delivery_del(d);
 
-  smtp_delivery_new(&d, "alias.example", &res, &c, NULL);
-  assert_int_equal(resolve(d, &res), 0);
-  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  d = first_target("alias.example", &res, &c, &t);
   assert_string_equal(t.host, "mx.real.example");
   smtp_delivery_del(d);
 
-  smtp_delivery_new(&d, "lit.example", &res, &c, NULL);
-  assert_int_equal(resolve(d, &res), 0);
-  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  d = first_target("lit.example", &res, &c, &t);
   assert_string_equal(t.host, "mx.lit.example");
   smtp_delivery_report(d, &t, SMTP_DELIVERY_CONNECT_FAILED);
   assert_int_equal(smtp_delivery_next(d, &t), SMTP_ERR_NO_ROUTE);
   smtp_delivery_del(d);
 
-  smtp_delivery_new(&d, "onlylit.example", &res, &c, NULL);
-  smtp_delivery_add_rcpt(d, "a@onlylit.example");
-  assert_int_equal(resolve(d, &res), SMTP_ERR_NO_ROUTE);
+  d = resolved("onlylit.example", "a@onlylit.example", &res, &c, SMTP_ERR_NO_ROUTE);
   smtp_delivery_rcpt(d, 0, &rr);
   assert_int_equal(rr.state, SMTP_DELIVERY_PERMANENT);
   smtp_delivery_del(d);
 
-  smtp_delivery_new(&d, "noaddr.example", &res, &c, NULL);
-  smtp_delivery_add_rcpt(d, "a@noaddr.example");
-  assert_int_equal(resolve(d, &res), SMTP_ERR_NO_ROUTE);
+  d = resolved("noaddr.example", "a@noaddr.example", &res, &c, SMTP_ERR_NO_ROUTE);
   smtp_delivery_rcpt(d, 0, &rr);
   assert_int_equal(rr.state, SMTP_DELIVERY_PERMANENT);
   assert_int_equal(rr.code, 550);
@@ -232,9 +252,7 @@ static void test_dns_failures(void **state) {
       {"half.example", SMTP_ERR_NO_ROUTE, SMTP_DELIVERY_RETRY, 451},
   };
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-    smtp_delivery_new(&d, v[i].dom, &res, &c, NULL);
-    smtp_delivery_add_rcpt(d, "x@y");
-    assert_int_equal(resolve(d, &res), v[i].rc);
+    d = resolved(v[i].dom, "x@y", &res, &c, v[i].rc);
     smtp_delivery_rcpt(d, 0, &rr);
     assert_int_equal(rr.state, v[i].state);
     assert_int_equal(rr.code, v[i].code);
@@ -298,9 +316,7 @@ static void test_addresses_failover_results(void **state) {
   smtp_delivery_del(d);
 
   /* Every host failing: retry later, with the reason of the last failure. */
-  smtp_delivery_new(&d, "ex.example", &res, &c, NULL);
-  smtp_delivery_add_rcpt(d, "a@ex.example");
-  assert_int_equal(resolve(d, &res), 0);
+  d = resolved("ex.example", "a@ex.example", &res, &c, 0);
   while (smtp_delivery_next(d, &t) == 0) smtp_delivery_report(d, &t, SMTP_DELIVERY_CONNECT_FAILED);
   smtp_delivery_rcpt(d, 0, &rr);
   assert_int_equal(rr.state, SMTP_DELIVERY_RETRY);
@@ -310,9 +326,7 @@ static void test_addresses_failover_results(void **state) {
 
   /* IPv4 only */
   c.flags = SMTP_DELIVERY_NO_IPV6;
-  smtp_delivery_new(&d, "ex.example", &res, &c, NULL);
-  assert_int_equal(resolve(d, &res), 0);
-  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  d = first_target("ex.example", &res, &c, &t);
   assert_int_equal(t.family, 4);
   smtp_delivery_del(d);
   smtp_resolver_close(&res);
@@ -332,8 +346,7 @@ static void test_many_mx(void **state) {
     snprintf(name, sizeof name, "mx%d.many.example", i);
     add(&res, name, SMTP_DNS_A, "192.0.2.1", 0);
   }
-  smtp_delivery_new(&d, "many.example", &res, &c, NULL);
-  assert_int_equal(resolve(d, &res), 0);
+  d = resolved("many.example", NULL, &res, &c, 0);
   /* the 10 best, and only their addresses were asked for */
   assert_int_equal(host_order(d, order, 20), 10);
   assert_string_equal(order[0], "mx399.many.example");
@@ -383,10 +396,7 @@ static void test_dane_lookups(void **state) {
   add(&res, "mx.half.example", SMTP_DNS_A, "192.0.2.4", 0);
   add(&res, "_25._tcp.mx.half.example", SMTP_DNS_TLSA, rd, SMTP_SCRIPTED_SECURE);
 
-  smtp_delivery_new(&d, "sec.example", &res, &c, NULL);
-  assert_int_equal(resolve(d, &res), 0);
-  assert_int_equal(smtp_resolver_scripted_queries(&res, SMTP_DNS_TLSA), 3);
-  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  d = first_dane_target("sec.example", &res, &c, 3, &t);
   assert_string_equal(t.host, "mx.sec.example");
   assert_int_equal(t.tls, SMTP_DELIVERY_TLS_DANE);
   assert_int_equal(t.dnssec, 1);
@@ -418,10 +428,7 @@ static void test_dane_lookups(void **state) {
   assert_string_equal(f[1].receiving_ip, "192.0.2.3");
   smtp_delivery_del(d);
 
-  smtp_delivery_new(&d, "half.example", &res, &c, NULL);
-  assert_int_equal(resolve(d, &res), 0);
-  assert_int_equal(smtp_resolver_scripted_queries(&res, SMTP_DNS_TLSA), 3); /* none more */
-  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  d = first_dane_target("half.example", &res, &c, 3, &t); /* still 3: no TLSA query for it */
   assert_int_equal(t.tls, SMTP_DELIVERY_TLS_OPPORTUNISTIC);
   assert_int_equal(t.dnssec, 0);
   smtp_delivery_del(d);
@@ -447,10 +454,7 @@ static void test_dane_cname(void **state) {
   add(&res, "host.provider.example", SMTP_DNS_AAAA, NULL, S);
   add(&res, "_25._tcp.host.provider.example", SMTP_DNS_TLSA, "3 1 1 0101010101010101010101010101010101010101010101010101010101010101", S);
   add(&res, "_25._tcp.mx.a.example", SMTP_DNS_TLSA, "3 1 1 0202020202020202020202020202020202020202020202020202020202020202", S);
-  smtp_delivery_new(&d, "a.example", &res, &c, NULL);
-  assert_int_equal(resolve(d, &res), 0);
-  assert_int_equal(smtp_resolver_scripted_queries(&res, SMTP_DNS_TLSA), 1);
-  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  d = first_dane_target("a.example", &res, &c, 1, &t);
   assert_string_equal(t.host, "mx.a.example");
   assert_string_equal(t.tls_name, "host.provider.example");
   assert_int_equal(t.tls, SMTP_DELIVERY_TLS_DANE);
@@ -464,10 +468,7 @@ static void test_dane_cname(void **state) {
   add(&res, "host2.provider.example", SMTP_DNS_AAAA, "2001:db8::10", S);
   add(&res, "_25._tcp.host2.provider.example", SMTP_DNS_TLSA, NULL, S);
   add(&res, "_25._tcp.mx.b.example", SMTP_DNS_TLSA, "3 1 1 0202020202020202020202020202020202020202020202020202020202020202", S);
-  smtp_delivery_new(&d, "b.example", &res, &c, NULL);
-  assert_int_equal(resolve(d, &res), 0);
-  assert_int_equal(smtp_resolver_scripted_queries(&res, SMTP_DNS_TLSA), 3);
-  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  d = first_dane_target("b.example", &res, &c, 3, &t);
   assert_string_equal(t.tls_name, "mx.b.example");
   assert_int_equal(t.tls, SMTP_DELIVERY_TLS_DANE);
   assert_int_equal(smtp_delivery_tlsa(d, &t, &n)[0].data[0], 2);
@@ -477,10 +478,7 @@ static void test_dane_cname(void **state) {
   add(&res, "c.example", SMTP_DNS_MX, "10 mx.c.example", S);
   add(&res, "mx.c.example", SMTP_DNS_CNAME, "host3.provider.example", S);
   add(&res, "host3.provider.example", SMTP_DNS_A, "192.0.2.11", S);
-  smtp_delivery_new(&d, "c.example", &res, &c, NULL);
-  assert_int_equal(resolve(d, &res), 0);
-  assert_int_equal(smtp_resolver_scripted_queries(&res, SMTP_DNS_TLSA), 5);
-  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  d = first_dane_target("c.example", &res, &c, 5, &t);
   assert_string_equal(t.tls_name, "mx.c.example");
   assert_int_equal(t.tls, SMTP_DELIVERY_TLS_OPPORTUNISTIC);
   smtp_delivery_del(d);
@@ -491,10 +489,7 @@ static void test_dane_cname(void **state) {
   add(&res, "mx.e.example", SMTP_DNS_CNAME, "host4.provider.example", 0);
   add(&res, "host4.provider.example", SMTP_DNS_A, "192.0.2.12", S);
   add(&res, "_25._tcp.host4.provider.example", SMTP_DNS_TLSA, "3 1 1 0101010101010101010101010101010101010101010101010101010101010101", S);
-  smtp_delivery_new(&d, "e.example", &res, &c, NULL);
-  assert_int_equal(resolve(d, &res), 0);
-  assert_int_equal(smtp_resolver_scripted_queries(&res, SMTP_DNS_TLSA), 5);
-  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  d = first_dane_target("e.example", &res, &c, 5, &t);
   assert_int_equal(t.dnssec, 0);
   assert_int_equal(t.tls, SMTP_DELIVERY_TLS_OPPORTUNISTIC);
   smtp_delivery_del(d);
@@ -507,9 +502,7 @@ static void test_dane_cname(void **state) {
   add(&res, "_25._tcp.host5.provider.example", SMTP_DNS_TLSA, NULL, SMTP_SCRIPTED_BOGUS);
   add(&res, "_25._tcp.mx.g.example", SMTP_DNS_TLSA, "3 1 1 0202020202020202020202020202020202020202020202020202020202020202", S);
   add(&res, "mx2.g.example", SMTP_DNS_A, "192.0.2.14", S);
-  smtp_delivery_new(&d, "g.example", &res, &c, NULL);
-  assert_int_equal(resolve(d, &res), 0);
-  assert_int_equal(smtp_delivery_next(d, &t), 0);
+  d = first_target("g.example", &res, &c, &t);
   assert_string_equal(t.host, "mx2.g.example");
   f = smtp_delivery_tls_failures(d, &n);
   assert_int_equal(n, 1);
