@@ -1,7 +1,8 @@
-"""Helpers shared by the Python interop scripts: a free loopback port and
-the example server started on port 0 (its port read from its log), bounded
-by timeout(1) with a SIGKILL after the grace period, so a server that does
-not exit on SIGTERM never outlives its test."""
+"""Helpers shared by the Python interop scripts: a free loopback port, and
+programs started on port 0 (their port read from their log), bounded by
+timeout(1) with a SIGKILL after the grace period, so a program that does
+not exit on SIGTERM never outlives its test: any such program (Listener)
+and the example server (Server)."""
 import os
 import re
 import socket
@@ -17,17 +18,20 @@ def free_port():
     return p
 
 
-class Server:
-    def __init__(self, binary, tmp, name, args, limit=150):
+class Listener:
+    """argv under timeout(1) (limit seconds), its stderr in TMP/NAME.log;
+    waits up to wait seconds for the log to match pattern, whose group is
+    the port it listens on (self.port), else RuntimeError naming what."""
+
+    def __init__(self, argv, tmp, name, limit=150, wait=10, pattern=r"listening on 127\.0\.0\.1:(\d+)",
+                 what=None, env=None, stdout=None):
         self.log = os.path.join(tmp, name + ".log")
-        self.proc = subprocess.Popen(
-            ["timeout", "-k", "5", str(limit), binary, "--listen", "127.0.0.1:0",
-             "--hostname", "localhost"] + args,
-            stderr=open(self.log, "wb"))
-        deadline = time.time() + 10
+        self.proc = subprocess.Popen(["timeout", "-k", "5", str(limit)] + list(argv),
+                                     stderr=open(self.log, "wb"), stdout=stdout, env=env)
+        deadline = time.time() + wait
         self.port = None
         while time.time() < deadline and self.port is None:
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+) ", open(self.log).read())
+            m = re.search(pattern, open(self.log).read())
             if m:
                 self.port = int(m.group(1))
             elif self.proc.poll() is not None:
@@ -35,12 +39,20 @@ class Server:
             else:
                 time.sleep(0.05)
         if self.port is None:
-            raise RuntimeError("smtp-server did not start: " + open(self.log).read())
+            raise RuntimeError("%s did not start: %s" % (what or name, open(self.log).read()))
 
     def close(self):
         self.proc.terminate()
         try:
             return self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self.proc.kill()   # timeout(1) passes SIGTERM on; a stuck server is killed
+            self.proc.kill()   # timeout(1) passes SIGTERM on; a stuck program is killed
             return self.proc.wait(timeout=10)
+
+
+class Server(Listener):
+    """examples/smtp-server (binary) on 127.0.0.1:0 with args."""
+
+    def __init__(self, binary, tmp, name, args, limit=150):
+        super().__init__([binary, "--listen", "127.0.0.1:0", "--hostname", "localhost"] + args, tmp, name,
+                         limit=limit, pattern=r"listening on 127\.0\.0\.1:(\d+) ", what="smtp-server")
