@@ -26,6 +26,7 @@
 #include <smtp/server.h>
 
 #include "adapters.h"
+#include "support/fail_mem.h"
 #include "tls_backend.h"
 
 /* ------------------------------------------------------------------ */
@@ -724,31 +725,6 @@ static void test_run_blocking(void **state) {
 }
 
 /* ---- allocation failures: NOMEM, the adapter closed, nothing leaked ---- */
-static int fail_at, alloc_count, live_allocs;
-static void *f_malloc(size_t n, void *ud) {
-  (void)ud;
-  if (fail_at && ++alloc_count == fail_at) return NULL;
-  live_allocs++;
-  return test_malloc(n);
-}
-static void f_free(void *p, void *ud) {
-  (void)ud;
-  if (p) live_allocs--;
-  test_free(p);
-}
-static void *f_calloc(size_t n, size_t sz, void *ud) {
-  (void)ud;
-  if (fail_at && ++alloc_count == fail_at) return NULL;
-  live_allocs++;
-  return test_calloc(n, sz);
-}
-static void *f_realloc(void *p, size_t n, void *ud) {
-  (void)ud;
-  if (fail_at && ++alloc_count == fail_at) return NULL;
-  if (!p) live_allocs++;
-  return test_realloc(p, n);
-}
-static const smtp_mem fmem = {NULL, f_malloc, f_free, f_calloc, f_realloc};
 
 static void test_alloc_fail(void **state) {
   (void)state;
@@ -762,11 +738,11 @@ static void test_alloc_fail(void **state) {
       int r;
       fake_init(&cl, SMTP_TLS_CLIENT, plain_script);
       assert_int_equal(smtp_io_pipe_new(&a, &b, 64, NULL), 0);
-      fail_at = n;
-      alloc_count = 0;
+      fm_fail_at = n;
+      fm_count = 0;
       r = smtp__driver_new(&d, &client_ops, &cl, &b, cli_cfg, "mx.example.test",
-                           implicit ? SMTP_DRIVER_IMPLICIT_TLS : 0, &fmem);
-      fail_at = 0;
+                           implicit ? SMTP_DRIVER_IMPLICIT_TLS : 0, &fm_mem);
+      fm_fail_at = 0;
       if (r == 0) {
         smtp_driver_del(d);
       } else {
@@ -775,7 +751,7 @@ static void test_alloc_fail(void **state) {
         assert_int_equal(smtp__io_recv(&a, &c, 1), SMTP_ERR_EOF); /* b was closed */
       }
       smtp__io_close(&a);
-      assert_int_equal(live_allocs, 0);
+      assert_int_equal(fm_live, 0);
       if (r == 0) break;
     }
     assert_true(n > 1 && n < 20);

@@ -19,33 +19,7 @@
 #include <smtp/io.h>
 
 #include "adapters.h"
-
-/* ---- allocator that fails the n-th allocation (0: never) ---- */
-static int fail_at, alloc_count, live_allocs;
-static void *f_malloc(size_t n, void *ud) {
-  (void)ud;
-  if (fail_at && ++alloc_count == fail_at) return NULL;
-  live_allocs++;
-  return test_malloc(n);
-}
-static void f_free(void *p, void *ud) {
-  (void)ud;
-  if (p) live_allocs--;
-  test_free(p);
-}
-static void *f_calloc(size_t n, size_t s, void *ud) {
-  (void)ud;
-  if (fail_at && ++alloc_count == fail_at) return NULL;
-  live_allocs++;
-  return test_calloc(n, s);
-}
-static void *f_realloc(void *p, size_t n, void *ud) {
-  (void)ud;
-  if (fail_at && ++alloc_count == fail_at) return NULL;
-  if (!p) live_allocs++;
-  return test_realloc(p, n);
-}
-static const smtp_mem fmem = {NULL, f_malloc, f_free, f_calloc, f_realloc};
+#include "support/fail_mem.h"
 
 /* ---- vtable check / copy ---- */
 
@@ -118,7 +92,7 @@ static void test_pipe_basic(void **state) {
   (void)state;
   smtp_io a, b;
   char buf[64];
-  assert_int_equal(smtp_io_pipe_new(&a, &b, 8, &fmem), 0);
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 8, &fm_mem), 0);
   assert_int_equal(smtp_io_check(&a), 0);
   /* empty: WOULDBLOCK both ways */
   assert_int_equal(smtp__io_recv(&a, buf, sizeof buf), SMTP_ERR_WOULDBLOCK);
@@ -143,14 +117,14 @@ static void test_pipe_basic(void **state) {
   assert_memory_equal(buf, "QUIT\r\n", 6);
   assert_int_equal(smtp__io_close(&a), 0);
   assert_int_equal(smtp__io_close(&b), 0);
-  assert_int_equal(live_allocs, 0);
+  assert_int_equal(fm_live, 0);
 }
 
 static void test_pipe_eof(void **state) {
   (void)state;
   smtp_io a, b;
   char buf[16];
-  assert_int_equal(smtp_io_pipe_new(&a, &b, 16, &fmem), 0);
+  assert_int_equal(smtp_io_pipe_new(&a, &b, 16, &fm_mem), 0);
   assert_int_equal(smtp__io_send(&a, "tail", 4), 4);
   assert_int_equal(smtp__io_close(&a), 0);
   /* buffered bytes first, then EOF, and EOF again (sticky) */
@@ -162,7 +136,7 @@ static void test_pipe_eof(void **state) {
   /* sending to a closed peer is a hard error (EPIPE), not a signal */
   assert_int_equal(smtp__io_send(&b, "x", 1), SMTP_ERR_IO);
   assert_int_equal(smtp__io_close(&b), 0);
-  assert_int_equal(live_allocs, 0);
+  assert_int_equal(fm_live, 0);
 }
 
 static void test_pipe_shutdown_and_chunk(void **state) {
@@ -198,18 +172,18 @@ static void test_pipe_alloc_fail(void **state) {
   smtp_io a, b;
   int n;
   for (n = 1;; n++) {
-    fail_at = n;
-    alloc_count = 0;
-    int r = smtp_io_pipe_new(&a, &b, 32, &fmem);
+    fm_fail_at = n;
+    fm_count = 0;
+    int r = smtp_io_pipe_new(&a, &b, 32, &fm_mem);
     if (r == 0) break;
     assert_int_equal(r, SMTP_ERR_NOMEM);
-    assert_int_equal(live_allocs, 0);
+    assert_int_equal(fm_live, 0);
   }
-  fail_at = 0;
+  fm_fail_at = 0;
   assert_true(n > 1);
   smtp__io_close(&a);
   smtp__io_close(&b);
-  assert_int_equal(live_allocs, 0);
+  assert_int_equal(fm_live, 0);
 }
 
 /* ---- POSIX adapter ---- */
@@ -220,8 +194,8 @@ static void test_posix_socketpair(void **state) {
   smtp_io a, b;
   char buf[64];
   assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  assert_int_equal(smtp_io_posix_new(&a, sv[0], sv[0], SMTP_IO_POSIX_OWN_FD, &fmem), 0);
-  assert_int_equal(smtp_io_posix_new(&b, sv[1], sv[1], 0, &fmem), 0);
+  assert_int_equal(smtp_io_posix_new(&a, sv[0], sv[0], SMTP_IO_POSIX_OWN_FD, &fm_mem), 0);
+  assert_int_equal(smtp_io_posix_new(&b, sv[1], sv[1], 0, &fm_mem), 0);
   assert_int_equal(smtp_io_posix_fd(&a), sv[0]);
   assert_int_equal(smtp_io_posix_fd(&b), sv[1]);
   /* blocking descriptors: send and recv move bytes */
@@ -263,7 +237,7 @@ static void test_posix_socketpair(void **state) {
   assert_int_equal(smtp__io_close(&b), 0);
   assert_int_not_equal(fcntl(sv[1], F_GETFD), -1); /* not owned: still open */
   close(sv[1]);
-  assert_int_equal(live_allocs, 0);
+  assert_int_equal(fm_live, 0);
 }
 
 static void test_posix_eof(void **state) {
@@ -354,10 +328,10 @@ static void test_posix_args(void **state) {
   assert_int_equal(smtp_io_posix_new(&io, -1, 1, 0, NULL), SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp_io_posix_new(&io, 0, -1, 0, NULL), SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp_io_posix_new(&io, 0, 1, 0x80, NULL), SMTP_ERR_INVALID_ARGUMENT);
-  fail_at = 1;
-  alloc_count = 0;
-  assert_int_equal(smtp_io_posix_new(&io, 0, 1, 0, &fmem), SMTP_ERR_NOMEM);
-  fail_at = 0;
+  fm_fail_at = 1;
+  fm_count = 0;
+  assert_int_equal(smtp_io_posix_new(&io, 0, 1, 0, &fm_mem), SMTP_ERR_NOMEM);
+  fm_fail_at = 0;
   assert_int_equal(smtp_io_posix_fd(NULL), SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp__io_errno(EAGAIN), SMTP_ERR_WOULDBLOCK);
   assert_int_equal(smtp__io_errno(EWOULDBLOCK), SMTP_ERR_WOULDBLOCK);

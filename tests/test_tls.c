@@ -18,37 +18,11 @@
 #include <smtp/tls.h>
 
 #include "adapters.h"
+#include "support/fail_mem.h"
 #include "support/tls_pipe.h"
 #include "tls_backend.h"
 
 #define WB SMTP_ERR_WOULDBLOCK
-
-/* ---- counting / failing allocator ---- */
-static int fail_at, alloc_count, live_allocs;
-static void *f_malloc(size_t n, void *ud) {
-  (void)ud;
-  if (fail_at && ++alloc_count == fail_at) return NULL;
-  live_allocs++;
-  return test_malloc(n);
-}
-static void f_free(void *p, void *ud) {
-  (void)ud;
-  if (p) live_allocs--;
-  test_free(p);
-}
-static void *f_calloc(size_t n, size_t s, void *ud) {
-  (void)ud;
-  if (fail_at && ++alloc_count == fail_at) return NULL;
-  live_allocs++;
-  return test_calloc(n, s);
-}
-static void *f_realloc(void *p, size_t n, void *ud) {
-  (void)ud;
-  if (fail_at && ++alloc_count == fail_at) return NULL;
-  if (!p) live_allocs++;
-  return test_realloc(p, n);
-}
-static const smtp_mem fmem = {NULL, f_malloc, f_free, f_calloc, f_realloc};
 
 /* ---- shared fixtures: made once, they cost a key generation each ---- */
 static smtp_tls_config *srv_cfg;   /* self-signed mx.example.test */
@@ -138,8 +112,8 @@ static void test_handshake_ok(void **state) {
   smtp_tls_info ci, si;
   smtp_tls_config *ccfg = client_cfg(srv_pem);
   tp_open(&cl, &sv, 65536);
-  assert_int_equal(smtp_tls_conn_new(&cl.c, ccfg, "mx.example.test", &fmem), 0);
-  assert_int_equal(smtp_tls_conn_new(&sv.c, srv_cfg, NULL, &fmem), 0);
+  assert_int_equal(smtp_tls_conn_new(&cl.c, ccfg, "mx.example.test", &fm_mem), 0);
+  assert_int_equal(smtp_tls_conn_new(&sv.c, srv_cfg, NULL, &fm_mem), 0);
   assert_int_equal(smtp_tls_get_info(cl.c, &ci), SMTP_ERR_INVALID_STATE);
   assert_int_equal(smtp_tls_read(cl.c, (char[4]){0}, 4), SMTP_ERR_INVALID_STATE);
   assert_int_equal(smtp_tls_write(cl.c, "x", 1), SMTP_ERR_INVALID_STATE);
@@ -169,7 +143,7 @@ static void test_handshake_ok(void **state) {
   tp_close(&cl);
   tp_close(&sv);
   smtp_tls_config_del(ccfg);
-  assert_int_equal(live_allocs, 0);
+  assert_int_equal(fm_live, 0);
 }
 
 /* Bulk data through a small pipe that moves 7 bytes per call: short
@@ -326,7 +300,7 @@ static void test_bad_config(void **state) {
   smtp_tls_config *cfg, *ccfg;
   char why[256], key[2048];
   static const char garbage[] = "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n";
-  assert_int_equal(smtp_tls_config_new(&cfg, SMTP_TLS_SERVER, &fmem), 0);
+  assert_int_equal(smtp_tls_config_new(&cfg, SMTP_TLS_SERVER, &fm_mem), 0);
   /* server without certificate cannot make connections */
   {
     smtp_tls_conn *c;
@@ -361,7 +335,7 @@ static void test_bad_config(void **state) {
   /* and serves a verified handshake */
   assert_int_equal(handshake_with(srv_pem, "mx.example.test", cfg, SMTP_TLS_VERIFY_REQUIRED, NULL), 0);
   smtp_tls_config_del(cfg);
-  assert_int_equal(live_allocs, 0);
+  assert_int_equal(fm_live, 0);
 
   /* files: write the pair out and load it back */
   {
@@ -483,7 +457,7 @@ static void test_garbage_handshake(void **state) {
     smtp_tls_conn *c;
     char why[256];
     int r;
-    assert_int_equal(smtp_tls_conn_new(&c, srv_cfg, NULL, &fmem), 0);
+    assert_int_equal(smtp_tls_conn_new(&c, srv_cfg, NULL, &fm_mem), 0);
     assert_int_equal(smtp_tls_feed(c, inputs[i].data, inputs[i].len), inputs[i].len);
     r = smtp_tls_handshake(c);
     if (r == WB) { /* wants more: the transport ends */
@@ -519,7 +493,7 @@ static void test_garbage_handshake(void **state) {
     assert_int_equal(r, SMTP_ERR_TLS_HANDSHAKE);
     smtp_tls_conn_del(c);
   }
-  assert_int_equal(live_allocs, 0);
+  assert_int_equal(fm_live, 0);
 }
 
 /* The server hangs up half way: the client sees a handshake failure. */
@@ -1115,18 +1089,18 @@ static void test_alloc_fail(void **state) {
   int n, r;
   for (n = 1; n < 50; n++) {
     smtp_tls_config *cfg = NULL;
-    fail_at = n;
-    alloc_count = 0;
-    r = smtp_tls_config_new(&cfg, SMTP_TLS_CLIENT, &fmem);
+    fm_fail_at = n;
+    fm_count = 0;
+    r = smtp_tls_config_new(&cfg, SMTP_TLS_CLIENT, &fm_mem);
     if (r == 0) r = smtp_tls_config_ca_mem(cfg, srv_pem, strlen(srv_pem));
     if (r == 0) {
       smtp_tls_conn *c = NULL;
-      r = smtp_tls_conn_new(&c, cfg, "mx.example.test", &fmem);
+      r = smtp_tls_conn_new(&c, cfg, "mx.example.test", &fm_mem);
       smtp_tls_conn_del(c);
     }
-    fail_at = 0;
+    fm_fail_at = 0;
     smtp_tls_config_del(cfg);
-    assert_int_equal(live_allocs, 0);
+    assert_int_equal(fm_live, 0);
     if (r == 0) break;
     assert_int_equal(r, SMTP_ERR_NOMEM);
   }
@@ -1135,15 +1109,15 @@ static void test_alloc_fail(void **state) {
     smtp_tls_config *cfg = NULL;
     char pem[4096];
     size_t len;
-    r = smtp_tls_config_new(&cfg, SMTP_TLS_SERVER, &fmem);
+    r = smtp_tls_config_new(&cfg, SMTP_TLS_SERVER, &fm_mem);
     assert_int_equal(r, 0);
-    fail_at = n;
-    alloc_count = 0;
+    fm_fail_at = n;
+    fm_count = 0;
     r = smtp_tls_config_self_signed(cfg, "fail.example.test");
     if (r == 0) r = smtp_tls_config_export_cert(cfg, pem, sizeof pem, &len);
-    fail_at = 0;
+    fm_fail_at = 0;
     smtp_tls_config_del(cfg);
-    assert_int_equal(live_allocs, 0);
+    assert_int_equal(fm_live, 0);
     if (r == 0) break;
     assert_int_equal(r, SMTP_ERR_NOMEM);
   }
@@ -1192,10 +1166,10 @@ static void test_alloc_fail_session(void **state) {
     int rc = WB, rs = WB, nomem = 0, ok = 0;
     char buf[64];
     tp_open(&cl, &sv, 65536);
-    assert_int_equal(smtp_tls_conn_new(&cl.c, ccfg, "mx.example.test", &fmem), 0);
-    assert_int_equal(smtp_tls_conn_new(&sv.c, srv_cfg, NULL, &fmem), 0);
-    fail_at = n;
-    alloc_count = 0;
+    assert_int_equal(smtp_tls_conn_new(&cl.c, ccfg, "mx.example.test", &fm_mem), 0);
+    assert_int_equal(smtp_tls_conn_new(&sv.c, srv_cfg, NULL, &fm_mem), 0);
+    fm_fail_at = n;
+    fm_count = 0;
     for (int i = 0; i < 200 && (rc == WB || rs == WB); i++) {
       if (rc == WB) rc = smtp_tls_handshake(cl.c);
       if (soft_flush(&cl) || soft_fill(&sv, &nomem)) break;
@@ -1212,18 +1186,18 @@ static void test_alloc_fail_session(void **state) {
       }
       ok = r == 16 && memcmp(buf, "EHLO a.example\r\n", 16) == 0;
     }
-    completed = ok && alloc_count < n; /* nothing failed this time */
+    completed = ok && fm_count < n; /* nothing failed this time */
     if (!ok) {
       failures++;
       /* a failed run is explained by the failed allocation, which some
        * call reported as SMTP_ERR_NOMEM */
-      assert_true(alloc_count >= n);
+      assert_true(fm_count >= n);
       assert_true(nomem);
     }
-    fail_at = 0;
+    fm_fail_at = 0;
     tp_close(&cl);
     tp_close(&sv);
-    assert_int_equal(live_allocs, 0);
+    assert_int_equal(fm_live, 0);
   }
   assert_true(completed);
   assert_true(failures > 0); /* the session path does allocate, and each failure was survived */
