@@ -22,8 +22,6 @@
 #include "server_scripts.h"
 #include "transcript.h"
 
-#define MAIL_OK "S: 250 2.1.0 Sender OK\n"
-#define RCPT_OK "S: 250 2.1.5 Recipient OK\n"
 #define RSET_OK "C: RSET\nS: 250 2.0.0 Reset\n"
 #define S552 "S: 552 5.3.4 Message size exceeds fixed limit\n"
 #define EHLO_SIZE(v)                                                                        \

@@ -33,12 +33,7 @@ static void run_case(void **state) {
     run_case(state);                                             \
   }
 
-#define MAIL_OK "S: 250 2.1.0 Sender OK\n"
-#define RCPT_OK "S: 250 2.1.5 Recipient OK\n"
-#define DATA_GO "S: 354 End data with <CR><LF>.<CR><LF>\n"
-#define MSG_OK "S: 250 2.0.0 Message accepted\n"
 #define BYE "S: 221 2.0.0 localhost Bye\n"
-#define BADSEQ "S: 503 5.5.1 Bad sequence of commands\n"
 
 /* RFC 5321 3.3, 4.1.1.x: one whole transaction; dot-unstuffing (4.5.2). */
 T(basic_transaction,

@@ -17,27 +17,16 @@
 #include "server_scripts.h"
 #include "transcript.h"
 
-#define T(name, script)            \
-  static void name(void **state) { \
-    (void)state;                   \
-    tr_check(script, NULL);        \
-  }
-
-#define MAIL_OK "S: 250 2.1.0 Sender OK\n"
-#define BADSEQ "S: 503 5.5.1 Bad sequence of commands\n"
-#define AUTH_OK "S: 235 2.7.0 Authentication successful\n"
 #define AUTH_BAD "S: 535 5.7.8 Authentication credentials invalid\n"
-#define EHLO_AUTH_REPLY \
-  "S: 250-localhost\n" EHLO_CAPS_BODY "S: 250-AUTH PLAIN LOGIN\nS: 250 LIMITS RCPTMAX=100\n"
 #define PLAIN_START "O: plaintext_auth\n" GREETING "C: EHLO client.example\n" EHLO_AUTH_REPLY
 
 /* RFC 4954 4 advice / docs/examples.md: no AUTH without TLS unless allowed (538). */
-T(not_offered_without_tls,
+TR_TEST(not_offered_without_tls,
   GREETING EHLO "C: AUTH PLAIN AHVzZXIAc2VjcmV0\n"
   "S: 538 5.7.11 Encryption required for requested authentication mechanism\n")
 
 /* Offered after STARTTLS (RFC 3207 + RFC 4954). */
-T(offered_after_tls,
+TR_TEST(offered_after_tls,
   "O: tls\n" GREETING "C: EHLO client.example\n"
   "S: 250-localhost\n" EHLO_CAPS_BODY "S: 250-STARTTLS\nS: 250 LIMITS RCPTMAX=100\n"
   "C: STARTTLS\nS: 220 2.0.0 Ready to start TLS\nT:\n"
@@ -45,7 +34,7 @@ T(offered_after_tls,
   "C: AUTH PLAIN AHVzZXIAc2VjcmV0\n" AUTH_OK)
 
 /* PLAIN with an initial response; wrong password 535; no response: "334 ". */
-T(plain,
+TR_TEST(plain,
   PLAIN_START
   "C: AUTH PLAIN AHVzZXIAd3Jvbmc=\n" AUTH_BAD
   "C: AUTH PLAIN\nS: 334 \nC: AHVzZXIAc2VjcmV0\n" AUTH_OK
@@ -56,7 +45,7 @@ T(plain,
 
 /* docs/security.md 4: PLAIN without two NULs never authenticates; "=" is an
  * empty response; a control in the user name is refused. */
-T(plain_structure,
+TR_TEST(plain_structure,
   PLAIN_START
   "C: AUTH PLAIN dXNlcgBzZWNyZXQ=\n" AUTH_BAD
   "C: AUTH PLAIN =\n" AUTH_BAD
@@ -66,7 +55,7 @@ T(plain_structure,
   "E: connect\nE: ehlo EHLO client.example\n")
 
 /* RFC 4954 4: strict base64 (501 5.5.2), "*" cancels (501 5.7.0). */
-T(base64_and_cancel,
+TR_TEST(base64_and_cancel,
   "O: max_auth_failures 10\n" PLAIN_START
   "C: AUTH PLAIN AHVzZXIAc2VjcmV0=\nS: 501 5.5.2 Cannot decode response\n"
   "C: AUTH PLAIN AHVz ZXIAc2VjcmV0\nS: 501 5.5.2 Cannot decode response\n"
@@ -77,18 +66,18 @@ T(base64_and_cancel,
   "C: AUTH PLAIN AHVzZXIAc2VjcmV0\n" AUTH_OK)
 
 /* RFC 4616 2 / docs/security.md 4: authzid other than the user is refused by default. */
-T(authzid_default,
+TR_TEST(authzid_default,
   PLAIN_START
   "C: AUTH PLAIN YWRtaW4AdXNlcgBzZWNyZXQ=\n" AUTH_BAD
   "C: AUTH PLAIN dXNlcgB1c2VyAHNlY3JldA==\n" AUTH_OK
   "E: connect\nE: ehlo EHLO client.example\nE: auth PLAIN user/user/secret\n")
-T(authzid_any,
+TR_TEST(authzid_any,
   "O: authzid_any\n" PLAIN_START
   "C: AUTH PLAIN YWRtaW4AdXNlcgBzZWNyZXQ=\n" AUTH_OK
   "E: connect\nE: ehlo EHLO client.example\nE: auth PLAIN admin/user/secret\n")
 
 /* LOGIN: user name then password, each its own 334; with an initial response. */
-T(login,
+TR_TEST(login,
   PLAIN_START
   "C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: dXNlcg==\nS: 334 UGFzc3dvcmQ6\nC: d3Jvbmc=\n" AUTH_BAD
   "C: auth login dXNlcg==\nS: 334 UGFzc3dvcmQ6\nC: c2VjcmV0\n" AUTH_OK
@@ -96,7 +85,7 @@ T(login,
 
 /* RFC 4954 4: AUTH needs EHLO, not in a transaction; unknown mechanism 504;
  * no mechanism 501. */
-T(auth_sequence,
+TR_TEST(auth_sequence,
   "O: plaintext_auth\n" GREETING
   "C: AUTH PLAIN AHVzZXIAc2VjcmV0\n" BADSEQ
   "C: HELO client.example\nS: 250 localhost\nC: AUTH PLAIN AHVzZXIAc2VjcmV0\n" BADSEQ
@@ -109,7 +98,7 @@ T(auth_sequence,
   "C: AUTH PLAIN AHVzZXIAc2VjcmV0\n" BADSEQ)
 
 /* docs/security.md 4 / docs/examples.md: repeated failures lead to 421 4.7.0 and close. */
-T(failure_limit,
+TR_TEST(failure_limit,
   "O: max_auth_failures 3\n" PLAIN_START
   "C: AUTH PLAIN AHVzZXIAd3Jvbmc=\n" AUTH_BAD
   "C: AUTH PLAIN\nS: 334 \nC: *\nS: 501 5.7.0 Authentication cancelled\n"
@@ -117,26 +106,26 @@ T(failure_limit,
   "C: AUTH PLAIN AHVzZXIAc2VjcmV0\nZ: closed\n")
 
 /* RFC 4954 4: a SASL line longer than the buffer fails with 500 5.5.6. */
-T(sasl_line_too_long,
+TR_TEST(sasl_line_too_long,
   PLAIN_START "C: AUTH PLAIN\nS: 334 \nC: \\{3000:A}\nS: 500 5.5.6 Line too long\n"
   "C: AUTH PLAIN AHVzZXIAc2VjcmV0\n" AUTH_OK)
 
 /* The application answers asynchronously. */
-T(auth_deferred,
+TR_TEST(auth_deferred,
   PLAIN_START "A: auth defer\nR: reply 454 4.7.0 Directory unavailable\n"
   "A: auth defer\nR: reply 235\n"
   "C: AUTH PLAIN AHVzZXIAc2VjcmV0\nC: NOOP\nS: 454 4.7.0 Directory unavailable\nS: 250 2.0.0 OK\n"
   "C: AUTH PLAIN AHVzZXIAc2VjcmV0\n" AUTH_OK)
 
 /* require_auth: MAIL refused with 530 5.7.0 until authenticated (docs/examples.md). */
-T(require_auth,
+TR_TEST(require_auth,
   "O: require_auth\n" PLAIN_START
   "C: MAIL FROM:<a@b.example>\nS: 530 5.7.0 Authentication required\n"
   "C: AUTH PLAIN AHVzZXIAc2VjcmV0\n" AUTH_OK "C: MAIL FROM:<a@b.example> AUTH=<>\n" MAIL_OK
   "E: connect\nE: ehlo EHLO client.example\nE: auth PLAIN /user/secret\nE: mail <a@b.example> auth=<>\n")
 
 /* The step hook: a SCRAM-like exchange with challenges, deferred steps. */
-T(auth_step_mech,
+TR_TEST(auth_step_mech,
   "O: plaintext_auth\nO: auth_step\nO: no_auth\nO: mechs SCRAM-SHA-256 PLAIN\n" GREETING
   "C: EHLO client.example\n"
   "S: 250-localhost\n" EHLO_CAPS_BODY "S: 250-AUTH SCRAM-SHA-256 PLAIN\nS: 250 LIMITS RCPTMAX=100\n"
@@ -147,7 +136,7 @@ T(auth_step_mech,
   "E: auth_step SCRAM-SHA-256 1 client-final\n")
 
 /* Step hook without an initial response; refusal; 0 without an answer: 454. */
-T(auth_step_refusals,
+TR_TEST(auth_step_refusals,
   "O: plaintext_auth\nO: auth_step\nO: mechs XOAUTH2\n" GREETING "C: EHLO client.example\n"
   "S: 250-localhost\n" EHLO_CAPS_BODY "S: 250-AUTH XOAUTH2\nS: 250 LIMITS RCPTMAX=100\n"
   "A: auth_step refuse\nC: AUTH XOAUTH2\n" AUTH_BAD
@@ -159,7 +148,7 @@ T(auth_step_refusals,
   "E: auth_step XOAUTH2 0 \nE: auth_step XOAUTH2 0 token\nE: auth_step XOAUTH2 1 \n")
 
 /* The auth callback may accept under another identity. */
-T(accept_other_identity,
+TR_TEST(accept_other_identity,
   PLAIN_START "A: auth accept alice@example.org\n"
   "C: AUTH PLAIN AHVzZXIAd3Jvbmc=\n" AUTH_OK
   "C: AUTH PLAIN AHVzZXIAc2VjcmV0\n" BADSEQ)

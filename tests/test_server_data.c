@@ -17,34 +17,20 @@
 #include "server_scripts.h"
 #include "transcript.h"
 
-#define T(name, script)                       \
-  static void name(void **state) {            \
-    (void)state;                              \
-    tr_check(script, NULL);                   \
-  }
-
-#define MAIL_OK "S: 250 2.1.0 Sender OK\n"
-#define RCPT_OK "S: 250 2.1.5 Recipient OK\n"
-#define DATA_GO "S: 354 End data with <CR><LF>.<CR><LF>\n"
-#define MSG_OK "S: 250 2.0.0 Message accepted\n"
-#define BADSEQ "S: 503 5.5.1 Bad sequence of commands\n"
-#define TXN GREETING EHLO "C: MAIL FROM:<a@b.example>\n" MAIL_OK "C: RCPT TO:<c@d.example>\n" RCPT_OK
-#define TXN_EV EHLO_EV "E: mail <a@b.example>\nE: rcpt <c@d.example> #0\n"
-
 /* RFC 5321 4.5.2: a leading dot is removed; "." alone ends the data. */
-T(dot_unstuffing,
+TR_TEST(dot_unstuffing,
   TXN "C: DATA\n" DATA_GO
   "C: ..\nC: ...x\nC: a.b\nC: .\n" MSG_OK
   TXN_EV "E: data_start\nE: data .\\r\\n..x\\r\\na.b\\r\\n\nE: data_end size=13\n")
 
 /* The empty message: "." right after 354 (the DATA line's CRLF counts). */
-T(empty_message,
+TR_TEST(empty_message,
   TXN "C: DATA\n" DATA_GO "C: .\n" MSG_OK
   TXN_EV "E: data_start\nE: data \nE: data_end size=0\n")
 
 /* Two transactions on one connection; the commands after the dot are
  * commands (RFC 2920 pipelining after the end of data). */
-T(two_messages,
+TR_TEST(two_messages,
   TXN "C: DATA\n" DATA_GO "C: one\nC: .\nC: MAIL FROM:<x@b.example>\nC: RCPT TO:<y@d.example>\nC: DATA\n"
   MSG_OK MAIL_OK RCPT_OK DATA_GO "C: two\nC: .\n" MSG_OK
   TXN_EV "E: data_start\nE: data one\\r\\n\nE: data_end size=5\n"
@@ -53,16 +39,16 @@ T(two_messages,
 
 /* Lines over 1000 octets are accepted by default (RFC 5321 4.5.3.1:
  * "no limits ... should be used"), reported in the seen bits. */
-T(long_lines,
+TR_TEST(long_lines,
   TXN "C: DATA\n" DATA_GO "C: \\{3000:x}\nC: .\n" MSG_OK)
 /* Opt-in: lines over 1000 octets refused (RFC 5321 4.5.3.1.6); 998 + CRLF is fine. */
-T(long_lines_rejected,
+TR_TEST(long_lines_rejected,
   "O: reject_long\n" TXN "C: DATA\n" DATA_GO "C: \\{998:x}\nC: .\n" MSG_OK
   "C: MAIL FROM:<a@b.example>\n" MAIL_OK "C: RCPT TO:<c@d.example>\n" RCPT_OK
   "C: DATA\n" DATA_GO "C: \\{999:x}\nC: .\nS: 554 5.6.0 Message content refused\n")
 
 /* RFC 1870 6.1: SIZE= over the limit at MAIL; overflow is refused, not wrapped. */
-T(size_declared,
+TR_TEST(size_declared,
   "O: max_size 100\n" GREETING "C: EHLO client.example\n"
   "S: 250-localhost\nS: 250-PIPELINING\nS: 250-SIZE 100\nS: 250-8BITMIME\nS: 250-BINARYMIME\n"
   "S: 250-CHUNKING\nS: 250-SMTPUTF8\nS: 250-ENHANCEDSTATUSCODES\nS: 250 LIMITS RCPTMAX=100\n"
@@ -77,7 +63,7 @@ T(size_declared,
 
 /* docs/security.md 4 / RFC 1870 6.3: oversize data is counted and discarded,
  * refused after its end with 552 5.3.4; the session goes on. */
-T(size_exceeded_data,
+TR_TEST(size_exceeded_data,
   "O: max_size 10\n" GREETING "C: EHLO client.example\n"
   "S: 250-localhost\nS: 250-PIPELINING\nS: 250-SIZE 10\nS: 250-8BITMIME\nS: 250-BINARYMIME\n"
   "S: 250-CHUNKING\nS: 250-SMTPUTF8\nS: 250-ENHANCEDSTATUSCODES\nS: 250 LIMITS RCPTMAX=100\n"
@@ -92,69 +78,69 @@ T(size_exceeded_data,
 
 /* Bare LF / CR in a message: refused after its end (default policy),
  * never end of data (docs/security.md 1). */
-T(bare_lf_rejected,
+TR_TEST(bare_lf_rejected,
   TXN "C: DATA\n" DATA_GO "C- line one\\nline two\\r\\n.\\r\\n\n"
   "S: 550 5.6.0 Bare CR or LF in message\n"
   "C: NOOP\nS: 250 2.0.0 OK\n"
   TXN_EV "E: data_start\nE: data -\nE: data_end size=19 refused=-30\nE: noop\n")
-T(bare_cr_rejected,
+TR_TEST(bare_cr_rejected,
   TXN "C: DATA\n" DATA_GO "C- a\\rb\\r\\n.\\r\\n\n"
   "S: 550 5.6.0 Bare CR or LF in message\n"
   TXN_EV "E: data_start\nE: data -\nE: data_end size=5 refused=-29\n")
 
 /* The accept policy passes the bytes on unchanged; still one message. */
-T(bare_accepted,
+TR_TEST(bare_accepted,
   "O: bare_accept\n" TXN "C: DATA\n" DATA_GO "C- a\\n.\\nb\\r.\\rc\\r\\n.\\r\\n\n" MSG_OK
   TXN_EV "E: data_start\nE: data a\\n.\\nb\\r.\\rc\\r\\n\nE: data_end size=11\n")
 
 /* NUL: refused by default (554 5.6.0); accepted with the option. */
-T(nul_rejected,
+TR_TEST(nul_rejected,
   TXN "C: DATA\n" DATA_GO "C- a\\0b\\r\\n.\\r\\n\n" "S: 554 5.6.0 Message contains NUL\n"
   TXN_EV "E: data_start\nE: data -\nE: data_end size=5 refused=-31\n")
-T(nul_accepted,
+TR_TEST(nul_accepted,
   "O: nul_accept\n" TXN "C: DATA\n" DATA_GO "C- a\\0b\\r\\n.\\r\\n\n" MSG_OK
   TXN_EV "E: data_start\nE: data a\\x00b\\r\\n\nE: data_end size=5\n")
 
 /* data_chunk may pause (mem_recv returns) and refuse (451 after the end). */
-T(chunk_pause,
+TR_TEST(chunk_pause,
   TXN "A: data_chunk pause\nA: data_chunk pause\nC: DATA\n" DATA_GO
   "C: \\{3000:p}\nC: .\n" MSG_OK)
-T(chunk_refuse,
+TR_TEST(chunk_refuse,
   TXN "A: data_chunk refuse\nC: DATA\n" DATA_GO
   "C: \\{3000:p}\nC: .\nS: 451 4.3.0 Local error in processing\n")
 
 /* DATA with arguments, BINARYMIME with DATA (RFC 3030 3): 501 / 503. */
-T(data_refusals,
+TR_TEST(data_refusals,
   TXN "C: DATA now\nS: 501 5.5.4 Syntax error in parameters or arguments\n"
   "C: RSET\nS: 250 2.0.0 Reset\n"
   "C: MAIL FROM:<a@b.example> BODY=BINARYMIME\n" MAIL_OK "C: RCPT TO:<c@d.example>\n" RCPT_OK
   "C: DATA\n" BADSEQ)
 
 /* The end of data can be deferred (asynchronous delivery). */
-T(deferred_data_end,
+TR_TEST(deferred_data_end,
   TXN "A: data_end defer\nR: reply 452 4.3.1 Disk full\n"
   "C: DATA\n" DATA_GO "C: x\nC: .\nC: NOOP\n" "S: 452 4.3.1 Disk full\nS: 250 2.0.0 OK\n")
 
 /* ---- BDAT (RFC 3030) ---- */
 
 /* Chunks are counted, never scanned: dots and commands inside are data. */
-T(bdat_basic,
+TR_TEST(bdat_basic,
   TXN "C: BDAT 18\nC- .\\r\\nQUIT\\r\\n.\\r\\nRSET\\r\\n\n"
   "S: 250 2.0.0 18 octets received\n"
   "C: BDAT 0 LAST\n" MSG_OK
   TXN_EV "E: data_start bdat\nE: data .\\r\\nQUIT\\r\\n.\\r\\nRSET\\r\\n\nE: data_end size=18 bdat\n")
 
-T(bdat_last_with_data,
+TR_TEST(bdat_last_with_data,
   TXN "C: BDAT 5 LAST\nC- hello\n" MSG_OK
   "C: MAIL FROM:<x@b.example>\n" MAIL_OK
   TXN_EV "E: data_start bdat\nE: data hello\nE: data_end size=5 bdat\nE: mail <x@b.example>\n")
 
 /* BDAT 0 (not last) and "last" in lower case. */
-T(bdat_zero,
+TR_TEST(bdat_zero,
   TXN "C: BDAT 0\nS: 250 2.0.0 0 octets received\nC: BDAT 3 last\nC- abc\n" MSG_OK)
 
 /* A refused BDAT still consumes its chunk (RFC 3030 2; Exim CVE-2017-16944). */
-T(bdat_refused_consumed,
+TR_TEST(bdat_refused_consumed,
   GREETING EHLO
   "C: BDAT 12\nC- MAIL FROM:<>\n" BADSEQ
   "C: MAIL FROM:<a@b.example>\n" MAIL_OK
@@ -164,7 +150,7 @@ T(bdat_refused_consumed,
 
 /* No DATA after BDAT in one transaction; BDAT after a failed BDAT: 503
  * with the chunk consumed; RSET clears (RFC 3030 2). */
-T(bdat_sequence,
+TR_TEST(bdat_sequence,
   TXN "A: data_start ok\nC: BDAT 3\nC- abc\n" "S: 250 2.0.0 3 octets received\n"
   "C: DATA\n" BADSEQ
   "C: RCPT TO:<late@d.example>\n" BADSEQ
@@ -180,7 +166,7 @@ T(bdat_sequence,
  * BDAT LAST): each is read and answered 503, none counts towards the
  * 20-error limit (no 421), and BDAT LAST ends the failed transaction so the
  * next MAIL is served. The first 552 comes from the size limit. */
-T(bdat_discard_after_refusal,
+TR_TEST(bdat_discard_after_refusal,
   "O: max_size 10\n" GREETING "C: EHLO client.example\n"
   "S: 250-localhost\nS: 250-PIPELINING\nS: 250-SIZE 10\nS: 250-8BITMIME\nS: 250-BINARYMIME\n"
   "S: 250-CHUNKING\nS: 250-SMTPUTF8\nS: 250-ENHANCEDSTATUSCODES\nS: 250 LIMITS RCPTMAX=100\n"
@@ -222,7 +208,7 @@ T(bdat_discard_after_refusal,
 
 /* The same after a chunk the application refused at its start (452): the
  * discarded chunks are not errors either; errors still count elsewhere. */
-T(bdat_discard_after_app_refusal,
+TR_TEST(bdat_discard_after_app_refusal,
   TXN "A: data_start reply 452 4.3.1 No room\n"
   "C: BDAT 4\nC- abcd\n" "S: 452 4.3.1 No room\n"
   "C: BDAT 4\nC- efgh\n" BADSEQ
@@ -259,7 +245,7 @@ T(bdat_discard_after_app_refusal,
   "C: RSET\nS: 250 2.0.0 Reset\n" "Z: open\n")
 
 /* BDAT syntax: the size must be digits; an unknown size skips nothing. */
-T(bdat_syntax,
+TR_TEST(bdat_syntax,
   TXN "C: BDAT\nS: 501 5.5.4 Syntax error in parameters or arguments\n"
   "C: BDAT x\nS: 501 5.5.4 Syntax error in parameters or arguments\n"
   "C: BDAT 1 LAST extra\nS: 501 5.5.4 Syntax error in parameters or arguments\n"
@@ -269,7 +255,7 @@ T(bdat_syntax,
 
 /* Size limit with BDAT: refused at the command when the chunk alone is too
  * big, the bytes still consumed; or at the end when the total grows. */
-T(bdat_size,
+TR_TEST(bdat_size,
   "O: max_size 10\n" GREETING "C: EHLO client.example\n"
   "S: 250-localhost\nS: 250-PIPELINING\nS: 250-SIZE 10\nS: 250-8BITMIME\nS: 250-BINARYMIME\n"
   "S: 250-CHUNKING\nS: 250-SMTPUTF8\nS: 250-ENHANCEDSTATUSCODES\nS: 250 LIMITS RCPTMAX=100\n"
@@ -281,7 +267,7 @@ T(bdat_size,
   "C: NOOP\nS: 250 2.0.0 OK\n")
 
 /* BINARYMIME content goes through BDAT untouched (RFC 3030 3). */
-T(bdat_binarymime,
+TR_TEST(bdat_binarymime,
   GREETING EHLO "C: MAIL FROM:<a@b.example> BODY=BINARYMIME\n" MAIL_OK
   "C: RCPT TO:<c@d.example>\n" RCPT_OK
   "C: BDAT 6 LAST\nC- \\0\\xff\\r.\\n\\x80\n" MSG_OK
@@ -289,13 +275,13 @@ T(bdat_binarymime,
   "E: data_start bdat\nE: data \\x00\\xFF\\r.\\n\\x80\nE: data_end size=6 bdat\n")
 
 /* A big BDAT chunk arrives in pieces; pausing inside works. */
-T(bdat_big_paused,
+TR_TEST(bdat_big_paused,
   TXN "A: data_chunk pause\n"
   "C: BDAT 10000 LAST\nC- \\{10000:z}\n" MSG_OK)
 
 /* The first BDAT's data_start answered later: the chunk waits, then flows;
  * RSET between chunks clears the transaction (RFC 3030 2). */
-T(bdat_deferred_start_and_rset,
+TR_TEST(bdat_deferred_start_and_rset,
   TXN "A: data_start defer\nR: reply 250\n"
   "C: BDAT 3\nC- abc\nC: BDAT 2\nC- de\n"
   "S: 250 2.0.0 3 octets received\nS: 250 2.0.0 2 octets received\n"
@@ -307,7 +293,7 @@ T(bdat_deferred_start_and_rset,
 #define LHLO "C: LHLO client.example\n" EHLO_REPLY
 
 /* One reply per accepted recipient, in RCPT order (RFC 2033 4.2). */
-T(lmtp_data,
+TR_TEST(lmtp_data,
   "O: lmtp\n" LMTP_GREET LHLO
   "C: MAIL FROM:<a@b.example>\n" MAIL_OK
   "A: rcpt ok\nC: RCPT TO:<r0@d.example>\n" RCPT_OK
@@ -321,7 +307,7 @@ T(lmtp_data,
   "E: data_end size=4 rcpt=0\nE: data_end size=4 rcpt=1\nE: quit\n")
 
 /* RFC 2033 4.1: HELO/EHLO are not LMTP; 4.2: DATA without recipients 503. */
-T(lmtp_sequence,
+TR_TEST(lmtp_sequence,
   "O: lmtp\n" LMTP_GREET
   "C: EHLO client.example\nS: 500 5.5.1 This is LMTP: use LHLO\n"
   "C: HELO client.example\nS: 500 5.5.1 This is LMTP: use LHLO\n"
@@ -329,7 +315,7 @@ T(lmtp_sequence,
   "C: DATA\n" BADSEQ "C: BDAT 2 LAST\nC- xy\n" BADSEQ)
 
 /* Deferred per-recipient answers, and BDAT LAST in LMTP (RFC 2033 4.3). */
-T(lmtp_deferred_bdat,
+TR_TEST(lmtp_deferred_bdat,
   "O: lmtp\n" LMTP_GREET LHLO
   "C: MAIL FROM:<a@b.example>\n" MAIL_OK
   "C: RCPT TO:<r0@d.example>\nC: RCPT TO:<r1@d.example>\nC: RCPT TO:<r2@d.example>\n"
@@ -340,7 +326,7 @@ T(lmtp_deferred_bdat,
   "S: 250 2.1.5 r0 done\n" MSG_OK "S: 450 4.2.0 r2 later\nS: 250 2.0.0 OK\n")
 
 /* A refused message gets the refusal once per recipient. */
-T(lmtp_refused_message,
+TR_TEST(lmtp_refused_message,
   "O: lmtp\n" LMTP_GREET LHLO
   "C: MAIL FROM:<a@b.example>\n" MAIL_OK
   "C: RCPT TO:<r0@d.example>\n" RCPT_OK "C: RCPT TO:<r1@d.example>\n" RCPT_OK

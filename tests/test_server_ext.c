@@ -16,28 +16,17 @@
 #include "server_scripts.h"
 #include "transcript.h"
 
-#define T(name, script)            \
-  static void name(void **state) { \
-    (void)state;                   \
-    tr_check(script, NULL);        \
-  }
-
-#define MAIL_OK "S: 250 2.1.0 Sender OK\n"
-#define RCPT_OK "S: 250 2.1.5 Recipient OK\n"
-#define BADSEQ "S: 503 5.5.1 Bad sequence of commands\n"
-#define P501 "S: 501 5.5.4 Syntax error in parameters or arguments\n"
-#define P555 "S: 555 5.5.4 MAIL/RCPT parameters not recognized\n"
 #define EHLO_TLS_REPLY "S: 250-localhost\n" EHLO_CAPS_BODY "S: 250-STARTTLS\nS: 250 LIMITS RCPTMAX=100\n"
 #define EHLO_TLS_AUTH_REPLY "S: 250-localhost\n" EHLO_CAPS_BODY "S: 250-AUTH PLAIN LOGIN\nS: 250 LIMITS RCPTMAX=100\n"
 #define EHLO_DSN_REPLY "S: 250-localhost\n" EHLO_CAPS_BODY "S: 250-DSN\nS: 250 LIMITS RCPTMAX=100\n"
 
 /* SIZE without a limit is advertised without a value (RFC 1870 4). */
-T(size_unlimited,
+TR_TEST(size_unlimited,
   GREETING EHLO "C: MAIL FROM:<a@b.example> SIZE=123456789012\n" MAIL_OK
   EHLO_EV "E: mail <a@b.example> size=123456789012\n")
 
 /* RFC 6152: BODY=7BIT / 8BITMIME; other values 501; repeated 501. */
-T(body_param,
+TR_TEST(body_param,
   GREETING EHLO
   "C: MAIL FROM:<a@b.example> BODY=8BITMIME\n" MAIL_OK "C: RSET\nS: 250 2.0.0 Reset\n"
   "C: MAIL FROM:<a@b.example> body=7bit\n" MAIL_OK "C: RSET\nS: 250 2.0.0 Reset\n"
@@ -49,14 +38,14 @@ T(body_param,
   EHLO_EV "E: mail <a@b.example> body=8BITMIME\nE: rset\nE: mail <a@b.example> body=7BIT\nE: rset\n")
 
 /* BINARYMIME is only offered with CHUNKING (RFC 3030 3). */
-T(binarymime_needs_chunking,
+TR_TEST(binarymime_needs_chunking,
   "O: ext- CHUNKING\n" GREETING "C: EHLO client.example\n"
   "S: 250-localhost\nS: 250-PIPELINING\nS: 250-SIZE\nS: 250-8BITMIME\nS: 250-SMTPUTF8\n"
   "S: 250-ENHANCEDSTATUSCODES\nS: 250 LIMITS RCPTMAX=100\n"
   "C: MAIL FROM:<a@b.example> BODY=BINARYMIME\n" P501)
 
 /* RFC 6531 3.4/3.5: UTF-8 addresses only with SMTPUTF8 (553 5.6.7). */
-T(smtputf8,
+TR_TEST(smtputf8,
   GREETING EHLO
   "C: MAIL FROM:<j\\xc3\\xb8rn@b.example>\nS: 553 5.6.7 Address requires SMTPUTF8\n"
   "C: MAIL FROM:<a@b.example>\n" MAIL_OK
@@ -71,7 +60,7 @@ T(smtputf8,
   "E: rcpt <\\xE7\\x94\\xA8\\xE6\\x88\\xB7@\\xE4\\xBE\\x8B\\xE5\\xAD\\x90.example> #0\nE: rset\n")
 
 /* Without the extension the parameter is unknown, UTF-8 refused. */
-T(smtputf8_off,
+TR_TEST(smtputf8_off,
   "O: ext- SMTPUTF8\n" GREETING "C: EHLO client.example\n"
   "S: 250-localhost\nS: 250-PIPELINING\nS: 250-SIZE\nS: 250-8BITMIME\nS: 250-BINARYMIME\n"
   "S: 250-CHUNKING\nS: 250-ENHANCEDSTATUSCODES\nS: 250 LIMITS RCPTMAX=100\n"
@@ -79,7 +68,7 @@ T(smtputf8_off,
   "C: MAIL FROM:<j\\xc3\\xb8rn@b.example>\nS: 553 5.6.7 Address requires SMTPUTF8\n")
 
 /* RFC 3461: DSN parameters parsed, xtext-decoded and validated. */
-T(dsn_params,
+TR_TEST(dsn_params,
   "O: ext+ DSN\n" GREETING "C: EHLO client.example\n" EHLO_DSN_REPLY
   "C: MAIL FROM:<a@b.example> RET=HDRS ENVID=QQ+2B+3D123\n" MAIL_OK
   "C: RCPT TO:<c@d.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;c+40d.example\n" RCPT_OK
@@ -107,19 +96,19 @@ T(dsn_params,
   "E: mail <a@b.example> ret=FULL envid=\\{100:e}\n")
 
 /* Without DSN its parameters are unknown (RFC 5321 4.1.1.11: 555). */
-T(dsn_off,
+TR_TEST(dsn_off,
   GREETING EHLO "C: MAIL FROM:<a@b.example> RET=FULL\n" P555
   "C: MAIL FROM:<a@b.example>\n" MAIL_OK "C: RCPT TO:<c@d.example> NOTIFY=NEVER\n" P555)
 
 /* RCPT line room for DSN parameters (RFC 3461 5.4: 1036 octets). */
-T(dsn_long_rcpt,
+TR_TEST(dsn_long_rcpt,
   "O: ext+ DSN\n" GREETING "C: EHLO client.example\n" EHLO_DSN_REPLY
   "C: MAIL FROM:<a@b.example>\n" MAIL_OK
   "C: RCPT TO:<c@d.example> NOTIFY=SUCCESS,FAILURE,DELAY ORCPT=rfc822;\\{490:x}\n" RCPT_OK)
 
 /* RFC 3207: STARTTLS offered with TLS; after the handshake the EHLO state is
  * forgotten and STARTTLS is no longer offered. */
-T(starttls_basic,
+TR_TEST(starttls_basic,
   "O: tls\n" GREETING "C: EHLO client.example\n" EHLO_TLS_REPLY
   "C: STARTTLS\nS: 220 2.0.0 Ready to start TLS\nT:\n"
   "C: MAIL FROM:<a@b.example>\n" BADSEQ
@@ -130,7 +119,7 @@ T(starttls_basic,
 
 /* STARTTLS refusals: arguments 501, before EHLO or in a transaction 503,
  * not available 502, the callback's 454. */
-T(starttls_refusals,
+TR_TEST(starttls_refusals,
   "O: tls\n" GREETING
   "C: STARTTLS\n" BADSEQ
   "C: HELO client.example\nS: 250 localhost\nC: STARTTLS\n" BADSEQ
@@ -142,7 +131,7 @@ T(starttls_refusals,
   "C: STARTTLS\nS: 454 4.7.0 No certificate loaded\n")
 
 /* REQUIRETLS (RFC 8689 4): offered only under TLS; the parameter needs TLS. */
-T(requiretls,
+TR_TEST(requiretls,
   "O: tls\nO: ext+ REQUIRETLS\n" GREETING "C: EHLO client.example\n" EHLO_TLS_REPLY
   "C: MAIL FROM:<a@b.example> REQUIRETLS\nS: 530 5.7.10 REQUIRETLS needs a TLS session\n"
   "C: STARTTLS\nS: 220 2.0.0 Ready to start TLS\nT:\n"
@@ -152,7 +141,7 @@ T(requiretls,
   EHLO_EV "E: starttls\nE: ehlo EHLO client.example\nE: mail <a@b.example> requiretls\n")
 
 /* require_tls: MAIL refused with 530 5.7.0 until TLS is up (docs/examples.md). */
-T(require_tls,
+TR_TEST(require_tls,
   "O: tls\nO: require_tls\n" GREETING "C: EHLO client.example\n" EHLO_TLS_REPLY
   "C: MAIL FROM:<a@b.example>\nS: 530 5.7.0 Must issue a STARTTLS command first\n"
   "C: STARTTLS\nS: 220 2.0.0 Ready to start TLS\nT:\n"
@@ -172,7 +161,7 @@ static void pipelining_flood(void **state) {
 }
 
 /* VRFY/EXPN/HELP keywords may be listed (5321bis 3.5.2). */
-T(vrfy_keyword,
+TR_TEST(vrfy_keyword,
   "O: ext+ VRFY\nO: ext+ EXPN\nO: ext+ HELP\n" GREETING "C: EHLO client.example\n"
   "S: 250-localhost\n" EHLO_CAPS_BODY "S: 250-LIMITS RCPTMAX=100\nS: 250-VRFY\nS: 250-EXPN\nS: 250 HELP\n")
 

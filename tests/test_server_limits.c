@@ -21,13 +21,6 @@
 #include "server_scripts.h"
 #include "transcript.h"
 
-#define MAIL_OK "S: 250 2.1.0 Sender OK\n"
-#define RCPT_OK "S: 250 2.1.5 Recipient OK\n"
-#define P501 "S: 501 5.5.4 Syntax error in parameters or arguments\n"
-#define TOO_LONG "S: 500 5.5.6 Line too long\n"
-#define AUTH_OK "S: 235 2.7.0 Authentication successful\n"
-#define EHLO_AUTH_REPLY \
-  "S: 250-localhost\n" EHLO_CAPS_BODY "S: 250-AUTH PLAIN LOGIN\nS: 250 LIMITS RCPTMAX=100\n"
 #define EHLO_DSN_AUTH_REPLY                                                               \
   "S: 250-localhost\n" EHLO_CAPS_BODY "S: 250-DSN\nS: 250-AUTH PLAIN LOGIN\n"             \
   "S: 250 LIMITS RCPTMAX=100\n"

@@ -21,20 +21,9 @@
 #include "server_scripts.h"
 #include "transcript.h"
 
-#define T(name, script)            \
-  static void name(void **state) { \
-    (void)state;                   \
-    tr_check(script, NULL);        \
-  }
-
-#define MAIL_OK "S: 250 2.1.0 Sender OK\n"
-#define RCPT_OK "S: 250 2.1.5 Recipient OK\n"
 #define RSET "C: RSET\nS: 250 2.0.0 Reset\n"
 #define RSET_EV "E: rset\n"
-#define BADSEQ "S: 503 5.5.1 Bad sequence of commands\n"
-#define P501 "S: 501 5.5.4 Syntax error in parameters or arguments\n"
 #define P501_2 "S: 501 5.5.2 Syntax error in parameters or arguments\n"
-#define P555 "S: 555 5.5.4 MAIL/RCPT parameters not recognized\n"
 
 #define ALL_OPTS                                                                         \
   "O: ext+ MT-PRIORITY\nO: ext+ DELIVERBY\nO: ext+ FUTURERELEASE\nO: ext+ RRVS\n"        \
@@ -57,7 +46,7 @@
 
 /* RFC 6710 7: priority-value = (["-"] NZDIGIT) / "0"; 4.1: 501 5.5.2 for a
  * bad value or a second MT-PRIORITY. The EHLO carries the profile. */
-T(mt_priority,
+TR_TEST(mt_priority,
   ALL
   MOK("MT-PRIORITY=0") MOK("MT-PRIORITY=9") MOK("MT-PRIORITY=-9") MOK("mt-priority=-1")
   MBAD2("MT-PRIORITY=10") MBAD2("MT-PRIORITY=-10") MBAD2("MT-PRIORITY=+1")
@@ -67,7 +56,7 @@ T(mt_priority,
 
 /* RFC 2852 4: by-time ";" by-mode [by-trace], |by-time| <= 999999999,
  * by-time > 0 with "R"; 501 5.5.4. */
-T(deliverby,
+TR_TEST(deliverby,
   ALL
   MOK("BY=120;R") MOK("BY=-30;NT") MOK("BY=+999999999;N") MOK("BY=999999999;rt")
   MOK("BY=0;N") MOK("BY=1;R") MOK("BY=-999999999;N")
@@ -79,7 +68,7 @@ T(deliverby,
 
 /* RFC 4865 4: HOLDFOR=%x31-39 *8DIGIT, HOLDUNTIL=date-time in UTC; one
  * hold-param; 501 5.5.4. */
-T(futurerelease,
+TR_TEST(futurerelease,
   ALL
   MOK("HOLDFOR=1") MOK("HOLDFOR=999999999") MOK("HOLDUNTIL=2027-01-01T00:00:00Z")
   MOK("HOLDUNTIL=2028-02-29T23:59:59.123456789Z") MOK("HOLDUNTIL=2027-01-01t00:00:00+00:00")
@@ -97,7 +86,7 @@ T(futurerelease,
 
 /* RFC 3865: SOLICIT=keyword *("," keyword); at most 512 octets here, which
  * the MAIL line budget covers. */
-T(no_soliciting,
+TR_TEST(no_soliciting,
   ALL
   MOK("SOLICIT=org.example:ADV") MOK("SOLICIT=a,b.c,d_e-f") MOK("SOLICIT=\\{512:k}")
   MBAD("SOLICIT=\\{513:k}") MBAD("SOLICIT=,a") MBAD("SOLICIT=a,,b") MBAD("SOLICIT=a,")
@@ -107,7 +96,7 @@ T(no_soliciting,
 
 /* RFC 3885: MTRK=certifier [":" timeout]; certifier 1-128 octets here,
  * timeout 1*9DIGIT. */
-T(mtrk,
+TR_TEST(mtrk,
   ALL
   MOK("MTRK=abc") MOK("MTRK=abc:100") MOK("MTRK=abc:999999999") MOK("MTRK=\\{128:c}:0")
   MBAD("MTRK=\\{129:c}") MBAD("MTRK=:100") MBAD("MTRK=abc:") MBAD("MTRK=abc:1000000000")
@@ -116,7 +105,7 @@ T(mtrk,
   MOK_EV("mtrk=\\{128:c}:0"))
 
 /* RFC 4405 4: SUBMITTER=xtext(Mailbox), decoded and validated. */
-T(submitter,
+TR_TEST(submitter,
   ALL
   MOK("SUBMITTER=a@b.example") MOK("SUBMITTER=x+2By@b.example")
   MBAD("SUBMITTER=notamailbox") MBAD("SUBMITTER=a+0D@b.example") MBAD("SUBMITTER=a+4")
@@ -125,7 +114,7 @@ T(submitter,
   EHLO_EV MOK_EV("submitter=a@b.example") MOK_EV("submitter=x+y@b.example"))
 
 /* RFC 7293 3.1: RRVS=date-time [";" ("C" / "R")] on RCPT. */
-T(rrvs,
+TR_TEST(rrvs,
   ALL "C: MAIL FROM:<a@b.example>\n" MAIL_OK
   "C: RCPT TO:<c@d.example> RRVS=2014-04-03T23:01:00Z\n" RCPT_OK
   "C: RCPT TO:<e@d.example> RRVS=2014-04-03T23:01:00-05:00;C\n" RCPT_OK
@@ -143,7 +132,7 @@ T(rrvs,
   "E: rcpt <f@d.example> rrvs=1396566060;R #2\n")
 
 /* Not enabled: every one of these parameters is unknown (555 5.5.4). */
-T(disabled,
+TR_TEST(disabled,
   GREETING EHLO MOFF("MT-PRIORITY=1") MOFF("BY=120;R") MOFF("HOLDFOR=10")
   MOFF("HOLDUNTIL=2027-01-01T00:00:00Z") MOFF("SOLICIT=a") MOFF("MTRK=abc")
   MOFF("SUBMITTER=a@b.example")
@@ -154,7 +143,7 @@ T(disabled,
 
 /* After HELO no extension is in force (RFC 5321 4.1.1.1): 555 even for an
  * enabled one; a verb of an extension that is not enabled: 502 5.5.1. */
-T(after_helo,
+TR_TEST(after_helo,
   ALL_OPTS "O: burl_cb\nO: etrn_cb\n" GREETING "C: HELO client.example\nS: 250 localhost\n"
   MOFF("MT-PRIORITY=1") MOFF("BY=120;R") MOFF("HOLDFOR=10") MOFF("SOLICIT=a") MOFF("MTRK=abc")
   MOFF("SUBMITTER=a@b.example")
@@ -165,12 +154,12 @@ T(after_helo,
   "E: connect\nE: ehlo HELO client.example\nE: mail <a@b.example>\nE: rcpt <c@d.example> #0\n")
 
 /* FUTURERELEASE is offered only with its EHLO parameters (RFC 4865 3). */
-T(futurerelease_needs_params,
+TR_TEST(futurerelease_needs_params,
   "O: ext+ FUTURERELEASE\n" GREETING EHLO MOFF("HOLDFOR=10"))
 
 /* The unknown-parameter hook: accept, refuse (555 5.5.4) or a reply of the
  * application's choice; EHLO keywords of the application. */
-T(param_hook,
+TR_TEST(param_hook,
   "O: param_cb\nO: ehlo_kw XFOO bar 1\nO: ehlo_kw X-BAZ\n" GREETING
   "C: EHLO client.example\nS: 250-localhost\n" EHLO_CAPS_BODY
   "S: 250-LIMITS RCPTMAX=100\nS: 250-XFOO bar 1\nS: 250 X-BAZ\n"
@@ -185,7 +174,7 @@ T(param_hook,
 
 /* RFC 1985 5: ETRN [option] node; 501 for a bad node, 503 in a transaction;
  * answered by the application (250/251/252/253/458/459). */
-T(etrn,
+TR_TEST(etrn,
   "O: ext+ ETRN\nO: etrn_cb\n" GREETING "C: EHLO client.example\nS: 250-localhost\n"
   EHLO_CAPS_BODY "S: 250-LIMITS RCPTMAX=100\nS: 250 ETRN\n"
   "A: etrn ok\nC: ETRN example.com\nS: 250 2.0.0 Queuing started\n"
@@ -199,7 +188,7 @@ T(etrn,
 
 /* RFC 4468 3: BURL url [LAST] inside a transaction with recipients; the
  * application fetches and answers; a 2yz to LAST ends the transaction. */
-T(burl,
+TR_TEST(burl,
   "O: ext+ BURL\nO: burl_cb\nO: ext_params BURL imap\n" GREETING
   "C: EHLO client.example\nS: 250-localhost\n" EHLO_CAPS_BODY
   "S: 250-LIMITS RCPTMAX=100\nS: 250 BURL imap\n"

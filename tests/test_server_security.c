@@ -22,21 +22,7 @@
 #include "server_scripts.h"
 #include "transcript.h"
 
-#define T(name, script)            \
-  static void name(void **state) { \
-    (void)state;                   \
-    tr_check(script, NULL);        \
-  }
-
-#define MAIL_OK "S: 250 2.1.0 Sender OK\n"
-#define RCPT_OK "S: 250 2.1.5 Recipient OK\n"
-#define DATA_GO "S: 354 End data with <CR><LF>.<CR><LF>\n"
-#define MSG_OK "S: 250 2.0.0 Message accepted\n"
-#define BADSEQ "S: 503 5.5.1 Bad sequence of commands\n"
 #define SYNTAX "S: 500 5.5.2 Syntax error, command unrecognized\n"
-#define TOO_LONG "S: 500 5.5.6 Line too long\n"
-#define TXN GREETING EHLO "C: MAIL FROM:<a@b.example>\n" MAIL_OK "C: RCPT TO:<c@d.example>\n" RCPT_OK
-#define TXN_EV EHLO_EV "E: mail <a@b.example>\nE: rcpt <c@d.example> #0\n"
 
 /* ---- 1. SMTP smuggling ---- */
 
@@ -109,12 +95,12 @@ static void smuggling_accepted(void **state) {
 }
 
 /* An over-long data line is one line: a "." later in it is not a line start. */
-T(long_data_line_no_eod,
+TR_TEST(long_data_line_no_eod,
   TXN "C: DATA\n" DATA_GO "C- \\{5000:x}.\\r\\nQUIT\\r\\n.\\r\\n\n" MSG_OK "C: NOOP\nS: 250 2.0.0 OK\n")
 
 /* Bare LF / CR / NUL in a command line make the whole line an error:
  * never two commands from one line. */
-T(command_line_bare,
+TR_TEST(command_line_bare,
   GREETING EHLO
   "C- NOOP\\nQUIT\\r\\n\n" SYNTAX
   "C- MAIL FROM:<a@b.example>\\rRCPT TO:<c@d.example>\\r\\n\n" SYNTAX
@@ -127,7 +113,7 @@ T(command_line_bare,
 
 /* Bytes pipelined behind STARTTLS are discarded, never executed, in any
  * spelling; after the handshake all state is gone. */
-T(starttls_injection,
+TR_TEST(starttls_injection,
   "O: tls\nO: plaintext_auth\n" GREETING "C: EHLO client.example\n"
   "S: 250-localhost\n" EHLO_CAPS_BODY "S: 250-STARTTLS\nS: 250-AUTH PLAIN LOGIN\nS: 250 LIMITS RCPTMAX=100\n"
   "C- STARTTLS\\r\\nEHLO evil.example\\r\\nMAIL FROM:<evil@x.example>\\r\\nAUTH PLAIN AHVzZXIAc2VjcmV0\\r\\n\n"
@@ -135,14 +121,14 @@ T(starttls_injection,
   "C: MAIL FROM:<a@b.example>\n" BADSEQ
   "C: RCPT TO:<c@d.example>\n" BADSEQ
   EHLO_EV "E: starttls\nZ: open\n")
-T(starttls_injection_lowercase,
+TR_TEST(starttls_injection_lowercase,
   "O: tls\n" GREETING "C: EHLO client.example\n"
   "S: 250-localhost\n" EHLO_CAPS_BODY "S: 250-STARTTLS\nS: 250 LIMITS RCPTMAX=100\n"
   "C- sTaRtTlS\\r\\nRSET\\r\\nQUIT\\r\\n\n"
   "S: 220 2.0.0 Ready to start TLS\nT:\nC: NOOP\nS: 250 2.0.0 OK\n"
   EHLO_EV "E: starttls\nE: noop\n")
 /* Even when the application answers STARTTLS later. */
-T(starttls_injection_deferred,
+TR_TEST(starttls_injection_deferred,
   "O: tls\n" GREETING "C: EHLO client.example\n"
   "S: 250-localhost\n" EHLO_CAPS_BODY "S: 250-STARTTLS\nS: 250 LIMITS RCPTMAX=100\n"
   "A: starttls defer\nR: reply 220\n"
@@ -166,13 +152,13 @@ static void sni_untrusted(void **state) {
 }
 
 /* ---- 3. values ---- */
-T(address_controls,
+TR_TEST(address_controls,
   GREETING EHLO
   "C- MAIL FROM:<\\\"a\\x01b\\\"@b.example>\\r\\n\nS: 501 5.1.7 Bad sender address syntax\n"
   "C- MAIL FROM:<a@b.example> ENVID=x+00y\\r\\n\nS: 555 5.5.4 MAIL/RCPT parameters not recognized\n"
   "C- MAIL FROM:<a\\x7f@b.example>\\r\\n\nS: 501 5.1.7 Bad sender address syntax\n"
   "C- EHLO ex\\x00ample\\r\\n\n" SYNTAX)
-T(decoded_values,
+TR_TEST(decoded_values,
   "O: ext+ DSN\nO: plaintext_auth\n" GREETING "C: EHLO client.example\n"
   "S: 250-localhost\n" EHLO_CAPS_BODY "S: 250-DSN\nS: 250-AUTH PLAIN LOGIN\nS: 250 LIMITS RCPTMAX=100\n"
   "C: MAIL FROM:<a@b.example> ENVID=x+0Dy\nS: 501 5.5.4 Syntax error in parameters or arguments\n"
@@ -186,7 +172,7 @@ T(decoded_values,
 
 /* RFC 5321 4.5.3.1.4: 512 octets with CRLF is fine, 513 is 500; the rest of
  * an over-long line is never run; the session continues. */
-T(command_line_limit,
+TR_TEST(command_line_limit,
   GREETING "C: NOOP \\{505:a}\nS: 250 2.0.0 OK\n"
   "C: NOOP \\{506:a}\n" TOO_LONG
   "C: NOOP \\{3000:a}QUIT\n" TOO_LONG
@@ -271,7 +257,7 @@ static void recipient_flood(void **state) {
 }
 
 /* SIZE: digits only, overflow refused not wrapped (docs/security.md 4). */
-T(size_overflow,
+TR_TEST(size_overflow,
   "O: max_size 1000\n" GREETING "C: EHLO client.example\n"
   "S: 250-localhost\nS: 250-PIPELINING\nS: 250-SIZE 1000\nS: 250-8BITMIME\nS: 250-BINARYMIME\n"
   "S: 250-CHUNKING\nS: 250-SMTPUTF8\nS: 250-ENHANCEDSTATUSCODES\nS: 250 LIMITS RCPTMAX=100\n"
@@ -283,11 +269,11 @@ T(size_overflow,
 
 /* BDAT chunks are counted, never scanned (Exim CVE-2017-16944); a refused
  * BDAT still consumes its bytes; a huge BDAT is refused, not buffered. */
-T(bdat_not_scanned,
+TR_TEST(bdat_not_scanned,
   TXN "C: BDAT 25\nC- \\r\\n.\\r\\nQUIT\\r\\nRSET\\r\\nBDAT 1\\r\\n\n"
   "S: 250 2.0.0 25 octets received\nC: BDAT 0 LAST\n" MSG_OK
   "C: BDAT 7\nC- QUIT\\r\\n.\n" BADSEQ "C: NOOP\nS: 250 2.0.0 OK\nZ: open\n")
-T(bdat_huge,
+TR_TEST(bdat_huge,
   "O: max_size 100\n" GREETING "C: EHLO client.example\n"
   "S: 250-localhost\nS: 250-PIPELINING\nS: 250-SIZE 100\nS: 250-8BITMIME\nS: 250-BINARYMIME\n"
   "S: 250-CHUNKING\nS: 250-SMTPUTF8\nS: 250-ENHANCEDSTATUSCODES\nS: 250 LIMITS RCPTMAX=100\n"

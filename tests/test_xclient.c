@@ -151,12 +151,6 @@ static void test_parse_values(void **state) {
   assert_null(smtp_xattr_name(SMTP_XATTR_COUNT));
 }
 
-#define T(name, script)            \
-  static void name(void **state) { \
-    (void)state;                   \
-    tr_check(script, NULL);        \
-  }
-
 #define XC_LINE "S: 250-XCLIENT NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT\n"
 #define XF_LINE "S: 250 XFORWARD NAME ADDR PROTO HELO SOURCE IDENT PORT\n"
 #define EHLO_X                                                                                   \
@@ -164,7 +158,7 @@ static void test_parse_values(void **state) {
   XF_LINE
 
 /* Offered to a trusted client; XCLIENT gives a new greeting, EHLO again. */
-T(xclient_trusted,
+TR_TEST(xclient_trusted,
   "O: xclient 3\nO: xallow 3\n" GREETING EHLO_X
   "C: XCLIENT NAME=client.example ADDR=192.0.2.1 PORT=50123 HELO=client.example\n" GREETING
   "C: MAIL FROM:<a@b.example>\nS: 503 5.5.1 Bad sequence of commands\n"
@@ -181,14 +175,14 @@ T(xclient_trusted,
   "E: mail <a@b.example>\nE: rset\n")
 
 /* Not trusted: not offered, 550 5.7.0 as Postfix answers. */
-T(xclient_untrusted,
+TR_TEST(xclient_untrusted,
   "O: xclient 3\n" GREETING EHLO
   "C: XCLIENT ADDR=192.0.2.1\nS: 550 5.7.0 Error: insufficient authorization\n"
   "C: XFORWARD ADDR=192.0.2.1\nS: 550 5.7.0 Error: insufficient authorization\n"
   EHLO_EV)
 
 /* Only XFORWARD enabled and trusted; XCLIENT stays an unknown command. */
-T(xforward_only,
+TR_TEST(xforward_only,
   "O: xclient 2\nO: xallow 2\n" GREETING "C: EHLO proxy.example\nS: 250-localhost\n" EHLO_CAPS_BODY
   "S: 250-LIMITS RCPTMAX=100\nS: 250 XFORWARD NAME ADDR PROTO HELO SOURCE IDENT PORT\n"
   "C: XFORWARD SOURCE=LOCAL IDENT=abc\nS: 250 2.0.0 Ok\n"
@@ -196,7 +190,7 @@ T(xforward_only,
   "E: connect\nE: ehlo EHLO proxy.example\nE: unknown XCLIENT ADDR=192.0.2.1\n")
 
 /* Disabled (the default): both reach the unknown-command callback. */
-T(xclient_disabled,
+TR_TEST(xclient_disabled,
   GREETING EHLO "C: XCLIENT ADDR=192.0.2.1\nS: 500 5.5.2 Syntax error, command unrecognized\n"
   EHLO_EV "E: unknown XCLIENT ADDR=192.0.2.1\n")
 
@@ -207,7 +201,7 @@ T(xclient_disabled,
  * (several commands add up); Postfix forgets them when the transaction
  * ends, on RSET and on HELO/EHLO. The events show the session's view:
  * client endpoint, HELO name, Received protocol, authenticated user. */
-T(xforward_per_transaction,
+TR_TEST(xforward_per_transaction,
   "O: xclient 3\nO: xallow 3\nO: who\n" GREETING EHLO_X
   "C: XFORWARD NAME=fwd.example ADDR=192.0.2.7 PORT=1025 HELO=fwd.example PROTO=SMTP\nS: 250 2.0.0 Ok\n"
   "C: XFORWARD IDENT=Q1 SOURCE=REMOTE\nS: 250 2.0.0 Ok\n"
@@ -237,7 +231,7 @@ T(xforward_per_transaction,
  * must send next does not replace HELO); several commands add up; LOGIN
  * authenticates as that user; PROTO=SMTP names the Received protocol; an
  * XFORWARD PROTO wins for its transaction. */
-T(xclient_applied,
+TR_TEST(xclient_applied,
   "O: xclient 3\nO: xallow 3\nO: who\n" GREETING EHLO_X
   "C: XCLIENT NAME=client.example ADDR=192.0.2.1 PORT=50123\n" GREETING
   "C: XCLIENT HELO=orig.example PROTO=SMTP LOGIN=alice+40example.org\n" GREETING

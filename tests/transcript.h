@@ -65,6 +65,13 @@ int tr_run(const char *script, tr_setup_fn setup, int mode, unsigned seed, char 
  * output draining); fails the cmocka test on the first mismatch. */
 void tr_check(const char *script, tr_setup_fn setup);
 
+/* A cmocka test @p name that runs tr_check(@p script, NULL). */
+#define TR_TEST(name, script)      \
+  static void name(void **state) { \
+    (void)state;                   \
+    tr_check(script, NULL);        \
+  }
+
 /* Log an event from a custom callback (user_data of the session is the tr_app). */
 void tr_log(tr_app *a, const char *fmt, ...);
 
