@@ -19,6 +19,7 @@
 #include <smtp/io.h>
 #include <smtp/tls.h>
 
+#include "support/hex.h"
 #include "support/tls_pipe.h"
 #include "tls_backend.h"
 
@@ -81,15 +82,6 @@ static int teardown_all(void **state) {
   return 0;
 }
 
-static void hexify(const unsigned char *b, size_t n, char *out) {
-  static const char hx[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = hx[b[i] >> 4];
-    out[2 * i + 1] = hx[b[i] & 15];
-  }
-  out[2 * n] = 0;
-}
-
 static void add(const smtp_resolver *r, const char *name, unsigned int type, const char *rd) {
   assert_int_equal(smtp_resolver_scripted_add(r, name, type, rd, SMTP_SCRIPTED_SECURE, 0), 0);
 }
@@ -133,7 +125,7 @@ static void test_dane_in_handshake(void **state) {
   (void)state;
   if (!smtp_tls_available()) skip();
   assert_int_equal(smtp_resolver_scripted_new(&res, NULL), 0);
-  hexify(mx_der, mx_der_len, hex);
+  hex_encode(mx_der, mx_der_len, hex);
   snprintf(rd, sizeof rd, "3 0 0 %s", hex); /* DANE-EE, the whole certificate */
   add(&res, "dane.test", SMTP_DNS_MX, "10 mx.dane.test");
   add(&res, "mx.dane.test", SMTP_DNS_A, "192.0.2.1");

@@ -15,6 +15,7 @@
 #include <smtp/tls.h>
 
 #include "dane_certs.h"
+#include "support/hex.h"
 
 static uint32_t lcg_state;
 static uint32_t lcg(void *ud) {
@@ -356,15 +357,6 @@ static void test_many_mx(void **state) {
   smtp_resolver_close(&res);
 }
 
-static const char HEX[] = "0123456789abcdef";
-static void hexify(const unsigned char *b, size_t n, char *out) {
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = HEX[b[i] >> 4];
-    out[2 * i + 1] = HEX[b[i] & 15];
-  }
-  out[2 * n] = 0;
-}
-
 static void test_dane_lookups(void **state) {
   smtp_resolver res;
   smtp_delivery_config c = cfg(SMTP_DELIVERY_DANE);
@@ -376,7 +368,7 @@ static void test_dane_lookups(void **state) {
   char rd[200], hx[140];
   (void)state;
   smtp_resolver_scripted_new(&res, NULL);
-  hexify(sha256_leaf_spki, 32, hx);
+  hex_encode(sha256_leaf_spki, 32, hx);
   snprintf(rd, sizeof rd, "3 1 1 %s", hx);
   add(&res, "sec.example", SMTP_DNS_MX, "10 mx.sec.example", SMTP_SCRIPTED_SECURE);
   add(&res, "sec.example", SMTP_DNS_MX, "20 mx2.sec.example", SMTP_SCRIPTED_SECURE);

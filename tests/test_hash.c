@@ -16,15 +16,7 @@
 #include <smtp/common.h>
 
 #include "hash.h"
-
-static void hex(const unsigned char *b, size_t n, char *out) {
-  static const char h[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = h[b[i] >> 4];
-    out[2 * i + 1] = h[b[i] & 15];
-  }
-  out[2 * n] = 0;
-}
+#include "support/hex.h"
 
 static uint32_t rng = 12345;
 static uint32_t next(void) {
@@ -39,12 +31,12 @@ static void check(int alg, const char *msg, size_t len, const char *want) {
   smtp__hash_ctx c;
   size_t i, hl = smtp__hash_len(alg);
   assert_int_equal(smtp__hash(alg, msg, len, d), 0);
-  hex(d, hl, x);
+  hex_encode(d, hl, x);
   assert_string_equal(x, want);
   smtp__hash_init(&c, alg);
   for (i = 0; i < len; i++) smtp__hash_update(&c, msg + i, 1);
   smtp__hash_final(&c, d);
-  hex(d, hl, x);
+  hex_encode(d, hl, x);
   assert_string_equal(x, want);
   for (int round = 0; round < 4; round++) {
     smtp__hash_init(&c, alg);
@@ -55,7 +47,7 @@ static void check(int alg, const char *msg, size_t len, const char *want) {
       i += k;
     }
     smtp__hash_final(&c, d);
-    hex(d, hl, x);
+    hex_encode(d, hl, x);
     assert_string_equal(x, want);
   }
 }
@@ -125,18 +117,18 @@ static void test_hmac(void **state) {
   memset(key, 0x0b, 20);
   /* RFC 2202 3, test cases 1 and 2 */
   assert_int_equal(smtp__hmac(SMTP__H_SHA1, key, 20, "Hi There", 8, d), 0);
-  hex(d, 20, x);
+  hex_encode(d, 20, x);
   assert_string_equal(x, "b617318655057264e28bc0b6fb378c8ef146be00");
   assert_int_equal(smtp__hmac(SMTP__H_SHA1, "Jefe", 4, "what do ya want for nothing?", 28, d), 0);
-  hex(d, 20, x);
+  hex_encode(d, 20, x);
   assert_string_equal(x, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
   /* RFC 4231 4.2 and 4.3 (HMAC-SHA-512) */
   assert_int_equal(smtp__hmac(SMTP__H_SHA512, key, 20, "Hi There", 8, d), 0);
-  hex(d, 64, x);
+  hex_encode(d, 64, x);
   assert_string_equal(x, "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cde"
                          "daa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854");
   assert_int_equal(smtp__hmac(SMTP__H_SHA512, "Jefe", 4, "what do ya want for nothing?", 28, d), 0);
-  hex(d, 64, x);
+  hex_encode(d, 64, x);
   assert_string_equal(x, "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"
                          "9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737");
   /* RFC 4231 4.7: a key longer than SHA-512's 128-octet block */
@@ -144,7 +136,7 @@ static void test_hmac(void **state) {
   assert_int_equal(smtp__hmac(SMTP__H_SHA512, key, 131,
                               "Test Using Larger Than Block-Size Key - Hash Key First", 54, d),
                    0);
-  hex(d, 64, x);
+  hex_encode(d, 64, x);
   assert_string_equal(x, "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f352"
                          "6b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598");
   assert_int_equal(smtp__hmac(99, "k", 1, "d", 1, d), SMTP_ERR_INVALID_ARGUMENT);
@@ -156,13 +148,13 @@ static void test_pbkdf2(void **state) {
   char x[129];
   /* RFC 6070 2 (PBKDF2-HMAC-SHA-1, dkLen 20) */
   assert_int_equal(smtp__pbkdf2(SMTP__H_SHA1, "password", 8, "salt", 4, 1, d), 0);
-  hex(d, 20, x);
+  hex_encode(d, 20, x);
   assert_string_equal(x, "0c60c80f961f0e71f3a9b524af6012062fe037a6");
   assert_int_equal(smtp__pbkdf2(SMTP__H_SHA1, "password", 8, "salt", 4, 2, d), 0);
-  hex(d, 20, x);
+  hex_encode(d, 20, x);
   assert_string_equal(x, "ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957");
   assert_int_equal(smtp__pbkdf2(SMTP__H_SHA1, "password", 8, "salt", 4, 4096, d), 0);
-  hex(d, 20, x);
+  hex_encode(d, 20, x);
   assert_string_equal(x, "4b007901b765489abead49d926f721d065a429c1");
   assert_int_equal(smtp__pbkdf2(SMTP__H_SHA1, "p", 1, "s", 1, 0, d), SMTP_ERR_INVALID_ARGUMENT);
 }

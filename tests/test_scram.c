@@ -19,15 +19,7 @@
 #include "client_auth.h"
 #include "hash.h"
 #include "scram.h"
-
-static void hex(const unsigned char *b, size_t n, char *out) {
-  static const char h[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = h[b[i] >> 4];
-    out[2 * i + 1] = h[b[i] & 15];
-  }
-  out[2 * n] = 0;
-}
+#include "support/hex.h"
 
 #define NEED_HASH()                       \
   do {                                    \
@@ -40,10 +32,10 @@ static void test_sha256(void **state) {
   char x[65];
   NEED_HASH();
   assert_int_equal(smtp__sha256("abc", 3, d), 0);
-  hex(d, 32, x);
+  hex_encode(d, 32, x);
   assert_string_equal(x, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   assert_int_equal(smtp__sha256("", 0, d), 0);
-  hex(d, 32, x);
+  hex_encode(d, 32, x);
   assert_string_equal(x, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
@@ -55,18 +47,18 @@ static void test_hmac_sha256(void **state) {
   memset(key, 0x0b, sizeof key);
   /* RFC 4231 4.2 test case 1 */
   assert_int_equal(smtp__hmac_sha256(key, 20, "Hi There", 8, d), 0);
-  hex(d, 32, x);
+  hex_encode(d, 32, x);
   assert_string_equal(x, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
   /* RFC 4231 4.3 test case 2 */
   assert_int_equal(smtp__hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, d), 0);
-  hex(d, 32, x);
+  hex_encode(d, 32, x);
   assert_string_equal(x, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
   /* RFC 4231 4.7 test case 6: a key longer than the block */
   memset(big, 0xaa, sizeof big);
   assert_int_equal(smtp__hmac_sha256(big, 131, "Test Using Larger Than Block-Size Key - Hash Key First",
                                      54, d),
                    0);
-  hex(d, 32, x);
+  hex_encode(d, 32, x);
   assert_string_equal(x, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
@@ -77,11 +69,11 @@ static void test_pbkdf2(void **state) {
   NEED_HASH();
   /* RFC 7914 11: PBKDF2-HMAC-SHA256 (P="passwd", S="salt", c=1), first block */
   assert_int_equal(smtp__pbkdf2_sha256("passwd", 6, "salt", 4, 1, d), 0);
-  hex(d, 32, x);
+  hex_encode(d, 32, x);
   assert_string_equal(x, "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc");
   /* RFC 7914 11: P="Password", S="NaCl", c=80000, first block */
   assert_int_equal(smtp__pbkdf2_sha256("Password", 8, "NaCl", 4, 80000, d), 0);
-  hex(d, 32, x);
+  hex_encode(d, 32, x);
   assert_string_equal(x, "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56");
   assert_int_equal(smtp__pbkdf2_sha256("p", 1, "s", 1, 0, d), SMTP_ERR_INVALID_ARGUMENT);
 }
@@ -97,7 +89,7 @@ static void test_hmac_md5_cram(void **state) {
   NEED_HASH();
   /* RFC 2202 2 test case 2 */
   assert_int_equal(smtp__hmac_md5("Jefe", 4, "what do ya want for nothing?", 28, d), 0);
-  hex(d, 16, x);
+  hex_encode(d, 16, x);
   assert_string_equal(x, "750c783e6ab0b503eaa86e310a5db738");
   /* RFC 2195 2 */
   assert_int_equal(smtp__sasl_client_start(&s, SMTP_SASL_CRAM_MD5, &cr, NULL, 0, out, sizeof out, &n, &ir), 0);
