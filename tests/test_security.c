@@ -392,6 +392,31 @@ static void pair_one(hh_pair *p, const hh_srv_cfg *scfg, const hh_cli_cfg *ccfg,
   hh_pair_run(p);
 }
 
+/* The client configuration and the one transaction (alice to bob) of the
+ * client body tests: no STARTTLS, DATA (CHUNKING disabled) unless
+ * @p chunking; @p body from source @p src (0: memory, 1: pushed, 2: read). */
+static void body_txn(hh_cli_cfg *ccfg, hh_cli_txn *t, int chunking, const char *body, size_t len,
+                     int src) {
+  memset(ccfg, 0, sizeof *ccfg);
+  ccfg->starttls = SMTP_CLIENT_STARTTLS_OFF;
+  if (!chunking) ccfg->disabled = SMTP_EXT_CHUNKING;
+  memset(t, 0, sizeof *t);
+  t->from = "alice@sender.example";
+  t->rcpt[0] = "bob@rcpt.example";
+  t->nrcpt = 1;
+  t->body = body;
+  t->body_len = len;
+  t->body_source = src == 0 ? 0 : src == 1 ? SMTP_CLIENT_BODY_PUSH : SMTP_CLIENT_BODY_READ;
+}
+
+/* What the client sent after its DATA command at @p d never ends the data:
+ * no CRLF.CRLF, no "." line first (docs/security.md 1). */
+static void check_no_terminator(const hh_pair *p, const char *d) {
+  size_t rest = p->c2s_all.len - (size_t)(d + 6 - p->c2s_all.p);
+  HH_CHECK(hh_find(d + 6, rest, "\r\n.\r\n", 5) == NULL);
+  HH_CHECK(!(rest >= 3 && memcmp(d + 6, ".\r\n", 3) == 0));
+}
+
 static void c1_stuffing(void **state) {
   (void)state;
   for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
@@ -403,16 +428,7 @@ static void c1_stuffing(void **state) {
         hh_cli_cfg ccfg;
         hh_cli_txn t;
         hh_buf norm = {0};
-        memset(&ccfg, 0, sizeof ccfg);
-        ccfg.starttls = SMTP_CLIENT_STARTTLS_OFF;
-        ccfg.disabled = SMTP_EXT_CHUNKING; /* DATA, not BDAT */
-        memset(&t, 0, sizeof t);
-        t.from = "alice@sender.example";
-        t.rcpt[0] = "bob@rcpt.example";
-        t.nrcpt = 1;
-        t.body = bodies[i].b;
-        t.body_len = strlen(bodies[i].b);
-        t.body_source = src == 0 ? 0 : src == 1 ? SMTP_CLIENT_BODY_PUSH : SMTP_CLIENT_BODY_READ;
+        body_txn(&ccfg, &t, 0, bodies[i].b, strlen(bodies[i].b), src); /* DATA, not BDAT */
         snprintf(hh_ctx, sizeof hh_ctx, "client stuffing body %zu source %d, %s, seed %u", i, src,
                  hh_mode_name(mode), seed);
         pair_one(&p, NULL, &ccfg, &t, 1, mode, seed);
@@ -447,17 +463,8 @@ static void c1_worst_case_growth(void **state) {
         /* memory bodies: a CRLF now and then (see regress_client_memory_bare_lf_body) */
         if (src == 0 && k % 100 == 99) hh_buf_str(&body, "\r\n");
       }
-      memset(&ccfg, 0, sizeof ccfg);
-      ccfg.starttls = SMTP_CLIENT_STARTTLS_OFF;
-      ccfg.disabled = SMTP_EXT_CHUNKING;
+      body_txn(&ccfg, &t, 0, body.p, body.len, src);
       ccfg.output_buffer = SMTP_CLIENT_OUTPUT_MIN;
-      memset(&t, 0, sizeof t);
-      t.from = "alice@sender.example";
-      t.rcpt[0] = "bob@rcpt.example";
-      t.nrcpt = 1;
-      t.body = body.p;
-      t.body_len = body.len;
-      t.body_source = src == 0 ? 0 : src == 1 ? SMTP_CLIENT_BODY_PUSH : SMTP_CLIENT_BODY_READ;
       snprintf(hh_ctx, sizeof hh_ctx, "worst-case growth unit %zu source %d", u, src);
       pair_one(&p, NULL, &ccfg, &t, 1, HH_RANDOM, (uint32_t)(u * 31 + (size_t)src + 1));
       HH_CHECK(p.cli.ndone == 1 && p.cli.done_status[0] == SMTP_OK);
@@ -491,16 +498,7 @@ static void c1_invalid_body(void **state) {
         hh_cli_cfg ccfg;
         hh_cli_txn t;
         const char *d;
-        memset(&ccfg, 0, sizeof ccfg);
-        ccfg.starttls = SMTP_CLIENT_STARTTLS_OFF;
-        ccfg.disabled = SMTP_EXT_CHUNKING;
-        memset(&t, 0, sizeof t);
-        t.from = "alice@sender.example";
-        t.rcpt[0] = "bob@rcpt.example";
-        t.nrcpt = 1;
-        t.body = bad[i].b;
-        t.body_len = bad[i].n;
-        t.body_source = src == 0 ? 0 : src == 1 ? SMTP_CLIENT_BODY_PUSH : SMTP_CLIENT_BODY_READ;
+        body_txn(&ccfg, &t, 0, bad[i].b, bad[i].n, src);
         snprintf(hh_ctx, sizeof hh_ctx, "invalid body %zu source %d", i, src);
         pair_one(&p, NULL, &ccfg, &t, 1, HH_RANDOM, (uint32_t)(i * 3 + (size_t)src + 1));
         HH_CHECK(p.cli.ndone == 1 && p.cli.done_status[0] != SMTP_OK);
@@ -512,9 +510,7 @@ static void c1_invalid_body(void **state) {
           HH_CHECK(!HH_HAS(p.c2s_all, "MAIL FROM"));
         } else if (d) {
           /* after 354: no terminator was ever sent */
-          size_t rest = p.c2s_all.len - (size_t)(d + 6 - p.c2s_all.p);
-          HH_CHECK(hh_find(d + 6, rest, "\r\n.\r\n", 5) == NULL);
-          HH_CHECK(!(rest >= 3 && memcmp(d + 6, ".\r\n", 3) == 0));
+          check_no_terminator(&p, d);
         }
         hh_pair_free(&p);
       }
@@ -534,16 +530,7 @@ static void c1_read_fails_after_354(void **state) {
     hh_cli_cfg ccfg;
     hh_cli_txn t;
     const char *d;
-    memset(&ccfg, 0, sizeof ccfg);
-    ccfg.starttls = SMTP_CLIENT_STARTTLS_OFF;
-    ccfg.disabled = SMTP_EXT_CHUNKING;
-    memset(&t, 0, sizeof t);
-    t.from = "alice@sender.example";
-    t.rcpt[0] = "bob@rcpt.example";
-    t.nrcpt = 1;
-    t.body = body.p;
-    t.body_len = body.len;
-    t.body_source = SMTP_CLIENT_BODY_READ;
+    body_txn(&ccfg, &t, 0, body.p, body.len, 2);
     snprintf(hh_ctx, sizeof hh_ctx, "read_body fails at %d", fail_at[i]);
     memset(&p, 0, sizeof p);
     hh_srv_new(&p.srv, NULL, 0);
@@ -555,11 +542,7 @@ static void c1_read_fails_after_354(void **state) {
     HH_CHECK(p.srv.n_end == 0);
     d = hh_find(p.c2s_all.p, p.c2s_all.len, "DATA\r\n", 6);
     HH_CHECK(d != NULL);
-    if (d) {
-      size_t rest = p.c2s_all.len - (size_t)(d + 6 - p.c2s_all.p);
-      HH_CHECK(hh_find(d + 6, rest, "\r\n.\r\n", 5) == NULL);
-      HH_CHECK(!(rest >= 3 && memcmp(d + 6, ".\r\n", 3) == 0));
-    }
+    if (d) check_no_terminator(&p, d);
     hh_pair_free(&p);
   }
   hh_buf_free(&body);
@@ -577,15 +560,7 @@ static void c1_bdat_counted(void **state) {
       hh_buf norm = {0};
       uint64_t total = 0;
       const char *q;
-      memset(&ccfg, 0, sizeof ccfg);
-      ccfg.starttls = SMTP_CLIENT_STARTTLS_OFF;
-      memset(&t, 0, sizeof t);
-      t.from = "alice@sender.example";
-      t.rcpt[0] = "bob@rcpt.example";
-      t.nrcpt = 1;
-      t.body = bodies[i].b;
-      t.body_len = strlen(bodies[i].b);
-      t.body_source = src == 0 ? 0 : src == 1 ? SMTP_CLIENT_BODY_PUSH : SMTP_CLIENT_BODY_READ;
+      body_txn(&ccfg, &t, 1, bodies[i].b, strlen(bodies[i].b), src);
       snprintf(hh_ctx, sizeof hh_ctx, "client BDAT body %zu source %d", i, src);
       pair_one(&p, NULL, &ccfg, &t, 1, HH_RANDOM, (uint32_t)(i * 5 + (size_t)src + 3));
       HH_CHECK(p.cli.ndone == 1 && p.cli.done_status[0] == SMTP_OK);
@@ -2077,15 +2052,7 @@ static void regress_client_memory_bare_lf_body(void **state) {
   hh_cli_txn t;
   (void)state;
   for (int k = 0; k < 100; k++) hh_buf_str(&body, "a short unix line\n"); /* 1800 octets */
-  memset(&ccfg, 0, sizeof ccfg);
-  ccfg.starttls = SMTP_CLIENT_STARTTLS_OFF;
-  ccfg.disabled = SMTP_EXT_CHUNKING;
-  memset(&t, 0, sizeof t);
-  t.from = "alice@sender.example";
-  t.rcpt[0] = "bob@rcpt.example";
-  t.nrcpt = 1;
-  t.body = body.p;
-  t.body_len = body.len;
+  body_txn(&ccfg, &t, 0, body.p, body.len, 0);
   snprintf(hh_ctx, sizeof hh_ctx, "memory body with bare LF line ends (regression)");
   pair_one(&p, NULL, &ccfg, &t, 1, HH_WHOLE, 1);
   HH_CHECK(p.cli.ndone == 1);
