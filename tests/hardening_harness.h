@@ -226,6 +226,9 @@ void hh_srv_new(hh_srv *h, const hh_srv_cfg *cfg, size_t fail_at);
 /* Free the session and check that it left nothing allocated. */
 void hh_srv_free(hh_srv *h);
 
+/* Free the session without that check (its allocator is not h->mem). */
+void hh_srv_release(hh_srv *h);
+
 /* Take the server's pending output (in random mode, in random pieces). */
 void hh_srv_drain(hh_srv *h);
 

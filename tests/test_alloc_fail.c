@@ -51,20 +51,6 @@ out:
   return r;
 }
 
-static void af_srv_free(hh_srv *h) {
-  smtp_server_session_del(h->s);
-  h->s = NULL;
-  hh_buf_free(&h->out);
-  hh_buf_free(&h->log);
-  for (int i = 0; i < HH_MAX_TXN; i++) {
-    hh_buf_free(&h->txn[i].from);
-    hh_buf_free(&h->txn[i].mailinfo);
-    hh_buf_free(&h->txn[i].rcpts);
-    hh_buf_free(&h->txn[i].data);
-    hh_buf_free(&h->txn[i].envid);
-  }
-}
-
 static const hh_cli_txn af_txns[2] = {
     {"alice@sender.example",
      {"bob@rcpt.example", "carol@rcpt.example", "dave@rcpt.example", "erin@rcpt.example",
@@ -105,7 +91,7 @@ static size_t af_sessions(int which, size_t fail_at, int fail_all) {
     } else {
       HH_CHECK(p.srv.s == NULL);
     }
-    af_srv_free(&p.srv);
+    hh_srv_release(&p.srv);
     hh_cli_free(&p.cli);
     HH_CHECK(sm.live == 0 && sm.bytes == 0);
     hh_buf_free(&p.c2s);
@@ -426,7 +412,7 @@ done:
     if (a.close) a.close(a.user_data);
     if (b.close) b.close(b.user_data);
   }
-  af_srv_free(&srv);
+  hh_srv_release(&srv);
   hh_cli_free(&cli);
   HH_CHECK(m.failed == 0 || nomem_seen);
   HH_CHECK(m.live == 0 && m.bytes == 0);

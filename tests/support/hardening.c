@@ -402,10 +402,14 @@ void hh_srv_new(hh_srv *h, const hh_srv_cfg *cfg, size_t fail_at) {
 }
 
 void hh_srv_free(hh_srv *h) {
-  smtp_server_session_del(h->s);
-  h->s = NULL;
+  hh_srv_release(h);
   HH_CHECK(h->mem.live == 0);
   HH_CHECK(h->mem.bytes == 0);
+}
+
+void hh_srv_release(hh_srv *h) {
+  smtp_server_session_del(h->s);
+  h->s = NULL;
   hh_buf_free(&h->out);
   hh_buf_free(&h->log);
   for (int i = 0; i < HH_MAX_TXN; i++) {
