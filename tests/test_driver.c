@@ -865,6 +865,16 @@ static const char real_body[] = "Subject: driver test\r\n\r\n.leading dot\r\nlin
 /* A client and a server session over the memory pipe: STARTTLS (required
  * by the client), EHLO again, one message, QUIT; the message arrives byte
  * for byte (RFC 5321 4.5.2 transparency undone by the server). */
+/* A transaction from alice@example.org to @p rcpt with real_body. */
+static smtp_client_txn *real_txn(const char *rcpt) {
+  smtp_client_txn *t;
+  assert_int_equal(smtp_client_txn_new(&t, NULL), 0);
+  assert_int_equal(smtp_client_txn_set_from(t, "alice@example.org", 17), 0);
+  assert_int_equal(smtp_client_txn_add_rcpt(t, rcpt, strlen(rcpt), 0, NULL, 0), 0);
+  assert_int_equal(smtp_client_txn_set_body(t, real_body, sizeof real_body - 1), 0);
+  return t;
+}
+
 static void run_real(size_t chunk, unsigned int flags) {
   smtp_server_callbacks *scb;
   smtp_server_options *so;
@@ -896,10 +906,7 @@ static void run_real(size_t chunk, unsigned int flags) {
                                                             ? SMTP_CLIENT_STARTTLS_OFF
                                                             : SMTP_CLIENT_STARTTLS_REQUIRED), 0);
   assert_int_equal(smtp_client_session_new(&cs, ccb, &capp, co, NULL), 0);
-  assert_int_equal(smtp_client_txn_new(&t, NULL), 0);
-  assert_int_equal(smtp_client_txn_set_from(t, "alice@example.org", 17), 0);
-  assert_int_equal(smtp_client_txn_add_rcpt(t, "bob@example.org", 15, 0, NULL, 0), 0);
-  assert_int_equal(smtp_client_txn_set_body(t, real_body, sizeof real_body - 1), 0);
+  t = real_txn("bob@example.org");
   assert_int_equal(smtp_client_session_submit(cs, t), 0);
   assert_int_equal(smtp_client_session_quit(cs), 0);
 
@@ -1283,16 +1290,10 @@ static void run_xclient(int trusted, size_t chunk, int forward) {
     assert_int_equal(smtp_client_options_set_xclient(co, &x), 0);
   }
   assert_int_equal(smtp_client_session_new(&cs, ccb, &capp, co, NULL), 0);
-  assert_int_equal(smtp_client_txn_new(&t, NULL), 0);
-  assert_int_equal(smtp_client_txn_set_from(t, "alice@example.org", 17), 0);
-  assert_int_equal(smtp_client_txn_add_rcpt(t, "bob@example.org", 15, 0, NULL, 0), 0);
-  assert_int_equal(smtp_client_txn_set_body(t, real_body, sizeof real_body - 1), 0);
+  t = real_txn("bob@example.org");
   assert_int_equal(smtp_client_session_submit(cs, t), 0);
   /* XFORWARD: a second transaction, which gets its own XFORWARD */
-  assert_int_equal(smtp_client_txn_new(&t2, NULL), 0);
-  assert_int_equal(smtp_client_txn_set_from(t2, "alice@example.org", 17), 0);
-  assert_int_equal(smtp_client_txn_add_rcpt(t2, "carol@example.org", 17, 0, NULL, 0), 0);
-  assert_int_equal(smtp_client_txn_set_body(t2, real_body, sizeof real_body - 1), 0);
+  t2 = real_txn("carol@example.org");
   if (forward) {
     capp.next = t2; /* submitted when the first is done */
     capp.quit_at_end = 1;
