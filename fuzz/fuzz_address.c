@@ -14,23 +14,14 @@
 
 #include <smtp/address.h>
 
+#include "span_fuzz.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(x) \
   do { \
     if (!(x)) abort(); \
   } while (0)
-
-static const char *g_base;
-static size_t g_len;
-
-static void inside(smtp_span s) {
-  if (s.len == 0) {
-    CHECK(s.ptr == NULL || (s.ptr >= g_base && s.ptr <= g_base + g_len));
-    return;
-  }
-  CHECK(s.ptr >= g_base && s.ptr + s.len <= g_base + g_len);
-}
 
 static void clean(const char *p, size_t n, unsigned flags) {
   for (size_t i = 0; i < n; i++) {

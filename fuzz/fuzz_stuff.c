@@ -20,6 +20,8 @@
 
 #include <smtp/data.h>
 
+#include "body_fuzz.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(x) \
@@ -90,29 +92,6 @@ static result run(const unsigned char *in, size_t n, unsigned flags, const size_
   }
   r.seen = e.seen;
   return r;
-}
-
-static size_t normalise(const unsigned char *in, size_t n, unsigned char *out) {
-  size_t i, o = 0;
-  for (i = 0; i < n; i++) {
-    if (in[i] == '\r' || in[i] == '\n') {
-      out[o++] = '\r';
-      out[o++] = '\n';
-      if (in[i] == '\r' && i + 1 < n && in[i + 1] == '\n') i++;
-    } else {
-      out[o++] = in[i];
-    }
-  }
-  if (o && !(o >= 2 && out[o - 2] == '\r' && out[o - 1] == '\n')) {
-    out[o++] = '\r';
-    out[o++] = '\n';
-  }
-  return o;
-}
-
-static int cmp_size(const void *a, const void *b) {
-  size_t x = *(const size_t *)a, y = *(const size_t *)b;
-  return x < y ? -1 : x > y;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

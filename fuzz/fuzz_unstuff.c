@@ -18,6 +18,8 @@
 
 #include <smtp/data.h>
 
+#include "body_fuzz.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(x) \
@@ -115,30 +117,6 @@ static int same(const result *whole, const result *b) {
   if (whole->ret == 0 && blen + 1 == whole->outlen) blen++; /* one carried byte */
   return whole->ret == b->ret && whole->consumed == b->consumed && whole->outlen == blen &&
          whole->seen == b->seen && memcmp(whole->out, b->out, b->outlen) == 0;
-}
-
-static int cmp_size(const void *a, const void *b) {
-  size_t x = *(const size_t *)a, y = *(const size_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-/* Bare CR and bare LF become CRLF; a final CRLF is added when missing. */
-static size_t normalise(const unsigned char *in, size_t n, unsigned char *out) {
-  size_t i, o = 0;
-  for (i = 0; i < n; i++) {
-    if (in[i] == '\r' || in[i] == '\n') {
-      out[o++] = '\r';
-      out[o++] = '\n';
-      if (in[i] == '\r' && i + 1 < n && in[i + 1] == '\n') i++;
-    } else {
-      out[o++] = in[i];
-    }
-  }
-  if (o && !(o >= 2 && out[o - 2] == '\r' && out[o - 1] == '\n')) {
-    out[o++] = '\r';
-    out[o++] = '\n';
-  }
-  return o;
 }
 
 static void round_trip(const unsigned char *msg, size_t n) {
