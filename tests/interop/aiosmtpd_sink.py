@@ -7,11 +7,12 @@ recipient except those starting with "reject" (550 5.1.1) or "tempfail"
 after dot-unstuffing) and its envelope to OUTDIR/N.env. Stops after 60 s.
 """
 import os
-import socket
 import sys
 import time
 
 from aiosmtpd.controller import Controller
+
+import ilib  # tests/interop/ilib.py, beside this file
 
 
 class Recorder:
@@ -40,14 +41,9 @@ class Recorder:
         return "250 2.0.0 queued as %d" % self.n
 
 
-def main():
-    outdir, portfile = sys.argv[1], sys.argv[2]
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    ctl = Controller(Recorder(outdir), hostname="127.0.0.1", port=port,
-                     decode_data=False, enable_SMTPUTF8=True)
+def serve(ctl, port, portfile):
+    """Starts the controller, writes its port into portfile (whole: written
+    aside, then renamed), serves for 60 s."""
     ctl.start()
     with open(portfile + ".tmp", "w") as f:
         f.write(str(port))
@@ -56,6 +52,13 @@ def main():
         time.sleep(60)
     finally:
         ctl.stop()
+
+
+def main():
+    outdir, portfile = sys.argv[1], sys.argv[2]
+    port = ilib.free_port()
+    serve(Controller(Recorder(outdir), hostname="127.0.0.1", port=port,
+                     decode_data=False, enable_SMTPUTF8=True), port, portfile)
 
 
 if __name__ == "__main__":

@@ -9,16 +9,15 @@ envelope to OUTDIR/N.env as in aiosmtpd_sink.py, plus "auth=<user>" and
 "tls=<protocol>" lines. Stops after 60 s.
 """
 import os
-import socket
 import ssl
 import sys
-import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from aiosmtpd_sink import Recorder  # noqa: E402
+import ilib  # noqa: E402  (tests/interop/ilib.py)
+from aiosmtpd_sink import Recorder, serve  # noqa: E402
 
 
 class TLSRecorder(Recorder):
@@ -43,10 +42,7 @@ def main():
     outdir, portfile, cert, key, mode = sys.argv[1:6]
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = ilib.free_port()
     common = dict(hostname="127.0.0.1", port=port, decode_data=False, enable_SMTPUTF8=True,
                   authenticator=authenticator)
     if mode == "implicit":
@@ -55,14 +51,7 @@ def main():
     else:
         ctl = Controller(TLSRecorder(outdir), tls_context=ctx, require_starttls=True,
                          auth_require_tls=True, **common)
-    ctl.start()
-    with open(portfile + ".tmp", "w") as f:
-        f.write(str(port))
-    os.rename(portfile + ".tmp", portfile)
-    try:
-        time.sleep(60)
-    finally:
-        ctl.stop()
+    serve(ctl, port, portfile)
 
 
 if __name__ == "__main__":

@@ -25,22 +25,16 @@ import sys
 import tempfile
 import threading
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ilib  # noqa: E402  (tests/interop/ilib.py)
+
 SEND = sys.argv[1]
 if not shutil.which("openssl"):
     print("openssl not installed: skip")
     sys.exit(77)
 
-failures = 0
-count = 0
-
-
-def check(name, cond, detail=""):
-    global failures, count
-    count += 1
-    print(("ok %d - " % count if cond else "not ok %d - " % count) + name
-          + ("" if cond else "  # " + repr(detail)[:400]), flush=True)
-    if not cond:
-        failures += 1
+tap = ilib.Tap(400)
+check = tap.check
 
 
 class Scripted:
@@ -262,5 +256,4 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("1..%d" % count)
-sys.exit(1 if failures else 0)
+tap.finish()

@@ -9,23 +9,18 @@ only; every run bounded.
 
 Usage: client_lmtp_early_close.py PATH/TO/smtp-send
 """
+import os
 import socket
 import subprocess
 import sys
 import threading
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ilib  # noqa: E402  (tests/interop/ilib.py)
+
 SEND = sys.argv[1]
-failures = 0
-count = 0
-
-
-def check(name, cond, detail=""):
-    global failures, count
-    count += 1
-    print(("ok %d - " % count if cond else "not ok %d - " % count) + name
-          + ("" if cond else "  # " + repr(detail)[:400]), flush=True)
-    if not cond:
-        failures += 1
+tap = ilib.Tap(400)
+check = tap.check
 
 
 def fake_server(ls, lmtp, after_data):
@@ -134,5 +129,4 @@ check("SMTP, closed before the reply to the data: DATA 421 - connection lost",
               "DATA 421 - connection lost"], out)
 check("SMTP, closed before the reply: exit 2", rc == 2, rc)
 
-print("1..%d" % count)
-sys.exit(1 if failures else 0)
+tap.finish()

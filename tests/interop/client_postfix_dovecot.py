@@ -35,21 +35,13 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ilib  # noqa: E402  (tests/interop/ilib.py)
 import postfix_private  # noqa: E402
 
 SEND = sys.argv[1]
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
-failures = 0
-count = 0
-
-
-def check(name, cond, detail=""):
-    global failures, count
-    count += 1
-    print(("ok %d - " % count if cond else "not ok %d - " % count) + name
-          + ("" if cond else "  # " + repr(detail)[-600:]))
-    if not cond:
-        failures += 1
+tap = ilib.Tap(600, tail=True)
+check = tap.check
 
 
 def skip(why):
@@ -197,5 +189,4 @@ finally:
             p.kill()
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("1..%d" % count)
-sys.exit(1 if failures else 0)
+tap.finish()

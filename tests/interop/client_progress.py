@@ -17,18 +17,12 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ilib  # noqa: E402  (tests/interop/ilib.py)
+
 SEND = sys.argv[1]
-failures = 0
-count = 0
-
-
-def check(name, cond, detail=""):
-    global failures, count
-    count += 1
-    print(("ok %d - " % count if cond else "not ok %d - " % count) + name
-          + ("" if cond else "  # " + repr(detail)[:400]), flush=True)
-    if not cond:
-        failures += 1
+tap = ilib.Tap(400)
+check = tap.check
 
 
 def sink(ls, slow):
@@ -129,5 +123,4 @@ rc, out, err = run(512 * 1024, tty=True)
 check("512 KiB to a terminal: no progress (only over 1 MiB)", rc == 0 and b"sent " not in err,
       err[-200:])
 
-print("1..%d" % count)
-sys.exit(1 if failures else 0)
+tap.finish()

@@ -26,11 +26,11 @@ openssl, timeout(1).
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
+
+import ilib  # tests/interop/ilib.py, beside this file
 
 EXIM_ROOT = os.environ.get("LIBSMTP_EXIM_ROOT", "/var/tmp/libsmtp-exim")
 PACKAGES = ["exim4-daemon-light", "exim4-base", "exim4-config"]
@@ -85,12 +85,7 @@ def unpack(dest=EXIM_ROOT):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+free_port = ilib.free_port
 
 
 def _wrap(tmp, argv):
@@ -181,15 +176,8 @@ class Exim:
             _wrap(self.dir, [binary(), "-C", self.conf, "-bdf", "-odq", "-oX", str(self.port)]),
             env=ENV, stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(self.dir, "exim.stderr"), "wb"))
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return True
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.1)
+        if ilib.accepting(self.port, 20, self.proc):
+            return True
         print("# exim did not start:\n" + self.log()[-2000:])
         return False
 

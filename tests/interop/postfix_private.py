@@ -15,6 +15,8 @@ import socket
 import subprocess
 import time
 
+import ilib  # tests/interop/ilib.py, beside this file
+
 
 def usable():
     """None when a private instance can run here, else why not."""
@@ -31,12 +33,7 @@ def usable():
     return None
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+free_port = ilib.free_port
 
 
 class Postfix:
@@ -106,13 +103,8 @@ class Postfix:
     def start(self, extra):
         self.configure(extra)
         r = self.postfix("start")
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return True
-            except OSError:
-                time.sleep(0.2)
+        if ilib.accepting(self.port, 20, step=0.2):
+            return True
         print("# postfix did not start: %r" % (r,))
         try:
             print(open(self.main["maillog_file"]).read()[-2000:])

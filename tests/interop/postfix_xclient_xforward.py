@@ -19,7 +19,6 @@ Usage: postfix_xclient_xforward.py PATH/TO/smtp-server   (smtp-send next to it)
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,17 +29,8 @@ import ilib  # noqa: E402  (tests/interop/ilib.py)
 SERVER = sys.argv[1]
 SEND = os.path.join(os.path.dirname(SERVER), "smtp-send")
 POSTFIX = shutil.which("postfix") or ("/usr/sbin/postfix" if os.path.exists("/usr/sbin/postfix") else None)
-failures = 0
-count = 0
-
-
-def check(name, cond, detail=""):
-    global failures, count
-    count += 1
-    print(("ok %d - " % count if cond else "not ok %d - " % count) + name
-          + ("" if cond else "  # " + repr(detail)[:400]))
-    if not cond:
-        failures += 1
+tap = ilib.Tap(400)
+check = tap.check
 
 
 free_port = ilib.free_port
@@ -97,13 +87,8 @@ local_recipient_maps =
     os.chmod(tmp, 0o755)
     os.chmod(d, 0o755)
     log = postfix(d, "start")
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return d
-        except OSError:
-            time.sleep(0.2)
+    if ilib.accepting(port, 15, step=0.2):
+        return d
     raise RuntimeError("postfix did not start: " + log + open(os.path.join(d, "maillog")).read()
                        if os.path.exists(os.path.join(d, "maillog")) else log)
 
@@ -171,10 +156,10 @@ def main():
         for d in instances:
             postfix(d, "stop")
         check("smtp-server exits 0 on SIGTERM", sv.close() == 0)
-    if not failures:
+    if not tap.failures:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % count)
-    return 1 if failures else 0
+    print("1..%d" % tap.count)
+    return 1 if tap.failures else 0
 
 
 if __name__ == "__main__":

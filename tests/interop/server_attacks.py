@@ -24,7 +24,6 @@ Usage: server_attacks.py PATH/TO/smtp-server
 """
 import ctypes
 import os
-import re
 import resource
 import shutil
 import signal
@@ -33,23 +32,14 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ilib  # noqa: E402  (tests/interop/ilib.py)
+
 SERVER = sys.argv[1]
-failures = 0
-count = 0
-lock = threading.Lock()
-
-
-def check(name, cond, detail=""):
-    global failures, count
-    with lock:
-        count += 1
-        print(("ok %d - " % count if cond else "not ok %d - " % count) + name
-              + ("" if cond else "  # " + repr(detail)[:400]), flush=True)
-        if not cond:
-            failures += 1
+tap = ilib.Tap(400)
+check = tap.check
 
 
 def note(text):
@@ -63,26 +53,15 @@ def die_with_parent():
         pass
 
 
-class Server:
+class Server(ilib.Listener):
     def __init__(self, tmp, name, args, prlimit=None):
-        self.log = os.path.join(tmp, name + ".log")
         # every client here is 127.0.0.1: no per-address cap (its own test: server_proxy.py)
         cmd = [SERVER, "--listen", "127.0.0.1:0", "--hostname", "mx.test", "--max-per-ip", "0"] + args
         if prlimit:
             cmd = ["prlimit"] + prlimit + ["--"] + cmd
-        self.proc = subprocess.Popen(cmd, stderr=open(self.log, "wb"), preexec_fn=die_with_parent)
-        self.port = None
-        deadline = time.time() + 10
-        while time.time() < deadline and self.port is None:
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+) ", self.text())
-            if m:
-                self.port = int(m.group(1))
-            elif self.proc.poll() is not None:
-                break
-            else:
-                time.sleep(0.05)
-        if self.port is None:
-            raise RuntimeError("smtp-server did not start: " + self.text())
+        # not under timeout(1): rss() reads the server's own /proc entry
+        super().__init__(cmd, tmp, name, limit=None, pattern=ilib.SERVER_LISTENING, what="smtp-server",
+                         preexec_fn=die_with_parent)
 
     def text(self):
         return open(self.log, "rb").read().decode("latin-1")
@@ -108,15 +87,7 @@ def session(port, timeout=10):
     return s, f
 
 
-def reply(f):
-    lines = []
-    while True:
-        line = f.readline()
-        if not line:
-            return lines
-        lines.append(line)
-        if len(line) < 4 or line[3:4] != b"-":
-            return lines
+reply = ilib.read_reply
 
 
 def code(lines):
@@ -415,8 +386,7 @@ def main():
         test_maildir(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % count)
-    sys.exit(1 if failures else 0)
+    tap.finish()
 
 
 main()

@@ -18,23 +18,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import ilib  # noqa: E402  (tests/interop/ilib.py)
 
 SERVER = sys.argv[1]
 HAPROXY = shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None)
-failures = 0
-count = 0
-
-
-def check(name, cond, detail=""):
-    global failures, count
-    count += 1
-    print(("ok %d - " % count if cond else "not ok %d - " % count) + name
-          + ("" if cond else "  # " + repr(detail)[:400]))
-    if not cond:
-        failures += 1
+tap = ilib.Tap(400)
+check = tap.check
 
 
 free_port = ilib.free_port
@@ -56,15 +46,8 @@ def start_haproxy(tmp, name, front, backends, send_proxy):
             f.write("  server s%d 127.0.0.1:%d %s\n" % (i, p, send_proxy))
     log = open(os.path.join(tmp, name + ".haproxy.log"), "wb")
     proc = subprocess.Popen(["timeout", "150", HAPROXY, "-db", "-f", cfg], stdout=log, stderr=log)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", front), timeout=1).close()
-            return proc
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.1)
+    if ilib.accepting(front, 10, proc):
+        return proc
     raise RuntimeError("haproxy did not start: " + open(os.path.join(tmp, name + ".haproxy.log")).read())
 
 
@@ -133,10 +116,10 @@ def main():
         run(tmp, "v2", "send-proxy-v2")
         run(tmp, "v1", "send-proxy")
     finally:
-        if not failures:
+        if not tap.failures:
             shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % count)
-    return 1 if failures else 0
+    print("1..%d" % tap.count)
+    return 1 if tap.failures else 0
 
 
 if __name__ == "__main__":

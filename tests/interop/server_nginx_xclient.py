@@ -16,29 +16,18 @@ import os
 import re
 import shutil
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 import ilib  # noqa: E402  (tests/interop/ilib.py)
 
 SERVER = sys.argv[1]
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 MODULE = "/usr/lib/nginx/modules/ngx_mail_module.so"
-failures = 0
-count = 0
-
-
-def check(name, cond, detail=""):
-    global failures, count
-    count += 1
-    print(("ok %d - " % count if cond else "not ok %d - " % count) + name
-          + ("" if cond else "  # " + repr(detail)[:400]))
-    if not cond:
-        failures += 1
+tap = ilib.Tap(400)
+check = tap.check
 
 
 free_port = ilib.free_port
@@ -84,13 +73,7 @@ def main():
                 % (MODULE, tmp, tmp, httpd.server_address[1], front))
     ng = subprocess.Popen(["timeout", "150", NGINX, "-p", tmp, "-e", os.path.join(tmp, "nginx-stderr.log"),
                            "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", front), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    ilib.accepting(front, 10)
     sent, errors = {}, []
     for i in range(6):
         src = "127.0.0.%d" % (2 + i % 2)
@@ -134,7 +117,7 @@ def main():
     check("untrusted client: XCLIENT not offered, 550 5.7.0", not offered and code == 550 and msg.startswith(b"5.7.0"),
           (offered, code, msg))
     sv.close()
-    if failures:
+    if tap.failures:
         for n in ("nginx-error.log", "xclient.log"):
             p = os.path.join(tmp, n)
             if os.path.exists(p):
@@ -143,8 +126,8 @@ def main():
                     print("#   " + line)
     else:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % count)
-    return 1 if failures else 0
+    print("1..%d" % tap.count)
+    return 1 if tap.failures else 0
 
 
 if __name__ == "__main__":

@@ -24,18 +24,9 @@ import ilib  # noqa: E402  (tests/interop/ilib.py)
 
 SERVER = sys.argv[1]
 SEND = os.path.join(os.path.dirname(SERVER), "smtp-send")
-failures = 0
-count = 0
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
-
-
-def check(name, cond, detail=""):
-    global failures, count
-    count += 1
-    print(("ok %d - " % count if cond else "not ok %d - " % count) + name
-          + ("" if cond else "  # " + repr(detail)[:300]))
-    if not cond:
-        failures += 1
+tap = ilib.Tap(300)
+check = tap.check
 
 
 class Server(ilib.Server):
@@ -260,8 +251,8 @@ def main():
           rc == 0 and received_from(newest(md)) == "127.0.0.1", (rc, out))
     sv.close()
 
-    print("1..%d" % count)
-    return 1 if failures else 0
+    print("1..%d" % tap.count)
+    return 1 if tap.failures else 0
 
 
 if __name__ == "__main__":

@@ -29,21 +29,14 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ilib  # noqa: E402  (tests/interop/ilib.py)
+
 SERVER = sys.argv[1]
 TIMEOUT_S = 2          # the server's --timeout (command and data deadlines)
-failures = 0
-count = 0
+tap = ilib.Tap(300)
+check = tap.check
 lock = threading.Lock()
-
-
-def check(name, cond, detail=""):
-    global failures, count
-    with lock:
-        count += 1
-        print(("ok %d - " % count if cond else "not ok %d - " % count) + name
-              + ("" if cond else "  # " + repr(detail)[:300]), flush=True)
-        if not cond:
-            failures += 1
 
 
 def die_with_parent():
@@ -54,25 +47,12 @@ def die_with_parent():
         pass
 
 
-class Server:
+class Server(ilib.Server):
     def __init__(self, tmp, name, args):
-        self.log = os.path.join(tmp, name + ".log")
-        self.proc = subprocess.Popen([SERVER, "--listen", "127.0.0.1:0", "--hostname", "localhost",
-                                      "--timeout", str(TIMEOUT_S),
-                                      "--max-per-ip", "0"] + args,  # every client is 127.0.0.1
-                                     stderr=open(self.log, "wb"), preexec_fn=die_with_parent)
-        self.port = None
-        deadline = time.time() + 10
-        while time.time() < deadline and self.port is None:
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+) ", open(self.log).read())
-            if m:
-                self.port = int(m.group(1))
-            elif self.proc.poll() is not None:
-                break
-            else:
-                time.sleep(0.05)
-        if self.port is None:
-            raise RuntimeError("smtp-server did not start: " + open(self.log).read())
+        # not under timeout(1): fds() reads the server's own /proc entry
+        super().__init__(SERVER, tmp, name, ["--timeout", str(TIMEOUT_S),
+                                             "--max-per-ip", "0"] + args,  # every client is 127.0.0.1
+                         limit=None, preexec_fn=die_with_parent)
 
     def fds(self):
         return len(os.listdir("/proc/%d/fd" % self.proc.pid))
@@ -116,15 +96,7 @@ def read_all(s, limit=30.0):
     return out
 
 
-def read_reply(f):
-    lines = []
-    while True:
-        line = f.readline()
-        if not line:
-            return lines
-        lines.append(line)
-        if len(line) < 4 or line[3:4] != b"-":
-            return lines
+read_reply = ilib.read_reply
 
 
 results = {}
@@ -481,16 +453,12 @@ try:
           orph.alive() and orph.fds() == orph_fds, orph.fds())
     check("delivery thread: SIGTERM exit 0", orph.stop() == 0)
 finally:
-    if failures:
-        for name in sorted(os.listdir(tmp)):
-            if name.endswith(".log"):
-                print("---- tail of " + name)
-                print("".join(open(os.path.join(tmp, name), errors="replace").readlines()[-20:]))
+    if tap.failures:
+        ilib.print_log_tails(tmp)
     for s in ("srv", "imp", "lim", "orph"):
         p = globals().get(s)
         if p is not None and p.proc.poll() is None:
             p.proc.kill()
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("1..%d" % count)
-sys.exit(1 if failures else 0)
+tap.finish()

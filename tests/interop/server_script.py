@@ -26,45 +26,22 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ilib  # noqa: E402  (tests/interop/ilib.py)
+
 SERVER = sys.argv[1]
-failures = 0
-count = 0
+tap = ilib.Tap(400)
+check = tap.check
 
 
-def check(name, cond, detail=""):
-    global failures, count
-    count += 1
-    print(("ok %d - " % count if cond else "not ok %d - " % count) + name
-          + ("" if cond else "  # " + repr(detail)[:400]))
-    if not cond:
-        failures += 1
-
-
-class Server:
+class Server(ilib.Server):
     def __init__(self, tmp, name, rules, extra=()):
         self.rules = os.path.join(tmp, name + ".rules")
         with open(self.rules, "w") as f:
             f.write(rules)
         self.capture = os.path.join(tmp, name + ".jsonl")
-        self.log = os.path.join(tmp, name + ".log")
-        self.proc = subprocess.Popen(
-            ["timeout", "120", SERVER, "--listen", "127.0.0.1:0", "--hostname", "mx.test",
-             "--script", self.rules, "--capture", self.capture] + list(extra),
-            stderr=open(self.log, "wb"))
-        deadline = time.time() + 60
-        self.port = None
-        while time.time() < deadline and self.port is None:
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+) ", open(self.log).read())
-            if m:
-                self.port = int(m.group(1))
-            elif self.proc.poll() is not None:
-                break
-            else:
-                time.sleep(0.05)
-        if self.port is None:
-            self.proc.kill()
-            self.proc.wait()
-            raise RuntimeError("smtp-server did not start: " + open(self.log).read())
+        super().__init__(SERVER, tmp, name, ["--script", self.rules, "--capture", self.capture] + list(extra),
+                         limit=120, hostname="mx.test", wait=60)
 
     def records(self):
         time.sleep(0.2)
@@ -72,10 +49,6 @@ class Server:
             return []
         with open(self.capture) as f:
             return [json.loads(line) for line in f if line.strip()]
-
-    def close(self):
-        self.proc.terminate()
-        return self.proc.wait(timeout=10)
 
 
 def smtp(port, timeout=10):
@@ -393,8 +366,7 @@ def main():
         swaks_case(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % count)
-    sys.exit(1 if failures else 0)
+    tap.finish()
 
 
 main()

@@ -9,29 +9,19 @@ Postfix, openssl or root)
 """
 import json
 import os
-import re
 import shutil
 import smtplib
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ilib  # noqa: E402  (tests/interop/ilib.py)
 from postfix_private import Postfix, usable  # noqa: E402
 
 SERVER = sys.argv[1]
-failures = 0
-count = 0
-
-
-def check(name, cond, detail=""):
-    global failures, count
-    count += 1
-    print(("ok %d - " % count if cond else "not ok %d - " % count) + name
-          + ("" if cond else "  # " + repr(detail)[:800]))
-    if not cond:
-        failures += 1
+tap = ilib.Tap(800)
+check = tap.check
 
 
 if usable():
@@ -44,16 +34,8 @@ def scripted_server(tmp, name, rules):
     with open(path, "w") as f:
         f.write(rules)
     cap = os.path.join(tmp, name + ".jsonl")
-    log = os.path.join(tmp, name + ".log")
-    p = subprocess.Popen(["timeout", "300", SERVER, "--listen", "127.0.0.1:0", "--hostname", "relay.test",
-                          "--script", path, "--capture", cap], stderr=open(log, "wb"))
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+) ", open(log).read())
-        if m:
-            return p, int(m.group(1)), cap
-        time.sleep(0.05)
-    raise RuntimeError("smtp-server did not start: " + open(log).read())
+    srv = ilib.Server(SERVER, tmp, name, ["--script", path, "--capture", cap], limit=300, hostname="relay.test")
+    return srv, srv.port, cap
 
 
 def records(cap):
@@ -87,8 +69,7 @@ def run(tmp, rules, rcpt, want_attempts, tag):
             time.sleep(0.3)
         return recs, pf
     finally:
-        srv.terminate()
-        srv.wait(timeout=10)
+        srv.close()
 
 
 def main():
@@ -123,8 +104,7 @@ def main():
         for pf in pfs:
             pf.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % count)
-    sys.exit(1 if failures else 0)
+    tap.finish()
 
 
 main()

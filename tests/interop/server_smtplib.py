@@ -8,11 +8,12 @@ Usage: server_smtplib.py PATH/TO/smtp-server
 import os
 import shutil
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ilib  # noqa: E402  (tests/interop/ilib.py)
 
 SERVER = sys.argv[1]
 if not shutil.which("socat"):
@@ -29,12 +30,7 @@ def check(name, cond, detail=""):
         failures += 1
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_port = ilib.free_port
 
 
 class Server:
@@ -46,14 +42,8 @@ class Server:
              "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork" % self.port,
              "EXEC:%s" % cmd],
             stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("socat did not start")
+        if not ilib.accepting(self.port, 10, step=0.05):
+            raise RuntimeError("socat did not start")
 
     def close(self):
         self.proc.terminate()

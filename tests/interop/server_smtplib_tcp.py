@@ -10,80 +10,30 @@ checked byte for byte in the Maildir. Bounded in time; loopback only.
 Usage: server_smtplib_tcp.py PATH/TO/smtp-server
 """
 import os
-import re
 import shutil
 import smtplib
 import socket
 import ssl
-import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ilib  # noqa: E402  (tests/interop/ilib.py)
 
 SERVER = sys.argv[1]
-failures = 0
-count = 0
+tap = ilib.Tap(300)
+check = tap.check
 
 
-def check(name, cond, detail=""):
-    global failures, count
-    count += 1
-    print(("ok %d - " % count if cond else "not ok %d - " % count) + name
-          + ("" if cond else "  # " + repr(detail)[:300]))
-    if not cond:
-        failures += 1
-
-
-class Server:
+class Server(ilib.Server):
     """smtp-server on 127.0.0.1:0; the port comes from its stderr line."""
 
     def __init__(self, tmp, name, args):
-        self.log = os.path.join(tmp, name + ".log")
-        self.proc = subprocess.Popen(
-            ["timeout", "120", SERVER, "--listen", "127.0.0.1:0", "--hostname", "localhost"] + args,
-            stderr=open(self.log, "wb"))
-        deadline = time.time() + 10
-        self.port = None
-        while time.time() < deadline and self.port is None:
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+) ", open(self.log).read())
-            if m:
-                self.port = int(m.group(1))
-            elif self.proc.poll() is not None:
-                break
-            else:
-                time.sleep(0.05)
-        if self.port is None:
-            raise RuntimeError("smtp-server did not start: " + open(self.log).read())
-
-    def close(self):
-        self.proc.terminate()
-        return self.proc.wait(timeout=10)
+        super().__init__(SERVER, tmp, name, args, limit=120)
 
 
-def maildir_files(d):
-    p = os.path.join(d, "new")
-    if not os.path.isdir(p):
-        return []
-    # Delivery order: the server's per-process counter in the unique name
-    # ("...Q<n>.host"); mtimes can tie within the file system's clock tick.
-    def order(f):
-        m = re.search(r"Q(\d+)\.", f)
-        return (int(m.group(1)) if m else 0, os.path.getmtime(os.path.join(p, f)))
-    return [os.path.join(p, f) for f in sorted(os.listdir(p), key=order)]
-
-
-def split_stored(path):
-    """(prepended header block, message) of a delivered file."""
-    data = open(path, "rb").read()
-    lines = data.split(b"\r\n")
-    i = 0
-    while i < len(lines) and (lines[i].startswith(b"Return-Path:") or lines[i].startswith(b"Delivered-To:")):
-        i += 1
-    if i < len(lines) and lines[i].startswith(b"Received:"):
-        i += 1
-        while i < len(lines) and lines[i].startswith(b"\t"):
-            i += 1
-    return b"\r\n".join(lines[:i]) + b"\r\n", b"\r\n".join(lines[i:])
+maildir_files = ilib.maildir_files
+split_stored = ilib.split_stored
 
 
 def tls_context(cafile):
@@ -231,12 +181,8 @@ try:
     finally:
         srv.close()
 finally:
-    if failures:
-        for name in sorted(os.listdir(tmp)):
-            if name.endswith(".log"):
-                print("---- tail of " + name)
-                print("".join(open(os.path.join(tmp, name), errors="replace").readlines()[-20:]))
+    if tap.failures:
+        ilib.print_log_tails(tmp)
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("1..%d" % count)
-sys.exit(1 if failures else 0)
+tap.finish()

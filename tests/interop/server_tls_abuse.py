@@ -37,18 +37,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ilib  # noqa: E402
 
 SERVER = sys.argv[1]
-count = 0
-failures = 0
-
-
-def check(name, cond, detail=""):
-    global count, failures
-    count += 1
-    print(("ok %d - " % count if cond else "not ok %d - " % count) + name
-          + ("" if cond else "  # " + repr(detail)[:500]))
-    sys.stdout.flush()
-    if not cond:
-        failures += 1
+tap = ilib.Tap(500)
+check = tap.check
 
 
 # the options exist in every build; --tls-self-signed works only with TLS
@@ -260,5 +250,4 @@ finally:
     if srv:
         srv.close()
     shutil.rmtree(tmp, ignore_errors=True)
-print("1..%d" % count)
-sys.exit(1 if failures else 0)
+tap.finish()

@@ -16,24 +16,10 @@ import time
 
 import ilib
 
-count = 0
-failures = 0
 WANT13 = os.environ.get("LIBSMTP_EXPECT_TLS12", "0") != "1"
-
-
-def check(name, cond, detail=""):
-    global count, failures
-    count += 1
-    print(("ok %d - " % count if cond else "not ok %d - " % count) + name
-          + ("" if cond else "  # " + repr(detail)[:600]))
-    sys.stdout.flush()
-    if not cond:
-        failures += 1
-
-
-def finish():
-    print("1..%d" % count)
-    sys.exit(1 if failures else 0)
+_tap = ilib.Tap(600)
+check = _tap.check
+finish = _tap.finish
 
 
 def skip(why):
@@ -102,26 +88,7 @@ def trace_tls(err):
 def maildir_messages(md):
     """Stored messages of smtp-server --maildir, in delivery order, without
     the prepended Return-Path/Delivered-To/Received block: [(head, msg)]."""
-    p = os.path.join(md, "new")
-    if not os.path.isdir(p):
-        return []
-
-    def order(f):
-        m = re.search(r"Q(\d+)\.", f)
-        return (int(m.group(1)) if m else 0, os.path.getmtime(os.path.join(p, f)))
-    out = []
-    for f in sorted(os.listdir(p), key=order):
-        data = open(os.path.join(p, f), "rb").read()
-        lines = data.split(b"\r\n")
-        i = 0
-        while i < len(lines) and (lines[i].startswith(b"Return-Path:") or lines[i].startswith(b"Delivered-To:")):
-            i += 1
-        if i < len(lines) and lines[i].startswith(b"Received:"):
-            i += 1
-            while i < len(lines) and lines[i].startswith(b"\t"):
-                i += 1
-        out.append((b"\r\n".join(lines[:i]) + b"\r\n", b"\r\n".join(lines[i:])))
-    return out
+    return [ilib.split_stored(f) for f in ilib.maildir_files(md)]
 
 
 def peer_files(d):
