@@ -101,6 +101,22 @@ def lines(c, log, n=1):
     return buf
 
 
+def read_rest(c, log, answer_quit=False):
+    """What the client sends until it closes or stays silent 3 s, into log;
+    with answer_quit, "221 bye" after each piece holding QUIT."""
+    c.settimeout(3)
+    try:
+        while True:
+            b = c.recv(4096)
+            if not b:
+                break
+            log.append(b)
+            if answer_quit and b"QUIT" in b:
+                c.sendall(b"221 bye\r\n")
+    except OSError:
+        pass
+
+
 def ehlo_reply(c, log, caps):
     lines(c, log)
     body = [b"mx.test"] + caps
@@ -132,15 +148,7 @@ try:
         ehlo_reply(c, log, [b"STARTTLS"])
         lines(c, log)
         c.sendall(b"220 go ahead\r\n250-mx.test\r\n250 AUTH PLAIN\r\n")
-        c.settimeout(3)
-        try:
-            while True:
-                b = c.recv(4096)
-                if not b:
-                    break
-                log.append(b)
-        except OSError:
-            pass
+        read_rest(c, log)
     s = Scripted(inject)
     rc, out, err = send(s.port, "--ca-file", cert, "--tls-servername", "mx.test", "--auth", "user:pw",
                         "--allow-plaintext-auth")
@@ -158,15 +166,7 @@ try:
         c.sendall(b"220 go ahead\r\n")
         c.recv(4096)  # the ClientHello
         c.sendall(b"this is not a TLS record at all\r\n" * 4)
-        c.settimeout(3)
-        try:
-            while True:
-                b = c.recv(4096)
-                if not b:
-                    break
-                log.append(b)
-        except OSError:
-            pass
+        read_rest(c, log)
     s = Scripted(bad_handshake)
     rc, out, err = send(s.port)  # opportunistic, the default
     s.close()
@@ -208,17 +208,7 @@ try:
     def no_tls(c, log):
         c.sendall(b"220 mx.test ESMTP\r\n")
         ehlo_reply(c, log, [b"8BITMIME", b"AUTH PLAIN"])
-        c.settimeout(3)
-        try:
-            while True:
-                b = c.recv(4096)
-                if not b:
-                    break
-                log.append(b)
-                if b"QUIT" in b:
-                    c.sendall(b"221 bye\r\n")
-        except OSError:
-            pass
+        read_rest(c, log, answer_quit=True)
     s = Scripted(no_tls)
     rc, out, err = send(s.port, "--starttls", "required", "--auth", "user:pw", "--allow-plaintext-auth")
     s.close()

@@ -6,8 +6,10 @@ period, so a program that does not exit on SIGTERM never outlives its
 test: any such program (Listener) and the example server (Server); and the
 messages smtp-server --maildir stored, in delivery order, split from the
 header block it prepends."""
+import ctypes
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -51,6 +53,15 @@ def free_port():
     p = s.getsockname()[1]
     s.close()
     return p
+
+
+def die_with_parent():
+    """preexec_fn of a program that must not outlive this script, whatever
+    kills it: SIGTERM when the parent dies (Linux PR_SET_PDEATHSIG)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def accepting(port, secs, proc=None, step=0.1):
@@ -124,6 +135,16 @@ class Listener:
         except subprocess.TimeoutExpired:
             self.proc.kill()   # timeout(1) passes SIGTERM on; a stuck program is killed
             return self.proc.wait(timeout=10)
+
+    def stop(self):
+        """SIGTERM: the exit status, or -1 (and SIGKILL) when it has not
+        exited 10 s later."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return -1
 
 
 # What smtp-server prints on stderr once it listens; the group is the port.

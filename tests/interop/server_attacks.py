@@ -22,14 +22,11 @@ reproducer with a measured figure printed as a TAP comment:
 Python standard library only; loopback only; bounded in time.
 Usage: server_attacks.py PATH/TO/smtp-server
 """
-import ctypes
 import os
 import resource
 import shutil
-import signal
 import socket
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,13 +43,6 @@ def note(text):
     print("# " + text, flush=True)
 
 
-def die_with_parent():
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 class Server(ilib.Listener):
     def __init__(self, tmp, name, args, prlimit=None):
         # every client here is 127.0.0.1: no per-address cap (its own test: server_proxy.py)
@@ -61,7 +51,7 @@ class Server(ilib.Listener):
             cmd = ["prlimit"] + prlimit + ["--"] + cmd
         # not under timeout(1): rss() reads the server's own /proc entry
         super().__init__(cmd, tmp, name, limit=None, pattern=ilib.SERVER_LISTENING, what="smtp-server",
-                         preexec_fn=die_with_parent)
+                         preexec_fn=ilib.die_with_parent)
 
     def text(self):
         return open(self.log, "rb").read().decode("latin-1")
@@ -71,14 +61,6 @@ class Server(ilib.Listener):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
         return 0
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return -1
 
 
 def session(port, timeout=10):

@@ -13,17 +13,14 @@ bounded in time.
 
 Usage: server_robustness.py PATH/TO/smtp-server
 """
-import ctypes
 import os
 import random
 import re
 import shutil
-import signal
 import smtplib
 import socket
 import ssl
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,34 +36,18 @@ check = tap.check
 lock = threading.Lock()
 
 
-def die_with_parent():
-    # The server must not outlive this script, whatever kills it.
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 class Server(ilib.Server):
     def __init__(self, tmp, name, args):
         # not under timeout(1): fds() reads the server's own /proc entry
         super().__init__(SERVER, tmp, name, ["--timeout", str(TIMEOUT_S),
                                              "--max-per-ip", "0"] + args,  # every client is 127.0.0.1
-                         limit=None, preexec_fn=die_with_parent)
+                         limit=None, preexec_fn=ilib.die_with_parent)
 
     def fds(self):
         return len(os.listdir("/proc/%d/fd" % self.proc.pid))
 
     def alive(self):
         return self.proc.poll() is None
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return -1
 
 
 def connect(port):
