@@ -21,7 +21,8 @@ class Tap:
     """TAP-style results on stdout, flushed at once, from any thread:
     check() prints "ok N - name" or "not ok N - name  # detail" (the
     detail's repr, its first width characters, or its last when tail);
-    finish() prints the plan "1..N" and exits 1 if a check failed, else 0."""
+    plan() prints the plan "1..N" and gives the exit status, 1 if a check
+    failed, else 0; finish() exits with it."""
 
     def __init__(self, width=400, tail=False):
         self.count = 0
@@ -42,9 +43,13 @@ class Tap:
             if not cond:
                 self.failures += 1
 
-    def finish(self):
+    def plan(self):
+        """Prints the plan; the exit status: 1 if a check failed, else 0."""
         print("1..%d" % self.count, flush=True)
-        sys.exit(1 if self.failures else 0)
+        return 1 if self.failures else 0
+
+    def finish(self):
+        sys.exit(self.plan())
 
 
 def free_port():
