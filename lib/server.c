@@ -1599,8 +1599,6 @@ static void params_defaults(struct srv_params *p) {
   p->max_auth_failures = 5;
   p->extensions = SMTP_SERVER_DEFAULT_EXTENSIONS;
   p->auth_mechs = SMTP_SASL_PLAIN | SMTP_SASL_LOGIN;
-  p->scram_min_iter = 4096;   /* RFC 7677 4 */
-  p->scram_max_iter = 100000;
   p->reject_nul = 1;
   p->command_timeout = 300000;
   p->data_timeout = 180000;
@@ -1614,6 +1612,8 @@ static void options_defaults(struct smtp_server_options *o) {
   memset(o, 0, sizeof *o);
   memcpy(o->hostname, default_hostname, sizeof default_hostname);
   params_defaults(&o->p);
+  o->sp.scram_min_iter = 4096; /* RFC 7677 4 */
+  o->sp.scram_max_iter = 100000;
 }
 
 int smtp_server_options_new(smtp_server_options **out, const smtp_mem *mem) {
@@ -1830,8 +1830,8 @@ int smtp_server_options_set_auth_mechs(smtp_server_options *o, unsigned int mech
  * state: every extension it can offer at once (STARTTLS and REQUIRETLS
  * never go together, so this is an upper bound). */
 static size_t ehlo_reply_bound(const struct srv_params *o, const char *host,
-                               const struct srv_callbacks *cb, const char *extra,
-                               size_t extra_len, unsigned int with_params) {
+                               const struct srv_callbacks *cb, int builtin_cb,
+                               const char *extra, size_t extra_len, unsigned int with_params) {
   char tmp[1024 + SMTP_SERVER_EHLO_EXTRA_MAX + 4 * SRV_EHLO_LINES];
   smtp_ehlo_config cfg;
   smtp_ssize n;
@@ -1840,8 +1840,7 @@ static size_t ehlo_reply_bound(const struct srv_params *o, const char *host,
   cfg.version = SMTP_EHLO_CONFIG_VERSION;
   cfg.flags = o->extensions & ~(unsigned)(SMTP_EXT_STARTTLS | SMTP_EXT_AUTH);
   if (o->tls_available) cfg.flags |= SMTP_EXT_STARTTLS;
-  if ((cb->auth || cb->auth_step || cb->scram_lookup || cb->token ||
-       (o->auth_mechs & SMTP_SASL_EXTERNAL)) &&
+  if ((cb->auth || cb->auth_step || builtin_cb || (o->auth_mechs & SMTP_SASL_EXTERNAL)) &&
       o->auth_mechs) {
     cfg.flags |= SMTP_EXT_AUTH;
     cfg.auth_mechs = o->auth_mechs;
@@ -1868,7 +1867,7 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   smtp_server_session *s;
   size_t mail_extra = 0, rcpt_extra = 0, mail_line, rcpt_line, in_cap, out_cap, host_len;
   size_t user_cap, total;
-  int with_auth;
+  int with_auth, builtin_cb;
   char *base;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
@@ -1886,8 +1885,8 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   if (callbacks) cbs = callbacks->f;
   else memset(&cbs, 0, sizeof cbs);
   host_len = strlen(host);
-  with_auth = cbs.auth || cbs.auth_step || cbs.scram_lookup || cbs.token ||
-              (opt.auth_mechs & SMTP_SASL_EXTERNAL);
+  builtin_cb = callbacks && smtp__srv_sasl_configured(callbacks);
+  with_auth = cbs.auth || cbs.auth_step || builtin_cb || (opt.auth_mechs & SMTP_SASL_EXTERNAL);
   /* Extra MAIL/RCPT line room per extension ("Message Length Added"):
    * RFC 1870 (26), RFC 3030 (16), RFC 3461 5.4 (ENVID 100 + RET 8 with
    * keywords; ORCPT/NOTIFY 530), RFC 4954 5 (500), RFC 6531 3.4 (10),
@@ -1915,7 +1914,7 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
    * (which keeps srv_close_reserve() octets of that half for a closing 421). */
   out_cap = opt.output_buffer;
   {
-    size_t ehlo = ehlo_reply_bound(&opt, host, &cbs, extra, extra_len, with_params) +
+    size_t ehlo = ehlo_reply_bound(&opt, host, &cbs, builtin_cb, extra, extra_len, with_params) +
                   srv_close_reserve(host_len);
     if (out_cap < 2 * ehlo) out_cap = 2 * ehlo;
   }
@@ -1951,7 +1950,7 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   s->mail_line_max = mail_line;
   s->rcpt_line_max = rcpt_line;
   s->mode = SRV_M_LINE;
-  if (smtp__srv_sasl_init(s) != SMTP_OK) {
+  if (smtp__srv_sasl_init(s, callbacks, options) != SMTP_OK) {
     smtp__free(mem, s);
     return SMTP_ERR_NOMEM;
   }

@@ -54,9 +54,18 @@ int smtp__srv_auth_line(smtp_server_session *s, const char *line, size_t len) {
 }
 
 /* No built-in mechanism, so no per-session SASL state. */
-int smtp__srv_sasl_init(smtp_server_session *s) {
+int smtp__srv_sasl_init(smtp_server_session *s, const smtp_server_callbacks *cb,
+                        const smtp_server_options *opt) {
   (void)s;
+  (void)cb;
+  (void)opt;
   return SMTP_OK;
+}
+
+/* The setters of the built-in verifiers' callbacks are not built. */
+int smtp__srv_sasl_configured(const smtp_server_callbacks *cb) {
+  (void)cb;
+  return 0;
 }
 
 void smtp__srv_sasl_free(smtp_server_session *s) { (void)s; }

@@ -26,8 +26,6 @@ struct srv_callbacks {
   smtp_server_on_unknown_command unknown_command;
   smtp_server_on_auth auth;
   smtp_server_on_auth_step auth_step;
-  smtp_server_on_scram_lookup scram_lookup;
-  smtp_server_on_token token;
   smtp_server_on_starttls starttls;
   smtp_server_on_trace trace;
   smtp_server_on_param param;
@@ -35,9 +33,23 @@ struct srv_callbacks {
   smtp_server_on_burl burl;
 };
 
+/* The built-in SCRAM and bearer-token verifiers (server_sasl.c) are
+ * reached only through run pointers that their callback setters store, so
+ * a program that never sets those callbacks links neither verifier, nor
+ * SASLprep's tables, nor the hashes (docs/footprint.md). A session copies
+ * these into its SASL block (allocated only when one of them is set or
+ * EXTERNAL is enabled), not into the session itself. */
+typedef void (*smtp__srv_mech_run)(smtp_server_session *s, const char *data, size_t n);
+struct srv_sasl_callbacks {
+  smtp_server_on_scram_lookup scram_lookup;
+  smtp_server_on_token token;
+  smtp__srv_mech_run scram_run, token_run;
+};
+
 struct smtp_server_callbacks {
   smtp_mem mem;
   struct srv_callbacks f;
+  struct srv_sasl_callbacks sasl;
 };
 
 #define SRV_NAME_MAX 255
@@ -55,11 +67,6 @@ struct srv_params {
   unsigned int max_auth_failures;
   unsigned int extensions;
   unsigned int auth_mechs;
-  int (*random)(void *buf, size_t len, void *user_data);
-  void *random_ud;
-  unsigned char fake_secret[32]; /* made-up SCRAM salts for unknown users */
-  unsigned char have_fake_secret;
-  unsigned int scram_min_iter, scram_max_iter;
   int command_timeout;
   int data_timeout;
   int data_end_timeout;
@@ -77,10 +84,21 @@ struct srv_params {
   unsigned char xclient; /* SMTP_XCLIENT | SMTP_XFORWARD handled by the session */
 };
 
+/* SCRAM's settings: in the options, and in a session's SASL block only
+ * (server_sasl.c), not in every session. */
+struct srv_scram_params {
+  int (*random)(void *buf, size_t len, void *user_data);
+  void *random_ud;
+  unsigned char fake_secret[32]; /* made-up SCRAM salts for unknown users */
+  unsigned char have_fake_secret;
+  unsigned int scram_min_iter, scram_max_iter;
+};
+
 struct smtp_server_options {
   smtp_mem mem;
   char hostname[SRV_NAME_MAX + 1];
   struct srv_params p;
+  struct srv_scram_params sp;
   /* Extra EHLO lines, each NUL-terminated: the EHLO parameters of
    * extensions (ext_with_params says which) and application keywords. */
   char ehlo_extra[SMTP_SERVER_EHLO_EXTRA_MAX];
@@ -284,7 +302,11 @@ void smtp__srv_sasl_start(smtp_server_session *s, unsigned int mech, const char 
 void smtp__srv_sasl_line(smtp_server_session *s, const char *data, size_t n);
 void smtp__srv_sasl_reset(smtp_server_session *s);
 void smtp__srv_sasl_free(smtp_server_session *s);
-/* At creation: the state block, when a built-in verifier may run. */
-int smtp__srv_sasl_init(smtp_server_session *s);
+/* At creation: the state block, when a built-in verifier may run
+ * (@p cb and @p opt may be NULL). */
+int smtp__srv_sasl_init(smtp_server_session *s, const smtp_server_callbacks *cb,
+                        const smtp_server_options *opt);
+/* Whether @p cb names a built-in verifier's callback (SCRAM, token). */
+int smtp__srv_sasl_configured(const smtp_server_callbacks *cb);
 
 #endif
