@@ -1964,6 +1964,7 @@ void smtp_server_session_del(smtp_server_session *s) {
   m = s->mem;
   smtp__srv_sasl_free(s);
   smtp__srv_x_free(s);
+  smtp__free(&m, s->tn);
   smtp__free(&m, s);
 }
 
@@ -2062,15 +2063,19 @@ int smtp_server_session_tls_started(smtp_server_session *s, const smtp_tls_info 
   if (!(s->starttls_pending && out_pending(s) == 0) && s->state != SRV_ST_START)
     return SMTP_ERR_INVALID_STATE;
   if (s->tls) return SMTP_ERR_INVALID_STATE;
+  if (!s->tn) {
+    s->tn = smtp__malloc(&s->mem, sizeof *s->tn);
+    if (!s->tn) return SMTP_ERR_NOMEM;
+  }
   /* RFC 3207 4.2: forget everything learnt before the handshake. */
   reset_session(s);
   s->starttls_pending = 0;
   s->in_len = 0;
   s->mode = SRV_M_LINE;
   s->tls = 1;
-  copy_str(s->tls_protocol, info->protocol);
-  copy_str(s->tls_cipher, info->cipher);
-  copy_str(s->tls_sni, info->sni);
+  copy_str(s->tn->protocol, info->protocol);
+  copy_str(s->tn->cipher, info->cipher);
+  copy_str(s->tn->sni, info->sni);
   s->tls_verified = info->peer_verified ? 1 : 0;
   s->tls_has_cert = info->has_peer_cert ? 1 : 0;
   s->seq++;
@@ -2289,9 +2294,9 @@ int smtp_server_session_tls_info(const smtp_server_session *s, smtp_tls_info *ou
   if (!s || !out) return SMTP_ERR_INVALID_ARGUMENT;
   if (!s->tls) return SMTP_ERR_INVALID_STATE;
   memset(out, 0, sizeof *out);
-  out->protocol = s->tls_protocol;
-  out->cipher = s->tls_cipher;
-  out->sni = s->tls_sni;
+  out->protocol = s->tn->protocol;
+  out->cipher = s->tn->cipher;
+  out->sni = s->tn->sni;
   out->peer_verified = s->tls_verified;
   out->has_peer_cert = s->tls_has_cert;
   return SMTP_OK;

@@ -159,6 +159,12 @@ enum srv_state {
 
 #define SRV_TLS_STR 64
 
+/* What smtp_server_session_tls_started() was told, allocated then: a
+ * plaintext session holds only the pointer. */
+struct srv_tls_names {
+  char protocol[SRV_TLS_STR], cipher[SRV_TLS_STR], sni[SRV_TLS_STR];
+};
+
 /* One allocation holds the struct, then the input buffer, the output
  * buffer, the host name and, only with an auth or auth_step callback, the
  * AUTH identity (SRV_NAME_MAX + 1). Memory per idle session is what this
@@ -252,10 +258,10 @@ struct smtp_server_session {
   smtp__ep addrs[3]; /* SMTP_ADDR_CLIENT, _SERVER, _PEER */
   unsigned char x_allowed; /* XCLIENT/XFORWARD allowed to this client */
   struct smtp__srv_x *xs;  /* XCLIENT/XFORWARD attributes (server_xclient.c), NULL until used */
+  struct srv_tls_names *tn; /* NULL until TLS started */
 
   char helo_name[SRV_NAME_MAX + 1];
   char rpath[SMTP_PATH_MAX + 1];
-  char tls_protocol[SRV_TLS_STR], tls_cipher[SRV_TLS_STR], tls_sni[SRV_TLS_STR];
 };
 
 /* server.c */
