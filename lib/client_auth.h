@@ -104,6 +104,17 @@ typedef struct smtp__client_auth_cfg {
   unsigned int order[SMTP__AUTH_ORDER_MAX];
   size_t order_len;
   uint32_t max_iter;
+  /* What only a session with AUTH needs (kept here, out of the session's
+   * struct): the credentials, pointers into their copies (wiped), the raw
+   * SASL message buffer, the randomness for SCRAM's nonce. */
+  smtp__sasl_creds creds;
+  char *cred_copy; /* authzid, user, password and token copies */
+  size_t cred_copy_len;
+  char *raw;
+  size_t raw_cap;
+  size_t ir_len;
+  int (*random)(void *buf, size_t len, void *user_data);
+  void *random_ud;
 } smtp__client_auth_cfg;
 
 /* Point the credentials at the channel-binding data (none when len is 0)

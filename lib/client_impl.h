@@ -192,8 +192,6 @@ typedef struct sess_opt {
   unsigned int disabled, mech;
   size_t max_line, max_lines;
   int have_password, have_token;
-  int (*random)(void *buf, size_t len, void *user_data);
-  void *random_ud;
   int tmo[SMTP_CLIENT_TIMEOUT_ALL];
   const char *xclient; /* "XCLIENT ..." in the session's allocation, or NULL */
   size_t xclient_len;
@@ -245,20 +243,15 @@ typedef struct cli_caps {
 
 /* AUTH: the buffers exist only when credentials or a token were set. */
 typedef struct cli_auth {
-  smtp__sasl_creds creds;
-  char *cred_copy;       /* authzid, user, password and token copies (wiped) */
-  size_t cred_copy_len;
   smtp__sasl_client *sasl;
-  smtp__client_auth_cfg *cfg; /* preference, SCRAM bound, channel binding */
+  smtp__client_auth_cfg *cfg; /* preference, SCRAM bound, channel binding,
+                                 credentials and the raw message buffer */
   unsigned int mech;
   int cancelled;
   int ir_pending;  /* initial response waits for the first 334 */
-  size_t ir_len;
+  int line_redact; /* trace only the verb */
   char *line;
   size_t line_cap, line_len;
-  int line_redact; /* trace only the verb */
-  char *raw;
-  size_t raw_cap;
 } cli_auth;
 
 /* How the running transaction goes out (decided by txn_plan()). */
