@@ -1335,7 +1335,12 @@ static void process_line(smtp_server_session *s, const char *line, size_t len) {
   s->scratch_off = line == s->in ? len + 2 : 0;
   if (s->auth_active) {
     smtp__srv_trace(s, SMTP_SERVER_TRACE_IN, "***", 3); /* SASL data is never traced */
-    (void)smtp__srv_auth_line(s, line, len);
+    if (s->auth_run) {
+      (void)s->auth_run->line(s, line, len);
+    } else { /* cannot happen: no exchange runs without AUTH set up */
+      s->auth_active = 0;
+      smtp__srv_auth_abort(s, SMTP_STATUS_NOT_IMPLEMENTED);
+    }
     return;
   }
   /* smtp_parse_command() caps lines at 510 octets; longer MAIL/RCPT lines
@@ -1425,7 +1430,14 @@ static void process_line(smtp_server_session *s, const char *line, size_t len) {
   case SMTP_VERB_EXPN:
   case SMTP_VERB_HELP: cmd_simple(s, &c); break;
   case SMTP_VERB_STARTTLS: cmd_starttls(s, &c); break;
-  case SMTP_VERB_AUTH: (void)smtp__srv_auth_command(s, c.args.ptr, c.args.len); break;
+  case SMTP_VERB_AUTH:
+    if (s->auth_run) {
+      (void)s->auth_run->command(s, c.args.ptr, c.args.len);
+    } else { /* no AUTH set up: no mechanism offered (server_auth.c) */
+      s->auth_exchange = 0;
+      smtp__srv_auth_abort(s, SMTP_STATUS_NOT_IMPLEMENTED);
+    }
+    break;
   case SMTP_VERB_ETRN:
     if (s->cb.etrn) cmd_etrn(s, &c);
     else cmd_unknown(s, &c);
@@ -1581,8 +1593,17 @@ CB_SETTER(help, smtp_server_on_help)
 CB_SETTER(noop, smtp_server_on_noop)
 CB_SETTER(quit, smtp_server_on_quit)
 CB_SETTER(unknown_command, smtp_server_on_unknown_command)
-CB_SETTER(auth, smtp_server_on_auth)
-CB_SETTER(auth_step, smtp_server_on_auth_step)
+/* These name the AUTH code (smtp__srv_auth_impl); see server_impl.h. */
+void smtp_server_callbacks_set_auth(smtp_server_callbacks *cb, smtp_server_on_auth f) {
+  if (!cb) return;
+  cb->f.auth = f;
+  cb->auth_run = &smtp__srv_auth_impl;
+}
+void smtp_server_callbacks_set_auth_step(smtp_server_callbacks *cb, smtp_server_on_auth_step f) {
+  if (!cb) return;
+  cb->f.auth_step = f;
+  cb->auth_run = &smtp__srv_auth_impl;
+}
 CB_SETTER(starttls, smtp_server_on_starttls)
 CB_SETTER(trace, smtp_server_on_trace)
 CB_SETTER(param, smtp_server_on_param)
@@ -1820,6 +1841,8 @@ int smtp_server_options_set_auth_mechs(smtp_server_options *o, unsigned int mech
                            SMTP_SASL_SCRAM_SHA_256_PLUS | SMTP_SASL_SCRAM_SHA_512_PLUS;
   if (!o || (mechs & ~all)) return SMTP_ERR_INVALID_ARGUMENT;
   o->p.auth_mechs = mechs;
+  /* EXTERNAL needs no callback: enabling it here sets AUTH up */
+  o->auth_run = (mechs & SMTP_SASL_EXTERNAL) ? &smtp__srv_auth_impl : NULL;
   return SMTP_OK;
 }
 
@@ -1926,6 +1949,9 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   memset(s, 0, sizeof *s);
   s->mem = *mem;
   s->cb = cbs;
+  s->auth_run = callbacks && callbacks->auth_run ? callbacks->auth_run
+                : options                       ? options->auth_run
+                                                : NULL;
   s->opt = opt;
   s->user_data = user_data;
   s->in = base + sizeof *s;

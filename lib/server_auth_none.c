@@ -36,7 +36,7 @@ void smtp__srv_auth_abort(smtp_server_session *s, int status_id) {
   (void)smtp__srv_finish_status(s, status_id);
 }
 
-int smtp__srv_auth_command(smtp_server_session *s, const char *args, size_t len) {
+static int auth_command(smtp_server_session *s, const char *args, size_t len) {
   (void)args;
   (void)len;
   s->auth_exchange = 0;
@@ -45,13 +45,15 @@ int smtp__srv_auth_command(smtp_server_session *s, const char *args, size_t len)
 }
 
 /* Never reached: no exchange starts, so no line is a SASL response. */
-int smtp__srv_auth_line(smtp_server_session *s, const char *line, size_t len) {
+static int auth_line(smtp_server_session *s, const char *line, size_t len) {
   (void)line;
   (void)len;
   s->auth_active = 0;
   smtp__srv_auth_abort(s, SMTP_STATUS_NOT_IMPLEMENTED);
   return SMTP_OK;
 }
+
+const smtp__srv_auth_run smtp__srv_auth_impl = {auth_command, auth_line};
 
 /* No built-in mechanism, so no per-session SASL state. */
 int smtp__srv_sasl_init(smtp_server_session *s, const smtp_server_callbacks *cb,

@@ -46,10 +46,23 @@ struct srv_sasl_callbacks {
   smtp__srv_mech_run scram_run, token_run;
 };
 
+/* The AUTH command and the SASL lines of an exchange (server_auth.c, or
+ * server_auth_none.c without SASL) are reached through this table, which
+ * only the setters that turn AUTH on name (the auth, auth_step, scram_lookup
+ * and token callbacks; EXTERNAL among the options' mechanisms): a server
+ * that never sets them links no SASL code and answers AUTH 502 5.5.1
+ * (RFC 5321 4.2.4), as one that offers no mechanism does. */
+typedef struct smtp__srv_auth_run {
+  int (*command)(smtp_server_session *s, const char *args, size_t len);
+  int (*line)(smtp_server_session *s, const char *line, size_t len);
+} smtp__srv_auth_run;
+extern const smtp__srv_auth_run smtp__srv_auth_impl;
+
 struct smtp_server_callbacks {
   smtp_mem mem;
   struct srv_callbacks f;
   struct srv_sasl_callbacks sasl;
+  const smtp__srv_auth_run *auth_run; /* &smtp__srv_auth_impl once AUTH is set up */
 };
 
 #define SRV_NAME_MAX 255
@@ -99,6 +112,7 @@ struct smtp_server_options {
   char hostname[SRV_NAME_MAX + 1];
   struct srv_params p;
   struct srv_scram_params sp;
+  const smtp__srv_auth_run *auth_run; /* set with EXTERNAL among the mechanisms */
   /* Extra EHLO lines, each NUL-terminated: the EHLO parameters of
    * extensions (ext_with_params says which) and application keywords. */
   char ehlo_extra[SMTP_SERVER_EHLO_EXTRA_MAX];
@@ -198,6 +212,7 @@ struct smtp_server_session {
   unsigned int ext_with_params;
   char *user;           /* AUTH identity (tail), NULL without AUTH callbacks */
   struct smtp__srv_sasl *sx; /* built-in SCRAM/EXTERNAL/token state (server_sasl.c) */
+  const smtp__srv_auth_run *auth_run; /* NULL: AUTH was never set up (502) */
   smtp_mem mem;
 
   /* Message data. */
@@ -279,9 +294,7 @@ void smtp__srv_apply(smtp_server_session *s, int code);
 char *smtp__srv_out_reserve(smtp_server_session *s, size_t need);
 void smtp__srv_out_commit(smtp_server_session *s, size_t n);
 
-/* server_auth.c */
-int smtp__srv_auth_command(smtp_server_session *s, const char *args, size_t len);
-int smtp__srv_auth_line(smtp_server_session *s, const char *line, size_t len);
+/* server_auth.c (the command and the SASL lines: smtp__srv_auth_impl) */
 void smtp__srv_auth_abort(smtp_server_session *s, int status_id);
 void smtp__srv_auth_reset(smtp_server_session *s);
 unsigned int smtp__srv_auth_offered(const smtp_server_session *s);

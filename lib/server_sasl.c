@@ -60,12 +60,14 @@ void smtp_server_callbacks_set_scram_lookup(smtp_server_callbacks *cb,
   if (!cb) return;
   cb->sasl.scram_lookup = f;
   cb->sasl.scram_run = f ? scram_line : NULL;
+  cb->auth_run = &smtp__srv_auth_impl;
 }
 
 void smtp_server_callbacks_set_token(smtp_server_callbacks *cb, smtp_server_on_token f) {
   if (!cb) return;
   cb->sasl.token = f;
   cb->sasl.token_run = f ? token_line : NULL;
+  cb->auth_run = &smtp__srv_auth_impl;
 }
 
 int smtp__srv_sasl_configured(const smtp_server_callbacks *cb) {
