@@ -144,6 +144,7 @@ struct smtp_client_txn {
   int requiretls;
   txn_url *urls;   /* SMTP_CLIENT_BODY_URL: the BURL URLs, in order */
   size_t nurls, urls_cap;
+  void (*burl_pump)(smtp_client_session *c); /* set with the first URL */
   smtp_client_session *owner; /* set while submitted */
 };
 
@@ -366,6 +367,8 @@ void smtp__cli_out_compact(smtp_client_session *c);
 void smtp__cli_chunk_close(smtp_client_session *c, int last);
 smtp_ssize smtp__cli_body_feed(smtp_client_session *c, const char *src, size_t len, int eof);
 void smtp__cli_body_pump(smtp_client_session *c, int allow_read);
+/* BURL commands (RFC 4468 3.4), reached through smtp_client_txn::burl_pump */
+void smtp__cli_burl_pump(smtp_client_session *c);
 
 /* client_txn.c: the transaction's MAIL and RCPT lines */
 size_t smtp__cli_fmt_mail(const smtp_client_session *c, char *buf, size_t cap);
