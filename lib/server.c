@@ -1610,11 +1610,12 @@ CB_SETTER(param, smtp_server_on_param)
 CB_SETTER(etrn, smtp_server_on_etrn)
 CB_SETTER(burl, smtp_server_on_burl)
 
+#define SRV_INPUT_DEFAULT 1280
+#define SRV_OUTPUT_DEFAULT 1024
+
 static void params_defaults(struct srv_params *p) {
   memset(p, 0, sizeof *p);
   p->max_command_line = SMTP_COMMAND_LINE_MAX;
-  p->input_buffer = 1280;
-  p->output_buffer = 1024;
   p->max_rcpt = 100;
   p->max_errors = 20;
   p->max_auth_failures = 5;
@@ -1633,6 +1634,8 @@ static void options_defaults(struct smtp_server_options *o) {
   memset(o, 0, sizeof *o);
   memcpy(o->hostname, default_hostname, sizeof default_hostname);
   params_defaults(&o->p);
+  o->input_buffer = SRV_INPUT_DEFAULT;
+  o->output_buffer = SRV_OUTPUT_DEFAULT;
   o->sp.scram_min_iter = 4096; /* RFC 7677 4 */
   o->sp.scram_max_iter = 100000;
 }
@@ -1681,8 +1684,14 @@ int smtp_server_options_set_hostname(smtp_server_options *o, const char *h) {
     return SMTP_OK;                                                            \
   }
 OPT_RANGE(max_command_line, max_command_line, size_t, 512, 65536)
-OPT_RANGE(input_buffer, input_buffer, size_t, 1024, 65536)
-OPT_RANGE(output_buffer, output_buffer, size_t, 1024, 65536)
+#define OPT_BUFFER(name)                                                       \
+  int smtp_server_options_set_##name(smtp_server_options *o, size_t v) {       \
+    if (!o || v < 1024 || v > 65536) return SMTP_ERR_INVALID_ARGUMENT;         \
+    o->name = v;                                                               \
+    return SMTP_OK;                                                            \
+  }
+OPT_BUFFER(input_buffer)
+OPT_BUFFER(output_buffer)
 OPT_RANGE(max_recipients, max_rcpt, unsigned int, 1u, 100000u)
 #define OPT_MAX(name, field, hi)                                               \
   int smtp_server_options_set_##name(smtp_server_options *o, unsigned int v) { \
@@ -1924,7 +1933,7 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
    * AUTH=, ORCPT), also room for their decoded values after a line held in
    * the buffer: less than the line itself for MAIL, 500 octets for ORCPT
    * (RFC 3461 4.2; a longer value is refused anyway). */
-  in_cap = opt.input_buffer;
+  in_cap = options ? options->input_buffer : SRV_INPUT_DEFAULT;
   if (in_cap < mail_line) in_cap = mail_line;
   if (in_cap < rcpt_line) in_cap = rcpt_line;
   if (((opt.extensions & (SMTP_EXT_DSN | SMTP_EXT_SUBMITTER)) || with_auth) &&
@@ -1935,7 +1944,7 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
    * raised so that half holds the session's longest EHLO reply, also when
    * the application accepts the EHLO with smtp_server_session_reply()
    * (which keeps srv_close_reserve() octets of that half for a closing 421). */
-  out_cap = opt.output_buffer;
+  out_cap = options ? options->output_buffer : SRV_OUTPUT_DEFAULT;
   {
     size_t ehlo = ehlo_reply_bound(&opt, host, &cbs, builtin_cb, extra, extra_len, with_params) +
                   srv_close_reserve(host_len);

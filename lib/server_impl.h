@@ -72,8 +72,6 @@ struct smtp_server_callbacks {
 struct srv_params {
   uint64_t max_size;
   size_t max_command_line;
-  size_t input_buffer;
-  size_t output_buffer;
   unsigned int max_rcpt;
   unsigned int max_transactions;
   unsigned int max_errors;
@@ -111,6 +109,7 @@ struct smtp_server_options {
   smtp_mem mem;
   char hostname[SRV_NAME_MAX + 1];
   struct srv_params p;
+  size_t input_buffer, output_buffer; /* used at creation only: not in p */
   struct srv_scram_params sp;
   const smtp__srv_auth_run *auth_run; /* set with EXTERNAL among the mechanisms */
   /* Extra EHLO lines, each NUL-terminated: the EHLO parameters of
