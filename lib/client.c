@@ -362,11 +362,11 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   if (callbacks) c->cb = *callbacks;
   c->event_mode = event_mode;
   c->ud = user_data;
-  c->opt.lmtp = o->lmtp;
-  c->opt.starttls = o->starttls;
-  c->opt.allow_plain = o->allow_plain;
-  c->opt.require_utf8 = o->require_utf8;
-  c->opt.requiretls = o->requiretls;
+  c->opt.lmtp = (unsigned char)o->lmtp; /* these five: 0..2, checked by their setters */
+  c->opt.starttls = (unsigned char)o->starttls;
+  c->opt.allow_plain = (unsigned char)o->allow_plain;
+  c->opt.require_utf8 = (unsigned char)o->require_utf8;
+  c->opt.requiretls = (unsigned char)o->requiretls;
   c->opt.disabled = o->disabled;
   c->opt.mech = o->mech;
   c->opt.max_line = o->max_line;

@@ -189,11 +189,12 @@ typedef struct caps_lite {
  * are copied into the session's allocation (the credentials only when set). */
 typedef struct sess_opt {
   const char *ehlo;
-  int lmtp, starttls, allow_plain, require_utf8, requiretls;
   unsigned int disabled, mech;
   size_t max_line, max_lines;
-  int have_password, have_token;
   int tmo[SMTP_CLIENT_TIMEOUT_ALL];
+  /* flags and small enums as octets: every session carries them */
+  unsigned char lmtp, starttls, allow_plain, require_utf8, requiretls;
+  unsigned char have_password, have_token;
   const char *xclient; /* "XCLIENT ..." in the session's allocation, or NULL */
   size_t xclient_len;
   const char *xhelo;   /* the EHLO name after XCLIENT's 220 ("" : the own) */
@@ -300,16 +301,16 @@ typedef struct cli_body {
 } cli_body;
 
 typedef struct cli_tls {
-  int active, wanted;
-  int verified; /* the server's certificate verified (smtp_tls_info) */
+  unsigned char active, wanted;
+  unsigned char verified; /* the server's certificate verified (smtp_tls_info) */
 } cli_tls;
 
 /* XCLIENT and XFORWARD (Postfix's XCLIENT_README and XFORWARD_README). */
 typedef struct cli_xc {
-  int client_done;   /* XCLIENT was sent on this connection */
-  int client_ok;     /* ... and accepted: EHLO with its HELO name */
-  int forward_offered; /* the last EHLO reply listed XFORWARD */
-  int forward_done;    /* sent after that EHLO */
+  unsigned char client_done;   /* XCLIENT was sent on this connection */
+  unsigned char client_ok;     /* ... and accepted: EHLO with its HELO name */
+  unsigned char forward_offered; /* the last EHLO reply listed XFORWARD */
+  unsigned char forward_done;    /* sent after that EHLO */
 } cli_xc;
 
 struct smtp_client_session {
