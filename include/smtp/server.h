@@ -232,7 +232,12 @@ typedef struct smtp_server_data_end {
   int bdat;           /**< 1 when the message came by BDAT. */
 } smtp_server_data_end;
 
-/** @brief Credentials of a PLAIN (RFC 4616) or LOGIN exchange, decoded. */
+/** @brief Credentials of a PLAIN (RFC 4616) or LOGIN exchange, decoded.
+ *
+ * They are given as the client sent them. RFC 4616 section 2 leaves their
+ * preparation to the verifier (SASLprep recommended, not required; the
+ * client sends them unprepared): to compare them with a prepared database,
+ * prepare them with smtp_sasl_saslprep() and ::SMTP_SASLPREP_QUERY first. */
 typedef struct smtp_server_auth {
   unsigned int mech;  /**< ::SMTP_SASL_PLAIN or ::SMTP_SASL_LOGIN. */
   smtp_span authzid;  /**< Authorization identity; empty when none. With the default
