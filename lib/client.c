@@ -1303,7 +1303,7 @@ static int reply_starttls(smtp_client_session *c, const smtp_reply *r, size_t re
   return SMTP_OK;
 }
 
-static int reply_auth(smtp_client_session *c, const smtp_reply *r) {
+int smtp__cli_reply_auth(smtp_client_session *c, const smtp_reply *r) {
   int code = r->code;
   if (code == 334 && !c->auth.cancelled) {
     /* RFC 4954 4: a base64 challenge; answer it. */
@@ -1550,8 +1550,8 @@ static int handle_reply(smtp_client_session *c, const smtp_reply *r, size_t rest
     return reply_xclient(c, r);
   case K_STARTTLS:
     return reply_starttls(c, r, rest);
-  case K_AUTH:
-    return reply_auth(c, r);
+  case K_AUTH: /* AUTH runs only with its block (smtp_client_session_new()) */
+    return c->auth.cfg->ops->reply(c, r);
   case K_MAIL:
     return reply_mail(c, r);
   case K_RCPT:
