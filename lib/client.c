@@ -362,17 +362,15 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   if (callbacks) c->cb = *callbacks;
   c->event_mode = event_mode;
   c->ud = user_data;
-  c->opt.lmtp = o->lmtp;
-  c->opt.starttls = o->starttls;
-  c->opt.allow_plain = o->allow_plain;
-  c->opt.require_utf8 = o->require_utf8;
-  c->opt.requiretls = o->requiretls;
+  c->opt.lmtp = (unsigned char)o->lmtp; /* these five: 0..2, checked by their setters */
+  c->opt.starttls = (unsigned char)o->starttls;
+  c->opt.allow_plain = (unsigned char)o->allow_plain;
+  c->opt.require_utf8 = (unsigned char)o->require_utf8;
+  c->opt.requiretls = (unsigned char)o->requiretls;
   c->opt.disabled = o->disabled;
   c->opt.mech = o->mech;
   c->opt.max_line = o->max_line;
   c->opt.max_lines = o->max_lines;
-  c->opt.random = o->random;
-  c->opt.random_ud = o->random_ud;
   {
     int i;
     for (i = 0; i < SMTP_CLIENT_TIMEOUT_ALL; i++)
@@ -408,28 +406,30 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
     c->auth.cfg->ops = o->sasl;
     c->auth.cfg->order_len = o->auth_order_len;
     c->auth.cfg->max_iter = o->scram_max_iter;
+    c->auth.cfg->random = o->random;
+    c->auth.cfg->random_ud = o->random_ud;
     memcpy(c->auth.cfg->custom, o->custom, sizeof o->custom);
     memcpy(c->auth.cfg->custom_name, o->custom_name, sizeof o->custom_name);
     c->auth.cfg->ncustom = o->ncustom;
     for (size_t k = 0; k < o->ncustom; k++) c->auth.cfg->custom[k].name = c->auth.cfg->custom_name[k];
     c->auth.line = base + off_line;
     c->auth.line_cap = line_cap;
-    c->auth.raw = base + off_raw;
-    c->auth.raw_cap = raw_cap;
-    c->auth.cred_copy = q;
-    c->auth.cred_copy_len = cred_len;
+    c->auth.cfg->raw = base + off_raw;
+    c->auth.cfg->raw_cap = raw_cap;
+    c->auth.cfg->cred_copy = q;
+    c->auth.cfg->cred_copy_len = cred_len;
     memcpy(q, o->authzid, zl + 1);
-    c->auth.creds.authzid = q;
-    c->auth.creds.authzid_len = zl;
+    c->auth.cfg->creds.authzid = q;
+    c->auth.cfg->creds.authzid_len = zl;
     q += zl + 1;
     memcpy(q, o->user, ul + 1);
-    c->auth.creds.user = q;
-    c->auth.creds.user_len = ul;
+    c->auth.cfg->creds.user = q;
+    c->auth.cfg->creds.user_len = ul;
     q += ul + 1;
     if (o->have_password) {
       memcpy(q, o->pass, pl + 1);
-      c->auth.creds.pass = q;
-      c->auth.creds.pass_len = pl;
+      c->auth.cfg->creds.pass = q;
+      c->auth.cfg->creds.pass_len = pl;
       c->opt.have_password = 1;
     } else {
       *q = 0;
@@ -437,8 +437,8 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
     q += pl + 1;
     if (tok_len) {
       memcpy(q, o->token, tok_len + 1);
-      c->auth.creds.token = q;
-      c->auth.creds.token_len = tok_len;
+      c->auth.cfg->creds.token = q;
+      c->auth.cfg->creds.token_len = tok_len;
       c->opt.have_token = 1;
     } else {
       *q = 0;
@@ -446,7 +446,7 @@ int smtp_client_session_new(smtp_client_session **out, const smtp_client_callbac
   }
   rc = smtp_reply_parser_new(&c->rp, o->max_line, o->max_lines, mem);
   if (rc != SMTP_OK) {
-    if (c->auth.cred_copy) smtp__wipe(c->auth.cred_copy, c->auth.cred_copy_len);
+    if (c->auth.cfg) smtp__wipe(c->auth.cfg->cred_copy, c->auth.cfg->cred_copy_len);
     smtp__free(mem, c);
     return rc;
   }
@@ -464,11 +464,13 @@ void smtp_client_session_del(smtp_client_session *c) {
   mem = c->mem;
   if (c->txn) c->txn->owner = NULL;
   smtp_reply_parser_del(c->rp);
-  if (c->auth.sasl) c->auth.cfg->ops->wipe(c->auth.sasl);
-  if (c->auth.cfg) smtp__wipe(c->auth.cfg, sizeof *c->auth.cfg);
-  if (c->auth.line) smtp__wipe(c->auth.line, c->auth.line_cap);
-  if (c->auth.raw) smtp__wipe(c->auth.raw, c->auth.raw_cap);
-  if (c->auth.cred_copy) smtp__wipe(c->auth.cred_copy, c->auth.cred_copy_len);
+  if (c->auth.cfg) { /* set with every AUTH buffer (smtp_client_session_new()) */
+    c->auth.cfg->ops->wipe(c->auth.sasl);
+    smtp__wipe(c->auth.line, c->auth.line_cap);
+    smtp__wipe(c->auth.cfg->raw, c->auth.cfg->raw_cap);
+    smtp__wipe(c->auth.cfg->cred_copy, c->auth.cfg->cred_copy_len);
+    smtp__wipe(c->auth.cfg, sizeof *c->auth.cfg);
+  }
   smtp__free(&mem, c->ring.block);
   smtp__free(&mem, c->out.block);
   smtp__free(&mem, c->caps.text);
@@ -642,8 +644,8 @@ static int start_custom(smtp_client_session *c) {
     auth_fail(c, SMTP_ERR_PLAINTEXT_AUTH, NULL);
     return 1;
   }
-  rc = c->auth.cfg->ops->start_custom(c->auth.sasl, &c->auth.cfg->custom[i], &c->auth.creds, c->auth.raw,
-                                      c->auth.raw_cap, &rawlen, &has_ir);
+  rc = c->auth.cfg->ops->start_custom(c->auth.sasl, &c->auth.cfg->custom[i], &c->auth.cfg->creds, c->auth.cfg->raw,
+                                      c->auth.cfg->raw_cap, &rawlen, &has_ir);
   if (rc != SMTP_OK) {
     c->auth.cfg->ops->wipe(c->auth.sasl);
     auth_fail(c, rc == SMTP_ERR_CALLBACK_REFUSED ? SMTP_ERR_AUTH_FAILED : SMTP_ERR_AUTH_UNAVAILABLE,
@@ -655,7 +657,7 @@ static int start_custom(smtp_client_session *c) {
   nl = strlen(c->auth.cfg->custom_name[i]);
   if (has_ir && 6 + nl + SMTP_BASE64_ENCODED_LEN(rawlen) + 2 > SMTP_COMMAND_LINE_MAX) {
     c->auth.ir_pending = 1; /* RFC 4954 4: sent after the empty 334 instead */
-    c->auth.ir_len = rawlen;
+    c->auth.cfg->ir_len = rawlen;
     has_ir = 0;
   }
   memcpy(c->auth.line, "AUTH ", 5);
@@ -665,13 +667,13 @@ static int start_custom(smtp_client_session *c) {
     memcpy(prefix, c->auth.line, 5 + nl);
     prefix[5 + nl] = ' ';
     prefix[6 + nl] = 0;
-    rc = line_b64(c, prefix, c->auth.raw, rawlen);
+    rc = line_b64(c, prefix, c->auth.cfg->raw, rawlen);
     c->auth.line_redact = (int)(6 + nl);
   } else {
     c->auth.line_len = 5 + nl;
     c->auth.line_redact = -1;
   }
-  if (!c->auth.ir_pending) smtp__wipe(c->auth.raw, rawlen);
+  if (!c->auth.ir_pending) smtp__wipe(c->auth.cfg->raw, rawlen);
   if (rc != SMTP_OK) {
     c->auth.cfg->ops->wipe(c->auth.sasl);
     auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
@@ -703,9 +705,9 @@ static void start_auth(smtp_client_session *c) {
     return;
   }
   supported = c->auth.cfg->ops->supported(c->opt.have_password, c->opt.have_token,
-                                          c->opt.random != NULL);
+                                          c->auth.cfg->random != NULL);
   /* RFC 5802 6: the -PLUS forms only with channel-binding data. */
-  c->auth.cfg->ops->creds_cb(&c->auth.creds, &c->auth.cfg->cbind, c->auth.cfg->max_iter);
+  c->auth.cfg->ops->creds_cb(&c->auth.cfg->creds, &c->auth.cfg->cbind, c->auth.cfg->max_iter);
   if (!c->auth.cfg->cbind.len) supported &= ~(unsigned)SMTP__SASL_SCRAM_PLUS;
   if (c->opt.mech)
     mech = ((offered & supported & c->opt.mech) || (offered & c->auth.cfg->ops->scram_plus_of(c->opt.mech)))
@@ -724,15 +726,15 @@ static void start_auth(smtp_client_session *c) {
   if (c->auth.cfg->ops->scram_alg(mech)) {
     unsigned char rnd[18];
     smtp_ssize k;
-    if (!c->opt.random || c->opt.random(rnd, sizeof rnd, c->opt.random_ud) != 0) {
+    if (!c->auth.cfg->random || c->auth.cfg->random(rnd, sizeof rnd, c->auth.cfg->random_ud) != 0) {
       auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
       return;
     }
     k = smtp_base64_encode(rnd, sizeof rnd, nonce, sizeof nonce);
     nonce_len = k > 0 ? (size_t)k : 0;
   }
-  rc = c->auth.cfg->ops->start(c->auth.sasl, mech, &c->auth.creds, nonce, nonce_len, c->auth.raw,
-                               c->auth.raw_cap, &rawlen, &has_ir);
+  rc = c->auth.cfg->ops->start(c->auth.sasl, mech, &c->auth.cfg->creds, nonce, nonce_len, c->auth.cfg->raw,
+                               c->auth.cfg->raw_cap, &rawlen, &has_ir);
   if (rc != SMTP_OK) {
     auth_fail(c, rc == SMTP_ERR_SASLPREP ? rc : SMTP_ERR_AUTH_UNAVAILABLE, NULL);
     return;
@@ -745,7 +747,7 @@ static void start_auth(smtp_client_session *c) {
     /* RFC 4954 4: an initial response that would make the AUTH line longer
      * than 512 octets is sent after the server's empty 334 instead. */
     c->auth.ir_pending = 1;
-    c->auth.ir_len = rawlen;
+    c->auth.cfg->ir_len = rawlen;
     has_ir = 0;
   }
   if (has_ir) {
@@ -754,7 +756,7 @@ static void start_auth(smtp_client_session *c) {
     memcpy(prefix + 5, name, nl);
     prefix[5 + nl] = ' ';
     prefix[6 + nl] = 0;
-    rc = line_b64(c, prefix, c->auth.raw, rawlen);
+    rc = line_b64(c, prefix, c->auth.cfg->raw, rawlen);
     c->auth.line_redact = (int)(6 + nl);
   } else {
     size_t nl = strlen(name);
@@ -764,7 +766,7 @@ static void start_auth(smtp_client_session *c) {
     c->auth.line_redact = -1;
     rc = SMTP_OK;
   }
-  if (!c->auth.ir_pending) smtp__wipe(c->auth.raw, rawlen);
+  if (!c->auth.ir_pending) smtp__wipe(c->auth.cfg->raw, rawlen);
   if (rc != SMTP_OK) {
     auth_fail(c, SMTP_ERR_AUTH_UNAVAILABLE, NULL);
     return;
@@ -1301,7 +1303,7 @@ static int reply_starttls(smtp_client_session *c, const smtp_reply *r, size_t re
   return SMTP_OK;
 }
 
-static int reply_auth(smtp_client_session *c, const smtp_reply *r) {
+int smtp__cli_reply_auth(smtp_client_session *c, const smtp_reply *r) {
   int code = r->code;
   if (code == 334 && !c->auth.cancelled) {
     /* RFC 4954 4: a base64 challenge; answer it. */
@@ -1315,17 +1317,17 @@ static int reply_auth(smtp_client_session *c, const smtp_reply *r) {
     if (c->auth.ir_pending) {
       /* the initial response, held back for the line limit */
       c->auth.ir_pending = 0;
-      rawlen = c->auth.ir_len;
+      rawlen = c->auth.cfg->ir_len;
       rc = dn == 0 ? 0 : 1;
     } else if (dn < 0) {
       rc = 1; /* undecodable challenge: cancel */
     } else {
-      rc = c->auth.cfg->ops->step(c->auth.sasl, &c->auth.creds, chal, (size_t)dn, c->auth.raw,
-                                  c->auth.raw_cap, &rawlen);
+      rc = c->auth.cfg->ops->step(c->auth.sasl, &c->auth.cfg->creds, chal, (size_t)dn, c->auth.cfg->raw,
+                                  c->auth.cfg->raw_cap, &rawlen);
     }
     if (rc == 0) {
-      rc = line_b64(c, "", c->auth.raw, rawlen);
-      smtp__wipe(c->auth.raw, rawlen);
+      rc = line_b64(c, "", c->auth.cfg->raw, rawlen);
+      smtp__wipe(c->auth.cfg->raw, rawlen);
       if (rc != SMTP_OK) rc = 1;
       c->auth.line_redact = 0;
     }
@@ -1548,8 +1550,8 @@ static int handle_reply(smtp_client_session *c, const smtp_reply *r, size_t rest
     return reply_xclient(c, r);
   case K_STARTTLS:
     return reply_starttls(c, r, rest);
-  case K_AUTH:
-    return reply_auth(c, r);
+  case K_AUTH: /* AUTH runs only with its block (smtp_client_session_new()) */
+    return c->auth.cfg->ops->reply(c, r);
   case K_MAIL:
     return reply_mail(c, r);
   case K_RCPT:

@@ -72,6 +72,8 @@ typedef struct smtp__client_cbind {
  * does not link the mechanisms, the SCRAM code or the hashes
  * (docs/footprint.md). client_auth.c and, without SASL, client_auth_none.c
  * define smtp__sasl_client_impl. */
+struct smtp_client_session;
+struct smtp_reply;
 typedef struct smtp__sasl_client_ops {
   unsigned int (*supported)(int have_password, int have_token, int have_random);
   void (*creds_cb)(smtp__sasl_creds *cr, const smtp__client_cbind *cb, uint32_t max_iter);
@@ -91,7 +93,13 @@ typedef struct smtp__sasl_client_ops {
   int (*scram_alg)(unsigned int mech);
   unsigned int (*cb_policy)(unsigned int mech, unsigned int offered, int have_cb, int *err);
   unsigned int (*scram_plus_of)(unsigned int mech);
+  /* the session's handling of a reply to AUTH or to a SASL line
+   * (smtp__cli_reply_auth() in client.c), named here so that a client
+   * without AUTH does not link it */
+  int (*reply)(struct smtp_client_session *c, const struct smtp_reply *r);
 } smtp__sasl_client_ops;
+
+int smtp__cli_reply_auth(struct smtp_client_session *c, const struct smtp_reply *r);
 
 extern const smtp__sasl_client_ops smtp__sasl_client_impl;
 
@@ -104,6 +112,17 @@ typedef struct smtp__client_auth_cfg {
   unsigned int order[SMTP__AUTH_ORDER_MAX];
   size_t order_len;
   uint32_t max_iter;
+  /* What only a session with AUTH needs (kept here, out of the session's
+   * struct): the credentials, pointers into their copies (wiped), the raw
+   * SASL message buffer, the randomness for SCRAM's nonce. */
+  smtp__sasl_creds creds;
+  char *cred_copy; /* authzid, user, password and token copies */
+  size_t cred_copy_len;
+  char *raw;
+  size_t raw_cap;
+  size_t ir_len;
+  int (*random)(void *buf, size_t len, void *user_data);
+  void *random_ud;
 } smtp__client_auth_cfg;
 
 /* Point the credentials at the channel-binding data (none when len is 0)

@@ -109,4 +109,4 @@ const smtp__sasl_client_ops smtp__sasl_client_impl = {
     smtp__sasl_client_supported, smtp__client_auth_creds_cb, smtp__sasl_client_choose,
     smtp__sasl_client_choose_order, smtp__sasl_client_start, smtp__sasl_client_start_custom,
     smtp__sasl_client_step, smtp__sasl_client_success_ok, smtp__sasl_client_wipe,
-    smtp__scram_alg, smtp__sasl_client_cb_policy, no_plus};
+    smtp__scram_alg, smtp__sasl_client_cb_policy, no_plus, smtp__cli_reply_auth};

@@ -347,7 +347,7 @@ smtp_ssize smtp__cli_body_feed(smtp_client_session *c, const char *src, size_t l
  * end-marker, as far as the ring and the output allow; without PIPELINING
  * each waits for the reply to the one before (RFC 4468 3.4 allows BURL in
  * a pipelined group like BDAT, RFC 3030 4). */
-static void burl_pump(smtp_client_session *c) {
+void smtp__cli_burl_pump(smtp_client_session *c) {
   const smtp_client_txn *t = c->txn;
   while (c->body.phase == B_SEND && c->body.url_next < t->nurls) {
     const txn_url *u = &t->urls[c->body.url_next];
@@ -383,7 +383,9 @@ static void burl_pump(smtp_client_session *c) {
 void smtp__cli_body_pump(smtp_client_session *c, int allow_read) {
   smtp_client_txn *t = c->txn;
   if (t->body_source == SMTP_CLIENT_BODY_URL) {
-    if (c->phase == PH_TXN) burl_pump(c);
+    /* set by smtp_client_txn_add_body_url(), the only way to this source,
+     * so a program that sends no BURL does not link it */
+    if (c->phase == PH_TXN) t->burl_pump(c);
     return;
   }
   while (c->body.phase == B_SEND && c->phase == PH_TXN) {

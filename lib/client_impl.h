@@ -144,6 +144,7 @@ struct smtp_client_txn {
   int requiretls;
   txn_url *urls;   /* SMTP_CLIENT_BODY_URL: the BURL URLs, in order */
   size_t nurls, urls_cap;
+  void (*burl_pump)(smtp_client_session *c); /* set with the first URL */
   smtp_client_session *owner; /* set while submitted */
 };
 
@@ -188,13 +189,12 @@ typedef struct caps_lite {
  * are copied into the session's allocation (the credentials only when set). */
 typedef struct sess_opt {
   const char *ehlo;
-  int lmtp, starttls, allow_plain, require_utf8, requiretls;
   unsigned int disabled, mech;
   size_t max_line, max_lines;
-  int have_password, have_token;
-  int (*random)(void *buf, size_t len, void *user_data);
-  void *random_ud;
   int tmo[SMTP_CLIENT_TIMEOUT_ALL];
+  /* flags and small enums as octets: every session carries them */
+  unsigned char lmtp, starttls, allow_plain, require_utf8, requiretls;
+  unsigned char have_password, have_token;
   const char *xclient; /* "XCLIENT ..." in the session's allocation, or NULL */
   size_t xclient_len;
   const char *xhelo;   /* the EHLO name after XCLIENT's 220 ("" : the own) */
@@ -245,20 +245,15 @@ typedef struct cli_caps {
 
 /* AUTH: the buffers exist only when credentials or a token were set. */
 typedef struct cli_auth {
-  smtp__sasl_creds creds;
-  char *cred_copy;       /* authzid, user, password and token copies (wiped) */
-  size_t cred_copy_len;
   smtp__sasl_client *sasl;
-  smtp__client_auth_cfg *cfg; /* preference, SCRAM bound, channel binding */
+  smtp__client_auth_cfg *cfg; /* preference, SCRAM bound, channel binding,
+                                 credentials and the raw message buffer */
   unsigned int mech;
   int cancelled;
   int ir_pending;  /* initial response waits for the first 334 */
-  size_t ir_len;
+  int line_redact; /* trace only the verb */
   char *line;
   size_t line_cap, line_len;
-  int line_redact; /* trace only the verb */
-  char *raw;
-  size_t raw_cap;
 } cli_auth;
 
 /* How the running transaction goes out (decided by txn_plan()). */
@@ -306,16 +301,16 @@ typedef struct cli_body {
 } cli_body;
 
 typedef struct cli_tls {
-  int active, wanted;
-  int verified; /* the server's certificate verified (smtp_tls_info) */
+  unsigned char active, wanted;
+  unsigned char verified; /* the server's certificate verified (smtp_tls_info) */
 } cli_tls;
 
 /* XCLIENT and XFORWARD (Postfix's XCLIENT_README and XFORWARD_README). */
 typedef struct cli_xc {
-  int client_done;   /* XCLIENT was sent on this connection */
-  int client_ok;     /* ... and accepted: EHLO with its HELO name */
-  int forward_offered; /* the last EHLO reply listed XFORWARD */
-  int forward_done;    /* sent after that EHLO */
+  unsigned char client_done;   /* XCLIENT was sent on this connection */
+  unsigned char client_ok;     /* ... and accepted: EHLO with its HELO name */
+  unsigned char forward_offered; /* the last EHLO reply listed XFORWARD */
+  unsigned char forward_done;    /* sent after that EHLO */
 } cli_xc;
 
 struct smtp_client_session {
@@ -373,6 +368,8 @@ void smtp__cli_out_compact(smtp_client_session *c);
 void smtp__cli_chunk_close(smtp_client_session *c, int last);
 smtp_ssize smtp__cli_body_feed(smtp_client_session *c, const char *src, size_t len, int eof);
 void smtp__cli_body_pump(smtp_client_session *c, int allow_read);
+/* BURL commands (RFC 4468 3.4), reached through smtp_client_txn::burl_pump */
+void smtp__cli_burl_pump(smtp_client_session *c);
 
 /* client_txn.c: the transaction's MAIL and RCPT lines */
 size_t smtp__cli_fmt_mail(const smtp_client_session *c, char *buf, size_t cap);

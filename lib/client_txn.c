@@ -289,6 +289,7 @@ int smtp_client_txn_add_body_url(smtp_client_txn *t, const char *url) {
       break;
     }
   t->body_source = SMTP_CLIENT_BODY_URL;
+  t->burl_pump = smtp__cli_burl_pump;
   t->body = NULL;
   t->body_len = 0;
   return SMTP_OK;

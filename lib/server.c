@@ -1335,7 +1335,12 @@ static void process_line(smtp_server_session *s, const char *line, size_t len) {
   s->scratch_off = line == s->in ? len + 2 : 0;
   if (s->auth_active) {
     smtp__srv_trace(s, SMTP_SERVER_TRACE_IN, "***", 3); /* SASL data is never traced */
-    (void)smtp__srv_auth_line(s, line, len);
+    if (s->auth_run) {
+      (void)s->auth_run->line(s, line, len);
+    } else { /* cannot happen: no exchange runs without AUTH set up */
+      s->auth_active = 0;
+      smtp__srv_auth_abort(s, SMTP_STATUS_NOT_IMPLEMENTED);
+    }
     return;
   }
   /* smtp_parse_command() caps lines at 510 octets; longer MAIL/RCPT lines
@@ -1425,7 +1430,14 @@ static void process_line(smtp_server_session *s, const char *line, size_t len) {
   case SMTP_VERB_EXPN:
   case SMTP_VERB_HELP: cmd_simple(s, &c); break;
   case SMTP_VERB_STARTTLS: cmd_starttls(s, &c); break;
-  case SMTP_VERB_AUTH: (void)smtp__srv_auth_command(s, c.args.ptr, c.args.len); break;
+  case SMTP_VERB_AUTH:
+    if (s->auth_run) {
+      (void)s->auth_run->command(s, c.args.ptr, c.args.len);
+    } else { /* no AUTH set up: no mechanism offered (server_auth.c) */
+      s->auth_exchange = 0;
+      smtp__srv_auth_abort(s, SMTP_STATUS_NOT_IMPLEMENTED);
+    }
+    break;
   case SMTP_VERB_ETRN:
     if (s->cb.etrn) cmd_etrn(s, &c);
     else cmd_unknown(s, &c);
@@ -1581,26 +1593,34 @@ CB_SETTER(help, smtp_server_on_help)
 CB_SETTER(noop, smtp_server_on_noop)
 CB_SETTER(quit, smtp_server_on_quit)
 CB_SETTER(unknown_command, smtp_server_on_unknown_command)
-CB_SETTER(auth, smtp_server_on_auth)
-CB_SETTER(auth_step, smtp_server_on_auth_step)
+/* These name the AUTH code (smtp__srv_auth_impl); see server_impl.h. */
+void smtp_server_callbacks_set_auth(smtp_server_callbacks *cb, smtp_server_on_auth f) {
+  if (!cb) return;
+  cb->f.auth = f;
+  cb->auth_run = &smtp__srv_auth_impl;
+}
+void smtp_server_callbacks_set_auth_step(smtp_server_callbacks *cb, smtp_server_on_auth_step f) {
+  if (!cb) return;
+  cb->f.auth_step = f;
+  cb->auth_run = &smtp__srv_auth_impl;
+}
 CB_SETTER(starttls, smtp_server_on_starttls)
 CB_SETTER(trace, smtp_server_on_trace)
 CB_SETTER(param, smtp_server_on_param)
 CB_SETTER(etrn, smtp_server_on_etrn)
 CB_SETTER(burl, smtp_server_on_burl)
 
+#define SRV_INPUT_DEFAULT 1280
+#define SRV_OUTPUT_DEFAULT 1024
+
 static void params_defaults(struct srv_params *p) {
   memset(p, 0, sizeof *p);
   p->max_command_line = SMTP_COMMAND_LINE_MAX;
-  p->input_buffer = 1280;
-  p->output_buffer = 1024;
   p->max_rcpt = 100;
   p->max_errors = 20;
   p->max_auth_failures = 5;
   p->extensions = SMTP_SERVER_DEFAULT_EXTENSIONS;
   p->auth_mechs = SMTP_SASL_PLAIN | SMTP_SASL_LOGIN;
-  p->scram_min_iter = 4096;   /* RFC 7677 4 */
-  p->scram_max_iter = 100000;
   p->reject_nul = 1;
   p->command_timeout = 300000;
   p->data_timeout = 180000;
@@ -1614,6 +1634,10 @@ static void options_defaults(struct smtp_server_options *o) {
   memset(o, 0, sizeof *o);
   memcpy(o->hostname, default_hostname, sizeof default_hostname);
   params_defaults(&o->p);
+  o->input_buffer = SRV_INPUT_DEFAULT;
+  o->output_buffer = SRV_OUTPUT_DEFAULT;
+  o->sp.scram_min_iter = 4096; /* RFC 7677 4 */
+  o->sp.scram_max_iter = 100000;
 }
 
 int smtp_server_options_new(smtp_server_options **out, const smtp_mem *mem) {
@@ -1660,8 +1684,14 @@ int smtp_server_options_set_hostname(smtp_server_options *o, const char *h) {
     return SMTP_OK;                                                            \
   }
 OPT_RANGE(max_command_line, max_command_line, size_t, 512, 65536)
-OPT_RANGE(input_buffer, input_buffer, size_t, 1024, 65536)
-OPT_RANGE(output_buffer, output_buffer, size_t, 1024, 65536)
+#define OPT_BUFFER(name)                                                       \
+  int smtp_server_options_set_##name(smtp_server_options *o, size_t v) {       \
+    if (!o || v < 1024 || v > 65536) return SMTP_ERR_INVALID_ARGUMENT;         \
+    o->name = v;                                                               \
+    return SMTP_OK;                                                            \
+  }
+OPT_BUFFER(input_buffer)
+OPT_BUFFER(output_buffer)
 OPT_RANGE(max_recipients, max_rcpt, unsigned int, 1u, 100000u)
 #define OPT_MAX(name, field, hi)                                               \
   int smtp_server_options_set_##name(smtp_server_options *o, unsigned int v) { \
@@ -1820,6 +1850,8 @@ int smtp_server_options_set_auth_mechs(smtp_server_options *o, unsigned int mech
                            SMTP_SASL_SCRAM_SHA_256_PLUS | SMTP_SASL_SCRAM_SHA_512_PLUS;
   if (!o || (mechs & ~all)) return SMTP_ERR_INVALID_ARGUMENT;
   o->p.auth_mechs = mechs;
+  /* EXTERNAL needs no callback: enabling it here sets AUTH up */
+  o->auth_run = (mechs & SMTP_SASL_EXTERNAL) ? &smtp__srv_auth_impl : NULL;
   return SMTP_OK;
 }
 
@@ -1830,8 +1862,8 @@ int smtp_server_options_set_auth_mechs(smtp_server_options *o, unsigned int mech
  * state: every extension it can offer at once (STARTTLS and REQUIRETLS
  * never go together, so this is an upper bound). */
 static size_t ehlo_reply_bound(const struct srv_params *o, const char *host,
-                               const struct srv_callbacks *cb, const char *extra,
-                               size_t extra_len, unsigned int with_params) {
+                               const struct srv_callbacks *cb, int builtin_cb,
+                               const char *extra, size_t extra_len, unsigned int with_params) {
   char tmp[1024 + SMTP_SERVER_EHLO_EXTRA_MAX + 4 * SRV_EHLO_LINES];
   smtp_ehlo_config cfg;
   smtp_ssize n;
@@ -1840,8 +1872,7 @@ static size_t ehlo_reply_bound(const struct srv_params *o, const char *host,
   cfg.version = SMTP_EHLO_CONFIG_VERSION;
   cfg.flags = o->extensions & ~(unsigned)(SMTP_EXT_STARTTLS | SMTP_EXT_AUTH);
   if (o->tls_available) cfg.flags |= SMTP_EXT_STARTTLS;
-  if ((cb->auth || cb->auth_step || cb->scram_lookup || cb->token ||
-       (o->auth_mechs & SMTP_SASL_EXTERNAL)) &&
+  if ((cb->auth || cb->auth_step || builtin_cb || (o->auth_mechs & SMTP_SASL_EXTERNAL)) &&
       o->auth_mechs) {
     cfg.flags |= SMTP_EXT_AUTH;
     cfg.auth_mechs = o->auth_mechs;
@@ -1868,7 +1899,7 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   smtp_server_session *s;
   size_t mail_extra = 0, rcpt_extra = 0, mail_line, rcpt_line, in_cap, out_cap, host_len;
   size_t user_cap, total;
-  int with_auth;
+  int with_auth, builtin_cb;
   char *base;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
   *out = NULL;
@@ -1886,8 +1917,8 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   if (callbacks) cbs = callbacks->f;
   else memset(&cbs, 0, sizeof cbs);
   host_len = strlen(host);
-  with_auth = cbs.auth || cbs.auth_step || cbs.scram_lookup || cbs.token ||
-              (opt.auth_mechs & SMTP_SASL_EXTERNAL);
+  builtin_cb = callbacks && smtp__srv_sasl_configured(callbacks);
+  with_auth = cbs.auth || cbs.auth_step || builtin_cb || (opt.auth_mechs & SMTP_SASL_EXTERNAL);
   /* Extra MAIL/RCPT line room per extension ("Message Length Added"):
    * RFC 1870 (26), RFC 3030 (16), RFC 3461 5.4 (ENVID 100 + RET 8 with
    * keywords; ORCPT/NOTIFY 530), RFC 4954 5 (500), RFC 6531 3.4 (10),
@@ -1902,7 +1933,7 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
    * AUTH=, ORCPT), also room for their decoded values after a line held in
    * the buffer: less than the line itself for MAIL, 500 octets for ORCPT
    * (RFC 3461 4.2; a longer value is refused anyway). */
-  in_cap = opt.input_buffer;
+  in_cap = options ? options->input_buffer : SRV_INPUT_DEFAULT;
   if (in_cap < mail_line) in_cap = mail_line;
   if (in_cap < rcpt_line) in_cap = rcpt_line;
   if (((opt.extensions & (SMTP_EXT_DSN | SMTP_EXT_SUBMITTER)) || with_auth) &&
@@ -1913,9 +1944,9 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
    * raised so that half holds the session's longest EHLO reply, also when
    * the application accepts the EHLO with smtp_server_session_reply()
    * (which keeps srv_close_reserve() octets of that half for a closing 421). */
-  out_cap = opt.output_buffer;
+  out_cap = options ? options->output_buffer : SRV_OUTPUT_DEFAULT;
   {
-    size_t ehlo = ehlo_reply_bound(&opt, host, &cbs, extra, extra_len, with_params) +
+    size_t ehlo = ehlo_reply_bound(&opt, host, &cbs, builtin_cb, extra, extra_len, with_params) +
                   srv_close_reserve(host_len);
     if (out_cap < 2 * ehlo) out_cap = 2 * ehlo;
   }
@@ -1927,6 +1958,9 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   memset(s, 0, sizeof *s);
   s->mem = *mem;
   s->cb = cbs;
+  s->auth_run = callbacks && callbacks->auth_run ? callbacks->auth_run
+                : options                       ? options->auth_run
+                                                : NULL;
   s->opt = opt;
   s->user_data = user_data;
   s->in = base + sizeof *s;
@@ -1951,7 +1985,7 @@ int smtp_server_session_new(smtp_server_session **out, const smtp_server_callbac
   s->mail_line_max = mail_line;
   s->rcpt_line_max = rcpt_line;
   s->mode = SRV_M_LINE;
-  if (smtp__srv_sasl_init(s) != SMTP_OK) {
+  if (smtp__srv_sasl_init(s, callbacks, options) != SMTP_OK) {
     smtp__free(mem, s);
     return SMTP_ERR_NOMEM;
   }
@@ -1965,6 +1999,7 @@ void smtp_server_session_del(smtp_server_session *s) {
   m = s->mem;
   smtp__srv_sasl_free(s);
   smtp__srv_x_free(s);
+  smtp__free(&m, s->tn);
   smtp__free(&m, s);
 }
 
@@ -2063,15 +2098,19 @@ int smtp_server_session_tls_started(smtp_server_session *s, const smtp_tls_info 
   if (!(s->starttls_pending && out_pending(s) == 0) && s->state != SRV_ST_START)
     return SMTP_ERR_INVALID_STATE;
   if (s->tls) return SMTP_ERR_INVALID_STATE;
+  if (!s->tn) {
+    s->tn = smtp__malloc(&s->mem, sizeof *s->tn);
+    if (!s->tn) return SMTP_ERR_NOMEM;
+  }
   /* RFC 3207 4.2: forget everything learnt before the handshake. */
   reset_session(s);
   s->starttls_pending = 0;
   s->in_len = 0;
   s->mode = SRV_M_LINE;
   s->tls = 1;
-  copy_str(s->tls_protocol, info->protocol);
-  copy_str(s->tls_cipher, info->cipher);
-  copy_str(s->tls_sni, info->sni);
+  copy_str(s->tn->protocol, info->protocol);
+  copy_str(s->tn->cipher, info->cipher);
+  copy_str(s->tn->sni, info->sni);
   s->tls_verified = info->peer_verified ? 1 : 0;
   s->tls_has_cert = info->has_peer_cert ? 1 : 0;
   s->seq++;
@@ -2290,9 +2329,9 @@ int smtp_server_session_tls_info(const smtp_server_session *s, smtp_tls_info *ou
   if (!s || !out) return SMTP_ERR_INVALID_ARGUMENT;
   if (!s->tls) return SMTP_ERR_INVALID_STATE;
   memset(out, 0, sizeof *out);
-  out->protocol = s->tls_protocol;
-  out->cipher = s->tls_cipher;
-  out->sni = s->tls_sni;
+  out->protocol = s->tn->protocol;
+  out->cipher = s->tn->cipher;
+  out->sni = s->tn->sni;
   out->peer_verified = s->tls_verified;
   out->has_peer_cert = s->tls_has_cert;
   return SMTP_OK;

@@ -232,7 +232,7 @@ static void step(smtp_server_session *s, const char *data, size_t len, int has) 
   (void)smtp__srv_after_cb(s, rv);
 }
 
-int smtp__srv_auth_command(smtp_server_session *s, const char *args, size_t len) {
+static int auth_command(smtp_server_session *s, const char *args, size_t len) {
   unsigned int offered = smtp__srv_auth_offered(s), mech;
   size_t m = 0;
   int has_ir;
@@ -294,7 +294,7 @@ int smtp__srv_auth_command(smtp_server_session *s, const char *args, size_t len)
   return SMTP_OK;
 }
 
-int smtp__srv_auth_line(smtp_server_session *s, const char *line, size_t len) {
+static int auth_line(smtp_server_session *s, const char *line, size_t len) {
   smtp_ssize n;
   s->auth_active = 0;
   if (len == 1 && line[0] == '*') {
@@ -317,6 +317,8 @@ int smtp__srv_auth_line(smtp_server_session *s, const char *line, size_t len) {
   step(s, s->in, (size_t)n, 1);
   return SMTP_OK;
 }
+
+const smtp__srv_auth_run smtp__srv_auth_impl = {auth_command, auth_line};
 
 int smtp_server_session_auth_challenge(smtp_server_session *s, const void *data, size_t len) {
   int r = smtp__srv_answer_begin(s);

@@ -36,7 +36,7 @@ void smtp__srv_auth_abort(smtp_server_session *s, int status_id) {
   (void)smtp__srv_finish_status(s, status_id);
 }
 
-int smtp__srv_auth_command(smtp_server_session *s, const char *args, size_t len) {
+static int auth_command(smtp_server_session *s, const char *args, size_t len) {
   (void)args;
   (void)len;
   s->auth_exchange = 0;
@@ -45,7 +45,7 @@ int smtp__srv_auth_command(smtp_server_session *s, const char *args, size_t len)
 }
 
 /* Never reached: no exchange starts, so no line is a SASL response. */
-int smtp__srv_auth_line(smtp_server_session *s, const char *line, size_t len) {
+static int auth_line(smtp_server_session *s, const char *line, size_t len) {
   (void)line;
   (void)len;
   s->auth_active = 0;
@@ -53,10 +53,21 @@ int smtp__srv_auth_line(smtp_server_session *s, const char *line, size_t len) {
   return SMTP_OK;
 }
 
+const smtp__srv_auth_run smtp__srv_auth_impl = {auth_command, auth_line};
+
 /* No built-in mechanism, so no per-session SASL state. */
-int smtp__srv_sasl_init(smtp_server_session *s) {
+int smtp__srv_sasl_init(smtp_server_session *s, const smtp_server_callbacks *cb,
+                        const smtp_server_options *opt) {
   (void)s;
+  (void)cb;
+  (void)opt;
   return SMTP_OK;
+}
+
+/* The setters of the built-in verifiers' callbacks are not built. */
+int smtp__srv_sasl_configured(const smtp_server_callbacks *cb) {
+  (void)cb;
+  return 0;
 }
 
 void smtp__srv_sasl_free(smtp_server_session *s) { (void)s; }

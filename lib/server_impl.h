@@ -26,8 +26,6 @@ struct srv_callbacks {
   smtp_server_on_unknown_command unknown_command;
   smtp_server_on_auth auth;
   smtp_server_on_auth_step auth_step;
-  smtp_server_on_scram_lookup scram_lookup;
-  smtp_server_on_token token;
   smtp_server_on_starttls starttls;
   smtp_server_on_trace trace;
   smtp_server_on_param param;
@@ -35,9 +33,36 @@ struct srv_callbacks {
   smtp_server_on_burl burl;
 };
 
+/* The built-in SCRAM and bearer-token verifiers (server_sasl.c) are
+ * reached only through run pointers that their callback setters store, so
+ * a program that never sets those callbacks links neither verifier, nor
+ * SASLprep's tables, nor the hashes (docs/footprint.md). A session copies
+ * these into its SASL block (allocated only when one of them is set or
+ * EXTERNAL is enabled), not into the session itself. */
+typedef void (*smtp__srv_mech_run)(smtp_server_session *s, const char *data, size_t n);
+struct srv_sasl_callbacks {
+  smtp_server_on_scram_lookup scram_lookup;
+  smtp_server_on_token token;
+  smtp__srv_mech_run scram_run, token_run;
+};
+
+/* The AUTH command and the SASL lines of an exchange (server_auth.c, or
+ * server_auth_none.c without SASL) are reached through this table, which
+ * only the setters that turn AUTH on name (the auth, auth_step, scram_lookup
+ * and token callbacks; EXTERNAL among the options' mechanisms): a server
+ * that never sets them links no SASL code and answers AUTH 502 5.5.1
+ * (RFC 5321 4.2.4), as one that offers no mechanism does. */
+typedef struct smtp__srv_auth_run {
+  int (*command)(smtp_server_session *s, const char *args, size_t len);
+  int (*line)(smtp_server_session *s, const char *line, size_t len);
+} smtp__srv_auth_run;
+extern const smtp__srv_auth_run smtp__srv_auth_impl;
+
 struct smtp_server_callbacks {
   smtp_mem mem;
   struct srv_callbacks f;
+  struct srv_sasl_callbacks sasl;
+  const smtp__srv_auth_run *auth_run; /* &smtp__srv_auth_impl once AUTH is set up */
 };
 
 #define SRV_NAME_MAX 255
@@ -47,19 +72,12 @@ struct smtp_server_callbacks {
 struct srv_params {
   uint64_t max_size;
   size_t max_command_line;
-  size_t input_buffer;
-  size_t output_buffer;
   unsigned int max_rcpt;
   unsigned int max_transactions;
   unsigned int max_errors;
   unsigned int max_auth_failures;
   unsigned int extensions;
   unsigned int auth_mechs;
-  int (*random)(void *buf, size_t len, void *user_data);
-  void *random_ud;
-  unsigned char fake_secret[32]; /* made-up SCRAM salts for unknown users */
-  unsigned char have_fake_secret;
-  unsigned int scram_min_iter, scram_max_iter;
   int command_timeout;
   int data_timeout;
   int data_end_timeout;
@@ -77,10 +95,23 @@ struct srv_params {
   unsigned char xclient; /* SMTP_XCLIENT | SMTP_XFORWARD handled by the session */
 };
 
+/* SCRAM's settings: in the options, and in a session's SASL block only
+ * (server_sasl.c), not in every session. */
+struct srv_scram_params {
+  int (*random)(void *buf, size_t len, void *user_data);
+  void *random_ud;
+  unsigned char fake_secret[32]; /* made-up SCRAM salts for unknown users */
+  unsigned char have_fake_secret;
+  unsigned int scram_min_iter, scram_max_iter;
+};
+
 struct smtp_server_options {
   smtp_mem mem;
   char hostname[SRV_NAME_MAX + 1];
   struct srv_params p;
+  size_t input_buffer, output_buffer; /* used at creation only: not in p */
+  struct srv_scram_params sp;
+  const smtp__srv_auth_run *auth_run; /* set with EXTERNAL among the mechanisms */
   /* Extra EHLO lines, each NUL-terminated: the EHLO parameters of
    * extensions (ext_with_params says which) and application keywords. */
   char ehlo_extra[SMTP_SERVER_EHLO_EXTRA_MAX];
@@ -141,6 +172,12 @@ enum srv_state {
 
 #define SRV_TLS_STR 64
 
+/* What smtp_server_session_tls_started() was told, allocated then: a
+ * plaintext session holds only the pointer. */
+struct srv_tls_names {
+  char protocol[SRV_TLS_STR], cipher[SRV_TLS_STR], sni[SRV_TLS_STR];
+};
+
 /* One allocation holds the struct, then the input buffer, the output
  * buffer, the host name and, only with an auth or auth_step callback, the
  * AUTH identity (SRV_NAME_MAX + 1). Memory per idle session is what this
@@ -174,6 +211,7 @@ struct smtp_server_session {
   unsigned int ext_with_params;
   char *user;           /* AUTH identity (tail), NULL without AUTH callbacks */
   struct smtp__srv_sasl *sx; /* built-in SCRAM/EXTERNAL/token state (server_sasl.c) */
+  const smtp__srv_auth_run *auth_run; /* NULL: AUTH was never set up (502) */
   smtp_mem mem;
 
   /* Message data. */
@@ -234,10 +272,10 @@ struct smtp_server_session {
   smtp__ep addrs[3]; /* SMTP_ADDR_CLIENT, _SERVER, _PEER */
   unsigned char x_allowed; /* XCLIENT/XFORWARD allowed to this client */
   struct smtp__srv_x *xs;  /* XCLIENT/XFORWARD attributes (server_xclient.c), NULL until used */
+  struct srv_tls_names *tn; /* NULL until TLS started */
 
   char helo_name[SRV_NAME_MAX + 1];
   char rpath[SMTP_PATH_MAX + 1];
-  char tls_protocol[SRV_TLS_STR], tls_cipher[SRV_TLS_STR], tls_sni[SRV_TLS_STR];
 };
 
 /* server.c */
@@ -255,9 +293,7 @@ void smtp__srv_apply(smtp_server_session *s, int code);
 char *smtp__srv_out_reserve(smtp_server_session *s, size_t need);
 void smtp__srv_out_commit(smtp_server_session *s, size_t n);
 
-/* server_auth.c */
-int smtp__srv_auth_command(smtp_server_session *s, const char *args, size_t len);
-int smtp__srv_auth_line(smtp_server_session *s, const char *line, size_t len);
+/* server_auth.c (the command and the SASL lines: smtp__srv_auth_impl) */
 void smtp__srv_auth_abort(smtp_server_session *s, int status_id);
 void smtp__srv_auth_reset(smtp_server_session *s);
 unsigned int smtp__srv_auth_offered(const smtp_server_session *s);
@@ -284,7 +320,11 @@ void smtp__srv_sasl_start(smtp_server_session *s, unsigned int mech, const char 
 void smtp__srv_sasl_line(smtp_server_session *s, const char *data, size_t n);
 void smtp__srv_sasl_reset(smtp_server_session *s);
 void smtp__srv_sasl_free(smtp_server_session *s);
-/* At creation: the state block, when a built-in verifier may run. */
-int smtp__srv_sasl_init(smtp_server_session *s);
+/* At creation: the state block, when a built-in verifier may run
+ * (@p cb and @p opt may be NULL). */
+int smtp__srv_sasl_init(smtp_server_session *s, const smtp_server_callbacks *cb,
+                        const smtp_server_options *opt);
+/* Whether @p cb names a built-in verifier's callback (SCRAM, token). */
+int smtp__srv_sasl_configured(const smtp_server_callbacks *cb);
 
 #endif

@@ -34,6 +34,8 @@ struct smtp__srv_cb {
 };
 
 struct smtp__srv_sasl {
+  struct srv_sasl_callbacks f; /* copied from the callbacks */
+  struct srv_scram_params sp;  /* copied from the options */
   smtp__scram_srv scram;
   struct smtp__srv_cb cb[SMTP__SRV_CB_MAX];
   size_t ncb;
@@ -48,41 +50,65 @@ static const char token_error[] = "{\"status\":\"invalid_token\",\"schemes\":\"b
 
 /* ------------------------------------------------------------ settings */
 
+static void scram_line(smtp_server_session *s, const char *m, size_t n);
+static void token_line(smtp_server_session *s, const char *m, size_t n);
+
+/* These two setters are the only places that name the verifiers: a
+ * program that calls neither links no SCRAM, SASLprep or token code. */
 void smtp_server_callbacks_set_scram_lookup(smtp_server_callbacks *cb,
                                             smtp_server_on_scram_lookup f) {
-  if (cb) cb->f.scram_lookup = f;
+  if (!cb) return;
+  cb->sasl.scram_lookup = f;
+  cb->sasl.scram_run = f ? scram_line : NULL;
+  cb->auth_run = &smtp__srv_auth_impl;
 }
 
 void smtp_server_callbacks_set_token(smtp_server_callbacks *cb, smtp_server_on_token f) {
-  if (cb) cb->f.token = f;
+  if (!cb) return;
+  cb->sasl.token = f;
+  cb->sasl.token_run = f ? token_line : NULL;
+  cb->auth_run = &smtp__srv_auth_impl;
+}
+
+int smtp__srv_sasl_configured(const smtp_server_callbacks *cb) {
+  return cb->sasl.scram_lookup || cb->sasl.token;
 }
 
 int smtp_server_options_set_random(smtp_server_options *o,
                                    int (*fn)(void *buf, size_t len, void *user_data),
                                    void *user_data) {
   if (!o) return SMTP_ERR_INVALID_ARGUMENT;
-  o->p.random = fn;
-  o->p.random_ud = user_data;
+  o->sp.random = fn;
+  o->sp.random_ud = user_data;
   /* The secret behind made-up salts: drawn once, shared by every session
    * made from these options, so an unknown user's salt stays the same. */
-  o->p.have_fake_secret =
-      fn && fn(o->p.fake_secret, sizeof o->p.fake_secret, user_data) == 0 ? 1 : 0;
+  o->sp.have_fake_secret =
+      fn && fn(o->sp.fake_secret, sizeof o->sp.fake_secret, user_data) == 0 ? 1 : 0;
   return SMTP_OK;
 }
 
 int smtp_server_options_set_scram_iterations(smtp_server_options *o, unsigned int min,
                                              unsigned int max) {
   if (!o || min == 0 || max < min) return SMTP_ERR_INVALID_ARGUMENT;
-  o->p.scram_min_iter = min;
-  o->p.scram_max_iter = max;
+  o->sp.scram_min_iter = min;
+  o->sp.scram_max_iter = max;
   return SMTP_OK;
 }
 
-int smtp__srv_sasl_init(smtp_server_session *s) {
-  if (!s->cb.scram_lookup && !s->cb.token && !(s->opt.auth_mechs & SMTP_SASL_EXTERNAL))
+int smtp__srv_sasl_init(smtp_server_session *s, const smtp_server_callbacks *cb,
+                        const smtp_server_options *opt) {
+  if (!(cb && smtp__srv_sasl_configured(cb)) && !(s->opt.auth_mechs & SMTP_SASL_EXTERNAL))
     return SMTP_OK;
   s->sx = smtp__calloc(&s->mem, 1, sizeof *s->sx);
-  return s->sx ? SMTP_OK : SMTP_ERR_NOMEM;
+  if (!s->sx) return SMTP_ERR_NOMEM;
+  if (cb) s->sx->f = cb->sasl;
+  if (opt) {
+    s->sx->sp = opt->sp;
+  } else {
+    s->sx->sp.scram_min_iter = 4096; /* the defaults of smtp_server_options_new() */
+    s->sx->sp.scram_max_iter = 100000;
+  }
+  return SMTP_OK;
 }
 
 void smtp__srv_sasl_free(smtp_server_session *s) {
@@ -149,12 +175,13 @@ int smtp_server_session_set_external_identity(smtp_server_session *s, const char
 unsigned int smtp__srv_sasl_builtin(const smtp_server_session *s) {
   unsigned int m = 0;
   if (!s->user) return 0; /* no identity buffer: no AUTH handler at all */
-  if (s->cb.scram_lookup && s->opt.random) {
+  if (!s->sx) return 0;
+  if (s->sx->f.scram_lookup && s->sx->sp.random) {
     m |= SMTP__SASL_SCRAM_BASE;
-    if (s->sx && s->sx->ncb) m |= SMTP__SASL_SCRAM_PLUS;
+    if (s->sx->ncb) m |= SMTP__SASL_SCRAM_PLUS;
   }
-  if (s->sx && s->sx->ext_len) m |= SMTP_SASL_EXTERNAL;
-  if (s->cb.token) m |= SMTP_SASL_XOAUTH2 | SMTP_SASL_OAUTHBEARER;
+  if (s->sx->ext_len) m |= SMTP_SASL_EXTERNAL;
+  if (s->sx->f.token) m |= SMTP_SASL_XOAUTH2 | SMTP_SASL_OAUTHBEARER;
   return m;
 }
 
@@ -174,7 +201,8 @@ static void succeed(smtp_server_session *s, const char *id, size_t n) {
 }
 
 static int rnd(smtp_server_session *s, void *buf, size_t n) {
-  return s->opt.random && s->opt.random(buf, n, s->opt.random_ud) == 0 ? 0 : -1;
+  const struct srv_scram_params *sp = &s->sx->sp;
+  return sp->random && sp->random(buf, n, sp->random_ud) == 0 ? 0 : -1;
 }
 
 /* ------------------------------------------------------------ SCRAM */
@@ -233,23 +261,23 @@ static void scram_first(smtp_server_session *s, unsigned int mech, const char *m
     st->user_len = pl;
   }
   memset(&st->rec, 0, sizeof st->rec);
-  SMTP__SRV_CALL(s, 0, rc, s->cb.scram_lookup(s, fam, st->user, st->user_len, &st->rec, s->user_data));
+  SMTP__SRV_CALL(s, 0, rc, x->f.scram_lookup(s, fam, st->user, st->user_len, &st->rec, s->user_data));
   if (rc == SMTP_ERR_NOT_FOUND || rc == SMTP_ERR_CALLBACK_REFUSED) {
     /* Unknown user: go on with a made-up record, fail at the proof. The
      * salt is HMAC(secret, mechanism ":" user), the same on every try. */
     unsigned char mac[SMTP__SHA256_LEN];
     memset(&st->rec, 0, sizeof st->rec);
     st->rec.mech = fam;
-    st->rec.iterations = s->opt.scram_min_iter;
+    st->rec.iterations = x->sp.scram_min_iter;
     st->rec.salt_len = 16;
-    if (s->opt.have_fake_secret) {
+    if (x->sp.have_fake_secret) {
       char in[SMTP__MECH_NAME + 1 + sizeof st->user];
       size_t ml = strlen(smtp_sasl_mech_name(fam)), il = 0;
       memcpy(in, smtp_sasl_mech_name(fam), ml);
       in[ml] = ':';
       memcpy(in + ml + 1, st->user, st->user_len);
       il = ml + 1 + st->user_len;
-      (void)smtp__hmac(SMTP__H_SHA256, s->opt.fake_secret, sizeof s->opt.fake_secret, in, il, mac);
+      (void)smtp__hmac(SMTP__H_SHA256, x->sp.fake_secret, sizeof x->sp.fake_secret, in, il, mac);
       memcpy(st->rec.salt, mac, 16);
       smtp__wipe(mac, sizeof mac);
     } else if (rnd(s, st->rec.salt, 16) != 0) {
@@ -257,8 +285,8 @@ static void scram_first(smtp_server_session *s, unsigned int mech, const char *m
       return;
     }
     st->fake = 1;
-  } else if (rc != 0 || st->rec.mech != fam || st->rec.iterations < s->opt.scram_min_iter ||
-             st->rec.iterations > s->opt.scram_max_iter || st->rec.salt_len == 0 ||
+  } else if (rc != 0 || st->rec.mech != fam || st->rec.iterations < x->sp.scram_min_iter ||
+             st->rec.iterations > x->sp.scram_max_iter || st->rec.salt_len == 0 ||
              st->rec.salt_len > SMTP_SCRAM_SALT_MAX) {
     tempfail(s);
     return;
@@ -389,7 +417,7 @@ static void token_line(smtp_server_session *s, const char *m, size_t n) {
     fail(s);
     return;
   }
-  SMTP__SRV_CALL(s, 0, rc, s->cb.token(s, &t, s->user_data));
+  SMTP__SRV_CALL(s, 0, rc, x->f.token(s, &t, s->user_data));
   smtp__wipe(s->in, s->in_cap); /* the token never outlives the call */
   if (rc == 0 && t.user.len) {
     succeed(s, t.user.ptr, t.user.len);
@@ -425,7 +453,9 @@ void smtp__srv_sasl_line(smtp_server_session *s, const char *data, size_t n) {
     tempfail(s);
     return;
   }
-  if (mech & SMTP__SASL_SCRAM_ALL) scram_line(s, data, n);
-  else if (mech == SMTP_SASL_EXTERNAL) external(s, data, n);
-  else token_line(s, data, n);
+  /* the run pointers are set with their callbacks (smtp__srv_sasl_builtin()
+   * offers a mechanism only then) */
+  if (mech == SMTP_SASL_EXTERNAL) external(s, data, n);
+  else if (mech & SMTP__SASL_SCRAM_ALL) s->sx->f.scram_run(s, data, n);
+  else s->sx->f.token_run(s, data, n);
 }

@@ -119,7 +119,10 @@ SMTP_API int smtp_sasl_plain_decode(const char *msg, size_t len, smtp_sasl_plain
  * and password (a stored string) before they are used; the server to the
  * user name it receives before the stored-key lookup, and
  * smtp_scram_make_record() to the password. ASCII text without controls is
- * returned unchanged.
+ * returned unchanged. A device build made with the Meson option
+ * -Dsaslprep=ascii (::SMTP_HAVE_SASLPREP_UNICODE is 0) has no Unicode
+ * tables: there ASCII text gives the same result, and any non-ASCII text
+ * fails with ::SMTP_ERR_SASLPREP.
  * @param in UTF-8 text (not NUL-terminated); may be NULL when @p len is 0.
  * @param len its length, at most ::SMTP_SASLPREP_MAX.
  * @param flags 0 (stored string) or ::SMTP_SASLPREP_QUERY.

@@ -232,7 +232,12 @@ typedef struct smtp_server_data_end {
   int bdat;           /**< 1 when the message came by BDAT. */
 } smtp_server_data_end;
 
-/** @brief Credentials of a PLAIN (RFC 4616) or LOGIN exchange, decoded. */
+/** @brief Credentials of a PLAIN (RFC 4616) or LOGIN exchange, decoded.
+ *
+ * They are given as the client sent them. RFC 4616 section 2 leaves their
+ * preparation to the verifier (SASLprep recommended, not required; the
+ * client sends them unprepared): to compare them with a prepared database,
+ * prepare them with smtp_sasl_saslprep() and ::SMTP_SASLPREP_QUERY first. */
 typedef struct smtp_server_auth {
   unsigned int mech;  /**< ::SMTP_SASL_PLAIN or ::SMTP_SASL_LOGIN. */
   smtp_span authzid;  /**< Authorization identity; empty when none. With the default
@@ -893,7 +898,9 @@ SMTP_API int smtp_server_options_set_data_total_timeout(smtp_server_options *o, 
  *        smtp_server_callbacks_set_token(), ::SMTP_SASL_EXTERNAL among the
  *        mechanisms); the session allocates nothing more until
  *        smtp_server_session_del(), except the XCLIENT/XFORWARD attribute
- *        block smtp_server_session_allow_xclient() adds.
+ *        block smtp_server_session_allow_xclient() adds and the 192-octet
+ *        block for the TLS facts smtp_server_session_tls_started() adds
+ *        (a plaintext session does not carry them).
  * @param out set to the session, or NULL on failure; the caller owns it and
  *        frees it with smtp_server_session_del().
  * @param callbacks copied (free the object whenever you like); NULL means no
@@ -1020,7 +1027,10 @@ SMTP_API int smtp_server_session_want_close(const smtp_server_session *s);
  * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p s or @p info);
  *         ::SMTP_ERR_INVALID_STATE (not expected now: the session is closed
  *         or failed, TLS is already up, or the greeting was produced and no
- *         220 reply to STARTTLS has been entirely consumed).
+ *         220 reply to STARTTLS has been entirely consumed);
+ *         ::SMTP_ERR_NOMEM (no memory for the copied strings, which a
+ *         session allocates only now; nothing changed: the connection
+ *         should be closed).
  */
 SMTP_API int smtp_server_session_tls_started(smtp_server_session *s, const smtp_tls_info *info);
 
