@@ -219,7 +219,7 @@ static int cb_ehlo(smtp_server_session *s, const smtp_server_helo *h, void *ud) 
    * and AUTH of rules for every EHLO are options: smtp-server's setup) */
   drop = script_conn_drop(g);
   if (drop && smtp_server_session_ehlo_hide(s, drop) != SMTP_OK)
-    fprintf(stderr, "smtp-server: script: drop-keyword not possible here\n");
+    fprintf(stderr, "smtp-server: script: drop-keyword failed\n"); /* cannot happen here */
   (void)script_conn_reply(g, s);
   return 0;
 }

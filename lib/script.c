@@ -249,6 +249,10 @@ static int parse_line(smtp_script *sc, const char *p, const char *end, script_ru
       *why = "reply: DATA takes 354, 4yz or 5yz";
       return SMTP_ERR_SYNTAX;
     }
+    if (r->stage == SMTP_SCRIPT_AUTH && code / 100 == 2 && code != 235) {
+      *why = "reply: AUTH takes 235, 4yz or 5yz (RFC 4954 6)";
+      return SMTP_ERR_SYNTAX;
+    }
     r->code = code;
     {
       const char *save = p;

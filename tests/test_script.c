@@ -42,6 +42,7 @@ static const struct bad_vec bad_vecs[] = {
   {S("RCPT reply 560 x\n"), SMTP_ERR_SYNTAX, 1, "bad code"},           /* 4.2.1: y 0..5 */
   {S("RCPT reply 354 x\n"), SMTP_ERR_SYNTAX, 1, "3yz"},
   {S("DATA reply 250 x\n"), SMTP_ERR_SYNTAX, 1, "DATA takes"},
+  {S("AUTH reply 250 x\n"), SMTP_ERR_SYNTAX, 1, "AUTH takes"},        /* RFC 4954 6: 235 */
   {S("RCPT reply 550 4.1.1 x\n"), SMTP_ERR_SYNTAX, 1, "enhanced"},     /* RFC 3463 class */
   {S("RCPT reply 550 5.01.1 x\n"), SMTP_ERR_SYNTAX, 1, "enhanced"},
   {S("RCPT reply 550 5..1 x\n"), SMTP_ERR_SYNTAX, 1, "enhanced"},

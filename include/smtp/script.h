@@ -31,7 +31,8 @@
  *   syntax, wrong sequence) is neither counted nor scripted.
  * - ACTION:
  *   - `reply CODE [ENHANCED] TEXT`: replaces the reply. CODE is three digits,
- *     first 2, 4 or 5 (3 only as 354 for DATA), second 0..5 (RFC 5321 4.2);
+ *     first 2, 4 or 5 (3 only as 354 for DATA; DATA takes no 2yz, AUTH
+ *     only 235 of them), second 0..5 (RFC 5321 4.2);
  *     ENHANCED an RFC 3463 code whose class is CODE's first digit; TEXT the
  *     rest of the line (required; printable ASCII, RFC 5321 4.2 textstring).
  *   - `delay SECONDS`: wait before the reply; up to 3600, with at most three

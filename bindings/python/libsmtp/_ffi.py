@@ -177,6 +177,7 @@ SRV_COMMAND_CB = CFUNC(c_int, c_void_p, POINTER(Command), c_void_p)
 SRV_AUTH_CB = CFUNC(c_int, c_void_p, POINTER(ServerAuth), c_void_p)
 SRV_AUTH_STEP_CB = CFUNC(c_int, c_void_p, POINTER(ServerAuthStep), c_void_p)
 SRV_TRACE_CB = CFUNC(c_int, c_void_p, c_int, c_void_p, c_size_t, c_void_p)
+SRV_BDAT_CHUNK_CB = CFUNC(c_int, c_void_p, ctypes.c_uint64, c_void_p)
 
 # client.h (callback mode is used only for the trace; events come through
 # the generic event callback then)
@@ -220,6 +221,7 @@ _PROTOTYPES = {
     "smtp_server_callbacks_set_auth_step": (None, [c_void_p, SRV_AUTH_STEP_CB]),
     "smtp_server_callbacks_set_starttls": (None, [c_void_p, SRV_VOID_CB]),
     "smtp_server_callbacks_set_trace": (None, [c_void_p, SRV_TRACE_CB]),
+    "smtp_server_callbacks_set_bdat_chunk": (None, [c_void_p, SRV_BDAT_CHUNK_CB]),
     # server.h: options
     "smtp_server_options_new": (c_int, [_P(c_void_p), c_void_p]),
     "smtp_server_options_del": (None, [c_void_p]),
@@ -267,6 +269,7 @@ _PROTOTYPES = {
     "smtp_server_session_timeout": (c_int, [c_void_p]),
     "smtp_server_session_shutdown": (c_int, [c_void_p]),
     "smtp_server_session_reply": (c_int, [c_void_p, c_int, c_char_p, c_char_p]),
+    "smtp_server_session_ehlo_hide": (c_int, [c_void_p, c_uint]),
     "smtp_server_session_auth_challenge": (c_int, [c_void_p, c_void_p, c_size_t]),
     "smtp_server_session_auth_accept": (c_int, [c_void_p, c_char_p, c_size_t]),
     "smtp_server_session_flags": (c_uint, [c_void_p]),
@@ -391,6 +394,7 @@ _TESTING_PROTOTYPES = {
     "smtp_script_run_new": (c_int, [_P(c_void_p), c_void_p, c_void_p]),
     "smtp_script_run_del": (None, [c_void_p]),
     "smtp_script_run_next": (c_int, [c_void_p, c_int, c_char_p, c_size_t, _P(ScriptAction)]),
+    "smtp_script_run_drop": (c_uint, [c_void_p]),
     "smtp_capture_new": (c_int, [_P(c_void_p), CAPTURE_RECORD_CB, c_void_p, c_void_p]),
     "smtp_capture_del": (None, [c_void_p]),
     "smtp_capture_set_client": (c_int, [c_void_p, c_char_p, c_int, c_char_p, c_int]),
