@@ -5,12 +5,15 @@
  * per line; every line of a parsed file also parses alone (rules are
  * line-local); re-parsing gives the same rule count and drop mask; matching
  * every stage any number of times yields only valid actions (codes 200..559,
- * bounded delays, text without controls). */
+ * bounded delays, text without controls); the extensions drop-keyword leaves
+ * out are only those of EHLO and LHLO, always include the every-EHLO ones
+ * (smtp_script_drop_mask()) for EHLO, and are extension flags. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <smtp/ext.h>
 #include <smtp/script.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -80,11 +83,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int round = 0; round < 3; round++) {
       for (int st = SMTP_SCRIPT_CONNECT; st < SMTP_SCRIPT_OTHER; st++) {
         smtp_script_action a;
+        unsigned int drop;
         check_action(&a, smtp_script_run_next(run, st, NULL, 0, &a));
+        drop = smtp_script_run_drop(run);
+        CHECK(drop < (SMTP_EXT_BURL << 1));
+        if (st != SMTP_SCRIPT_EHLO && st != SMTP_SCRIPT_LHLO) CHECK(drop == 0);
+        if (st == SMTP_SCRIPT_EHLO) CHECK((drop & smtp_script_drop_mask(sc)) == smtp_script_drop_mask(sc));
+        if (drop) CHECK(a.matched > 0);
       }
       for (size_t v = 0; v < sizeof verbs / sizeof verbs[0]; v++) {
         smtp_script_action a;
         check_action(&a, smtp_script_run_next(run, SMTP_SCRIPT_OTHER, verbs[v], strlen(verbs[v]), &a));
+        CHECK(smtp_script_run_drop(run) == 0);
       }
     }
     smtp_script_run_del(run);
