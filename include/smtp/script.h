@@ -174,7 +174,8 @@ SMTP_API size_t smtp_script_rule_count(const smtp_script *sc);
 
 /**
  * @brief The extensions the script's `drop-keyword` rules without `#N`
- *        leave out of every EHLO, as ::smtp_ext_flag bits (see smtp/ext.h).
+ *        (EHLO and LHLO ones) leave out of every EHLO or LHLO, as
+ *        ::smtp_ext_flag bits (see smtp/ext.h).
  *        Clear them from the flags given to
  *        smtp_server_options_set_extensions(); ::SMTP_EXT_STARTTLS means
  *        "set smtp_server_options_set_tls_available() to 0", ::SMTP_EXT_AUTH
