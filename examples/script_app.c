@@ -120,6 +120,8 @@ int script_conn_decide(script_conn *g, int stage, const char *verb, size_t verb_
 int script_conn_reply(script_conn *g, smtp_server_session *s) {
   int r;
   if (!g || !g->last_code) return 0;
+  /* AUTH's only positive reply is 235 (RFC 4954 6): a 2yz rule accepts */
+  if (g->last_stage == SMTP_SCRIPT_AUTH && g->last_code / 100 == 2) g->last_code = 235;
   r = smtp_server_session_reply(s, g->last_code, g->last_enhanced[0] ? g->last_enhanced : NULL,
                                 g->last_text);
   if (r != SMTP_OK) {

@@ -249,10 +249,6 @@ static int parse_line(smtp_script *sc, const char *p, const char *end, script_ru
       *why = "reply: DATA takes 354, 4yz or 5yz";
       return SMTP_ERR_SYNTAX;
     }
-    if (r->stage == SMTP_SCRIPT_AUTH && code / 100 == 2 && code != 235) {
-      *why = "reply: AUTH takes 235, 4yz or 5yz (RFC 4954 6)";
-      return SMTP_ERR_SYNTAX;
-    }
     r->code = code;
     {
       const char *save = p;
@@ -477,11 +473,12 @@ int smtp_script_run_next(smtp_script_run *run, int stage, const char *verb, size
   for (unsigned int i = 0; i < sc->nrules; i++) {
     const script_rule *r = &sc->rules[i];
     if (r->slot != slot || (r->n && r->n != count)) continue;
+    if (r->action == ACT_DROP) { /* not a per-command action: smtp_script_run_drop() */
+      run->drop |= r->ext;
+      continue;
+    }
     out->matched++;
     switch (r->action) {
-    case ACT_DROP:
-      run->drop |= r->ext;
-      break;
     case ACT_REPLY:
       out->code = r->code;
       memcpy(out->enhanced, r->enhanced, sizeof out->enhanced);

@@ -31,8 +31,10 @@
  *   syntax, wrong sequence) is neither counted nor scripted.
  * - ACTION:
  *   - `reply CODE [ENHANCED] TEXT`: replaces the reply. CODE is three digits,
- *     first 2, 4 or 5 (3 only as 354 for DATA; DATA takes no 2yz, AUTH
- *     only 235 of them), second 0..5 (RFC 5321 4.2);
+ *     first 2, 4 or 5 (3 only as 354 for DATA, which takes no 2yz), second
+ *     0..5 (RFC 5321 4.2). AUTH's only positive reply is 235 (RFC 4954 6):
+ *     a server session takes no other 2yz there, so an application sends
+ *     a 2yz rule's reply to AUTH as 235 with the rule's text;
  *     ENHANCED an RFC 3463 code whose class is CODE's first digit; TEXT the
  *     rest of the line (required; printable ASCII, RFC 5321 4.2 textstring).
  *   - `delay SECONDS`: wait before the reply; up to 3600, with at most three
@@ -140,9 +142,9 @@ typedef struct smtp_script_action {
   unsigned int delay_ms;   /**< Wait this long before sending the reply (0: none). */
   unsigned int tarpit_ms;  /**< Send the reply one octet at a time over this long (0: no). */
   int close;               /**< 1: close the connection instead of sending the reply. */
-  unsigned int matched;    /**< How many rules matched, drop-keyword ones included (0: the
-                                script has nothing to say); the drop-keyword rules'
-                                extensions: smtp_script_run_drop(). */
+  unsigned int matched;    /**< How many rules matched (0: the script has nothing to say);
+                                drop-keyword rules are not counted here: their
+                                extensions come from smtp_script_run_drop(). */
   uint64_t reserved[4];    /**< Zeroed by the library; room to grow (a reserved tail). */
 } smtp_script_action;
 

@@ -323,6 +323,30 @@ def drop_keyword_case(tmp):
         sv.close()
 
 
+def auth_rule_case(tmp):
+    """A 2yz rule for AUTH accepts the credentials as 235 (RFC 4954 6: AUTH's
+    only positive reply) with the rule's text; counting starts again with
+    each session."""
+    users = os.path.join(tmp, "auth-users")
+    with open(users, "w") as f:
+        f.write("joe:pw\n")
+    sv = Server(tmp, "authrule", "AUTH#1 reply 250 2.7.0 Scripted welcome\n",
+                ["--auth-file", users, "--allow-plaintext-auth"])
+    try:
+        for n, pw in ((1, "wrong"), (2, "pw")):
+            s = smtp(sv.port)
+            s.ehlo()
+            try:
+                r = s.login("joe", pw)
+            except smtplib.SMTPException as e:
+                r = e
+            check("session %d: the AUTH#1 2yz rule gives 235 with its text" % n,
+                  r == (235, b"2.7.0 Scripted welcome"), r)
+            s.close()
+    finally:
+        sv.close()
+
+
 def bdat_chunk_case(tmp):
     """The BDAT stage counts every chunk: the first of a transaction takes a
     scripted reply; later ones take delays and close."""
@@ -470,6 +494,7 @@ def main():
         smtplib_cases(tmp)
         bdat_chunk_case(tmp)
         bdat_reply_case(tmp)
+        auth_rule_case(tmp)
         drop_keyword_case(tmp)
         tls_capture_case(tmp)
         client_cert_case(tmp)

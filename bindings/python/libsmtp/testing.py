@@ -312,7 +312,8 @@ class _AuthHandler(_Handler):
     def on_auth(self, s, auth):
         r = self._act("AUTH")
         if r is not None:
-            return r
+            # AUTH's only positive reply is 235 (RFC 4954 6): a 2yz rule accepts
+            return (235,) + tuple(r[1:]) if r[0] // 100 == 2 else r
         return self.server.users.get(auth.username) == auth.password
 
 

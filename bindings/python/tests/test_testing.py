@@ -151,6 +151,15 @@ class Scripted(unittest.TestCase):
                 self.assertEqual(c.docmd("MAIL FROM:<a@example.org> SIZE=10")[0], 250)
             self.assertEqual(server.errors, [])
 
+    def test_auth_positive_rule_is_235(self):
+        """A 2yz rule for AUTH accepts the credentials; it goes out as 235,
+        AUTH's only positive reply (RFC 4954 6), with the rule's text."""
+        with SMTPTestServer("AUTH#1 reply 250 2.7.0 Scripted welcome\n", users={"joe": "pw"}) as server:
+            with smtp(server) as c:
+                c.ehlo()
+                self.assertEqual(c.login("joe", "wrong"), (235, b"2.7.0 Scripted welcome"))
+            self.assertEqual(server.errors, [])
+
     def test_greeting_refused(self):
         with SMTPTestServer("CONNECT reply 554 5.7.1 Go away") as server:
             with self.assertRaises(smtplib.SMTPConnectError):
