@@ -492,13 +492,14 @@ typedef int (*smtp_server_on_burl)(smtp_server_session *s, const smtp_server_bur
  *  errors), until RSET or a BDAT ... LAST, which ends the failed transaction;
  *  DATA, MAIL and RCPT get 503 until then. 421 closes the session.
  *
- *  Fired in the valid state of every event answer (inside the callback, or
- *  later with smtp_server_session_reply() after ::SMTP_ERR_DEFERRED; no input
- *  is taken meanwhile). Not fired: for the LAST chunk (its reply is the
- *  end-of-data reply: data_end), for a chunk the session refused itself
- *  (size limit, a data_chunk refusal: their reply is the session's), for a
- *  first chunk of size 0 (`BDAT 0` without LAST, answered 250 right after
- *  data_start). Without this callback every such chunk gets the default.
+ *  Answer it like any event: smtp_server_session_reply() inside the
+ *  callback, or later after ::SMTP_ERR_DEFERRED (no input is taken
+ *  meanwhile; the chunk's octets were all taken). Not fired: for the LAST
+ *  chunk (its reply is the end-of-data reply: data_end), for a chunk the
+ *  session refused itself (size limit, a data_chunk refusal, a chunk of a
+ *  failed transaction: their reply is the session's), for a first chunk of
+ *  size 0 (`BDAT 0` without LAST, answered 250 right after data_start).
+ *  Without this callback every such chunk gets the default.
  *  @param s the session (smtp_server_session_flags() has
  *         ::SMTP_SERVER_FLAG_BDAT).
  *  @param size the chunk's size in octets, as its BDAT command gave it.
