@@ -221,7 +221,6 @@ _PROTOTYPES = {
     "smtp_server_callbacks_set_auth_step": (None, [c_void_p, SRV_AUTH_STEP_CB]),
     "smtp_server_callbacks_set_starttls": (None, [c_void_p, SRV_VOID_CB]),
     "smtp_server_callbacks_set_trace": (None, [c_void_p, SRV_TRACE_CB]),
-    "smtp_server_callbacks_set_bdat_chunk": (None, [c_void_p, SRV_BDAT_CHUNK_CB]),
     # server.h: options
     "smtp_server_options_new": (c_int, [_P(c_void_p), c_void_p]),
     "smtp_server_options_del": (None, [c_void_p]),
@@ -269,7 +268,6 @@ _PROTOTYPES = {
     "smtp_server_session_timeout": (c_int, [c_void_p]),
     "smtp_server_session_shutdown": (c_int, [c_void_p]),
     "smtp_server_session_reply": (c_int, [c_void_p, c_int, c_char_p, c_char_p]),
-    "smtp_server_session_ehlo_hide": (c_int, [c_void_p, c_uint]),
     "smtp_server_session_auth_challenge": (c_int, [c_void_p, c_void_p, c_size_t]),
     "smtp_server_session_auth_accept": (c_int, [c_void_p, c_char_p, c_size_t]),
     "smtp_server_session_flags": (c_uint, [c_void_p]),
@@ -394,7 +392,6 @@ _TESTING_PROTOTYPES = {
     "smtp_script_run_new": (c_int, [_P(c_void_p), c_void_p, c_void_p]),
     "smtp_script_run_del": (None, [c_void_p]),
     "smtp_script_run_next": (c_int, [c_void_p, c_int, c_char_p, c_size_t, _P(ScriptAction)]),
-    "smtp_script_run_drop": (c_uint, [c_void_p]),
     "smtp_capture_new": (c_int, [_P(c_void_p), CAPTURE_RECORD_CB, c_void_p, c_void_p]),
     "smtp_capture_del": (None, [c_void_p]),
     "smtp_capture_set_client": (c_int, [c_void_p, c_char_p, c_int, c_char_p, c_int]),
@@ -426,9 +423,35 @@ def testing_lib():
     return lib_
 
 
+# Added in ABI 1.1: declared when the loaded library has them, so that the
+# binding still runs on a 1.0 library (what needs them says so, see
+# available()). smtp/script.h's one is declared with the test-harness kit.
+_PROTOTYPES_1_1 = {
+    "smtp_server_callbacks_set_bdat_chunk": (None, [c_void_p, SRV_BDAT_CHUNK_CB]),
+    "smtp_server_session_ehlo_hide": (c_int, [c_void_p, c_uint]),
+    "smtp_script_run_drop": (c_uint, [c_void_p]),
+}
+
+
+def available(name):
+    """Whether the loaded library exports @p name (for the 1.1 additions)."""
+    try:
+        getattr(lib(), name)
+    except AttributeError:
+        return False
+    return True
+
+
 def _declare(lib):
     for name, (restype, argtypes) in _PROTOTYPES.items():
         fn = getattr(lib, name)  # AttributeError: an export is missing
+        fn.restype = restype
+        fn.argtypes = argtypes
+    for name, (restype, argtypes) in _PROTOTYPES_1_1.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            continue  # a 1.0 library
         fn.restype = restype
         fn.argtypes = argtypes
 

@@ -401,6 +401,8 @@ class ServerSession:
             E.check(lib.smtp_server_callbacks_new(ctypes.byref(cbs), None),
                     "smtp_server_callbacks_new")
             for name, thunk in _CALLBACKS.items():
+                if name == "bdat_chunk" and not _ffi.available("smtp_server_callbacks_set_bdat_chunk"):
+                    continue  # a 1.0 library: every chunk gets the session's 250
                 if callable(getattr(handler, "on_" + name, None)):
                     getattr(lib, "smtp_server_callbacks_set_" + name)(cbs, thunk)
             p = ctypes.c_void_p()
@@ -628,7 +630,10 @@ class ServerSession:
         """smtp_server_session_ehlo_hide(): inside ``on_ehlo`` (or before a
         deferred EHLO's reply), leave these extensions (names or bits) out of
         this EHLO's reply; the session treats them as not offered until the
-        next EHLO. Raises errors.Error."""
+        next EHLO. Raises errors.Error (LibraryVersionError with a 1.0
+        library, which lacks the call)."""
+        if not _ffi.available("smtp_server_session_ehlo_hide"):
+            raise _ffi.LibraryVersionError("smtp_server_session_ehlo_hide needs libsmtp 1.1")
         return E.check(self._lib.smtp_server_session_ehlo_hide(self._ptr(),
                                                                flags_of(extensions, EXTENSIONS)),
                        "smtp_server_session_ehlo_hide")

@@ -218,7 +218,9 @@ class _Handler:
 
     def on_ehlo(self, s, helo):
         r = self._act(helo.verb)
-        drop = self._lib.smtp_script_run_drop(self.run) if self.run else 0
+        # (a 1.0 library has no per-EHLO drop: its parser refuses EHLO#N drop-keyword)
+        drop = (self._lib.smtp_script_run_drop(self.run)
+                if self.run and _ffi.available("smtp_script_run_drop") else 0)
         if drop:
             s.ehlo_hide(drop)   # drop-keyword, also EHLO#N: this EHLO only
         return r
