@@ -23,6 +23,12 @@ struct script_conn {
   int last_code, last_stage;
   char last_enhanced[16];
   const char *last_text;
+  /* BDAT (RFC 3030 2): a chunk's scripted reply waits for its octets */
+  int chunk_code;
+  char chunk_enhanced[16];
+  const char *chunk_text;
+  uint64_t bdat_size; /* of the last BDAT line seen */
+  int bdat_last;
 };
 
 static int64_t mono_ms(void) {
@@ -114,6 +120,8 @@ int script_conn_decide(script_conn *g, int stage, const char *verb, size_t verb_
 int script_conn_reply(script_conn *g, smtp_server_session *s) {
   int r;
   if (!g || !g->last_code) return 0;
+  /* AUTH's only positive reply is 235 (RFC 4954 6): a 2yz rule accepts */
+  if (g->last_stage == SMTP_SCRIPT_AUTH && g->last_code / 100 == 2) g->last_code = 235;
   r = smtp_server_session_reply(s, g->last_code, g->last_enhanced[0] ? g->last_enhanced : NULL,
                                 g->last_text);
   if (r != SMTP_OK) {
@@ -124,6 +132,61 @@ int script_conn_reply(script_conn *g, smtp_server_session *s) {
   }
   return g->last_code;
 }
+
+void script_conn_note_bdat(script_conn *g, uint64_t size, int last) {
+  if (!g) return;
+  g->bdat_size = size;
+  g->bdat_last = last;
+}
+
+int script_conn_bdat(script_conn *g) {
+  if (!g) return 0;
+  g->chunk_code = script_conn_decide(g, SMTP_SCRIPT_BDAT, NULL, 0);
+  memcpy(g->chunk_enhanced, g->last_enhanced, sizeof g->chunk_enhanced);
+  g->chunk_text = g->last_text;
+  return g->chunk_code;
+}
+
+int script_conn_bdat_first(script_conn *g, smtp_server_session *s) {
+  int code = script_conn_bdat(g);
+  if (!code || code / 100 == 2 || g->bdat_last || g->bdat_size > 0) return 0;
+  /* BDAT 0 without LAST as the first chunk: no chunk event follows, so a
+   * refusal is the answer to the data start */
+  return script_conn_chunk_reply(g, s);
+}
+
+int script_conn_chunk_reply(script_conn *g, smtp_server_session *s) {
+  int code, r;
+  if (!g || !g->chunk_code) return 0;
+  code = g->chunk_code;
+  g->chunk_code = 0;
+  r = smtp_server_session_reply(s, code, g->chunk_enhanced[0] ? g->chunk_enhanced : NULL,
+                                g->chunk_text);
+  if (r != SMTP_OK) {
+    fprintf(stderr, "smtp-server: script: BDAT reply %d not possible here: %s\n", code,
+            smtp_strerror(r));
+    return 0;
+  }
+  return code;
+}
+
+int script_conn_decide_eod(script_conn *g, int bdat) {
+  int chunk = bdat && g ? g->chunk_code : 0;
+  int code;
+  if (!g) return 0;
+  g->chunk_code = 0;
+  code = script_conn_decide(g, SMTP_SCRIPT_DATA_END, NULL, 0);
+  if (!code && chunk) {
+    /* the LAST chunk's reply is the end-of-data reply; a DATA-END rule's wins */
+    g->last_code = code = chunk;
+    memcpy(g->last_enhanced, g->chunk_enhanced, sizeof g->last_enhanced);
+    g->last_text = g->chunk_text;
+    g->last_stage = SMTP_SCRIPT_BDAT;
+  }
+  return code;
+}
+
+unsigned int script_conn_drop(const script_conn *g) { return g ? smtp_script_run_drop(g->run) : 0; }
 
 int script_conn_event(script_conn *g, smtp_server_session *s, int stage, const char *verb,
                       size_t verb_len) {
@@ -148,10 +211,19 @@ static int simple(smtp_server_session *s, void *ud, int stage, const char *verb,
 
 static int cb_connect(smtp_server_session *s, void *ud) { return simple(s, ud, SMTP_SCRIPT_CONNECT, NULL, 0); }
 static int cb_ehlo(smtp_server_session *s, const smtp_server_helo *h, void *ud) {
+  script_conn *g = server_app_conn_script(ud);
   int st = h->verb == SMTP_VERB_HELO ? SMTP_SCRIPT_HELO
            : h->verb == SMTP_VERB_LHLO ? SMTP_SCRIPT_LHLO
                                        : SMTP_SCRIPT_EHLO;
-  return simple(s, ud, st, NULL, 0);
+  unsigned int drop;
+  (void)script_conn_decide(g, st, NULL, 0);
+  /* drop-keyword, also with #N: this EHLO leaves the keywords out (STARTTLS
+   * and AUTH of rules for every EHLO are options: smtp-server's setup) */
+  drop = script_conn_drop(g);
+  if (drop && smtp_server_session_ehlo_hide(s, drop) != SMTP_OK)
+    fprintf(stderr, "smtp-server: script: drop-keyword failed\n"); /* cannot happen here */
+  (void)script_conn_reply(g, s);
+  return 0;
 }
 static int cb_mail(smtp_server_session *s, const smtp_server_mail *m, void *ud) {
   (void)m;

@@ -32,6 +32,23 @@ int script_conn_event(script_conn *g, smtp_server_session *s, int stage, const c
  * 0 when there is none or the session would not take it). */
 int script_conn_decide(script_conn *g, int stage, const char *verb, size_t verb_len);
 int script_conn_reply(script_conn *g, smtp_server_session *s);
+/* BDAT (RFC 3030 2): every BDAT line is noted (its size and LAST) from the
+ * trace; a chunk's scripted reply is kept until its octets arrived, then
+ * given from the bdat_chunk callback (script_conn_chunk_reply()) or, for
+ * the LAST chunk, as the end-of-data reply (script_conn_decide_eod()). */
+void script_conn_note_bdat(script_conn *g, uint64_t size, int last);
+/* Count one more BDAT chunk, arm the gate, keep its reply; returns its code. */
+int script_conn_bdat(script_conn *g);
+/* The same for the first chunk, from data_start: answers only a refusal of
+ * a first `BDAT 0` (no chunk event follows it); returns the code answered. */
+int script_conn_bdat_first(script_conn *g, smtp_server_session *s);
+/* Give the kept chunk reply (from the bdat_chunk callback); its code or 0. */
+int script_conn_chunk_reply(script_conn *g, smtp_server_session *s);
+/* DATA-END: count and decide; when no DATA-END rule replies, the reply kept
+ * for the LAST BDAT chunk (@p bdat) is the one. Then script_conn_reply(). */
+int script_conn_decide_eod(script_conn *g, int bdat);
+/* The drop-keyword flags of the EHLO/LHLO just counted. */
+unsigned int script_conn_drop(const script_conn *g);
 /* The reply the last event set (code 0: none), for LMTP's repeated
  * answers after the data. */
 int script_conn_last_reply(const script_conn *g, const char **enhanced, const char **text);

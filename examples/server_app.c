@@ -716,17 +716,17 @@ static int on_trace(smtp_server_session *s, int dir, const char *line, size_t le
     capture_app_note_cert(c->cap, smtp_driver_tls_conn(c->drv));
   }
   if (c->cap) (void)smtp_capture_trace(c->cap, s, dir, line, len);
-  if (c->script && dir == SMTP_SERVER_TRACE_IN && len > 5 && strncasecmp(line, "BDAT ", 5) == 0 &&
-      (smtp_server_session_flags(s) & SMTP_SERVER_FLAG_BDAT)) {
-    /* --script: a BDAT chunk after the first of the transaction (the first
-     * one is the data_start event). Delays, tarpits and closes act on its
-     * reply; the session answers it itself, so a scripted reply cannot. */
+  if (c->script && dir == SMTP_SERVER_TRACE_IN && len > 5 && strncasecmp(line, "BDAT ", 5) == 0) {
+    /* --script: every BDAT line (RFC 3030 2). A chunk after the first of
+     * the transaction is counted here (the first one at data_start); its
+     * scripted reply waits for the chunk's octets (on_bdat_chunk, or the
+     * end-of-data reply for LAST). */
     uint64_t size;
     int last;
-    if (smtp_bdat_parse(line + 5, len - 5, &size, &last) == SMTP_OK &&
-        script_conn_decide(c->script, SMTP_SCRIPT_BDAT, NULL, 0) != 0)
-      fprintf(stderr, "smtp-server: script: BDAT reply not possible on a chunk after the first "
-                      "(the session answers it); its delay, tarpit or close still apply\n");
+    if (smtp_bdat_parse(line + 5, len - 5, &size, &last) == SMTP_OK) {
+      script_conn_note_bdat(c->script, size, last);
+      if (smtp_server_session_flags(s) & SMTP_SERVER_FLAG_BDAT) (void)script_conn_bdat(c->script);
+    }
   }
   if (!c->cfg->trace) return 0;
   server_app_print_escaped(stderr, dir == SMTP_SERVER_TRACE_IN ? "C: " : "S: ", line, len);
@@ -791,10 +791,12 @@ static int on_data_start(smtp_server_session *s, void *ud) {
   char p[4096];
   drop_message(c);
   c->result_code = 0;
-  if (c->script) {
-    int bdat = (smtp_server_session_flags(s) & SMTP_SERVER_FLAG_BDAT) != 0;
-    int code = script_conn_event(c->script, s, bdat ? SMTP_SCRIPT_BDAT : SMTP_SCRIPT_DATA, NULL, 0);
-    if (code && code != 354 && code / 100 != 2) return 0; /* refused by the script */
+  if (c->script && (smtp_server_session_flags(s) & SMTP_SERVER_FLAG_BDAT)) {
+    /* the first chunk: its scripted reply follows its octets */
+    if (script_conn_bdat_first(c->script, s)) return 0; /* a first BDAT 0 refused */
+  } else if (c->script) {
+    int code = script_conn_event(c->script, s, SMTP_SCRIPT_DATA, NULL, 0);
+    if (code && code != 354) return 0; /* refused by the script */
     if (code && c->cfg->maildir) {
       /* the reply is set: a file that cannot be made drops the message silently */
       unique_name(c);
@@ -812,6 +814,16 @@ static int on_data_start(smtp_server_session *s, void *ud) {
     drop_message(c);
     return smtp_server_session_reply(s, 451, "4.3.0", "Cannot store the message") == SMTP_OK ? 0 : -1;
   }
+  return 0;
+}
+
+/* --script: the end of a BDAT chunk but the last: its scripted reply
+ * (RFC 3030 2); a 4yz/5yz fails the transaction, so the message goes. */
+static int on_bdat_chunk(smtp_server_session *s, uint64_t size, void *ud) {
+  server_app_conn *c = ud;
+  int code = script_conn_chunk_reply(c->script, s);
+  (void)size;
+  if (code && code / 100 != 2) drop_message(c);
   return 0;
 }
 
@@ -882,7 +894,7 @@ static int on_data_end(smtp_server_session *s, const smtp_server_data_end *e, vo
     const char *enh, *text;
     int code;
     if (e->rcpt_index <= 0) {
-      code = script_conn_decide(c->script, SMTP_SCRIPT_DATA_END, NULL, 0);
+      code = script_conn_decide_eod(c->script, e->bdat);
       if (code && !e->refused) {
         /* store first (a 2yz the script gives is a delivery), then answer */
         if (code / 100 == 2 && c->cfg->maildir && c->fd >= 0 && server_app_deliver(c) == 0) {
@@ -1024,6 +1036,7 @@ int server_app_session_setup(const server_app_config *cfg, int tls_available,
       goto fail;
     if ((drop & SMTP_EXT_STARTTLS) && (r = smtp_server_options_set_tls_available(o, 0))) goto fail;
     script_app_install(k);
+    smtp_server_callbacks_set_bdat_chunk(k, on_bdat_chunk);
   }
   if ((cfg->auth_file || cfg->ntokens || cfg->tls_client_ca) &&
       !(cfg->script && (smtp_script_drop_mask(cfg->script) & SMTP_EXT_AUTH))) {

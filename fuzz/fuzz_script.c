@@ -5,12 +5,16 @@
  * per line; every line of a parsed file also parses alone (rules are
  * line-local); re-parsing gives the same rule count and drop mask; matching
  * every stage any number of times yields only valid actions (codes 200..559,
- * bounded delays, text without controls). */
+ * bounded delays, text without controls); the extensions drop-keyword leaves
+ * out come only with EHLO and LHLO, are extensions a rule may name, and
+ * those of EHLO and LHLO together hold the every-EHLO ones
+ * (smtp_script_drop_mask()). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <smtp/ext.h>
 #include <smtp/script.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -77,14 +81,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     smtp_script_run *run = NULL;
     static const char *const verbs[] = {"HELP", "ETRN", "XCLIENT", "X"};
     CHECK(smtp_script_run_new(&run, sc, NULL) == 0);
+    const unsigned int droppable =
+        SMTP_EXT_PIPELINING | SMTP_EXT_SIZE | SMTP_EXT_8BITMIME | SMTP_EXT_BINARYMIME |
+        SMTP_EXT_CHUNKING | SMTP_EXT_SMTPUTF8 | SMTP_EXT_ENHANCEDSTATUSCODES | SMTP_EXT_DSN |
+        SMTP_EXT_STARTTLS | SMTP_EXT_AUTH | SMTP_EXT_REQUIRETLS | SMTP_EXT_LIMITS |
+        SMTP_EXT_DELIVERBY | SMTP_EXT_MT_PRIORITY | SMTP_EXT_ETRN | SMTP_EXT_VRFY |
+        SMTP_EXT_EXPN | SMTP_EXT_HELP;
     for (int round = 0; round < 3; round++) {
+      unsigned int seen = 0;
       for (int st = SMTP_SCRIPT_CONNECT; st < SMTP_SCRIPT_OTHER; st++) {
         smtp_script_action a;
+        unsigned int drop;
         check_action(&a, smtp_script_run_next(run, st, NULL, 0, &a));
+        drop = smtp_script_run_drop(run);
+        CHECK((drop & ~droppable) == 0);
+        if (st != SMTP_SCRIPT_EHLO && st != SMTP_SCRIPT_LHLO) CHECK(drop == 0);
+        seen |= drop;
       }
+      CHECK((seen & smtp_script_drop_mask(sc)) == smtp_script_drop_mask(sc));
       for (size_t v = 0; v < sizeof verbs / sizeof verbs[0]; v++) {
         smtp_script_action a;
         check_action(&a, smtp_script_run_next(run, SMTP_SCRIPT_OTHER, verbs[v], strlen(verbs[v]), &a));
+        CHECK(smtp_script_run_drop(run) == 0);
       }
     }
     smtp_script_run_del(run);

@@ -27,6 +27,7 @@ typedef struct script_rule {
   char enhanced[16];
   char *text;
   unsigned int ms;
+  unsigned int ext; /* drop-keyword: the extension's flag */
 } script_rule;
 
 struct smtp_script {
@@ -42,6 +43,7 @@ struct smtp_script_run {
   smtp_mem mem;
   const smtp_script *sc;
   unsigned int *counts; /* per slot */
+  unsigned int drop;    /* drop-keyword flags of the last EHLO/LHLO counted */
 };
 
 static const char *const stage_names[SCRIPT_NSTAGES] = {
@@ -298,10 +300,6 @@ static int parse_line(smtp_script *sc, const char *p, const char *end, script_ru
       *why = "drop-keyword: EHLO or LHLO only";
       return SMTP_ERR_SYNTAX;
     }
-    if (r->n) {
-      *why = "drop-keyword applies to every EHLO: no #N";
-      return SMTP_ERR_SYNTAX;
-    }
     n = next_word(&p, end, &w);
     if (n == 0) {
       *why = "drop-keyword: missing KEYWORD";
@@ -313,7 +311,8 @@ static int parse_line(smtp_script *sc, const char *p, const char *end, script_ru
       *why = "drop-keyword: not an extension the library implements";
       return SMTP_ERR_SYNTAX;
     }
-    sc->drop_mask |= drop_names[i].flag;
+    r->ext = drop_names[i].flag;
+    if (!r->n) sc->drop_mask |= drop_names[i].flag; /* every EHLO: a session option */
   } else {
     *why = "unknown action (reply, delay, close, tarpit, drop-keyword)";
     return SMTP_ERR_SYNTAX;
@@ -422,6 +421,8 @@ size_t smtp_script_rule_count(const smtp_script *sc) { return sc ? sc->nrules : 
 
 unsigned int smtp_script_drop_mask(const smtp_script *sc) { return sc ? sc->drop_mask : 0; }
 
+unsigned int smtp_script_run_drop(const smtp_script_run *run) { return run ? run->drop : 0; }
+
 int smtp_script_run_new(smtp_script_run **out, const smtp_script *sc, const smtp_mem *mem) {
   smtp_script_run *r;
   if (!out) return SMTP_ERR_INVALID_ARGUMENT;
@@ -456,6 +457,7 @@ int smtp_script_run_next(smtp_script_run *run, int stage, const char *verb, size
   if (!run || !out || stage < SMTP_SCRIPT_CONNECT || stage > SMTP_SCRIPT_OTHER)
     return SMTP_ERR_INVALID_ARGUMENT;
   sc = run->sc;
+  run->drop = 0;
   if (stage == SMTP_SCRIPT_OTHER) {
     unsigned int i;
     if (!verb && verb_len > 0) return SMTP_ERR_INVALID_ARGUMENT;
@@ -470,7 +472,11 @@ int smtp_script_run_next(smtp_script_run *run, int stage, const char *verb, size
   count = run->counts[slot];
   for (unsigned int i = 0; i < sc->nrules; i++) {
     const script_rule *r = &sc->rules[i];
-    if (r->slot != slot || (r->n && r->n != count) || r->action == ACT_DROP) continue;
+    if (r->slot != slot || (r->n && r->n != count)) continue;
+    if (r->action == ACT_DROP) { /* not a per-command action: smtp_script_run_drop() */
+      run->drop |= r->ext;
+      continue;
+    }
     out->matched++;
     switch (r->action) {
     case ACT_REPLY:

@@ -79,7 +79,11 @@ static void trace_out(smtp_server_session *s, const char *p, size_t n) {
 
 static int enhanced_on(const smtp_server_session *s) {
   /* RFC 2034 3: every reply carries the code, except the greeting and the
-   * positive replies to HELO/EHLO (handled by their callers). */
+   * positive replies to HELO/EHLO (handled by their callers); none after an
+   * EHLO that hid the keyword (smtp_server_session_ehlo_hide()). */
+  if (s->helo_verb && s->helo_verb != SMTP_VERB_HELO &&
+      !(s->offered & SMTP_EXT_ENHANCEDSTATUSCODES))
+    return 0;
   return (s->opt.extensions & SMTP_EXT_ENHANCEDSTATUSCODES) != 0;
 }
 
@@ -193,6 +197,23 @@ static unsigned int compute_offered(const smtp_server_session *s) {
   return f;
 }
 
+/* What the EHLO or LHLO waiting for its answer offers: the session's set
+ * less what the application hid for this one (p_flags, kept there until
+ * the answer). No CHUNKING, no BINARYMIME (RFC 3030 3). */
+static unsigned int ehlo_offered(const smtp_server_session *s) {
+  unsigned int f = compute_offered(s) & ~s->p_flags;
+  if (!(f & SMTP_EXT_CHUNKING)) f &= ~(unsigned)SMTP_EXT_BINARYMIME;
+  return f;
+}
+
+/* Whether the accepted EHLO/LHLO left out @p ext that the session's
+ * options would offer now (smtp_server_session_ehlo_hide()). */
+static int ehlo_hid(const smtp_server_session *s, unsigned int ext) {
+  if (!s->helo_verb || s->helo_verb == SMTP_VERB_HELO || (s->offered & ext)) return 0;
+  if (ext == SMTP_EXT_AUTH || ext == SMTP_EXT_REQUIRETLS) return 1; /* callers check the rest */
+  return (compute_offered(s) & ext) != 0;
+}
+
 #define SRV_EHLO_LINES 32
 
 /* The extra EHLO lines to send with the extensions @p offered: lines of
@@ -274,7 +295,7 @@ static int emit_helo_ok(smtp_server_session *s) {
     memset(&cfg, 0, sizeof cfg);
     cfg.version = SMTP_EHLO_CONFIG_VERSION;
     /* Offer as if this EHLO were accepted. */
-    off = compute_offered(s);
+    off = ehlo_offered(s);
     cfg.flags = off;
     cfg.size_max = s->opt.max_size;
     cfg.auth_mechs = smtp__srv_auth_offered(s);
@@ -320,7 +341,7 @@ static void apply(smtp_server_session *s, int code) {
       memcpy(s->helo_name, s->in, s->p_name_len); /* kept there by cmd_helo() */
       s->helo_len = s->p_name_len;
       s->helo_name[s->helo_len] = '\0';
-      s->offered = s->p_verb == SMTP_VERB_HELO ? 0 : compute_offered(s);
+      s->offered = s->p_verb == SMTP_VERB_HELO ? 0 : ehlo_offered(s);
     }
     break;
   case SRV_OP_MAIL:
@@ -378,6 +399,11 @@ static void apply(smtp_server_session *s, int code) {
     break;
   case SRV_OP_DATA_END:
     s->eod_index++;
+    break;
+  case SRV_OP_BDAT_CHUNK:
+    /* RFC 3030 2: a 4yz/5yz reply to a chunk fails the transaction; chunks
+     * already pipelined behind it are read and discarded (cmd_bdat()). */
+    if (cls != 2) s->bdat_failed = 1;
     break;
   case SRV_OP_RSET:
     if (cls == 2) reset_transaction(s);
@@ -493,6 +519,14 @@ static int finish_default(smtp_server_session *s) {
     return smtp__srv_finish(s, 250, &e200, "Queuing started", 15); /* RFC 1985 5 */
   }
   case SRV_OP_BURL: return finish_burl_refused(s);
+  case SRV_OP_BDAT_CHUNK: {
+    char t[64];
+    sbuf b = {t, sizeof t, 0};
+    t[0] = '\0';
+    sb_u64(&b, s->bdat_size);
+    sb_str(&b, " octets received");
+    return smtp__srv_finish(s, 250, NULL, t, b.len);
+  }
   case SRV_OP_UNKNOWN:
   default: return smtp__srv_finish_status(s, SMTP_STATUS_SYNTAX_ERROR);
   }
@@ -507,6 +541,7 @@ static int finish_refused(smtp_server_session *s) {
   case SRV_OP_VRFY: return smtp__srv_finish_status(s, SMTP_STATUS_MAILBOX_UNKNOWN);
   case SRV_OP_DATA:
   case SRV_OP_BDAT:
+  case SRV_OP_BDAT_CHUNK:
   case SRV_OP_DATA_END: return smtp__srv_finish_status(s, SMTP_STATUS_DATA_REFUSED);
   case SRV_OP_STARTTLS: return smtp__srv_finish_status(s, SMTP_STATUS_TLS_NOT_AVAILABLE);
   case SRV_OP_AUTH: return smtp__srv_finish_status(s, SMTP_STATUS_AUTH_FAILED);
@@ -684,6 +719,7 @@ static void cmd_helo(smtp_server_session *s, const smtp_command *c) {
   unsigned flags = (s->opt.extensions & SMTP_EXT_SMTPUTF8) ? SMTP_PARSE_UTF8 : 0;
   int kind = SMTP_DOMAIN_NAME;
   s->op = SRV_OP_HELO;
+  s->p_flags = 0; /* nothing hidden (smtp_server_session_ehlo_hide()) */
   if (c->args.len == 0 || c->args.len > SRV_NAME_MAX ||
       smtp_parse_ehlo_arg(c->args.ptr, c->args.len, flags, &kind) != SMTP_OK) {
     /* RFC 5321 4.1.4: a refused EHLO leaves the state unchanged.
@@ -736,7 +772,8 @@ static int param_hook(smtp_server_session *s, int verb, const smtp_param *prm) {
 /* Whether the parameter @p d may be used now. */
 static int param_enabled(const smtp_server_session *s, const smtp__param_def *d) {
   if (d->ext == SMTP_EXT_REQUIRETLS) /* RFC 8689 4: refused with 530 without TLS */
-    return (s->opt.extensions & SMTP_EXT_REQUIRETLS) && s->helo_verb != SMTP_VERB_HELO;
+    return (s->opt.extensions & SMTP_EXT_REQUIRETLS) && s->helo_verb != SMTP_VERB_HELO &&
+           !(s->tls && ehlo_hid(s, SMTP_EXT_REQUIRETLS));
   return (s->offered & d->ext) != 0;
 }
 
@@ -1025,6 +1062,17 @@ static void bdat_refuse(smtp_server_session *s, int status_id) {
   }
 }
 
+/* A chunk (not the LAST) was received whole: its reply, from the
+ * application when it answers chunks (RFC 3030 2), else 250. */
+static void chunk_done(smtp_server_session *s) {
+  if (s->cb.bdat_chunk) {
+    CALL_EVENT(s, SRV_OP_BDAT_CHUNK, bdat_chunk, s->bdat_size, s->user_data);
+    return;
+  }
+  s->op = SRV_OP_BDAT_CHUNK;
+  (void)finish_default(s);
+}
+
 static void cmd_bdat(smtp_server_session *s, const smtp_command *c) {
   uint64_t size;
   int last, r;
@@ -1088,8 +1136,7 @@ static void cmd_bdat(smtp_server_session *s, const smtp_command *c) {
   } else if (last) {
     begin_eod(s);
   } else {
-    emit_sys(s, 250, NULL, "0 octets received");
-    s->seq++;
+    chunk_done(s);
   }
 }
 
@@ -1111,15 +1158,7 @@ static void bdat_chunk_end(smtp_server_session *s) {
     (void)smtp__srv_finish_status(s, refused_status(msg_verdict(s)));
     return;
   }
-  {
-    char t[64];
-    sbuf b = {t, sizeof t, 0};
-    t[0] = '\0';
-    sb_u64(&b, s->bdat_size);
-    sb_str(&b, " octets received");
-    emit_sys(s, 250, NULL, t);
-    s->seq++;
-  }
+  chunk_done(s);
 }
 
 static void cmd_simple(smtp_server_session *s, const smtp_command *c) {
@@ -1173,6 +1212,10 @@ static void cmd_starttls(smtp_server_session *s, const smtp_command *c) {
   /* RFC 3207 4: only offered after EHLO, once, outside a transaction. */
   if (s->tls || s->state != SRV_ST_HELO || s->helo_verb == SMTP_VERB_HELO) {
     refuse(s, SRV_OP_STARTTLS, SMTP_STATUS_BAD_SEQUENCE);
+    return;
+  }
+  if (!(s->offered & SMTP_EXT_STARTTLS)) {
+    refuse(s, SRV_OP_STARTTLS, SMTP_STATUS_NOT_IMPLEMENTED); /* hidden by the last EHLO */
     return;
   }
   CALL_EVENT0(s, SRV_OP_STARTTLS, starttls);
@@ -1431,6 +1474,11 @@ static void process_line(smtp_server_session *s, const char *line, size_t len) {
   case SMTP_VERB_HELP: cmd_simple(s, &c); break;
   case SMTP_VERB_STARTTLS: cmd_starttls(s, &c); break;
   case SMTP_VERB_AUTH:
+    if (ehlo_hid(s, SMTP_EXT_AUTH) && smtp__srv_auth_usable(s)) {
+      s->op = SRV_OP_AUTH;
+      (void)smtp__srv_finish_status(s, SMTP_STATUS_NOT_IMPLEMENTED); /* hidden by the last EHLO */
+      break;
+    }
     if (s->auth_run) {
       (void)s->auth_run->command(s, c.args.ptr, c.args.len);
     } else { /* no AUTH set up: no mechanism offered (server_auth.c) */
@@ -1585,6 +1633,7 @@ CB_SETTER(mail, smtp_server_on_mail)
 CB_SETTER(rcpt, smtp_server_on_rcpt)
 CB_SETTER(data_start, smtp_server_on_data_start)
 CB_SETTER(data_chunk, smtp_server_on_data_chunk)
+CB_SETTER(bdat_chunk, smtp_server_on_bdat_chunk)
 CB_SETTER(data_end, smtp_server_on_data_end)
 CB_SETTER(rset, smtp_server_on_rset)
 CB_SETTER(vrfy, smtp_server_on_vrfy)
@@ -2167,6 +2216,7 @@ static int default_status(int op, int code) {
                                                                    : SMTP_STATUS_MAILBOX_UNKNOWN;
   case SRV_OP_DATA: return SMTP_STATUS_DATA_START;
   case SRV_OP_DATA_END: return ok ? SMTP_STATUS_DATA_OK : SMTP_STATUS_DATA_REFUSED;
+  case SRV_OP_BDAT_CHUNK: return ok ? SMTP_STATUS_NOOP_OK : SMTP_STATUS_DATA_REFUSED;
   case SRV_OP_RSET: return SMTP_STATUS_RSET_OK;
   case SRV_OP_VRFY: return SMTP_STATUS_VRFY_CANNOT;
   case SRV_OP_EXPN: return SMTP_STATUS_EXPN_REFUSED;
@@ -2223,6 +2273,15 @@ int smtp__srv_answer_end(smtp_server_session *s) {
 }
 
 void smtp__srv_apply(smtp_server_session *s, int code) { apply(s, code); }
+
+int smtp_server_session_ehlo_hide(smtp_server_session *s, unsigned int ext) {
+  int r;
+  if (!s || ext >= (SMTP_EXT_BURL << 1)) return SMTP_ERR_INVALID_ARGUMENT;
+  if ((r = smtp__srv_answer_begin(s)) != SMTP_OK) return r;
+  if (s->op != SRV_OP_HELO) return SMTP_ERR_INVALID_STATE;
+  s->p_flags |= ext;
+  return SMTP_OK;
+}
 
 char *smtp__srv_out_reserve(smtp_server_session *s, size_t need) {
   out_compact(s);

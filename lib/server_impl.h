@@ -31,6 +31,7 @@ struct srv_callbacks {
   smtp_server_on_param param;
   smtp_server_on_etrn etrn;
   smtp_server_on_burl burl;
+  smtp_server_on_bdat_chunk bdat_chunk;
 };
 
 /* The built-in SCRAM and bearer-token verifiers (server_sasl.c) are
@@ -142,7 +143,8 @@ enum {
   SRV_OP_AUTH,
   SRV_OP_UNKNOWN,
   SRV_OP_ETRN,
-  SRV_OP_BURL
+  SRV_OP_BURL,
+  SRV_OP_BDAT_CHUNK /* the end of a BDAT chunk but the first's start and the LAST */
 };
 
 /* Where the dialogue is (RFC 5321 4.1.4 command order, 3.3 transactions).
@@ -228,7 +230,9 @@ struct smtp_server_session {
   unsigned int total_seq; /* a new whole-data deadline (DATA after 354, each BDAT chunk) */
   unsigned int tflags; /* SMTP_SERVER_FLAG_SMTPUTF8 | BDAT | REQUIRETLS | 8BITMIME | BINARYMIME */
   unsigned int rcpts;
-  unsigned int p_flags; /* flags of the MAIL waiting for its answer */
+  unsigned int p_flags; /* flags of the MAIL waiting for its answer; for an EHLO
+                           waiting for its answer, the extensions it hides
+                           (smtp_server_session_ehlo_hide()) */
   unsigned int eod_index, eod_count; /* end-of-data replies (one per recipient in LMTP) */
   unsigned int auth_mech;
   unsigned int auth_stepno;

@@ -14,6 +14,9 @@
 #include <smtp/script.h>
 #include <smtp/server.h>
 
+#include "server_scripts.h"
+#include "transcript.h"
+
 #define S(x) x, sizeof(x) - 1
 
 struct bad_vec {
@@ -61,7 +64,13 @@ static const struct bad_vec bad_vecs[] = {
   {S("MAIL drop-keyword SIZE\n"), SMTP_ERR_SYNTAX, 1, "EHLO or LHLO"},
   {S("EHLO drop-keyword\n"), SMTP_ERR_SYNTAX, 1, "missing KEYWORD"},
   {S("EHLO drop-keyword XFOO\n"), SMTP_ERR_SYNTAX, 1, "not an extension"},
-  {S("EHLO#2 drop-keyword SIZE\n"), SMTP_ERR_SYNTAX, 1, "no #N"},
+  {S("HELO#2 drop-keyword SIZE\n"), SMTP_ERR_SYNTAX, 1, "EHLO or LHLO"},
+  {S("EHLO#0 drop-keyword SIZE\n"), SMTP_ERR_SYNTAX, 1, "number"},
+  {S("EHLO#2 drop-keyword\n"), SMTP_ERR_SYNTAX, 1, "missing KEYWORD"},
+  {S("LHLO#1 drop-keyword SIZEX\n"), SMTP_ERR_SYNTAX, 1, "not an extension"},
+  {S("BDAT#2 reply 452\n"), SMTP_ERR_SYNTAX, 1, "missing text"},
+  {S("BDAT#2 reply 354 go\n"), SMTP_ERR_SYNTAX, 1, "3yz"},
+  {S("BDAT#2 reply 452 5.3.1 x\n"), SMTP_ERR_SYNTAX, 1, "enhanced"},
   {S("EHLO drop-keyword SIZE PIPELINING\n"), SMTP_ERR_SYNTAX, 1, "unexpected"},
   {S("NOOP close\nRCPT reply 550 a\x01 b\n"), SMTP_ERR_SYNTAX, 2, "control"},
   {S("NOOP close\nRCPT reply 550 a\0b\n"), SMTP_ERR_SYNTAX, 2, "control"},
@@ -132,6 +141,8 @@ static const char good[] =
     "HELP#2 reply 214 2.0.0 helpful\n"
     "EHLO drop-keyword chunking\n"
     "EHLO drop-keyword STARTTLS\n"
+    "EHLO#2 drop-keyword PIPELINING\n"
+    "BDAT#2 reply 452 4.3.1 No room for chunk two\n"
     "QUIT\treply\t221\tbye  \n"
     "VRFY reply 252 Cannot VRFY";
 
@@ -143,7 +154,7 @@ static void test_good_file(void **state) {
   (void)state;
   assert_int_equal(smtp_script_parse(&sc, good, sizeof good - 1, NULL, &err), SMTP_OK);
   assert_int_equal(err.line, 0);
-  assert_int_equal(smtp_script_rule_count(sc), 16);
+  assert_int_equal(smtp_script_rule_count(sc), 18);
   assert_int_equal(smtp_script_drop_mask(sc), SMTP_EXT_CHUNKING | SMTP_EXT_STARTTLS);
   assert_int_equal(smtp_script_run_new(&run, sc, NULL), SMTP_OK);
 
@@ -194,8 +205,32 @@ static void test_good_file(void **state) {
   assert_string_equal(a.text, "bye");
   assert_int_equal(smtp_script_run_next(run, SMTP_SCRIPT_VRFY, NULL, 0, &a), 1);
   assert_string_equal(a.text, "Cannot VRFY");
-  /* drop-keyword is not a per-command action */
+  /* drop-keyword: every EHLO leaves out CHUNKING and STARTTLS (session
+   * options, smtp_script_drop_mask()), the second one PIPELINING too */
+  assert_int_equal(smtp_script_run_drop(run), 0);
+  /* (not per-command actions: run_next has nothing to say, as in 1.0.0) */
   assert_int_equal(smtp_script_run_next(run, SMTP_SCRIPT_EHLO, NULL, 0, &a), 0);
+  assert_int_equal(a.matched, 0);
+  assert_int_equal(a.code, 0);
+  assert_int_equal(smtp_script_run_drop(run), SMTP_EXT_CHUNKING | SMTP_EXT_STARTTLS);
+  assert_int_equal(smtp_script_run_next(run, SMTP_SCRIPT_EHLO, NULL, 0, &a), 0);
+  assert_int_equal(smtp_script_run_drop(run),
+                   SMTP_EXT_CHUNKING | SMTP_EXT_STARTTLS | SMTP_EXT_PIPELINING);
+  assert_int_equal(smtp_script_run_next(run, SMTP_SCRIPT_EHLO, NULL, 0, &a), 0);
+  assert_int_equal(smtp_script_run_drop(run), SMTP_EXT_CHUNKING | SMTP_EXT_STARTTLS);
+  /* another stage: nothing to drop; LHLO has no rules here */
+  assert_int_equal(smtp_script_run_next(run, SMTP_SCRIPT_NOOP, NULL, 0, &a), 0);
+  assert_int_equal(smtp_script_run_drop(run), 0);
+  assert_int_equal(smtp_script_run_next(run, SMTP_SCRIPT_LHLO, NULL, 0, &a), 0);
+  assert_int_equal(smtp_script_run_drop(run), 0);
+  assert_int_equal(smtp_script_run_drop(NULL), 0);
+  /* BDAT#2: the second chunk of the session */
+  assert_int_equal(smtp_script_run_next(run, SMTP_SCRIPT_BDAT, NULL, 0, &a), 0);
+  assert_int_equal(smtp_script_run_next(run, SMTP_SCRIPT_BDAT, NULL, 0, &a), 1);
+  assert_int_equal(a.code, 452);
+  assert_string_equal(a.enhanced, "4.3.1");
+  assert_string_equal(a.text, "No room for chunk two");
+  assert_int_equal(smtp_script_run_next(run, SMTP_SCRIPT_BDAT, NULL, 0, &a), 0);
 
   assert_int_equal(smtp_script_run_next(run, 0, NULL, 0, &a), SMTP_ERR_INVALID_ARGUMENT);
   assert_int_equal(smtp_script_run_next(run, 18, NULL, 0, &a), SMTP_ERR_INVALID_ARGUMENT);
@@ -332,11 +367,121 @@ static void test_session(void **state) {
   smtp_script_del(sc);
 }
 
+/* A session run by a script the way smtp/script.h describes, through the
+ * transcript runner (whole, one byte at a time, random splits): EHLO#2
+ * drop-keyword, and BDAT#N replies on chunks after the first (RFC 3030 2)
+ * and on a LAST chunk. A new run starts at each connection. */
+static smtp_script *h_sc;
+static smtp_script_run *h_run;
+static smtp_script_action h_chunk; /* the scripted reply kept for the chunk in progress */
+
+static int h_answer(smtp_server_session *s, const smtp_script_action *a) {
+  if (!a->code) return 0;
+  return smtp_server_session_reply(s, a->code, a->enhanced[0] ? a->enhanced : NULL, a->text) == SMTP_OK
+             ? 0
+             : SMTP_ERR_CALLBACK_FAILURE;
+}
+static int h_connect(smtp_server_session *s, void *ud) {
+  smtp_script_action a;
+  (void)ud;
+  smtp_script_run_del(h_run);
+  assert_int_equal(smtp_script_run_new(&h_run, h_sc, NULL), SMTP_OK);
+  memset(&h_chunk, 0, sizeof h_chunk);
+  (void)smtp_script_run_next(h_run, SMTP_SCRIPT_CONNECT, NULL, 0, &a);
+  return h_answer(s, &a);
+}
+static int h_ehlo(smtp_server_session *s, const smtp_server_helo *h, void *ud) {
+  smtp_script_action a;
+  (void)ud;
+  (void)smtp_script_run_next(h_run, h->verb == SMTP_VERB_HELO ? SMTP_SCRIPT_HELO : SMTP_SCRIPT_EHLO,
+                             NULL, 0, &a);
+  assert_int_equal(smtp_server_session_ehlo_hide(s, smtp_script_run_drop(h_run)), SMTP_OK);
+  return h_answer(s, &a);
+}
+static int h_trace(smtp_server_session *s, int dir, const char *line, size_t len, void *ud) {
+  (void)ud;
+  /* a chunk after the first of its transaction: counted when its line comes */
+  if (dir == SMTP_SERVER_TRACE_IN && len > 5 && strncmp(line, "BDAT ", 5) == 0 &&
+      (smtp_server_session_flags(s) & SMTP_SERVER_FLAG_BDAT))
+    (void)smtp_script_run_next(h_run, SMTP_SCRIPT_BDAT, NULL, 0, &h_chunk);
+  return 0;
+}
+static int h_data_start(smtp_server_session *s, void *ud) {
+  (void)ud;
+  if (smtp_server_session_flags(s) & SMTP_SERVER_FLAG_BDAT)
+    (void)smtp_script_run_next(h_run, SMTP_SCRIPT_BDAT, NULL, 0, &h_chunk);
+  return 0;
+}
+static int h_bdat_chunk(smtp_server_session *s, uint64_t size, void *ud) {
+  smtp_script_action a = h_chunk;
+  (void)size;
+  (void)ud;
+  memset(&h_chunk, 0, sizeof h_chunk);
+  return h_answer(s, &a);
+}
+static int h_data_end(smtp_server_session *s, const smtp_server_data_end *e, void *ud) {
+  smtp_script_action a;
+  (void)ud;
+  (void)smtp_script_run_next(h_run, SMTP_SCRIPT_DATA_END, NULL, 0, &a);
+  if (!a.code && e->bdat) a = h_chunk; /* the LAST chunk's reply is the end-of-data reply */
+  memset(&h_chunk, 0, sizeof h_chunk);
+  return e->refused ? 0 : h_answer(s, &a);
+}
+static void h_setup(smtp_server_options *o, smtp_server_callbacks *cb) {
+  (void)o;
+  smtp_server_callbacks_set_connect(cb, h_connect);
+  smtp_server_callbacks_set_ehlo(cb, h_ehlo);
+  smtp_server_callbacks_set_trace(cb, h_trace);
+  smtp_server_callbacks_set_data_start(cb, h_data_start);
+  smtp_server_callbacks_set_bdat_chunk(cb, h_bdat_chunk);
+  smtp_server_callbacks_set_data_end(cb, h_data_end);
+}
+
+#define H_MAIL "C: MAIL FROM:<a@b.example>\nS: 250 2.1.0 Sender OK\n" \
+  "C: RCPT TO:<c@d.example>\nS: 250 2.1.5 Recipient OK\n"
+#define H_BADSEQ "S: 503 5.5.1 Bad sequence of commands\n"
+
+static void test_session_bdat_and_ehlo(void **state) {
+  static const char rules[] =
+      "EHLO#2 drop-keyword PIPELINING\n"
+      "BDAT#2 reply 452 4.3.1 No room for chunk two\n"
+      "BDAT#5 reply 250 2.0.0 Chunk five kept\n"
+      "BDAT#7 reply 554 5.6.0 Last chunk refused\n"
+      "BDAT#8 reply 451 4.3.0 Last chunk, but DATA-END wins\n"
+      "DATA-END#3 reply 250 2.0.0 The DATA-END rule\n";
+  (void)state;
+  assert_int_equal(smtp_script_parse(&h_sc, rules, sizeof rules - 1, NULL, NULL), SMTP_OK);
+  tr_check(GREETING EHLO
+           /* EHLO#2: PIPELINING left out, SIZE and the rest kept */
+           "C: EHLO client.example\n"
+           "S: 250-localhost\nS: 250-SIZE\nS: 250-8BITMIME\nS: 250-BINARYMIME\nS: 250-CHUNKING\n"
+           "S: 250-SMTPUTF8\nS: 250-ENHANCEDSTATUSCODES\nS: 250 LIMITS RCPTMAX=100\n"
+           /* chunks 1-3: the 452 on chunk 2 fails the transaction; chunk 3
+            * (LAST, pipelined behind it) is read and discarded */
+           H_MAIL "C: BDAT 3\nC- abc\n" "C: BDAT 2\nC- de\n" "C: BDAT 1 LAST\nC- f\n"
+           "S: 250 2.0.0 3 octets received\nS: 452 4.3.1 No room for chunk two\n" H_BADSEQ
+           /* chunks 4-6: the scripted 250 text on chunk 5 */
+           H_MAIL "C: BDAT 1\nC- a\n" "S: 250 2.0.0 1 octets received\n"
+           "C: BDAT 1\nC- b\n" "S: 250 2.0.0 Chunk five kept\n"
+           "C: BDAT 0 LAST\n" "S: 250 2.0.0 Message accepted\n"
+           /* chunk 7: a LAST chunk refused */
+           H_MAIL "C: BDAT 2 LAST\nC- xy\n" "S: 554 5.6.0 Last chunk refused\n"
+           /* chunk 8: LAST, where the DATA-END rule (third message end) wins */
+           H_MAIL "C: BDAT 2 LAST\nC- zz\n" "S: 250 2.0.0 The DATA-END rule\n"
+           "C: QUIT\nS: 221 2.0.0 localhost Bye\n",
+           h_setup);
+  smtp_script_run_del(h_run);
+  h_run = NULL;
+  smtp_script_del(h_sc);
+  h_sc = NULL;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_lines),    cmocka_unit_test(test_long_line_and_size),
       cmocka_unit_test(test_good_file),    cmocka_unit_test(test_alloc_failure),
       cmocka_unit_test(test_each_prefix),  cmocka_unit_test(test_session),
+      cmocka_unit_test(test_session_bdat_and_ehlo),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -180,11 +180,12 @@ size_t tr_unescape(const char *in, size_t len, char **out) {
 /* ------------------------------------------------------------------------ */
 /* The scripted application.                                                 */
 
-enum { Q_MAX = 64, NEV = 20 };
+enum { Q_MAX = 64, NEV = 21 };
 static const char *const ev_names[NEV] = {"connect", "ehlo", "mail", "rcpt", "data_start",
                                           "data_chunk", "data_end", "rset", "vrfy", "expn",
                                           "help", "noop", "quit", "starttls", "unknown",
-                                          "auth", "auth_step", "param", "etrn", "burl"};
+                                          "auth", "auth_step", "param", "etrn", "burl",
+                                          "bdat_chunk"};
 
 typedef struct tr_queue {
   const char *act[Q_MAX];
@@ -218,10 +219,33 @@ static int ev_index(const char *name, size_t n) {
   return -1;
 }
 
+static unsigned parse_ext(const char *name);
+
+/* "hide NAME [then ACTION]": smtp_server_session_ehlo_hide() with one
+ * extension; returns the ACTION after "then", or NULL. */
+static const char *do_hide(tr_app *a, const char *act) {
+  char name[64] = {0};
+  const char *then = strstr(act, " then ");
+  size_t n = then ? (size_t)(then - (act + 5)) : strlen(act + 5);
+  int r;
+  if (n >= sizeof name) abort();
+  memcpy(name, act + 5, n);
+  r = smtp_server_session_ehlo_hide(a->s, parse_ext(name));
+  if (r != SMTP_OK && !a->failed) {
+    a->failed = 1;
+    snprintf(a->err, sizeof a->err, "'%s' returned %d (%s)", act, r, smtp_strerror(r));
+  }
+  return then ? then + 6 : NULL;
+}
+
 /* Perform an answer action ("reply 250 2.0.0 text", "challenge x", "accept id").
  * Returns 1 when it was an answer action. */
 static int do_answer(tr_app *a, const char *act) {
   int r;
+  if (strncmp(act, "hide ", 5) == 0) {
+    const char *rest = do_hide(a, act);
+    return rest ? do_answer(a, rest) : 1;
+  }
   if (strncmp(act, "reply ", 6) == 0) {
     const char *p = act + 6;
     int code = atoi(p);
@@ -267,6 +291,7 @@ static int act(tr_app *a, int ev) {
   const char *x;
   if (q->head >= q->n) return ev == 15 ? -1 : 0; /* auth: default by password */
   x = q->act[q->head++];
+  if (strncmp(x, "hide ", 5) == 0 && !(x = do_hide(a, x))) return 0;
   if (strcmp(x, "ok") == 0) return 0;
   if (strcmp(x, "refuse") == 0) return SMTP_ERR_CALLBACK_REFUSED;
   if (strcmp(x, "defer") == 0) {
@@ -519,6 +544,11 @@ static int on_burl(smtp_server_session *s, const smtp_server_burl *b, void *ud) 
   tr_log(ud, "burl %.*s%s", (int)b->url.len, b->url.ptr, b->last ? " LAST" : "");
   return act(ud, 19);
 }
+static int on_bdat_chunk(smtp_server_session *s, uint64_t size, void *ud) {
+  (void)s;
+  tr_log(ud, "bdat_chunk %llu", (unsigned long long)size);
+  return act(ud, 20);
+}
 static int on_auth(smtp_server_session *s, const smtp_server_auth *au, void *ud) {
   tr_app *a = ud;
   dstr d = {0};
@@ -590,7 +620,9 @@ static unsigned parse_ext(const char *name) {
            {"ENHANCEDSTATUSCODES", SMTP_EXT_ENHANCEDSTATUSCODES},
            {"DSN", SMTP_EXT_DSN},               {"REQUIRETLS", SMTP_EXT_REQUIRETLS},
            {"LIMITS", SMTP_EXT_LIMITS},         {"VRFY", SMTP_EXT_VRFY},
-           {"EXPN", SMTP_EXT_EXPN},             {"HELP", SMTP_EXT_HELP}};
+           {"EXPN", SMTP_EXT_EXPN},             {"HELP", SMTP_EXT_HELP},
+           {"STARTTLS", SMTP_EXT_STARTTLS},     {"AUTH", SMTP_EXT_AUTH},
+           {"ETRN", SMTP_EXT_ETRN}};
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
     if (strcmp(t[i].n, name) == 0) return t[i].f;
   fprintf(stderr, "unknown extension %s\n", name);
@@ -636,6 +668,7 @@ static void apply_option(smtp_server_options *o, smtp_server_callbacks *cb, cons
   else if (!strcmp(name, "param_cb")) smtp_server_callbacks_set_param(cb, on_param);
   else if (!strcmp(name, "etrn_cb")) smtp_server_callbacks_set_etrn(cb, on_etrn);
   else if (!strcmp(name, "burl_cb")) smtp_server_callbacks_set_burl(cb, on_burl);
+  else if (!strcmp(name, "bdat_cb")) smtp_server_callbacks_set_bdat_chunk(cb, on_bdat_chunk);
   else if (!strcmp(name, "mechs")) {
     unsigned m = 0;
     char *save = NULL, *tok;

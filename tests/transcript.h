@@ -14,7 +14,8 @@
  *   A: ev act   how the application answers the next "ev" event (queued per
  *               event in order): ok | refuse | defer | pause | fail |
  *               reply CODE [x.y.z] [text, "\n" for more lines] |
- *               challenge TEXT | accept ID
+ *               challenge TEXT | accept ID; "hide EXT [then ACT]" first
+ *               calls smtp_server_session_ehlo_hide() (EXT: a keyword)
  *   R: act      when an answer was deferred: answer now (reply/challenge/accept)
  *   O: opt      an option (see transcript.c: lmtp, tls, max_rcpt N, ...)
  *   T:          the TLS handshake happens here (the output so far must be
@@ -27,7 +28,7 @@
  *   | data_start | data <bytes, escaped> | data_end size=N [refused=E] [rcpt=I] [bdat]
  *   | rset | noop | quit | starttls | vrfy ARG | expn ARG | help ARG
  *   | unknown VERB ARGS | auth MECH authzid/authcid/password
- *   | auth_step MECH step [response]
+ *   | auth_step MECH step [response] | bdat_chunk SIZE (with O: bdat_cb)
  */
 #ifndef TESTS_TRANSCRIPT_H
 #define TESTS_TRANSCRIPT_H

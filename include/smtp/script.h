@@ -31,7 +31,10 @@
  *   syntax, wrong sequence) is neither counted nor scripted.
  * - ACTION:
  *   - `reply CODE [ENHANCED] TEXT`: replaces the reply. CODE is three digits,
- *     first 2, 4 or 5 (3 only as 354 for DATA), second 0..5 (RFC 5321 4.2);
+ *     first 2, 4 or 5 (3 only as 354 for DATA, which takes no 2yz), second
+ *     0..5 (RFC 5321 4.2). AUTH's only positive reply is 235 (RFC 4954 6):
+ *     a server session takes no other 2yz there, so an application sends
+ *     a 2yz rule's reply to AUTH as 235 with the rule's text;
  *     ENHANCED an RFC 3463 code whose class is CODE's first digit; TEXT the
  *     rest of the line (required; printable ASCII, RFC 5321 4.2 textstring).
  *   - `delay SECONDS`: wait before the reply; up to 3600, with at most three
@@ -39,26 +42,31 @@
  *   - `close`: close the connection instead of replying.
  *   - `tarpit SECONDS`: send the reply one octet at a time spread over
  *     SECONDS (same bounds as delay).
- *   - `drop-keyword KEYWORD`: EHLO and LHLO only, without `#N`: leave an
- *     extension the library implements out of the reply (PIPELINING, SIZE,
- *     8BITMIME, BINARYMIME, CHUNKING, SMTPUTF8, ENHANCEDSTATUSCODES, DSN,
- *     STARTTLS, AUTH, REQUIRETLS, LIMITS, DELIVERBY, MT-PRIORITY, ETRN, VRFY,
- *     EXPN, HELP). It is a session option (smtp_script_drop_mask()): the
- *     session then treats the extension as not offered. `#N` is refused:
- *     the extensions a ::smtp_server_session offers are fixed when it is
- *     created, and it enforces that one set on every command (a parameter
- *     of an extension not offered gets 555, RFC 5321 4.1.1.11), so one
- *     EHLO reply cannot leave out a keyword the session goes on accepting.
+ *   - `drop-keyword KEYWORD`: EHLO and LHLO only: leave an extension the
+ *     library implements out of the reply (PIPELINING, SIZE, 8BITMIME,
+ *     BINARYMIME, CHUNKING, SMTPUTF8, ENHANCEDSTATUSCODES, DSN, STARTTLS,
+ *     AUTH, REQUIRETLS, LIMITS, DELIVERBY, MT-PRIORITY, ETRN, VRFY, EXPN,
+ *     HELP); the session then treats the extension as not offered (a
+ *     parameter of it gets 555, RFC 5321 4.1.1.11). Without `#N` it holds
+ *     for every EHLO and is a session option (smtp_script_drop_mask());
+ *     with `#N` (`EHLO#2 drop-keyword PIPELINING`: the EHLO after STARTTLS,
+ *     typically) only that EHLO leaves it out: smtp_script_run_drop() gives
+ *     the extensions for the EHLO just counted, for
+ *     smtp_server_session_ehlo_hide() in the ehlo callback.
  *
- * BDAT: the first chunk of a transaction reaches the application as the
- * data start (::smtp_server_on_data_start), where a scripted reply refuses
- * it (4yz/5yz; a 2yz accepts it, as no reply is sent for an accepted chunk
- * before its octets). Later chunks of the transaction are answered by the
- * session itself (`250 N octets received`; after the LAST chunk the
- * DATA-END reply): an application counts them too, when their BDAT line
- * arrives (the session's trace), so `BDAT#N` names the Nth chunk of the
- * session, and carries out their delay, tarpit and close, but cannot
- * replace their reply.
+ * BDAT (RFC 3030 2): `BDAT#N` is the Nth BDAT chunk of the session; an
+ * application counts each one when its BDAT line arrives (the first of a
+ * transaction at ::smtp_server_on_data_start, later ones from the session's
+ * trace), carries out its delay, tarpit and close on the chunk's reply, and
+ * gives a scripted reply after the chunk's octets, as RFC 3030 2 wants:
+ * from ::smtp_server_on_bdat_chunk for a chunk that is not the last, as the
+ * end-of-data reply (::smtp_server_on_data_end) for the LAST one, where a
+ * `DATA-END` rule's reply, when there is one, wins. A 2yz reply accepts
+ * the chunk with the scripted text; a 4yz or 5yz fails it and the
+ * transaction (the chunks the client pipelined behind it get 503 until
+ * RSET or BDAT LAST). One exception: a first chunk `BDAT 0` without LAST
+ * has no chunk event, so only a refusal applies to it (given at the data
+ * start).
  *
  * Every matching rule of a command applies, in file order: delays add up,
  * a later reply or tarpit replaces an earlier one, and close wins over any
@@ -134,7 +142,9 @@ typedef struct smtp_script_action {
   unsigned int delay_ms;   /**< Wait this long before sending the reply (0: none). */
   unsigned int tarpit_ms;  /**< Send the reply one octet at a time over this long (0: no). */
   int close;               /**< 1: close the connection instead of sending the reply. */
-  unsigned int matched;    /**< How many rules matched (0: the script has nothing to say). */
+  unsigned int matched;    /**< How many rules matched (0: the script has nothing to say);
+                                drop-keyword rules are not counted here: their
+                                extensions come from smtp_script_run_drop(). */
   uint64_t reserved[4];    /**< Zeroed by the library; room to grow (a reserved tail). */
 } smtp_script_action;
 
@@ -165,11 +175,13 @@ SMTP_API void smtp_script_del(smtp_script *sc);
 SMTP_API size_t smtp_script_rule_count(const smtp_script *sc);
 
 /**
- * @brief The extensions the script's `drop-keyword` rules leave out, as
- *        ::smtp_ext_flag bits (see smtp/ext.h). Clear them from the flags
- *        given to smtp_server_options_set_extensions(); ::SMTP_EXT_STARTTLS
- *        means "set smtp_server_options_set_tls_available() to 0",
- *        ::SMTP_EXT_AUTH "offer no AUTH mechanism".
+ * @brief The extensions the script's `drop-keyword` rules without `#N`
+ *        (EHLO and LHLO ones) leave out of every EHLO or LHLO, as
+ *        ::smtp_ext_flag bits (see smtp/ext.h).
+ *        Clear them from the flags given to
+ *        smtp_server_options_set_extensions(); ::SMTP_EXT_STARTTLS means
+ *        "set smtp_server_options_set_tls_available() to 0", ::SMTP_EXT_AUTH
+ *        "offer no AUTH mechanism". Rules with `#N`: smtp_script_run_drop().
  * @param sc the script, or NULL (gives 0).
  * @return the bits.
  */
@@ -195,7 +207,7 @@ SMTP_API void smtp_script_run_del(smtp_script_run *run);
  *
  * Call it once per command, when the command reaches the application (for
  * DATA-END once per message, also in LMTP where the end of the message has
- * one reply per recipient).
+ * one reply per recipient; for BDAT once per chunk, see @ref script_format).
  * @param run the session's run.
  * @param stage a ::smtp_script_stage.
  * @param verb for ::SMTP_SCRIPT_OTHER the command's verb (case-insensitive,
@@ -208,6 +220,17 @@ SMTP_API void smtp_script_run_del(smtp_script_run *run);
  */
 SMTP_API int smtp_script_run_next(smtp_script_run *run, int stage, const char *verb,
                                   size_t verb_len, smtp_script_action *out);
+
+/**
+ * @brief The extensions the `drop-keyword` rules that matched the last
+ *        smtp_script_run_next() call leave out (rules with and without
+ *        `#N`), as ::smtp_ext_flag bits; pass them to
+ *        smtp_server_session_ehlo_hide() in the ehlo callback.
+ * @param run the session's run, or NULL (gives 0).
+ * @return the bits; 0 when that call was for a stage other than
+ *         ::SMTP_SCRIPT_EHLO or ::SMTP_SCRIPT_LHLO, or before any call.
+ */
+SMTP_API unsigned int smtp_script_run_drop(const smtp_script_run *run);
 
 /**
  * @brief The name of a stage as written in rule files ("DATA-END").

@@ -39,7 +39,8 @@
  *     recipient in RCPT order (LMTP, RFC 2033 4.2).
  *  5. BDAT (RFC 3030): the first BDAT of a transaction fires data_start,
  *     then every chunk's bytes go to data_chunk as they arrive (counted,
- *     never scanned); BDAT ... LAST ends with data_end as in 4.
+ *     never scanned); the end of each chunk but the last fires bdat_chunk
+ *     (when set); BDAT ... LAST ends with data_end as in 4.
  *  6. AUTH: auth (PLAIN and LOGIN, once the credentials are complete) or
  *     auth_step (every other mechanism, once per client response).
  *  7. STARTTLS answered 220: nothing more until
@@ -484,6 +485,35 @@ typedef int (*smtp_server_on_etrn)(smtp_server_session *s, const smtp_server_etr
 typedef int (*smtp_server_on_burl)(smtp_server_session *s, const smtp_server_burl *burl,
                                    void *user_data);
 
+/** @brief The end of one BDAT chunk that is not the last (RFC 3030 2):
+ *  all of its octets arrived (and went to data_chunk). The answer is the
+ *  chunk's reply, sent after its data as RFC 3030 2 requires. Default
+ *  `250 2.0.0 N octets received`; ::SMTP_ERR_CALLBACK_REFUSED gives 554 5.6.0.
+ *  A 2yz answer (any text) accepts the chunk; a 4yz or 5yz answer fails it,
+ *  and with it the transaction (RFC 3030 2: the client "MUST NOT send any
+ *  additional BDAT segments" and "A RSET command MUST be issued"): data_end
+ *  does not fire for that message; chunks the client had already pipelined
+ *  behind it are read and discarded, each answered 503 5.5.1 (not counted as
+ *  errors), until RSET or a BDAT ... LAST, which ends the failed transaction;
+ *  DATA, MAIL and RCPT get 503 until then. 421 closes the session.
+ *
+ *  Answer it like any event: smtp_server_session_reply() inside the
+ *  callback, or later after ::SMTP_ERR_DEFERRED (no input is taken
+ *  meanwhile; the chunk's octets were all taken). Not fired: for the LAST
+ *  chunk (its reply is the end-of-data reply: data_end), for a chunk the
+ *  session refused itself (size limit, a data_chunk refusal, a chunk of a
+ *  failed transaction: their reply is the session's), for a first chunk of
+ *  size 0 (`BDAT 0` without LAST, answered 250 right after data_start).
+ *  Without this callback every such chunk gets the default.
+ *  @param s the session (smtp_server_session_flags() has
+ *         ::SMTP_SERVER_FLAG_BDAT).
+ *  @param size the chunk's size in octets, as its BDAT command gave it.
+ *  @param user_data as given to smtp_server_session_new().
+ *  @return 0, ::SMTP_ERR_CALLBACK_REFUSED, ::SMTP_ERR_DEFERRED; any other
+ *          value is fatal. */
+typedef int (*smtp_server_on_bdat_chunk)(smtp_server_session *s, uint64_t size,
+                                         void *user_data);
+
 /** @brief Direction of a trace line. */
 typedef enum smtp_server_trace_dir {
   SMTP_SERVER_TRACE_IN = 0, /**< A command line from the client (without CRLF). */
@@ -617,6 +647,13 @@ SMTP_API void smtp_server_callbacks_set_etrn(smtp_server_callbacks *cb, smtp_ser
  *  @param cb the callbacks object; NULL does nothing.
  *  @param f the callback, or NULL to unset it. */
 SMTP_API void smtp_server_callbacks_set_burl(smtp_server_callbacks *cb, smtp_server_on_burl f);
+/** @brief Set the BDAT chunk callback (::smtp_server_on_bdat_chunk): answer
+ *  each BDAT chunk but the last yourself.
+ *  @param cb the callbacks object; NULL does nothing.
+ *  @param f the callback, or NULL to unset it (every chunk gets
+ *         `250 2.0.0 N octets received`). */
+SMTP_API void smtp_server_callbacks_set_bdat_chunk(smtp_server_callbacks *cb,
+                                                   smtp_server_on_bdat_chunk f);
 
 /** @} */
 
@@ -1147,6 +1184,42 @@ SMTP_API int smtp_server_session_shutdown(smtp_server_session *s);
  */
 SMTP_API int smtp_server_session_reply(smtp_server_session *s, int code, const char *enhanced,
                                        const char *text);
+
+/**
+ * @brief Leave extensions out of the reply to the EHLO or LHLO waiting for
+ *        its answer, and treat them as not offered until the next accepted
+ *        HELO, EHLO or LHLO (or STARTTLS, which forgets the EHLO: RFC 3207 4.2).
+ *
+ * For one EHLO of a session, where the options set the extensions of every
+ * EHLO (smtp_server_options_set_extensions()): a test harness hides
+ * PIPELINING from the EHLO after STARTTLS, say. What "not offered" means
+ * for each: a MAIL or RCPT parameter of a hidden extension gets 555 5.5.4
+ * (RFC 5321 4.1.1.11; REQUIRETLS under TLS likewise); BDAT with CHUNKING
+ * hidden gets 502 5.5.1, and hiding CHUNKING hides BINARYMIME too (RFC 3030
+ * 3); STARTTLS, AUTH and ETRN hidden get 502 5.5.1; with
+ * ENHANCEDSTATUSCODES hidden, replies carry no enhanced code (RFC 2034 3).
+ * The others (PIPELINING, VRFY, EXPN, HELP, LIMITS) only disappear from the
+ * reply: the session serves pipelined commands, VRFY, EXPN and HELP as
+ * before. A hidden extension that has an EHLO line of its own (the
+ * parameters of FUTURERELEASE, say) loses that line too; keywords the
+ * application added with smtp_server_options_add_ehlo_keyword() are not
+ * touched.
+ *
+ * Call it inside the ehlo callback, or after that callback returned
+ * ::SMTP_ERR_DEFERRED, before smtp_server_session_reply(); calls add up
+ * (the union is hidden). The reply to HELO has no keywords: there the call
+ * succeeds and changes nothing. No state is kept past the answer but the
+ * set of offered extensions the session already has.
+ * @param s the session.
+ * @param ext ::smtp_ext_flag bits (smtp/ext.h).
+ * @return ::SMTP_OK; ::SMTP_ERR_INVALID_ARGUMENT (NULL @p s, or a bit that
+ *         is no ::smtp_ext_flag); ::SMTP_ERR_INVALID_STATE (no HELO, EHLO or
+ *         LHLO waits for its answer, as for smtp_server_session_reply():
+ *         outside its callback with nothing deferred, after its answer, or
+ *         from another event); ::SMTP_ERR_CLOSED, ::SMTP_ERR_CALLBACK_FAILURE
+ *         as for smtp_server_session_reply(). Nothing changes on an error.
+ */
+SMTP_API int smtp_server_session_ehlo_hide(smtp_server_session *s, unsigned int ext);
 
 #if SMTP_HAVE_SASL
 /**

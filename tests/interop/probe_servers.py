@@ -182,12 +182,27 @@ def against_weak(tmp):
     # a server that never answers the end of data: those checks FAIL in time
     w = weak("stall-data")
     try:
-        rc, res, took, err = probe(w.port, ["bare-lf", "smuggling-lf-dot-crlf", "postmaster"], ["--starttls", "off"],
-                                   timeout=3)
+        rc, res, took, err = probe(w.port, ["bare-lf", "smuggling-lf-dot-crlf", "postmaster", "pipelining"],
+                                   ["--starttls", "off"], timeout=3)
         check("stall-data: exit 1 in %.1f s" % took, rc == 1 and took < 20, (rc, took, res))
         check("stall-data: bare-lf FAIL (no reply)", res.get("bare-lf", ("?", ""))[0] == "FAIL"
               and "timed out" in res["bare-lf"][1], res.get("bare-lf"))
         check("stall-data: postmaster still PASS", res.get("postmaster", ("?",))[0] == "PASS", res.get("postmaster"))
+        # MAIL, RCPT and DATA pipelined all get their replies (354 included):
+        # pipelining works; only the reply after the data never comes
+        check("stall-data: pipelining PASS, the message timed out",
+              res.get("pipelining", ("?", ""))[0] == "PASS" and "message: timed out" in res["pipelining"][1],
+              res.get("pipelining"))
+    finally:
+        w.stop()
+    # a server that drops pipelined commands: checks that need a whole
+    # envelope say they were not tested (a FAIL: the server broke what it offered)
+    w = weak("pipelining-drop")
+    try:
+        rc, res, took, err = probe(w.port, ["smuggling-lf-dot-lf", "bare-lf"], ["--starttls", "off"], timeout=3)
+        for n in ("smuggling-lf-dot-lf", "bare-lf"):
+            check("pipelining-drop: %s FAIL, not tested (no whole envelope)" % n,
+                  res.get(n, ("?", ""))[0] == "FAIL" and res[n][1].startswith("not tested: the envelope"), res.get(n))
     finally:
         w.stop()
 

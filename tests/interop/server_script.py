@@ -7,7 +7,10 @@
 - Python's smtplib raises the exception each scripted reply calls for
   (SMTPConnectError for a 554 greeting, SMTPSenderRefused, SMTPRecipientsRefused,
   SMTPDataError, SMTPServerDisconnected for close), #N picks one command,
-  delays and tarpits take their time, drop-keyword removes an extension.
+  delays and tarpits take their time, drop-keyword removes an extension
+  (also from one EHLO: EHLO#2, the one after STARTTLS).
+- BDAT#N reply on chunks after the first, on the wire (raw socket) and in
+  the Maildir and capture (RFC 3030 2).
 - swaks sees a scripted 5xx.
 - --capture writes one JSON object per transaction with the documented keys
   (ports and codes as numbers, bare paths, upper-cased parameters with raw
@@ -202,27 +205,129 @@ def smtplib_cases(tmp):
         sv.close()
 
 
+def lines(sk, n):
+    buf = b""
+    while buf.count(b"\r\n") < n:
+        d = sk.recv(4096)
+        if not d:
+            break
+        buf += d
+    return buf
+
+
+def greet_ehlo(sk):
+    lines(sk, 1)
+    sk.sendall(b"EHLO client.example\r\n")
+    ehlo = lines(sk, 1)
+    while not re.search(rb"(^|\r\n)250 ", ehlo):
+        ehlo += sk.recv(4096)
+    return ehlo
+
+
+def bdat_reply_case(tmp):
+    """BDAT#N reply on chunks after the first (RFC 3030 2), checked on the
+    wire with a raw socket (smtplib has no BDAT) and in the Maildir and
+    capture: a 2yz keeps the transaction; a 4yz after the chunk's octets
+    fails it, the chunks pipelined behind it get 503, nothing is stored; a
+    reply on a LAST chunk is the end-of-data reply."""
+    maildir = os.path.join(tmp, "bdat-maildir")
+    sv = Server(tmp, "bdatreply", "BDAT#2 reply 250 2.0.0 Scripted chunk two\n"
+                "BDAT#4 reply 452 4.3.1 Scripted chunk four\n"
+                "BDAT#7 reply 554 5.6.0 Scripted last chunk\n", ["--maildir", maildir])
+    try:
+        sk = socket.create_connection(("127.0.0.1", sv.port), timeout=10)
+        greet_ehlo(sk)
+        sk.sendall(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\n"
+                   b"BDAT 3\r\nabcBDAT 2\r\ndeBDAT 1 LAST\r\nf")
+        r = lines(sk, 5).split(b"\r\n")
+        check("BDAT#1: the session's 250", r[2] == b"250 2.0.0 3 octets received", r)
+        check("BDAT#2: the scripted 250 after its octets", r[3] == b"250 2.0.0 Scripted chunk two", r)
+        check("BDAT#3 LAST: stored", r[4].startswith(b"250 2.0.0 Message accepted as "), r)
+        sk.sendall(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\n"
+                   b"BDAT 2\r\nghBDAT 3\r\nijkBDAT 2 LAST\r\nlmNOOP\r\n")
+        r = lines(sk, 6).split(b"\r\n")
+        check("BDAT#4: the scripted 452 fails the transaction", r[2] == b"452 4.3.1 Scripted chunk four", r)
+        check("BDAT#5, #6 (pipelined behind it): read and discarded with 503",
+              r[3].startswith(b"503 5.5.1") and r[4].startswith(b"503 5.5.1") and r[5].startswith(b"250"), r)
+        sk.sendall(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT 2 LAST\r\nno")
+        r = lines(sk, 3).split(b"\r\n")
+        check("BDAT#7 LAST: the scripted 554 is the end-of-data reply", r[2] == b"554 5.6.0 Scripted last chunk", r)
+        sk.sendall(b"QUIT\r\n")
+        lines(sk, 1)
+        sk.close()
+        stored = sorted(os.listdir(os.path.join(maildir, "new")))
+        body = open(os.path.join(maildir, "new", stored[0]), "rb").read() if stored else b""
+        check("Maildir: only the first message, whole", len(stored) == 1 and body.endswith(b"\r\nabcdef"),
+              (stored, body[-40:]))
+        recs = sv.records()
+        check("capture: three transactions with the chunk replies",
+              [(r["data"] or {}).get("code") for r in recs] == [250, 452, 554], recs)
+    finally:
+        sv.close()
+
+
+def drop_keyword_case(tmp):
+    """EHLO#2 drop-keyword: the EHLO after STARTTLS (smtplib) lacks
+    PIPELINING and SIZE; the first one has them; SIZE= then gets 555."""
+    import ssl
+    r = subprocess.run([SERVER, "--stdio", "--tls-self-signed"], input=b"QUIT\r\n", capture_output=True,
+                       timeout=120)
+    if r.returncode != 0:
+        print("# no TLS in this build: the drop-keyword after STARTTLS case is skipped")
+        return
+    sv = Server(tmp, "drop2", "EHLO#2 drop-keyword PIPELINING\nEHLO#2 drop-keyword SIZE\n",
+                ["--tls-self-signed"])
+    try:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = smtp(sv.port)
+        s.ehlo()
+        check("EHLO#1: PIPELINING, SIZE and STARTTLS offered",
+              s.has_extn("pipelining") and s.has_extn("size") and s.has_extn("starttls"), s.esmtp_features)
+        s.starttls(context=ctx)
+        s.ehlo()
+        check("EHLO#2 (after STARTTLS): no PIPELINING, no SIZE, CHUNKING still there",
+              not s.has_extn("pipelining") and not s.has_extn("size") and s.has_extn("chunking"),
+              s.esmtp_features)
+        check("EHLO#2: SIZE= now gets 555", s.docmd("MAIL FROM:<a@example.org> SIZE=10")[0] == 555)
+        s.quit()
+    finally:
+        sv.close()
+
+
+def auth_rule_case(tmp):
+    """A 2yz rule for AUTH accepts the credentials as 235 (RFC 4954 6: AUTH's
+    only positive reply) with the rule's text; counting starts again with
+    each session."""
+    users = os.path.join(tmp, "auth-users")
+    with open(users, "w") as f:
+        f.write("joe:pw\n")
+    sv = Server(tmp, "authrule", "AUTH#1 reply 250 2.7.0 Scripted welcome\n",
+                ["--auth-file", users, "--allow-plaintext-auth"])
+    try:
+        for n, pw in ((1, "wrong"), (2, "pw")):
+            s = smtp(sv.port)
+            s.ehlo()
+            try:
+                r = s.login("joe", pw)
+            except smtplib.SMTPException as e:
+                r = e
+            check("session %d: the AUTH#1 2yz rule gives 235 with its text" % n,
+                  r == (235, b"2.7.0 Scripted welcome"), r)
+            s.close()
+    finally:
+        sv.close()
+
+
 def bdat_chunk_case(tmp):
     """The BDAT stage counts every chunk: the first of a transaction takes a
-    scripted reply; later ones (answered by the session) take delays and
-    close."""
-    def lines(sk, n):
-        buf = b""
-        while buf.count(b"\r\n") < n:
-            d = sk.recv(4096)
-            if not d:
-                break
-            buf += d
-        return buf
+    scripted reply; later ones take delays and close."""
 
     sv = Server(tmp, "bdat", "BDAT#1 reply 452 4.3.1 Scripted first chunk\nBDAT#3 delay 1\nBDAT#4 close\n")
     try:
         sk = socket.create_connection(("127.0.0.1", sv.port), timeout=10)
-        lines(sk, 1)
-        sk.sendall(b"EHLO client.example\r\n")
-        ehlo = lines(sk, 1)
-        while not re.search(rb"(^|\r\n)250 ", ehlo):
-            ehlo += sk.recv(4096)
+        greet_ehlo(sk)
         sk.sendall(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT 5\r\nhello")
         r = lines(sk, 3)
         check("BDAT#1: the first chunk gets the scripted 452", r.split(b"\r\n")[2].startswith(b"452 4.3.1"), r)
@@ -361,6 +466,9 @@ def main():
         bad_files(tmp)
         smtplib_cases(tmp)
         bdat_chunk_case(tmp)
+        bdat_reply_case(tmp)
+        auth_rule_case(tmp)
+        drop_keyword_case(tmp)
         tls_capture_case(tmp)
         client_cert_case(tmp)
         swaks_case(tmp)

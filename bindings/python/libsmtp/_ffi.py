@@ -177,6 +177,7 @@ SRV_COMMAND_CB = CFUNC(c_int, c_void_p, POINTER(Command), c_void_p)
 SRV_AUTH_CB = CFUNC(c_int, c_void_p, POINTER(ServerAuth), c_void_p)
 SRV_AUTH_STEP_CB = CFUNC(c_int, c_void_p, POINTER(ServerAuthStep), c_void_p)
 SRV_TRACE_CB = CFUNC(c_int, c_void_p, c_int, c_void_p, c_size_t, c_void_p)
+SRV_BDAT_CHUNK_CB = CFUNC(c_int, c_void_p, ctypes.c_uint64, c_void_p)
 
 # client.h (callback mode is used only for the trace; events come through
 # the generic event callback then)
@@ -422,9 +423,35 @@ def testing_lib():
     return lib_
 
 
+# Added in ABI 1.1: declared when the loaded library has them, so that the
+# binding still runs on a 1.0 library (what needs them says so, see
+# available()). smtp/script.h's one is declared with the test-harness kit.
+_PROTOTYPES_1_1 = {
+    "smtp_server_callbacks_set_bdat_chunk": (None, [c_void_p, SRV_BDAT_CHUNK_CB]),
+    "smtp_server_session_ehlo_hide": (c_int, [c_void_p, c_uint]),
+    "smtp_script_run_drop": (c_uint, [c_void_p]),
+}
+
+
+def available(name):
+    """Whether the loaded library exports @p name (for the 1.1 additions)."""
+    try:
+        getattr(lib(), name)
+    except AttributeError:
+        return False
+    return True
+
+
 def _declare(lib):
     for name, (restype, argtypes) in _PROTOTYPES.items():
         fn = getattr(lib, name)  # AttributeError: an export is missing
+        fn.restype = restype
+        fn.argtypes = argtypes
+    for name, (restype, argtypes) in _PROTOTYPES_1_1.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            continue  # a 1.0 library
         fn.restype = restype
         fn.argtypes = argtypes
 

@@ -17,6 +17,8 @@ even installed, so e.g. AUTH is only offered when ``on_auth`` exists):
 ``on_data_start(s)``     DATA, or the first BDAT of a transaction
 ``on_data_chunk(s, b)``  message bytes (unstuffed); no reply here
 ``on_data_end(s, end)``  end of message (:class:`DataEnd`; LMTP: per recipient)
+``on_bdat_chunk(s, n)``  a BDAT chunk of n octets, not the LAST, was received:
+                         its reply (a 4yz/5yz fails the transaction, RFC 3030 2)
 ``on_auth(s, auth)``     AUTH PLAIN / LOGIN credentials (:class:`Auth`)
 ``on_auth_step(s, st)``  other SASL mechanisms (:class:`AuthStep`)
 ``on_rset(s)``, ``on_noop(s)``, ``on_quit(s)``, ``on_starttls(s)``
@@ -307,6 +309,7 @@ _CALLBACKS = {
     "auth_step": _thunk(_ffi.SRV_AUTH_STEP_CB, "auth_step", _auth_step),
     "starttls": _thunk(_ffi.SRV_VOID_CB, "starttls", _no_args),
     "trace": _thunk(_ffi.SRV_TRACE_CB, "trace", _trace),
+    "bdat_chunk": _thunk(_ffi.SRV_BDAT_CHUNK_CB, "bdat_chunk", lambda args: (int(args[0]),)),
 }
 
 # --------------------------------------------------------------------------
@@ -398,6 +401,8 @@ class ServerSession:
             E.check(lib.smtp_server_callbacks_new(ctypes.byref(cbs), None),
                     "smtp_server_callbacks_new")
             for name, thunk in _CALLBACKS.items():
+                if name == "bdat_chunk" and not _ffi.available("smtp_server_callbacks_set_bdat_chunk"):
+                    continue  # a 1.0 library: every chunk gets the session's 250
                 if callable(getattr(handler, "on_" + name, None)):
                     getattr(lib, "smtp_server_callbacks_set_" + name)(cbs, thunk)
             p = ctypes.c_void_p()
@@ -620,6 +625,18 @@ class ServerSession:
         return self._after(self._lib.smtp_server_session_reply(self._ptr(), r.code, enh,
                                                                  r.c_text()),
                            "reply %d" % r.code)
+
+    def ehlo_hide(self, extensions):
+        """smtp_server_session_ehlo_hide(): inside ``on_ehlo`` (or before a
+        deferred EHLO's reply), leave these extensions (names or bits) out of
+        this EHLO's reply; the session treats them as not offered until the
+        next EHLO. Raises errors.Error (LibraryVersionError with a 1.0
+        library, which lacks the call)."""
+        if not _ffi.available("smtp_server_session_ehlo_hide"):
+            raise _ffi.LibraryVersionError("smtp_server_session_ehlo_hide needs libsmtp 1.1")
+        return E.check(self._lib.smtp_server_session_ehlo_hide(self._ptr(),
+                                                               flags_of(extensions, EXTENSIONS)),
+                       "smtp_server_session_ehlo_hide")
 
     def reply_threadsafe(self, code, text=None, enhanced=None):
         """Answer a deferred event from another thread: the driver running

@@ -163,6 +163,8 @@ class _Handler:
         self.chunks = []
         self.message = None
         self._last = None
+        self._chunk = None          # the scripted reply kept for the BDAT chunk in progress
+        self._bdat = (0, False)     # size and LAST of the last BDAT line
         self._cb = _ffi.CAPTURE_RECORD_CB(self._on_record)
         cap = ctypes.c_void_p()
         E.check(lib.smtp_capture_new(ctypes.byref(cap), self._cb, None, None), "smtp_capture_new")
@@ -215,7 +217,13 @@ class _Handler:
         return self._act("CONNECT")
 
     def on_ehlo(self, s, helo):
-        return self._act(helo.verb)
+        r = self._act(helo.verb)
+        # (a 1.0 library has no per-EHLO drop: its parser refuses EHLO#N drop-keyword)
+        drop = (self._lib.smtp_script_run_drop(self.run)
+                if self.run and _ffi.available("smtp_script_run_drop") else 0)
+        if drop:
+            s.ehlo_hide(drop)   # drop-keyword, also EHLO#N: this EHLO only
+        return r
 
     def on_mail(self, s, mail):
         return self._act("MAIL")
@@ -225,7 +233,20 @@ class _Handler:
 
     def on_data_start(self, s):
         self.chunks = []
-        return self._act("BDAT" if s.flags & FLAG_BDAT else "DATA")
+        if not s.flags & FLAG_BDAT:
+            return self._act("DATA")
+        # the first BDAT chunk: its scripted reply follows its octets
+        # (on_bdat_chunk, or the end-of-data reply for LAST), RFC 3030 2
+        self._chunk = self._act("BDAT")
+        size, last = self._bdat
+        if self._chunk is not None and size == 0 and not last and self._chunk[0] // 100 != 2:
+            r, self._chunk = self._chunk, None  # a first BDAT 0: no chunk event follows
+            return r
+        return None
+
+    def on_bdat_chunk(self, s, size):
+        r, self._chunk = self._chunk, None
+        return r
 
     def on_data_chunk(self, s, data):
         self.chunks.append(bytes(data))
@@ -238,7 +259,10 @@ class _Handler:
             self._lib.smtp_capture_data_end(self.cap, ctypes.byref(c_end))
             self.message = b"".join(self.chunks)
             self.chunks = []
+            chunk, self._chunk = self._chunk, None
             self._last = self._act("DATA-END")
+            if self._last is None and end.bdat:
+                self._last = chunk  # the LAST chunk's reply; a DATA-END rule's wins
         return self._last
 
     def on_rset(self, s):
@@ -276,17 +300,22 @@ class _Handler:
             if der:
                 self._lib.smtp_capture_set_client_cert(self.cap, der, len(der))
         self._lib.smtp_capture_trace(self.cap, s._ptr(), 0 if direction == "in" else 1, raw, len(raw))
-        if direction == "in" and raw[:5].upper() == b"BDAT " and s.flags & FLAG_BDAT:
-            # a chunk after the first of the transaction: the session answers
-            # it; the script's delay, tarpit and close still apply
-            self._act("BDAT")
+        if direction == "in" and raw[:5].upper() == b"BDAT ":
+            words = raw[5:].split()
+            if words and words[0].isdigit():
+                self._bdat = (int(words[0]), len(words) > 1 and words[1].upper() == b"LAST")
+            if s.flags & FLAG_BDAT:
+                # a chunk after the first of the transaction: counted now, its
+                # reply given once its octets are in (on_bdat_chunk / on_data_end)
+                self._chunk = self._act("BDAT")
 
 
 class _AuthHandler(_Handler):
     def on_auth(self, s, auth):
         r = self._act("AUTH")
         if r is not None:
-            return r
+            # AUTH's only positive reply is 235 (RFC 4954 6): a 2yz rule accepts
+            return (235,) + tuple(r[1:]) if r[0] // 100 == 2 else r
         return self.server.users.get(auth.username) == auth.password
 
 

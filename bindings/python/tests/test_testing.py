@@ -98,6 +98,68 @@ class Scripted(unittest.TestCase):
                 c.getreply()
             c.close()
 
+    def test_bdat_reply_on_later_chunks(self):
+        """BDAT#N reply on a chunk after the first, given after its octets
+        (RFC 3030 2): a 2yz keeps the transaction, a 4yz fails it and the
+        chunk pipelined behind it gets 503; a reply on a LAST chunk is the
+        end-of-data reply."""
+        rules = ("BDAT#2 reply 250 2.0.0 Chunk two kept\n"
+                 "BDAT#4 reply 452 4.3.1 Chunk four: no room\n"
+                 "BDAT#7 reply 554 5.6.0 Last chunk refused\n")
+        with SMTPTestServer(rules) as server:
+            c = smtp(server)
+            c.ehlo()
+            c.mail("a@example.org")
+            c.rcpt("b@example.org")
+            c.send(b"BDAT 3\r\nabcBDAT 2\r\nde")
+            self.assertEqual(c.getreply(), (250, b"2.0.0 3 octets received"))
+            self.assertEqual(c.getreply(), (250, b"2.0.0 Chunk two kept"))
+            c.send(b"BDAT 1 LAST\r\nf")
+            self.assertEqual(c.getreply()[0], 250)
+            c.mail("a@example.org")
+            c.rcpt("b@example.org")
+            # chunks 4, 5 (LAST) pipelined: 4 fails, 5 is read and discarded
+            c.send(b"BDAT 2\r\nghBDAT 2 LAST\r\nij")
+            self.assertEqual(c.getreply(), (452, b"4.3.1 Chunk four: no room"))
+            self.assertEqual(c.getreply()[0], 503)
+            c.mail("a@example.org")
+            c.rcpt("b@example.org")
+            c.send(b"BDAT 1\r\nk")
+            self.assertEqual(c.getreply()[0], 250)
+            c.send(b"BDAT 1 LAST\r\nl")
+            self.assertEqual(c.getreply(), (554, b"5.6.0 Last chunk refused"))
+            c.quit()
+            txs = server.wait_for_transactions(3, D)
+            # the failed transaction is recorded with the chunk's reply
+            self.assertEqual([t.data["code"] for t in txs], [250, 452, 554])
+            self.assertEqual(txs[0].message, b"abcdef")
+            self.assertEqual(server.errors, [])
+
+    def test_drop_keyword_on_one_ehlo(self):
+        """EHLO#2 drop-keyword: the second EHLO lacks the keyword, the first
+        and third have it; SIZE hidden refuses SIZE= (RFC 5321 4.1.1.11)."""
+        with SMTPTestServer("EHLO#2 drop-keyword PIPELINING\nEHLO#2 drop-keyword SIZE\n") as server:
+            with smtp(server) as c:
+                c.ehlo()
+                self.assertTrue(c.has_extn("pipelining") and c.has_extn("size"))
+                c.ehlo()
+                self.assertFalse(c.has_extn("pipelining") or c.has_extn("size"))
+                self.assertTrue(c.has_extn("chunking"))
+                self.assertEqual(c.docmd("MAIL FROM:<a@example.org> SIZE=10")[0], 555)
+                c.ehlo()
+                self.assertTrue(c.has_extn("pipelining") and c.has_extn("size"))
+                self.assertEqual(c.docmd("MAIL FROM:<a@example.org> SIZE=10")[0], 250)
+            self.assertEqual(server.errors, [])
+
+    def test_auth_positive_rule_is_235(self):
+        """A 2yz rule for AUTH accepts the credentials; it goes out as 235,
+        AUTH's only positive reply (RFC 4954 6), with the rule's text."""
+        with SMTPTestServer("AUTH#1 reply 250 2.7.0 Scripted welcome\n", users={"joe": "pw"}) as server:
+            with smtp(server) as c:
+                c.ehlo()
+                self.assertEqual(c.login("joe", "wrong"), (235, b"2.7.0 Scripted welcome"))
+            self.assertEqual(server.errors, [])
+
     def test_greeting_refused(self):
         with SMTPTestServer("CONNECT reply 554 5.7.1 Go away") as server:
             with self.assertRaises(smtplib.SMTPConnectError):
