@@ -847,7 +847,7 @@ static int map_err(os_conn *c, int ret, int handshake) {
   switch (e) {
   case SSL_ERROR_WANT_READ:
   case SSL_ERROR_WANT_WRITE:
-    ERR_clear_error();
+    err_reset();
     return SMTP_ERR_WOULDBLOCK;
   case SSL_ERROR_ZERO_RETURN:
     snprintf(c->errbuf, ERRBUF, "the peer sent close_notify");
