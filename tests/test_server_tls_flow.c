@@ -7,6 +7,9 @@
  *  - a reply is never held back once the driver waits for input: a client
  *    that sends one command at a time and waits (no PIPELINING, RFC 5321
  *    4.1.1) always finds its reply there, so nothing deadlocks;
+ *  - under TLS, a client's memory body, which the client session hands out
+ *    in place one span per line-start dot, leaves in full records, one
+ *    transport write each, not one per span;
  * and the TLS connection's reads on their own (tls.h): nothing to read
  * without input, a record fed in pieces, two records in one feed, a read
  * buffer smaller than a record, and the end of the stream after the
@@ -20,6 +23,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <smtp/client.h>
 #include <smtp/driver.h>
 #include <smtp/io.h>
 #include <smtp/server.h>
@@ -302,6 +306,124 @@ static void test_tls_batching(void **state) {
   }
 }
 
+#if SMTP_HAVE_CLIENT
+/* ------------------------------------------------------------------ */
+/* A client's body under TLS: records, not spans.                       */
+
+#define BIG_BODY (256u * 1024u)
+static char big_body[BIG_BODY];
+static char big_got[BIG_BODY];
+static size_t big_got_len;
+
+static int big_chunk(smtp_server_session *s, const char *data, size_t len, void *ud) {
+  (void)s;
+  (void)ud;
+  assert_true(big_got_len + len <= sizeof big_got);
+  memcpy(big_got + big_got_len, data, len);
+  big_got_len += len;
+  return 0;
+}
+
+static int big_done(smtp_client_session *c, smtp_client_txn *t, const smtp_client_txn_result *r,
+                    void *ud) {
+  (void)t;
+  *(int *)ud = r->status == SMTP_OK ? 1 : -1;
+  return smtp_client_session_quit(c);
+}
+
+static void test_tls_body_records(void **state) {
+  int ids[8];
+  int nb = smtp_tls_backends(ids, 8);
+  size_t i = 0, line = 0;
+  (void)state;
+  if (nb <= 0) skip();
+  /* 64-octet lines, every 80th starting with a dot (stuffed on the wire,
+   * RFC 5321 4.5.2): the client sends the 5 KiB runs between those dots
+   * in place, one span each */
+  while (i + 64 <= BIG_BODY) {
+    memset(big_body + i, 'a' + (int)(line % 26), 62);
+    if (line % 80 == 0) big_body[i] = '.';
+    big_body[i + 62] = '\r';
+    big_body[i + 63] = '\n';
+    i += 64;
+    line++;
+  }
+  for (int b = 0; b < nb; b++) {
+    smtp_tls_config *srv, *cli;
+    smtp_server_callbacks *scb;
+    smtp_server_options *so;
+    smtp_server_session *ss;
+    smtp_client_callbacks *ccb;
+    smtp_client_options *co;
+    smtp_client_session *cs;
+    smtp_client_txn *t;
+    smtp_driver *ds, *dc;
+    smtp_io a, pb;
+    counted cnt;
+    smtp_io wrapped;
+    int done = 0, body_sends;
+    make_configs(ids[b], &srv, &cli);
+    big_got_len = 0;
+    assert_int_equal(smtp_server_callbacks_new(&scb, NULL), 0);
+    smtp_server_callbacks_set_data_chunk(scb, big_chunk);
+    assert_int_equal(smtp_server_options_new(&so, NULL), 0);
+    assert_int_equal(smtp_server_options_set_hostname(so, "mx.example.test"), 0);
+    assert_int_equal(smtp_server_options_set_tls_available(so, 1), 0);
+    assert_int_equal(smtp_server_session_new(&ss, scb, NULL, so, NULL), 0);
+    assert_int_equal(smtp_client_callbacks_new(&ccb, NULL), 0);
+    smtp_client_callbacks_set_txn_done(ccb, big_done);
+    assert_int_equal(smtp_client_options_new(&co, NULL), 0);
+    assert_int_equal(smtp_client_options_set_ehlo_name(co, "client.example.test"), 0);
+    assert_int_equal(smtp_client_options_set_starttls(co, SMTP_CLIENT_STARTTLS_REQUIRED), 0);
+    /* DATA, not BDAT: BDAT would send the body as one span */
+    assert_int_equal(smtp_client_options_set_disabled_extensions(co, SMTP_EXT_CHUNKING | SMTP_EXT_BINARYMIME), 0);
+    assert_int_equal(smtp_client_session_new(&cs, ccb, &done, co, NULL), 0);
+    assert_int_equal(smtp_client_txn_new(&t, NULL), 0);
+    assert_int_equal(smtp_client_txn_set_from(t, "alice@example.org", 17), 0);
+    assert_int_equal(smtp_client_txn_add_rcpt(t, "bob@example.org", 15, 0, NULL, 0), 0);
+    assert_int_equal(smtp_client_txn_set_body(t, big_body, i), 0);
+    assert_int_equal(smtp_client_session_submit(cs, t), 0);
+    assert_int_equal(smtp_io_pipe_new(&a, &pb, 4u << 20, NULL), 0);
+    memset(&cnt, 0, sizeof cnt);
+    cnt.inner = pb;
+    memset(&wrapped, 0, sizeof wrapped);
+    wrapped.version = SMTP_IO_VERSION;
+    wrapped.user_data = &cnt;
+    wrapped.send = c_send;
+    wrapped.recv = c_recv;
+    wrapped.close = c_close;
+    assert_int_equal(smtp_driver_new_server(&ds, ss, &a, srv, 0, NULL), 0);
+    assert_int_equal(smtp_driver_new_client(&dc, cs, &wrapped, cli, "mx.example.test", 0, NULL), 0);
+    body_sends = -1;
+    for (int k = 0; k < 100000 && !(smtp_driver_is_done(ds) && smtp_driver_is_done(dc)); k++) {
+      if (!smtp_driver_is_done(ds)) smtp_driver_on_readable(ds);
+      if (body_sends < 0 && smtp_client_session_tls_active(cs)) body_sends = cnt.sends;
+      if (!smtp_driver_is_done(dc)) smtp_driver_on_readable(dc);
+    }
+    assert_true(smtp_driver_is_done(ds) && smtp_driver_is_done(dc));
+    assert_int_equal(done, 1);
+    assert_int_equal(big_got_len, i);
+    assert_memory_equal(big_got, big_body, i);
+    /* after the handshake: EHLO, MAIL/RCPT/DATA, the body (at most one
+     * write per full record: 17 records for 256 KiB and its stuffing
+     * dots), QUIT; a write per span would be 52 for the body */
+    assert_true(body_sends > 0);
+    assert_true(cnt.sends - body_sends <= 17 + 6);
+    smtp_driver_del(ds);
+    smtp_driver_del(dc);
+    smtp_client_txn_del(t);
+    smtp_client_session_del(cs);
+    smtp_client_options_del(co);
+    smtp_client_callbacks_del(ccb);
+    smtp_server_session_del(ss);
+    smtp_server_options_del(so);
+    smtp_server_callbacks_del(scb);
+    smtp_tls_config_del(srv);
+    smtp_tls_config_del(cli);
+  }
+}
+#endif
+
 /* ------------------------------------------------------------------ */
 /* A TLS connection's reads (tls.h), both ends in memory.              */
 
@@ -410,6 +532,9 @@ int main(void) {
       cmocka_unit_test(test_plaintext_batching),
       cmocka_unit_test(test_tls_batching),
       cmocka_unit_test(test_tls_reads),
+#if SMTP_HAVE_CLIENT
+      cmocka_unit_test(test_tls_body_records),
+#endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
