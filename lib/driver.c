@@ -76,8 +76,8 @@ struct smtp_driver {
    * connection, with or without TLS, has none. */
   char *in;
   /* Under TLS, session output gathered for one record that the TLS layer
-   * could not take yet (rare: its output queue was full); allocated only
-   * then, freed once written. */
+   * could not take yet (its output queue was full: the transport is slower
+   * than the session); allocated only then, freed once written. */
   char *stage;
   size_t stage_len;
   /* the filter chain: top is the session's side */
