@@ -348,7 +348,10 @@ static void test_tls_body_records(void **state) {
     i += 64;
     line++;
   }
-  for (int b = 0; b < nb; b++) {
+  /* each backend with a roomy pipe, then with a narrow one that keeps the
+   * client's transport blocked, so that gathered output waits for it */
+  for (int b = 0; b < 2 * nb; b++) {
+    int narrow = b >= nb;
     smtp_tls_config *srv, *cli;
     smtp_server_callbacks *scb;
     smtp_server_options *so;
@@ -362,7 +365,7 @@ static void test_tls_body_records(void **state) {
     counted cnt;
     smtp_io wrapped;
     int done = 0, body_sends;
-    make_configs(ids[b], &srv, &cli);
+    make_configs(ids[b % nb], &srv, &cli);
     big_got_len = 0;
     assert_int_equal(smtp_server_callbacks_new(&scb, NULL), 0);
     smtp_server_callbacks_set_data_chunk(scb, big_chunk);
@@ -383,7 +386,8 @@ static void test_tls_body_records(void **state) {
     assert_int_equal(smtp_client_txn_add_rcpt(t, "bob@example.org", 15, 0, NULL, 0), 0);
     assert_int_equal(smtp_client_txn_set_body(t, big_body, i), 0);
     assert_int_equal(smtp_client_session_submit(cs, t), 0);
-    assert_int_equal(smtp_io_pipe_new(&a, &pb, 4u << 20, NULL), 0);
+    assert_int_equal(smtp_io_pipe_new(&a, &pb, narrow ? 3000 : 4u << 20, NULL), 0);
+    if (narrow) smtp_io_pipe_set_chunk(&pb, 1000);
     memset(&cnt, 0, sizeof cnt);
     cnt.inner = pb;
     memset(&wrapped, 0, sizeof wrapped);
@@ -408,7 +412,7 @@ static void test_tls_body_records(void **state) {
      * write per full record: 17 records for 256 KiB and its stuffing
      * dots), QUIT; a write per span would be 52 for the body */
     assert_true(body_sends > 0);
-    assert_true(cnt.sends - body_sends <= 17 + 6);
+    if (!narrow) assert_true(cnt.sends - body_sends <= 17 + 6);
     smtp_driver_del(ds);
     smtp_driver_del(dc);
     smtp_client_txn_del(t);
