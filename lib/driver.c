@@ -20,6 +20,7 @@
 
 #define DRV_IN_CAP 16384u     /* plaintext held for the session */
 #define DRV_CIPHER_CAP 16384u /* one transport read of ciphertext (on the stack) */
+#define DRV_GATHER_CAP 16384u /* session output gathered into one TLS record (on the stack) */
 #define DRV_MAX_ROUNDS 100000 /* safety bound on one pump */
 #define DRV_HANDSHAKE_MS 300000
 
@@ -74,6 +75,11 @@ struct smtp_driver {
    * yields) is read into a stack buffer and given on at once, so an idle
    * connection, with or without TLS, has none. */
   char *in;
+  /* Under TLS, session output gathered for one record that the TLS layer
+   * could not take yet (its output queue was full: the transport is slower
+   * than the session); allocated only then, freed once written. */
+  char *stage;
+  size_t stage_len;
   /* the filter chain: top is the session's side */
   smtp__cf cf_io, cf_proxy, cf_tls;
   smtp__cf *top;
@@ -441,6 +447,81 @@ static void step_output(smtp_driver *d, int *prog) {
   if (d->ops->consume(d->s, (size_t)w) < 0) finish(d, SMTP_ERR_CALLBACK_FAILURE, NOTIFY_NONE);
 }
 
+/* Write gathered output to the TLS filter; what it cannot take yet is kept
+ * in d->stage (written again, unchanged, as smtp_tls_write() requires).
+ * 0, or -1 once finish() was called. */
+static int write_gathered(smtp_driver *d, const char *buf, size_t len, int *prog) {
+  size_t off = 0;
+  while (off < len) {
+    smtp_ssize w = d->top->t->send(d->top, buf + off, len - off, prog);
+    if (w == SMTP_ERR_WOULDBLOCK) break;
+    if (w < 0) {
+      finish(d, (int)w, NOTIFY_LOST);
+      return -1;
+    }
+    *prog = 1;
+    d->moved = 1;
+    off += (size_t)w;
+  }
+  if (buf == d->stage) {
+    if (off > 0) memmove(d->stage, d->stage + off, len - off);
+    d->stage_len = len - off;
+    if (d->stage_len == 0) {
+      smtp__free(&d->mem, d->stage);
+      d->stage = NULL;
+    }
+  } else if (off < len) {
+    d->stage = smtp__malloc(&d->mem, len - off);
+    if (!d->stage) {
+      finish(d, SMTP_ERR_NOMEM, NOTIFY_LOST);
+      return -1;
+    }
+    memcpy(d->stage, buf + off, len - off);
+    d->stage_len = len - off;
+  }
+  return 0;
+}
+
+/* Session output under TLS. A session hands its output out in spans (the
+ * client, for example, sends a memory body in place, one span from each
+ * line-start dot to the next), and each TLS write is a record and, at
+ * once, a transport write: spans shorter than a record are gathered into
+ * one record's worth first, so a body goes out in full records rather
+ * than in one record and one system call per span. Nothing waits: the
+ * gathering stops when the session has no more output. A span of a whole
+ * record or more goes out in place as before. */
+static void step_output_tls(smtp_driver *d, int *prog) {
+  char buf[DRV_GATHER_CAP];
+  size_t len = 0;
+  if (d->stage_len > 0) {
+    if (write_gathered(d, d->stage, d->stage_len, prog) < 0 || d->stage_len > 0) return;
+  }
+  for (;;) {
+    const char *p;
+    size_t take;
+    smtp_ssize n = d->ops->send(d->s, &p);
+    if (n < 0) {
+      if (len == 0 || write_gathered(d, buf, len, prog) == 0) finish(d, (int)n, NOTIFY_NONE);
+      return;
+    }
+    if (n == 0) break;
+    if (len == 0 && (size_t)n >= DRV_GATHER_CAP) {
+      step_output(d, prog); /* a whole record in place */
+      return;
+    }
+    take = (size_t)n < DRV_GATHER_CAP - len ? (size_t)n : DRV_GATHER_CAP - len;
+    memcpy(buf + len, p, take);
+    len += take;
+    *prog = 1;
+    if (d->ops->consume(d->s, take) < 0) {
+      finish(d, SMTP_ERR_CALLBACK_FAILURE, NOTIFY_NONE);
+      return;
+    }
+    if (len == DRV_GATHER_CAP) break;
+  }
+  if (len > 0) (void)write_gathered(d, buf, len, prog);
+}
+
 /* The session asked for TLS (STARTTLS done): drop held plaintext, start. */
 static void step_starttls(smtp_driver *d, int *prog) {
   int r;
@@ -568,7 +649,8 @@ static void step(smtp_driver *d, int *prog) {
     step_closing(d, prog);
     return;
   }
-  step_output(d, prog);
+  if (d->tls_state == TS_UP) step_output_tls(d, prog);
+  else step_output(d, prog);
   if (d->done) return;
   if (d->tls_state == TS_NONE && d->ops->want_tls(d->s)) {
     step_starttls(d, prog);
@@ -576,7 +658,7 @@ static void step(smtp_driver *d, int *prog) {
   }
   step_input(d, prog);
   if (d->done) return;
-  if (d->ops->is_done(d->s)) {
+  if (d->stage_len == 0 && d->ops->is_done(d->s)) {
     d->closing = 1;
     d->linger = now(d) + SMTP_DRIVER_LINGER_MS;
     *prog = 1;
@@ -791,6 +873,7 @@ void smtp_driver_del(smtp_driver *d) {
   smtp__io_close(&d->io);
   smtp__free(&mem, d->hostname);
   smtp__free(&mem, d->in);
+  smtp__free(&mem, d->stage);
   smtp__free(&mem, d);
 }
 

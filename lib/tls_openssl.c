@@ -69,6 +69,7 @@ typedef struct os_conn {
   smtp__tls_queue in;
   smtp__tls_queue out;
   int in_eof;
+  int starved; /* SSL_read wanted input and none was fed since */
   int state;
   int err;
   size_t write_pending;
@@ -103,6 +104,14 @@ static void err_text(char *dst, const char *prefix) {
 static int is_nomem(void) {
   unsigned long e = ERR_peek_error();
   return e && ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE;
+}
+
+/* SSL_get_error() needs an empty error queue before the call it explains.
+ * Every failure path here empties it, so it is nearly always empty
+ * already: peeking costs far less than ERR_clear_error(), which walks and
+ * resets all of the thread's slots, on every record. */
+static void err_reset(void) {
+  if (ERR_peek_error() != 0) ERR_clear_error();
 }
 
 static void cfg_error(os_config *cfg, const char *what) {
@@ -838,7 +847,7 @@ static int map_err(os_conn *c, int ret, int handshake) {
   switch (e) {
   case SSL_ERROR_WANT_READ:
   case SSL_ERROR_WANT_WRITE:
-    ERR_clear_error();
+    err_reset();
     return SMTP_ERR_WOULDBLOCK;
   case SSL_ERROR_ZERO_RETURN:
     snprintf(c->errbuf, ERRBUF, "the peer sent close_notify");
@@ -902,8 +911,11 @@ static int os_is_established(const smtp_tls_conn *pub) {
 
 static smtp_ssize os_feed(smtp_tls_conn *pub, const char *data, size_t len) {
   os_conn *c = (os_conn *)(void *)pub;
+  smtp_ssize n;
   if (c->in_eof) return SMTP_ERR_INVALID_STATE;
-  return smtp__tls_queue_put(&c->mem, &c->in, data, len, IN_CAP);
+  n = smtp__tls_queue_put(&c->mem, &c->in, data, len, IN_CAP);
+  if (n > 0) c->starved = 0;
+  return n;
 }
 
 static size_t os_feed_space(const smtp_tls_conn *pub) {
@@ -912,7 +924,9 @@ static size_t os_feed_space(const smtp_tls_conn *pub) {
 }
 
 static int os_feed_eof(smtp_tls_conn *pub) {
-  ((os_conn *)(void *)pub)->in_eof = 1;
+  os_conn *c = (os_conn *)(void *)pub;
+  c->in_eof = 1;
+  c->starved = 0;
   return SMTP_OK;
 }
 
@@ -936,10 +950,17 @@ static smtp_ssize os_read(smtp_tls_conn *pub, char *buf, size_t len) {
   if (c->err) return c->err;
   if (c->state != ST_OPEN) return SMTP_ERR_INVALID_STATE;
   if (len > INT32_MAX) len = INT32_MAX;
-  ERR_clear_error();
+  /* OpenSSL asked for more ciphertext and none came since: asking again
+   * would only say so again (after allocating and releasing its record
+   * buffer). The driver reads after every wake-up, so this is the common
+   * case on a busy session. */
+  if (c->starved && c->in.len == 0) return SMTP_ERR_WOULDBLOCK;
+  err_reset();
   ret = SSL_read_ex(c->ssl, buf, len, &n);
   if (ret == 1 && n > 0) return (smtp_ssize)n;
-  return map_err(c, ret, 0);
+  ret = map_err(c, ret, 0);
+  if (ret == SMTP_ERR_WOULDBLOCK && SSL_want_read(c->ssl)) c->starved = 1;
+  return ret;
 }
 
 static int os_has_pending(const smtp_tls_conn *pub) {
@@ -962,7 +983,7 @@ static smtp_ssize os_write(smtp_tls_conn *pub, const char *data, size_t len) {
   } else if (len > MAX_WRITE) {
     len = MAX_WRITE;
   }
-  ERR_clear_error();
+  err_reset();
   ret = SSL_write_ex(c->ssl, data, len, &n);
   if (ret == 1) {
     c->write_pending = 0;
