@@ -21,6 +21,7 @@
 #define DRV_IN_CAP 16384u     /* plaintext held for the session */
 #define DRV_CIPHER_CAP 16384u /* one transport read of ciphertext (on the stack) */
 #define DRV_GATHER_CAP 16384u /* session output gathered into one TLS record (on the stack) */
+#define DRV_GATHER_MIN 4096u  /* below this, a short TLS write is not taken for the record size */
 #define DRV_MAX_ROUNDS 100000 /* safety bound on one pump */
 #define DRV_HANDSHAKE_MS 300000
 
@@ -80,6 +81,11 @@ struct smtp_driver {
    * than the session); allocated only then, freed once written. */
   char *stage;
   size_t stage_len;
+  /* How much output to gather for one record: DRV_GATHER_CAP until the TLS
+   * layer takes less in one write (its record payload is smaller, as with
+   * TLS 1.3 in some Mbed TLS versions); then that, so a gathered buffer is
+   * one record and not a full one plus a sliver. 0 means DRV_GATHER_CAP. */
+  size_t gather_cap;
   /* the filter chain: top is the session's side */
   smtp__cf cf_io, cf_proxy, cf_tls;
   smtp__cf *top;
@@ -461,6 +467,10 @@ static int write_gathered(smtp_driver *d, const char *buf, size_t len, int *prog
     }
     *prog = 1;
     d->moved = 1;
+    /* a record's worth taken and more left: the layer's record payload */
+    if ((size_t)w < len - off && (size_t)w >= DRV_GATHER_MIN &&
+        (d->gather_cap == 0 || (size_t)w < d->gather_cap))
+      d->gather_cap = (size_t)w;
     off += (size_t)w;
   }
   if (buf == d->stage) {
@@ -492,7 +502,7 @@ static int write_gathered(smtp_driver *d, const char *buf, size_t len, int *prog
  * record or more goes out in place as before. */
 static void step_output_tls(smtp_driver *d, int *prog) {
   char buf[DRV_GATHER_CAP];
-  size_t len = 0;
+  size_t len = 0, cap = d->gather_cap ? d->gather_cap : DRV_GATHER_CAP;
   if (d->stage_len > 0) {
     if (write_gathered(d, d->stage, d->stage_len, prog) < 0 || d->stage_len > 0) return;
   }
@@ -505,11 +515,11 @@ static void step_output_tls(smtp_driver *d, int *prog) {
       return;
     }
     if (n == 0) break;
-    if (len == 0 && (size_t)n >= DRV_GATHER_CAP) {
+    if (len == 0 && (size_t)n >= cap) {
       step_output(d, prog); /* a whole record in place */
       return;
     }
-    take = (size_t)n < DRV_GATHER_CAP - len ? (size_t)n : DRV_GATHER_CAP - len;
+    take = (size_t)n < cap - len ? (size_t)n : cap - len;
     memcpy(buf + len, p, take);
     len += take;
     *prog = 1;
@@ -517,7 +527,7 @@ static void step_output_tls(smtp_driver *d, int *prog) {
       finish(d, SMTP_ERR_CALLBACK_FAILURE, NOTIFY_NONE);
       return;
     }
-    if (len == DRV_GATHER_CAP) break;
+    if (len == cap) break;
   }
   if (len > 0) (void)write_gathered(d, buf, len, prog);
 }
